@@ -1,0 +1,47 @@
+# stanzalink: the targets a newcomer looks for.
+#   make demo    the main job (see README)
+#   make test    set up everything on a fresh Debian 12 machine and run all tests
+#   make lint    ruff (lint + format check) and mypy
+#   make bench   benchmarks against the peers; results in bench/results, numbers in README
+#   make fuzz    a longer libFuzzer run of the tokenizer
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test test-native test-python lint format bench fuzz fuzz-smoke clean
+
+setup:
+	./scripts/bootstrap.sh
+
+demo: setup
+	$(PY) -m stanzalink dump examples/streams/server-session.xml
+
+test: setup lint test-native test-python
+
+test-native:
+	$(MAKE) -C native test
+	$(MAKE) -C native fuzz-smoke
+
+test-python:
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check agent tests bench examples
+	$(VENV)/bin/ruff format --check agent tests bench examples
+	$(VENV)/bin/mypy
+
+format: setup
+	$(VENV)/bin/ruff format agent tests bench examples
+	$(VENV)/bin/ruff check --fix agent tests bench examples
+
+bench: setup
+	$(PY) bench/run.py
+
+fuzz: setup
+	$(MAKE) -C native fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-300}
+
+fuzz-smoke:
+	$(MAKE) -C native fuzz-smoke
+
+clean:
+	$(MAKE) -C native clean
+	rm -rf build dist agent/*.egg-info agent/stanzalink/_sl_native.*

@@ -1,0 +1,5 @@
+import sys
+
+from stanzalink.cli import main
+
+sys.exit(main())

@@ -1,0 +1,115 @@
+"""The ``stanzalink`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from stanzalink import __version__
+
+
+def _chunks(stream: BinaryIO, size: int) -> Iterator[bytes]:
+    read = getattr(stream, "read1", stream.read)
+    while True:
+        data = read(size)
+        if not data:
+            return
+        # read1 may return less than asked; --chunk promises exactly N-byte feeds
+        while len(data) > size:
+            yield data[:size]
+            data = data[size:]
+        yield data
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    from stanzalink.xml import StreamClose, StreamError, StreamOpen, StreamParser, tostring
+
+    try:
+        parser = StreamParser(backend=args.backend)
+    except Exception as exc:
+        print(f"stanzalink dump: {exc}", file=sys.stderr)
+        return 2
+    out = sys.stdout
+
+    def emit(events: list[object]) -> None:
+        for ev in events:
+            if isinstance(ev, StreamOpen):
+                out.write("open " + json.dumps(ev.attrib, ensure_ascii=False) + "\n")
+            elif isinstance(ev, StreamClose):
+                out.write("close\n")
+            else:
+                out.write("stanza " + tostring(ev, oneline=True).decode() + "\n")  # type: ignore[arg-type]
+
+    source: BinaryIO
+    if args.file in (None, "-"):
+        source = sys.stdin.buffer
+    else:
+        try:
+            source = open(args.file, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            print(f"stanzalink dump: {exc}", file=sys.stderr)
+            return 2
+    try:
+        for chunk in _chunks(source, args.chunk):
+            try:
+                emit(parser.feed(chunk))
+            except StreamError as err:
+                emit(err.events)
+                out.write(f"error {err.condition}\n")
+                out.flush()
+                print(f"stanzalink dump: {err}", file=sys.stderr)
+                return 1
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+    out.flush()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="stanzalink",
+        description="Put an embedded Linux device on XMPP.",
+    )
+    p.add_argument("--version", action="version", version=f"stanzalink {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    d = sub.add_parser(
+        "dump",
+        help="print the events of a server-to-client XMPP byte stream",
+        description=(
+            "Read a server-to-client XMPP byte stream (stdin when no FILE) and print one "
+            "line per event: 'open {attributes as JSON}', 'stanza <xml>', 'close'. "
+            "On a stream error print 'error <condition>' and exit with status 1."
+        ),
+    )
+    d.add_argument("file", nargs="?", metavar="FILE", help="the stream; - or none for stdin")
+    d.add_argument(
+        "--backend", choices=["native", "expat"], default=None, help="parser (default: native)"
+    )
+    d.add_argument(
+        "--chunk", type=_positive, default=4096, metavar="N", help="feed N bytes at a time"
+    )
+    d.set_defaults(func=cmd_dump)
+    return p
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number of bytes")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    rc: int = args.func(args)
+    return rc
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""What a :class:`~stanzalink.xml.StreamParser` produces.
+
+``feed()`` returns a list whose items are :class:`StreamOpen` (the stream
+header), :class:`~stanzalink.xml.element.Element` (one complete stanza) or
+:class:`StreamClose`; a bad stream raises :class:`StreamError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
+
+from stanzalink.errors import RemoteProtocolError
+
+if TYPE_CHECKING:
+    from stanzalink.xml.element import Element
+
+STREAM_NS = "http://etherx.jabber.org/streams"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+# RFC 6120 §4.9.3 condition names the parser reports
+NOT_WELL_FORMED = "not-well-formed"
+RESTRICTED_XML = "restricted-xml"
+INVALID_NAMESPACE = "invalid-namespace"
+POLICY_VIOLATION = "policy-violation"
+UNSUPPORTED_ENCODING = "unsupported-encoding"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOpen:
+    """The ``<stream:stream>`` header.
+
+    ``attrib`` holds its attributes in ElementTree form (``xml:lang`` is
+    ``{http://www.w3.org/XML/1998/namespace}lang``), in document order;
+    ``nsmap`` its namespace declarations, prefix to namespace name, with
+    ``""`` for the default (content) namespace.
+    """
+
+    attrib: dict[str, str]
+    nsmap: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.attrib.get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamClose:
+    """``</stream:stream>``: the peer closed its stream."""
+
+
+Event = Union[StreamOpen, "Element", StreamClose]
+
+
+class StreamError(RemoteProtocolError):
+    """The peer's stream broke the rules; ``condition`` is the RFC 6120
+    stream-error condition to send back.
+
+    ``offset`` is the stream byte offset where the fault was found, ``line``
+    and ``column`` a human position (1-based).  ``events`` holds the events
+    completed before the fault in the ``feed()`` call that raised: nothing
+    that was already accepted is lost.
+    """
+
+    def __init__(
+        self,
+        condition: str,
+        message: str,
+        offset: int = 0,
+        line: int = 0,
+        column: int = 0,
+        events: list[Event] | None = None,
+    ) -> None:
+        super().__init__(condition, message)
+        self.offset = offset
+        self.line = line
+        self.column = column
+        self.events: list[Event] = events if events is not None else []
+
+    def __str__(self) -> str:
+        where = f" (line {self.line}, column {self.column}, byte {self.offset})" if self.line else ""
+        return f"{self.condition}: {self.message}{where}"

@@ -1,0 +1,436 @@
+"""The pure-Python backend: pyexpat with the XMPP rules layered on top.
+
+libexpat decides every XML 1.0 + Namespaces question; this module adds what
+RFC 6120 §11 restricts (comments, processing instructions, DTDs, entities,
+encodings), stream framing, and the limits, so that it gives the same events
+and the same conditions as the native tokenizer for every input and every
+chunking (``native/README.md`` states the rules both follow).
+
+To report ``max_stanza_bytes`` at exactly the byte the native tokenizer
+does, input is handed to expat in pieces that never reach past the current
+unit's budget (a unit is the prolog and stream header, or one top-level
+construct: a stanza or the closing tag), and the raw bytes of the open unit
+are kept (bounded by that same limit) to find where it ends.
+"""
+
+from __future__ import annotations
+
+import pyexpat
+import re
+from pyexpat import errors as _experr
+from typing import Any
+
+from stanzalink.xml.element import ATTR, ELEM, TEXT, Element, ListDoc
+from stanzalink.xml.events import (
+    INVALID_NAMESPACE,
+    NOT_WELL_FORMED,
+    POLICY_VIOLATION,
+    RESTRICTED_XML,
+    STREAM_NS,
+    UNSUPPORTED_ENCODING,
+    Event,
+    StreamClose,
+    StreamError,
+    StreamOpen,
+)
+
+_SEP = "\x01"  # not an XML Char: cannot occur in a namespace name or a name
+_STREAM_TAG = STREAM_NS + _SEP + "stream"
+_WS = " \t\n\r"
+_NON_WS = re.compile(rb"[^ \t\r\n]")
+_TAG_END = re.compile(rb"[>\"']")
+
+_ENTITY_ERRORS = {
+    _experr.codes[_experr.XML_ERROR_UNDEFINED_ENTITY],
+    _experr.codes[_experr.XML_ERROR_RECURSIVE_ENTITY_REF],
+    _experr.codes[_experr.XML_ERROR_BINARY_ENTITY_REF],
+    _experr.codes[_experr.XML_ERROR_ATTRIBUTE_EXTERNAL_ENTITY_REF],
+    _experr.codes[_experr.XML_ERROR_EXTERNAL_ENTITY_HANDLING],
+}
+_ENCODING_ERRORS = {
+    _experr.codes[_experr.XML_ERROR_UNKNOWN_ENCODING],
+    _experr.codes[_experr.XML_ERROR_INCORRECT_ENCODING],
+}
+
+
+class _Fault(Exception):
+    """Raised inside a handler to stop expat with a condition."""
+
+    def __init__(self, condition: str, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.condition = condition
+        self.message = message
+        self.offset = offset
+
+
+class ExpatTokenizer:
+    """Same contract as the native tokenizer, on pyexpat."""
+
+    def __init__(
+        self,
+        *,
+        max_stanza_bytes: int = 262144,
+        max_depth: int = 64,
+        max_attrs: int = 64,
+        max_name_len: int = 256,
+    ) -> None:
+        for name, value in (
+            ("max_stanza_bytes", max_stanza_bytes),
+            ("max_depth", max_depth),
+            ("max_attrs", max_attrs),
+            ("max_name_len", max_name_len),
+        ):
+            if not isinstance(value, int) or value <= 0 or value > 0xFFFFFFFF:
+                raise ValueError(f"{name} must be a positive 32-bit integer, not {value!r}")
+        self.max_stanza_bytes = max_stanza_bytes
+        self.max_depth = max_depth
+        self.max_attrs = max_attrs
+        self.max_name_len = max_name_len
+        self.reset()
+
+    # -- lifecycle --------------------------------------------------------------
+    def reset(self) -> None:
+        p = pyexpat.ParserCreate(encoding="UTF-8", namespace_separator=_SEP)
+        p.namespace_prefixes = True
+        p.ordered_attributes = True
+        p.buffer_text = False
+        p.SetParamEntityParsing(pyexpat.XML_PARAM_ENTITY_PARSING_NEVER)
+        p.StartElementHandler = self._start
+        p.EndElementHandler = self._end
+        p.CharacterDataHandler = self._chars
+        p.StartNamespaceDeclHandler = self._nsdecl
+        p.CommentHandler = self._comment
+        p.ProcessingInstructionHandler = self._pi
+        p.StartDoctypeDeclHandler = self._doctype
+        p.XmlDeclHandler = self._xmldecl
+        p.StartCdataSectionHandler = self._cdata
+        self._p = p
+        self._offset = 0  # bytes handed to expat so far
+        self._hold = b""  # first bytes held back until the encoding is known
+        self._started = False
+        self._depth = 0  # open elements, the stream header included
+        self._closed = False
+        self._failed: StreamError | None = None
+        self._events: list[Event] = []
+        self._pending_ns: list[tuple[str, str]] = []
+        # the open unit and its raw bytes
+        self._unit_start: int | None = 0
+        self._last_end = 0
+        self._raw = bytearray()
+        self._raw_base = 0
+        # the stanza being built
+        self._nodes: list[int] = []
+        self._strings: list[str] = []
+        self._open: list[int] = []
+        self._text: list[str] = []
+        self._last_start: tuple[int, int] | None = None  # (depth, byte index) of the last start
+
+    # -- feeding ------------------------------------------------------------------
+    def feed(self, data: bytes | bytearray | memoryview, max_events: int = 0) -> tuple[list[Event], int]:
+        """Process ``data``; return the events and the number of bytes consumed.
+
+        With ``max_events`` > 0, stop once that many events are complete:
+        the bytes after the last one are not consumed.  Raises StreamError
+        (with the events completed before the fault) on a bad stream.
+        """
+        if self._failed is not None:
+            raise RuntimeError("the stream already failed; reset() before feeding again")
+        data = bytes(data)
+        self._events = []
+        consumed = len(data)
+        try:
+            if not self._started:
+                data = self._check_start(data)
+                if not self._started:
+                    return [], consumed
+            pos = 0
+            n = len(data)
+            while pos < n:
+                budget = self._budget()
+                if budget <= 0:
+                    raise _Fault(
+                        POLICY_VIOLATION,
+                        f"stanza larger than {self.max_stanza_bytes} bytes",
+                        self._offset,
+                    )
+                if max_events > 0:
+                    # pausing: one byte at a time so the stop is exact
+                    self._feed_piece(data[pos : pos + 1])
+                    pos += 1
+                    if len(self._events) >= max_events:
+                        return self._take(), consumed - (n - pos)
+                    continue
+                if self._unit_start is None and self._depth == 1:
+                    # between stanzas: whitespace needs no budget
+                    m = _NON_WS.search(data, pos)
+                    ws_end = m.start() if m else n
+                    if ws_end > pos:
+                        self._feed_piece(data[pos:ws_end])
+                        pos = ws_end
+                        continue
+                self._feed_piece(data[pos : pos + budget])
+                pos += min(budget, n - pos)
+            return self._take(), consumed
+        except _Fault as fault:
+            raise self._fail(fault.condition, fault.message, fault.offset) from None
+        except pyexpat.ExpatError as exc:
+            raise self._fail(
+                _condition_of(exc.code),
+                pyexpat.ErrorString(exc.code) or "not well-formed",
+                self._p.ErrorByteIndex,
+                exc.lineno,
+                exc.offset + 1,
+            ) from None
+
+    def _take(self) -> list[Event]:
+        events, self._events = self._events, []
+        return events
+
+    def _fail(
+        self, condition: str, message: str, offset: int, line: int = 0, column: int = 0
+    ) -> StreamError:
+        if not line:
+            line, column = self._position(offset)
+        err = StreamError(condition, message, offset, line, column, self._take())
+        self._failed = err
+        return err
+
+    def _position(self, offset: int) -> tuple[int, int]:
+        try:
+            return self._p.CurrentLineNumber, self._p.CurrentColumnNumber + 1
+        except Exception:  # pragma: no cover - parser already gone
+            return 1, offset + 1
+
+    def _budget(self) -> int:
+        start = self._unit_start
+        if start is None:
+            return self.max_stanza_bytes
+        return start + self.max_stanza_bytes - self._offset
+
+    def _check_start(self, data: bytes) -> bytes:
+        """Refuse other encodings and byte order marks before expat sees them."""
+        head = self._hold + data
+        if head[:2] in (b"\xfe\xff", b"\xff\xfe") or head[:1] == b"\x00":
+            raise _Fault(UNSUPPORTED_ENCODING, "the stream is not UTF-8 (UTF-16/32)", 0)
+        if head[:2] == b"<\x00":
+            raise _Fault(UNSUPPORTED_ENCODING, "the stream is not UTF-8 (UTF-16LE)", 0)
+        if head[:3] == b"\xef\xbb\xbf":
+            raise _Fault(
+                NOT_WELL_FORMED,
+                "U+FEFF (a byte order mark) before the stream header (RFC 6120 §11.6)",
+                0,
+            )
+        undecided = (b"\xfe", b"\xff", b"<", b"\xef", b"\xef\xbb")
+        if head in undecided or head == b"":
+            self._hold = head
+            return b""
+        self._hold = b""
+        self._started = True
+        return head
+
+    def _feed_piece(self, piece: bytes) -> None:
+        if self._unit_start is not None:
+            self._raw += piece
+        else:
+            self._raw = bytearray(piece)
+            self._raw_base = self._offset
+        self._p.Parse(piece, False)
+        self._offset += len(piece)
+        self._settle()
+
+    def _settle(self) -> None:
+        """After a piece: which unit is open, and trim the retained bytes."""
+        if self._closed:
+            self._unit_start = None
+        elif self._depth == 0:
+            self._unit_start = 0
+        elif self._depth >= 2:
+            pass  # _start set it when the stanza opened
+        else:
+            self._unit_start = None
+            begin = max(self._last_end, self._raw_base)
+            m = _NON_WS.search(self._raw, begin - self._raw_base)
+            if m:
+                self._unit_start = self._raw_base + m.start()
+        keep = self._unit_start if self._unit_start is not None else self._offset
+        if keep > self._raw_base:
+            del self._raw[: keep - self._raw_base]
+            self._raw_base = keep
+
+    def _raw_tag_end(self, index: int) -> int:
+        """Stream offset one past the '>' of the tag starting at ``index``."""
+        raw = self._raw
+        i = index - self._raw_base
+        while True:
+            m = _TAG_END.search(raw, i)
+            if m is None:  # pragma: no cover - expat only reports complete tags
+                return self._offset
+            ch = raw[m.start()]
+            if ch == 0x3E:  # '>'
+                return self._raw_base + m.start() + 1
+            close = raw.find(bytes((ch,)), m.start() + 1)
+            i = close + 1
+
+    # -- handlers ----------------------------------------------------------------------
+    def _here(self) -> int:
+        return int(self._p.CurrentByteIndex)
+
+    def _nsdecl(self, prefix: str | None, uri: str | None) -> None:
+        self._pending_ns.append((prefix or "", uri or ""))
+
+    def _start(self, name: str, attrs: list[str]) -> None:
+        ns_decls = self._pending_ns
+        self._pending_ns = []
+        here = self._here()
+        depth = self._depth  # 0 for the stream header, 1 for a stanza
+        # limits, in the order the native tokenizer checks them
+        if len(attrs) // 2 + len(ns_decls) > self.max_attrs:
+            raise _Fault(POLICY_VIOLATION, f"more than {self.max_attrs} attributes", here)
+        limit = self.max_name_len
+        if _qname_len(name) > limit or any(_qname_len(a) > limit for a in attrs[::2]):
+            raise _Fault(POLICY_VIOLATION, f"a name longer than {limit} bytes", here)
+        for prefix, _uri in ns_decls:
+            if len(prefix.encode()) + (6 if prefix else 5) > limit:
+                raise _Fault(POLICY_VIOLATION, f"a name longer than {limit} bytes", here)
+        if depth > self.max_depth:
+            raise _Fault(POLICY_VIOLATION, f"elements nested deeper than {self.max_depth}", here)
+        if depth == 0:
+            if _strip_prefix(name) != _STREAM_TAG:
+                raise _Fault(
+                    INVALID_NAMESPACE,
+                    "the root element is not <stream> in http://etherx.jabber.org/streams",
+                    here,
+                )
+            attrib = {_etree_name(attrs[i]): attrs[i + 1] for i in range(0, len(attrs), 2)}
+            self._depth = 1
+            self._last_end = self._raw_tag_end(here)
+            self._events.append(StreamOpen(attrib, dict(ns_decls)))
+            return
+        if _strip_prefix(name) == _STREAM_TAG:
+            raise _Fault(NOT_WELL_FORMED, "a <stream:stream> inside the stream", here)
+        if depth == 1:
+            self._unit_start = here
+            self._nodes = []
+            self._strings = []
+            self._open = []
+        else:
+            self._flush_text()
+        nodes = self._nodes
+        strings = self._strings
+        index = len(nodes) // 8
+        ns, local = _split(name)
+        s = len(strings)
+        strings.append(ns)
+        strings.append(local)
+        nodes += (ELEM, 0, s, 1 if ns else 0, s + 1, 1, len(attrs) // 2, 0)
+        for i in range(0, len(attrs), 2):
+            ans, alocal = _split(attrs[i])
+            s = len(strings)
+            strings.append(ans)
+            strings.append(alocal)
+            strings.append(attrs[i + 1])
+            nodes += (ATTR, index + 2 + i // 2, s, 1 if ans else 0, s + 1, 1, s + 2, 1)
+        self._open.append(index)
+        self._depth = depth + 1
+        self._last_start = (depth + 1, here)
+
+    def _end(self, name: str) -> None:
+        here = self._here()
+        depth = self._depth
+        if depth == 1:
+            self._depth = 0
+            self._closed = True
+            self._events.append(StreamClose())
+            return
+        self._flush_text()
+        index = self._open.pop()
+        nodes = self._nodes
+        nodes[index * 8 + 1] = len(nodes) // 8
+        self._depth = depth - 1
+        if depth == 2:
+            start = self._unit_start if self._unit_start is not None else here
+            end = self._raw_tag_end(here)
+            if self._last_start == (depth, start):
+                # no child: either <presence/> (one tag) or <a ...>...</a>
+                tag_end = self._raw_tag_end(start)
+                if self._raw[tag_end - 2 - self._raw_base] == 0x2F:  # '/>'
+                    end = tag_end
+            self._last_end = end
+            self._unit_start = None
+            self._events.append(Element(ListDoc(nodes, self._strings), 0, len(nodes) // 8))
+            self._nodes = []
+            self._strings = []
+        self._last_start = None
+
+    def _flush_text(self) -> None:
+        if self._text:
+            s = len(self._strings)
+            self._strings.append("".join(self._text))
+            self._text = []
+            index = len(self._nodes) // 8
+            self._nodes += (TEXT, index + 1, 0, 0, 0, 0, s, 1)
+
+    def _chars(self, data: str) -> None:
+        if self._depth >= 2:
+            self._text.append(data)
+            return
+        # directly inside the stream: only literal whitespace (keepalive)
+        here = self._here()
+        if data.strip(_WS) or self._raw_byte(here) == 0x26:  # '&': a reference
+            raise _Fault(NOT_WELL_FORMED, "character data between stanzas", here)
+
+    def _raw_byte(self, offset: int) -> int:
+        i = offset - self._raw_base
+        if 0 <= i < len(self._raw):
+            return self._raw[i]
+        return 0
+
+    def _cdata(self) -> None:
+        if self._depth < 2:
+            raise _Fault(NOT_WELL_FORMED, "a CDATA section between stanzas", self._here())
+
+    def _comment(self, data: str) -> None:
+        raise _Fault(RESTRICTED_XML, "comments are not allowed in XMPP", self._here())
+
+    def _pi(self, target: str, data: str) -> None:
+        raise _Fault(RESTRICTED_XML, "processing instructions are not allowed in XMPP", self._here())
+
+    def _doctype(self, *args: Any) -> None:
+        raise _Fault(RESTRICTED_XML, "a DTD is not allowed in XMPP", self._here())
+
+    def _xmldecl(self, version: str | None, encoding: str | None, standalone: int) -> None:
+        if encoding is not None and encoding.lower() != "utf-8":
+            raise _Fault(UNSUPPORTED_ENCODING, f"encoding {encoding!r} is not UTF-8", self._here())
+
+
+def _condition_of(code: int) -> str:
+    if code in _ENTITY_ERRORS:
+        return RESTRICTED_XML
+    if code in _ENCODING_ERRORS:
+        return UNSUPPORTED_ENCODING
+    return NOT_WELL_FORMED
+
+
+def _split(name: str) -> tuple[str, str]:
+    """'ns SEP local [SEP prefix]' -> (ns, local); 'local' -> ('', local)."""
+    if _SEP not in name:
+        return "", name
+    parts = name.split(_SEP)
+    return parts[0], parts[1]
+
+
+def _strip_prefix(name: str) -> str:
+    parts = name.split(_SEP)
+    return _SEP.join(parts[:2])
+
+
+def _qname_len(name: str) -> int:
+    parts = name.split(_SEP)
+    if len(parts) == 3:
+        return len(parts[2].encode()) + 1 + len(parts[1].encode())
+    return len(parts[-1].encode())
+
+
+def _etree_name(name: str) -> str:
+    ns, local = _split(name)
+    return "{%s}%s" % (ns, local) if ns else local

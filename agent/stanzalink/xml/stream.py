@@ -1,0 +1,178 @@
+"""StreamParser: XMPP stream framing over either parser backend.
+
+>>> p = StreamParser()
+>>> events = p.feed(b"<stream:stream xmlns='jabber:client' "
+...                 b"xmlns:stream='http://etherx.jabber.org/streams'>"
+...                 b"<message><body>hi</body></message>")
+>>> events[1].findtext('{jabber:client}body')
+'hi'
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from stanzalink.errors import LocalProtocolError
+from stanzalink.xml import _native
+from stanzalink.xml.element import ATTR, NSDECL, WORDS, Element, PoolDoc
+from stanzalink.xml.events import Event, StreamClose, StreamError, StreamOpen
+from stanzalink.xml.expat_backend import ExpatTokenizer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMITS = {
+    "max_stanza_bytes": 262144,
+    "max_depth": 64,
+    "max_attrs": 64,
+    "max_name_len": 256,
+}
+
+_CLOSE = StreamClose()
+
+
+class _Backend(Protocol):
+    def feed(
+        self, data: bytes | bytearray | memoryview, max_events: int = 0
+    ) -> tuple[list[Event], int]: ...
+
+    def reset(self) -> None: ...
+
+
+def available_backends() -> list[str]:
+    """Backends usable here, preferred first."""
+    return ["native", "expat"] if _native.AVAILABLE else ["expat"]
+
+
+class NativeBackend:
+    """Adapter from the C tokenizer's node tables to events."""
+
+    def __init__(self, **limits: int) -> None:
+        self._tok = _native.Tokenizer(**limits)
+
+    def reset(self) -> None:
+        self._tok.reset()
+
+    def memory(self) -> int:
+        return self._tok.memory()
+
+    def feed(
+        self, data: bytes | bytearray | memoryview, max_events: int = 0
+    ) -> tuple[list[Event], int]:
+        raw = self._tok.feed(data, max_events)
+        events: list[Event] = []
+        if raw.events:
+            nodes = raw.nodes
+            pool = raw.pool
+            for kind, start, count, pool_start, _pool_len, _b0, _b1 in raw.events:
+                if kind == 2:
+                    doc = PoolDoc(nodes[start * WORDS : (start + count) * WORDS], pool, pool_start)
+                    events.append(Element(doc, 0, count))
+                elif kind == 1:
+                    doc = PoolDoc(nodes[start * WORDS : (start + count) * WORDS], pool, pool_start)
+                    events.append(_stream_open(doc, count))
+                else:
+                    events.append(_CLOSE)
+        if raw.error is not None:
+            condition, message, offset, line, column = raw.error
+            raise StreamError(condition, message, offset, line, column, events)
+        return events, raw.consumed
+
+
+def _stream_open(doc: PoolDoc, count: int) -> StreamOpen:
+    n = doc.n
+    attrib: dict[str, str] = {}
+    nsmap: dict[str, str] = {}
+    for k in range(1, count):
+        b = k * WORDS
+        kind = n[b]
+        if kind == ATTR:
+            local = doc.s(n[b + 4], n[b + 5])
+            key = "{%s}%s" % (doc.s(n[b + 2], n[b + 3]), local) if n[b + 3] else local
+            attrib[key] = doc.s(n[b + 6], n[b + 7])
+        elif kind == NSDECL:
+            nsmap[doc.s(n[b + 4], n[b + 5])] = doc.s(n[b + 6], n[b + 7])
+    return StreamOpen(attrib, nsmap)
+
+
+class StreamParser:
+    """Turns the bytes of one XMPP stream into events.
+
+    ``backend`` is ``"native"`` (the C tokenizer; the default) or
+    ``"expat"`` (pyexpat); with no backend given and no native module
+    built, expat is used and a warning logged.  Both give the same events
+    for every input however it is chunked.
+
+    ``feed(data)`` returns a list of :class:`StreamOpen`, stanza
+    :class:`Element` and :class:`StreamClose` events; a bad stream raises
+    :class:`StreamError` (its ``events`` attribute holds what was completed
+    before the fault).  After a StreamError the parser refuses more input
+    until :meth:`reset`.  ``reset()`` starts a new stream (after STARTTLS or
+    SASL success); call it between feeds.
+    """
+
+    def __init__(
+        self,
+        backend: str | None = None,
+        *,
+        max_stanza_bytes: int = 262144,
+        max_depth: int = 64,
+        max_attrs: int = 64,
+        max_name_len: int = 256,
+    ) -> None:
+        limits = {
+            "max_stanza_bytes": max_stanza_bytes,
+            "max_depth": max_depth,
+            "max_attrs": max_attrs,
+            "max_name_len": max_name_len,
+        }
+        if backend is None:
+            if _native.AVAILABLE:
+                backend = "native"
+            else:
+                log.warning(
+                    "native parser not available (%s); using the expat backend",
+                    _native.IMPORT_ERROR,
+                )
+                backend = "expat"
+        impl: _Backend
+        if backend == "native":
+            if not _native.AVAILABLE:
+                raise LocalProtocolError(
+                    f"the native parser is not available here: {_native.IMPORT_ERROR}"
+                )
+            impl = NativeBackend(**limits)
+        elif backend == "expat":
+            impl = ExpatTokenizer(**limits)
+        else:
+            raise LocalProtocolError(f"unknown parser backend {backend!r} (native or expat)")
+        self.backend = backend
+        self.limits = limits
+        self._impl = impl
+        self._failed: StreamError | None = None
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Parse ``data``; return the events it completed."""
+        return self.feed_some(data)[0]
+
+    def feed_some(
+        self, data: bytes | bytearray | memoryview, max_events: int = 0
+    ) -> tuple[list[Event], int]:
+        """Like :meth:`feed`, but stop after ``max_events`` events (0: no
+        limit); return the events and how many bytes of ``data`` were
+        consumed.  A session negotiating STARTTLS or SASL uses this to
+        reset the parser right after ``<proceed/>`` or ``<success/>``."""
+        if self._failed is not None:
+            raise LocalProtocolError(
+                f"this stream already failed ({self._failed.condition}); reset() first"
+            )
+        try:
+            return self._impl.feed(data, max_events)
+        except StreamError as err:
+            self._failed = err
+            raise
+
+    def reset(self) -> None:
+        """Forget the stream: the next byte fed starts a new one."""
+        self._impl.reset()
+        self._failed = None

@@ -1,0 +1,168 @@
+/*
+ * stanzalink streaming tokenizer for XMPP's restricted XML (RFC 6120 §11).
+ *
+ * One opaque handle per stream.  The caller feeds arbitrary chunks; each
+ * call processes the whole chunk (or stops early when asked to) and leaves
+ * the complete events it found in an output arena owned by the handle:
+ *
+ *   - SL_EV_OPEN    the <stream:stream> header (element node, its attributes
+ *                   and its namespace declarations)
+ *   - SL_EV_STANZA  one complete depth-1 element, as a node table
+ *   - SL_EV_CLOSE   </stream:stream>
+ *
+ * Return codes follow the house rule: <0 error, 0 ok, >0 a count.
+ * Nothing here allocates per byte or calls back into the caller; limits are
+ * explicit and every error carries an RFC 6120 §4.9.3 condition, a message
+ * and the byte/line/column where it was found.  See native/README.md for the
+ * exact language accepted and the order in which faults are reported.
+ */
+#ifndef STANZALINK_TOKENIZER_H
+#define STANZALINK_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- return codes ------------------------------------------------------ */
+#define SL_OK 0
+#define SL_E_NOMEM (-1)  /* allocation failed; the handle must be reset */
+#define SL_E_STREAM (-2) /* the peer broke the stream: see sl_tok_error() */
+#define SL_E_STATE (-3)  /* local misuse: fed after an error or after close */
+#define SL_E_ARG (-4)    /* local misuse: bad argument */
+
+/* ---- stream error conditions (RFC 6120 §4.9.3) -------------------------- */
+#define SL_COND_NONE 0
+#define SL_COND_NOT_WELL_FORMED 1
+#define SL_COND_RESTRICTED_XML 2
+#define SL_COND_INVALID_NAMESPACE 3
+#define SL_COND_POLICY_VIOLATION 4
+#define SL_COND_UNSUPPORTED_ENCODING 5
+
+/* ---- limits -------------------------------------------------------------- */
+typedef struct sl_limits {
+    uint32_t max_stanza_bytes; /* raw bytes of one stanza, '<' to '>' inclusive;
+                                  also bounds the prolog + stream header.
+                                  default 262144 */
+    uint32_t max_depth;        /* element nesting; the stanza element is depth 1.
+                                  default 64 */
+    uint32_t max_attrs;        /* attributes per element, namespace declarations
+                                  included. default 64 */
+    uint32_t max_name_len;     /* bytes of a qualified name as written
+                                  (prefix:local). default 256 */
+} sl_limits;
+
+void sl_limits_default(sl_limits *limits);
+
+/* ---- output: events, nodes, string pool ---------------------------------- */
+#define SL_EV_OPEN 1
+#define SL_EV_STANZA 2
+#define SL_EV_CLOSE 3
+
+typedef struct sl_event {
+    uint32_t kind;       /* SL_EV_* */
+    uint32_t node_start; /* first node of this event in the node table */
+    uint32_t node_count; /* nodes belonging to this event (0 for CLOSE) */
+    uint32_t pool_start; /* first byte of this event's strings in the pool */
+    uint32_t pool_len;   /* bytes of pool used by this event */
+    uint32_t reserved;   /* zero */
+    uint64_t byte_start; /* stream offset of the event's first byte ('<') */
+    uint64_t byte_end;   /* stream offset one past its last byte ('>') */
+} sl_event;
+
+#define SL_NODE_ELEM 1   /* an element; its attributes follow it directly */
+#define SL_NODE_ATTR 2   /* an attribute of the preceding element */
+#define SL_NODE_TEXT 3   /* character data (merged: never two TEXT in a row) */
+#define SL_NODE_NSDECL 4 /* a namespace declaration; only in SL_EV_OPEN */
+
+/*
+ * Nodes of one event are in document order (pre-order).  All indices are
+ * relative to the event's node_start, all string offsets relative to its
+ * pool_start, so an event can be sliced out and kept on its own.
+ * Strings are UTF-8, fully decoded (references resolved, line ends and
+ * attribute whitespace normalised), not NUL-terminated.
+ *
+ *   kind    next                      ns_*            name_*        val_*
+ *   ELEM    index one past subtree    namespace name  local name    val_off = number of
+ *                                     (len 0: none)                 ATTR/NSDECL nodes after it
+ *   ATTR    own index + 1             namespace name  local name    value
+ *   TEXT    own index + 1             0, 0            0, 0          character data
+ *   NSDECL  own index + 1             0, 0            prefix        namespace name
+ *                                                     (len 0: default)
+ *
+ * Text before an element's first child element is its "text"; text after
+ * a child's subtree (before the next sibling or the parent's end) is that
+ * child's "tail", exactly as in xml.etree.ElementTree.
+ */
+typedef struct sl_node {
+    uint32_t kind;
+    uint32_t next;
+    uint32_t ns_off, ns_len;
+    uint32_t name_off, name_len;
+    uint32_t val_off, val_len;
+} sl_node;
+
+typedef struct sl_error {
+    int condition;        /* SL_COND_* */
+    uint64_t byte_offset; /* stream offset of the byte where it was found */
+    uint32_t line;        /* 1-based */
+    uint32_t column;      /* 1-based, in bytes */
+    const char *message;  /* NUL-terminated, valid until the next feed/reset/free */
+} sl_error;
+
+/* ---- the tokenizer --------------------------------------------------------- */
+typedef struct sl_tok sl_tok;
+
+/* NULL limits means defaults.  Returns NULL when out of memory or when a
+ * limit is zero. */
+sl_tok *sl_tok_new(const sl_limits *limits);
+void sl_tok_free(sl_tok *tok);
+
+/* Forget the stream (a restart after STARTTLS or SASL success): the next
+ * byte fed is byte 0 of a new stream.  Only between feeds.  Keeps limits
+ * and releases memory above the steady-state size. */
+void sl_tok_reset(sl_tok *tok);
+
+/*
+ * Feed a chunk.  Processes bytes until the chunk ends, an error is found,
+ * or max_events events have been produced (0: no such limit; a session
+ * negotiating TLS/SASL feeds with 1 so it can reset after <proceed/> or
+ * <success/> and feed the rest to the new stream).
+ * *consumed (may be NULL) gets the number of bytes taken from data; bytes
+ * after an error or beyond max_events are not consumed.
+ *
+ * Returns the number of events now in the arena (>= 0), or <0.  On
+ * SL_E_STREAM the events completed before the fault stay readable and
+ * sl_tok_error() describes the fault; further feeds return SL_E_STATE.
+ * The arena (events, nodes, pool) is replaced by the next feed or reset.
+ * A stanza is delivered by the call that supplies its last byte.
+ */
+int sl_tok_feed(sl_tok *tok, const uint8_t *data, size_t len,
+                uint32_t max_events, size_t *consumed);
+
+const sl_event *sl_tok_events(const sl_tok *tok, uint32_t *count);
+const sl_node *sl_tok_nodes(const sl_tok *tok, uint32_t *count);
+const uint8_t *sl_tok_pool(const sl_tok *tok, uint32_t *len);
+const sl_error *sl_tok_error(const sl_tok *tok); /* NULL when no error */
+
+/* Total bytes currently held by the handle (arena, stacks, pool): for the
+ * memory benchmark and for tests that check the bounds. */
+size_t sl_tok_memory(const sl_tok *tok);
+
+/* Name of a condition, e.g. "not-well-formed"; "" for SL_COND_NONE. */
+const char *sl_condition_name(int condition);
+
+/* ---- escaping for the serializer ------------------------------------------- */
+/* Escape UTF-8 text for XML character data (attr == 0: & < >) or for a
+ * double-quoted attribute value (attr != 0: & < > " and TAB LF CR as
+ * character references).  Writes at most cap bytes to out and returns the
+ * number of bytes the full result needs (call again with a larger buffer
+ * when the result is > cap).  Input is not validated here. */
+size_t sl_escape(const uint8_t *in, size_t len, uint8_t *out, size_t cap, int attr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* STANZALINK_TOKENIZER_H */

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian 12 machine for stanzalink development: Debian packages,
+# a virtual environment in .venv with the development tools, and stanzalink
+# itself installed editable with its native module built.  Idempotent: a
+# second run installs nothing that is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm prosody openssl)
+
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing Debian packages: ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # the system prosody service is not used: the tests start their own
+    if command -v systemctl >/dev/null && systemctl is-active --quiet prosody 2>/dev/null; then
+        $SUDO systemctl stop prosody || true
+    fi
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "bootstrap: creating .venv"
+    "$PY" -m venv .venv
+fi
+stamp=.venv/.requirements-dev.stamp
+if [ ! -f "$stamp" ] || ! cmp -s requirements-dev.txt "$stamp"; then
+    .venv/bin/pip install -q --upgrade pip setuptools wheel
+    .venv/bin/pip install -q -r requirements-dev.txt
+    cp requirements-dev.txt "$stamp"
+fi
+# (re)build the package and its native module in place
+.venv/bin/pip install -q --no-build-isolation -e .
+.venv/bin/python -c "import stanzalink.xml as x; print('bootstrap: parser backends:', ', '.join(x.available_backends()))"
