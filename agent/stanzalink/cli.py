@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from stanzalink import __version__
@@ -34,7 +34,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
         return 2
     out = sys.stdout
 
-    def emit(events: list[object]) -> None:
+    def emit(events: Sequence[object]) -> None:
         for ev in events:
             if isinstance(ev, StreamOpen):
                 out.write("open " + json.dumps(ev.attrib, ensure_ascii=False) + "\n")

@@ -11,7 +11,7 @@ that of :class:`xml.etree.ElementTree.Element` for reading: ``tag`` in
 
 from __future__ import annotations
 
-import xml.etree.ElementPath as _ElementPath
+import xml.etree.ElementPath as _element_path
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
@@ -23,6 +23,9 @@ TEXT = 3
 NSDECL = 4
 WORDS = 8
 _KIND, _NEXT, _NS_OFF, _NS_LEN, _NAME_OFF, _NAME_LEN, _VAL_OFF, _VAL_LEN = range(8)
+
+# ElementPath is typed for ElementTree elements; it only needs the reading interface
+_ElementPath: Any = _element_path
 
 _SIMPLE_PATH_CHARS = frozenset("/*[].@=()'\"")
 
@@ -91,7 +94,7 @@ class Element:
             b = self._i * WORDS
             local = self._d.s(n[b + _NAME_OFF], n[b + _NAME_LEN])
             ns_len = n[b + _NS_LEN]
-            tag = "{%s}%s" % (self._d.s(n[b + _NS_OFF], ns_len), local) if ns_len else local
+            tag = f"{{{self._d.s(n[b + _NS_OFF], ns_len)}}}{local}" if ns_len else local
             self._tag = tag
         return tag
 
@@ -122,7 +125,7 @@ class Element:
                     continue
                 local = d.s(n[a + _NAME_OFF], n[a + _NAME_LEN])
                 ns_len = n[a + _NS_LEN]
-                key = "{%s}%s" % (d.s(n[a + _NS_OFF], ns_len), local) if ns_len else local
+                key = f"{{{d.s(n[a + _NS_OFF], ns_len)}}}{local}" if ns_len else local
                 attrib[key] = d.s(n[a + _VAL_OFF], n[a + _VAL_LEN])
             self._attrib = attrib
         return attrib
@@ -226,17 +229,17 @@ class Element:
                 if child.tag == path:
                     return child
             return None
-        found: Element | None = _ElementPath.find(self, path, namespaces)  # type: ignore[arg-type]
+        found: Element | None = _ElementPath.find(self, path, namespaces)
         return found
 
     def findall(self, path: str, namespaces: dict[str, str] | None = None) -> list[Element]:
         if namespaces is None and not _SIMPLE_PATH_CHARS.intersection(_strip_ns(path)):
             return [child for child in self if child.tag == path]
-        found: list[Element] = _ElementPath.findall(self, path, namespaces)  # type: ignore[arg-type]
+        found: list[Element] = _ElementPath.findall(self, path, namespaces)
         return found
 
     def iterfind(self, path: str, namespaces: dict[str, str] | None = None) -> Iterator[Element]:
-        it: Iterator[Element] = _ElementPath.iterfind(self, path, namespaces)  # type: ignore[arg-type]
+        it: Iterator[Element] = _ElementPath.iterfind(self, path, namespaces)
         return it
 
     @overload

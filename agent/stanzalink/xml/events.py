@@ -77,5 +77,7 @@ class StreamError(RemoteProtocolError):
         self.events: list[Event] = events if events is not None else []
 
     def __str__(self) -> str:
-        where = f" (line {self.line}, column {self.column}, byte {self.offset})" if self.line else ""
+        where = (
+            f" (line {self.line}, column {self.column}, byte {self.offset})" if self.line else ""
+        )
         return f"{self.condition}: {self.message}{where}"

@@ -126,7 +126,9 @@ class ExpatTokenizer:
         self._last_start: tuple[int, int] | None = None  # (depth, byte index) of the last start
 
     # -- feeding ------------------------------------------------------------------
-    def feed(self, data: bytes | bytearray | memoryview, max_events: int = 0) -> tuple[list[Event], int]:
+    def feed(
+        self, data: bytes | bytearray | memoryview, max_events: int = 0
+    ) -> tuple[list[Event], int]:
         """Process ``data``; return the events and the number of bytes consumed.
 
         With ``max_events`` > 0, stop once that many events are complete:
@@ -393,7 +395,9 @@ class ExpatTokenizer:
         raise _Fault(RESTRICTED_XML, "comments are not allowed in XMPP", self._here())
 
     def _pi(self, target: str, data: str) -> None:
-        raise _Fault(RESTRICTED_XML, "processing instructions are not allowed in XMPP", self._here())
+        raise _Fault(
+            RESTRICTED_XML, "processing instructions are not allowed in XMPP", self._here()
+        )
 
     def _doctype(self, *args: Any) -> None:
         raise _Fault(RESTRICTED_XML, "a DTD is not allowed in XMPP", self._here())
@@ -433,4 +437,4 @@ def _qname_len(name: str) -> int:
 
 def _etree_name(name: str) -> str:
     ns, local = _split(name)
-    return "{%s}%s" % (ns, local) if ns else local
+    return f"{{{ns}}}{local}" if ns else local

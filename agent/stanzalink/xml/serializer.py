@@ -38,12 +38,10 @@ class SerializableElement(Protocol):
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _TEXT_SPECIAL = re.compile("[&<>\r]")
 _TEXT1_SPECIAL = re.compile("[&<>\r\n]")
-_ATTR_SPECIAL = re.compile("[&<>\"\t\n\r]")
+_ATTR_SPECIAL = re.compile('[&<>"\t\n\r]')
 
 _TEXT_MAP = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_TEXT1_MAP = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;", "\n": "&#10;"}
-)
+_TEXT1_MAP = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;", "\n": "&#10;"})
 _ATTR_MAP = str.maketrans(
     {
         "&": "&amp;",
@@ -125,7 +123,7 @@ def _serialize(root: SerializableElement, default_ns: str, oneline: bool) -> Ite
         out.append("<" + local)
         child_default = default_ns
         if ns != default_ns:
-            out.append(' xmlns="%s"' % escape_attr(ns))
+            out.append(f' xmlns="{escape_attr(ns)}"')
             child_default = ns
         attrs = elem.attrib
         if attrs:
@@ -139,12 +137,12 @@ def _serialize(root: SerializableElement, default_ns: str, oneline: bool) -> Ite
                 else:
                     prefix = scope.get(ans)
                     if prefix is None:
-                        prefix = "ns%d" % counter[0]
+                        prefix = f"ns{counter[0]}"
                         counter[0] += 1
                         scope = {**scope, ans: prefix}
-                        out.append(' xmlns:%s="%s"' % (prefix, escape_attr(ans)))
+                        out.append(f' xmlns:{prefix}="{escape_attr(ans)}"')
                     name = prefix + ":" + alocal
-                pieces.append(' %s="%s"' % (name, escape_attr(value)))
+                pieces.append(f' {name}="{escape_attr(value)}"')
             out.extend(pieces)
         children = iter(elem)
         first = next(children, None)
@@ -160,7 +158,7 @@ def _serialize(root: SerializableElement, default_ns: str, oneline: bool) -> Ite
                 default_ns = child_default
                 elem = first
                 continue
-            out.append("</%s>" % local)
+            out.append(f"</{local}>")
         # `elem` is closed: write its tail, then go to its next sibling or close parents
         while True:
             if not stack:
@@ -175,7 +173,7 @@ def _serialize(root: SerializableElement, default_ns: str, oneline: bool) -> Ite
                 default_ns = _child_default(parent, parent_default)
                 break
             stack.pop()
-            out.append("</%s>" % parent_local)
+            out.append(f"</{parent_local}>")
             elem = parent
             default_ns = parent_default
             scope = parent_scope

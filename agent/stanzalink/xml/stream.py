@@ -88,7 +88,7 @@ def _stream_open(doc: PoolDoc, count: int) -> StreamOpen:
         kind = n[b]
         if kind == ATTR:
             local = doc.s(n[b + 4], n[b + 5])
-            key = "{%s}%s" % (doc.s(n[b + 2], n[b + 3]), local) if n[b + 3] else local
+            key = f"{{{doc.s(n[b + 2], n[b + 3])}}}{local}" if n[b + 3] else local
             attrib[key] = doc.s(n[b + 6], n[b + 7])
         elif kind == NSDECL:
             nsmap[doc.s(n[b + 4], n[b + 5])] = doc.s(n[b + 6], n[b + 7])

@@ -1,0 +1,54 @@
+"""Shared test configuration.
+
+In CI (CI=true) or with STANZALINK_REQUIRE_NATIVE=1 a missing native module
+is a failure, not a reason to test only the fallback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# bench/ holds the deterministic corpus generator the differential tests share
+sys.path.insert(0, str(ROOT / "bench"))
+
+settings.register_profile(
+    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=150
+)
+settings.register_profile(
+    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=300
+)
+# under qemu-user everything is ~10x slower
+settings.register_profile(
+    "qemu", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=40
+)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
+)
+
+
+def _native_required() -> bool:
+    return bool(os.environ.get("CI")) or os.environ.get("STANZALINK_REQUIRE_NATIVE") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from stanzalink.xml import _native
+
+    if _native_required() and not _native.AVAILABLE:
+        raise pytest.UsageError(
+            f"the native module is required here but did not import: {_native.IMPORT_ERROR}"
+        )
+
+
+@pytest.fixture(params=["native", "expat"])
+def backend(request: pytest.FixtureRequest) -> str:
+    from stanzalink.xml import available_backends
+
+    if request.param not in available_backends():
+        pytest.skip("native module not built (allowed only outside CI)")
+    return str(request.param)

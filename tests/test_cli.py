@@ -1,0 +1,87 @@
+"""`stanzalink dump`: the contract in DESIGN.md, through the real command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from stanzalink.xml import available_backends
+
+from .xml.cases import CLOSE, HEADER, STANZA
+
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "streams" / "server-session.xml"
+
+
+def dump(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "stanzalink", "dump", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(params=["native", "expat"])
+def backend_name(request: pytest.FixtureRequest) -> str:
+    if request.param not in available_backends():
+        pytest.skip("native module not built (allowed only outside CI)")
+    return str(request.param)
+
+
+def test_sample_stream(backend_name: str) -> None:
+    outputs = set()
+    for chunk in ("1", "7", "4096"):
+        res = dump("--backend", backend_name, "--chunk", chunk, str(SAMPLE))
+        assert res.returncode == 0, res.stderr
+        outputs.add(res.stdout)
+    assert len(outputs) == 1
+    lines = outputs.pop().decode().splitlines()
+    assert lines[0].startswith("open ")
+    assert json.loads(lines[0][5:])["from"] == "example.net"
+    assert lines[-1] == "close"
+    stanzas = [line[7:] for line in lines if line.startswith("stanza ")]
+    assert len(stanzas) == 5
+    for text in stanzas:
+        # stands alone: parses on its own, every namespace declared
+        el = ET.fromstring(text)
+        assert el.tag.startswith("{")
+    message = ET.fromstring(stanzas[3])
+    assert message.tag == "{jabber:client}message"
+    assert message.findtext("{jabber:client}body") == "status\nplease <now> \U0001f600"
+
+
+def test_backends_print_the_same() -> None:
+    if "native" not in available_backends():
+        pytest.skip("native module not built (allowed only outside CI)")
+    a = dump("--backend", "native", str(SAMPLE))
+    b = dump("--backend", "expat", str(SAMPLE))
+    assert a.stdout == b.stdout and a.returncode == b.returncode == 0
+
+
+def test_stream_error_exit_status_and_line(backend_name: str) -> None:
+    res = dump("--backend", backend_name, stdin=HEADER + STANZA + b"<!-- x -->" + CLOSE)
+    assert res.returncode == 1
+    lines = res.stdout.decode().splitlines()
+    assert lines[-1] == "error restricted-xml"
+    assert len(lines) == 3 and lines[1].startswith("stanza <message ")
+    assert b"restricted-xml" in res.stderr and b"line" in res.stderr
+
+
+def test_stdin_and_help() -> None:
+    res = dump(stdin=HEADER + STANZA)
+    assert res.returncode == 0 and res.stdout.decode().count("\n") == 2
+    top = subprocess.run(
+        [sys.executable, "-m", "stanzalink", "--help"], capture_output=True, check=False
+    )
+    assert top.returncode == 0 and b"dump" in top.stdout
+
+
+def test_missing_file_is_a_clear_error() -> None:
+    res = dump("/nonexistent/stream.xml")
+    assert res.returncode == 2 and b"No such file" in res.stderr
