@@ -69,6 +69,38 @@ def cmd_dump(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from stanzalink.config import ConfigError, load
+
+    try:
+        cfg = load(args.file)
+    except ConfigError as exc:
+        print(f"stanzalink: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK (device {cfg.jid})")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from stanzalink.agent import Agent
+    from stanzalink.config import ConfigError, load
+
+    try:
+        cfg = load(args.config)
+    except ConfigError as exc:
+        print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
+        return 1
+    logging.basicConfig(
+        level=getattr(logging, (args.log_level or cfg.log_level).upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(Agent(cfg).run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="stanzalink",
@@ -95,6 +127,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk", type=_positive, default=4096, metavar="N", help="feed N bytes at a time"
     )
     d.set_defaults(func=cmd_dump)
+
+    r = sub.add_parser("run", help="run the device agent", description="Run the device agent.")
+    r.add_argument("--config", required=True, metavar="FILE", help="the device's TOML config")
+    r.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None)
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser(
+        "check-config",
+        help="validate a config file without connecting",
+        description="Validate a device config (for image builds): exit 1 with the key at fault.",
+    )
+    c.add_argument("file", metavar="FILE")
+    c.set_defaults(func=cmd_check_config)
     return p
 
 

@@ -42,7 +42,7 @@ def test_builder_and_default_namespace() -> None:
 
 def test_escaping() -> None:
     assert escape_text("a<b>&c\r\nd") == "a&lt;b&gt;&amp;c&#13;\nd"
-    assert escape_text("x\ny", oneline=True) == "x&#10;y"
+    assert escape_text('x\ny\t"', oneline=True) == "x&#10;y&#9;&quot;"
     assert escape_attr("'\"<&>\t\n\r") == "'&quot;&lt;&amp;&gt;&#9;&#10;&#13;"
     assert escape_text("plain") == "plain"
     for bad in ("\x00", "a\x1fb", "\ud800", "\uffff"):

@@ -124,6 +124,9 @@ class ExpatTokenizer:
         self._open: list[int] = []
         self._text: list[str] = []
         self._last_start: tuple[int, int] | None = None  # (depth, byte index) of the last start
+        # where the prolog / the epilog may hold only whitespace before a '<'
+        self._prolog_from: int | None = 0
+        self._epilog_from: int | None = None
 
     # -- feeding ------------------------------------------------------------------
     def feed(
@@ -244,8 +247,12 @@ class ExpatTokenizer:
         """After a piece: which unit is open, and trim the retained bytes."""
         if self._closed:
             self._unit_start = None
+            if self._epilog_from is not None:
+                self._junk_check(self._epilog_from, "junk after document element", stop=True)
         elif self._depth == 0:
             self._unit_start = 0
+            if self._prolog_from is not None:
+                self._junk_check(self._prolog_from, "not well-formed (invalid token)", stop=True)
         elif self._depth >= 2:
             pass  # _start set it when the stanza opened
         else:
@@ -254,10 +261,28 @@ class ExpatTokenizer:
             m = _NON_WS.search(self._raw, begin - self._raw_base)
             if m:
                 self._unit_start = self._raw_base + m.start()
+                if self._raw[m.start()] not in (0x3C, 0x26):  # '<', '&'
+                    raise _Fault(
+                        NOT_WELL_FORMED, "character data between stanzas", self._unit_start
+                    )
         keep = self._unit_start if self._unit_start is not None else self._offset
         if keep > self._raw_base:
             del self._raw[: keep - self._raw_base]
             self._raw_base = keep
+
+    def _junk_check(self, start: int, message: str, stop: bool = False) -> None:
+        """Between constructs outside the root (prolog, after the close) only
+        whitespace may come before a '<'.  libexpat may hold such junk back
+        (a quote starts a literal token there); report it at once."""
+        begin = max(start, self._raw_base)
+        m = _NON_WS.search(self._raw, begin - self._raw_base)
+        if m is None:
+            return
+        if self._raw[m.start()] != 0x3C:
+            raise _Fault(NOT_WELL_FORMED, message, self._raw_base + m.start())
+        if stop:
+            self._prolog_from = None
+            self._epilog_from = None
 
     def _raw_tag_end(self, index: int) -> int:
         """Stream offset one past the '>' of the tag starting at ``index``."""
@@ -342,6 +367,8 @@ class ExpatTokenizer:
         if depth == 1:
             self._depth = 0
             self._closed = True
+            self._last_end = self._raw_tag_end(here)
+            self._epilog_from = self._last_end
             self._events.append(StreamClose())
             return
         self._flush_text()
@@ -405,6 +432,8 @@ class ExpatTokenizer:
     def _xmldecl(self, version: str | None, encoding: str | None, standalone: int) -> None:
         if encoding is not None and encoding.lower() != "utf-8":
             raise _Fault(UNSUPPORTED_ENCODING, f"encoding {encoding!r} is not UTF-8", self._here())
+        end = self._raw.find(b"?>", self._here() - self._raw_base)
+        self._prolog_from = self._raw_base + end + 2
 
 
 def _condition_of(code: int) -> str:

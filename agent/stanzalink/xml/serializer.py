@@ -37,11 +37,9 @@ class SerializableElement(Protocol):
 # characters XML 1.0 cannot carry at all (not even as references)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _TEXT_SPECIAL = re.compile("[&<>\r]")
-_TEXT1_SPECIAL = re.compile("[&<>\r\n]")
 _ATTR_SPECIAL = re.compile('[&<>"\t\n\r]')
 
 _TEXT_MAP = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_TEXT1_MAP = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;", "\n": "&#10;"})
 _ATTR_MAP = str.maketrans(
     {
         "&": "&amp;",
@@ -64,19 +62,17 @@ def _check(s: str) -> None:
 
 
 def escape_text(s: str, oneline: bool = False) -> str:
-    """Escape character data; with ``oneline`` line breaks become references."""
-    special = _TEXT1_SPECIAL if oneline else _TEXT_SPECIAL
-    if special.search(s) is None:
-        _check(s)
-        return s
+    """Escape character data.  With ``oneline``, line breaks (and, as in
+    attribute values, TAB and '"') become references, so the text stays on
+    one line."""
+    if oneline:
+        return escape_attr(s)
     _check(s)
+    if _TEXT_SPECIAL.search(s) is None:
+        return s
     if _native.AVAILABLE:
-        # the C attribute mode also escapes '"' and TAB: harmless in text and
-        # parsed back to the same characters; used whenever a line break
-        # must become a reference
-        attr = oneline or "\r" in s
-        return _native.escape(s.encode(), attr).decode()
-    return s.translate(_TEXT1_MAP if oneline else _TEXT_MAP)
+        return _native.escape(s.encode(), False).decode()
+    return s.translate(_TEXT_MAP)
 
 
 def escape_attr(s: str) -> str:

@@ -64,7 +64,7 @@ class NativeBackend:
         if raw.events:
             nodes = raw.nodes
             pool = raw.pool
-            for kind, start, count, pool_start, _pool_len, _b0, _b1 in raw.events:
+            for kind, start, count, pool_start, _plen, _res, _b0, _b1 in raw.events:
                 if kind == 2:
                     doc = PoolDoc(nodes[start * WORDS : (start + count) * WORDS], pool, pool_start)
                     events.append(Element(doc, 0, count))

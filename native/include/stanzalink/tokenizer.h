@@ -155,9 +155,9 @@ size_t sl_tok_memory(const sl_tok *tok);
 const char *sl_condition_name(int condition);
 
 /* ---- escaping for the serializer ------------------------------------------- */
-/* Escape UTF-8 text for XML character data (attr == 0: & < >) or for a
- * double-quoted attribute value (attr != 0: & < > " and TAB LF CR as
- * character references).  Writes at most cap bytes to out and returns the
+/* Escape UTF-8 text for XML character data (attr == 0: & < > and CR, which
+ * a parser would otherwise read back as LF) or for a double-quoted attribute
+ * value (attr != 0: & < > " and TAB LF CR as character references).  Writes at most cap bytes to out and returns the
  * number of bytes the full result needs (call again with a larger buffer
  * when the result is > cap).  Input is not validated here. */
 size_t sl_escape(const uint8_t *in, size_t len, uint8_t *out, size_t cap, int attr);

@@ -1,0 +1,232 @@
+"""The device configuration: a TOML file, checked completely at start.
+
+Every key is documented in ``examples/device.toml``.  A key that is not
+known, or a value of the wrong type or range, is refused with a message
+that names the key: a device must not start half-configured.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stanzalink.jid import JID, InvalidJID
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message names the key."""
+
+
+@dataclass
+class DeviceConfig:
+    jid: JID
+    password: str
+    resource: str | None = None
+    register: bool = False
+    host: str | None = None
+    port: int = 5222
+    direct_tls: bool = False
+    ca_file: str | None = None
+    require_tls: bool = True
+    verify_tls: bool = True
+    client_cert: str | None = None
+    client_key: str | None = None
+    keepalive: float = 300.0
+    keepalive_timeout: float | None = None
+    whitespace_keepalive: float | None = None
+    stream_management: bool = True
+    csi_inactive: bool = True
+    status: str = ""
+    priority: int = 0
+    access: dict[str, list[str]] = field(default_factory=dict)
+    http_origin: str | None = None
+    files_inbox: str | None = None
+    files_export: list[str] = field(default_factory=list)
+    log_level: str = "info"
+    parser_backend: str | None = None
+
+
+def _type(expected: type | tuple[type, ...], what: str) -> Callable[[str, Any], Any]:
+    def check(key: str, value: Any) -> Any:
+        if isinstance(value, bool) and bool not in (
+            expected if isinstance(expected, tuple) else (expected,)
+        ):
+            raise ConfigError(f"{key}: expected {what}, got {value!r}")
+        if not isinstance(value, expected):
+            raise ConfigError(f"{key}: expected {what}, got {type(value).__name__} {value!r}")
+        return value
+
+    return check
+
+
+_str = _type(str, "a string")
+_bool = _type(bool, "true or false")
+_int = _type(int, "an integer")
+_num = _type((int, float), "a number")
+
+
+def _port(key: str, value: Any) -> int:
+    v = _int(key, value)
+    if not 0 < v < 65536:
+        raise ConfigError(f"{key}: {v} is not a TCP port (1-65535)")
+    return int(v)
+
+
+def _positive(key: str, value: Any) -> float:
+    v = _num(key, value)
+    if v <= 0:
+        raise ConfigError(f"{key}: must be greater than 0, got {v}")
+    return float(v)
+
+
+def _str_list(key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+    return list(value)
+
+
+def _file(key: str, value: Any) -> str:
+    path = _str(key, value)
+    if not Path(path).is_file():
+        raise ConfigError(f"{key}: {path} does not exist or is not a file")
+    return str(path)
+
+
+def _choice(*options: str) -> Callable[[str, Any], str]:
+    def check(key: str, value: Any) -> str:
+        v = _str(key, value)
+        if v not in options:
+            raise ConfigError(f"{key}: {v!r} is not one of {', '.join(options)}")
+        return str(v)
+
+    return check
+
+
+# section -> key -> checker
+SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
+    "account": {
+        "jid": _str,
+        "password": _str,
+        "password_file": _file,
+        "resource": _str,
+        "register": _bool,
+    },
+    "server": {
+        "host": _str,
+        "port": _port,
+        "direct_tls": _bool,
+        "ca_file": _file,
+        "require_tls": _bool,
+        "verify_tls": _bool,
+        "client_cert": _file,
+        "client_key": _file,
+    },
+    "connection": {
+        "keepalive": _positive,
+        "keepalive_timeout": _positive,
+        "whitespace_keepalive": _positive,
+        "stream_management": _bool,
+        "csi_inactive": _bool,
+    },
+    "presence": {"status": _str, "priority": _int},
+    "access": {"admin": _str_list, "operator": _str_list, "viewer": _str_list},
+    "http": {"origin": _str},
+    "files": {"inbox": _str, "export": _str_list},
+    "log": {"level": _choice("debug", "info", "warning", "error")},
+    "parser": {"backend": _choice("native", "expat")},
+}
+
+
+def load(path: str | Path) -> DeviceConfig:
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return parse(raw, base=Path(path).parent)
+
+
+def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
+    values: dict[str, dict[str, Any]] = {}
+    for section, body in raw.items():
+        if section not in SCHEMA:
+            raise ConfigError(f"[{section}]: unknown section (known: {', '.join(SCHEMA)})")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{section}: expected a [{section}] table")
+        for key, value in body.items():
+            name = f"{section}.{key}"
+            check = SCHEMA[section].get(key)
+            if check is None:
+                raise ConfigError(
+                    f"{name}: unknown key (known in [{section}]: {', '.join(SCHEMA[section])})"
+                )
+            values.setdefault(section, {})[key] = check(name, value)
+
+    account = values.get("account", {})
+    if "jid" not in account:
+        raise ConfigError("account.jid: required (the device's bare JID, e.g. device1@example.net)")
+    try:
+        jid = JID.parse(account["jid"])
+    except InvalidJID as exc:
+        raise ConfigError(f"account.jid: {exc}") from None
+    if jid.local is None or jid.resource is not None:
+        raise ConfigError(
+            f"account.jid: {account['jid']!r} must be a bare JID like device1@example.net"
+        )
+    if ("password" in account) == ("password_file" in account):
+        raise ConfigError("account.password / account.password_file: give exactly one of them")
+    if "password_file" in account:
+        password = Path(account["password_file"]).read_text().strip()
+        if not password:
+            raise ConfigError(f"account.password_file: {account['password_file']} is empty")
+    else:
+        password = account["password"]
+    server = values.get("server", {})
+    conn = values.get("connection", {})
+    if "client_key" in server and "client_cert" not in server:
+        raise ConfigError("server.client_key: needs server.client_cert")
+    access = values.get("access", {})
+    for role, entries in access.items():
+        for entry in entries:
+            try:
+                JID.parse(entry)
+            except InvalidJID as exc:
+                raise ConfigError(
+                    f"access.{role}: {entry!r} is not a JID or domain: {exc}"
+                ) from None
+    presence = values.get("presence", {})
+    if not -128 <= presence.get("priority", 0) <= 127:
+        raise ConfigError("presence.priority: must be between -128 and 127")
+    files = values.get("files", {})
+    return DeviceConfig(
+        jid=jid,
+        password=password,
+        resource=account.get("resource"),
+        register=account.get("register", False),
+        host=server.get("host"),
+        port=server.get("port", 5222),
+        direct_tls=server.get("direct_tls", False),
+        ca_file=server.get("ca_file"),
+        require_tls=server.get("require_tls", True),
+        verify_tls=server.get("verify_tls", True),
+        client_cert=server.get("client_cert"),
+        client_key=server.get("client_key"),
+        keepalive=conn.get("keepalive", 300.0),
+        keepalive_timeout=conn.get("keepalive_timeout"),
+        whitespace_keepalive=conn.get("whitespace_keepalive"),
+        stream_management=conn.get("stream_management", True),
+        csi_inactive=conn.get("csi_inactive", True),
+        status=presence.get("status", ""),
+        priority=presence.get("priority", 0),
+        access=access,
+        http_origin=values.get("http", {}).get("origin"),
+        files_inbox=files.get("inbox"),
+        files_export=files.get("export", []),
+        log_level=values.get("log", {}).get("level", "info"),
+        parser_backend=values.get("parser", {}).get("backend"),
+    )

@@ -1,0 +1,28 @@
+"""XML namespace names used across stanzalink."""
+
+STREAM = "http://etherx.jabber.org/streams"
+CLIENT = "jabber:client"
+XML = "http://www.w3.org/XML/1998/namespace"
+TLS = "urn:ietf:params:xml:ns:xmpp-tls"
+SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+SESSION = "urn:ietf:params:xml:ns:xmpp-session"
+STREAMS_ERR = "urn:ietf:params:xml:ns:xmpp-streams"
+STANZAS_ERR = "urn:ietf:params:xml:ns:xmpp-stanzas"
+SM = "urn:xmpp:sm:3"
+CSI = "urn:xmpp:csi:0"
+PING = "urn:xmpp:ping"
+REGISTER = "jabber:iq:register"
+REGISTER_FEATURE = "http://jabber.org/features/iq-register"
+ROSTER = "jabber:iq:roster"
+ROSTER_VER = "urn:xmpp:features:rosterver"
+SASL_CB = "urn:xmpp:sasl-cb:0"
+DATA_FORMS = "jabber:x:data"
+DISCO_INFO = "http://jabber.org/protocol/disco#info"
+DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+CAPS = "http://jabber.org/protocol/caps"
+
+
+def q(ns: str, local: str) -> str:
+    """The ElementTree name ``{ns}local``."""
+    return f"{{{ns}}}{local}"

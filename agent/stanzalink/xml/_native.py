@@ -1,0 +1,189 @@
+"""The one module that touches the cffi binding of the C core.
+
+Everything above this module sees Python objects only: :class:`RawFeed`
+tuples of copied bytes and memoryviews.  One C call per chunk; the events,
+node table and string pool come back in three buffer copies.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, NamedTuple
+
+try:
+    from stanzalink._sl_native import ffi as _ffi
+    from stanzalink._sl_native import lib as _lib
+
+    AVAILABLE = True
+    IMPORT_ERROR: str | None = None
+except ImportError as exc:  # not built here: the expat backend takes over
+    _ffi = None
+    _lib = None
+    AVAILABLE = False
+    IMPORT_ERROR = str(exc)
+
+ffi: Any = _ffi
+lib: Any = _lib
+
+CONDITIONS = (
+    "",
+    "not-well-formed",
+    "restricted-xml",
+    "invalid-namespace",
+    "policy-violation",
+    "unsupported-encoding",
+)
+
+_EVENT = struct.Struct("=6I2Q")  # sl_event: six uint32, two uint64
+_NODE_WORDS = 8
+
+
+class RawFeed(NamedTuple):
+    consumed: int
+    events: list[tuple[int, int, int, int, int, int, int, int]]  # sl_event fields in order
+    nodes: memoryview  # "I" format, 8 words per node
+    pool: bytes
+    error: tuple[str, str, int, int, int] | None
+
+
+_EMPTY_NODES = memoryview(b"").cast("I")
+
+
+def _check_limit(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 0xFFFFFFFF:
+        raise ValueError(f"{name} must be a positive 32-bit integer, not {value!r}")
+    return value
+
+
+class Tokenizer:
+    """The C tokenizer for one stream."""
+
+    def __init__(
+        self,
+        *,
+        max_stanza_bytes: int = 262144,
+        max_depth: int = 64,
+        max_attrs: int = 64,
+        max_name_len: int = 256,
+    ) -> None:
+        if not AVAILABLE:
+            raise RuntimeError(f"the native module is not available: {IMPORT_ERROR}")
+        limits = ffi.new("sl_limits *")
+        limits.max_stanza_bytes = _check_limit("max_stanza_bytes", max_stanza_bytes)
+        limits.max_depth = _check_limit("max_depth", max_depth)
+        if max_depth > 1_000_000:
+            raise ValueError("max_depth must be at most 1000000")
+        limits.max_attrs = _check_limit("max_attrs", max_attrs)
+        limits.max_name_len = _check_limit("max_name_len", max_name_len)
+        tok = lib.sl_tok_new(limits)
+        if tok == ffi.NULL:
+            raise MemoryError("sl_tok_new failed")
+        self._tok = ffi.gc(tok, lib.sl_tok_free)
+        self._consumed = ffi.new("size_t *")
+        self._count = ffi.new("uint32_t *")
+
+    def reset(self) -> None:
+        lib.sl_tok_reset(self._tok)
+
+    def memory(self) -> int:
+        return int(lib.sl_tok_memory(self._tok))
+
+    def feed(self, data: bytes | bytearray | memoryview, max_events: int = 0) -> RawFeed:
+        rc = lib.sl_tok_feed(
+            self._tok, ffi.from_buffer(data), len(data), max_events, self._consumed
+        )
+        return self._collect(rc)
+
+    def _collect(self, rc: int) -> RawFeed:
+        tok = self._tok
+        consumed = int(self._consumed[0])
+        if rc < 0 and rc != lib.SL_E_STREAM:
+            raise RuntimeError(_local_error(rc))
+        error = None
+        if rc == lib.SL_E_STREAM:
+            err = lib.sl_tok_error(tok)
+            error = (
+                CONDITIONS[err.condition],
+                ffi.string(err.message).decode("utf-8", "replace"),
+                int(err.byte_offset),
+                int(err.line),
+                int(err.column),
+            )
+        count = self._count
+        ev_ptr = lib.sl_tok_events(tok, count)
+        n_ev = int(count[0])
+        if n_ev == 0:
+            return RawFeed(consumed, [], _EMPTY_NODES, b"", error)
+        events = list(_EVENT.iter_unpack(ffi.buffer(ev_ptr, n_ev * _EVENT.size)))
+        node_ptr = lib.sl_tok_nodes(tok, count)
+        nodes = memoryview(ffi.buffer(node_ptr, int(count[0]) * 32)[:]).cast("I")
+        pool_ptr = lib.sl_tok_pool(tok, count)
+        pool = ffi.buffer(pool_ptr, int(count[0]))[:] if count[0] else b""
+        return RawFeed(consumed, events, nodes, pool, error)
+
+
+class Ring:
+    """A bounded byte ring the transport writes into (see ringbuf.h)."""
+
+    def __init__(self, capacity: int) -> None:
+        if not AVAILABLE:
+            raise RuntimeError(f"the native module is not available: {IMPORT_ERROR}")
+        if capacity <= 0:
+            raise ValueError("capacity must be positive")
+        ring = lib.sl_ring_new(capacity)
+        if ring == ffi.NULL:
+            raise MemoryError("sl_ring_new failed")
+        self._ring = ffi.gc(ring, lib.sl_ring_free)
+        self._ptr = ffi.new("uint8_t **")
+
+    @property
+    def capacity(self) -> int:
+        return int(lib.sl_ring_capacity(self._ring))
+
+    @property
+    def readable(self) -> int:
+        return int(lib.sl_ring_readable(self._ring))
+
+    @property
+    def writable(self) -> int:
+        return int(lib.sl_ring_writable(self._ring))
+
+    def get_buffer(self) -> memoryview:
+        n = lib.sl_ring_write_ptr(self._ring, self._ptr)
+        return memoryview(ffi.buffer(self._ptr[0], n))
+
+    def commit(self, n: int) -> None:
+        if n < 0 or lib.sl_ring_commit(self._ring, n) != 0:
+            raise ValueError(f"commit({n}) exceeds the region handed out")
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        return int(lib.sl_ring_write(self._ring, ffi.from_buffer(data), len(data)))
+
+    def clear(self) -> None:
+        lib.sl_ring_clear(self._ring)
+
+    def feed(self, tok: Tokenizer, max_events: int = 0) -> RawFeed:
+        before = self.readable
+        rc = lib.sl_ring_feed(self._ring, tok._tok, max_events)
+        tok._consumed[0] = before - self.readable
+        return tok._collect(rc)
+
+
+def _local_error(rc: int) -> str:
+    if rc == lib.SL_E_NOMEM:
+        return "out of memory in the tokenizer"
+    if rc == lib.SL_E_STATE:
+        return "the tokenizer was fed after a stream error (reset it first)"
+    return f"bad argument to the tokenizer (code {rc})"
+
+
+def escape(data: bytes, attr: bool) -> bytes:
+    """Escape UTF-8 bytes for character data or a double-quoted attribute."""
+    n = len(data)
+    cap = n + n // 4 + 16
+    out = ffi.new("uint8_t[]", cap)
+    need = lib.sl_escape(data, n, out, cap, 1 if attr else 0)
+    if need > cap:
+        out = ffi.new("uint8_t[]", need)
+        lib.sl_escape(data, n, out, need, 1 if attr else 0)
+    return bytes(ffi.buffer(out, need))

@@ -1,0 +1,1883 @@
+/*
+ * stanzalink streaming tokenizer: see include/stanzalink/tokenizer.h for the
+ * API and native/README.md for the language it accepts.
+ *
+ * One explicit state machine, fed byte ranges; no recursion, no callbacks.
+ * Hot paths (character data, attribute values, names) scan runs of bytes
+ * with class tables and copy them with memcpy.  Strings land decoded in the
+ * output pool; a start tag's names and values are resolved (namespaces,
+ * duplicates, limits) when its '>' arrives, as libexpat does.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "nametab.h"
+#include "stanzalink/tokenizer.h"
+
+#define NONE 0xFFFFFFFFu
+#define STREAM_NS "http://etherx.jabber.org/streams"
+#define XML_NS "http://www.w3.org/XML/1998/namespace"
+#define XMLNS_NS "http://www.w3.org/2000/xmlns/"
+
+/* ------------------------------------------------------------------ states */
+enum {
+    ST_START,      /* offset 0 */
+    ST_START_FE,   /* saw FE at offset 0 */
+    ST_START_FF,   /* saw FF at offset 0 */
+    ST_START_LT,   /* saw '<' at offset 0 */
+    ST_MISC,       /* prolog, between stanzas, after the root: whitespace */
+    ST_LT,         /* after '<' */
+    ST_LT_BANG,    /* after '<!' */
+    ST_LT_BANG_DASH,
+    ST_COMMENT,
+    ST_COMMENT_D1, /* after '-' in a comment */
+    ST_COMMENT_D2, /* after '--' */
+    ST_CDATA_OPEN, /* matching "[CDATA[" */
+    ST_CDATA,
+    ST_DT_KW,      /* matching "DOCTYPE" */
+    ST_DT_S1,      /* whitespace before the name */
+    ST_DT_NAME,
+    ST_DT_AFTER_NAME,
+    ST_DT_KW2,     /* SYSTEM / PUBLIC */
+    ST_DT_S2,
+    ST_DT_LIT,
+    ST_DT_AFTER_LIT,
+    ST_DT_JUNK_LIT, /* a literal where none may be: a fault when it ends */
+    ST_PI_TARGET,
+    ST_PI_S,       /* after the target: whitespace or '?' */
+    ST_PI_BODY,
+    ST_PI_Q,       /* '?' inside a PI */
+    ST_STAG_NAME,
+    ST_STAG_WS,    /* inside a start tag after whitespace */
+    ST_STAG_AFTER, /* after the name or a value: needs whitespace, '>' or '/' */
+    ST_STAG_SLASH,
+    ST_ATTR_NAME,
+    ST_ATTR_EQ,    /* whitespace before '=' */
+    ST_ATTR_Q,     /* whitespace after '=' before the quote */
+    ST_ATTR_VAL,
+    ST_ETAG_NAME,
+    ST_ETAG_WS,
+    ST_TEXT,
+    ST_REF,        /* after '&' */
+    ST_REF_NAME,
+    ST_REF_HASH,
+    ST_REF_DEC,
+    ST_REF_HEX0,
+    ST_REF_HEX,
+    ST_UTF8,       /* collecting the rest of a multi-byte character */
+    ST_AFTER_CLOSE,
+    ST_DONE_ERR
+};
+
+/* name scanning contexts (what a name belongs to) */
+enum { NM_ELEM, NM_ATTR, NM_ETAG, NM_PI, NM_DT, NM_REF };
+
+/* ------------------------------------------------------------------ data */
+typedef struct {
+    uint32_t qoff, qlen;  /* qname in the pool (relative to the unit) */
+    uint32_t colon;       /* index of ':' in the qname, NONE if none */
+    uint32_t voff, vlen;  /* value in the pool */
+    uint32_t hash;
+} attr_rec;
+
+typedef struct {
+    uint32_t poff, plen;  /* prefix in nsbuf */
+    uint32_t uoff, ulen;  /* namespace name in nsbuf */
+    uint32_t gen;         /* unit generation of the pool copy below */
+    uint32_t pool_off;    /* copy of the namespace name in the unit pool */
+} binding;
+
+typedef struct {
+    uint32_t node;        /* ELEM node, relative to the unit */
+    uint32_t qoff, qlen;  /* qname in the pool (the root's is in rootq) */
+    uint32_t nbind;       /* bindings in scope before this element */
+    uint32_t nsbuf_len;   /* nsbuf length before this element */
+} frame;
+
+struct sl_tok {
+    sl_limits lim;
+    /* output arena */
+    sl_event *ev;
+    uint32_t ev_n, ev_cap;
+    sl_node *nodes;
+    uint32_t node_n, node_cap;
+    uint8_t *pool;
+    uint32_t pool_n, pool_cap;
+    /* the unit being built (header or stanza) */
+    int in_unit;
+    uint64_t unit_start;
+    uint32_t u_node0, u_pool0, unit_gen;
+    uint32_t text_node;   /* open TEXT node (relative) or NONE */
+    /* element stack and namespaces */
+    frame *stack;
+    uint32_t depth;
+    binding *binds;
+    uint32_t nbind, bind_cap;
+    uint8_t *nsbuf;
+    uint32_t nsbuf_len, nsbuf_cap;
+    uint8_t *rootq;
+    uint32_t rootq_len;
+    /* the start tag being scanned */
+    attr_rec *attrs;
+    uint32_t nattr, attr_cap;
+    uint32_t tag_qoff, tag_qlen, tag_colon;
+    uint32_t *hashtab;
+    uint32_t hash_cap;
+    /* lexer */
+    int st;
+    int ret_st;           /* state to return to after a reference / UTF-8 char */
+    int nm_ctx;           /* what the current name belongs to */
+    uint32_t nm_len;      /* bytes of the current name so far */
+    uint32_t nm_colon;    /* position of ':' in the name, NONE if none */
+    int nm_after_colon;   /* the previous char was the colon */
+    uint8_t quote;        /* attribute value / literal quote */
+    uint8_t pending_cr;   /* a CR was turned into LF/space: skip a following LF */
+    uint8_t rsqb;         /* consecutive ']' in text */
+    uint8_t at_start_decl;/* the PI being scanned is at offset 0 */
+    uint8_t pi_tq;        /* '?' right after the PI target: only '>' may follow */
+    uint32_t match_i;     /* progress in a fixed keyword */
+    const char *match_kw;
+    int dt_public;        /* DOCTYPE: PUBLIC needs two literals */
+    int dt_lits;
+    int dt_ws;            /* whitespace seen after the last literal */
+    int in_attr_ref;      /* the reference is inside an attribute value */
+    uint32_t ref_val;     /* numeric reference value */
+    int ref_digits;
+    uint8_t refname[16];
+    uint32_t ref_len;
+    int ref_depth1;       /* the reference is character data between stanzas */
+    uint32_t etag_pos;    /* bytes of the end tag name matched */
+    int etag_bad;         /* the end tag's name does not match (told at '>') */
+    uint8_t u8[4];
+    int u8_have, u8_need;
+    uint8_t u8_lo, u8_hi; /* allowed range of the next continuation byte */
+    uint8_t *decl;        /* XML declaration body */
+    uint32_t decl_len, decl_cap;
+    int is_decl;
+    /* position */
+    uint64_t base;        /* stream offset of the current chunk's first byte */
+    uint64_t line_start;
+    uint32_t line;
+    int failed, closed, seen_root;
+    sl_error err;
+    char msg[200];
+};
+
+/* ------------------------------------------------------------------ classes */
+/* text_plain: bytes copied as is in character data */
+static uint8_t text_plain[256];
+/* attr_plain: bytes copied as is in attribute values (quotes handled apart) */
+static uint8_t attr_plain[256];
+/* ascii name classes: 1 name start, 2 name char only */
+static uint8_t name_cls[256];
+static int tables_ready;
+
+static void init_tables(void) {
+    int c;
+    if (tables_ready) return;
+    for (c = 0x20; c < 0x7F; c++) {
+        text_plain[c] = 1;
+        attr_plain[c] = 1;
+    }
+    text_plain['\t'] = 1;
+    text_plain['<'] = text_plain['&'] = text_plain[']'] = text_plain['>'] = 0;
+    attr_plain['<'] = attr_plain['&'] = attr_plain['\''] = attr_plain['"'] = 0;
+    text_plain[0x7F] = attr_plain[0x7F] = 1;
+    for (c = 'a'; c <= 'z'; c++) name_cls[c] = 1;
+    for (c = 'A'; c <= 'Z'; c++) name_cls[c] = 1;
+    name_cls['_'] = 1;
+    for (c = '0'; c <= '9'; c++) name_cls[c] = 2;
+    name_cls['.'] = name_cls['-'] = 2;
+    tables_ready = 1;
+}
+
+#define IS_WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
+
+/* ------------------------------------------------------------------ helpers */
+static int grow(void **buf, uint32_t *cap, uint32_t need, size_t elem) {
+    uint32_t n;
+    void *nb;
+    if (need <= *cap) return 0;
+    n = *cap ? *cap : 16;
+    while (n < need) {
+        if (n > 0x7FFFFFFFu / 2) return -1;
+        n *= 2;
+    }
+    nb = realloc(*buf, (size_t)n * elem);
+    if (!nb) return -1;
+    *buf = nb;
+    *cap = n;
+    return 0;
+}
+
+#define POS(t, p, data) ((t)->base + (uint64_t)((p) - (data)))
+
+static int fail(sl_tok *t, int cond, uint64_t at, const char *msg) {
+    t->failed = 1;
+    t->st = ST_DONE_ERR;
+    t->err.condition = cond;
+    t->err.byte_offset = at;
+    t->err.line = t->line;
+    t->err.column = (uint32_t)(at >= t->line_start ? at - t->line_start + 1 : 1);
+    strncpy(t->msg, msg, sizeof t->msg - 1);
+    t->msg[sizeof t->msg - 1] = 0;
+    t->err.message = t->msg;
+    return SL_E_STREAM;
+}
+
+#define NWF(msg) return fail(t, SL_COND_NOT_WELL_FORMED, pos, (msg))
+
+static int pool_put(sl_tok *t, const uint8_t *s, uint32_t n) {
+    if (t->pool_n + n < t->pool_n) return SL_E_NOMEM;
+    if (grow((void **)&t->pool, &t->pool_cap, t->pool_n + n, 1)) return SL_E_NOMEM;
+    memcpy(t->pool + t->pool_n, s, n);
+    t->pool_n += n;
+    return 0;
+}
+
+static inline uint32_t prel(const sl_tok *t) { return t->pool_n - t->u_pool0; }
+static inline uint8_t *pabs(const sl_tok *t, uint32_t rel) { return t->pool + t->u_pool0 + rel; }
+
+static sl_node *new_node(sl_tok *t, uint32_t kind) {
+    sl_node *n;
+    if (grow((void **)&t->nodes, &t->node_cap, t->node_n + 1, sizeof(sl_node))) return NULL;
+    n = &t->nodes[t->node_n];
+    memset(n, 0, sizeof *n);
+    n->kind = kind;
+    n->next = t->node_n - t->u_node0 + 1;
+    t->node_n++;
+    return n;
+}
+
+static int text_append(sl_tok *t, const uint8_t *s, uint32_t n) {
+    if (t->text_node == NONE) {
+        sl_node *nd = new_node(t, SL_NODE_TEXT);
+        if (!nd) return SL_E_NOMEM;
+        nd->val_off = prel(t);
+        t->text_node = t->node_n - 1 - t->u_node0;
+    }
+    if (pool_put(t, s, n)) return SL_E_NOMEM;
+    t->nodes[t->u_node0 + t->text_node].val_len += n;
+    return 0;
+}
+
+static int is_char(uint32_t cp) {
+    if (cp < 0x20) return cp == 9 || cp == 10 || cp == 13;
+    if (cp < 0xD800) return 1;
+    if (cp < 0xE000) return 0;
+    if (cp < 0xFFFE) return 1;
+    if (cp < 0x10000) return 0;
+    return cp <= 0x10FFFF;
+}
+
+static int utf8_encode(uint32_t cp, uint8_t *out) {
+    if (cp < 0x80) { out[0] = (uint8_t)cp; return 1; }
+    if (cp < 0x800) { out[0] = (uint8_t)(0xC0 | (cp >> 6)); out[1] = (uint8_t)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x10000) {
+        out[0] = (uint8_t)(0xE0 | (cp >> 12));
+        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (uint8_t)(0xF0 | (cp >> 18));
+    out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Start a multi-byte sequence with lead byte c: sets need/range; 0 if c is
+ * not a valid lead byte. */
+static int u8_lead(sl_tok *t, uint8_t c) {
+    t->u8[0] = c;
+    t->u8_have = 1;
+    t->u8_lo = 0x80;
+    t->u8_hi = 0xBF;
+    if (c >= 0xC0 && c <= 0xDF) t->u8_need = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        t->u8_need = 3;
+        if (c == 0xE0) t->u8_lo = 0xA0;
+        if (c == 0xED) t->u8_hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        t->u8_need = 4;
+        if (c == 0xF0) t->u8_lo = 0x90;
+        if (c == 0xF4) t->u8_hi = 0x8F;
+    } else return 0;
+    return 1;
+}
+
+static uint32_t u8_value(const uint8_t *b, int n) {
+    if (n == 2) return ((uint32_t)(b[0] & 0x1F) << 6) | (b[1] & 0x3F);
+    if (n == 3) return ((uint32_t)(b[0] & 0x0F) << 12) | ((uint32_t)(b[1] & 0x3F) << 6) | (b[2] & 0x3F);
+    return ((uint32_t)(b[0] & 0x07) << 18) | ((uint32_t)(b[1] & 0x3F) << 12) |
+           ((uint32_t)(b[2] & 0x3F) << 6) | (b[3] & 0x3F);
+}
+
+/* Decode a complete sequence in place: >0 length, 0 incomplete (valid so
+ * far, the chunk ends), -1 invalid. */
+static int u8_decode(const uint8_t *p, const uint8_t *end, uint32_t *cp) {
+    uint8_t c = p[0], lo = 0x80, hi = 0xBF;
+    int n, i;
+    if (c >= 0xC0 && c <= 0xDF) n = 2; /* C0, C1: overlong, judged when complete */
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else return -1;
+    /* like libexpat, judge a character only once all its bytes are here */
+    if (end - p < n) return 0;
+    if (c < 0xC2) return -1;
+    for (i = 1; i < n; i++) {
+        if (p[i] < lo || p[i] > hi) return -1;
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    *cp = u8_value(p, n);
+    return n;
+}
+
+/* Validate a collected sequence (lead byte in b[0]). */
+static int u8_valid(const uint8_t *b, int n) {
+    uint32_t cp;
+    return u8_decode(b, b + n, &cp) == n;
+}
+
+static uint32_t fnv(const uint8_t *s, uint32_t n, uint32_t h) {
+    uint32_t i;
+    for (i = 0; i < n; i++) h = (h ^ s[i]) * 16777619u;
+    return h;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+void sl_limits_default(sl_limits *l) {
+    l->max_stanza_bytes = 262144;
+    l->max_depth = 64;
+    l->max_attrs = 64;
+    l->max_name_len = 256;
+}
+
+static void stream_init(sl_tok *t) {
+    t->ev_n = t->node_n = t->pool_n = 0;
+    t->in_unit = 1; /* the prolog and header are a unit from byte 0 */
+    t->unit_start = 0;
+    t->u_node0 = t->u_pool0 = 0;
+    t->unit_gen++;
+    t->text_node = NONE;
+    t->depth = 0;
+    t->nbind = 0;
+    t->nsbuf_len = 0;
+    t->rootq_len = 0;
+    t->nattr = 0;
+    t->st = ST_START;
+    t->pending_cr = 0;
+    t->rsqb = 0;
+    t->u8_have = t->u8_need = 0;
+    t->base = 0;
+    t->line = 1;
+    t->line_start = 0;
+    t->failed = t->closed = t->seen_root = 0;
+    t->decl_len = 0;
+    memset(&t->err, 0, sizeof t->err);
+    t->msg[0] = 0;
+}
+
+sl_tok *sl_tok_new(const sl_limits *limits) {
+    sl_tok *t;
+    sl_limits l;
+    init_tables();
+    if (limits) l = *limits;
+    else sl_limits_default(&l);
+    if (!l.max_stanza_bytes || !l.max_depth || !l.max_attrs || !l.max_name_len) return NULL;
+    if (l.max_depth > 1000000u) return NULL;
+    t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->lim = l;
+    t->stack = calloc((size_t)l.max_depth + 2, sizeof(frame));
+    t->rootq = malloc((size_t)l.max_name_len + 1);
+    if (!t->stack || !t->rootq) {
+        sl_tok_free(t);
+        return NULL;
+    }
+    stream_init(t);
+    return t;
+}
+
+void sl_tok_free(sl_tok *t) {
+    if (!t) return;
+    free(t->ev);
+    free(t->nodes);
+    free(t->pool);
+    free(t->stack);
+    free(t->binds);
+    free(t->nsbuf);
+    free(t->rootq);
+    free(t->attrs);
+    free(t->hashtab);
+    free(t->decl);
+    free(t);
+}
+
+/* release buffers grown far beyond their steady-state size */
+static void shrink(void **buf, uint32_t *cap, uint32_t keep) {
+    if (*cap > keep) {
+        free(*buf);
+        *buf = NULL;
+        *cap = 0;
+    }
+}
+
+void sl_tok_reset(sl_tok *t) {
+    shrink((void **)&t->pool, &t->pool_cap, 65536);
+    shrink((void **)&t->nodes, &t->node_cap, 4096);
+    shrink((void **)&t->ev, &t->ev_cap, 256);
+    shrink((void **)&t->attrs, &t->attr_cap, 256);
+    shrink((void **)&t->hashtab, &t->hash_cap, 1024);
+    shrink((void **)&t->decl, &t->decl_cap, 4096);
+    stream_init(t);
+}
+
+size_t sl_tok_memory(const sl_tok *t) {
+    return sizeof *t + (size_t)t->ev_cap * sizeof(sl_event) + (size_t)t->node_cap * sizeof(sl_node) +
+           t->pool_cap + ((size_t)t->lim.max_depth + 2) * sizeof(frame) +
+           (size_t)t->bind_cap * sizeof(binding) + t->nsbuf_cap + t->lim.max_name_len + 1 +
+           (size_t)t->attr_cap * sizeof(attr_rec) + (size_t)t->hash_cap * sizeof(uint32_t) +
+           t->decl_cap;
+}
+
+const char *sl_condition_name(int c) {
+    switch (c) {
+    case SL_COND_NOT_WELL_FORMED: return "not-well-formed";
+    case SL_COND_RESTRICTED_XML: return "restricted-xml";
+    case SL_COND_INVALID_NAMESPACE: return "invalid-namespace";
+    case SL_COND_POLICY_VIOLATION: return "policy-violation";
+    case SL_COND_UNSUPPORTED_ENCODING: return "unsupported-encoding";
+    default: return "";
+    }
+}
+
+const sl_event *sl_tok_events(const sl_tok *t, uint32_t *count) {
+    if (count) *count = t->ev_n;
+    return t->ev;
+}
+const sl_node *sl_tok_nodes(const sl_tok *t, uint32_t *count) {
+    if (count) *count = t->node_n;
+    return t->nodes;
+}
+const uint8_t *sl_tok_pool(const sl_tok *t, uint32_t *len) {
+    if (len) *len = t->pool_n;
+    return t->pool;
+}
+const sl_error *sl_tok_error(const sl_tok *t) { return t->failed ? &t->err : NULL; }
+uint32_t sl_tok_event_count(const sl_tok *t) { return t->ev_n; }
+
+/* ------------------------------------------------------------------ units and events */
+static int emit(sl_tok *t, uint32_t kind, uint64_t end) {
+    sl_event *e;
+    if (grow((void **)&t->ev, &t->ev_cap, t->ev_n + 1, sizeof(sl_event))) return SL_E_NOMEM;
+    e = &t->ev[t->ev_n++];
+    memset(e, 0, sizeof *e);
+    e->kind = kind;
+    if (kind == SL_EV_CLOSE) {
+        e->node_start = t->node_n;
+        e->pool_start = t->pool_n;
+    } else {
+        e->node_start = t->u_node0;
+        e->node_count = t->node_n - t->u_node0;
+        e->pool_start = t->u_pool0;
+        e->pool_len = t->pool_n - t->u_pool0;
+    }
+    e->byte_start = t->unit_start;
+    e->byte_end = end;
+    return 0;
+}
+
+/* a unit (stanza, closing tag, ...) starts at stream offset at */
+static void unit_begin(sl_tok *t, uint64_t at) {
+    t->in_unit = 1;
+    t->unit_start = at;
+    t->u_node0 = t->node_n;
+    t->u_pool0 = t->pool_n;
+    t->unit_gen++;
+    t->text_node = NONE;
+}
+
+static void unit_end(sl_tok *t) {
+    t->in_unit = 0;
+    t->u_node0 = t->node_n;
+    t->u_pool0 = t->pool_n;
+}
+
+/* ------------------------------------------------------------------ namespaces */
+static binding *find_binding(sl_tok *t, const uint8_t *prefix, uint32_t plen) {
+    uint32_t i = t->nbind;
+    while (i--) {
+        binding *b = &t->binds[i];
+        if (b->plen == plen && memcmp(t->nsbuf + b->poff, prefix, plen) == 0) return b;
+    }
+    return NULL;
+}
+
+static int nsbuf_put(sl_tok *t, const uint8_t *s, uint32_t n, uint32_t *off) {
+    if (grow((void **)&t->nsbuf, &t->nsbuf_cap, t->nsbuf_len + n, 1)) return SL_E_NOMEM;
+    memcpy(t->nsbuf + t->nsbuf_len, s, n);
+    *off = t->nsbuf_len;
+    t->nsbuf_len += n;
+    return 0;
+}
+
+/* the namespace name of binding b as a pool offset of the current unit */
+static int ns_in_pool(sl_tok *t, binding *b, uint32_t *off) {
+    if (b->gen != t->unit_gen) {
+        b->pool_off = prel(t);
+        if (pool_put(t, t->nsbuf + b->uoff, b->ulen)) return SL_E_NOMEM;
+        b->gen = t->unit_gen;
+    }
+    *off = b->pool_off;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ start tags */
+/* Open addressing over attribute indexes by qualified name; 1 when the
+ * attribute duplicates one inserted before. */
+static int hash_insert(sl_tok *t, uint32_t idx, uint32_t h) {
+    uint32_t mask = t->hash_cap - 1, i = h & mask;
+    attr_rec *a = &t->attrs[idx];
+    while (t->hashtab[i] != NONE) {
+        attr_rec *o = &t->attrs[t->hashtab[i]];
+        if (o->hash == h && o->qlen == a->qlen && memcmp(pabs(t, o->qoff), pabs(t, a->qoff), a->qlen) == 0)
+            return 1;
+        i = (i + 1) & mask;
+    }
+    t->hashtab[i] = idx;
+    return 0;
+}
+
+static int prepare_hash(sl_tok *t) {
+    uint32_t need = 16;
+    while (need < t->nattr * 2 + 2) need *= 2;
+    if (need > t->hash_cap) {
+        uint32_t *nh = realloc(t->hashtab, (size_t)need * sizeof(uint32_t));
+        if (!nh) return SL_E_NOMEM;
+        t->hashtab = nh;
+        t->hash_cap = need;
+    }
+    memset(t->hashtab, 0xFF, (size_t)t->hash_cap * sizeof(uint32_t));
+    return 0;
+}
+
+static int is_xmlns_attr(const sl_tok *t, const attr_rec *a) {
+    const uint8_t *q = pabs(t, a->qoff);
+    if (a->colon == NONE) return a->qlen == 5 && memcmp(q, "xmlns", 5) == 0;
+    return a->colon == 5 && memcmp(q, "xmlns", 5) == 0;
+}
+
+/* The '>' of a start tag (empty: "/>"): namespaces, duplicates, limits,
+ * framing, then the nodes. */
+static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data, const uint8_t *p) {
+    uint32_t i, ndecl = 0, nbind0 = t->nbind, nsbuf0 = t->nsbuf_len;
+    const uint8_t *q;
+    binding *b;
+    uint32_t elem_ns_off = 0, elem_ns_len = 0, node_idx;
+    sl_node *nd;
+    int r, is_stream;
+    (void)data;
+    (void)p;
+
+    /* 1. duplicate attributes by qualified name */
+    if (t->nattr > 1) {
+        if (prepare_hash(t)) return SL_E_NOMEM;
+        for (i = 0; i < t->nattr; i++) {
+            attr_rec *a = &t->attrs[i];
+            a->hash = fnv(pabs(t, a->qoff), a->qlen, 2166136261u);
+            if (hash_insert(t, i, a->hash)) NWF("duplicate attribute");
+        }
+    }
+    /* 2. namespace declarations, in document order */
+    for (i = 0; i < t->nattr; i++) {
+        attr_rec *a = &t->attrs[i];
+        const uint8_t *prefix;
+        uint32_t plen;
+        const uint8_t *v = pabs(t, a->voff);
+        binding *nb;
+        if (!is_xmlns_attr(t, a)) continue;
+        ndecl++;
+        q = pabs(t, a->qoff);
+        if (a->colon == NONE) {
+            prefix = q;
+            plen = 0;
+            if ((a->vlen == sizeof XML_NS - 1 && memcmp(v, XML_NS, a->vlen) == 0) ||
+                (a->vlen == sizeof XMLNS_NS - 1 && memcmp(v, XMLNS_NS, a->vlen) == 0))
+                NWF("prefix must not be bound to one of the reserved namespace names");
+        } else {
+            prefix = q + 6;
+            plen = a->qlen - 6;
+            if (plen == 5 && memcmp(prefix, "xmlns", 5) == 0)
+                NWF("reserved prefix (xmlns) must not be declared or undeclared");
+            if (plen == 3 && memcmp(prefix, "xml", 3) == 0) {
+                if (!(a->vlen == sizeof XML_NS - 1 && memcmp(v, XML_NS, a->vlen) == 0))
+                    NWF("reserved prefix (xml) must not be undeclared or bound to another namespace name");
+            } else if ((a->vlen == sizeof XML_NS - 1 && memcmp(v, XML_NS, a->vlen) == 0) ||
+                       (a->vlen == sizeof XMLNS_NS - 1 && memcmp(v, XMLNS_NS, a->vlen) == 0)) {
+                NWF("prefix must not be bound to one of the reserved namespace names");
+            }
+            if (a->vlen == 0) NWF("must not undeclare prefix");
+        }
+        if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return SL_E_NOMEM;
+        nb = &t->binds[t->nbind++];
+        if (nsbuf_put(t, prefix, plen, &nb->poff)) return SL_E_NOMEM;
+        nb->plen = plen;
+        if (nsbuf_put(t, v, a->vlen, &nb->uoff)) return SL_E_NOMEM;
+        nb->ulen = a->vlen;
+        nb->gen = t->unit_gen;
+        nb->pool_off = a->voff;
+    }
+    /* the element's namespace */
+    q = pabs(t, t->tag_qoff);
+    if (t->tag_colon == NONE) b = find_binding(t, (const uint8_t *)"", 0);
+    else if (t->tag_colon == 3 && memcmp(q, "xml", 3) == 0) b = NULL;
+    else {
+        b = find_binding(t, q, t->tag_colon);
+        if (!b) NWF("unbound prefix");
+    }
+    /* attributes' namespaces and duplicates after resolution */
+    for (i = 0; i < t->nattr; i++) {
+        attr_rec *a = &t->attrs[i];
+        if (is_xmlns_attr(t, a) || a->colon == NONE) continue;
+        q = pabs(t, a->qoff);
+        if (!(a->colon == 3 && memcmp(q, "xml", 3) == 0) && !find_binding(t, q, a->colon))
+            NWF("unbound prefix");
+    }
+    if (t->nattr - ndecl > 1) {
+        /* expanded-name duplicates: hash (namespace, local) and compare */
+        if (prepare_hash(t)) return SL_E_NOMEM;
+        for (i = 0; i < t->nattr; i++) {
+            attr_rec *a = &t->attrs[i];
+            const uint8_t *ns = (const uint8_t *)"";
+            uint32_t nslen = 0, mask, slot;
+            const uint8_t *loc;
+            uint32_t loclen;
+            if (is_xmlns_attr(t, a) || a->colon == NONE) continue;
+            q = pabs(t, a->qoff);
+            if (a->colon == 3 && memcmp(q, "xml", 3) == 0) {
+                ns = (const uint8_t *)XML_NS;
+                nslen = sizeof XML_NS - 1;
+            } else {
+                binding *ab = find_binding(t, q, a->colon);
+                ns = t->nsbuf + ab->uoff;
+                nslen = ab->ulen;
+            }
+            loc = q + a->colon + 1;
+            loclen = a->qlen - a->colon - 1;
+            a->hash = fnv(loc, loclen, fnv(ns, nslen, 2166136261u) ^ 0x5bd1e995u);
+            mask = t->hash_cap - 1;
+            slot = a->hash & mask;
+            while (t->hashtab[slot] != NONE) {
+                attr_rec *o = &t->attrs[t->hashtab[slot]];
+                if (o->hash == a->hash) {
+                    const uint8_t *oq = pabs(t, o->qoff);
+                    const uint8_t *ons;
+                    uint32_t onslen;
+                    if (o->colon == 3 && memcmp(oq, "xml", 3) == 0) {
+                        ons = (const uint8_t *)XML_NS;
+                        onslen = sizeof XML_NS - 1;
+                    } else {
+                        binding *ob = find_binding(t, oq, o->colon);
+                        ons = t->nsbuf + ob->uoff;
+                        onslen = ob->ulen;
+                    }
+                    if (onslen == nslen && memcmp(ons, ns, nslen) == 0 &&
+                        o->qlen - o->colon - 1 == loclen && memcmp(oq + o->colon + 1, loc, loclen) == 0)
+                        NWF("duplicate attribute");
+                }
+                slot = (slot + 1) & mask;
+            }
+            t->hashtab[slot] = i;
+        }
+    }
+    /* 3. limits */
+    if (t->nattr > t->lim.max_attrs)
+        return fail(t, SL_COND_POLICY_VIOLATION, pos, "too many attributes on one element");
+    if (t->tag_qlen > t->lim.max_name_len)
+        return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
+    for (i = 0; i < t->nattr; i++)
+        if (t->attrs[i].qlen > t->lim.max_name_len)
+            return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
+    if (t->depth > t->lim.max_depth)
+        return fail(t, SL_COND_POLICY_VIOLATION, pos, "elements nested deeper than the limit");
+    /* 4. framing */
+    q = pabs(t, t->tag_qoff);
+    {
+        const uint8_t *loc = t->tag_colon == NONE ? q : q + t->tag_colon + 1;
+        uint32_t loclen = t->tag_colon == NONE ? t->tag_qlen : t->tag_qlen - t->tag_colon - 1;
+        is_stream = loclen == 6 && memcmp(loc, "stream", 6) == 0 && b != NULL &&
+                    b->ulen == sizeof STREAM_NS - 1 &&
+                    memcmp(t->nsbuf + b->uoff, STREAM_NS, b->ulen) == 0;
+    }
+    if (t->depth == 0 && !is_stream)
+        return fail(t, SL_COND_INVALID_NAMESPACE, pos,
+                    "the root element is not <stream> in http://etherx.jabber.org/streams");
+    if (t->depth > 0 && is_stream) NWF("a <stream:stream> inside the stream");
+
+    /* 5. nodes */
+    if (b != NULL && b->ulen > 0) {
+        if (ns_in_pool(t, b, &elem_ns_off)) return SL_E_NOMEM;
+        elem_ns_len = b->ulen;
+    } else if (b == NULL && t->tag_colon != NONE) { /* xml: prefix */
+        elem_ns_off = prel(t);
+        if (pool_put(t, (const uint8_t *)XML_NS, sizeof XML_NS - 1)) return SL_E_NOMEM;
+        elem_ns_len = sizeof XML_NS - 1;
+    }
+    nd = new_node(t, SL_NODE_ELEM);
+    if (!nd) return SL_E_NOMEM;
+    node_idx = t->node_n - 1 - t->u_node0;
+    nd->ns_off = elem_ns_off;
+    nd->ns_len = elem_ns_len;
+    nd->name_off = t->tag_colon == NONE ? t->tag_qoff : t->tag_qoff + t->tag_colon + 1;
+    nd->name_len = t->tag_colon == NONE ? t->tag_qlen : t->tag_qlen - t->tag_colon - 1;
+    {
+        uint32_t nextra = 0;
+        for (i = 0; i < t->nattr; i++) {
+            attr_rec *a = &t->attrs[i];
+            sl_node *an;
+            if (is_xmlns_attr(t, a)) continue;
+            an = new_node(t, SL_NODE_ATTR);
+            if (!an) return SL_E_NOMEM;
+            nextra++;
+            if (a->colon != NONE) {
+                q = pabs(t, a->qoff);
+                if (a->colon == 3 && memcmp(q, "xml", 3) == 0) {
+                    an->ns_off = prel(t);
+                    an->ns_len = sizeof XML_NS - 1;
+                    if (pool_put(t, (const uint8_t *)XML_NS, an->ns_len)) return SL_E_NOMEM;
+                } else {
+                    binding *ab = find_binding(t, q, a->colon);
+                    uint32_t off;
+                    if (ns_in_pool(t, ab, &off)) return SL_E_NOMEM;
+                    an = &t->nodes[t->node_n - 1];
+                    an->ns_off = off;
+                    an->ns_len = ab->ulen;
+                }
+                an->name_off = a->qoff + a->colon + 1;
+                an->name_len = a->qlen - a->colon - 1;
+            } else {
+                an->name_off = a->qoff;
+                an->name_len = a->qlen;
+            }
+            an->val_off = a->voff;
+            an->val_len = a->vlen;
+        }
+        if (t->depth == 0) { /* the stream header keeps its declarations */
+            for (i = 0; i < t->nattr; i++) {
+                attr_rec *a = &t->attrs[i];
+                sl_node *dn;
+                if (!is_xmlns_attr(t, a)) continue;
+                dn = new_node(t, SL_NODE_NSDECL);
+                if (!dn) return SL_E_NOMEM;
+                nextra++;
+                if (a->colon == NONE) {
+                    dn->name_off = a->qoff;
+                    dn->name_len = 0;
+                } else {
+                    dn->name_off = a->qoff + 6;
+                    dn->name_len = a->qlen - 6;
+                }
+                dn->val_off = a->voff;
+                dn->val_len = a->vlen;
+            }
+        }
+        nd = &t->nodes[t->u_node0 + node_idx];
+        nd->val_off = nextra;
+    }
+    /* push the frame */
+    {
+        frame *f = &t->stack[t->depth];
+        f->node = node_idx;
+        f->qoff = t->tag_qoff;
+        f->qlen = t->tag_qlen;
+        f->nbind = nbind0;
+        f->nsbuf_len = nsbuf0;
+    }
+    if (t->depth == 0) {
+        memcpy(t->rootq, pabs(t, t->tag_qoff), t->tag_qlen);
+        t->rootq_len = t->tag_qlen;
+    }
+    t->depth++;
+    t->nattr = 0;
+    r = 0;
+    if (t->depth == 1) {
+        /* the stream header is complete */
+        t->nodes[t->u_node0 + node_idx].next = t->node_n - t->u_node0;
+        t->seen_root = 1;
+        if (emit(t, SL_EV_OPEN, pos + 1)) return SL_E_NOMEM;
+        unit_end(t);
+        r = 1;
+    }
+    if (empty) {
+        /* close at once */
+        t->depth--;
+        if (t->depth == 0) {
+            t->nbind = nbind0;
+            t->nsbuf_len = nsbuf0;
+            unit_begin(t, pos);
+            if (emit(t, SL_EV_CLOSE, pos + 1)) return SL_E_NOMEM;
+            unit_end(t);
+            t->closed = 1;
+            return 1;
+        }
+        t->nodes[t->u_node0 + node_idx].next = t->node_n - t->u_node0;
+        t->nbind = nbind0;
+        t->nsbuf_len = nsbuf0;
+        if (t->depth == 1) {
+            if (emit(t, SL_EV_STANZA, pos + 1)) return SL_E_NOMEM;
+            unit_end(t);
+            return 1;
+        }
+    }
+    return r;
+}
+
+/* an end tag's '>' */
+static int end_end_tag(sl_tok *t, uint64_t pos) {
+    frame *f;
+    t->depth--;
+    f = &t->stack[t->depth];
+    t->nbind = f->nbind;
+    t->nsbuf_len = f->nsbuf_len;
+    if (t->depth == 0) {
+        if (emit(t, SL_EV_CLOSE, pos + 1)) return SL_E_NOMEM;
+        unit_end(t);
+        t->closed = 1;
+        return 1;
+    }
+    t->nodes[t->u_node0 + f->node].next = t->node_n - t->u_node0;
+    t->text_node = NONE;
+    if (t->depth == 1) {
+        if (emit(t, SL_EV_STANZA, pos + 1)) return SL_E_NOMEM;
+        unit_end(t);
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ names */
+static void name_begin(sl_tok *t, int ctx) {
+    t->nm_ctx = ctx;
+    t->nm_len = 0;
+    t->nm_colon = NONE;
+    t->nm_after_colon = 0;
+}
+
+/* Add a name character (already validated as UTF-8 and as a name char of the
+ * right kind) to the name being scanned. */
+static int name_add(sl_tok *t, const uint8_t *s, uint32_t n) {
+    int ctx = t->nm_ctx;
+    t->nm_len += n;
+    if (ctx == NM_ELEM || ctx == NM_ATTR) return pool_put(t, s, n);
+    if (ctx == NM_REF) {
+        uint32_t i;
+        for (i = 0; i < n && t->ref_len < sizeof t->refname; i++) t->refname[t->ref_len++] = s[i];
+        if (t->ref_len >= sizeof t->refname) t->ref_len = sizeof t->refname; /* too long: undefined */
+    }
+    if (ctx == NM_PI) {
+        uint32_t i;
+        for (i = 0; i < n && t->ref_len < sizeof t->refname; i++) t->refname[t->ref_len++] = s[i];
+    }
+    return 0;
+}
+
+/* Is cp acceptable as the next character of the current name?  Handles the
+ * namespace rules on ':' for element and attribute names. */
+static int name_char_ok(sl_tok *t, uint32_t cp, int first) {
+    int ns = t->nm_ctx == NM_ELEM || t->nm_ctx == NM_ATTR || t->nm_ctx == NM_DT;
+    if (cp == ':' && t->nm_ctx == NM_REF) return 0;
+    if (cp == ':' && (ns || t->nm_ctx == NM_ETAG)) {
+        /* an end tag's name only has to match its start tag exactly, so
+         * its colons are checked by that comparison, as libexpat does */
+        if (first || (ns && t->nm_colon != NONE)) return 0;
+        return 1;
+    }
+    if (first || (ns && t->nm_after_colon)) {
+        if (cp < 0x80) return name_cls[cp] == 1 || cp == ':';
+        return sl_is_name_start_cp(cp);
+    }
+    if (cp < 0x80) return name_cls[cp] != 0 || cp == ':';
+    return sl_is_name_cp(cp);
+}
+
+/* ------------------------------------------------------------------ references */
+static int ref_done(sl_tok *t, uint32_t cp, uint64_t pos) {
+    uint8_t buf[4];
+    int n;
+    if (!is_char(cp)) NWF("reference to invalid character number");
+    if (t->ref_depth1) NWF("character data between stanzas");
+    n = utf8_encode(cp, buf);
+    if (t->in_attr_ref) {
+        if (pool_put(t, buf, (uint32_t)n)) return SL_E_NOMEM;
+        t->attrs[t->nattr].vlen += (uint32_t)n;
+    } else {
+        t->rsqb = 0;
+        if (text_append(t, buf, (uint32_t)n)) return SL_E_NOMEM;
+    }
+    return 0;
+}
+
+static int entity_value(const uint8_t *name, uint32_t n) {
+    if (n == 3 && memcmp(name, "amp", 3) == 0) return '&';
+    if (n == 2 && memcmp(name, "lt", 2) == 0) return '<';
+    if (n == 2 && memcmp(name, "gt", 2) == 0) return '>';
+    if (n == 4 && memcmp(name, "quot", 4) == 0) return '"';
+    if (n == 4 && memcmp(name, "apos", 4) == 0) return '\'';
+    return -1;
+}
+
+/* ------------------------------------------------------------------ XML declaration */
+static int decl_ws(uint8_t c) { return IS_WS(c); }
+
+/* Parse the body of <?xml ...?> (between "<?xml" and "?>"), as libexpat does. */
+static int parse_decl(sl_tok *t, uint64_t pos) {
+    const uint8_t *s = t->decl, *e = t->decl + t->decl_len;
+    const char *names[3] = {"version", "encoding", "standalone"};
+    int which = 0, have_version = 0;
+    while (1) {
+        const uint8_t *nm;
+        size_t nlen;
+        uint8_t qc;
+        const uint8_t *v;
+        size_t vlen;
+        int k, found = -1;
+        int had_ws = 0;
+        while (s < e && decl_ws(*s)) {
+            s++;
+            had_ws = 1;
+        }
+        if (s == e) break;
+        if (!had_ws) NWF("XML declaration not well-formed");
+        nm = s;
+        while (s < e && !decl_ws(*s) && *s != '=') s++;
+        nlen = (size_t)(s - nm);
+        while (s < e && decl_ws(*s)) s++;
+        if (s == e || *s != '=') NWF("XML declaration not well-formed");
+        s++;
+        while (s < e && decl_ws(*s)) s++;
+        if (s == e || (*s != '"' && *s != '\'')) NWF("XML declaration not well-formed");
+        qc = *s++;
+        v = s;
+        while (s < e && *s != qc) s++;
+        if (s == e) NWF("XML declaration not well-formed");
+        vlen = (size_t)(s - v);
+        s++;
+        for (k = which; k < 3; k++)
+            if (strlen(names[k]) == nlen && memcmp(names[k], nm, nlen) == 0) {
+                found = k;
+                break;
+            }
+        if (found < 0 || (found > 0 && !have_version)) NWF("XML declaration not well-formed");
+        if (found == 0) {
+            size_t i;
+            for (i = 0; i < vlen; i++) {
+                uint8_t c = v[i];
+                if (!(((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                      c == '_' || c == '-'))
+                    NWF("XML declaration not well-formed");
+            }
+            have_version = 1;
+        }
+        if (found == 1) {
+            size_t i;
+            if (vlen == 0 || !((v[0] | 0x20) >= 'a' && (v[0] | 0x20) <= 'z'))
+                NWF("XML declaration not well-formed");
+            for (i = 1; i < vlen; i++) {
+                uint8_t c = v[i];
+                if (!(((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                      c == '_' || c == '-'))
+                    NWF("XML declaration not well-formed");
+            }
+            if (!(vlen == 5 && (v[0] | 0x20) == 'u' && (v[1] | 0x20) == 't' && (v[2] | 0x20) == 'f' &&
+                  v[3] == '-' && v[4] == '8')) {
+                /* checked after the whole declaration is known to be well-formed */
+                which = 2;
+                t->is_decl = 2;
+                continue;
+            }
+        }
+        if (found == 2) {
+            if (!((vlen == 3 && memcmp(v, "yes", 3) == 0) || (vlen == 2 && memcmp(v, "no", 2) == 0)))
+                NWF("XML declaration not well-formed");
+        }
+        which = found + 1;
+    }
+    if (!have_version) NWF("XML declaration not well-formed");
+    if (t->is_decl == 2)
+        return fail(t, SL_COND_UNSUPPORTED_ENCODING, pos, "the XML declaration names an encoding other than UTF-8");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the machine */
+static int after_markup_state(const sl_tok *t) {
+    if (t->closed) return ST_AFTER_CLOSE;
+    if (t->depth >= 2) return ST_TEXT;
+    return ST_MISC;
+}
+
+/* Handle one complete code point (ASCII or decoded) in state st.
+ * `raw` holds its UTF-8 bytes.  pos is the offset of its first byte.
+ * Returns 0, 1 (an event was completed: the caller checks max_events), or <0. */
+static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint64_t pos);
+
+static int kw_step(sl_tok *t, uint32_t c, uint64_t pos, int next_state) {
+    if (c != (uint8_t)t->match_kw[t->match_i]) NWF("not well-formed (invalid token)");
+    t->match_i++;
+    if (t->match_kw[t->match_i] == 0) t->st = next_state;
+    return 0;
+}
+
+static int start_tag_name_done(sl_tok *t) {
+    t->tag_qlen = t->nm_len;
+    t->tag_colon = t->nm_colon;
+    return 0;
+}
+
+static int attr_new(sl_tok *t) {
+    attr_rec *a;
+    if (grow((void **)&t->attrs, &t->attr_cap, t->nattr + 1, sizeof(attr_rec))) return SL_E_NOMEM;
+    a = &t->attrs[t->nattr];
+    a->qoff = prel(t);
+    a->qlen = 0;
+    a->colon = NONE;
+    a->vlen = 0;
+    return 0;
+}
+
+static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint64_t pos) {
+    int r;
+    switch (t->st) {
+    case ST_START:
+        if (c == '<') {
+            t->st = ST_START_LT;
+            return 0;
+        }
+        /* the raw byte decides: callers pass FE/FF/00/EF through here */
+        if (c == 0) return fail(t, SL_COND_UNSUPPORTED_ENCODING, pos, "the stream is not UTF-8 (UTF-16/32)");
+        if (IS_WS(c)) {
+            t->st = ST_MISC;
+            return step_cp(t, c, raw, rn, pos);
+        }
+        if (c == 0xFEFF) NWF("U+FEFF (a byte order mark) before the stream header (RFC 6120 11.6)");
+        NWF("not well-formed (invalid token)");
+    case ST_START_LT:
+        if (c == 0) return fail(t, SL_COND_UNSUPPORTED_ENCODING, pos - 1, "the stream is not UTF-8 (UTF-16LE)");
+        t->st = ST_LT;
+        if (c == '?') {
+            t->at_start_decl = 1;
+            t->st = ST_PI_TARGET;
+            name_begin(t, NM_PI);
+            t->ref_len = 0;
+            return 0;
+        }
+        return step_cp(t, c, raw, rn, pos);
+
+    case ST_MISC:
+        if (IS_WS(c)) return 0;
+        if (t->depth == 1 && t->seen_root && !t->in_unit) unit_begin(t, pos);
+        if (c == '<') {
+            t->st = ST_LT;
+            return 0;
+        }
+        if (c == '&' && t->depth == 1) {
+            t->ref_depth1 = 1;
+            t->in_attr_ref = 0;
+            t->ret_st = ST_MISC;
+            t->st = ST_REF;
+            return 0;
+        }
+        if (t->depth == 1) NWF("character data between stanzas");
+        NWF(t->seen_root ? "junk after document element" : "not well-formed (invalid token)");
+
+    case ST_AFTER_CLOSE:
+        if (IS_WS(c)) return 0;
+        if (!t->in_unit) unit_begin(t, pos);
+        if (c == '<') {
+            t->st = ST_LT;
+            return 0;
+        }
+        NWF("junk after document element");
+
+    case ST_LT:
+        if (c == '/') {
+            if (t->depth == 0) NWF("not well-formed (invalid token)");
+            t->st = ST_ETAG_NAME;
+            t->etag_pos = 0;
+            t->etag_bad = 0;
+            t->text_node = NONE;
+            name_begin(t, NM_ETAG);
+            return 0;
+        }
+        if (c == '!') {
+            t->st = ST_LT_BANG;
+            return 0;
+        }
+        if (c == '?') {
+            t->at_start_decl = 0;
+            t->st = ST_PI_TARGET;
+            name_begin(t, NM_PI);
+            t->ref_len = 0;
+            return 0;
+        }
+        if (t->closed) NWF("junk after document element");
+        /* a start tag */
+        t->text_node = NONE;
+        t->nattr = 0;
+        name_begin(t, NM_ELEM);
+        t->tag_qoff = prel(t);
+        if (!name_char_ok(t, c, 1)) NWF("not well-formed (invalid token)");
+        t->st = ST_STAG_NAME;
+        return name_add(t, raw, rn);
+
+    case ST_LT_BANG:
+        if (c == '-') {
+            t->st = ST_LT_BANG_DASH;
+            return 0;
+        }
+        if (c == '[' && t->depth >= 1 && !t->closed) {
+            t->match_kw = "CDATA[";
+            t->match_i = 0;
+            t->st = ST_CDATA_OPEN;
+            return 0;
+        }
+        if (c == 'D' && t->depth == 0 && !t->seen_root) {
+            t->match_kw = "OCTYPE";
+            t->match_i = 0;
+            t->st = ST_DT_KW;
+            return 0;
+        }
+        if (t->depth == 0 && !t->seen_root) NWF("syntax error");
+        NWF("not well-formed (invalid token)");
+    case ST_LT_BANG_DASH:
+        if (c != '-') NWF("not well-formed (invalid token)");
+        t->st = ST_COMMENT;
+        return 0;
+    case ST_COMMENT:
+        if (c == '-') t->st = ST_COMMENT_D1;
+        return 0;
+    case ST_COMMENT_D1:
+        t->st = c == '-' ? ST_COMMENT_D2 : ST_COMMENT;
+        return 0;
+    case ST_COMMENT_D2:
+        if (c != '>') NWF("not well-formed (invalid token)");
+        return fail(t, SL_COND_RESTRICTED_XML, pos, "comments are not allowed in XMPP");
+
+    case ST_CDATA_OPEN:
+        if (c != (uint8_t)t->match_kw[t->match_i]) NWF("not well-formed (invalid token)");
+        if (t->match_kw[++t->match_i] == 0) {
+            if (t->depth < 2) NWF("a CDATA section between stanzas");
+            t->st = ST_CDATA;
+            t->rsqb = 0;
+        }
+        return 0;
+    case ST_CDATA:
+        if (c == ']') {
+            t->pending_cr = 0;
+            if (t->rsqb < 2) t->rsqb++;
+            else {
+                /* the oldest ']' of three is text */
+                if (text_append(t, (const uint8_t *)"]", 1)) return SL_E_NOMEM;
+            }
+            return 0;
+        }
+        if (c == '>' && t->rsqb == 2) {
+            t->rsqb = 0;
+            t->pending_cr = 0;
+            t->st = ST_TEXT;
+            return 0;
+        }
+        while (t->rsqb) {
+            if (text_append(t, (const uint8_t *)"]", 1)) return SL_E_NOMEM;
+            t->rsqb--;
+        }
+        if (c == '\r') {
+            t->pending_cr = 1;
+            return text_append(t, (const uint8_t *)"\n", 1);
+        }
+        if (c == '\n' && t->pending_cr) {
+            t->pending_cr = 0;
+            return 0;
+        }
+        t->pending_cr = 0;
+        return text_append(t, raw, rn);
+
+    case ST_DT_KW:
+        return kw_step(t, c, pos, ST_DT_S1);
+    case ST_DT_S1:
+        if (!IS_WS(c)) NWF("not well-formed (invalid token)");
+        t->st = ST_DT_NAME;
+        name_begin(t, NM_DT);
+        return 0;
+    case ST_DT_NAME:
+        if (t->nm_len == 0) {
+            if (IS_WS(c)) return 0;
+            if (c == '"' || c == '\'') { /* libexpat reads a literal first */
+                t->quote = (uint8_t)c;
+                t->st = ST_DT_JUNK_LIT;
+                return 0;
+            }
+            if (!name_char_ok(t, c, 1)) NWF("not well-formed (invalid token)");
+            t->nm_len += rn;
+            return 0;
+        }
+        if (IS_WS(c) || c == '>' || c == '[') {
+            if (t->nm_after_colon) NWF("not well-formed (invalid token)");
+            if (IS_WS(c)) {
+                t->st = ST_DT_AFTER_NAME;
+                return 0;
+            }
+            return fail(t, SL_COND_RESTRICTED_XML, pos, "a DTD is not allowed in XMPP");
+        }
+        if (!name_char_ok(t, c, 0)) NWF("not well-formed (invalid token)");
+        if (c == ':') {
+            t->nm_colon = t->nm_len;
+            t->nm_after_colon = 1;
+        } else t->nm_after_colon = 0;
+        t->nm_len += rn;
+        return 0;
+    case ST_DT_AFTER_NAME:
+        if (IS_WS(c)) return 0;
+        if (c == '"' || c == '\'') {
+            t->quote = (uint8_t)c;
+            t->st = ST_DT_JUNK_LIT;
+            return 0;
+        }
+        if (c == '>' || c == '[') return fail(t, SL_COND_RESTRICTED_XML, pos, "a DTD is not allowed in XMPP");
+        if (c == 'S') {
+            t->match_kw = "YSTEM";
+            t->dt_public = 0;
+        } else if (c == 'P') {
+            t->match_kw = "UBLIC";
+            t->dt_public = 1;
+        } else NWF("syntax error");
+        t->match_i = 0;
+        t->dt_lits = 0;
+        t->st = ST_DT_KW2;
+        return 0;
+    case ST_DT_KW2:
+        if (t->match_kw[t->match_i] == 0) {
+            if (!IS_WS(c)) NWF("not well-formed (invalid token)");
+            t->st = ST_DT_S2;
+            return 0;
+        }
+        if (c != (uint8_t)t->match_kw[t->match_i]) NWF("syntax error");
+        t->match_i++;
+        return 0;
+    case ST_DT_S2:
+        if (IS_WS(c)) return 0;
+        if (c != '"' && c != '\'') NWF("syntax error");
+        t->quote = (uint8_t)c;
+        t->st = ST_DT_LIT;
+        return 0;
+    case ST_DT_LIT:
+        if (c == t->quote) {
+            t->dt_lits++;
+            t->dt_ws = 0;
+            t->st = ST_DT_AFTER_LIT;
+            return 0;
+        }
+        if (t->dt_public && t->dt_lits == 0) { /* PubidChar */
+            if (!(c == ' ' || c == '\r' || c == '\n' || (c < 0x80 && name_cls[c] == 1 && c != '_') ||
+                  (c >= '0' && c <= '9') || (c < 0x80 && strchr("-'()+,./:=?;!*#@$_%", (int)c))))
+                NWF("not well-formed (invalid token)");
+        }
+        return 0;
+    case ST_DT_AFTER_LIT:
+        if (t->dt_public && t->dt_lits == 1) {
+            if (IS_WS(c)) {
+                t->st = ST_DT_S2;
+                return 0;
+            }
+            if (c == '"' || c == '\'') NWF("not well-formed (invalid token)");
+            NWF("syntax error");
+        }
+        if (IS_WS(c)) {
+            t->dt_ws = 1;
+            return 0;
+        }
+        if (c == '>' || c == '[') return fail(t, SL_COND_RESTRICTED_XML, pos, "a DTD is not allowed in XMPP");
+        if ((c == '"' || c == '\'') && t->dt_ws) {
+            t->quote = (uint8_t)c;
+            t->st = ST_DT_JUNK_LIT;
+            return 0;
+        }
+        if (c == '"' || c == '\'') NWF("not well-formed (invalid token)");
+        NWF("syntax error");
+    case ST_DT_JUNK_LIT:
+        if (c == t->quote) NWF("syntax error");
+        return 0;
+
+    case ST_PI_TARGET:
+        if (t->nm_len == 0) {
+            if (!name_char_ok(t, c, 1) || c == ':') NWF("not well-formed (invalid token)");
+            return name_add(t, raw, rn);
+        }
+        if (IS_WS(c) || c == '?') {
+            int is_xml = t->ref_len == 3 && (t->refname[0] | 0x20) == 'x' && (t->refname[1] | 0x20) == 'm' &&
+                         (t->refname[2] | 0x20) == 'l';
+            t->is_decl = 0;
+            if (is_xml) {
+                if (!(t->at_start_decl && memcmp(t->refname, "xml", 3) == 0))
+                    NWF(memcmp(t->refname, "xml", 3) == 0 ? "XML or text declaration not at start of entity"
+                                                          : "not well-formed (invalid token)");
+                t->is_decl = 1;
+                t->decl_len = 0;
+            }
+            t->st = c == '?' ? ST_PI_Q : ST_PI_BODY;
+            t->pi_tq = c == '?';
+            if (c != '?' && t->is_decl) {
+                if (grow((void **)&t->decl, &t->decl_cap, t->decl_len + 1, 1)) return SL_E_NOMEM;
+                t->decl[t->decl_len++] = (uint8_t)c;
+            }
+            return 0;
+        }
+        if (!name_char_ok(t, c, 0) || c == ':') NWF("not well-formed (invalid token)");
+        return name_add(t, raw, rn);
+    case ST_PI_BODY:
+        if (c == '?') {
+            t->st = ST_PI_Q;
+            t->pi_tq = 0;
+            return 0;
+        }
+        if (t->is_decl) {
+            if (grow((void **)&t->decl, &t->decl_cap, t->decl_len + rn, 1)) return SL_E_NOMEM;
+            memcpy(t->decl + t->decl_len, raw, rn);
+            t->decl_len += rn;
+        }
+        return 0;
+    case ST_PI_Q:
+        if (c == '>') {
+            if (t->is_decl) {
+                r = parse_decl(t, pos);
+                if (r < 0) return r;
+                t->st = ST_MISC;
+                return 0;
+            }
+            return fail(t, SL_COND_RESTRICTED_XML, pos, "processing instructions are not allowed in XMPP");
+        }
+        if (t->pi_tq) NWF("not well-formed (invalid token)");
+        if (t->is_decl) {
+            if (grow((void **)&t->decl, &t->decl_cap, t->decl_len + 1 + rn, 1)) return SL_E_NOMEM;
+            t->decl[t->decl_len++] = '?';
+            memcpy(t->decl + t->decl_len, raw, rn);
+            t->decl_len += rn;
+        }
+        if (c != '?') t->st = ST_PI_BODY;
+        return 0;
+
+    case ST_STAG_NAME:
+    case ST_ATTR_NAME: {
+        int is_tag = t->st == ST_STAG_NAME;
+        if (IS_WS(c) || c == '>' || c == '/' || c == '=') {
+            if (t->nm_after_colon) NWF("not well-formed (invalid token)");
+            if (is_tag) {
+                start_tag_name_done(t);
+                t->st = ST_STAG_AFTER;
+            } else {
+                attr_rec *a = &t->attrs[t->nattr];
+                a->qlen = t->nm_len;
+                a->colon = t->nm_colon;
+                t->st = ST_ATTR_EQ;
+                if (c == '>' || c == '/') NWF("not well-formed (invalid token)");
+            }
+            return step_cp(t, c, raw, rn, pos);
+        }
+        if (!name_char_ok(t, c, 0)) NWF("not well-formed (invalid token)");
+        if (c == ':') {
+            t->nm_colon = t->nm_len;
+            t->nm_after_colon = 1;
+        } else t->nm_after_colon = 0;
+        return name_add(t, raw, rn);
+    }
+    case ST_STAG_AFTER:
+    case ST_STAG_WS:
+        if (IS_WS(c)) {
+            t->st = ST_STAG_WS;
+            return 0;
+        }
+        if (c == '>') {
+            r = end_start_tag(t, pos, 0, NULL, NULL);
+            if (r < 0) return r;
+            if (t->st != ST_DONE_ERR) t->st = t->closed ? ST_AFTER_CLOSE : (t->depth >= 2 ? ST_TEXT : ST_MISC);
+            t->rsqb = 0;
+            return r;
+        }
+        if (c == '/') {
+            t->st = ST_STAG_SLASH;
+            return 0;
+        }
+        if (t->st == ST_STAG_AFTER) NWF("not well-formed (invalid token)");
+        if (r = attr_new(t), r) return r;
+        name_begin(t, NM_ATTR);
+        if (!name_char_ok(t, c, 1)) NWF("not well-formed (invalid token)");
+        t->st = ST_ATTR_NAME;
+        return name_add(t, raw, rn);
+    case ST_STAG_SLASH:
+        if (c != '>') NWF("not well-formed (invalid token)");
+        r = end_start_tag(t, pos, 1, NULL, NULL);
+        if (r < 0) return r;
+        if (t->st != ST_DONE_ERR) t->st = after_markup_state(t);
+        t->rsqb = 0;
+        return r;
+    case ST_ATTR_EQ:
+        if (IS_WS(c)) return 0;
+        if (c != '=') NWF("not well-formed (invalid token)");
+        t->st = ST_ATTR_Q;
+        return 0;
+    case ST_ATTR_Q:
+        if (IS_WS(c)) return 0;
+        if (c != '"' && c != '\'') NWF("not well-formed (invalid token)");
+        t->quote = (uint8_t)c;
+        t->attrs[t->nattr].voff = prel(t);
+        t->attrs[t->nattr].vlen = 0;
+        t->pending_cr = 0;
+        t->st = ST_ATTR_VAL;
+        return 0;
+    case ST_ATTR_VAL:
+        if (c == t->quote) {
+            t->nattr++;
+            t->st = ST_STAG_AFTER;
+            t->pending_cr = 0;
+            return 0;
+        }
+        if (c == '<') NWF("not well-formed (invalid token)");
+        if (c == '&') {
+            t->in_attr_ref = 1;
+            t->ref_depth1 = 0;
+            t->ret_st = ST_ATTR_VAL;
+            t->st = ST_REF;
+            t->pending_cr = 0;
+            return 0;
+        }
+        if (c == '\n' && t->pending_cr) {
+            t->pending_cr = 0;
+            return 0;
+        }
+        t->pending_cr = c == '\r';
+        if (c == '\t' || c == '\n' || c == '\r') {
+            raw = (const uint8_t *)" ";
+            rn = 1;
+        }
+        if (pool_put(t, raw, rn)) return SL_E_NOMEM;
+        t->attrs[t->nattr].vlen += rn;
+        return 0;
+
+    case ST_ETAG_NAME: {
+        const uint8_t *expect;
+        uint32_t elen;
+        frame *f = &t->stack[t->depth - 1];
+        if (t->depth == 1) {
+            expect = t->rootq;
+            elen = t->rootq_len;
+        } else {
+            expect = pabs(t, f->qoff);
+            elen = f->qlen;
+        }
+        if (t->etag_pos == 0 && !name_char_ok(t, c, 1)) NWF("not well-formed (invalid token)");
+        if (IS_WS(c) || c == '>') {
+            if (t->etag_pos != elen) t->etag_bad = 1;
+            t->st = ST_ETAG_WS;
+            return step_cp(t, c, raw, rn, pos);
+        }
+        if (t->etag_pos > 0 && !name_char_ok(t, c, 0)) NWF("not well-formed (invalid token)");
+        t->nm_len += rn;
+        if (t->etag_bad || t->etag_pos + rn > elen || memcmp(expect + t->etag_pos, raw, rn) != 0)
+            t->etag_bad = 1;
+        else t->etag_pos += rn;
+        return 0;
+    }
+    case ST_ETAG_WS:
+        if (IS_WS(c)) return 0;
+        if (c != '>') NWF("not well-formed (invalid token)");
+        if (t->etag_bad) NWF("mismatched tag");
+        r = end_end_tag(t, pos);
+        if (r < 0) return r;
+        t->st = after_markup_state(t);
+        t->rsqb = 0;
+        return r;
+
+    case ST_TEXT:
+        if (c == '<') {
+            t->st = ST_LT;
+            t->pending_cr = 0;
+            return 0;
+        }
+        if (c == '&') {
+            t->in_attr_ref = 0;
+            t->ref_depth1 = 0;
+            t->ret_st = ST_TEXT;
+            t->st = ST_REF;
+            t->pending_cr = 0;
+            return 0;
+        }
+        if (c == ']') {
+            if (t->rsqb < 2) t->rsqb++;
+            t->pending_cr = 0;
+            return text_append(t, raw, rn);
+        }
+        if (c == '>' && t->rsqb >= 2) NWF("not well-formed (invalid token)");
+        t->rsqb = 0;
+        if (c == '\n' && t->pending_cr) {
+            t->pending_cr = 0;
+            return 0;
+        }
+        if (c == '\r') {
+            t->pending_cr = 1;
+            return text_append(t, (const uint8_t *)"\n", 1);
+        }
+        t->pending_cr = 0;
+        return text_append(t, raw, rn);
+
+    case ST_REF:
+        if (c == '#') {
+            t->st = ST_REF_HASH;
+            return 0;
+        }
+        name_begin(t, NM_REF);
+        t->ref_len = 0;
+        if (!name_char_ok(t, c, 1)) NWF("not well-formed (invalid token)");
+        t->st = ST_REF_NAME;
+        return name_add(t, raw, rn);
+    case ST_REF_NAME:
+        if (c == ';') {
+            int v = t->nm_len <= 4 ? entity_value(t->refname, t->ref_len) : -1;
+            t->st = t->ret_st;
+            if (v < 0) return fail(t, SL_COND_RESTRICTED_XML, pos, "undefined entity (XMPP allows only the five predefined ones)");
+            return ref_done(t, (uint32_t)v, pos);
+        }
+        if (!name_char_ok(t, c, 0)) NWF("not well-formed (invalid token)");
+        return name_add(t, raw, rn);
+    case ST_REF_HASH:
+        t->ref_val = 0;
+        t->ref_digits = 0;
+        if (c == 'x') {
+            t->st = ST_REF_HEX0;
+            return 0;
+        }
+        if (c >= '0' && c <= '9') {
+            t->st = ST_REF_DEC;
+            return step_cp(t, c, raw, rn, pos);
+        }
+        NWF("not well-formed (invalid token)");
+    case ST_REF_DEC:
+        if (c >= '0' && c <= '9') {
+            if (t->ref_val <= 0x10FFFF) t->ref_val = t->ref_val * 10 + (c - '0');
+            t->ref_digits++;
+            return 0;
+        }
+        if (c == ';' && t->ref_digits) {
+            t->st = t->ret_st;
+            return ref_done(t, t->ref_val > 0x10FFFF ? 0 : t->ref_val, pos);
+        }
+        NWF("not well-formed (invalid token)");
+    case ST_REF_HEX0:
+    case ST_REF_HEX: {
+        int d = -1;
+        if (c >= '0' && c <= '9') d = (int)(c - '0');
+        else if (c >= 'a' && c <= 'f') d = (int)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') d = (int)(c - 'A' + 10);
+        if (d >= 0) {
+            if (t->ref_val <= 0x10FFFF) t->ref_val = t->ref_val * 16 + (uint32_t)d;
+            t->st = ST_REF_HEX;
+            return 0;
+        }
+        if (c == ';' && t->st == ST_REF_HEX) {
+            t->st = t->ret_st;
+            return ref_done(t, t->ref_val > 0x10FFFF ? 0 : t->ref_val, pos);
+        }
+        NWF("not well-formed (invalid token)");
+    }
+    default:
+        NWF("internal error: bad state");
+    }
+}
+
+/* Validate a code point for the current state's character class; returns 0
+ * when fine, else the fault. */
+static int check_cp(sl_tok *t, uint32_t cp, uint64_t pos) {
+    if (!is_char(cp)) NWF("not well-formed (invalid token)");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ feeding */
+/* States in which a non-ASCII character may come next (character data,
+ * values, literals, comments, PIs, names). */
+static int accepts_non_ascii(const sl_tok *t) {
+    switch (t->st) {
+    case ST_TEXT: case ST_ATTR_VAL: case ST_CDATA: case ST_COMMENT: case ST_COMMENT_D1:
+    case ST_PI_BODY: case ST_PI_Q: case ST_DT_LIT: case ST_DT_JUNK_LIT: case ST_LT: case ST_START_LT:
+    case ST_STAG_NAME: case ST_STAG_WS: case ST_ATTR_NAME: case ST_ETAG_NAME:
+    case ST_PI_TARGET: case ST_DT_NAME: case ST_REF: case ST_REF_NAME:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const uint8_t *end,
+                      uint32_t max_events, const uint8_t **out) {
+    int r;
+    while (p < end) {
+        const uint8_t *stop = end;
+        uint64_t pos = POS(t, p, data);
+        uint8_t c;
+        if (t->in_unit) {
+            uint64_t used = pos - t->unit_start;
+            uint64_t room = used >= t->lim.max_stanza_bytes ? 0 : t->lim.max_stanza_bytes - used;
+            if (room == 0) {
+                *out = p;
+                return fail(t, SL_COND_POLICY_VIOLATION, pos,
+                            t->seen_root ? "stanza larger than the limit"
+                                         : "stream header larger than the limit");
+            }
+            if (room < (uint64_t)(end - p)) stop = p + room;
+        }
+        /* fast path: character data inside a stanza */
+        if (t->st == ST_TEXT && !t->pending_cr) {
+            const uint8_t *run = p;
+            while (p < stop) {
+                c = *p;
+                if (text_plain[c]) {
+                    p++;
+                    continue;
+                }
+                if (c == '\n') {
+                    t->line++;
+                    t->line_start = POS(t, p, data) + 1;
+                    p++;
+                    continue;
+                }
+                if (c >= 0x80) {
+                    uint32_t cp;
+                    int n = u8_decode(p, stop, &cp);
+                    if (n > 0 && cp < 0xFFFE) {
+                        p += n;
+                        continue;
+                    }
+                }
+                break;
+            }
+            if (p > run) {
+                t->rsqb = 0;
+                if (text_append(t, run, (uint32_t)(p - run))) return SL_E_NOMEM;
+                continue;
+            }
+        } else if (t->st == ST_ATTR_VAL && !t->pending_cr) {
+            const uint8_t *run = p;
+            while (p < stop) {
+                c = *p;
+                if (attr_plain[c]) {
+                    p++;
+                    continue;
+                }
+                if (c >= 0x80) {
+                    uint32_t cp;
+                    int n = u8_decode(p, stop, &cp);
+                    if (n > 0 && cp < 0xFFFE) {
+                        p += n;
+                        continue;
+                    }
+                }
+                break;
+            }
+            if (p > run) {
+                if (pool_put(t, run, (uint32_t)(p - run))) return SL_E_NOMEM;
+                t->attrs[t->nattr].vlen += (uint32_t)(p - run);
+                continue;
+            }
+        } else if ((t->st == ST_STAG_NAME || t->st == ST_ATTR_NAME) && !t->nm_after_colon) {
+            const uint8_t *run = p;
+            while (p < stop && name_cls[*p]) p++;
+            if (p > run) {
+                if (pool_put(t, run, (uint32_t)(p - run))) return SL_E_NOMEM;
+                t->nm_len += (uint32_t)(p - run);
+                continue;
+            }
+        } else if (t->st == ST_COMMENT) {
+            while (p < stop && text_plain[*p] && *p != '-') p++;
+            if (p < stop && *p == '\n') {
+                /* handled below */
+            }
+            if (p == stop) continue;
+        }
+        /* slow path: one character */
+        pos = POS(t, p, data);
+        c = *p;
+        if (t->st == ST_UTF8) {
+            t->u8[t->u8_have++] = c;
+            p++;
+            if (t->u8_have == t->u8_need) {
+                uint32_t cp = u8_value(t->u8, t->u8_need);
+                uint64_t start = pos + 1 - (uint64_t)t->u8_need;
+                if (!u8_valid(t->u8, t->u8_need)) {
+                    *out = p;
+                    return fail(t, SL_COND_NOT_WELL_FORMED, start, "not well-formed (invalid token)");
+                }
+                t->st = t->ret_st;
+                if ((r = check_cp(t, cp, start)) < 0) {
+                    *out = p;
+                    return r;
+                }
+                r = step_cp(t, cp, t->u8, (uint32_t)t->u8_need, start);
+                if (r < 0) {
+                    *out = p;
+                    return r;
+                }
+                if (r > 0 && max_events && t->ev_n >= max_events) {
+                    *out = p;
+                    return 0;
+                }
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+                if (t->st == ST_START && c == 0) {
+                    *out = p;
+                    return fail(t, SL_COND_UNSUPPORTED_ENCODING, pos, "the stream is not UTF-8 (UTF-16/32)");
+                }
+                if (t->st == ST_START_LT && c == 0) {
+                    *out = p;
+                    return fail(t, SL_COND_UNSUPPORTED_ENCODING, pos - 1, "the stream is not UTF-8 (UTF-16LE)");
+                }
+                *out = p;
+                return fail(t, SL_COND_NOT_WELL_FORMED, pos, "not well-formed (invalid token)");
+            }
+            if (c == '\n') {
+                t->line++;
+                t->line_start = pos + 1;
+            }
+            p++;
+            r = step_cp(t, c, p - 1, 1, pos);
+            if (r < 0) {
+                *out = p;
+                return r;
+            }
+            if (r > 0 && max_events && t->ev_n >= max_events) {
+                *out = p;
+                return 0;
+            }
+            continue;
+        }
+        /* non-ASCII */
+        if (t->st == ST_START) {
+            if (c == 0xFE) {
+                t->st = ST_START_FE;
+                p++;
+                continue;
+            }
+            if (c == 0xFF) {
+                t->st = ST_START_FF;
+                p++;
+                continue;
+            }
+            *out = p;
+            if (c == 0xEF) return fail(t, SL_COND_NOT_WELL_FORMED, pos,
+                                       "U+FEFF (a byte order mark) or text before the stream header");
+            return fail(t, SL_COND_NOT_WELL_FORMED, pos, "not well-formed (invalid token)");
+        }
+        if (t->st == ST_START_FE || t->st == ST_START_FF) {
+            *out = p;
+            if ((t->st == ST_START_FE && c == 0xFF) || (t->st == ST_START_FF && c == 0xFE))
+                return fail(t, SL_COND_UNSUPPORTED_ENCODING, pos - 1, "the stream is not UTF-8 (UTF-16/32)");
+            return fail(t, SL_COND_NOT_WELL_FORMED, pos - 1, "not well-formed (invalid token)");
+        }
+        {
+            uint32_t cp;
+            int n = u8_decode(p, stop, &cp);
+            if (n < 0) {
+                *out = p;
+                return fail(t, SL_COND_NOT_WELL_FORMED, pos, "not well-formed (invalid token)");
+            }
+            if (n == 0) {
+                /* the chunk ends inside the character: where no non-ASCII
+                 * character can follow, that is a fault already */
+                if (!accepts_non_ascii(t)) {
+                    *out = p;
+                    return fail(t, SL_COND_NOT_WELL_FORMED, pos,
+                                t->st == ST_MISC && t->depth == 1 ? "character data between stanzas"
+                                                                  : "not well-formed (invalid token)");
+                }
+                /* collect the rest */
+                if (!u8_lead(t, c)) {
+                    *out = p;
+                    return fail(t, SL_COND_NOT_WELL_FORMED, pos, "not well-formed (invalid token)");
+                }
+                p++;
+                while (p < stop) t->u8[t->u8_have++] = *p++;
+                t->ret_st = t->st;
+                t->st = ST_UTF8;
+                continue;
+            }
+            if ((r = check_cp(t, cp, pos)) < 0) {
+                *out = p;
+                return r;
+            }
+            p += n;
+            r = step_cp(t, cp, p - n, (uint32_t)n, pos);
+            if (r < 0) {
+                *out = p;
+                return r;
+            }
+            if (r > 0 && max_events && t->ev_n >= max_events) {
+                *out = p;
+                return 0;
+            }
+        }
+    }
+    *out = p;
+    return 0;
+}
+
+/* Move an unfinished unit to the front of the arena and drop the rest. */
+static void compact(sl_tok *t) {
+    if (t->in_unit) {
+        uint32_t nn = t->node_n - t->u_node0, pn = t->pool_n - t->u_pool0;
+        if (t->u_node0) memmove(t->nodes, t->nodes + t->u_node0, (size_t)nn * sizeof(sl_node));
+        if (t->u_pool0) memmove(t->pool, t->pool + t->u_pool0, pn);
+        t->node_n = nn;
+        t->pool_n = pn;
+    } else {
+        t->node_n = t->pool_n = 0;
+    }
+    t->u_node0 = t->u_pool0 = 0;
+    t->ev_n = 0;
+}
+
+int sl_tok_feed_append(sl_tok *t, const uint8_t *data, size_t len, uint32_t max_events, size_t *consumed) {
+    const uint8_t *end_p = data;
+    int r;
+    if (consumed) *consumed = 0;
+    if (!t || (!data && len)) return SL_E_ARG;
+    if (t->failed) return SL_E_STATE;
+    if (max_events && t->ev_n >= max_events) return (int)t->ev_n;
+    r = feed_range(t, data, data, data + len, max_events, &end_p);
+    if (consumed) *consumed = (size_t)(end_p - data);
+    t->base += (uint64_t)(end_p - data);
+    if (r < 0) {
+        if (r == SL_E_NOMEM) {
+            t->failed = 1;
+            t->err.condition = SL_COND_NONE;
+            t->err.message = "out of memory";
+        }
+        return r;
+    }
+    return (int)t->ev_n;
+}
+
+int sl_tok_feed(sl_tok *t, const uint8_t *data, size_t len, uint32_t max_events, size_t *consumed) {
+    if (consumed) *consumed = 0;
+    if (!t || (!data && len)) return SL_E_ARG;
+    if (t->failed) return SL_E_STATE;
+    compact(t);
+    return sl_tok_feed_append(t, data, len, max_events, consumed);
+}

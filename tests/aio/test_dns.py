@@ -1,0 +1,145 @@
+"""SRV lookup against a real DNS server on loopback (dnslib, an independent
+implementation of the wire format)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+
+import pytest
+from dnslib import QTYPE, RR, SRV, DNSRecord
+
+from stanzalink.aio.dns import (
+    DNSError,
+    Resolver,
+    SRVRecord,
+    Target,
+    decode_srv_response,
+    encode_query,
+    order_srv,
+    xmpp_targets,
+)
+
+ZONE: dict[str, list[tuple[int, int, int, str]]] = {
+    "_xmpps-client._tcp.example.test.": [(5, 0, 5223, "tls.example.test.")],
+    "_xmpp-client._tcp.example.test.": [
+        (10, 60, 5222, "a.example.test."),
+        (10, 40, 5222, "b.example.test."),
+        (20, 0, 5222, "backup.example.test."),
+    ],
+    "_xmpp-client._tcp.noservice.test.": [(0, 0, 0, ".")],
+    # 40 records: more than fit in 512 bytes of UDP, so the answer is truncated
+    "_xmpp-client._tcp.big.test.": [
+        (1, 1, 5222, f"host-number-{i:02d}.a-rather-long-name.big.test.") for i in range(40)
+    ],
+}
+
+
+def answer(data: bytes, limit: int | None) -> bytes:
+    req = DNSRecord.parse(data)
+    reply = req.reply()
+    name = str(req.q.qname)
+    if req.q.qtype == QTYPE.SRV and name in ZONE:
+        for prio, weight, port, target in ZONE[name]:
+            reply.add_answer(RR(name, QTYPE.SRV, rdata=SRV(prio, weight, port, target), ttl=60))
+    else:
+        reply.header.rcode = 3
+    packed = reply.pack()
+    if limit is not None and len(packed) > limit:
+        reply.rr = []
+        reply.header.tc = 1
+        packed = reply.pack()
+    return packed
+
+
+@pytest.fixture
+def dns_server() -> Iterator[tuple[str, int]]:
+    class UDP(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            data, sock = self.request
+            sock.sendto(answer(data, 512), self.client_address)
+
+    class TCP(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            size = int.from_bytes(self.rfile.read(2), "big")
+            out = answer(self.rfile.read(size), None)
+            self.wfile.write(len(out).to_bytes(2, "big") + out)
+
+    udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), UDP)
+    port = udp.server_address[1]
+    tcp = socketserver.ThreadingTCPServer(("127.0.0.1", port), TCP)
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (udp, tcp)]
+    for t in threads:
+        t.start()
+    yield ("127.0.0.1", port)
+    for s in (udp, tcp):
+        s.shutdown()
+        s.server_close()
+
+
+def test_targets_in_rfc_order(dns_server: tuple[str, int]) -> None:
+    targets = asyncio.run(xmpp_targets("example.test", Resolver([dns_server], timeout=2)))
+    assert targets[0] == Target("tls.example.test", 5223, True)
+    assert {t.host for t in targets[1:3]} == {"a.example.test", "b.example.test"}
+    assert targets[3] == Target("backup.example.test", 5222, False)
+
+
+def test_no_records_falls_back_to_the_domain(dns_server: tuple[str, int]) -> None:
+    targets = asyncio.run(xmpp_targets("nothing.test", Resolver([dns_server], timeout=2)))
+    assert targets == [Target("nothing.test", 5222, False)]
+
+
+def test_dot_target_means_no_service(dns_server: tuple[str, int]) -> None:
+    assert asyncio.run(xmpp_targets("noservice.test", Resolver([dns_server], timeout=2))) == []
+
+
+def test_truncated_answer_is_asked_again_over_tcp(dns_server: tuple[str, int]) -> None:
+    records = asyncio.run(Resolver([dns_server], timeout=2).srv("_xmpp-client._tcp.big.test"))
+    assert len(records) == 40 and records[0].port == 5222
+
+
+def test_silent_server_times_out() -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))  # receives, never answers
+    try:
+        resolver = Resolver([sock.getsockname()], timeout=0.2, tries=1)
+        with pytest.raises(DNSError):
+            asyncio.run(resolver.srv("_xmpp-client._tcp.example.test"))
+        # and a lookup failure is not fatal: the domain itself is tried
+        targets = asyncio.run(xmpp_targets("example.test", resolver))
+        assert targets == [Target("example.test", 5222, False)]
+    finally:
+        sock.close()
+
+
+def test_hostile_responses_are_errors() -> None:
+    qid, query = encode_query("_xmpp-client._tcp.example.test", qid=7)
+    with pytest.raises(DNSError):
+        decode_srv_response(b"\x00\x07", qid)
+    with pytest.raises(DNSError):  # wrong id
+        decode_srv_response(b"\x00\x08\x81\x80" + b"\x00" * 8, qid)
+    loop = bytearray(query)
+    loop[2] |= 0x80
+    loop[7] = 1  # one answer whose name points at itself
+    loop += (
+        b"\xc0"
+        + bytes([len(query)])
+        + b"\x00\x21\x00\x01"
+        + b"\x00" * 4
+        + b"\x00\x07"
+        + b"\x00" * 7
+    )
+    with pytest.raises(DNSError):
+        decode_srv_response(bytes(loop), qid)
+
+
+def test_weighted_order_is_weighted() -> None:
+    recs = [SRVRecord(1, 90, 1, "heavy"), SRVRecord(1, 10, 1, "light"), SRVRecord(0, 0, 1, "first")]
+    rng = random.Random(1)
+    firsts = [order_srv(recs, rng)[1].target for _ in range(2000)]
+    assert all(order_srv(recs, rng)[0].target == "first" for _ in range(50))
+    assert 0.8 < firsts.count("heavy") / 2000 < 0.97
