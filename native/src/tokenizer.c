@@ -198,7 +198,7 @@ static void init_tables(void) {
 static int grow(void **buf, uint32_t *cap, uint32_t need, size_t elem) {
     uint32_t n;
     void *nb;
-    if (need <= *cap) return 0;
+    if (need <= *cap && *buf) return 0;
     n = *cap ? *cap : 16;
     while (n < need) {
         if (n > 0x7FFFFFFFu / 2) return -1;
@@ -823,7 +823,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         if (t->depth == 0) {
             t->nbind = nbind0;
             t->nsbuf_len = nsbuf0;
-            unit_begin(t, pos);
+            unit_begin(t, pos + 1); /* <stream:stream/>: the close takes no bytes of its own */
             if (emit(t, SL_EV_CLOSE, pos + 1)) return SL_E_NOMEM;
             unit_end(t);
             t->closed = 1;
@@ -940,7 +940,8 @@ static int decl_ws(uint8_t c) { return IS_WS(c); }
 
 /* Parse the body of <?xml ...?> (between "<?xml" and "?>"), as libexpat does. */
 static int parse_decl(sl_tok *t, uint64_t pos) {
-    const uint8_t *s = t->decl, *e = t->decl + t->decl_len;
+    static const uint8_t empty[1] = {0};
+    const uint8_t *s = t->decl ? t->decl : empty, *e = s + t->decl_len;
     const char *names[3] = {"version", "encoding", "standalone"};
     int which = 0, have_version = 0;
     while (1) {

@@ -1,0 +1,275 @@
+/* C unit tests and golden cases for the stanzalink native core.
+ * Usage: test_native GOLDEN_DIR
+ * Prints one line per failure and a closing "N passed, N failed". */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "print_events.h"
+#include "stanzalink/ringbuf.h"
+#include "stanzalink/tokenizer.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                   \
+    do {                                                   \
+        if (cond) passed++;                                \
+        else {                                             \
+            failed++;                                      \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);    \
+            printf(__VA_ARGS__);                           \
+            printf("\n");                                  \
+        }                                                  \
+    } while (0)
+
+static const char HEADER[] =
+    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+    "xmlns:stream='http://etherx.jabber.org/streams' from='example.net' id='s1' version='1.0'>";
+
+/* Feed data in chunks of `chunk` bytes (0: whole); returns the printed
+ * events, ending with "error <condition>" on a fault. */
+static char *run_chunked(const uint8_t *data, size_t len, size_t chunk, const sl_limits *lim) {
+    sl_tok *tok = sl_tok_new(lim);
+    sl_text out = {0};
+    size_t off = 0;
+    if (!chunk) chunk = len ? len : 1;
+    while (off < len) {
+        size_t n = len - off < chunk ? len - off : chunk, used = 0;
+        int rc = sl_tok_feed(tok, data + off, n, 0, &used);
+        print_events(&out, tok);
+        if (rc < 0) {
+            const sl_error *e = sl_tok_error(tok);
+            txt_str(&out, "error ");
+            txt_str(&out, e ? sl_condition_name(e->condition) : "local");
+            txt_str(&out, "\n");
+            break;
+        }
+        off += n;
+    }
+    if (!out.buf) txt_str(&out, "");
+    sl_tok_free(tok);
+    return out.buf;
+}
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
+    buf[n] = 0;
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void golden(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    static const size_t chunks[] = {0, 1, 2, 3, 5, 64, 4096};
+    int cases = 0;
+    if (!d) {
+        CHECK(0, "cannot open golden directory %s", dir);
+        return;
+    }
+    while ((de = readdir(d))) {
+        char path[1024], outpath[1024];
+        size_t n = strlen(de->d_name), len, olen, i;
+        char *data, *expect;
+        if (n < 5 || strcmp(de->d_name + n - 4, ".xml")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        snprintf(outpath, sizeof outpath, "%s/%.*s.out", dir, (int)(n - 4), de->d_name);
+        data = read_file(path, &len);
+        expect = read_file(outpath, &olen);
+        cases++;
+        if (!expect) {
+            char *got = run_chunked((const uint8_t *)data, len, 0, NULL);
+            CHECK(0, "%s: no .out file; the tokenizer prints:\n%s", de->d_name, got);
+            free(got);
+            free(data);
+            continue;
+        }
+        for (i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+            char *got = run_chunked((const uint8_t *)data, len, chunks[i], NULL);
+            CHECK(strcmp(got, expect) == 0, "%s at chunk %zu:\n--- expected\n%s--- got\n%s", de->d_name,
+                  chunks[i], expect, got);
+            free(got);
+        }
+        free(data);
+        free(expect);
+    }
+    closedir(d);
+    CHECK(cases >= 20, "only %d golden cases found in %s", cases, dir);
+}
+
+static void test_limits_exact(void) {
+    sl_limits lim;
+    char buf[1024];
+    size_t hl = strlen(HEADER);
+    int body;
+    char *out;
+    sl_limits_default(&lim);
+    lim.max_stanza_bytes = 200;
+    /* a stanza of exactly 200 bytes passes, 201 does not */
+    for (body = 199; body <= 201; body++) {
+        size_t n;
+        memcpy(buf, HEADER, hl);
+        n = hl;
+        n += (size_t)sprintf(buf + n, "<message><body>");
+        memset(buf + n, 'x', (size_t)body - 32);
+        n += (size_t)body - 32;
+        n += (size_t)sprintf(buf + n, "</body></message>");
+        out = run_chunked((const uint8_t *)buf, n, 7, &lim);
+        if (body <= 200) CHECK(strstr(out, "stanza") && !strstr(out, "error"), "%d-byte stanza: %s", body, out);
+        else CHECK(strstr(out, "error policy-violation") != NULL, "%d-byte stanza: %s", body, out);
+        free(out);
+    }
+}
+
+static void test_error_position(void) {
+    sl_tok *tok = sl_tok_new(NULL);
+    const char *s = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>\n<a>\n  <b>\x01</b></a>";
+    size_t used = 0;
+    int rc = sl_tok_feed(tok, (const uint8_t *)s, strlen(s), 0, &used);
+    const sl_error *e = sl_tok_error(tok);
+    CHECK(rc == SL_E_STREAM && e && e->condition == SL_COND_NOT_WELL_FORMED, "rc %d", rc);
+    CHECK(e && e->line == 3 && e->column == 6, "line %u column %u", e ? e->line : 0, e ? e->column : 0);
+    CHECK(e && e->byte_offset == (uint64_t)(strchr(s, 1) - s), "offset %llu",
+          e ? (unsigned long long)e->byte_offset : 0ull);
+    CHECK(e && e->message && strlen(e->message) > 5, "message");
+    CHECK(sl_tok_feed(tok, (const uint8_t *)"<a/>", 4, 0, NULL) == SL_E_STATE, "feed after error");
+    sl_tok_reset(tok);
+    CHECK(sl_tok_error(tok) == NULL, "reset clears the error");
+    CHECK(sl_tok_feed(tok, (const uint8_t *)HEADER, strlen(HEADER), 0, NULL) == 1, "new stream after reset");
+    sl_tok_free(tok);
+}
+
+static void test_max_events_and_consumed(void) {
+    sl_tok *tok = sl_tok_new(NULL);
+    char buf[512];
+    size_t used = 0, off = 0, hl = strlen(HEADER);
+    int rc, total = 0;
+    snprintf(buf, sizeof buf, "%s<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\x16\x03garbage", HEADER);
+    rc = sl_tok_feed(tok, (const uint8_t *)buf, strlen(buf), 1, &used);
+    CHECK(rc == 1 && used == hl, "open: rc %d used %zu", rc, used);
+    off += used;
+    rc = sl_tok_feed(tok, (const uint8_t *)buf + off, strlen(buf) - off, 1, &used);
+    CHECK(rc == 1 && used == strlen("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"), "proceed: used %zu",
+          used);
+    total += rc;
+    CHECK(total == 1, "events");
+    sl_tok_free(tok);
+}
+
+static void test_ring(void) {
+    sl_ring *r = sl_ring_new(64);
+    sl_tok *tok = sl_tok_new(NULL);
+    const char *st = "<message><body>ring</body></message>";
+    uint8_t *w;
+    size_t n, i, hl = strlen(HEADER);
+    int rc, stanzas = 0;
+    CHECK(sl_ring_capacity(r) == 64 && sl_ring_writable(r) == 64, "capacity");
+    CHECK(sl_ring_write(r, (const uint8_t *)"0123456789", 10) == 10, "write");
+    CHECK(sl_ring_consume(r, 11) == SL_E_ARG, "consume too much");
+    sl_ring_consume(r, 10);
+    sl_ring_clear(r);
+    /* feed the header and then stanzas through the ring so that it wraps */
+    for (i = 0; i < hl;) {
+        size_t k = sl_ring_write(r, (const uint8_t *)HEADER + i, hl - i);
+        i += k;
+        rc = sl_ring_feed(r, tok, 0);
+        CHECK(rc >= 0, "ring feed header rc %d", rc);
+    }
+    for (i = 0; i < 20; i++) {
+        size_t done = 0, len = strlen(st);
+        while (done < len) {
+            n = sl_ring_write_ptr(r, &w);
+            if (n > len - done) n = len - done;
+            if (n > 23) n = 23; /* odd sizes: the ring wraps mid-stanza */
+            memcpy(w, st + done, n);
+            CHECK(sl_ring_commit(r, n) == SL_OK, "commit");
+            done += n;
+            rc = sl_ring_feed(r, tok, 0);
+            CHECK(rc >= 0, "ring feed rc %d", rc);
+            if (rc > 0) stanzas += rc;
+            CHECK(sl_ring_readable(r) == 0, "ring drained");
+        }
+    }
+    CHECK(stanzas == 20, "stanzas through the ring: %d", stanzas);
+    n = sl_ring_write_ptr(r, &w);
+    CHECK(sl_ring_commit(r, n + 1) == SL_E_ARG, "commit beyond region");
+    sl_tok_free(tok);
+    sl_ring_free(r);
+}
+
+static void test_bytewise_linear(void) {
+    /* a 1 MiB text fed one byte at a time: time per byte must not grow */
+    sl_limits lim;
+    sl_tok *tok;
+    size_t hl = strlen(HEADER), i;
+    clock_t t0, t1, t2;
+    const uint8_t x = 'x';
+    sl_limits_default(&lim);
+    lim.max_stanza_bytes = 4u << 20;
+    tok = sl_tok_new(&lim);
+    sl_tok_feed(tok, (const uint8_t *)HEADER, hl, 0, NULL);
+    sl_tok_feed(tok, (const uint8_t *)"<message><body>", 15, 0, NULL);
+    t0 = clock();
+    for (i = 0; i < (1u << 19); i++) sl_tok_feed(tok, &x, 1, 0, NULL);
+    t1 = clock();
+    for (i = 0; i < (1u << 19); i++) sl_tok_feed(tok, &x, 1, 0, NULL);
+    t2 = clock();
+    /* the second half may not cost many times the first (quadratic would be 3x+) */
+    CHECK((double)(t2 - t1) < 2.5 * (double)(t1 - t0) + 0.05 * CLOCKS_PER_SEC, "first %ld second %ld",
+          (long)(t1 - t0), (long)(t2 - t1));
+    CHECK(sl_tok_feed(tok, (const uint8_t *)"</body></message>", 17, 0, NULL) == 1, "stanza delivered");
+    {
+        uint32_t nn, pl;
+        sl_tok_nodes(tok, &nn);
+        sl_tok_pool(tok, &pl);
+        CHECK(pl >= (1u << 20), "pool holds the text: %u", pl);
+    }
+    sl_tok_reset(tok);
+    CHECK(sl_tok_memory(tok) < 256 * 1024, "memory after reset: %zu", sl_tok_memory(tok));
+    sl_tok_free(tok);
+}
+
+static void test_bad_arguments(void) {
+    sl_limits lim;
+    sl_limits_default(&lim);
+    lim.max_depth = 0;
+    CHECK(sl_tok_new(&lim) == NULL, "zero limit refused");
+    CHECK(sl_ring_new(0) == NULL, "empty ring refused");
+    CHECK(sl_tok_feed(NULL, NULL, 0, 0, NULL) == SL_E_ARG, "null handle");
+    CHECK(strcmp(sl_condition_name(SL_COND_RESTRICTED_XML), "restricted-xml") == 0, "names");
+}
+
+static void test_escape(void) {
+    uint8_t out[64];
+    size_t n = sl_escape((const uint8_t *)"a<&>\"\r\n\t", 8, out, sizeof out, 1);
+    CHECK(n == strlen("a&lt;&amp;&gt;&quot;&#13;&#10;&#9;") &&
+              memcmp(out, "a&lt;&amp;&gt;&quot;&#13;&#10;&#9;", n) == 0,
+          "attr escape");
+    n = sl_escape((const uint8_t *)"a<\"\r\n", 5, out, sizeof out, 0);
+    CHECK(n == strlen("a&lt;\"&#13;\n") && memcmp(out, "a&lt;\"&#13;\n", n) == 0, "text escape");
+    CHECK(sl_escape((const uint8_t *)"&&&&", 4, out, 3, 0) == 20, "size when too small");
+}
+
+int main(int argc, char **argv) {
+    test_limits_exact();
+    test_error_position();
+    test_max_events_and_consumed();
+    test_ring();
+    test_bytewise_linear();
+    test_bad_arguments();
+    test_escape();
+    golden(argc > 1 ? argv[1] : "tests/golden");
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
