@@ -6,6 +6,7 @@
 #   make fuzz    a longer libFuzzer run of the tokenizer
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PYSRC := $(wildcard agent tests bench examples native/tools native/build_ffi.py)
 
 .PHONY: setup demo test test-native test-python lint format bench fuzz fuzz-smoke clean
 
@@ -25,13 +26,13 @@ test-python:
 	$(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check agent tests bench examples
-	$(VENV)/bin/ruff format --check agent tests bench examples
+	$(VENV)/bin/ruff check $(PYSRC)
+	$(VENV)/bin/ruff format --check $(PYSRC)
 	$(VENV)/bin/mypy
 
 format: setup
-	$(VENV)/bin/ruff format agent tests bench examples
-	$(VENV)/bin/ruff check --fix agent tests bench examples
+	$(VENV)/bin/ruff format $(PYSRC)
+	$(VENV)/bin/ruff check --fix $(PYSRC)
 
 bench: setup
 	$(PY) bench/run.py
