@@ -228,9 +228,11 @@ static int fail(sl_tok *t, int cond, uint64_t at, const char *msg) {
 
 #define NWF(msg) return fail(t, SL_COND_NOT_WELL_FORMED, pos, (msg))
 
-static int pool_put(sl_tok *t, const uint8_t *s, uint32_t n) {
-    if (t->pool_n + n < t->pool_n) return SL_E_NOMEM;
-    if (grow((void **)&t->pool, &t->pool_cap, t->pool_n + n, 1)) return SL_E_NOMEM;
+static inline int pool_put(sl_tok *t, const uint8_t *s, uint32_t n) {
+    if (t->pool_n + n > t->pool_cap || !t->pool) {
+        if (t->pool_n + n < t->pool_n) return SL_E_NOMEM;
+        if (grow((void **)&t->pool, &t->pool_cap, t->pool_n + n, 1)) return SL_E_NOMEM;
+    }
     memcpy(t->pool + t->pool_n, s, n);
     t->pool_n += n;
     return 0;
@@ -239,9 +241,10 @@ static int pool_put(sl_tok *t, const uint8_t *s, uint32_t n) {
 static inline uint32_t prel(const sl_tok *t) { return t->pool_n - t->u_pool0; }
 static inline uint8_t *pabs(const sl_tok *t, uint32_t rel) { return t->pool + t->u_pool0 + rel; }
 
-static sl_node *new_node(sl_tok *t, uint32_t kind) {
+static inline sl_node *new_node(sl_tok *t, uint32_t kind) {
     sl_node *n;
-    if (grow((void **)&t->nodes, &t->node_cap, t->node_n + 1, sizeof(sl_node))) return NULL;
+    if (t->node_n + 1 > t->node_cap || !t->nodes)
+        if (grow((void **)&t->nodes, &t->node_cap, t->node_n + 1, sizeof(sl_node))) return NULL;
     n = &t->nodes[t->node_n];
     memset(n, 0, sizeof *n);
     n->kind = kind;
@@ -1609,6 +1612,135 @@ static int check_cp(sl_tok *t, uint32_t cp, uint64_t pos) {
     return 0;
 }
 
+
+/* ------------------------------------------------------------------ whole-tag fast path */
+/* Scan an ASCII name with the namespace colon rules; returns its end or
+ * NULL when the name is unusual (the state machine then takes over). */
+static inline const uint8_t *fast_name(const uint8_t *q, const uint8_t *stop, uint32_t *colon) {
+    const uint8_t *s = q;
+    *colon = NONE;
+    if (q >= stop || name_cls[*q] != 1) return NULL;
+    q++;
+    for (;;) {
+        while (q < stop && name_cls[*q]) q++;
+        if (q < stop && *q == ':') {
+            if (*colon != NONE || q + 1 >= stop || name_cls[q[1]] != 1) return NULL;
+            *colon = (uint32_t)(q - s);
+            q += 2;
+            continue;
+        }
+        break;
+    }
+    if (q >= stop || *q >= 0x80) return NULL;
+    return q;
+}
+
+/* A complete start tag at p ('<') within [p, stop), in the common form
+ * (ASCII names, values without references or line breaks).  Returns the
+ * position after it, or NULL (nothing changed) to let the state machine
+ * handle it byte by byte.  *rc gets end_start_tag()'s result. */
+static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8_t *p,
+                                     const uint8_t *stop, int *rc) {
+    const uint8_t *q = p + 1, *e;
+    uint32_t pool0 = t->pool_n, colon, nattr = 0;
+    int empty = 0;
+    e = fast_name(q, stop, &colon);
+    if (!e) return NULL;
+    t->tag_qoff = prel(t);
+    t->tag_qlen = (uint32_t)(e - q);
+    t->tag_colon = colon;
+    if (pool_put(t, q, t->tag_qlen)) goto bail;
+    q = e;
+    for (;;) {
+        uint8_t c;
+        if (q >= stop) goto bail;
+        c = *q;
+        if (c == '>') break;
+        if (c == '/') {
+            if (q + 1 >= stop || q[1] != '>') goto bail;
+            empty = 1;
+            q++;
+            break;
+        }
+        if (c != ' ' && c != '\t') goto bail;
+        while (q < stop && (*q == ' ' || *q == '\t')) q++;
+        if (q >= stop) goto bail;
+        if (*q == '>' || *q == '/') continue;
+        {
+            attr_rec *a;
+            const uint8_t *v;
+            uint8_t quote;
+            e = fast_name(q, stop, &colon);
+            if (!e) goto bail;
+            if (nattr + 1 > t->attr_cap || !t->attrs)
+                if (grow((void **)&t->attrs, &t->attr_cap, nattr + 1, sizeof(attr_rec))) goto bail;
+            a = &t->attrs[nattr];
+            a->qoff = prel(t);
+            a->qlen = (uint32_t)(e - q);
+            a->colon = colon;
+            if (pool_put(t, q, a->qlen)) goto bail;
+            q = e;
+            while (q < stop && *q == ' ') q++;
+            if (q >= stop || *q != '=') goto bail;
+            q++;
+            while (q < stop && *q == ' ') q++;
+            if (q >= stop || (*q != '"' && *q != '\'')) goto bail;
+            quote = *q++;
+            v = q;
+            for (;;) {
+                if (q >= stop) goto bail;
+                c = *q;
+                if (c == quote) break;
+                if (attr_plain[c]) {
+                    q++;
+                    continue;
+                }
+                if (c >= 0x80) {
+                    uint32_t cp;
+                    int n = u8_decode(q, stop, &cp);
+                    if (n > 0 && cp < 0xFFFE) {
+                        q += n;
+                        continue;
+                    }
+                }
+                goto bail;
+            }
+            a->voff = prel(t);
+            a->vlen = (uint32_t)(q - v);
+            if (pool_put(t, v, a->vlen)) goto bail;
+            q++;
+            nattr++;
+            if (q < stop && *q != ' ' && *q != '\t' && *q != '>' && *q != '/') goto bail;
+        }
+    }
+    t->nattr = nattr;
+    t->text_node = NONE;
+    *rc = end_start_tag(t, POS(t, q, data), empty, NULL, NULL);
+    if (*rc >= 0 && t->st != ST_DONE_ERR) t->st = after_markup_state(t);
+    t->rsqb = 0;
+    return q + 1;
+bail:
+    t->pool_n = pool0;
+    t->nattr = 0;
+    return NULL;
+}
+
+/* A complete end tag "</qname>" matching the open element. */
+static const uint8_t *fast_end_tag(sl_tok *t, const uint8_t *data, const uint8_t *p,
+                                   const uint8_t *stop, int *rc) {
+    const uint8_t *expect;
+    uint32_t elen;
+    if (t->depth < 2) return NULL;
+    expect = pabs(t, t->stack[t->depth - 1].qoff);
+    elen = t->stack[t->depth - 1].qlen;
+    if (stop - p < (ptrdiff_t)elen + 3 || p[2 + elen] != '>' || memcmp(p + 2, expect, elen) != 0) return NULL;
+    t->text_node = NONE;
+    *rc = end_end_tag(t, POS(t, p + 2 + elen, data));
+    if (*rc >= 0) t->st = after_markup_state(t);
+    t->rsqb = 0;
+    return p + 3 + elen;
+}
+
 /* ------------------------------------------------------------------ feeding */
 /* States in which a non-ASCII character may come next (character data,
  * values, literals, comments, PIs, names). */
@@ -1713,6 +1845,29 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
         /* slow path: one character */
         pos = POS(t, p, data);
         c = *p;
+        if (c == '<' && !t->closed && (t->st == ST_TEXT || t->st == ST_MISC)) {
+            const uint8_t *q = NULL;
+            const uint8_t *lim = stop;
+            int frc = 0;
+            if (t->st == ST_MISC && !t->in_unit && t->depth == 1) {
+                unit_begin(t, pos);
+                if ((uint64_t)(end - p) > t->lim.max_stanza_bytes) lim = p + t->lim.max_stanza_bytes;
+            }
+            if (p + 1 < lim && p[1] == '/') q = fast_end_tag(t, data, p, lim, &frc);
+            else if (t->depth > 0 || t->st == ST_MISC) q = fast_start_tag(t, data, p, lim, &frc);
+            if (q) {
+                p = q;
+                if (frc < 0) {
+                    *out = p;
+                    return frc;
+                }
+                if (frc > 0 && max_events && t->ev_n >= max_events) {
+                    *out = p;
+                    return 0;
+                }
+                continue;
+            }
+        }
         if (t->st == ST_UTF8) {
             t->u8[t->u8_have++] = c;
             p++;
