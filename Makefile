@@ -35,6 +35,7 @@ format: setup
 	$(VENV)/bin/ruff check --fix $(PYSRC)
 
 bench: setup
+	$(VENV)/bin/pip install -q -r requirements-bench.txt
 	$(PY) bench/run.py
 
 fuzz: setup
