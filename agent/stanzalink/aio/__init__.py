@@ -1,0 +1,1 @@
+"""The asyncio adapter: sockets, TLS, timers and reconnects."""

@@ -1,0 +1,638 @@
+"""The asyncio adapter: sockets, TLS, timers and reconnects around the
+sans-IO :class:`~stanzalink.session.core.Session`, plus the public client API.
+
+>>> async def main():
+...     client = Client(ClientConfig(jid=JID.parse("device1@example.net"), password="secret"))
+...     client.on_message(lambda msg: print(msg.findtext("{jabber:client}body")))
+...     await client.start()              # connects, logs in, stays connected
+...     await client.wait_online()
+...     reply = await client.iq(E("{jabber:client}iq", {"type": "get", "to": "example.net"},
+...                               E("{urn:xmpp:ping}ping")))
+...     await client.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import socket
+import ssl
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stanzalink import ns
+from stanzalink.aio.dns import Resolver, Target, xmpp_targets
+from stanzalink.errors import LocalProtocolError, StanzalinkError
+from stanzalink.jid import JID, InvalidJID
+from stanzalink.session.core import Session, SessionConfig, State, TLSInfo
+from stanzalink.session.events import (
+    Authenticated,
+    Closed,
+    Online,
+    Registered,
+    Retry,
+    StanzaReceived,
+    StartTLS,
+)
+from stanzalink.xml import Element
+from stanzalink.xml.builder import E, sub
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Element], Awaitable[None] | None]
+IQHandler = Callable[[Element], Awaitable[ET.Element | None] | ET.Element | None]
+
+
+class IQError(StanzalinkError):
+    """An IQ came back with type='error'."""
+
+    def __init__(self, condition: str, text: str, stanza: Element) -> None:
+        super().__init__(f"{condition}" + (f": {text}" if text else ""))
+        self.condition = condition
+        self.text = text
+        self.stanza = stanza
+
+
+class ConnectionFailed(StanzalinkError):
+    """The client gave up (the server refused it for good, or close() was called)."""
+
+
+@dataclass
+class ClientConfig(SessionConfig):
+    host: str | None = None  # None: SRV lookup on the JID's domain
+    port: int = 5222
+    direct_tls: bool = False
+    ca_file: str | None = None
+    verify_tls: bool = True  # False only with a loud warning, for lab use
+    client_cert: str | None = None
+    client_key: str | None = None
+    connect_timeout: float = 20.0
+    reconnect: bool = True
+    backoff_base: float = 1.0
+    backoff_cap: float = 300.0
+    slow_base: float = 60.0
+    slow_cap: float = 3600.0
+    tcp_keepalive: bool = True
+    read_buffer: int = 65536
+    nameservers: list[tuple[str, int]] | None = None
+    iq_timeout: float = 60.0
+    parser_backend: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base*2^n)]."""
+    return rng.uniform(0, min(cap, base * (2 ** min(attempt, 30))))
+
+
+def tls_info(ssl_object: ssl.SSLObject | ssl.SSLSocket, client_cert: bool) -> TLSInfo:
+    """Channel bindings the session may use (RFC 5929, RFC 9266)."""
+    version = ssl_object.version() or ""
+    bindings: dict[str, bytes] = {}
+    if version in ("TLSv1", "TLSv1.1", "TLSv1.2"):
+        unique = ssl_object.get_channel_binding("tls-unique")
+        if unique:
+            bindings["tls-unique"] = unique
+    der = ssl_object.getpeercert(binary_form=True)
+    if der:
+        bindings["tls-server-end-point"] = server_end_point(der)
+    return TLSInfo(version=version, channel_bindings=bindings, client_certificate=client_cert)
+
+
+def server_end_point(der: bytes) -> bytes:
+    """RFC 5929 §4.1: the certificate hashed with its signature's hash
+    (SHA-256 when that is MD5 or SHA-1)."""
+    try:
+        from stanzalink.session.sasl import tls_server_end_point
+
+        result: bytes = tls_server_end_point(der)
+        return result
+    except ImportError:  # pragma: no cover - sasl module always present
+        return hashlib.sha256(der).digest()
+
+
+class _Protocol(asyncio.BufferedProtocol):
+    def __init__(self, client: Client, size: int) -> None:
+        self.client = client
+        self.buffer = bytearray(size)
+        self.view = memoryview(self.buffer)
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.client._on_data(self, self.view[:nbytes])
+
+    def eof_received(self) -> bool | None:
+        return False  # close the transport; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.client._on_lost(self, exc)
+
+
+class Client:
+    """An XMPP client connection that stays up: the device agent's and a
+    controller program's way onto XMPP."""
+
+    def __init__(self, config: ClientConfig, *, resolver: Resolver | None = None) -> None:
+        self.config = config
+        self.session = Session(config, parser_backend=config.parser_backend)
+        self._resolver = resolver
+        self._proto: _Protocol | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._online = asyncio.Event()
+        self._closed_event: asyncio.Event = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._final_error: str | None = None
+        self._iq_waiters: dict[str, tuple[asyncio.Future[Element], JID | None]] = {}
+        self._message_handlers: list[Handler] = []
+        self._presence_handlers: list[Handler] = []
+        self._iq_handlers: dict[tuple[str, str], IQHandler] = {}
+        self._event_handlers: list[Callable[[object], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._rng = random.Random()
+        self._attempt = 0
+        self._last_close: Closed | None = None
+        self.jid: JID | None = None
+        self.connected_at: float | None = None
+
+    # ---------------------------------------------------------------- public API
+    def on_message(self, handler: Handler) -> None:
+        self._message_handlers.append(handler)
+
+    def on_presence(self, handler: Handler) -> None:
+        self._presence_handlers.append(handler)
+
+    def on_iq(
+        self, payload_tag: str, handler: IQHandler, types: tuple[str, ...] = ("get", "set")
+    ) -> None:
+        """Serve IQs of ``types`` whose payload is ``payload_tag`` ({ns}local).
+        The handler returns the result payload (or None for an empty result)
+        or raises :class:`IQError` / returns an error via ``iq_error()``."""
+        for t in types:
+            self._iq_handlers[(t, payload_tag)] = handler
+
+    def on_event(self, handler: Callable[[object], None]) -> None:
+        """Session events (Online, Closed, Registered...) for the application."""
+        self._event_handlers.append(handler)
+
+    @property
+    def online(self) -> bool:
+        return self.session.state is State.ONLINE
+
+    async def start(self) -> None:
+        """Connect in the background and keep connected until close()."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="stanzalink-connection"
+            )
+
+    async def wait_online(self, timeout: float | None = None) -> JID:
+        """Wait until the session is online; raise ConnectionFailed if it gave up."""
+        online = asyncio.ensure_future(self._online.wait())
+        closed = asyncio.ensure_future(self._closed_event.wait())
+        try:
+            await asyncio.wait(
+                {online, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            online.cancel()
+            closed.cancel()
+        if self._online.is_set() and self.jid is not None:
+            return self.jid
+        if self._closed_event.is_set():
+            raise ConnectionFailed(self._final_error or "the client stopped")
+        raise TimeoutError(f"not online after {timeout} s")
+
+    def send(self, stanza: ET.Element) -> None:
+        """Queue a stanza (see Session.send: bounded, kept until acknowledged)."""
+        self.session.send(stanza, self._now())
+        self._flush()
+
+    async def iq(self, stanza: ET.Element, timeout: float | None = None) -> Element:
+        """Send an IQ get/set and wait for its result.  The answer must carry
+        the same id, come from the JID it was sent to (or from our server
+        when sent to none) and be of type result or error; IQError for an
+        error."""
+        if stanza.get("type") not in ("get", "set"):
+            raise LocalProtocolError("iq() sends type get or set")
+        iq_id = stanza.get("id") or f"c{self._rng.getrandbits(48):x}"
+        stanza.set("id", iq_id)
+        to = stanza.get("to")
+        try:
+            expected = JID.parse(to) if to else None
+        except InvalidJID as exc:
+            raise LocalProtocolError(f"bad 'to' {to!r}: {exc}") from None
+        fut: asyncio.Future[Element] = asyncio.get_running_loop().create_future()
+        if iq_id in self._iq_waiters:
+            raise LocalProtocolError(f"an IQ with id {iq_id!r} is already pending")
+        self._iq_waiters[iq_id] = (fut, expected)
+        try:
+            self.send(stanza)
+            reply = await asyncio.wait_for(fut, timeout or self.config.iq_timeout)
+        finally:
+            self._iq_waiters.pop(iq_id, None)
+        if reply.get("type") == "error":
+            cond, text = stanza_error(reply)
+            raise IQError(cond, text, reply)
+        return reply
+
+    async def close(self) -> None:
+        """Close the stream cleanly and stop reconnecting."""
+        self._stopping = True
+        if self._proto is not None and self.session.state is not State.DISCONNECTED:
+            self.session.close(self._now())
+            self._flush()
+            self._drain_events()
+            with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                await asyncio.wait_for(self._wait_disconnected(), self.config.close_timeout)
+        if self._proto is not None and self._proto.transport is not None:
+            self._proto.transport.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._cancel_timer()
+        for fut, _ in self._iq_waiters.values():
+            if not fut.done():
+                fut.set_exception(ConnectionFailed("the client was closed"))
+        for t in list(self._tasks):
+            t.cancel()
+        self._closed_event.set()
+
+    # ---------------------------------------------------------------- connection loop
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            closed = await self._connect_and_wait()
+            if self._stopping or not self.config.reconnect:
+                break
+            retry = closed.retry if closed else Retry.BACKOFF
+            if retry is Retry.NEVER:
+                self._final_error = closed.text if closed else "closed"
+                break
+            if retry is Retry.NOW:
+                delay = self._rng.uniform(0, 1.0)  # a little jitter: no retry storm
+            elif retry is Retry.SLOW:
+                delay = backoff_delay(
+                    self._attempt, self.config.slow_base, self.config.slow_cap, self._rng
+                )
+                delay = max(delay, self.config.slow_base / 2)
+            else:
+                delay = backoff_delay(
+                    self._attempt, self.config.backoff_base, self.config.backoff_cap, self._rng
+                )
+            self._attempt += 1
+            log.info(
+                "reconnecting in %.1f s (%s)", delay, closed.text if closed else "connect failed"
+            )
+            await asyncio.sleep(delay)
+        self._closed_event.set()
+
+    async def _targets(self) -> list[Target]:
+        c = self.config
+        redirect = self._last_close.redirect if self._last_close else None
+        if redirect:
+            host, _, port = (
+                redirect.rpartition(":") if redirect.count(":") == 1 else (redirect, "", "")
+            )
+            return [Target(host or redirect, int(port) if port.isdigit() else c.port, c.direct_tls)]
+        if c.host:
+            return [Target(c.host, c.port, c.direct_tls)]
+        resolver = self._resolver or Resolver(c.nameservers)
+        return await xmpp_targets(c.jid.domain, resolver)
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        c = self.config
+        ctx = ssl.create_default_context(cafile=c.ca_file)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if not c.verify_tls:
+            log.warning(
+                "TLS CERTIFICATE VERIFICATION IS OFF (server.verify_tls = false): "
+                "anyone on the path can impersonate the server and read the password"
+            )
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if c.client_cert:
+            ctx.load_cert_chain(c.client_cert, c.client_key)
+        return ctx
+
+    async def _connect_and_wait(self) -> Closed | None:
+        loop = asyncio.get_running_loop()
+        try:
+            targets = await self._targets()
+        except Exception as exc:  # DNS trouble: retry later
+            log.warning("cannot find the server for %s: %s", self.config.jid.domain, exc)
+            return None
+        if not targets:
+            log.error("%s publishes no XMPP client service", self.config.jid.domain)
+            return Closed(
+                "host-unknown", "no XMPP service for the domain", Retry.SLOW, by_peer=True
+            )
+        self._last_close = None
+        for target in targets:
+            if self._stopping:
+                return None
+            proto = _Protocol(self, self.config.read_buffer)
+            ctx = self._ssl_context()
+            try:
+                # certificates are always checked against the JID's domain
+                # (also after a see-other-host redirect), never the target host
+                _, _ = await asyncio.wait_for(
+                    loop.create_connection(
+                        lambda proto=proto: proto,
+                        target.host,
+                        target.port,
+                        ssl=ctx if target.direct_tls else None,
+                        server_hostname=self.config.jid.domain if target.direct_tls else None,
+                    ),
+                    self.config.connect_timeout,
+                )
+            except (OSError, TimeoutError, ssl.SSLError) as exc:
+                log.warning("cannot connect to %s:%d: %s", target.host, target.port, exc)
+                continue
+            self._proto = proto
+            self._set_socket_options(proto)
+            done = loop.create_future()
+            self._connection_done = done
+            tls = None
+            if target.direct_tls and proto.transport is not None:
+                sslobj = proto.transport.get_extra_info("ssl_object")
+                tls = tls_info(sslobj, bool(self.config.client_cert))
+            log.info("connected to %s:%d%s", target.host, target.port, " (TLS)" if tls else "")
+            self.session.connection_made(self._now(), tls)
+            self._flush()
+            result: Closed | None = await done
+            return result
+        return None
+
+    def _set_socket_options(self, proto: _Protocol) -> None:
+        if not self.config.tcp_keepalive or proto.transport is None:
+            return
+        sock = proto.transport.get_extra_info("socket")
+        if sock is None:
+            return
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            idle = max(60, int(self.config.keepalive))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 30)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 4)
+
+    async def _wait_disconnected(self) -> None:
+        while self.session.state is not State.DISCONNECTED:
+            await asyncio.sleep(0.02)
+
+    # ---------------------------------------------------------------- I/O callbacks
+    def _on_data(self, proto: _Protocol, data: memoryview) -> None:
+        if proto is not self._proto or self.session.state is State.DISCONNECTED:
+            return
+        self.session.receive_data(data, self._now())
+        self._flush()
+        self._drain_events()
+
+    def _on_lost(self, proto: _Protocol, exc: Exception | None) -> None:
+        if proto is not self._proto:
+            return
+        if exc is not None:
+            log.info("connection lost: %s", exc)
+        self.session.connection_lost(self._now())
+        self._drain_events()
+        self._finish_connection(None)
+
+    def _finish_connection(self, closed: Closed | None) -> None:
+        self._online.clear()
+        self._cancel_timer()
+        done = getattr(self, "_connection_done", None)
+        if done is not None and not done.done():
+            done.set_result(closed or self._last_close)
+
+    def _flush(self) -> None:
+        data = self.session.data_to_send()
+        proto = self._proto
+        if (
+            data
+            and proto is not None
+            and proto.transport is not None
+            and not proto.transport.is_closing()
+        ):
+            proto.transport.write(data)
+        self._schedule_timer()
+
+    def _schedule_timer(self) -> None:
+        deadline = self.session.next_deadline()
+        if self._timer is not None:
+            if deadline is not None and abs(self._timer.when() - deadline) < 1e-3:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.session.tick(self._now())
+        self._flush()
+        self._drain_events()
+
+    # ---------------------------------------------------------------- events
+    def _drain_events(self) -> None:
+        for ev in self.session.events():
+            if isinstance(ev, StanzaReceived):
+                self._dispatch(ev.stanza)
+                continue
+            if isinstance(ev, StartTLS):
+                self._spawn(self._start_tls())
+            elif isinstance(ev, Online):
+                self.jid = ev.jid
+                self._attempt = 0
+                self.connected_at = self._now()
+                self._online.set()
+                log.info("online as %s%s", ev.jid, " (resumed)" if ev.resumed else "")
+            elif isinstance(ev, Closed):
+                self._last_close = ev
+                if ev.retry is Retry.NEVER or not self.config.reconnect:
+                    self._final_error = ev.text
+                level = logging.INFO if ev.retry is Retry.NEVER else logging.WARNING
+                log.log(level, "disconnected: %s", ev.text)
+                self._fail_waiters(ev)
+                proto = self._proto
+                if proto is not None and proto.transport is not None:
+                    self._flush()
+                    proto.transport.close()
+                self._finish_connection(ev)
+            elif isinstance(ev, Authenticated):
+                log.info("authenticated with %s", ev.mechanism)
+            elif isinstance(ev, Registered):
+                log.info("registered account %s in-band", ev.username)
+            for h in self._event_handlers:
+                h(ev)
+
+    def _fail_waiters(self, ev: Closed) -> None:
+        if self.session.sm.resumable:
+            return  # answers may still arrive after resumption
+        for fut, _ in self._iq_waiters.values():
+            if not fut.done():
+                fut.set_exception(ConnectionFailed(ev.text))
+
+    async def _start_tls(self) -> None:
+        loop = asyncio.get_running_loop()
+        proto = self._proto
+        assert proto is not None and proto.transport is not None
+        try:
+            transport = await asyncio.wait_for(
+                loop.start_tls(
+                    proto.transport,
+                    proto,
+                    self._ssl_context(),
+                    server_hostname=self.config.jid.domain,
+                ),
+                self.config.connect_timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            log.error("TLS with %s failed: %s", self.config.jid.domain, exc)
+            if proto.transport is not None:
+                proto.transport.close()
+            return
+        if transport is None:
+            return
+        proto.transport = transport
+        sslobj = transport.get_extra_info("ssl_object")
+        self.session.tls_started(tls_info(sslobj, bool(self.config.client_cert)), self._now())
+        self._flush()
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handler failed", exc_info=task.exception())
+
+    def _dispatch(self, stanza: Element) -> None:
+        tag = stanza.tag
+        if tag == "{jabber:client}iq":
+            self._dispatch_iq(stanza)
+            return
+        handlers = (
+            self._message_handlers if tag == "{jabber:client}message" else self._presence_handlers
+        )
+        for h in handlers:
+            result = h(stanza)
+            if asyncio.iscoroutine(result):
+                self._spawn(result)
+
+    def _dispatch_iq(self, iq: Element) -> None:
+        kind = iq.get("type")
+        iq_id = iq.get("id") or ""
+        if kind in ("result", "error"):
+            waiter = self._iq_waiters.get(iq_id)
+            if waiter is None:
+                log.debug("IQ %s with unknown id %r ignored", kind, iq_id)
+                return
+            fut, expected = waiter
+            if not self._sender_matches(iq.get("from"), expected):
+                log.warning(
+                    "IQ %s id %r from %r ignored: the request went to %s",
+                    kind,
+                    iq_id,
+                    iq.get("from"),
+                    expected or "the server",
+                )
+                return
+            if not fut.done():
+                fut.set_result(iq)
+            return
+        if kind not in ("get", "set"):
+            return
+        payload = next(iter(iq), None)
+        handler = self._iq_handlers.get((kind, payload.tag)) if payload is not None else None
+        if handler is None:
+            self._reply_error(iq, "cancel", "service-unavailable")
+            return
+        self._spawn(self._run_iq_handler(handler, iq))
+
+    async def _run_iq_handler(self, handler: IQHandler, iq: Element) -> None:
+        try:
+            result = handler(iq)
+            if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+                result = await result
+        except IQError as exc:
+            self._reply_error(iq, "cancel", exc.condition, exc.text)
+            return
+        except Exception:
+            log.exception("IQ handler for %s failed", iq.get("from"))
+            self._reply_error(iq, "wait", "internal-server-error")
+            return
+        reply = E(
+            "{jabber:client}iq", {"type": "result", "id": iq.get("id") or "", "to": iq.get("from")}
+        )
+        if isinstance(result, ET.Element):
+            if result.tag == "{jabber:client}iq":
+                reply = result
+            else:
+                reply.append(result)
+        self.send(reply)
+
+    def _reply_error(self, iq: Element, etype: str, condition: str, text: str = "") -> None:
+        reply = E(
+            "{jabber:client}iq", {"type": "error", "id": iq.get("id") or "", "to": iq.get("from")}
+        )
+        err = sub(reply, "{jabber:client}error", {"type": etype})
+        sub(err, f"{{{ns.STANZAS_ERR}}}{condition}")
+        if text:
+            sub(err, f"{{{ns.STANZAS_ERR}}}text", text=text)
+        self.send(reply)
+
+    def _sender_matches(self, sender: str | None, expected: JID | None) -> bool:
+        own = self.jid or self.config.jid
+        if expected is None or expected == own.bare:
+            # sent to our server or our own account: the answer comes from it
+            if sender is None:
+                return True
+            try:
+                j = JID.parse(sender)
+            except InvalidJID:
+                return False
+            return j in (own.bare, JID(None, own.domain), own)
+        if sender is None:
+            return False
+        try:
+            return JID.parse(sender) == expected
+        except InvalidJID:
+            return False
+
+
+def stanza_error(stanza: Element) -> tuple[str, str]:
+    """(condition, text) of a stanza's <error/>."""
+    err = stanza.find("{jabber:client}error")
+    if err is None:
+        return "undefined-condition", ""
+    cond = "undefined-condition"
+    text = ""
+    for child in err:
+        if child.tag == f"{{{ns.STANZAS_ERR}}}text":
+            text = child.text or ""
+        elif child.tag.startswith(f"{{{ns.STANZAS_ERR}}}"):
+            cond = child.tag.split("}", 1)[1]
+    return cond, text

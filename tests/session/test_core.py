@@ -1,0 +1,562 @@
+"""Conversation tests for the sans-IO session: the bytes the server sends in,
+the bytes and events the device must produce."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+import pytest
+
+from stanzalink.jid import JID
+from stanzalink.session.core import Session, SessionConfig, State, TLSInfo
+from stanzalink.session.events import (
+    Authenticated,
+    Closed,
+    Online,
+    Registered,
+    Retry,
+    StanzaReceived,
+    StartTLS,
+)
+from stanzalink.session.sm import QueueFull
+from stanzalink.xml import E
+
+SERVER_HEADER = (
+    b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+    b"xmlns:stream='http://etherx.jabber.org/streams' from='example.net' id='s%d' version='1.0'>"
+)
+TLS13 = TLSInfo("TLSv1.3", {"tls-server-end-point": b"\x01" * 32})
+FEAT_STARTTLS = (
+    b"<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"
+    b"</stream:features>"
+)
+FEAT_PLAIN = (
+    b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+    b"<mechanism>PLAIN</mechanism></mechanisms>"
+    b"<register xmlns='http://jabber.org/features/iq-register'/></stream:features>"
+)
+FEAT_BIND = (
+    b"<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
+    b"<sm xmlns='urn:xmpp:sm:3'/><csi xmlns='urn:xmpp:csi:0'/></stream:features>"
+)
+
+
+class Conv:
+    """The device's session and a scripted server."""
+
+    def __init__(self, **cfg: Any) -> None:
+        cfg.setdefault("resource", "agent")
+        self.s = Session(
+            SessionConfig(jid=JID.parse("device1@example.net"), password="secret", **cfg)
+        )
+        self.now = 100.0
+        self.streams = 0
+
+    def out(self) -> bytes:
+        return self.s.data_to_send()
+
+    def send(self, data: bytes) -> bytes:
+        self.s.receive_data(data, self.now)
+        return self.out()
+
+    def header(self) -> bytes:
+        self.streams += 1
+        return SERVER_HEADER % self.streams
+
+    def events(self) -> list[Any]:
+        return self.s.events()
+
+    def login(self, tls: TLSInfo = TLS13, features: bytes = FEAT_BIND) -> bytes:
+        """Direct TLS, PLAIN, bind; returns what the client sent after bind."""
+        self.s.connection_made(self.now, tls)
+        assert b"from='device1@example.net'" in self.out()
+        auth = self.send(self.header() + FEAT_PLAIN)
+        assert auth.startswith(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>")
+        assert self.send(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>").startswith(
+            b"<?xml"
+        )
+        bind = self.send(self.header() + features)
+        iq_id = re.search(rb"id=\"([^\"]+)\"", bind).group(1)  # type: ignore[union-attr]
+        assert b"<resource>agent</resource>" in bind
+        return self.send(
+            b"<iq type='result' id='" + iq_id + b"'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+            b"<jid>device1@example.net/agent</jid></bind></iq>"
+        )
+
+    def online(self, resumable: bool = True) -> None:
+        enable = self.login()
+        assert enable == b"<enable xmlns='urn:xmpp:sm:3' resume='true' max='600'/>"
+        rest = self.send(
+            b"<enabled xmlns='urn:xmpp:sm:3' id='sm-1' resume='%s' max='300'/>"
+            % (b"true" if resumable else b"false")
+        )
+        assert rest == b"<inactive xmlns='urn:xmpp:csi:0'/>"
+        assert self.s.state is State.ONLINE
+
+
+def msg(n: int) -> Any:
+    return E(
+        "{jabber:client}message",
+        {"to": "alice@example.net", "id": f"m{n}"},
+        E("{jabber:client}body", text=f"hello {n}"),
+    )
+
+
+def test_starttls_plain_bind_sm_online() -> None:
+    c = Conv()
+    c.s.connection_made(c.now)
+    head = c.out()
+    assert head.startswith(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client'")
+    assert b"to='example.net'" in head and b"from=" not in head  # no JID before TLS
+    assert (
+        c.send(c.header() + FEAT_STARTTLS) == b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+    )
+    assert c.send(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>") == b""
+    assert c.events() == [StartTLS()]
+    c.s.tls_started(TLS13, c.now)
+    assert b"from='device1@example.net'" in c.out()
+    auth = c.send(c.header() + FEAT_PLAIN)
+    payload = auth.split(b">", 1)[1].split(b"<", 1)[0]
+    assert base64.b64decode(payload) == b"\x00device1\x00secret"
+    c.send(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+    assert c.events() == [Authenticated("PLAIN")]
+    assert b'<bind xmlns="urn:ietf:params:xml:ns:xmpp-bind">' in c.send(c.header() + FEAT_BIND)
+
+
+def test_full_login_events() -> None:
+    c = Conv()
+    c.online()
+    evs = c.events()
+    assert evs[-1] == Online(
+        JID.parse("device1@example.net/agent"), resumed=False, stream_management=True
+    )
+    assert c.s.jid == JID.parse("device1@example.net/agent")
+
+
+def test_no_starttls_offered_means_no_credentials_sent() -> None:
+    c = Conv()
+    c.s.connection_made(c.now)
+    c.out()
+    sent = c.send(c.header() + FEAT_PLAIN)
+    assert b"auth" not in sent and b"secret" not in sent
+    [closed] = c.events()
+    assert isinstance(closed, Closed) and closed.condition == "policy-violation"
+    assert not closed.by_peer and "STARTTLS" in closed.text
+    assert c.s.state is State.DISCONNECTED
+
+
+def test_plain_is_never_used_without_tls_even_when_tls_is_optional() -> None:
+    c = Conv(require_tls=False)
+    c.s.connection_made(c.now)
+    c.out()
+    sent = c.send(c.header() + FEAT_PLAIN)
+    assert b"secret" not in sent and base64.b64encode(b"\x00device1\x00secret") not in sent
+    assert isinstance(c.events()[-1], Closed)
+
+
+def test_data_after_proceed_before_tls_is_refused() -> None:
+    c = Conv()
+    c.s.connection_made(c.now)
+    c.out()
+    c.send(c.header() + FEAT_STARTTLS)
+    out = c.send(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><message/>")
+    assert b"<stream:error>" in out
+    assert isinstance(c.events()[-1], Closed)
+
+
+def test_in_band_registration_when_login_is_refused() -> None:
+    c = Conv(register=True)
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    c.send(c.header() + FEAT_PLAIN)
+    get = c.send(b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>")
+    assert b'<query xmlns="jabber:iq:register"' in get and b'type="get"' in get
+    iq_id = re.search(rb"id=\"([^\"]+)\"", get).group(1)  # type: ignore[union-attr]
+    form = (
+        b"<iq type='result' id='" + iq_id + b"'><query xmlns='jabber:iq:register'>"
+        b"<instructions>Choose a username and password</instructions><username/><password/>"
+        b"</query></iq>"
+    )
+    submit = c.send(form)
+    assert b"<username>device1</username><password>secret</password>" in submit
+    iq_id = re.search(rb"id=\"([^\"]+)\"", submit).group(1)  # type: ignore[union-attr]
+    auth = c.send(b"<iq type='result' id='" + iq_id + b"'/>")
+    assert b"mechanism='PLAIN'" in auth
+    assert Registered("device1") in c.events()
+
+
+def test_registration_conflict_is_a_clear_error() -> None:
+    c = Conv(register=True)
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    c.send(c.header() + FEAT_PLAIN)
+    get = c.send(b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>")
+    iq_id = re.search(rb"id=\"([^\"]+)\"", get).group(1)  # type: ignore[union-attr]
+    submit = c.send(
+        b"<iq type='result' id='" + iq_id + b"'><query xmlns='jabber:iq:register'><username/>"
+        b"<password/></query></iq>"
+    )
+    iq_id = re.search(rb"id=\"([^\"]+)\"", submit).group(1)  # type: ignore[union-attr]
+    c.send(
+        b"<iq type='error' id='" + iq_id + b"'><error type='cancel'>"
+        b"<conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+    )
+    closed = c.events()[-1]
+    assert isinstance(closed, Closed) and closed.retry is Retry.SLOW
+    assert "exists" in closed.text
+
+
+def test_wrong_password_without_registration_retries_slowly() -> None:
+    c = Conv()
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    c.send(c.header() + FEAT_PLAIN)
+    c.send(
+        b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/>"
+        b"<text>bad password</text></failure>"
+    )
+    closed = c.events()[-1]
+    assert isinstance(closed, Closed) and closed.retry is Retry.SLOW
+    assert closed.condition == "not-authorized" and "bad password" in closed.text
+
+
+def test_registration_form_with_unfillable_fields() -> None:
+    c = Conv(register=True)
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    c.send(c.header() + FEAT_PLAIN)
+    get = c.send(b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>")
+    iq_id = re.search(rb"id=\"([^\"]+)\"", get).group(1)  # type: ignore[union-attr]
+    c.send(
+        b"<iq type='result' id='" + iq_id + b"'><query xmlns='jabber:iq:register'>"
+        b"<x xmlns='jabber:x:data' type='form'><field var='username'><required/></field>"
+        b"<field var='ocr'><required/></field></x></query></iq>"
+    )
+    closed = c.events()[-1]
+    assert isinstance(closed, Closed) and "ocr" in closed.text
+
+
+def test_bind_conflict_asks_the_server_for_a_resource() -> None:
+    c = Conv()
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    c.send(c.header() + FEAT_PLAIN)
+    c.send(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+    bind = c.send(c.header() + FEAT_BIND)
+    iq_id = re.search(rb"id=\"([^\"]+)\"", bind).group(1)  # type: ignore[union-attr]
+    again = c.send(
+        b"<iq type='error' id='" + iq_id + b"'><error type='cancel'>"
+        b"<conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+    )
+    assert b'<bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/>' in again
+
+
+def test_bind_result_for_someone_else_is_refused() -> None:
+    c = Conv()
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    c.send(c.header() + FEAT_PLAIN)
+    c.send(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+    bind = c.send(c.header() + FEAT_BIND)
+    iq_id = re.search(rb"id=\"([^\"]+)\"", bind).group(1)  # type: ignore[union-attr]
+    out = c.send(
+        b"<iq type='result' id='" + iq_id + b"'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+        b"<jid>mallory@example.net/x</jid></bind></iq>"
+    )
+    assert b"<stream:error><bad-format" in out
+
+
+def test_sm_counts_acks_and_answers() -> None:
+    c = Conv()
+    c.online()
+    c.events()
+    for i in range(3):
+        c.s.send(msg(i), c.now)
+    out = c.out()
+    assert out.count(b"<message") == 3 and b"<r xmlns" not in out
+    assert c.send(b"<r xmlns='urn:xmpp:sm:3'/>") == b"<a xmlns='urn:xmpp:sm:3' h='0'/>"
+    c.send(b"<message from='alice@example.net/x' type='chat'><body>hi</body></message>")
+    assert isinstance(c.events()[0], StanzaReceived)
+    assert c.send(b"<r xmlns='urn:xmpp:sm:3'/>") == b"<a xmlns='urn:xmpp:sm:3' h='1'/>"
+    c.send(b"<a xmlns='urn:xmpp:sm:3' h='2'/>")
+    assert len(c.s.sm.unacked) == 1
+    # the ack request goes out after ack_delay even with few stanzas
+    c.now += 2.5
+    c.s.tick(c.now)
+    assert c.out() == b"<r xmlns='urn:xmpp:sm:3'/>"
+
+
+def test_ack_request_after_ack_every_stanzas() -> None:
+    c = Conv(ack_every=4)
+    c.online()
+    for i in range(4):
+        c.s.send(msg(i), c.now)
+    assert c.out().endswith(b"<r xmlns='urn:xmpp:sm:3'/>")
+
+
+def test_ack_for_more_than_was_sent_is_a_stream_error() -> None:
+    c = Conv()
+    c.online()
+    c.s.send(msg(1), c.now)
+    c.out()
+    out = c.send(b"<a xmlns='urn:xmpp:sm:3' h='5'/>")
+    assert b"<stream:error><undefined-condition" in out
+    assert isinstance(c.events()[-1], Closed)
+
+
+def test_h_wraps_at_2_to_the_32() -> None:
+    c = Conv()
+    c.online()
+    c.s.sm.h_in = 2**32 - 1
+    c.send(b"<presence from='alice@example.net/x'/>")
+    assert c.send(b"<r xmlns='urn:xmpp:sm:3'/>") == b"<a xmlns='urn:xmpp:sm:3' h='0'/>"
+    c.s.sm.h_out = c.s.sm.acked = 2**32 - 1
+    c.s.send(msg(1), c.now)
+    c.s.send(msg(2), c.now)
+    c.out()
+    c.send(b"<a xmlns='urn:xmpp:sm:3' h='1'/>")
+    assert len(c.s.sm.unacked) == 0 and c.s.state is State.ONLINE
+
+
+def test_resume_after_connection_loss_resends_exactly_the_unacked() -> None:
+    c = Conv()
+    c.online()
+    for i in range(3):
+        c.s.send(msg(i), c.now)
+    c.out()
+    c.send(b"<message from='alice@example.net/x'><body>in</body></message>")
+    c.s.connection_lost(c.now)
+    closed = next(e for e in c.events() if isinstance(e, Closed))
+    assert closed.retry is Retry.BACKOFF
+    c.s.send(msg(9), c.now)  # queued while offline
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    c.send(c.header() + FEAT_PLAIN)
+    c.send(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+    resume = c.send(c.header() + FEAT_BIND)
+    assert resume == b"<resume xmlns='urn:xmpp:sm:3' h='1' previd='sm-1'/>"
+    out = c.send(b"<resumed xmlns='urn:xmpp:sm:3' h='2' previd='sm-1'/>")
+    assert out.count(b"<message") == 2  # m2 again, then m9
+    assert out.index(b'id="m2"') < out.index(b'id="m9"')
+    assert b'id="m0"' not in out and b'id="m1"' not in out
+    online = [e for e in c.events() if isinstance(e, Online)]
+    assert online == [Online(JID.parse("device1@example.net/agent"), True, True)]
+
+
+def test_failed_resume_rebinds_and_resends_what_the_server_did_not_get() -> None:
+    c = Conv()
+    c.online()
+    for i in range(3):
+        c.s.send(msg(i), c.now)
+    c.out()
+    c.s.connection_lost(c.now)
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    c.send(c.header() + FEAT_PLAIN)
+    c.send(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+    c.send(c.header() + FEAT_BIND)
+    bind = c.send(
+        b"<failed xmlns='urn:xmpp:sm:3' h='1'><item-not-found "
+        b"xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>"
+    )
+    iq_id = re.search(rb"id=\"([^\"]+)\"", bind).group(1)  # type: ignore[union-attr]
+    enable = c.send(
+        b"<iq type='result' id='" + iq_id + b"'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+        b"<jid>device1@example.net/agent2</jid></bind></iq>"
+    )
+    assert enable.startswith(b"<enable")
+    out = c.send(b"<enabled xmlns='urn:xmpp:sm:3' id='sm-2' resume='true'/>")
+    assert out.count(b"<message") == 2 and b'id="m0"' not in out
+    assert c.s.sm.h_out == 2 and len(c.s.sm.unacked) == 2
+
+
+def test_keepalive_detects_a_dead_server_within_two_intervals() -> None:
+    c = Conv(keepalive=60)
+    c.online()
+    start = c.now
+    c.now += 59
+    c.s.tick(c.now)
+    assert c.out() == b""
+    assert c.s.next_deadline() == pytest.approx(start + 60)
+    c.now = start + 60
+    c.s.tick(c.now)
+    assert c.out() == b"<r xmlns='urn:xmpp:sm:3'/>"
+    c.now = start + 120
+    c.s.tick(c.now)
+    closed = c.events()[-1]
+    assert isinstance(closed, Closed) and closed.condition == "connection-timeout"
+    assert c.now - start <= 2 * 60
+
+
+def test_an_answer_to_the_probe_keeps_the_session() -> None:
+    c = Conv(keepalive=60)
+    c.online()
+    c.now += 60
+    c.s.tick(c.now)
+    c.out()
+    c.now += 1
+    c.send(b"<a xmlns='urn:xmpp:sm:3' h='0'/>")
+    c.now += 70
+    c.s.tick(c.now)
+    assert c.s.state is State.ONLINE
+
+
+def test_ping_without_sm_and_server_pings_are_answered() -> None:
+    c = Conv(stream_management=False, keepalive=30)
+    assert c.login() == b"<inactive xmlns='urn:xmpp:csi:0'/>"  # online at once, no SM
+    c.now += 30
+    c.s.tick(c.now)
+    ping = c.out()
+    assert b'<ping xmlns="urn:xmpp:ping"/>' in ping and b'to="example.net"' in ping
+    iq_id = re.search(rb"id=\"([^\"]+)\"", ping).group(1)  # type: ignore[union-attr]
+    c.send(b"<iq type='result' id='" + iq_id + b"' from='example.net'/>")
+    assert not [e for e in c.events() if isinstance(e, StanzaReceived)]
+    pong = c.send(b"<iq type='get' id='p1' from='example.net'><ping xmlns='urn:xmpp:ping'/></iq>")
+    assert b'type="result"' in pong and b'id="p1"' in pong
+
+
+def test_a_stranger_ping_is_left_to_the_application() -> None:
+    c = Conv()
+    c.online()
+    c.events()
+    out = c.send(
+        b"<iq type='get' id='p1' from='mallory@evil.example/x'><ping xmlns='urn:xmpp:ping'/></iq>"
+    )
+    assert out == b""
+    assert isinstance(c.events()[0], StanzaReceived)
+
+
+@pytest.mark.parametrize(
+    ("condition", "retry"),
+    [
+        ("system-shutdown", Retry.NOW),
+        ("conflict", Retry.NEVER),
+        ("internal-server-error", Retry.BACKOFF),
+        ("not-authorized", Retry.SLOW),
+    ],
+)
+def test_stream_errors_from_the_server(condition: str, retry: Retry) -> None:
+    c = Conv()
+    c.online()
+    c.events()
+    out = c.send(
+        b"<stream:error><" + condition.encode() + b" xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+        b"<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>bye</text></stream:error>"
+    )
+    assert out == b"</stream:stream>"
+    [closed] = c.events()
+    assert closed == Closed(
+        condition,
+        f"the server ended the stream: {condition} (bye)",
+        retry,
+        True,
+        resume_location=None,
+    )
+
+
+def test_see_other_host_is_a_redirect() -> None:
+    c = Conv()
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    c.send(
+        c.header() + b"<stream:error><see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>"
+        b"other.example.net:5223</see-other-host></stream:error>"
+    )
+    [closed] = c.events()
+    assert isinstance(closed, Closed)
+    assert closed.redirect == "other.example.net:5223" and closed.retry is Retry.NOW
+
+
+@pytest.mark.parametrize(
+    ("garbage", "condition"),
+    [
+        (b"<!-- x -->", "restricted-xml"),
+        (b"<message><body>\xff</body></message>", "not-well-formed"),
+        (b"<foo xmlns='urn:nope'/>", "unsupported-stanza-type"),
+    ],
+)
+def test_bad_input_gets_the_right_stream_error(garbage: bytes, condition: str) -> None:
+    c = Conv()
+    c.online()
+    c.events()
+    out = c.send(garbage)
+    assert out == (
+        b"<stream:error><"
+        + condition.encode()
+        + b" xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"
+    )
+    closed = c.events()[-1]
+    assert isinstance(closed, Closed) and closed.condition == condition and closed.by_peer
+
+
+def test_stanzas_before_the_fault_are_delivered() -> None:
+    c = Conv()
+    c.online()
+    c.events()
+    c.send(b"<message from='a@example.net/r'><body>1</body></message><!--x-->")
+    evs = c.events()
+    assert isinstance(evs[0], StanzaReceived) and isinstance(evs[1], Closed)
+
+
+def test_server_header_checks() -> None:
+    c = Conv()
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    out = c.send(SERVER_HEADER.replace(b"example.net", b"evil.example") % 1)
+    assert b"<host-unknown" in out
+    c = Conv()
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    out = c.send(SERVER_HEADER.replace(b" version='1.0'>", b">") % 1)
+    assert b"<unsupported-version" in out
+    c = Conv()
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    out = c.send(SERVER_HEADER.replace(b"jabber:client", b"jabber:server") % 1)
+    assert b"<invalid-namespace" in out
+
+
+def test_negotiation_timeout() -> None:
+    c = Conv(negotiation_timeout=30)
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    c.now += 30
+    c.s.tick(c.now)
+    closed = c.events()[-1]
+    assert isinstance(closed, Closed) and closed.condition == "connection-timeout"
+
+
+def test_outbound_queue_is_bounded() -> None:
+    c = Conv(max_unacked=5)
+    c.online()
+    for i in range(5):
+        c.s.send(msg(i), c.now)
+    assert not c.s.can_send
+    with pytest.raises(QueueFull):
+        c.s.send(msg(6), c.now)
+    c.out()
+    c.send(b"<a xmlns='urn:xmpp:sm:3' h='5'/>")
+    assert c.s.can_send
+
+
+def test_close_sends_the_stream_end_and_says_never() -> None:
+    c = Conv()
+    c.online()
+    c.events()
+    c.send(b"<presence from='alice@example.net/x'/>")
+    c.s.close(c.now)
+    assert c.out() == b"<a xmlns='urn:xmpp:sm:3' h='1'/></stream:stream>"
+    closed = [e for e in c.events() if isinstance(e, Closed)][-1]
+    assert closed.retry is Retry.NEVER
+    c.send(b"</stream:stream>")
+    assert c.s.state is State.DISCONNECTED
+
+
+def test_only_stanzas_can_be_sent() -> None:
+    from stanzalink.errors import LocalProtocolError
+
+    c = Conv()
+    with pytest.raises(LocalProtocolError):
+        c.s.send(E("{urn:xmpp:sm:3}r"), c.now)
