@@ -155,12 +155,14 @@ class Client:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._final_error: str | None = None
+        self._tls_error: str | None = None
+        self._tls_task: asyncio.Future[Any] | None = None
         self._iq_waiters: dict[str, tuple[asyncio.Future[Element], JID | None]] = {}
         self._message_handlers: list[Handler] = []
         self._presence_handlers: list[Handler] = []
         self._iq_handlers: dict[tuple[str, str], IQHandler] = {}
         self._event_handlers: list[Callable[[object], None]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
         self._rng = random.Random()
         self._attempt = 0
         self._last_close: Closed | None = None
@@ -278,6 +280,9 @@ class Client:
     async def _run(self) -> None:
         while not self._stopping:
             closed = await self._connect_and_wait()
+            if self._tls_error:  # the handshake failed: that is the reason, not the closed socket
+                self._final_error = self._tls_error
+                self._tls_error = None
             if self._stopping or not self.config.reconnect:
                 break
             retry = closed.retry if closed else Retry.BACKOFF
@@ -363,6 +368,7 @@ class Client:
                 )
             except (OSError, TimeoutError, ssl.SSLError) as exc:
                 log.warning("cannot connect to %s:%d: %s", target.host, target.port, exc)
+                self._final_error = f"cannot connect to {target.host}:{target.port}: {exc}"
                 continue
             self._proto = proto
             self._set_socket_options(proto)
@@ -376,6 +382,10 @@ class Client:
             self.session.connection_made(self._now(), tls)
             self._flush()
             result: Closed | None = await done
+            tls_task = self._tls_task
+            if tls_task is not None and not tls_task.done():
+                # a failed handshake closes the socket first; let it say why
+                await asyncio.wait([tls_task], timeout=2)
             return result
         return None
 
@@ -460,7 +470,7 @@ class Client:
                 self._dispatch(ev.stanza)
                 continue
             if isinstance(ev, StartTLS):
-                self._spawn(self._start_tls())
+                self._tls_task = self._spawn(self._start_tls())
             elif isinstance(ev, Online):
                 self.jid = ev.jid
                 self._attempt = 0
@@ -470,7 +480,8 @@ class Client:
             elif isinstance(ev, Closed):
                 self._last_close = ev
                 if ev.retry is Retry.NEVER or not self.config.reconnect:
-                    self._final_error = ev.text
+                    self._final_error = self._tls_error or ev.text
+                self._tls_error = None
                 level = logging.INFO if ev.retry is Retry.NEVER else logging.WARNING
                 log.log(level, "disconnected: %s", ev.text)
                 self._fail_waiters(ev)
@@ -509,6 +520,7 @@ class Client:
             )
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             log.error("TLS with %s failed: %s", self.config.jid.domain, exc)
+            self._tls_error = f"TLS with {self.config.jid.domain} failed: {exc}"
             if proto.transport is not None:
                 proto.transport.close()
             return
@@ -519,12 +531,13 @@ class Client:
         self.session.tls_started(tls_info(sslobj, bool(self.config.client_cert)), self._now())
         self._flush()
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Future[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("handler failed", exc_info=task.exception())

@@ -1,0 +1,162 @@
+"""The device client against a real Prosody on loopback, with slixmpp as
+the controller on the other end."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import pytest
+import slixmpp
+
+from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
+from stanzalink.jid import JID
+from stanzalink.session.events import Authenticated, Registered
+from stanzalink.xml import E, Element
+
+from .prosody import Prosody
+
+_new = itertools.count(1)
+
+
+def device_config(prosody: Prosody, jid: str, password: str, **kw: Any) -> ClientConfig:
+    kw.setdefault("host", "127.0.0.1")
+    kw.setdefault("port", prosody.port)
+    kw.setdefault("resource", "agent")
+    kw.setdefault("reconnect", False)
+    return ClientConfig(jid=JID.parse(jid), password=password, ca_file=str(prosody.ca), **kw)
+
+
+async def controller(prosody: Prosody, jid: str, password: str) -> slixmpp.ClientXMPP:
+    xmpp = slixmpp.ClientXMPP(jid + "/ctl", password)
+    xmpp.ca_certs = str(prosody.ca)
+    started = asyncio.get_running_loop().create_future()
+    xmpp.add_event_handler("session_start", lambda _: started.done() or started.set_result(True))
+    xmpp.add_event_handler(
+        "failed_auth", lambda _: started.done() or started.set_exception(RuntimeError("auth"))
+    )
+    xmpp.connect("127.0.0.1", prosody.port)
+    await asyncio.wait_for(started, 30)
+    return xmpp
+
+
+def test_login_messages_both_ways_and_iq(prosody: Prosody, account: tuple[str, str]) -> None:
+    device_jid, device_pw = account
+    ctl_jid = f"ctl{next(_new)}@{prosody.domain}"
+    prosody.register(ctl_jid.split("@")[0], "ctl-password")
+
+    async def main() -> None:
+        events: list[object] = []
+        got: asyncio.Queue[Element] = asyncio.Queue()
+        client = Client(device_config(prosody, device_jid, device_pw))
+        client.on_event(events.append)
+        client.on_message(got.put_nowait)
+        await client.start()
+        jid = await client.wait_online(30)
+        assert jid == JID.parse(device_jid + "/agent")
+        auth = [e for e in events if isinstance(e, Authenticated)]
+        assert auth and auth[0].mechanism.startswith("SCRAM-SHA-1")
+        assert client.session.sm.enabled and client.session.sm.resumable
+
+        ctl = await controller(prosody, ctl_jid, "ctl-password")
+        replies: asyncio.Queue[Any] = asyncio.Queue()
+        ctl.add_event_handler("message", replies.put_nowait)
+        ctl.send_message(mto=str(jid), mbody="status please", mtype="chat")
+        msg = await asyncio.wait_for(got.get(), 20)
+        assert msg.findtext("{jabber:client}body") == "status please"
+        assert JID.parse(msg.get("from")).bare == JID.parse(ctl_jid)
+
+        client.send(
+            E("{jabber:client}message", {"to": msg.get("from"), "type": "chat"},
+              E("{jabber:client}body", text="all good \u2713 <ok> & fine"))
+        )  # fmt: skip
+        reply = await asyncio.wait_for(replies.get(), 20)
+        assert reply["body"] == "all good \u2713 <ok> & fine"
+
+        # an IQ to the server, matched on id, sender and type
+        pong = await client.iq(
+            E("{jabber:client}iq", {"type": "get", "to": prosody.domain}, E("{urn:xmpp:ping}ping"))
+        )
+        assert pong.get("type") == "result"
+        # an IQ nobody serves on the device is answered with service-unavailable
+        ver = ctl.make_iq_get(queryxmlns="jabber:iq:nonexistent", ito=str(jid))
+        with pytest.raises(slixmpp.exceptions.IqError) as info:
+            await ver.send(timeout=20)
+        assert info.value.condition == "service-unavailable"
+        # the server acknowledged everything the device sent
+        await asyncio.sleep(2.5)
+        assert len(client.session.sm.unacked) == 0
+        ctl.disconnect()
+        await client.close()
+
+    asyncio.run(main())
+
+
+def test_in_band_registration(prosody: Prosody) -> None:
+    jid = f"newdevice{next(_new)}@{prosody.domain}"
+
+    async def main() -> None:
+        events: list[object] = []
+        client = Client(device_config(prosody, jid, "fresh-password-1", register=True))
+        client.on_event(events.append)
+        await client.start()
+        await client.wait_online(30)
+        assert Registered(jid.split("@")[0]) in events
+        await client.close()
+        # and the account is real: log in again without registering
+        again = Client(device_config(prosody, jid, "fresh-password-1"))
+        await again.start()
+        await again.wait_online(30)
+        await again.close()
+
+    asyncio.run(main())
+
+
+def test_wrong_password_is_a_clear_error(prosody: Prosody, account: tuple[str, str]) -> None:
+    jid, _ = account
+
+    async def main() -> None:
+        client = Client(device_config(prosody, jid, "not-the-password"))
+        await client.start()
+        with pytest.raises(ConnectionFailed) as info:
+            await client.wait_online(30)
+        assert "not-authorized" in str(info.value)
+        await client.close()
+
+    asyncio.run(main())
+
+
+def test_direct_tls(prosody: Prosody, account: tuple[str, str]) -> None:
+    jid, pw = account
+
+    async def main() -> None:
+        client = Client(device_config(prosody, jid, pw, port=prosody.tls_port, direct_tls=True))
+        await client.start()
+        await client.wait_online(30)
+        assert client.session.tls is not None and client.session.tls.version.startswith("TLS")
+        await client.close()
+
+    asyncio.run(main())
+
+
+def test_certificate_for_another_name_is_refused(
+    prosody: Prosody, account: tuple[str, str]
+) -> None:
+    """wrong.test presents the certificate of stanzalink.test: the TLS
+    handshake fails on the name, before any credential is sent."""
+    jid, pw = account
+    other = JID.parse(jid)
+
+    async def main() -> None:
+        cfg = device_config(prosody, jid, pw)
+        cfg.jid = JID(other.local, "wrong.test")
+        client = Client(cfg)
+        await client.start()
+        with pytest.raises(ConnectionFailed) as info:
+            await client.wait_online(20)
+        assert "certificate" in str(info.value).lower() or "hostname" in str(info.value).lower()
+        assert client.session.authenticated is False
+        await client.close()
+
+    asyncio.run(main())
