@@ -34,7 +34,8 @@ def make_certs(d: Path, domain: str = DOMAIN) -> tuple[Path, Path, Path]:
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={domain}",
             "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
     (d / "ext.cnf").write_text(
-        f"subjectAltName=DNS:{domain}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
+        f"subjectAltName=DNS:{domain}\n"
+        "extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
     )
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
             "-CAcreateserial", "-days", "2", "-out", "server.pem", "-extfile", "ext.cnf")  # fmt: skip
