@@ -33,10 +33,12 @@ def make_certs(d: Path, domain: str = DOMAIN) -> tuple[Path, Path, Path]:
             "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={domain}",
             "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
-    (d / "ext.cnf").write_text(
-        f"subjectAltName=DNS:{domain}\n"
-        "extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
-    )
+    ext = [
+        f"subjectAltName=DNS:{domain}",
+        "extendedKeyUsage=serverAuth",
+        "basicConstraints=CA:FALSE",
+    ]
+    (d / "ext.cnf").write_text("\n".join(ext) + "\n")
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
             "-CAcreateserial", "-days", "2", "-out", "server.pem", "-extfile", "ext.cnf")  # fmt: skip
     os.chmod(d / "server.key", 0o644)
