@@ -40,7 +40,8 @@ def make_certs(d: Path, domain: str = DOMAIN) -> tuple[Path, Path, Path]:
     ]
     (d / "ext.cnf").write_text("\n".join(ext) + "\n")
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-out", "server.pem", "-extfile", "ext.cnf")  # fmt: skip
+            "-CAcreateserial", "-days", "2", "-out", "server.pem",
+            "-extfile", "ext.cnf")  # fmt: skip
     os.chmod(d / "server.key", 0o644)
     return d / "ca.pem", d / "server.pem", d / "server.key"
 
