@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm prosody openssl)
+DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody openssl)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

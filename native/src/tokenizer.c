@@ -79,6 +79,7 @@ typedef struct {
     uint32_t colon;       /* index of ':' in the qname, NONE if none */
     uint32_t voff, vlen;  /* value in the pool */
     uint32_t hash;
+    uint32_t is_decl;     /* a namespace declaration (set at the tag's end) */
 } attr_rec;
 
 typedef struct {
@@ -573,7 +574,7 @@ static int prepare_hash(sl_tok *t) {
     return 0;
 }
 
-static int is_xmlns_attr(const sl_tok *t, const attr_rec *a) {
+static int xmlns_name(const sl_tok *t, const attr_rec *a) {
     const uint8_t *q = pabs(t, a->qoff);
     if (a->colon == NONE) return a->qlen == 5 && memcmp(q, "xmlns", 5) == 0;
     return a->colon == 5 && memcmp(q, "xmlns", 5) == 0;
@@ -591,8 +592,22 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
     (void)data;
     (void)p;
 
-    /* 1. duplicate attributes by qualified name */
-    if (t->nattr > 1) {
+    /* 1. duplicate attributes by qualified name: pairwise when few, hashed
+     * when many (cost stays linear however many attributes come) */
+    uint32_t nprefixed = 0;
+    for (i = 0; i < t->nattr; i++) {
+        attr_rec *a = &t->attrs[i];
+        a->is_decl = (uint32_t)xmlns_name(t, a);
+        if (!a->is_decl && a->colon != NONE) nprefixed++;
+    }
+    if (t->nattr > 1 && t->nattr <= 8) {
+        uint32_t j;
+        for (i = 1; i < t->nattr; i++)
+            for (j = 0; j < i; j++)
+                if (t->attrs[i].qlen == t->attrs[j].qlen &&
+                    memcmp(pabs(t, t->attrs[i].qoff), pabs(t, t->attrs[j].qoff), t->attrs[i].qlen) == 0)
+                    NWF("duplicate attribute");
+    } else if (t->nattr > 8) {
         if (prepare_hash(t)) return SL_E_NOMEM;
         for (i = 0; i < t->nattr; i++) {
             attr_rec *a = &t->attrs[i];
@@ -607,7 +622,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         uint32_t plen;
         const uint8_t *v = pabs(t, a->voff);
         binding *nb;
-        if (!is_xmlns_attr(t, a)) continue;
+        if (!a->is_decl) continue;
         ndecl++;
         q = pabs(t, a->qoff);
         if (a->colon == NONE) {
@@ -650,12 +665,12 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
     /* attributes' namespaces and duplicates after resolution */
     for (i = 0; i < t->nattr; i++) {
         attr_rec *a = &t->attrs[i];
-        if (is_xmlns_attr(t, a) || a->colon == NONE) continue;
+        if (a->is_decl || a->colon == NONE) continue;
         q = pabs(t, a->qoff);
         if (!(a->colon == 3 && memcmp(q, "xml", 3) == 0) && !find_binding(t, q, a->colon))
             NWF("unbound prefix");
     }
-    if (t->nattr - ndecl > 1) {
+    if (nprefixed > 1) {
         /* expanded-name duplicates: hash (namespace, local) and compare */
         if (prepare_hash(t)) return SL_E_NOMEM;
         for (i = 0; i < t->nattr; i++) {
@@ -664,7 +679,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
             uint32_t nslen = 0, mask, slot;
             const uint8_t *loc;
             uint32_t loclen;
-            if (is_xmlns_attr(t, a) || a->colon == NONE) continue;
+            if (a->is_decl || a->colon == NONE) continue;
             q = pabs(t, a->qoff);
             if (a->colon == 3 && memcmp(q, "xml", 3) == 0) {
                 ns = (const uint8_t *)XML_NS;
@@ -747,7 +762,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         for (i = 0; i < t->nattr; i++) {
             attr_rec *a = &t->attrs[i];
             sl_node *an;
-            if (is_xmlns_attr(t, a)) continue;
+            if (a->is_decl) continue;
             an = new_node(t, SL_NODE_ATTR);
             if (!an) return SL_E_NOMEM;
             nextra++;
@@ -778,7 +793,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
             for (i = 0; i < t->nattr; i++) {
                 attr_rec *a = &t->attrs[i];
                 sl_node *dn;
-                if (!is_xmlns_attr(t, a)) continue;
+                if (!a->is_decl) continue;
                 dn = new_node(t, SL_NODE_NSDECL);
                 if (!dn) return SL_E_NOMEM;
                 nextra++;
@@ -1687,23 +1702,26 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
             if (q >= stop || (*q != '"' && *q != '\'')) goto bail;
             quote = *q++;
             v = q;
-            for (;;) {
-                if (q >= stop) goto bail;
-                c = *q;
-                if (c == quote) break;
-                if (attr_plain[c]) {
-                    q++;
-                    continue;
-                }
-                if (c >= 0x80) {
-                    uint32_t cp;
-                    int n = u8_decode(q, stop, &cp);
-                    if (n > 0 && cp < 0xFFFE) {
-                        q += n;
+            {
+                /* find the closing quote, then check what lies before it */
+                const uint8_t *qe = memchr(q, quote, (size_t)(stop - q));
+                if (!qe) goto bail;
+                while (q < qe) {
+                    c = *q;
+                    if (attr_plain[c]) {
+                        q++;
                         continue;
                     }
+                    if (c >= 0x80) {
+                        uint32_t cp;
+                        int n = u8_decode(q, qe, &cp);
+                        if (n > 0 && cp < 0xFFFE) {
+                            q += n;
+                            continue;
+                        }
+                    }
+                    goto bail;
                 }
-                goto bail;
             }
             a->voff = prel(t);
             a->vlen = (uint32_t)(q - v);
@@ -1847,6 +1865,7 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
         c = *p;
         if (c == '<' && !t->closed && (t->st == ST_TEXT || t->st == ST_MISC)) {
             const uint8_t *q = NULL;
+            t->pending_cr = 0; /* markup: a CR before it stays a line break of its own */
             const uint8_t *lim = stop;
             int frc = 0;
             if (t->st == ST_MISC && !t->in_unit && t->depth == 1) {

@@ -128,6 +128,7 @@ VALID: list[tuple[str, bytes]] = [
     ("cdata", b"<message><body>a<![CDATA[<b>&amp;]]>c</body></message>"),
     ("cdata-empty", b"<message><body><![CDATA[]]></body></message>"),
     ("crlf-text", b"<message><body>a\r\nb\rc\n\rd</body></message>"),
+    ("cr-before-markup", b"<message><body>\r</body>\n<x>\r<y/>\n</x><![CDATA[\r]]>\n</message>"),
     ("crlf-attr", b"<message id='a\r\nb\tc\nd\re' to='&#10;&#13;&#9;x'/>"),
     ("attr-quotes", b"<message id=\"a'b\" to='c\"d' type = 'chat' />"),
     ("xml-lang", b"<message xml:lang='de'><body xml:lang='fr'>x</body></message>"),
