@@ -14,7 +14,7 @@ setup:
 	./scripts/bootstrap.sh
 
 demo: setup
-	$(PY) -m stanzalink dump examples/streams/server-session.xml
+	$(PY) examples/demo.py
 
 test: setup lint test-native test-python
 

@@ -45,6 +45,15 @@ class Agent:
         self.cfg = cfg
         self.client = Client(client_config(cfg))
         self.client.on_event(self._on_event)
+        self.client.on_message(self._on_message)
+
+    def _on_message(self, msg: object) -> None:
+        # the console (and its access control) will answer here; until then
+        # the device answers nobody and says so in its log
+        from stanzalink.xml import Element
+
+        if isinstance(msg, Element) and msg.find("{jabber:client}body") is not None:
+            log.info("message from %s not answered: no console yet", msg.get("from"))
 
     def _on_event(self, ev: object) -> None:
         if isinstance(ev, Online) and not ev.resumed:

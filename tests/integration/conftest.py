@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .prosody import Prosody, free_port, make_certs
+from stanzalink.testing.prosody import Prosody, free_port, make_certs
 
 _names = itertools.count(1)
 

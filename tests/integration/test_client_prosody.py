@@ -13,9 +13,8 @@ import slixmpp
 from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
 from stanzalink.jid import JID
 from stanzalink.session.events import Authenticated, Registered
+from stanzalink.testing.prosody import Prosody
 from stanzalink.xml import E, Element
-
-from .prosody import Prosody
 
 _new = itertools.count(1)
 

@@ -488,7 +488,9 @@ class Client:
                 proto = self._proto
                 if proto is not None and proto.transport is not None:
                     self._flush()
-                    proto.transport.close()
+                    if self.session.state is not State.CLOSING:
+                        proto.transport.close()
+                    # else: our </stream:stream> is out; close() waits for the server's
                 self._finish_connection(ev)
             elif isinstance(ev, Authenticated):
                 log.info("authenticated with %s", ev.mechanism)

@@ -95,6 +95,10 @@ class ExpatTokenizer:
         p.ordered_attributes = True
         p.buffer_text = False
         p.SetParamEntityParsing(pyexpat.XML_PARAM_ENTITY_PARSING_NEVER)
+        if hasattr(p, "SetReparseDeferralEnabled"):
+            # libexpat >= 2.6 may hold a complete token back waiting for more
+            # input; a stanza must be delivered by the call with its last byte
+            p.SetReparseDeferralEnabled(False)
         p.StartElementHandler = self._start
         p.EndElementHandler = self._end
         p.CharacterDataHandler = self._chars

@@ -1,5 +1,9 @@
-"""A real Prosody for the integration tests, run from a throwaway directory
-on loopback with its own CA and certificates (see ../shared/SERVERS.md)."""
+"""A real Prosody run from a throwaway directory on loopback, with its own
+CA and certificates: for the integration tests and the demo.
+
+Needs Debian's ``prosody`` and ``openssl``.  As root, Prosody only starts
+with ``run_as_root = true``, which the generated config sets.
+"""
 
 from __future__ import annotations
 
