@@ -1,0 +1,187 @@
+"""Chaos: a TCP proxy on loopback between the device and Prosody cuts the
+connection at random points while messages flow both ways between the
+device and a slixmpp controller.  With stream management every message must
+reach the application exactly once.  Bounded: a fixed number of cuts and
+messages, and a time limit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import struct
+from collections import Counter
+from typing import Any
+
+import pytest
+import slixmpp
+
+from stanzalink.aio.client import Client, ClientConfig
+from stanzalink.jid import JID
+from stanzalink.session.events import Online
+from stanzalink.testing.prosody import Prosody
+from stanzalink.xml import E, Element
+
+MESSAGES = 120  # each way
+CUTS = 8
+TIME_LIMIT = 90.0
+
+
+class CuttingProxy:
+    """Forwards 127.0.0.1:port to the server; cut() drops every connection."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.pairs: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
+        self.cuts = 0
+        self.connections = 0
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        pair = (writer, up_w)
+        self.pairs.append(pair)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await src.read(4096):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer))
+        with contextlib.suppress(ValueError):
+            self.pairs.remove(pair)
+
+    def cut(self) -> None:
+        self.cuts += 1
+        for a, b in list(self.pairs):
+            for w in (a, b):
+                sock = w.get_extra_info("socket")
+                with contextlib.suppress(OSError):
+                    if sock is not None:
+                        # an abrupt cut (RST), not a polite close
+                        sock.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                w.close()
+        self.pairs.clear()
+
+    async def stop(self) -> None:
+        self.server.close()
+        self.cut()
+
+
+@pytest.mark.parametrize("seed", [1234, 7, 2026])
+def test_messages_survive_connection_cuts(
+    prosody: Prosody, account: tuple[str, str], seed: int
+) -> None:
+    device_jid, device_pw = account
+    ctl_user = f"chaosctl{seed}"
+    prosody.register(ctl_user, "ctl-pw")
+    ctl_jid = f"{ctl_user}@{prosody.domain}"
+    rng = random.Random(seed)
+
+    async def main() -> dict[str, Any]:
+        proxy = CuttingProxy(prosody.port)
+        port = await proxy.start()
+        onlines: list[Online] = []
+        at_device: Counter[str] = Counter()
+        at_controller: Counter[str] = Counter()
+
+        def on_device_message(msg: Element) -> None:
+            body = msg.findtext("{jabber:client}body") or ""
+            if body.startswith("c2d-"):
+                at_device[body] += 1
+
+        client = Client(
+            ClientConfig(
+                jid=JID.parse(device_jid),
+                password=device_pw,
+                resource="agent",
+                host="127.0.0.1",
+                port=port,
+                ca_file=str(prosody.ca),
+                backoff_base=0.05,
+                backoff_cap=0.3,
+                keepalive=30,
+            )
+        )
+        client.on_event(lambda ev: onlines.append(ev) if isinstance(ev, Online) else None)
+        client.on_message(on_device_message)
+        await client.start()
+        await client.wait_online(30)
+
+        ctl = slixmpp.ClientXMPP(ctl_jid + "/ctl", "ctl-pw")
+        ctl.ca_certs = str(prosody.ca)
+        ready = asyncio.get_running_loop().create_future()
+        ctl.add_event_handler("session_start", lambda _: ready.done() or ready.set_result(1))
+
+        def on_ctl_message(msg: Any) -> None:
+            body = str(msg["body"])
+            if body.startswith("d2c-"):
+                at_controller[body] += 1
+
+        ctl.add_event_handler("message", on_ctl_message)
+        ctl.connect("127.0.0.1", prosody.port)
+        await asyncio.wait_for(ready, 30)
+
+        device_full = f"{device_jid}/agent"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TIME_LIMIT
+
+        async def device_sender() -> None:
+            for i in range(MESSAGES):
+                while not client.session.can_send:
+                    await asyncio.sleep(0.01)
+                client.send(
+                    E("{jabber:client}message", {"to": ctl_jid + "/ctl", "type": "chat"},
+                      E("{jabber:client}body", text=f"d2c-{i}"))
+                )  # fmt: skip
+                await asyncio.sleep(rng.uniform(0, 0.02))
+
+        async def controller_sender() -> None:
+            for i in range(MESSAGES):
+                ctl.send_message(mto=device_full, mbody=f"c2d-{i}", mtype="chat")
+                await asyncio.sleep(rng.uniform(0, 0.02))
+
+        async def cutter() -> None:
+            for _ in range(CUTS):
+                await asyncio.sleep(rng.uniform(0.1, 0.4))
+                proxy.cut()
+
+        await asyncio.gather(device_sender(), controller_sender(), cutter())
+        # let everything arrive (bounded)
+        while loop.time() < deadline and (
+            len(at_device) < MESSAGES or len(at_controller) < MESSAGES
+        ):
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # late duplicates would show up here
+        result = {
+            "cuts": proxy.cuts,
+            "connections": proxy.connections,
+            "resumed": sum(1 for o in onlines if o.resumed),
+            "fresh": sum(1 for o in onlines if not o.resumed),
+            "device_received": sum(at_device.values()),
+            "controller_received": sum(at_controller.values()),
+            "lost_to_device": MESSAGES - len(at_device),
+            "lost_to_controller": MESSAGES - len(at_controller),
+            "duplicated": sum(n - 1 for n in (at_device + at_controller).values() if n > 1),
+        }
+        ctl.disconnect()
+        await client.close()
+        await proxy.stop()
+        return result
+
+    result = asyncio.run(main())
+    print("chaos:", result)
+    assert result["cuts"] == CUTS and result["connections"] > 1
+    assert result["resumed"] >= 1, result
+    assert result["lost_to_device"] == 0, result
+    assert result["lost_to_controller"] == 0, result
+    assert result["duplicated"] == 0, result
