@@ -37,6 +37,7 @@ format: setup
 bench: setup
 	$(VENV)/bin/pip install -q -r requirements-bench.txt
 	$(PY) bench/run.py
+	$(PY) bench/bench_session.py --readme
 
 fuzz: setup
 	$(MAKE) -C native fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-300}

@@ -45,6 +45,7 @@ from stanzalink.xml.builder import E, sub
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Element], Awaitable[None] | None]
+_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 0)  # Linux
 IQHandler = Callable[[Element], Awaitable[ET.Element | None] | ET.Element | None]
 
 
@@ -122,15 +123,24 @@ class _Protocol(asyncio.BufferedProtocol):
         self.buffer = bytearray(size)
         self.view = memoryview(self.buffer)
         self.transport: asyncio.Transport | None = None
+        self.quickack: socket.socket | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if _TCP_QUICKACK and sock is not None:
+            self.quickack = sock
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.view
 
     def buffer_updated(self, nbytes: int) -> None:
+        if self.quickack is not None:
+            # acknowledge at once: a server that does not set TCP_NODELAY
+            # would otherwise hold its next stanza ~40 ms for our delayed ACK
+            with contextlib.suppress(OSError):
+                self.quickack.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
         self.client._on_data(self, self.view[:nbytes])
 
     def eof_received(self) -> bool | None:

@@ -1,0 +1,379 @@
+"""Session benchmark: stanzalink's client against slixmpp, the same work
+through the same Prosody on loopback, side by side in one run.
+
+- message rate, one way, between two clients of the same library;
+- round-trip latency (a message and its echo), median and 99th percentile;
+- time from process start to a bound session (a fresh Python process each);
+- resident memory of a connected idle client (VmRSS of that process);
+- bytes of idle traffic an hour with each library's defaults, measured
+  through a counting proxy with every timer of both libraries scaled down
+  by the same factor (an hour in --idle-seconds), then scaled back.
+
+Usage: python bench/bench_session.py [--messages N] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "agent"))
+
+from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E402
+
+SM = True  # both libraries with stream management for rate and latency (the device's setup)
+DEFAULT_KEEPALIVE = 300.0  # stanzalink's default probe interval
+SLIXMPP_WHITESPACE = 300.0  # slixmpp's default whitespace keepalive interval
+
+
+# ------------------------------------------------------------------ clients
+async def sl_client(server: dict[str, Any], user: str, resource: str, **kw: Any) -> Any:
+    from stanzalink.aio.client import Client, ClientConfig
+    from stanzalink.jid import JID
+
+    cfg = ClientConfig(
+        jid=JID.parse(f"{user}@{server['domain']}"),
+        password=f"{user}-pw",
+        resource=resource,
+        host="127.0.0.1",
+        port=kw.pop("port", server["port"]),
+        ca_file=server["ca"],
+        reconnect=False,
+        max_unacked=kw.pop("max_unacked", 1000),
+        **kw,
+    )
+    c = Client(cfg)
+    await c.start()
+    await c.wait_online(30)
+    return c
+
+
+async def slix_client(server: dict[str, Any], user: str, resource: str, port: int | None = None,
+                      scale: float = 1.0, sm: bool = False) -> Any:  # fmt: skip
+    import slixmpp
+
+    x = slixmpp.ClientXMPP(f"{user}@{server['domain']}/{resource}", f"{user}-pw")
+    x.ca_certs = server["ca"]
+    x.whitespace_keepalive_interval = SLIXMPP_WHITESPACE * scale
+    if sm:
+        x.register_plugin("xep_0198")  # stream management, as the device uses it
+    ready = asyncio.get_running_loop().create_future()
+    x.add_event_handler("session_start", lambda _: ready.done() or ready.set_result(1))
+    x.connect("127.0.0.1", port or server["port"])
+    await asyncio.wait_for(ready, 30)
+    return x
+
+
+# ------------------------------------------------------------------ throughput and latency
+async def rate_and_latency(
+    lib: str, server: dict[str, Any], n: int, pings: int
+) -> dict[str, float]:
+    from stanzalink.xml import E
+
+    got = 0
+    done = asyncio.get_running_loop().create_future()
+    echo_wait: asyncio.Future[float] | None = None
+
+    if lib == "stanzalink":
+        a = await sl_client(server, "alice", "a", max_unacked=5000, stream_management=SM)
+        b = await sl_client(server, "bob", "b", stream_management=SM)
+
+        def on_b(msg: Any) -> None:
+            nonlocal got
+            body = msg.findtext("{jabber:client}body") or ""
+            if body.startswith("ping"):
+                b.send(
+                    E(
+                        "{jabber:client}message",
+                        {"to": msg.get("from")},
+                        E("{jabber:client}body", text="pong"),
+                    )
+                )
+                return
+            got += 1
+            if got == n and not done.done():
+                done.set_result(time.perf_counter())
+
+        def on_a(msg: Any) -> None:
+            if echo_wait is not None and not echo_wait.done():
+                echo_wait.set_result(time.perf_counter())
+
+        b.on_message(on_b)
+        a.on_message(on_a)
+        to_b = f"bob@{server['domain']}/b"
+        t0 = time.perf_counter()
+        for i in range(n):
+            while not a.session.can_send:
+                await asyncio.sleep(0.001)
+            a.send(
+                E("{jabber:client}message", {"to": to_b}, E("{jabber:client}body", text=f"m{i}"))
+            )
+            if i % 200 == 0:
+                await asyncio.sleep(0)
+        t1 = await asyncio.wait_for(done, 120)
+        rtts = []
+        for _ in range(pings):
+            echo_wait = asyncio.get_running_loop().create_future()
+            s = time.perf_counter()
+            a.send(E("{jabber:client}message", {"to": to_b}, E("{jabber:client}body", text="ping")))
+            rtts.append(await asyncio.wait_for(echo_wait, 10) - s)
+        await a.close()
+        await b.close()
+    else:
+        a = await slix_client(server, "alice", "a", sm=SM)
+        b = await slix_client(server, "bob", "b", sm=SM)
+
+        def on_b_slix(msg: Any) -> None:
+            nonlocal got
+            body = str(msg["body"])
+            if body.startswith("ping"):
+                b.send_message(mto=msg["from"], mbody="pong")
+                return
+            got += 1
+            if got == n and not done.done():
+                done.set_result(time.perf_counter())
+
+        def on_a_slix(msg: Any) -> None:
+            if echo_wait is not None and not echo_wait.done():
+                echo_wait.set_result(time.perf_counter())
+
+        b.add_event_handler("message", on_b_slix)
+        a.add_event_handler("message", on_a_slix)
+        to_b = f"bob@{server['domain']}/b"
+        t0 = time.perf_counter()
+        for i in range(n):
+            a.send_message(mto=to_b, mbody=f"m{i}")
+            if i % 200 == 0:
+                await asyncio.sleep(0)
+        t1 = await asyncio.wait_for(done, 120)
+        rtts = []
+        for _ in range(pings):
+            echo_wait = asyncio.get_running_loop().create_future()
+            s = time.perf_counter()
+            a.send_message(mto=to_b, mbody="ping")
+            rtts.append(await asyncio.wait_for(echo_wait, 10) - s)
+        a.disconnect()
+        b.disconnect()
+        await asyncio.sleep(0.2)
+    rtts.sort()
+    return {
+        "messages_per_s": n / (t1 - t0),
+        "rtt_median_ms": statistics.median(rtts) * 1000,
+        "rtt_p99_ms": rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))] * 1000,
+    }
+
+
+# ------------------------------------------------------------ start-up and memory (child process)
+CHILD = r"""
+import asyncio, json, sys, time
+sys.path.insert(0, {agent!r})
+server = json.loads({server!r})
+started = float(sys.argv[1])
+async def main():
+    if {lib!r} == "stanzalink":
+        from stanzalink.aio.client import Client, ClientConfig
+        from stanzalink.jid import JID
+        c = Client(ClientConfig(jid=JID.parse("carol@" + server["domain"]), password="carol-pw",
+                   host="127.0.0.1", port=server["port"], ca_file=server["ca"], reconnect=False))
+        await c.start(); await c.wait_online(30)
+    else:
+        import slixmpp
+        c = slixmpp.ClientXMPP("carol@" + server["domain"], "carol-pw")
+        c.ca_certs = server["ca"]
+        ready = asyncio.get_running_loop().create_future()
+        c.add_event_handler("session_start", lambda _: ready.done() or ready.set_result(1))
+        c.connect("127.0.0.1", server["port"]); await asyncio.wait_for(ready, 30)
+    online = time.time()
+    await asyncio.sleep(2)  # idle, connected
+    rss = [l for l in open("/proc/self/status") if l.startswith("VmRSS")][0].split()[1]
+    print(json.dumps({{"startup_s": online - started, "rss_kib": int(rss)}}), flush=True)
+    if {lib!r} == "stanzalink": await c.close()
+    else: c.disconnect(); await asyncio.sleep(0.2)
+asyncio.run(main())
+"""
+
+
+def startup_and_memory(lib: str, server: dict[str, Any], reps: int) -> dict[str, float]:
+    code = CHILD.format(agent=str(ROOT / "agent"), server=json.dumps(server), lib=lib)
+    starts, rss = [], []
+    for _ in range(reps):
+        t = time.time()
+        out = subprocess.run(
+            [sys.executable, "-c", code, repr(t)], capture_output=True, timeout=60, check=True
+        )
+        res = json.loads(out.stdout.decode().strip().splitlines()[-1])
+        starts.append(res["startup_s"])
+        rss.append(res["rss_kib"])
+    return {
+        "startup_ms": statistics.median(starts) * 1000,
+        "idle_rss_mib": statistics.median(rss) / 1024,
+    }
+
+
+# ------------------------------------------------------------------ idle traffic (scaled)
+async def idle_traffic(lib: str, server: dict[str, Any], seconds: float) -> dict[str, float]:
+    counted = {"up": 0, "down": 0}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ur, uw = await asyncio.open_connection("127.0.0.1", server["port"])
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, key: str) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    if measuring:
+                        counted[key] += len(data)
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, uw, "up"), pipe(ur, writer, "down"))
+
+    measuring = False
+    proxy = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    scale = seconds / 3600.0
+    if lib == "stanzalink":
+        c = await sl_client(server, "dave", "idle", port=port, keepalive=DEFAULT_KEEPALIVE * scale)
+    else:
+        c = await slix_client(server, "dave", "idle", port=port, scale=scale)
+    await asyncio.sleep(1.0)  # login traffic settles
+    measuring = True
+    await asyncio.sleep(seconds)
+    measuring = False
+    if lib == "stanzalink":
+        await c.close()
+    else:
+        c.disconnect()
+        await asyncio.sleep(0.2)
+    proxy.close()
+    return {"idle_bytes_per_hour": float(counted["up"] + counted["down"])}
+
+
+# ------------------------------------------------------------------ main
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=5000)
+    ap.add_argument("--pings", type=int, default=300)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--idle-seconds", type=float, default=36.0, help="one scaled hour")
+    ap.add_argument("--readme", action="store_true", help="rewrite the README's session table")
+    ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "session.json"))
+    args = ap.parse_args()
+    results: dict[str, dict[str, float]] = {"stanzalink": {}, "slixmpp": {}}
+    with tempfile.TemporaryDirectory(prefix="stanzalink-bench-") as tmp:
+        root = Path(tmp)
+        ca, cert, key = make_certs(root)
+        prosody = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
+        prosody.write_config(cert, key, extra='limits = { c2s = { rate = "100mb/s" } }')
+        prosody.start()
+        try:
+            for user in ("alice", "bob", "carol", "dave"):
+                prosody.register(user, f"{user}-pw")
+            server = {"domain": prosody.domain, "port": prosody.port, "ca": str(ca)}
+            for lib in ("stanzalink", "slixmpp"):
+                results[lib].update(
+                    asyncio.run(rate_and_latency(lib, server, args.messages, args.pings))
+                )
+                results[lib].update(startup_and_memory(lib, server, args.reps))
+            for lib in ("stanzalink", "slixmpp"):
+                results[lib].update(asyncio.run(idle_traffic(lib, server, args.idle_seconds)))
+        finally:
+            prosody.stop()
+    sl, sx = results["stanzalink"], results["slixmpp"]
+    ratios = {
+        "message_rate_x": sl["messages_per_s"] / sx["messages_per_s"],
+        "startup_fraction": sl["startup_ms"] / sx["startup_ms"],
+        "idle_memory_fraction": sl["idle_rss_mib"] / sx["idle_rss_mib"],
+    }
+    out = {
+        "date": time.strftime("%Y-%m-%d"),
+        "python": sys.version.split()[0],
+        "messages": args.messages,
+        "idle_scaled_hour_s": args.idle_seconds,
+        "results": results,
+        "ratios": ratios,
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
+    if args.readme:
+        write_readme(out, Path(args.json).with_suffix(".png"))
+    return 0
+
+
+ROWS = [
+    ("messages/s, one way, through Prosody", "messages_per_s", "{:,.0f}"),
+    ("round trip, median (ms)", "rtt_median_ms", "{:.2f}"),
+    ("round trip, 99th percentile (ms)", "rtt_p99_ms", "{:.2f}"),
+    ("process start to bound session (ms)", "startup_ms", "{:.0f}"),
+    ("connected idle client, RSS (MiB)", "idle_rss_mib", "{:.1f}"),
+    ("idle traffic with defaults (bytes/hour)", "idle_bytes_per_hour", "{:,.0f}"),
+]
+
+
+def write_readme(out: dict[str, Any], png: Path) -> None:
+    sl, sx = out["results"]["stanzalink"], out["results"]["slixmpp"]
+    r = out["ratios"]
+    lines = [
+        f"Measured with `python bench/bench_session.py` on {out['date']} (Python {out['python']}), "
+        f"Prosody 0.12 on loopback, {out['messages']:,} messages, both libraries with stream "
+        "management for rate and latency; idle traffic with each library's defaults, every "
+        f"timer scaled so that an hour took {out['idle_scaled_hour_s']:.0f} s. Numbers: "
+        "[bench/results/session.json](bench/results/session.json).",
+        "",
+        "| | stanzalink | slixmpp |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {label} | {fmt.format(sl[k])} | {fmt.format(sx[k])} |" for label, k, fmt in ROWS]
+    lines += [
+        "",
+        "| goal | target | measured | met |",
+        "|---|---:|---:|---|",
+        f"| message rate vs slixmpp | ≥ 3x (where the server is not the limit) | "
+        f"{r['message_rate_x']:.2f}x | {'yes' if r['message_rate_x'] >= 3 else '**no**'} |",
+        f"| start-up time vs slixmpp | ≤ 0.5 | {r['startup_fraction']:.2f} | "
+        f"{'yes' if r['startup_fraction'] <= 0.5 else '**no**'} |",
+        f"| idle memory vs slixmpp | ≤ 0.7 | {r['idle_memory_fraction']:.2f} | "
+        f"{'yes' if r['idle_memory_fraction'] <= 0.7 else '**no**'} |",
+    ]
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, len(ROWS), figsize=(3 * len(ROWS), 3))
+        for ax, (label, k, _fmt) in zip(axes, ROWS, strict=True):
+            ax.bar(["stanzalink", "slixmpp"], [sl[k], sx[k]], color=["#2b7", "#999"])
+            ax.set_title(label, fontsize=8)
+            ax.tick_params(labelsize=7)
+        fig.tight_layout()
+        fig.savefig(png, dpi=90)
+        lines += ["", f"![session benchmark](bench/results/{png.name})"]
+    except ImportError:
+        pass
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:session:start -->", "<!-- bench:session:end -->"
+    if start not in text or end not in text:
+        print("README markers for the session benchmark are missing; table:\n" + "\n".join(lines))
+        return
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(head + start + "\n" + "\n".join(lines) + "\n" + end + tail)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
