@@ -29,6 +29,7 @@ lint: setup
 	$(VENV)/bin/ruff check $(PYSRC)
 	$(VENV)/bin/ruff format --check $(PYSRC)
 	$(VENV)/bin/mypy
+	./scripts/lint-packaging.sh
 
 format: setup
 	$(VENV)/bin/ruff format $(PYSRC)

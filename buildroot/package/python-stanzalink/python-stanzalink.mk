@@ -1,0 +1,35 @@
+################################################################################
+#
+# python-stanzalink
+#
+################################################################################
+
+PYTHON_STANZALINK_VERSION = 0.1.0
+PYTHON_STANZALINK_SITE = $(BR2_EXTERNAL_STANZALINK_PATH)/..
+PYTHON_STANZALINK_SITE_METHOD = local
+PYTHON_STANZALINK_SETUP_TYPE = pep517
+PYTHON_STANZALINK_LICENSE = MIT
+PYTHON_STANZALINK_LICENSE_FILES = LICENSE
+PYTHON_STANZALINK_DEPENDENCIES = host-python-cffi host-python-setuptools
+
+define PYTHON_STANZALINK_INSTALL_CONFIG
+	$(INSTALL) -D -m 0640 $(@D)/packaging/device.toml \
+		$(TARGET_DIR)/etc/stanzalink/device.toml
+endef
+PYTHON_STANZALINK_POST_INSTALL_TARGET_HOOKS += PYTHON_STANZALINK_INSTALL_CONFIG
+
+define PYTHON_STANZALINK_USERS
+	stanzalink -1 stanzalink -1 * /var/lib/stanzalink - - stanzalink device agent
+endef
+
+define PYTHON_STANZALINK_INSTALL_INIT_SYSTEMD
+	$(INSTALL) -D -m 0644 $(@D)/packaging/stanzalink.service \
+		$(TARGET_DIR)/usr/lib/systemd/system/stanzalink.service
+endef
+
+define PYTHON_STANZALINK_INSTALL_INIT_SYSV
+	$(INSTALL) -D -m 0755 $(@D)/packaging/S90stanzalink \
+		$(TARGET_DIR)/etc/init.d/S90stanzalink
+endef
+
+$(eval $(python-package))

@@ -1,0 +1,64 @@
+SUMMARY = "Put an embedded Linux device on XMPP"
+DESCRIPTION = "stanzalink keeps one outbound XMPP client connection from the \
+               device to a standard server and lets allowed people and programs \
+               reach the device from ordinary chat clients."
+HOMEPAGE = "https://example.invalid/stanzalink"
+BUGTRACKER = "https://example.invalid/stanzalink/issues"
+SECTION = "devel/python"
+LICENSE = "MIT"
+LIC_FILES_CHKSUM = "file://LICENSE;md5=1d29bbbe6b52930fe0b42544aa7db5b5"
+CVE_PRODUCT = "stanzalink"
+
+DEPENDS += "python3-cffi-native"
+
+PV = "0.1.0+git"
+
+SRC_URI = "git://example.invalid/stanzalink.git;protocol=https;branch=main;destsuffix=${BP} \
+           file://run-ptest \
+           "
+# release builds pin a commit in a .bbappend; AUTOREV follows main
+SRCREV = "${AUTOREV}"
+
+inherit python_setuptools_build_meta ptest systemd useradd
+
+USERADD_PACKAGES = "${PN}"
+USERADD_PARAM:${PN} = "--system --home-dir ${localstatedir}/lib/stanzalink --no-create-home --shell /bin/false --user-group stanzalink"
+
+SYSTEMD_SERVICE:${PN} = "stanzalink.service"
+SYSTEMD_AUTO_ENABLE:${PN} = "enable"
+
+do_install:append() {
+    install -d ${D}${sysconfdir}/stanzalink
+    install -m 0640 ${S}/packaging/device.toml ${D}${sysconfdir}/stanzalink/device.toml
+    install -d ${D}${systemd_system_unitdir}
+    install -m 0644 ${S}/packaging/stanzalink.service ${D}${systemd_system_unitdir}/stanzalink.service
+    sed -i -e 's,/usr/bin/stanzalink,${bindir}/stanzalink,g' ${D}${systemd_system_unitdir}/stanzalink.service
+}
+
+do_install_ptest() {
+    install -d ${D}${PTEST_PATH}/tests ${D}${PTEST_PATH}/bench
+    cp -r ${S}/tests/* ${D}${PTEST_PATH}/tests/
+    install -m 0644 ${S}/bench/corpus.py ${D}${PTEST_PATH}/bench/
+    install -m 0644 ${S}/pyproject.toml ${D}${PTEST_PATH}/
+}
+
+FILES:${PN} += "${systemd_system_unitdir}/stanzalink.service"
+CONFFILES:${PN} = "${sysconfdir}/stanzalink/device.toml"
+
+RDEPENDS:${PN} += "\
+    python3-asyncio \
+    python3-cffi \
+    python3-codecs \
+    python3-core \
+    python3-crypt \
+    python3-json \
+    python3-logging \
+    python3-netclient \
+    python3-stringprep \
+    python3-unicodedata \
+    python3-xml \
+"
+RDEPENDS:${PN}-ptest += "\
+    python3-hypothesis \
+    python3-pytest \
+"

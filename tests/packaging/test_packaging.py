@@ -1,0 +1,122 @@
+"""Structural checks of the Yocto layer, the Buildroot tree and the service
+files: what they name must exist, and the rules of each build system hold."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from stanzalink.config import parse
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPE = ROOT / "recipes/recipes-connectivity/python3-stanzalink/python3-stanzalink_git.bb"
+BR = ROOT / "buildroot"
+
+
+def test_layer_conf() -> None:
+    conf = (ROOT / "recipes/conf/layer.conf").read_text()
+    compat = re.search(r'LAYERSERIES_COMPAT_stanzalink\s*=\s*"([^"]*)"', conf)
+    assert compat and set(compat.group(1).split()) == {"scarthgap", "wrynose"}
+    assert re.search(r'LAYERDEPENDS_stanzalink\s*=\s*"core"', conf)
+
+
+def test_recipe_rules() -> None:
+    bb = RECIPE.read_text()
+    inherits = set(re.search(r"^inherit (.*)$", bb, re.M).group(1).split())  # type: ignore[union-attr]
+    assert {"python_setuptools_build_meta", "ptest", "systemd"} <= inherits
+    assert 'DEPENDS += "python3-cffi-native"' in bb
+    assert not re.search(r"^S\s*=", bb, re.M), (
+        "S must not be assigned (scarthgap and whinlatter on)"
+    )
+    assert "destsuffix=${BP}" in bb
+    rdepends = re.search(r'RDEPENDS:\$\{PN\} \+= "\\\n(.*?)"', bb, re.S).group(1).split()  # type: ignore[union-attr]
+    for pkg in ("python3-cffi", "python3-xml", "python3-asyncio", "python3-logging"):
+        assert pkg in rdepends
+    assert 'CONFFILES:${PN} = "${sysconfdir}/stanzalink/device.toml"' in bb
+
+
+def test_recipe_license_checksum_matches() -> None:
+    md5 = re.search(r"LIC_FILES_CHKSUM = \"file://LICENSE;md5=([0-9a-f]+)\"", RECIPE.read_text())
+    assert md5 and md5.group(1) == hashlib.md5((ROOT / "LICENSE").read_bytes()).hexdigest()
+
+
+def test_everything_the_recipe_installs_exists() -> None:
+    bb = RECIPE.read_text()
+    paths = set(re.findall(r"\$\{S\}/([\w./-]+)", bb))
+    assert paths, "the recipe installs files from the source tree"
+    for rel in paths:
+        assert (ROOT / rel.rstrip("*").rstrip("/")).exists(), rel
+    run_ptest = RECIPE.parent / "files" / "run-ptest"
+    assert run_ptest.exists() and os.access(run_ptest, os.X_OK)
+
+
+def test_buildroot_tree() -> None:
+    assert re.search(r"^name: STANZALINK$", (BR / "external.desc").read_text(), re.M)
+    assert "package/python-stanzalink/Config.in" in (BR / "Config.in").read_text()
+    cfg = (BR / "package/python-stanzalink/Config.in").read_text()
+    for sel in (
+        "BR2_PACKAGE_PYTHON_CFFI # runtime",
+        "BR2_PACKAGE_PYTHON3_PYEXPAT",
+        "BR2_PACKAGE_PYTHON3_SSL",
+    ):
+        assert f"select {sel}" in cfg
+    mk = (BR / "package/python-stanzalink/python-stanzalink.mk").read_text()
+    assert re.search(r"^PYTHON_STANZALINK_SETUP_TYPE = pep517$", mk, re.M)
+    deps = re.search(r"^PYTHON_STANZALINK_DEPENDENCIES = (.*)$", mk, re.M).group(1).split()  # type: ignore[union-attr]
+    assert "host-python-cffi" in deps
+    assert "$(eval $(python-package))" in mk
+    for rel in re.findall(r"\$\(@D\)/([\w./-]+)", mk):
+        assert (ROOT / rel).exists(), rel
+    for hook in ("INSTALL_INIT_SYSTEMD", "INSTALL_INIT_SYSV"):
+        assert f"define PYTHON_STANZALINK_{hook}" in mk
+
+
+def test_buildroot_hash_matches_license() -> None:
+    text = (BR / "package/python-stanzalink/python-stanzalink.hash").read_text()
+    digest = re.search(r"^sha256\s+([0-9a-f]{64})\s+LICENSE$", text, re.M)
+    assert digest and digest.group(1) == hashlib.sha256((ROOT / "LICENSE").read_bytes()).hexdigest()
+    defconfig = (BR / "configs/stanzalink_qemu_aarch64_virt_defconfig").read_text()
+    assert "BR2_PACKAGE_PYTHON_STANZALINK=y" in defconfig
+
+
+UNIT_KEYS = {
+    "User": "stanzalink",
+    "ProtectSystem": "strict",
+    "NoNewPrivileges": "yes",
+    "PrivateTmp": "yes",
+    "StateDirectory": "stanzalink",
+    "Restart": "on-failure",
+}
+
+
+def test_systemd_unit() -> None:
+    unit = (ROOT / "packaging/stanzalink.service").read_text()
+    for key, value in UNIT_KEYS.items():
+        assert re.search(rf"^{key}={re.escape(value)}$", unit, re.M), key
+    assert re.search(
+        r"^ExecStart=/usr/bin/stanzalink run --config /etc/stanzalink/device.toml$", unit, re.M
+    )
+    assert re.search(r"^StartLimitBurst=\d+$", unit, re.M)
+    assert "StandardOutput=journal" in unit
+
+
+def test_default_config_is_valid(tmp_path: Path) -> None:
+    raw = tomllib.loads((ROOT / "packaging/device.toml").read_text())
+    pw = tmp_path / "password"
+    pw.write_text("secret\n")
+    raw["account"]["password_file"] = str(pw)
+    cfg = parse(raw)
+    assert cfg.require_tls and cfg.verify_tls
+
+
+@pytest.mark.parametrize("script", ["packaging/S90stanzalink"])
+def test_sysv_script(script: str) -> None:
+    path = ROOT / script
+    assert os.access(path, os.X_OK)
+    text = path.read_text()
+    assert "start-stop-daemon" in text and "check-config" in text
