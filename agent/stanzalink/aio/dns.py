@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
-import secrets
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +45,7 @@ class Target:
 
 
 def encode_query(name: str, qtype: int = TYPE_SRV, qid: int | None = None) -> tuple[int, bytes]:
-    qid = secrets.randbelow(65536) if qid is None else qid
+    qid = int.from_bytes(os.urandom(2), "big") if qid is None else qid
     header = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)  # RD set
     return qid, header + _encode_name(name) + struct.pack("!HH", qtype, CLASS_IN)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
+import os
 import stringprep
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -252,7 +252,7 @@ class Scram(Mechanism):
         authz = f"a={_scram_name(authzid)}" if authzid else ""
         self._gs2 = f"{gs2},{authz},".encode()
         self._cb_data = cb_data if cb_type else b""
-        self._nonce = nonce or base64.b64encode(secrets.token_bytes(24)).decode()
+        self._nonce = nonce or base64.b64encode(os.urandom(24)).decode()  # the OS CSPRNG
         self._first_bare = f"n={_scram_name(username)},r={self._nonce}".encode()
         self._server_signature: bytes | None = None
         self._state = 0
