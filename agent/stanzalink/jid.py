@@ -13,7 +13,6 @@ Each part is at most 1023 bytes of UTF-8.  A malformed JID raises
 
 from __future__ import annotations
 
-import ipaddress
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -68,14 +67,19 @@ def normalize_domain(domain: str) -> str:
     if s.startswith("["):
         if not s.endswith("]"):
             raise InvalidJID("unterminated IPv6 literal")
+        import ipaddress  # only for address literals
+
         try:
             return "[" + ipaddress.IPv6Address(s[1:-1]).compressed + "]"
         except ValueError as exc:
             raise InvalidJID(f"bad IPv6 literal: {exc}") from None
-    try:
-        return str(ipaddress.IPv4Address(s))
-    except ValueError:
-        pass
+    if s.replace(".", "").isdigit():
+        import ipaddress
+
+        try:
+            return str(ipaddress.IPv4Address(s))
+        except ValueError:
+            pass
     if s.isascii():
         s = s.lower()
         ascii_name = s

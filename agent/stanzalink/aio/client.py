@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import random
+import os
 import socket
 import ssl
 import xml.etree.ElementTree as ET
@@ -86,9 +86,17 @@ class ClientConfig(SessionConfig):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+def uniform(low: float, high: float) -> float:
+    """A uniformly random float in [low, high] from the OS (no random module
+    to import on a small device)."""
+    return low + (high - low) * int.from_bytes(os.urandom(7), "big") / (2**56 - 1)
+
+
+def backoff_delay(
+    attempt: int, base: float, cap: float, rand: Callable[[float, float], float] = uniform
+) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base*2^n)]."""
-    return rng.uniform(0, min(cap, base * (2 ** min(attempt, 30))))
+    return rand(0, min(cap, base * (2 ** min(attempt, 30))))
 
 
 def tls_info(ssl_object: ssl.SSLObject | ssl.SSLSocket, client_cert: bool) -> TLSInfo:
@@ -173,7 +181,6 @@ class Client:
         self._iq_handlers: dict[tuple[str, str], IQHandler] = {}
         self._event_handlers: list[Callable[[object], None]] = []
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._rng = random.Random()
         self._attempt = 0
         self._last_close: Closed | None = None
         self.jid: JID | None = None
@@ -239,7 +246,7 @@ class Client:
         error."""
         if stanza.get("type") not in ("get", "set"):
             raise LocalProtocolError("iq() sends type get or set")
-        iq_id = stanza.get("id") or f"c{self._rng.getrandbits(48):x}"
+        iq_id = stanza.get("id") or "c" + os.urandom(6).hex()
         stanza.set("id", iq_id)
         to = stanza.get("to")
         try:
@@ -300,15 +307,13 @@ class Client:
                 self._final_error = closed.text if closed else "closed"
                 break
             if retry is Retry.NOW:
-                delay = self._rng.uniform(0, 1.0)  # a little jitter: no retry storm
+                delay = uniform(0, 1.0)  # a little jitter: no retry storm
             elif retry is Retry.SLOW:
-                delay = backoff_delay(
-                    self._attempt, self.config.slow_base, self.config.slow_cap, self._rng
-                )
+                delay = backoff_delay(self._attempt, self.config.slow_base, self.config.slow_cap)
                 delay = max(delay, self.config.slow_base / 2)
             else:
                 delay = backoff_delay(
-                    self._attempt, self.config.backoff_base, self.config.backoff_cap, self._rng
+                    self._attempt, self.config.backoff_base, self.config.backoff_cap
                 )
             self._attempt += 1
             log.info(
