@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYSRC := $(wildcard agent tests bench examples native/tools native/build_ffi.py)
 
-.PHONY: setup demo test test-native test-python lint format bench fuzz fuzz-smoke clean
+.PHONY: setup demo test test-native test-python test-cross lint format bench fuzz fuzz-smoke clean
 
 setup:
 	./scripts/bootstrap.sh
@@ -16,7 +16,7 @@ setup:
 demo: setup
 	$(PY) examples/demo.py
 
-test: setup lint test-native test-python
+test: setup lint test-native test-python test-cross
 
 test-native:
 	$(MAKE) -C native test
@@ -24,6 +24,12 @@ test-native:
 
 test-python:
 	$(PY) -m pytest -q
+
+# the native module cross-compiled for ARM, installed as a wheel into Debian's
+# target Python and tested under qemu-user (see scripts/cross/build-and-test.sh)
+test-cross:
+	./scripts/cross/build-and-test.sh arm64
+	./scripts/cross/build-and-test.sh armhf
 
 lint: setup
 	$(VENV)/bin/ruff check $(PYSRC)

@@ -26,6 +26,15 @@ done
 
 sh -n packaging/S90stanzalink && echo "S90stanzalink: syntax ok"
 
+# the wheel matrix for a CI provider with Docker: CPython 3.11-3.14, x86_64,
+# aarch64, armv7l, manylinux and musllinux
+"$VENV/bin/pip" install -q cibuildwheel==4.3.5
+ids=$("$VENV/bin/cibuildwheel" --print-build-identifiers --platform linux)
+echo "cibuildwheel: $(echo "$ids" | wc -l) wheels"
+for want in cp311-manylinux_aarch64 cp314-musllinux_armv7l cp311-manylinux_x86_64; do
+    echo "$ids" | grep -qx "$want" || { echo "cibuildwheel: $want missing"; status=1; }
+done
+
 if command -v systemd-analyze >/dev/null; then
     tmp=$(mktemp -d)
     # verify needs the binary to exist: check a copy that points at one that does

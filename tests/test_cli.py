@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from stanzalink.xml import available_backends
 
+from .util import python_cmd
 from .xml.cases import CLOSE, HEADER, STANZA
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "streams" / "server-session.xml"
@@ -19,7 +19,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "streams" / "serv
 
 def dump(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "stanzalink", "dump", *args],
+        [*python_cmd(), "-m", "stanzalink", "dump", *args],
         input=stdin,
         capture_output=True,
         timeout=60,
@@ -77,7 +77,7 @@ def test_stdin_and_help() -> None:
     res = dump(stdin=HEADER + STANZA)
     assert res.returncode == 0 and res.stdout.decode().count("\n") == 2
     top = subprocess.run(
-        [sys.executable, "-m", "stanzalink", "--help"], capture_output=True, check=False
+        [*python_cmd(), "-m", "stanzalink", "--help"], capture_output=True, check=False
     )
     assert top.returncode == 0 and b"dump" in top.stdout
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from stanzalink.config import ConfigError, load, parse
+
+from .util import python_cmd
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "device.toml"
 
@@ -61,13 +62,13 @@ def test_check_config_command(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[account]\njid = "d@example.net"\npassword = "x"\n[server]\nprot = 1\n')
     res = subprocess.run(
-        [sys.executable, "-m", "stanzalink", "check-config", str(bad)],
+        [*python_cmd(), "-m", "stanzalink", "check-config", str(bad)],
         capture_output=True,
         check=False,
     )
     assert res.returncode == 1 and b"server.prot: unknown key" in res.stderr
     ok = subprocess.run(
-        [sys.executable, "-m", "stanzalink", "check-config", str(EXAMPLE)],
+        [*python_cmd(), "-m", "stanzalink", "check-config", str(EXAMPLE)],
         capture_output=True,
         check=False,
     )
@@ -75,7 +76,7 @@ def test_check_config_command(tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("[account\n")
     res = subprocess.run(
-        [sys.executable, "-m", "stanzalink", "check-config", str(broken)],
+        [*python_cmd(), "-m", "stanzalink", "check-config", str(broken)],
         capture_output=True,
         check=False,
     )
