@@ -45,10 +45,21 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+def expat_usable() -> bool:
+    """False where libexpat defers small chunks and pyexpat cannot stop it
+    (Debian 12's libexpat with Python 3.11.2): the fallback's delivery
+    timing cannot hold there, as its docs and log warning say."""
+    from stanzalink.xml.expat_backend import reparse_deferral_stuck
+
+    return not reparse_deferral_stuck()
+
+
 @pytest.fixture(params=["native", "expat"])
 def backend(request: pytest.FixtureRequest) -> str:
     from stanzalink.xml import available_backends
 
     if request.param not in available_backends():
         pytest.skip("native module not built (allowed only outside CI)")
+    if request.param == "expat" and not expat_usable():
+        pytest.skip("this libexpat defers small chunks and pyexpat cannot turn that off")
     return str(request.param)

@@ -12,12 +12,20 @@ from hypothesis import strategies as st
 
 from stanzalink.xml import available_backends
 
+from ..conftest import expat_usable
 from .cases import AT_START, CLOSE, HEADER, IN_STREAM, STANZA, VALID
 from .helpers import run
 
-pytestmark = pytest.mark.skipif(
-    "native" not in available_backends(), reason="native module not built (allowed only outside CI)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        "native" not in available_backends(),
+        reason="native module not built (allowed only outside CI)",
+    ),
+    pytest.mark.skipif(
+        not expat_usable(),
+        reason="this libexpat defers small chunks and pyexpat cannot turn that off",
+    ),
+]
 
 
 def same_everywhere(data: bytes, cuts: list[int] | None = None, **limits: int) -> list[str]:

@@ -174,3 +174,15 @@ def test_unknown_backend_is_a_local_error() -> None:
 def test_bad_limits_are_refused(backend: str, limits: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         StreamParser(backend=backend, **limits)
+
+
+def test_reparse_deferral_probe_matches_the_parser() -> None:
+    """The probe behind the fallback's warning tells the truth here."""
+    from stanzalink.xml.expat_backend import reparse_deferral_stuck
+
+    parser = StreamParser(backend="expat")
+    events = []
+    for byte in HEADER + STANZA:
+        events += parser.feed(bytes([byte]))
+    delivered = len(events) == 2
+    assert delivered == (not reparse_deferral_stuck())

@@ -53,6 +53,21 @@ _ENCODING_ERRORS = {
 }
 
 
+def reparse_deferral_stuck() -> bool:
+    """True where libexpat defers re-parsing small chunks (expat 2.6, or a
+    distribution's backport of it) and pyexpat offers no switch to turn that
+    off (CPython before 3.12.3 / 3.11.9 / 3.13).  There the fallback parser
+    may hold a complete stanza back until more bytes arrive."""
+    p = pyexpat.ParserCreate()
+    if hasattr(p, "SetReparseDeferralEnabled"):
+        return False
+    seen: list[str] = []
+    p.StartElementHandler = lambda name, attrs: seen.append(name)
+    for piece in (b"<a><bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", b"/", b">"):
+        p.Parse(piece, False)
+    return "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" not in seen
+
+
 class _Fault(Exception):
     """Raised inside a handler to stop expat with a condition."""
 

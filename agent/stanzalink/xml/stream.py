@@ -17,7 +17,7 @@ from stanzalink.errors import LocalProtocolError
 from stanzalink.xml import _native
 from stanzalink.xml.element import ATTR, NSDECL, WORDS, Element, PoolDoc
 from stanzalink.xml.events import Event, StreamClose, StreamError, StreamOpen
-from stanzalink.xml.expat_backend import ExpatTokenizer
+from stanzalink.xml.expat_backend import ExpatTokenizer, reparse_deferral_stuck
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,12 @@ class StreamParser:
             impl = NativeBackend(**limits)
         elif backend == "expat":
             impl = ExpatTokenizer(**limits)
+            if reparse_deferral_stuck():
+                log.warning(
+                    "this libexpat defers parsing of small chunks and pyexpat cannot turn it "
+                    "off: with the expat backend a stanza may wait for more bytes to arrive "
+                    "(build the native module to avoid it)"
+                )
         else:
             raise LocalProtocolError(f"unknown parser backend {backend!r} (native or expat)")
         self.backend = backend
