@@ -63,3 +63,18 @@ def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "expat" and not expat_usable():
         pytest.skip("this libexpat defers small chunks and pyexpat cannot turn that off")
     return str(request.param)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run ``async def`` tests in a fresh event loop (no plugin needed)."""
+    import asyncio
+    import inspect
+
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
+    timeout = float(os.environ.get("STANZALINK_ASYNC_TEST_TIMEOUT", "120"))
+    asyncio.run(asyncio.wait_for(pyfuncitem.obj(**kwargs), timeout))
+    return True

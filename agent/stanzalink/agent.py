@@ -1,20 +1,48 @@
-"""The device agent: one XMPP connection that stays up, with the device's
-presence.  Features (roster automation and access control, console, ad-hoc
-commands, HTTP and files over XMPP) plug in here as they land."""
+"""The device agent: one XMPP connection that stays up, the device's
+presence, and the features (one module per XEP under :mod:`stanzalink.xep`,
+the console under :mod:`stanzalink.console`) wired to it.
+
+The agent is the only place where features meet the client.  Every stanza
+passes the access check here before a feature sees it:
+
+- an IQ get/set is routed by its payload to the one feature that serves it,
+  if the sender is allowed by that route; otherwise ``service-unavailable``,
+  the same answer as for a payload nobody serves;
+- a message from a controller goes to the features in order until one takes
+  it; from anybody else (and of type groupchat, headline or error) it is
+  dropped and the denial logged;
+- every presence goes to every feature (the roster feature answers
+  strangers' subscription requests with a refusal).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
+import xml.etree.ElementTree as ET
+from collections.abc import Coroutine
+from typing import Any
 
+from stanzalink.access import AccessControl, Role
 from stanzalink.aio.client import Client, ClientConfig
 from stanzalink.config import DeviceConfig
-from stanzalink.session.events import Online
+from stanzalink.errors import StanzaError
+from stanzalink.jid import JID
+from stanzalink.session.events import Closed, Online
+from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute
+from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
 log = logging.getLogger(__name__)
+
+# The features, in the order they are asked about messages.  "module:Class";
+# a feature whose config section is absent may serve nothing.
+FEATURES: list[str] = [
+    "stanzalink.xep.ping:Ping",
+]
 
 
 def client_config(cfg: DeviceConfig) -> ClientConfig:
@@ -40,34 +68,159 @@ def client_config(cfg: DeviceConfig) -> ClientConfig:
     )
 
 
+def load_feature(spec: str) -> type[Feature]:
+    module, _, cls = spec.partition(":")
+    feature = getattr(importlib.import_module(module), cls)
+    assert isinstance(feature, type) and issubclass(feature, Feature), spec
+    return feature
+
+
 class Agent:
-    def __init__(self, cfg: DeviceConfig) -> None:
+    """The device agent.  ``features``: feature classes to run instead of
+    :data:`FEATURES` (tests run one feature alone)."""
+
+    def __init__(
+        self,
+        cfg: DeviceConfig,
+        *,
+        features: list[type[Feature]] | None = None,
+        client: Client | None = None,
+    ) -> None:
+        self.config = cfg
         self.cfg = cfg
-        self.client = Client(client_config(cfg))
+        self.client = client or Client(client_config(cfg))
+        self.access = AccessControl(cfg.jid, cfg.access)
+        self.status = cfg.status
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.client.on_event(self._on_event)
         self.client.on_message(self._on_message)
+        self.client.on_presence(self._on_presence)
+        classes = features if features is not None else [load_feature(f) for f in FEATURES]
+        self._features: list[Feature] = [cls(self) for cls in classes]
+        self._by_name = {f.name: f for f in self._features if f.name}
+        routes: dict[tuple[str, str], IQRoute] = {}
+        for feat in self._features:
+            for route in feat.iq_routes():
+                key = (route.type, route.tag)
+                if key in routes:
+                    raise ValueError(f"two features serve {route.type} {route.tag}")
+                routes[key] = route
+                self.client.on_iq(route.tag, self._gate(route), types=(route.type,))
+        self.routes = routes
 
-    def _on_message(self, msg: object) -> None:
-        # the console (and its access control) will answer here; until then
-        # the device answers nobody and says so in its log
-        from stanzalink.xml import Element
+    # ------------------------------------------------------------ Context
+    @property
+    def jid(self) -> JID:
+        return self.client.jid or self.cfg.jid
 
-        if isinstance(msg, Element) and msg.find("{jabber:client}body") is not None:
-            log.info("message from %s not answered: no console yet", msg.get("from"))
+    @property
+    def online(self) -> bool:
+        return self.client.online
 
-    def _on_event(self, ev: object) -> None:
-        if isinstance(ev, Online) and not ev.resumed:
+    def send(self, stanza: ET.Element) -> None:
+        self.client.send(stanza)
+
+    async def iq(self, stanza: ET.Element, timeout: float | None = None) -> Element:
+        return await self.client.iq(stanza, timeout)
+
+    def feature(self, name: str) -> Feature | None:
+        return self._by_name.get(name)
+
+    def features(self) -> list[Feature]:
+        return list(self._features)
+
+    def update_presence(self) -> None:
+        if self.client.online:
             self.announce()
 
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name or None)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    # ------------------------------------------------------------ public
+    def set_status(self, text: str) -> None:
+        """Change the status line contacts see (for example a health summary)."""
+        self.status = text
+        self.update_presence()
+
     def announce(self) -> None:
-        """Send the device's presence (status line and priority)."""
+        """Send the device's presence: status line, priority, and what the
+        features add (entity capabilities, avatar hash)."""
         pres = E("{jabber:client}presence")
-        if self.cfg.status:
-            sub(pres, "{jabber:client}status", text=self.cfg.status)
+        if self.status:
+            sub(pres, "{jabber:client}status", text=self.status)
         if self.cfg.priority:
             sub(pres, "{jabber:client}priority", text=str(self.cfg.priority))
+        for feat in self._features:
+            for child in feat.presence_payload():
+                pres.append(child)
         self.client.send(pres)
 
+    # ------------------------------------------------------------ dispatch
+    def _gate(self, route: IQRoute) -> Any:
+        async def gate(iq: Element) -> ET.Element | None:
+            sender = iq.get("from")
+            role: Role | None = None
+            if route.need == OWN_SERVER:
+                if not self.access.from_own_server(sender):
+                    self.access.denied(sender, f"{route.type} {route.tag}")
+                    raise StanzaError("service-unavailable")
+            else:
+                assert isinstance(route.need, Role)
+                role = self.access.check(sender, route.need, f"{route.type} {route.tag}")
+                if role is None:
+                    raise StanzaError("service-unavailable")
+            result = route.handler(iq, role)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                result = await result
+            assert result is None or isinstance(result, ET.Element)
+            return result
+
+        return gate
+
+    def _on_message(self, msg: Element) -> None:
+        mtype = msg.get("type") or "normal"
+        if mtype in ("groupchat", "error", "headline"):
+            return
+        sender = msg.get("from")
+        role = self.access.role(sender)
+        if role is None:
+            if msg.find("{jabber:client}body") is not None:
+                self.access.denied(sender, "message")
+            return
+        for feat in self._features:
+            if feat.on_message(msg, role):
+                return
+        if msg.find("{jabber:client}body") is not None:
+            log.info("message from %s not answered: no feature took it", sender)
+
+    def _on_presence(self, pres: Element) -> None:
+        role = self.access.role(pres.get("from"))
+        for feat in self._features:
+            if feat.on_presence(pres, role):
+                return
+
+    def _on_event(self, ev: object) -> None:
+        if isinstance(ev, Online):
+            if not ev.resumed:
+                self.announce()
+            for feat in self._features:
+                feat.on_online(ev.resumed)
+        elif isinstance(ev, Closed):
+            for feat in self._features:
+                feat.on_offline()
+
+    # ------------------------------------------------------------ running
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -82,4 +235,16 @@ class Agent:
         finally:
             waiter.cancel()
             closed.cancel()
-            await self.client.close()
+            await self.stop()
+
+    async def stop(self) -> None:
+        for feat in self._features:
+            try:
+                await feat.stop()
+            except Exception:
+                log.exception("feature %s failed to stop", feat.name)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+        await self.client.close()

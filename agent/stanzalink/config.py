@@ -47,6 +47,13 @@ class DeviceConfig:
     files_export: list[str] = field(default_factory=list)
     log_level: str = "info"
     parser_backend: str | None = None
+    # every checked value by section, for the features' own sections
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    base: Path | None = None  # the config file's folder
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The checked keys of ``[name]`` (empty when the section is absent)."""
+        return self.sections.get(name, {})
 
 
 def _type(expected: type | tuple[type, ...], what: str) -> Callable[[str, Any], Any]:
@@ -229,4 +236,6 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
         files_export=files.get("export", []),
         log_level=values.get("log", {}).get("level", "info"),
         parser_backend=values.get("parser", {}).get("backend"),
+        sections=values,
+        base=base,
     )

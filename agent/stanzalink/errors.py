@@ -28,3 +28,22 @@ class RemoteProtocolError(StanzalinkError):
         super().__init__(f"{condition}: {message}")
         self.condition = condition
         self.message = message
+
+
+class StanzaError(StanzalinkError):
+    """A stanza-level error (RFC 6120 §8.3): raised by a feature to answer a
+    request with ``<error type=...><condition/></error>``, or received in
+    answer to one (then ``stanza`` holds the error stanza)."""
+
+    def __init__(
+        self,
+        condition: str,
+        text: str = "",
+        etype: str = "cancel",
+        stanza: object | None = None,
+    ) -> None:
+        super().__init__(f"{condition}" + (f": {text}" if text else ""))
+        self.condition = condition
+        self.text = text
+        self.etype = etype
+        self.stanza = stanza

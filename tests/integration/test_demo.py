@@ -17,5 +17,5 @@ def test_demo_runs() -> None:
     assert res.returncode == 0, out + res.stderr.decode()
     assert "registered account device1 in-band" in out
     assert "online as device1@stanzalink.test/agent" in out
-    assert "message from alice@stanzalink.test/laptop not answered" in out
+    assert "message from alice@stanzalink.test/laptop not answered: no feature took it" in out
     assert "device agent exited with status 0" in out

@@ -27,7 +27,7 @@ from typing import Any
 
 from stanzalink import ns
 from stanzalink.aio.dns import Resolver, Target, xmpp_targets
-from stanzalink.errors import LocalProtocolError, StanzalinkError
+from stanzalink.errors import LocalProtocolError, StanzaError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.session.core import Session, SessionConfig, State, TLSInfo
 from stanzalink.session.events import (
@@ -49,14 +49,14 @@ _TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 0)  # Linux
 IQHandler = Callable[[Element], Awaitable[ET.Element | None] | ET.Element | None]
 
 
-class IQError(StanzalinkError):
-    """An IQ came back with type='error'."""
+class IQError(StanzaError):
+    """An IQ came back with type='error' (or a handler raises it to answer
+    with one)."""
 
-    def __init__(self, condition: str, text: str, stanza: Element) -> None:
-        super().__init__(f"{condition}" + (f": {text}" if text else ""))
-        self.condition = condition
-        self.text = text
-        self.stanza = stanza
+    def __init__(
+        self, condition: str, text: str = "", stanza: Element | None = None, etype: str = "cancel"
+    ) -> None:
+        super().__init__(condition, text, etype, stanza)
 
 
 class ConnectionFailed(StanzalinkError):
@@ -264,7 +264,7 @@ class Client:
             self._iq_waiters.pop(iq_id, None)
         if reply.get("type") == "error":
             cond, text = stanza_error(reply)
-            raise IQError(cond, text, reply)
+            raise IQError(cond, text, reply, stanza_error_type(reply))
         return reply
 
     async def close(self) -> None:
@@ -607,8 +607,8 @@ class Client:
             result = handler(iq)
             if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
                 result = await result
-        except IQError as exc:
-            self._reply_error(iq, "cancel", exc.condition, exc.text)
+        except StanzaError as exc:
+            self._reply_error(iq, exc.etype, exc.condition, exc.text)
             return
         except Exception:
             log.exception("IQ handler for %s failed", iq.get("from"))
@@ -666,3 +666,8 @@ def stanza_error(stanza: Element) -> tuple[str, str]:
         elif child.tag.startswith(f"{{{ns.STANZAS_ERR}}}"):
             cond = child.tag.split("}", 1)[1]
     return cond, text
+
+
+def stanza_error_type(stanza: Element) -> str:
+    err = stanza.find("{jabber:client}error")
+    return (err.get("type") if err is not None else None) or "cancel"

@@ -1,0 +1,192 @@
+"""What a feature module is, and what it may use.
+
+A feature (usually one XEP) is a class derived from :class:`Feature`.  It
+never touches the connection: the agent hands it a :class:`Context` and
+calls it with stanzas that already passed the access check; it answers with
+stanzas (returned from IQ handlers, or sent through ``ctx.send``).  Feature
+modules import ``stanzalink.xml``, ``stanzalink.access``, ``stanzalink.jid``
+and ``stanzalink.errors``, never ``session`` or ``aio`` (DESIGN.md rule 4).
+
+A minimal feature::
+
+    class Time(Feature):
+        name = "time"
+        disco_features = ("urn:xmpp:time",)
+
+        def iq_routes(self):
+            return [IQRoute("get", "{urn:xmpp:time}time", self.time, Role.VIEWER)]
+
+        def time(self, iq: Element, role: Role | None) -> ET.Element:
+            return E("{urn:xmpp:time}time", ...)
+
+The agent answers ``service-unavailable`` to an IQ whose sender is not
+allowed by the route (exactly what it answers for a payload nobody serves,
+so a stranger learns nothing), and to every IQ nobody routes.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from stanzalink.access import AccessControl, Role
+from stanzalink.errors import StanzaError
+from stanzalink.jid import JID
+from stanzalink.xml import Element
+from stanzalink.xml.builder import E, sub
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from stanzalink.config import DeviceConfig
+
+__all__ = [
+    "OWN_SERVER",
+    "Context",
+    "Feature",
+    "IQRoute",
+    "Identity",
+    "Role",
+    "StanzaError",
+    "error_reply",
+    "result_reply",
+]
+
+# an IQRoute.need meaning: only the own server / own account (roster pushes)
+OWN_SERVER = "own-server"
+
+IQResult = ET.Element | None
+IQHandlerFn = Callable[[Element, "Role | None"], Awaitable[IQResult] | IQResult]
+
+
+@dataclass(frozen=True, slots=True)
+class IQRoute:
+    """Serve IQs of ``type`` ("get" or "set") whose payload is ``tag``
+    (``{ns}local``).  ``need``: the least role the sender must have, or
+    :data:`OWN_SERVER`.  The handler gets the IQ and the sender's role and
+    returns the result payload (None for an empty result) or raises
+    :class:`StanzaError`."""
+
+    type: str
+    tag: str
+    handler: IQHandlerFn
+    need: Role | str = Role.VIEWER
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """An XEP-0030 identity."""
+
+    category: str
+    type: str
+    name: str = ""
+    lang: str | None = None
+
+
+class Context(Protocol):
+    """What the agent offers every feature."""
+
+    config: DeviceConfig
+    access: AccessControl
+
+    @property
+    def jid(self) -> JID:
+        """The device's full JID once bound (its bare JID before)."""
+
+    @property
+    def online(self) -> bool: ...
+
+    def send(self, stanza: ET.Element) -> None:
+        """Queue a stanza for sending (raises QueueFull when the bounded
+        stream-management queue is full)."""
+
+    async def iq(self, stanza: ET.Element, timeout: float | None = None) -> Element:
+        """Send an IQ get/set and wait for the answer; StanzaError (an
+        IQError) when the answer is an error."""
+
+    def feature(self, name: str) -> Feature | None:
+        """Another feature by name (for example "disco"), or None."""
+
+    def features(self) -> list[Feature]: ...
+
+    def update_presence(self) -> None:
+        """Send the device's presence again (status, caps, avatar hash changed)."""
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
+        """Run a coroutine in the background; its failure is logged; it is
+        cancelled when the agent stops."""
+
+    def now(self) -> float:
+        """Monotonic seconds (the event loop's clock)."""
+
+
+class Feature:
+    """Base class of the agent's features.  Override what applies."""
+
+    name: ClassVar[str] = ""
+    disco_features: ClassVar[tuple[str, ...]] = ()
+    identities: ClassVar[tuple[Identity, ...]] = ()
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # -- what the feature serves
+    def iq_routes(self) -> Iterable[IQRoute]:
+        return ()
+
+    def on_message(self, msg: Element, role: Role) -> bool:
+        """A message from a controller (role already checked: never a
+        stranger, never type groupchat or error).  True if handled: later
+        features are not asked."""
+        return False
+
+    def on_presence(self, pres: Element, role: Role | None) -> bool:
+        """Every presence (strangers included, role None): the roster
+        feature refuses their subscription requests.  True if handled."""
+        return False
+
+    def presence_payload(self) -> list[ET.Element]:
+        """Children to add to the device's own presence (caps, avatar hash)."""
+        return []
+
+    def disco_extensions(self) -> list[ET.Element]:
+        """XEP-0128 data forms to add to disco#info."""
+        return []
+
+    # -- lifecycle
+    def on_online(self, resumed: bool) -> None:
+        """The session is online (``resumed``: stream management resumed it)."""
+
+    def on_offline(self) -> None:
+        """The connection is gone (it may come back)."""
+
+    async def stop(self) -> None:
+        """The agent stops: end transfers, sessions, tasks."""
+
+
+def result_reply(iq: Element, payload: ET.Element | None = None) -> ET.Element:
+    """An IQ result for ``iq`` with an optional payload."""
+    reply = E(
+        "{jabber:client}iq", {"type": "result", "id": iq.get("id") or "", "to": iq.get("from")}
+    )
+    if payload is not None:
+        reply.append(payload)
+    return reply
+
+
+def error_reply(
+    stanza: Element, condition: str, etype: str = "cancel", text: str = ""
+) -> ET.Element:
+    """An error reply (RFC 6120 §8.3) to a message, presence or IQ."""
+    kind = stanza.tag.split("}", 1)[1]
+    attrs = {"type": "error", "to": stanza.get("from")}
+    if stanza.get("id") is not None:
+        attrs["id"] = stanza.get("id") or ""
+    reply = E("{jabber:client}" + kind, attrs)
+    err = sub(reply, "{jabber:client}error", {"type": etype})
+    sub(err, "{urn:ietf:params:xml:ns:xmpp-stanzas}" + condition)
+    if text:
+        sub(err, "{urn:ietf:params:xml:ns:xmpp-stanzas}text", text=text)
+    return reply

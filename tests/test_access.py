@@ -1,0 +1,88 @@
+"""The access-control decisions: one place, on the outer from."""
+
+from __future__ import annotations
+
+import pytest
+
+from stanzalink.access import AccessControl, Role
+from stanzalink.jid import JID
+
+OWN = JID.parse("device1@example.net")
+ACL = AccessControl(
+    OWN,
+    {
+        "admin": ["alice@example.net"],
+        "operator": ["ops.example.org", "bob@example.net/console"],
+        "viewer": ["carol@example.net", "alice@example.net"],
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("sender", "role"),
+    [
+        ("alice@example.net", Role.ADMIN),
+        ("alice@example.net/laptop", Role.ADMIN),  # highest role wins
+        ("ALICE@Example.NET/laptop", Role.ADMIN),  # case
+        (
+            "\uff41\uff4c\uff49\uff43\uff45@example.net/x",
+            Role.ADMIN,
+        ),  # fullwidth letters are one account
+        ("alice@example.net.", Role.ADMIN),  # trailing dot
+        ("alíce@example.net", None),  # a lookalike
+        ("alice@example.net.evil.org", None),
+        ("bob@example.net/console", Role.OPERATOR),
+        ("bob@example.net/phone", None),  # only the named resource
+        ("bob@example.net", None),
+        ("anyone@ops.example.org/x", Role.OPERATOR),
+        ("ops.example.org", None),  # a domain entry admits accounts, not the server
+        ("sub.ops.example.org", None),
+        ("x@sub.ops.example.org", None),
+        ("carol@example.net/r", Role.VIEWER),
+        ("device1@example.net/other", None),  # own account
+        ("device1@example.net", None),
+        ("example.net", None),  # own server
+        (None, None),
+        ("not a jid@@", None),
+        ("stranger@example.net", None),
+    ],
+)
+def test_roles(sender: str | None, role: Role | None) -> None:
+    assert ACL.role(sender) == role
+
+
+def test_allows_by_rank() -> None:
+    assert ACL.allows("alice@example.net/a", Role.OPERATOR)
+    assert not ACL.allows("carol@example.net/a", Role.OPERATOR)
+    assert ACL.allows("carol@example.net/a", Role.VIEWER)
+    assert not ACL.allows(None, Role.VIEWER)
+
+
+def test_own_account_only_when_named_as_full_jid() -> None:
+    acl = AccessControl(OWN, {"admin": ["device1@example.net/maintenance"]})
+    assert acl.role("device1@example.net/maintenance") is Role.ADMIN
+    assert acl.role("device1@example.net/agent") is None
+
+
+def test_own_server() -> None:
+    assert ACL.from_own_server(None)
+    assert ACL.from_own_server("device1@example.net")
+    assert ACL.from_own_server("example.net")
+    assert not ACL.from_own_server("device1@example.net/other")
+    assert not ACL.from_own_server("alice@example.net")
+
+
+def test_denial_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    acl = AccessControl(OWN, {"viewer": ["carol@example.net"]})
+    with caplog.at_level("WARNING"):
+        assert acl.check("eve@example.net/x", Role.VIEWER, "get disco") is None
+        assert acl.check("carol@example.net/x", Role.ADMIN, "command reboot") is None
+        assert acl.check("carol@example.net/x", Role.VIEWER, "get disco") is Role.VIEWER
+    text = caplog.text
+    assert "denied get disco to eve@example.net/x: not a controller" in text
+    assert "denied command reboot to carol@example.net/x: role viewer, needs admin" in text
+
+
+def test_bad_role_name() -> None:
+    with pytest.raises(ValueError, match="not a role"):
+        AccessControl(OWN, {"root": ["alice@example.net"]})
