@@ -1,0 +1,1 @@
+"""The network virtual terminal: a device console in any chat window."""
