@@ -45,17 +45,24 @@ do_install_ptest() {
 FILES:${PN} += "${systemd_system_unitdir}/stanzalink.service"
 CONFFILES:${PN} = "${sysconfdir}/stanzalink/device.toml"
 
+# the standard library modules the agent imports, by the package that
+# oe-core's python3 manifest puts them in (stringprep and unicodedata
+# are in python3-core; tomllib, shlex and difflib have packages of their own)
 RDEPENDS:${PN} += "\
     python3-asyncio \
     python3-cffi \
     python3-codecs \
     python3-core \
     python3-crypt \
+    python3-datetime \
+    python3-difflib \
+    python3-io \
     python3-json \
     python3-logging \
     python3-netclient \
-    python3-stringprep \
-    python3-unicodedata \
+    python3-shell \
+    python3-threading \
+    python3-tomllib \
     python3-xml \
 "
 RDEPENDS:${PN}-ptest += "\
