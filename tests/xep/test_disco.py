@@ -4,6 +4,7 @@ addressed to the device), the node hooks other features use, and the gate."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import ClassVar
 
 import pytest
 
@@ -25,7 +26,7 @@ class Music(Feature):
     name = "music"
     disco_features = ("urn:example:music",)
     identities = (Identity("automation", "command-list", "Plays"),)
-    asked: list[Role] = []
+    asked: ClassVar[list[Role]] = []
 
     def disco_nodes(self) -> dict[str, NodeFn]:
         def music(role: Role) -> NodeInfo | None:
@@ -63,7 +64,9 @@ async def test_info_lists_identity_features_and_forms() -> None:
     assert reply.get("to") == "romeo@montague.net/orchard"
     query = reply.find(INFO + "query")
     assert query is not None and query.get("node") is None
-    idents = [(i.get("category"), i.get("type"), i.get("name")) for i in query.findall(INFO + "identity")]
+    idents = [
+        (i.get("category"), i.get("type"), i.get("name")) for i in query.findall(INFO + "identity")
+    ]
     assert idents == [("client", "bot", "stanzalink"), ("automation", "command-list", "Plays")]
     feats = [f.get("var") for f in query.findall(INFO + "feature")]
     assert feats == sorted(feats)
@@ -156,9 +159,7 @@ async def test_no_items_by_default() -> None:
 async def test_strangers_get_service_unavailable(sender: str | None, ns: str) -> None:
     h = Harness([Disco], ACCESS)
     frm = f" from='{sender}'" if sender else ""
-    h.receive(
-        f"<iq type='get'{frm} id='q1'><query xmlns='http://jabber.org/protocol/{ns}'/></iq>"
-    )
+    h.receive(f"<iq type='get'{frm} id='q1'><query xmlns='http://jabber.org/protocol/{ns}'/></iq>")
     await h.next_sent()
     assert "service-unavailable" in h.sent_xml[-1]
     assert "bot" not in h.sent_xml[-1] and "disco#" not in h.sent_xml[-1]

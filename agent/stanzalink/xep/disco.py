@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from stanzalink.access import Role
-from stanzalink.xep.base import Feature, IQRoute, Identity, StanzaError
+from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -71,10 +71,14 @@ class NodeInfo:
 NodeFn = Callable[[Role], "NodeInfo | None"]
 
 
+def _attrs(**values: str | None) -> dict[str, str]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def info_element(info: NodeInfo, node: str | None = None) -> ET.Element:
     """The ``<query xmlns='…disco#info'/>`` for ``info`` (identities and
     features de-duplicated, features sorted: the answer is stable)."""
-    query = E(f"{{{INFO}}}query", {"node": node})
+    query = E(f"{{{INFO}}}query", _attrs(node=node))
     seen: set[tuple[str, str, str | None, str]] = set()
     for ident in info.identities:
         key = (ident.category, ident.type, ident.lang, ident.name)
@@ -155,12 +159,9 @@ class Disco(Feature):
                 if (hook := getattr(feat, "disco_items", None)) is not None
                 for item in hook(role or Role.VIEWER)
             ]
-        query = E(f"{{{ITEMS}}}query", {"node": node})
+        query = E(f"{{{ITEMS}}}query", _attrs(node=node))
         own = str(self.ctx.jid)
         for item in items:
-            sub(
-                query,
-                f"{{{ITEMS}}}item",
-                {"jid": item.jid or own, "node": item.node, "name": item.name},
-            )
+            attrs = _attrs(jid=item.jid or own, node=item.node, name=item.name)
+            sub(query, f"{{{ITEMS}}}item", attrs)
         return query
