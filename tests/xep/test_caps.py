@@ -140,9 +140,7 @@ async def test_presence_carries_caps_that_match_disco_info() -> None:
         "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
     )
     plain = (await h.next_sent())[0]
-    assert [ET.tostring(x.to_etree()) for x in plain] == [
-        ET.tostring(x.to_etree()) for x in query
-    ]
+    assert [ET.tostring(x.to_etree()) for x in plain] == [ET.tostring(x.to_etree()) for x in query]
     assert "http://jabber.org/protocol/caps" in {f.get("var") for f in plain}
     # an old (or made-up) ver is an unknown node
     h.receive(
@@ -157,7 +155,9 @@ async def test_presence_carries_caps_that_match_disco_info() -> None:
 
 async def test_ver_follows_the_features_and_the_configured_node() -> None:
     one = Harness([Disco, Caps], ACCESS, identity={"caps_node": "https://example.com/device"})
-    two = Harness([Disco, Caps, Extra], ACCESS, identity={"caps_node": "https://example.com/device"})
+    two = Harness(
+        [Disco, Caps, Extra], ACCESS, identity={"caps_node": "https://example.com/device"}
+    )
     one.agent.announce()
     two.agent.announce()
     c1 = (await one.next_sent()).find("{http://jabber.org/protocol/caps}c")

@@ -53,7 +53,9 @@ async def test_os_from_os_release_and_hidden_fields() -> None:
 
 def test_os_release_parsing(tmp_path: Path) -> None:
     f = tmp_path / "os-release"
-    f.write_text('NAME="Debian GNU/Linux"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n')
+    f.write_text(
+        'NAME="Debian GNU/Linux"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n'
+    )
     assert os_name(f) == "Debian GNU/Linux 12 (bookworm)"
     f.write_text("PRETTY_NAME=Poky\n")
     assert os_name(f) == "Poky"

@@ -22,7 +22,7 @@ NS = "urn:xmpp:time"
 
 def local_now() -> dt.datetime:
     """The local time, aware of its UTC offset."""
-    return dt.datetime.now(dt.timezone.utc).astimezone()
+    return dt.datetime.now(dt.UTC).astimezone()
 
 
 def tzo(offset: dt.timedelta | None) -> str:
@@ -44,6 +44,6 @@ class Time(Feature):
         now = self.clock()
         out = E(f"{{{NS}}}time")
         sub(out, f"{{{NS}}}tzo", text=tzo(now.utcoffset()))
-        utc = now.astimezone(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+        utc = now.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None)
         sub(out, f"{{{NS}}}utc", text=utc.isoformat() + "Z")
         return out

@@ -56,7 +56,11 @@ class Version(Feature):
         cfg = self.ctx.config.section("identity")
         query = E(f"{{{NS}}}query")
         sub(query, f"{{{NS}}}name", text=cfg.get("software_name") or "stanzalink")
-        sub(query, f"{{{NS}}}version", text=None if cfg.get("hide_version") else stanzalink.__version__)
+        sub(
+            query,
+            f"{{{NS}}}version",
+            text=None if cfg.get("hide_version") else stanzalink.__version__,
+        )
         if not cfg.get("hide_os"):
             if self._os is None:
                 self._os = cfg.get("os") or os_name()
