@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stanzalink.access import Role
-from stanzalink.errors import StanzaError
+from stanzalink.errors import StanzaError, StanzalinkError
 from stanzalink.xep.base import Context, Feature, IQRoute
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
@@ -209,6 +209,9 @@ class VCard(Feature):
         self._publishing: asyncio.Task[Any] | None = None
         self._pending = False
         self.published = 0  # how many times the card was sent to the server
+        # the outcome of the last check with the server: "published",
+        # "unchanged", "refused" or "failed" (None before the first)
+        self.last_sync: str | None = None
         self._bad_stamp: tuple[int, int] | None = None
         self._check_photo()
 
@@ -307,15 +310,26 @@ class VCard(Feature):
                 )
                 if card_facts(reply.find(_tag("vCard"))) == card_facts(mine):
                     log.debug("the server has the device's vCard already")
+                    self.last_sync = "unchanged"
                     return False
             except StanzaError as exc:
                 log.debug("reading the stored vCard failed (%s): publishing", exc.condition)
+            except (StanzalinkError, TimeoutError) as exc:
+                log.warning("reading the stored vCard failed: %s", exc or "timeout")
+                self.last_sync = "failed"
+                return False
         try:
             await self.ctx.iq(E("{jabber:client}iq", {"type": "set"}, mine))
         except StanzaError as exc:
             log.warning("the server refused the device's vCard: %s", exc.condition)
+            self.last_sync = "refused"
+            return False
+        except (StanzalinkError, TimeoutError) as exc:
+            log.warning("publishing the vCard failed: %s", exc or "timeout")
+            self.last_sync = "failed"
             return False
         self.published += 1
+        self.last_sync = "published"
         log.info("published the device's vCard to the server")
         return True
 
