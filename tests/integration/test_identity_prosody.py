@@ -7,10 +7,10 @@ in its presence (also after the picture changes)."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import inspect
 import base64
+import datetime as dt
 import hashlib
+import inspect
 import itertools
 import os
 import struct
