@@ -269,7 +269,9 @@ class VCard(Feature):
             await asyncio.sleep(self.photo_check_interval)
             if self._check_photo():
                 log.info("identity.photo changed: publishing the new picture")
-                await self.publish()
+                self._publish_soon()
+                if self._publishing is not None:  # the card first, then the hash
+                    await asyncio.shield(self._publishing)
                 self.ctx.update_presence()
 
     # ------------------------------------------------------------ publishing
