@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 # a feature whose config section is absent may serve nothing.
 FEATURES: list[str] = [
     "stanzalink.xep.ping:Ping",
+    "stanzalink.xep.disco:Disco",
+    "stanzalink.xep.caps:Caps",
+    "stanzalink.xep.version:Version",
+    "stanzalink.xep.vcard:VCard",
+    "stanzalink.xep.time:Time",
 ]
 
 

@@ -112,6 +112,27 @@ def _choice(*options: str) -> Callable[[str, Any], str]:
     return check
 
 
+def _range(low: float, high: float) -> Callable[[str, Any], float]:
+    def check(key: str, value: Any) -> float:
+        v = _num(key, value)
+        if not low <= v <= high:
+            raise ConfigError(f"{key}: must be between {low:g} and {high:g}, got {v}")
+        return float(v)
+
+    return check
+
+
+def _photo(key: str, value: Any) -> str:
+    from stanzalink.xep.vcard import read_photo
+
+    path = _file(key, value)
+    try:
+        read_photo(path)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    return path
+
+
 # section -> key -> checker
 SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     "account": {
@@ -144,6 +165,23 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     "files": {"inbox": _str, "export": _str_list},
     "log": {"level": _choice("debug", "info", "warning", "error")},
     "parser": {"backend": _choice("native", "expat")},
+    "identity": {
+        "name": _str,
+        "nickname": _str,
+        "description": _str,
+        "model": _str,
+        "serial": _str,
+        "location": _str,
+        "latitude": _range(-90, 90),
+        "longitude": _range(-180, 180),
+        "url": _str,
+        "photo": _photo,
+        "software_name": _str,
+        "os": _str,
+        "hide_os": _bool,
+        "hide_version": _bool,
+        "caps_node": _str,
+    },
 }
 
 
@@ -210,6 +248,9 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
     if not -128 <= presence.get("priority", 0) <= 127:
         raise ConfigError("presence.priority: must be between -128 and 127")
     files = values.get("files", {})
+    identity = values.get("identity", {})
+    if ("latitude" in identity) != ("longitude" in identity):
+        raise ConfigError("identity.latitude / identity.longitude: give both or neither")
     return DeviceConfig(
         jid=jid,
         password=password,

@@ -1,0 +1,167 @@
+"""XEP-0030 Service Discovery: what the device is and what it can do, as
+its controllers see it (strangers get ``service-unavailable``, like for any
+other query: the route needs the viewer role).
+
+The device's identity is ``category="client" type="bot"``.  The Service
+Discovery Identities registry defines the client types bot, console, game,
+handheld, pc, phone, sms, tablet and web; "bot" is "an automated client that
+is not controlled by a human user", which is what a headless device agent
+is (it has no human at its keyboard; "console" would describe a
+command-line client a person types into).  Its name is ``[identity] name``
+when set, else "stanzalink".
+
+disco#info (no node) answers that identity plus every feature's
+``identities``, the union of every feature's ``disco_features``, and the
+XEP-0128 data forms of every feature's ``disco_extensions()``.
+
+Hooks for other features (looked up with ``getattr``, so a feature defines
+only what it needs):
+
+``disco_nodes(self) -> dict[str, Callable[[Role], NodeInfo | None]]``
+    The nodes the feature owns (the ad-hoc commands feature owns
+    ``http://jabber.org/protocol/commands`` and one node per command; the
+    caps feature owns ``node#ver``).  A disco#info or disco#items query with
+    that ``node`` is answered from the :class:`NodeInfo` the callable returns
+    for the asker's role; None (or a node nobody owns) answers
+    ``item-not-found``.
+
+``disco_items(self, role) -> list[Item]``
+    Items to list in the disco#items answer without a node (none by default,
+    so that answer is usually empty).
+
+An :class:`Item` without a ``jid`` is the device itself (its full JID).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from stanzalink.access import Role
+from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError
+from stanzalink.xml import Element
+from stanzalink.xml.builder import E, sub
+
+INFO = "http://jabber.org/protocol/disco#info"
+ITEMS = "http://jabber.org/protocol/disco#items"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+DEFAULT_NAME = "stanzalink"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A disco#items entry; ``jid`` None means the device's own JID."""
+
+    jid: str | None = None
+    node: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class NodeInfo:
+    """What one node (or the device itself) answers."""
+
+    identities: list[Identity] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
+    forms: list[ET.Element] = field(default_factory=list)
+
+
+NodeFn = Callable[[Role], "NodeInfo | None"]
+
+
+def _attrs(**values: str | None) -> dict[str, str]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def info_element(info: NodeInfo, node: str | None = None) -> ET.Element:
+    """The ``<query xmlns='…disco#info'/>`` for ``info`` (identities and
+    features de-duplicated, features sorted: the answer is stable)."""
+    query = E(f"{{{INFO}}}query", _attrs(node=node))
+    seen: set[tuple[str, str, str | None, str]] = set()
+    for ident in info.identities:
+        key = (ident.category, ident.type, ident.lang, ident.name)
+        if key in seen:
+            continue
+        seen.add(key)
+        attrs = {"category": ident.category, "type": ident.type}
+        if ident.name:
+            attrs["name"] = ident.name
+        if ident.lang:
+            attrs[XML_LANG] = ident.lang
+        sub(query, f"{{{INFO}}}identity", attrs)
+    for var in sorted(set(info.features)):
+        sub(query, f"{{{INFO}}}feature", {"var": var})
+    for form in info.forms:
+        query.append(form)
+    return query
+
+
+class Disco(Feature):
+    name = "disco"
+    disco_features = (INFO, ITEMS)
+
+    def iq_routes(self) -> list[IQRoute]:
+        return [
+            IQRoute("get", f"{{{INFO}}}query", self._info, Role.VIEWER),
+            IQRoute("get", f"{{{ITEMS}}}query", self._items, Role.VIEWER),
+        ]
+
+    # ------------------------------------------------------------ public
+    @property
+    def identity(self) -> Identity:
+        name = self.ctx.config.section("identity").get("name") or DEFAULT_NAME
+        return Identity("client", "bot", str(name))
+
+    def root_info(self) -> NodeInfo:
+        """The device's own disco#info: the same for every asker (entity
+        capabilities hash it)."""
+        info = NodeInfo(identities=[self.identity])
+        for feat in self.ctx.features():
+            info.identities.extend(feat.identities)
+            info.features.extend(feat.disco_features)
+            info.forms.extend(feat.disco_extensions())
+        return info
+
+    def nodes(self) -> dict[str, NodeFn]:
+        """Every node some feature owns."""
+        out: dict[str, NodeFn] = {}
+        for feat in self.ctx.features():
+            hook = getattr(feat, "disco_nodes", None)
+            if hook is not None:
+                out.update(hook())
+        return out
+
+    # ------------------------------------------------------------ handlers
+    def _node(self, iq: Element, ns: str, role: Role | None) -> tuple[str | None, NodeInfo]:
+        query = iq.find(f"{{{ns}}}query")
+        node = query.get("node") if query is not None else None
+        if node is None:
+            return None, self.root_info()
+        fn = self.nodes().get(node)
+        info = fn(role or Role.VIEWER) if fn is not None else None
+        if info is None:
+            raise StanzaError("item-not-found")
+        return node, info
+
+    def _info(self, iq: Element, role: Role | None) -> ET.Element:
+        node, info = self._node(iq, INFO, role)
+        return info_element(info, node)
+
+    def _items(self, iq: Element, role: Role | None) -> ET.Element:
+        node, info = self._node(iq, ITEMS, role)
+        items: Iterable[Item] = info.items
+        if node is None:
+            items = [
+                item
+                for feat in self.ctx.features()
+                if (hook := getattr(feat, "disco_items", None)) is not None
+                for item in hook(role or Role.VIEWER)
+            ]
+        query = E(f"{{{ITEMS}}}query", _attrs(node=node))
+        own = str(self.ctx.jid)
+        for item in items:
+            attrs = _attrs(jid=item.jid or own, node=item.node, name=item.name)
+            sub(query, f"{{{ITEMS}}}item", attrs)
+        return query
