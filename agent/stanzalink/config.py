@@ -112,6 +112,23 @@ def _choice(*options: str) -> Callable[[str, Any], str]:
     return check
 
 
+def _int_range(lo: int, hi: int) -> Callable[[str, Any], int]:
+    def check(key: str, value: Any) -> int:
+        v = _int(key, value)
+        if not lo <= v <= hi:
+            raise ConfigError(f"{key}: must be between {lo} and {hi}, got {v}")
+        return int(v)
+
+    return check
+
+
+def _argv(key: str, value: Any) -> list[str]:
+    v = _str_list(key, value)
+    if not v or not v[0]:
+        raise ConfigError(f"{key}: expected a command as a non-empty list of strings")
+    return v
+
+
 # section -> key -> checker
 SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     "account": {
@@ -144,6 +161,30 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     "files": {"inbox": _str, "export": _str_list},
     "log": {"level": _choice("debug", "info", "warning", "error")},
     "parser": {"backend": _choice("native", "expat")},
+    "console": {
+        "enabled": _bool,
+        "banner": _str,
+        "page_size": _int_range(1024, 131072),
+        "session_timeout": _positive,
+        "max_sessions": _int_range(1, 4096),
+        "rate": _positive,
+        "burst": _int_range(1, 1000),
+        "max_jobs": _int_range(1, 64),
+        "confirm_timeout": _positive,
+        "command_timeout": _positive,
+        "audit_log": _str,
+        "log_file": _str,
+        "log_source": _choice("file", "journal"),
+        "journal_unit": _str,
+        "settable": _str_list,
+        "disk_paths": _str_list,
+        "shell": _bool,
+        "shell_timeout": _positive,
+        "output_limit": _int_range(1024, 1048576),
+        "reboot_command": _argv,
+        "restart_exit_code": _int_range(1, 255),
+        "plugins": _str_list,
+    },
 }
 
 
