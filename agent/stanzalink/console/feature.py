@@ -79,6 +79,7 @@ class Job:
     reply: Reply
     task: asyncio.Task[Any] | None = None
     by_user: bool = False
+    started: bool = False
 
 
 @dataclass
@@ -380,6 +381,7 @@ class Console(Feature):
 
     async def _run(self, sess: Session, job: Job) -> None:
         inv = job.inv
+        job.started = True
         try:
             result = await asyncio.wait_for(run_handler(inv), self.command_timeout)
         except asyncio.CancelledError:
@@ -413,6 +415,10 @@ class Console(Feature):
             job.inv.cancelled.set()
             if job.task is not None:
                 job.task.cancel()
+            if not job.started:  # cancelled before it ran: _run never sees it
+                sess.jobs.pop(job.id, None)
+                self._audit(sess.jid, sess.role, job.inv.line, "cancelled")
+                self.send(job.reply, [Para(f"Cancelled: {job.name}.")])
 
     # ------------------------------------------------------------ pages
     def _paged(self, sess: Session, reply: Reply, blocks: list[Block]) -> None:
