@@ -34,7 +34,9 @@ class Chat:
         self.now = 1000.0
         self.console.clock = lambda: self.now
 
-    def send(self, text: str, frm: str = ALICE, mtype: str | None = "chat", extra: str = "") -> None:
+    def send(
+        self, text: str, frm: str = ALICE, mtype: str | None = "chat", extra: str = ""
+    ) -> None:
         t = f" type='{mtype}'" if mtype else ""
         self.h.receive(
             f"<message from='{frm}' to='device1@example.net/agent'{t}>"
@@ -106,9 +108,7 @@ def test_commands() -> Iterator[dict[str, Any]]:
             raise
         return "slept"
 
-    @registry.command(
-        "big", help="many lines", args=[Arg("lines", int, default=200)]
-    )
+    @registry.command("big", help="many lines", args=[Arg("lines", int, default=200)])
     def big(inv: Invocation) -> Text:
         lines = [f"line {i:04d} " + "x" * 30 for i in range(inv.args["lines"])]
         return Text("\n".join(lines), preformatted=True)

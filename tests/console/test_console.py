@@ -111,7 +111,7 @@ async def test_paging_with_more(test_commands: dict[str, Any]) -> None:
     assert total >= 8
     assert first.endswith(f"(page 1 of {total}: send `more` for the next)")
     seen = [first]
-    for n in range(2, total + 1):
+    for _ in range(2, total + 1):
         page = await c.ask("more")
         assert len(page.encode()) <= 1024
         seen.append(page)
@@ -239,9 +239,7 @@ async def test_sessions_are_bounded() -> None:
     for i in range(5):
         await c.greet(f"alice@example.net/r{i}")
     assert len(c.console.sessions) == 3
-    assert [str(j) for j in c.console.sessions] == [
-        f"alice@example.net/r{i}" for i in (2, 3, 4)
-    ]
+    assert [str(j) for j in c.console.sessions] == [f"alice@example.net/r{i}" for i in (2, 3, 4)]
     await c.close()
 
 

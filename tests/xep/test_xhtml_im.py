@@ -90,9 +90,7 @@ def test_key_value_list() -> None:
 
 def test_table_is_aligned_fixed_width_text() -> None:
     plain, body = check([Grid(["iface", "rx"], [["eth0", "12 MB"], ["wlan0", "7"]], "net")])
-    assert plain == (
-        "*net*\n```\niface  rx\n-----  -----\neth0   12 MB\nwlan0  7\n```"
-    )
+    assert plain == ("*net*\n```\niface  rx\n-----  -----\neth0   12 MB\nwlan0  7\n```")
     # no table element (the Table module is not in XEP-0071's profile)
     assert not [e for e in body.iter() if e.tag.endswith(("table", "tr", "td", "pre"))]
     pre = body[1]
@@ -126,7 +124,7 @@ def test_log_excerpt_keeps_indentation_and_escapes_markup() -> None:
 
 
 def test_control_characters_are_dropped() -> None:
-    plain, body = check([Fixed("a\x1b[31mred\x00\r\nb\tc")])
+    plain, _ = check([Fixed("a\x1b[31mred\x00\r\nb\tc")])
     assert plain == "```\na[31mred\nb       c\n```"
     assert "\x1b" not in tostring(render([Para("x\x07")]).html).decode()
 
