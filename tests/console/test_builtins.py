@@ -16,6 +16,7 @@ from stanzalink.console.builtins import filter_level, run_process, tail, valid_h
 from stanzalink.console.commands import Command, Registry
 from stanzalink.console.feature import bind
 from stanzalink.console.system import System
+from stanzalink.xep.base import Feature
 from tests.console.conftest import Chat
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -256,3 +257,67 @@ def test_example_config_parses() -> None:
 
     cfg = load(ROOT / "examples" / "device.toml")
     assert "settable" in cfg.section("console")
+
+
+async def test_progress_and_cancel_with_cleanup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pwm = tmp_path / "pwm1"
+    pwm.write_text("100\n")
+    monkeypatch.setenv("FAN_PWM", str(pwm))
+    ops = "olga@example.net/ops"
+    c = Chat(plugins=[str(ROOT / "examples" / "plugins" / "fan.py")])
+    await c.greet(ops)
+    c.send("fan-test 10", ops)
+    assert await c.text() == "fan-test: 10 s left"  # progress, right away
+    assert pwm.read_text() == "255\n"
+    assert await c.ask("cancel", ops) == "Cancelled: fan-test."
+    assert pwm.read_text() == "100\n"  # the plugin's finally restored it
+    await c.close()
+
+
+class FakeRoster(Feature):
+    """Stands in for the roster feature's interface (online_controllers)."""
+
+    name = "roster"
+
+    def online_controllers(self) -> dict[str, str]:
+        return {"alice@example.net/laptop": "admin", "olga@example.net/ops": "operator"}
+
+
+async def test_who_uses_the_roster_feature_or_the_presences_seen() -> None:
+    from stanzalink.console.feature import Console
+    from stanzalink.testing.harness import Harness
+    from tests.console.conftest import ACCESS
+
+    c = Chat()
+    c.h.receive("<presence from='olga@example.net/ops'/>")
+    c.h.receive("<presence from='eve@example.net/x'/>")  # not a controller: not listed
+    c.h.receive("<presence from='victor@example.net/phone'/>")
+    c.h.receive("<presence from='victor@example.net/phone' type='unavailable'/>")
+    await c.greet()
+    who = await c.ask("who")
+    assert "olga@example.net/ops  operator" in who
+    assert "eve@" not in who and "victor@" not in who
+    await c.close()
+
+    h = Harness([FakeRoster, Console], ACCESS)
+    h.receive("<message from='alice@example.net/laptop' type='chat'><body>who</body></message>")
+    await h.next_sent()  # banner
+    answer = (await h.next_sent()).findtext("{jabber:client}body") or ""
+    assert "alice@example.net/laptop  admin" in answer
+    assert "olga@example.net/ops      operator" in answer
+    await h.close()
+
+
+async def test_log_from_the_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "bin" / "journalctl"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "journalctl $*"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    c = Chat(log_source="journal", journal_unit="stanzalink")
+    await c.greet()
+    answer = await c.ask("log 30 warning")
+    assert answer == ("```\njournalctl --no-pager -o short-iso -n 30 -p 4 -u stanzalink\n```")
+    await c.close()

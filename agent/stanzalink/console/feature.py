@@ -55,7 +55,7 @@ audit_log = logging.getLogger("stanzalink.audit")
 YES = frozenset({"yes", "y"})
 NO = frozenset({"no", "n"})
 MAX_LINE = 4096
-MAX_PAGES = 64
+MAX_PAGES = 32
 MAX_PRESENT = 256
 MAX_BUCKETS = 1024
 _KEYWORD = re.compile(r"(?:--)?([A-Za-z_][A-Za-z0-9_-]*)=(.*)", re.S)
