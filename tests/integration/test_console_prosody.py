@@ -95,6 +95,13 @@ def test_console_over_prosody(prosody: Prosody, tmp_path: Path) -> None:
             log = audit.read_text()
             assert "role=admin result=asked command='reboot'" in log
             assert "role=admin result=ok command='reboot'" in log
+
+            body, _ = await ask("restart")
+            assert body.startswith("*Restart the stanzalink agent now?*")
+            body, _ = await ask("yes")
+            assert body == "restarting the agent (exit status 75)"
+            await asyncio.wait_for(asyncio.shield(runner), 15)  # the agent stops by itself
+            assert agent.exit_code == 75
         finally:
             xmpp.disconnect()
             stop.set()

@@ -216,18 +216,15 @@ class Console(Feature):
         now = self.clock()
         if not self._rate_ok(sender.bare, now, reply):
             return True
-        if msg.find("{urn:xmpp:delay}delay") is not None:
-            stamp = msg.find("{urn:xmpp:delay}delay").get("stamp") or "earlier"  # type: ignore[union-attr]
+        delay = msg.find("{urn:xmpp:delay}delay")
+        if delay is not None:
+            stamp = delay.get("stamp") or "an earlier time"
             self._audit(sender, role, text, "refused", "sent while the device was offline")
-            self.send(
-                reply,
-                [
-                    Para(
-                        f"Not run: this was sent at {stamp}, while the device was offline."
-                        " Send it again if it still applies."
-                    )
-                ],
+            notice = (
+                f"Not run: this was sent at {stamp}, while the device was offline."
+                " Send it again if it still applies."
             )
+            self.send(reply, [Para(notice)])
             return True
         sess = self._session(sender, role, now, reply)
         self.handle(sess, text, reply)
