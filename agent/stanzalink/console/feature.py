@@ -235,22 +235,17 @@ class Console(Feature):
         if len(text) > MAX_LINE:
             self.send(reply, [Para(f"That line is too long (at most {MAX_LINE} characters).")])
             return
-        word = text.split(None, 1)[0].lower()
-        pending = sess.pending
-        if pending is not None:
-            sess.pending = None
-            if now > pending.expires:
-                pending = None
-            elif word in YES and text.lower() in YES:
+        pending, sess.pending = sess.pending, None
+        if pending is not None and now <= pending.expires:
+            answer = text.lower()
+            if answer in YES and sess.role >= pending.command.role:
                 self._start(sess, pending.command, pending.args, pending.line, reply)
                 return
-            elif word in NO and text.lower() in NO:
-                self._audit(sess.jid, sess.role, pending.line, "declined")
-                self.send(reply, [Para(f"Not confirmed: {pending.command.name} was not run.")])
+            self._audit(sess.jid, sess.role, pending.line, "declined")
+            self.send(reply, [Para(f"Not confirmed: {pending.command.name} was not run.")])
+            if answer in NO:
                 return
-            else:
-                self._audit(sess.jid, sess.role, pending.line, "declined")
-                self.send(reply, [Para(f"Not confirmed: {pending.command.name} was not run.")])
+            # anything else is a "no", and a command line of its own
         try:
             tokens = shlex.split(text)
         except ValueError as exc:
