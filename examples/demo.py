@@ -53,6 +53,8 @@ async def controller(server: Prosody, device: str, seconds: float) -> None:
         "presence_available",
         lambda p: say("controller", f"presence from {p['from']}: {p['status'] or '(no status)'}"),
     )
+    replies: asyncio.Queue[slixmpp.Message] = asyncio.Queue()
+    xmpp.add_event_handler("message", replies.put_nowait)
     xmpp.connect("127.0.0.1", server.port)
     await asyncio.wait_for(ready, 30)
     say("controller", f"logged in as {xmpp.boundjid}")
@@ -63,6 +65,16 @@ async def controller(server: Prosody, device: str, seconds: float) -> None:
     say("controller", f"server ping: {rtt * 1000:.1f} ms")
     xmpp.send_message(mto=f"{device}/agent", mbody="status", mtype="chat")
     say("controller", f"sent 'status' to {device}/agent")
+    for _ in range(2):  # the console's greeting, then the answer
+        reply = await asyncio.wait_for(replies.get(), 10)
+        formatted = (
+            "with XHTML-IM"
+            if reply.xml.find("{http://jabber.org/protocol/xhtml-im}html") is not None
+            else "plain"
+        )
+        say("controller", f"console reply ({formatted}):")
+        for line in reply["body"].splitlines():
+            say("controller", f"  {line}")
     try:
         await xmpp.plugin["xep_0030"].get_info(jid=f"{device}/agent", timeout=10)
         say("controller", "disco#info answered")

@@ -47,6 +47,7 @@ FEATURES: list[str] = [
     "stanzalink.xep.version:Version",
     "stanzalink.xep.vcard:VCard",
     "stanzalink.xep.time:Time",
+    "stanzalink.console.feature:Console",
 ]
 
 
@@ -96,6 +97,10 @@ class Agent:
         self.client = client or Client(client_config(cfg))
         self.access = AccessControl(cfg.jid, cfg.access)
         self.status = cfg.status
+        # the process exit status `stanzalink run` returns (non-zero asks the
+        # service manager for a restart)
+        self.exit_code = 0
+        self._stop: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.client.on_event(self._on_event)
         self.client.on_message(self._on_message)
@@ -157,6 +162,12 @@ class Agent:
         """Change the status line contacts see (for example a health summary)."""
         self.status = text
         self.update_presence()
+
+    def request_stop(self, exit_code: int = 0) -> None:
+        """Stop the agent; ``stanzalink run`` then exits with ``exit_code``."""
+        self.exit_code = exit_code
+        if self._stop is not None:
+            self._stop.set()
 
     def announce(self) -> None:
         """Send the device's presence: status line, priority, and what the
@@ -228,6 +239,7 @@ class Agent:
     # ------------------------------------------------------------ running
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
+        self._stop = stop
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -97,8 +97,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         level=getattr(logging, (args.log_level or cfg.log_level).upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(Agent(cfg).run())
-    return 0
+    agent = Agent(cfg)
+    asyncio.run(agent.run())
+    return agent.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -122,6 +122,16 @@ def _range(low: float, high: float) -> Callable[[str, Any], float]:
     return check
 
 
+def _int_range(lo: int, hi: int) -> Callable[[str, Any], int]:
+    def check(key: str, value: Any) -> int:
+        v = _int(key, value)
+        if not lo <= v <= hi:
+            raise ConfigError(f"{key}: must be between {lo} and {hi}, got {v}")
+        return int(v)
+
+    return check
+
+
 def _photo(key: str, value: Any) -> str:
     from stanzalink.xep.vcard import read_photo
 
@@ -131,6 +141,13 @@ def _photo(key: str, value: Any) -> str:
     except ValueError as exc:
         raise ConfigError(f"{key}: {exc}") from None
     return path
+
+
+def _argv(key: str, value: Any) -> list[str]:
+    v = _str_list(key, value)
+    if not v or not v[0]:
+        raise ConfigError(f"{key}: expected a command as a non-empty list of strings")
+    return v
 
 
 # section -> key -> checker
@@ -181,6 +198,30 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "hide_os": _bool,
         "hide_version": _bool,
         "caps_node": _str,
+    },
+    "console": {
+        "enabled": _bool,
+        "banner": _str,
+        "page_size": _int_range(1024, 131072),
+        "session_timeout": _positive,
+        "max_sessions": _int_range(1, 4096),
+        "rate": _positive,
+        "burst": _int_range(1, 1000),
+        "max_jobs": _int_range(1, 64),
+        "confirm_timeout": _positive,
+        "command_timeout": _positive,
+        "audit_log": _str,
+        "log_file": _str,
+        "log_source": _choice("file", "journal"),
+        "journal_unit": _str,
+        "settable": _str_list,
+        "disk_paths": _str_list,
+        "shell": _bool,
+        "shell_timeout": _positive,
+        "output_limit": _int_range(1024, 1048576),
+        "reboot_command": _argv,
+        "restart_exit_code": _int_range(1, 255),
+        "plugins": _str_list,
     },
 }
 

@@ -17,5 +17,7 @@ def test_demo_runs() -> None:
     assert res.returncode == 0, out + res.stderr.decode()
     assert "registered account device1 in-band" in out
     assert "online as device1@stanzalink.test/agent" in out
-    assert "message from alice@stanzalink.test/laptop not answered: no feature took it" in out
+    assert "You are admin. Send `help` for the commands." in out
+    assert "[controller] console reply (with XHTML-IM):" in out
+    assert "*uptime*: " in out
     assert "device agent exited with status 0" in out

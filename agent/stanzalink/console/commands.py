@@ -142,6 +142,8 @@ class Invocation:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     # the agent, for commands that need the device's features (who, status)
     agent: Any = None
+    # the command line as typed (console only; "" from ad-hoc commands)
+    line: str = ""
 
 
 Handler = Callable[[Invocation], Awaitable[Result] | Result]
@@ -159,6 +161,12 @@ class Command:
     # shown in help only; the handler may take long (runs as its own task)
     long_running: bool = False
     group: str = ""
+    # available(agent) -> False hides the command on this device (a feature
+    # switched off in the config); None: always available
+    available: Callable[[Any], bool] | None = None
+
+    def is_available(self, agent: Any) -> bool:
+        return self.available is None or bool(self.available(agent))
 
     def usage(self) -> str:
         parts = [self.name]
@@ -192,9 +200,12 @@ class Registry:
     def all(self) -> list[Command]:
         return sorted(self._commands.values(), key=lambda c: c.name)
 
-    def visible_to(self, role: Role) -> list[Command]:
-        """The commands a sender with ``role`` may run (what help and disco list)."""
-        return [c for c in self.all() if role >= c.role]
+    def visible_to(self, role: Role, agent: Any = None) -> list[Command]:
+        """The commands a sender with ``role`` may run (what help and disco
+        list); with ``agent``, only those available on this device."""
+        return [
+            c for c in self.all() if role >= c.role and (agent is None or c.is_available(agent))
+        ]
 
     def command(
         self,
@@ -206,6 +217,7 @@ class Registry:
         confirm: str | None = None,
         long_running: bool = False,
         group: str = "",
+        available: Callable[[Any], bool] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Decorator: register ``handler`` as command ``name``."""
 
@@ -220,6 +232,7 @@ class Registry:
                     confirm=confirm,
                     long_running=long_running,
                     group=group,
+                    available=available,
                 )
             )
             return handler

@@ -1,0 +1,516 @@
+"""The built-in commands, shared by the chat console and ad-hoc commands.
+
+:func:`install` registers them into a registry (by default the shared
+:data:`stanzalink.console.commands.registry`, where plugins add theirs);
+it is idempotent, so both front ends may call it.  Every command declares
+its role; what reads the device reads /proc and /sys directly; what runs a
+program runs it without a shell (except ``shell``, which is off unless
+``[console] shell = true``), with a timeout and an output limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import platform
+import re
+import tomllib
+import weakref
+from pathlib import Path
+from typing import Any
+
+from stanzalink import __version__
+from stanzalink.access import Role
+from stanzalink.console.commands import (
+    Arg,
+    Command,
+    CommandError,
+    Invocation,
+    KeyValue,
+    Registry,
+    Table,
+    Text,
+)
+from stanzalink.console.commands import registry as shared_registry
+from stanzalink.console.system import System, human_bytes, human_seconds
+
+SYSTEM = System()
+_installed: weakref.WeakSet[Registry] = weakref.WeakSet()
+_HOST = re.compile(
+    r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
+LEVELS = ("debug", "info", "warning", "error")
+_JOURNAL_PRIORITY = {"debug": "7", "info": "6", "warning": "4", "error": "3"}
+_LEVEL_WORD = re.compile(r"\b(DEBUG|INFO|NOTICE|WARN|WARNING|ERR|ERROR|CRIT|CRITICAL)\b")
+_RANK = {"DEBUG": 0, "INFO": 1, "NOTICE": 1, "WARN": 2, "WARNING": 2}
+
+
+def section(inv: Invocation) -> dict[str, Any]:
+    agent = inv.agent
+    return agent.config.section("console") if agent is not None else {}
+
+
+# ------------------------------------------------------------------ processes
+async def run_process(
+    argv: list[str], timeout: float, limit: int = 65536
+) -> tuple[int | None, str, bool]:
+    """Run ``argv`` (no shell): (exit status or None on timeout, output
+    (stdout and stderr, at most ``limit`` bytes), truncated).  Killed on
+    timeout and on cancellation."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    except OSError as exc:
+        raise CommandError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+    assert proc.stdout is not None
+    out = bytearray()
+    truncated = False
+
+    async def read() -> None:
+        nonlocal truncated
+        assert proc.stdout is not None
+        while chunk := await proc.stdout.read(4096):
+            room = limit - len(out)
+            if room > 0:
+                out.extend(chunk[:room])
+            if len(chunk) > room:
+                truncated = True
+        await proc.wait()
+
+    try:
+        await asyncio.wait_for(read(), timeout)
+        rc: int | None = proc.returncode
+    except TimeoutError:
+        rc = None
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 5)
+    return rc, out.decode(errors="replace"), truncated
+
+
+def _outcome(name: str, rc: int | None, out: str, truncated: bool, timeout: float) -> list[Any]:
+    res: list[Any] = []
+    if out.strip():
+        res.append(Text(out.rstrip("\n"), preformatted=True))
+    if truncated:
+        res.append("(output truncated)")
+    if rc is None:
+        res.append(f"{name}: stopped after {timeout:g} s")
+    elif rc != 0:
+        res.append(f"{name}: exit status {rc}")
+    return res
+
+
+# ------------------------------------------------------------------ install
+def install(registry: Registry = shared_registry) -> Registry:
+    """Register the built-in commands into ``registry`` (once)."""
+    if registry in _installed:
+        return registry
+    _installed.add(registry)
+    reg = registry.command
+
+    @reg("help", help="list the commands, or explain one", args=[Arg("command", default="")])
+    def help_(inv: Invocation) -> list[Any]:
+        return help_text(registry, inv.role, inv.agent, inv.args["command"])
+
+    @reg("status", help="uptime, load, memory, disk, network, temperatures")
+    def status(inv: Invocation) -> list[Any]:
+        return status_report(inv)
+
+    @reg("version", help="software and hardware versions")
+    def version(inv: Invocation) -> KeyValue:
+        from stanzalink.xml import _native
+
+        return KeyValue(
+            [
+                ("stanzalink", __version__),
+                ("parser", "native (C)" if _native.AVAILABLE else "expat (pure Python)"),
+                ("python", f"{platform.python_implementation()} {platform.python_version()}"),
+                ("system", SYSTEM.os_release() or "unknown"),
+                ("kernel", SYSTEM.kernel()),
+                ("model", SYSTEM.model()),
+            ]
+        )
+
+    @reg(
+        "log",
+        help="the last lines of the device log",
+        role=Role.OPERATOR,
+        args=[
+            Arg("lines", int, "how many lines", default=20, minimum=1, maximum=1000),
+            Arg("level", str, "the least level shown", default="info", choices=LEVELS),
+        ],
+    )
+    async def log_(inv: Invocation) -> list[Any]:
+        return await read_log(inv)
+
+    @reg(
+        "config",
+        help="show or change a running setting (those listed in [console] settable)",
+        role=Role.OPERATOR,
+        args=[
+            Arg("action", str, "get or set", default="get", choices=("get", "set")),
+            Arg("key", str, "section.key, e.g. presence.status", default=""),
+            Arg("value", str, "the new value (set)", default="", rest=True),
+        ],
+    )
+    def config(inv: Invocation) -> Any:
+        return config_command(inv)
+
+    @reg(
+        "ping",
+        help="ping a host from the device",
+        role=Role.OPERATOR,
+        long_running=True,
+        args=[
+            Arg("host", str, "host name or IP address"),
+            Arg("count", int, "how many echo requests", default=3, minimum=1, maximum=10),
+        ],
+    )
+    async def ping(inv: Invocation) -> list[Any]:
+        host = inv.args["host"]
+        if not valid_host(host):
+            raise CommandError(f"host: {host!r} is not a host name or IP address")
+        count = inv.args["count"]
+        timeout = count * 2 + 5
+        argv = ["ping", "-n", "-c", str(count), "-W", "2", host]
+        rc, out, truncated = await run_process(argv, timeout, 16384)
+        return _outcome("ping", rc, out, truncated, timeout)
+
+    @reg("net", help="network interfaces, addresses, routes, name servers")
+    def net(inv: Invocation) -> list[Any]:
+        return net_report()
+
+    @reg("who", help="controllers online now")
+    def who(inv: Invocation) -> Any:
+        return who_report(inv)
+
+    @reg(
+        "restart",
+        help="restart the agent (the service manager starts it again)",
+        role=Role.ADMIN,
+        confirm="Restart the stanzalink agent now?",
+    )
+    def restart(inv: Invocation) -> str:
+        code = int(section(inv).get("restart_exit_code", 75))
+        loop = asyncio.get_running_loop()
+        loop.call_later(1.0, inv.agent.request_stop, code)
+        return f"restarting the agent (exit status {code})"
+
+    @reg(
+        "reboot",
+        help="reboot the device",
+        role=Role.ADMIN,
+        confirm="Reboot the device now?",
+    )
+    async def reboot(inv: Invocation) -> list[Any]:
+        argv = list(section(inv).get("reboot_command", ["systemctl", "reboot"]))
+        rc, out, truncated = await run_process(argv, 60, 16384)
+        res = _outcome(argv[0], rc, out, truncated, 60)
+        return [f"rebooting: {' '.join(argv)} started", *res] if rc == 0 else res
+
+    @reg(
+        "shell",
+        help="run a shell command line on the device",
+        role=Role.ADMIN,
+        long_running=True,
+        args=[Arg("command", str, "the command line, as sh -c gets it", rest=True)],
+        available=lambda agent: bool(agent.config.section("console").get("shell", False)),
+    )
+    async def shell(inv: Invocation) -> list[Any]:
+        sec = section(inv)
+        if not sec.get("shell", False):
+            raise CommandError("the shell is switched off ([console] shell = false)")
+        line = inv.line.split(None, 1)[1] if len(inv.line.split(None, 1)) > 1 else ""
+        line = line or inv.args["command"]
+        timeout = float(sec.get("shell_timeout", 30))
+        limit = int(sec.get("output_limit", 65536))
+        rc, out, truncated = await run_process(["/bin/sh", "-c", line], timeout, limit)
+        return _outcome("shell", rc, out, truncated, timeout) or ["(no output)"]
+
+    return registry
+
+
+# ------------------------------------------------------------------ help
+CONSOLE_WORDS = [
+    ("more", "the next page of a long answer"),
+    ("cancel", "stop the commands still running"),
+]
+
+
+def help_text(registry: Registry, role: Role, agent: Any, name: str) -> list[Any]:
+    """The commands ``role`` may run here (or one of them, explained)."""
+    visible = registry.visible_to(role, agent)
+    if name:
+        cmd = next((c for c in visible if c.name == name.lower()), None)
+        if cmd is None:
+            raise CommandError(f"no command {name!r}; send help for the list")
+        return [command_help(cmd)]
+    rows = [(c.usage(), c.help) for c in visible] + CONSOLE_WORDS
+    return [
+        Table(["command", "what it does"], rows, title=f"Commands for role {role}"),
+        "Send help COMMAND for details.",
+    ]
+
+
+def command_help(cmd: Command) -> KeyValue:
+    pairs: list[tuple[str, Any]] = [("usage", cmd.usage())]
+    if cmd.help:
+        pairs.append(("does", cmd.help))
+    for a in cmd.args:
+        kind = {int: "a whole number", float: "a number", bool: "yes or no"}.get(a.type, "text")
+        bits = [a.help] if a.help else []
+        bits.append(kind)
+        if a.choices:
+            bits.append("one of " + ", ".join(map(str, a.choices)))
+        if a.minimum is not None or a.maximum is not None:
+            lo = "" if a.minimum is None else f"{a.minimum:g}"
+            hi = "" if a.maximum is None else f"{a.maximum:g}"
+            bits.append(f"{lo}..{hi}")
+        if not a.required and a.default not in ("", None):
+            bits.append(f"default {a.default}")
+        if a.rest:
+            bits.append("the rest of the line")
+        pairs.append((a.name, "; ".join(bits)))
+    if cmd.confirm:
+        pairs.append(("confirm", "asks before it runs"))
+    if cmd.long_running:
+        pairs.append(("note", "may take a while; cancel stops it"))
+    pairs.append(("role", str(cmd.role)))
+    return KeyValue(pairs, title=cmd.name)
+
+
+# ------------------------------------------------------------------ reports
+def status_report(inv: Invocation) -> list[Any]:
+    pairs: list[tuple[str, Any]] = []
+    agent = inv.agent
+    if agent is not None:
+        pairs.append(("device", str(agent.jid)))
+    pairs.append(("host", SYSTEM.hostname()))
+    up = SYSTEM.uptime()
+    if up is not None:
+        pairs.append(("uptime", human_seconds(up)))
+    load = SYSTEM.load()
+    if load is not None:
+        pairs.append(("load", " ".join(f"{x:.2f}" for x in load)))
+    mem = SYSTEM.memory()
+    if "MemTotal" in mem:
+        avail = mem.get("MemAvailable", mem.get("MemFree", 0))
+        pairs.append(
+            (
+                "memory",
+                f"{human_bytes(mem['MemTotal'] - avail)} used of {human_bytes(mem['MemTotal'])}",
+            )
+        )
+    for path in section(inv).get("disk_paths", ["/"]):
+        d = SYSTEM.disk(path)
+        if d is not None:
+            total, free = d
+            pct = 100 * (total - free) / total if total else 0
+            pairs.append(
+                (
+                    f"disk {path}",
+                    f"{human_bytes(free)} free of {human_bytes(total)} ({pct:.0f} % used)",
+                )
+            )
+    for kind, temp in SYSTEM.temperatures():
+        pairs.append((f"temp {kind}", f"{temp:.1f} °C"))
+    out: list[Any] = [KeyValue(pairs, title="status")]
+    addrs = SYSTEM.addresses()
+    rows = [(n, ", ".join(addrs.get(n, [])) or "-") for n, _rx, _tx in SYSTEM.interfaces()]
+    if rows:
+        out.append(Table(["interface", "addresses"], rows))
+    return out
+
+
+def net_report() -> list[Any]:
+    addrs = SYSTEM.addresses()
+    out: list[Any] = []
+    ifaces = [
+        (n, ", ".join(addrs.get(n, [])) or "-", human_bytes(rx), human_bytes(tx))
+        for n, rx, tx in SYSTEM.interfaces()
+    ]
+    if ifaces:
+        out.append(Table(["interface", "addresses", "rx", "tx"], ifaces, title="interfaces"))
+    routes = SYSTEM.routes()
+    if routes:
+        out.append(
+            Table(
+                ["destination", "gateway", "interface"],
+                [(d, g or "-", i) for i, d, g, _f in routes],
+                title="routes",
+            )
+        )
+    ns = SYSTEM.nameservers()
+    if ns:
+        out.append(KeyValue([("name servers", ", ".join(ns))]))
+    return out or ["no network information available"]
+
+
+def who_report(inv: Invocation) -> Any:
+    agent = inv.agent
+    roster = agent.feature("roster") if agent is not None else None
+    online = getattr(roster, "online_controllers", None)
+    rows: list[tuple[str, str]] = []
+    if callable(online):
+        found = online()
+        items = found.items() if isinstance(found, dict) else ((j, "") for j in found)
+        for jid, info in items:
+            rows.append((str(jid), str(getattr(info, "name", info) or "")))
+    else:
+        console = agent.feature("console") if agent is not None else None
+        seen = getattr(console, "online_controllers", None)
+        if callable(seen):
+            rows = [(str(j), str(r)) for j, r in seen().items()]
+    if not rows:
+        return "no controller is online (that the device can see)"
+    return Table(["controller", "role"], sorted(rows), title="online")
+
+
+# ------------------------------------------------------------------ log
+async def read_log(inv: Invocation) -> list[Any]:
+    sec = section(inv)
+    n, level = inv.args["lines"], inv.args["level"]
+    if sec.get("log_source", "file") == "journal":
+        argv = [
+            "journalctl",
+            "--no-pager",
+            "-o",
+            "short-iso",
+            "-n",
+            str(n),
+            "-p",
+            _JOURNAL_PRIORITY[level],
+        ]
+        if sec.get("journal_unit"):
+            argv += ["-u", sec["journal_unit"]]
+        rc, out, truncated = await run_process(argv, 15, 262144)
+        return _outcome("journalctl", rc, out, truncated, 15) or ["(the journal is empty)"]
+    path = sec.get("log_file")
+    if not path:
+        raise CommandError('no log configured ([console] log_file or log_source = "journal")')
+    lines = filter_level(tail(Path(path), 20 * n + 200), level)[-n:]
+    if not lines:
+        return [f"no {level} lines in {path}"]
+    return [Text("\n".join(lines), preformatted=True)]
+
+
+def tail(path: Path, lines: int, max_bytes: int = 1 << 20) -> list[str]:
+    """The last ``lines`` lines of a file, reading at most ``max_bytes``."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            end = fh.tell()
+            start = max(0, end - max_bytes)
+            fh.seek(start)
+            data = fh.read()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+    text = data.decode(errors="replace").split("\n")
+    if start > 0:
+        text = text[1:]  # a partial first line
+    if text and text[-1] == "":
+        text.pop()
+    return text[-lines:]
+
+
+def filter_level(lines: list[str], level: str) -> list[str]:
+    """Lines at ``level`` or above (a line without a level word goes with
+    the line before it: tracebacks stay whole)."""
+    least = LEVELS.index(level)
+    if least == 0:
+        return lines
+    out: list[str] = []
+    keep = False
+    for ln in lines:
+        m = _LEVEL_WORD.search(ln)
+        if m is not None:
+            keep = _RANK.get(m.group(1), 3) >= least
+        if keep:
+            out.append(ln)
+    return out
+
+
+# ------------------------------------------------------------------ config
+def config_command(inv: Invocation) -> Any:
+    from stanzalink.config import SCHEMA, ConfigError
+
+    agent = inv.agent
+    settable = list(section(inv).get("settable", []))
+    action, key, value = inv.args["action"], inv.args["key"], inv.args["value"]
+    if not key:
+        if action == "set":
+            raise CommandError("usage: config set KEY VALUE")
+        if not settable:
+            return "no setting may be changed here ([console] settable is empty)"
+        return KeyValue([(k, current(agent, k)) for k in settable], title="settings")
+    if key not in settable:
+        raise CommandError(
+            f"{key}: not a setting that may be read or changed here"
+            f" (settable: {', '.join(settable) or 'none'})"
+        )
+    if action == "get":
+        return KeyValue([(key, current(agent, key))])
+    sec, _, name = key.partition(".")
+    check = SCHEMA.get(sec, {}).get(name)
+    if check is None:
+        raise CommandError(f"{key}: unknown setting")
+    try:
+        parsed: Any = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    if isinstance(parsed, str):
+        parsed = value
+    try:
+        parsed = check(key, parsed)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    apply_setting(agent, key, parsed)
+    return KeyValue([(key, current(agent, key))], title="changed")
+
+
+def current(agent: Any, key: str) -> Any:
+    sec, _, name = key.partition(".")
+    if key == "presence.status":
+        return agent.status
+    return agent.config.sections.get(sec, {}).get(name, "(default)")
+
+
+def apply_setting(agent: Any, key: str, value: Any) -> None:
+    sec, _, name = key.partition(".")
+    agent.config.sections.setdefault(sec, {})[name] = value
+    if key == "presence.status":
+        agent.config.status = value
+        agent.set_status(value)
+    elif key == "presence.priority":
+        agent.config.priority = value
+        agent.update_presence()
+    elif key == "log.level":
+        agent.config.log_level = value
+        logging.getLogger("stanzalink").setLevel(value.upper())
+    console = agent.feature("console")
+    if sec == "console" and console is not None:
+        console.reload()
+
+
+def valid_host(host: str) -> bool:
+    """An IP address or an RFC 1123 host name (never an option, never a path)."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return bool(_HOST.fullmatch(host)) and not host.startswith("-")
+
+
+__all__ = ["help_text", "install", "run_process", "valid_host"]

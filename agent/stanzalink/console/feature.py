@@ -1,0 +1,586 @@
+"""The network virtual terminal: a device console in any chat window.
+
+A controller sends a chat message; its body is a command line.  The
+console parses it like a shell would (quotes, backslash escapes), looks the
+command up among those the sender's role may run, runs it as its own task
+(two controllers never wait for each other; ``cancel`` stops a long one),
+and answers with a plain body (XEP-0393 styling) and its XHTML-IM twin, in
+the same message type and ``<thread>``.  Long answers come in pages
+(``more``).  A command with a question (``reboot``) waits for ``yes`` or
+``no`` from the same full JID.
+
+What it does not do: answer anybody the access module did not admit (the
+agent drops those messages before they get here), trust anything inside a
+message but its outer ``from`` and top-level ``<body>`` (carbons, forwards
+and XHTML-IM bodies are never read), or run a command that was stored
+offline while the device was away (a ``<delay/>`` stamp: it says so).
+A command above the sender's role is answered exactly like an unknown one;
+the audit log (logger ``stanzalink.audit``, and ``[console] audit_log``)
+records every command with who, when, and the result: ok, error, denied,
+unknown, cancelled, declined.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import importlib
+import importlib.util
+import logging
+import re
+import shlex
+import sys
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stanzalink import __version__
+from stanzalink.access import Role
+from stanzalink.console import builtins, commands
+from stanzalink.console.commands import Command, CommandError, Invocation, run_handler
+from stanzalink.console.render import paginate, to_blocks
+from stanzalink.jid import JID, InvalidJID
+from stanzalink.xep import xhtml_im
+from stanzalink.xep.base import Context, Feature
+from stanzalink.xep.xhtml_im import Block, Code, Para, Strong
+from stanzalink.xml import Element
+from stanzalink.xml.builder import E, sub
+
+log = logging.getLogger(__name__)
+audit_log = logging.getLogger("stanzalink.audit")
+
+YES = frozenset({"yes", "y"})
+NO = frozenset({"no", "n"})
+MAX_LINE = 4096
+MAX_PAGES = 32
+MAX_PRESENT = 256
+MAX_BUCKETS = 1024
+_KEYWORD = re.compile(r"(?:--)?([A-Za-z_][A-Za-z0-9_-]*)=(.*)", re.S)
+
+
+@dataclass
+class Reply:
+    """Where answers to one message go."""
+
+    to: str
+    type: str | None
+    thread: str | None = None
+    parent: str | None = None
+
+
+@dataclass
+class Job:
+    id: int
+    name: str
+    inv: Invocation
+    reply: Reply
+    task: asyncio.Task[Any] | None = None
+    by_user: bool = False
+    started: bool = False
+
+
+@dataclass
+class Pending:
+    command: Command
+    args: dict[str, Any]
+    line: str
+    expires: float
+
+
+@dataclass
+class Session:
+    jid: JID
+    role: Role
+    last: float
+    pages: list[list[Block]] = field(default_factory=list)
+    page: int = 0
+    pending: Pending | None = None
+    last_command: str = ""
+    jobs: dict[int, Job] = field(default_factory=dict)
+
+
+@dataclass
+class Bucket:
+    tokens: float
+    stamp: float
+    noticed: bool = False
+
+
+class Console(Feature):
+    name = "console"
+    disco_features = (xhtml_im.NS, xhtml_im.STYLING)
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.registry = builtins.install(commands.registry)
+        self.clock = ctx.now
+        self.sessions: OrderedDict[JID, Session] = OrderedDict()
+        self.buckets: OrderedDict[JID, Bucket] = OrderedDict()
+        self.present: OrderedDict[JID, Role] = OrderedDict()
+        self._job_ids = 0
+        self.reload()
+        for spec in self.settings.get("plugins", []):
+            self.load_plugin(spec)
+
+    # ------------------------------------------------------------ config
+    def reload(self) -> None:
+        """Read the ``[console]`` section (again: ``config set`` calls this)."""
+        s = self.settings = self.ctx.config.section("console")
+        self.enabled = bool(s.get("enabled", True))
+        self.page_size = int(s.get("page_size", 16384))
+        self.session_timeout = float(s.get("session_timeout", 900))
+        self.max_sessions = int(s.get("max_sessions", 64))
+        self.rate = float(s.get("rate", 1.0))
+        self.burst = int(s.get("burst", 10))
+        self.max_jobs = int(s.get("max_jobs", 4))
+        self.confirm_timeout = float(s.get("confirm_timeout", 60))
+        self.command_timeout = float(s.get("command_timeout", 300))
+        self.audit_file: str | None = s.get("audit_log")
+
+    def load_plugin(self, spec: str) -> None:
+        """Import a plugin: a module path, or a ``.py`` file (relative to the
+        config file's folder).  Its ``@command`` decorators register into the
+        shared registry.  A broken plugin is logged and skipped."""
+        try:
+            if spec.endswith(".py") or "/" in spec:
+                path = Path(spec)
+                if not path.is_absolute() and self.ctx.config.base is not None:
+                    path = self.ctx.config.base / path
+                name = "stanzalink_plugin_" + re.sub(r"\W", "_", str(path.resolve()))
+                if name in sys.modules:
+                    return
+                loader = importlib.util.spec_from_file_location(name, path)
+                if loader is None or loader.loader is None:
+                    raise ImportError(f"cannot load {path}")
+                module = importlib.util.module_from_spec(loader)
+                sys.modules[name] = module
+                try:
+                    loader.loader.exec_module(module)
+                except BaseException:
+                    del sys.modules[name]
+                    raise
+            else:
+                importlib.import_module(spec)
+            log.info("console plugin %s loaded", spec)
+        except Exception:
+            log.exception("console plugin %s could not be loaded", spec)
+
+    # ------------------------------------------------------------ presence
+    def on_presence(self, pres: Element, role: Role | None) -> bool:
+        """Remember which controllers are online (for ``who``)."""
+        if role is None:
+            return False
+        try:
+            jid = JID.parse(pres.get("from") or "")
+        except InvalidJID:
+            return False
+        ptype = pres.get("type")
+        if ptype == "unavailable":
+            self.present.pop(jid, None)
+        elif ptype is None and jid.resource is not None:
+            self.present[jid] = role
+            self.present.move_to_end(jid)
+            while len(self.present) > MAX_PRESENT:
+                self.present.popitem(last=False)
+        return False
+
+    def online_controllers(self) -> dict[JID, Role]:
+        return dict(self.present)
+
+    def on_offline(self) -> None:
+        self.present.clear()
+
+    # ------------------------------------------------------------ messages
+    def on_message(self, msg: Element, role: Role) -> bool:
+        body = msg.find("{jabber:client}body")
+        mtype = msg.get("type")
+        if not self.enabled or body is None or (mtype or "normal") not in ("chat", "normal"):
+            return False
+        try:
+            sender = JID.parse(msg.get("from") or "")
+        except InvalidJID:
+            return True
+        thread = msg.find("{jabber:client}thread")
+        reply = Reply(
+            str(sender),
+            mtype,
+            thread.text if thread is not None else None,
+            thread.get("parent") if thread is not None else None,
+        )
+        text = (body.text or "").strip()
+        if not text:
+            return True
+        now = self.clock()
+        if not self._rate_ok(sender.bare, now, reply):
+            return True
+        delay = msg.find("{urn:xmpp:delay}delay")
+        if delay is not None:
+            stamp = delay.get("stamp") or "an earlier time"
+            self._audit(sender, role, text, "refused", "sent while the device was offline")
+            notice = (
+                f"Not run: this was sent at {stamp}, while the device was offline."
+                " Send it again if it still applies."
+            )
+            self.send(reply, [Para(notice)])
+            return True
+        sess = self._session(sender, role, now, reply)
+        self.handle(sess, text, reply)
+        return True
+
+    def handle(self, sess: Session, text: str, reply: Reply) -> None:
+        now = self.clock()
+        if len(text) > MAX_LINE:
+            self.send(reply, [Para(f"That line is too long (at most {MAX_LINE} characters).")])
+            return
+        pending, sess.pending = sess.pending, None
+        if pending is not None and now <= pending.expires:
+            answer = text.lower()
+            if answer in YES and sess.role >= pending.command.role:
+                self._start(sess, pending.command, pending.args, pending.line, reply)
+                return
+            self._audit(sess.jid, sess.role, pending.line, "declined")
+            self.send(reply, [Para(f"Not confirmed: {pending.command.name} was not run.")])
+            if answer in NO:
+                return
+            # anything else is a "no", and a command line of its own
+        try:
+            tokens = shlex.split(text)
+        except ValueError as exc:
+            self.send(
+                reply,
+                [
+                    Para(
+                        f"Cannot read that line: {str(exc).lower()}. Quote with ' or \", "
+                        "escape with \\."
+                    )
+                ],
+            )
+            return
+        if not tokens:
+            return
+        name, args = tokens[0].lower(), tokens[1:]
+        if name == "more":
+            self._more(sess, reply)
+        elif name == "cancel":
+            self._cancel(sess, reply)
+        elif name in YES or name in NO:
+            self.send(reply, [Para("Nothing to confirm.")])
+        else:
+            self._command(sess, name, args, text, reply)
+
+    def _command(
+        self, sess: Session, name: str, tokens: list[str], line: str, reply: Reply
+    ) -> None:
+        cmd = self.registry.get(name)
+        visible = [c.name for c in self.registry.visible_to(sess.role, self.ctx)]
+        if cmd is None or name not in visible:
+            if cmd is not None and cmd.is_available(self.ctx):
+                self.ctx.access.denied(sess.jid, f"console {name}", sess.role, cmd.role)
+                self._audit(sess.jid, sess.role, line, "denied", f"needs {cmd.role}")
+            else:
+                self._audit(sess.jid, sess.role, line, "unknown")
+            close = difflib.get_close_matches(name, visible, n=3, cutoff=0.6)
+            parts: list[Any] = [f"Unknown command {name!r}."]
+            if close:
+                parts += [" Did you mean: "]
+                for i, c in enumerate(close):
+                    parts += [", " if i else "", Code(c)]
+                parts.append("?")
+            parts += [" Send ", Code("help"), " for the list."]
+            self.send(reply, [Para(*parts)])
+            return
+        if tokens and tokens[0] in ("--help", "-h"):
+            self.send(reply, to_blocks(builtins.command_help(cmd)))
+            return
+        try:
+            args = bind(cmd, tokens)
+        except CommandError as exc:
+            self._audit(sess.jid, sess.role, line, "error", "bad arguments")
+            self.send(
+                reply,
+                [
+                    Para(str(exc)),
+                    Para(
+                        Strong("usage"),
+                        ": ",
+                        Code(cmd.usage()),
+                        " (",
+                        Code(f"help {cmd.name}"),
+                        " explains it)",
+                    ),
+                ],
+            )
+            return
+        sess.last_command = line
+        if cmd.confirm:
+            sess.pending = Pending(cmd, args, line, self.clock() + self.confirm_timeout)
+            self._audit(sess.jid, sess.role, line, "asked")
+            self.send(
+                reply,
+                [
+                    Para(
+                        Strong(cmd.confirm),
+                        " Answer ",
+                        Code("yes"),
+                        " or ",
+                        Code("no"),
+                        f" (within {self.confirm_timeout:g} s).",
+                    )
+                ],
+            )
+            return
+        self._start(sess, cmd, args, line, reply)
+
+    # ------------------------------------------------------------ jobs
+    def _start(
+        self, sess: Session, cmd: Command, args: dict[str, Any], line: str, reply: Reply
+    ) -> None:
+        if len(sess.jobs) >= self.max_jobs:
+            self.send(
+                reply,
+                [
+                    Para(
+                        f"Busy: {len(sess.jobs)} commands are still running; wait, or send ",
+                        Code("cancel"),
+                        ".",
+                    )
+                ],
+            )
+            return
+        self._job_ids += 1
+        sent = [0]
+
+        def progress(text: str) -> None:
+            if sent[0] < 50:  # bounded per command
+                sent[0] += 1
+                self.send(reply, [Para(f"{cmd.name}: {text}")])
+
+        inv = Invocation(
+            command=cmd,
+            sender=sess.jid,
+            role=sess.role,
+            args=args,
+            progress=progress,
+            agent=self.ctx,
+            line=line,
+        )
+        job = Job(self._job_ids, cmd.name, inv, reply)
+        sess.jobs[job.id] = job
+        job.task = self.ctx.spawn(self._run(sess, job), name=f"console {cmd.name}")
+
+    async def _run(self, sess: Session, job: Job) -> None:
+        inv = job.inv
+        job.started = True
+        try:
+            result = await asyncio.wait_for(run_handler(inv), self.command_timeout)
+        except asyncio.CancelledError:
+            if not job.by_user:
+                raise
+            self._audit(sess.jid, sess.role, inv.line, "cancelled")
+            self.send(job.reply, [Para(f"Cancelled: {job.name}.")])
+        except TimeoutError:
+            self._audit(sess.jid, sess.role, inv.line, "error", "timeout")
+            self.send(job.reply, [Para(f"{job.name}: stopped after {self.command_timeout:g} s.")])
+        except CommandError as exc:
+            self._audit(sess.jid, sess.role, inv.line, "error", str(exc))
+            self.send(job.reply, [Para(str(exc))])
+        except Exception:
+            log.exception("console command %s failed", job.name)
+            self._audit(sess.jid, sess.role, inv.line, "error", "internal error")
+            self.send(job.reply, [Para(f"{job.name} failed: internal error (see the device log).")])
+        else:
+            self._audit(sess.jid, sess.role, inv.line, "ok")
+            blocks = to_blocks(result) or [Para(f"{job.name}: done.")]
+            self._paged(sess, job.reply, blocks)
+        finally:
+            sess.jobs.pop(job.id, None)
+
+    def _cancel(self, sess: Session, reply: Reply) -> None:
+        if not sess.jobs:
+            self.send(reply, [Para("Nothing is running.")])
+            return
+        for job in list(sess.jobs.values()):
+            job.by_user = True
+            job.inv.cancelled.set()
+            if job.task is not None:
+                job.task.cancel()
+            if not job.started:  # cancelled before it ran: _run never sees it
+                sess.jobs.pop(job.id, None)
+                self._audit(sess.jid, sess.role, job.inv.line, "cancelled")
+                self.send(job.reply, [Para(f"Cancelled: {job.name}.")])
+
+    # ------------------------------------------------------------ pages
+    def _paged(self, sess: Session, reply: Reply, blocks: list[Block]) -> None:
+        pages = paginate(blocks, self.page_size)
+        if len(pages) > MAX_PAGES:
+            pages = pages[:MAX_PAGES]
+            pages[-1] = [*pages[-1], Para(f"(output cut after {MAX_PAGES} pages)")]
+        sess.pages, sess.page = pages, 0
+        self._show_page(sess, reply)
+
+    def _show_page(self, sess: Session, reply: Reply) -> None:
+        page = sess.pages[sess.page]
+        total = len(sess.pages)
+        sess.page += 1
+        if total > 1:
+            if sess.page < total:
+                page = [
+                    *page,
+                    Para(f"(page {sess.page} of {total}: send ", Code("more"), " for the next)"),
+                ]
+            else:
+                page = [*page, Para(f"(page {total} of {total}, the end)")]
+        if sess.page >= total:
+            sess.pages, sess.page = [], 0
+        self.send(reply, page)
+
+    def _more(self, sess: Session, reply: Reply) -> None:
+        if not sess.pages:
+            self.send(reply, [Para("Nothing more to show.")])
+        else:
+            self._show_page(sess, reply)
+
+    # ------------------------------------------------------------ sessions
+    def _session(self, jid: JID, role: Role, now: float, reply: Reply) -> Session:
+        for key, s in list(self.sessions.items()):
+            if now - s.last > self.session_timeout and not s.jobs:
+                del self.sessions[key]
+        sess = self.sessions.get(jid)
+        if sess is None:
+            while len(self.sessions) >= self.max_sessions:
+                idle = next((k for k, s in self.sessions.items() if not s.jobs), None)
+                key = idle if idle is not None else next(iter(self.sessions))
+                for job in self.sessions.pop(key).jobs.values():
+                    if job.task is not None:
+                        job.task.cancel()
+            sess = self.sessions[jid] = Session(jid, role, now)
+            self.send(reply, self.banner(role))
+        sess.last, sess.role = now, role
+        self.sessions.move_to_end(jid)
+        return sess
+
+    def banner(self, role: Role) -> list[Block]:
+        from stanzalink.console.system import System
+
+        device = self.settings.get("banner") or System().model()
+        return [
+            Para(
+                Strong(f"{self.ctx.jid.bare}"),
+                f" — {device}, stanzalink {__version__}. ",
+                f"You are {role}. Send ",
+                Code("help"),
+                " for the commands.",
+            )
+        ]
+
+    def _rate_ok(self, who: JID, now: float, reply: Reply) -> bool:
+        b = self.buckets.get(who)
+        if b is None:
+            b = self.buckets[who] = Bucket(float(self.burst), now)
+            while len(self.buckets) > MAX_BUCKETS:
+                self.buckets.popitem(last=False)
+        self.buckets.move_to_end(who)
+        b.tokens = min(float(self.burst), b.tokens + (now - b.stamp) * self.rate)
+        b.stamp = now
+        if b.tokens >= 1:
+            b.tokens -= 1
+            b.noticed = False
+            return True
+        if not b.noticed:
+            b.noticed = True
+            self.send(
+                reply,
+                [
+                    Para(
+                        f"Too many commands: at most {self.burst} at once and"
+                        f" {self.rate:g} a second. The others are ignored until then."
+                    )
+                ],
+            )
+        return False
+
+    # ------------------------------------------------------------ output
+    def send(self, reply: Reply, blocks: list[Block]) -> None:
+        rendered = xhtml_im.render(blocks)
+        attrs: dict[str, str] = {"to": reply.to}
+        if reply.type:
+            attrs["type"] = reply.type
+        msg = E("{jabber:client}message", attrs)
+        for el in rendered.payload():
+            msg.append(el)
+        if reply.thread:
+            parent = {"parent": reply.parent} if reply.parent else None
+            sub(msg, "{jabber:client}thread", parent, text=reply.thread)
+        try:
+            self.ctx.send(msg)
+        except Exception as exc:  # the bounded send queue is full
+            log.warning("console reply to %s dropped: %s", reply.to, exc)
+
+    def _audit(self, who: JID, role: Role | None, line: str, result: str, detail: str = "") -> None:
+        shown = line if len(line) <= 200 else line[:200] + "…"
+        rec = f"{who} role={role or '-'} result={result} command={shown!r}"
+        if detail:
+            rec += f" ({detail})"
+        audit_log.info("%s", rec)
+        if self.audit_file:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            try:
+                with open(self.audit_file, "a", encoding="utf-8") as fh:
+                    fh.write(f"{stamp} {rec}\n")
+            except OSError as exc:
+                log.error("cannot write the audit log %s: %s", self.audit_file, exc)
+
+    async def stop(self) -> None:
+        tasks = [j.task for s in self.sessions.values() for j in s.jobs.values() if j.task]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait(tasks, timeout=5)
+        self.sessions.clear()
+
+
+def bind(cmd: Command, tokens: list[str]) -> dict[str, Any]:
+    """Arguments from the words after the command name: positional in
+    order, or ``name=value`` (``--name=value``) in any order; the last
+    argument may take the rest of the line."""
+    by_name = {a.name: a for a in cmd.args}
+    values: dict[str, Any] = {}
+    rest: list[str] | None = None
+    rest_arg = None
+    pos = 0
+    for tok in tokens:
+        if rest is not None:
+            rest.append(tok)
+            continue
+        m = _KEYWORD.fullmatch(tok)
+        if m and m.group(1).replace("-", "_") in by_name:
+            key = m.group(1).replace("-", "_")
+            if key not in values:
+                a = by_name[key]
+                if a.rest:
+                    rest, rest_arg = [m.group(2)], a
+                else:
+                    values[key] = a.convert(m.group(2))
+                continue
+        while pos < len(cmd.args) and cmd.args[pos].name in values:
+            pos += 1
+        if pos >= len(cmd.args):
+            raise CommandError(f"{cmd.name}: too many arguments (from {tok!r} on)")
+        a = cmd.args[pos]
+        if a.rest:
+            rest, rest_arg = [tok], a
+        else:
+            values[a.name] = a.convert(tok)
+            pos += 1
+    if rest is not None and rest_arg is not None:
+        values[rest_arg.name] = rest_arg.convert(" ".join(rest))
+    for a in cmd.args:
+        if a.name not in values:
+            if a.required:
+                raise CommandError(f"{cmd.name}: {a.name} is missing")
+            values[a.name] = a.default
+    return values
