@@ -411,6 +411,15 @@ async def test_protocol_errors() -> None:
     for body, expected in cases:
         reply = await ask(h, OPERATOR, "e2", body)
         assert error_of(reply)[:3] == expected, body
+    # an error names the session it concerns (slixmpp's client needs that)
+    reply = await ask(h, OPERATOR, "e2", command("config", sid, "prev"))
+    echoed = reply.find(f"{{{CMD}}}command")
+    assert echoed is not None and len(echoed) == 0
+    assert (echoed.get("node"), echoed.get("sessionid"), echoed.get("action")) == (
+        "config",
+        sid,
+        "prev",
+    )
     # none of that lost the session
     el = cmd_of(await ask(h, OPERATOR, "e3", command("config", sid, form=submit(service="httpd"))))
     assert el.get("status") == "executing"
@@ -462,7 +471,8 @@ async def test_a_viewer_cannot_run_what_it_cannot_see(node: str) -> None:
     ):
         reply = await ask(h, VIEWER, "v1", body)
         assert error_of(reply)[:3] == ("cancel", "item-not-found", None)
-        assert sid not in h.sent_xml[-1]
+        await ask(h, VIEWER, "v1", body.replace(f"node='{node}'", "node='nonesuch'"))
+        assert h.sent_xml[-2] == h.sent_xml[-1].replace("nonesuch", node)
     # and a session id is its requester's own, even for a command both may run
     reply = await ask(
         h,

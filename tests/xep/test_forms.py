@@ -111,9 +111,7 @@ def bot_form() -> Form:
                 "list-multi",
                 label="What features will the bot support?",
                 values=["news", "search"],
-                options=[
-                    Option(v, v.title()) for v in ("contests", "news", "polls", "reminders")
-                ]
+                options=[Option(v, v.title()) for v in ("contests", "news", "polls", "reminders")]
                 + [Option("search", "Search")],
             ),
             fixed("Section 3: Subscriber List"),

@@ -151,13 +151,22 @@ class AdHoc(Feature):
         assert role is not None
         try:
             return await self._handle(iq, role)
-        except CommandFault as f:
-            reply = error_reply(iq, f.condition, f.etype, f.text)
-            if f.specific:
-                err = reply.find("{jabber:client}error")
-                assert err is not None
-                sub(err, f"{{{NS}}}{f.specific}")
-            return reply
+        except StanzaError as exc:
+            fault = CommandFault(exc.condition, None, exc.etype, exc.text)
+        except CommandFault as exc:
+            fault = exc
+        reply = error_reply(iq, fault.condition, fault.etype, fault.text)
+        err = reply.find("{jabber:client}error")
+        assert err is not None
+        if fault.specific:
+            sub(err, f"{{{NS}}}{fault.specific}")
+        # the request's own <command/> (without its payload) goes back with the
+        # error, so the requester can tell which of its sessions failed
+        el = iq.find(f"{{{NS}}}command")
+        if el is not None:
+            keep = {k: el.get(k) for k in ("node", "sessionid", "action")}
+            reply.insert(0, E(f"{{{NS}}}command", forms.attrs(**keep)))
+        return reply
 
     async def _handle(self, iq: Element, role: Role) -> ET.Element:
         el = iq.find(f"{{{NS}}}command")

@@ -218,7 +218,7 @@ def parse_submit(
     submitted: dict[str, list[str]] = {}
     for f in x.findall(f"{{{NS}}}field"):
         var = f.get("var")
-        if var is None:
+        if not var:
             continue  # a fixed field echoed back
         if var in submitted:
             raise FormError(var, f"field {var!r} is submitted twice")
