@@ -5,13 +5,16 @@ played against test commands in a registry of their own."""
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
 
+from stanzalink.access import Role
 from stanzalink.console.commands import (
     Arg,
     CommandError,
+    FileOffer,
     Invocation,
     KeyValue,
     Registry,
@@ -20,8 +23,9 @@ from stanzalink.console.commands import (
 )
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
+from stanzalink.xep.base import Feature, IQRoute, StanzaError
 from stanzalink.xep.forms import Form
-from stanzalink.xml import Element
+from stanzalink.xml import E, Element
 
 CMD = "http://jabber.org/protocol/commands"
 XD = "jabber:x:data"
@@ -179,9 +183,10 @@ async def test_command_list_depends_on_the_role() -> None:
         "fan": "Set the fan",
         "list": "List Service Configurations",
         "reboot": "Reboot the device",
+        "report": "Everything at once",
     }
     assert set(listed[OPERATOR]) == set(listed[ADMIN]) - {"reboot"}
-    assert set(listed[VIEWER]) == {"broken", "crash", "list"}
+    assert set(listed[VIEWER]) == {"broken", "crash", "list", "report"}
     await h.close()
 
 
@@ -482,4 +487,107 @@ async def test_a_viewer_cannot_run_what_it_cannot_see(node: str) -> None:
     )
     assert error_of(reply)[2] == "bad-sessionid"
     assert ran == [] and sid in h.feature("adhoc").sessions
+    await h.close()
+
+
+# ------------------------------------------------------------------ results
+@reg.command("report", help="Everything at once")
+def report(inv: Invocation) -> list[Any]:
+    return [
+        Text("kernel: eth0 up\nkernel: eth0 down\n", preformatted=True),
+        "all fine",
+        Table(["Port", "State"], [["eth0", "up"], ["wlan0"]], title="Links"),
+        FileOffer("/var/log/messages", "system log"),
+        42,
+    ]
+
+
+async def test_results_render_as_notes_and_forms() -> None:
+    h = harness()
+    el = cmd_of(await ask(h, VIEWER, "r1", command("report")))
+    notes = [(n.get("type"), n.text) for n in el.findall(f"{{{CMD}}}note")]
+    assert notes == [("info", "all fine"), ("info", "file offered: /var/log/messages (system log)")]
+    main, table = [Form.from_element(x) for x in el.findall(f"{{{XD}}}x")]
+    assert main.type == table.type == "result"
+    assert [(f.type, f.values) for f in main.fields] == [
+        ("text-multi", ["kernel: eth0 up", "kernel: eth0 down"]),
+        ("text-single", ["42"]),
+    ]
+    assert table.title == "Links" and table.reported is not None
+    assert [c.label for c in table.reported] == ["Port", "State"]
+    # every item carries every reported field (XEP-0004 §3.4), a missing cell empty
+    assert [[row[c.var or ""] for c in table.reported] for row in table.items] == [
+        [["eth0"], ["up"]],
+        [["wlan0"], [""]],
+    ]
+    await h.close()
+
+
+# ------------------------------------------------------------------ wiring
+console_reg = Registry()
+
+
+@console_reg.command("whoami", help="Who you are to the device")
+def whoami(inv: Invocation) -> str:
+    return f"{inv.sender} ({inv.role})"
+
+
+@console_reg.command("list", help="The console's own list", role="admin")
+def console_list(inv: Invocation) -> str:
+    return "console"
+
+
+class FakeConsole(Feature):
+    name = "console"
+    registry = console_reg
+
+
+async def test_commands_of_the_console_registry_are_served_too() -> None:
+    h = Harness([FakeConsole, DeviceAdHoc], ACCESS)
+    reply = await ask(h, VIEWER, "d1", f"<query xmlns='{ITEMS}' node='{CMD}'/>", "get")
+    nodes = [i.get("node") for i in reply.findall(f"{{{ITEMS}}}query/{{{ITEMS}}}item")]
+    # the console's "list" (admin) hides the test registry's "list" (viewer)
+    assert nodes == ["broken", "crash", "report", "whoami"]
+    assert (await ask(h, VIEWER, "d2", command("list"))).get("type") == "error"
+    el = cmd_of(await ask(h, ADMIN, "d3", command("list")))
+    assert el.findtext(f"{{{CMD}}}note") == "console"
+    el = cmd_of(await ask(h, VIEWER, "d4", command("whoami")))
+    assert el.findtext(f"{{{CMD}}}note") == f"{VIEWER} (viewer)"
+    await h.close()
+
+
+class Disco(Feature):
+    """What the disco feature does with the hooks (a sketch of xep/disco.py)."""
+
+    name = "disco"
+
+    def iq_routes(self) -> list[IQRoute]:
+        return [IQRoute("get", f"{{{ITEMS}}}query", self.items, Role.VIEWER)]
+
+    def items(self, iq: Element, role: Role | None) -> ET.Element:
+        assert role is not None
+        q = iq.find(f"{{{ITEMS}}}query")
+        node = q.get("node") if q is not None else None
+        for feat in self.ctx.features():
+            hook = getattr(feat, "disco_items", None)
+            found = hook(node, role) if hook is not None else None
+            if found is not None:
+                return E(f"{{{ITEMS}}}query", {"node": node or ""}, *found)
+        raise StanzaError("item-not-found")
+
+
+@pytest.mark.parametrize("order", ["disco first", "adhoc first"])
+async def test_the_fallback_gives_way_to_the_disco_feature(order: str) -> None:
+    feats: list[type[Feature]] = [Disco, DeviceAdHoc]
+    h = Harness(feats if order == "disco first" else feats[::-1], ACCESS)
+    assert ("get", f"{{{INFO}}}query") not in h.agent.routes  # the fallback is off
+    reply = await ask(h, OPERATOR, "d1", f"<query xmlns='{ITEMS}' node='{CMD}'/>", "get")
+    nodes = [i.get("node") for i in reply.findall(f"{{{ITEMS}}}query/{{{ITEMS}}}item")]
+    assert nodes == ["broken", "config", "crash", "fan", "list", "report"]
+    adhoc = h.feature("adhoc")
+    assert adhoc.disco_info("reboot", Role.OPERATOR) is None
+    idents, feats_ = adhoc.disco_info("reboot", Role.ADMIN)
+    assert (idents[0].category, idents[0].type, feats_) == ("automation", "command-node", [CMD, XD])
+    assert adhoc.disco_info(CMD, Role.VIEWER)[0][0].type == "command-list"
+    assert adhoc.disco_items("other-node", Role.ADMIN) is None
     await h.close()

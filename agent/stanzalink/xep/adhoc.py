@@ -40,11 +40,12 @@ from typing import Any, ClassVar
 
 from stanzalink.access import Role
 from stanzalink.console import commands as cmds
-from stanzalink.console.commands import Arg, Command, CommandError, Invocation, Registry
+from stanzalink.console.commands import Command, CommandError, Invocation, Registry
 from stanzalink.jid import JID
+from stanzalink.xep import command_forms as cf
 from stanzalink.xep import forms
 from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError, error_reply
-from stanzalink.xep.forms import Field, Form, FormError, Option
+from stanzalink.xep.forms import FormError
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -85,7 +86,7 @@ class Session:
 class AdHoc(Feature):
     name = "adhoc"
     disco_features = (NS,)
-    # the commands served; the console's built-ins and plugins register here
+    # the commands served (see registries()); plugins register here
     registry: ClassVar[Registry] = cmds.registry
 
     def __init__(self, ctx: Any) -> None:
@@ -112,9 +113,31 @@ class AdHoc(Feature):
         return routes
 
     # ------------------------------------------------------------ commands
+    def registries(self) -> list[Registry]:
+        """Where the commands come from: :attr:`registry` and, when the
+        console feature keeps commands in a registry of its own (its
+        ``registry`` attribute), that one first."""
+        regs = [self.registry]
+        own = getattr(self.ctx.feature("console"), "registry", None)
+        if isinstance(own, Registry) and own is not self.registry:
+            regs.insert(0, own)
+        return regs
+
+    def commands(self) -> dict[str, Command]:
+        """Every command by name, as the console resolves names (first
+        registry wins), whatever the role."""
+        out: dict[str, Command] = {}
+        for reg in self.registries():
+            for c in reg.all():
+                out.setdefault(c.name, c)
+        return dict(sorted(out.items()))
+
+    def visible_to(self, role: Role) -> list[Command]:
+        return [c for c in self.commands().values() if role >= c.role]
+
     def lookup(self, node: str, role: Role, sender: str | None = None) -> Command | None:
         """The command ``node`` if ``role`` may run it (a refusal is logged)."""
-        cmd = self.registry.get(node)
+        cmd = next((r.get(node) for r in self.registries() if r.get(node) is not None), None)
         if cmd is None:
             return None
         if role < cmd.role:
@@ -133,7 +156,7 @@ class AdHoc(Feature):
                 f"{{{DISCO_ITEMS}}}item",
                 {"jid": str(self.ctx.jid), "node": c.name, "name": c.help or c.name},
             )
-            for c in self.registry.visible_to(role)
+            for c in self.visible_to(role)
         ]
 
     def disco_info(self, node: str | None, role: Role) -> tuple[list[Identity], list[str]] | None:
@@ -278,43 +301,15 @@ class AdHoc(Feature):
         acts = sub(reply, f"{{{NS}}}actions", {"execute": default})
         for a in allowed:
             sub(acts, f"{{{NS}}}{a}")
-        title = cmd.help or cmd.name
-        if s.stage == "form":
-            form = Form("form", title, [f"Arguments of {cmd.usage()}"], self._fields(cmd, s.args))
-        else:
-            question = cmd.confirm or f"Run {cmd.name}?"
-            fixed = [Field(None, "fixed", values=[question])]
-            fixed += [Field(None, "fixed", values=[f"{k}: {_fmt(v)}"]) for k, v in s.args.items()]
-            form = Form("form", title, [question], fixed)
+        form = cf.args_form(cmd, s.args) if s.stage == "form" else cf.confirm_form(cmd, s.args)
         reply.append(form.to_element())
         return reply
 
-    # ------------------------------------------------------------ arguments
-    def _fields(self, cmd: Command, remembered: dict[str, Any]) -> list[Field]:
-        return [_arg_field(a, remembered) for a in cmd.args]
-
     def _read_form(self, cmd: Command, el: Element) -> dict[str, Any]:
-        x = forms.find_form(el)
-        spec = self._fields(cmd, {})
         try:
-            values = (
-                forms.parse_submit(x, spec, types=("submit", "cancel")) if x is not None else {}
-            )
-            if x is None and any(f.required for f in spec):
-                missing = next(f for f in spec if f.required)
-                raise FormError(missing.var, f"{missing.name}: a value is required")
-            out: dict[str, Any] = {}
-            for a in cmd.args:
-                if a.name not in values:
-                    out[a.name] = a.default
-                elif a.type is bool:
-                    out[a.name] = values[a.name]
-                else:
-                    out[a.name] = a.convert(str(values[a.name]))
-            return out
-        except (FormError, CommandError) as exc:
-            text = exc.text if isinstance(exc, FormError) else str(exc)
-            raise _fault("bad-payload", text) from None
+            return cf.read_args(cmd, forms.find_form(el))
+        except FormError as exc:
+            raise _fault("bad-payload", exc.text) from None
 
     # ------------------------------------------------------------ running
     async def _run(
@@ -331,8 +326,11 @@ class AdHoc(Feature):
             log.exception("ad-hoc command %s from %s failed", cmd.name, sender)
             sub(reply, f"{{{NS}}}note", {"type": "error"}, text=f"{cmd.name} failed on the device")
             return reply
-        for child in render(result, cmd.help or cmd.name):
-            reply.append(child)
+        notes, results = cf.render(result, cmd.help or cmd.name)
+        for ntype, text in notes:
+            sub(reply, f"{{{NS}}}note", {"type": ntype}, text=text)
+        for form in results:
+            reply.append(form.to_element())
         return reply
 
     async def stop(self) -> None:
@@ -378,100 +376,3 @@ class AdHoc(Feature):
 def _query_node(iq: Element, ns: str) -> str | None:
     q = iq.find(f"{{{ns}}}query")
     return q.get("node") if q is not None else None
-
-
-def _arg_field(a: Arg, remembered: dict[str, Any]) -> Field:
-    value = remembered.get(a.name, None if a.required else a.default)
-    values = [] if value is None else [_fmt_value(a, value)]
-    desc = a.help
-    if a.choices is not None:
-        opts = [Option(str(c)) for c in a.choices]
-        return Field(a.name, "list-single", a.name, desc, a.required, values, opts)
-    if a.type is bool:
-        return Field(a.name, "boolean", a.name, desc, a.required, values)
-    if a.type in (int, float):
-        kind = "a whole number" if a.type is int else "a number"
-        bounds = [f"at least {a.minimum}"] if a.minimum is not None else []
-        bounds += [f"at most {a.maximum}"] if a.maximum is not None else []
-        desc = "; ".join(filter(None, [desc, " ".join([kind, *bounds])]))
-        return Field(a.name, "text-single", a.name, desc, a.required, values)
-    ftype = "text-multi" if a.rest else "text-single"
-    return Field(
-        a.name,
-        ftype,
-        a.name,
-        desc,
-        a.required,
-        values[0].split("\n") if values and a.rest else values,
-    )
-
-
-def _fmt_value(a: Arg, value: Any) -> str:
-    if a.type is bool:
-        return forms.boolean_value(bool(value))
-    return str(value)
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def render(result: cmds.Result, title: str) -> list[ET.Element]:
-    """A command's result as XEP-0050 payload: notes, then data forms."""
-    items = list(result) if isinstance(result, (list, tuple)) else [result]
-    notes: list[ET.Element] = []
-    main = Form("result", title)
-    tables: list[Form] = []
-    n = 0
-    for r in items:
-        if r is None:
-            continue
-        if isinstance(r, str):
-            r = cmds.Text(r)
-        if isinstance(r, cmds.Text):
-            if not r.preformatted and "\n" not in r.text.strip():
-                notes.append(E(f"{{{NS}}}note", {"type": "info"}, text=r.text.strip()))
-            else:
-                n += 1
-                main.fields.append(Field(f"text{n}", "text-multi", values=r.text.split("\n")))
-        elif isinstance(r, cmds.KeyValue):
-            if r.title:
-                main.fields.append(Field(None, "fixed", values=[r.title]))
-            for key, value in r.pairs:
-                n += 1
-                text = _fmt(value)
-                ftype = "text-multi" if "\n" in text else "text-single"
-                main.fields.append(
-                    Field(f"{_slug(key)}.{n}", ftype, str(key), values=text.split("\n"))
-                )
-        elif isinstance(r, cmds.Table):
-            cols = [
-                Field(f"c{i}.{_slug(c)}", "text-single", str(c)) for i, c in enumerate(r.columns)
-            ]
-            rows = [
-                {col.var or "": [_fmt(v)] for col, v in zip(cols, row, strict=False)}
-                for row in r.rows
-            ]
-            tables.append(Form("result", r.title or title, reported=cols, items=rows))
-        elif isinstance(r, cmds.FileOffer):
-            text = f"file offered: {r.path}" + (f" ({r.description})" if r.description else "")
-            notes.append(E(f"{{{NS}}}note", {"type": "info"}, text=text))
-        else:
-            n += 1
-            main.fields.append(Field(f"value{n}", "text-single", values=[_fmt(r)]))
-    out = list(notes)
-    if main.fields:
-        out.append(main.to_element())
-    out += [t.to_element() for t in tables]
-    return out
-
-
-def _slug(text: Any) -> str:
-    s = "".join(ch if ch.isalnum() else "-" for ch in str(text).lower()).strip("-")
-    return s or "field"
