@@ -151,7 +151,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     "files": {"inbox": _str, "export": _str_list},
     "log": {"level": _choice("debug", "info", "warning", "error")},
     "parser": {"backend": _choice("native", "expat")},
-    "adhoc": {"max_sessions": _count, "session_timeout": _positive},
+    "adhoc": {"max_sessions": _count, "session_timeout": _positive, "reply_within": _positive},
 }
 
 

@@ -591,3 +591,48 @@ async def test_the_fallback_gives_way_to_the_disco_feature(order: str) -> None:
     assert adhoc.disco_info(CMD, Role.VIEWER)[0][0].type == "command-list"
     assert adhoc.disco_items("other-node", Role.ADMIN) is None
     await h.close()
+
+
+# ------------------------------------------------------------------ slow commands
+slow_reg = Registry()
+held: list[Invocation] = []
+
+
+@slow_reg.command("slow", help="Takes its time", long_running=True)
+async def slow(inv: Invocation) -> KeyValue:
+    held.append(inv)
+    await inv.cancelled.wait()
+    return KeyValue([("waited", "yes")])
+
+
+class SlowAdHoc(AdHoc):
+    registry = slow_reg
+
+
+async def test_a_slow_command_answers_at_once_and_its_result_follows() -> None:
+    held.clear()
+    h = Harness([SlowAdHoc], ACCESS, adhoc={"reply_within": 0.05})
+    el = cmd_of(await ask(h, VIEWER, "s1", command("slow")))
+    assert el.get("status") == "completed"
+    assert el.findtext(f"{{{CMD}}}note") == (
+        "slow is still running; its result will follow as a message"
+    )
+    assert len(held) == 1
+    held[0].cancelled.set()  # the handler finishes
+    msg = await h.next_sent()
+    assert msg.tag == "{jabber:client}message" and msg.get("to") == VIEWER
+    assert msg.get("type") == "chat"
+    assert msg.findtext("{jabber:client}body") == "slow: waited: yes"
+    await h.close()
+
+
+async def test_running_commands_are_bounded_and_told_to_stop() -> None:
+    held.clear()
+    h = Harness([SlowAdHoc], ACCESS, adhoc={"reply_within": 0.01})
+    for i in range(8):
+        cmd_of(await ask(h, VIEWER, f"s{i}", command("slow")))
+    reply = await ask(h, ADMIN, "s9", command("slow"))
+    assert error_of(reply)[:3] == ("wait", "resource-constraint", None)
+    assert len(held) == 8 and len(h.feature("adhoc").running) == 8
+    await h.close()  # the agent stops: every invocation is told
+    assert all(inv.cancelled.is_set() for inv in held)

@@ -31,6 +31,7 @@ nothing), and a session id that is not the requester's own is
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import xml.etree.ElementTree as ET
@@ -45,7 +46,7 @@ from stanzalink.jid import JID
 from stanzalink.xep import command_forms as cf
 from stanzalink.xep import forms
 from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError, error_reply
-from stanzalink.xep.forms import FormError
+from stanzalink.xep.forms import Form, FormError
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -56,6 +57,7 @@ DISCO_INFO = "http://jabber.org/protocol/disco#info"
 DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 ACTIONS = ("execute", "cancel", "prev", "next", "complete")
 PER_REQUESTER = 4
+MAX_RUNNING = 8  # commands running at once, all requesters
 ENDED_REMEMBERED = 256
 
 
@@ -94,6 +96,8 @@ class AdHoc(Feature):
         cfg = ctx.config.section("adhoc")
         self.max_sessions: int = cfg.get("max_sessions", 64)
         self.session_timeout: float = cfg.get("session_timeout", 600.0)
+        self.reply_within: float = cfg.get("reply_within", 20.0)
+        self.running: dict[int, Invocation] = {}
         self.sessions: dict[str, Session] = {}
         self._ended: OrderedDict[str, tuple[JID, str]] = OrderedDict()
 
@@ -315,26 +319,53 @@ class AdHoc(Feature):
     async def _run(
         self, cmd: Command, sid: str, sender: JID, role: Role, args: dict[str, Any]
     ) -> ET.Element:
-        reply = self._reply(cmd, sid, "completed")
+        if len(self.running) >= MAX_RUNNING:
+            raise StanzaError("resource-constraint", "too many commands are running", "wait")
         inv = Invocation(command=cmd, sender=sender, role=role, args=args, agent=self.ctx)
+        self.running[id(inv)] = inv
+        task = self.ctx.spawn(self._invoke(inv), name=f"adhoc {cmd.name}")
+        reply = self._reply(cmd, sid, "completed")
         try:
-            result = await cmds.run_handler(inv)
-        except CommandError as exc:
-            sub(reply, f"{{{NS}}}note", {"type": "error"}, text=str(exc))
-            return reply
-        except Exception:
-            log.exception("ad-hoc command %s from %s failed", cmd.name, sender)
-            sub(reply, f"{{{NS}}}note", {"type": "error"}, text=f"{cmd.name} failed on the device")
-            return reply
-        notes, results = cf.render(result, cmd.help or cmd.name)
+            notes, results = await asyncio.wait_for(asyncio.shield(task), self.reply_within)
+        except TimeoutError:
+            # answer now (clients give up on a slow IQ); the result follows
+            self.ctx.spawn(self._deliver_later(task, inv), name=f"adhoc {cmd.name} result")
+            notes = [("info", f"{cmd.name} is still running; its result will follow as a message")]
+            results = []
         for ntype, text in notes:
             sub(reply, f"{{{NS}}}note", {"type": ntype}, text=text)
         for form in results:
             reply.append(form.to_element())
         return reply
 
+    async def _invoke(self, inv: Invocation) -> tuple[list[tuple[str, str]], list[Form]]:
+        cmd = inv.command
+        try:
+            return cf.render(await cmds.run_handler(inv), cmd.help or cmd.name)
+        except CommandError as exc:
+            return [("error", str(exc))], []
+        except Exception:
+            log.exception("ad-hoc command %s from %s failed", cmd.name, inv.sender)
+            return [("error", f"{cmd.name} failed on the device")], []
+        finally:
+            self.running.pop(id(inv), None)
+
+    async def _deliver_later(
+        self, task: asyncio.Task[tuple[list[tuple[str, str]], list[Form]]], inv: Invocation
+    ) -> None:
+        notes, results = await task
+        body = cf.plain(notes, results)
+        msg = E("{jabber:client}message", {"to": str(inv.sender), "type": "chat"})
+        sub(msg, "{jabber:client}body", text=f"{inv.command.name}: {body}")
+        try:
+            self.ctx.send(msg)
+        except Exception:
+            log.warning("the result of %s for %s could not be sent", inv.command.name, inv.sender)
+
     async def stop(self) -> None:
         self.sessions.clear()
+        for inv in self.running.values():
+            inv.cancelled.set()
 
     # ---- DISCO FALLBACK (feat/adhoc only; see iq_routes) --------------------
     def _fallback_items(self, iq: Element, role: Role | None) -> ET.Element:

@@ -133,6 +133,22 @@ def render(result: cmds.Result, title: str) -> tuple[list[tuple[str, str]], list
     return notes, ([main] if main.fields else []) + tables
 
 
+def plain(notes: Sequence[tuple[str, str]], results: Sequence[Form]) -> str:
+    """Notes and result forms as plain text (for a chat message)."""
+    lines = [text if ntype == "info" else f"{ntype}: {text}" for ntype, text in notes]
+    for form in results:
+        if form.title and (form.reported is not None or len(results) > 1):
+            lines.append(form.title)
+        for f in form.fields:
+            value = "\n".join(f.values)
+            lines.append(f"{f.label}: {value}" if f.label else value)
+        if form.reported is not None:
+            lines.append("\t".join(c.label or c.var or "" for c in form.reported))
+            for row in form.items:
+                lines.append("\t".join(" ".join(row.get(c.var or "", ())) for c in form.reported))
+    return "\n".join(lines)
+
+
 def fmt(value: Any) -> str:
     """A value as a person reads it."""
     if value is None:
