@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from stanzalink.access import Role
+from stanzalink.config import ConfigError, parse
 from stanzalink.console.commands import (
     Arg,
     CommandError,
@@ -636,3 +637,27 @@ async def test_running_commands_are_bounded_and_told_to_stop() -> None:
     assert len(held) == 8 and len(h.feature("adhoc").running) == 8
     await h.close()  # the agent stops: every invocation is told
     assert all(inv.cancelled.is_set() for inv in held)
+
+
+# ------------------------------------------------------------------ config
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"max_sessions": 0}, "adhoc.max_sessions"),
+        ({"max_sessions": 2.5}, "adhoc.max_sessions"),
+        ({"session_timeout": -1}, "adhoc.session_timeout"),
+        ({"reply_within": "soon"}, "adhoc.reply_within"),
+        ({"sessions": 3}, "adhoc.sessions"),
+    ],
+)
+def test_config_keys_are_checked(section: dict[str, Any], key: str) -> None:
+    raw = {"account": {"jid": "d@example.net", "password": "p"}, "adhoc": section}
+    with pytest.raises(ConfigError, match=key):
+        parse(raw)
+
+
+def test_config_reaches_the_feature() -> None:
+    raw = {"account": {"jid": "d@example.net", "password": "p"}, "adhoc": {"max_sessions": 3}}
+    h = Harness([DeviceAdHoc], config=parse(raw))
+    assert h.feature("adhoc").max_sessions == 3
+    assert h.feature("adhoc").session_timeout == 600.0
