@@ -602,6 +602,7 @@ held: list[Invocation] = []
 @slow_reg.command("slow", help="Takes its time", long_running=True)
 async def slow(inv: Invocation) -> KeyValue:
     held.append(inv)
+    inv.progress("halfway")
     await inv.cancelled.wait()
     return KeyValue([("waited", "yes")])
 
@@ -616,9 +617,14 @@ async def test_a_slow_command_answers_at_once_and_its_result_follows() -> None:
     el = cmd_of(await ask(h, VIEWER, "s1", command("slow")))
     assert el.get("status") == "completed"
     assert el.findtext(f"{{{CMD}}}note") == (
-        "slow is still running; its result will follow as a message"
+        "slow is still running (halfway); its result will follow as a message"
     )
     assert len(held) == 1
+    # progress now reaches the requester as messages, at most one per interval
+    held[0].progress("almost")
+    held[0].progress("nearly there")
+    msg = await h.next_sent()
+    assert msg.get("to") == VIEWER and msg.findtext("{jabber:client}body") == "slow: almost"
     held[0].cancelled.set()  # the handler finishes
     msg = await h.next_sent()
     assert msg.tag == "{jabber:client}message" and msg.get("to") == VIEWER

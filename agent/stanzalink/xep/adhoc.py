@@ -58,6 +58,7 @@ DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 ACTIONS = ("execute", "cancel", "prev", "next", "complete")
 PER_REQUESTER = 4
 MAX_RUNNING = 8  # commands running at once, all requesters
+PROGRESS_INTERVAL = 2.0  # seconds between progress messages of one command
 ENDED_REMEMBERED = 256
 
 
@@ -85,6 +86,16 @@ class Session:
     args: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Run:
+    """A command running for a requester."""
+
+    inv: Invocation
+    late: bool = False  # answered "still running"; the result goes by message
+    progress: str = ""  # the last inv.progress() text
+    told: float = float("-inf")  # when progress was last sent
+
+
 class AdHoc(Feature):
     name = "adhoc"
     disco_features = (NS,)
@@ -97,7 +108,7 @@ class AdHoc(Feature):
         self.max_sessions: int = cfg.get("max_sessions", 64)
         self.session_timeout: float = cfg.get("session_timeout", 600.0)
         self.reply_within: float = cfg.get("reply_within", 20.0)
-        self.running: dict[int, Invocation] = {}
+        self.running: dict[int, Run] = {}
         self.sessions: dict[str, Session] = {}
         self._ended: OrderedDict[str, tuple[JID, str]] = OrderedDict()
 
@@ -322,24 +333,28 @@ class AdHoc(Feature):
         if len(self.running) >= MAX_RUNNING:
             raise StanzaError("resource-constraint", "too many commands are running", "wait")
         inv = Invocation(command=cmd, sender=sender, role=role, args=args, agent=self.ctx)
-        self.running[id(inv)] = inv
-        task = self.ctx.spawn(self._invoke(inv), name=f"adhoc {cmd.name}")
+        run = Run(inv)
+        inv.progress = lambda text: self._progress(run, text)
+        self.running[id(inv)] = run
+        task = self.ctx.spawn(self._invoke(run), name=f"adhoc {cmd.name}")
         reply = self._reply(cmd, sid, "completed")
         try:
             notes, results = await asyncio.wait_for(asyncio.shield(task), self.reply_within)
         except TimeoutError:
             # answer now (clients give up on a slow IQ); the result follows
-            self.ctx.spawn(self._deliver_later(task, inv), name=f"adhoc {cmd.name} result")
-            notes = [("info", f"{cmd.name} is still running; its result will follow as a message")]
-            results = []
+            run.late = True
+            self.ctx.spawn(self._deliver_later(task, run), name=f"adhoc {cmd.name} result")
+            so_far = f" ({run.progress})" if run.progress else ""
+            text = f"{cmd.name} is still running{so_far}; its result will follow as a message"
+            notes, results = [("info", text)], []
         for ntype, text in notes:
             sub(reply, f"{{{NS}}}note", {"type": ntype}, text=text)
         for form in results:
             reply.append(form.to_element())
         return reply
 
-    async def _invoke(self, inv: Invocation) -> tuple[list[tuple[str, str]], list[Form]]:
-        cmd = inv.command
+    async def _invoke(self, run: Run) -> tuple[list[tuple[str, str]], list[Form]]:
+        inv, cmd = run.inv, run.inv.command
         try:
             return cf.render(await cmds.run_handler(inv), cmd.help or cmd.name)
         except CommandError as exc:
@@ -350,22 +365,33 @@ class AdHoc(Feature):
         finally:
             self.running.pop(id(inv), None)
 
+    def _progress(self, run: Run, text: str) -> None:
+        """inv.progress(): kept for the "still running" answer; once that was
+        sent, told as a chat message, at most one per PROGRESS_INTERVAL."""
+        run.progress = text
+        now = self.ctx.now()
+        if run.late and now - run.told >= PROGRESS_INTERVAL:
+            run.told = now
+            self._tell(run.inv, text)
+
     async def _deliver_later(
-        self, task: asyncio.Task[tuple[list[tuple[str, str]], list[Form]]], inv: Invocation
+        self, task: asyncio.Task[tuple[list[tuple[str, str]], list[Form]]], run: Run
     ) -> None:
         notes, results = await task
-        body = cf.plain(notes, results)
+        self._tell(run.inv, cf.plain(notes, results))
+
+    def _tell(self, inv: Invocation, text: str) -> None:
         msg = E("{jabber:client}message", {"to": str(inv.sender), "type": "chat"})
-        sub(msg, "{jabber:client}body", text=f"{inv.command.name}: {body}")
+        sub(msg, "{jabber:client}body", text=f"{inv.command.name}: {text}")
         try:
             self.ctx.send(msg)
         except Exception:
-            log.warning("the result of %s for %s could not be sent", inv.command.name, inv.sender)
+            log.warning("a message about %s for %s could not be sent", inv.command.name, inv.sender)
 
     async def stop(self) -> None:
         self.sessions.clear()
-        for inv in self.running.values():
-            inv.cancelled.set()
+        for run in self.running.values():
+            run.inv.cancelled.set()
 
     # ---- DISCO FALLBACK (feat/adhoc only; see iq_routes) --------------------
     def _fallback_items(self, iq: Element, role: Role | None) -> ET.Element:
