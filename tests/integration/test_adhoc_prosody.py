@@ -99,6 +99,11 @@ class Dialog:
             self.xmpp.plugin["xep_0050"].continue_command(self.session, how)
         return await self.reply()
 
+    async def back(self) -> tuple[str, Any]:
+        self.session["payload"] = None
+        self.xmpp.plugin["xep_0050"].continue_command(self.session, "prev")
+        return await self.reply()
+
     async def complete(self) -> tuple[str, Any]:
         self.session["payload"] = None
         self.xmpp.plugin["xep_0050"].complete_command(self.session)
@@ -172,6 +177,13 @@ def test_commands_listed_and_run_with_forms(prosody: Prosody) -> None:
             assert set(iq["command"]["actions"]) == {"next"}
             form = iq["command"]["form"]
             assert [o["value"] for o in form.get_fields()["target"]["options"]] == ["cache", "logs"]
+            kind, iq = await dialog.submit(form, {"target": "cache"}, "next")
+            assert kind == "next" and set(iq["command"]["actions"]) == {"prev", "complete"}
+            # back to the form: the value is remembered; choose again
+            kind, iq = await dialog.back()
+            assert kind == "next" and set(iq["command"]["actions"]) == {"next"}
+            form = iq["command"]["form"]
+            assert form.get_fields()["target"]["value"] == "cache"
             kind, iq = await dialog.submit(form, {"target": "logs"}, "next")
             assert kind == "next" and iq["command"]["status"] == "executing"
             assert set(iq["command"]["actions"]) == {"prev", "complete"}
