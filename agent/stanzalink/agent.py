@@ -48,6 +48,7 @@ FEATURES: list[str] = [
     "stanzalink.xep.vcard:VCard",
     "stanzalink.xep.time:Time",
     "stanzalink.console.feature:Console",
+    "stanzalink.xep.adhoc:AdHoc",
 ]
 
 

@@ -89,6 +89,13 @@ def _positive(key: str, value: Any) -> float:
     return float(v)
 
 
+def _count(key: str, value: Any) -> int:
+    v = _int(key, value)
+    if v < 1:
+        raise ConfigError(f"{key}: must be at least 1, got {v}")
+    return int(v)
+
+
 def _str_list(key: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
@@ -223,6 +230,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "restart_exit_code": _int_range(1, 255),
         "plugins": _str_list,
     },
+    "adhoc": {"max_sessions": _count, "session_timeout": _positive, "reply_within": _positive},
 }
 
 

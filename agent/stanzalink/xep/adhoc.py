@@ -1,0 +1,408 @@
+"""XEP-0050 Ad-Hoc Commands: every console command as a data-form dialog.
+
+The commands are those of :mod:`stanzalink.console.commands` (the shared
+``registry``), read at every request, so a command registered at run time
+is offered at once.  A controller's client lists them by disco#items on
+the node ``http://jabber.org/protocol/commands`` (only those its role may
+run) and runs one by ``<command node='NAME'/>``:
+
+- a command without arguments and without confirmation runs at once and
+  answers ``completed`` with its result;
+- a command with arguments first answers a form (one field per argument:
+  bool -> boolean, choices -> list-single, int/float -> text-single checked
+  on submit, rest-of-line -> text-multi, str -> text-single);
+- a command with ``confirm`` then asks its question (actions prev and
+  complete) and runs only on ``complete``.
+
+Results: a :class:`Table` becomes a result form with ``<reported/>`` and
+``<item/>`` rows, a :class:`KeyValue` labelled fields, a one-line text an
+info note, longer text a text-multi field; a :class:`CommandError` a
+``completed`` answer with an error note (XEP-0050 §3.6).
+
+Sessions belong to the full JID that started them, expire after
+``[adhoc] session_timeout`` seconds idle and are bounded in number
+(``max_sessions``; four per requester, the oldest of that requester ends).
+The role is checked at every stage: a node the role may not run is answered
+``item-not-found``, exactly like a node that does not exist (this deviates
+from the ``forbidden`` of XEP-0050 §2.2 on purpose: a reply reveals
+nothing), and a session id that is not the requester's own is
+``bad-sessionid``, like one never issued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import xml.etree.ElementTree as ET
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, ClassVar
+
+from stanzalink.access import Role
+from stanzalink.console import commands as cmds
+from stanzalink.console.commands import Command, CommandError, Invocation, Registry
+from stanzalink.jid import JID
+from stanzalink.xep import command_forms as cf
+from stanzalink.xep import forms
+from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError, error_reply
+from stanzalink.xep.disco import Item, NodeInfo
+from stanzalink.xep.forms import Form, FormError
+from stanzalink.xml import Element
+from stanzalink.xml.builder import E, sub
+
+log = logging.getLogger(__name__)
+
+NS = "http://jabber.org/protocol/commands"
+DISCO_INFO = "http://jabber.org/protocol/disco#info"
+DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
+ACTIONS = ("execute", "cancel", "prev", "next", "complete")
+PER_REQUESTER = 4
+MAX_RUNNING = 8  # commands running at once, all requesters
+PROGRESS_INTERVAL = 2.0  # seconds between progress messages of one command
+ENDED_REMEMBERED = 256
+
+
+class CommandFault(Exception):
+    """An XEP-0050 error: a stanza condition plus the commands-namespace one."""
+
+    def __init__(self, condition: str, specific: str | None, etype: str, text: str = "") -> None:
+        super().__init__(text or condition)
+        self.condition, self.specific, self.etype, self.text = condition, specific, etype, text
+
+
+def _fault(specific: str, text: str = "") -> CommandFault:
+    if specific == "session-expired":
+        return CommandFault("not-allowed", specific, "cancel", text)
+    return CommandFault("bad-request", specific, "modify", text)
+
+
+@dataclass
+class Session:
+    id: str
+    owner: JID
+    node: str
+    stage: str  # "form" or "confirm"
+    touched: float
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """A command running for a requester."""
+
+    inv: Invocation
+    late: bool = False  # answered "still running"; the result goes by message
+    progress: str = ""  # the last inv.progress() text
+    told: float = float("-inf")  # when progress was last sent
+
+
+class AdHoc(Feature):
+    name = "adhoc"
+    disco_features = (NS,)
+    # the commands served (see registries()); plugins register here
+    registry: ClassVar[Registry] = cmds.registry
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        if self.registry is cmds.registry:
+            from stanzalink.console import builtins
+
+            builtins.install(cmds.registry)  # idempotent: the console does it too
+        cfg = ctx.config.section("adhoc")
+        self.max_sessions: int = cfg.get("max_sessions", 64)
+        self.session_timeout: float = cfg.get("session_timeout", 600.0)
+        self.reply_within: float = cfg.get("reply_within", 20.0)
+        self.running: dict[int, Run] = {}
+        self.sessions: dict[str, Session] = {}
+        self._ended: OrderedDict[str, tuple[JID, str]] = OrderedDict()
+
+    def iq_routes(self) -> list[IQRoute]:
+        routes = [IQRoute("set", f"{{{NS}}}command", self._command, Role.VIEWER)]
+        return routes
+
+    # ------------------------------------------------------------ commands
+    def registries(self) -> list[Registry]:
+        """Where the commands come from: :attr:`registry` and, when the
+        console feature keeps commands in a registry of its own (its
+        ``registry`` attribute), that one first."""
+        regs = [self.registry]
+        own = getattr(self.ctx.feature("console"), "registry", None)
+        if isinstance(own, Registry) and own is not self.registry:
+            regs.insert(0, own)
+        return regs
+
+    def commands(self) -> dict[str, Command]:
+        """Every command by name, as the console resolves names (first
+        registry wins), whatever the role."""
+        out: dict[str, Command] = {}
+        for reg in self.registries():
+            for c in reg.all():
+                out.setdefault(c.name, c)
+        return dict(sorted(out.items()))
+
+    def visible_to(self, role: Role) -> list[Command]:
+        return [c for c in self.commands().values() if role >= c.role and c.is_available(self.ctx)]
+
+    def lookup(self, node: str, role: Role, sender: str | None = None) -> Command | None:
+        """The command ``node`` if ``role`` may run it (a refusal is logged)."""
+        cmd = next((r.get(node) for r in self.registries() if r.get(node) is not None), None)
+        if cmd is None or not cmd.is_available(self.ctx):
+            return None
+        if role < cmd.role:
+            self.ctx.access.denied(sender, f"ad-hoc command {node}", role, cmd.role)
+            return None
+        return cmd
+
+    # ------------------------------------------------------------ disco hooks
+    def disco_nodes(self) -> dict[str, Callable[[Role], NodeInfo | None]]:
+        """The nodes this feature owns, for the disco feature: the command
+        list and one node per command (a node the asker's role may not run
+        answers item-not-found, like one that does not exist)."""
+        out: dict[str, Callable[[Role], NodeInfo | None]] = {NS: partial(self._node, NS)}
+        for name in self.commands():
+            out[name] = partial(self._node, name)
+        return out
+
+    def _node(self, node: str, role: Role) -> NodeInfo | None:
+        found = self.node_info(node, role)
+        if found is None:
+            return None
+        items = []
+        if node == NS:
+            items = [Item(None, c.name, c.help or c.name) for c in self.visible_to(role)]
+        return NodeInfo(identities=found[0], features=found[1], items=items)
+
+    def node_items(self, node: str | None, role: Role) -> list[ET.Element] | None:
+        """The disco#items of ``node`` for a requester of ``role``, or None
+        when the node is not this feature's."""
+        if node != NS:
+            return None
+        return [
+            E(
+                f"{{{DISCO_ITEMS}}}item",
+                {"jid": str(self.ctx.jid), "node": c.name, "name": c.help or c.name},
+            )
+            for c in self.visible_to(role)
+        ]
+
+    def node_info(self, node: str | None, role: Role) -> tuple[list[Identity], list[str]] | None:
+        """(identities, features) of ``node`` for ``role``, or None when the
+        node is not this feature's or the role may not run that command."""
+        if node == NS:
+            return [Identity("automation", "command-list", "Commands")], [NS]
+        cmd = self.lookup(node, role) if node else None
+        if cmd is None:
+            return None
+        return [Identity("automation", "command-node", cmd.help or cmd.name)], [NS, forms.NS]
+
+    # ------------------------------------------------------------ execution
+    async def _command(self, iq: Element, role: Role | None) -> ET.Element:
+        assert role is not None
+        try:
+            return await self._handle(iq, role)
+        except StanzaError as exc:
+            fault = CommandFault(exc.condition, None, exc.etype, exc.text)
+        except CommandFault as exc:
+            fault = exc
+        reply = error_reply(iq, fault.condition, fault.etype, fault.text)
+        err = reply.find("{jabber:client}error")
+        assert err is not None
+        if fault.specific:
+            sub(err, f"{{{NS}}}{fault.specific}")
+        # the request's own <command/> (without its payload) goes back with the
+        # error, so the requester can tell which of its sessions failed
+        el = iq.find(f"{{{NS}}}command")
+        if el is not None:
+            keep = {k: el.get(k) for k in ("node", "sessionid", "action")}
+            reply.insert(0, E(f"{{{NS}}}command", forms.attrs(**keep)))
+        return reply
+
+    async def _handle(self, iq: Element, role: Role) -> ET.Element:
+        el = iq.find(f"{{{NS}}}command")
+        assert el is not None
+        sender = JID.parse(iq.get("from"))
+        node = el.get("node") or ""
+        action = el.get("action") or "execute"
+        if action not in ACTIONS:
+            raise _fault("malformed-action", f"unknown action {action!r}")
+        if not node:
+            raise StanzaError("bad-request", "the command has no node", "modify")
+        cmd = self.lookup(node, role, str(sender))
+        if cmd is None:
+            raise StanzaError("item-not-found")
+        sid = el.get("sessionid")
+        if sid is None:
+            if action != "execute":
+                raise _fault("bad-sessionid", f"{action} needs a sessionid")
+            return await self._start(cmd, sender, role, el)
+        session = self._session(sid, sender, node)
+        session.touched = self.ctx.now()
+        return await self._continue(cmd, session, role, action, el)
+
+    def _session(self, sid: str, sender: JID, node: str) -> Session:
+        self._expire()
+        s = self.sessions.get(sid)
+        if s is not None and s.owner == sender and s.node == node:
+            return s
+        if self._ended.get(sid) == (sender, node):
+            raise _fault("session-expired", "this session has ended")
+        raise _fault("bad-sessionid", "no such session")
+
+    def _expire(self) -> None:
+        now = self.ctx.now()
+        for s in [s for s in self.sessions.values() if now - s.touched > self.session_timeout]:
+            self._end(s.id)
+
+    def _end(self, sid: str) -> None:
+        s = self.sessions.pop(sid, None)
+        if s is not None:
+            self._remember(sid, s.owner, s.node)
+
+    def _remember(self, sid: str, owner: JID, node: str) -> None:
+        self._ended[sid] = (owner, node)
+        while len(self._ended) > ENDED_REMEMBERED:
+            self._ended.popitem(last=False)
+
+    def _new_session(self, cmd: Command, sender: JID, stage: str) -> Session:
+        self._expire()
+        mine = [s for s in self.sessions.values() if s.owner == sender]
+        if len(mine) >= PER_REQUESTER:
+            self._end(min(mine, key=lambda s: s.touched).id)
+        if len(self.sessions) >= self.max_sessions:
+            raise StanzaError("resource-constraint", "too many command sessions", "wait")
+        s = Session(secrets.token_urlsafe(12), sender, cmd.name, stage, self.ctx.now())
+        self.sessions[s.id] = s
+        return s
+
+    async def _start(self, cmd: Command, sender: JID, role: Role, el: Element) -> ET.Element:
+        if cmd.args:
+            session = self._new_session(cmd, sender, "form")
+            if forms.find_form(el) is not None:  # the form came with the request
+                try:
+                    return await self._continue(cmd, session, role, "execute", el)
+                except CommandFault:
+                    self._end(session.id)
+                    raise
+            return self._stage(cmd, session)
+        if cmd.confirm:
+            return self._stage(cmd, self._new_session(cmd, sender, "confirm"))
+        sid = secrets.token_urlsafe(12)
+        self._remember(sid, sender, cmd.name)
+        return await self._run(cmd, sid, sender, role, {})
+
+    async def _continue(
+        self, cmd: Command, s: Session, role: Role, action: str, el: Element
+    ) -> ET.Element:
+        if action == "cancel":
+            self._end(s.id)
+            return self._reply(cmd, s.id, "canceled")
+        allowed, default = self._actions(cmd, s.stage)
+        if action == "execute":
+            action = default
+        if action not in allowed:
+            raise _fault("bad-action", f"{action} is not possible at this stage")
+        if action == "prev":
+            s.stage = "form"
+            return self._stage(cmd, s)
+        if s.stage == "form":
+            s.args = self._read_form(cmd, el)
+            if action == "next":
+                s.stage = "confirm"
+                return self._stage(cmd, s)
+        self._end(s.id)
+        return await self._run(cmd, s.id, s.owner, role, s.args)
+
+    @staticmethod
+    def _actions(cmd: Command, stage: str) -> tuple[tuple[str, ...], str]:
+        if stage == "form":
+            return (("next",), "next") if cmd.confirm else (("complete",), "complete")
+        return (("prev", "complete") if cmd.args else ("complete",)), "complete"
+
+    def _reply(self, cmd: Command, sid: str, status: str) -> ET.Element:
+        return E(f"{{{NS}}}command", {"node": cmd.name, "sessionid": sid, "status": status})
+
+    def _stage(self, cmd: Command, s: Session) -> ET.Element:
+        reply = self._reply(cmd, s.id, "executing")
+        allowed, default = self._actions(cmd, s.stage)
+        acts = sub(reply, f"{{{NS}}}actions", {"execute": default})
+        for a in allowed:
+            sub(acts, f"{{{NS}}}{a}")
+        form = cf.args_form(cmd, s.args) if s.stage == "form" else cf.confirm_form(cmd, s.args)
+        reply.append(form.to_element())
+        return reply
+
+    def _read_form(self, cmd: Command, el: Element) -> dict[str, Any]:
+        try:
+            return cf.read_args(cmd, forms.find_form(el))
+        except FormError as exc:
+            raise _fault("bad-payload", exc.text) from None
+
+    # ------------------------------------------------------------ running
+    async def _run(
+        self, cmd: Command, sid: str, sender: JID, role: Role, args: dict[str, Any]
+    ) -> ET.Element:
+        if len(self.running) >= MAX_RUNNING:
+            raise StanzaError("resource-constraint", "too many commands are running", "wait")
+        inv = Invocation(command=cmd, sender=sender, role=role, args=args, agent=self.ctx)
+        run = Run(inv)
+        inv.progress = lambda text: self._progress(run, text)
+        self.running[id(inv)] = run
+        task = self.ctx.spawn(self._invoke(run), name=f"adhoc {cmd.name}")
+        reply = self._reply(cmd, sid, "completed")
+        try:
+            notes, results = await asyncio.wait_for(asyncio.shield(task), self.reply_within)
+        except TimeoutError:
+            # answer now (clients give up on a slow IQ); the result follows
+            run.late = True
+            self.ctx.spawn(self._deliver_later(task, run), name=f"adhoc {cmd.name} result")
+            so_far = f" ({run.progress})" if run.progress else ""
+            text = f"{cmd.name} is still running{so_far}; its result will follow as a message"
+            notes, results = [("info", text)], []
+        for ntype, text in notes:
+            sub(reply, f"{{{NS}}}note", {"type": ntype}, text=text)
+        for form in results:
+            reply.append(form.to_element())
+        return reply
+
+    async def _invoke(self, run: Run) -> tuple[list[tuple[str, str]], list[Form]]:
+        inv, cmd = run.inv, run.inv.command
+        try:
+            return cf.render(await cmds.run_handler(inv), cmd.help or cmd.name)
+        except CommandError as exc:
+            return [("error", str(exc))], []
+        except Exception:
+            log.exception("ad-hoc command %s from %s failed", cmd.name, inv.sender)
+            return [("error", f"{cmd.name} failed on the device")], []
+        finally:
+            self.running.pop(id(inv), None)
+
+    def _progress(self, run: Run, text: str) -> None:
+        """inv.progress(): kept for the "still running" answer; once that was
+        sent, told as a chat message, at most one per PROGRESS_INTERVAL."""
+        run.progress = text
+        now = self.ctx.now()
+        if run.late and now - run.told >= PROGRESS_INTERVAL:
+            run.told = now
+            self._tell(run.inv, text)
+
+    async def _deliver_later(
+        self, task: asyncio.Task[tuple[list[tuple[str, str]], list[Form]]], run: Run
+    ) -> None:
+        notes, results = await task
+        self._tell(run.inv, cf.plain(notes, results))
+
+    def _tell(self, inv: Invocation, text: str) -> None:
+        msg = E("{jabber:client}message", {"to": str(inv.sender), "type": "chat"})
+        sub(msg, "{jabber:client}body", text=f"{inv.command.name}: {text}")
+        try:
+            self.ctx.send(msg)
+        except Exception:
+            log.warning("a message about %s for %s could not be sent", inv.command.name, inv.sender)
+
+    async def stop(self) -> None:
+        self.sessions.clear()
+        for run in self.running.values():
+            run.inv.cancelled.set()
