@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from stanzalink.errors import StanzaError
-from stanzalink.testing.harness import parse_stanza
+from stanzalink.testing.harness import Harness, parse_stanza
 from stanzalink.xep import bytestreams as s5b
 from stanzalink.xml import Element, tostring
 
@@ -203,3 +204,111 @@ def test_malformed_offers_are_refused(query: str, condition: str) -> None:
     with pytest.raises(StanzaError) as info:
         s5b.parse_offer(iq)
     assert info.value.condition == condition
+
+
+# ---------------------------------------------------------------- the device feature
+ACCESS = {"operator": ["requester@example.com"], "viewer": ["viewer@example.com"]}
+
+
+def offer_xml(sender: str, port: int, sid: str = "vxf9n471bn46", iq_id: str = "npq71g53") -> str:
+    # XEP-0065 example 9, with the streamhost on loopback
+    return (
+        f"<iq from='{sender}' id='{iq_id}' to='device1@example.net/agent' type='set'>"
+        f"<query xmlns='http://jabber.org/protocol/bytestreams' sid='{sid}'>"
+        f"<streamhost host='127.0.0.1' jid='streamer.example.com' port='{port}'/></query></iq>"
+    )
+
+
+async def test_operator_offer_is_connected_and_answered_with_streamhost_used() -> None:
+    from stanzalink.aio.socks5 import Socks5Stream, StreamHostServer, connect_first
+
+    host = StreamHostServer(timeout=5)
+    _, port = await host.start()
+    # the streamhost accepts only the hash of (sid, requester, the device's full JID)
+    want = s5b.dst_addr("vxf9n471bn46", "requester@example.com/foo", "device1@example.net/agent")
+    arrived = host.expect(want)
+    h = Harness([s5b.Bytestreams], ACCESS)
+    kept: list[Socks5Stream] = []
+    seen: list[s5b.Incoming] = []
+
+    async def listener(inc: s5b.Incoming) -> s5b.StreamHost:
+        seen.append(inc)
+        used, stream = await connect_first(inc.offer.streamhosts, inc.dst, timeout=5)
+        kept.append(stream)
+        return used
+
+    h.feature("bytestreams").listen(listener)
+    h.receive(offer_xml("requester@example.com/foo", port))
+    await h.next_sent(timeout=10)
+    assert h.sent_xml[-1] == (
+        '<iq type="result" id="npq71g53" to="requester@example.com/foo">'
+        '<query xmlns="http://jabber.org/protocol/bytestreams" sid="vxf9n471bn46">'
+        '<streamhost-used jid="streamer.example.com"/></query></iq>'
+    )
+    assert seen[0].dst == want and seen[0].role.name == "OPERATOR"
+    far = await asyncio.wait_for(arrived, 5)
+    await kept[0].write(b"bytes over the bytestream")
+    assert await far.readexactly(25) == b"bytes over the bytestream"
+    await kept[0].close()
+    await far.close()
+    await host.close()
+    await h.close()
+
+
+async def test_unreachable_streamhosts_are_item_not_found() -> None:
+    from stanzalink.aio.socks5 import AllCandidatesFailed, connect_first
+    from stanzalink.testing.prosody import free_port
+
+    h = Harness([s5b.Bytestreams], ACCESS)
+
+    async def listener(inc: s5b.Incoming) -> s5b.StreamHost:
+        try:
+            used, _stream = await connect_first(inc.offer.streamhosts, inc.dst, timeout=2)
+        except AllCandidatesFailed as exc:
+            raise StanzaError("item-not-found", "", "cancel") from exc
+        return used
+
+    h.feature("bytestreams").listen(listener)
+    h.receive(offer_xml("requester@example.com/foo", free_port()))
+    reply = await h.next_sent(timeout=10)
+    assert reply.get("type") == "error"
+    assert '<error type="cancel"><item-not-found' in h.sent_xml[-1]
+    await h.close()
+
+
+@pytest.mark.parametrize(
+    ("sender", "listening", "condition"),
+    [
+        ("requester@example.com/foo", False, "not-acceptable"),  # nobody listens
+        ("viewer@example.com/x", True, "service-unavailable"),  # below operator
+        ("eve@example.org/x", True, "service-unavailable"),  # a stranger
+    ],
+)
+async def test_offers_refused(sender: str, listening: bool, condition: str) -> None:
+    h = Harness([s5b.Bytestreams], ACCESS)
+    called: list[object] = []
+
+    async def listener(inc: s5b.Incoming) -> s5b.StreamHost:
+        called.append(inc)
+        return inc.offer.streamhosts[0]
+
+    if listening:
+        h.feature("bytestreams").listen(listener)
+    h.receive(offer_xml(sender, 7625))
+    reply = await h.next_sent()
+    assert reply.get("type") == "error" and reply.get("id") == "npq71g53"
+    assert f"<{condition} " in h.sent_xml[-1]
+    assert called == []
+    await h.close()
+
+
+async def test_malformed_offer_from_an_operator_is_bad_request() -> None:
+    h = Harness([s5b.Bytestreams], ACCESS)
+    h.feature("bytestreams").listen(lambda inc: None)
+    h.receive(
+        "<iq from='requester@example.com/foo' id='m1' type='set'>"
+        "<query xmlns='http://jabber.org/protocol/bytestreams' sid='s'/></iq>"
+    )
+    await h.next_sent()
+    assert '<error type="modify"><bad-request' in h.sent_xml[-1]
+    await h.close()

@@ -11,7 +11,12 @@ What is here, in the order a transfer uses it:
   (:func:`streamhost_used` / :func:`parse_streamhost_used`);
 * activation at a proxy (:func:`activate` / :func:`parse_activate`, §6.3.5);
 * the SOCKS5 DST.ADDR, :func:`dst_addr` = hex SHA1(SID + requester JID +
-  target JID) over the normalized JIDs (§5.3.2).
+  target JID) over the normalized JIDs (§5.3.2);
+* :class:`Bytestreams`, the device feature answering offers (the device as
+  target, for plain XEP-0065 outside Jingle): operators and admins only,
+  and only while an application listens (:meth:`Bytestreams.listen`);
+  otherwise ``not-acceptable``.  The listener opens the connection (with
+  ``stanzalink.aio.socks5.connect_first``: this module opens no socket).
 
 Every parser raises :class:`StanzaError` with ``bad-request`` for a payload
 that breaks the XEP, so a handler can let it propagate as the answer.
@@ -19,14 +24,17 @@ that breaks the XEP, so a handler can let it propagate as the answer.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from stanzalink.access import Role
 from stanzalink.errors import StanzaError
 from stanzalink.jid import JID, InvalidJID
+from stanzalink.xep.base import Context, Feature, IQRoute
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -217,3 +225,62 @@ async def discover_proxies(iq: IQFn, server: str, timeout: float = 10.0) -> list
         except (StanzaError, TimeoutError) as exc:
             log.info("disco item %s is not a usable proxy: %s", jid, exc or type(exc).__name__)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """An offer the device (target) received, for the listener."""
+
+    offer: Offer
+    requester: str
+    dst: str  # the DST.ADDR to connect with (the offer's dstaddr if it gave one)
+    role: Role
+
+
+# Connects to one of ``incoming.offer.streamhosts`` with ``incoming.dst`` and
+# keeps the stream; returns the streamhost used, or raises StanzaError.
+Listener = Callable[[Incoming], Awaitable[StreamHost]]
+
+
+class Bytestreams(Feature):
+    """XEP-0065 target on the device: operators may offer it a bytestream
+    when an application listens; the answer waits for the connection."""
+
+    name = "bytestreams"
+    disco_features = (NS,)
+    need = Role.OPERATOR
+    max_pending = 4  # offers being connected at once; more get resource-constraint
+    connect_timeout = 30.0
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._listener: Listener | None = None
+        self._pending = 0
+
+    def listen(self, listener: Listener | None) -> None:
+        """Accept offers by calling ``listener`` (None: refuse them again)."""
+        self._listener = listener
+
+    def iq_routes(self) -> list[IQRoute]:
+        return [IQRoute("set", QUERY, self._offer, self.need)]
+
+    async def _offer(self, iq: Element, role: Role | None) -> ET.Element:
+        offer = parse_offer(iq)
+        if self._listener is None or role is None:
+            raise StanzaError("not-acceptable", "", "modify")
+        if self._pending >= self.max_pending:
+            raise StanzaError("resource-constraint", "too many bytestreams at once", "wait")
+        requester = iq.get("from") or ""
+        target = iq.get("to") or str(self.ctx.jid)
+        dst = offer.dstaddr or dst_addr(offer.sid, requester, target)
+        self._pending += 1
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                used = await self._listener(Incoming(offer, requester, dst, role))
+        except TimeoutError:
+            raise StanzaError("item-not-found", "no streamhost reachable", "cancel") from None
+        finally:
+            self._pending -= 1
+        if used not in offer.streamhosts:
+            raise StanzaError("internal-server-error", "", "wait")
+        return streamhost_used(iq, offer.sid, used.jid)
