@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -210,3 +211,104 @@ async def test_malformed_dst_addr_is_refused_by_the_proxy(server: tuple[Prosody,
         await connect("127.0.0.1", port, "not-a-sha1-hash", timeout=5, where=PROXY)
     assert info.value.where == PROXY
     assert "CONNECT refused: general SOCKS server failure" in str(info.value)
+
+
+# ---------------------------------------------------------------- slixmpp as the peer
+async def slixmpp_peer(p: Prosody, user: str) -> Any:
+    import slixmpp
+
+    xmpp = slixmpp.ClientXMPP(f"{user}@{p.domain}/ctl", f"{user}-password")
+    xmpp.ca_certs = str(p.ca)
+    xmpp.register_plugin("xep_0030")
+    xmpp.register_plugin("xep_0065", {"auto_accept": True})
+    started = asyncio.get_running_loop().create_future()
+    xmpp.add_event_handler("session_start", lambda _: started.done() or started.set_result(1))
+    xmpp.connect("127.0.0.1", p.port)
+    await asyncio.wait_for(started, 30)
+    return xmpp
+
+
+def collect(xmpp: Any) -> tuple[hashlib._Hash, list[int], asyncio.Event]:
+    """What slixmpp's xep_0065 receives, until the bytestream closes."""
+    h, n, closed = hashlib.sha256(), [0], asyncio.Event()
+
+    def data(block: bytes) -> None:
+        h.update(block)
+        n[0] += len(block)
+
+    xmpp.add_event_handler("socks5_data", data)
+    xmpp.add_event_handler("socks5_closed", lambda _exc: closed.set())
+    return h, n, closed
+
+
+async def test_slixmpp_requester_to_the_device_agent(server: tuple[Prosody, int]) -> None:
+    """slixmpp's XEP-0065 plugin offers the proxy to the device's agent
+    (the Bytestreams feature, operator access); data flows both ways."""
+    from stanzalink.agent import Agent
+    from stanzalink.config import DeviceConfig
+
+    p, _ = server
+    cfg = DeviceConfig(
+        jid=JID.parse(f"device1@{p.domain}"), password="device1-password", resource="agent",
+        host="127.0.0.1", port=p.port, ca_file=str(p.ca),
+        access={"operator": [f"alice@{p.domain}"]},
+    )  # fmt: skip
+    agent = Agent(cfg, features=[s5b.Bytestreams])
+    streams: asyncio.Queue[Socks5Stream] = asyncio.Queue()
+
+    async def listener(inc: s5b.Incoming) -> s5b.StreamHost:
+        used, stream = await connect_first(inc.offer.streamhosts, inc.dst, timeout=5)
+        streams.put_nowait(stream)
+        return used
+
+    agent.feature("bytestreams").listen(listener)  # type: ignore[union-attr]
+    await agent.client.start()
+    device_jid = await agent.client.wait_online(30)
+    xmpp = await slixmpp_peer(p, "alice")
+    try:
+        h, n, closed = collect(xmpp)
+        conn = await asyncio.wait_for(xmpp.plugin["xep_0065"].handshake(str(device_jid)), 30)
+        assert conn is not None, "slixmpp could not open the bytestream"
+        dev = await asyncio.wait_for(streams.get(), 10)
+        down, up = os.urandom(MIB), os.urandom(MIB)
+        # the device sends first, then slixmpp; each direction ended by a close
+        await dev.write(up)
+        await dev.close()
+        await asyncio.wait_for(closed.wait(), 30)
+        assert (n[0], h.hexdigest()) == (len(up), hashlib.sha256(up).hexdigest())
+        # and the other way, on a second bytestream
+        conn2 = await asyncio.wait_for(xmpp.plugin["xep_0065"].handshake(str(device_jid)), 30)
+        dev2 = await asyncio.wait_for(streams.get(), 10)
+        await conn2.write(down)
+        conn2.transport.close()
+        assert await read_to_end(dev2, len(down)) == (len(down), hashlib.sha256(down).hexdigest())
+    finally:
+        xmpp.disconnect()
+        await agent.client.close()
+
+
+async def test_device_requester_to_slixmpp_target(server: tuple[Prosody, int]) -> None:
+    """The stanzalink client offers the proxy to slixmpp's XEP-0065 plugin
+    (auto_accept), activates, and sends 1 MiB."""
+    p, _ = server
+    device = Client(config(p, "device1", "agent"))
+    await device.start()
+    await device.wait_online(30)
+    xmpp = await slixmpp_peer(p, "alice")
+    try:
+        h, n, closed = collect(xmpp)
+        sid = "s5b-" + os.urandom(6).hex()
+        assert device.jid is not None
+        target = f"alice@{p.domain}/ctl"
+        proxies = await s5b.discover_proxies(device.iq, p.domain)
+        reply = await device.iq(s5b.offer(target, sid, proxies), 20)
+        used = s5b.parse_streamhost_used(reply, proxies)
+        stream = await connect(used.host, used.port, s5b.dst_addr(sid, device.jid, target))
+        await device.iq(s5b.activate(used.jid, sid, target), 20)
+        data = os.urandom(MIB)
+        await send_and_close(stream, data)
+        await asyncio.wait_for(closed.wait(), 30)
+        assert (n[0], h.hexdigest()) == (len(data), hashlib.sha256(data).hexdigest())
+    finally:
+        xmpp.disconnect()
+        await device.close()
