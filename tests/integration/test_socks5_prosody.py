@@ -312,3 +312,57 @@ async def test_device_requester_to_slixmpp_target(server: tuple[Prosody, int]) -
     finally:
         xmpp.disconnect()
         await device.close()
+
+
+# ---------------------------------------------------------------- XEP-0260 through proxy65
+async def test_jingle_s5b_negotiation_through_the_proxy(server: tuple[Prosody, int]) -> None:
+    """XEP-0260 with the initiator's proxy candidate only: the responder
+    connects and sends candidate-used, the initiator connects, activates at
+    Prosody's proxy (the transport sid, SHA1(sid + initiator + responder))
+    and sends activated.  The transport-info signals are handed over in
+    process (that is Jingle's part); proxy, SOCKS5 and activation are real."""
+    from stanzalink.aio.s5b import S5BNegotiation
+    from stanzalink.testing.harness import parse_stanza
+    from stanzalink.xep import jingle_s5b as j
+    from stanzalink.xml import tostring
+
+    def wire(el: Any) -> Element:
+        return next(iter(parse_stanza("<iq type='set' id='w'>" + tostring(el).decode() + "</iq>")))
+
+    p, _ = server
+    async with online_pair(p) as (device, ctl):
+        assert device.jid is not None and ctl.jid is not None
+        sid = j.new_id()
+        sides: dict[str, S5BNegotiation] = {}
+        signals: list[tuple[str, str]] = []
+
+        def to(name: str) -> Any:
+            async def send(el: Any) -> None:
+                signals.append((name, next(iter(el)).tag.split("}")[1]))
+                sides["ctl" if name == "device" else "device"].on_transport_info(wire(el))
+
+            return send
+
+        sides["device"] = S5BNegotiation(
+            sid=sid,
+            me=str(device.jid),
+            peer=str(ctl.jid),
+            initiator=True,
+            send_info=to("device"),
+            iq=device.iq,
+        )
+        sides["ctl"] = S5BNegotiation(sid=sid, me=str(ctl.jid), peer=str(device.jid),
+                                      initiator=False, send_info=to("ctl"), iq=ctl.iq)  # fmt: skip
+        proxies = await s5b.discover_proxies(device.iq, p.domain)
+        offer = sides["device"].local_transport(proxies=proxies)
+        answer = sides["ctl"].local_transport()
+        sides["ctl"].remote_transport(wire(offer))
+        sides["device"].remote_transport(wire(answer))
+        dev, peer = await asyncio.gather(sides["device"].established(30),
+                                         sides["ctl"].established(30))  # fmt: skip
+        # the two reports in either order, then the activation
+        assert sorted(signals[:2]) == [("ctl", "candidate-used"), ("device", "candidate-error")]
+        assert signals[2:] == [("device", "activated")]
+        data = os.urandom(MIB)
+        _, got = await asyncio.gather(send_and_close(dev, data), read_to_end(peer, len(data)))
+        assert got == (len(data), hashlib.sha256(data).hexdigest())
