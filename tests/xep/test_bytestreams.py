@@ -312,3 +312,24 @@ async def test_malformed_offer_from_an_operator_is_bad_request() -> None:
     await h.next_sent()
     assert '<error type="modify"><bad-request' in h.sent_xml[-1]
     await h.close()
+
+
+async def test_offers_beyond_the_bound_wait_with_resource_constraint() -> None:
+    h = Harness([s5b.Bytestreams], ACCESS)
+    release = asyncio.Event()
+
+    async def slow(inc: s5b.Incoming) -> s5b.StreamHost:
+        await release.wait()
+        return inc.offer.streamhosts[0]
+
+    h.feature("bytestreams").listen(slow)
+    for i in range(5):
+        h.receive(offer_xml("requester@example.com/foo", 7625, sid=f"s{i}", iq_id=f"o{i}"))
+    first = await h.next_sent()
+    assert first.get("id") == "o4"  # the fifth, refused at once
+    assert '<error type="wait"><resource-constraint' in h.sent_xml[-1]
+    release.set()
+    answered = sorted([(await h.next_sent()).get("id") for _ in range(4)])
+    assert answered == ["o0", "o1", "o2", "o3"]
+    assert all('type="result"' in x for x in h.sent_xml[1:])
+    await h.close()

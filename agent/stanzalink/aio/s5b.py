@@ -121,11 +121,17 @@ class S5BNegotiation:
         except AllCandidatesFailed as exc:
             log.info("s5b %s: no candidate of %s worked: %s", self.sid, self.peer, exc.reason)
             self._local_done.set()
-            await self._send_info(j.candidate_error(self.sid))
+            await self._report(j.candidate_error(self.sid))
             return
         self._we_used = cand.cid
         self._local_done.set()
-        await self._send_info(j.candidate_used(self.sid, cand.cid))
+        await self._report(j.candidate_used(self.sid, cand.cid))
+
+    async def _report(self, el: ET.Element) -> None:
+        try:
+            await self._send_info(el)
+        except (StanzalinkError, TimeoutError) as exc:  # established() times out then
+            log.warning("s5b %s: transport-info to %s failed: %s", self.sid, self.peer, exc)
 
     # ------------------------------------------------------------ signals
     def on_transport_info(self, el: Element | ET.Element) -> None:
