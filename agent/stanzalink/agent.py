@@ -49,6 +49,7 @@ FEATURES: list[str] = [
     "stanzalink.xep.time:Time",
     "stanzalink.console.feature:Console",
     "stanzalink.xep.adhoc:AdHoc",
+    "stanzalink.xep.bytestreams:Bytestreams",
 ]
 
 
