@@ -193,7 +193,7 @@ class Agent:
                 if not self.access.from_own_server(sender):
                     self.access.denied(sender, f"{route.type} {route.tag}")
                     raise StanzaError("service-unavailable")
-            else:
+            elif not (route.own_server and self.access.from_own_server(sender)):
                 assert isinstance(route.need, Role)
                 role = self.access.check(sender, route.need, f"{route.type} {route.tag}")
                 if role is None:

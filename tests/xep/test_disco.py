@@ -154,8 +154,17 @@ async def test_no_items_by_default() -> None:
     await h.close()
 
 
-@pytest.mark.parametrize("sender", ["eve@example.net/x", "device1@example.net/other", None])
-@pytest.mark.parametrize("ns", ["disco#info", "disco#items"])
+@pytest.mark.parametrize(
+    ("sender", "ns"),
+    [
+        ("eve@example.net/x", "disco#info"),
+        ("eve@example.net/x", "disco#items"),
+        ("device1@example.net/other", "disco#info"),
+        ("device1@example.net/other", "disco#items"),
+        (None, "disco#items"),
+        ("example.net", "disco#items"),
+    ],
+)
 async def test_strangers_get_service_unavailable(sender: str | None, ns: str) -> None:
     h = Harness([Disco], ACCESS)
     frm = f" from='{sender}'" if sender else ""
@@ -163,4 +172,20 @@ async def test_strangers_get_service_unavailable(sender: str | None, ns: str) ->
     await h.next_sent()
     assert "service-unavailable" in h.sent_xml[-1]
     assert "bot" not in h.sent_xml[-1] and "disco#" not in h.sent_xml[-1]
+    await h.close()
+
+
+@pytest.mark.parametrize("sender", ["device1@example.net", "example.net", None])
+async def test_the_own_server_may_read_disco_info(sender: str | None) -> None:
+    """Prosody's PEP asks the device's disco#info from the account's bare
+    JID to learn its caps; the own server is answered, its other resources
+    are not (above)."""
+    h = Harness([Disco], ACCESS)
+    frm = f" from='{sender}'" if sender else ""
+    h.receive(
+        f"<iq type='get'{frm} id='q1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
+    )
+    reply = await h.next_sent()
+    assert reply.get("type") == "result"
+    assert 'type="bot"' in h.sent_xml[-1]
     await h.close()

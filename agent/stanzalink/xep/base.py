@@ -67,12 +67,15 @@ class IQRoute:
     (``{ns}local``).  ``need``: the least role the sender must have, or
     :data:`OWN_SERVER`.  The handler gets the IQ and the sender's role and
     returns the result payload (None for an empty result) or raises
-    :class:`StanzaError`."""
+    :class:`StanzaError`.  ``own_server``: the own server and account may
+    ask too (their role is None): Prosody's PEP service asks the device's
+    disco#info on its account's behalf to learn its entity capabilities."""
 
     type: str
     tag: str
     handler: IQHandlerFn
     need: Role | str = Role.VIEWER
+    own_server: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,7 +104,8 @@ class Disco(Feature):
 
     def iq_routes(self) -> list[IQRoute]:
         return [
-            IQRoute("get", f"{{{INFO}}}query", self._info, Role.VIEWER),
+            # the own server may ask too: its PEP service reads the caps
+            IQRoute("get", f"{{{INFO}}}query", self._info, Role.VIEWER, own_server=True),
             IQRoute("get", f"{{{ITEMS}}}query", self._items, Role.VIEWER),
         ]
 
