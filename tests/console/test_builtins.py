@@ -79,7 +79,7 @@ def test_system_readers(fake_root: Path) -> None:
         ("eth0", "0.0.0.0/0", "192.168.0.1", "UG"),
         ("eth0", "192.168.0.0/24", "", "U"),
     ]
-    assert s.addresses() == {"lo": ["127.0.0.1"], "eth0": ["192.168.0.17", "fe80::1/64"]}
+    assert s.addresses() == {"lo": ["127.0.0.1/8"], "eth0": ["192.168.0.17/24", "fe80::1/64"]}
     assert s.model() == "Acme Board rev 2"
     assert s.os_release() == "Acme Linux 5.0"
     assert s.nameservers() == ["192.168.0.1"]
@@ -100,7 +100,7 @@ async def test_status_and_net_through_the_console(
     assert "*memory*: 500.0 MiB used of 1000.0 MiB" in status
     assert "*temp cpu-thermal*: 48.5 °C" in status
     assert "*disk /*: " in status
-    assert "eth0       192.168.0.17, fe80::1/64" in status
+    assert "eth0       192.168.0.17/24, fe80::1/64" in status
     net = await c.ask("net")
     assert "0.0.0.0/0       192.168.0.1  eth0" in net
     assert "*name servers*: 192.168.0.1" in net

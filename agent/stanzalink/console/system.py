@@ -124,11 +124,13 @@ class System:
         for addr in self._local_v4():
             ip = ipaddress.IPv4Address(addr)
             name = "lo" if ip.is_loopback else ""
+            prefix = 8 if ip.is_loopback else None
             for n, iface in sorted(subnets, key=lambda s: -s[0].prefixlen):
                 if ip in n:
-                    name = iface
+                    name, prefix = iface, n.prefixlen
                     break
-            out.setdefault(name or "?", []).append(addr)
+            # written like the IPv6 addresses: address/prefix of its route
+            out.setdefault(name or "?", []).append(addr if prefix is None else f"{addr}/{prefix}")
         for line in (_read(self.p("proc/net/if_inet6")) or "").splitlines():
             f = line.split()
             if len(f) == 6 and len(f[0]) == 32:
