@@ -70,6 +70,7 @@ class ClientConfig(SessionConfig):
     direct_tls: bool = False
     ca_file: str | None = None
     verify_tls: bool = True  # False only with a loud warning, for lab use
+    tls_max_version: str | None = None  # "TLSv1.2" caps TLS (e.g. for tls-unique); None: no cap
     client_cert: str | None = None
     client_key: str | None = None
     connect_timeout: float = 20.0
@@ -339,6 +340,11 @@ class Client:
         c = self.config
         ctx = ssl.create_default_context(cafile=c.ca_file)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if c.tls_max_version:
+            ctx.maximum_version = {
+                "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+                "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+            }[c.tls_max_version]
         if not c.verify_tls:
             log.warning(
                 "TLS CERTIFICATE VERIFICATION IS OFF (server.verify_tls = false): "

@@ -713,7 +713,7 @@ class Session:
             )
             return
         self.authenticated = True
-        self._emit(Authenticated(self._sasl.name))
+        self._emit(Authenticated(self._sasl.name, self._sasl.gs2_flag))
         self._parser.reset()
         self._open_stream(now)
 

@@ -26,7 +26,11 @@ class StartTLS:
 
 @dataclass(frozen=True, slots=True)
 class Authenticated:
+    """The SASL login succeeded.  ``gs2_flag`` is SCRAM's channel-binding
+    flag as sent (``n``, ``y`` or ``p=<type>``; empty for other mechanisms)."""
+
     mechanism: str
+    gs2_flag: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,6 +167,7 @@ def _cert_signature_hash(der: bytes) -> str | None:
 # --------------------------------------------------------------------- mechanisms
 class Mechanism:
     name = ""
+    gs2_flag = ""
 
     def initial_response(self) -> bytes | None:
         raise NotImplementedError
@@ -249,6 +250,7 @@ class Scram(Mechanism):
         self.keys = keys
         self._min_iter = min_iterations
         gs2 = f"p={cb_type}" if cb_type else gs2_flag
+        self.gs2_flag = gs2
         authz = f"a={_scram_name(authzid)}" if authzid else ""
         self._gs2 = f"{gs2},{authz},".encode()
         self._cb_data = cb_data if cb_type else b""
