@@ -310,3 +310,33 @@ def test_messages_both_ways_and_resumption_after_a_cut(
         await client.close()
 
     asyncio.run(main())
+
+
+def test_change_password_in_band(ejabberd: Ejabberd, account: tuple[str, str]) -> None:
+    """XEP-0077 §3.3 through mod_register; the reconnect uses the new
+    password (after a cut, SCRAM again, then resumption)."""
+    jid, old = account
+    user = jid.split("@")[0]
+
+    async def main() -> None:
+        events: list[object] = []
+        cfg = device_config(ejabberd, jid, old, reconnect=True, backoff_base=0.2)
+        client = Client(cfg)
+        client.on_event(events.append)
+        await client.start()
+        await client.wait_online(30)
+        await client.change_password("ej-new-pw-\u00e9")
+        assert client.config.password == "ej-new-pw-\u00e9"
+        proto = client._proto
+        assert proto is not None and proto.transport is not None
+        proto.transport.abort()
+        deadline = asyncio.get_running_loop().time() + 30
+        while not any(isinstance(e, Online) and e.resumed for e in events):
+            assert asyncio.get_running_loop().time() < deadline, events
+            await asyncio.sleep(0.05)
+        assert sum(isinstance(e, Authenticated) for e in events) == 2
+        await client.close()
+
+    asyncio.run(main())
+    assert ejabberd.check_password(user, "ej-new-pw-\u00e9")
+    assert not ejabberd.check_password(user, old)

@@ -159,3 +159,40 @@ def test_certificate_for_another_name_is_refused(
         await client.close()
 
     asyncio.run(main())
+
+
+def test_change_password_in_band(prosody: Prosody, account: tuple[str, str]) -> None:
+    """XEP-0077 §3.3: the server takes the new password; the same client's
+    reconnect logs in with it, a fresh login with the old one is refused."""
+    jid, old = account
+
+    async def main() -> None:
+        events: list[object] = []
+        client = Client(device_config(prosody, jid, old, reconnect=True, backoff_base=0.2))
+        client.on_event(events.append)
+        await client.start()
+        await client.wait_online(30)
+        await client.change_password("brand-new-pw-\u00e9")
+        assert client.config.password == "brand-new-pw-\u00e9"
+        # cut the connection: the reconnect authenticates with the new password
+        proto = client._proto
+        assert proto is not None and proto.transport is not None
+        proto.transport.abort()
+        deadline = asyncio.get_running_loop().time() + 30
+        while sum(isinstance(e, Authenticated) for e in events) < 2:
+            assert asyncio.get_running_loop().time() < deadline, events
+            await asyncio.sleep(0.05)
+        await client.wait_online(30)
+        await client.close()
+
+        stale = Client(device_config(prosody, jid, old))
+        await stale.start()
+        with pytest.raises(ConnectionFailed):
+            await stale.wait_online(30)
+        await stale.close()
+        fresh = Client(device_config(prosody, jid, "brand-new-pw-\u00e9"))
+        await fresh.start()
+        await fresh.wait_online(30)
+        await fresh.close()
+
+    asyncio.run(main())

@@ -34,6 +34,8 @@ from stanzalink.session.events import (
     Authenticated,
     Closed,
     Online,
+    PasswordChanged,
+    PasswordChangeFailed,
     Registered,
     Retry,
     StanzaReceived,
@@ -57,6 +59,11 @@ class IQError(StanzaError):
         self, condition: str, text: str = "", stanza: Element | None = None, etype: str = "cancel"
     ) -> None:
         super().__init__(condition, text, etype, stanza)
+
+
+class PasswordChangeRefused(IQError):
+    """The server refused a password change (``condition``: not-authorized,
+    not-allowed, bad-request...); the old password stays in use."""
 
 
 class ConnectionFailed(StanzalinkError):
@@ -177,6 +184,7 @@ class Client:
         self._tls_error: str | None = None
         self._tls_task: asyncio.Future[Any] | None = None
         self._iq_waiters: dict[str, tuple[asyncio.Future[Element], JID | None]] = {}
+        self._pw_waiter: asyncio.Future[None] | None = None
         self._message_handlers: list[Handler] = []
         self._presence_handlers: list[Handler] = []
         self._iq_handlers: dict[tuple[str, str], IQHandler] = {}
@@ -268,6 +276,27 @@ class Client:
             raise IQError(cond, text, reply, stanza_error_type(reply))
         return reply
 
+    async def change_password(self, new: str, timeout: float | None = None) -> None:
+        """Change the account's password in-band (XEP-0077 §3.3), filling in
+        the server's password-change form when it asks for one.  On success
+        the config holds ``new``, so reconnects use it; saving it for the
+        next start is the caller's job (it knows where the password lives).
+        Raises :class:`PasswordChangeRefused` when the server says no, and
+        TimeoutError when it does not answer (the outcome is then unknown)."""
+        if self._pw_waiter is not None:
+            raise LocalProtocolError("a password change is already under way")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.session.change_password(new, self._now())
+        self._pw_waiter = fut
+        self._flush()
+        try:
+            await asyncio.wait_for(fut, timeout or self.config.iq_timeout)
+        except TimeoutError:
+            self.session.cancel_password_change()
+            raise TimeoutError("the server did not answer the password change") from None
+        finally:
+            self._pw_waiter = None
+
     async def close(self) -> None:
         """Close the stream cleanly and stop reconnecting."""
         self._stopping = True
@@ -287,6 +316,8 @@ class Client:
         for fut, _ in self._iq_waiters.values():
             if not fut.done():
                 fut.set_exception(ConnectionFailed("the client was closed"))
+        if self._pw_waiter is not None and not self._pw_waiter.done():
+            self._pw_waiter.set_exception(ConnectionFailed("the client was closed"))
         for t in list(self._tasks):
             t.cancel()
         self._closed_event.set()
@@ -517,6 +548,14 @@ class Client:
                 log.info("authenticated with %s", ev.mechanism)
             elif isinstance(ev, Registered):
                 log.info("registered account %s in-band", ev.username)
+            elif isinstance(ev, PasswordChanged | PasswordChangeFailed):
+                waiter = self._pw_waiter
+                if isinstance(ev, PasswordChanged):
+                    log.info("password changed in-band")
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
+                elif waiter is not None and not waiter.done():
+                    waiter.set_exception(PasswordChangeRefused(ev.condition, ev.text))
             for h in self._event_handlers:
                 h(ev)
 

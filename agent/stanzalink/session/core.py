@@ -28,10 +28,13 @@ from typing import Any
 from stanzalink import ns
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
 from stanzalink.jid import JID, InvalidJID
+from stanzalink.session import password as pwchange
 from stanzalink.session.events import (
     Authenticated,
     Closed,
     Online,
+    PasswordChanged,
+    PasswordChangeFailed,
     Registered,
     Retry,
     StanzaReceived,
@@ -180,6 +183,7 @@ class Session:
         self._ids = itertools.count(1)
         self._pending_iq: dict[str, str] = {}  # id -> purpose, for our own IQs
         self._pending_out: list[bytes] = []  # app stanzas waiting for ONLINE
+        self._pw_change: _PasswordChange | None = None
         self._reset_connection_state(0.0)
 
     # ---------------------------------------------------------------- lifecycle
@@ -335,6 +339,65 @@ class Session:
         self._pending_iq[iq_id] = purpose
         self._now_write(tostring(iq, default_ns=ns.CLIENT), now)
         return iq_id
+
+    # ---------------------------------------------------------------- XEP-0077 §3.3
+    def change_password(self, new: str, now: float) -> None:
+        """Ask the server to change the account's password to ``new``.  The
+        answer comes as a :class:`PasswordChanged` event (the config then
+        holds ``new``) or :class:`PasswordChangeFailed`.  The request is an
+        ordinary stanza: with stream management it survives a reconnect."""
+        from stanzalink.session.sasl import saslprep
+
+        if self.state is not State.ONLINE:
+            raise LocalProtocolError("the password can be changed only while online")
+        if self._pw_change is not None:
+            raise LocalProtocolError("a password change is already under way")
+        if not saslprep(new):
+            raise LocalProtocolError("the new password is empty")
+        change = _PasswordChange(f"slpw{next(self._ids)}", new, self.config.password)
+        self._pw_change = change
+        iq = pwchange.request(self.config.jid.domain, self.config.jid.local or "", new)
+        self._send_own(iq, change.iq_id, now)
+
+    def cancel_password_change(self) -> None:
+        """Forget a password change whose answer never came (the adapter's
+        timeout); a late answer is then ignored."""
+        self._pw_change = None
+
+    def _send_own(self, iq: ET.Element, iq_id: str, now: float) -> None:
+        """An IQ of ours while online: counted by stream management."""
+        iq.set("id", iq_id)
+        if not self.can_send:
+            from stanzalink.session.sm import QueueFull
+
+            raise QueueFull(
+                f"{self.config.max_unacked} stanzas are waiting to be sent or acknowledged"
+            )
+        self._send_bytes(tostring(iq, default_ns=ns.CLIENT), now)
+
+    def _on_password_answer(self, el: Element, now: float) -> None:
+        change = self._pw_change
+        assert change is not None
+        result = pwchange.outcome(
+            el,
+            domain=self.config.jid.domain,
+            username=self.config.jid.local or "",
+            old=change.old,
+            new=change.new,
+            form_sent=change.form_sent,
+        )
+        if result.form is not None:
+            change.iq_id = f"slpw{next(self._ids)}"
+            change.form_sent = True
+            self._send_own(result.form, change.iq_id, now)
+            return
+        self._pw_change = None
+        if result.done:
+            self.config.password = change.new
+            self._emit(PasswordChanged())
+            return
+        log.warning("password change refused: %s", result.text)
+        self._emit(PasswordChangeFailed(result.condition, result.text))
 
     # ---------------------------------------------------------------- timers
     def tick(self, now: float) -> None:
@@ -657,7 +720,10 @@ class Session:
                 all_offered=self._offered_mechs,
             )
         except LocalProtocolError as exc:
-            self._fail_local("policy-violation", f"cannot log in: {exc}", now, Retry.SLOW)
+            text = str(exc)
+            if not text.startswith("cannot log in"):
+                text = f"cannot log in: {text}"
+            self._fail_local("policy-violation", text, now, Retry.SLOW)
             return
         except RemoteProtocolError as exc:
             self._fail_local("policy-violation", f"login refused: {exc}", now, Retry.SLOW)
@@ -981,6 +1047,15 @@ class Session:
             self.sm.received()
         if el.tag == _Q(ns.CLIENT, "iq"):
             iq_id = el.get("id")
+            change = self._pw_change
+            if (
+                change is not None
+                and iq_id == change.iq_id
+                and el.get("type") in ("result", "error")
+                and self._from_server(el)
+            ):
+                self._on_password_answer(el, now)
+                return
             if (
                 iq_id is not None
                 and iq_id in self._pending_iq
@@ -1012,6 +1087,14 @@ class Session:
         except InvalidJID:
             return False
         return j == JID(None, self.config.jid.domain) or j == self.config.jid.bare
+
+
+@dataclass
+class _PasswordChange:
+    iq_id: str
+    new: str
+    old: str | None
+    form_sent: bool = False
 
 
 def _attr(value: str) -> str:

@@ -41,6 +41,21 @@ class Registered:
 
 
 @dataclass(frozen=True, slots=True)
+class PasswordChanged:
+    """The server accepted the new password (XEP-0077 §3.3); the session's
+    config now holds it, so reconnects log in with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordChangeFailed:
+    """The server refused the password change; the old password stays.
+    ``condition`` is the stanza-error condition, ``text`` says why."""
+
+    condition: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Online:
     """The session can carry stanzas.  ``resumed``: stream management resumed
     the previous session (nothing was lost, presence is still set)."""
