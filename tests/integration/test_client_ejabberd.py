@@ -20,12 +20,14 @@ import slixmpp
 
 from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
 from stanzalink.jid import JID
+from stanzalink.session import keystore
 from stanzalink.session.events import Authenticated, Online, Registered
-from stanzalink.testing.ejabberd import Ejabberd, available
+from stanzalink.testing.ejabberd import Ejabberd, available, host_cert
 from stanzalink.testing.prosody import free_port, make_certs
 from stanzalink.xml import E, Element
 
 _new = itertools.count(1)
+SCRAM_HOST = "scram.test"  # accounts stored as SCRAM-SHA-1 hashes, Debian's default
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,14 @@ def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ejabberd]:
         pytest.fail("ejabberd and openssl are needed: run scripts/bootstrap.sh")
     root: Path = tmp_path_factory.mktemp("ejabberd")
     ca, cert, key = make_certs(root)
+    scram = (SCRAM_HOST, *host_cert(root, SCRAM_HOST))
     server = Ejabberd(
-        root=root, port=free_port(), tls_port=free_port(), plain_port=free_port(), ca=ca
+        root=root,
+        port=free_port(),
+        tls_port=free_port(),
+        plain_port=free_port(),
+        ca=ca,
+        scram_host=scram,
     )
     server.write_config(cert, key)
     server.start(timeout=30)
@@ -340,3 +348,72 @@ def test_change_password_in_band(ejabberd: Ejabberd, account: tuple[str, str]) -
     asyncio.run(main())
     assert ejabberd.check_password(user, "ej-new-pw-\u00e9")
     assert not ejabberd.check_password(user, old)
+
+
+def test_scram_keys_on_both_storages(
+    ejabberd: Ejabberd, account: tuple[str, str], tmp_path: Path
+) -> None:
+    """Accounts stored as SCRAM hashes keep their salt: the keys learned at
+    one login serve alone at the next.  Accounts stored in plain get a fresh
+    salt at every login, so keys alone are a clear error there, while keys
+    plus the password simply relearn."""
+    jid, pw = account
+    user = f"ejs{next(_new)}"
+    ejabberd.register(user, "scram-stored-pw", host=SCRAM_HOST)
+    scram_jid = f"{user}@{SCRAM_HOST}"
+
+    async def main() -> None:
+        keys_file = tmp_path / "scram.json"
+        first, events = await login(
+            device_config(ejabberd, scram_jid, "scram-stored-pw", scram_keys_file=str(keys_file))
+        )
+        await first.close()
+        # only SCRAM-SHA-1 exists for SHA-1-hashed storage; TLS 1.3, so no -PLUS
+        assert _auth(events).mechanism == "SCRAM-SHA-1"
+        assert list(keystore.load(keys_file, scram_jid)) == ["SCRAM-SHA-1"]
+        cfg = device_config(ejabberd, scram_jid, "unused", scram_keys_file=str(keys_file))
+        cfg.password = None
+        second, events = await login(cfg)
+        assert _auth(events).mechanism == "SCRAM-SHA-1"
+        await second.close()
+
+        plain_file = tmp_path / "plain.json"
+        third, _ = await login(device_config(ejabberd, jid, pw, scram_keys_file=str(plain_file)))
+        await third.close()
+        learned = keystore.load(plain_file, jid)["SCRAM-SHA-512"]
+        cfg = device_config(ejabberd, jid, "unused", scram_keys_file=str(plain_file))
+        cfg.password = None
+        keys_only = Client(cfg)
+        await keys_only.start()
+        with pytest.raises(ConnectionFailed) as info:
+            await keys_only.wait_online(30)
+        assert "another salt" in str(info.value) and "no password" in str(info.value)
+        await keys_only.close()
+        both, _ = await login(device_config(ejabberd, jid, pw, scram_keys_file=str(plain_file)))
+        await both.close()
+        assert keystore.load(plain_file, jid)["SCRAM-SHA-512"].salt != learned.salt
+
+    asyncio.run(main())
+
+
+def test_scram_hashed_storage_offers_only_sha1(ejabberd: Ejabberd) -> None:
+    """Debian's default storage (SCRAM-SHA-1 hashes): SHA-256/512 are not
+    offered; on TLS 1.2 the strongest is SCRAM-SHA-1-PLUS with tls-unique."""
+    user = f"ejs{next(_new)}"
+    ejabberd.register(user, "pw-sha1-only", host=SCRAM_HOST)
+
+    async def main() -> None:
+        cfg = device_config(
+            ejabberd, f"{user}@{SCRAM_HOST}", "pw-sha1-only", tls_max_version="TLSv1.2"
+        )
+        client, events = await login(cfg)
+        assert (_auth(events).mechanism, _auth(events).gs2_flag) == (
+            "SCRAM-SHA-1-PLUS",
+            "p=tls-unique",
+        )
+        offered = set(client.session._offered_mechs)
+        assert {"SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "PLAIN"} <= offered
+        assert not offered & {"SCRAM-SHA-256", "SCRAM-SHA-512", "SCRAM-SHA-512-PLUS"}
+        await client.close()
+
+    asyncio.run(main())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ import slixmpp
 
 from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
 from stanzalink.jid import JID
+from stanzalink.session import keystore
 from stanzalink.session.events import Authenticated, Registered
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xml import E, Element
@@ -194,5 +197,35 @@ def test_change_password_in_band(prosody: Prosody, account: tuple[str, str]) -> 
         await fresh.start()
         await fresh.wait_online(30)
         await fresh.close()
+
+    asyncio.run(main())
+
+
+def test_scram_keys_replace_the_password(
+    prosody: Prosody, account: tuple[str, str], tmp_path: Path
+) -> None:
+    """The first login stores SCRAM-SHA-1's keys (0600); a device that then
+    keeps only the keys file logs in again, the server's signature checked."""
+    jid, pw = account
+    keys_file = tmp_path / "scram.json"
+
+    async def main() -> None:
+        first = Client(device_config(prosody, jid, pw, scram_keys_file=str(keys_file)))
+        await first.start()
+        await first.wait_online(30)
+        await first.close()
+        assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+        stored = keystore.load(keys_file, jid)
+        assert list(stored) == ["SCRAM-SHA-1"] and stored["SCRAM-SHA-1"].iterations >= 4096
+
+        events: list[object] = []
+        cfg = device_config(prosody, jid, "unused", scram_keys_file=str(keys_file))
+        cfg.password = None
+        second = Client(cfg)
+        second.on_event(events.append)
+        await second.start()
+        await second.wait_online(30)
+        assert next(e for e in events if isinstance(e, Authenticated)).mechanism == "SCRAM-SHA-1"
+        await second.close()
 
     asyncio.run(main())

@@ -29,6 +29,7 @@ from stanzalink import ns
 from stanzalink.aio.dns import Resolver, Target, xmpp_targets
 from stanzalink.errors import LocalProtocolError, StanzaError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
+from stanzalink.session import keystore
 from stanzalink.session.core import Session, SessionConfig, State, TLSInfo
 from stanzalink.session.events import (
     Authenticated,
@@ -38,6 +39,7 @@ from stanzalink.session.events import (
     PasswordChangeFailed,
     Registered,
     Retry,
+    ScramKeysUpdated,
     StanzaReceived,
     StartTLS,
 )
@@ -80,6 +82,7 @@ class ClientConfig(SessionConfig):
     tls_max_version: str | None = None  # "TLSv1.2" caps TLS (e.g. for tls-unique); None: no cap
     client_cert: str | None = None
     client_key: str | None = None
+    scram_keys_file: str | None = None  # keep SCRAM keys here (session.keystore)
     connect_timeout: float = 20.0
     reconnect: bool = True
     backoff_base: float = 1.0
@@ -172,6 +175,8 @@ class Client:
 
     def __init__(self, config: ClientConfig, *, resolver: Resolver | None = None) -> None:
         self.config = config
+        if config.scram_keys_file and not config.scram_keys:
+            config.scram_keys.update(keystore.load(config.scram_keys_file, str(config.jid.bare)))
         self.session = Session(config, parser_backend=config.parser_backend)
         self._resolver = resolver
         self._proto: _Protocol | None = None
@@ -548,6 +553,8 @@ class Client:
                 log.info("authenticated with %s", ev.mechanism)
             elif isinstance(ev, Registered):
                 log.info("registered account %s in-band", ev.username)
+            elif isinstance(ev, ScramKeysUpdated):
+                self._save_keys(ev)
             elif isinstance(ev, PasswordChanged | PasswordChangeFailed):
                 waiter = self._pw_waiter
                 if isinstance(ev, PasswordChanged):
@@ -558,6 +565,17 @@ class Client:
                     waiter.set_exception(PasswordChangeRefused(ev.condition, ev.text))
             for h in self._event_handlers:
                 h(ev)
+
+    def _save_keys(self, ev: ScramKeysUpdated) -> None:
+        path = self.config.scram_keys_file
+        if not path:
+            return
+        try:
+            keystore.save(path, str(self.config.jid.bare), ev.keys)
+        except OSError as exc:
+            log.error("cannot save the SCRAM keys to %s: %s", path, exc)
+            return
+        log.info("SCRAM keys saved to %s (%s)", path, ", ".join(sorted(ev.keys)) or "none")
 
     def _fail_waiters(self, ev: Closed) -> None:
         if self.session.sm.resumable:

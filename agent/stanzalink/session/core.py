@@ -37,9 +37,11 @@ from stanzalink.session.events import (
     PasswordChangeFailed,
     Registered,
     Retry,
+    ScramKeysUpdated,
     StanzaReceived,
     StartTLS,
 )
+from stanzalink.session.sasl import Scram, ScramKeys
 from stanzalink.session.sm import StreamManagement
 from stanzalink.xml import Element, StreamClose, StreamError, StreamOpen, StreamParser, tostring
 from stanzalink.xml.builder import E, sub
@@ -159,6 +161,9 @@ class SessionConfig:
     close_timeout: float = 10.0
     negotiation_timeout: float = 60.0
     sasl_mechanisms: frozenset[str] | None = None  # allowed; None: all we support
+    # SCRAM keys by hash ("SCRAM-SHA-1"...), used when the server's salt and
+    # iteration count match; learned at each login (see session.keystore)
+    scram_keys: dict[str, ScramKeys] = field(default_factory=dict)
     lang: str = "en"
     parser_limits: dict[str, int] = field(default_factory=dict)
 
@@ -394,6 +399,9 @@ class Session:
         self._pw_change = None
         if result.done:
             self.config.password = change.new
+            if self.config.scram_keys:
+                self.config.scram_keys.clear()  # derived from the old password
+                self._emit(ScramKeysUpdated({}))
             self._emit(PasswordChanged())
             return
         log.warning("password change refused: %s", result.text)
@@ -717,6 +725,7 @@ class Session:
                 allowed=self.config.sasl_mechanisms,
                 username=self.config.jid.local or "",
                 password=self.config.password,
+                keys=self.config.scram_keys,
                 all_offered=self._offered_mechs,
             )
         except LocalProtocolError as exc:
@@ -757,6 +766,10 @@ class Session:
         except RemoteProtocolError as exc:
             self._abort_sasl(str(exc), now)
             return
+        except LocalProtocolError as exc:  # stored keys that no longer fit, no password
+            self._write(b"<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+            self._fail_local("not-authorized", f"cannot log in: {exc}", now, Retry.SLOW)
+            return
         payload = base64.b64encode(response).decode() if response else ""
         self._now_write(
             f"<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{payload}</response>".encode(), now
@@ -780,6 +793,12 @@ class Session:
             return
         self.authenticated = True
         self._emit(Authenticated(self._sasl.name, self._sasl.gs2_flag))
+        mech = self._sasl
+        if isinstance(mech, Scram) and mech.keys is not None:
+            base = mech.keys.mechanism
+            if self.config.scram_keys.get(base) != mech.keys:
+                self.config.scram_keys[base] = mech.keys
+                self._emit(ScramKeysUpdated(dict(self.config.scram_keys)))
         self._parser.reset()
         self._open_stream(now)
 
@@ -791,6 +810,22 @@ class Session:
                 text = child.text or ""
             elif child.tag.startswith("{" + ns.SASL + "}"):
                 condition = child.tag.split("}", 1)[1]
+        mech = self._sasl
+        if (
+            condition == "not-authorized"
+            and isinstance(mech, Scram)
+            and mech.used_stored_keys
+            and mech.keys is not None
+            and self.config.password is not None
+        ):
+            # the stored keys no longer work (same salt, new password?):
+            # forget them and try once more with the password
+            log.warning("the stored %s keys were refused; trying the password", mech.keys.mechanism)
+            self.config.scram_keys.pop(mech.keys.mechanism, None)
+            self._emit(ScramKeysUpdated(dict(self.config.scram_keys)))
+            self._sasl_tried.discard(mech.name)
+            self._start_sasl(now)
+            return
         if (
             condition == "not-authorized"
             and self.config.register

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from stanzalink.jid import JID
+from stanzalink.session.sasl import ScramKeys
 from stanzalink.xml.element import Element
 
 
@@ -31,6 +32,15 @@ class Authenticated:
 
     mechanism: str
     gs2_flag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScramKeysUpdated:
+    """The SCRAM keys the session holds changed (learned at a login with the
+    password, dropped after a refusal or a password change): all of them,
+    by hash, for the adapter to store when configured to."""
+
+    keys: dict[str, ScramKeys]
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,10 +244,13 @@ class Scram(Mechanism):
             )
         if password is None and keys is None:
             raise LocalProtocolError("SCRAM needs the password or stored keys")
+        if keys is not None and keys.mechanism != base:
+            raise LocalProtocolError(f"keys for {keys.mechanism} cannot serve {mechanism}")
         self.name = mechanism
         self._hash = HASHES[base]
         self._password = saslprep(password) if password is not None else None
         self.keys = keys
+        self.used_stored_keys = False
         self._min_iter = min_iterations
         gs2 = f"p={cb_type}" if cb_type else gs2_flag
         self.gs2_flag = gs2
@@ -296,9 +299,16 @@ class Scram(Mechanism):
                 f"fewer than the minimum {self._min_iter}",
             )
         keys = self.keys
+        self.used_stored_keys = not (
+            keys is None or keys.salt != salt or keys.iterations != iterations
+        )
         if keys is None or keys.salt != salt or keys.iterations != iterations:
             if self._password is None:
-                raise LocalProtocolError("the stored SCRAM keys do not match the server's salt")
+                raise LocalProtocolError(
+                    f"the stored {self.name.removesuffix('-PLUS')} keys are for another salt or "
+                    "iteration count than the server's now (the password was changed or the "
+                    "account re-created) and the device has no password to fall back on"
+                )
             salted = hashlib.pbkdf2_hmac(self._hash, self._password.encode(), salt, iterations)
             keys = ScramKeys(
                 self.name.removesuffix("-PLUS"),
@@ -364,15 +374,18 @@ def select_mechanism(
     allowed: set[str] | frozenset[str] | None = None,
     username: str = "",
     password: str | None = None,
-    keys: ScramKeys | None = None,
+    keys: Mapping[str, ScramKeys] | None = None,
     all_offered: Sequence[str] | None = None,
 ) -> Mechanism:
     """The strongest mechanism both sides support, ready to run.
 
     ``offered`` may be narrowed (mechanisms already tried are left out);
     ``all_offered`` is the server's whole list, which decides the GS2 flag.
+    ``keys``: stored SCRAM keys by hash ("SCRAM-SHA-1"...); without a
+    password only mechanisms with stored keys are candidates.
     """
     cb_types = cb_types or {}
+    keys = keys or {}
     offers = [m for m in offered if allowed is None or m in allowed]
     bindings = usable_bindings(tls_version, cb_types, server_cb_types) if tls else []
     full_list = list(all_offered if all_offered is not None else offered)
@@ -402,16 +415,17 @@ def select_mechanism(
             if password is None:
                 continue
             return Plain(username, password)
+        stored = keys.get(name.removesuffix("-PLUS"))
+        if password is None and stored is None:
+            continue
         if name.endswith("-PLUS"):
             if not bindings:
                 continue
             cb = bindings[0]
-            return Scram(name, username, password, cb_type=cb, cb_data=cb_types[cb], keys=keys)
-        if password is None and (keys is None or keys.mechanism != name):
-            continue
+            return Scram(name, username, password, cb_type=cb, cb_data=cb_types[cb], keys=stored)
         # RFC 5802 §6: 'y' when we could bind but the server offered no -PLUS
         flag = "y" if (can_bind and not plus_offered) else "n"
-        return Scram(name, username, password, gs2_flag=flag, keys=keys)
+        return Scram(name, username, password, gs2_flag=flag, keys=stored)
     why = "no mechanism in common"
     if not tls and "PLAIN" in offers:
         why = "the server offers only PLAIN without TLS, which would send the password in the clear"

@@ -26,6 +26,23 @@ from stanzalink.testing.prosody import DOMAIN, free_port
 EJABBERDCTL = "/usr/sbin/ejabberdctl"
 
 
+def host_cert(d: Path, domain: str) -> tuple[Path, Path]:
+    """Another server certificate from the CA that make_certs(d) made."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={domain}",
+            "-keyout", f"{domain}.key", "-out", f"{domain}.csr")  # fmt: skip
+    (d / f"{domain}.cnf").write_text(
+        f"subjectAltName=DNS:{domain}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
+    )
+    openssl("x509", "-req", "-in", f"{domain}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-out", f"{domain}.pem",
+            "-extfile", f"{domain}.cnf")  # fmt: skip
+    return d / f"{domain}.pem", d / f"{domain}.key"
+
+
 def _q(value: object) -> str:
     """A YAML scalar (JSON strings are valid YAML)."""
     return json.dumps(str(value))
@@ -41,6 +58,9 @@ class Ejabberd:
     plain_port: int | None = None  # a listener without TLS at all (to see PLAIN refused)
     password_format: str = "plain"  # "plain" or "scram"
     scram_hash: str = "sha"  # the stored hash with password_format "scram"
+    # a second virtual host whose accounts are stored as SCRAM hashes
+    # (Debian's default): (domain, cert, key), see host_cert()
+    scram_host: tuple[str, Path, Path] | None = None
     node: str = field(default_factory=lambda: f"sl{os.urandom(4).hex()}@localhost")
     cookie: str = field(default_factory=lambda: os.urandom(16).hex())
     dist_port: int = field(default_factory=free_port)
@@ -85,16 +105,22 @@ class Ejabberd:
                 "    module: ejabberd_c2s\n    starttls: false\n"
             )
         scram = f"auth_scram_hash: {self.scram_hash}\n" if self.password_format == "scram" else ""
+        hosts = f"  - {_q(self.domain)}\n"
+        certs = f"  - {_q(self.ca)}\n  - {_q(cert)}\n  - {_q(key)}\n"
+        if self.scram_host:
+            name, scert, skey = self.scram_host
+            hosts += f"  - {_q(name)}\n"
+            certs += f"  - {_q(scert)}\n  - {_q(skey)}\n"
+            scram += (
+                f"host_config:\n  {_q(name)}:\n    auth_password_format: scram\n"
+                f"    auth_scram_hash: {self.scram_hash}\n"
+            )
         self.config.write_text(
             f"""loglevel: info
 log_rotate_count: 0
 hosts:
-  - {_q(self.domain)}
-certfiles:
-  - {_q(self.ca)}
-  - {_q(cert)}
-  - {_q(key)}
-listen:
+{hosts}certfiles:
+{certs}listen:
   -
     port: {self.port}
     ip: "127.0.0.1"
@@ -201,12 +227,12 @@ modules:
             )
         return res.stdout.decode(errors="replace")
 
-    def register(self, user: str, password: str) -> None:
-        self.ctl_run("register", user, self.domain, password)
+    def register(self, user: str, password: str, host: str | None = None) -> None:
+        self.ctl_run("register", user, host or self.domain, password)
 
-    def check_password(self, user: str, password: str) -> bool:
+    def check_password(self, user: str, password: str, host: str | None = None) -> bool:
         try:
-            self.ctl_run("check_password", user, self.domain, password)
+            self.ctl_run("check_password", user, host or self.domain, password)
         except RuntimeError:
             return False
         return True
