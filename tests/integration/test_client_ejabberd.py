@@ -22,7 +22,7 @@ from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
 from stanzalink.jid import JID
 from stanzalink.session import keystore
 from stanzalink.session.events import Authenticated, Online, Registered
-from stanzalink.testing.ejabberd import Ejabberd, available, host_cert
+from stanzalink.testing.ejabberd import Ejabberd, available, client_cert, host_cert
 from stanzalink.testing.prosody import free_port, make_certs
 from stanzalink.xml import E, Element
 
@@ -42,6 +42,7 @@ def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ejabberd]:
         port=free_port(),
         tls_port=free_port(),
         plain_port=free_port(),
+        external_port=free_port(),
         ca=ca,
         scram_host=scram,
     )
@@ -415,5 +416,55 @@ def test_scram_hashed_storage_offers_only_sha1(ejabberd: Ejabberd) -> None:
         assert {"SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "PLAIN"} <= offered
         assert not offered & {"SCRAM-SHA-256", "SCRAM-SHA-512", "SCRAM-SHA-512-PLUS"}
         await client.close()
+
+    asyncio.run(main())
+
+
+def test_sasl_external_with_a_client_certificate(
+    ejabberd: Ejabberd, account: tuple[str, str]
+) -> None:
+    """A listener that asks for client certificates offers EXTERNAL: the
+    device logs in with its certificate alone (no password configured).  A
+    certificate for another account: ejabberd authenticates the certificate's
+    account and binds a resource of it; the device refuses that session."""
+    jid, _ = account
+    assert ejabberd.external_port is not None
+    cert, key = client_cert(ejabberd.root, jid)
+
+    async def main() -> None:
+        cfg = device_config(
+            ejabberd,
+            jid,
+            "unused",
+            port=ejabberd.external_port,
+            direct_tls=True,
+            client_cert=str(cert),
+            client_key=str(key),
+        )
+        cfg.password = None
+        client, events = await login(cfg)
+        assert _auth(events).mechanism == "EXTERNAL"
+        assert client.jid is not None and client.jid.bare == JID.parse(jid)
+        await client.close()
+
+        other = f"ejother{next(_new)}@{ejabberd.domain}"
+        ejabberd.register(other.split("@")[0], "other-pw")
+        wrong = device_config(
+            ejabberd,
+            other,
+            "unused",
+            port=ejabberd.external_port,
+            direct_tls=True,
+            client_cert=str(cert),
+            client_key=str(key),
+        )
+        wrong.password = None
+        refused = Client(wrong)
+        await refused.start()
+        with pytest.raises(ConnectionFailed) as info:
+            await refused.wait_online(30)
+        assert f"not a resource of {other}" in str(info.value)
+        assert refused.jid is None  # never online
+        await refused.close()
 
     asyncio.run(main())

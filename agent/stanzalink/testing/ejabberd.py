@@ -43,6 +43,26 @@ def host_cert(d: Path, domain: str) -> tuple[Path, Path]:
     return d / f"{domain}.pem", d / f"{domain}.key"
 
 
+def client_cert(d: Path, jid: str) -> tuple[Path, Path]:
+    """A client certificate for ``jid`` (RFC 6120 §13.7.1.4 xmppAddr) from
+    the CA that make_certs(d) made: for SASL EXTERNAL."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+    name = jid.replace("@", "_at_")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={jid}",
+            "-keyout", f"{name}.key", "-out", f"{name}.csr")  # fmt: skip
+    (d / f"{name}.cnf").write_text(
+        f"subjectAltName=otherName:1.3.6.1.5.5.7.8.5;UTF8:{jid}\n"
+        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n"
+    )
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-out", f"{name}.pem",
+            "-extfile", f"{name}.cnf")  # fmt: skip
+    return d / f"{name}.pem", d / f"{name}.key"
+
+
 def _q(value: object) -> str:
     """A YAML scalar (JSON strings are valid YAML)."""
     return json.dumps(str(value))
@@ -56,6 +76,8 @@ class Ejabberd:
     ca: Path
     domain: str = DOMAIN
     plain_port: int | None = None  # a listener without TLS at all (to see PLAIN refused)
+    # a direct-TLS listener that asks for client certificates (SASL EXTERNAL)
+    external_port: int | None = None
     password_format: str = "plain"  # "plain" or "scram"
     scram_hash: str = "sha"  # the stored hash with password_format "scram"
     # a second virtual host whose accounts are stored as SCRAM hashes
@@ -104,6 +126,11 @@ class Ejabberd:
                 f'  -\n    port: {self.plain_port}\n    ip: "127.0.0.1"\n'
                 "    module: ejabberd_c2s\n    starttls: false\n"
             )
+        if self.external_port:
+            plain += (
+                f'  -\n    port: {self.external_port}\n    ip: "127.0.0.1"\n'
+                "    module: ejabberd_c2s\n    tls: true\n    tls_verify: true\n"
+            )
         scram = f"auth_scram_hash: {self.scram_hash}\n" if self.password_format == "scram" else ""
         hosts = f"  - {_q(self.domain)}\n"
         certs = f"  - {_q(self.ca)}\n  - {_q(cert)}\n  - {_q(key)}\n"
@@ -135,7 +162,8 @@ hosts:
     tls: true
 {plain}auth_method: internal
 auth_password_format: {self.password_format}
-{scram}registration_timeout: infinity
+{scram}c2s_cafile: {_q(self.ca)}
+registration_timeout: infinity
 s2s_access: none
 acl:
   local:
