@@ -229,3 +229,46 @@ def test_scram_keys_replace_the_password(
         await second.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("tls_max", "allowed", "expected"),
+    [
+        # TLS 1.2: Prosody adds SCRAM-SHA-1-PLUS (tls-unique), the strongest
+        ("TLSv1.2", None, ("SCRAM-SHA-1-PLUS", "p=tls-unique")),
+        ("TLSv1.2", {"SCRAM-SHA-1"}, ("SCRAM-SHA-1", "n")),
+        ("TLSv1.2", {"PLAIN"}, ("PLAIN", "")),
+        # TLS 1.3: no -PLUS offered although the client could bind: flag y
+        (None, None, ("SCRAM-SHA-1", "y")),
+        (None, {"PLAIN"}, ("PLAIN", "")),
+    ],
+)
+def test_sasl_matrix(
+    prosody: Prosody,
+    account: tuple[str, str],
+    tls_max: str | None,
+    allowed: set[str] | None,
+    expected: tuple[str, str],
+) -> None:
+    jid, pw = account
+
+    async def main() -> None:
+        events: list[object] = []
+        cfg = device_config(
+            prosody,
+            jid,
+            pw,
+            tls_max_version=tls_max,
+            sasl_mechanisms=frozenset(allowed) if allowed else None,
+        )
+        client = Client(cfg)
+        client.on_event(events.append)
+        await client.start()
+        await client.wait_online(30)
+        assert client.session.tls is not None
+        assert client.session.tls.version == (tls_max or "TLSv1.3")
+        auth = next(e for e in events if isinstance(e, Authenticated))
+        assert (auth.mechanism, auth.gs2_flag) == expected
+        await client.close()
+
+    asyncio.run(main())
