@@ -18,8 +18,11 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stanzalink.testing.prosody import DOMAIN, free_port
 
@@ -86,6 +89,9 @@ class Ejabberd:
     node: str = field(default_factory=lambda: f"sl{os.urandom(4).hex()}@localhost")
     cookie: str = field(default_factory=lambda: os.urandom(16).hex())
     dist_port: int = field(default_factory=free_port)
+    # loopback HTTP admin API (mod_http_api): account commands in milliseconds
+    # instead of an Erlang VM start per ejabberdctl call
+    api_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -160,11 +166,29 @@ hosts:
     module: ejabberd_c2s
     max_stanza_size: 262144
     tls: true
-{plain}auth_method: internal
+{plain}  -
+    port: {self.api_port}
+    ip: "127.0.0.1"
+    module: ejabberd_http
+    request_handlers:
+      /api: mod_http_api
+auth_method: internal
 auth_password_format: {self.password_format}
 {scram}c2s_cafile: {_q(self.ca)}
 registration_timeout: infinity
 s2s_access: none
+api_permissions:
+  "loopback admin":
+    from:
+      - ejabberd_ctl
+      - mod_http_api
+    who:
+      ip: 127.0.0.1/8
+    what:
+      - "register"
+      - "check_password"
+      - "change_password"
+      - "status"
 acl:
   local:
     user_regexp: ""
@@ -224,7 +248,7 @@ modules:
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
-        waiting = [self.port, self.tls_port]
+        waiting = [self.port, self.tls_port, self.api_port]
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ejabberd exited at start:\n{self.log_tail()}")
@@ -255,15 +279,31 @@ modules:
             )
         return res.stdout.decode(errors="replace")
 
+    def api(self, command: str, **args: str) -> Any:
+        """One mod_http_api command on loopback; its JSON answer."""
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.api_port}/api/{command}",
+            data=json.dumps(args).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=15) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode(errors="replace")[:300]
+            raise RuntimeError(f"ejabberd api {command}: HTTP {exc.code} {body}") from None
+
     def register(self, user: str, password: str, host: str | None = None) -> None:
-        self.ctl_run("register", user, host or self.domain, password)
+        self.api("register", user=user, host=host or self.domain, password=password)
 
     def check_password(self, user: str, password: str, host: str | None = None) -> bool:
         try:
-            self.ctl_run("check_password", user, host or self.domain, password)
+            return bool(
+                self.api("check_password", user=user, host=host or self.domain, password=password)
+                == 0
+            )
         except RuntimeError:
             return False
-        return True
 
     def stop(self) -> None:
         if self.proc is None:
