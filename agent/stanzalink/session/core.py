@@ -794,6 +794,8 @@ class Session:
         self.authenticated = True
         self._emit(Authenticated(self._sasl.name, self._sasl.gs2_flag))
         mech = self._sasl
+        if getattr(mech, "downgrade_protected", False):
+            log.info("XEP-0474: the server's mechanism and channel-binding lists were verified")
         if isinstance(mech, Scram) and mech.keys is not None:
             base = mech.keys.mechanism
             if self.config.scram_keys.get(base) != mech.keys:
