@@ -193,3 +193,28 @@ def test_the_request_survives_a_stream_resumption() -> None:
     assert any(isinstance(e, Online) and e.resumed for e in c.events())
     c.send(b"<iq type='result' id='" + _id(out) + b"' from='example.net'/>")
     assert c.events() == [PasswordChanged()]
+
+
+def test_without_stream_management_a_lost_connection_ends_the_wait() -> None:
+    """Nothing will resend the request: the change is reported as failed
+    with an unknown outcome, and the old password stays."""
+    c = Conv(stream_management=False)
+    c.login()
+    _change(c)
+    c.s.connection_lost(c.now)
+    events = c.events()
+    failed = [e for e in events if isinstance(e, PasswordChangeFailed)]
+    assert failed and failed[0].condition == "connection-lost"
+    assert "may or may not" in failed[0].text and c.s.config.password == "secret"
+    assert isinstance(events[-1], Closed)
+
+
+def test_with_stream_management_the_request_waits_for_the_next_session() -> None:
+    """Not resumable: the unacknowledged request goes out again on the next
+    session, so the change stays pending."""
+    c = Conv()
+    c.online(resumable=False)
+    _change(c)
+    c.s.connection_lost(c.now)
+    assert not [e for e in c.events() if isinstance(e, PasswordChangeFailed)]
+    assert c.s._pw_change is not None

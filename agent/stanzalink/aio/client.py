@@ -562,7 +562,11 @@ class Client:
                     if waiter is not None and not waiter.done():
                         waiter.set_result(None)
                 elif waiter is not None and not waiter.done():
-                    waiter.set_exception(PasswordChangeRefused(ev.condition, ev.text))
+                    waiter.set_exception(
+                        ConnectionFailed(ev.text)
+                        if ev.condition == "connection-lost"
+                        else PasswordChangeRefused(ev.condition, ev.text)
+                    )
             for h in self._event_handlers:
                 h(ev)
 

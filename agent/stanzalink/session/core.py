@@ -360,16 +360,16 @@ class Session:
         if not saslprep(new):
             raise LocalProtocolError("the new password is empty")
         change = _PasswordChange(f"slpw{next(self._ids)}", new, self.config.password)
-        self._pw_change = change
         iq = pwchange.request(self.config.jid.domain, self.config.jid.local or "", new)
-        self._send_own(iq, change.iq_id, now)
+        change.data = self._send_own(iq, change.iq_id, now)
+        self._pw_change = change
 
     def cancel_password_change(self) -> None:
         """Forget a password change whose answer never came (the adapter's
         timeout); a late answer is then ignored."""
         self._pw_change = None
 
-    def _send_own(self, iq: ET.Element, iq_id: str, now: float) -> None:
+    def _send_own(self, iq: ET.Element, iq_id: str, now: float) -> bytes:
         """An IQ of ours while online: counted by stream management."""
         iq.set("id", iq_id)
         if not self.can_send:
@@ -378,7 +378,9 @@ class Session:
             raise QueueFull(
                 f"{self.config.max_unacked} stanzas are waiting to be sent or acknowledged"
             )
-        self._send_bytes(tostring(iq, default_ns=ns.CLIENT), now)
+        data = tostring(iq, default_ns=ns.CLIENT)
+        self._send_bytes(data, now)
+        return data
 
     def _on_password_answer(self, el: Element, now: float) -> None:
         change = self._pw_change
@@ -394,7 +396,7 @@ class Session:
         if result.form is not None:
             change.iq_id = f"slpw{next(self._ids)}"
             change.form_sent = True
-            self._send_own(result.form, change.iq_id, now)
+            change.data = self._send_own(result.form, change.iq_id, now)
             return
         self._pw_change = None
         if result.done:
@@ -651,6 +653,18 @@ class Session:
             # not resumable: unacknowledged stanzas go out again on the next session
             self._pending_out[:0] = self.sm.take_unacked()
             self.sm.forget()
+            change = self._pw_change
+            if change is not None and change.data not in self._pending_out:
+                # the request went out and will not be repeated: no answer will come
+                self._pw_change = None
+                self._emit(
+                    PasswordChangeFailed(
+                        "connection-lost",
+                        "the connection was lost before the server answered the password "
+                        "change: it may or may not have changed (the old password stays "
+                        "configured)",
+                    )
+                )
 
     # ---------------------------------------------------------------- features
     def _on_features(self, el: Element, now: float) -> None:
@@ -1132,6 +1146,7 @@ class _PasswordChange:
     new: str
     old: str | None
     form_sent: bool = False
+    data: bytes = b""  # the request as sent (to know whether it will be sent again)
 
 
 def _attr(value: str) -> str:
