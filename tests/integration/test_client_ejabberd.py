@@ -1,5 +1,6 @@
 """The device client against a real ejabberd 23.01 on loopback (the second
-server), with slixmpp as the controller.  One ejabberd for the module.
+server), with slixmpp as the controller.  One ejabberd for the whole run
+(the session fixture in conftest.py).
 
 ejabberd offers SCRAM-SHA-512/256/1, each with -PLUS (tls-unique only), and
 PLAIN after TLS; no XEP-0440 list, so on TLS 1.3 the client never binds
@@ -10,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,36 +21,10 @@ from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
 from stanzalink.jid import JID
 from stanzalink.session import keystore
 from stanzalink.session.events import Authenticated, Online, Registered
-from stanzalink.testing.ejabberd import Ejabberd, available, client_cert, host_cert
-from stanzalink.testing.prosody import free_port, make_certs
+from stanzalink.testing.ejabberd import SCRAM_HOST, Ejabberd, client_cert
 from stanzalink.xml import E, Element
 
 _new = itertools.count(1)
-SCRAM_HOST = "scram.test"  # accounts stored as SCRAM-SHA-1 hashes, Debian's default
-
-
-@pytest.fixture(scope="module")
-def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ejabberd]:
-    if not available() or shutil.which("openssl") is None:
-        pytest.fail("ejabberd and openssl are needed: run scripts/bootstrap.sh")
-    root: Path = tmp_path_factory.mktemp("ejabberd")
-    ca, cert, key = make_certs(root)
-    scram = (SCRAM_HOST, *host_cert(root, SCRAM_HOST))
-    server = Ejabberd(
-        root=root,
-        port=free_port(),
-        tls_port=free_port(),
-        plain_port=free_port(),
-        external_port=free_port(),
-        ca=ca,
-        scram_host=scram,
-    )
-    server.write_config(cert, key)
-    server.start(timeout=30)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from typing import Any
 from stanzalink.testing.prosody import DOMAIN, free_port
 
 EJABBERDCTL = "/usr/sbin/ejabberdctl"
+SCRAM_HOST = "scram.test"  # the tests' second host: accounts stored as SCRAM-SHA-1 hashes
 
 
 def host_cert(d: Path, domain: str) -> tuple[Path, Path]:
