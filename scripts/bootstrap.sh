@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody openssl)
+DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
@@ -19,10 +19,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    # the system prosody service is not used: the tests start their own
-    if command -v systemctl >/dev/null && systemctl is-active --quiet prosody 2>/dev/null; then
-        $SUDO systemctl stop prosody || true
-    fi
+    # the system prosody and ejabberd services are not used: the tests start their own
+    for svc in prosody ejabberd; do
+        if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+            $SUDO systemctl stop "$svc" || true
+            $SUDO systemctl disable "$svc" >/dev/null 2>&1 || true
+        fi
+    done
 fi
 
 PY=${PYTHON:-python3}

@@ -72,6 +72,7 @@ def client_config(cfg: DeviceConfig) -> ClientConfig:
         verify_tls=cfg.verify_tls,
         client_cert=cfg.client_cert,
         client_key=cfg.client_key,
+        scram_keys_file=cfg.scram_keys_file,
         parser_backend=cfg.parser_backend,
     )
 

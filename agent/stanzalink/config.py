@@ -23,7 +23,7 @@ class ConfigError(ValueError):
 @dataclass
 class DeviceConfig:
     jid: JID
-    password: str
+    password: str | None
     resource: str | None = None
     register: bool = False
     host: str | None = None
@@ -34,6 +34,7 @@ class DeviceConfig:
     verify_tls: bool = True
     client_cert: str | None = None
     client_key: str | None = None
+    scram_keys_file: str | None = None
     keepalive: float = 300.0
     keepalive_timeout: float | None = None
     whitespace_keepalive: float | None = None
@@ -165,6 +166,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "password_file": _file,
         "resource": _str,
         "register": _bool,
+        "scram_keys_file": _str,
     },
     "server": {
         "host": _str,
@@ -272,9 +274,27 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
         raise ConfigError(
             f"account.jid: {account['jid']!r} must be a bare JID like device1@example.net"
         )
-    if ("password" in account) == ("password_file" in account):
-        raise ConfigError("account.password / account.password_file: give exactly one of them")
-    if "password_file" in account:
+    keys_file = account.get("scram_keys_file")
+    if keys_file is not None and not Path(keys_file).parent.is_dir():
+        raise ConfigError(f"account.scram_keys_file: the folder of {keys_file} does not exist")
+    if "password" in account and "password_file" in account:
+        raise ConfigError("account.password / account.password_file: give only one of them")
+    password: str | None = None
+    if "password" not in account and "password_file" not in account:
+        if keys_file is None:
+            raise ConfigError("account.password / account.password_file: give one of them")
+        from stanzalink.session import keystore
+
+        try:
+            stored = keystore.load(keys_file, str(jid))
+        except keystore.KeyStoreError as exc:
+            raise ConfigError(f"account.scram_keys_file: {keys_file}: {exc}") from None
+        if not stored:
+            raise ConfigError(
+                f"account.scram_keys_file: {keys_file} holds no SCRAM keys for {jid} "
+                "and there is no password (give account.password for the first login)"
+            )
+    elif "password_file" in account:
         password = Path(account["password_file"]).read_text().strip()
         if not password:
             raise ConfigError(f"account.password_file: {account['password_file']} is empty")
@@ -313,6 +333,7 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
         verify_tls=server.get("verify_tls", True),
         client_cert=server.get("client_cert"),
         client_key=server.get("client_key"),
+        scram_keys_file=keys_file,
         keepalive=conn.get("keepalive", 300.0),
         keepalive_timeout=conn.get("keepalive_timeout"),
         whitespace_keepalive=conn.get("whitespace_keepalive"),

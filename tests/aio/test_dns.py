@@ -69,9 +69,18 @@ def dns_server() -> Iterator[tuple[str, int]]:
             out = answer(self.rfile.read(size), None)
             self.wfile.write(len(out).to_bytes(2, "big") + out)
 
-    udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), UDP)
-    port = udp.server_address[1]
-    tcp = socketserver.ThreadingTCPServer(("127.0.0.1", port), TCP)
+    # the same port number for UDP and TCP; the TCP one may be taken (by
+    # any connection on this machine), so try a few
+    for _ in range(50):
+        udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), UDP)
+        port = udp.server_address[1]
+        try:
+            tcp = socketserver.ThreadingTCPServer(("127.0.0.1", port), TCP)
+            break
+        except OSError:
+            udp.server_close()
+    else:
+        pytest.fail("no port free for both UDP and TCP on 127.0.0.1")
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (udp, tcp)]
     for t in threads:
         t.start()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from stanzalink.testing.ejabberd import SCRAM_HOST, Ejabberd, available, host_cert
 from stanzalink.testing.prosody import Prosody, free_port, make_certs
 
 _names = itertools.count(1)
@@ -29,6 +30,30 @@ def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prosody]:
     server = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
     server.write_config(cert, key)
     server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ejabberd]:
+    """One real ejabberd for the whole run (started when first asked for)."""
+    if not available() or shutil.which("openssl") is None:
+        pytest.fail("ejabberd and openssl are needed: run scripts/bootstrap.sh")
+    root: Path = tmp_path_factory.mktemp("ejabberd")
+    ca, cert, key = make_certs(root)
+    server = Ejabberd(
+        root=root,
+        port=free_port(),
+        tls_port=free_port(),
+        plain_port=free_port(),
+        external_port=free_port(),
+        ca=ca,
+        scram_host=(SCRAM_HOST, *host_cert(root, SCRAM_HOST)),
+    )
+    server.write_config(cert, key)
+    server.start(timeout=30)
     try:
         yield server
     finally:

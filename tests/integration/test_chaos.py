@@ -1,4 +1,5 @@
-"""Chaos: a TCP proxy on loopback between the device and Prosody cuts the
+"""Chaos: a TCP proxy on loopback between the device and the server (Prosody
+with three seeds, ejabberd with one) cuts the
 connection at random points while messages flow both ways between the
 device and a slixmpp controller.  With stream management every message must
 reach the application exactly once.  Bounded: a fixed number of cuts and
@@ -20,6 +21,7 @@ import slixmpp
 from stanzalink.aio.client import Client, ClientConfig
 from stanzalink.jid import JID
 from stanzalink.session.events import Online
+from stanzalink.testing.ejabberd import Ejabberd
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xml import E, Element
 
@@ -77,18 +79,24 @@ class CuttingProxy:
         self.cut()
 
 
-@pytest.mark.parametrize("seed", [1234, 7, 2026])
+@pytest.mark.parametrize(
+    ("server_name", "seed"),
+    [("prosody", 1234), ("prosody", 7), ("prosody", 2026), ("ejabberd", 1234)],
+)
 def test_messages_survive_connection_cuts(
-    prosody: Prosody, account: tuple[str, str], seed: int
+    request: pytest.FixtureRequest, server_name: str, seed: int
 ) -> None:
-    device_jid, device_pw = account
+    server: Prosody | Ejabberd = request.getfixturevalue(server_name)
+    device_user = f"chaosdev{seed}"
+    device_jid, device_pw = f"{device_user}@{server.domain}", f"dev-pw-{seed}"
+    server.register(device_user, device_pw)
     ctl_user = f"chaosctl{seed}"
-    prosody.register(ctl_user, "ctl-pw")
-    ctl_jid = f"{ctl_user}@{prosody.domain}"
+    server.register(ctl_user, "ctl-pw")
+    ctl_jid = f"{ctl_user}@{server.domain}"
     rng = random.Random(seed)
 
     async def main() -> dict[str, Any]:
-        proxy = CuttingProxy(prosody.port)
+        proxy = CuttingProxy(server.port)
         port = await proxy.start()
         onlines: list[Online] = []
         at_device: Counter[str] = Counter()
@@ -106,7 +114,7 @@ def test_messages_survive_connection_cuts(
                 resource="agent",
                 host="127.0.0.1",
                 port=port,
-                ca_file=str(prosody.ca),
+                ca_file=str(server.ca),
                 backoff_base=0.05,
                 backoff_cap=0.3,
                 keepalive=30,
@@ -118,7 +126,7 @@ def test_messages_survive_connection_cuts(
         await client.wait_online(30)
 
         ctl = slixmpp.ClientXMPP(ctl_jid + "/ctl", "ctl-pw")
-        ctl.ca_certs = str(prosody.ca)
+        ctl.ca_certs = str(server.ca)
         ready = asyncio.get_running_loop().create_future()
         ctl.add_event_handler("session_start", lambda _: ready.done() or ready.set_result(1))
 
@@ -128,7 +136,7 @@ def test_messages_survive_connection_cuts(
                 at_controller[body] += 1
 
         ctl.add_event_handler("message", on_ctl_message)
-        ctl.connect("127.0.0.1", prosody.port)
+        ctl.connect("127.0.0.1", server.port)
         await asyncio.wait_for(ready, 30)
 
         device_full = f"{device_jid}/agent"
@@ -179,7 +187,7 @@ def test_messages_survive_connection_cuts(
         return result
 
     result = asyncio.run(main())
-    print("chaos:", result)
+    print(f"chaos ({server_name}, seed {seed}):", result)
     assert result["cuts"] == CUTS and result["connections"] > 1
     assert result["resumed"] >= 1, result
     assert result["lost_to_device"] == 0, result

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ import slixmpp
 
 from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
 from stanzalink.jid import JID
+from stanzalink.session import keystore
 from stanzalink.session.events import Authenticated, Registered
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xml import E, Element
@@ -156,6 +159,116 @@ def test_certificate_for_another_name_is_refused(
             await client.wait_online(20)
         assert "certificate" in str(info.value).lower() or "hostname" in str(info.value).lower()
         assert client.session.authenticated is False
+        await client.close()
+
+    asyncio.run(main())
+
+
+def test_change_password_in_band(prosody: Prosody, account: tuple[str, str]) -> None:
+    """XEP-0077 §3.3: the server takes the new password; the same client's
+    reconnect logs in with it, a fresh login with the old one is refused."""
+    jid, old = account
+
+    async def main() -> None:
+        events: list[object] = []
+        client = Client(device_config(prosody, jid, old, reconnect=True, backoff_base=0.2))
+        client.on_event(events.append)
+        await client.start()
+        await client.wait_online(30)
+        await client.change_password("brand-new-pw-\u00e9")
+        assert client.config.password == "brand-new-pw-\u00e9"
+        # cut the connection: the reconnect authenticates with the new password
+        proto = client._proto
+        assert proto is not None and proto.transport is not None
+        proto.transport.abort()
+        deadline = asyncio.get_running_loop().time() + 30
+        while sum(isinstance(e, Authenticated) for e in events) < 2:
+            assert asyncio.get_running_loop().time() < deadline, events
+            await asyncio.sleep(0.05)
+        await client.wait_online(30)
+        await client.close()
+
+        stale = Client(device_config(prosody, jid, old))
+        await stale.start()
+        with pytest.raises(ConnectionFailed):
+            await stale.wait_online(30)
+        await stale.close()
+        fresh = Client(device_config(prosody, jid, "brand-new-pw-\u00e9"))
+        await fresh.start()
+        await fresh.wait_online(30)
+        await fresh.close()
+
+    asyncio.run(main())
+
+
+def test_scram_keys_replace_the_password(
+    prosody: Prosody, account: tuple[str, str], tmp_path: Path
+) -> None:
+    """The first login stores SCRAM-SHA-1's keys (0600); a device that then
+    keeps only the keys file logs in again, the server's signature checked."""
+    jid, pw = account
+    keys_file = tmp_path / "scram.json"
+
+    async def main() -> None:
+        first = Client(device_config(prosody, jid, pw, scram_keys_file=str(keys_file)))
+        await first.start()
+        await first.wait_online(30)
+        await first.close()
+        assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+        stored = keystore.load(keys_file, jid)
+        assert list(stored) == ["SCRAM-SHA-1"] and stored["SCRAM-SHA-1"].iterations >= 4096
+
+        events: list[object] = []
+        cfg = device_config(prosody, jid, "unused", scram_keys_file=str(keys_file))
+        cfg.password = None
+        second = Client(cfg)
+        second.on_event(events.append)
+        await second.start()
+        await second.wait_online(30)
+        assert next(e for e in events if isinstance(e, Authenticated)).mechanism == "SCRAM-SHA-1"
+        await second.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("tls_max", "allowed", "expected"),
+    [
+        # TLS 1.2: Prosody adds SCRAM-SHA-1-PLUS (tls-unique), the strongest
+        ("TLSv1.2", None, ("SCRAM-SHA-1-PLUS", "p=tls-unique")),
+        ("TLSv1.2", {"SCRAM-SHA-1"}, ("SCRAM-SHA-1", "n")),
+        ("TLSv1.2", {"PLAIN"}, ("PLAIN", "")),
+        # TLS 1.3: no -PLUS offered although the client could bind: flag y
+        (None, None, ("SCRAM-SHA-1", "y")),
+        (None, {"PLAIN"}, ("PLAIN", "")),
+    ],
+)
+def test_sasl_matrix(
+    prosody: Prosody,
+    account: tuple[str, str],
+    tls_max: str | None,
+    allowed: set[str] | None,
+    expected: tuple[str, str],
+) -> None:
+    jid, pw = account
+
+    async def main() -> None:
+        events: list[object] = []
+        cfg = device_config(
+            prosody,
+            jid,
+            pw,
+            tls_max_version=tls_max,
+            sasl_mechanisms=frozenset(allowed) if allowed else None,
+        )
+        client = Client(cfg)
+        client.on_event(events.append)
+        await client.start()
+        await client.wait_online(30)
+        assert client.session.tls is not None
+        assert client.session.tls.version == (tls_max or "TLSv1.3")
+        auth = next(e for e in events if isinstance(e, Authenticated))
+        assert (auth.mechanism, auth.gs2_flag) == expected
         await client.close()
 
     asyncio.run(main())

@@ -29,13 +29,17 @@ from stanzalink import ns
 from stanzalink.aio.dns import Resolver, Target, xmpp_targets
 from stanzalink.errors import LocalProtocolError, StanzaError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
+from stanzalink.session import keystore
 from stanzalink.session.core import Session, SessionConfig, State, TLSInfo
 from stanzalink.session.events import (
     Authenticated,
     Closed,
     Online,
+    PasswordChanged,
+    PasswordChangeFailed,
     Registered,
     Retry,
+    ScramKeysUpdated,
     StanzaReceived,
     StartTLS,
 )
@@ -59,6 +63,11 @@ class IQError(StanzaError):
         super().__init__(condition, text, etype, stanza)
 
 
+class PasswordChangeRefused(IQError):
+    """The server refused a password change (``condition``: not-authorized,
+    not-allowed, bad-request...); the old password stays in use."""
+
+
 class ConnectionFailed(StanzalinkError):
     """The client gave up (the server refused it for good, or close() was called)."""
 
@@ -70,8 +79,10 @@ class ClientConfig(SessionConfig):
     direct_tls: bool = False
     ca_file: str | None = None
     verify_tls: bool = True  # False only with a loud warning, for lab use
+    tls_max_version: str | None = None  # "TLSv1.2" caps TLS (e.g. for tls-unique); None: no cap
     client_cert: str | None = None
     client_key: str | None = None
+    scram_keys_file: str | None = None  # keep SCRAM keys here (session.keystore)
     connect_timeout: float = 20.0
     reconnect: bool = True
     backoff_base: float = 1.0
@@ -164,6 +175,8 @@ class Client:
 
     def __init__(self, config: ClientConfig, *, resolver: Resolver | None = None) -> None:
         self.config = config
+        if config.scram_keys_file and not config.scram_keys:
+            config.scram_keys.update(keystore.load(config.scram_keys_file, str(config.jid.bare)))
         self.session = Session(config, parser_backend=config.parser_backend)
         self._resolver = resolver
         self._proto: _Protocol | None = None
@@ -176,6 +189,7 @@ class Client:
         self._tls_error: str | None = None
         self._tls_task: asyncio.Future[Any] | None = None
         self._iq_waiters: dict[str, tuple[asyncio.Future[Element], JID | None]] = {}
+        self._pw_waiter: asyncio.Future[None] | None = None
         self._message_handlers: list[Handler] = []
         self._presence_handlers: list[Handler] = []
         self._iq_handlers: dict[tuple[str, str], IQHandler] = {}
@@ -267,6 +281,27 @@ class Client:
             raise IQError(cond, text, reply, stanza_error_type(reply))
         return reply
 
+    async def change_password(self, new: str, timeout: float | None = None) -> None:
+        """Change the account's password in-band (XEP-0077 §3.3), filling in
+        the server's password-change form when it asks for one.  On success
+        the config holds ``new``, so reconnects use it; saving it for the
+        next start is the caller's job (it knows where the password lives).
+        Raises :class:`PasswordChangeRefused` when the server says no, and
+        TimeoutError when it does not answer (the outcome is then unknown)."""
+        if self._pw_waiter is not None:
+            raise LocalProtocolError("a password change is already under way")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.session.change_password(new, self._now())
+        self._pw_waiter = fut
+        self._flush()
+        try:
+            await asyncio.wait_for(fut, timeout or self.config.iq_timeout)
+        except TimeoutError:
+            self.session.cancel_password_change()
+            raise TimeoutError("the server did not answer the password change") from None
+        finally:
+            self._pw_waiter = None
+
     async def close(self) -> None:
         """Close the stream cleanly and stop reconnecting."""
         self._stopping = True
@@ -286,6 +321,8 @@ class Client:
         for fut, _ in self._iq_waiters.values():
             if not fut.done():
                 fut.set_exception(ConnectionFailed("the client was closed"))
+        if self._pw_waiter is not None and not self._pw_waiter.done():
+            self._pw_waiter.set_exception(ConnectionFailed("the client was closed"))
         for t in list(self._tasks):
             t.cancel()
         self._closed_event.set()
@@ -339,6 +376,11 @@ class Client:
         c = self.config
         ctx = ssl.create_default_context(cafile=c.ca_file)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if c.tls_max_version:
+            ctx.maximum_version = {
+                "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+                "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+            }[c.tls_max_version]
         if not c.verify_tls:
             log.warning(
                 "TLS CERTIFICATE VERIFICATION IS OFF (server.verify_tls = false): "
@@ -511,8 +553,33 @@ class Client:
                 log.info("authenticated with %s", ev.mechanism)
             elif isinstance(ev, Registered):
                 log.info("registered account %s in-band", ev.username)
+            elif isinstance(ev, ScramKeysUpdated):
+                self._save_keys(ev)
+            elif isinstance(ev, PasswordChanged | PasswordChangeFailed):
+                waiter = self._pw_waiter
+                if isinstance(ev, PasswordChanged):
+                    log.info("password changed in-band")
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
+                elif waiter is not None and not waiter.done():
+                    waiter.set_exception(
+                        ConnectionFailed(ev.text)
+                        if ev.condition == "connection-lost"
+                        else PasswordChangeRefused(ev.condition, ev.text)
+                    )
             for h in self._event_handlers:
                 h(ev)
+
+    def _save_keys(self, ev: ScramKeysUpdated) -> None:
+        path = self.config.scram_keys_file
+        if not path:
+            return
+        try:
+            keystore.save(path, str(self.config.jid.bare), ev.keys)
+        except OSError as exc:
+            log.error("cannot save the SCRAM keys to %s: %s", path, exc)
+            return
+        log.info("SCRAM keys saved to %s (%s)", path, ", ".join(sorted(ev.keys)) or "none")
 
     def _fail_waiters(self, ev: Closed) -> None:
         if self.session.sm.resumable:

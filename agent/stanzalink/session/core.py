@@ -28,15 +28,20 @@ from typing import Any
 from stanzalink import ns
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
 from stanzalink.jid import JID, InvalidJID
+from stanzalink.session import password as pwchange
 from stanzalink.session.events import (
     Authenticated,
     Closed,
     Online,
+    PasswordChanged,
+    PasswordChangeFailed,
     Registered,
     Retry,
+    ScramKeysUpdated,
     StanzaReceived,
     StartTLS,
 )
+from stanzalink.session.sasl import Scram, ScramKeys
 from stanzalink.session.sm import StreamManagement
 from stanzalink.xml import Element, StreamClose, StreamError, StreamOpen, StreamParser, tostring
 from stanzalink.xml.builder import E, sub
@@ -156,6 +161,9 @@ class SessionConfig:
     close_timeout: float = 10.0
     negotiation_timeout: float = 60.0
     sasl_mechanisms: frozenset[str] | None = None  # allowed; None: all we support
+    # SCRAM keys by hash ("SCRAM-SHA-1"...), used when the server's salt and
+    # iteration count match; learned at each login (see session.keystore)
+    scram_keys: dict[str, ScramKeys] = field(default_factory=dict)
     lang: str = "en"
     parser_limits: dict[str, int] = field(default_factory=dict)
 
@@ -180,6 +188,7 @@ class Session:
         self._ids = itertools.count(1)
         self._pending_iq: dict[str, str] = {}  # id -> purpose, for our own IQs
         self._pending_out: list[bytes] = []  # app stanzas waiting for ONLINE
+        self._pw_change: _PasswordChange | None = None
         self._reset_connection_state(0.0)
 
     # ---------------------------------------------------------------- lifecycle
@@ -335,6 +344,70 @@ class Session:
         self._pending_iq[iq_id] = purpose
         self._now_write(tostring(iq, default_ns=ns.CLIENT), now)
         return iq_id
+
+    # ---------------------------------------------------------------- XEP-0077 §3.3
+    def change_password(self, new: str, now: float) -> None:
+        """Ask the server to change the account's password to ``new``.  The
+        answer comes as a :class:`PasswordChanged` event (the config then
+        holds ``new``) or :class:`PasswordChangeFailed`.  The request is an
+        ordinary stanza: with stream management it survives a reconnect."""
+        from stanzalink.session.sasl import saslprep
+
+        if self.state is not State.ONLINE:
+            raise LocalProtocolError("the password can be changed only while online")
+        if self._pw_change is not None:
+            raise LocalProtocolError("a password change is already under way")
+        if not saslprep(new):
+            raise LocalProtocolError("the new password is empty")
+        change = _PasswordChange(f"slpw{next(self._ids)}", new, self.config.password)
+        iq = pwchange.request(self.config.jid.domain, self.config.jid.local or "", new)
+        change.data = self._send_own(iq, change.iq_id, now)
+        self._pw_change = change
+
+    def cancel_password_change(self) -> None:
+        """Forget a password change whose answer never came (the adapter's
+        timeout); a late answer is then ignored."""
+        self._pw_change = None
+
+    def _send_own(self, iq: ET.Element, iq_id: str, now: float) -> bytes:
+        """An IQ of ours while online: counted by stream management."""
+        iq.set("id", iq_id)
+        if not self.can_send:
+            from stanzalink.session.sm import QueueFull
+
+            raise QueueFull(
+                f"{self.config.max_unacked} stanzas are waiting to be sent or acknowledged"
+            )
+        data = tostring(iq, default_ns=ns.CLIENT)
+        self._send_bytes(data, now)
+        return data
+
+    def _on_password_answer(self, el: Element, now: float) -> None:
+        change = self._pw_change
+        assert change is not None
+        result = pwchange.outcome(
+            el,
+            domain=self.config.jid.domain,
+            username=self.config.jid.local or "",
+            old=change.old,
+            new=change.new,
+            form_sent=change.form_sent,
+        )
+        if result.form is not None:
+            change.iq_id = f"slpw{next(self._ids)}"
+            change.form_sent = True
+            change.data = self._send_own(result.form, change.iq_id, now)
+            return
+        self._pw_change = None
+        if result.done:
+            self.config.password = change.new
+            if self.config.scram_keys:
+                self.config.scram_keys.clear()  # derived from the old password
+                self._emit(ScramKeysUpdated({}))
+            self._emit(PasswordChanged())
+            return
+        log.warning("password change refused: %s", result.text)
+        self._emit(PasswordChangeFailed(result.condition, result.text))
 
     # ---------------------------------------------------------------- timers
     def tick(self, now: float) -> None:
@@ -580,6 +653,18 @@ class Session:
             # not resumable: unacknowledged stanzas go out again on the next session
             self._pending_out[:0] = self.sm.take_unacked()
             self.sm.forget()
+            change = self._pw_change
+            if change is not None and change.data not in self._pending_out:
+                # the request went out and will not be repeated: no answer will come
+                self._pw_change = None
+                self._emit(
+                    PasswordChangeFailed(
+                        "connection-lost",
+                        "the connection was lost before the server answered the password "
+                        "change: it may or may not have changed (the old password stays "
+                        "configured)",
+                    )
+                )
 
     # ---------------------------------------------------------------- features
     def _on_features(self, el: Element, now: float) -> None:
@@ -654,10 +739,14 @@ class Session:
                 allowed=self.config.sasl_mechanisms,
                 username=self.config.jid.local or "",
                 password=self.config.password,
+                keys=self.config.scram_keys,
                 all_offered=self._offered_mechs,
             )
         except LocalProtocolError as exc:
-            self._fail_local("policy-violation", f"cannot log in: {exc}", now, Retry.SLOW)
+            text = str(exc)
+            if not text.startswith("cannot log in"):
+                text = f"cannot log in: {text}"
+            self._fail_local("policy-violation", text, now, Retry.SLOW)
             return
         except RemoteProtocolError as exc:
             self._fail_local("policy-violation", f"login refused: {exc}", now, Retry.SLOW)
@@ -691,6 +780,10 @@ class Session:
         except RemoteProtocolError as exc:
             self._abort_sasl(str(exc), now)
             return
+        except LocalProtocolError as exc:  # stored keys that no longer fit, no password
+            self._write(b"<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+            self._fail_local("not-authorized", f"cannot log in: {exc}", now, Retry.SLOW)
+            return
         payload = base64.b64encode(response).decode() if response else ""
         self._now_write(
             f"<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{payload}</response>".encode(), now
@@ -713,7 +806,15 @@ class Session:
             )
             return
         self.authenticated = True
-        self._emit(Authenticated(self._sasl.name))
+        self._emit(Authenticated(self._sasl.name, self._sasl.gs2_flag))
+        mech = self._sasl
+        if getattr(mech, "downgrade_protected", False):
+            log.info("XEP-0474: the server's mechanism and channel-binding lists were verified")
+        if isinstance(mech, Scram) and mech.keys is not None:
+            base = mech.keys.mechanism
+            if self.config.scram_keys.get(base) != mech.keys:
+                self.config.scram_keys[base] = mech.keys
+                self._emit(ScramKeysUpdated(dict(self.config.scram_keys)))
         self._parser.reset()
         self._open_stream(now)
 
@@ -725,6 +826,22 @@ class Session:
                 text = child.text or ""
             elif child.tag.startswith("{" + ns.SASL + "}"):
                 condition = child.tag.split("}", 1)[1]
+        mech = self._sasl
+        if (
+            condition == "not-authorized"
+            and isinstance(mech, Scram)
+            and mech.used_stored_keys
+            and mech.keys is not None
+            and self.config.password is not None
+        ):
+            # the stored keys no longer work (same salt, new password?):
+            # forget them and try once more with the password
+            log.warning("the stored %s keys were refused; trying the password", mech.keys.mechanism)
+            self.config.scram_keys.pop(mech.keys.mechanism, None)
+            self._emit(ScramKeysUpdated(dict(self.config.scram_keys)))
+            self._sasl_tried.discard(mech.name)
+            self._start_sasl(now)
+            return
         if (
             condition == "not-authorized"
             and self.config.register
@@ -981,6 +1098,15 @@ class Session:
             self.sm.received()
         if el.tag == _Q(ns.CLIENT, "iq"):
             iq_id = el.get("id")
+            change = self._pw_change
+            if (
+                change is not None
+                and iq_id == change.iq_id
+                and el.get("type") in ("result", "error")
+                and self._from_server(el)
+            ):
+                self._on_password_answer(el, now)
+                return
             if (
                 iq_id is not None
                 and iq_id in self._pending_iq
@@ -1012,6 +1138,15 @@ class Session:
         except InvalidJID:
             return False
         return j == JID(None, self.config.jid.domain) or j == self.config.jid.bare
+
+
+@dataclass
+class _PasswordChange:
+    iq_id: str
+    new: str
+    old: str | None
+    form_sent: bool = False
+    data: bytes = b""  # the request as sent (to know whether it will be sent again)
 
 
 def _attr(value: str) -> str:

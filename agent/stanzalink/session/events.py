@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from stanzalink.jid import JID
+from stanzalink.session.sasl import ScramKeys
 from stanzalink.xml.element import Element
 
 
@@ -26,7 +27,20 @@ class StartTLS:
 
 @dataclass(frozen=True, slots=True)
 class Authenticated:
+    """The SASL login succeeded.  ``gs2_flag`` is SCRAM's channel-binding
+    flag as sent (``n``, ``y`` or ``p=<type>``; empty for other mechanisms)."""
+
     mechanism: str
+    gs2_flag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScramKeysUpdated:
+    """The SCRAM keys the session holds changed (learned at a login with the
+    password, dropped after a refusal or a password change): all of them,
+    by hash, for the adapter to store when configured to."""
+
+    keys: dict[str, ScramKeys]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +48,21 @@ class Registered:
     """The account was created in-band (XEP-0077)."""
 
     username: str
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordChanged:
+    """The server accepted the new password (XEP-0077 §3.3); the session's
+    config now holds it, so reconnects log in with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordChangeFailed:
+    """The server refused the password change; the old password stays.
+    ``condition`` is the stanza-error condition, ``text`` says why."""
+
+    condition: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,9 +164,21 @@ def _cert_signature_hash(der: bytes) -> str | None:
         return None
 
 
+# --------------------------------------------------------------------- XEP-0474
+def ssdp_hash(hash_name: str, mechanisms: Sequence[str], cb_types: Sequence[str] | None) -> str:
+    """XEP-0474 (0.5.0) §5.1: the advertised mechanisms sorted by octets and
+    joined by U+001E; when XEP-0440 was used, U+001F and the sorted binding
+    types joined by U+001E; hashed with the SCRAM hash, base64."""
+    text = "\x1e".join(sorted(mechanisms, key=str.encode))
+    if cb_types is not None:
+        text += "\x1f" + "\x1e".join(sorted(cb_types, key=str.encode))
+    return base64.b64encode(hashlib.new(hash_name, text.encode()).digest()).decode()
+
+
 # --------------------------------------------------------------------- mechanisms
 class Mechanism:
     name = ""
+    gs2_flag = ""
 
     def initial_response(self) -> bytes | None:
         raise NotImplementedError
@@ -233,6 +245,7 @@ class Scram(Mechanism):
         keys: ScramKeys | None = None,
         min_iterations: int = MIN_ITERATIONS,
         nonce: str | None = None,
+        advertised: tuple[Sequence[str], Sequence[str] | None] | None = None,
     ) -> None:
         base = mechanism.removesuffix("-PLUS")
         if base not in HASHES:
@@ -243,12 +256,19 @@ class Scram(Mechanism):
             )
         if password is None and keys is None:
             raise LocalProtocolError("SCRAM needs the password or stored keys")
+        if keys is not None and keys.mechanism != base:
+            raise LocalProtocolError(f"keys for {keys.mechanism} cannot serve {mechanism}")
         self.name = mechanism
         self._hash = HASHES[base]
         self._password = saslprep(password) if password is not None else None
         self.keys = keys
+        self.used_stored_keys = False
+        # what the server advertised (mechanisms, XEP-0440 types), for XEP-0474
+        self._advertised = advertised
+        self.downgrade_protected = False
         self._min_iter = min_iterations
         gs2 = f"p={cb_type}" if cb_type else gs2_flag
+        self.gs2_flag = gs2
         authz = f"a={_scram_name(authzid)}" if authzid else ""
         self._gs2 = f"{gs2},{authz},".encode()
         self._cb_data = cb_data if cb_type else b""
@@ -277,6 +297,16 @@ class Scram(Mechanism):
             raise SASLError("malformed-request", "the server requires an unknown SCRAM extension")
         if "e" in attrs:
             raise SASLError("not-authorized", f"the server refused: {attrs['e']}")
+        ssdp = attrs.get("h")
+        if ssdp is not None and self._advertised is not None:
+            expected = ssdp_hash(self._hash, *self._advertised)
+            if not hmac.compare_digest(ssdp.encode(), expected.encode()):
+                raise SASLError(
+                    "not-authorized",
+                    "XEP-0474: the server's hash of its mechanisms and channel-binding types "
+                    "does not match the list this client received (downgrade attack?)",
+                )
+            self.downgrade_protected = True
         nonce, salt_b64, iters = attrs.get("r"), attrs.get("s"), attrs.get("i")
         if not nonce or salt_b64 is None or not iters:
             raise SASLError("malformed-request", "server-first-message lacks r, s or i")
@@ -294,9 +324,16 @@ class Scram(Mechanism):
                 f"fewer than the minimum {self._min_iter}",
             )
         keys = self.keys
+        self.used_stored_keys = not (
+            keys is None or keys.salt != salt or keys.iterations != iterations
+        )
         if keys is None or keys.salt != salt or keys.iterations != iterations:
             if self._password is None:
-                raise LocalProtocolError("the stored SCRAM keys do not match the server's salt")
+                raise LocalProtocolError(
+                    f"the stored {self.name.removesuffix('-PLUS')} keys are for another salt or "
+                    "iteration count than the server's now (the password was changed or the "
+                    "account re-created) and the device has no password to fall back on"
+                )
             salted = hashlib.pbkdf2_hmac(self._hash, self._password.encode(), salt, iterations)
             keys = ScramKeys(
                 self.name.removesuffix("-PLUS"),
@@ -362,15 +399,19 @@ def select_mechanism(
     allowed: set[str] | frozenset[str] | None = None,
     username: str = "",
     password: str | None = None,
-    keys: ScramKeys | None = None,
+    keys: Mapping[str, ScramKeys] | None = None,
     all_offered: Sequence[str] | None = None,
 ) -> Mechanism:
     """The strongest mechanism both sides support, ready to run.
 
     ``offered`` may be narrowed (mechanisms already tried are left out);
     ``all_offered`` is the server's whole list, which decides the GS2 flag.
+    ``keys``: stored SCRAM keys by hash ("SCRAM-SHA-1"...); without a
+    password only mechanisms with stored keys are candidates.
     """
     cb_types = cb_types or {}
+    keys = keys or {}
+    advertised = (list(all_offered if all_offered is not None else offered), server_cb_types)
     offers = [m for m in offered if allowed is None or m in allowed]
     bindings = usable_bindings(tls_version, cb_types, server_cb_types) if tls else []
     full_list = list(all_offered if all_offered is not None else offered)
@@ -399,17 +440,28 @@ def select_mechanism(
                 continue  # never in the clear
             if password is None:
                 continue
+            if keys:
+                continue  # SCRAM worked before: never fall back to PLAIN (XEP-0474 §6)
             return Plain(username, password)
+        stored = keys.get(name.removesuffix("-PLUS"))
+        if password is None and stored is None:
+            continue
         if name.endswith("-PLUS"):
             if not bindings:
                 continue
             cb = bindings[0]
-            return Scram(name, username, password, cb_type=cb, cb_data=cb_types[cb], keys=keys)
-        if password is None and (keys is None or keys.mechanism != name):
-            continue
+            return Scram(
+                name,
+                username,
+                password,
+                cb_type=cb,
+                cb_data=cb_types[cb],
+                keys=stored,
+                advertised=advertised,
+            )
         # RFC 5802 §6: 'y' when we could bind but the server offered no -PLUS
         flag = "y" if (can_bind and not plus_offered) else "n"
-        return Scram(name, username, password, gs2_flag=flag, keys=keys)
+        return Scram(name, username, password, gs2_flag=flag, keys=stored, advertised=advertised)
     why = "no mechanism in common"
     if not tls and "PLAIN" in offers:
         why = "the server offers only PLAIN without TLS, which would send the password in the clear"

@@ -1,0 +1,125 @@
+"""XEP-0077 §3.3 in-band password change, sans-IO: the requests the device
+sends and what the server's answers mean.
+
+The simple request is ``<query><username/><password/></query>``.  A server
+that wants more (XEP-0077 example 23) answers ``not-authorized`` with a data
+form of type ``jabber:iq:register:changepassword``; the device fills in the
+fields it knows (username, old password, new password) and submits it once.
+A form that requires anything else cannot be filled by a device and is a
+clear failure.  The :class:`~stanzalink.session.core.Session` drives this;
+the server's errors are explained here.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from stanzalink import ns
+from stanzalink.xml import Element
+from stanzalink.xml.builder import E, sub
+
+_Q = ns.q
+FORM_TYPE = "jabber:iq:register:changepassword"
+
+REASONS = {
+    "bad-request": "the server could not use the request (bad-request: "
+    "malformed username or missing password)",
+    "not-authorized": "the server does not consider this connection safe enough "
+    "to change the password (not-authorized)",
+    "not-allowed": "the server does not allow password changes (not-allowed)",
+    "not-acceptable": "the server refused the new password (not-acceptable: too weak?)",
+    "feature-not-implemented": "the server does not implement in-band password changes",
+    "service-unavailable": "the server does not offer in-band password changes",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an answer to a password change means: ``done``; or a ``form``
+    to submit next; or a failure ``condition`` with ``text``."""
+
+    done: bool = False
+    form: ET.Element | None = None
+    condition: str = ""
+    text: str = ""
+
+
+def request(domain: str, username: str, new: str) -> ET.Element:
+    """XEP-0077 example 18."""
+    iq = E(_Q(ns.CLIENT, "iq"), {"type": "set", "to": domain})
+    q = sub(iq, _Q(ns.REGISTER, "query"))
+    sub(q, _Q(ns.REGISTER, "username"), text=username)
+    sub(q, _Q(ns.REGISTER, "password"), text=new)
+    return iq
+
+
+def _error(reply: Element) -> tuple[str, str]:
+    err = reply.find(_Q(ns.CLIENT, "error"))
+    cond, text = "undefined-condition", ""
+    if err is not None:
+        for child in err:
+            if child.tag == _Q(ns.STANZAS_ERR, "text"):
+                text = child.text or ""
+            elif child.tag.startswith("{" + ns.STANZAS_ERR + "}"):
+                cond = child.tag.split("}", 1)[1]
+    return cond, text
+
+
+def _form_submission(
+    form: Element, domain: str, username: str, old: str | None, new: str
+) -> ET.Element | str:
+    """The filled-in form as an IQ, or why it cannot be filled."""
+    known = {"FORM_TYPE": FORM_TYPE, "username": username, "password": new}
+    if old is not None:
+        known["old_password"] = old
+    values: dict[str, str] = {}
+    missing: list[str] = []
+    for field in form.findall(_Q(ns.DATA_FORMS, "field")):
+        var = field.get("var")
+        if not var:
+            continue
+        if var in known:
+            values[var] = known[var]
+        elif field.find(_Q(ns.DATA_FORMS, "required")) is not None:
+            missing.append(var)
+    if missing:
+        why = ", ".join(missing)
+        if "old_password" in missing:
+            why += " (the device keeps no password, only SCRAM keys)"
+        return f"the server's password-change form needs fields the device cannot fill: {why}"
+    values.setdefault("FORM_TYPE", FORM_TYPE)
+    values.setdefault("password", new)
+    iq = E(_Q(ns.CLIENT, "iq"), {"type": "set", "to": domain})
+    q = sub(iq, _Q(ns.REGISTER, "query"))
+    x = sub(q, _Q(ns.DATA_FORMS, "x"), {"type": "submit"})
+    for var in ("FORM_TYPE", *[v for v in values if v != "FORM_TYPE"]):
+        f = sub(x, _Q(ns.DATA_FORMS, "field"), {"var": var})
+        sub(f, _Q(ns.DATA_FORMS, "value"), text=values[var])
+    return iq
+
+
+def outcome(
+    reply: Element,
+    *,
+    domain: str,
+    username: str,
+    old: str | None,
+    new: str,
+    form_sent: bool,
+) -> Outcome:
+    """Interpret the server's answer to a request (or to a submitted form)."""
+    if reply.get("type") == "result":
+        return Outcome(done=True)
+    cond, text = _error(reply)
+    query = reply.find(_Q(ns.REGISTER, "query"))
+    form = query.find(_Q(ns.DATA_FORMS, "x")) if query is not None else None
+    if form is not None and form.get("type") == "form" and not form_sent:
+        submission = _form_submission(form, domain, username, old, new)
+        if isinstance(submission, str):
+            return Outcome(condition=cond, text=submission)
+        return Outcome(form=submission)
+    why = REASONS.get(cond, f"the server refused the password change ({cond})")
+    if text:
+        why += f": {text}"
+    return Outcome(condition=cond, text=why)

@@ -1,0 +1,443 @@
+"""The device client against a real ejabberd 23.01 on loopback (the second
+server), with slixmpp as the controller.  One ejabberd for the whole run
+(the session fixture in conftest.py).
+
+ejabberd offers SCRAM-SHA-512/256/1, each with -PLUS (tls-unique only), and
+PLAIN after TLS; no XEP-0440 list, so on TLS 1.3 the client never binds
+(tls-unique is undefined there) and says so with the GS2 flag ``n``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+import slixmpp
+
+from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
+from stanzalink.jid import JID
+from stanzalink.session import keystore
+from stanzalink.session.events import Authenticated, Online, Registered
+from stanzalink.testing.ejabberd import SCRAM_HOST, Ejabberd, client_cert
+from stanzalink.xml import E, Element
+
+_new = itertools.count(1)
+
+
+@pytest.fixture
+def account(ejabberd: Ejabberd) -> tuple[str, str]:
+    user = f"ej{next(_new)}"
+    password = f"pw-{user}-secret"
+    ejabberd.register(user, password)
+    return f"{user}@{ejabberd.domain}", password
+
+
+def device_config(server: Ejabberd, jid: str, password: str, **kw: Any) -> ClientConfig:
+    kw.setdefault("host", "127.0.0.1")
+    kw.setdefault("port", server.port)
+    kw.setdefault("resource", "agent")
+    kw.setdefault("reconnect", False)
+    return ClientConfig(jid=JID.parse(jid), password=password, ca_file=str(server.ca), **kw)
+
+
+async def login(cfg: ClientConfig) -> tuple[Client, list[object]]:
+    events: list[object] = []
+    client = Client(cfg)
+    client.on_event(events.append)
+    await client.start()
+    try:
+        await client.wait_online(30)
+    except BaseException:
+        await client.close()
+        raise
+    return client, events
+
+
+def _auth(events: list[object]) -> Authenticated:
+    auth = [e for e in events if isinstance(e, Authenticated)]
+    assert len(auth) == 1, events
+    return auth[0]
+
+
+MECHANISMS = [
+    "SCRAM-SHA-512-PLUS",
+    "SCRAM-SHA-256-PLUS",
+    "SCRAM-SHA-1-PLUS",
+    "SCRAM-SHA-512",
+    "SCRAM-SHA-256",
+    "SCRAM-SHA-1",
+    "PLAIN",
+]
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_each_mechanism_on_tls12(
+    ejabberd: Ejabberd, account: tuple[str, str], mechanism: str
+) -> None:
+    """TLS capped at 1.2: every mechanism logs in; -PLUS binds with
+    tls-unique; plain SCRAM says ``n`` (the client was told not to bind)."""
+    jid, pw = account
+
+    async def main() -> None:
+        cfg = device_config(
+            ejabberd, jid, pw, tls_max_version="TLSv1.2", sasl_mechanisms=frozenset({mechanism})
+        )
+        client, events = await login(cfg)
+        assert client.session.tls is not None and client.session.tls.version == "TLSv1.2"
+        auth = _auth(events)
+        assert auth.mechanism == mechanism
+        if mechanism.endswith("-PLUS"):
+            assert auth.gs2_flag == "p=tls-unique"
+        elif mechanism.startswith("SCRAM"):
+            assert auth.gs2_flag == "n"
+        await client.close()
+
+    asyncio.run(main())
+
+
+def test_strongest_wins_on_tls12(ejabberd: Ejabberd, account: tuple[str, str]) -> None:
+    jid, pw = account
+
+    async def main() -> None:
+        client, events = await login(device_config(ejabberd, jid, pw, tls_max_version="TLSv1.2"))
+        auth = _auth(events)
+        assert (auth.mechanism, auth.gs2_flag) == ("SCRAM-SHA-512-PLUS", "p=tls-unique")
+        await client.close()
+
+    asyncio.run(main())
+
+
+def test_tls13_never_uses_tls_unique(ejabberd: Ejabberd, account: tuple[str, str]) -> None:
+    """On TLS 1.3 the server still offers -PLUS (tls-unique only): the client
+    takes the strongest plain SCRAM with flag ``n``, and the server accepts
+    it; a client allowed only -PLUS refuses to log in, naming why."""
+    jid, pw = account
+
+    async def main() -> None:
+        client, events = await login(device_config(ejabberd, jid, pw))
+        assert client.session.tls is not None and client.session.tls.version == "TLSv1.3"
+        auth = _auth(events)
+        assert (auth.mechanism, auth.gs2_flag) == ("SCRAM-SHA-512", "n")
+        await client.close()
+
+        only_plus = device_config(
+            ejabberd, jid, pw, sasl_mechanisms=frozenset({"SCRAM-SHA-256-PLUS"})
+        )
+        refused = Client(only_plus)
+        await refused.start()
+        with pytest.raises(ConnectionFailed) as info:
+            await refused.wait_online(30)
+        assert "no mechanism in common" in str(info.value)
+        assert refused.session.authenticated is False
+        await refused.close()
+
+    asyncio.run(main())
+
+
+def test_plain_is_refused_without_tls(ejabberd: Ejabberd, account: tuple[str, str]) -> None:
+    """A listener without TLS offers PLAIN: a client allowed to run without
+    TLS still never sends PLAIN there; SCRAM works."""
+    jid, pw = account
+    assert ejabberd.plain_port is not None
+
+    async def main() -> None:
+        cfg = device_config(
+            ejabberd,
+            jid,
+            pw,
+            port=ejabberd.plain_port,
+            require_tls=False,
+            sasl_mechanisms=frozenset({"PLAIN"}),
+        )
+        client = Client(cfg)
+        await client.start()
+        with pytest.raises(ConnectionFailed) as info:
+            await client.wait_online(30)
+        assert "in the clear" in str(info.value)
+        assert client.session.authenticated is False
+        await client.close()
+
+        scram, events = await login(
+            device_config(ejabberd, jid, pw, port=ejabberd.plain_port, require_tls=False)
+        )
+        assert scram.session.tls is None
+        assert _auth(events).mechanism == "SCRAM-SHA-512"
+        await scram.close()
+
+        # and with TLS required (the default) that listener is refused outright
+        strict = Client(device_config(ejabberd, jid, pw, port=ejabberd.plain_port))
+        await strict.start()
+        with pytest.raises(ConnectionFailed) as info:
+            await strict.wait_online(30)
+        assert "STARTTLS" in str(info.value)
+        await strict.close()
+
+    asyncio.run(main())
+
+
+def test_direct_tls(ejabberd: Ejabberd, account: tuple[str, str]) -> None:
+    jid, pw = account
+
+    async def main() -> None:
+        client, events = await login(
+            device_config(ejabberd, jid, pw, port=ejabberd.tls_port, direct_tls=True)
+        )
+        assert client.session.tls is not None
+        assert _auth(events).mechanism.startswith("SCRAM-SHA-512")
+        await client.close()
+
+    asyncio.run(main())
+
+
+def test_wrong_password_is_a_clear_error(ejabberd: Ejabberd, account: tuple[str, str]) -> None:
+    jid, _ = account
+
+    async def main() -> None:
+        client = Client(device_config(ejabberd, jid, "not-the-password"))
+        await client.start()
+        with pytest.raises(ConnectionFailed) as info:
+            await client.wait_online(30)
+        assert "not-authorized" in str(info.value)
+        await client.close()
+
+    asyncio.run(main())
+
+
+def test_in_band_registration(ejabberd: Ejabberd) -> None:
+    jid = f"ejnew{next(_new)}@{ejabberd.domain}"
+
+    async def main() -> None:
+        client, events = await login(device_config(ejabberd, jid, "fresh-pw-1", register=True))
+        assert Registered(jid.split("@")[0]) in events
+        await client.close()
+        again, _ = await login(device_config(ejabberd, jid, "fresh-pw-1"))
+        await again.close()
+        assert ejabberd.check_password(jid.split("@")[0], "fresh-pw-1")
+
+    asyncio.run(main())
+
+
+async def controller(server: Ejabberd, jid: str, password: str) -> slixmpp.ClientXMPP:
+    xmpp = slixmpp.ClientXMPP(jid + "/ctl", password)
+    xmpp.ca_certs = str(server.ca)
+    started = asyncio.get_running_loop().create_future()
+    xmpp.add_event_handler("session_start", lambda _: started.done() or started.set_result(True))
+    xmpp.add_event_handler(
+        "failed_auth", lambda _: started.done() or started.set_exception(RuntimeError("auth"))
+    )
+    xmpp.connect("127.0.0.1", server.port)
+    await asyncio.wait_for(started, 30)
+    return xmpp
+
+
+def test_messages_both_ways_and_resumption_after_a_cut(
+    ejabberd: Ejabberd, account: tuple[str, str]
+) -> None:
+    """slixmpp and the device exchange messages; the device's TCP connection
+    is cut; messages sent meanwhile arrive once, after the stream-management
+    resumption, in both directions."""
+    device_jid, device_pw = account
+    ctl_user = f"ctl{next(_new)}"
+    ejabberd.register(ctl_user, "ctl-password")
+    ctl_jid = f"{ctl_user}@{ejabberd.domain}"
+
+    async def main() -> None:
+        events: list[object] = []
+        got: asyncio.Queue[Element] = asyncio.Queue()
+        cfg = device_config(ejabberd, device_jid, device_pw, reconnect=True, backoff_base=0.2)
+        client = Client(cfg)
+        client.on_event(events.append)
+        client.on_message(got.put_nowait)
+        await client.start()
+        jid = await client.wait_online(30)
+        assert client.session.sm.enabled and client.session.sm.resumable
+
+        ctl = await controller(ejabberd, ctl_jid, "ctl-password")
+        replies: asyncio.Queue[Any] = asyncio.Queue()
+        ctl.add_event_handler("message", replies.put_nowait)
+        ctl.send_message(mto=str(jid), mbody="before the cut", mtype="chat")
+        msg = await asyncio.wait_for(got.get(), 20)
+        assert msg.findtext("{jabber:client}body") == "before the cut"
+        client.send(
+            E("{jabber:client}message", {"to": msg.get("from"), "type": "chat"},
+              E("{jabber:client}body", text="answer \u2713 <1>"))
+        )  # fmt: skip
+        assert (await asyncio.wait_for(replies.get(), 20))["body"] == "answer \u2713 <1>"
+
+        # cut the device's connection without a goodbye
+        proto = client._proto
+        assert proto is not None and proto.transport is not None
+        proto.transport.abort()
+        await asyncio.sleep(0.05)
+        # sent by the device while it is offline: queued, resent after resumption
+        client.send(
+            E("{jabber:client}message", {"to": msg.get("from"), "type": "chat"},
+              E("{jabber:client}body", text="during the cut"))
+        )  # fmt: skip
+        ctl.send_message(mto=str(jid), mbody="while you were away", mtype="chat")
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while not any(isinstance(e, Online) and e.resumed for e in events):
+            assert asyncio.get_running_loop().time() < deadline, events
+            await asyncio.sleep(0.05)
+        msg2 = await asyncio.wait_for(got.get(), 20)
+        assert msg2.findtext("{jabber:client}body") == "while you were away"
+        assert (await asyncio.wait_for(replies.get(), 20))["body"] == "during the cut"
+        await asyncio.sleep(1.0)
+        assert got.empty() and replies.empty()  # nothing twice
+        ctl.disconnect()
+        await client.close()
+
+    asyncio.run(main())
+
+
+def test_change_password_in_band(ejabberd: Ejabberd, account: tuple[str, str]) -> None:
+    """XEP-0077 §3.3 through mod_register; the reconnect uses the new
+    password (after a cut, SCRAM again, then resumption)."""
+    jid, old = account
+    user = jid.split("@")[0]
+
+    async def main() -> None:
+        events: list[object] = []
+        cfg = device_config(ejabberd, jid, old, reconnect=True, backoff_base=0.2)
+        client = Client(cfg)
+        client.on_event(events.append)
+        await client.start()
+        await client.wait_online(30)
+        await client.change_password("ej-new-pw-\u00e9")
+        assert client.config.password == "ej-new-pw-\u00e9"
+        proto = client._proto
+        assert proto is not None and proto.transport is not None
+        proto.transport.abort()
+        deadline = asyncio.get_running_loop().time() + 30
+        while not any(isinstance(e, Online) and e.resumed for e in events):
+            assert asyncio.get_running_loop().time() < deadline, events
+            await asyncio.sleep(0.05)
+        assert sum(isinstance(e, Authenticated) for e in events) == 2
+        await client.close()
+
+    asyncio.run(main())
+    assert ejabberd.check_password(user, "ej-new-pw-\u00e9")
+    assert not ejabberd.check_password(user, old)
+
+
+def test_scram_keys_on_both_storages(
+    ejabberd: Ejabberd, account: tuple[str, str], tmp_path: Path
+) -> None:
+    """Accounts stored as SCRAM hashes keep their salt: the keys learned at
+    one login serve alone at the next.  Accounts stored in plain get a fresh
+    salt at every login, so keys alone are a clear error there, while keys
+    plus the password simply relearn."""
+    jid, pw = account
+    user = f"ejs{next(_new)}"
+    ejabberd.register(user, "scram-stored-pw", host=SCRAM_HOST)
+    scram_jid = f"{user}@{SCRAM_HOST}"
+
+    async def main() -> None:
+        keys_file = tmp_path / "scram.json"
+        first, events = await login(
+            device_config(ejabberd, scram_jid, "scram-stored-pw", scram_keys_file=str(keys_file))
+        )
+        await first.close()
+        # only SCRAM-SHA-1 exists for SHA-1-hashed storage; TLS 1.3, so no -PLUS
+        assert _auth(events).mechanism == "SCRAM-SHA-1"
+        assert list(keystore.load(keys_file, scram_jid)) == ["SCRAM-SHA-1"]
+        cfg = device_config(ejabberd, scram_jid, "unused", scram_keys_file=str(keys_file))
+        cfg.password = None
+        second, events = await login(cfg)
+        assert _auth(events).mechanism == "SCRAM-SHA-1"
+        await second.close()
+
+        plain_file = tmp_path / "plain.json"
+        third, _ = await login(device_config(ejabberd, jid, pw, scram_keys_file=str(plain_file)))
+        await third.close()
+        learned = keystore.load(plain_file, jid)["SCRAM-SHA-512"]
+        cfg = device_config(ejabberd, jid, "unused", scram_keys_file=str(plain_file))
+        cfg.password = None
+        keys_only = Client(cfg)
+        await keys_only.start()
+        with pytest.raises(ConnectionFailed) as info:
+            await keys_only.wait_online(30)
+        assert "another salt" in str(info.value) and "no password" in str(info.value)
+        await keys_only.close()
+        both, _ = await login(device_config(ejabberd, jid, pw, scram_keys_file=str(plain_file)))
+        await both.close()
+        assert keystore.load(plain_file, jid)["SCRAM-SHA-512"].salt != learned.salt
+
+    asyncio.run(main())
+
+
+def test_scram_hashed_storage_offers_only_sha1(ejabberd: Ejabberd) -> None:
+    """Debian's default storage (SCRAM-SHA-1 hashes): SHA-256/512 are not
+    offered; on TLS 1.2 the strongest is SCRAM-SHA-1-PLUS with tls-unique."""
+    user = f"ejs{next(_new)}"
+    ejabberd.register(user, "pw-sha1-only", host=SCRAM_HOST)
+
+    async def main() -> None:
+        cfg = device_config(
+            ejabberd, f"{user}@{SCRAM_HOST}", "pw-sha1-only", tls_max_version="TLSv1.2"
+        )
+        client, events = await login(cfg)
+        assert (_auth(events).mechanism, _auth(events).gs2_flag) == (
+            "SCRAM-SHA-1-PLUS",
+            "p=tls-unique",
+        )
+        offered = set(client.session._offered_mechs)
+        assert {"SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "PLAIN"} <= offered
+        assert not offered & {"SCRAM-SHA-256", "SCRAM-SHA-512", "SCRAM-SHA-512-PLUS"}
+        await client.close()
+
+    asyncio.run(main())
+
+
+def test_sasl_external_with_a_client_certificate(
+    ejabberd: Ejabberd, account: tuple[str, str]
+) -> None:
+    """A listener that asks for client certificates offers EXTERNAL: the
+    device logs in with its certificate alone (no password configured).  A
+    certificate for another account: ejabberd authenticates the certificate's
+    account and binds a resource of it; the device refuses that session."""
+    jid, _ = account
+    assert ejabberd.external_port is not None
+    cert, key = client_cert(ejabberd.root, jid)
+
+    async def main() -> None:
+        cfg = device_config(
+            ejabberd,
+            jid,
+            "unused",
+            port=ejabberd.external_port,
+            direct_tls=True,
+            client_cert=str(cert),
+            client_key=str(key),
+        )
+        cfg.password = None
+        client, events = await login(cfg)
+        assert _auth(events).mechanism == "EXTERNAL"
+        assert client.jid is not None and client.jid.bare == JID.parse(jid)
+        await client.close()
+
+        other = f"ejother{next(_new)}@{ejabberd.domain}"
+        ejabberd.register(other.split("@")[0], "other-pw")
+        wrong = device_config(
+            ejabberd,
+            other,
+            "unused",
+            port=ejabberd.external_port,
+            direct_tls=True,
+            client_cert=str(cert),
+            client_key=str(key),
+        )
+        wrong.password = None
+        refused = Client(wrong)
+        await refused.start()
+        with pytest.raises(ConnectionFailed) as info:
+            await refused.wait_online(30)
+        assert f"not a resource of {other}" in str(info.value)
+        assert refused.jid is None  # never online
+        await refused.close()
+
+    asyncio.run(main())
