@@ -1,0 +1,381 @@
+"""RFC 6121 roster and presence for the device: the roster kept in line
+with ``[access]``, subscriptions decided by the access module, and which
+controllers are online.
+
+- **Going online** (a new session, not a resumed one) the roster is fetched
+  (RFC 6121 §2.1.3).  The last version and items are kept in memory across
+  reconnects and the version is sent back (roster versioning, RFC 6121
+  §2.6 / XEP-0237): an empty result means "unchanged" (Prosody answers so,
+  and sends the full roster with a new ``ver`` otherwise).  Then every bare
+  JID of ``access.controllers()`` missing from the roster is added (a roster
+  set with a name) and asked for a subscription; an entry nobody in
+  ``[access]`` admits any more is removed (``unlisted = "remove"``, the
+  default: the server also cancels both subscriptions) or kept and ignored
+  (``"keep"``).  A domain entry cannot be put on a roster: its accounts are
+  approved when they ask.
+- **Subscription requests** from anyone the access module admits (any
+  role; the bare account of a full-JID entry too) are approved with
+  ``subscribed`` and answered with the device's own ``subscribe`` when it is
+  not subscribed to them yet, so the subscription becomes mutual.  Anyone
+  else gets ``unsubscribed``; the refusal is logged by the access module
+  and, with ``notify_admins = true``, told to the admins who are online in
+  a chat message (at most one per requester an hour and five in ten
+  minutes; the rest are counted in the next notice).  Requests that claim
+  to come from the device's own account, its server or nobody are ignored.
+  The device does not pre-approve (RFC 6121 §3.4): Prosody 0.12 answers a
+  pre-approved request with ``subscribed`` but leaves the request pending
+  and the device's item without ``from``; approving requests as they come
+  (the server re-sends pending ones at every login) gives mutual
+  subscriptions on every server.
+- **Roster pushes** are served only from the own server (no ``from``, the
+  own bare JID or the server's domain; the agent's gate answers anyone else
+  ``service-unavailable`` and logs it).  A push carries exactly one item
+  (RFC 6121 §2.1.6), else ``bad-request``.
+- **Presence** of controllers (available/unavailable per full JID, with
+  show, status and priority) is tracked, bounded; the device's own
+  resources (unless named in ``[access]`` as a full JID) and servers are not
+  controllers.  :meth:`Roster.online_controllers` and
+  :meth:`Roster.best_resource` are how the console and other features
+  address them.
+"""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from stanzalink.access import Role
+from stanzalink.errors import StanzalinkError
+from stanzalink.jid import JID, InvalidJID
+from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute, StanzaError
+from stanzalink.xml import Element
+from stanzalink.xml.builder import E, sub
+
+log = logging.getLogger(__name__)
+
+NS = "jabber:iq:roster"
+QUERY = f"{{{NS}}}query"
+ITEM = f"{{{NS}}}item"
+_C = "{jabber:client}"
+_SUBSCRIPTIONS = frozenset({"none", "to", "from", "both"})
+_SUB_TYPES = frozenset({"subscribe", "subscribed", "unsubscribe", "unsubscribed"})
+_SHOW_RANK = {"chat": 5, "": 4, "away": 3, "xa": 2, "dnd": 1}
+
+MAX_ITEMS = 5000  # roster entries kept
+MAX_ONLINE = 512  # full JIDs tracked as online
+MAX_RESOURCES = 16  # per account
+MAX_STATUS = 256  # characters of a status line kept
+MAX_RACED_PUSHES = 256
+NOTICE_WINDOW = 600.0  # at most NOTICE_MAX admin notices in this many seconds
+NOTICE_MAX = 5
+NOTICE_PER_SENDER = 3600.0  # one notice per requester in this many seconds
+MAX_NOTICE_SENDERS = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A roster item (RFC 6121 §2.1.2)."""
+
+    jid: JID
+    subscription: str = "none"
+    ask: bool = False
+    name: str | None = None
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """An online resource of a controller."""
+
+    role: Role
+    show: str  # "" (available), chat, away, xa, dnd
+    status: str
+    priority: int
+    since: float
+
+
+def parse_item(el: Element) -> Item | None:
+    """An item of a roster result or push; None for subscription='remove'.
+    StanzaError bad-request when it is malformed."""
+    try:
+        jid = JID.parse(el.get("jid") or "")
+    except InvalidJID:
+        raise StanzaError("bad-request", "roster item without a valid jid", "modify") from None
+    subscription = el.get("subscription") or "none"
+    if subscription == "remove":
+        return None
+    if subscription not in _SUBSCRIPTIONS or not jid.is_bare:
+        raise StanzaError("bad-request", "bad roster item", "modify")
+    groups = tuple(g.text or "" for g in el.findall(f"{{{NS}}}group"))[:32]
+    return Item(jid, subscription, el.get("ask") == "subscribe", el.get("name"), groups)
+
+
+class Roster(Feature):
+    name = "roster"
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        section = ctx.config.section("access")
+        self.unlisted: str = section.get("unlisted", "remove")
+        self.notify_admins: bool = section.get("notify_admins", False)
+        self.items: dict[JID, Item] = {}
+        self.version: str | None = None
+        self.synced = False  # the roster of this session is in
+        self._task: Any = None
+        self._fetching = False
+        self._raced: list[tuple[JID, Item | None]] = []
+        self._online: dict[JID, dict[JID, Presence]] = {}
+        self._count = 0
+        self._stale: tuple[dict[JID, dict[JID, Presence]], int] | None = None
+        self._full_logged = False
+        self._notices: deque[float] = deque()
+        self._notice_senders: dict[JID, float] = {}
+        self._suppressed = 0
+
+    def iq_routes(self) -> list[IQRoute]:
+        return [IQRoute("set", QUERY, self._push, OWN_SERVER)]
+
+    # ------------------------------------------------------------ lifecycle
+    def on_online(self, resumed: bool) -> None:
+        if resumed:
+            # the server kept the session: presence goes on where it was
+            if self._stale is not None:
+                self._online, self._count = self._stale
+            self._stale = None
+            return
+        self._stale = None  # a new session: the server sends presence again
+        if self._task is not None:
+            self._task.cancel()
+        self.synced = False
+        self._task = self.ctx.spawn(self.sync(), "roster-sync")
+
+    def on_offline(self) -> None:
+        # nobody is reachable while offline; kept aside in case the stream resumes
+        self._stale = (self._online, self._count)
+        self._online, self._count = {}, 0
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    # ------------------------------------------------------------ public
+    def online_controllers(self) -> dict[JID, Role]:
+        """Every online full JID of a controller, with its role."""
+        return {j: p.role for res in self._online.values() for j, p in res.items()}
+
+    def presence(self, full: JID) -> Presence | None:
+        """What an online controller's resource announced (show, status, priority)."""
+        return self._online.get(full.bare, {}).get(full)
+
+    def best_resource(self, bare: JID) -> JID | None:
+        """The resource to address a controller at: the highest priority,
+        then the most available show, then the most recent."""
+        res = self._online.get(bare.bare)
+        if not res:
+            return None
+        return max(res, key=lambda j: (res[j].priority, _SHOW_RANK[res[j].show], res[j].since))
+
+    # ------------------------------------------------------------ roster sync
+    async def sync(self) -> None:
+        """Fetch the roster and bring it in line with [access]."""
+        query = E(QUERY)
+        sent_ver = self.version
+        if sent_ver is not None:
+            query.set("ver", sent_ver)
+        self._fetching, self._raced = True, []
+        try:
+            reply = await self.ctx.iq(E(f"{_C}iq", {"type": "get"}, query))
+        except (StanzalinkError, TimeoutError) as exc:
+            log.warning("roster fetch failed: %s", exc)
+            return
+        finally:
+            self._fetching = False
+        result = reply.find(QUERY)
+        if result is not None or sent_ver is None:
+            items: dict[JID, Item] = {}
+            for el in result.findall(ITEM) if result is not None else ():
+                try:
+                    item = parse_item(el)
+                except StanzaError:
+                    log.warning("roster result: malformed item %r ignored", el.get("jid"))
+                    continue
+                if item is not None and len(items) < MAX_ITEMS:
+                    items[item.jid] = item
+            self.items = items
+            self.version = result.get("ver") if result is not None else None
+            for jid, raced in self._raced:  # pushes that crossed the result: idempotent
+                self._apply(jid, raced)
+            if self._raced:
+                self.version = None  # which is newer is unknown: fetch all next time
+            log.info("roster: %d items (version %s)", len(items), self.version)
+        else:
+            log.info("roster unchanged since version %s", sent_ver)
+        self._raced = []
+        self.synced = True
+        await self.reconcile()
+
+    async def reconcile(self) -> None:
+        """Add the controllers missing from the roster and ask them for a
+        subscription; remove (or keep) the entries [access] no longer admits."""
+        for jid in self.ctx.access.controllers():
+            item = self.items.get(jid)
+            if item is None:
+                el = E(ITEM, {"jid": str(jid), "name": jid.local or str(jid)})
+                if not await self._roster_set(el, f"add {jid}"):
+                    continue
+            if item is None or (item.subscription in ("none", "from") and not item.ask):
+                self._send_presence(jid, "subscribe")
+        for jid in list(self.items):
+            if self._admitted(jid):
+                continue
+            if self.unlisted == "remove":
+                log.info("roster: removing %s (not in [access])", jid)
+                await self._roster_set(E(ITEM, {"jid": str(jid), "subscription": "remove"}), "")
+            else:
+                log.info("roster: keeping %s (not in [access]; ignored)", jid)
+
+    async def _roster_set(self, item: ET.Element, what: str) -> bool:
+        try:
+            await self.ctx.iq(E(f"{_C}iq", {"type": "set"}, E(QUERY, None, item)))
+        except (StanzalinkError, TimeoutError) as exc:
+            log.warning("roster set %s failed: %s", what or item.get("jid"), exc)
+            return False
+        return True
+
+    def _push(self, iq: Element, role: Role | None) -> None:
+        query = iq.find(QUERY)
+        els = query.findall(ITEM) if query is not None else []
+        if query is None or len(els) != 1:
+            raise StanzaError("bad-request", "a roster push carries exactly one item", "modify")
+        try:
+            jid = JID.parse(els[0].get("jid") or "")
+        except InvalidJID:
+            raise StanzaError("bad-request", "roster item without a valid jid", "modify") from None
+        item = parse_item(els[0])
+        self._apply(jid, item)
+        if self._fetching and len(self._raced) < MAX_RACED_PUSHES:
+            self._raced.append((jid, item))
+        if query.get("ver") is not None:
+            self.version = query.get("ver")
+        return None  # an empty result (RFC 6121 §2.1.6)
+
+    def _apply(self, jid: JID, item: Item | None) -> None:
+        if item is None:
+            self.items.pop(jid, None)
+        elif jid in self.items or len(self.items) < MAX_ITEMS:
+            self.items[jid] = item
+        else:
+            log.warning("roster: more than %d items; %s not kept", MAX_ITEMS, jid)
+
+    def _admitted(self, jid: JID) -> bool:
+        """May this account be on the roster and subscribe to the device?"""
+        access = self.ctx.access
+        return access.role(jid) is not None or jid.bare in access.controllers()
+
+    # ------------------------------------------------------------ presence
+    def on_presence(self, pres: Element, role: Role | None) -> bool:
+        ptype = pres.get("type") or "available"
+        sender = _jid(pres.get("from"))
+        if ptype in _SUB_TYPES:
+            if ptype == "subscribe":
+                self._subscribe_request(sender)
+            return True
+        if ptype in ("available", "unavailable", "error"):
+            self._track(pres, sender, role, ptype)
+        return False
+
+    def _subscribe_request(self, sender: JID | None) -> None:
+        access = self.ctx.access
+        if sender is None or sender.bare == access.own or sender.local is None:
+            # nobody, the device's own account, a server: not a person asking
+            access.denied(sender, "presence subscription")
+            return
+        bare = sender.bare
+        if self._admitted(sender):
+            log.info("approving the presence subscription of %s", bare)
+            self._send_presence(bare, "subscribed")
+            item = self.items.get(bare)
+            if item is None or (item.subscription in ("none", "from") and not item.ask):
+                self._send_presence(bare, "subscribe")
+            return
+        access.denied(sender, "presence subscription")
+        self._send_presence(bare, "unsubscribed")
+        if self.notify_admins:
+            self._notify(bare)
+
+    def _notify(self, bare: JID) -> None:
+        now = self.ctx.now()
+        while self._notices and now - self._notices[0] >= NOTICE_WINDOW:
+            self._notices.popleft()
+        for j in list(self._notice_senders):  # in time order: drop the old ones
+            if now - self._notice_senders[j] < NOTICE_PER_SENDER:
+                break
+            del self._notice_senders[j]
+        if bare in self._notice_senders or len(self._notices) >= NOTICE_MAX:
+            self._suppressed += 1
+            return
+        admins = {j.bare for j, r in self.online_controllers().items() if r is Role.ADMIN}
+        targets = [t for t in (self.best_resource(a) for a in sorted(admins, key=str)) if t]
+        if not targets:
+            return
+        if len(self._notice_senders) >= MAX_NOTICE_SENDERS:
+            del self._notice_senders[next(iter(self._notice_senders))]
+        self._notice_senders[bare] = now
+        self._notices.append(now)
+        text = f"Refused a presence subscription request from {bare} (not in [access])."
+        if self._suppressed:
+            text += f" {self._suppressed} more refused requests were not reported."
+            self._suppressed = 0
+        for to in targets:
+            msg = E(f"{_C}message", {"to": str(to), "type": "chat"})
+            sub(msg, f"{_C}body", text=text)
+            self.ctx.send(msg)
+
+    def _track(self, pres: Element, sender: JID | None, role: Role | None, ptype: str) -> None:
+        if sender is None or role is None or sender.local is None or sender == self.ctx.jid:
+            return
+        bare = sender.bare
+        res = self._online.get(bare)
+        if ptype != "available":
+            if res is not None:
+                gone = list(res) if sender.is_bare else [sender]
+                for j in gone:
+                    if res.pop(j, None) is not None:
+                        self._count -= 1
+                if not res:
+                    del self._online[bare]
+            return
+        show = pres.findtext(f"{_C}show") or ""
+        if show not in _SHOW_RANK:
+            show = ""
+        try:
+            priority = max(-128, min(127, int(pres.findtext(f"{_C}priority") or "0")))
+        except ValueError:
+            priority = 0
+        known = res is not None and sender in res
+        if not known and (self._count >= MAX_ONLINE or len(res or ()) >= MAX_RESOURCES):
+            if not self._full_logged:
+                log.warning("presence table full: %s not tracked", sender)
+                self._full_logged = True
+            return
+        status = (pres.findtext(f"{_C}status") or "")[:MAX_STATUS]
+        if res is None:
+            res = self._online[bare] = {}
+        if not known:
+            self._count += 1
+        res[sender] = Presence(role, show, status, priority, self.ctx.now())
+
+    def _send_presence(self, to: JID, ptype: str) -> None:
+        self.ctx.send(E(f"{_C}presence", {"to": str(to), "type": ptype}))
+
+
+def _jid(text: str | None) -> JID | None:
+    if text is None:
+        return None
+    try:
+        return JID.parse(text)
+    except InvalidJID:
+        return None
