@@ -99,12 +99,17 @@ async def test_initial_fetch_adds_missing_controllers_and_removes_unlisted() -> 
         "nurse@example.com",
         "subscribe",
     )
+    # ... and pre-approved (RFC 6121 §3.4)
+    pre = await h.next_sent()
+    assert (pre.get("to"), pre.get("type")) == ("nurse@example.com", "subscribed")
     # tybalt is named only as a full JID: his bare account goes on the roster
     add2 = await h.next_sent()
     assert [i.get("jid") for i in items_of(add2)] == ["tybalt@example.net"]
     answer(h, add2)
     sub2 = await h.next_sent()
     assert (sub2.get("to"), sub2.get("type")) == ("tybalt@example.net", "subscribe")
+    pre2 = await h.next_sent()
+    assert (pre2.get("to"), pre2.get("type")) == ("tybalt@example.net", "subscribed")
     # mercutio is not in [access]: removed (the server cancels both subscriptions)
     remove = await h.next_sent()
     (item,) = items_of(remove)
@@ -135,21 +140,33 @@ async def test_keep_mode_leaves_unlisted_entries_alone() -> None:
     await h.close()
 
 
-async def test_controller_with_only_from_is_asked_and_failures_are_survived() -> None:
-    h = harness({"admin": ["new@example.net", "mercutio@example.com"]}, unlisted="keep")
+async def test_half_subscriptions_are_completed_and_failures_survived() -> None:
+    h = harness(
+        {"admin": ["new@example.net", "mercutio@example.com", "romeo@example.net",
+                   "benvolio@example.net"]}
+    )  # fmt: skip
     get = await online_and_fetch(h)
-    answer(h, get, RFC_ROSTER)
+    answer(h, get, "<query xmlns='jabber:iq:roster' ver='7'>"
+                   "<item jid='mercutio@example.com' subscription='from'/>"
+                   "<item jid='romeo@example.net' subscription='to'/>"
+                   "<item jid='benvolio@example.net' subscription='to' approved='true'/>"
+                   "</query>")  # fmt: skip
     # new@example.net first (config order); the server refuses the roster set
     add = await h.next_sent()
     h.receive(
         f"<iq id='{add.get('id')}' type='error'><error type='wait'>"
         "<resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
     )
-    # mercutio has subscription 'from' and no ask: the device asks for 'to'
+    # mercutio is subscribed to the device ('from'): the device asks for 'to'
     sub = await h.next_sent()
     assert (sub.get("to"), sub.get("type")) == ("mercutio@example.com", "subscribe")
+    # the device is subscribed to romeo ('to'): his subscription is pre-approved
+    pre = await h.next_sent()
+    assert (pre.get("to"), pre.get("type")) == ("romeo@example.net", "subscribed")
+    # benvolio is pre-approved already: nothing
     await h.settle(20)
     assert h.unread() == []
+    assert roster(h).items[JID.parse("benvolio@example.net")].approved
     await h.close()
 
 
@@ -198,8 +215,9 @@ async def test_versioned_fetch_unchanged_and_resumed_session() -> None:
     add = await h.next_sent()  # benvolio has disappeared: added again
     assert [i.get("jid") for i in items_of(add)] == ["benvolio@example.net"]
     answer(h, add)
-    sub = await h.next_sent()
+    sub, pre = await h.next_sent(), await h.next_sent()
     assert (sub.get("to"), sub.get("type")) == ("benvolio@example.net", "subscribe")
+    assert (pre.get("to"), pre.get("type")) == ("benvolio@example.net", "subscribed")
     assert roster(h).version == "ver30"
     await h.close()
 

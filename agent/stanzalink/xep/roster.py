@@ -8,7 +8,10 @@ controllers are online.
   §2.6 / XEP-0237): an empty result means "unchanged" (Prosody answers so,
   and sends the full roster with a new ``ver`` otherwise).  Then every bare
   JID of ``access.controllers()`` missing from the roster is added (a roster
-  set with a name) and asked for a subscription; an entry nobody in
+  set with a name); a controller the device is not subscribed to is asked
+  (``subscribe``), one not subscribed to the device is pre-approved (RFC
+  6121 §3.4: ``subscribed`` before they ask; Prosody 0.12 then answers their
+  request itself), so the subscription becomes mutual; an entry nobody in
   ``[access]`` admits any more is removed (``unlisted = "remove"``, the
   default: the server also cancels both subscriptions) or kept and ignored
   (``"keep"``).  A domain entry cannot be put on a roster: its accounts are
@@ -22,11 +25,6 @@ controllers are online.
   a chat message (at most one per requester an hour and five in ten
   minutes; the rest are counted in the next notice).  Requests that claim
   to come from the device's own account, its server or nobody are ignored.
-  The device does not pre-approve (RFC 6121 §3.4): Prosody 0.12 answers a
-  pre-approved request with ``subscribed`` but leaves the request pending
-  and the device's item without ``from``; approving requests as they come
-  (the server re-sends pending ones at every login) gives mutual
-  subscriptions on every server.
 - **Roster pushes** are served only from the own server (no ``from``, the
   own bare JID or the server's domain; the agent's gate answers anyone else
   ``service-unavailable`` and logs it).  A push carries exactly one item
@@ -84,6 +82,7 @@ class Item:
     ask: bool = False
     name: str | None = None
     groups: tuple[str, ...] = ()
+    approved: bool = False  # pre-approved (RFC 6121 §3.4; Prosody does not say)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +109,8 @@ def parse_item(el: Element) -> Item | None:
     if subscription not in _SUBSCRIPTIONS or not jid.is_bare:
         raise StanzaError("bad-request", "bad roster item", "modify")
     groups = tuple(g.text or "" for g in el.findall(f"{{{NS}}}group"))[:32]
-    return Item(jid, subscription, el.get("ask") == "subscribe", el.get("name"), groups)
+    ask, approved = el.get("ask") == "subscribe", el.get("approved") in ("true", "1")
+    return Item(jid, subscription, ask, el.get("name"), groups, approved)
 
 
 class Roster(Feature):
@@ -124,7 +124,7 @@ class Roster(Feature):
         self.items: dict[JID, Item] = {}
         self.version: str | None = None
         self.synced = False  # the roster of this session is in
-        self._task: Any = None
+        self.sync_task: Any = None  # the running (or last) fetch and reconciliation
         self._fetching = False
         self._raced: list[tuple[JID, Item | None]] = []
         self._online: dict[JID, dict[JID, Presence]] = {}
@@ -147,10 +147,10 @@ class Roster(Feature):
             self._stale = None
             return
         self._stale = None  # a new session: the server sends presence again
-        if self._task is not None:
-            self._task.cancel()
+        if self.sync_task is not None:
+            self.sync_task.cancel()
         self.synced = False
-        self._task = self.ctx.spawn(self.sync(), "roster-sync")
+        self.sync_task = self.ctx.spawn(self.sync(), "roster-sync")
 
     def on_offline(self) -> None:
         # nobody is reachable while offline; kept aside in case the stream resumes
@@ -158,8 +158,8 @@ class Roster(Feature):
         self._online, self._count = {}, 0
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        if self.sync_task is not None:
+            self.sync_task.cancel()
 
     # ------------------------------------------------------------ public
     def online_controllers(self) -> dict[JID, Role]:
@@ -218,8 +218,9 @@ class Roster(Feature):
         await self.reconcile()
 
     async def reconcile(self) -> None:
-        """Add the controllers missing from the roster and ask them for a
-        subscription; remove (or keep) the entries [access] no longer admits."""
+        """Add the controllers missing from the roster, ask them for a
+        subscription and pre-approve theirs; remove (or keep) the entries
+        [access] no longer admits."""
         for jid in self.ctx.access.controllers():
             item = self.items.get(jid)
             if item is None:
@@ -228,6 +229,8 @@ class Roster(Feature):
                     continue
             if item is None or (item.subscription in ("none", "from") and not item.ask):
                 self._send_presence(jid, "subscribe")
+            if item is None or (item.subscription in ("none", "to") and not item.approved):
+                self._send_presence(jid, "subscribed")  # pre-approval
         for jid in list(self.items):
             if self._admitted(jid):
                 continue
