@@ -17,6 +17,7 @@ from stanzalink.access import Role
 from stanzalink.config import ConfigError, DeviceConfig, parse
 from stanzalink.jid import JID
 from stanzalink.testing.harness import Harness
+from stanzalink.xep import presence as presence_mod
 from stanzalink.xep import roster as roster_mod
 from stanzalink.xep.roster import Roster
 from stanzalink.xml import Element
@@ -219,6 +220,26 @@ async def test_versioned_fetch_unchanged_and_resumed_session() -> None:
     assert (sub.get("to"), sub.get("type")) == ("benvolio@example.net", "subscribe")
     assert (pre.get("to"), pre.get("type")) == ("benvolio@example.net", "subscribed")
     assert roster(h).version == "ver30"
+    await h.close()
+
+
+async def test_same_version_without_items_is_unchanged_another_is_an_empty_roster() -> None:
+    h = harness({"admin": ["romeo@example.net"]}, unlisted="keep")
+    answer(h, await online_and_fetch(h), RFC_ROSTER)
+    await h.settle(20)
+    assert h.unread() == []
+    r = roster(h)
+    h.go_offline()
+    get = await online_and_fetch(h)
+    answer(h, get, "<query xmlns='jabber:iq:roster' ver='ver11'/>")  # the same version
+    await h.settle(20)
+    assert len(r.items) == 3 and r.version == "ver11"
+    h.go_offline()
+    get = await online_and_fetch(h)
+    answer(h, get, "<query xmlns='jabber:iq:roster' ver='ver12'/>")  # emptied since
+    add = await h.next_sent()  # romeo is gone: added again
+    assert [i.get("jid") for i in items_of(add)] == ["romeo@example.net"]
+    assert r.items == {} and r.version == "ver12"
     await h.close()
 
 
@@ -465,10 +486,10 @@ async def test_presence_cleared_offline_kept_on_resume_bounded() -> None:
     # bounds: per account and in total
     for i in range(40):
         h.receive(f"<presence from='romeo@example.net/r{i}'/>")
-    assert len(r.online_controllers()) == roster_mod.MAX_RESOURCES
-    for i in range(roster_mod.MAX_ONLINE + 50):
+    assert len(r.online_controllers()) == presence_mod.MAX_RESOURCES
+    for i in range(presence_mod.MAX_ONLINE + 50):
         h.receive(f"<presence from='a{i}@ops.example.org/r'/>")
-    assert len(r.online_controllers()) == roster_mod.MAX_ONLINE
+    assert len(r.online_controllers()) == presence_mod.MAX_ONLINE
     # a known resource still updates when full, and leaving frees a place
     h.receive("<presence from='romeo@example.net/r0' type='unavailable'/>")
     h.receive("<presence from='late@ops.example.org/r'/>")

@@ -30,9 +30,11 @@ controllers are online.
   ``service-unavailable`` and logs it).  A push carries exactly one item
   (RFC 6121 §2.1.6), else ``bad-request``.
 - **Presence** of controllers (available/unavailable per full JID, with
-  show, status and priority) is tracked, bounded; the device's own
-  resources (unless named in ``[access]`` as a full JID) and servers are not
-  controllers.  :meth:`Roster.online_controllers` and
+  show, status and priority) is tracked in a bounded table
+  (:mod:`stanzalink.xep.presence`); the device's own resources (unless named
+  in ``[access]`` as a full JID) and servers are not controllers.  It is
+  empty while offline, comes back when the stream resumes and starts
+  afresh with a new session.  :meth:`Roster.online_controllers` and
   :meth:`Roster.best_resource` are how the console and other features
   address them.
 """
@@ -43,12 +45,16 @@ import logging
 import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 from stanzalink.access import Role
 from stanzalink.errors import StanzalinkError
 from stanzalink.jid import JID, InvalidJID
-from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute, StanzaError
+from stanzalink.xep.base import OWN_SERVER, Context, Feature, IQRoute, StanzaError
+from stanzalink.xep.presence import Presence, PresenceTable
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -60,12 +66,8 @@ ITEM = f"{{{NS}}}item"
 _C = "{jabber:client}"
 _SUBSCRIPTIONS = frozenset({"none", "to", "from", "both"})
 _SUB_TYPES = frozenset({"subscribe", "subscribed", "unsubscribe", "unsubscribed"})
-_SHOW_RANK = {"chat": 5, "": 4, "away": 3, "xa": 2, "dnd": 1}
 
 MAX_ITEMS = 5000  # roster entries kept
-MAX_ONLINE = 512  # full JIDs tracked as online
-MAX_RESOURCES = 16  # per account
-MAX_STATUS = 256  # characters of a status line kept
 MAX_RACED_PUSHES = 256
 NOTICE_WINDOW = 600.0  # at most NOTICE_MAX admin notices in this many seconds
 NOTICE_MAX = 5
@@ -83,17 +85,6 @@ class Item:
     name: str | None = None
     groups: tuple[str, ...] = ()
     approved: bool = False  # pre-approved (RFC 6121 §3.4; Prosody does not say)
-
-
-@dataclass(frozen=True, slots=True)
-class Presence:
-    """An online resource of a controller."""
-
-    role: Role
-    show: str  # "" (available), chat, away, xa, dnd
-    status: str
-    priority: int
-    since: float
 
 
 def parse_item(el: Element) -> Item | None:
@@ -116,7 +107,7 @@ def parse_item(el: Element) -> Item | None:
 class Roster(Feature):
     name = "roster"
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         section = ctx.config.section("access")
         self.unlisted: str = section.get("unlisted", "remove")
@@ -124,13 +115,11 @@ class Roster(Feature):
         self.items: dict[JID, Item] = {}
         self.version: str | None = None
         self.synced = False  # the roster of this session is in
-        self.sync_task: Any = None  # the running (or last) fetch and reconciliation
+        # the running (or last) roster fetch and reconciliation
+        self.sync_task: asyncio.Task[None] | None = None
         self._fetching = False
         self._raced: list[tuple[JID, Item | None]] = []
-        self._online: dict[JID, dict[JID, Presence]] = {}
-        self._count = 0
-        self._stale: tuple[dict[JID, dict[JID, Presence]], int] | None = None
-        self._full_logged = False
+        self._presence = PresenceTable()
         self._notices: deque[float] = deque()
         self._notice_senders: dict[JID, float] = {}
         self._suppressed = 0
@@ -141,21 +130,16 @@ class Roster(Feature):
     # ------------------------------------------------------------ lifecycle
     def on_online(self, resumed: bool) -> None:
         if resumed:
-            # the server kept the session: presence goes on where it was
-            if self._stale is not None:
-                self._online, self._count = self._stale
-            self._stale = None
+            self._presence.resume()  # the server kept the session and its presence state
             return
-        self._stale = None  # a new session: the server sends presence again
+        self._presence.reset()  # a new session: the server sends presence again
         if self.sync_task is not None:
             self.sync_task.cancel()
         self.synced = False
         self.sync_task = self.ctx.spawn(self.sync(), "roster-sync")
 
     def on_offline(self) -> None:
-        # nobody is reachable while offline; kept aside in case the stream resumes
-        self._stale = (self._online, self._count)
-        self._online, self._count = {}, 0
+        self._presence.suspend()
 
     async def stop(self) -> None:
         if self.sync_task is not None:
@@ -163,20 +147,17 @@ class Roster(Feature):
 
     # ------------------------------------------------------------ public
     def online_controllers(self) -> dict[JID, Role]:
-        """Every online full JID of a controller, with its role."""
-        return {j: p.role for res in self._online.values() for j, p in res.items()}
+        """Every online full JID of a controller, with its role (empty offline)."""
+        return self._presence.online()
 
     def presence(self, full: JID) -> Presence | None:
         """What an online controller's resource announced (show, status, priority)."""
-        return self._online.get(full.bare, {}).get(full)
+        return self._presence.get(full)
 
     def best_resource(self, bare: JID) -> JID | None:
         """The resource to address a controller at: the highest priority,
         then the most available show, then the most recent."""
-        res = self._online.get(bare.bare)
-        if not res:
-            return None
-        return max(res, key=lambda j: (res[j].priority, _SHOW_RANK[res[j].show], res[j].since))
+        return self._presence.best(bare)
 
     # ------------------------------------------------------------ roster sync
     async def sync(self) -> None:
@@ -194,9 +175,14 @@ class Roster(Feature):
         finally:
             self._fetching = False
         result = reply.find(QUERY)
-        if result is not None or sent_ver is None:
+        els = result.findall(ITEM) if result is not None else []
+        if sent_ver is not None and not els and (result is None or result.get("ver") == sent_ver):
+            # RFC 6121 §2.6.3: an empty result (or the same version again) means
+            # "unchanged"; changes, if any, follow as pushes
+            log.info("roster unchanged since version %s", sent_ver)
+        else:
             items: dict[JID, Item] = {}
-            for el in result.findall(ITEM) if result is not None else ():
+            for el in els:
                 try:
                     item = parse_item(el)
                 except StanzaError:
@@ -211,8 +197,6 @@ class Roster(Feature):
             if self._raced:
                 self.version = None  # which is newer is unknown: fetch all next time
             log.info("roster: %d items (version %s)", len(items), self.version)
-        else:
-            log.info("roster unchanged since version %s", sent_ver)
         self._raced = []
         self.synced = True
         await self.reconcile()
@@ -287,7 +271,7 @@ class Roster(Feature):
                 self._subscribe_request(sender)
             return True
         if ptype in ("available", "unavailable", "error"):
-            self._track(pres, sender, role, ptype)
+            self._track(pres, sender, role)
         return False
 
     def _subscribe_request(self, sender: JID | None) -> None:
@@ -337,39 +321,10 @@ class Roster(Feature):
             sub(msg, f"{_C}body", text=text)
             self.ctx.send(msg)
 
-    def _track(self, pres: Element, sender: JID | None, role: Role | None, ptype: str) -> None:
+    def _track(self, pres: Element, sender: JID | None, role: Role | None) -> None:
         if sender is None or role is None or sender.local is None or sender == self.ctx.jid:
-            return
-        bare = sender.bare
-        res = self._online.get(bare)
-        if ptype != "available":
-            if res is not None:
-                gone = list(res) if sender.is_bare else [sender]
-                for j in gone:
-                    if res.pop(j, None) is not None:
-                        self._count -= 1
-                if not res:
-                    del self._online[bare]
-            return
-        show = pres.findtext(f"{_C}show") or ""
-        if show not in _SHOW_RANK:
-            show = ""
-        try:
-            priority = max(-128, min(127, int(pres.findtext(f"{_C}priority") or "0")))
-        except ValueError:
-            priority = 0
-        known = res is not None and sender in res
-        if not known and (self._count >= MAX_ONLINE or len(res or ()) >= MAX_RESOURCES):
-            if not self._full_logged:
-                log.warning("presence table full: %s not tracked", sender)
-                self._full_logged = True
-            return
-        status = (pres.findtext(f"{_C}status") or "")[:MAX_STATUS]
-        if res is None:
-            res = self._online[bare] = {}
-        if not known:
-            self._count += 1
-        res[sender] = Presence(role, show, status, priority, self.ctx.now())
+            return  # nobody, a stranger, a server, the device itself
+        self._presence.update(pres, sender, role, self.ctx.now())
 
     def _send_presence(self, to: JID, ptype: str) -> None:
         self.ctx.send(E(f"{_C}presence", {"to": str(to), "type": ptype}))
