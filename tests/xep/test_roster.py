@@ -508,3 +508,29 @@ def test_access_config_keys() -> None:
         parse({**base, "access": {"unlisted": "delete"}})
     with pytest.raises(ConfigError, match=r"access\.notify_admins"):
         parse({**base, "access": {"notify_admins": "yes"}})
+
+
+async def test_full_output_queue_drops_answers_not_the_connection(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from stanzalink.session.sm import QueueFull
+
+    h = harness()
+    real_send = h.client.send
+    full = [True]
+
+    def send(stanza: Any) -> None:
+        if full[0]:
+            raise QueueFull("the stream-management queue is full")
+        real_send(stanza)
+
+    monkeypatch.setattr(h.client, "send", send)
+    with caplog.at_level(logging.WARNING, logger="stanzalink.xep.roster"):
+        for i in range(50):
+            h.receive(f"<presence from='spam{i}@example.com' type='subscribe'/>")
+    assert len([r for r in caplog.records if "queue full" in r.getMessage()]) == 1
+    full[0] = False
+    h.receive("<presence from='eve@example.com' type='subscribe'/>")
+    refuse = await h.next_sent()
+    assert (refuse.get("to"), refuse.get("type")) == ("eve@example.com", "unsubscribed")
+    await h.close()

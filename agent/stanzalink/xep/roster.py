@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     import asyncio
 
 from stanzalink.access import Role
-from stanzalink.errors import StanzalinkError
+from stanzalink.errors import LocalProtocolError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.xep.base import OWN_SERVER, Context, Feature, IQRoute, StanzaError
 from stanzalink.xep.presence import Presence, PresenceTable
@@ -123,6 +123,7 @@ class Roster(Feature):
         self._notices: deque[float] = deque()
         self._notice_senders: dict[JID, float] = {}
         self._suppressed = 0
+        self._dropping = False
 
     def iq_routes(self) -> list[IQRoute]:
         return [IQRoute("set", QUERY, self._push, OWN_SERVER)]
@@ -319,7 +320,7 @@ class Roster(Feature):
         for to in targets:
             msg = E(f"{_C}message", {"to": str(to), "type": "chat"})
             sub(msg, f"{_C}body", text=text)
-            self.ctx.send(msg)
+            self._send(msg)
 
     def _track(self, pres: Element, sender: JID | None, role: Role | None) -> None:
         if sender is None or role is None or sender.local is None or sender == self.ctx.jid:
@@ -327,7 +328,19 @@ class Roster(Feature):
         self._presence.update(pres, sender, role, self.ctx.now())
 
     def _send_presence(self, to: JID, ptype: str) -> None:
-        self.ctx.send(E(f"{_C}presence", {"to": str(to), "type": ptype}))
+        self._send(E(f"{_C}presence", {"to": str(to), "type": ptype}))
+
+    def _send(self, stanza: ET.Element) -> None:
+        """Send, or drop when the bounded output queue is full (a flood of
+        requests must not break the connection); logged once per episode."""
+        try:
+            self.ctx.send(stanza)
+        except LocalProtocolError as exc:
+            if not self._dropping:
+                log.warning("roster: output queue full, dropping answers (%s)", exc)
+            self._dropping = True
+        else:
+            self._dropping = False
 
 
 def _jid(text: str | None) -> JID | None:
