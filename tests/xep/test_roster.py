@@ -534,3 +534,19 @@ async def test_full_output_queue_drops_answers_not_the_connection(
     refuse = await h.next_sent()
     assert (refuse.get("to"), refuse.get("type")) == ("eve@example.com", "unsubscribed")
     await h.close()
+
+
+async def test_failed_fetch_changes_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    h = harness()
+    with caplog.at_level(logging.WARNING, logger="stanzalink.xep.roster"):
+        get = await online_and_fetch(h)
+        h.receive(
+            f"<iq id='{get.get('id')}' type='error'><error type='wait'>"
+            "<internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+        )
+        await h.settle(20)
+    assert h.unread() == []  # no reconciliation against a roster it does not have
+    r = roster(h)
+    assert not r.synced and r.items == {} and r.version is None
+    assert any("roster fetch failed: internal-server-error" in m for m in caplog.messages)
+    await h.close()
