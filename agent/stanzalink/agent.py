@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # a feature whose config section is absent may serve nothing.
 FEATURES: list[str] = [
     "stanzalink.xep.ping:Ping",
+    "stanzalink.xep.roster:Roster",
     "stanzalink.xep.disco:Disco",
     "stanzalink.xep.caps:Caps",
     "stanzalink.xep.version:Version",

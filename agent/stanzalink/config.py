@@ -186,7 +186,13 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "csi_inactive": _bool,
     },
     "presence": {"status": _str, "priority": _int},
-    "access": {"admin": _str_list, "operator": _str_list, "viewer": _str_list},
+    "access": {
+        "admin": _str_list,
+        "operator": _str_list,
+        "viewer": _str_list,
+        "unlisted": _choice("remove", "keep"),
+        "notify_admins": _bool,
+    },
     "http": {"origin": _str},
     "files": {"inbox": _str, "export": _str_list},
     "log": {"level": _choice("debug", "info", "warning", "error")},
@@ -304,7 +310,8 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
     conn = values.get("connection", {})
     if "client_key" in server and "client_cert" not in server:
         raise ConfigError("server.client_key: needs server.client_cert")
-    access = values.get("access", {})
+    roles = ("admin", "operator", "viewer")
+    access = {k: v for k, v in values.get("access", {}).items() if k in roles}
     for role, entries in access.items():
         for entry in entries:
             try:
