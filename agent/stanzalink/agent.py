@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # a feature whose config section is absent may serve nothing.
 FEATURES: list[str] = [
     "stanzalink.xep.ping:Ping",
+    "stanzalink.xep.http:Http",
 ]
 
 
@@ -98,6 +99,11 @@ class Agent:
         classes = features if features is not None else [load_feature(f) for f in FEATURES]
         self._features: list[Feature] = [cls(self) for cls in classes]
         self._by_name = {f.name: f for f in self._features if f.name}
+        http = self._by_name.get("http")
+        if http is not None and hasattr(http, "set_origin_factory"):
+            from stanzalink.aio.http_origin import make_origin  # XEP-0332's origin I/O
+
+            http.set_origin_factory(make_origin)
         routes: dict[tuple[str, str], IQRoute] = {}
         for feat in self._features:
             for route in feat.iq_routes():
