@@ -82,7 +82,8 @@ async def device_agent(
 async def controller_client(prosody: Prosody, jid: str, password: str) -> Client:
     client = Client(
         ClientConfig(jid=JID.parse(jid), password=password, resource="ctl", host="127.0.0.1",
-                     port=prosody.port, ca_file=str(prosody.ca), reconnect=False)
+                     port=prosody.port, ca_file=str(prosody.ca), reconnect=False,
+                     csi_inactive=False)  # an inactive client gets body-less chunks late
     )  # fmt: skip
     await client.start()
     await client.wait_online(30)

@@ -24,6 +24,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import logging
 import re
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -50,6 +51,8 @@ from stanzalink.xml import Element
 from stanzalink.xml.builder import E
 
 __all__ = ["HttpClient", "HttpTransportError", "Response", "request"]
+
+log = logging.getLogger(__name__)
 
 MAX_OUT_OF_ORDER = 256
 MAX_EARLY = 64
@@ -182,6 +185,12 @@ class HttpClient:
         self._waiting: dict[str, int] = {}  # peers with a request out: their early chunks are kept
         self._early: dict[tuple[str, str], list[tuple[int, bytes, bool]]] = {}
         client.on_message(self._on_message)
+        if client.config.csi_inactive:
+            log.warning(
+                "XEP-0332 client on a session that tells its server it is inactive "
+                "(XEP-0352): servers hold back body-less messages such as response "
+                "chunks; use csi_inactive=False for a controller"
+            )
 
     async def request(
         self,
