@@ -87,6 +87,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"d" * 300)
                 self.wfile.flush()
                 time.sleep(0.1)
+        elif path == "/control":
+            self._send(200, b"ok", X_Bad="a\x01b", X_Good="fine")
         elif path == "/slow":
             time.sleep(1.5)
             self._send(200, b"late")

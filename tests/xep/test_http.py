@@ -149,11 +149,13 @@ async def test_put_patch_delete_options_head(origin: Origin) -> None:
     assert (resp.get("statusCode"), resp.get("statusMessage")) == ("204", "No Content")
     assert resp.find(H + "data") is None and origin.seen[-1]["body"] == b"<html><body/></html>"
 
+    # the XEP's PATCH example has its text right inside <data>
     h.receive(req("8", "PATCH", "/file.txt", [("If-Match", "e0023aa4e")],
-                  "<data><text>[description of changes]</text></data>"))  # fmt: skip
+                  "<data>\n    [description of changes]\n  </data>"))  # fmt: skip
     resp, headers = resp_of(await h.next_sent())
     assert resp.get("statusCode") == "204" and headers["etag"] == "e0023aa4e"
     assert dict(origin.seen[-1]["headers"])["If-Match"] == "e0023aa4e"
+    assert origin.seen[-1]["body"] == b"[description of changes]"
 
     h.receive(req("6", "DELETE", "/index.html"))
     resp, _ = resp_of(await h.next_sent())
@@ -321,6 +323,15 @@ async def test_hop_by_hop_and_identity_headers(origin: Origin) -> None:
     )
     denied = await h.next_sent()  # /headers needs operator
     assert denied.get("type") == "error"
+    await h.close()
+
+
+async def test_header_xml_cannot_carry_is_left_out(origin: Origin) -> None:
+    h = device(origin)
+    h.receive(req("cc", "GET", "/control"))
+    resp, headers = resp_of(await h.next_sent())
+    assert headers["x-good"] == "fine" and "x-bad" not in headers
+    assert resp.findtext(H + "data/" + H + "text") == "ok"
     await h.close()
 
 

@@ -150,8 +150,11 @@ def inline_body(data: Element, limit: int) -> bytes | None:
     """The body of ``<data>`` with text, base64 or xml; None for another kind
     (chunkedBase64, ibb, ...).  HttpProblem 413 over ``limit``, 400 when bad."""
     kind = next(iter(data), None)
-    if kind is None:
-        return b""
+    if kind is None:  # text right in <data> (as in the XEP's PATCH example): taken as text
+        out = (data.text or "").strip().encode()
+        if len(out) > limit:
+            raise HttpProblem(413, f"the body is larger than {limit} bytes")
+        return out
     local = kind.tag.split("}", 1)[-1] if kind.tag.startswith(f"{{{NS}}}") else ""
     if local == "text":
         out = (kind.text or "").encode()
@@ -176,6 +179,10 @@ def inline_body(data: Element, limit: int) -> bytes | None:
 def resp_element(
     status: int, reason: str, headers: Iterable[tuple[str, str]], data: ET.Element | None
 ) -> ET.Element:
+    """A ``<resp/>``; header fields and a reason with characters XML cannot
+    carry (control characters an origin may send) are left out."""
+    reason = _NOT_XML.sub("", reason)
+    headers = [(k, v) for k, v in headers if _NOT_XML.search(k + v) is None]
     resp = E(RESP, {"version": "1.1", "statusCode": str(status), "statusMessage": reason})
     resp.append(headers_element(headers))
     if data is not None:
