@@ -127,13 +127,15 @@ async def test_stream_limits_and_aborts_close_at_the_device() -> None:
         else:
             assert [m.find(H + "close").get("streamId") for m in closes] == [sid]  # type: ignore[union-attr]
             assert closes[0].get("to") == DEV
+            ping = c.sent[c.sent.index(closes[0]) + 1]  # flushes a CSI-inactive device's queue
+            assert ping.find("{urn:xmpp:ping}ping") is not None and ping.get("to") == DEV
     # leaving early closes too
     task = asyncio.ensure_future(http.request(DEV, "GET", "/x"))
     await sent(c, len(c.sent) + 1)
     deliver(c, result(c.sent[-1].get("id"), "<data><chunkedBase64 streamId='D'/></data>"))
     resp = await task
     await resp.aclose()
-    assert c.sent[-1].find(H + "close").get("streamId") == "D"  # type: ignore[union-attr]
+    assert c.sent[-2].find(H + "close").get("streamId") == "D"  # type: ignore[union-attr]
     assert http._streams == {}
 
 

@@ -107,7 +107,7 @@ def test_stanzalink_controller_through_prosody(prosody: Prosody, origin: Origin)
             r = await http.request(target, "GET", "/big/100000")
             assert r._stream is not None
             assert await r.read() == big(100000)
-            payload = big(5000)
+            payload = big(120_000)  # inline base64 up, 30 chunks back
             binary = [("Content-Type", "application/octet-stream")]
             r = await http.request(target, "POST", "/echo", binary, payload)
             assert r.status == 200 and await r.read() == payload

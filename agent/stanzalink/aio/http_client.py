@@ -9,13 +9,15 @@ through an XMPP :class:`~stanzalink.aio.client.Client`.
 The JID must be the device's full JID: an IQ to a bare JID is answered by
 the account's server, not by the device.  Request bodies go inline
 (``<text>`` for textual types, else ``<base64>``) up to ``max_inline``
-bytes.  Response bodies may come inline (text, base64, xml) or as
-chunkedBase64 messages; the chunks are accepted only from the JID the
-request went to, put back in ``nr`` order (up to 256 out of order), and
-bounded by ``max_body`` bytes and ``chunk_timeout`` seconds of silence.
-Leaving a stream early (``aclose``) or hitting a limit sends the device a
-``<close streamId/>``.  Transport failures raise :class:`HttpTransportError`;
-an HTTP error status is a normal :class:`Response`.
+bytes (128 KiB: its base64 fits the 256 KiB stanzas Prosody and the device
+accept; chunked request bodies are not sent, see docs/http.md).  Response
+bodies may come inline (text, base64, xml) or as chunkedBase64 messages;
+the chunks are accepted only from the JID the request went to, put back
+in ``nr`` order (up to 256 out of order), and bounded by ``max_body``
+bytes and ``chunk_timeout`` seconds of silence.  Leaving a stream early
+(``aclose``) or hitting a limit sends the device a ``<close streamId/>``
+(and a ping, see :meth:`HttpClient._send_close`).  Transport failures
+raise :class:`HttpTransportError`; an HTTP error status is a normal :class:`Response`.
 """
 
 from __future__ import annotations
@@ -172,7 +174,7 @@ class HttpClient:
         timeout: float = 60.0,
         chunk_timeout: float = 30.0,
         max_body: int = 16 << 20,
-        max_inline: int = 65536,
+        max_inline: int = 131072,
         max_streams: int = 32,
     ) -> None:
         self.client = client
@@ -309,8 +311,12 @@ class HttpClient:
             self._early.setdefault((peer, sid), []).append((int(nr_text), part, last))
 
     def _send_close(self, peer: str, sid: str) -> None:
+        """``<close/>``, then a ping: a server holds body-less messages for a
+        CSI-inactive device (as devices are by default) until an IQ comes."""
         with contextlib.suppress(StanzalinkError):
             self.client.send(E("{jabber:client}message", {"to": peer}, E(CLOSE, {"streamId": sid})))
+            ping = {"type": "get", "to": peer, "id": "close-" + sid[:40]}
+            self.client.send(E("{jabber:client}iq", ping, E("{urn:xmpp:ping}ping")))
 
 
 _clients: weakref.WeakKeyDictionary[Client, HttpClient] = weakref.WeakKeyDictionary()
