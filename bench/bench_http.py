@@ -12,8 +12,10 @@ origin, in one run.
   itself uses (``stanzalink.aio.http_origin``), so the difference is what
   XMPP adds (two TLS hops, the server, XML, base64).
 
-Requests are bounded: ``--requests`` sequential ones (latency), the same
-number 8 at a time (rate), and ``--large`` sequential large ones.
+Each run is done twice: Prosody as shipped, and with
+``network_settings = { nagle = false }``.  Requests are bounded:
+``--requests`` sequential ones (latency), the same number 8 at a time
+(rate), and ``--large`` sequential large ones.
 
 Usage: python bench/bench_http.py [--requests 300] [--large 30] [--json FILE]
 """
@@ -45,6 +47,10 @@ SMALL = json.dumps({"status": "ok", "uptime": 123456, "load": [0.1, 0.2, 0.3],
                     "name": "device1", "pad": "x" * 100}).encode()  # fmt: skip
 LARGE = bytes(i % 251 for i in range(65536))
 CONCURRENCY = 8
+# Prosody as Debian ships it, and with Nagle's algorithm off on its sockets
+# (0.12's net.server_epoll leaves it on: a burst of chunk messages then
+# waits for the controller's ACKs)
+SERVER_SETUPS = [("default", ""), ("nagle_off", "network_settings = { nagle = false }")]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -158,11 +164,34 @@ def main() -> int:
     origin.daemon_threads = True
     threading.Thread(target=origin.serve_forever, daemon=True).start()
     origin_url = f"http://127.0.0.1:{origin.server_address[1]}"
+    runs: dict[str, Any] = {}
+    try:
+        for name, extra in SERVER_SETUPS:
+            print(f"== prosody {name}", flush=True)
+            runs[name] = {"prosody_config": extra, "rows": one_run(origin_url, extra, args)}
+    finally:
+        origin.shutdown()
+    out = {
+        "benchmark": "http over xmpp (XEP-0332) vs direct HTTP/1.1 to the same origin",
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": os.cpu_count()},
+        "setup": {"server": "prosody (loopback, TLS)", "chunk_size": args.chunk_size,
+                  "direct_client": "stanzalink.aio.http_origin (Connection: close)"},
+        "runs": runs,
+    }  # fmt: skip
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def one_run(origin_url: str, extra: str, args: argparse.Namespace) -> Any:
+    """A fresh Prosody (with ``extra`` config) and device agent; the rows."""
     with tempfile.TemporaryDirectory(prefix="stanzalink-bench-http-") as tmp:
         root = Path(tmp)
         ca, cert, key = make_certs(root)
         server = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
-        server.write_config(cert, key)
+        server.write_config(cert, key, extra=extra)
         server.start()
         agent = None
         try:
@@ -180,26 +209,12 @@ def main() -> int:
             agent = subprocess.Popen(
                 [sys.executable, "-m", "stanzalink", "run", "--config", str(config)], env=env
             )
-            time.sleep(0.5)
-            rows = asyncio.run(asyncio.wait_for(_wait_then_run(server, origin_url, args), 600))
+            return asyncio.run(asyncio.wait_for(_wait_then_run(server, origin_url, args), 600))
         finally:
             if agent is not None:
                 agent.terminate()
                 agent.wait(15)
             server.stop()
-            origin.shutdown()
-    out = {
-        "benchmark": "http over xmpp (XEP-0332) vs direct HTTP/1.1 to the same origin",
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count()},
-        "setup": {"server": "prosody (loopback, TLS)", "chunk_size": args.chunk_size,
-                  "direct_client": "stanzalink.aio.http_origin (Connection: close)"},
-        "rows": rows,
-    }  # fmt: skip
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out, indent=2))
-    return 0
 
 
 async def _wait_then_run(server: Prosody, origin_url: str, args: argparse.Namespace) -> Any:
