@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from stanzalink.config import ConfigError, parse
+from stanzalink.errors import LocalProtocolError
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.http import NS, SHIM, Http, read_headers, request_path
 from stanzalink.xml import Element
@@ -391,6 +393,31 @@ def test_paths_and_roles() -> None:
     assert str(http.need("/API/Admin/x")) == "admin"  # a case-folding origin is covered
     assert http.disco_features == (NS,)
     assert Harness([Http], ACCESS).feature("http").disco_features == ()
+
+
+def test_config_keys_are_checked() -> None:
+    base = {"account": {"jid": "d@example.org", "password": "x"}}
+    good = {"origin": "http://127.0.0.1:8080/base", "paths": PATHS, "chunk_size": 256,
+            "timeout": 2, "max_concurrent": 1}  # fmt: skip
+    ok = parse({**base, "http": good})
+    assert ok.section("http")["paths"] == PATHS
+    for http, key in (
+        ({"origin": "ftp://x"}, "http.origin"),
+        ({"origin": "127.0.0.1:8080"}, "http.origin"),
+        ({"paths": {"api/": "viewer"}}, "http.paths"),
+        ({"paths": {"/api/": "root"}}, "http.paths./api/"),
+        ({"paths": ["/api/"]}, "http.paths"),
+        ({"chunk_size": 100}, "http.chunk_size"),
+        ({"max_request_body": -1}, "http.max_request_body"),
+        ({"max_concurrent": 0}, "http.max_concurrent"),
+        ({"timeout": 0}, "http.timeout"),
+        ({"origins": "x"}, "http.origins"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            parse({**base, "http": http})
+        assert str(info.value).startswith(key), info.value
+    with pytest.raises(LocalProtocolError, match=r"http\.wsgi_app"):
+        Harness([Http], ACCESS, http={"wsgi_app": "tests.xep.test_http:no_such_app"})
 
 
 async def test_too_many_at_once(origin: Origin) -> None:

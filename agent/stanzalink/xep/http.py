@@ -217,7 +217,10 @@ def request_path(resource: str) -> str | None:
     raw = resource.split("?", 1)[0]
     if re.search(r"%(2f|5c|00)", raw, re.I):
         return None
-    path = unquote(raw, errors="strict") if "%" in raw else raw
+    try:
+        path = unquote(raw, errors="strict") if "%" in raw else raw
+    except UnicodeDecodeError:
+        return None
     if "\\" in path or any(seg in (".", "..") for seg in path.split("/")):
         return None
     return path
@@ -253,7 +256,13 @@ class Http(Feature):
         self._factory = factory
         if self.wsgi_app_spec:
             module, _, attr = self.wsgi_app_spec.partition(":")
-            self.set_wsgi_app(getattr(importlib.import_module(module), attr or "application"))
+            try:
+                app = getattr(importlib.import_module(module), attr or "application")
+            except (ImportError, AttributeError) as exc:
+                raise LocalProtocolError(
+                    f"http.wsgi_app: cannot load {self.wsgi_app_spec!r}: {exc}"
+                ) from exc
+            self.set_wsgi_app(app)
         elif self.origin_url:
             self.set_origin(factory(self.origin_url, **self._limits()))
 
