@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +160,15 @@ async def test_refusals_are_transport_errors() -> None:
     # a chunk from a peer nobody asked is not kept
     deliver(c, chunk("Z", 0, b"x", frm="eve@example.org/x"))
     assert http._early == {}
+
+
+def test_command_refuses_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from stanzalink.cli import main
+
+    cfg = tmp_path / "ctl.toml"
+    assert main(["http", DEV, "GET", "/", "--config", str(cfg)]) == 2  # no such file
+    cfg.write_text('[account]\njid = "ctl@example.org"\npassword = "x"\n')
+    assert main(["http", DEV, "GET", "/", "-H", "no-colon", "--config", str(cfg)]) == 2
+    assert main(["http", DEV, "POST", "/", "--data", "@/no/such/file", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "expected NAME:VALUE" in err and "/no/such/file" in err
