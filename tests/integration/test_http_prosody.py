@@ -1,6 +1,7 @@
 """XEP-0332 through a real Prosody: the device Agent serves HTTP from a real
 local HTTP server (tests/xep/origin.py); the stanzalink controller API,
-the ``stanzalink http`` command, and slixmpp ask it."""
+the ``stanzalink http`` command, and slixmpp ask it; and the stanzalink
+controller API asks slixmpp's own XEP-0332 responder."""
 
 from __future__ import annotations
 
@@ -222,5 +223,23 @@ async def slixmpp_asks(prosody: Prosody, jid: str, target: str) -> None:
                 break
         assert b"".join(parts[i] for i in sorted(parts)) == big(10000)
         assert sorted(parts) == [0, 1, 2]
+
+        # and the other way round: slixmpp serves, the stanzalink client asks
+        asked: list[str] = []
+
+        def serve(req: Any) -> None:
+            asked.append(req["http-req"]["resource"])
+            plugin.send_response(
+                to=req["from"], code=404, message="Not Found", id=req["id"],
+                headers={"Content-Type": "text/plain"}, data="nothing at " + asked[-1],
+            )  # fmt: skip
+
+        xmpp.add_event_handler("http_request", serve)
+        client = await controller_client(prosody, jid, "slix-pw")
+        resp = await HttpClient(client, timeout=20).request(jid + "/browser", "GET", "/x?y=1")
+        assert (resp.status, resp.reason, resp.header("content-type")) == (
+            404, "Not Found", "text/plain")  # fmt: skip
+        assert await resp.read() == b"nothing at /x?y=1" and asked == ["/x?y=1"]
+        await client.close()
     finally:
         xmpp.disconnect()
