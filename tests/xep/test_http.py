@@ -143,6 +143,46 @@ async def test_post_base64_and_xml_bodies(origin: Origin) -> None:
     await h.close()
 
 
+def chunk_msg(sid: str, nr: int, data: bytes, last: bool = False, frm: str = ALICE) -> str:
+    attr = " last='true'" if last else ""
+    text = base64.b64encode(data).decode()
+    return (f"<message from='{frm}'><chunk xmlns='urn:xmpp:http' streamId='{sid}' nr='{nr}'"
+            f"{attr}>{text}</chunk></message>")  # fmt: skip
+
+
+async def test_chunked_request_body(origin: Origin) -> None:
+    h = device(origin, max_request_body=50_000, timeout=0.5)
+    payload = big(20_000)
+    pieces = [payload[i : i + 4096] for i in range(0, len(payload), 4096)]
+    chunked = "<data><chunkedBase64 streamId='up1'/></data>"
+    # the last chunk overtakes the request, the rest come out of order; another
+    # controller's chunk with the same stream id is not taken
+    h.receive(chunk_msg("up1", 4, pieces[4], last=True))
+    h.receive(req("u1", "POST", "/echo", [("Content-Type", "application/octet-stream")], chunked))
+    for nr in (1, 0, 3):
+        h.receive(chunk_msg("up1", nr, pieces[nr]))
+    h.receive(chunk_msg("up1", 2, b"EVIL" * 1024, frm="ops@example.org/o"))
+    await asyncio.sleep(0.05)
+    h.receive(chunk_msg("up1", 2, pieces[2]))
+    resp, _ = resp_of(await h.next_sent())
+    assert resp.get("statusCode") == "200" and origin.seen[0]["body"] == payload
+    sid = resp.find(H + "data/" + H + "chunkedBase64").get("streamId")  # type: ignore[union-attr]
+    assert (await collect_stream(h, sid))[0] == payload  # and back, chunked
+    # too large: 413; never complete: 408; the origin is not asked
+    h.receive(req("u2", "POST", "/echo", data="<data><chunkedBase64 streamId='up2'/></data>"))
+    await asyncio.sleep(0.05)  # (chunks before the request are kept only up to the limit)
+    for nr in range(13):
+        h.receive(chunk_msg("up2", nr, pieces[0]))
+    resp, _ = resp_of(await h.next_sent())
+    assert resp.get("statusCode") == "413"
+    h.receive(req("u3", "POST", "/echo", data="<data><chunkedBase64 streamId='up3'/></data>"))
+    h.receive(chunk_msg("up3", 0, b"only the first"))
+    resp, _ = resp_of(await h.next_sent())
+    assert resp.get("statusCode") == "408" and len(origin.seen) == 1
+    assert h.feature("http")._uploads == {}
+    await h.close()
+
+
 async def test_put_patch_delete_options_head(origin: Origin) -> None:
     h = device(origin)
     h.receive(req("5", "PUT", "/index.html", [("Content-Type", "text/html")],

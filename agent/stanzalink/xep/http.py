@@ -8,7 +8,8 @@ Bodies travel as ``<data>`` with ``<text>`` (textual types that are valid
 XML text), ``<base64>``, or, above ``chunk_size`` bytes,
 ``<chunkedBase64 streamId>`` followed by ``<chunk streamId nr [last]>``
 messages; the requester stops a stream with ``<close streamId>``.
-Requests may carry ``<text>``, ``<base64>`` or ``<xml>`` bodies.
+Requests may carry ``<text>``, ``<base64>``, ``<xml>`` or ``<chunkedBase64>``
+bodies (chunks that overtake their request are kept, bounded).
 
 Access: every path needs the role of the longest ``paths`` prefix that
 matches (case-sensitive, and again case-folded: the stricter wins), else
@@ -22,6 +23,7 @@ Hop-by-hop fields (Connection and those it names, Keep-Alive, Proxy-*, TE,
 Trailer, Transfer-Encoding, Upgrade) are never forwarded either way; Host
 and Content-Length of a request are set by the device.  The device answers
 itself with 400 (bad target or body), 405 (TRACE), 501 (other methods),
+408 (a chunked body that does not arrive within ``timeout``),
 413 (body over ``max_request_body``), 431 (too many headers), 502 (origin
 unreachable, broken, or body over ``max_response_body``), 504 (origin
 slower than ``timeout``); ``resource-constraint`` when ``max_concurrent``
@@ -247,6 +249,8 @@ class Http(Feature):
         self._factory: Callable[..., Origin] | None = None
         self._origin: Origin | None = None
         self._streams: dict[str, tuple[str, asyncio.Task[Any]]] = {}
+        self._uploads: dict[tuple[str, str], _Upload] = {}
+        self._early: dict[tuple[str, str], list[tuple[float, int, bytes, bool]]] = {}
         self._active = 0
         if not (self.origin_url or self.wsgi_app_spec):
             self.disco_features = ()  # type: ignore[misc]  # nothing to serve: announce nothing
@@ -350,7 +354,11 @@ class Http(Feature):
         data = req.find(DATA)
         body = inline_body(data, self.max_request_body) if data is not None else b""
         if body is None:
-            raise HttpProblem(501, "only text, base64 and xml request bodies are supported")
+            assert data is not None
+            chunked = data.find(f"{{{NS}}}chunkedBase64")
+            if chunked is None or not chunked.get("streamId"):
+                raise HttpProblem(501, "request bodies: text, base64, xml or chunkedBase64")
+            body = await self._upload(sender, chunked.get("streamId") or "")
         fwd = [(k, v) for k, v in without_hop_by_hop(headers) if k.lower() not in SET_BY_DEVICE]
         fwd += [("X-Stanzalink-From", sender), ("X-Stanzalink-Role", str(role))]
         if any(
@@ -464,11 +472,56 @@ class Http(Feature):
         except LocalProtocolError:
             log.warning("http: could not send %s", msg.tag)
 
-    # -- the requester stops a stream
+    # -- a chunked request body (chunks may overtake their request: kept, bounded)
+    async def _upload(self, sender: str, sid: str) -> bytes:
+        key = (sender, sid)
+        if key in self._uploads:
+            raise HttpProblem(400, "this streamId is already in use")
+        up = self._uploads[key] = _Upload(self.max_request_body)
+        for _, nr, part, last in self._early.pop(key, []):
+            up.feed(nr, part, last)
+        try:
+            await asyncio.wait_for(up.done.wait(), self.timeout)
+        except TimeoutError:
+            raise HttpProblem(408, f"the body did not arrive within {self.timeout:g} s") from None
+        finally:
+            del self._uploads[key]
+        if up.problem is not None:
+            raise up.problem
+        return bytes(up.data)
+
+    def _chunk_in(self, sender: str, chunk: Element) -> None:
+        nr = chunk.get("nr") or ""
+        try:
+            part = base64.b64decode(re.sub(r"\s+", "", chunk.text or ""), validate=True)
+        except binascii.Error:
+            part, nr = b"", ""
+        key = (sender, chunk.get("streamId") or "")
+        last = (chunk.get("last") or "") in ("true", "1")
+        up = self._uploads.get(key)
+        if up is not None:
+            if not nr.isdigit():
+                up.fail(HttpProblem(400, "a chunk without a valid nr or base64"))
+            else:
+                up.feed(int(nr), part, last)
+            return
+        now = self.ctx.now()
+        for k in [k for k, v in self._early.items() if now - v[0][0] > self.timeout]:
+            del self._early[k]  # expired
+        held = sum(len(v) for v in self._early.values())
+        size = sum(len(c[2]) for v in self._early.values() for c in v)
+        if nr.isdigit() and held < 64 and size + len(part) <= self.max_request_body:
+            self._early.setdefault(key, []).append((now, int(nr), part, last))
+
+    # -- chunks of request bodies; the requester stops a response stream
     def on_message(self, msg: Element, role: Role) -> bool:
         close = msg.find(CLOSE)
         if close is None:
-            return msg.find(CHUNK) is not None  # chunks are not for the console
+            chunk = msg.find(CHUNK)
+            if chunk is None:
+                return False
+            self._chunk_in(msg.get("from") or "", chunk)
+            return True
         entry = self._streams.get(close.get("streamId") or "")
         if entry is not None and entry[0] == msg.get("from"):
             entry[1].cancel()
@@ -484,3 +537,36 @@ class Http(Feature):
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+class _Upload:
+    """A chunkedBase64 request body being put together in ``nr`` order."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: dict[int, tuple[bytes, bool]] = {}
+        self.next = 0
+        self.data = bytearray()
+        self.problem: HttpProblem | None = None
+        self.done = asyncio.Event()
+
+    def fail(self, problem: HttpProblem) -> None:
+        self.problem = problem
+        self.parts.clear()
+        self.done.set()
+
+    def feed(self, nr: int, part: bytes, last: bool) -> None:
+        if self.done.is_set() or nr < self.next or nr in self.parts:
+            return  # finished, or a duplicate
+        if len(self.parts) >= 256:
+            return self.fail(HttpProblem(400, "more than 256 chunks out of order"))
+        if len(self.data) + len(part) + sum(len(p) for p, _ in self.parts.values()) > self.limit:
+            return self.fail(HttpProblem(413, f"the body is larger than {self.limit} bytes"))
+        self.parts[nr] = (part, last)
+        while self.next in self.parts:
+            part, last = self.parts.pop(self.next)
+            self.data += part
+            self.next += 1
+            if last:
+                self.done.set()
+                return
