@@ -77,7 +77,7 @@ async def test_request_and_inline_text_response() -> None:
 
 
 async def test_binary_request_body_goes_as_base64_and_limits() -> None:
-    c, http = controller(max_inline=100)
+    c, http = controller(max_inline=100, max_upload=100)
     task = asyncio.ensure_future(http.request(DEV, "PUT", "/f", {}, bytes(range(50))))
     await sent(c, 1)
     assert base64.b64decode(c.sent[0].findtext(f"{H}req/{H}data/{H}base64") or "") == bytes(
@@ -172,3 +172,25 @@ def test_command_refuses_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["http", DEV, "POST", "/", "--data", "@/no/such/file", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "cannot read" in err and "expected NAME:VALUE" in err and "/no/such/file" in err
+
+
+async def test_large_request_body_goes_chunked_and_stops_at_the_answer() -> None:
+    c, http = controller(max_inline=100, upload_chunk_size=128)
+    body = bytes(range(256)) + b"end"
+    task = asyncio.ensure_future(http.request(DEV, "POST", "/up", {}, body))
+    await sent(c, 5)  # the request, 3 chunks, a ping
+    sid = c.sent[0].find(f"{H}req/{H}data/{H}chunkedBase64").get("streamId")  # type: ignore[union-attr]
+    chunks = [m.find(H + "chunk") for m in c.sent[1:4]]
+    assert [(x.get("streamId"), x.get("nr"), x.get("last")) for x in chunks] == [  # type: ignore[union-attr]
+        (sid, "0", None), (sid, "1", None), (sid, "2", "true")]  # fmt: skip
+    assert b"".join(base64.b64decode(x.text or "") for x in chunks) == body  # type: ignore[union-attr]
+    assert c.sent[4].find("{urn:xmpp:ping}ping") is not None  # flushes a CSI-inactive device
+    deliver(c, result(c.sent[0].get("id"), ""))
+    assert (await task).status == 200
+    # the device answers before the body is through (a 413): no more chunks
+    c, http = controller(max_inline=10, upload_chunk_size=10)
+    task = asyncio.ensure_future(http.request(DEV, "POST", "/up", {}, b"x" * 100_000))
+    await sent(c, 3)
+    deliver(c, result(c.sent[0].get("id"), "", "413", "Content Too Large"))
+    assert (await task).status == 413
+    assert 3 <= len(c.sent) < 100

@@ -95,7 +95,7 @@ def test_stanzalink_controller_through_prosody(prosody: Prosody, origin: Origin)
     device, ctl, viewer, eve = accounts(prosody, "httpdev", "ctl", "viewer", "eve")
 
     async def main() -> None:
-        async with device_agent(prosody, device, origin, ctl, viewer):
+        async with device_agent(prosody, device, origin, ctl, viewer) as agent:
             target = device + "/agent"
             c = await controller_client(prosody, ctl, "ctl-pw")
             http = HttpClient(c, timeout=20, chunk_timeout=10)
@@ -112,6 +112,13 @@ def test_stanzalink_controller_through_prosody(prosody: Prosody, origin: Origin)
             binary = [("Content-Type", "application/octet-stream")]
             r = await http.request(target, "POST", "/echo", binary, payload)
             assert r.status == 200 and await r.read() == payload
+            # 300 kB: chunkedBase64 up (to a device that is CSI-inactive, as by
+            # default: the ping after the chunks makes Prosody flush them) and back
+            upload = big(300_000)
+            r = await http.request(target, "POST", "/echo", binary, upload)
+            assert r.status == 200 and await r.read() == upload
+            assert origin.seen[-1]["body"] == upload
+            assert agent.client.session.config.csi_inactive
             r = await http.request(target, "HEAD", "/video/video1.m4")
             assert r.header("Content-Length") == "12345678" and await r.read() == b""
             r = await http.request(target, "GET", "/nothing")

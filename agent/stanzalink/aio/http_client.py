@@ -10,7 +10,8 @@ The JID must be the device's full JID: an IQ to a bare JID is answered by
 the account's server, not by the device.  Request bodies go inline
 (``<text>`` for textual types, else ``<base64>``) up to ``max_inline``
 bytes (128 KiB: its base64 fits the 256 KiB stanzas Prosody and the device
-accept; chunked request bodies are not sent, see docs/http.md).  Response
+accept), above that as chunkedBase64 messages of ``upload_chunk_size``
+(up to ``max_upload``).  Response
 bodies may come inline (text, base64, xml) or as chunkedBase64 messages;
 the chunks are accepted only from the JID the request went to, put back
 in ``nr`` order (up to 256 out of order), and bounded by ``max_body``
@@ -27,6 +28,7 @@ import base64
 import binascii
 import contextlib
 import logging
+import os
 import re
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -175,6 +177,8 @@ class HttpClient:
         chunk_timeout: float = 30.0,
         max_body: int = 16 << 20,
         max_inline: int = 131072,
+        max_upload: int = 16 << 20,
+        upload_chunk_size: int = 4096,
         max_streams: int = 32,
     ) -> None:
         self.client = client
@@ -182,6 +186,8 @@ class HttpClient:
         self.chunk_timeout = chunk_timeout
         self.max_body = max_body
         self.max_inline = max_inline
+        self.max_upload = max_upload
+        self.upload_chunk_size = upload_chunk_size
         self.max_streams = max_streams
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._waiting: dict[str, int] = {}  # peers with a request out: their early chunks are kept
@@ -209,24 +215,37 @@ class HttpClient:
             peer = JID.parse(str(jid))
         except InvalidJID as exc:
             raise LocalProtocolError(f"not a JID: {jid!r}: {exc}") from None
-        if len(body) > self.max_inline:
+        if len(body) > self.max_upload:
             raise LocalProtocolError(
-                f"a request body of {len(body)} bytes is over max_inline ({self.max_inline})"
+                f"a request body of {len(body)} bytes is over max_upload ({self.max_upload})"
             )
+        upload = os.urandom(9).hex() if len(body) > self.max_inline else None
         pairs = list(headers.items() if isinstance(headers, Mapping) else headers or ())
         attrs = {"method": method, "resource": path, "version": "1.1"}
         if max_chunk_size is not None:
             attrs["maxChunkSize"] = str(max_chunk_size)
         req = E(REQ, attrs, headers_element(pairs))
-        data = body_element(body, header(pairs, "content-type"))
-        if data is not None:
+        if upload is not None:
+            req.append(E(DATA, None, E(f"{{{NS}}}chunkedBase64", {"streamId": upload})))
+        elif (data := body_element(body, header(pairs, "content-type"))) is not None:
             req.append(data)
         iq = E("{jabber:client}iq", {"type": "set", "to": str(peer)}, req)
         key = str(peer)
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             try:
-                reply = await self.client.iq(iq, timeout or self.timeout)
+                answer = asyncio.ensure_future(self.client.iq(iq, timeout or self.timeout))
+                if upload is not None:
+                    try:
+                        for _ in range(100):  # the request goes out first: iq() gives it an id
+                            await asyncio.sleep(0)
+                            if iq.get("id") or answer.done():
+                                break
+                        await self._send_body(key, upload, body, answer)
+                    except BaseException:
+                        answer.cancel()
+                        raise
+                reply = await answer
             except IQError as exc:
                 hint = " (is the JID the device's full JID?)" if peer.resource is None else ""
                 raise HttpTransportError(
@@ -241,6 +260,32 @@ class HttpClient:
                 del self._waiting[key]
                 for k in [k for k in self._early if k[0] == key]:
                     del self._early[k]
+
+    async def _send_body(
+        self, peer: str, sid: str, body: bytes, answer: asyncio.Future[Element]
+    ) -> None:
+        """A chunkedBase64 request body, after the request; stops when the
+        answer comes first (a 413, a refusal).  A ping follows: servers hold
+        body-less messages for a CSI-inactive device until an IQ arrives."""
+        size = self.upload_chunk_size
+        pieces = [body[i : i + size] for i in range(0, len(body), size)]
+        for nr, piece in enumerate(pieces):
+            attrs = {"streamId": sid, "nr": str(nr)}
+            if nr == len(pieces) - 1:
+                attrs["last"] = "true"
+            msg = E("{jabber:client}message", {"to": peer},
+                    E(CHUNK, attrs, text=base64.b64encode(piece).decode()))  # fmt: skip
+            while not answer.done():
+                try:
+                    self.client.send(msg)
+                    break
+                except LocalProtocolError:  # the bounded outbound queue is full
+                    await asyncio.sleep(0.05)
+            if answer.done():
+                return
+            await asyncio.sleep(0)
+        ping = {"type": "get", "to": peer, "id": "flush-" + sid}
+        self.client.send(E("{jabber:client}iq", ping, E("{urn:xmpp:ping}ping")))
 
     def _response(self, peer: str, reply: Element) -> Response:
         resp = reply.find(RESP)
