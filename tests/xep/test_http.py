@@ -349,7 +349,8 @@ async def test_hop_by_hop_and_identity_headers(origin: Origin) -> None:
         ("Host", "example.org"), ("Connection", "X-Private, close"), ("X-Private", "1"),
         ("Keep-Alive", "300"), ("TE", "trailers"), ("Trailer", "X"), ("Upgrade", "h2c"),
         ("Transfer-Encoding", "chunked"), ("Proxy-Authorization", "Basic eA=="),
-        ("X-Stanzalink-Role", "admin"), ("Accept", "text/plain"),
+        ("X-Stanzalink-Role", "admin"), ("X_Stanzalink_From", "boss@example.org/x"),
+        ("x-stanzalink-from", "boss@example.org/y"), ("Accept", "text/plain"),
     ]))  # fmt: skip
     resp, _ = resp_of(await h.next_sent())
     got = json.loads(resp.findtext(H + "data/" + H + "text") or "")
@@ -358,7 +359,7 @@ async def test_hop_by_hop_and_identity_headers(origin: Origin) -> None:
                         "transfer-encoding", "proxy-authorization"}  # fmt: skip
     assert dict(got)["Connection"] == "close"  # the device's own, not the requester's
     assert dict(got)["Accept"] == "text/plain"
-    assert dict(got)["X-Stanzalink-From"] == ALICE
+    assert [v for k, v in got if k.lower().replace("_", "-") == "x-stanzalink-from"] == [ALICE]
     assert [v for k, v in got if k == "X-Stanzalink-Role"] == ["admin"]  # set by the device
     h.receive(
         req("hv", "GET", "/headers", [("Accept", "a\nInjected: yes")], frm="viewer@example.org/v")
@@ -478,6 +479,7 @@ def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     out = json.dumps({
         "method": environ["REQUEST_METHOD"], "path": environ["PATH_INFO"],
         "query": environ["QUERY_STRING"], "from": environ.get("HTTP_X_STANZALINK_FROM"),
+        "role": environ.get("HTTP_X_STANZALINK_ROLE"),
         "body": body.decode(),
     }).encode()  # fmt: skip
     if environ["PATH_INFO"] == "/big":
@@ -494,7 +496,8 @@ async def test_wsgi_application() -> None:
         http={"wsgi_app": "tests.xep.test_http:wsgi_app", "max_response_body": 5000},
     )
     assert h.feature("http").disco_features == (NS,)
-    h.receive(req("w1", "POST", "/api/items?x=1", [("Content-Type", "text/plain")],
+    h.receive(req("w1", "POST", "/api/items?x=1", [("Content-Type", "text/plain"),
+                                                   ("X_Stanzalink_Role", "root")],
                   "<data><text>hello</text></data>"))  # fmt: skip
     resp, headers = resp_of(await h.next_sent())
     assert (resp.get("statusCode"), resp.get("statusMessage")) == ("201", "Created")
@@ -504,6 +507,7 @@ async def test_wsgi_application() -> None:
         "path": "/api/items",
         "query": "x=1",
         "from": ALICE,
+        "role": "admin",  # the device's, not the requester's X_Stanzalink_Role
         "body": "hello",
     }
     h.receive(req("w2", "GET", "/big"))

@@ -324,6 +324,8 @@ class WSGIOrigin:
             "wsgi.run_once": False,
         }
         for name, value in headers:
+            if "_" in name:
+                continue  # would be taken for the dashed name (PEP 3333 has no way to tell)
             key = name.upper().replace("-", "_")
             if key == "CONTENT_TYPE":
                 environ["CONTENT_TYPE"] = value

@@ -359,7 +359,13 @@ class Http(Feature):
             if chunked is None or not chunked.get("streamId"):
                 raise HttpProblem(501, "request bodies: text, base64, xml or chunkedBase64")
             body = await self._upload(sender, chunked.get("streamId") or "")
-        fwd = [(k, v) for k, v in without_hop_by_hop(headers) if k.lower() not in SET_BY_DEVICE]
+        # "X_Stanzalink_From" would reach a WSGI or CGI-style origin as the
+        # same variable as the device's own field: underscores count as dashes
+        fwd = [
+            (k, v)
+            for k, v in without_hop_by_hop(headers)
+            if k.lower().replace("_", "-") not in SET_BY_DEVICE
+        ]
         fwd += [("X-Stanzalink-From", sender), ("X-Stanzalink-Role", str(role))]
         if any(
             not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", k) or "\n" in v or "\r" in v
