@@ -137,3 +137,17 @@ async def test_wsgi_origin_limits() -> None:
     with pytest.raises(TimeoutError):
         await origin("GET", "/slow", [], b"")
     origin.close()
+
+
+async def test_status_without_reason_gets_the_standard_phrase() -> None:
+    from stanzalink.testing.harness import Harness
+    from stanzalink.xep.http import Http
+
+    async with raw_origin(b"HTTP/1.1 418\r\nContent-Length: 0\r\n\r\n") as (url, _):
+        h = Harness([Http], {"admin": ["a@example.org"]}, http={"origin": url})
+        h.receive("<iq type='set' from='a@example.org/x' id='r'><req xmlns='urn:xmpp:http' "
+                  "method='GET' resource='/' version='1.1'/></iq>")  # fmt: skip
+        resp = (await h.next_sent()).find("{urn:xmpp:http}resp")
+        assert resp is not None
+        assert (resp.get("statusCode"), resp.get("statusMessage")) == ("418", "I'm a Teapot")
+        await h.close()

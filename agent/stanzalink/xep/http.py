@@ -183,7 +183,7 @@ def resp_element(
 ) -> ET.Element:
     """A ``<resp/>``; header fields and a reason with characters XML cannot
     carry (control characters an origin may send) are left out."""
-    reason = _NOT_XML.sub("", reason)
+    reason = _NOT_XML.sub("", reason) or reason_phrase(status)
     headers = [(k, v) for k, v in headers if _NOT_XML.search(k + v) is None]
     resp = E(RESP, {"version": "1.1", "statusCode": str(status), "statusMessage": reason})
     resp.append(headers_element(headers))
