@@ -51,6 +51,7 @@ FEATURES: list[str] = [
     "stanzalink.console.feature:Console",
     "stanzalink.xep.adhoc:AdHoc",
     "stanzalink.xep.bytestreams:Bytestreams",
+    "stanzalink.xep.http:Http",
 ]
 
 
@@ -112,6 +113,11 @@ class Agent:
         classes = features if features is not None else [load_feature(f) for f in FEATURES]
         self._features: list[Feature] = [cls(self) for cls in classes]
         self._by_name = {f.name: f for f in self._features if f.name}
+        http = self._by_name.get("http")
+        if http is not None and hasattr(http, "set_origin_factory"):
+            from stanzalink.aio.http_origin import make_origin  # XEP-0332's origin I/O
+
+            http.set_origin_factory(make_origin)
         routes: dict[tuple[str, str], IQRoute] = {}
         for feat in self._features:
             for route in feat.iq_routes():

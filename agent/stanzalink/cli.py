@@ -102,6 +102,71 @@ def cmd_run(args: argparse.Namespace) -> int:
     return agent.exit_code
 
 
+def cmd_http(args: argparse.Namespace) -> int:
+    """XEP-0332 request as a controller; prints the response like curl -i."""
+    import asyncio
+    import logging
+    import os
+
+    from stanzalink.agent import client_config
+    from stanzalink.aio.client import Client, ConnectionFailed
+    from stanzalink.aio.http_client import HttpClient, HttpTransportError
+    from stanzalink.config import ConfigError, load
+
+    logging.basicConfig(level=logging.WARNING, format="stanzalink http: %(message)s")
+    try:
+        cfg = load(args.config)
+    except ConfigError as exc:
+        print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
+        return 2
+    headers: list[tuple[str, str]] = []
+    for item in args.header:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            print(f"stanzalink http: --header {item!r}: expected NAME:VALUE", file=sys.stderr)
+            return 2
+        headers.append((name.strip(), value.strip()))
+    body = b""
+    if args.data is not None:
+        if args.data.startswith("@"):
+            try:
+                with open(args.data[1:], "rb") as fh:
+                    body = fh.read()
+            except OSError as exc:
+                print(f"stanzalink http: --data {args.data}: {exc}", file=sys.stderr)
+                return 2
+        else:
+            body = args.data.encode()
+    ccfg = client_config(cfg)
+    ccfg.resource = cfg.resource or "http-" + os.urandom(4).hex()
+    ccfg.reconnect = False
+    ccfg.csi_inactive = False
+    out = sys.stdout.buffer
+
+    async def run() -> int:
+        client = Client(ccfg)
+        try:
+            await client.start()
+            await client.wait_online(args.timeout)
+            http = HttpClient(client, timeout=args.timeout, chunk_timeout=args.timeout)
+            resp = await http.request(args.jid, args.method.upper(), args.path, headers, body)
+            head = [f"HTTP/{resp.version} {resp.status} {resp.reason}".rstrip()]
+            head += [f"{k}: {v}" for k, v in resp.headers]
+            out.write(("\r\n".join(head) + "\r\n\r\n").encode("utf-8", "replace"))
+            async for part in resp.body_stream:
+                out.write(part)
+            out.flush()
+            return 0
+        except (ConnectionFailed, HttpTransportError, TimeoutError, ValueError) as exc:
+            out.flush()
+            print(f"stanzalink http: {exc or type(exc).__name__}", file=sys.stderr)
+            return 1
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="stanzalink",
@@ -141,6 +206,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("file", metavar="FILE")
     c.set_defaults(func=cmd_check_config)
+
+    h = sub.add_parser(
+        "http",
+        help="send an HTTP request to a device over XMPP (XEP-0332)",
+        description=(
+            "Send an HTTP request to a device's HTTP service over XMPP (XEP-0332) from the "
+            "controller account in --config ([account] and [server] as in a device config). "
+            "Prints the response like curl -i: status line, headers, blank line, body. "
+            "Exits 1 when the request does not get through (any HTTP status is a success)."
+        ),
+    )
+    h.add_argument("jid", metavar="JID", help="the device's full JID (device1@example.net/agent)")
+    h.add_argument("method", metavar="METHOD", help="GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+    h.add_argument("path", metavar="PATH", help="the resource, e.g. /api/status?verbose=1")
+    h.add_argument(
+        "--header", "-H", action="append", default=[], metavar="K:V", help="a request header"
+    )
+    h.add_argument("--data", "-d", metavar="DATA", help="the request body, or @FILE")
+    h.add_argument("--config", required=True, metavar="FILE", help="the controller's TOML config")
+    h.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds (default 30)")
+    h.set_defaults(func=cmd_http)
     return p
 
 

@@ -158,6 +158,41 @@ def _argv(key: str, value: Any) -> list[str]:
     return v
 
 
+def _size(key: str, value: Any) -> int:
+    v = _int(key, value)
+    if v < 0:
+        raise ConfigError(f"{key}: a size in bytes cannot be negative, got {v}")
+    return int(v)
+
+
+def _chunk_size(key: str, value: Any) -> int:
+    v = _int(key, value)
+    if not 256 <= v <= 65536:
+        raise ConfigError(f"{key}: must be between 256 and 65536 bytes (XEP-0332), got {v}")
+    return int(v)
+
+
+def _origin_url(key: str, value: Any) -> str:
+    from urllib.parse import urlsplit
+
+    v = _str(key, value)
+    parts = urlsplit(v)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ConfigError(f"{key}: {v!r} is not an origin like http://127.0.0.1:8080")
+    return str(v)
+
+
+def _role_table(key: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(f'{key}: expected a table like {{ "/api/" = "viewer" }}')
+    for prefix, role in value.items():
+        if not prefix.startswith("/"):
+            raise ConfigError(f"{key}: {prefix!r} must start with /")
+        if role not in ("admin", "operator", "viewer"):
+            raise ConfigError(f"{key}.{prefix}: {role!r} is not admin, operator or viewer")
+    return dict(value)
+
+
 # section -> key -> checker
 SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     "account": {
@@ -193,7 +228,16 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "unlisted": _choice("remove", "keep"),
         "notify_admins": _bool,
     },
-    "http": {"origin": _str},
+    "http": {
+        "origin": _origin_url,
+        "wsgi_app": _str,
+        "paths": _role_table,
+        "max_request_body": _size,
+        "max_response_body": _size,
+        "chunk_size": _chunk_size,
+        "max_concurrent": _count,
+        "timeout": _positive,
+    },
     "files": {"inbox": _str, "export": _str_list},
     "log": {"level": _choice("debug", "info", "warning", "error")},
     "parser": {"backend": _choice("native", "expat")},
