@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 # a feature whose config section is absent may serve nothing.
 FEATURES: list[str] = [
     "stanzalink.xep.ping:Ping",
+    "stanzalink.xep.ibb:Ibb",
+    "stanzalink.xep.jingle:Jingle",
+    "stanzalink.xep.jingle_ibb:JingleIBB",
+    "stanzalink.xep.file_transfer:Files",
 ]
 
 

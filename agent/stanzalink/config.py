@@ -141,7 +141,15 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     "presence": {"status": _str, "priority": _int},
     "access": {"admin": _str_list, "operator": _str_list, "viewer": _str_list},
     "http": {"origin": _str},
-    "files": {"inbox": _str, "export": _str_list},
+    "files": {
+        "inbox": _str,
+        "export": _str_list,
+        "max_size": _positive,
+        "min_free": _int,
+        "partial_max_age": _positive,
+        "role_put": _choice("admin", "operator", "viewer"),
+        "role_get": _choice("admin", "operator", "viewer"),
+    },
     "log": {"level": _choice("debug", "info", "warning", "error")},
     "parser": {"backend": _choice("native", "expat")},
 }
