@@ -44,9 +44,25 @@ STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 FALLBACK = "urn:xmpp:jingle:transports:ibb:1"  # the transport of last resort (XEP-0260 §3)
 
 REASONS = frozenset(
-    "alternative-session busy cancel connectivity-error decline expired failed-application"
-    " failed-transport general-error gone incompatible-parameters media-error security-error"
-    " success timeout unsupported-applications unsupported-transports".split()
+    {
+        "alternative-session",
+        "busy",
+        "cancel",
+        "connectivity-error",
+        "decline",
+        "expired",
+        "failed-application",
+        "failed-transport",
+        "general-error",
+        "gone",
+        "incompatible-parameters",
+        "media-error",
+        "security-error",
+        "success",
+        "timeout",
+        "unsupported-applications",
+        "unsupported-transports",
+    }
 )
 PENDING, ACTIVE, ENDED = "pending", "active", "ended"
 
@@ -226,13 +242,22 @@ class Session:
             self._end(_reason_of(exc), by_peer=False)
             raise
 
-    async def terminate(self, reason: str, text: str = "", extra: ET.Element | None = None) -> None:
-        """Send session-terminate (the session is ENDED at once, XEP-0166 §6.7)."""
+    async def terminate(
+        self, reason: str, text: str = "", extra: ET.Element | None = None, wait: bool = True
+    ) -> None:
+        """Send session-terminate (the session is ENDED at once, XEP-0166 §6.7);
+        ``wait``: for the acknowledgement (else just send it)."""
         if self.state == ENDED:
             return
         j = self.element("session-terminate")
         j.append(reason_element(reason, text, extra))
         self._end(reason, by_peer=False)
+        if not wait:
+            iq = E("{jabber:client}iq", {"type": "set", "to": self.peer, "id": os.urandom(6).hex()})
+            iq.append(j)
+            with contextlib.suppress(Exception):
+                self.jingle.ctx.send(iq)
+            return
         with contextlib.suppress(Exception):
             await self.send(j, timeout=self.jingle.terminate_timeout)
 
@@ -649,9 +674,8 @@ class Jingle(Feature):
         return False
 
     async def stop(self) -> None:
-        await asyncio.gather(
-            *(s.terminate("gone") for s in list(self._sessions.values())), return_exceptions=True
-        )
+        for s in list(self._sessions.values()):
+            await s.terminate("gone", wait=False)
 
 
 def _is_tie(exc: StanzaError) -> bool:
