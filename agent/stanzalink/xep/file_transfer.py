@@ -251,6 +251,8 @@ class Files(Feature, Application):
         return payload.tag == f"{{{NS}}}received"
 
     def jingle_ended(self, session: Session, reason: str, by_peer: bool) -> None:
+        if session.data.get("busy"):
+            return  # the transfer task sees the end and gives the result
         fut = self._waiters.pop((session.peer, session.sid), None)
         if fut is not None and not fut.done() and "result" not in session.data:
             fut.set_result(self._result(session, False, reason))
@@ -338,6 +340,7 @@ class Files(Feature, Application):
         h = ALGOS[algo]()
         sha = hashlib.sha256()
         got = 0
+        s.data["busy"] = True
         try:
             if have:
                 await asyncio.to_thread(_feed_file, tmp, (h, sha))
@@ -478,6 +481,7 @@ class Files(Feature, Application):
     ) -> None:
         start = time.monotonic()
         sent = 0
+        s.data["busy"] = True
         try:
             t = await s.connect()
             with open(path, "rb") as fh:
