@@ -24,7 +24,7 @@ from stanzalink.jid import JID
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep import file_transfer
 from stanzalink.xep.file_transfer import Files
-from stanzalink.xep.ibb import IBBStream, Ibb
+from stanzalink.xep.ibb import Ibb, IBBStream
 from stanzalink.xep.jingle import Jingle
 from stanzalink.xep.jingle_ibb import JingleIBB
 from stanzalink.xml.builder import E

@@ -205,6 +205,43 @@ async def test_ibb_open_with_another_sid_is_refused() -> None:
     await h.close()
 
 
+async def test_transport_info_moves_to_a_new_ibb_sid() -> None:
+    # XEP-0261 example 9: the initiator announces another IBB session
+    h, _jingle, app = make()
+    h.receive(INITIATE)
+    await h.next_sent()
+    ack(h, await h.next_sent())
+    await h.settle(10)  # the responder now waits for the first sid
+    ibb: Ibb = h.feature("ibb")
+    assert list(ibb._expected) == [(ROMEO, "ch3d9s71")]
+    h.receive(
+        action(
+            "a73sjjvkla37jfea",
+            "transport-info",
+            "<content creator='initiator' name='ex'><transport"
+            " xmlns='urn:xmpp:jingle:transports:ibb:1' block-size='2048' sid='bt8a71h6'/>"
+            "</content>",
+            id_="znb376s4",
+        )
+    )
+    assert (await h.next_sent()).get("id") == "znb376s4"
+    await h.settle(10)
+    assert list(ibb._expected) == [(ROMEO, "bt8a71h6")]
+    h.receive(  # example 10
+        f"<iq from='{ROMEO}' id='yh3vs613' to='{JULIET}' type='set'>"
+        f"<open xmlns='{IBB_NS}' block-size='2048' sid='bt8a71h6' stanza='iq'/></iq>"
+    )
+    assert (await h.next_sent()).get("type") == "result"
+    h.receive(
+        f"<iq from='{ROMEO}' id='us71g45j' to='{JULIET}' type='set'>"
+        f"<close xmlns='{IBB_NS}' sid='bt8a71h6'/></iq>"
+    )
+    assert (await h.next_sent()).get("id") == "us71g45j"
+    await asyncio.wait_for(app.done.wait(), 2)
+    assert app.errors == []
+    await h.close()
+
+
 async def test_errors_unknown_session_out_of_order_unsupported_info() -> None:
     h, _jingle, _app = make()
     h.receive(action("nosuchsid", "transport-info"))

@@ -205,7 +205,8 @@ class Session:
         return next(iter(self.contents.values()))
 
     # ------------------------------------------------------------ actions
-    def element(self, action: str, *contents: Content, with_desc: bool = True) -> ET.Element:
+    def element(self, action: str) -> ET.Element:
+        """A ``<jingle/>`` for ``action`` in this session."""
         j = E(f"{{{NS}}}jingle", {"action": action, "sid": self.sid})
         if action == "session-initiate":
             j.set("initiator", self.initiator)
@@ -224,6 +225,13 @@ class Session:
     async def send(self, jingle: ET.Element, timeout: float | None = None) -> Element:
         iq = E("{jabber:client}iq", {"type": "set", "to": self.peer}, jingle)
         return await self.jingle.ctx.iq(iq, timeout=timeout or self.jingle.iq_timeout)
+
+    async def transport_info(self, content: str, transport: ET.Element) -> Element:
+        """Send a transport-info with our ``<transport/>`` for ``content``
+        (a transport's candidate-used, candidate-error, activated...)."""
+        j = self.element("transport-info")
+        j.append(self.content_element(self.contents[content], transport, False))
+        return await self.send(j)
 
     async def accept(self) -> None:
         """Responder: send session-accept (each content's ``description`` as
@@ -502,7 +510,6 @@ class Jingle(Feature):
         contents = j.findall(f"{{{NS}}}content")
         if not contents:
             raise StanzaError("bad-request", "no content", "modify")
-        desc = contents[0].find("*")
         app_ns = ""
         for child in contents[0]:
             if child.tag.endswith("}description"):
@@ -539,7 +546,6 @@ class Jingle(Feature):
                 assert tel is not None
                 c.transport = cls(s, c.name, tel)
             s.contents[c.name] = c
-        del desc
         self._sessions[(peer, sid)] = s
         if problem:
             self.ctx.spawn(s.terminate(problem), name="jingle-refuse")
@@ -599,8 +605,7 @@ class Jingle(Feature):
             raise StanzaError("bad-request", etype="modify")
         if tel.tag != f"{{{c.transport.namespace}}}transport":
             raise StanzaError("bad-request", "not the current transport", "modify")
-        payload = next(iter(tel), None)
-        c.transport.info(payload if payload is not None else tel)
+        c.transport.info(tel)
 
     def _on_replace(self, s: Session, iq: Element, j: Element) -> ET.Element | None:
         c, tel = self._content_of(s, j)

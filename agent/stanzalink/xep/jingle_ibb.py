@@ -48,6 +48,7 @@ class IBBTransport(Transport):
             self.sid = offer.get("sid") or self.sid
             self.size = min(_block(offer, self.block_size), ibb.max_block)
         self.stream: IBBStream | None = None
+        self._aborted = False
         self._waiting: asyncio.Future[IBBStream] | None = None
 
     def _element(self) -> ET.Element:
@@ -77,21 +78,31 @@ class IBBTransport(Transport):
     async def open(self) -> None:
         if self.stream is not None:
             return
-        try:
-            if self.session.we_initiated:
+        if self.session.we_initiated:
+            try:
                 self.stream = await self.ibb.open(self.session.peer, self.sid, self.size)
-            else:
-                if self._waiting is None:
-                    self._waiting = self.ibb.expect(self.session.peer, self.sid, self.size)
+            except IBBError as exc:
+                raise TransportFailed(str(exc)) from None
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.open_timeout
+        while True:
+            if self._waiting is None:
+                self._waiting = self.ibb.expect(self.session.peer, self.sid, self.size)
+            fut = self._waiting
+            try:
                 self.stream = await asyncio.wait_for(
-                    asyncio.shield(self._waiting), self.open_timeout
+                    asyncio.shield(fut), max(0.0, deadline - loop.time())
                 )
-        except (IBBError, TimeoutError, asyncio.CancelledError) as exc:
-            if isinstance(exc, asyncio.CancelledError) and (
-                self._waiting is None or not self._waiting.cancelled()
-            ):
-                raise
-            raise TransportFailed(f"IBB open failed: {exc!r}") from None
+                return
+            except TimeoutError:
+                raise TransportFailed("the peer did not open the IBB stream") from None
+            except asyncio.CancelledError:
+                if not fut.cancelled():
+                    raise  # we were cancelled ourselves
+                if self._waiting is fut or self._aborted:
+                    raise TransportFailed("released") from None
+                # transport-info moved us to another sid: wait for that one
 
     async def send(self, data: bytes) -> None:
         if self.stream is None:
@@ -114,6 +125,7 @@ class IBBTransport(Transport):
             await self.stream.close()
 
     def abort(self) -> None:
+        self._aborted = True
         if self._waiting is not None:
             self._waiting.cancel()
         if self.stream is not None:
