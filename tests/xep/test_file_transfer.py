@@ -445,3 +445,28 @@ async def test_offer_file_declined(tmp_path: Path) -> None:
     res = await asyncio.wait_for(sending, 2)
     assert not res.ok and res.reason == "decline"
     await h.close()
+
+
+async def test_the_same_file_twice_at_once_is_busy(tmp_path: Path) -> None:
+    h, _files = make(tmp_path)
+    h.receive(offer())
+    await accepted(h)
+    h.receive(offer(sid="twin", id_="i2"))
+    assert (await h.next_sent()).get("type") == "result"
+    assert reason_of(await next_jingle(h))[0] == "busy"
+    await ibb_send(h, "vj3hs98y", CONTENT)  # the first one still completes
+    assert reason_of(await next_jingle(h))[0] == "success"
+    assert visible(tmp_path / "inbox") == ["test.txt"]
+    await h.close()
+
+
+def test_config_keys_are_checked() -> None:
+    from stanzalink.config import ConfigError, parse
+
+    base = {"account": {"jid": "d@example.net", "password": "x"}}
+    cfg = parse({**base, "files": {"role_put": "admin", "max_size": 10, "min_free": 0}})
+    assert cfg.section("files")["role_put"] == "admin"
+    with pytest.raises(ConfigError, match="files.role_get"):
+        parse({**base, "files": {"role_get": "root"}})
+    with pytest.raises(ConfigError, match="files.max_size"):
+        parse({**base, "files": {"max_size": -1}})

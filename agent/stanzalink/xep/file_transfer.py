@@ -184,6 +184,7 @@ class Files(Feature, Application):
         self.role_get = Role.parse(cfg.get("role_get", "viewer"))
         self._received: deque[TransferResult] = deque(maxlen=self.history)
         self._waiters: dict[tuple[str, str], asyncio.Future[TransferResult]] = {}
+        self._active: set[Path] = set()  # partial files being written
 
     # ------------------------------------------------------------ public API
     def received_files(self) -> list[TransferResult]:
@@ -253,6 +254,7 @@ class Files(Feature, Application):
     def jingle_ended(self, session: Session, reason: str, by_peer: bool) -> None:
         if session.data.get("busy"):
             return  # the transfer task sees the end and gives the result
+        self._active.discard(session.data.get("tmp"))
         fut = self._waiters.pop((session.peer, session.sid), None)
         if fut is not None and not fut.done() and "result" not in session.data:
             fut.set_result(self._result(session, False, reason))
@@ -328,6 +330,9 @@ class Files(Feature, Application):
         else:
             key = "s-" + hashlib.sha256(f"{s.peer}:{s.sid}".encode()).hexdigest()[:30]
         tmp = part / f"{key}.part"
+        if tmp in self._active:
+            raise FileTransferError("busy", "the same file is being received")
+        self._active.add(tmp)
         if tmp.exists() and meta.size is not None and tmp.stat().st_size > meta.size:
             tmp.unlink()
         s.data.update(tmp=tmp, algo=algo, folder=folder, resumable=bool(value))
@@ -542,6 +547,7 @@ class Files(Feature, Application):
     def _finish(
         self, s: Session, ok: bool, reason: str, text: str = "", **kw: Any
     ) -> TransferResult:
+        self._active.discard(s.data.get("tmp"))
         res = self._result(s, ok, reason, text, **kw)
         s.data["result"] = res
         fut = self._waiters.pop((s.peer, s.sid), None)
@@ -577,7 +583,12 @@ def _place(tmp: Path, folder: Path, name: str) -> Path:
             os.link(tmp, cand)
         except FileExistsError:
             continue
-        os.unlink(tmp)
+        except OSError:  # no hard links here (FAT): rename unless taken
+            if cand.exists():
+                continue
+            os.rename(tmp, cand)
+        else:
+            os.unlink(tmp)
         fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(fd)
