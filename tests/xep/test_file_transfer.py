@@ -466,7 +466,7 @@ def test_config_keys_are_checked() -> None:
     base = {"account": {"jid": "d@example.net", "password": "x"}}
     cfg = parse({**base, "files": {"role_put": "admin", "max_size": 10, "min_free": 0}})
     assert cfg.section("files")["role_put"] == "admin"
-    with pytest.raises(ConfigError, match="files.role_get"):
+    with pytest.raises(ConfigError, match=r"files\.role_get"):
         parse({**base, "files": {"role_get": "root"}})
-    with pytest.raises(ConfigError, match="files.max_size"):
+    with pytest.raises(ConfigError, match=r"files\.max_size"):
         parse({**base, "files": {"max_size": -1}})
