@@ -353,6 +353,22 @@ async def test_peer_going_offline_ends_and_cleans_up() -> None:
     await h.close()
 
 
+@pytest.mark.parametrize("resumed", [True, False])
+async def test_reconnect_without_resumption_ends_sessions(resumed: bool) -> None:
+    h, jingle, app = make()
+    h.receive(INITIATE)
+    await h.next_sent()
+    ack(h, await h.next_sent())
+    h.go_offline()
+    h.go_online(resumed=resumed)
+    if resumed:  # stream management kept everything: the session goes on
+        assert len(jingle.sessions()) == 1 and app.ended == []
+    else:
+        assert jingle.sessions() == [] and app.ended == [("connectivity-error", False)]
+        await asyncio.wait_for(app.done.wait(), 2)
+    await h.close()
+
+
 async def test_unsupported_application_and_transport() -> None:
     h, jingle, app = make()
     h.receive(INITIATE.replace("urn:xmpp:example", "urn:xmpp:jingle:apps:rtp:1"))

@@ -372,6 +372,11 @@ class Ibb(Feature):
         if cur is not None and cur[1] is fut:
             del self._expected[key]
 
+    def on_online(self, resumed: bool) -> None:
+        if not resumed:  # a new stream: the peers' streams are gone
+            for stream in list(self._streams.values()):
+                stream.abort("reconnected without resumption")
+
     def on_presence(self, pres: Element, role: Role | None) -> bool:
         if pres.get("type") == "unavailable":
             self.abort_peer(pres.get("from") or "", "peer went offline")

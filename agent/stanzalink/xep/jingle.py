@@ -673,6 +673,13 @@ class Jingle(Feature):
             if s.peer == p or (bare and s.peer.split("/", 1)[0] == p):
                 s._end(reason, by_peer=True)
 
+    def on_online(self, resumed: bool) -> None:
+        # a new stream (not resumed): IQs in flight are lost, peers may have
+        # given up; end what was going on rather than leave it hanging
+        if not resumed:
+            for s in list(self._sessions.values()):
+                s._end("connectivity-error", by_peer=False)
+
     def on_presence(self, pres: Element, role: Role | None) -> bool:
         if pres.get("type") == "unavailable" and self._sessions:
             self.end_peer(pres.get("from") or "")
