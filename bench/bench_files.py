@@ -8,7 +8,7 @@ project's modules (``xep/ibb.py``, ``jingle.py``, ``jingle_ibb.py``,
 ``file_transfer.py``); the controller runs in a child process so the two
 ends do not share one Python thread, as on real machines.
 
-Usage: python bench/bench_files.py [--mib N] [--blocks 4096,16384] [--json FILE]
+Usage: python bench/bench_files.py [--mib N] [--blocks 4096,16384] [--reps R] [--json FILE]
 """
 
 from __future__ import annotations
@@ -93,9 +93,9 @@ asyncio.run(main())
 
 
 async def jingle_ibb(
-    server: dict[str, Any], src: Path, block: int, tmp: Path, window: int = 4
+    server: dict[str, Any], src: Path, block: int, tmp: Path, window: int = 4, run: int = 0
 ) -> dict[str, Any]:
-    inbox = tmp / f"inbox-{block}-{window}"
+    inbox = tmp / f"inbox-{block}-{window}-{run}"
     inbox.mkdir()
     dev = agent_for(server, "device", "ctl", str(inbox))
     dev.feature("ibb").max_block = max(block, 4096)
@@ -134,6 +134,7 @@ async def plain_tcp(src: Path, tmp: Path) -> dict[str, Any]:
     """The ceiling: the same bytes over one loopback TCP connection, written,
     fsync'ed and hashed on arrival."""
     dest = tmp / "tcp.bin"
+    dest.unlink(missing_ok=True)
     done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -168,6 +169,15 @@ async def plain_tcp(src: Path, tmp: Path) -> dict[str, Any]:
     }
 
 
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median time, with every run's MiB/s beside it."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    best = dict(ordered[len(ordered) // 2])
+    best["runs_mib_s"] = [round(r["mib_s"], 3) for r in runs]
+    best["verified"] = all(r["verified"] and r.get("ok", True) for r in runs)
+    return best
+
+
 def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
@@ -176,6 +186,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mib", type=int, default=10)
     ap.add_argument("--blocks", default="4096,16384")
+    ap.add_argument("--reps", type=int, default=3, help="runs of each case; the median is kept")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "files.json"))
     args = ap.parse_args()
     blocks = [int(b) for b in args.blocks.split(",")]
@@ -196,9 +207,14 @@ def main() -> int:
             server = {"domain": prosody.domain, "port": prosody.port, "ca": str(prosody.ca)}
 
             async def run() -> dict[str, Any]:
-                out: dict[str, Any] = {"tcp_loopback": await plain_tcp(src, tmp)}
+                out: dict[str, Any] = {}
+                tcp = [await plain_tcp(src, tmp) for _ in range(args.reps)]
+                out["tcp_loopback"] = _median(tcp)
                 for b in blocks:
-                    out[f"ibb_prosody_block_{b}"] = await jingle_ibb(server, src, b, tmp)
+                    runs = []
+                    for i in range(args.reps):
+                        runs.append(await jingle_ibb(server, src, b, tmp, run=i))
+                    out[f"ibb_prosody_block_{b}"] = _median(runs)
                 return out
 
             results = asyncio.run(run())
@@ -211,6 +227,7 @@ def main() -> int:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "results": results,
     }
