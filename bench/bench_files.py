@@ -35,6 +35,7 @@ FEATURES = [
     "stanzalink.xep.ibb:Ibb",
     "stanzalink.xep.jingle:Jingle",
     "stanzalink.xep.jingle_ibb:JingleIBB",
+    "stanzalink.xep.hashes:Hashes",
     "stanzalink.xep.file_transfer:Files",
 ]
 

@@ -45,6 +45,7 @@ FEATURES: list[str] = [
     "stanzalink.xep.ibb:Ibb",
     "stanzalink.xep.jingle:Jingle",
     "stanzalink.xep.jingle_ibb:JingleIBB",
+    "stanzalink.xep.hashes:Hashes",
     "stanzalink.xep.file_transfer:Files",
 ]
 

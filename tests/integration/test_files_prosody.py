@@ -22,14 +22,15 @@ from stanzalink.config import DeviceConfig
 from stanzalink.errors import StanzaError
 from stanzalink.jid import JID
 from stanzalink.testing.prosody import Prosody
-from stanzalink.xep import file_transfer
+from stanzalink.xep import hashes
 from stanzalink.xep.file_transfer import Files
+from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, IBBStream
 from stanzalink.xep.jingle import Jingle
 from stanzalink.xep.jingle_ibb import JingleIBB
 from stanzalink.xml.builder import E
 
-FEATURES = [Ibb, Jingle, JingleIBB, Files]
+FEATURES = [Ibb, Jingle, JingleIBB, Hashes, Files]
 _n = itertools.count(1)
 
 
@@ -162,7 +163,7 @@ def test_hash_mismatch_never_appears(
 ) -> None:
     # the controller announces a wrong hash (only the sender hashes files here)
     monkeypatch.setattr(
-        file_transfer, "_hash_file", lambda p, a: "x8ae2Lrk+9tV6nVHc2bVmeLv1RHlM1k0fbW3pF5dYy8="
+        hashes, "hash_file", lambda p, a: "x8ae2Lrk+9tV6nVHc2bVmeLv1RHlM1k0fbW3pF5dYy8="
     )
 
     async def main() -> None:

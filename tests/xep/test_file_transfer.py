@@ -15,6 +15,7 @@ import pytest
 
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.file_transfer import NS, NS_ERR, Files, sanitize
+from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
 from stanzalink.xep.jingle import NS as JNS
 from stanzalink.xep.jingle import Jingle
@@ -70,7 +71,7 @@ def make(tmp: Path, **files: Any) -> tuple[Harness, Files]:
     inbox.mkdir(exist_ok=True)
     export.mkdir(exist_ok=True)
     cfg = {"inbox": str(inbox), "export": [str(export)], "min_free": 0, **files}
-    h = Harness([Ibb, Jingle, JingleIBB, Files], ACCESS, jid=JULIET, files=cfg)
+    h = Harness([Ibb, Jingle, JingleIBB, Hashes, Files], ACCESS, jid=JULIET, files=cfg)
     return h, h.feature("files")
 
 

@@ -40,12 +40,12 @@ import stat
 import time
 import xml.etree.ElementTree as ET
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from stanzalink.access import Role
+from stanzalink.xep import hashes
 from stanzalink.xep.base import Feature
 from stanzalink.xep.jingle import Application, Jingle, Session, TransportFailed
 from stanzalink.xml import Element
@@ -55,17 +55,6 @@ log = logging.getLogger(__name__)
 
 NS = "urn:xmpp:jingle:apps:file-transfer:5"
 NS_ERR = "urn:xmpp:jingle:apps:file-transfer:errors:0"
-NS_HASH = "urn:xmpp:hashes:2"
-ALGOS: dict[
-    str, Callable[[], Any]
-] = {  # XEP-0300 name -> hashlib constructor; the strongest offered is used
-    "blake2b-512": lambda: hashlib.blake2b(),
-    "sha3-512": lambda: hashlib.sha3_512(),
-    "sha-512": lambda: hashlib.sha512(),
-    "blake2b-256": lambda: hashlib.blake2b(digest_size=32),
-    "sha3-256": lambda: hashlib.sha3_256(),
-    "sha-256": lambda: hashlib.sha256(),
-}
 PARTIAL = ".partial"
 CHUNK = 65536
 
@@ -102,7 +91,7 @@ def sanitize(name: str) -> str:
 
 
 def file_element(
-    name: str | None = None, size: int | None = None, hashes: dict[str, str] | None = None,
+    name: str | None = None, size: int | None = None, digests: dict[str, str] | None = None,
     offset: int | None = None, length: int | None = None, range_: bool = False,
     media_type: str | None = None,
 ) -> ET.Element:  # fmt: skip
@@ -119,8 +108,8 @@ def file_element(
             r.set("length", str(length))
     if size is not None:
         sub(f, f"{{{NS}}}size", text=str(size))
-    for algo, value in (hashes or {}).items():
-        sub(f, f"{{{NS_HASH}}}hash", {"algo": algo}, text=value)
+    for algo, value in (digests or {}).items():
+        f.append(hashes.hash_element(algo, value))
     return f
 
 
@@ -142,11 +131,7 @@ class FileMeta:
         m.name = f.findtext(f"{{{NS}}}name") or ""
         with contextlib.suppress(ValueError, TypeError):
             m.size = int(f.findtext(f"{{{NS}}}size") or "")
-        for h in f.findall(f"{{{NS_HASH}}}hash"):
-            assert m.hashes is not None
-            m.hashes[h.get("algo") or ""] = (h.text or "").strip()
-        used = f.find(f"{{{NS_HASH}}}hash-used")
-        m.hash_used = used.get("algo") if used is not None else None
+        m.hashes, m.hash_used = hashes.parse_hashes(f)
         r = f.find(f"{{{NS}}}range")
         if r is not None:
             with contextlib.suppress(ValueError, TypeError):
@@ -158,12 +143,12 @@ class FileMeta:
     def algo(self) -> str | None:
         """The strongest usable algorithm offered (hash or hash-used)."""
         offered = set(self.hashes or {}) | ({self.hash_used} if self.hash_used else set())
-        return next((a for a in ALGOS if a in offered), None)
+        return hashes.strongest(offered)
 
 
 class Files(Feature, Application):
     name = "files"
-    disco_features = (NS, NS_HASH, *(f"urn:xmpp:hash-function-text-names:{a}" for a in ALGOS))
+    disco_features = (NS,)  # the hashes feature advertises XEP-0300
     jingle_application: ClassVar[str] = NS
 
     idle_timeout = 60.0  # no data for this long ends a transfer (timeout)
@@ -203,7 +188,7 @@ class Files(Feature, Application):
         st = await asyncio.to_thread(os.stat, p)
         if not stat.S_ISREG(st.st_mode):
             raise ValueError(f"{p} is not a regular file")
-        digest = await asyncio.to_thread(_hash_file, p, "sha-256")
+        digest = await asyncio.to_thread(hashes.hash_file, p, "sha-256")
         s = self._jingle().new_session(to, self)
         desc = E(f"{{{NS}}}description")
         desc.append(file_element(name or p.name, st.st_size, {"sha-256": digest}, range_=True))
@@ -242,9 +227,8 @@ class Files(Feature, Application):
     def jingle_info(self, session: Session, payload: Element) -> bool:
         if payload.tag == f"{{{NS}}}checksum":
             f = payload.find(f"{{{NS}}}file")
-            found = f.findall(f"{{{NS_HASH}}}hash") if f is not None else []
-            hashes = {h.get("algo") or "": (h.text or "").strip() for h in found}
-            session.data.setdefault("checksum", {}).update(hashes)
+            if f is not None:
+                session.data.setdefault("checksum", {}).update(hashes.parse_hashes(f)[0])
             ev = session.data.get("checksum_event")
             if isinstance(ev, asyncio.Event):
                 ev.set()
@@ -342,13 +326,13 @@ class Files(Feature, Application):
         tmp: Path = s.data["tmp"]
         algo: str = s.data["algo"]
         start = time.monotonic()
-        h = ALGOS[algo]()
+        h = hashes.ALGOS[algo]()
         sha = hashlib.sha256()
         got = 0
         s.data["busy"] = True
         try:
             if have:
-                await asyncio.to_thread(_feed_file, tmp, (h, sha))
+                await asyncio.to_thread(hashes.feed_file, tmp, (h, sha))
             t = await s.connect()
             with open(tmp, "ab") as out:
                 while meta.size is None or have + got < meta.size:
@@ -374,7 +358,7 @@ class Files(Feature, Application):
             if meta.size is not None and have + got != meta.size:
                 raise FileTransferError("failed-transport", "the stream ended early")
             expected = await self._expected_hash(s, meta, algo)
-            if base64.b64encode(h.digest()).decode() != expected:
+            if hashes.encode(h.digest()) != expected:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
                 raise FileTransferError("media-error", "hash mismatch")
@@ -438,7 +422,7 @@ class Files(Feature, Application):
             return
         try:
             size = (await asyncio.to_thread(os.stat, path)).st_size
-            digest = await asyncio.to_thread(_hash_file, path, "sha-256")
+            digest = await asyncio.to_thread(hashes.hash_file, path, "sha-256")
         except OSError:
             await self._refuse(s, FileTransferError("failed-application", "", "file-not-available"))
             return
@@ -558,19 +542,6 @@ class Files(Feature, Application):
 
 def _as_element(el: ET.Element | Element | None) -> Any:
     return el
-
-
-def _hash_file(path: Path, algo: str) -> str:
-    h = ALGOS[algo]()
-    _feed_file(path, (h,))
-    return base64.b64encode(h.digest()).decode()
-
-
-def _feed_file(path: Path, hashers: tuple[Any, ...]) -> None:
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            for h in hashers:
-                h.update(block)
 
 
 def _place(tmp: Path, folder: Path, name: str) -> Path:
