@@ -173,23 +173,58 @@ async def test_offer_received_verified_and_placed(tmp_path: Path) -> None:
     await h.close()
 
 
-async def test_example_offer_with_s5b_and_sha1_is_not_accepted(tmp_path: Path) -> None:
-    h, _files = make(tmp_path)
-    raw = offer(hash_el=f"<hash xmlns='{HASH}' algo='sha-1'>w0mcJylzCn+AfvuGdqkty2+KP48=</hash>")
+S5B_TRANSPORT = (
+    "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' mode='tcp' sid='vj3hs98y'>"
+    f"<candidate cid='hft54dqy' host='192.168.4.1' jid='{ROMEO}' port='5086'"
+    " priority='8257636' type='direct'/></transport>"
+)
+
+
+async def replaced_by_ibb(h: Harness, sid: str) -> Element:
+    """The device knows no offered transport: it proposes IBB, the peer accepts."""
+    assert (await h.next_sent()).get("type") == "result"
+    replace = await h.next_sent()
+    j = jingle_of(replace)
+    assert j.get("action") == "transport-replace"
+    t = j.find(f".//{{{IBBT}}}transport")
+    ack(h, replace)
     h.receive(
-        raw.replace(
-            f"<transport xmlns='{IBBT}' block-size='4096' sid='vj3hs98y'/>",
-            "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' mode='tcp' sid='vj3hs98y'>"
-            "<candidate cid='hft54dqy' host='192.168.4.1' jid='" + ROMEO + "' port='5086'"
-            " priority='8257636' type='direct'/></transport>",
+        jingle_action(
+            sid,
+            "transport-accept",
+            f"<content creator='initiator' name='a-file-offer'><transport xmlns='{IBBT}'"
+            f" block-size='4096' sid='{t.get('sid')}'/></content>",
         )
     )
     assert (await h.next_sent()).get("type") == "result"
-    assert reason_of(await next_jingle(h))[0] == "unsupported-transports"
-    # over IBB, but sha-1 alone: refused before any data
-    h.receive(raw.replace("851ba2", "s2"))
+    return t
+
+
+async def test_example_offer_with_s5b_falls_back_to_ibb(tmp_path: Path) -> None:
+    # XEP-0234 example 1 as sent (SOCKS5 candidates), with a sha-256 hash
+    h, _files = make(tmp_path)
+    h.receive(offer().replace(f"<transport xmlns='{IBBT}' block-size='4096' sid='vj3hs98y'/>",
+                              S5B_TRANSPORT))  # fmt: skip
+    t = await replaced_by_ibb(h, "851ba2")
+    acc = await h.next_sent()
+    j = jingle_of(acc)
+    assert j.get("action") == "session-accept"
+    assert j.find(f".//{{{IBBT}}}transport").get("sid") == t.get("sid")
+    ack(h, acc)
+    await ibb_send(h, t.get("sid"), CONTENT)
+    assert reason_of(await next_jingle(h))[0] == "success"
+    assert (tmp_path / "inbox" / "test.txt").read_bytes() == CONTENT
+    await h.close()
+
+
+async def test_sha1_alone_is_not_accepted(tmp_path: Path) -> None:
+    h, _files = make(tmp_path)
+    # the example's own sha-1 hash
+    h.receive(
+        offer(hash_el=f"<hash xmlns='{HASH}' algo='sha-1'>w0mcJylzCn+AfvuGdqkty2+KP48=</hash>")
+    )
     assert (await h.next_sent()).get("type") == "result"
-    assert reason_of(await next_jingle(h))[0] == "security-error"
+    assert reason_of(await next_jingle(h))[0] == "security-error"  # before any data
     await h.close()
 
 

@@ -374,9 +374,24 @@ async def test_unsupported_application_and_transport() -> None:
     h.receive(INITIATE.replace("urn:xmpp:example", "urn:xmpp:jingle:apps:rtp:1"))
     assert (await h.next_sent()).get("type") == "result"  # acknowledged, then ended
     assert reason_of(await h.next_sent()) == "unsupported-applications"
+    # an unknown transport: the device proposes IBB; refused, it ends the session
     h.receive(
         INITIATE.replace("urn:xmpp:jingle:transports:ibb:1", S5B).replace(
             "a73sjjvkla37jfea", "second"
+        )
+    )
+    assert (await h.next_sent()).get("type") == "result"
+    replace = await h.next_sent()
+    j = jingle_of(replace)
+    assert j.get("action") == "transport-replace"
+    assert j.find(".//{urn:xmpp:jingle:transports:ibb:1}transport") is not None
+    ack(h, replace)
+    h.receive(
+        action(
+            "second",
+            "transport-reject",
+            "<content creator='initiator' name='ex'>"
+            "<transport xmlns='urn:xmpp:jingle:transports:ibb:1'/></content>",
         )
     )
     assert (await h.next_sent()).get("type") == "result"

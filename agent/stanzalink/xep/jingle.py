@@ -311,7 +311,9 @@ class Session:
                 raise
 
     async def replace_transport(self, c: Content, namespace: str) -> None:
-        """Initiator: transport-replace with ``namespace``, wait for the accept."""
+        """Send transport-replace with ``namespace`` and wait for the accept
+        (the initiator's fallback; the responder's when it knows none of
+        the offered transports)."""
         cls = self.jingle.transport(namespace)
         if cls is None:
             raise TransportFailed(f"no transport {namespace}")
@@ -547,13 +549,26 @@ class Jingle(Feature):
                 c.transport = cls(s, c.name, tel)
             s.contents[c.name] = c
         self._sessions[(peer, sid)] = s
-        if problem:
+        if problem == "unsupported-transports" and self.transport(FALLBACK) is not None:
+            # none of the offered transports is known here: propose IBB with a
+            # transport-replace before accepting (allowed while PENDING, §6.2)
+            self.ctx.spawn(self._incoming(app, s, role, replace=True), name="jingle-replace")
+        elif problem:
             self.ctx.spawn(s.terminate(problem), name="jingle-refuse")
         else:
             self.ctx.spawn(self._incoming(app, s, role), name="jingle-incoming")
         return None
 
-    async def _incoming(self, app: Application, s: Session, role: Role | None) -> None:
+    async def _incoming(
+        self, app: Application, s: Session, role: Role | None, replace: bool = False
+    ) -> None:
+        try:
+            for c in s.contents.values():
+                if replace and c.transport is None:
+                    await s.replace_transport(c, FALLBACK)
+        except TransportFailed:
+            await s.terminate("unsupported-transports")
+            return
         try:
             app.jingle_incoming(s, role)
         except Exception:
