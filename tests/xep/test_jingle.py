@@ -400,11 +400,16 @@ async def test_unsupported_application_and_transport() -> None:
     await h.close()
 
 
-async def test_too_many_sessions() -> None:
+@pytest.mark.parametrize(("total", "per_peer"), [(1, 4), (16, 1)])
+async def test_too_many_sessions(total: int, per_peer: int) -> None:
     h, jingle, app = make()
-    jingle.max_sessions = 1
+    jingle.max_sessions, jingle.max_per_peer = total, per_peer
     await _pending(h, app)
-    h.receive(INITIATE.replace("a73sjjvkla37jfea", "another").replace("xn28s7gk", "i2"))
+    h.receive(  # another resource of the same account counts too
+        INITIATE.replace("a73sjjvkla37jfea", "another")
+        .replace("xn28s7gk", "i2")
+        .replace("/orchard", "/balcony-2")
+    )
     reply = await h.next_sent()
     assert conditions(reply)[0] == f"{ERR}resource-constraint"
     await h.close()

@@ -401,6 +401,7 @@ class Jingle(Feature):
     disco_features = (NS,)
 
     max_sessions = 16
+    max_per_peer = 4  # sessions with one account (all its resources)
     pending_timeout = 60.0  # a session not accepted by then ends with timeout
     replace_timeout = 30.0
     iq_timeout = 30.0
@@ -444,7 +445,7 @@ class Jingle(Feature):
     def new_session(self, peer: str, app: Application, sid: str | None = None) -> Session:
         """A session we initiate: add contents (description, transport), then
         ``await jingle.initiate(session)``."""
-        if len(self._sessions) >= self.max_sessions:
+        if self._full(norm(peer)):
             raise StanzaError("resource-constraint", "too many Jingle sessions", "wait")
         s = Session(self, sid or os.urandom(8).hex(), norm(peer), True, app)
         self._sessions[(s.peer, s.sid)] = s
@@ -530,7 +531,7 @@ class Jingle(Feature):
                 mine, theirs = ours.sid.encode(), sid.encode()
                 if theirs > mine or (theirs == mine and peer > str(self.ctx.jid)):
                     return jingle_error(iq, "conflict", "tie-break")
-        if len(self._sessions) >= self.max_sessions:
+        if self._full(peer):
             raise StanzaError("resource-constraint", "too many sessions", "wait")
         if app is None:
             app = _NULL_APP
@@ -672,6 +673,11 @@ class Jingle(Feature):
             s._end(parse_reason(j)[0], by_peer=True)
 
     # ------------------------------------------------------------ upkeep
+    def _full(self, peer: str) -> bool:
+        bare = peer.split("/", 1)[0]
+        mine = sum(1 for s in self._sessions.values() if s.peer.split("/", 1)[0] == bare)
+        return len(self._sessions) >= self.max_sessions or mine >= self.max_per_peer
+
     def _forget(self, s: Session) -> None:
         if self._sessions.get((s.peer, s.sid)) is s:
             del self._sessions[(s.peer, s.sid)]
