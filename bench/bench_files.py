@@ -40,7 +40,7 @@ FEATURES = [
 ]
 
 
-def agent_for(server: dict[str, Any], user: str, peer: str, inbox: str) -> Any:
+def agent_for(server: dict[str, Any], user: str, peer: str, inbox: str, export: str = "/") -> Any:
     from stanzalink.agent import Agent, load_feature
     from stanzalink.config import DeviceConfig
     from stanzalink.jid import JID
@@ -54,7 +54,7 @@ def agent_for(server: dict[str, Any], user: str, peer: str, inbox: str) -> Any:
         ca_file=server["ca"],
         access={"operator": [f"{peer}@{server['domain']}"]},
     )
-    cfg.sections["files"] = {"inbox": inbox, "min_free": 0}
+    cfg.sections["files"] = {"inbox": inbox, "min_free": 0, "export": [export]}
     return Agent(cfg, features=[load_feature(f) for f in FEATURES])
 
 
@@ -76,7 +76,7 @@ server = json.loads({server!r})
 async def main():
     IBBTransport.block_size = {block}
     Ibb.window = {window}
-    a = agent_for(server, "ctl", "device", {inbox!r})
+    a = agent_for(server, "ctl", "device", {inbox!r}, {export!r})
     stop = asyncio.Event()
     task = await run_agent(a, stop)
     print("online", flush=True)
@@ -109,6 +109,7 @@ async def jingle_ibb(
         block=block,
         window=window,
         inbox=str(tmp / "ctl-inbox"),
+        export=str(src.parent),
         src=str(src),
     )
     proc = await asyncio.create_subprocess_exec(

@@ -100,7 +100,7 @@ def pair(prosody: Prosody, tmp_path: Path) -> dict[str, Any]:
         "dev_access": {"operator": [ctl]},
         "dev_files": {"inbox": str(tmp_path / "inbox"), "export": [str(tmp_path / "export")]},
         "ctl_access": {"operator": [dev]},
-        "ctl_files": {"inbox": str(tmp_path / "ctl-inbox")},
+        "ctl_files": {"inbox": str(tmp_path / "ctl-inbox"), "export": [str(tmp_path / "ctl-out")]},
         "dev_full": f"{dev}/agent",
     }
 

@@ -463,6 +463,10 @@ async def test_offer_file_api(tmp_path: Path) -> None:
     assert res.direction == "out" and res.sha256 == hashlib.sha256(CONTENT).hexdigest()
     with pytest.raises(PermissionError):
         await files.offer_file("eve@evil.example/x", src)
+    (tmp_path / "private").write_text("no")
+    for outside in (tmp_path / "private", tmp_path / "export" / ".." / "private"):
+        with pytest.raises(PermissionError):
+            await files.offer_file(ROMEO, outside)
     await h.close()
 
 

@@ -22,7 +22,8 @@ Roles: putting a file needs ``role_put`` (operator), getting one
 session-terminate of reason ``security-error``.  Strangers never get here:
 the agent's gate answers ``service-unavailable``.
 
-Console API: ``await files.offer_file(to_full_jid, path) -> TransferResult``,
+Console API: ``await files.offer_file(to_full_jid, path) -> TransferResult``
+(only files under the exports),
 ``await files.request_file(from_full_jid, name, dest_dir)``,
 ``files.received_files() -> list[TransferResult]``.
 """
@@ -177,14 +178,22 @@ class Files(Feature, Application):
         return list(self._received)
 
     async def offer_file(
-        self, to: str, path: str | os.PathLike[str], name: str = ""
+        self, to: str, path: str | os.PathLike[str], name: str = "", *, exported: bool = True
     ) -> TransferResult:
-        """Send a local file to ``to`` (a controller's full JID, allowed to
-        get files); returns when the receiver accepted and verified it, or
-        refused (``ok`` False and the reason)."""
+        """Send a file to ``to`` (a controller's full JID, allowed to get
+        files); returns when the receiver accepted and verified it, or
+        refused (``ok`` False and the reason).  ``path`` must be a regular
+        file under an ``export`` path (relative to one, or absolute inside
+        one) unless ``exported`` is False (a program sending its own file)."""
         if not self.ctx.access.allows(to, self.role_get):
             raise PermissionError(f"{to} may not receive files from this device")
-        p = Path(path)
+        if exported:
+            found = self._resolve_export(os.fspath(path))
+            if found is None:
+                raise PermissionError(f"{path} is not a file under an export path")
+            p = found
+        else:
+            p = Path(path)
         st = await asyncio.to_thread(os.stat, p)
         if not stat.S_ISREG(st.st_mode):
             raise ValueError(f"{p} is not a regular file")
