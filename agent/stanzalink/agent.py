@@ -52,6 +52,11 @@ FEATURES: list[str] = [
     "stanzalink.xep.adhoc:AdHoc",
     "stanzalink.xep.bytestreams:Bytestreams",
     "stanzalink.xep.http:Http",
+    "stanzalink.xep.ibb:Ibb",
+    "stanzalink.xep.jingle:Jingle",
+    "stanzalink.xep.jingle_ibb:JingleIBB",
+    "stanzalink.xep.hashes:Hashes",
+    "stanzalink.xep.file_transfer:Files",
 ]
 
 

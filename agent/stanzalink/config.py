@@ -238,7 +238,15 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "max_concurrent": _count,
         "timeout": _positive,
     },
-    "files": {"inbox": _str, "export": _str_list},
+    "files": {
+        "inbox": _str,
+        "export": _str_list,
+        "max_size": _positive,
+        "min_free": _int,
+        "partial_max_age": _positive,
+        "role_put": _choice("admin", "operator", "viewer"),
+        "role_get": _choice("admin", "operator", "viewer"),
+    },
     "log": {"level": _choice("debug", "info", "warning", "error")},
     "parser": {"backend": _choice("native", "expat")},
     "identity": {

@@ -1,0 +1,746 @@
+"""XEP-0166 Jingle: the session state machine shared by every Jingle
+application (file transfer) and every transport (IBB, SOCKS5).
+
+A session is PENDING from session-initiate, ACTIVE from session-accept,
+ENDED from session-terminate (sent or received).  Applications and
+transports plug in as features:
+
+- an application feature sets ``jingle_application`` to its description
+  namespace and implements :class:`Application`'s methods;
+- a transport feature sets ``jingle_transport`` to a :class:`Transport`
+  subclass (see ``docs/jingle.md`` for the contract).
+
+The core answers ``unknown-session`` (item-not-found) for every sid it does
+not know from that peer, ``out-of-order`` for actions the state machine does
+not allow, ``tie-break`` (conflict) for simultaneous session-initiates
+(XEP-0166 §7.2.16: the lower sid wins) and transport-replaces (the
+initiator wins), ends sessions nobody accepted within ``pending_timeout``,
+keeps at most ``max_sessions``, and ends every session with a peer whose
+presence goes unavailable (reason ``gone``), releasing its transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from stanzalink.access import Role
+from stanzalink.errors import StanzaError
+from stanzalink.jid import JID, InvalidJID
+from stanzalink.xep.base import Feature, IQRoute
+from stanzalink.xml import Element
+from stanzalink.xml.builder import E, sub
+
+log = logging.getLogger(__name__)
+
+NS = "urn:xmpp:jingle:1"
+NS_ERRORS = "urn:xmpp:jingle:errors:1"
+STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+FALLBACK = "urn:xmpp:jingle:transports:ibb:1"  # the transport of last resort (XEP-0260 §3)
+
+REASONS = frozenset(
+    {
+        "alternative-session",
+        "busy",
+        "cancel",
+        "connectivity-error",
+        "decline",
+        "expired",
+        "failed-application",
+        "failed-transport",
+        "general-error",
+        "gone",
+        "incompatible-parameters",
+        "media-error",
+        "security-error",
+        "success",
+        "timeout",
+        "unsupported-applications",
+        "unsupported-transports",
+    }
+)
+PENDING, ACTIVE, ENDED = "pending", "active", "ended"
+
+
+class TransportFailed(Exception):
+    """A transport could not be established or broke (try a fallback)."""
+
+
+def norm(jid: str | None) -> str:
+    try:
+        return str(JID.parse(jid or ""))
+    except InvalidJID:
+        return ""
+
+
+def jingle_error(
+    iq: Element, condition: str, jingle_condition: str | None = None, etype: str = "cancel"
+) -> ET.Element:
+    """An IQ error with a Jingle condition (XEP-0166 §10)."""
+    reply = E(
+        "{jabber:client}iq", {"type": "error", "id": iq.get("id") or "", "to": iq.get("from")}
+    )
+    err = sub(reply, "{jabber:client}error", {"type": etype})
+    sub(err, f"{{{STANZAS}}}{condition}")
+    if jingle_condition:
+        sub(err, f"{{{NS_ERRORS}}}{jingle_condition}")
+    return reply
+
+
+class Transport:
+    """A Jingle transport method (see docs/jingle.md).  One instance per
+    content and negotiation: built with the peer's ``<transport/>`` when the
+    peer offered it (``offer`` not None), or with None when we offer."""
+
+    namespace: ClassVar[str] = ""
+
+    def __init__(self, session: Session, content: str, offer: Element | None) -> None:
+        self.session = session
+        self.content = content
+
+    def offer(self) -> ET.Element:
+        """Our ``<transport/>`` for session-initiate or transport-replace."""
+        raise NotImplementedError
+
+    def answer(self) -> ET.Element:
+        """Our ``<transport/>`` for session-accept or transport-accept (for an
+        instance built from the peer's offer); start listening here."""
+        raise NotImplementedError
+
+    def accepted(self, answer: Element) -> None:
+        """The peer's ``<transport/>`` from its session-accept or
+        transport-accept, answering our offer."""
+
+    def info(self, payload: Element) -> None:
+        """A transport-info payload from the peer; raise StanzaError to refuse."""
+        raise StanzaError("feature-not-implemented")
+
+    async def open(self) -> None:
+        """Establish the bytestream (after acceptance); TransportFailed when
+        it cannot be (the session then falls back, XEP-0260 §3)."""
+        raise NotImplementedError
+
+    async def send(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def recv(self) -> bytes:
+        """The next bytes; b"" when the peer finished sending."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Finish sending and release the stream."""
+
+    def abort(self) -> None:
+        """Release everything now, without waiting for the peer."""
+
+
+class Application:
+    """What an application feature implements (mixed into its Feature)."""
+
+    jingle_application: ClassVar[str] = ""
+
+    def jingle_incoming(self, session: Session, role: Role | None) -> None:
+        """A session-initiate for this application, already acknowledged: call
+        ``session.accept()`` or ``session.terminate(...)`` (soon: it times out)."""
+
+    def jingle_info(self, session: Session, payload: Element) -> bool:
+        """A session-info payload; False answers unsupported-info."""
+        return False
+
+    def jingle_ended(self, session: Session, reason: str, by_peer: bool) -> None:
+        """The session ended (either side, or locally); release its resources."""
+
+    def jingle_equivalent(self, ours: Session, theirs: Element) -> bool:
+        """For tie-breaking: is the peer's session-initiate ``<jingle/>`` the
+        same request as our pending ``ours``?"""
+        return True
+
+
+class Content:
+    def __init__(self, creator: str, name: str, senders: str) -> None:
+        self.creator = creator
+        self.name = name
+        self.senders = senders
+        self.description: ET.Element | None = None  # ours
+        self.peer_description: Element | None = None  # theirs
+        self.transport: Transport | None = None
+        self.changed = asyncio.Event()  # the transport was replaced
+        self.replacing: asyncio.Future[Element] | None = None
+
+
+class Session:
+    """One Jingle session with one peer."""
+
+    def __init__(
+        self, jingle: Jingle, sid: str, peer: str, we_initiated: bool, app: Application
+    ) -> None:
+        self.jingle = jingle
+        self.sid = sid
+        self.peer = peer
+        self.we_initiated = we_initiated
+        self.app = app
+        own = str(jingle.ctx.jid)
+        self.initiator = own if we_initiated else peer
+        self.responder = peer if we_initiated else own
+        self.state = PENDING
+        self.reason: str | None = None
+        self.contents: dict[str, Content] = {}
+        self.accepted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.ended = asyncio.Event()
+        self.data: dict[str, Any] = {}  # for the application
+        self._timer = asyncio.get_running_loop().call_later(
+            jingle.pending_timeout, self._pending_expired
+        )
+
+    def __repr__(self) -> str:
+        return f"<Session {self.sid} with {self.peer} {self.state}>"
+
+    @property
+    def content(self) -> Content:
+        return next(iter(self.contents.values()))
+
+    # ------------------------------------------------------------ actions
+    def element(self, action: str) -> ET.Element:
+        """A ``<jingle/>`` for ``action`` in this session."""
+        j = E(f"{{{NS}}}jingle", {"action": action, "sid": self.sid})
+        if action == "session-initiate":
+            j.set("initiator", self.initiator)
+        elif action == "session-accept":
+            j.set("responder", self.responder)
+        return j
+
+    def content_element(self, c: Content, transport: ET.Element | None, desc: bool) -> ET.Element:
+        el = E(f"{{{NS}}}content", {"creator": c.creator, "name": c.name, "senders": c.senders})
+        if desc and c.description is not None:
+            el.append(c.description)
+        if transport is not None:
+            el.append(transport)
+        return el
+
+    async def send(self, jingle: ET.Element, timeout: float | None = None) -> Element:
+        iq = E("{jabber:client}iq", {"type": "set", "to": self.peer}, jingle)
+        return await self.jingle.ctx.iq(iq, timeout=timeout or self.jingle.iq_timeout)
+
+    async def transport_info(self, content: str, transport: ET.Element) -> Element:
+        """Send a transport-info with our ``<transport/>`` for ``content``
+        (a transport's candidate-used, candidate-error, activated...)."""
+        j = self.element("transport-info")
+        j.append(self.content_element(self.contents[content], transport, False))
+        return await self.send(j)
+
+    async def accept(self) -> None:
+        """Responder: send session-accept (each content's ``description`` as
+        set by the application and its transport's answer)."""
+        if self.state != PENDING or self.we_initiated:
+            raise StanzaError("unexpected-request", "not a pending incoming session")
+        j = self.element("session-accept")
+        for c in self.contents.values():
+            assert c.transport is not None
+            j.append(self.content_element(c, c.transport.answer(), True))
+        self.state = ACTIVE
+        self._timer.cancel()
+        try:
+            await self.send(j)
+        except Exception as exc:
+            self._end(_reason_of(exc), by_peer=False)
+            raise
+
+    async def terminate(
+        self, reason: str, text: str = "", extra: ET.Element | None = None, wait: bool = True
+    ) -> None:
+        """Send session-terminate (the session is ENDED at once, XEP-0166 §6.7);
+        ``wait``: for the acknowledgement (else just send it)."""
+        if self.state == ENDED:
+            return
+        j = self.element("session-terminate")
+        j.append(reason_element(reason, text, extra))
+        self._end(reason, by_peer=False)
+        if not wait:
+            iq = E("{jabber:client}iq", {"type": "set", "to": self.peer, "id": os.urandom(6).hex()})
+            iq.append(j)
+            with contextlib.suppress(Exception):
+                self.jingle.ctx.send(iq)
+            return
+        with contextlib.suppress(Exception):
+            await self.send(j, timeout=self.jingle.terminate_timeout)
+
+    async def info(self, payload: ET.Element | None = None) -> None:
+        j = self.element("session-info")
+        if payload is not None:
+            j.append(payload)
+        await self.send(j)
+
+    async def connect(self, name: str | None = None) -> Transport:
+        """Open the content's transport; on failure fall back (XEP-0260 §3):
+        the initiator replaces it by IBB, the responder waits for that."""
+        c = self.contents[name] if name else self.content
+        while True:
+            if self.state == ENDED:
+                raise TransportFailed(f"session ended ({self.reason})")
+            t = c.transport
+            assert t is not None
+            c.changed.clear()
+            try:
+                await t.open()
+                return t
+            except TransportFailed as exc:
+                log.info("transport %s of %s failed: %s", t.namespace, self.sid, exc)
+                if c.transport is not t:
+                    continue  # the peer replaced it meanwhile
+                if (
+                    self.we_initiated
+                    and t.namespace != FALLBACK
+                    and self.jingle.transport(FALLBACK)
+                ):
+                    try:
+                        await self.replace_transport(c, FALLBACK)
+                        continue
+                    except TransportFailed:
+                        pass
+                elif not self.we_initiated and t.namespace != FALLBACK:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(c.changed.wait(), self.jingle.replace_timeout)
+                    if c.transport is not t:
+                        continue
+                await self.terminate("failed-transport", str(exc))
+                raise
+
+    async def replace_transport(self, c: Content, namespace: str) -> None:
+        """Send transport-replace with ``namespace`` and wait for the accept
+        (the initiator's fallback; the responder's when it knows none of
+        the offered transports)."""
+        cls = self.jingle.transport(namespace)
+        if cls is None:
+            raise TransportFailed(f"no transport {namespace}")
+        new = cls(self, c.name, None)
+        j = self.element("transport-replace")
+        j.append(self.content_element(c, new.offer(), False))
+        loop = asyncio.get_running_loop()
+        c.replacing = loop.create_future()
+        try:
+            await self.send(j)
+            answer = await asyncio.wait_for(c.replacing, self.jingle.replace_timeout)
+        except Exception as exc:
+            new.abort()
+            raise TransportFailed(f"transport-replace failed: {exc!r}") from None
+        finally:
+            c.replacing = None
+        new.accepted(answer)
+        self._set_transport(c, new)
+
+    def _set_transport(self, c: Content, new: Transport) -> None:
+        old, c.transport = c.transport, new
+        if old is not None and old is not new:
+            old.abort()
+        c.changed.set()
+
+    # ------------------------------------------------------------ ending
+    def _pending_expired(self) -> None:
+        if self.state == PENDING:
+            log.info("jingle session %s with %s not accepted in time", self.sid, self.peer)
+            self.jingle.ctx.spawn(self.terminate("timeout"), name="jingle-timeout")
+
+    def _end(self, reason: str, by_peer: bool) -> None:
+        if self.state == ENDED:
+            return
+        self.state = ENDED
+        self.reason = reason
+        self._timer.cancel()
+        for c in self.contents.values():
+            if c.transport is not None:
+                c.transport.abort()
+            if c.replacing is not None and not c.replacing.done():
+                c.replacing.set_exception(TransportFailed(f"session ended: {reason}"))
+            c.changed.set()
+        if not self.accepted.done():
+            self.accepted.set_exception(TransportFailed(f"session ended: {reason}"))
+            self.accepted.exception()  # retrieved: nobody may be waiting
+        self.jingle._forget(self)
+        self.ended.set()
+        try:
+            self.app.jingle_ended(self, reason, by_peer)
+        except Exception:
+            log.exception("jingle_ended of %s failed", self.sid)
+
+
+def reason_element(reason: str, text: str = "", extra: ET.Element | None = None) -> ET.Element:
+    el = E(f"{{{NS}}}reason")
+    sub(el, f"{{{NS}}}{reason if reason in REASONS else 'general-error'}")
+    if text:
+        sub(el, f"{{{NS}}}text", text=text)
+    if extra is not None:
+        el.append(extra)
+    return el
+
+
+def parse_reason(jingle: Element) -> tuple[str, str]:
+    r = jingle.find(f"{{{NS}}}reason")
+    if r is None:
+        return "success", ""
+    cond = "general-error"
+    for child in r:
+        local = child.tag.split("}", 1)[-1]
+        if child.tag.startswith(f"{{{NS}}}") and local in REASONS:
+            cond = local
+    return cond, r.findtext(f"{{{NS}}}text") or ""
+
+
+def _reason_of(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "connectivity-error"
+
+
+class Jingle(Feature):
+    name = "jingle"
+    disco_features = (NS,)
+
+    max_sessions = 16
+    max_per_peer = 4  # sessions with one account (all its resources)
+    pending_timeout = 60.0  # a session not accepted by then ends with timeout
+    replace_timeout = 30.0
+    iq_timeout = 30.0
+    terminate_timeout = 10.0
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self._sessions: dict[tuple[str, str], Session] = {}
+
+    def iq_routes(self) -> list[IQRoute]:
+        return [IQRoute("set", f"{{{NS}}}jingle", self._on_jingle, Role.VIEWER)]
+
+    # ------------------------------------------------------------ plug-ins
+    def transport(self, namespace: str) -> type[Transport] | None:
+        for feat in self.ctx.features():
+            cls = getattr(feat, "jingle_transport", None)
+            if cls is not None and cls.namespace == namespace:
+                return cls  # type: ignore[no-any-return]
+        return None
+
+    def transports(self) -> list[type[Transport]]:
+        """Usable transports, best first (in feature order: put S5B before IBB)."""
+        out = []
+        for feat in self.ctx.features():
+            cls = getattr(feat, "jingle_transport", None)
+            if cls is not None:
+                out.append(cls)
+        return out
+
+    def application(self, namespace: str) -> Application | None:
+        for feat in self.ctx.features():
+            if getattr(feat, "jingle_application", None) == namespace:
+                assert isinstance(feat, Application)
+                return feat
+        return None
+
+    # ------------------------------------------------------------ public
+    def sessions(self) -> list[Session]:
+        return list(self._sessions.values())
+
+    def new_session(self, peer: str, app: Application, sid: str | None = None) -> Session:
+        """A session we initiate: add contents (description, transport), then
+        ``await jingle.initiate(session)``."""
+        if self._full(norm(peer)):
+            raise StanzaError("resource-constraint", "too many Jingle sessions", "wait")
+        s = Session(self, sid or os.urandom(8).hex(), norm(peer), True, app)
+        self._sessions[(s.peer, s.sid)] = s
+        return s
+
+    def add_content(
+        self,
+        s: Session,
+        name: str,
+        description: ET.Element,
+        senders: str = "initiator",
+        transport: type[Transport] | None = None,
+    ) -> Content:
+        c = Content("initiator", name, senders)
+        c.description = description
+        available = self.transports()
+        cls = transport or (available[0] if available else None)
+        if cls is None:
+            raise StanzaError("feature-not-implemented", "no Jingle transport")
+        c.transport = cls(s, name, None)
+        s.contents[name] = c
+        return c
+
+    async def initiate(self, s: Session) -> None:
+        """Send session-initiate; return once the peer acknowledged it (its
+        session-accept completes ``s.accepted``)."""
+        j = s.element("session-initiate")
+        for c in s.contents.values():
+            assert c.transport is not None
+            j.append(s.content_element(c, c.transport.offer(), True))
+        try:
+            await s.send(j)
+        except StanzaError as exc:
+            s._end("tie-break" if _is_tie(exc) else "failed-application", by_peer=True)
+            raise
+        except Exception as exc:
+            s._end(_reason_of(exc), by_peer=False)
+            raise
+
+    # ------------------------------------------------------------ incoming
+    def _on_jingle(self, iq: Element, role: Role | None) -> ET.Element | None:
+        j = iq.find(f"{{{NS}}}jingle")
+        assert j is not None
+        action, sid, peer = j.get("action") or "", j.get("sid") or "", norm(iq.get("from"))
+        if not sid or not peer or not action:
+            raise StanzaError("bad-request", etype="modify")
+        if action == "session-initiate":
+            return self._on_initiate(iq, j, peer, sid, role)
+        s = self._sessions.get((peer, sid))
+        if s is None:
+            return jingle_error(iq, "item-not-found", "unknown-session")
+        handler = _ACTIONS.get(action)
+        if handler is None:
+            if action in _KNOWN_UNSUPPORTED:
+                raise StanzaError("feature-not-implemented")
+            raise StanzaError("bad-request", f"unknown action {action!r}", "modify")
+        reply: ET.Element | None = handler(self, s, iq, j)
+        return reply
+
+    def _on_initiate(
+        self, iq: Element, j: Element, peer: str, sid: str, role: Role | None
+    ) -> ET.Element | None:
+        if (peer, sid) in self._sessions:
+            return jingle_error(iq, "unexpected-request", "out-of-order")
+        contents = j.findall(f"{{{NS}}}content")
+        if not contents:
+            raise StanzaError("bad-request", "no content", "modify")
+        app_ns = ""
+        for child in contents[0]:
+            if child.tag.endswith("}description"):
+                app_ns = child.tag[1:].split("}", 1)[0]
+        app = self.application(app_ns) if app_ns else None
+        # §7.2.16: simultaneous equivalent initiates, the lower sid wins
+        for ours in self._sessions.values():
+            if (
+                ours.peer == peer
+                and ours.we_initiated
+                and ours.state == PENDING
+                and ours.app is app
+                and app is not None
+                and app.jingle_equivalent(ours, j)
+            ):
+                mine, theirs = ours.sid.encode(), sid.encode()
+                if theirs > mine or (theirs == mine and peer > str(self.ctx.jid)):
+                    return jingle_error(iq, "conflict", "tie-break")
+        if self._full(peer):
+            raise StanzaError("resource-constraint", "too many sessions", "wait")
+        if app is None:
+            app = _NULL_APP
+        s = Session(self, sid, peer, False, app)
+        problem = "" if app is not _NULL_APP else "unsupported-applications"
+        for cel in contents:
+            c = Content(cel.get("creator") or "initiator", cel.get("name") or "",
+                        cel.get("senders") or "both")  # fmt: skip
+            c.peer_description = next((x for x in cel if x.tag.endswith("}description")), None)
+            tel = next((x for x in cel if x.tag.endswith("}transport")), None)
+            cls = self.transport(tel.tag[1:].split("}", 1)[0]) if tel is not None else None
+            if cls is None:
+                problem = problem or "unsupported-transports"
+            elif not problem:
+                assert tel is not None
+                c.transport = cls(s, c.name, tel)
+            s.contents[c.name] = c
+        self._sessions[(peer, sid)] = s
+        if problem == "unsupported-transports" and self.transport(FALLBACK) is not None:
+            # none of the offered transports is known here: propose IBB with a
+            # transport-replace before accepting (allowed while PENDING, §6.2)
+            self.ctx.spawn(self._incoming(app, s, role, replace=True), name="jingle-replace")
+        elif problem:
+            self.ctx.spawn(s.terminate(problem), name="jingle-refuse")
+        else:
+            self.ctx.spawn(self._incoming(app, s, role), name="jingle-incoming")
+        return None
+
+    async def _incoming(
+        self, app: Application, s: Session, role: Role | None, replace: bool = False
+    ) -> None:
+        try:
+            for c in s.contents.values():
+                if replace and c.transport is None:
+                    await s.replace_transport(c, FALLBACK)
+        except TransportFailed:
+            await s.terminate("unsupported-transports")
+            return
+        try:
+            app.jingle_incoming(s, role)
+        except Exception:
+            log.exception("jingle application failed on %s", s.sid)
+            await s.terminate("failed-application")
+
+    def _on_accept(self, s: Session, iq: Element, j: Element) -> ET.Element | None:
+        if not s.we_initiated or s.state != PENDING:
+            return jingle_error(iq, "unexpected-request", "out-of-order")
+        for cel in j.findall(f"{{{NS}}}content"):
+            c = s.contents.get(cel.get("name") or "")
+            if c is None:
+                continue
+            c.peer_description = next((x for x in cel if x.tag.endswith("}description")), None)
+            tel = next((x for x in cel if x.tag.endswith("}transport")), None)
+            if tel is not None and c.transport is not None:
+                if tel.tag != f"{{{c.transport.namespace}}}transport":
+                    return jingle_error(iq, "bad-request")
+                c.transport.accepted(tel)
+        s.state = ACTIVE
+        s._timer.cancel()
+        if not s.accepted.done():
+            s.accepted.set_result(None)
+        return None
+
+    def _on_terminate(self, s: Session, iq: Element, j: Element) -> None:
+        reason, _text = parse_reason(j)
+        s._end(reason, by_peer=True)
+
+    def _on_info(self, s: Session, iq: Element, j: Element) -> ET.Element | None:
+        payload = next(iter(j), None)
+        if payload is None:
+            return None  # a ping
+        if s.app.jingle_info(s, payload):
+            return None
+        return jingle_error(iq, "feature-not-implemented", "unsupported-info")
+
+    def _content_of(self, s: Session, j: Element) -> tuple[Content | None, Element | None]:
+        cel = j.find(f"{{{NS}}}content")
+        if cel is None:
+            return None, None
+        c = s.contents.get(cel.get("name") or "")
+        tel = next((x for x in cel if x.tag.endswith("}transport")), None) if c else None
+        return c, tel
+
+    def _on_transport_info(self, s: Session, iq: Element, j: Element) -> None:
+        c, tel = self._content_of(s, j)
+        if c is None or tel is None or c.transport is None:
+            raise StanzaError("bad-request", etype="modify")
+        if tel.tag != f"{{{c.transport.namespace}}}transport":
+            raise StanzaError("bad-request", "not the current transport", "modify")
+        c.transport.info(tel)
+
+    def _on_replace(self, s: Session, iq: Element, j: Element) -> ET.Element | None:
+        c, tel = self._content_of(s, j)
+        if c is None or tel is None:
+            raise StanzaError("bad-request", etype="modify")
+        if c.replacing is not None and s.we_initiated:
+            return jingle_error(iq, "conflict", "tie-break")  # the initiator's wins
+        cls = self.transport(tel.tag[1:].split("}", 1)[0])
+        if cls is None:
+            self.ctx.spawn(self._reject_replace(s, c, tel), name="jingle-transport-reject")
+            return None
+        new = cls(s, c.name, tel)
+        self.ctx.spawn(self._accept_replace(s, c, new), name="jingle-transport-accept")
+        return None
+
+    async def _accept_replace(self, s: Session, c: Content, new: Transport) -> None:
+        j = s.element("transport-accept")
+        j.append(s.content_element(c, new.answer(), False))
+        if c.replacing is not None and not c.replacing.done():
+            c.replacing.set_exception(TransportFailed("the initiator replaced it"))
+        s._set_transport(c, new)
+        try:
+            await s.send(j)
+        except Exception as exc:
+            await s.terminate("failed-transport", f"transport-accept failed: {exc}")
+
+    async def _reject_replace(self, s: Session, c: Content, tel: Element) -> None:
+        j = s.element("transport-reject")
+        j.append(E(f"{{{NS}}}content", {"creator": c.creator, "name": c.name}, tel.to_etree()))
+        with contextlib.suppress(Exception):
+            await s.send(j)
+
+    def _on_transport_answer(self, s: Session, iq: Element, j: Element) -> ET.Element | None:
+        c, tel = self._content_of(s, j)
+        if c is None or c.replacing is None or c.replacing.done():
+            return jingle_error(iq, "unexpected-request", "out-of-order")
+        if j.get("action") == "transport-accept" and tel is not None:
+            c.replacing.set_result(tel)
+        else:
+            c.replacing.set_exception(TransportFailed("transport-reject"))
+        return None
+
+    def _on_content_remove(self, s: Session, iq: Element, j: Element) -> None:
+        for cel in j.findall(f"{{{NS}}}content"):
+            c = s.contents.pop(cel.get("name") or "", None)
+            if c is not None and c.transport is not None:
+                c.transport.abort()
+        if not s.contents:  # XEP-0166 §7.2.6: removing every content ends the session
+            s._end(parse_reason(j)[0], by_peer=True)
+
+    # ------------------------------------------------------------ upkeep
+    def _full(self, peer: str) -> bool:
+        bare = peer.split("/", 1)[0]
+        mine = sum(1 for s in self._sessions.values() if s.peer.split("/", 1)[0] == bare)
+        return len(self._sessions) >= self.max_sessions or mine >= self.max_per_peer
+
+    def _forget(self, s: Session) -> None:
+        if self._sessions.get((s.peer, s.sid)) is s:
+            del self._sessions[(s.peer, s.sid)]
+
+    def end_peer(self, peer: str, reason: str = "gone") -> None:
+        """End every session with ``peer`` locally (full JID; a bare JID ends
+        those with each of its resources)."""
+        p = norm(peer)
+        try:
+            bare = JID.parse(p).resource is None
+        except InvalidJID:
+            return
+        for s in list(self._sessions.values()):
+            if s.peer == p or (bare and s.peer.split("/", 1)[0] == p):
+                s._end(reason, by_peer=True)
+
+    def on_online(self, resumed: bool) -> None:
+        # a new stream (not resumed): IQs in flight are lost, peers may have
+        # given up; end what was going on rather than leave it hanging
+        if not resumed:
+            for s in list(self._sessions.values()):
+                s._end("connectivity-error", by_peer=False)
+
+    def on_presence(self, pres: Element, role: Role | None) -> bool:
+        if pres.get("type") == "unavailable" and self._sessions:
+            self.end_peer(pres.get("from") or "")
+        return False
+
+    async def stop(self) -> None:
+        for s in list(self._sessions.values()):
+            await s.terminate("gone", wait=False)
+
+
+def _is_tie(exc: StanzaError) -> bool:
+    stanza = exc.stanza
+    if isinstance(stanza, Element):
+        return stanza.find(f".//{{{NS_ERRORS}}}tie-break") is not None
+    return False
+
+
+class _NullApp(Application):
+    pass
+
+
+_NULL_APP = _NullApp()
+
+_ACTIONS: dict[str, Any] = {
+    "session-accept": Jingle._on_accept,
+    "session-terminate": Jingle._on_terminate,
+    "session-info": Jingle._on_info,
+    "transport-info": Jingle._on_transport_info,
+    "transport-replace": Jingle._on_replace,
+    "transport-accept": Jingle._on_transport_answer,
+    "transport-reject": Jingle._on_transport_answer,
+    "content-remove": Jingle._on_content_remove,
+}
+_KNOWN_UNSUPPORTED: Iterable[str] = frozenset(
+    [
+        "content-accept",
+        "content-add",
+        "content-modify",
+        "content-reject",
+        "description-info",
+        "security-info",
+    ]
+)

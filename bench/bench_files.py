@@ -1,0 +1,244 @@
+"""File transfer benchmark: a 10 MiB file from a controller to the device
+over Jingle + IBB through Prosody on loopback, next to plain loopback TCP
+(the same file read, sent, written, fsync'ed and hashed) as the ceiling,
+in the same run.
+
+Both ends of the Jingle transfer are stanzalink agents running the
+project's modules (``xep/ibb.py``, ``jingle.py``, ``jingle_ibb.py``,
+``file_transfer.py``); the controller runs in a child process so the two
+ends do not share one Python thread, as on real machines.
+
+Usage: python bench/bench_files.py [--mib N] [--blocks 4096,16384] [--reps R] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "agent"))
+
+from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E402
+
+FEATURES = [
+    "stanzalink.xep.ibb:Ibb",
+    "stanzalink.xep.jingle:Jingle",
+    "stanzalink.xep.jingle_ibb:JingleIBB",
+    "stanzalink.xep.hashes:Hashes",
+    "stanzalink.xep.file_transfer:Files",
+]
+
+
+def agent_for(server: dict[str, Any], user: str, peer: str, inbox: str, export: str = "/") -> Any:
+    from stanzalink.agent import Agent, load_feature
+    from stanzalink.config import DeviceConfig
+    from stanzalink.jid import JID
+
+    cfg = DeviceConfig(
+        jid=JID.parse(f"{user}@{server['domain']}"),
+        password=f"{user}-pw",
+        resource="agent",
+        host="127.0.0.1",
+        port=server["port"],
+        ca_file=server["ca"],
+        access={"operator": [f"{peer}@{server['domain']}"]},
+    )
+    cfg.sections["files"] = {"inbox": inbox, "min_free": 0, "export": [export]}
+    return Agent(cfg, features=[load_feature(f) for f in FEATURES])
+
+
+async def run_agent(a: Any, stop: asyncio.Event) -> asyncio.Task[Any]:
+    task = asyncio.ensure_future(a.run(stop))
+    await a.client.wait_online(30)
+    return task
+
+
+CHILD = """
+import asyncio, json, sys, time
+sys.path.insert(0, {agent!r})
+sys.path.insert(0, {bench!r})
+from bench_files import agent_for, run_agent
+from stanzalink.xep.jingle_ibb import IBBTransport
+from stanzalink.xep.ibb import Ibb
+server = json.loads({server!r})
+
+async def main():
+    IBBTransport.block_size = {block}
+    Ibb.window = {window}
+    a = agent_for(server, "ctl", "device", {inbox!r}, {export!r})
+    stop = asyncio.Event()
+    task = await run_agent(a, stop)
+    print("online", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    t0 = time.perf_counter()
+    res = await a.feature("files").offer_file("device@" + server["domain"] + "/agent", {src!r})
+    took = time.perf_counter() - t0
+    stop.set()
+    await task
+    print(json.dumps({{"ok": res.ok, "reason": res.reason, "seconds": took,
+                      "bytes": res.transferred}}), flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def jingle_ibb(
+    server: dict[str, Any], src: Path, block: int, tmp: Path, window: int = 4, run: int = 0
+) -> dict[str, Any]:
+    inbox = tmp / f"inbox-{block}-{window}-{run}"
+    inbox.mkdir()
+    dev = agent_for(server, "device", "ctl", str(inbox))
+    dev.feature("ibb").max_block = max(block, 4096)
+    stop = asyncio.Event()
+    task = await run_agent(dev, stop)
+    code = CHILD.format(
+        agent=str(ROOT / "agent"),
+        bench=str(ROOT / "bench"),
+        server=json.dumps(server),
+        block=block,
+        window=window,
+        inbox=str(tmp / "ctl-inbox"),
+        export=str(src.parent),
+        src=str(src),
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"online"
+    proc.stdin.write(b"go\n")
+    await proc.stdin.drain()
+    line = await asyncio.wait_for(proc.stdout.readline(), 600)
+    await proc.wait()
+    stop.set()
+    await task
+    res = json.loads(line)
+    landed = inbox / src.name
+    res["verified"] = landed.exists() and _sha(landed) == _sha(src)
+    res["mib_s"] = res["bytes"] / (1 << 20) / res["seconds"]
+    res["block_size"] = block
+    res["window"] = window
+    return res
+
+
+async def plain_tcp(src: Path, tmp: Path) -> dict[str, Any]:
+    """The ceiling: the same bytes over one loopback TCP connection, written,
+    fsync'ed and hashed on arrival."""
+    dest = tmp / "tcp.bin"
+    dest.unlink(missing_ok=True)
+    done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        h = hashlib.sha256()
+        with open(dest, "wb") as out:
+            while chunk := await reader.read(65536):
+                out.write(chunk)
+                h.update(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        writer.close()
+        done.set_result(h.hexdigest())
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    t0 = time.perf_counter()
+    _r, w = await asyncio.open_connection("127.0.0.1", port)
+    with open(src, "rb") as fh:
+        while block := fh.read(65536):
+            w.write(block)
+            await w.drain()
+    w.close()
+    digest = await done
+    took = time.perf_counter() - t0
+    server.close()
+    size = src.stat().st_size
+    return {
+        "seconds": took,
+        "bytes": size,
+        "mib_s": size / (1 << 20) / took,
+        "verified": digest == _sha(src),
+    }
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median time, with every run's MiB/s beside it."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    best = dict(ordered[len(ordered) // 2])
+    best["runs_mib_s"] = [round(r["mib_s"], 3) for r in runs]
+    best["verified"] = all(r["verified"] and r.get("ok", True) for r in runs)
+    return best
+
+
+def _sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mib", type=int, default=10)
+    ap.add_argument("--blocks", default="4096,16384")
+    ap.add_argument("--reps", type=int, default=3, help="runs of each case; the median is kept")
+    ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "files.json"))
+    args = ap.parse_args()
+    blocks = [int(b) for b in args.blocks.split(",")]
+    with tempfile.TemporaryDirectory(prefix="sl-bench-files-") as d:
+        tmp = Path(d)
+        (tmp / "ctl-inbox").mkdir()
+        src = tmp / "payload.bin"
+        src.write_bytes(os.urandom(args.mib << 20))
+        root = tmp / "prosody"
+        root.mkdir()
+        ca, cert, key = make_certs(root)
+        prosody = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
+        prosody.write_config(cert, key)
+        prosody.start()
+        try:
+            for user in ("device", "ctl"):
+                prosody.register(user, f"{user}-pw")
+            server = {"domain": prosody.domain, "port": prosody.port, "ca": str(prosody.ca)}
+
+            async def run() -> dict[str, Any]:
+                out: dict[str, Any] = {}
+                tcp = [await plain_tcp(src, tmp) for _ in range(args.reps)]
+                out["tcp_loopback"] = _median(tcp)
+                for b in blocks:
+                    runs = []
+                    for i in range(args.reps):
+                        runs.append(await jingle_ibb(server, src, b, tmp, run=i))
+                    out[f"ibb_prosody_block_{b}"] = _median(runs)
+                return out
+
+            results = asyncio.run(run())
+        finally:
+            prosody.stop()
+    out = {
+        "what": f"{args.mib} MiB file, controller -> device; Jingle file transfer over IBB "
+        "(window 4 IQs) through Prosody on loopback vs plain loopback TCP, same run",
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        },
+        "results": results,
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
+    ok = all(r.get("verified") and r.get("ok", True) for r in results.values())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
