@@ -243,10 +243,12 @@ class Agent:
 
     def _on_event(self, ev: object) -> None:
         if isinstance(ev, Online):
-            if not ev.resumed:
-                self.announce()
+            # features first: the roster request goes out before the initial
+            # presence (RFC 6121 §2.2)
             for feat in self._features:
                 feat.on_online(ev.resumed)
+            if not ev.resumed:
+                self.announce()
         elif isinstance(ev, Closed):
             for feat in self._features:
                 feat.on_offline()

@@ -43,6 +43,7 @@ from stanzalink.session.events import (
     StanzaReceived,
     StartTLS,
 )
+from stanzalink.session.sm import QueueFull
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -689,7 +690,21 @@ class Client:
                 reply = result
             else:
                 reply.append(result)
-        self.send(reply)
+        try:
+            self.send(reply)
+        except QueueFull:
+            log.warning(
+                "no room to answer %s's IQ %r: the outbound queue is full",
+                iq.get("from"),
+                iq.get("id"),
+            )
+        except Exception:
+            # a result that cannot be serialized must still get an answer
+            log.exception(
+                "the answer to %s's IQ %r could not be sent", iq.get("from"), iq.get("id")
+            )
+            with contextlib.suppress(Exception):
+                self._reply_error(iq, "wait", "internal-server-error")
 
     def _reply_error(self, iq: Element, etype: str, condition: str, text: str = "") -> None:
         reply = E(

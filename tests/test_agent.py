@@ -1,0 +1,52 @@
+"""The agent's wiring: IQ answers always go out, the roster before presence."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from stanzalink.access import Role
+from stanzalink.testing.harness import Harness
+from stanzalink.xep.base import Feature, IQRoute
+from stanzalink.xml import Element
+from stanzalink.xml.builder import E
+
+ACCESS = {"viewer": ["alice@example.net"]}
+
+
+class Broken(Feature):
+    name = "broken"
+
+    def iq_routes(self) -> list[IQRoute]:
+        return [IQRoute("get", "{urn:example:broken}q", self.answer, Role.VIEWER)]
+
+    def answer(self, iq: Element, role: Role | None) -> ET.Element:
+        return E("{urn:example:broken}q", text="a control character \x01 XML cannot carry")
+
+
+async def test_an_unserializable_result_still_gets_an_answer() -> None:
+    h = Harness([Broken], ACCESS)
+    h.receive(
+        "<iq type='get' id='b1' from='alice@example.net/x'><q xmlns='urn:example:broken'/></iq>"
+    )
+    reply = await h.next_sent()
+    assert reply.get("type") == "error" and reply.get("id") == "b1"
+    assert "internal-server-error" in h.sent_xml[-1]
+    await h.close()
+
+
+class Order(Feature):
+    name = "order"
+
+    def on_online(self, resumed: bool) -> None:
+        self.ctx.send(
+            E("{jabber:client}iq", {"type": "get", "id": "r1"}, E("{jabber:iq:roster}query"))
+        )
+
+
+async def test_features_speak_before_the_initial_presence() -> None:
+    h = Harness([Order], ACCESS)
+    h.go_online()
+    first, second = await h.next_sent(), await h.next_sent()
+    assert first.tag == "{jabber:client}iq"  # e.g. the roster request (RFC 6121 §2.2)
+    assert second.tag == "{jabber:client}presence"
+    await h.close()
