@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import hashlib
 import http.server
 import json
@@ -211,7 +212,7 @@ def web_api() -> Iterator[int]:
     """The device's own web API, on loopback: what [http] origin points at."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+        def do_GET(self) -> None:
             asker = self.headers.get("X-Stanzalink-From", "?")
             role = self.headers.get("X-Stanzalink-Role", "?")
             say("web api", f"GET {self.path} for {asker} (role {role})")
@@ -227,7 +228,7 @@ def web_api() -> Iterator[int]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -240,12 +241,17 @@ def web_api() -> Iterator[int]:
         httpd.server_close()
 
 
-def die_with_parent() -> None:
-    """Run in the agent's child process: SIGTERM when the demo dies (Linux)."""
-    with contextlib.suppress(Exception):
-        import ctypes
+try:  # looked up here: the child between fork and exec only calls it
+    _prctl: Any = ctypes.CDLL(None).prctl
+except (OSError, AttributeError):
+    _prctl = None
 
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+def die_with_parent() -> None:
+    """Run in the agent's child process before exec: it gets SIGTERM when
+    the demo dies, even by SIGKILL (Linux's PR_SET_PDEATHSIG)."""
+    if _prctl is not None:
+        _prctl(1, int(signal.SIGTERM))
 
 
 # ------------------------------------------------------------ the controllers
@@ -272,7 +278,9 @@ def indent(body: str, limit: int = 8) -> None:
         say("controller", f"    (… {len(lines) - limit} more lines)")
 
 
-async def demo(server: Prosody, device: str, out: DeviceOutput, steps: Steps, linger: float) -> None:
+async def demo(
+    server: Prosody, device: str, out: DeviceOutput, steps: Steps, linger: float
+) -> None:
     full = f"{device}/agent"
     d = server.domain
     alice = client(
@@ -305,7 +313,7 @@ async def demo(server: Prosody, device: str, out: DeviceOutput, steps: Steps, li
             return "both"
 
         sub = await steps.run("subscription", subscribed, 10)
-        say("controller", f"the device approved: subscription {sub}")
+        say("controller", f"subscription {sub}: the device approved alice and asked for hers")
         p = await steps.run("device presence", lambda: presence, 10)
         say("controller", f"presence from {full}: {p['status']!r}")
         ver = p["caps"]["ver"]
@@ -326,7 +334,7 @@ async def demo(server: Prosody, device: str, out: DeviceOutput, steps: Steps, li
         ident = next(iter(info["disco_info"]["identities"]))
         feats = sorted(info["disco_info"]["features"])
         say("controller", f"disco#info: {ident[0]}/{ident[1]} {ident[3]!r}, {len(feats)} features:")
-        short = [f.replace("http://jabber.org/protocol/", "").replace("urn:xmpp:", "") for f in feats]
+        short = [re.sub(r"^(http://jabber.org/protocol/|urn:xmpp:)", "", f) for f in feats]
         hashes = [f.split(":")[1] for f in short if f.startswith("hash-function-text-names:")]
         short = [f for f in short if not f.startswith("hash-function-text-names:")]
         for i in range(0, len(short), 8):
@@ -344,7 +352,8 @@ async def demo(server: Prosody, device: str, out: DeviceOutput, steps: Steps, li
 
         async def vcard() -> Any:  # the device stores its card right after login
             while True:
-                card = (await alice.plugin["xep_0054"].get_vcard(device, cached=False))["vcard_temp"]
+                iq = await alice.plugin["xep_0054"].get_vcard(device, cached=False)
+                card = iq["vcard_temp"]
                 if card["FN"]:
                     return card
                 await asyncio.sleep(0.2)
@@ -389,7 +398,7 @@ async def demo(server: Prosody, device: str, out: DeviceOutput, steps: Steps, li
             10,
         )  # fmt: skip
         check(done["command"]["status"] == "completed", "the command did not complete")
-        for var, f in done["command"]["form"].get_fields().items():
+        for f in done["command"]["form"].get_fields().values():
             value = f["value"]
             label = f"{f['label']}: " if f["label"] else ""
             for ln in value if isinstance(value, list) else str(value).splitlines():
@@ -410,7 +419,8 @@ async def demo(server: Prosody, device: str, out: DeviceOutput, steps: Steps, li
         )  # fmt: skip
         resp = iq["http-resp"]
         body = iq.xml.findtext("{urn:xmpp:http}resp/{urn:xmpp:http}data/{urn:xmpp:http}text")
-        say("controller", f"  HTTP {resp['code']} {resp['message']}, {resp['headers']['Content-Type']}")
+        ctype = resp["headers"]["Content-Type"]
+        say("controller", f"  HTTP {resp['code']} {resp['message']}, {ctype}")
         say("controller", f"    {body}")
         check(resp["code"] == 200, f"HTTP status {resp['code']}")
 
@@ -423,7 +433,9 @@ async def demo(server: Prosody, device: str, out: DeviceOutput, steps: Steps, li
             await asyncio.wait_for(alice.disconnected, 5)
 
 
-async def stranger(server: Prosody, full: str, device: str, out: DeviceOutput, steps: Steps) -> None:
+async def stranger(
+    server: Prosody, full: str, device: str, out: DeviceOutput, steps: Steps
+) -> None:
     mallory = client(server, f"mallory@{server.domain}/phone", "mallory-password")
     refused: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     mallory.add_event_handler(
@@ -464,6 +476,7 @@ def main() -> int:
     logging.basicConfig(level=logging.ERROR)
     linger = float(sys.argv[1]) if len(sys.argv) > 1 else 0.5
     signal.signal(signal.SIGTERM, stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with &
     steps = Steps()
     status = 1
     # slixmpp 1.17's xep_0332 names its elements 'request' and 'response';
@@ -490,7 +503,7 @@ def main() -> int:
                 [sys.executable, "-m", "stanzalink", "run", "--config", str(config)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,  # noqa: PLW1509 - no threads yet touch it
+                preexec_fn=die_with_parent,
             )
             threading.Thread(target=out.pump, args=(agent.stdout,), daemon=True).start()
             if out.wait_for("online as", 20) is None:
@@ -506,6 +519,8 @@ def main() -> int:
         except Exception as exc:  # a failure in a step: say what, then clean up
             say("demo", f"FAILED: {type(exc).__name__}: {exc}")
         finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: still clean up
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             if agent is not None:
                 agent.send_signal(signal.SIGTERM)
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -520,7 +535,8 @@ def main() -> int:
             say("server", "stopped")
     took = time.monotonic() - STARTED
     outcome = "passed" if status == 0 else ("interrupted" if status == 130 else "FAILED")
-    say("demo", f"{outcome}: {steps.passed} steps in {took:.1f} s; temp dir removed")
+    left = "temp dir removed" if not root.exists() else f"temp dir {root} LEFT BEHIND"
+    say("demo", f"{outcome}: {steps.passed} steps in {took:.1f} s; {left}")
     return status
 
 
