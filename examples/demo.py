@@ -200,6 +200,7 @@ inbox = "{root / "inbox"}"
 export = ["{root / "export"}"]
 
 [console]
+banner = "Acme PS-200, pump station 7"
 log_file = "{root / "export" / "pump.log"}"
 reboot_command = ["true"]
 """
@@ -271,7 +272,9 @@ async def log_in(xmpp: slixmpp.ClientXMPP, server: Prosody) -> None:
 
 
 def indent(body: str, limit: int = 8) -> None:
-    lines = body.splitlines()
+    """A reply body, indented; without XEP-0393's code fences and blank
+    lines (the transcript is short), at most ``limit`` lines."""
+    lines = [ln for ln in body.splitlines() if ln.strip() not in ("", "```")]
     for line in lines[:limit]:
         say("controller", f"    {line}")
     if len(lines) > limit:
@@ -337,10 +340,15 @@ async def demo(
         short = [re.sub(r"^(http://jabber.org/protocol/|urn:xmpp:)", "", f) for f in feats]
         hashes = [f.split(":")[1] for f in short if f.startswith("hash-function-text-names:")]
         short = [f for f in short if not f.startswith("hash-function-text-names:")]
-        for i in range(0, len(short), 8):
-            say("controller", "    " + " ".join(short[i : i + 8]))
         if hashes:
-            say("controller", f"    hash functions: {' '.join(hashes)}")
+            short.append(f"(hashes: {' '.join(hashes)})")
+        row: list[str] = []
+        for word in short:
+            if row and len(" ".join([*row, word])) > 92:
+                say("controller", "    " + " ".join(row))
+                row = []
+            row.append(word)
+        say("controller", "    " + " ".join(row))
         v = await steps.run("version", lambda: alice.plugin["xep_0092"].get_version(full), 10)
         sv = v["software_version"]
         say("controller", f"version: {sv['name']} {sv['version']} on {sv['os']}")
@@ -362,15 +370,15 @@ async def demo(
         say("controller", f"vCard from the server: {card['FN']}, {card['TITLE']}, {card['NOTE']}")
 
         # 5. the chat console
-        async def chat(line: str, replies: int = 1) -> None:
+        async def chat(line: str, replies: int = 1, limit: int = 8) -> None:
             say("controller", f"alice types: {line}")
             alice.send_message(mto=full, mbody=line, mtype="chat")
             for _ in range(replies):
                 msg = await inbox.get()
-                indent(msg["body"])
+                indent(msg["body"], limit)
 
-        await steps.run("console help", lambda: chat("help", 2), 10)  # greeting + help
-        await steps.run("console status", lambda: chat("status"), 10)
+        await steps.run("console help", lambda: chat("help", 2, 16), 10)  # greeting + help
+        await steps.run("console status", lambda: chat("status", 1, 7), 10)
         await steps.run("console reboot", lambda: chat("reboot"), 10)
         await steps.run("console no", lambda: chat("no"), 10)
 
@@ -490,14 +498,17 @@ def main() -> int:
         agent: subprocess.Popen[bytes] | None = None
         try:
             server.start()
-            say("server", f"Prosody on 127.0.0.1:{server.port} for {server.domain}")
             for user in ("alice", "bob", "mallory"):
                 server.register(user, f"{user}-password")
-            say("server", "registered alice (admin), bob (viewer), mallory (a stranger)")
-            say("web api", f"the device's web API on http://127.0.0.1:{origin_port}")
+            say("server", f"Prosody on 127.0.0.1:{server.port} for {server.domain}")
+            say(
+                "server", "accounts: alice (the device's admin), bob (viewer), mallory (a stranger)"
+            )
             device = f"device1@{server.domain}"
             config = device_config(root, server, device, origin_port)
-            say("demo", f"device config {config.name}: identity, avatar, [access], [http], [files]")
+            say(
+                "web api", f"the device's web API on http://127.0.0.1:{origin_port} ([http] origin)"
+            )
             out = DeviceOutput()
             agent = subprocess.Popen(
                 [sys.executable, "-m", "stanzalink", "run", "--config", str(config)],
