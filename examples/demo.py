@@ -266,7 +266,13 @@ def client(server: Prosody, jid: str, password: str, *plugins: str) -> slixmpp.C
 
 async def log_in(xmpp: slixmpp.ClientXMPP, server: Prosody) -> None:
     ready = asyncio.get_running_loop().create_future()
+
+    def failed(why: str) -> None:
+        if not ready.done():
+            ready.set_exception(StepFailed(f"{xmpp.boundjid.bare} could not log in: {why}"))
+
     xmpp.add_event_handler("session_start", lambda _: ready.done() or ready.set_result(True))
+    xmpp.add_event_handler("failed_all_auth", lambda _: failed("authentication refused"))
     xmpp.connect("127.0.0.1", server.port)
     await ready
 
