@@ -558,4 +558,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before anything was started (the rest cleaned up)
+        say("demo", "interrupted")
+        sys.exit(130)
