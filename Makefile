@@ -26,10 +26,11 @@ test-python:
 	$(PY) -m pytest -q
 
 # the native module cross-compiled for ARM, installed as a wheel into Debian's
-# target Python and tested under qemu-user (see scripts/cross/build-and-test.sh)
+# target Python and tested under qemu-user: the C tests and every Python test that
+# needs no server (see scripts/cross/build-and-test.sh)
 test-cross:
-	./scripts/cross/build-and-test.sh arm64
-	./scripts/cross/build-and-test.sh armhf
+	./scripts/cross/build-and-test.sh arm64 --python-tests
+	./scripts/cross/build-and-test.sh armhf --python-tests
 
 lint: setup
 	$(VENV)/bin/ruff check $(PYSRC)

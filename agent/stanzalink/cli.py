@@ -98,7 +98,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     agent = Agent(cfg)
-    asyncio.run(agent.run())
+    try:
+        asyncio.run(agent.run())
+    except KeyboardInterrupt:  # before the agent's own signal handlers were set
+        return 130
     return agent.exit_code
 
 

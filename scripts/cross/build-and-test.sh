@@ -210,7 +210,7 @@ exec $QEMU -L "$SYSROOT" "$SYSROOT/usr/bin/python3.11" "\$@"
 EOF
     chmod +x "$OUT/python"
     STANZALINK_TEST_PYTHON="$OUT/python" STANZALINK_REQUIRE_NATIVE=1 HYPOTHESIS_PROFILE=qemu \
-    PYTHONPATH="$SITE:$DEPS" "${TPY[@]}" -m pytest -q -p no:cacheprovider -o addopts="" \
+    PYTHONPATH="$SITE:$DEPS" "${TPY[@]}" -m pytest -q -rs -p no:cacheprovider -o addopts="" \
         -m "not integration" --ignore=tests/integration --ignore=tests/packaging tests
 fi
 echo "cross $ARCH done in $(( $(date +%s) - start )) s"

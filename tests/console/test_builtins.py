@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,8 @@ from stanzalink.console.feature import bind
 from stanzalink.console.system import System
 from stanzalink.xep.base import Feature
 from tests.console.conftest import Chat
+
+from ..util import python_cmd
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -183,7 +184,7 @@ async def test_shell_is_off_unless_configured() -> None:
 async def test_run_process_is_killed_on_cancel(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     code = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(30)"
-    task = asyncio.ensure_future(run_process([sys.executable, "-c", code], 60))
+    task = asyncio.ensure_future(run_process([*python_cmd(), "-c", code], 60))
     for _ in range(100):
         await asyncio.sleep(0.05)
         if pidfile.exists() and pidfile.read_text():
@@ -194,7 +195,7 @@ async def test_run_process_is_killed_on_cancel(tmp_path: Path) -> None:
         await task
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # killed and reaped
-    rc, out, truncated = await run_process([sys.executable, "-c", "print('x' * 10)"], 10, limit=4)
+    rc, out, truncated = await run_process([*python_cmd(), "-c", "print('x' * 10)"], 10, limit=4)
     assert rc == 0 and out == "xxxx" and truncated
 
 

@@ -14,6 +14,8 @@ import pytest
 from stanzalink.xep import xhtml_im
 from tests.console.conftest import ALICE, VICTOR, Chat, body
 
+from ..util import python_cmd
+
 
 async def test_banner_on_first_contact_then_answers() -> None:
     c = Chat()
@@ -126,9 +128,8 @@ async def test_paging_with_more(test_commands: dict[str, Any]) -> None:
 async def test_confirmation_from_the_same_full_jid(tmp_path: Path) -> None:
     marker = tmp_path / "rebooted"
     script = f"open({str(marker)!r}, 'w').write('yes')"
-    import sys
 
-    c = Chat(reboot_command=[sys.executable, "-c", script])
+    c = Chat(reboot_command=[*python_cmd(), "-c", script])
     await c.greet()
     question = await c.ask("reboot")
     assert question.startswith("*Reboot the device now?* Answer `yes` or `no`")

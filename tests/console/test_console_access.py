@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.console.conftest import VICTOR, Chat
+from tests.util import python_cmd
 
 
 def reboot_probe(tmp_path: Path) -> tuple[Path, list[str]]:
     marker = tmp_path / "rebooted"
-    return marker, [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('x')"]
+    return marker, [*python_cmd(), "-c", f"open({str(marker)!r}, 'w').write('x')"]
 
 
 @pytest.mark.parametrize(
