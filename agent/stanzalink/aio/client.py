@@ -29,7 +29,6 @@ from stanzalink import ns
 from stanzalink.aio.dns import Resolver, Target, xmpp_targets
 from stanzalink.errors import LocalProtocolError, StanzaError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
-from stanzalink.session import keystore
 from stanzalink.session.core import Session, SessionConfig, State, TLSInfo
 from stanzalink.session.events import (
     Authenticated,
@@ -177,6 +176,8 @@ class Client:
     def __init__(self, config: ClientConfig, *, resolver: Resolver | None = None) -> None:
         self.config = config
         if config.scram_keys_file and not config.scram_keys:
+            from stanzalink.session import keystore  # only with a keys file: tempfile is heavy
+
             config.scram_keys.update(keystore.load(config.scram_keys_file, str(config.jid.bare)))
         self.session = Session(config, parser_backend=config.parser_backend)
         self._resolver = resolver
@@ -576,6 +577,8 @@ class Client:
         if not path:
             return
         try:
+            from stanzalink.session import keystore
+
             keystore.save(path, str(self.config.jid.bare), ev.keys)
         except OSError as exc:
             log.error("cannot save the SCRAM keys to %s: %s", path, exc)

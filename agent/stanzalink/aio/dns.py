@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import random
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +205,10 @@ class Resolver:
 
 def order_srv(records: Sequence[SRVRecord], rng: random.Random | None = None) -> list[SRVRecord]:
     """RFC 2782 order: by priority, weighted random within a priority."""
-    rng = rng or random.Random()
+    if rng is None:
+        import random  # only for SRV answers: not imported at start
+
+        rng = random.Random()
     out: list[SRVRecord] = []
     for prio in sorted({r.priority for r in records}):
         group = [r for r in records if r.priority == prio]
