@@ -255,4 +255,3 @@ class JingleS5B(Feature):
             with contextlib.suppress(OSError):
                 await self.listener.close()
             self.listener = None
-
