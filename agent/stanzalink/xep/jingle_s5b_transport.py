@@ -130,12 +130,14 @@ class S5BTransport(Transport):
                 raise TransportFailed("released") from None
             raise
         except (StanzalinkError, OSError, TimeoutError) as exc:
+            self.feature.failed += 1
             raise TransportFailed(f"SOCKS5: {exc}") from None
         finally:
             self._opening = None
         if self._aborted:  # released while the last step finished
             await self.stream.close()
             raise TransportFailed("released")
+        self.feature.established += 1
 
     async def send(self, data: bytes) -> None:
         if self.stream is None:
@@ -194,6 +196,8 @@ class JingleS5B(Feature):
         self._direct: tuple[str, int] | None = None
         self.proxies: list[bs.StreamHost] | None = None  # None: not discovered yet
         self._discovery: asyncio.Task[Any] | None = None
+        self.established = 0  # bytestreams set up (counters, for status and tests)
+        self.failed = 0  # negotiations that fell back
 
     def set_io(
         self, negotiation: Callable[..., Negotiation], listener: Callable[..., Listener]
