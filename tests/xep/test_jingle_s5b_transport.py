@@ -328,3 +328,42 @@ async def test_no_proxy_found_offers_ibb_and_disco(tmp_path: Path) -> None:
     assert h2.feature("jingle-s5b").disco_features == ()
     assert h2.feature("jingle").transport(S5B) is None
     await h2.close()
+
+
+async def test_direct_candidate_when_configured(tmp_path: Path) -> None:
+    """``direct_candidates = true``: the device also offers its own
+    listener (type direct, the higher priority); Romeo connects to it."""
+    from stanzalink.aio.socks5 import connect
+
+    h, files = await make(tmp_path, free_port(), direct_candidates=True)
+    src = tmp_path / "export" / "d.bin"
+    src.write_bytes(CONTENT)
+    sending = asyncio.ensure_future(files.offer_file(ROMEO, src))
+    init = await h.next_sent()
+    jj = jingle_of(init)
+    sid, t = jj.get("sid"), jj.find(f".//{{{S5B}}}transport")
+    sid_t, name = t.get("sid"), jj.find(f"{{{JNS}}}content").get("name")
+    direct, proxy = t.findall(f"{{{S5B}}}candidate")
+    assert (direct.get("type"), direct.get("jid"), direct.get("host")) == (
+        "direct", JULIET, "127.0.0.1")  # fmt: skip
+    assert int(direct.get("priority")) == j.priority("direct", 65535)
+    assert proxy.get("type") == "proxy"
+    ack(h, init)
+    body = (f"<content creator='initiator' name='{name}' senders='initiator'>"
+            f"<transport xmlns='{S5B}' sid='{sid_t}'/></content>")  # fmt: skip
+    h.receive(jingle_action(sid, "session-accept", body, id_="a"))
+    assert (await h.next_sent()).get("type") == "result"
+    assert (await sent_info(h)).find(f"{{{S5B}}}candidate-error") is not None
+    stream = await connect(
+        "127.0.0.1", int(direct.get("port")), j.candidate_dst(sid_t, JULIET, ROMEO), timeout=5
+    )
+    used = f"<candidate-used cid='{direct.get('cid')}'/>"
+    body = (f"<content creator='initiator' name='{name}'><transport xmlns='{S5B}'"
+            f" sid='{sid_t}'>{used}</transport></content>")  # fmt: skip
+    h.receive(jingle_action(sid, "transport-info", body, id_="u"))
+    assert (await h.next_sent()).get("type") == "result"
+    assert await asyncio.wait_for(read_all(stream), 5) == CONTENT  # no activation for direct
+    h.receive(jingle_action(sid, "session-terminate", "<reason><success/></reason>"))
+    assert (await asyncio.wait_for(sending, 5)).ok
+    assert h.feature("jingle-s5b").established == 1
+    await h.close()
