@@ -367,3 +367,23 @@ async def test_direct_candidate_when_configured(tmp_path: Path) -> None:
     assert (await asyncio.wait_for(sending, 5)).ok
     assert h.feature("jingle-s5b").established == 1
     await h.close()
+
+
+async def test_proxies_found_again_after_a_new_stream_only(tmp_path: Path) -> None:
+    h, _files = await make(tmp_path, 7777)
+    s5b = h.feature("jingle-s5b")
+    assert s5b.proxies[0].port == 7777
+    h.go_online(resumed=True)  # stream management resumed: the cache stays
+    await h.settle()
+    assert [x for x in h.unread() if x.get("to") == PROXY] == []
+    h.go_online(resumed=False)  # a new stream: ask again
+    req = next(x for x in [await h.next_sent(), await h.next_sent()] if x.get("to") == PROXY)
+    assert s5b.proxies is None and not s5b.can_offer()
+    hosts = "".join(
+        f"<streamhost host='127.0.0.1' jid='{PROXY}' port='{7000 + i}'/>" for i in range(9)
+    )
+    h.receive(f"<iq type='result' id='{req.get('id')}' from='{PROXY}' to='{JULIET}'>"
+              f"<query xmlns='{BYTESTREAMS}'>{hosts}</query></iq>")  # fmt: skip
+    await h.settle()
+    assert [x.port for x in s5b.proxies] == [7000, 7001, 7002, 7003]  # bounded
+    await h.close()
