@@ -1,14 +1,16 @@
 """File transfer benchmark: a 10 MiB file from a controller to the device
-over Jingle + IBB through Prosody on loopback, next to plain loopback TCP
-(the same file read, sent, written, fsync'ed and hashed) as the ceiling,
-in the same run.
+over Jingle + IBB and over Jingle + SOCKS5 (XEP-0260) through Prosody's
+mod_proxy65 on loopback, next to plain loopback TCP (the same file read,
+sent, written, fsync'ed and hashed) as the ceiling, in the same run.
 
 Both ends of the Jingle transfer are stanzalink agents running the
 project's modules (``xep/ibb.py``, ``jingle.py``, ``jingle_ibb.py``,
-``file_transfer.py``); the controller runs in a child process so the two
-ends do not share one Python thread, as on real machines.
+``jingle_s5b_transport.py``, ``file_transfer.py``); the controller runs in
+a child process so the two ends do not share one Python thread, as on real
+machines.
 
 Usage: python bench/bench_files.py [--mib N] [--blocks 4096,16384] [--reps R] [--json FILE]
+                                   [--no-socks5]
 """
 
 from __future__ import annotations
@@ -34,13 +36,31 @@ from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E
 FEATURES = [
     "stanzalink.xep.ibb:Ibb",
     "stanzalink.xep.jingle:Jingle",
+    "stanzalink.xep.jingle_s5b_transport:JingleS5B",  # serves only with [files] socks5
     "stanzalink.xep.jingle_ibb:JingleIBB",
     "stanzalink.xep.hashes:Hashes",
     "stanzalink.xep.file_transfer:Files",
 ]
 
 
-def agent_for(server: dict[str, Any], user: str, peer: str, inbox: str, export: str = "/") -> Any:
+def proxy65_config(port: int, domain: str) -> str:
+    """mod_proxy65 as a component under the domain (so disco finds it)."""
+    return f"""
+proxy65_ports = {{ {port} }}
+proxy65_interfaces = {{ "127.0.0.1" }}
+Component "proxy.{domain}" "proxy65"
+  proxy65_address = "127.0.0.1"
+"""
+
+
+def agent_for(
+    server: dict[str, Any],
+    user: str,
+    peer: str,
+    inbox: str,
+    export: str = "/",
+    socks5: bool = False,
+) -> Any:
     from stanzalink.agent import Agent, load_feature
     from stanzalink.config import DeviceConfig
     from stanzalink.jid import JID
@@ -54,13 +74,18 @@ def agent_for(server: dict[str, Any], user: str, peer: str, inbox: str, export: 
         ca_file=server["ca"],
         access={"operator": [f"{peer}@{server['domain']}"]},
     )
-    cfg.sections["files"] = {"inbox": inbox, "min_free": 0, "export": [export]}
+    cfg.sections["files"] = {"inbox": inbox, "min_free": 0, "export": [export], "socks5": socks5}
     return Agent(cfg, features=[load_feature(f) for f in FEATURES])
 
 
 async def run_agent(a: Any, stop: asyncio.Event) -> asyncio.Task[Any]:
     task = asyncio.ensure_future(a.run(stop))
     await a.client.wait_online(30)
+    s5b = a.feature("jingle-s5b")
+    if s5b.active:  # proxy discovery done before the clock starts
+        deadline = time.monotonic() + 30
+        while s5b.proxies is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
     return task
 
 
@@ -76,7 +101,7 @@ server = json.loads({server!r})
 async def main():
     IBBTransport.block_size = {block}
     Ibb.window = {window}
-    a = agent_for(server, "ctl", "device", {inbox!r}, {export!r})
+    a = agent_for(server, "ctl", "device", {inbox!r}, {export!r}, socks5={socks5})
     stop = asyncio.Event()
     task = await run_agent(a, stop)
     print("online", flush=True)
@@ -86,19 +111,29 @@ async def main():
     took = time.perf_counter() - t0
     stop.set()
     await task
+    s5b = a.feature("jingle-s5b")
     print(json.dumps({{"ok": res.ok, "reason": res.reason, "seconds": took,
-                      "bytes": res.transferred}}), flush=True)
+                      "bytes": res.transferred, "s5b_established": s5b.established,
+                      "s5b_failed": s5b.failed}}), flush=True)
 
 asyncio.run(main())
 """
 
 
 async def jingle_ibb(
-    server: dict[str, Any], src: Path, block: int, tmp: Path, window: int = 4, run: int = 0
+    server: dict[str, Any],
+    src: Path,
+    block: int,
+    tmp: Path,
+    window: int = 4,
+    run: int = 0,
+    socks5: bool = False,
 ) -> dict[str, Any]:
-    inbox = tmp / f"inbox-{block}-{window}-{run}"
+    """One transfer; ``socks5``: both ends with ``[files] socks5`` (the IBB
+    block size then only matters if it fell back)."""
+    inbox = tmp / f"inbox-{block}-{window}-{run}-{socks5}"
     inbox.mkdir()
-    dev = agent_for(server, "device", "ctl", str(inbox))
+    dev = agent_for(server, "device", "ctl", str(inbox), socks5=socks5)
     dev.feature("ibb").max_block = max(block, 4096)
     stop = asyncio.Event()
     task = await run_agent(dev, stop)
@@ -111,6 +146,7 @@ async def jingle_ibb(
         inbox=str(tmp / "ctl-inbox"),
         export=str(src.parent),
         src=str(src),
+        socks5=socks5,
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, stdin=subprocess.PIPE, stdout=subprocess.PIPE
@@ -129,6 +165,10 @@ async def jingle_ibb(
     res["mib_s"] = res["bytes"] / (1 << 20) / res["seconds"]
     res["block_size"] = block
     res["window"] = window
+    if socks5:
+        # the bytes went through the proxy, not a fallback
+        res["verified"] = res["verified"] and res["s5b_established"] == 1 and res["s5b_failed"] == 0
+        del res["block_size"], res["window"]
     return res
 
 
@@ -190,6 +230,7 @@ def main() -> int:
     ap.add_argument("--blocks", default="4096,16384")
     ap.add_argument("--reps", type=int, default=3, help="runs of each case; the median is kept")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "files.json"))
+    ap.add_argument("--no-socks5", action="store_true", help="skip the Jingle SOCKS5 row")
     args = ap.parse_args()
     blocks = [int(b) for b in args.blocks.split(",")]
     with tempfile.TemporaryDirectory(prefix="sl-bench-files-") as d:
@@ -201,7 +242,7 @@ def main() -> int:
         root.mkdir()
         ca, cert, key = make_certs(root)
         prosody = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
-        prosody.write_config(cert, key)
+        prosody.write_config(cert, key, extra=proxy65_config(free_port(), prosody.domain))
         prosody.start()
         try:
             for user in ("device", "ctl"):
@@ -217,6 +258,11 @@ def main() -> int:
                     for i in range(args.reps):
                         runs.append(await jingle_ibb(server, src, b, tmp, run=i))
                     out[f"ibb_prosody_block_{b}"] = _median(runs)
+                if not args.no_socks5:
+                    runs = []
+                    for i in range(args.reps):
+                        runs.append(await jingle_ibb(server, src, 4096, tmp, run=i, socks5=True))
+                    out["s5b_proxy65"] = _median(runs)
                 return out
 
             results = asyncio.run(run())
@@ -224,7 +270,8 @@ def main() -> int:
             prosody.stop()
     out = {
         "what": f"{args.mib} MiB file, controller -> device; Jingle file transfer over IBB "
-        "(window 4 IQs) through Prosody on loopback vs plain loopback TCP, same run",
+        "(window 4 IQs) and over SOCKS5 (XEP-0260, Prosody's mod_proxy65) through Prosody "
+        "on loopback vs plain loopback TCP, same run",
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),

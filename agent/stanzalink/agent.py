@@ -54,6 +54,7 @@ FEATURES: list[str] = [
     "stanzalink.xep.http:Http",
     "stanzalink.xep.ibb:Ibb",
     "stanzalink.xep.jingle:Jingle",
+    "stanzalink.xep.jingle_s5b_transport:JingleS5B",
     "stanzalink.xep.jingle_ibb:JingleIBB",
     "stanzalink.xep.hashes:Hashes",
     "stanzalink.xep.file_transfer:Files",
@@ -123,6 +124,12 @@ class Agent:
             from stanzalink.aio.http_origin import make_origin  # XEP-0332's origin I/O
 
             http.set_origin_factory(make_origin)
+        s5b = self._by_name.get("jingle-s5b")
+        if s5b is not None and hasattr(s5b, "set_io"):
+            from stanzalink.aio.s5b import S5BNegotiation  # XEP-0260's sockets
+            from stanzalink.aio.socks5 import StreamHostServer
+
+            s5b.set_io(S5BNegotiation, StreamHostServer)
         routes: dict[tuple[str, str], IQRoute] = {}
         for feat in self._features:
             for route in feat.iq_routes():

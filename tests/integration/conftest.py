@@ -14,6 +14,20 @@ from stanzalink.testing.prosody import Prosody, free_port, make_certs
 
 _names = itertools.count(1)
 
+PROXY65 = "proxy.stanzalink.test"  # the JID of the proxy65 component of `prosody_proxy65`
+
+
+def proxy65_config(port: int, jid: str = PROXY65) -> str:
+    """Prosody 0.12: the listener is a global service (proxy65_ports,
+    proxy65_interfaces), the proxy a component; proxy65_address is what
+    the streamhost answer names as host."""
+    return f"""
+proxy65_ports = {{ {port} }}
+proxy65_interfaces = {{ "127.0.0.1" }}
+Component "{jid}" "proxy65"
+  proxy65_address = "127.0.0.1"
+"""
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -34,6 +48,26 @@ def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prosody]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def prosody_proxy65(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prosody, int]]:
+    """A Prosody with mod_proxy65 (component PROXY65 on loopback): (server,
+    proxy port).  Accounts device1 and alice exist (password "<user>-password")."""
+    if shutil.which("prosody") is None or shutil.which("openssl") is None:
+        pytest.fail("prosody and openssl are needed: run scripts/bootstrap.sh")
+    root: Path = tmp_path_factory.mktemp("prosody-proxy65")
+    ca, cert, key = make_certs(root)
+    p = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
+    proxy_port = free_port()
+    p.write_config(cert, key, extra=proxy65_config(proxy_port))
+    p.start()
+    try:
+        for user in ("device1", "alice"):
+            p.register(user, f"{user}-password")
+        yield p, proxy_port
+    finally:
+        p.stop()
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import shutil
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,42 +16,19 @@ import pytest
 from stanzalink.aio.client import Client, ClientConfig, IQError
 from stanzalink.aio.socks5 import Socks5Error, Socks5Stream, connect, connect_first
 from stanzalink.jid import JID
-from stanzalink.testing.prosody import Prosody, free_port, make_certs
+from stanzalink.testing.prosody import Prosody
 from stanzalink.xep import bytestreams as s5b
 from stanzalink.xml import Element
 
-PROXY = "proxy.stanzalink.test"
+from .conftest import PROXY65 as PROXY
+
 MIB = 1024 * 1024
 
 
-def proxy65_config(port: int) -> str:
-    """Prosody 0.12: the listener is a global service (proxy65_ports,
-    proxy65_interfaces), the proxy a component; proxy65_address is what
-    the streamhost answer names as host."""
-    return f"""
-proxy65_ports = {{ {port} }}
-proxy65_interfaces = {{ "127.0.0.1" }}
-Component "{PROXY}" "proxy65"
-  proxy65_address = "127.0.0.1"
-"""
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prosody, int]]:
-    if shutil.which("prosody") is None or shutil.which("openssl") is None:
-        pytest.fail("prosody and openssl are needed: run scripts/bootstrap.sh")
-    root: Path = tmp_path_factory.mktemp("prosody-proxy65")
-    ca, cert, key = make_certs(root)
-    p = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
-    proxy_port = free_port()
-    p.write_config(cert, key, extra=proxy65_config(proxy_port))
-    p.start()
-    try:
-        for user in ("device1", "alice"):
-            p.register(user, f"{user}-password")
-        yield p, proxy_port
-    finally:
-        p.stop()
+def server(prosody_proxy65: tuple[Prosody, int]) -> tuple[Prosody, int]:
+    """Prosody with proxy65 (tests/integration/conftest.py), component PROXY."""
+    return prosody_proxy65
 
 
 def config(p: Prosody, user: str, resource: str) -> ClientConfig:

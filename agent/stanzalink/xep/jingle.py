@@ -103,6 +103,11 @@ class Transport:
         self.session = session
         self.content = content
 
+    @classmethod
+    def usable(cls, jingle: Jingle) -> bool:
+        """Worth offering now (SOCKS5: a proxy or a direct candidate is known)."""
+        return True
+
     def offer(self) -> ET.Element:
         """Our ``<transport/>`` for session-initiate or transport-replace."""
         raise NotImplementedError
@@ -461,7 +466,7 @@ class Jingle(Feature):
     ) -> Content:
         c = Content("initiator", name, senders)
         c.description = description
-        available = self.transports()
+        available = [t for t in self.transports() if t.usable(self)]
         cls = transport or (available[0] if available else None)
         if cls is None:
             raise StanzaError("feature-not-implemented", "no Jingle transport")

@@ -1,0 +1,261 @@
+"""XEP-0260 Jingle SOCKS5 Bytestreams as a Jingle transport, falling back
+to IBB (XEP-0260 §3, done by the Jingle core on ``TransportFailed``).
+
+The feature ``jingle-s5b`` (listed before ``jingle-ibb``) runs when
+``[files] socks5 = true``.  On every new stream (not a resumed one) it asks
+the server for its SOCKS5 proxies once (``socks5_proxy`` names one instead
+of disco) and keeps what it found; sessions offer those proxies, plus a
+direct candidate on ``direct_host`` when ``direct_candidates = true``
+(devices are usually behind NAT: off by default).  Nothing found and no
+direct candidate: the transport is not offered, IBB is.
+
+Feature modules open no sockets: the agent hands this feature the
+negotiation and listener classes of :mod:`stanzalink.aio.s5b` and
+:mod:`stanzalink.aio.socks5` with :meth:`JingleS5B.set_io`.  See
+``docs/socks5.md`` and ``docs/jingle.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
+
+from stanzalink.errors import StanzaError, StanzalinkError
+from stanzalink.xep import bytestreams as bs
+from stanzalink.xep import jingle_s5b as j
+from stanzalink.xep.base import Feature
+from stanzalink.xep.jingle import Jingle, Session, Transport, TransportFailed
+from stanzalink.xml import Element
+
+log = logging.getLogger(__name__)
+
+NS = j.NS
+MAX_PROXIES = 4  # streamhosts kept from discovery
+
+
+class Stream(Protocol):
+    async def read(self, n: int = 65536) -> bytes: ...
+    async def write(self, data: bytes | memoryview) -> None: ...
+    async def close(self, timeout: float = 5.0) -> None: ...
+
+
+class Negotiation(Protocol):
+    """What :class:`stanzalink.aio.s5b.S5BNegotiation` offers."""
+
+    def local_transport(self, proxies: Any = (), direct: Any = ()) -> ET.Element: ...
+    def remote_transport(self, el: Any) -> None: ...
+    def on_transport_info(self, el: Any) -> None: ...
+    async def established(self, timeout: float = 60.0) -> Any: ...
+    async def close(self) -> None: ...
+
+
+class Listener(Protocol):
+    async def start(self) -> tuple[str, int]: ...
+    async def close(self) -> None: ...
+
+
+class S5BTransport(Transport):
+    namespace: ClassVar[str] = NS
+
+    def __init__(self, session: Session, content: str, offer: Element | None) -> None:
+        super().__init__(session, content, offer)
+        feat = session.jingle.ctx.feature(JingleS5B.name)
+        if not isinstance(feat, JingleS5B) or feat.negotiation_factory is None:
+            raise TransportFailed("the jingle-s5b feature is not running")
+        self.feature = feat
+        self._offer = offer
+        sid = j.new_id()
+        self._theirs: set[tuple[str, int]] = set()
+        if offer is not None:
+            t = j.parse_transport(offer)  # StanzaError bad-request: answers the IQ
+            if t.mode != "tcp":
+                raise StanzaError("not-acceptable", "only mode tcp", "modify")
+            sid = t.sid
+            self._theirs = {(c.host, c.port) for c in t.candidates}
+        self._failed = ""
+        self._aborted = False
+        self._opening: asyncio.Future[Any] | None = None
+        self.stream: Stream | None = None
+        self.neg: Negotiation = feat.negotiation_factory(
+            sid=sid, me=str(session.jingle.ctx.jid), peer=session.peer,
+            initiator=session.we_initiated, send_info=self._send_info,
+            iq=session.jingle.ctx.iq, listener=feat.listener,
+            connect_timeout=feat.connect_timeout,
+        )  # fmt: skip
+
+    @classmethod
+    def usable(cls, jingle: Jingle) -> bool:
+        feat = jingle.ctx.feature(JingleS5B.name)
+        return isinstance(feat, JingleS5B) and feat.can_offer()
+
+    async def _send_info(self, el: ET.Element) -> None:
+        await self.session.transport_info(self.content, el)
+
+    def offer(self) -> ET.Element:
+        return self.neg.local_transport(self.feature.proxies or (), self.feature.direct())
+
+    def answer(self) -> ET.Element:
+        # §2.2: do not repeat a host/port the initiator offered
+        direct = [hp for hp in self.feature.direct() if hp not in self._theirs]
+        el = self.neg.local_transport(self.feature.proxies or (), direct)
+        assert self._offer is not None
+        self.neg.remote_transport(self._offer)  # start connecting to theirs
+        return el
+
+    def accepted(self, answer: Element) -> None:
+        try:
+            self.neg.remote_transport(answer)
+        except StanzaError as exc:  # open() fails: fall back
+            self._failed = f"bad transport in the answer: {exc}"
+
+    def info(self, payload: Element) -> None:
+        self.neg.on_transport_info(payload)
+
+    async def open(self) -> None:
+        if self.stream is not None:
+            return
+        if self._failed or self._aborted:
+            raise TransportFailed(self._failed or "released")
+        self._opening = fut = asyncio.ensure_future(
+            self.neg.established(self.feature.establish_timeout)
+        )
+        try:
+            self.stream = await fut
+        except asyncio.CancelledError:
+            if self._aborted:
+                raise TransportFailed("released") from None
+            raise
+        except (StanzalinkError, OSError, TimeoutError) as exc:
+            self.feature.failed += 1
+            raise TransportFailed(f"SOCKS5: {exc}") from None
+        finally:
+            self._opening = None
+        if self._aborted:  # released while the last step finished
+            await self.stream.close()
+            raise TransportFailed("released")
+        self.feature.established += 1
+
+    async def send(self, data: bytes) -> None:
+        if self.stream is None:
+            raise TransportFailed("not open")
+        try:
+            await self.stream.write(data)
+        except OSError as exc:
+            raise TransportFailed(f"SOCKS5 stream broke: {exc}") from None
+
+    async def recv(self) -> bytes:
+        if self.stream is None:
+            raise TransportFailed("not open")
+        try:
+            return await self.stream.read(65536)
+        except OSError as exc:
+            raise TransportFailed(f"SOCKS5 stream broke: {exc}") from None
+
+    async def close(self) -> None:
+        # the close ends the data (and makes Prosody's proxy65 pass on the
+        # last bytes it holds back, docs/socks5.md)
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            await stream.close()
+
+    def abort(self) -> None:
+        if self._aborted:
+            return
+        self._aborted = True
+        if self._opening is not None:
+            self._opening.cancel()
+        stream, self.stream = self.stream, None
+        spawn = self.session.jingle.ctx.spawn
+        spawn(self.neg.close(), name="s5b-release")
+        if stream is not None:
+            spawn(stream.close(), name="s5b-close")
+
+
+class JingleS5B(Feature):
+    """The XEP-0260 transport feature: proxy discovery and the candidates."""
+
+    name = "jingle-s5b"
+    connect_timeout = 5.0  # per candidate
+    establish_timeout = 30.0  # the whole negotiation
+    discover_timeout = 10.0
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        cfg = ctx.config.section("files")
+        self.enabled = bool(cfg.get("socks5", False))
+        self.proxy_jid: str | None = cfg.get("socks5_proxy")
+        self.direct_enabled = bool(cfg.get("direct_candidates", False))
+        self.direct_host = str(cfg.get("direct_host", "127.0.0.1"))
+        self.negotiation_factory: Callable[..., Negotiation] | None = None
+        self._listener_factory: Callable[..., Listener] | None = None
+        self.listener: Listener | None = None
+        self._direct: tuple[str, int] | None = None
+        self.proxies: list[bs.StreamHost] | None = None  # None: not discovered yet
+        self._discovery: asyncio.Task[Any] | None = None
+        self.established = 0  # bytestreams set up (counters, for status and tests)
+        self.failed = 0  # negotiations that fell back
+
+    def set_io(
+        self, negotiation: Callable[..., Negotiation], listener: Callable[..., Listener]
+    ) -> None:
+        """The socket side (agent.py passes S5BNegotiation and StreamHostServer)."""
+        self.negotiation_factory, self._listener_factory = negotiation, listener
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and self.negotiation_factory is not None
+
+    @property
+    def jingle_transport(self) -> type[Transport] | None:
+        return S5BTransport if self.active else None
+
+    @property
+    def disco_features(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (NS,) if self.active else ()
+
+    def can_offer(self) -> bool:
+        """Worth offering: proxies found, or a direct candidate."""
+        return self.active and bool(self.proxies or self._direct)
+
+    def direct(self) -> list[tuple[str, int]]:
+        return [self._direct] if self._direct else []
+
+    # ------------------------------------------------------------ upkeep
+    def on_online(self, resumed: bool) -> None:
+        if not self.active or (resumed and self.proxies is not None):
+            return
+        self.proxies = None
+        if self._discovery is not None:
+            self._discovery.cancel()
+        self._discovery = self.ctx.spawn(self._discover(), name="s5b-discover")
+
+    async def _discover(self) -> None:
+        found: list[bs.StreamHost] = []
+        try:
+            if self.direct_enabled and self.listener is None and self._listener_factory:
+                self.listener = self._listener_factory(self.direct_host, 0)
+                self._direct = await self.listener.start()
+            if self.proxy_jid:
+                reply = await self.ctx.iq(bs.streamhost_request(self.proxy_jid),
+                                          self.discover_timeout)  # fmt: skip
+                found = bs.parse_streamhosts(reply)
+            else:
+                found = await bs.discover_proxies(self.ctx.iq, self.ctx.jid.domain,
+                                                  self.discover_timeout)  # fmt: skip
+        except (StanzalinkError, OSError, TimeoutError) as exc:
+            log.info("no SOCKS5 proxy: %s", exc or type(exc).__name__)
+        self.proxies = found[:MAX_PROXIES]
+        log.info("SOCKS5 proxies: %s", ", ".join(f"{p.jid} {p.host}:{p.port}"
+                                                 for p in self.proxies) or "none")  # fmt: skip
+
+    async def stop(self) -> None:
+        if self._discovery is not None:
+            self._discovery.cancel()
+        if self.listener is not None:
+            with contextlib.suppress(OSError):
+                await self.listener.close()
+            self.listener = None

@@ -1,0 +1,164 @@
+"""Jingle file transfer over SOCKS5 (XEP-0260) through a real Prosody's
+mod_proxy65 on loopback, and its fallback to IBB: the device and the
+controller are stanzalink Agents with ``[files] socks5 = true``; each finds
+the proxy by disco when it comes online."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from stanzalink.agent import Agent
+from stanzalink.config import DeviceConfig
+from stanzalink.jid import JID
+from stanzalink.testing.prosody import Prosody, free_port
+from stanzalink.xep.bytestreams import StreamHost
+from stanzalink.xep.file_transfer import Files
+from stanzalink.xep.hashes import Hashes
+from stanzalink.xep.ibb import Ibb
+from stanzalink.xep.jingle import Jingle
+from stanzalink.xep.jingle_ibb import JingleIBB
+from stanzalink.xep.jingle_s5b_transport import JingleS5B
+
+from .conftest import PROXY65
+
+FEATURES = [Ibb, Jingle, JingleS5B, JingleIBB, Hashes, Files]
+MIB = 1 << 20
+_n = itertools.count(1)
+
+
+@asynccontextmanager
+async def agent(p: Prosody, user: str, peer: str, folder: Path) -> AsyncIterator[Agent]:
+    p.register(user, f"pw-{user}")
+    for d in ("inbox", "export"):
+        (folder / d).mkdir(parents=True, exist_ok=True)
+    cfg = DeviceConfig(
+        jid=JID.parse(f"{user}@{p.domain}"),
+        password=f"pw-{user}",
+        resource="agent",
+        host="127.0.0.1",
+        port=p.port,
+        ca_file=str(p.ca),
+        access={"operator": [f"{peer}@{p.domain}"]},
+    )
+    cfg.sections["files"] = {"min_free": 0, "inbox": str(folder / "inbox"),
+                             "export": [str(folder / "export")], "socks5": True}  # fmt: skip
+    a = Agent(cfg, features=FEATURES)
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(a.run(stop))
+    try:
+        await a.client.wait_online(30)
+        s5b = s5b_of(a)
+        deadline = time.monotonic() + 20
+        while s5b.proxies is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        yield a
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+def s5b_of(a: Agent) -> JingleS5B:
+    f = a.feature("jingle-s5b")
+    assert isinstance(f, JingleS5B)
+    return f
+
+
+def files_of(a: Agent) -> Files:
+    f = a.feature("files")
+    assert isinstance(f, Files)
+    return f
+
+
+@asynccontextmanager
+async def pair(p: Prosody, tmp: Path) -> AsyncIterator[tuple[Agent, Agent]]:
+    n = next(_n)
+    dev, ctl = f"s5bdev{n}", f"s5bctl{n}"
+    async with (
+        agent(p, dev, ctl, tmp / "dev") as d,
+        agent(p, ctl, dev, tmp / "ctl") as c,
+    ):
+        yield d, c
+
+
+def test_put_and_get_10_mib_through_proxy65(
+    prosody_proxy65: tuple[Prosody, int], tmp_path: Path
+) -> None:
+    p, port = prosody_proxy65
+
+    async def main() -> None:
+        async with pair(p, tmp_path) as (dev, ctl):
+            for a in (dev, ctl):  # found by disco#items / #info / the streamhost query
+                assert s5b_of(a).proxies == [StreamHost(PROXY65, "127.0.0.1", port)]
+            # put: controller -> device
+            data = os.urandom(10 * MIB)
+            src = tmp_path / "ctl" / "export" / "ten.bin"
+            src.write_bytes(data)
+            t0 = time.monotonic()
+            res = await asyncio.wait_for(files_of(ctl).offer_file(str(dev.jid), src), 120)
+            took = time.monotonic() - t0
+            assert res.ok, res
+            assert (tmp_path / "dev" / "inbox" / "ten.bin").read_bytes() == data
+            got = files_of(dev).received_files()[-1]
+            assert got.sha256 == hashlib.sha256(data).hexdigest() and got.size == len(data)
+            assert (s5b_of(ctl).established, s5b_of(dev).established) == (1, 1)
+            assert (s5b_of(ctl).failed, s5b_of(dev).failed) == (0, 0)
+            print(f"put 10 MiB over SOCKS5 through proxy65 in {took:.2f} s")
+            # get: device -> controller (the controller initiates, the device sends)
+            log = os.urandom(10 * MIB + 123)
+            (tmp_path / "dev" / "export" / "big.log").write_bytes(log)
+            dest = tmp_path / "ctl" / "got"
+            dest.mkdir()
+            t0 = time.monotonic()
+            res = await asyncio.wait_for(
+                files_of(ctl).request_file(str(dev.jid), "big.log", dest), 120
+            )
+            took = time.monotonic() - t0
+            assert res.ok, res
+            assert res.sha256 == hashlib.sha256(log).hexdigest()
+            assert (dest / "big.log").read_bytes() == log
+            assert (s5b_of(ctl).established, s5b_of(dev).established) == (2, 2)
+            print(f"got 10 MiB over SOCKS5 through proxy65 in {took:.2f} s")
+
+    asyncio.run(main())
+
+
+def test_unusable_proxy_falls_back_to_ibb(
+    prosody_proxy65: tuple[Prosody, int], tmp_path: Path
+) -> None:
+    """The proxy's port blocked (both sides are told a port nobody listens
+    on): candidate-error both ways, the initiator replaces the transport by
+    IBB, and the file still arrives, hash checked."""
+    p, _port = prosody_proxy65
+
+    async def main() -> None:
+        async with pair(p, tmp_path) as (dev, ctl):
+            blocked = [StreamHost(PROXY65, "127.0.0.1", free_port())]
+            s5b_of(dev).proxies = list(blocked)
+            s5b_of(ctl).proxies = list(blocked)
+            data = os.urandom(MIB // 2)
+            src = tmp_path / "ctl" / "export" / "half.bin"
+            src.write_bytes(data)
+            res = await asyncio.wait_for(files_of(ctl).offer_file(str(dev.jid), src), 120)
+            assert res.ok, res
+            assert (tmp_path / "dev" / "inbox" / "half.bin").read_bytes() == data
+            assert files_of(dev).received_files()[-1].sha256 == hashlib.sha256(data).hexdigest()
+            assert (s5b_of(ctl).failed, s5b_of(dev).failed) == (1, 1)
+            assert (s5b_of(ctl).established, s5b_of(dev).established) == (0, 0)
+            # and a get the other way, the device's side initiated by the controller
+            (tmp_path / "dev" / "export" / "s.log").write_bytes(data[:100_000])
+            dest = tmp_path / "ctl" / "got"
+            dest.mkdir()
+            res = await asyncio.wait_for(
+                files_of(ctl).request_file(str(dev.jid), "s.log", dest), 120
+            )
+            assert res.ok and (dest / "s.log").read_bytes() == data[:100_000]
+            assert (s5b_of(ctl).failed, s5b_of(dev).failed) == (2, 2)
+
+    asyncio.run(main())
