@@ -55,6 +55,7 @@ MAX_LIST = 200  # rows of ls shown
 MAX_SCAN = 10000  # directory entries looked at by ls
 MAX_INBOX = 50  # rows of inbox shown
 DISCO_TIMEOUT = 10.0
+PROGRESS_INTERVAL = 1.0  # seconds at least between two progress messages
 GONE = frozenset(
     {"service-unavailable", "recipient-unavailable", "item-not-found", "remote-server-not-found"}
 )
@@ -122,7 +123,12 @@ class Prepared:
 def prepare(agent: Any, to: JID, offer: FileOffer) -> Prepared:
     """Check a :class:`FileOffer` for the asker ``to``; CommandError says why
     it cannot be sent."""
-    files = need_files(agent)
+    files = files_of(agent)
+    if files is None:
+        raise CommandError(
+            f"{Path(offer.path).name} not sent: file transfer is not running on this device"
+            " (the files feature is off)"
+        )
     if not agent.access.allows(to, files.role_get):
         agent.access.denied(to, "receive a file", agent.access.role(to), files.role_get)
         raise CommandError(f"you may not receive files from this device (needs {files.role_get})")
@@ -178,7 +184,7 @@ async def send(agent: Any, to: JID, prep: Prepared, tell: Callable[[str], None])
         def progress(sent: int, total: int) -> None:
             pct = 100 * sent // total if total else 100
             now = time.monotonic()
-            if pct >= marks["next"] and pct < 100 and now - marks["at"] >= 1.0:
+            if pct >= marks["next"] and pct < 100 and now - marks["at"] >= PROGRESS_INTERVAL:
                 marks["next"], marks["at"] = (pct // 25 + 1) * 25, now
                 tell(f"{prep.name}: {pct} % ({human_bytes(sent)} of {human_bytes(total)})")
 
@@ -208,12 +214,17 @@ async def deliver(agent: Any, to: JID, offer: FileOffer, tell: Callable[[str], N
     try:
         prep = prepare(agent, to, offer)
     except CommandError:
-        if offer.own and offer.delete:
-            with contextlib.suppress(OSError):
-                if stat.S_ISREG(os.lstat(offer.path).st_mode):
-                    os.unlink(offer.path)
+        discard(offer)
         raise
     return await send(agent, to, prep, tell)
+
+
+def discard(offer: FileOffer) -> None:
+    """Remove an own file marked ``delete`` that will not be sent."""
+    if offer.own and offer.delete:
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(os.lstat(offer.path).st_mode):
+                os.unlink(offer.path)
 
 
 def split_offers(result: Any) -> tuple[list[Any], list[FileOffer]]:

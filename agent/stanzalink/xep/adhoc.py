@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 
 from stanzalink.access import Role
 from stanzalink.console import commands as cmds
+from stanzalink.console import filecmds
 from stanzalink.console.commands import Command, CommandError, Invocation, Registry
 from stanzalink.jid import JID
 from stanzalink.xep import command_forms as cf
@@ -370,7 +371,9 @@ class AdHoc(Feature):
     async def _invoke(self, run: Run) -> tuple[list[tuple[str, str]], list[Form]]:
         inv, cmd = run.inv, run.inv.command
         try:
-            return cf.render(await cmds.run_handler(inv), cmd.help or cmd.name)
+            rest, offers = filecmds.split_offers(await cmds.run_handler(inv))
+            notes, results = cf.render(rest, cmd.help or cmd.name)
+            return [*notes, *(self._offer(inv, o) for o in offers)], results
         except CommandError as exc:
             return [("error", str(exc))], []
         except Exception:
@@ -378,6 +381,25 @@ class AdHoc(Feature):
             return [("error", f"{cmd.name} failed on the device")], []
         finally:
             self.running.pop(id(inv), None)
+
+    def _offer(self, inv: Invocation, offer: cmds.FileOffer) -> tuple[str, str]:
+        """Start sending a :class:`FileOffer` to the requester (by Jingle,
+        the files feature) and say so in a note; the outcome follows as a
+        chat message."""
+        try:
+            prep = filecmds.prepare(self.ctx, inv.sender, offer)
+        except CommandError as exc:
+            filecmds.discard(offer)
+            return ("error", str(exc))
+
+        async def send() -> None:
+            try:
+                self._tell(inv, await filecmds.send(self.ctx, inv.sender, prep, lambda t: None))
+            except CommandError as exc:
+                self._tell(inv, str(exc))
+
+        self.ctx.spawn(send(), name=f"adhoc {inv.command.name} file")
+        return ("info", f"sending {prep.name} ({prep.size} bytes)")
 
     def _progress(self, run: Run, text: str) -> None:
         """inv.progress(): kept for the "still running" answer; once that was

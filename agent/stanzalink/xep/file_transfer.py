@@ -220,8 +220,8 @@ class Files(Feature, Application):
             return await fut
         except asyncio.CancelledError:
             self._waiters.pop((s.peer, s.sid), None)
-            if s.state != "ended":
-                self.ctx.spawn(s.terminate("cancel", "cancelled by the sender"), "files-cancel")
+            # sent without waiting for the acknowledgement: no suspension here
+            await s.terminate("cancel", "cancelled by the sender", wait=False)
             raise
 
     async def request_file(
