@@ -417,3 +417,44 @@ async def test_file_offer_from_an_ad_hoc_command(
         ("error", f"{tree['root']}/secret: not exported (send ls for what may be fetched)")
     ]
     await h.close()
+
+
+async def test_the_diag_example_plugin_sends_its_bundle(
+    tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+    import tarfile
+
+    monkeypatch.setattr("tempfile.tempdir", str(tree["root"]))
+    log = tree["root"] / "agent.log"
+    log.write_text("INFO started\nERROR something broke\n")
+    plugin = Path(__file__).parents[2] / "examples" / "plugins" / "diag.py"
+    cfg = {"inbox": str(tree["inbox"]), "export": [str(tree["export"])], "min_free": 0}
+    h = Harness(
+        [Console, *FILE_STACK],
+        ACCESS,
+        jid=JULIET,
+        files=cfg,
+        console={"plugins": [str(plugin)], "log_file": str(log)},
+    )
+    try:
+        c = await first(h, "diag", ROMEO)  # operator
+        assert await c.message() == "diag: collecting"
+        summary = await c.message()
+        assert summary.startswith("*diag*\n*bundle*: diag-") and "summary.txt" in summary
+        assert (await c.message()).startswith("sending diag-")
+        assert (await c.message()).startswith("sent diag-")
+        with tarfile.open(fileobj=io.BytesIO(bytes(c.data)), mode="r:gz") as tar:
+            names = tar.getnames()
+            got = tar.extractfile("diag/log/agent.log")
+            assert got is not None and b"ERROR something broke" in got.read()
+        assert "diag/summary.txt" in names and "diag/proc/meminfo" in names
+        assert [p.name for p in tree["root"].glob("diag-*")] == []  # removed once sent
+        v = await first(h, "diag", VICTOR)  # a viewer: like an unknown command
+        assert (await v.message()).startswith("Unknown command 'diag'.")
+    finally:
+        await h.close()
+        registry.remove("diag")
+        for name in [m for m in sys.modules if m.startswith("stanzalink_plugin_") and "diag" in m]:
+            del sys.modules[name]
