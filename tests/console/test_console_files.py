@@ -171,6 +171,7 @@ def tree(tmp_path: Path) -> dict[str, Path]:
     (tmp_path / "secret").write_text("not for you\n")
     (export / "escape").symlink_to(tmp_path / "secret")  # leads outside
     (export / "inner").symlink_to(export / "sub" / "deep.txt")  # stays inside
+    (export / "outdir").symlink_to(tmp_path, target_is_directory=True)  # a folder outside
     return {"root": tmp_path, "export": export, "inbox": inbox}
 
 
@@ -228,6 +229,11 @@ async def test_get_refusals(tree: dict[str, Path]) -> None:
         " or is not a regular file)",
         "get sub": "sub: not exported (it leads outside the export paths,"
         " or is not a regular file)",
+        # through a symlinked folder: the same answer whether the file exists or not
+        "get outdir/secret": "outdir/secret: not exported (it leads outside the export"
+        " paths, or is not a regular file)",
+        "get outdir/nothing": "outdir/nothing: not exported (it leads outside the export"
+        " paths, or is not a regular file)",
     }
     for line, answer in answers.items():
         chat(h, line)

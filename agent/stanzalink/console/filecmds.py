@@ -98,14 +98,24 @@ def refusal(files: Files, path: str) -> str:
     """Why ``path`` cannot be fetched, telling nothing about what lies
     outside the exports (the decision itself is ``resolve_export``'s)."""
     roots = [os.path.abspath(r) for r in files.exports]
+    real = [os.path.realpath(r) for r in roots]
     cands = [os.path.normpath(path)] if os.path.isabs(path) else []
     cands += [os.path.normpath(os.path.join(r, path)) for r in roots]
     inside = [c for c in cands for r in roots if c == r or c.startswith(r.rstrip("/") + "/")]
     if not inside:
         return f"{path}: not exported (send ls for what may be fetched)"
-    if not any(os.path.lexists(c) for c in inside):
-        return f"{path}: not found under the export paths"
-    return f"{path}: not exported (it leads outside the export paths, or is not a regular file)"
+    outside = f"{path}: not exported (it leads outside the export paths, or is not a regular file)"
+    for c in inside:
+        if c in roots:  # an export itself (a folder, or a file export that is gone)
+            return outside if os.path.lexists(c) else f"{path}: not found under the export paths"
+        # only look for it when its folder really is inside an export: a
+        # symlinked folder must not tell what exists elsewhere
+        parent = os.path.realpath(os.path.dirname(c))
+        if not any(parent == r or parent.startswith(r.rstrip("/") + "/") for r in real):
+            return outside
+        if os.path.lexists(c):
+            return outside
+    return f"{path}: not found under the export paths"
 
 
 # ------------------------------------------------------------------ delivery
