@@ -272,6 +272,11 @@ async def test_cancel_ends_a_running_transfer(tree: dict[str, Path]) -> None:
     # another controller is not held up meanwhile
     v = await first(h, "version", VICTOR)
     assert "*stanzalink*" in await v.message()
+    # beyond the Jingle limit per peer, a second transfer is refused here
+    h.feature("jingle").max_per_peer = 1
+    chat(h, "get sub/deep.txt")
+    assert (await c.message()).startswith("sending deep.txt")
+    assert await c.message() == "deep.txt: not sent (too many transfers at once)"
     chat(h, "cancel")
     assert await c.message() == "Cancelled: get."
     while c.terminated is None:

@@ -207,6 +207,13 @@ async def send(agent: Any, to: JID, prep: Prepared, tell: Callable[[str], None])
         except (ValueError, OSError):
             raise CommandError(f"{prep.name}: not a regular file, not sent") from None
         except StanzaError as exc:
+            if exc.stanza is None:  # refused here: too many sessions, no transport
+                why = (
+                    "too many transfers at once"
+                    if exc.condition == "resource-constraint"
+                    else (exc.text or exc.condition)
+                )
+                raise CommandError(f"{prep.name}: not sent ({why})") from None
             raise CommandError(f"{prep.name}: your client refused it ({exc.condition})") from None
     finally:
         if prep.delete:
@@ -238,10 +245,22 @@ def discard(offer: FileOffer) -> None:
 
 
 def split_offers(result: Any) -> tuple[list[Any], list[FileOffer]]:
-    """A command's result as (everything else, the file offers in it)."""
-    items = list(result) if isinstance(result, list | tuple) else [result]
-    offers = [r for r in items if isinstance(r, FileOffer)]
-    return [r for r in items if not isinstance(r, FileOffer)], offers
+    """A command's result as (everything else, the file offers in it, at
+    any depth of nested lists)."""
+    rest: list[Any] = []
+    offers: list[FileOffer] = []
+
+    def walk(r: Any) -> None:
+        if isinstance(r, FileOffer):
+            offers.append(r)
+        elif isinstance(r, list | tuple):
+            for item in r:
+                walk(item)
+        else:
+            rest.append(r)
+
+    walk(result)
+    return rest, offers
 
 
 # ------------------------------------------------------------------ listing

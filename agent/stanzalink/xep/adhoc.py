@@ -397,6 +397,9 @@ class AdHoc(Feature):
                 self._tell(inv, await filecmds.send(self.ctx, inv.sender, prep, lambda t: None))
             except CommandError as exc:
                 self._tell(inv, str(exc))
+            except Exception:
+                log.exception("sending %s to %s failed", prep.path, inv.sender)
+                self._tell(inv, f"{prep.name} was not sent: internal error (see the device log)")
 
         self.ctx.spawn(send(), name=f"adhoc {inv.command.name} file")
         return ("info", f"sending {prep.name} ({prep.size} bytes)")
