@@ -7,7 +7,9 @@ command up among those the sender's role may run, runs it as its own task
 and answers with a plain body (XEP-0393 styling) and its XHTML-IM twin, in
 the same message type and ``<thread>``.  Long answers come in pages
 (``more``).  A command with a question (``reboot``) waits for ``yes`` or
-``no`` from the same full JID.
+``no`` from the same full JID.  A :class:`~stanzalink.console.commands.FileOffer`
+in a result is sent to the asker by Jingle file transfer
+(:mod:`stanzalink.console.filecmds`), with progress and ``cancel``.
 
 What it does not do: answer anybody the access module did not admit (the
 agent drops those messages before they get here), trust anything inside a

@@ -204,8 +204,10 @@ async def send(agent: Any, to: JID, prep: Prepared, tell: Callable[[str], None])
             )
         except PermissionError:
             raise CommandError(f"{prep.name}: not sent (not allowed)") from None
-        except (ValueError, OSError):
+        except ValueError:
             raise CommandError(f"{prep.name}: not a regular file, not sent") from None
+        except OSError as exc:
+            raise CommandError(f"{prep.name}: cannot be read ({exc.strerror or exc})") from None
         except StanzaError as exc:
             if exc.stanza is None:  # refused here: too many sessions, no transport
                 why = (

@@ -17,7 +17,10 @@ run) and runs one by ``<command node='NAME'/>``:
 Results: a :class:`Table` becomes a result form with ``<reported/>`` and
 ``<item/>`` rows, a :class:`KeyValue` labelled fields, a one-line text an
 info note, longer text a text-multi field; a :class:`CommandError` a
-``completed`` answer with an error note (XEP-0050 §3.6).
+``completed`` answer with an error note (XEP-0050 §3.6).  A
+:class:`FileOffer` starts a Jingle file transfer to the requester's full
+JID (the files feature) and is answered with the note ``sending NAME (N
+bytes)``; the outcome follows as a chat message.
 
 Sessions belong to the full JID that started them, expire after
 ``[adhoc] session_timeout`` seconds idle and are bounded in number
