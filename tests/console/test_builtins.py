@@ -15,7 +15,6 @@ from stanzalink.console.builtins import filter_level, run_process, tail, valid_h
 from stanzalink.console.commands import Command, Registry
 from stanzalink.console.feature import bind
 from stanzalink.console.system import System
-from stanzalink.xep.base import Feature
 from tests.console.conftest import Chat
 
 from ..util import python_cmd
@@ -277,20 +276,13 @@ async def test_progress_and_cancel_with_cleanup(
     await c.close()
 
 
-class FakeRoster(Feature):
-    """Stands in for the roster feature's interface (online_controllers)."""
-
-    name = "roster"
-
-    def online_controllers(self) -> dict[str, str]:
-        return {"alice@example.net/laptop": "admin", "olga@example.net/ops": "operator"}
-
-
 async def test_who_uses_the_roster_feature_or_the_presences_seen() -> None:
     from stanzalink.console.feature import Console
     from stanzalink.testing.harness import Harness
+    from stanzalink.xep.roster import Roster
     from tests.console.conftest import ACCESS
 
+    # without the roster feature: the presences the console saw
     c = Chat()
     c.h.receive("<presence from='olga@example.net/ops'/>")
     c.h.receive("<presence from='eve@example.net/x'/>")  # not a controller: not listed
@@ -302,12 +294,27 @@ async def test_who_uses_the_roster_feature_or_the_presences_seen() -> None:
     assert "eve@" not in who and "victor@" not in who
     await c.close()
 
-    h = Harness([FakeRoster, Console], ACCESS)
+    # with the roster feature: its presence table, with show and status
+    h = Harness([Roster, Console], ACCESS)
+    h.receive(
+        "<presence from='olga@example.net/ops'><show>away</show>"
+        "<status>at lunch</status></presence>"
+    )
+    h.receive("<presence from='alice@example.net/laptop'/>")
+    h.receive("<presence from='eve@example.net/x'/>")
+    h.receive("<presence from='victor@example.net/phone'/>")
+    h.receive("<presence from='victor@example.net/phone' type='unavailable'/>")
+    await h.settle()
+    h.unread()
     h.receive("<message from='alice@example.net/laptop' type='chat'><body>who</body></message>")
     await h.next_sent()  # banner
     answer = (await h.next_sent()).findtext("{jabber:client}body") or ""
-    assert "alice@example.net/laptop  admin" in answer
-    assert "olga@example.net/ops      operator" in answer
+    lines = answer.split("\n")
+    assert any(ln.split() == ["alice@example.net/laptop", "admin", "available"] for ln in lines)
+    assert any(
+        ln.split() == ["olga@example.net/ops", "operator", "away", "at", "lunch"] for ln in lines
+    ), answer
+    assert "eve@" not in answer and "victor@" not in answer
     await h.close()
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from stanzalink import __version__
 from stanzalink.access import Role
+from stanzalink.console import filecmds
 from stanzalink.console.commands import (
     Arg,
     Command,
@@ -35,6 +36,7 @@ from stanzalink.console.commands import (
 )
 from stanzalink.console.commands import registry as shared_registry
 from stanzalink.console.system import System, human_bytes, human_seconds
+from stanzalink.xep.roster import Roster
 
 SYSTEM = System()
 _installed: weakref.WeakSet[Registry] = weakref.WeakSet()
@@ -238,6 +240,7 @@ def install(registry: Registry = shared_registry) -> Registry:
         rc, out, truncated = await run_process(["/bin/sh", "-c", line], timeout, limit)
         return _outcome("shell", rc, out, truncated, timeout) or ["(no output)"]
 
+    filecmds.install(registry)
     return registry
 
 
@@ -358,23 +361,27 @@ def net_report() -> list[Any]:
 
 
 def who_report(inv: Invocation) -> Any:
+    """The roster feature's presence table when it runs (role, show and
+    status of every online resource), else the presences the console saw."""
     agent = inv.agent
     roster = agent.feature("roster") if agent is not None else None
-    online = getattr(roster, "online_controllers", None)
-    rows: list[tuple[str, str]] = []
-    if callable(online):
-        found = online()
-        items = found.items() if isinstance(found, dict) else ((j, "") for j in found)
-        for jid, info in items:
-            rows.append((str(jid), str(getattr(info, "name", info) or "")))
+    rows: list[tuple[str, ...]] = []
+    if isinstance(roster, Roster):
+        for jid, role in roster.online_controllers().items():
+            p = roster.presence(jid)
+            show = (p.show or "available") if p is not None else "available"
+            status = p.status if p is not None else ""
+            rows.append((str(jid), str(role), show, status))
+        columns = ["controller", "role", "show", "status"]
     else:
         console = agent.feature("console") if agent is not None else None
         seen = getattr(console, "online_controllers", None)
         if callable(seen):
             rows = [(str(j), str(r)) for j, r in seen().items()]
+        columns = ["controller", "role"]
     if not rows:
         return "no controller is online (that the device can see)"
-    return Table(["controller", "role"], sorted(rows), title="online")
+    return Table(columns, sorted(rows), title="online")
 
 
 # ------------------------------------------------------------------ log

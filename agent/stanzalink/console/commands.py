@@ -60,11 +60,21 @@ class KeyValue:
 
 @dataclass(frozen=True)
 class FileOffer:
-    """A file the device offers to the asker (sent by Jingle when the
-    transfer feature runs)."""
+    """A file the device sends to the asker (Jingle file transfer, when
+    the ``files`` feature runs).
+
+    By default ``path`` must be a regular file under ``[files] export``
+    (the same check as a controller's own request).  ``own=True`` marks a
+    file the command produced itself (a diagnostics bundle in a temporary
+    folder): it is sent even outside the exports, but only that path, and
+    only when it is a regular file and not a symlink.  Never build an
+    ``own`` path from the asker's input.  ``delete=True`` (own files only)
+    removes the file once the transfer ended, sent or not."""
 
     path: str
     description: str = ""
+    own: bool = False
+    delete: bool = False
 
 
 Result = (

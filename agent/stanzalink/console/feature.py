@@ -7,7 +7,9 @@ command up among those the sender's role may run, runs it as its own task
 and answers with a plain body (XEP-0393 styling) and its XHTML-IM twin, in
 the same message type and ``<thread>``.  Long answers come in pages
 (``more``).  A command with a question (``reboot``) waits for ``yes`` or
-``no`` from the same full JID.
+``no`` from the same full JID.  A :class:`~stanzalink.console.commands.FileOffer`
+in a result is sent to the asker by Jingle file transfer
+(:mod:`stanzalink.console.filecmds`), with progress and ``cancel``.
 
 What it does not do: answer anybody the access module did not admit (the
 agent drops those messages before they get here), trust anything inside a
@@ -39,7 +41,7 @@ from typing import Any
 
 from stanzalink import __version__
 from stanzalink.access import Role
-from stanzalink.console import builtins, commands
+from stanzalink.console import builtins, commands, filecmds
 from stanzalink.console.commands import Command, CommandError, Invocation, run_handler
 from stanzalink.console.render import paginate, to_blocks
 from stanzalink.jid import JID, InvalidJID
@@ -375,7 +377,7 @@ class Console(Feature):
         inv = job.inv
         job.started = True
         try:
-            result = await asyncio.wait_for(run_handler(inv), self.command_timeout)
+            await asyncio.wait_for(self._execute(sess, job), self.command_timeout)
         except asyncio.CancelledError:
             if not job.by_user:
                 raise
@@ -393,10 +395,21 @@ class Console(Feature):
             self.send(job.reply, [Para(f"{job.name} failed: internal error (see the device log).")])
         else:
             self._audit(sess.jid, sess.role, inv.line, "ok")
-            blocks = to_blocks(result) or [Para(f"{job.name}: done.")]
-            self._paged(sess, job.reply, blocks)
         finally:
             sess.jobs.pop(job.id, None)
+
+    async def _execute(self, sess: Session, job: Job) -> None:
+        """Run the handler, show its result, then send the files it offers
+        (:class:`FileOffer`) to the asker, reporting progress."""
+        rest, offers = filecmds.split_offers(await run_handler(job.inv))
+        blocks = to_blocks(rest)
+        if blocks or not offers:
+            self._paged(sess, job.reply, blocks or [Para(f"{job.name}: done.")])
+        for offer in offers:
+            done = await filecmds.deliver(
+                self.ctx, job.inv.sender, offer, lambda text: self.send(job.reply, [Para(text)])
+            )
+            self.send(job.reply, [Para(done)])
 
     def _cancel(self, sess: Session, reply: Reply) -> None:
         if not sess.jobs:

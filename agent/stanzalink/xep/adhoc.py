@@ -17,7 +17,10 @@ run) and runs one by ``<command node='NAME'/>``:
 Results: a :class:`Table` becomes a result form with ``<reported/>`` and
 ``<item/>`` rows, a :class:`KeyValue` labelled fields, a one-line text an
 info note, longer text a text-multi field; a :class:`CommandError` a
-``completed`` answer with an error note (XEP-0050 §3.6).
+``completed`` answer with an error note (XEP-0050 §3.6).  A
+:class:`FileOffer` starts a Jingle file transfer to the requester's full
+JID (the files feature) and is answered with the note ``sending NAME (N
+bytes)``; the outcome follows as a chat message.
 
 Sessions belong to the full JID that started them, expire after
 ``[adhoc] session_timeout`` seconds idle and are bounded in number
@@ -43,6 +46,7 @@ from typing import Any, ClassVar
 
 from stanzalink.access import Role
 from stanzalink.console import commands as cmds
+from stanzalink.console import filecmds
 from stanzalink.console.commands import Command, CommandError, Invocation, Registry
 from stanzalink.jid import JID
 from stanzalink.xep import command_forms as cf
@@ -370,7 +374,9 @@ class AdHoc(Feature):
     async def _invoke(self, run: Run) -> tuple[list[tuple[str, str]], list[Form]]:
         inv, cmd = run.inv, run.inv.command
         try:
-            return cf.render(await cmds.run_handler(inv), cmd.help or cmd.name)
+            rest, offers = filecmds.split_offers(await cmds.run_handler(inv))
+            notes, results = cf.render(rest, cmd.help or cmd.name)
+            return [*notes, *(self._offer(inv, o) for o in offers)], results
         except CommandError as exc:
             return [("error", str(exc))], []
         except Exception:
@@ -378,6 +384,28 @@ class AdHoc(Feature):
             return [("error", f"{cmd.name} failed on the device")], []
         finally:
             self.running.pop(id(inv), None)
+
+    def _offer(self, inv: Invocation, offer: cmds.FileOffer) -> tuple[str, str]:
+        """Start sending a :class:`FileOffer` to the requester (by Jingle,
+        the files feature) and say so in a note; the outcome follows as a
+        chat message."""
+        try:
+            prep = filecmds.prepare(self.ctx, inv.sender, offer)
+        except CommandError as exc:
+            filecmds.discard(offer)
+            return ("error", str(exc))
+
+        async def send() -> None:
+            try:
+                self._tell(inv, await filecmds.send(self.ctx, inv.sender, prep, lambda t: None))
+            except CommandError as exc:
+                self._tell(inv, str(exc))
+            except Exception:
+                log.exception("sending %s to %s failed", prep.path, inv.sender)
+                self._tell(inv, f"{prep.name} was not sent: internal error (see the device log)")
+
+        self.ctx.spawn(send(), name=f"adhoc {inv.command.name} file")
+        return ("info", f"sending {prep.name} ({prep.size} bytes)")
 
     def _progress(self, run: Run, text: str) -> None:
         """inv.progress(): kept for the "still running" answer; once that was

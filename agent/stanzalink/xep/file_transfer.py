@@ -41,6 +41,7 @@ import stat
 import time
 import xml.etree.ElementTree as ET
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -178,17 +179,25 @@ class Files(Feature, Application):
         return list(self._received)
 
     async def offer_file(
-        self, to: str, path: str | os.PathLike[str], name: str = "", *, exported: bool = True
+        self,
+        to: str,
+        path: str | os.PathLike[str],
+        name: str = "",
+        *,
+        exported: bool = True,
+        progress: Callable[[int, int], None] | None = None,
     ) -> TransferResult:
         """Send a file to ``to`` (a controller's full JID, allowed to get
         files); returns when the receiver accepted and verified it, or
         refused (``ok`` False and the reason).  ``path`` must be a regular
         file under an ``export`` path (relative to one, or absolute inside
-        one) unless ``exported`` is False (a program sending its own file)."""
+        one) unless ``exported`` is False (a program sending its own file).
+        ``progress(sent, total)`` is called as bytes go out.  Cancelling the
+        call ends the session (reason ``cancel``)."""
         if not self.ctx.access.allows(to, self.role_get):
             raise PermissionError(f"{to} may not receive files from this device")
         if exported:
-            found = self._resolve_export(os.fspath(path))
+            found = self.resolve_export(os.fspath(path))
             if found is None:
                 raise PermissionError(f"{path} is not a file under an export path")
             p = found
@@ -202,10 +211,18 @@ class Files(Feature, Application):
         desc = E(f"{{{NS}}}description")
         desc.append(file_element(name or p.name, st.st_size, {"sha-256": digest}, range_=True))
         self._jingle().add_content(s, "file-offer", desc, senders="initiator")
+        if progress is not None:
+            s.data["progress"] = progress
         fut = self._wait_for(s)
-        await self._jingle().initiate(s)
-        self.ctx.spawn(self._send_after_accept(s, p, st.st_size, digest), name="files-send")
-        return await fut
+        try:
+            await self._jingle().initiate(s)
+            self.ctx.spawn(self._send_after_accept(s, p, st.st_size, digest), name="files-send")
+            return await fut
+        except asyncio.CancelledError:
+            self._waiters.pop((s.peer, s.sid), None)
+            # sent without waiting for the acknowledgement: no suspension here
+            await s.terminate("cancel", "cancelled by the sender", wait=False)
+            raise
 
     async def request_file(
         self, frm: str, name: str, dest: str | os.PathLike[str]
@@ -425,7 +442,7 @@ class Files(Feature, Application):
             self.ctx.access.denied(s.peer, "get a file", role, self.role_get)
             await s.terminate("security-error")
             return
-        path = self._resolve_export(meta.name)
+        path = self.resolve_export(meta.name)
         if path is None:
             await self._refuse(s, FileTransferError("failed-application", "", "file-not-available"))
             return
@@ -447,9 +464,11 @@ class Files(Feature, Application):
             return
         await self._send(s, path, offset, length, size, digest)
 
-    def _resolve_export(self, name: str) -> Path | None:
+    def resolve_export(self, name: str, folder: bool = False) -> Path | None:
         """The regular file ``name`` under an export path (relative to it,
-        or absolute inside it); None for anything else."""
+        or absolute inside it), after resolving ``..`` and symlinks; None
+        for anything else.  ``folder``: a folder instead (an export folder
+        itself included), for listing what may be fetched."""
         if not name or "\x00" in name:
             return None
         for root in self.exports:
@@ -457,6 +476,10 @@ class Files(Feature, Application):
                 base = root.resolve(strict=True)
                 cand = (base / name).resolve(strict=True)
             except (OSError, RuntimeError):
+                continue
+            if folder:
+                if base.is_dir() and cand.is_relative_to(base) and cand.is_dir():
+                    return cand
                 continue
             # an export path that is a file exports that file alone
             ok = cand == base if base.is_file() else cand.is_relative_to(base) and cand != base
@@ -490,6 +513,10 @@ class Files(Feature, Application):
                         raise OSError("the file shrank")
                     await t.send(chunk)
                     sent += len(chunk)
+                    report = s.data.get("progress")
+                    if report is not None:
+                        with contextlib.suppress(Exception):
+                            report(offset + sent, size)
             await t.close()
         except (TransportFailed, OSError) as exc:
             if s.state != "ended":
