@@ -12,35 +12,16 @@ from typing import Any
 import pytest
 import slixmpp
 
-from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
+from stanzalink.aio.client import Client, ConnectionFailed
 from stanzalink.jid import JID
 from stanzalink.session import keystore
 from stanzalink.session.events import Authenticated, Registered
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xml import E, Element
 
+from .peers import client_config, slix_client, until
+
 _new = itertools.count(1)
-
-
-def device_config(prosody: Prosody, jid: str, password: str, **kw: Any) -> ClientConfig:
-    kw.setdefault("host", "127.0.0.1")
-    kw.setdefault("port", prosody.port)
-    kw.setdefault("resource", "agent")
-    kw.setdefault("reconnect", False)
-    return ClientConfig(jid=JID.parse(jid), password=password, ca_file=str(prosody.ca), **kw)
-
-
-async def controller(prosody: Prosody, jid: str, password: str) -> slixmpp.ClientXMPP:
-    xmpp = slixmpp.ClientXMPP(jid + "/ctl", password)
-    xmpp.ca_certs = str(prosody.ca)
-    started = asyncio.get_running_loop().create_future()
-    xmpp.add_event_handler("session_start", lambda _: started.done() or started.set_result(True))
-    xmpp.add_event_handler(
-        "failed_auth", lambda _: started.done() or started.set_exception(RuntimeError("auth"))
-    )
-    xmpp.connect("127.0.0.1", prosody.port)
-    await asyncio.wait_for(started, 30)
-    return xmpp
 
 
 def test_login_messages_both_ways_and_iq(prosody: Prosody, account: tuple[str, str]) -> None:
@@ -51,7 +32,7 @@ def test_login_messages_both_ways_and_iq(prosody: Prosody, account: tuple[str, s
     async def main() -> None:
         events: list[object] = []
         got: asyncio.Queue[Element] = asyncio.Queue()
-        client = Client(device_config(prosody, device_jid, device_pw))
+        client = Client(client_config(prosody, device_jid, device_pw))
         client.on_event(events.append)
         client.on_message(got.put_nowait)
         await client.start()
@@ -61,7 +42,7 @@ def test_login_messages_both_ways_and_iq(prosody: Prosody, account: tuple[str, s
         assert auth and auth[0].mechanism.startswith("SCRAM-SHA-1")
         assert client.session.sm.enabled and client.session.sm.resumable
 
-        ctl = await controller(prosody, ctl_jid, "ctl-password")
+        ctl = await slix_client(prosody, ctl_jid, "ctl-password")
         replies: asyncio.Queue[Any] = asyncio.Queue()
         ctl.add_event_handler("message", replies.put_nowait)
         ctl.send_message(mto=str(jid), mbody="status please", mtype="chat")
@@ -100,14 +81,14 @@ def test_in_band_registration(prosody: Prosody) -> None:
 
     async def main() -> None:
         events: list[object] = []
-        client = Client(device_config(prosody, jid, "fresh-password-1", register=True))
+        client = Client(client_config(prosody, jid, "fresh-password-1", register=True))
         client.on_event(events.append)
         await client.start()
         await client.wait_online(30)
         assert Registered(jid.split("@")[0]) in events
         await client.close()
         # and the account is real: log in again without registering
-        again = Client(device_config(prosody, jid, "fresh-password-1"))
+        again = Client(client_config(prosody, jid, "fresh-password-1"))
         await again.start()
         await again.wait_online(30)
         await again.close()
@@ -119,7 +100,7 @@ def test_wrong_password_is_a_clear_error(prosody: Prosody, account: tuple[str, s
     jid, _ = account
 
     async def main() -> None:
-        client = Client(device_config(prosody, jid, "not-the-password"))
+        client = Client(client_config(prosody, jid, "not-the-password"))
         await client.start()
         with pytest.raises(ConnectionFailed) as info:
             await client.wait_online(30)
@@ -133,7 +114,7 @@ def test_direct_tls(prosody: Prosody, account: tuple[str, str]) -> None:
     jid, pw = account
 
     async def main() -> None:
-        client = Client(device_config(prosody, jid, pw, port=prosody.tls_port, direct_tls=True))
+        client = Client(client_config(prosody, jid, pw, port=prosody.tls_port, direct_tls=True))
         await client.start()
         await client.wait_online(30)
         assert client.session.tls is not None and client.session.tls.version.startswith("TLS")
@@ -151,7 +132,7 @@ def test_certificate_for_another_name_is_refused(
     other = JID.parse(jid)
 
     async def main() -> None:
-        cfg = device_config(prosody, jid, pw)
+        cfg = client_config(prosody, jid, pw)
         cfg.jid = JID(other.local, "wrong.test")
         client = Client(cfg)
         await client.start()
@@ -171,7 +152,7 @@ def test_change_password_in_band(prosody: Prosody, account: tuple[str, str]) -> 
 
     async def main() -> None:
         events: list[object] = []
-        client = Client(device_config(prosody, jid, old, reconnect=True, backoff_base=0.2))
+        client = Client(client_config(prosody, jid, old, reconnect=True, backoff_base=0.2))
         client.on_event(events.append)
         await client.start()
         await client.wait_online(30)
@@ -181,19 +162,20 @@ def test_change_password_in_band(prosody: Prosody, account: tuple[str, str]) -> 
         proto = client._proto
         assert proto is not None and proto.transport is not None
         proto.transport.abort()
-        deadline = asyncio.get_running_loop().time() + 30
-        while sum(isinstance(e, Authenticated) for e in events) < 2:
-            assert asyncio.get_running_loop().time() < deadline, events
-            await asyncio.sleep(0.05)
+        await until(
+            lambda: sum(isinstance(e, Authenticated) for e in events) >= 2,
+            "the login with the new password",
+            30,
+        )
         await client.wait_online(30)
         await client.close()
 
-        stale = Client(device_config(prosody, jid, old))
+        stale = Client(client_config(prosody, jid, old))
         await stale.start()
         with pytest.raises(ConnectionFailed):
             await stale.wait_online(30)
         await stale.close()
-        fresh = Client(device_config(prosody, jid, "brand-new-pw-\u00e9"))
+        fresh = Client(client_config(prosody, jid, "brand-new-pw-\u00e9"))
         await fresh.start()
         await fresh.wait_online(30)
         await fresh.close()
@@ -210,7 +192,7 @@ def test_scram_keys_replace_the_password(
     keys_file = tmp_path / "scram.json"
 
     async def main() -> None:
-        first = Client(device_config(prosody, jid, pw, scram_keys_file=str(keys_file)))
+        first = Client(client_config(prosody, jid, pw, scram_keys_file=str(keys_file)))
         await first.start()
         await first.wait_online(30)
         await first.close()
@@ -219,7 +201,7 @@ def test_scram_keys_replace_the_password(
         assert list(stored) == ["SCRAM-SHA-1"] and stored["SCRAM-SHA-1"].iterations >= 4096
 
         events: list[object] = []
-        cfg = device_config(prosody, jid, "unused", scram_keys_file=str(keys_file))
+        cfg = client_config(prosody, jid, "unused", scram_keys_file=str(keys_file))
         cfg.password = None
         second = Client(cfg)
         second.on_event(events.append)
@@ -254,7 +236,7 @@ def test_sasl_matrix(
 
     async def main() -> None:
         events: list[object] = []
-        cfg = device_config(
+        cfg = client_config(
             prosody,
             jid,
             pw,

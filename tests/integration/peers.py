@@ -1,0 +1,141 @@
+"""Scaffolding the integration tests share: a slixmpp peer logged in to the
+fixture server, polling until a condition holds, a device configuration for
+an account, and an Agent that runs (online) for the length of a block.
+
+Every helper takes the server object of a fixture (Prosody or ejabberd):
+only its ``.port``, ``.ca`` and ``.domain`` are used, and connections go to
+127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import slixmpp
+
+from stanzalink.agent import Agent
+from stanzalink.aio.client import ClientConfig
+from stanzalink.config import DeviceConfig, parse
+from stanzalink.jid import JID
+from stanzalink.xep.base import Feature
+
+Plugin = str | tuple[str, dict[str, Any]]
+
+
+class Server(Protocol):
+    """What the helpers need of a fixture server."""
+
+    @property
+    def port(self) -> int: ...
+    @property
+    def ca(self) -> Path: ...
+    @property
+    def domain(self) -> str: ...
+
+
+async def slix_client(
+    server: Server,
+    jid: str,
+    password: str,
+    plugins: Iterable[Plugin] = (),
+    resource: str = "ctl",
+    setup: Callable[[slixmpp.ClientXMPP], None] | None = None,
+    on_start: Callable[[slixmpp.ClientXMPP], Awaitable[None]] | None = None,
+    timeout: float = 30,
+) -> slixmpp.ClientXMPP:
+    """A slixmpp client for ``jid/resource``, its session started.
+
+    ``plugins``: names, or (name, config) pairs, registered before connecting;
+    ``setup(xmpp)`` runs before connecting too (handlers, options);
+    ``await on_start(xmpp)`` runs in session_start before this returns.
+    A refused login raises RuntimeError("auth") at once."""
+    xmpp = slixmpp.ClientXMPP(f"{jid}/{resource}", password)
+    xmpp.ca_certs = str(server.ca)
+    for plugin in plugins:
+        name, config = (plugin, None) if isinstance(plugin, str) else plugin
+        xmpp.register_plugin(name, config)
+    if setup is not None:
+        setup(xmpp)
+    started: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    async def session_start(_: Any) -> None:
+        if on_start is not None:
+            await on_start(xmpp)
+        if not started.done():
+            started.set_result(True)
+
+    xmpp.add_event_handler("session_start", session_start)
+    xmpp.add_event_handler(
+        "failed_auth", lambda _: started.done() or started.set_exception(RuntimeError("auth"))
+    )
+    xmpp.connect("127.0.0.1", server.port)
+    await asyncio.wait_for(started, timeout)
+    return xmpp
+
+
+async def until(
+    check: Callable[[], Awaitable[Any] | Any], what: str = "the condition", timeout: float = 20
+) -> Any:
+    """Poll ``check()`` (awaited when it returns an awaitable) every 50 ms
+    until it is true; return that value.  AssertionError after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def client_config(server: Server, jid: str, password: str, **kw: Any) -> ClientConfig:
+    """A stanzalink ClientConfig for the fixture server: 127.0.0.1, its port
+    and CA, resource "agent", no reconnects (each overridable in ``kw``)."""
+    kw.setdefault("host", "127.0.0.1")
+    kw.setdefault("port", server.port)
+    kw.setdefault("resource", "agent")
+    kw.setdefault("reconnect", False)
+    return ClientConfig(jid=JID.parse(jid), password=password, ca_file=str(server.ca), **kw)
+
+
+def device_config(
+    server: Server,
+    jid: str,
+    password: str,
+    access: dict[str, list[str]],
+    resource: str = "agent",
+    **sections: dict[str, Any],
+) -> DeviceConfig:
+    """The agent's configuration as ``stanzalink run`` reads it (every key
+    checked by config.parse): the account, the fixture server, ``access``
+    and the features' sections (``files={...}``, ``http={...}``, ...)."""
+    return parse({
+        "account": {"jid": jid, "password": password, "resource": resource},
+        "server": {"host": "127.0.0.1", "port": server.port, "ca_file": str(server.ca)},
+        "access": access,
+        **sections,
+    })  # fmt: skip
+
+
+@asynccontextmanager
+async def running_agent(
+    cfg: DeviceConfig, features: Sequence[type[Feature]] | None = None, stop_timeout: float = 30
+) -> AsyncIterator[Agent]:
+    """An Agent with ``features`` (None: the real list, agent.FEATURES) run
+    and online for the block; stopped (and awaited) however the block ends."""
+    agent = Agent(cfg, features=None if features is None else list(features))
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(agent.run(stop))
+    try:
+        await agent.client.wait_online(30)
+        yield agent
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, stop_timeout)
