@@ -10,22 +10,17 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
-import inspect
 import itertools
 import os
 import struct
 import zlib
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import slixmpp
 from slixmpp.exceptions import IqError
 
 import stanzalink
-from stanzalink.agent import Agent
-from stanzalink.config import parse
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.caps import Caps
 from stanzalink.xep.disco import Disco
@@ -35,9 +30,12 @@ from stanzalink.xep.vcard import VCard
 from stanzalink.xep.version import Version
 from stanzalink.xml import E
 
+from .peers import device_config, running_agent, slix_client, until
+
 _new = itertools.count(1)
 UPDATE = "{vcard-temp:x:update}"
 CAPS = "{http://jabber.org/protocol/caps}"
+PLUGINS = ("xep_0030", "xep_0004", "xep_0128", "xep_0115", "xep_0092", "xep_0054", "xep_0202")
 
 
 def png(colour: int) -> bytes:
@@ -49,35 +47,6 @@ def png(colour: int) -> bytes:
     raw = (b"\x00" + bytes([colour, 80, 160]) * 2) * 2
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
             + chunk(b"IEND", b""))  # fmt: skip
-
-
-async def slix(prosody: Prosody, jid: str, password: str) -> slixmpp.ClientXMPP:
-    xmpp = slixmpp.ClientXMPP(jid + "/ctl", password)
-    xmpp.ca_certs = str(prosody.ca)
-    for plugin in ("xep_0030", "xep_0004", "xep_0128", "xep_0115", "xep_0092", "xep_0054",
-                   "xep_0202"):  # fmt: skip
-        xmpp.register_plugin(plugin)
-    started = asyncio.get_running_loop().create_future()
-    xmpp.add_event_handler("session_start", lambda _: started.done() or started.set_result(True))
-    xmpp.add_event_handler(
-        "failed_auth", lambda _: started.done() or started.set_exception(RuntimeError("auth"))
-    )
-    xmpp.connect("127.0.0.1", prosody.port)
-    await asyncio.wait_for(started, 30)
-    return xmpp
-
-
-async def until(check: Callable[[], Awaitable[Any] | Any], what: str, timeout: float = 20) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = check()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def test_identity_through_prosody(prosody: Prosody, tmp_path: Path) -> None:
@@ -98,145 +67,134 @@ def test_identity_through_prosody(prosody: Prosody, tmp_path: Path) -> None:
         "photo": str(photo),
         "os": "Acme Linux 4.2",
     }
-    cfg = parse({
-        "account": {"jid": device, "password": "pw-" + device.split("@")[0], "resource": "agent"},
-        "server": {"host": "127.0.0.1", "port": prosody.port, "ca_file": str(prosody.ca)},
-        "access": {"viewer": [ctl_jid]},
-        "identity": identity,
-    })  # fmt: skip
+    cfg = device_config(
+        prosody, device, "pw-" + device.split("@")[0], {"viewer": [ctl_jid]}, identity=identity
+    )
     full = device + "/agent"
     features = [Ping, Disco, Caps, Version, VCard, Time]
 
-    async def start_agent() -> tuple[Agent, asyncio.Event, asyncio.Task[None]]:
-        agent = Agent(cfg, features=list(features))
-        stop = asyncio.Event()
-        task = asyncio.get_running_loop().create_task(agent.run(stop))
-        await agent.client.wait_online(30)
-        vcard = agent.feature("vcard")
-        assert isinstance(vcard, VCard)
-        await until(lambda: vcard.last_sync, "the vCard check")
-        return agent, stop, task
-
     async def main() -> None:
-        agent, stop, task = await start_agent()
-        vcard = agent.feature("vcard")
-        caps = agent.feature("caps")
-        assert isinstance(vcard, VCard) and isinstance(caps, Caps)
-        assert vcard.last_sync == "published"  # a fresh account has no vCard
+        async with running_agent(cfg, features) as agent:
+            vcard = agent.feature("vcard")
+            caps = agent.feature("caps")
+            assert isinstance(vcard, VCard) and isinstance(caps, Caps)
+            await until(lambda: vcard.last_sync, "the vCard check")
+            assert vcard.last_sync == "published"  # a fresh account has no vCard
 
-        ctl = await slix(prosody, ctl_jid, "pw-" + ctl_jid.split("@")[0])
-        presences: list[Any] = []
-        ctl.add_event_handler(
-            "presence_available", lambda p: presences.append(p) if p["from"] == full else None
-        )
-        ctl.send_presence()
-        # the controller subscribes; the device approves (no roster feature
-        # here), so Prosody hands the device's presence to the controller
-        subscribed = asyncio.get_running_loop().create_future()
-        agent.client.on_presence(
-            lambda p: subscribed.done() or p.get("type") != "subscribe" or subscribed.set_result(p)
-        )
-        ctl.send_presence(pto=device, ptype="subscribe")
-        await asyncio.wait_for(subscribed, 20)
-        agent.client.send(E("{jabber:client}presence", {"to": ctl_jid, "type": "subscribed"}))
+            ctl = await slix_client(prosody, ctl_jid, "pw-" + ctl_jid.split("@")[0], PLUGINS)
+            presences: list[Any] = []
+            ctl.add_event_handler(
+                "presence_available", lambda p: presences.append(p) if p["from"] == full else None
+            )
+            ctl.send_presence()
+            # the controller subscribes; the device approves (no roster feature
+            # here), so Prosody hands the device's presence to the controller
+            subscribed = asyncio.get_running_loop().create_future()
+            agent.client.on_presence(
+                lambda p: (
+                    subscribed.done() or p.get("type") != "subscribe" or subscribed.set_result(p)
+                )
+            )
+            ctl.send_presence(pto=device, ptype="subscribe")
+            await asyncio.wait_for(subscribed, 20)
+            agent.client.send(E("{jabber:client}presence", {"to": ctl_jid, "type": "subscribed"}))
 
-        pres = await until(lambda: presences, "the device's presence")
-        c = pres[-1].xml.find(CAPS + "c")
-        assert c is not None and c.get("node") == "urn:stanzalink:caps"
-        assert c.get("ver") == caps.ver and c.get("hash") == "sha-1"
-        first_hash = hashlib.sha1(png(10)).hexdigest()
-        assert pres[-1].xml.findtext(f"{UPDATE}x/{UPDATE}photo") == first_hash
+            pres = await until(lambda: presences, "the device's presence")
+            c = pres[-1].xml.find(CAPS + "c")
+            assert c is not None and c.get("node") == "urn:stanzalink:caps"
+            assert c.get("ver") == caps.ver and c.get("hash") == "sha-1"
+            first_hash = hashlib.sha1(png(10)).hexdigest()
+            assert pres[-1].xml.findtext(f"{UPDATE}x/{UPDATE}photo") == first_hash
 
-        # slixmpp's own XEP-0115 code fetched node#ver from the device,
-        # recomputed the hash and stored the device's caps as valid
-        ver = await until(
-            lambda: ctl.plugin["xep_0115"].get_verstring(full), "slixmpp's caps verification"
-        )
-        assert ver == caps.ver
-        cached = await ctl.plugin["xep_0115"].get_caps(verstring=ver)
-        assert cached is not None and "jabber:iq:version" in cached["features"]
+            # slixmpp's own XEP-0115 code fetched node#ver from the device,
+            # recomputed the hash and stored the device's caps as valid
+            ver = await until(
+                lambda: ctl.plugin["xep_0115"].get_verstring(full), "slixmpp's caps verification"
+            )
+            assert ver == caps.ver
+            cached = await ctl.plugin["xep_0115"].get_caps(verstring=ver)
+            assert cached is not None and "jabber:iq:version" in cached["features"]
 
-        info = (await ctl.plugin["xep_0030"].get_info(jid=full, timeout=20))["disco_info"]
-        assert ("client", "bot", None, "Boiler room sensor") in info["identities"]
-        assert {
-            "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/caps",
-            "jabber:iq:version", "vcard-temp", "urn:xmpp:time", "urn:xmpp:ping",
-        } <= set(info["features"])  # fmt: skip
+            info = (await ctl.plugin["xep_0030"].get_info(jid=full, timeout=20))["disco_info"]
+            assert ("client", "bot", None, "Boiler room sensor") in info["identities"]
+            assert {
+                "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/caps",
+                "jabber:iq:version", "vcard-temp", "urn:xmpp:time", "urn:xmpp:ping",
+            } <= set(info["features"])  # fmt: skip
 
-        version = (await ctl.plugin["xep_0092"].get_version(full, timeout=20))["software_version"]
-        assert (version["name"], version["version"], version["os"]) == (
-            "stanzalink",
-            stanzalink.__version__,
-            "Acme Linux 4.2",
-        )
-        when = await ctl.plugin["xep_0202"].get_entity_time(full, timeout=20)
-        # read raw: slixmpp 1.17's get_utc appends a second "Z" to the XEP's form
-        utc = when.xml.findtext("{urn:xmpp:time}time/{urn:xmpp:time}utc")
-        assert utc is not None and utc.endswith("Z")
-        sent_at = dt.datetime.fromisoformat(utc[:-1] + "+00:00")
-        assert abs((sent_at - dt.datetime.now(dt.UTC)).total_seconds()) < 10
+            version = (await ctl.plugin["xep_0092"].get_version(full, timeout=20))[
+                "software_version"
+            ]
+            assert (version["name"], version["version"], version["os"]) == (
+                "stanzalink",
+                stanzalink.__version__,
+                "Acme Linux 4.2",
+            )
+            when = await ctl.plugin["xep_0202"].get_entity_time(full, timeout=20)
+            # read raw: slixmpp 1.17's get_utc appends a second "Z" to the XEP's form
+            utc = when.xml.findtext("{urn:xmpp:time}time/{urn:xmpp:time}utc")
+            assert utc is not None and utc.endswith("Z")
+            sent_at = dt.datetime.fromisoformat(utc[:-1] + "+00:00")
+            assert abs((sent_at - dt.datetime.now(dt.UTC)).total_seconds()) < 10
 
-        # the vCard, from the SERVER (a query to the bare JID), as the device stored it
-        stored = (await ctl.plugin["xep_0054"].get_vcard(device, timeout=20))["vcard_temp"].xml
-        V = "{vcard-temp}"
-        assert stored.findtext(V + "FN") == "Boiler room sensor"
-        assert stored.findtext(V + "NICKNAME") == "boiler"
-        assert stored.findtext(V + "TITLE") == "Acme TX-200"
-        assert stored.findtext(V + "URL") == "https://example.com/devices/boiler2"
-        assert stored.findtext(f"{V}ADR/{V}LOCALITY") == "Building B"
-        assert stored.findtext(f"{V}PHOTO/{V}TYPE") == "image/png"
-        raw = stored.findtext(f"{V}PHOTO/{V}BINVAL")
-        assert raw is not None and base64.b64decode(raw) == png(10)
-        notes = [el.text for el in stored.findall(V + "NOTE")]
-        assert "Serial number: AC-000123" in notes
-        assert "Temperature and pressure of boiler 2" in notes  # Prosody keeps DESC as NOTE
+            # the vCard, from the SERVER (a query to the bare JID), as the device stored it
+            stored = (await ctl.plugin["xep_0054"].get_vcard(device, timeout=20))["vcard_temp"].xml
+            V = "{vcard-temp}"
+            assert stored.findtext(V + "FN") == "Boiler room sensor"
+            assert stored.findtext(V + "NICKNAME") == "boiler"
+            assert stored.findtext(V + "TITLE") == "Acme TX-200"
+            assert stored.findtext(V + "URL") == "https://example.com/devices/boiler2"
+            assert stored.findtext(f"{V}ADR/{V}LOCALITY") == "Building B"
+            assert stored.findtext(f"{V}PHOTO/{V}TYPE") == "image/png"
+            raw = stored.findtext(f"{V}PHOTO/{V}BINVAL")
+            assert raw is not None and base64.b64decode(raw) == png(10)
+            notes = [el.text for el in stored.findall(V + "NOTE")]
+            assert "Serial number: AC-000123" in notes
+            assert "Temperature and pressure of boiler 2" in notes  # Prosody keeps DESC as NOTE
 
-        # the device reads the controller's vCard through the application API
-        setter = ctl.make_iq_set()
-        setter.append(ctl.plugin["xep_0054"].make_vcard())
-        setter["vcard_temp"]["FN"] = "Alice the operator"
-        await setter.send(timeout=20)
-        got = await vcard.fetch_vcard(ctl_jid)
-        assert got["fn"] == "Alice the operator"
+            # the device reads the controller's vCard through the application API
+            setter = ctl.make_iq_set()
+            setter.append(ctl.plugin["xep_0054"].make_vcard())
+            setter["vcard_temp"]["FN"] = "Alice the operator"
+            await setter.send(timeout=20)
+            got = await vcard.fetch_vcard(ctl_jid)
+            assert got["fn"] == "Alice the operator"
 
-        # a stranger gets service-unavailable for everything
-        eve = await slix(prosody, eve_jid, "pw-" + eve_jid.split("@")[0])
-        for ask in (
-            lambda: eve.plugin["xep_0030"].get_info(jid=full, timeout=20),
-            lambda: eve.plugin["xep_0030"].get_items(jid=full, timeout=20),
-            lambda: eve.plugin["xep_0092"].get_version(full, timeout=20),
-            lambda: eve.plugin["xep_0202"].get_entity_time(full, timeout=20),
-            lambda: eve.plugin["xep_0054"].get_vcard(full, timeout=20),
-        ):
-            with pytest.raises(IqError) as denied:
-                await ask()
-            assert denied.value.condition == "service-unavailable"
+            # a stranger gets service-unavailable for everything
+            eve = await slix_client(prosody, eve_jid, "pw-" + eve_jid.split("@")[0], PLUGINS)
+            for ask in (
+                lambda: eve.plugin["xep_0030"].get_info(jid=full, timeout=20),
+                lambda: eve.plugin["xep_0030"].get_items(jid=full, timeout=20),
+                lambda: eve.plugin["xep_0092"].get_version(full, timeout=20),
+                lambda: eve.plugin["xep_0202"].get_entity_time(full, timeout=20),
+                lambda: eve.plugin["xep_0054"].get_vcard(full, timeout=20),
+            ):
+                with pytest.raises(IqError) as denied:
+                    await ask()
+                assert denied.value.condition == "service-unavailable"
 
-        # the picture changes: the device re-publishes and re-sends presence
-        vcard.photo_check_interval = 0.1
-        vcard.on_offline()  # restart the watcher with the short interval
-        vcard.on_online(resumed=True)
-        photo.write_bytes(png(200))
-        os.utime(photo, ns=(1, 2 * 10**18))
-        new_hash = hashlib.sha1(png(200)).hexdigest()
-        await until(
-            lambda: presences[-1].xml.findtext(f"{UPDATE}x/{UPDATE}photo") == new_hash,
-            "presence with the new avatar hash",
-        )
-        assert vcard.published == 2
-        stored = (await ctl.plugin["xep_0054"].get_vcard(device, timeout=20))["vcard_temp"].xml
-        raw = stored.findtext(f"{V}PHOTO/{V}BINVAL")
-        assert raw is not None and base64.b64decode(raw) == png(200)
+            # the picture changes: the device re-publishes and re-sends presence
+            vcard.photo_check_interval = 0.1
+            vcard.on_offline()  # restart the watcher with the short interval
+            vcard.on_online(resumed=True)
+            photo.write_bytes(png(200))
+            os.utime(photo, ns=(1, 2 * 10**18))
+            new_hash = hashlib.sha1(png(200)).hexdigest()
+            await until(
+                lambda: presences[-1].xml.findtext(f"{UPDATE}x/{UPDATE}photo") == new_hash,
+                "presence with the new avatar hash",
+            )
+            assert vcard.published == 2
+            stored = (await ctl.plugin["xep_0054"].get_vcard(device, timeout=20))["vcard_temp"].xml
+            raw = stored.findtext(f"{V}PHOTO/{V}BINVAL")
+            assert raw is not None and base64.b64decode(raw) == png(200)
 
-        stop.set()
-        await task
         # started again with the same card: the server has it, nothing is sent
-        agent, stop, task = await start_agent()
-        again = agent.feature("vcard")
-        assert isinstance(again, VCard)
-        assert again.last_sync == "unchanged" and again.published == 0
-        stop.set()
-        await task
+        async with running_agent(cfg, features) as agent:
+            again = agent.feature("vcard")
+            assert isinstance(again, VCard)
+            await until(lambda: again.last_sync, "the vCard check")
+            assert again.last_sync == "unchanged" and again.published == 0
         ctl.disconnect()
         eve.disconnect()
 
