@@ -9,15 +9,15 @@ from typing import Any
 
 import slixmpp
 
-from stanzalink.agent import Agent
-from stanzalink.config import DeviceConfig
 from stanzalink.console.commands import Arg, Invocation, KeyValue, Registry
-from stanzalink.jid import JID
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.disco import Disco
 
+from .peers import device_config, running_agent, slix_client
+
 _new = itertools.count(1)
+PLUGINS = ("xep_0030", "xep_0004", "xep_0050")
 
 reg = Registry()
 wiped: list[tuple[str, str]] = []
@@ -55,21 +55,6 @@ def wipe(inv: Invocation) -> str:
 
 class DeviceAdHoc(AdHoc):
     registry = reg
-
-
-async def controller(prosody: Prosody, jid: str, password: str) -> slixmpp.ClientXMPP:
-    xmpp = slixmpp.ClientXMPP(jid + "/ctl", password)
-    xmpp.ca_certs = str(prosody.ca)
-    for plugin in ("xep_0030", "xep_0004", "xep_0050"):
-        xmpp.register_plugin(plugin)
-    started = asyncio.get_running_loop().create_future()
-    xmpp.add_event_handler("session_start", lambda _: started.done() or started.set_result(True))
-    xmpp.add_event_handler(
-        "failed_auth", lambda _: started.done() or started.set_exception(RuntimeError("auth"))
-    )
-    xmpp.connect("127.0.0.1", prosody.port)
-    await asyncio.wait_for(started, 30)
-    return xmpp
 
 
 class Dialog:
@@ -117,25 +102,22 @@ def test_commands_listed_and_run_with_forms(prosody: Prosody) -> None:
     for user in (device, boss, guest):
         prosody.register(user, f"pw-{user}")
     domain = prosody.domain
-    cfg = DeviceConfig(
-        jid=JID.parse(f"{device}@{domain}"),
-        password=f"pw-{device}",
-        resource="agent",
-        host="127.0.0.1",
-        port=prosody.port,
-        ca_file=str(prosody.ca),
-        access={"admin": [f"{boss}@{domain}"], "viewer": [f"{guest}@{domain}"]},
-        sections={"adhoc": {"session_timeout": 60.0}},
+    cfg = device_config(
+        prosody,
+        f"{device}@{domain}",
+        f"pw-{device}",
+        {"admin": [f"{boss}@{domain}"], "viewer": [f"{guest}@{domain}"]},
+        adhoc={"session_timeout": 60.0},
     )
     wiped.clear()
 
     async def main() -> None:
-        agent = Agent(cfg, features=[Disco, DeviceAdHoc])
-        stop = asyncio.Event()
-        running = asyncio.ensure_future(agent.run(stop))
-        full = str(await agent.client.wait_online(30))
-        admin = await controller(prosody, f"{boss}@{domain}", f"pw-{boss}")
-        viewer = await controller(prosody, f"{guest}@{domain}", f"pw-{guest}")
+        async with running_agent(cfg, [Disco, DeviceAdHoc], stop_timeout=20) as agent:
+            await conversation(str(agent.client.jid))
+
+    async def conversation(full: str) -> None:
+        admin = await slix_client(prosody, f"{boss}@{domain}", f"pw-{boss}", PLUGINS)
+        viewer = await slix_client(prosody, f"{guest}@{domain}", f"pw-{guest}", PLUGINS)
         try:
             # the list, as each one's client shows it
             listed = await admin.plugin["xep_0050"].get_commands(jid=full, timeout=20)
@@ -197,7 +179,5 @@ def test_commands_listed_and_run_with_forms(prosody: Prosody) -> None:
         finally:
             admin.disconnect()
             viewer.disconnect()
-            stop.set()
-            await asyncio.wait_for(running, 20)
 
     asyncio.run(main())
