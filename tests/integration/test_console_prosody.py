@@ -13,11 +13,12 @@ from pathlib import Path
 import slixmpp
 
 from stanzalink.agent import Agent
-from stanzalink.config import parse
 from stanzalink.console.feature import Console
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.ping import Ping
 from stanzalink.xep.xhtml_im import NS, violations
+
+from .peers import device_config, slix_client
 
 _new = itertools.count(1)
 XHTML_BODY = "{http://www.w3.org/1999/xhtml}body"
@@ -30,20 +31,15 @@ def test_console_over_prosody(prosody: Prosody, tmp_path: Path) -> None:
     prosody.register(admin, "admin-pw")
     marker = tmp_path / "rebooted"
     audit = tmp_path / "audit.log"
-    cfg = parse(
-        {
-            "account": {
-                "jid": f"{device}@{prosody.domain}",
-                "password": "device-pw",
-                "resource": "agent",
-            },
-            "server": {"host": "127.0.0.1", "port": prosody.port, "ca_file": str(prosody.ca)},
-            "access": {"admin": [f"{admin}@{prosody.domain}"]},
-            "console": {
-                "reboot_command": [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('ok')"],
-                "audit_log": str(audit),
-            },
-        }
+    cfg = device_config(
+        prosody,
+        f"{device}@{prosody.domain}",
+        "device-pw",
+        {"admin": [f"{admin}@{prosody.domain}"]},
+        console={
+            "reboot_command": [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('ok')"],
+            "audit_log": str(audit),
+        },
     )
 
     async def main() -> None:
@@ -51,14 +47,13 @@ def test_console_over_prosody(prosody: Prosody, tmp_path: Path) -> None:
         stop = asyncio.Event()
         runner = asyncio.ensure_future(agent.run(stop))
         await agent.client.wait_online(30)
-        xmpp = slixmpp.ClientXMPP(f"{admin}@{prosody.domain}/ctl", "admin-pw")
-        xmpp.ca_certs = str(prosody.ca)
         got: asyncio.Queue[slixmpp.Message] = asyncio.Queue()
-        xmpp.add_event_handler("message", got.put_nowait)
-        ready = asyncio.get_running_loop().create_future()
-        xmpp.add_event_handler("session_start", lambda _: ready.done() or ready.set_result(1))
-        xmpp.connect("127.0.0.1", prosody.port)
-        await asyncio.wait_for(ready, 30)
+        xmpp = await slix_client(
+            prosody,
+            f"{admin}@{prosody.domain}",
+            "admin-pw",
+            setup=lambda x: x.add_event_handler("message", got.put_nowait),
+        )
         to = f"{device}@{prosody.domain}/agent"
 
         async def ask(line: str) -> tuple[str, ET.Element]:
