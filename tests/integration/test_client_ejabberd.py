@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import slixmpp
 
 from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
 from stanzalink.jid import JID
@@ -23,6 +22,8 @@ from stanzalink.session import keystore
 from stanzalink.session.events import Authenticated, Online, Registered
 from stanzalink.testing.ejabberd import SCRAM_HOST, Ejabberd, client_cert
 from stanzalink.xml import E, Element
+
+from .peers import client_config, slix_client, until
 
 _new = itertools.count(1)
 
@@ -33,14 +34,6 @@ def account(ejabberd: Ejabberd) -> tuple[str, str]:
     password = f"pw-{user}-secret"
     ejabberd.register(user, password)
     return f"{user}@{ejabberd.domain}", password
-
-
-def device_config(server: Ejabberd, jid: str, password: str, **kw: Any) -> ClientConfig:
-    kw.setdefault("host", "127.0.0.1")
-    kw.setdefault("port", server.port)
-    kw.setdefault("resource", "agent")
-    kw.setdefault("reconnect", False)
-    return ClientConfig(jid=JID.parse(jid), password=password, ca_file=str(server.ca), **kw)
 
 
 async def login(cfg: ClientConfig) -> tuple[Client, list[object]]:
@@ -82,7 +75,7 @@ def test_each_mechanism_on_tls12(
     jid, pw = account
 
     async def main() -> None:
-        cfg = device_config(
+        cfg = client_config(
             ejabberd, jid, pw, tls_max_version="TLSv1.2", sasl_mechanisms=frozenset({mechanism})
         )
         client, events = await login(cfg)
@@ -102,7 +95,7 @@ def test_strongest_wins_on_tls12(ejabberd: Ejabberd, account: tuple[str, str]) -
     jid, pw = account
 
     async def main() -> None:
-        client, events = await login(device_config(ejabberd, jid, pw, tls_max_version="TLSv1.2"))
+        client, events = await login(client_config(ejabberd, jid, pw, tls_max_version="TLSv1.2"))
         auth = _auth(events)
         assert (auth.mechanism, auth.gs2_flag) == ("SCRAM-SHA-512-PLUS", "p=tls-unique")
         await client.close()
@@ -117,13 +110,13 @@ def test_tls13_never_uses_tls_unique(ejabberd: Ejabberd, account: tuple[str, str
     jid, pw = account
 
     async def main() -> None:
-        client, events = await login(device_config(ejabberd, jid, pw))
+        client, events = await login(client_config(ejabberd, jid, pw))
         assert client.session.tls is not None and client.session.tls.version == "TLSv1.3"
         auth = _auth(events)
         assert (auth.mechanism, auth.gs2_flag) == ("SCRAM-SHA-512", "n")
         await client.close()
 
-        only_plus = device_config(
+        only_plus = client_config(
             ejabberd, jid, pw, sasl_mechanisms=frozenset({"SCRAM-SHA-256-PLUS"})
         )
         refused = Client(only_plus)
@@ -144,7 +137,7 @@ def test_plain_is_refused_without_tls(ejabberd: Ejabberd, account: tuple[str, st
     assert ejabberd.plain_port is not None
 
     async def main() -> None:
-        cfg = device_config(
+        cfg = client_config(
             ejabberd,
             jid,
             pw,
@@ -161,14 +154,14 @@ def test_plain_is_refused_without_tls(ejabberd: Ejabberd, account: tuple[str, st
         await client.close()
 
         scram, events = await login(
-            device_config(ejabberd, jid, pw, port=ejabberd.plain_port, require_tls=False)
+            client_config(ejabberd, jid, pw, port=ejabberd.plain_port, require_tls=False)
         )
         assert scram.session.tls is None
         assert _auth(events).mechanism == "SCRAM-SHA-512"
         await scram.close()
 
         # and with TLS required (the default) that listener is refused outright
-        strict = Client(device_config(ejabberd, jid, pw, port=ejabberd.plain_port))
+        strict = Client(client_config(ejabberd, jid, pw, port=ejabberd.plain_port))
         await strict.start()
         with pytest.raises(ConnectionFailed) as info:
             await strict.wait_online(30)
@@ -183,7 +176,7 @@ def test_direct_tls(ejabberd: Ejabberd, account: tuple[str, str]) -> None:
 
     async def main() -> None:
         client, events = await login(
-            device_config(ejabberd, jid, pw, port=ejabberd.tls_port, direct_tls=True)
+            client_config(ejabberd, jid, pw, port=ejabberd.tls_port, direct_tls=True)
         )
         assert client.session.tls is not None
         assert _auth(events).mechanism.startswith("SCRAM-SHA-512")
@@ -196,7 +189,7 @@ def test_wrong_password_is_a_clear_error(ejabberd: Ejabberd, account: tuple[str,
     jid, _ = account
 
     async def main() -> None:
-        client = Client(device_config(ejabberd, jid, "not-the-password"))
+        client = Client(client_config(ejabberd, jid, "not-the-password"))
         await client.start()
         with pytest.raises(ConnectionFailed) as info:
             await client.wait_online(30)
@@ -210,27 +203,14 @@ def test_in_band_registration(ejabberd: Ejabberd) -> None:
     jid = f"ejnew{next(_new)}@{ejabberd.domain}"
 
     async def main() -> None:
-        client, events = await login(device_config(ejabberd, jid, "fresh-pw-1", register=True))
+        client, events = await login(client_config(ejabberd, jid, "fresh-pw-1", register=True))
         assert Registered(jid.split("@")[0]) in events
         await client.close()
-        again, _ = await login(device_config(ejabberd, jid, "fresh-pw-1"))
+        again, _ = await login(client_config(ejabberd, jid, "fresh-pw-1"))
         await again.close()
         assert ejabberd.check_password(jid.split("@")[0], "fresh-pw-1")
 
     asyncio.run(main())
-
-
-async def controller(server: Ejabberd, jid: str, password: str) -> slixmpp.ClientXMPP:
-    xmpp = slixmpp.ClientXMPP(jid + "/ctl", password)
-    xmpp.ca_certs = str(server.ca)
-    started = asyncio.get_running_loop().create_future()
-    xmpp.add_event_handler("session_start", lambda _: started.done() or started.set_result(True))
-    xmpp.add_event_handler(
-        "failed_auth", lambda _: started.done() or started.set_exception(RuntimeError("auth"))
-    )
-    xmpp.connect("127.0.0.1", server.port)
-    await asyncio.wait_for(started, 30)
-    return xmpp
 
 
 def test_messages_both_ways_and_resumption_after_a_cut(
@@ -247,7 +227,7 @@ def test_messages_both_ways_and_resumption_after_a_cut(
     async def main() -> None:
         events: list[object] = []
         got: asyncio.Queue[Element] = asyncio.Queue()
-        cfg = device_config(ejabberd, device_jid, device_pw, reconnect=True, backoff_base=0.2)
+        cfg = client_config(ejabberd, device_jid, device_pw, reconnect=True, backoff_base=0.2)
         client = Client(cfg)
         client.on_event(events.append)
         client.on_message(got.put_nowait)
@@ -255,7 +235,7 @@ def test_messages_both_ways_and_resumption_after_a_cut(
         jid = await client.wait_online(30)
         assert client.session.sm.enabled and client.session.sm.resumable
 
-        ctl = await controller(ejabberd, ctl_jid, "ctl-password")
+        ctl = await slix_client(ejabberd, ctl_jid, "ctl-password")
         replies: asyncio.Queue[Any] = asyncio.Queue()
         ctl.add_event_handler("message", replies.put_nowait)
         ctl.send_message(mto=str(jid), mbody="before the cut", mtype="chat")
@@ -279,10 +259,9 @@ def test_messages_both_ways_and_resumption_after_a_cut(
         )  # fmt: skip
         ctl.send_message(mto=str(jid), mbody="while you were away", mtype="chat")
 
-        deadline = asyncio.get_running_loop().time() + 30
-        while not any(isinstance(e, Online) and e.resumed for e in events):
-            assert asyncio.get_running_loop().time() < deadline, events
-            await asyncio.sleep(0.05)
+        await until(
+            lambda: any(isinstance(e, Online) and e.resumed for e in events), "the resumption", 30
+        )
         msg2 = await asyncio.wait_for(got.get(), 20)
         assert msg2.findtext("{jabber:client}body") == "while you were away"
         assert (await asyncio.wait_for(replies.get(), 20))["body"] == "during the cut"
@@ -302,7 +281,7 @@ def test_change_password_in_band(ejabberd: Ejabberd, account: tuple[str, str]) -
 
     async def main() -> None:
         events: list[object] = []
-        cfg = device_config(ejabberd, jid, old, reconnect=True, backoff_base=0.2)
+        cfg = client_config(ejabberd, jid, old, reconnect=True, backoff_base=0.2)
         client = Client(cfg)
         client.on_event(events.append)
         await client.start()
@@ -312,10 +291,9 @@ def test_change_password_in_band(ejabberd: Ejabberd, account: tuple[str, str]) -
         proto = client._proto
         assert proto is not None and proto.transport is not None
         proto.transport.abort()
-        deadline = asyncio.get_running_loop().time() + 30
-        while not any(isinstance(e, Online) and e.resumed for e in events):
-            assert asyncio.get_running_loop().time() < deadline, events
-            await asyncio.sleep(0.05)
+        await until(
+            lambda: any(isinstance(e, Online) and e.resumed for e in events), "the resumption", 30
+        )
         assert sum(isinstance(e, Authenticated) for e in events) == 2
         await client.close()
 
@@ -339,23 +317,23 @@ def test_scram_keys_on_both_storages(
     async def main() -> None:
         keys_file = tmp_path / "scram.json"
         first, events = await login(
-            device_config(ejabberd, scram_jid, "scram-stored-pw", scram_keys_file=str(keys_file))
+            client_config(ejabberd, scram_jid, "scram-stored-pw", scram_keys_file=str(keys_file))
         )
         await first.close()
         # only SCRAM-SHA-1 exists for SHA-1-hashed storage; TLS 1.3, so no -PLUS
         assert _auth(events).mechanism == "SCRAM-SHA-1"
         assert list(keystore.load(keys_file, scram_jid)) == ["SCRAM-SHA-1"]
-        cfg = device_config(ejabberd, scram_jid, "unused", scram_keys_file=str(keys_file))
+        cfg = client_config(ejabberd, scram_jid, "unused", scram_keys_file=str(keys_file))
         cfg.password = None
         second, events = await login(cfg)
         assert _auth(events).mechanism == "SCRAM-SHA-1"
         await second.close()
 
         plain_file = tmp_path / "plain.json"
-        third, _ = await login(device_config(ejabberd, jid, pw, scram_keys_file=str(plain_file)))
+        third, _ = await login(client_config(ejabberd, jid, pw, scram_keys_file=str(plain_file)))
         await third.close()
         learned = keystore.load(plain_file, jid)["SCRAM-SHA-512"]
-        cfg = device_config(ejabberd, jid, "unused", scram_keys_file=str(plain_file))
+        cfg = client_config(ejabberd, jid, "unused", scram_keys_file=str(plain_file))
         cfg.password = None
         keys_only = Client(cfg)
         await keys_only.start()
@@ -363,7 +341,7 @@ def test_scram_keys_on_both_storages(
             await keys_only.wait_online(30)
         assert "another salt" in str(info.value) and "no password" in str(info.value)
         await keys_only.close()
-        both, _ = await login(device_config(ejabberd, jid, pw, scram_keys_file=str(plain_file)))
+        both, _ = await login(client_config(ejabberd, jid, pw, scram_keys_file=str(plain_file)))
         await both.close()
         assert keystore.load(plain_file, jid)["SCRAM-SHA-512"].salt != learned.salt
 
@@ -377,7 +355,7 @@ def test_scram_hashed_storage_offers_only_sha1(ejabberd: Ejabberd) -> None:
     ejabberd.register(user, "pw-sha1-only", host=SCRAM_HOST)
 
     async def main() -> None:
-        cfg = device_config(
+        cfg = client_config(
             ejabberd, f"{user}@{SCRAM_HOST}", "pw-sha1-only", tls_max_version="TLSv1.2"
         )
         client, events = await login(cfg)
@@ -405,7 +383,7 @@ def test_sasl_external_with_a_client_certificate(
     cert, key = client_cert(ejabberd.root, jid)
 
     async def main() -> None:
-        cfg = device_config(
+        cfg = client_config(
             ejabberd,
             jid,
             "unused",
@@ -422,7 +400,7 @@ def test_sasl_external_with_a_client_certificate(
 
         other = f"ejother{next(_new)}@{ejabberd.domain}"
         ejabberd.register(other.split("@")[0], "other-pw")
-        wrong = device_config(
+        wrong = client_config(
             ejabberd,
             other,
             "unused",
