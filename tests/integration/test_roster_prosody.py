@@ -6,18 +6,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import slixmpp
 
 from stanzalink.agent import Agent
-from stanzalink.config import parse
 from stanzalink.jid import JID
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.roster import Roster
 from stanzalink.xml import E
+
+from .peers import device_config, slix_client, until
 
 _names = itertools.count(1)
 WAIT = 20.0
@@ -30,13 +30,7 @@ def new_account(prosody: Prosody, prefix: str) -> tuple[str, str]:
 
 
 def make_agent(prosody: Prosody, jid: str, pw: str, **access: Any) -> Agent:
-    cfg = parse(
-        {
-            "account": {"jid": jid, "password": pw, "resource": "agent"},
-            "server": {"host": "127.0.0.1", "port": prosody.port, "ca_file": str(prosody.ca)},
-            "access": access,
-        }
-    )
+    cfg = device_config(prosody, jid, pw, access)
     return Agent(cfg, features=[Roster])
 
 
@@ -70,36 +64,19 @@ async def server_roster(agent: Agent) -> dict[str, tuple[str, str | None, str | 
     }
 
 
-async def until(cond: Callable[[], object], what: str, timeout: float = WAIT) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def peer(prosody: Prosody, jid: str, pw: str, auto: bool = True) -> slixmpp.ClientXMPP:
     """A slixmpp client online with its roster (``auto``: it approves and
     asks back every subscription request, like most chat clients)."""
-    xmpp = slixmpp.ClientXMPP(jid + "/ctl", pw)
-    xmpp.ca_certs = str(prosody.ca)
-    xmpp.auto_authorize = True if auto else None  # None: leave requests alone (False refuses)
-    xmpp.auto_subscribe = auto
-    started = asyncio.get_running_loop().create_future()
 
-    async def session_start(_: Any) -> None:
+    def setup(xmpp: slixmpp.ClientXMPP) -> None:
+        xmpp.auto_authorize = True if auto else None  # None: leave requests alone (False refuses)
+        xmpp.auto_subscribe = auto
+
+    async def on_start(xmpp: slixmpp.ClientXMPP) -> None:
         await xmpp.get_roster()
         xmpp.send_presence()
-        if not started.done():
-            started.set_result(True)
 
-    xmpp.add_event_handler("session_start", session_start)
-    xmpp.add_event_handler(
-        "failed_auth", lambda _: started.done() or started.set_exception(RuntimeError("auth"))
-    )
-    xmpp.connect("127.0.0.1", prosody.port)
-    await asyncio.wait_for(started, 30)
-    return xmpp
+    return await slix_client(prosody, jid, pw, setup=setup, on_start=on_start)
 
 
 def subscription(xmpp: slixmpp.ClientXMPP, jid: str) -> str:
