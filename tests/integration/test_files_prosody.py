@@ -9,18 +9,14 @@ import hashlib
 import itertools
 import os
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import slixmpp
 
 from stanzalink.agent import Agent
-from stanzalink.config import DeviceConfig
 from stanzalink.errors import StanzaError
-from stanzalink.jid import JID
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep import hashes
 from stanzalink.xep.file_transfer import Files
@@ -29,6 +25,8 @@ from stanzalink.xep.ibb import Ibb, IBBStream
 from stanzalink.xep.jingle import Jingle
 from stanzalink.xep.jingle_ibb import JingleIBB
 from stanzalink.xml.builder import E
+
+from .peers import device_config, running_agent, slix_client, until
 
 FEATURES = [Ibb, Jingle, JingleIBB, Hashes, Files]
 _n = itertools.count(1)
@@ -40,29 +38,12 @@ def account(prosody: Prosody, prefix: str) -> str:
     return f"{user}@{prosody.domain}"
 
 
-@asynccontextmanager
-async def agent(
+def agent(
     prosody: Prosody, jid: str, access: dict[str, list[str]], files: dict[str, Any]
-) -> AsyncIterator[Agent]:
-    cfg = DeviceConfig(
-        jid=JID.parse(jid),
-        password=f"pw-{jid.split('@')[0]}",
-        resource="agent",
-        host="127.0.0.1",
-        port=prosody.port,
-        ca_file=str(prosody.ca),
-        access=access,
-    )
-    cfg.sections["files"] = {"min_free": 0, **files}
-    a = Agent(cfg, features=FEATURES)
-    stop = asyncio.Event()
-    task = asyncio.ensure_future(a.run(stop))
-    try:
-        await a.client.wait_online(30)
-        yield a
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
+) -> AbstractAsyncContextManager[Agent]:
+    password = f"pw-{jid.split('@')[0]}"
+    cfg = device_config(prosody, jid, password, access, files={"min_free": 0, **files})
+    return running_agent(cfg, FEATURES)
 
 
 def files_of(a: Agent) -> Files:
@@ -79,14 +60,6 @@ def write(path: Path, size: int) -> bytes:
 
 def visible(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
-
-
-async def until(cond: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -222,12 +195,12 @@ def test_cut_off_mid_transfer_then_resume(
                 # directed presence: the server tells the device when it goes
                 ctl.client.send(E("{jabber:client}presence", {"to": pair["dev_full"]}))
                 sending = asyncio.ensure_future(files_of(ctl).offer_file(pair["dev_full"], src))
-                await until(lambda: partial_size() > 256 * 1024)
+                await until(lambda: partial_size() > 256 * 1024, "a part file over 256 KiB", 30)
                 await ctl.client.close()  # the controller vanishes, no session-terminate
                 sending.cancel()
             jingle = dev.feature("jingle")
             assert isinstance(jingle, Jingle)
-            await until(lambda: jingle.sessions() == [])
+            await until(lambda: jingle.sessions() == [], "the Jingle session gone", 30)
             assert visible(tmp_path / "inbox") == []
             have = partial_size()
             assert 0 < have < len(data)
@@ -255,15 +228,15 @@ def test_ibb_with_slixmpp(prosody: Prosody, pair: dict[str, Any]) -> None:
             assert isinstance(ibb, Ibb)
             incoming: asyncio.Queue[IBBStream] = asyncio.Queue()
             ibb.listen(lambda stream, role: incoming.put_nowait(stream) is None)
-            xmpp = slixmpp.ClientXMPP(peer + "/slix", f"pw-{peer.split('@')[0]}")
-            xmpp.ca_certs = str(prosody.ca)
-            xmpp.register_plugin("xep_0047", {"auto_accept": True})
-            started: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-            xmpp.add_event_handler("session_start", lambda _: started.set_result(True))
             slix_streams: asyncio.Queue[Any] = asyncio.Queue()
-            xmpp.add_event_handler("ibb_stream_start", slix_streams.put_nowait)
-            xmpp.connect("127.0.0.1", prosody.port)
-            await asyncio.wait_for(started, 30)
+            xmpp = await slix_client(
+                prosody,
+                peer,
+                f"pw-{peer.split('@')[0]}",
+                [("xep_0047", {"auto_accept": True})],
+                resource="slix",
+                setup=lambda x: x.add_event_handler("ibb_stream_start", slix_streams.put_nowait),
+            )
             try:
                 # slixmpp -> device
                 out = await xmpp.plugin["xep_0047"].open_stream(pair["dev_full"], block_size=4096)
