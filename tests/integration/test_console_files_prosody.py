@@ -10,16 +10,13 @@ import asyncio
 import hashlib
 import itertools
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 from stanzalink.agent import Agent
-from stanzalink.aio.client import Client, ClientConfig
-from stanzalink.config import DeviceConfig
+from stanzalink.aio.client import Client
 from stanzalink.console.system import human_bytes
-from stanzalink.jid import JID
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.file_transfer import Files
@@ -29,6 +26,8 @@ from stanzalink.xep.jingle import Jingle
 from stanzalink.xep.jingle_ibb import JingleIBB
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
+
+from .peers import client_config, device_config, running_agent
 
 _n = itertools.count(1)
 CONTROLLER_FEATURES = [Disco, Ibb, Jingle, JingleIBB, Hashes, Files]
@@ -40,30 +39,15 @@ def account(prosody: Prosody, prefix: str) -> str:
     return f"{user}@{prosody.domain}"
 
 
-@asynccontextmanager
-async def agent(
-    prosody: Prosody, jid: str, features: list[type[Any]] | None, **sections: dict[str, Any]
-) -> AsyncIterator[Agent]:
-    access = sections.pop("access")
-    cfg = DeviceConfig(
-        jid=JID.parse(jid),
-        password=f"pw-{jid.split('@')[0]}",
-        resource="agent",
-        host="127.0.0.1",
-        port=prosody.port,
-        ca_file=str(prosody.ca),
-        access=access,
-    )
-    cfg.sections.update(sections)
-    a = Agent(cfg, features=features)
-    stop = asyncio.Event()
-    task = asyncio.ensure_future(a.run(stop))
-    try:
-        await a.client.wait_online(30)
-        yield a
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
+def agent(
+    prosody: Prosody,
+    jid: str,
+    features: list[type[Any]] | None,
+    access: dict[str, list[str]],
+    **sections: dict[str, Any],
+) -> AbstractAsyncContextManager[Agent]:
+    cfg = device_config(prosody, jid, f"pw-{jid.split('@')[0]}", access, **sections)
+    return running_agent(cfg, features)
 
 
 def chat(to: str, text: str) -> Any:
@@ -133,15 +117,7 @@ def test_get_over_prosody(prosody: Prosody, tmp_path: Path) -> None:
 
             # a viewer asks for a file outside the exports: refused, nothing sent
             vc = Client(
-                ClientConfig(
-                    jid=JID.parse(viewer),
-                    password=f"pw-{viewer.split('@')[0]}",
-                    resource="phone",
-                    host="127.0.0.1",
-                    port=prosody.port,
-                    ca_file=str(prosody.ca),
-                    reconnect=False,
-                )
+                client_config(prosody, viewer, f"pw-{viewer.split('@')[0]}", resource="phone")
             )
             vgot: asyncio.Queue[Element] = asyncio.Queue()
             vc.on_message(vgot.put_nowait)
