@@ -15,8 +15,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from stanzalink.agent import Agent
-from stanzalink.config import DeviceConfig
-from stanzalink.jid import JID
 from stanzalink.testing.prosody import Prosody, free_port
 from stanzalink.xep.bytestreams import StreamHost
 from stanzalink.xep.file_transfer import Files
@@ -27,6 +25,7 @@ from stanzalink.xep.jingle_ibb import JingleIBB
 from stanzalink.xep.jingle_s5b_transport import JingleS5B
 
 from .conftest import PROXY65
+from .peers import device_config, running_agent, until
 
 FEATURES = [Ibb, Jingle, JingleS5B, JingleIBB, Hashes, Files]
 MIB = 1 << 20
@@ -38,30 +37,14 @@ async def agent(p: Prosody, user: str, peer: str, folder: Path) -> AsyncIterator
     p.register(user, f"pw-{user}")
     for d in ("inbox", "export"):
         (folder / d).mkdir(parents=True, exist_ok=True)
-    cfg = DeviceConfig(
-        jid=JID.parse(f"{user}@{p.domain}"),
-        password=f"pw-{user}",
-        resource="agent",
-        host="127.0.0.1",
-        port=p.port,
-        ca_file=str(p.ca),
-        access={"operator": [f"{peer}@{p.domain}"]},
-    )
-    cfg.sections["files"] = {"min_free": 0, "inbox": str(folder / "inbox"),
-                             "export": [str(folder / "export")], "socks5": True}  # fmt: skip
-    a = Agent(cfg, features=FEATURES)
-    stop = asyncio.Event()
-    task = asyncio.ensure_future(a.run(stop))
-    try:
-        await a.client.wait_online(30)
+    files = {"min_free": 0, "inbox": str(folder / "inbox"),
+             "export": [str(folder / "export")], "socks5": True}  # fmt: skip
+    access = {"operator": [f"{peer}@{p.domain}"]}
+    cfg = device_config(p, f"{user}@{p.domain}", f"pw-{user}", access, files=files)
+    async with running_agent(cfg, FEATURES) as a:
         s5b = s5b_of(a)
-        deadline = time.monotonic() + 20
-        while s5b.proxies is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await until(lambda: s5b.proxies is not None, "the proxy discovery", 20)
         yield a
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 def s5b_of(a: Agent) -> JingleS5B:
