@@ -12,7 +12,7 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,12 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from stanzalink.agent import Agent
-from stanzalink.aio.client import Client, ClientConfig
+from stanzalink.aio.client import Client
 from stanzalink.aio.http_client import HttpClient, HttpTransportError
-from stanzalink.config import parse
-from stanzalink.jid import JID
 from stanzalink.testing.prosody import Prosody
 from tests.xep.origin import TURTLE, Origin, big, running_origin
+
+from .peers import client_config, device_config, running_agent, slix_client
 
 _n = itertools.count(1)
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,34 +58,20 @@ def config_toml(prosody: Prosody, jid: str, password: str) -> str:
     )
 
 
-@contextlib.asynccontextmanager
-async def device_agent(
+def device_agent(
     prosody: Prosody, jid: str, origin: Origin, admin: str, viewer: str
-) -> AsyncIterator[Agent]:
-    cfg = parse({
-        "account": {"jid": jid, "password": "device-pw", "resource": "agent"},
-        "server": {"host": "127.0.0.1", "port": prosody.port, "ca_file": str(prosody.ca)},
-        "access": {"admin": [admin], "viewer": [viewer]},
-        "http": {"origin": origin.url, "paths": {"/api/": "viewer", "/admin/": "admin"},
-                 "chunk_size": 4096},
-    })  # fmt: skip
-    agent = Agent(cfg)  # the real feature list: the HTTP feature wired as in `stanzalink run`
-    stop = asyncio.Event()
-    task = asyncio.ensure_future(agent.run(stop))
-    try:
-        await agent.client.wait_online(30)
-        yield agent
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
+) -> contextlib.AbstractAsyncContextManager[Agent]:
+    http = {"origin": origin.url, "paths": {"/api/": "viewer", "/admin/": "admin"},
+            "chunk_size": 4096}  # fmt: skip
+    access = {"admin": [admin], "viewer": [viewer]}
+    cfg = device_config(prosody, jid, "device-pw", access, http=http)
+    # the real feature list: the HTTP feature wired as in `stanzalink run`
+    return running_agent(cfg, None, stop_timeout=20)
 
 
 async def controller_client(prosody: Prosody, jid: str, password: str) -> Client:
-    client = Client(
-        ClientConfig(jid=JID.parse(jid), password=password, resource="ctl", host="127.0.0.1",
-                     port=prosody.port, ca_file=str(prosody.ca), reconnect=False,
-                     csi_inactive=False)  # an inactive client gets body-less chunks late
-    )  # fmt: skip
+    # an inactive client gets body-less chunks late
+    client = Client(client_config(prosody, jid, password, resource="ctl", csi_inactive=False))
     await client.start()
     await client.wait_online(30)
     return client
@@ -188,21 +174,18 @@ def test_slixmpp_peer_and_cli(prosody: Prosody, origin: Origin, tmp_path: Path) 
 
 
 async def slixmpp_asks(prosody: Prosody, jid: str, target: str) -> None:
-    xmpp = slixmpp.ClientXMPP(jid + "/browser", "slix-pw")
-    xmpp.ca_certs = str(prosody.ca)
-    xmpp.register_plugin("xep_0030")
-    xmpp.register_plugin("xep_0131")
-    xmpp.register_plugin("xep_0332")
     chunks: asyncio.Queue[Any] = asyncio.Queue()
-    # slixmpp's "message" event is only for messages with a body: a handler of our own
-    xmpp.register_handler(
-        Callback("chunks", MatchXPath("{jabber:client}message/{urn:xmpp:http}chunk"),
-                 chunks.put_nowait)
-    )  # fmt: skip
-    started = asyncio.get_running_loop().create_future()
-    xmpp.add_event_handler("session_start", lambda _: started.done() or started.set_result(1))
-    xmpp.connect("127.0.0.1", prosody.port)
-    await asyncio.wait_for(started, 30)
+
+    def setup(xmpp: slixmpp.ClientXMPP) -> None:
+        # slixmpp's "message" event is only for messages with a body: a handler of our own
+        xmpp.register_handler(
+            Callback("chunks", MatchXPath("{jabber:client}message/{urn:xmpp:http}chunk"),
+                     chunks.put_nowait)
+        )  # fmt: skip
+
+    xmpp = await slix_client(
+        prosody, jid, "slix-pw", ("xep_0030", "xep_0131", "xep_0332"), "browser", setup
+    )
     try:
         plugin = xmpp.plugin["xep_0332"]
         iq = await plugin.send_request(
