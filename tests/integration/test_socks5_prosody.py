@@ -15,12 +15,12 @@ import pytest
 
 from stanzalink.aio.client import Client, ClientConfig, IQError
 from stanzalink.aio.socks5 import Socks5Error, Socks5Stream, connect, connect_first
-from stanzalink.jid import JID
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep import bytestreams as s5b
 from stanzalink.xml import Element
 
 from .conftest import PROXY65 as PROXY
+from .peers import client_config, device_config, slix_client
 
 MIB = 1024 * 1024
 
@@ -32,15 +32,7 @@ def server(prosody_proxy65: tuple[Prosody, int]) -> tuple[Prosody, int]:
 
 
 def config(p: Prosody, user: str, resource: str) -> ClientConfig:
-    return ClientConfig(
-        jid=JID.parse(f"{user}@{p.domain}"),
-        password=f"{user}-password",
-        host="127.0.0.1",
-        port=p.port,
-        resource=resource,
-        reconnect=False,
-        ca_file=str(p.ca),
-    )
+    return client_config(p, f"{user}@{p.domain}", f"{user}-password", resource=resource)
 
 
 @contextlib.asynccontextmanager
@@ -190,17 +182,8 @@ async def test_malformed_dst_addr_is_refused_by_the_proxy(server: tuple[Prosody,
 
 # ---------------------------------------------------------------- slixmpp as the peer
 async def slixmpp_peer(p: Prosody, user: str) -> Any:
-    import slixmpp
-
-    xmpp = slixmpp.ClientXMPP(f"{user}@{p.domain}/ctl", f"{user}-password")
-    xmpp.ca_certs = str(p.ca)
-    xmpp.register_plugin("xep_0030")
-    xmpp.register_plugin("xep_0065", {"auto_accept": True})
-    started = asyncio.get_running_loop().create_future()
-    xmpp.add_event_handler("session_start", lambda _: started.done() or started.set_result(1))
-    xmpp.connect("127.0.0.1", p.port)
-    await asyncio.wait_for(started, 30)
-    return xmpp
+    plugins = ("xep_0030", ("xep_0065", {"auto_accept": True}))
+    return await slix_client(p, f"{user}@{p.domain}", f"{user}-password", plugins)
 
 
 def collect(xmpp: Any) -> tuple[hashlib._Hash, list[int], asyncio.Event]:
@@ -220,14 +203,10 @@ async def test_slixmpp_requester_to_the_device_agent(server: tuple[Prosody, int]
     """slixmpp's XEP-0065 plugin offers the proxy to the device's agent
     (the Bytestreams feature, operator access); data flows both ways."""
     from stanzalink.agent import Agent
-    from stanzalink.config import DeviceConfig
 
     p, _ = server
-    cfg = DeviceConfig(
-        jid=JID.parse(f"device1@{p.domain}"), password="device1-password", resource="agent",
-        host="127.0.0.1", port=p.port, ca_file=str(p.ca),
-        access={"operator": [f"alice@{p.domain}"]},
-    )  # fmt: skip
+    access = {"operator": [f"alice@{p.domain}"]}
+    cfg = device_config(p, f"device1@{p.domain}", "device1-password", access)
     agent = Agent(cfg, features=[s5b.Bytestreams])
     streams: asyncio.Queue[Socks5Stream] = asyncio.Queue()
 
