@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import slixmpp
 
 from stanzalink.agent import Agent
-from stanzalink.aio.client import ClientConfig
+from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
 from stanzalink.config import DeviceConfig, parse
 from stanzalink.jid import JID
 from stanzalink.xep.base import Feature
@@ -103,6 +103,35 @@ def client_config(server: Server, jid: str, password: str, **kw: Any) -> ClientC
     kw.setdefault("resource", "agent")
     kw.setdefault("reconnect", False)
     return ClientConfig(jid=JID.parse(jid), password=password, ca_file=str(server.ca), **kw)
+
+
+async def login(cfg: ClientConfig, timeout: float = 30) -> tuple[Client, list[object]]:
+    """A started Client, online; with the list its events go to (it keeps
+    growing).  A login that fails closes the client and raises."""
+    events: list[object] = []
+    client = Client(cfg)
+    client.on_event(events.append)
+    await client.start()
+    try:
+        await client.wait_online(timeout)
+    except BaseException:
+        await client.close()
+        raise
+    return client, events
+
+
+async def login_refused(client: Client, timeout: float = 30) -> str:
+    """Start ``client``, whose login must fail: ConnectionFailed within
+    ``timeout`` (anything else fails the test); closed; the error's text."""
+    await client.start()
+    try:
+        await client.wait_online(timeout)
+    except ConnectionFailed as exc:
+        return str(exc)
+    else:
+        raise AssertionError(f"{client.config.jid} came online")
+    finally:
+        await client.close()
 
 
 def device_config(

@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
+from stanzalink.aio.client import Client
 from stanzalink.jid import JID
 from stanzalink.session import keystore
 from stanzalink.session.events import Authenticated, Online, Registered
 from stanzalink.testing.ejabberd import SCRAM_HOST, Ejabberd, client_cert
 from stanzalink.xml import E, Element
 
-from .peers import client_config, slix_client, until
+from .peers import client_config, login, login_refused, slix_client, until
 
 _new = itertools.count(1)
 
@@ -34,19 +34,6 @@ def account(ejabberd: Ejabberd) -> tuple[str, str]:
     password = f"pw-{user}-secret"
     ejabberd.register(user, password)
     return f"{user}@{ejabberd.domain}", password
-
-
-async def login(cfg: ClientConfig) -> tuple[Client, list[object]]:
-    events: list[object] = []
-    client = Client(cfg)
-    client.on_event(events.append)
-    await client.start()
-    try:
-        await client.wait_online(30)
-    except BaseException:
-        await client.close()
-        raise
-    return client, events
 
 
 def _auth(events: list[object]) -> Authenticated:
@@ -120,12 +107,9 @@ def test_tls13_never_uses_tls_unique(ejabberd: Ejabberd, account: tuple[str, str
             ejabberd, jid, pw, sasl_mechanisms=frozenset({"SCRAM-SHA-256-PLUS"})
         )
         refused = Client(only_plus)
-        await refused.start()
-        with pytest.raises(ConnectionFailed) as info:
-            await refused.wait_online(30)
-        assert "no mechanism in common" in str(info.value)
+        error = await login_refused(refused)
+        assert "no mechanism in common" in error
         assert refused.session.authenticated is False
-        await refused.close()
 
     asyncio.run(main())
 
@@ -146,12 +130,9 @@ def test_plain_is_refused_without_tls(ejabberd: Ejabberd, account: tuple[str, st
             sasl_mechanisms=frozenset({"PLAIN"}),
         )
         client = Client(cfg)
-        await client.start()
-        with pytest.raises(ConnectionFailed) as info:
-            await client.wait_online(30)
-        assert "in the clear" in str(info.value)
+        error = await login_refused(client)
+        assert "in the clear" in error
         assert client.session.authenticated is False
-        await client.close()
 
         scram, events = await login(
             client_config(ejabberd, jid, pw, port=ejabberd.plain_port, require_tls=False)
@@ -161,12 +142,10 @@ def test_plain_is_refused_without_tls(ejabberd: Ejabberd, account: tuple[str, st
         await scram.close()
 
         # and with TLS required (the default) that listener is refused outright
-        strict = Client(client_config(ejabberd, jid, pw, port=ejabberd.plain_port))
-        await strict.start()
-        with pytest.raises(ConnectionFailed) as info:
-            await strict.wait_online(30)
-        assert "STARTTLS" in str(info.value)
-        await strict.close()
+        error = await login_refused(
+            Client(client_config(ejabberd, jid, pw, port=ejabberd.plain_port))
+        )
+        assert "STARTTLS" in error
 
     asyncio.run(main())
 
@@ -189,12 +168,8 @@ def test_wrong_password_is_a_clear_error(ejabberd: Ejabberd, account: tuple[str,
     jid, _ = account
 
     async def main() -> None:
-        client = Client(client_config(ejabberd, jid, "not-the-password"))
-        await client.start()
-        with pytest.raises(ConnectionFailed) as info:
-            await client.wait_online(30)
-        assert "not-authorized" in str(info.value)
-        await client.close()
+        error = await login_refused(Client(client_config(ejabberd, jid, "not-the-password")))
+        assert "not-authorized" in error
 
     asyncio.run(main())
 
@@ -280,12 +255,8 @@ def test_change_password_in_band(ejabberd: Ejabberd, account: tuple[str, str]) -
     user = jid.split("@")[0]
 
     async def main() -> None:
-        events: list[object] = []
         cfg = client_config(ejabberd, jid, old, reconnect=True, backoff_base=0.2)
-        client = Client(cfg)
-        client.on_event(events.append)
-        await client.start()
-        await client.wait_online(30)
+        client, events = await login(cfg)
         await client.change_password("ej-new-pw-\u00e9")
         assert client.config.password == "ej-new-pw-\u00e9"
         proto = client._proto
@@ -335,12 +306,8 @@ def test_scram_keys_on_both_storages(
         learned = keystore.load(plain_file, jid)["SCRAM-SHA-512"]
         cfg = client_config(ejabberd, jid, "unused", scram_keys_file=str(plain_file))
         cfg.password = None
-        keys_only = Client(cfg)
-        await keys_only.start()
-        with pytest.raises(ConnectionFailed) as info:
-            await keys_only.wait_online(30)
-        assert "another salt" in str(info.value) and "no password" in str(info.value)
-        await keys_only.close()
+        error = await login_refused(Client(cfg))
+        assert "another salt" in error and "no password" in error
         both, _ = await login(client_config(ejabberd, jid, pw, scram_keys_file=str(plain_file)))
         await both.close()
         assert keystore.load(plain_file, jid)["SCRAM-SHA-512"].salt != learned.salt
@@ -411,11 +378,8 @@ def test_sasl_external_with_a_client_certificate(
         )
         wrong.password = None
         refused = Client(wrong)
-        await refused.start()
-        with pytest.raises(ConnectionFailed) as info:
-            await refused.wait_online(30)
-        assert f"not a resource of {other}" in str(info.value)
+        error = await login_refused(refused)
+        assert f"not a resource of {other}" in error
         assert refused.jid is None  # never online
-        await refused.close()
 
     asyncio.run(main())

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import slixmpp
 
-from stanzalink.aio.client import Client, ConnectionFailed
+from stanzalink.aio.client import Client
 from stanzalink.jid import JID
 from stanzalink.session import keystore
 from stanzalink.session.events import Authenticated, Registered
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xml import E, Element
 
-from .peers import client_config, slix_client, until
+from .peers import client_config, login, login_refused, slix_client, until
 
 _new = itertools.count(1)
 
@@ -80,17 +80,11 @@ def test_in_band_registration(prosody: Prosody) -> None:
     jid = f"newdevice{next(_new)}@{prosody.domain}"
 
     async def main() -> None:
-        events: list[object] = []
-        client = Client(client_config(prosody, jid, "fresh-password-1", register=True))
-        client.on_event(events.append)
-        await client.start()
-        await client.wait_online(30)
+        client, events = await login(client_config(prosody, jid, "fresh-password-1", register=True))
         assert Registered(jid.split("@")[0]) in events
         await client.close()
         # and the account is real: log in again without registering
-        again = Client(client_config(prosody, jid, "fresh-password-1"))
-        await again.start()
-        await again.wait_online(30)
+        again, _ = await login(client_config(prosody, jid, "fresh-password-1"))
         await again.close()
 
     asyncio.run(main())
@@ -100,12 +94,8 @@ def test_wrong_password_is_a_clear_error(prosody: Prosody, account: tuple[str, s
     jid, _ = account
 
     async def main() -> None:
-        client = Client(client_config(prosody, jid, "not-the-password"))
-        await client.start()
-        with pytest.raises(ConnectionFailed) as info:
-            await client.wait_online(30)
-        assert "not-authorized" in str(info.value)
-        await client.close()
+        error = await login_refused(Client(client_config(prosody, jid, "not-the-password")))
+        assert "not-authorized" in error
 
     asyncio.run(main())
 
@@ -114,9 +104,9 @@ def test_direct_tls(prosody: Prosody, account: tuple[str, str]) -> None:
     jid, pw = account
 
     async def main() -> None:
-        client = Client(client_config(prosody, jid, pw, port=prosody.tls_port, direct_tls=True))
-        await client.start()
-        await client.wait_online(30)
+        client, _ = await login(
+            client_config(prosody, jid, pw, port=prosody.tls_port, direct_tls=True)
+        )
         assert client.session.tls is not None and client.session.tls.version.startswith("TLS")
         await client.close()
 
@@ -135,12 +125,9 @@ def test_certificate_for_another_name_is_refused(
         cfg = client_config(prosody, jid, pw)
         cfg.jid = JID(other.local, "wrong.test")
         client = Client(cfg)
-        await client.start()
-        with pytest.raises(ConnectionFailed) as info:
-            await client.wait_online(20)
-        assert "certificate" in str(info.value).lower() or "hostname" in str(info.value).lower()
+        error = await login_refused(client, 20)
+        assert "certificate" in error.lower() or "hostname" in error.lower()
         assert client.session.authenticated is False
-        await client.close()
 
     asyncio.run(main())
 
@@ -151,11 +138,9 @@ def test_change_password_in_band(prosody: Prosody, account: tuple[str, str]) -> 
     jid, old = account
 
     async def main() -> None:
-        events: list[object] = []
-        client = Client(client_config(prosody, jid, old, reconnect=True, backoff_base=0.2))
-        client.on_event(events.append)
-        await client.start()
-        await client.wait_online(30)
+        client, events = await login(
+            client_config(prosody, jid, old, reconnect=True, backoff_base=0.2)
+        )
         await client.change_password("brand-new-pw-\u00e9")
         assert client.config.password == "brand-new-pw-\u00e9"
         # cut the connection: the reconnect authenticates with the new password
@@ -170,14 +155,8 @@ def test_change_password_in_band(prosody: Prosody, account: tuple[str, str]) -> 
         await client.wait_online(30)
         await client.close()
 
-        stale = Client(client_config(prosody, jid, old))
-        await stale.start()
-        with pytest.raises(ConnectionFailed):
-            await stale.wait_online(30)
-        await stale.close()
-        fresh = Client(client_config(prosody, jid, "brand-new-pw-\u00e9"))
-        await fresh.start()
-        await fresh.wait_online(30)
+        await login_refused(Client(client_config(prosody, jid, old)))
+        fresh, _ = await login(client_config(prosody, jid, "brand-new-pw-\u00e9"))
         await fresh.close()
 
     asyncio.run(main())
@@ -192,21 +171,15 @@ def test_scram_keys_replace_the_password(
     keys_file = tmp_path / "scram.json"
 
     async def main() -> None:
-        first = Client(client_config(prosody, jid, pw, scram_keys_file=str(keys_file)))
-        await first.start()
-        await first.wait_online(30)
+        first, _ = await login(client_config(prosody, jid, pw, scram_keys_file=str(keys_file)))
         await first.close()
         assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
         stored = keystore.load(keys_file, jid)
         assert list(stored) == ["SCRAM-SHA-1"] and stored["SCRAM-SHA-1"].iterations >= 4096
 
-        events: list[object] = []
         cfg = client_config(prosody, jid, "unused", scram_keys_file=str(keys_file))
         cfg.password = None
-        second = Client(cfg)
-        second.on_event(events.append)
-        await second.start()
-        await second.wait_online(30)
+        second, events = await login(cfg)
         assert next(e for e in events if isinstance(e, Authenticated)).mechanism == "SCRAM-SHA-1"
         await second.close()
 
@@ -235,7 +208,6 @@ def test_sasl_matrix(
     jid, pw = account
 
     async def main() -> None:
-        events: list[object] = []
         cfg = client_config(
             prosody,
             jid,
@@ -243,10 +215,7 @@ def test_sasl_matrix(
             tls_max_version=tls_max,
             sasl_mechanisms=frozenset(allowed) if allowed else None,
         )
-        client = Client(cfg)
-        client.on_event(events.append)
-        await client.start()
-        await client.wait_online(30)
+        client, events = await login(cfg)
         assert client.session.tls is not None
         assert client.session.tls.version == (tls_max or "TLSv1.3")
         auth = next(e for e in events if isinstance(e, Authenticated))
