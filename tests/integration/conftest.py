@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from stanzalink.testing.ejabberd import SCRAM_HOST, Ejabberd, available, host_cert
 from stanzalink.testing.prosody import Prosody, free_port, make_certs
 
-_names = itertools.count(1)
+from .peers import new_account
 
 PROXY65 = "proxy.stanzalink.test"  # the JID of the proxy65 component of `prosody_proxy65`
 
@@ -97,7 +96,4 @@ def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ejabberd]:
 @pytest.fixture
 def account(prosody: Prosody) -> tuple[str, str]:
     """A fresh registered account: (bare JID, password)."""
-    user = f"user{next(_names)}"
-    password = f"pw-{user}-secret"
-    prosody.register(user, password)
-    return f"{user}@{prosody.domain}", password
+    return new_account(prosody, "user", "pw-{user}-secret")

@@ -1,15 +1,17 @@
-"""Scaffolding the integration tests share: a slixmpp peer logged in to the
-fixture server, polling until a condition holds, a device configuration for
-an account, and an Agent that runs (online) for the length of a block.
+"""Scaffolding the integration tests share: fresh accounts, a slixmpp
+peer logged in to the fixture server, a stanzalink client's login (or its
+refusal), polling until a condition holds, a device configuration for an
+account, and an Agent that runs (online) for the length of a block.
 
 Every helper takes the server object of a fixture (Prosody or ejabberd):
-only its ``.port``, ``.ca`` and ``.domain`` are used, and connections go to
-127.0.0.1."""
+only its ``.port``, ``.ca``, ``.domain`` and ``.register`` are used, and
+connections go to 127.0.0.1."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,6 +37,20 @@ class Server(Protocol):
     def ca(self) -> Path: ...
     @property
     def domain(self) -> str: ...
+    def register(self, user: str, password: str) -> None: ...
+
+
+_accounts = itertools.count(1)
+
+
+def new_account(server: Server, prefix: str, password: str = "pw-{user}") -> tuple[str, str]:
+    """A fresh registered account ``<prefix><N>@domain`` (N counts across
+    all modules, so no two tests share one): (bare JID, password), the
+    password ``password`` with ``{user}`` replaced by the user name."""
+    user = f"{prefix}{next(_accounts)}"
+    secret = password.format(user=user)
+    server.register(user, secret)
+    return f"{user}@{server.domain}", secret
 
 
 async def slix_client(

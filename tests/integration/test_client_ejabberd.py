@@ -23,17 +23,14 @@ from stanzalink.session.events import Authenticated, Online, Registered
 from stanzalink.testing.ejabberd import SCRAM_HOST, Ejabberd, client_cert
 from stanzalink.xml import E, Element
 
-from .peers import client_config, login, login_refused, slix_client, until
+from .peers import client_config, login, login_refused, new_account, slix_client, until
 
 _new = itertools.count(1)
 
 
 @pytest.fixture
 def account(ejabberd: Ejabberd) -> tuple[str, str]:
-    user = f"ej{next(_new)}"
-    password = f"pw-{user}-secret"
-    ejabberd.register(user, password)
-    return f"{user}@{ejabberd.domain}", password
+    return new_account(ejabberd, "ej", "pw-{user}-secret")
 
 
 def _auth(events: list[object]) -> Authenticated:

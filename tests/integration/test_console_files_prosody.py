@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import os
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -27,16 +26,13 @@ from stanzalink.xep.jingle_ibb import JingleIBB
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
-from .peers import client_config, device_config, running_agent
+from .peers import client_config, device_config, new_account, running_agent
 
-_n = itertools.count(1)
 CONTROLLER_FEATURES = [Disco, Ibb, Jingle, JingleIBB, Hashes, Files]
 
 
 def account(prosody: Prosody, prefix: str) -> str:
-    user = f"{prefix}{next(_n)}"
-    prosody.register(user, f"pw-{user}")
-    return f"{user}@{prosody.domain}"
+    return new_account(prosody, prefix)[0]
 
 
 def agent(

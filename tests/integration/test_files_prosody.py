@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import os
 import time
 from contextlib import AbstractAsyncContextManager
@@ -26,16 +25,13 @@ from stanzalink.xep.jingle import Jingle
 from stanzalink.xep.jingle_ibb import JingleIBB
 from stanzalink.xml.builder import E
 
-from .peers import device_config, running_agent, slix_client, until
+from .peers import device_config, new_account, running_agent, slix_client, until
 
 FEATURES = [Ibb, Jingle, JingleIBB, Hashes, Files]
-_n = itertools.count(1)
 
 
 def account(prosody: Prosody, prefix: str) -> str:
-    user = f"{prefix}{next(_n)}"
-    prosody.register(user, f"pw-{user}")
-    return f"{user}@{prosody.domain}"
+    return new_account(prosody, prefix)[0]
 
 
 def agent(

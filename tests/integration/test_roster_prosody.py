@@ -4,7 +4,6 @@ device, slixmpp accounts are the controllers and a stranger."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from typing import Any
 
@@ -17,16 +16,9 @@ from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.roster import Roster
 from stanzalink.xml import E
 
-from .peers import device_config, slix_client, until
+from .peers import device_config, new_account, slix_client, until
 
-_names = itertools.count(1)
 WAIT = 20.0
-
-
-def new_account(prosody: Prosody, prefix: str) -> tuple[str, str]:
-    user = f"{prefix}{next(_names)}"
-    prosody.register(user, f"pw-{user}")
-    return f"{user}@{prosody.domain}", f"pw-{user}"
 
 
 def make_agent(prosody: Prosody, jid: str, pw: str, **access: Any) -> Agent:
