@@ -15,7 +15,7 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import slixmpp
 
@@ -26,6 +26,7 @@ from stanzalink.jid import JID
 from stanzalink.xep.base import Feature
 
 Plugin = str | tuple[str, dict[str, Any]]
+F = TypeVar("F", bound=Feature)
 
 
 class Server(Protocol):
@@ -184,3 +185,10 @@ async def running_agent(
     finally:
         stop.set()
         await asyncio.wait_for(task, stop_timeout)
+
+
+def feature_of(agent: Agent, kind: type[F]) -> F:
+    """The agent's running feature of class ``kind`` (asserted present)."""
+    feat = agent.feature(kind.name)
+    assert isinstance(feat, kind), (kind.name, feat)
+    return feat

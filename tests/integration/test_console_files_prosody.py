@@ -26,7 +26,7 @@ from stanzalink.xep.jingle_ibb import JingleIBB
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
-from .peers import client_config, device_config, new_account, running_agent
+from .peers import client_config, device_config, feature_of, new_account, running_agent
 
 CONTROLLER_FEATURES = [Disco, Ibb, Jingle, JingleIBB, Hashes, Files]
 
@@ -106,7 +106,7 @@ def test_get_over_prosody(prosody: Prosody, tmp_path: Path) -> None:
             assert done.startswith(f"sent exported.log ({len(data)} bytes, sha-256 {sha[:16]}…)")
             landed = tmp_path / "ctl-inbox" / "exported.log"
             assert landed.read_bytes() == data
-            received = controller.feature("files").received_files()  # type: ignore[union-attr]
+            received = feature_of(controller, Files).received_files()
             assert received[-1].peer == dev_full and received[-1].sha256 == sha
             controller.client.send(chat(dev_full, "ls logs"))
             assert f"{log}" in await body(got)
@@ -130,7 +130,6 @@ def test_get_over_prosody(prosody: Prosody, tmp_path: Path) -> None:
                 assert await body(vgot) == "inbox: needs role operator (you are viewer)"
             finally:
                 await vc.close()
-            jingle = device.feature("jingle")
-            assert jingle is not None and jingle.sessions() == []  # type: ignore[attr-defined]
+            assert feature_of(device, Jingle).sessions() == []
 
     asyncio.run(main())

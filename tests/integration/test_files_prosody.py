@@ -25,7 +25,7 @@ from stanzalink.xep.jingle import Jingle
 from stanzalink.xep.jingle_ibb import JingleIBB
 from stanzalink.xml.builder import E
 
-from .peers import device_config, new_account, running_agent, slix_client, until
+from .peers import device_config, feature_of, new_account, running_agent, slix_client, until
 
 FEATURES = [Ibb, Jingle, JingleIBB, Hashes, Files]
 
@@ -43,9 +43,7 @@ def agent(
 
 
 def files_of(a: Agent) -> Files:
-    f = a.feature("files")
-    assert isinstance(f, Files)
-    return f
+    return feature_of(a, Files)
 
 
 def write(path: Path, size: int) -> bytes:
@@ -95,7 +93,7 @@ def test_put_0_1_and_10mib(prosody: Prosody, pair: dict[str, Any], tmp_path: Pat
                 print(f"put {size} bytes over IBB through Prosody in {took:.2f} s")
             assert visible(tmp_path / "inbox") == ["empty.bin", "one.bin", "ten.bin"]
             assert list((tmp_path / "inbox" / ".partial").iterdir()) == []
-            assert files_of(dev).ctx.feature("jingle").sessions() == []  # type: ignore[union-attr]
+            assert feature_of(dev, Jingle).sessions() == []
 
     asyncio.run(main())
 
@@ -194,14 +192,12 @@ def test_cut_off_mid_transfer_then_resume(
                 await until(lambda: partial_size() > 256 * 1024, "a part file over 256 KiB", 30)
                 await ctl.client.close()  # the controller vanishes, no session-terminate
                 sending.cancel()
-            jingle = dev.feature("jingle")
-            assert isinstance(jingle, Jingle)
+            jingle = feature_of(dev, Jingle)
             await until(lambda: jingle.sessions() == [], "the Jingle session gone", 30)
             assert visible(tmp_path / "inbox") == []
             have = partial_size()
             assert 0 < have < len(data)
-            ibb = dev.feature("ibb")
-            assert isinstance(ibb, Ibb) and ibb.streams() == []
+            assert feature_of(dev, Ibb).streams() == []
             # the controller comes back and offers the same file: only the rest moves
             async with agent(prosody, pair["ctl"], pair["ctl_access"], pair["ctl_files"]) as ctl:
                 res = await asyncio.wait_for(files_of(ctl).offer_file(pair["dev_full"], src), 120)
@@ -220,8 +216,7 @@ def test_ibb_with_slixmpp(prosody: Prosody, pair: dict[str, Any]) -> None:
 
     async def main() -> None:
         async with agent(prosody, pair["dev"], dev_access, pair["dev_files"]) as dev:
-            ibb = dev.feature("ibb")
-            assert isinstance(ibb, Ibb)
+            ibb = feature_of(dev, Ibb)
             incoming: asyncio.Queue[IBBStream] = asyncio.Queue()
             ibb.listen(lambda stream, role: incoming.put_nowait(stream) is None)
             slix_streams: asyncio.Queue[Any] = asyncio.Queue()

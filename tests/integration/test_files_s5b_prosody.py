@@ -25,7 +25,7 @@ from stanzalink.xep.jingle_ibb import JingleIBB
 from stanzalink.xep.jingle_s5b_transport import JingleS5B
 
 from .conftest import PROXY65
-from .peers import device_config, running_agent, until
+from .peers import device_config, feature_of, running_agent, until
 
 FEATURES = [Ibb, Jingle, JingleS5B, JingleIBB, Hashes, Files]
 MIB = 1 << 20
@@ -48,15 +48,11 @@ async def agent(p: Prosody, user: str, peer: str, folder: Path) -> AsyncIterator
 
 
 def s5b_of(a: Agent) -> JingleS5B:
-    f = a.feature("jingle-s5b")
-    assert isinstance(f, JingleS5B)
-    return f
+    return feature_of(a, JingleS5B)
 
 
 def files_of(a: Agent) -> Files:
-    f = a.feature("files")
-    assert isinstance(f, Files)
-    return f
+    return feature_of(a, Files)
 
 
 @asynccontextmanager

@@ -30,7 +30,7 @@ from stanzalink.xep.vcard import VCard
 from stanzalink.xep.version import Version
 from stanzalink.xml import E
 
-from .peers import device_config, running_agent, slix_client, until
+from .peers import device_config, feature_of, running_agent, slix_client, until
 
 _new = itertools.count(1)
 UPDATE = "{vcard-temp:x:update}"
@@ -75,9 +75,7 @@ def test_identity_through_prosody(prosody: Prosody, tmp_path: Path) -> None:
 
     async def main() -> None:
         async with running_agent(cfg, features) as agent:
-            vcard = agent.feature("vcard")
-            caps = agent.feature("caps")
-            assert isinstance(vcard, VCard) and isinstance(caps, Caps)
+            vcard, caps = feature_of(agent, VCard), feature_of(agent, Caps)
             await until(lambda: vcard.last_sync, "the vCard check")
             assert vcard.last_sync == "published"  # a fresh account has no vCard
 
@@ -191,8 +189,7 @@ def test_identity_through_prosody(prosody: Prosody, tmp_path: Path) -> None:
 
         # started again with the same card: the server has it, nothing is sent
         async with running_agent(cfg, features) as agent:
-            again = agent.feature("vcard")
-            assert isinstance(again, VCard)
+            again = feature_of(agent, VCard)
             await until(lambda: again.last_sync, "the vCard check")
             assert again.last_sync == "unchanged" and again.published == 0
         ctl.disconnect()

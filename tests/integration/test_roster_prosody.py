@@ -16,7 +16,7 @@ from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.roster import Roster
 from stanzalink.xml import E
 
-from .peers import device_config, new_account, slix_client, until
+from .peers import device_config, feature_of, new_account, slix_client, until
 
 WAIT = 20.0
 
@@ -26,17 +26,11 @@ def make_agent(prosody: Prosody, jid: str, pw: str, **access: Any) -> Agent:
     return Agent(cfg, features=[Roster])
 
 
-def feature(agent: Agent) -> Roster:
-    feat = agent.feature("roster")
-    assert isinstance(feat, Roster)
-    return feat
-
-
 async def start(agent: Agent) -> Roster:
     """Online, with the roster fetched and reconciled."""
     await agent.client.start()
     await agent.client.wait_online(30)
-    feat = feature(agent)
+    feat = feature_of(agent, Roster)
     await until(lambda: feat.sync_task is not None, "roster sync started")
     await asyncio.wait_for(asyncio.shield(feat.sync_task), WAIT)
     assert feat.synced
