@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,14 +35,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.fixture(scope="session")
-def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prosody]:
+@contextmanager
+def _running_prosody(
+    factory: pytest.TempPathFactory, name: str, extra: str = ""
+) -> Iterator[Prosody]:
+    """A Prosody with its own CA in a fresh folder ``name``, ``extra`` Lua
+    added to its config; stopped when the block ends."""
     if shutil.which("prosody") is None or shutil.which("openssl") is None:
         pytest.fail("prosody and openssl are needed: run scripts/bootstrap.sh")
-    root: Path = tmp_path_factory.mktemp("prosody")
+    root: Path = factory.mktemp(name)
     ca, cert, key = make_certs(root)
     server = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
-    server.write_config(cert, key)
+    server.write_config(cert, key, extra=extra)
     server.start()
     try:
         yield server
@@ -50,23 +55,22 @@ def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prosody]:
 
 
 @pytest.fixture(scope="session")
+def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prosody]:
+    with _running_prosody(tmp_path_factory, "prosody") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def prosody_proxy65(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prosody, int]]:
     """A Prosody with mod_proxy65 (component PROXY65 on loopback): (server,
     proxy port).  Accounts device1 and alice exist (password "<user>-password")."""
-    if shutil.which("prosody") is None or shutil.which("openssl") is None:
-        pytest.fail("prosody and openssl are needed: run scripts/bootstrap.sh")
-    root: Path = tmp_path_factory.mktemp("prosody-proxy65")
-    ca, cert, key = make_certs(root)
-    p = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
     proxy_port = free_port()
-    p.write_config(cert, key, extra=proxy65_config(proxy_port))
-    p.start()
-    try:
+    with _running_prosody(
+        tmp_path_factory, "prosody-proxy65", proxy65_config(proxy_port)
+    ) as server:
         for user in ("device1", "alice"):
-            p.register(user, f"{user}-password")
-        yield p, proxy_port
-    finally:
-        p.stop()
+            server.register(user, f"{user}-password")
+        yield server, proxy_port
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from stanzalink.aio.client import Client
+from stanzalink.aio.client import Client, ClientConfig
 from stanzalink.jid import JID
 from stanzalink.session import keystore
 from stanzalink.session.events import Authenticated, Online, Registered
@@ -346,10 +346,11 @@ def test_sasl_external_with_a_client_certificate(
     assert ejabberd.external_port is not None
     cert, key = client_cert(ejabberd.root, jid)
 
-    async def main() -> None:
+    def external(who: str) -> ClientConfig:
+        """Direct TLS with the client certificate made for ``jid``, no password."""
         cfg = client_config(
             ejabberd,
-            jid,
+            who,
             "unused",
             port=ejabberd.external_port,
             direct_tls=True,
@@ -357,24 +358,17 @@ def test_sasl_external_with_a_client_certificate(
             client_key=str(key),
         )
         cfg.password = None
-        client, events = await login(cfg)
+        return cfg
+
+    async def main() -> None:
+        client, events = await login(external(jid))
         assert _auth(events).mechanism == "EXTERNAL"
         assert client.jid is not None and client.jid.bare == JID.parse(jid)
         await client.close()
 
         other = f"ejother{next(_new)}@{ejabberd.domain}"
         ejabberd.register(other.split("@")[0], "other-pw")
-        wrong = client_config(
-            ejabberd,
-            other,
-            "unused",
-            port=ejabberd.external_port,
-            direct_tls=True,
-            client_cert=str(cert),
-            client_key=str(key),
-        )
-        wrong.password = None
-        refused = Client(wrong)
+        refused = Client(external(other))
         error = await login_refused(refused)
         assert f"not a resource of {other}" in error
         assert refused.jid is None  # never online
