@@ -71,7 +71,7 @@ async def slix_client(
     ``await on_start(xmpp)`` runs in session_start before this returns.
     A refused login raises RuntimeError("auth") at once."""
     xmpp = slixmpp.ClientXMPP(f"{jid}/{resource}", password)
-    xmpp.ca_certs = str(server.ca)
+    xmpp.ca_certs = Path(server.ca)
     for plugin in plugins:
         name, config = (plugin, None) if isinstance(plugin, str) else plugin
         xmpp.register_plugin(name, config)
@@ -85,10 +85,12 @@ async def slix_client(
         if not started.done():
             started.set_result(True)
 
+    def failed_auth(_: Any) -> None:
+        if not started.done():
+            started.set_exception(RuntimeError("auth"))
+
     xmpp.add_event_handler("session_start", session_start)
-    xmpp.add_event_handler(
-        "failed_auth", lambda _: started.done() or started.set_exception(RuntimeError("auth"))
-    )
+    xmpp.add_event_handler("failed_auth", failed_auth)
     xmpp.connect("127.0.0.1", server.port)
     await asyncio.wait_for(started, timeout)
     return xmpp
