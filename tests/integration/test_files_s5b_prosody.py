@@ -128,8 +128,11 @@ def test_unusable_proxy_falls_back_to_ibb(
             assert res.ok, res
             assert (tmp_path / "dev" / "inbox" / "half.bin").read_bytes() == data
             assert files_of(dev).received_files()[-1].sha256 == hashlib.sha256(data).hexdigest()
-            assert (s5b_of(ctl).failed, s5b_of(dev).failed) == (1, 1)
+            # the initiator's negotiation fails; the responder's may fail too,
+            # or be released by the transport-replace first (timing)
+            assert s5b_of(ctl).failed == 1 and s5b_of(dev).failed in (0, 1)
             assert (s5b_of(ctl).established, s5b_of(dev).established) == (0, 0)
+            before = s5b_of(ctl).failed + s5b_of(dev).failed
             # and a get the other way, the device's side initiated by the controller
             (tmp_path / "dev" / "export" / "s.log").write_bytes(data[:100_000])
             dest = tmp_path / "ctl" / "got"
@@ -138,6 +141,7 @@ def test_unusable_proxy_falls_back_to_ibb(
                 files_of(ctl).request_file(str(dev.jid), "s.log", dest), 120
             )
             assert res.ok and (dest / "s.log").read_bytes() == data[:100_000]
-            assert (s5b_of(ctl).failed, s5b_of(dev).failed) == (2, 2)
+            assert 1 <= s5b_of(ctl).failed + s5b_of(dev).failed - before <= 2
+            assert (s5b_of(ctl).established, s5b_of(dev).established) == (0, 0)
 
     asyncio.run(main())
