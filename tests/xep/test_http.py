@@ -534,3 +534,25 @@ async def test_no_origin_serves_nothing() -> None:
 
 
 _ = SHIM
+
+
+@pytest.mark.parametrize("nr", ["\u00b2", "1" * 5000, "-1", ""])
+async def test_chunk_with_a_bad_nr_is_dropped_not_raised(origin: Origin, nr: str) -> None:
+    """A chunk whose nr is not a number Python's int() takes (a superscript
+    digit passes str.isdigit, 5000 digits pass it too) must not raise out of
+    the message handler (it would end the connection); the upload it names
+    fails with 400, and the next request is served."""
+    h = device(origin, timeout=0.5)
+    body = base64.b64encode(b"x").decode()
+    msg = (f"<message from='{ALICE}' to='httpserver@example.org/dev'><chunk"
+           f" xmlns='urn:xmpp:http' streamId='bad' nr='{nr}'>{body}</chunk></message>")  # fmt: skip
+    h.receive(msg)  # early: before its request
+    h.receive(req("b1", "POST", "/echo", data="<data><chunkedBase64 streamId='bad'/></data>"))
+    await asyncio.sleep(0.05)
+    h.receive(msg)  # while the upload waits
+    resp, _ = resp_of(await h.next_sent())
+    assert resp.get("statusCode") == "400"
+    h.receive(req("b2", "GET", "/rdf/xep"))
+    resp, _ = resp_of(await h.next_sent())
+    assert resp.get("statusCode") == "200"
+    await h.close()

@@ -498,6 +498,8 @@ class Http(Feature):
 
     def _chunk_in(self, sender: str, chunk: Element) -> None:
         nr = chunk.get("nr") or ""
+        if not re.fullmatch(r"[0-9]{1,9}", nr):
+            nr = ""  # ASCII digits only: str.isdigit() takes "²", int() does not
         try:
             part = base64.b64decode(re.sub(r"\s+", "", chunk.text or ""), validate=True)
         except binascii.Error:
