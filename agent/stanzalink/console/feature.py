@@ -114,6 +114,7 @@ class Bucket:
 class Console(Feature):
     name = "console"
     disco_features = (xhtml_im.NS, xhtml_im.STYLING)
+    max_jobs_total = 16  # commands running at once, all controllers
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -340,16 +341,26 @@ class Console(Feature):
     def _start(
         self, sess: Session, cmd: Command, args: dict[str, Any], line: str, reply: Reply
     ) -> None:
-        if len(sess.jobs) >= self.max_jobs:
+        # max_jobs per account (all its resources: each full JID is a session
+        # of its own), max_jobs_total for everybody
+        mine = sum(len(s.jobs) for s in self.sessions.values() if s.jid.bare == sess.jid.bare)
+        if mine >= self.max_jobs:
             self.send(
                 reply,
                 [
                     Para(
-                        f"Busy: {len(sess.jobs)} commands are still running; wait, or send ",
+                        f"Busy: {mine} commands are still running; wait, or send ",
                         Code("cancel"),
                         ".",
                     )
                 ],
+            )
+            return
+        total = sum(len(s.jobs) for s in self.sessions.values())
+        if total >= self.max_jobs_total:
+            self.send(
+                reply,
+                [Para(f"Busy: the device is running {total} commands already; try again soon.")],
             )
             return
         self._job_ids += 1
