@@ -24,7 +24,8 @@ bytes)``; the outcome follows as a chat message.
 
 Sessions belong to the full JID that started them, expire after
 ``[adhoc] session_timeout`` seconds idle and are bounded in number
-(``max_sessions``; four per requester, the oldest of that requester ends).
+(``max_sessions``; four per account, all its resources together, the oldest
+of that account ends); at most eight commands run at once, four per account.
 The role is checked at every stage: a node the role may not run is answered
 ``item-not-found``, exactly like a node that does not exist (this deviates
 from the ``forbidden`` of XEP-0050 §2.2 on purpose: a reply reveals
@@ -272,7 +273,8 @@ class AdHoc(Feature):
 
     def _new_session(self, cmd: Command, sender: JID, stage: str) -> Session:
         self._expire()
-        mine = [s for s in self.sessions.values() if s.owner == sender]
+        # per account: each resource of one account is a requester of its own
+        mine = [s for s in self.sessions.values() if s.owner.bare == sender.bare]
         if len(mine) >= PER_REQUESTER:
             self._end(min(mine, key=lambda s: s.touched).id)
         if len(self.sessions) >= self.max_sessions:
@@ -350,6 +352,10 @@ class AdHoc(Feature):
     ) -> ET.Element:
         if len(self.running) >= MAX_RUNNING:
             raise StanzaError("resource-constraint", "too many commands are running", "wait")
+        if sum(1 for r in self.running.values() if r.inv.sender.bare == sender.bare) >= (
+            PER_REQUESTER
+        ):
+            raise StanzaError("resource-constraint", "you have too many commands running", "wait")
         inv = Invocation(command=cmd, sender=sender, role=role, args=args, agent=self.ctx)
         run = Run(inv)
         inv.progress = lambda text: self._progress(run, text)
