@@ -556,3 +556,18 @@ async def test_chunk_with_a_bad_nr_is_dropped_not_raised(origin: Origin, nr: str
     resp, _ = resp_of(await h.next_sent())
     assert resp.get("statusCode") == "200"
     await h.close()
+
+
+def test_spellings_an_origin_may_merge_need_the_stricter_role() -> None:
+    """Many origins merge repeated slashes (nginx's merge_slashes, most
+    routers) and drop ``;parameters`` from segments (servlet containers):
+    for them ``//admin/x`` and ``/admin;v=1/x`` are ``/admin/x``.  The
+    prefix check took them for other paths, so a viewer reached an admin
+    path.  They need the stricter role now, like a case-changed spelling."""
+    h = Harness([Http], ACCESS, http={"origin": "http://127.0.0.1:9", "paths": PATHS})
+    http = h.feature("http")
+    for spelling in ("//admin/x", "/admin//x", "///ADMIN/x", "/admin;v=1/x", "/api/../admin/"):
+        path = request_path(spelling)
+        assert path is None or str(http.need(path)) == "admin", spelling
+    assert str(http.need("/api/x;y")) == "viewer"
+    assert str(http.need("/api//x")) == "viewer"

@@ -12,8 +12,8 @@ Requests may carry ``<text>``, ``<base64>``, ``<xml>`` or ``<chunkedBase64>``
 bodies (chunks that overtake their request are kept, bounded).
 
 Access: every path needs the role of the longest ``paths`` prefix that
-matches (case-sensitive, and again case-folded: the stricter wins), else
-operator.  A controller whose role is too low gets ``service-unavailable``,
+matches (case-sensitive, and again case-folded, with repeated slashes
+merged and ``;parameters`` dropped: the strictest wins), else operator.  A controller whose role is too low gets ``service-unavailable``,
 the answer a stranger or an unserved payload gets: nothing tells it
 whether the path exists.  The origin learns who asks from the headers
 ``X-Stanzalink-From`` and ``X-Stanzalink-Role`` (a requester's own
@@ -293,14 +293,19 @@ class Http(Feature):
 
     def need(self, path: str) -> Role:
         """The role a path needs: the longest matching prefix, compared as is
-        and case-folded (the stricter of the two)."""
-        best = [self.default_role, self.default_role]
-        for i, (p, fold) in enumerate(((path, False), (path.lower(), True))):
-            length = -1
+        and case-folded, and both again with repeated slashes merged and
+        ``;parameters`` cut from each segment (what many origins do before
+        routing): the strictest of them."""
+        merged = "/".join(seg.split(";", 1)[0] for seg in re.sub("/{2,}", "/", path).split("/"))
+        best = []
+        for p, fold in ((path, False), (path.lower(), True), (merged, False),
+                        (merged.lower(), True)):  # fmt: skip
+            length, found = -1, self.default_role
             for prefix, role in self.paths.items():
                 key = prefix.lower() if fold else prefix
                 if p.startswith(key) and len(key) > length:
-                    best[i], length = role, len(key)
+                    found, length = role, len(key)
+            best.append(found)
         return max(best)
 
     # -- serving a request
