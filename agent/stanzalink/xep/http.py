@@ -14,8 +14,9 @@ bodies (chunks that overtake their request are kept, bounded).
 Access: every path needs the role of the longest ``paths`` prefix that
 matches (case-sensitive, and again case-folded, with repeated slashes
 merged and ``;parameters`` dropped: the strictest wins), else operator.
-A controller whose role is too low gets ``service-unavailable``, the answer
-a stranger or an unserved payload gets: nothing tells it whether the path exists.  The origin learns who asks from the headers
+A controller whose role is too low gets ``service-unavailable``, the
+answer a stranger or an unserved payload gets: nothing tells it whether
+the path exists.  The origin learns who asks from the headers
 ``X-Stanzalink-From`` and ``X-Stanzalink-Role`` (a requester's own
 values for them are dropped).
 
