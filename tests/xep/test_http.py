@@ -571,3 +571,24 @@ def test_spellings_an_origin_may_merge_need_the_stricter_role() -> None:
         assert path is None or str(http.need(path)) == "admin", spelling
     assert str(http.need("/api/x;y")) == "viewer"
     assert str(http.need("/api//x")) == "viewer"
+
+
+async def test_one_account_cannot_take_every_slot(origin: Origin) -> None:
+    """``max_concurrent`` was for everybody together: one account's
+    resources could hold every slot (slow paths, chunked bodies that never
+    come) and the others got resource-constraint.  One account gets at most
+    half of them now."""
+    h = device(origin, max_concurrent=4, timeout=5)
+    for i in range(2):
+        h.receive(req(f"s{i}", "GET", "/slow", frm=f"ops@example.org/r{i}"))
+    await asyncio.sleep(0.2)
+    h.receive(req("s9", "GET", "/slow", frm="ops@example.org/r9"))
+    busy = await h.next_sent()
+    assert busy.get("id") == "s9" and "resource-constraint" in h.sent_xml[-1]
+    h.receive(req("a1", "GET", "/rdf/xep"))  # another account is served
+    ok = await h.next_sent()
+    assert ok.get("id") == "a1" and resp_of(ok)[0].get("statusCode") == "200"
+    late = [await h.next_sent(5) for _ in range(2)]
+    assert sorted(x.get("id") for x in late) == ["s0", "s1"]
+    assert h.feature("http")._active == 0 and h.feature("http")._per_account == {}
+    await h.close()

@@ -28,7 +28,7 @@ itself with 400 (bad target or body), 405 (TRACE), 501 (other methods),
 413 (body over ``max_request_body``), 431 (too many headers), 502 (origin
 unreachable, broken, or body over ``max_response_body``), 504 (origin
 slower than ``timeout``); ``resource-constraint`` when ``max_concurrent``
-requests are running.  See docs/http.md.
+requests are running, or half of them for one account.  See docs/http.md.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from urllib.parse import unquote
 
 from stanzalink.access import Role
 from stanzalink.errors import LocalProtocolError
+from stanzalink.jid import JID, InvalidJID
 from stanzalink.xep.base import Context, Feature, IQRoute, StanzaError
 from stanzalink.xml import Element, tostring
 from stanzalink.xml.builder import E, sub
@@ -253,6 +254,9 @@ class Http(Feature):
         self._uploads: dict[tuple[str, str], _Upload] = {}
         self._early: dict[tuple[str, str], list[tuple[float, int, bytes, bool]]] = {}
         self._active = 0
+        # one account (all its resources) holds at most half the slots
+        self.max_per_account = max(1, self.max_concurrent // 2)
+        self._per_account: dict[str, int] = {}
         if not (self.origin_url or self.wsgi_app_spec):
             self.disco_features = ()  # type: ignore[misc]  # nothing to serve: announce nothing
 
@@ -324,7 +328,11 @@ class Http(Feature):
             raise StanzaError("service-unavailable")
         if self._active >= self.max_concurrent:
             raise StanzaError("resource-constraint", "too many HTTP requests at once", "wait")
+        account = _account(sender)
+        if self._per_account.get(account, 0) >= self.max_per_account:
+            raise StanzaError("resource-constraint", "too many HTTP requests of yours", "wait")
         self._active += 1
+        self._per_account[account] = self._per_account.get(account, 0) + 1
         streaming = False
         try:
             result, streaming = await self._forward(req, method, resource, path, sender, role)
@@ -333,7 +341,16 @@ class Http(Feature):
             return local_response(p.status, str(p))
         finally:
             if not streaming:
-                self._active -= 1
+                self._release(sender)
+
+    def _release(self, sender: str) -> None:
+        self._active -= 1
+        account = _account(sender)
+        left = self._per_account.get(account, 1) - 1
+        if left > 0:
+            self._per_account[account] = left
+        else:
+            self._per_account.pop(account, None)
 
     async def _forward(
         self, req: Element, method: str, resource: str, path: str | None, sender: str, role: Role
@@ -430,15 +447,15 @@ class Http(Feature):
             self._pump(sid, sender, source, max_chunk, resp), f"http-stream-{sid}"
         )
         self._streams[sid] = (sender, task)
-        task.add_done_callback(functools.partial(self._stream_done, sid))
+        task.add_done_callback(functools.partial(self._stream_done, sid, sender))
         data_el = E(DATA, None, E(f"{{{NS}}}chunkedBase64", {"streamId": sid}))
         # the result is sent before the task's first chunk: the IQ reply goes
         # out as soon as this handler returns, before the task first runs
         return resp_element(resp.status, resp.reason, out, data_el), True
 
-    def _stream_done(self, sid: str, _task: object = None) -> None:
+    def _stream_done(self, sid: str, sender: str, _task: object = None) -> None:
         self._streams.pop(sid, None)
-        self._active -= 1
+        self._release(sender)
 
     async def _pump(
         self, sid: str, to: str, source: AsyncIterator[bytes], size: int, resp: OriginResponse
@@ -547,6 +564,13 @@ class Http(Feature):
         close = getattr(self._origin, "close", None)
         if close is not None:
             close()
+
+
+def _account(sender: str) -> str:
+    try:
+        return str(JID.parse(sender).bare)
+    except InvalidJID:
+        return sender
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
