@@ -510,3 +510,32 @@ def test_config_keys_are_checked() -> None:
         parse({**base, "files": {"role_get": "root"}})
     with pytest.raises(ConfigError, match=r"files\.max_size"):
         parse({**base, "files": {"max_size": -1}})
+
+
+async def test_a_partial_file_is_resumed_only_by_the_account_that_sent_it(
+    tmp_path: Path,
+) -> None:
+    """Partial files were keyed by the file's hash alone: another controller
+    offering a file with that hash was told how much of it someone else had
+    uploaded (the range offset) and could finish that upload.  The key
+    includes the sender's account now."""
+    tybalt = "tybalt@capulet.example/sword"
+    inbox, export = tmp_path / "inbox", tmp_path / "export"
+    inbox.mkdir()
+    export.mkdir()
+    access = {"operator": ["romeo@montague.example", "tybalt@capulet.example"]}
+    cfg = {"inbox": str(inbox), "export": [str(export)], "min_free": 0}
+    h = Harness([Ibb, Jingle, JingleIBB, Hashes, Files], access, jid=JULIET, files=cfg)
+    h.receive(offer())
+    await accepted(h)
+    await ibb_send(h, "vj3hs98y", CONTENT[:4096], close=False)
+    h.receive(f"<presence from='{ROMEO}' type='unavailable'/>")
+    await h.settle(20)
+    (part,) = (inbox / ".partial").iterdir()
+    h.receive(offer(sid="other", id_="t2", frm=tybalt))
+    assert (await h.next_sent()).get("type") == "result"
+    acc = await next_jingle(h)
+    r = jingle_of(acc).find(f".//{{{NS}}}range")
+    assert r is not None and r.get("offset") is None  # from the start: nothing told
+    assert part.read_bytes() == CONTENT[:4096]  # romeo's partial untouched
+    await h.close()

@@ -9,7 +9,7 @@ then renamed into the inbox under a sanitised, unique name.  A file whose
 hash does not match never appears.  Size (``max_size``) and free space
 (``min_free``) are checked at the offer and while receiving.  A transfer cut
 off mid-way keeps its partial file (hidden, at most ``partial_max_age``
-seconds): an offer of the same hash later is accepted with
+seconds): an offer of the same hash from the same account later is accepted with
 ``<range offset='N'/>`` and only the rest is transferred.
 
 Sending (a controller's request, or :meth:`Files.offer_file`): only regular
@@ -336,7 +336,10 @@ class Files(Feature, Application):
             raise FileTransferError("media-error", "not enough free space", "file-too-large")
         value = (meta.hashes or {}).get(algo)
         if value:
-            key = hashlib.sha256(f"{algo}:{value}".encode()).hexdigest()[:32]
+            # the sender's account is part of the key: another controller never
+            # learns of (or finishes) somebody else's cut-off upload
+            account = s.peer.split("/", 1)[0]
+            key = hashlib.sha256(f"{account}:{algo}:{value}".encode()).hexdigest()[:32]
         else:
             key = "s-" + hashlib.sha256(f"{s.peer}:{s.sid}".encode()).hexdigest()[:30]
         tmp = part / f"{key}.part"
