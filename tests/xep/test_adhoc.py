@@ -691,3 +691,19 @@ def test_config_reaches_the_feature() -> None:
     h = Harness([Disco, DeviceAdHoc], config=parse(raw))
     assert h.feature("adhoc").max_sessions == 3
     assert h.feature("adhoc").session_timeout == 600.0
+
+
+async def test_a_command_that_never_ends_is_stopped() -> None:
+    """The console stops a command after command_timeout; ad-hoc commands
+    had no limit, so a handler that hangs held one of the eight running
+    slots for good (and its requester's result never came)."""
+    held.clear()
+    h = Harness([SlowAdHoc], ACCESS, adhoc={"reply_within": 0.01})
+    h.feature("adhoc").command_timeout = 0.1
+    cmd_of(await ask(h, VIEWER, "s1", command("slow")))
+    msg = await h.next_sent()
+    assert msg.tag == "{jabber:client}message" and msg.get("to") == VIEWER
+    assert "stopped after 0.1 s" in (msg.findtext("{jabber:client}body") or "")
+    assert h.feature("adhoc").running == {}
+    assert held[0].cancelled.is_set()
+    await h.close()

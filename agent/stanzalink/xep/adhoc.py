@@ -25,7 +25,8 @@ bytes)``; the outcome follows as a chat message.
 Sessions belong to the full JID that started them, expire after
 ``[adhoc] session_timeout`` seconds idle and are bounded in number
 (``max_sessions``; four per account, all its resources together, the oldest
-of that account ends); at most eight commands run at once, four per account.
+of that account ends); at most eight commands run at once, four per account,
+each at most ``[console] command_timeout`` seconds.
 The role is checked at every stage: a node the role may not run is answered
 ``item-not-found``, exactly like a node that does not exist (this deviates
 from the ``forbidden`` of XEP-0050 §2.2 on purpose: a reply reveals
@@ -109,6 +110,7 @@ class AdHoc(Feature):
     disco_features = (NS,)
     # the commands served (see registries()); plugins register here
     registry: ClassVar[Registry] = cmds.registry
+    command_timeout = 300.0  # default of [console] command_timeout
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -120,6 +122,10 @@ class AdHoc(Feature):
         self.max_sessions: int = cfg.get("max_sessions", 64)
         self.session_timeout: float = cfg.get("session_timeout", 600.0)
         self.reply_within: float = cfg.get("reply_within", 20.0)
+        # the console's limit: a command still running then is stopped
+        self.command_timeout = float(
+            ctx.config.section("console").get("command_timeout", self.command_timeout)
+        )
         self.running: dict[int, Run] = {}
         self.sessions: dict[str, Session] = {}
         self._ended: OrderedDict[str, tuple[JID, str]] = OrderedDict()
@@ -380,7 +386,12 @@ class AdHoc(Feature):
     async def _invoke(self, run: Run) -> tuple[list[tuple[str, str]], list[Form]]:
         inv, cmd = run.inv, run.inv.command
         try:
-            rest, offers = filecmds.split_offers(await cmds.run_handler(inv))
+            try:
+                result = await asyncio.wait_for(cmds.run_handler(inv), self.command_timeout)
+            except TimeoutError:
+                inv.cancelled.set()
+                return [("error", f"stopped after {self.command_timeout:g} s")], []
+            rest, offers = filecmds.split_offers(result)
             notes, results = cf.render(rest, cmd.help or cmd.name)
             return [*notes, *(self._offer(inv, o) for o in offers)], results
         except CommandError as exc:
