@@ -450,3 +450,33 @@ async def test_peer_candidates_are_not_dialled_as_named(tmp_path: Path) -> None:
     for x in (inner, claimed, stranger):
         await x.close()
     await proxy.close()
+
+
+async def test_initiator_does_not_dial_the_responders_direct_candidate(tmp_path: Path) -> None:
+    """The same rule when the device offers a file: the direct candidate in
+    Romeo's session-accept is not dialled (candidate-error); with
+    ``dial_direct = true`` it is."""
+    for dial, expect_hits in ((False, 0), (True, 1)):
+        inner = Listening()
+        port = await inner.start()
+        h, files = await make(tmp_path, free_port(), dial_direct=dial)
+        src = tmp_path / "export" / "r.bin"
+        src.write_bytes(CONTENT)
+        sending = asyncio.ensure_future(files.offer_file(ROMEO, src))
+        init = await h.next_sent()
+        jj = jingle_of(init)
+        sid, sid_t = jj.get("sid"), jj.find(f".//{{{S5B}}}transport").get("sid")
+        name = jj.find(f"{{{JNS}}}content").get("name")
+        ack(h, init)
+        h.receive(jingle_action(
+            sid, "session-accept",
+            f"<content creator='initiator' name='{name}' senders='initiator'>"
+            f"<transport xmlns='{S5B}' sid='{sid_t}'><candidate cid='d1' host='127.0.0.1'"
+            f" jid='{ROMEO}' port='{port}' priority='8258636' type='direct'/>"
+            "</transport></content>", id_="acc"))  # fmt: skip
+        assert (await h.next_sent()).get("type") == "result"
+        assert (await sent_info(h)).find(f"{{{S5B}}}candidate-error") is not None
+        assert inner.hits == expect_hits
+        sending.cancel()
+        await h.close()
+        await inner.close()
