@@ -539,3 +539,37 @@ async def test_a_partial_file_is_resumed_only_by_the_account_that_sent_it(
     assert r is not None and r.get("offset") is None  # from the start: nothing told
     assert part.read_bytes() == CONTENT[:4096]  # romeo's partial untouched
     await h.close()
+
+
+async def test_repeated_requests_hash_an_unchanged_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every request (a viewer may make them) read and hashed the whole file
+    again before answering: four sessions per account and sixteen in all
+    kept the disk and CPU busy with a large export.  An unchanged file is
+    hashed once; a changed one again."""
+    from stanzalink.xep import file_transfer as ft
+
+    calls: list[Path] = []
+    real = ft.hashes.hash_file
+
+    def counting(path: Path, algo: str) -> str:
+        calls.append(path)
+        return real(path, algo)
+
+    monkeypatch.setattr(ft.hashes, "hash_file", counting)
+    h, _files = make(tmp_path)
+    log = tmp_path / "export" / "app.log"
+    log.write_bytes(CONTENT)
+    for i in range(3):
+        if i == 2:
+            log.write_bytes(CONTENT[::-1])
+            os.utime(log, ns=(10**18, 10**18 + i))
+        h.receive(request("app.log", sid=f"r{i}"))
+        j, got = await fetch(h, f"r{i}")
+        assert got == (CONTENT if i < 2 else CONTENT[::-1])
+        assert j.find(f".//{{{HASH}}}hash").text == b64hash(got)
+        h.receive(jingle_action(f"r{i}", "session-terminate", "<reason><success/></reason>"))
+        assert (await h.next_sent()).get("type") == "result"
+    assert len(calls) == 2
+    await h.close()
