@@ -207,7 +207,7 @@ class Files(Feature, Application):
         st = await asyncio.to_thread(os.stat, p)
         if not stat.S_ISREG(st.st_mode):
             raise ValueError(f"{p} is not a regular file")
-        digest = await asyncio.to_thread(hashes.hash_file, p, "sha-256")
+        digest = await self._digest(p, st)
         s = self._jingle().new_session(to, self)
         desc = E(f"{{{NS}}}description")
         desc.append(file_element(name or p.name, st.st_size, {"sha-256": digest}, range_=True))
