@@ -480,3 +480,22 @@ async def test_initiator_does_not_dial_the_responders_direct_candidate(tmp_path:
         sending.cancel()
         await h.close()
         await inner.close()
+
+
+async def test_a_refused_initiate_leaves_no_session_behind(tmp_path: Path) -> None:
+    """A session-initiate whose transport is malformed is answered
+    bad-request, but the Session made for it kept its pending timer (not
+    counted by max_sessions) and sent a session-terminate for it later."""
+    h, _files = await make(tmp_path, free_port())
+    h.feature("jingle").pending_timeout = 0.05
+    transport = (f"<transport xmlns='{S5B}' mode='tcp' sid='vj3hs98y'>"
+                 f"<candidate cid='c1' host='127.0.0.1' jid='{ROMEO}' port='nope'"
+                 " priority='8257636' type='direct'/></transport>")  # fmt: skip
+    h.receive(offer().replace(f"<transport xmlns='{IBBT}' block-size='4096' sid='vj3hs98y'/>",
+                              transport))  # fmt: skip
+    err = await h.next_sent()
+    assert err.get("type") == "error" and err.find(".//{*}bad-request") is not None
+    await asyncio.sleep(0.2)
+    await h.settle()
+    assert h.unread() == []  # no session-terminate for a session that never was
+    await h.close()

@@ -548,18 +548,30 @@ class Jingle(Feature):
             app = _NULL_APP
         s = Session(self, sid, peer, False, app)
         problem = "" if app is not _NULL_APP else "unsupported-applications"
-        for cel in contents:
-            c = Content(cel.get("creator") or "initiator", cel.get("name") or "",
-                        cel.get("senders") or "both")  # fmt: skip
-            c.peer_description = next((x for x in cel if x.tag.endswith("}description")), None)
-            tel = next((x for x in cel if x.tag.endswith("}transport")), None)
-            cls = self.transport(tel.tag[1:].split("}", 1)[0]) if tel is not None else None
-            if cls is None:
-                problem = problem or "unsupported-transports"
-            elif not problem:
-                assert tel is not None
-                c.transport = cls(s, c.name, tel)
-            s.contents[c.name] = c
+        try:
+            for cel in contents:
+                c = Content(cel.get("creator") or "initiator", cel.get("name") or "",
+                            cel.get("senders") or "both")  # fmt: skip
+                c.peer_description = next((x for x in cel if x.tag.endswith("}description")), None)
+                tel = next((x for x in cel if x.tag.endswith("}transport")), None)
+                cls = self.transport(tel.tag[1:].split("}", 1)[0]) if tel is not None else None
+                if cls is None:
+                    problem = problem or "unsupported-transports"
+                elif not problem:
+                    assert tel is not None
+                    try:
+                        c.transport = cls(s, c.name, tel)
+                    except TransportFailed:
+                        problem = "unsupported-transports"
+                s.contents[c.name] = c
+        except BaseException:
+            # refused (a malformed transport: bad-request): no session is left
+            # behind, its pending timer would terminate it later
+            s._timer.cancel()
+            for c in s.contents.values():
+                if c.transport is not None:
+                    c.transport.abort()
+            raise
         self._sessions[(peer, sid)] = s
         if problem == "unsupported-transports" and self.transport(FALLBACK) is not None:
             # none of the offered transports is known here: propose IBB with a
