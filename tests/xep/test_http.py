@@ -592,3 +592,15 @@ async def test_one_account_cannot_take_every_slot(origin: Origin) -> None:
     assert sorted(x.get("id") for x in late) == ["s0", "s1"]
     assert h.feature("http")._active == 0 and h.feature("http")._per_account == {}
     await h.close()
+
+
+async def test_chunks_from_a_controller_no_path_admits_are_not_kept(origin: Origin) -> None:
+    """Chunks that overtake their request are kept (bounded, shared by
+    everybody) for any controller: one whose role no path admits (it can
+    never make a request) could fill that room for the others."""
+    h = device(origin, paths={"/admin/": "admin"})  # least role: operator
+    h.receive(chunk_msg("up1", 0, b"x" * 100, frm="viewer@example.org/v"))
+    assert h.feature("http")._early == {}
+    h.receive(chunk_msg("up2", 0, b"x" * 100, frm="ops@example.org/o"))
+    assert list(h.feature("http")._early) == [("ops@example.org/o", "up2")]
+    await h.close()

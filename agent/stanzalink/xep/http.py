@@ -551,7 +551,8 @@ class Http(Feature):
             chunk = msg.find(CHUNK)
             if chunk is None:
                 return False
-            self._chunk_in(msg.get("from") or "", chunk)
+            if role >= self.least_role:  # one no path admits never uploads a body
+                self._chunk_in(msg.get("from") or "", chunk)
             return True
         entry = self._streams.get(close.get("streamId") or "")
         if entry is not None and entry[0] == msg.get("from"):
