@@ -185,3 +185,28 @@ def test_only_known_proxies_are_dialled_at_their_own_address() -> None:
                          send_info=nothing, iq=nothing,  # type: ignore[arg-type]
                          dial_direct=True)  # fmt: skip
     assert [c.cid for c in lan.dialable(cands)] == ["d", "a", "t"]
+
+
+async def test_a_full_listener_drops_the_direct_candidate_instead_of_raising() -> None:
+    """StreamHostServer.expect raises once max_expected hashes are awaited;
+    local_transport let that RuntimeError out (a session-accept never sent,
+    a traceback per session).  The direct candidate is left out then."""
+
+    async def nothing(*_a: object) -> None:
+        return None
+
+    srv = StreamHostServer(max_expected=1)
+    addr = await srv.start()
+    negs = []
+    for i in range(2):
+        negs.append(S5BNegotiation(sid=f"s{i}", me=JULIET, peer=ROMEO, initiator=False,
+                                   send_info=nothing, iq=nothing,  # type: ignore[arg-type]
+                                   listener=srv))  # fmt: skip
+    proxy = StreamHost("proxy.lit", "127.0.0.1", 7777)
+    first = reparse(negs[0].local_transport([proxy], [addr]))
+    second = reparse(negs[1].local_transport([proxy], [addr]))
+    assert [c.get("type") for c in first] == ["direct", "proxy"]
+    assert [c.get("type") for c in second] == ["proxy"]
+    for n in negs:
+        await n.close()
+    await srv.close()

@@ -87,13 +87,18 @@ class S5BNegotiation:
     ) -> ET.Element:
         """Our ``<transport/>``: ``direct`` (host, port) pairs of our listener
         and the ``proxies`` found by ``discover_proxies``."""
+        direct = list(direct)
+        if direct:
+            if self._listener is None:
+                raise ValueError("direct candidates need a listener")
+            try:
+                self._incoming = self._listener.expect(self.dst_ours)
+            except RuntimeError as exc:  # the listener awaits max_expected already
+                log.info("s5b %s: no direct candidate: %s", self.sid, exc)
+                direct = []
         for i, (host, port) in enumerate(direct):
             pri = j.priority("direct", max(0, 65535 - i))
             self.ours.append(j.Candidate(j.new_id(), host, port, self.me, pri, "direct"))
-        if self.ours:
-            if self._listener is None:
-                raise ValueError("direct candidates need a listener")
-            self._incoming = self._listener.expect(self.dst_ours)
         for i, sh in enumerate(proxies):
             self.ours.append(j.Candidate.from_streamhost(sh, "proxy", max(0, 65535 - i)))
         has_proxy = any(c.type == "proxy" for c in self.ours)
