@@ -217,6 +217,24 @@ async def test_jobs_are_bounded_per_account_and_in_all(test_commands: dict[str, 
     await c.close()
 
 
+async def test_a_full_session_table_never_cancels_somebody_elses_command(
+    test_commands: dict[str, Any],
+) -> None:
+    """With every session busy, a newcomer's message evicted the oldest
+    session and cancelled its running commands: a viewer could stop an
+    admin's command.  The newcomer is told the console is busy instead."""
+    c = Chat(max_sessions=1)
+    await c.greet()
+    c.send("slow")
+    await asyncio.wait_for(test_commands["started"].wait(), 2)
+    answer = await c.ask("version", VICTOR)
+    assert answer.startswith("Busy:"), answer
+    await asyncio.sleep(0.05)
+    assert test_commands["cancelled"] == 0
+    assert [str(j) for j in c.console.sessions] == [ALICE]
+    await c.close()
+
+
 async def test_a_failing_command_reveals_no_internals(
     test_commands: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -230,6 +230,9 @@ class Console(Feature):
             self.send(reply, [Para(notice)])
             return True
         sess = self._session(sender, role, now, reply)
+        if sess is None:
+            self.send(reply, [Para("Busy: every console session is running commands; try later.")])
+            return True
         self.handle(sess, text, reply)
         return True
 
@@ -468,18 +471,19 @@ class Console(Feature):
             self._show_page(sess, reply)
 
     # ------------------------------------------------------------ sessions
-    def _session(self, jid: JID, role: Role, now: float, reply: Reply) -> Session:
+    def _session(self, jid: JID, role: Role, now: float, reply: Reply) -> Session | None:
         for key, s in list(self.sessions.items()):
             if now - s.last > self.session_timeout and not s.jobs:
                 del self.sessions[key]
         sess = self.sessions.get(jid)
         if sess is None:
             while len(self.sessions) >= self.max_sessions:
+                # the least recently used idle session goes; one running commands
+                # never does (a newcomer must not cancel another's command)
                 idle = next((k for k, s in self.sessions.items() if not s.jobs), None)
-                key = idle if idle is not None else next(iter(self.sessions))
-                for job in self.sessions.pop(key).jobs.values():
-                    if job.task is not None:
-                        job.task.cancel()
+                if idle is None:
+                    return None
+                del self.sessions[idle]
             sess = self.sessions[jid] = Session(jid, role, now)
             self.send(reply, self.banner(role))
         sess.last, sess.role = now, role
