@@ -86,3 +86,29 @@ def test_denial_is_logged(caplog: pytest.LogCaptureFixture) -> None:
 def test_bad_role_name() -> None:
     with pytest.raises(ValueError, match="not a role"):
         AccessControl(OWN, {"root": ["alice@example.net"]})
+
+
+def test_denial_log_is_bounded_per_account_and_in_all(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Denials were logged once a minute per *full* JID and action: a
+    remote server can send from any number of resources and accounts, one
+    warning each.  Now once a minute per account and action, and at most
+    ``deny_log_burst`` lines a minute in all; the rest are counted in the
+    next line."""
+    now = [1000.0]
+    monkeypatch.setattr("stanzalink.access.time.monotonic", lambda: now[0])
+    acl = AccessControl(OWN, {"viewer": ["carol@example.net"]})
+    with caplog.at_level("WARNING", logger="stanzalink.access"):
+        for i in range(500):
+            acl.check(f"eve@evil.example/r{i}", Role.VIEWER, "get disco")
+        assert len(caplog.records) == 1
+        for i in range(500):
+            acl.check(f"x{i}@evil.example/r", Role.VIEWER, "get disco")
+        assert len(caplog.records) == acl.deny_log_burst
+        now[0] += 61
+        caplog.clear()
+        acl.check("late@evil.example/r", Role.VIEWER, "get disco")
+    (rec,) = caplog.records
+    assert "late@evil.example/r" in rec.getMessage()
+    assert f"{500 - acl.deny_log_burst + 1} more denials not logged" in rec.getMessage()

@@ -22,7 +22,8 @@ own account (its other resources, carbons) and the server's domain.
 A domain entry admits the accounts on that domain, never the domain itself
 (that is a server or a component, not a person).
 
-Denials are logged with the sender and what was asked; the reply the
+Denials are logged with the sender and what was asked (once a minute per
+account and action, at most 30 lines a minute in all); the reply the
 feature sends reveals nothing about what exists (``service-unavailable``
 for queries, silence for messages).
 """
@@ -90,6 +91,12 @@ class AccessControl:
                 table[key] = max(role, table.get(key, role))
         self._deny_log_interval = deny_log_interval
         self._last_denial: dict[tuple[str, str], float] = {}
+        # at most this many denial lines per interval in all (a remote server
+        # can send from any number of accounts); the rest are counted
+        self.deny_log_burst = 30
+        self._window = float("-inf")
+        self._window_lines = 0
+        self._unlogged = 0
 
     # ------------------------------------------------------------ decisions
     def role(self, sender: str | JID | None) -> Role | None:
@@ -130,9 +137,11 @@ class AccessControl:
         role: Role | None = None,
         need: Role | None = None,
     ) -> None:
-        """Log a denial (rate-limited per sender and action)."""
+        """Log a denial: once an interval per account (all its resources)
+        and action, and at most ``deny_log_burst`` lines an interval in all."""
         who = str(sender) if sender is not None else "(no from)"
-        key = (who, what)
+        j = _as_jid(sender)
+        key = (str(j.bare) if j is not None else who[:256], what)
         now = time.monotonic()
         last = self._last_denial.get(key)
         if last is not None and now - last < self._deny_log_interval:
@@ -140,10 +149,18 @@ class AccessControl:
         if len(self._last_denial) > 4096:
             self._last_denial.clear()  # bounded
         self._last_denial[key] = now
+        if now - self._window >= self._deny_log_interval:
+            self._window, self._window_lines = now, 0
+        if self._window_lines >= self.deny_log_burst:
+            self._unlogged += 1
+            return
+        self._window_lines += 1
+        more = f" ({self._unlogged} more denials not logged)" if self._unlogged else ""
+        self._unlogged = 0
         if role is None:
-            log.warning("denied %s to %s: not a controller", what, who)
+            log.warning("denied %s to %s: not a controller%s", what, who, more)
         else:
-            log.warning("denied %s to %s: role %s, needs %s", what, who, role, need)
+            log.warning("denied %s to %s: role %s, needs %s%s", what, who, role, need, more)
 
     def from_own_server(self, sender: str | JID | None) -> bool:
         """Sent by the own server on the account's behalf: no ``from``, the

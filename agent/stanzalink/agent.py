@@ -113,6 +113,7 @@ class Agent:
         self.exit_code = 0
         self._stop: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._failures: dict[str, tuple[float | None, int]] = {}  # feature -> last log, skipped
         self.client.on_event(self._on_event)
         self.client.on_message(self._on_message)
         self.client.on_presence(self._on_presence)
@@ -237,7 +238,13 @@ class Agent:
                 self.access.denied(sender, "message")
             return
         for feat in self._features:
-            if feat.on_message(msg, role):
+            try:
+                if feat.on_message(msg, role):
+                    return
+            except Exception:
+                # an exception out of here would end the connection (and lose
+                # the stanzas read with this one): taken, logged
+                self._feature_failed(feat, "message", sender)
                 return
         if msg.find("{jabber:client}body") is not None:
             log.info("message from %s not answered: no feature took it", sender)
@@ -245,8 +252,23 @@ class Agent:
     def _on_presence(self, pres: Element) -> None:
         role = self.access.role(pres.get("from"))
         for feat in self._features:
-            if feat.on_presence(pres, role):
-                return
+            try:
+                if feat.on_presence(pres, role):
+                    return
+            except Exception:
+                self._feature_failed(feat, "presence", pres.get("from"))
+
+    def _feature_failed(self, feat: Feature, what: str, sender: str | None) -> None:
+        """A feature raised on a stanza: one traceback a minute per feature
+        (a peer repeating the stanza must not flood the log), the rest counted."""
+        now = asyncio.get_running_loop().time()
+        last, skipped = self._failures.get(feat.name, (None, 0))
+        if last is not None and now - last < 60.0:
+            self._failures[feat.name] = (last, skipped + 1)
+            return
+        self._failures[feat.name] = (now, 0)
+        more = f" ({skipped} more failures not shown)" if skipped else ""
+        log.exception("feature %s failed on a %s from %s%s", feat.name, what, sender, more)
 
     def _on_event(self, ev: object) -> None:
         if isinstance(ev, Online):

@@ -250,6 +250,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "socks5_proxy": _str,
         "direct_candidates": _bool,
         "direct_host": _str,
+        "dial_direct": _bool,
     },
     "log": {"level": _choice("debug", "info", "warning", "error")},
     "parser": {"backend": _choice("native", "expat")},

@@ -194,3 +194,27 @@ async def test_large_request_body_goes_chunked_and_stops_at_the_answer() -> None
     deliver(c, result(c.sent[0].get("id"), "", "413", "Content Too Large"))
     assert (await task).status == 413
     assert 3 <= len(c.sent) < 100
+
+
+@pytest.mark.parametrize("nr", ["\u00b2", "1" * 5000])
+async def test_a_chunk_nr_int_cannot_read_is_ignored_not_raised(nr: str) -> None:
+    """str.isdigit() takes "²" and 5000 digits, int() raises on both: out of
+    the message handler, that ended the controller's connection."""
+    c, http = controller()
+    task = asyncio.ensure_future(http.request(DEV, "GET", "/big"))
+    await sent(c, 1)
+    deliver(c, chunk("S1", 0, b"early").replace("nr='0'", f"nr='{nr}'"))  # before the answer
+    deliver(c, result(c.sent[0].get("id"), "<data><chunkedBase64 streamId='S1'/></data>"))
+    resp: Response = await task
+    deliver(c, chunk("S1", 0, b"x").replace("nr='0'", f"nr='{nr}'"))
+    deliver(c, chunk("S1", 0, b"hello", last=True))
+    assert await resp.read() == b"hello"
+
+
+async def test_a_status_code_int_cannot_read_is_a_transport_error() -> None:
+    c, http = controller()
+    task = asyncio.ensure_future(http.request(DEV, "GET", "/x"))
+    await sent(c, 1)
+    deliver(c, result(c.sent[0].get("id"), "", status="\u00b2\u00b2\u00b2"))
+    with pytest.raises(HttpTransportError):
+        await task

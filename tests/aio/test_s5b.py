@@ -28,7 +28,11 @@ def reparse(el: ET.Element) -> Element:
 
 
 class Pair:
-    def __init__(self, activation: list[ET.Element] | None = None) -> None:
+    """Two LAN peers (each dials the other's direct candidates)."""
+
+    def __init__(
+        self, activation: list[ET.Element] | None = None, proxies: tuple[StreamHost, ...] = ()
+    ) -> None:
         self.log: list[tuple[str, str]] = []
         self.activation = activation if activation is not None else []
         self.a_srv, self.b_srv = StreamHostServer(), StreamHostServer()
@@ -48,10 +52,12 @@ class Pair:
         self._b: list[S5BNegotiation] = []
         self.a = S5BNegotiation(sid="vj3hs98y", me=ROMEO, peer=JULIET, initiator=True,
                                 send_info=sender("a", self._b), iq=iq, listener=self.a_srv,
-                                connect_timeout=2)  # type: ignore[arg-type]  # fmt: skip
+                                connect_timeout=2, dial_direct=True,
+                                known_proxies=proxies)  # type: ignore[arg-type]  # fmt: skip
         self.b = S5BNegotiation(sid="vj3hs98y", me=JULIET, peer=ROMEO, initiator=False,
                                 send_info=sender("b", self._a), iq=iq, listener=self.b_srv,
-                                connect_timeout=2)  # type: ignore[arg-type]  # fmt: skip
+                                connect_timeout=2, dial_direct=True,
+                                known_proxies=proxies)  # type: ignore[arg-type]  # fmt: skip
         self._a.append(self.a)
         self._b.append(self.b)
 
@@ -120,12 +126,12 @@ async def test_failed_proxy_activation_is_a_proxy_error_on_both_sides() -> None:
     """The initiator's proxy is the only candidate; the responder reaches
     it, but the initiator cannot activate it: proxy-error, both fail."""
     activation: list[ET.Element] = []
-    p = Pair(activation)
-    await p.start()
     # a stand-in "proxy": a streamhost that accepts the hash once (so the
     # initiator's own connection is refused) -- the XMPP activation fails too
     proxy = StreamHostServer()
     host, port = await proxy.start()
+    p = Pair(activation, (StreamHost("proxy.lit", host, port),))
+    await p.start()
     offer = p.a.local_transport(proxies=[StreamHost("proxy.lit", host, port)])
     assert reparse(offer).get("dstaddr") == j.candidate_dst("vj3hs98y", ROMEO, JULIET)
     proxy.expect(p.a.dst_ours)
@@ -152,3 +158,55 @@ async def test_signals_that_do_not_fit_are_refused() -> None:
         p.a.on_transport_info(reparse(j.candidate_error("other-sid")))
     await p.a.close()
     await p.close()
+
+
+def test_only_known_proxies_are_dialled_at_their_own_address() -> None:
+    """By default a negotiation dials none of the peer's direct, assisted or
+    tunnel candidates, no proxy it does not know, and a proxy it knows at the
+    address the proxy gave (the peer's host/port for it is ignored)."""
+
+    async def nothing(*_a: object) -> None:
+        return None
+
+    known = StreamHost("proxy.lit", "192.0.2.7", 7777)
+    neg = S5BNegotiation(sid="vj3hs98y", me=JULIET, peer=ROMEO, initiator=False,
+                         send_info=nothing, iq=nothing,  # type: ignore[arg-type]
+                         known_proxies=[known])  # fmt: skip
+    cands = [
+        j.Candidate("d", "10.0.0.1", 22, ROMEO, j.priority("direct"), "direct"),
+        j.Candidate("a", "10.0.0.1", 22, ROMEO, j.priority("assisted"), "assisted"),
+        j.Candidate("t", "10.0.0.1", 22, ROMEO, j.priority("tunnel"), "tunnel"),
+        j.Candidate("x", "10.0.0.1", 22, "evil.lit", j.priority("proxy"), "proxy"),
+        j.Candidate("p", "10.0.0.1", 22, "proxy.lit", j.priority("proxy"), "proxy"),
+    ]
+    got = neg.dialable(cands)
+    assert [(c.cid, c.host, c.port) for c in got] == [("p", "192.0.2.7", 7777)]
+    lan = S5BNegotiation(sid="vj3hs98y", me=JULIET, peer=ROMEO, initiator=False,
+                         send_info=nothing, iq=nothing,  # type: ignore[arg-type]
+                         dial_direct=True)  # fmt: skip
+    assert [c.cid for c in lan.dialable(cands)] == ["d", "a", "t"]
+
+
+async def test_a_full_listener_drops_the_direct_candidate_instead_of_raising() -> None:
+    """StreamHostServer.expect raises once max_expected hashes are awaited;
+    local_transport let that RuntimeError out (a session-accept never sent,
+    a traceback per session).  The direct candidate is left out then."""
+
+    async def nothing(*_a: object) -> None:
+        return None
+
+    srv = StreamHostServer(max_expected=1)
+    addr = await srv.start()
+    negs = []
+    for i in range(2):
+        negs.append(S5BNegotiation(sid=f"s{i}", me=JULIET, peer=ROMEO, initiator=False,
+                                   send_info=nothing, iq=nothing,  # type: ignore[arg-type]
+                                   listener=srv))  # fmt: skip
+    proxy = StreamHost("proxy.lit", "127.0.0.1", 7777)
+    first = reparse(negs[0].local_transport([proxy], [addr]))
+    second = reparse(negs[1].local_transport([proxy], [addr]))
+    assert [c.get("type") for c in first] == ["direct", "proxy"]
+    assert [c.get("type") for c in second] == ["proxy"]
+    for n in negs:
+        await n.close()
+    await srv.close()

@@ -192,6 +192,49 @@ async def test_jobs_per_session_are_bounded(test_commands: dict[str, Any]) -> No
     await c.close()
 
 
+async def test_jobs_are_bounded_per_account_and_in_all(test_commands: dict[str, Any]) -> None:
+    """``max_jobs`` was per session, i.e. per full JID: one account with
+    many resources (a viewer's included) could run max_sessions x max_jobs
+    commands at once.  It counts per account now, and the device runs at
+    most ``max_jobs_total`` commands for everybody."""
+    c = Chat(max_jobs=2)
+    c.console.max_jobs_total = 3
+    for r in ("r1", "r2"):
+        await c.greet(f"victor@example.net/{r}")
+        c.send("slow", f"victor@example.net/{r}")
+    await asyncio.sleep(0.05)
+    await c.greet("victor@example.net/r3")
+    answer = await c.ask("slow", "victor@example.net/r3")
+    assert answer.startswith("Busy: 2 commands are still running"), answer
+    await c.greet()
+    c.send("slow")  # alice: the third command on the device
+    await asyncio.sleep(0.05)
+    await c.greet("olga@example.net/o")
+    answer = await c.ask("slow", "olga@example.net/o")
+    assert answer.startswith("Busy: the device is running 3 commands"), answer
+    running = sum(len(s.jobs) for s in c.console.sessions.values())
+    assert running == 3
+    await c.close()
+
+
+async def test_a_full_session_table_never_cancels_somebody_elses_command(
+    test_commands: dict[str, Any],
+) -> None:
+    """With every session busy, a newcomer's message evicted the oldest
+    session and cancelled its running commands: a viewer could stop an
+    admin's command.  The newcomer is told the console is busy instead."""
+    c = Chat(max_sessions=1)
+    await c.greet()
+    c.send("slow")
+    await asyncio.wait_for(test_commands["started"].wait(), 2)
+    answer = await c.ask("version", VICTOR)
+    assert answer.startswith("Busy:"), answer
+    await asyncio.sleep(0.05)
+    assert test_commands["cancelled"] == 0
+    assert [str(j) for j in c.console.sessions] == [ALICE]
+    await c.close()
+
+
 async def test_a_failing_command_reveals_no_internals(
     test_commands: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -634,13 +634,39 @@ async def test_a_slow_command_answers_at_once_and_its_result_follows() -> None:
 async def test_running_commands_are_bounded_and_told_to_stop() -> None:
     held.clear()
     h = Harness([SlowAdHoc], ACCESS, adhoc={"reply_within": 0.01})
-    for i in range(8):
+    for i in range(4):
         cmd_of(await ask(h, VIEWER, f"s{i}", command("slow")))
+        cmd_of(await ask(h, OPERATOR, f"o{i}", command("slow")))
     reply = await ask(h, ADMIN, "s9", command("slow"))
     assert error_of(reply)[:3] == ("wait", "resource-constraint", None)
     assert len(held) == 8 and len(h.feature("adhoc").running) == 8
     await h.close()  # the agent stops: every invocation is told
     assert all(inv.cancelled.is_set() for inv in held)
+
+
+async def test_one_account_cannot_take_every_slot() -> None:
+    """Sessions (four per requester) and running commands were counted per
+    full JID or not per requester at all: one account's resources, a
+    viewer's included, could fill ``max_sessions`` and all eight running
+    slots, and every other controller got resource-constraint.  Both count
+    per account now (four each)."""
+    held.clear()
+    h = Harness([SlowAdHoc], ACCESS, adhoc={"reply_within": 0.01})
+    for i in range(4):
+        cmd_of(await ask(h, f"vic@example.net/r{i}", f"v{i}", command("slow")))
+    reply = await ask(h, "vic@example.net/r9", "v9", command("slow"))
+    assert error_of(reply)[:3] == ("wait", "resource-constraint", None)
+    assert cmd_of(await ask(h, ADMIN, "a1", command("slow"))).get("status") == "completed"
+    assert len(held) == 5
+    for inv in held:
+        inv.cancelled.set()
+    await h.close()
+    h = harness(max_sessions=5)
+    for i in range(6):
+        cmd_of(await ask(h, f"olga@example.net/r{i}", f"s{i}", command("config")))
+    assert len(h.feature("adhoc").sessions) == 4  # the oldest of the account's ended
+    assert cmd_of(await ask(h, ADMIN, "a2", command("config"))).get("status") == "executing"
+    await h.close()
 
 
 # ------------------------------------------------------------------ config
@@ -665,3 +691,19 @@ def test_config_reaches_the_feature() -> None:
     h = Harness([Disco, DeviceAdHoc], config=parse(raw))
     assert h.feature("adhoc").max_sessions == 3
     assert h.feature("adhoc").session_timeout == 600.0
+
+
+async def test_a_command_that_never_ends_is_stopped() -> None:
+    """The console stops a command after command_timeout; ad-hoc commands
+    had no limit, so a handler that hangs held one of the eight running
+    slots for good (and its requester's result never came)."""
+    held.clear()
+    h = Harness([SlowAdHoc], ACCESS, adhoc={"reply_within": 0.01})
+    h.feature("adhoc").command_timeout = 0.1
+    cmd_of(await ask(h, VIEWER, "s1", command("slow")))
+    msg = await h.next_sent()
+    assert msg.tag == "{jabber:client}message" and msg.get("to") == VIEWER
+    assert "stopped after 0.1 s" in (msg.findtext("{jabber:client}body") or "")
+    assert h.feature("adhoc").running == {}
+    assert held[0].cancelled.is_set()
+    await h.close()

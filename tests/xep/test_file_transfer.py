@@ -510,3 +510,66 @@ def test_config_keys_are_checked() -> None:
         parse({**base, "files": {"role_get": "root"}})
     with pytest.raises(ConfigError, match=r"files\.max_size"):
         parse({**base, "files": {"max_size": -1}})
+
+
+async def test_a_partial_file_is_resumed_only_by_the_account_that_sent_it(
+    tmp_path: Path,
+) -> None:
+    """Partial files were keyed by the file's hash alone: another controller
+    offering a file with that hash was told how much of it someone else had
+    uploaded (the range offset) and could finish that upload.  The key
+    includes the sender's account now."""
+    tybalt = "tybalt@capulet.example/sword"
+    inbox, export = tmp_path / "inbox", tmp_path / "export"
+    inbox.mkdir()
+    export.mkdir()
+    access = {"operator": ["romeo@montague.example", "tybalt@capulet.example"]}
+    cfg = {"inbox": str(inbox), "export": [str(export)], "min_free": 0}
+    h = Harness([Ibb, Jingle, JingleIBB, Hashes, Files], access, jid=JULIET, files=cfg)
+    h.receive(offer())
+    await accepted(h)
+    await ibb_send(h, "vj3hs98y", CONTENT[:4096], close=False)
+    h.receive(f"<presence from='{ROMEO}' type='unavailable'/>")
+    await h.settle(20)
+    (part,) = (inbox / ".partial").iterdir()
+    h.receive(offer(sid="other", id_="t2", frm=tybalt))
+    assert (await h.next_sent()).get("type") == "result"
+    acc = await next_jingle(h)
+    r = jingle_of(acc).find(f".//{{{NS}}}range")
+    assert r is not None and r.get("offset") is None  # from the start: nothing told
+    assert part.read_bytes() == CONTENT[:4096]  # romeo's partial untouched
+    await h.close()
+
+
+async def test_repeated_requests_hash_an_unchanged_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every request (a viewer may make them) read and hashed the whole file
+    again before answering: four sessions per account and sixteen in all
+    kept the disk and CPU busy with a large export.  An unchanged file is
+    hashed once; a changed one again."""
+    from stanzalink.xep import file_transfer as ft
+
+    calls: list[Path] = []
+    real = ft.hashes.hash_file
+
+    def counting(path: Path, algo: str) -> str:
+        calls.append(path)
+        return real(path, algo)
+
+    monkeypatch.setattr(ft.hashes, "hash_file", counting)
+    h, _files = make(tmp_path)
+    log = tmp_path / "export" / "app.log"
+    log.write_bytes(CONTENT)
+    for i in range(3):
+        if i == 2:
+            log.write_bytes(CONTENT[::-1])
+            os.utime(log, ns=(10**18, 10**18 + i))
+        h.receive(request("app.log", sid=f"r{i}"))
+        j, got = await fetch(h, f"r{i}")
+        assert got == (CONTENT if i < 2 else CONTENT[::-1])
+        assert j.find(f".//{{{HASH}}}hash").text == b64hash(got)
+        h.receive(jingle_action(f"r{i}", "session-terminate", "<reason><success/></reason>"))
+        assert (await h.next_sent()).get("type") == "result"
+    assert len(calls) == 2
+    await h.close()

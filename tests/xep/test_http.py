@@ -534,3 +534,73 @@ async def test_no_origin_serves_nothing() -> None:
 
 
 _ = SHIM
+
+
+@pytest.mark.parametrize("nr", ["\u00b2", "1" * 5000, "-1", ""])
+async def test_chunk_with_a_bad_nr_is_dropped_not_raised(origin: Origin, nr: str) -> None:
+    """A chunk whose nr is not a number Python's int() takes (a superscript
+    digit passes str.isdigit, 5000 digits pass it too) must not raise out of
+    the message handler (it would end the connection); the upload it names
+    fails with 400, and the next request is served."""
+    h = device(origin, timeout=0.5)
+    body = base64.b64encode(b"x").decode()
+    msg = (f"<message from='{ALICE}' to='httpserver@example.org/dev'><chunk"
+           f" xmlns='urn:xmpp:http' streamId='bad' nr='{nr}'>{body}</chunk></message>")  # fmt: skip
+    h.receive(msg)  # early: before its request
+    h.receive(req("b1", "POST", "/echo", data="<data><chunkedBase64 streamId='bad'/></data>"))
+    await asyncio.sleep(0.05)
+    h.receive(msg)  # while the upload waits
+    resp, _ = resp_of(await h.next_sent())
+    assert resp.get("statusCode") == "400"
+    h.receive(req("b2", "GET", "/rdf/xep"))
+    resp, _ = resp_of(await h.next_sent())
+    assert resp.get("statusCode") == "200"
+    await h.close()
+
+
+def test_spellings_an_origin_may_merge_need_the_stricter_role() -> None:
+    """Many origins merge repeated slashes (nginx's merge_slashes, most
+    routers) and drop ``;parameters`` from segments (servlet containers):
+    for them ``//admin/x`` and ``/admin;v=1/x`` are ``/admin/x``.  The
+    prefix check took them for other paths, so a viewer reached an admin
+    path.  They need the stricter role now, like a case-changed spelling."""
+    h = Harness([Http], ACCESS, http={"origin": "http://127.0.0.1:9", "paths": PATHS})
+    http = h.feature("http")
+    for spelling in ("//admin/x", "/admin//x", "///ADMIN/x", "/admin;v=1/x", "/api/../admin/"):
+        path = request_path(spelling)
+        assert path is None or str(http.need(path)) == "admin", spelling
+    assert str(http.need("/api/x;y")) == "viewer"
+    assert str(http.need("/api//x")) == "viewer"
+
+
+async def test_one_account_cannot_take_every_slot(origin: Origin) -> None:
+    """``max_concurrent`` was for everybody together: one account's
+    resources could hold every slot (slow paths, chunked bodies that never
+    come) and the others got resource-constraint.  One account gets at most
+    half of them now."""
+    h = device(origin, max_concurrent=4, timeout=5)
+    for i in range(2):
+        h.receive(req(f"s{i}", "GET", "/slow", frm=f"ops@example.org/r{i}"))
+    await asyncio.sleep(0.2)
+    h.receive(req("s9", "GET", "/slow", frm="ops@example.org/r9"))
+    busy = await h.next_sent()
+    assert busy.get("id") == "s9" and "resource-constraint" in h.sent_xml[-1]
+    h.receive(req("a1", "GET", "/rdf/xep"))  # another account is served
+    ok = await h.next_sent()
+    assert ok.get("id") == "a1" and resp_of(ok)[0].get("statusCode") == "200"
+    late = [await h.next_sent(5) for _ in range(2)]
+    assert sorted(x.get("id") for x in late) == ["s0", "s1"]
+    assert h.feature("http")._active == 0 and h.feature("http")._per_account == {}
+    await h.close()
+
+
+async def test_chunks_from_a_controller_no_path_admits_are_not_kept(origin: Origin) -> None:
+    """Chunks that overtake their request are kept (bounded, shared by
+    everybody) for any controller: one whose role no path admits (it can
+    never make a request) could fill that room for the others."""
+    h = device(origin, paths={"/admin/": "admin"})  # least role: operator
+    h.receive(chunk_msg("up1", 0, b"x" * 100, frm="viewer@example.org/v"))
+    assert h.feature("http")._early == {}
+    h.receive(chunk_msg("up2", 0, b"x" * 100, frm="ops@example.org/o"))
+    assert list(h.feature("http")._early) == [("ops@example.org/o", "up2")]
+    await h.close()

@@ -223,3 +223,29 @@ async def test_peer_going_offline_ends_its_streams() -> None:
         await taken[0].read()
     assert ibb.streams() == []
     await h.close()
+
+
+async def test_held_blocks_are_bounded_and_the_excess_is_refused_at_once() -> None:
+    """Blocks held for a reader that does not read were unbounded: a peer
+    that does not wait for acknowledgements could pile up any number of
+    waiting handlers (each holding its block for ``stall_timeout``).  Now at
+    most ``max_held`` wait; the next is answered resource-constraint at
+    once, without taking its sequence number or breaking the stream, and
+    nothing accepted is lost: it can be sent again once the reader read."""
+    h, ibb, taken = harness()
+    ibb.buffer_blocks, ibb.max_held = 2, 3
+    h.receive(OPEN)
+    await h.next_sent()
+    for i in range(8):
+        h.receive(data(i, bytes([65 + i]), f"b{i}"))
+    await h.settle()
+    out = [await h.next_sent(timeout=0.5) for _ in range(5)]
+    assert [x.get("id") for x in out[:2]] == ["b0", "b1"]  # buffered, acknowledged
+    assert all(x.get("type") == "error" and error_of(x) == "resource-constraint" for x in out[2:])
+    assert {x.get("id") for x in out[2:]} == {"b5", "b6", "b7"}  # b2..b4 held
+    assert not taken[0].closed
+    got = b"".join([await taken[0].read() for _ in range(5)])
+    assert got == b"ABCDE"
+    h.receive(data(5, b"F", "again"))  # the refused one, sent again
+    assert (await h.next_sent()).get("id") in ("b2", "b3", "b4", "again")
+    await h.close()

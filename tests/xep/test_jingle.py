@@ -595,3 +595,30 @@ async def test_initiator_falls_back_and_wins_replace_ties() -> None:
     transport = await asyncio.wait_for(connecting, 2)
     assert isinstance(transport, IBBTransport)
     await h.close()
+
+
+@pytest.mark.parametrize(("names", "condition"), [
+    ([f"c{i}" for i in range(200)], "not-acceptable"),  # each would get a transport
+    (["same", "same"], "bad-request"),  # the first one's transport would be orphaned
+])  # fmt: skip
+async def test_contents_are_bounded_and_unique(names: list[str], condition: str) -> None:
+    """A session-initiate may carry any number of contents (only the stanza
+    size bounded them): each got a transport, and accepting answered (and
+    set up: an IBB expectation, SOCKS5 connections) every one.  At most
+    ``max_contents`` are taken, each name once; the rest is refused and no
+    session exists."""
+    h, jingle, app = make()
+    body = "".join(
+        f"<content creator='initiator' name='{n}'><description xmlns='urn:xmpp:example'/>"
+        f"<transport xmlns='urn:xmpp:jingle:transports:ibb:1' block-size='4096' sid='s{i}'/>"
+        "</content>"
+        for i, n in enumerate(names)
+    )
+    h.receive(f"<iq from='{ROMEO}' id='many' to='{JULIET}' type='set'><jingle xmlns='{NS}'"
+              f" action='session-initiate' initiator='{ROMEO}' sid='m1'>{body}"
+              "</jingle></iq>")  # fmt: skip
+    reply = await h.next_sent()
+    assert reply.get("type") == "error" and conditions(reply)[0] == f"{ERR}{condition}"
+    await h.settle()
+    assert jingle.sessions() == [] and app.incoming == []
+    await h.close()

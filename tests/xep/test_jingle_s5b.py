@@ -145,6 +145,11 @@ def test_signals_of_the_xep(payload: str, signal: str, cid: str | None, built: o
         "<candidate-used/>",
         "<candidate-error/><proxy-error/>",
         "<candidate-error/><candidate cid='x' host='1.2.3.4' jid='a@b/c' port='1' priority='1'/>",
+        # digits str.isdigit() takes and int() does not: ValueError, not bad-request
+        "<candidate cid='x' host='1.2.3.4' jid='a@b/c' port='1' priority='\u00b2'/>",
+        "<candidate cid='x' host='1.2.3.4' jid='a@b/c' port='\u00b9' priority='1'/>",
+        "<candidate cid='x' host='1.2.3.4' jid='a@b/c' port='1' priority='" + "9" * 5000 + "'/>",
+        "<candidate cid='x' host='1.2.3.4' jid='a@b/c' port='" + "9" * 5000 + "' priority='1'/>",
     ],
 )
 def test_malformed_transports_are_bad_requests(payload: str) -> None:

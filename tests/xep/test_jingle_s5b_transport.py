@@ -111,7 +111,7 @@ async def test_put_over_romeos_direct_candidate(tmp_path: Path) -> None:
     romeo = StreamHostServer()
     _host, port = await romeo.start()
     dead = free_port()
-    h, files = await make(tmp_path, dead)
+    h, files = await make(tmp_path, dead, dial_direct=True)
     incoming = romeo.expect(j.candidate_dst("vj3hs98y", ROMEO, JULIET))
     transport = (
         f"<transport xmlns='{S5B}' dstaddr='{j.candidate_dst('vj3hs98y', ROMEO, JULIET)}'"
@@ -386,4 +386,116 @@ async def test_proxies_found_again_after_a_new_stream_only(tmp_path: Path) -> No
               f"<query xmlns='{BYTESTREAMS}'>{hosts}</query></iq>")  # fmt: skip
     await h.settle()
     assert [x.port for x in s5b.proxies] == [7000, 7001, 7002, 7003]  # bounded
+    await h.close()
+
+
+class Listening:
+    """A plain TCP port that counts who connects (a service on the
+    device's network a peer might point a candidate at)."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> int:
+        async def serve(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            self.hits += 1
+            w.close()
+
+        self.server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        self.port = int(self.server.sockets[0].getsockname()[1])
+        return self.port
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def test_peer_candidates_are_not_dialled_as_named(tmp_path: Path) -> None:
+    """The SSRF hole: by default the device dials no direct candidate of the
+    peer, no proxy it does not know, and a known proxy only at the address
+    the proxy itself gave (never the host/port the peer claims for it)."""
+    proxy = StreamHostServer()
+    _host, pport = await proxy.start()
+    inner, claimed, stranger = Listening(), Listening(), Listening()
+    ports = [await x.start() for x in (inner, claimed, stranger)]
+    h, _files = await make(tmp_path, pport)
+    dst = j.candidate_dst("vj3hs98y", ROMEO, JULIET)
+    at_proxy = proxy.expect(dst)
+    transport = (
+        f"<transport xmlns='{S5B}' dstaddr='{dst}' mode='tcp' sid='vj3hs98y'>"
+        f"<candidate cid='c-direct' host='127.0.0.1' jid='{ROMEO}' port='{ports[0]}'"
+        " priority='8257636' type='direct'/>"
+        f"<candidate cid='c-assist' host='127.0.0.1' jid='{ROMEO}' port='{ports[0]}'"
+        " priority='7929856' type='assisted'/>"
+        f"<candidate cid='c-evil' host='127.0.0.1' jid='evil.example' port='{ports[2]}'"
+        " priority='655370' type='proxy'/>"
+        f"<candidate cid='c-proxy' host='127.0.0.1' jid='{PROXY}' port='{ports[1]}'"
+        " priority='655360' type='proxy'/></transport>"
+    )
+    h.receive(offer().replace(f"<transport xmlns='{IBBT}' block-size='4096' sid='vj3hs98y'/>",
+                              transport))  # fmt: skip
+    assert (await h.next_sent()).get("type") == "result"
+    acc = await next_jingle(h)
+    assert jingle_of(acc).get("action") == "session-accept"
+    ack(h, acc)
+    used = await sent_info(h)
+    assert used.find(f"{{{S5B}}}candidate-used").get("cid") == "c-proxy"
+    stream = await asyncio.wait_for(at_proxy, 5)  # reached where the proxy said it is
+    assert (inner.hits, claimed.hits, stranger.hits) == (0, 0, 0)
+    await stream.close()
+    await h.close()
+    for x in (inner, claimed, stranger):
+        await x.close()
+    await proxy.close()
+
+
+async def test_initiator_does_not_dial_the_responders_direct_candidate(tmp_path: Path) -> None:
+    """The same rule when the device offers a file: the direct candidate in
+    Romeo's session-accept is not dialled (candidate-error); with
+    ``dial_direct = true`` it is."""
+    for dial, expect_hits in ((False, 0), (True, 1)):
+        inner = Listening()
+        port = await inner.start()
+        h, files = await make(tmp_path, free_port(), dial_direct=dial)
+        src = tmp_path / "export" / "r.bin"
+        src.write_bytes(CONTENT)
+        sending = asyncio.ensure_future(files.offer_file(ROMEO, src))
+        init = await h.next_sent()
+        jj = jingle_of(init)
+        sid, sid_t = jj.get("sid"), jj.find(f".//{{{S5B}}}transport").get("sid")
+        name = jj.find(f"{{{JNS}}}content").get("name")
+        ack(h, init)
+        h.receive(jingle_action(
+            sid, "session-accept",
+            f"<content creator='initiator' name='{name}' senders='initiator'>"
+            f"<transport xmlns='{S5B}' sid='{sid_t}'><candidate cid='d1' host='127.0.0.1'"
+            f" jid='{ROMEO}' port='{port}' priority='8258636' type='direct'/>"
+            "</transport></content>", id_="acc"))  # fmt: skip
+        assert (await h.next_sent()).get("type") == "result"
+        assert (await sent_info(h)).find(f"{{{S5B}}}candidate-error") is not None
+        assert inner.hits == expect_hits
+        sending.cancel()
+        await h.close()
+        await inner.close()
+
+
+async def test_a_refused_initiate_leaves_no_session_behind(tmp_path: Path) -> None:
+    """A session-initiate whose transport is malformed is answered
+    bad-request, but the Session made for it kept its pending timer (not
+    counted by max_sessions) and sent a session-terminate for it later."""
+    h, _files = await make(tmp_path, free_port())
+    h.feature("jingle").pending_timeout = 0.05
+    transport = (f"<transport xmlns='{S5B}' mode='tcp' sid='vj3hs98y'>"
+                 f"<candidate cid='c1' host='127.0.0.1' jid='{ROMEO}' port='nope'"
+                 " priority='8257636' type='direct'/></transport>")  # fmt: skip
+    h.receive(offer().replace(f"<transport xmlns='{IBBT}' block-size='4096' sid='vj3hs98y'/>",
+                              transport))  # fmt: skip
+    err = await h.next_sent()
+    assert err.get("type") == "error" and err.find(".//{*}bad-request") is not None
+    await asyncio.sleep(0.2)
+    await h.settle()
+    assert h.unread() == []  # no session-terminate for a session that never was
     await h.close()

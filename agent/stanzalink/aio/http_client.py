@@ -290,7 +290,7 @@ class HttpClient:
     def _response(self, peer: str, reply: Element) -> Response:
         resp = reply.find(RESP)
         code = resp.get("statusCode") if resp is not None else None
-        if resp is None or code is None or not code.isdigit():
+        if resp is None or code is None or not re.fullmatch(r"[0-9]{3}", code):
             raise HttpTransportError(f"{peer} answered without a valid <resp/>")
         try:
             headers = read_headers(resp)
@@ -340,7 +340,7 @@ class HttpClient:
             return
         assert chunk is not None
         nr_text = chunk.get("nr") or ""
-        if not nr_text.isdigit():
+        if not re.fullmatch(r"[0-9]{1,9}", nr_text):  # int() refuses "²" and 5000 digits
             return
         try:
             part = base64.b64decode(re.sub(r"\s+", "", chunk.text or ""), validate=True)

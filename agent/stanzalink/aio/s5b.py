@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterable
@@ -53,13 +54,19 @@ class S5BFailed(StanzalinkError):
 class S5BNegotiation:
     def __init__(self, *, sid: str, me: str, peer: str, initiator: bool, send_info: SendInfo,
                  iq: IQFn, listener: StreamHostServer | None = None,
-                 connect_timeout: float = 5.0) -> None:  # fmt: skip
+                 connect_timeout: float = 5.0, known_proxies: Iterable[StreamHost] = (),
+                 dial_direct: bool = False) -> None:  # fmt: skip
         self.sid = check_sid(sid)
         self.me, self.peer = normalize_jid(me), normalize_jid(peer)
         self.initiator = initiator
         self._send_info, self._iq = send_info, iq
         self._listener = listener
         self._timeout = connect_timeout
+        # what we dial of the peer's candidates: a proxy only when its JID is
+        # one we learned ourselves, at the address its own streamhost answer
+        # gave; direct/assisted/tunnel candidates only with ``dial_direct``
+        self._known = {normalize_jid(p.jid): p for p in known_proxies}
+        self._dial_direct = dial_direct
         self.ours: list[j.Candidate] = []
         self.theirs: list[j.Candidate] = []
         self._their_dstaddr: str | None = None
@@ -80,13 +87,18 @@ class S5BNegotiation:
     ) -> ET.Element:
         """Our ``<transport/>``: ``direct`` (host, port) pairs of our listener
         and the ``proxies`` found by ``discover_proxies``."""
+        direct = list(direct)
+        if direct:
+            if self._listener is None:
+                raise ValueError("direct candidates need a listener")
+            try:
+                self._incoming = self._listener.expect(self.dst_ours)
+            except RuntimeError as exc:  # the listener awaits max_expected already
+                log.info("s5b %s: no direct candidate: %s", self.sid, exc)
+                direct = []
         for i, (host, port) in enumerate(direct):
             pri = j.priority("direct", max(0, 65535 - i))
             self.ours.append(j.Candidate(j.new_id(), host, port, self.me, pri, "direct"))
-        if self.ours:
-            if self._listener is None:
-                raise ValueError("direct candidates need a listener")
-            self._incoming = self._listener.expect(self.dst_ours)
         for i, sh in enumerate(proxies):
             self.ours.append(j.Candidate.from_streamhost(sh, "proxy", max(0, 65535 - i)))
         has_proxy = any(c.type == "proxy" for c in self.ours)
@@ -113,10 +125,30 @@ class S5BNegotiation:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._connect_theirs())
 
+    def dialable(self, cands: Iterable[j.Candidate]) -> list[j.Candidate]:
+        """The peer's candidates we may connect to, in the order given: a
+        peer names hosts and ports, and dialling them blindly would let it
+        make the device open connections anywhere on its network."""
+        out: list[j.Candidate] = []
+        for c in cands:
+            if c.type == "proxy":
+                known = self._known.get(c.jid)
+                if known is None:
+                    log.info("s5b %s: not dialling %s's proxy candidate %s: %s is not a"
+                             " proxy of ours", self.sid, self.peer, c.cid, c.jid[:64])  # fmt: skip
+                    continue
+                out.append(dataclasses.replace(c, host=known.host, port=known.port))
+            elif self._dial_direct:
+                out.append(c)
+            else:
+                log.info("s5b %s: not dialling %s's %s candidate %s (dial_direct is off)",
+                         self.sid, self.peer, c.type, c.cid)  # fmt: skip
+        return out
+
     async def _connect_theirs(self) -> None:
         try:
             cand, self._outgoing = await connect_first(
-                j.by_priority(self.theirs), self.dst_theirs, timeout=self._timeout
+                self.dialable(j.by_priority(self.theirs)), self.dst_theirs, timeout=self._timeout
             )
         except AllCandidatesFailed as exc:
             log.info("s5b %s: no candidate of %s worked: %s", self.sid, self.peer, exc.reason)

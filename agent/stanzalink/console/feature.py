@@ -114,6 +114,7 @@ class Bucket:
 class Console(Feature):
     name = "console"
     disco_features = (xhtml_im.NS, xhtml_im.STYLING)
+    max_jobs_total = 16  # commands running at once, all controllers
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -229,6 +230,9 @@ class Console(Feature):
             self.send(reply, [Para(notice)])
             return True
         sess = self._session(sender, role, now, reply)
+        if sess is None:
+            self.send(reply, [Para("Busy: every console session is running commands; try later.")])
+            return True
         self.handle(sess, text, reply)
         return True
 
@@ -340,16 +344,26 @@ class Console(Feature):
     def _start(
         self, sess: Session, cmd: Command, args: dict[str, Any], line: str, reply: Reply
     ) -> None:
-        if len(sess.jobs) >= self.max_jobs:
+        # max_jobs per account (all its resources: each full JID is a session
+        # of its own), max_jobs_total for everybody
+        mine = sum(len(s.jobs) for s in self.sessions.values() if s.jid.bare == sess.jid.bare)
+        if mine >= self.max_jobs:
             self.send(
                 reply,
                 [
                     Para(
-                        f"Busy: {len(sess.jobs)} commands are still running; wait, or send ",
+                        f"Busy: {mine} commands are still running; wait, or send ",
                         Code("cancel"),
                         ".",
                     )
                 ],
+            )
+            return
+        total = sum(len(s.jobs) for s in self.sessions.values())
+        if total >= self.max_jobs_total:
+            self.send(
+                reply,
+                [Para(f"Busy: the device is running {total} commands already; try again soon.")],
             )
             return
         self._job_ids += 1
@@ -457,18 +471,19 @@ class Console(Feature):
             self._show_page(sess, reply)
 
     # ------------------------------------------------------------ sessions
-    def _session(self, jid: JID, role: Role, now: float, reply: Reply) -> Session:
+    def _session(self, jid: JID, role: Role, now: float, reply: Reply) -> Session | None:
         for key, s in list(self.sessions.items()):
             if now - s.last > self.session_timeout and not s.jobs:
                 del self.sessions[key]
         sess = self.sessions.get(jid)
         if sess is None:
             while len(self.sessions) >= self.max_sessions:
+                # the least recently used idle session goes; one running commands
+                # never does (a newcomer must not cancel another's command)
                 idle = next((k for k, s in self.sessions.items() if not s.jobs), None)
-                key = idle if idle is not None else next(iter(self.sessions))
-                for job in self.sessions.pop(key).jobs.values():
-                    if job.task is not None:
-                        job.task.cancel()
+                if idle is None:
+                    return None
+                del self.sessions[idle]
             sess = self.sessions[jid] = Session(jid, role, now)
             self.send(reply, self.banner(role))
         sess.last, sess.role = now, role

@@ -24,7 +24,9 @@ bytes)``; the outcome follows as a chat message.
 
 Sessions belong to the full JID that started them, expire after
 ``[adhoc] session_timeout`` seconds idle and are bounded in number
-(``max_sessions``; four per requester, the oldest of that requester ends).
+(``max_sessions``; four per account, all its resources together, the oldest
+of that account ends); at most eight commands run at once, four per account,
+each at most ``[console] command_timeout`` seconds.
 The role is checked at every stage: a node the role may not run is answered
 ``item-not-found``, exactly like a node that does not exist (this deviates
 from the ``forbidden`` of XEP-0050 §2.2 on purpose: a reply reveals
@@ -108,6 +110,7 @@ class AdHoc(Feature):
     disco_features = (NS,)
     # the commands served (see registries()); plugins register here
     registry: ClassVar[Registry] = cmds.registry
+    command_timeout = 300.0  # default of [console] command_timeout
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -119,6 +122,10 @@ class AdHoc(Feature):
         self.max_sessions: int = cfg.get("max_sessions", 64)
         self.session_timeout: float = cfg.get("session_timeout", 600.0)
         self.reply_within: float = cfg.get("reply_within", 20.0)
+        # the console's limit: a command still running then is stopped
+        self.command_timeout = float(
+            ctx.config.section("console").get("command_timeout", self.command_timeout)
+        )
         self.running: dict[int, Run] = {}
         self.sessions: dict[str, Session] = {}
         self._ended: OrderedDict[str, tuple[JID, str]] = OrderedDict()
@@ -272,7 +279,8 @@ class AdHoc(Feature):
 
     def _new_session(self, cmd: Command, sender: JID, stage: str) -> Session:
         self._expire()
-        mine = [s for s in self.sessions.values() if s.owner == sender]
+        # per account: each resource of one account is a requester of its own
+        mine = [s for s in self.sessions.values() if s.owner.bare == sender.bare]
         if len(mine) >= PER_REQUESTER:
             self._end(min(mine, key=lambda s: s.touched).id)
         if len(self.sessions) >= self.max_sessions:
@@ -350,6 +358,10 @@ class AdHoc(Feature):
     ) -> ET.Element:
         if len(self.running) >= MAX_RUNNING:
             raise StanzaError("resource-constraint", "too many commands are running", "wait")
+        if sum(1 for r in self.running.values() if r.inv.sender.bare == sender.bare) >= (
+            PER_REQUESTER
+        ):
+            raise StanzaError("resource-constraint", "you have too many commands running", "wait")
         inv = Invocation(command=cmd, sender=sender, role=role, args=args, agent=self.ctx)
         run = Run(inv)
         inv.progress = lambda text: self._progress(run, text)
@@ -374,7 +386,12 @@ class AdHoc(Feature):
     async def _invoke(self, run: Run) -> tuple[list[tuple[str, str]], list[Form]]:
         inv, cmd = run.inv, run.inv.command
         try:
-            rest, offers = filecmds.split_offers(await cmds.run_handler(inv))
+            try:
+                result = await asyncio.wait_for(cmds.run_handler(inv), self.command_timeout)
+            except TimeoutError:
+                inv.cancelled.set()
+                return [("error", f"stopped after {self.command_timeout:g} s")], []
+            rest, offers = filecmds.split_offers(result)
             notes, results = cf.render(rest, cmd.help or cmd.name)
             return [*notes, *(self._offer(inv, o) for o in offers)], results
         except CommandError as exc:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -103,8 +104,10 @@ def check_sid(sid: str | None) -> str:
 
 
 def parse_port(value: str | None, what: str) -> int:
-    if value is None or not value.isdigit() or not 0 < int(value) < 65536:
-        raise StanzaError("bad-request", f"{what}: bad port {value!r}", "modify")
+    # ASCII digits only: str.isdigit() takes "¹" and 5000 digits, int() raises on both
+    if value is None or not re.fullmatch(r"[0-9]{1,5}", value) or not 0 < int(value) < 65536:
+        raise StanzaError("bad-request", f"{what}: bad port {value[:16] if value else value!r}",
+                          "modify")  # fmt: skip
     return int(value)
 
 

@@ -9,7 +9,7 @@ then renamed into the inbox under a sanitised, unique name.  A file whose
 hash does not match never appears.  Size (``max_size``) and free space
 (``min_free``) are checked at the offer and while receiving.  A transfer cut
 off mid-way keeps its partial file (hidden, at most ``partial_max_age``
-seconds): an offer of the same hash later is accepted with
+seconds): an offer of the same hash from the same account later is accepted with
 ``<range offset='N'/>`` and only the rest is transferred.
 
 Sending (a controller's request, or :meth:`Files.offer_file`): only regular
@@ -40,7 +40,7 @@ import shutil
 import stat
 import time
 import xml.etree.ElementTree as ET
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +172,7 @@ class Files(Feature, Application):
         self._received: deque[TransferResult] = deque(maxlen=self.history)
         self._waiters: dict[tuple[str, str], asyncio.Future[TransferResult]] = {}
         self._active: set[Path] = set()  # partial files being written
+        self._digests: OrderedDict[tuple[Any, ...], str] = OrderedDict()  # bounded
 
     # ------------------------------------------------------------ public API
     def received_files(self) -> list[TransferResult]:
@@ -206,7 +207,7 @@ class Files(Feature, Application):
         st = await asyncio.to_thread(os.stat, p)
         if not stat.S_ISREG(st.st_mode):
             raise ValueError(f"{p} is not a regular file")
-        digest = await asyncio.to_thread(hashes.hash_file, p, "sha-256")
+        digest = await self._digest(p, st)
         s = self._jingle().new_session(to, self)
         desc = E(f"{{{NS}}}description")
         desc.append(file_element(name or p.name, st.st_size, {"sha-256": digest}, range_=True))
@@ -336,7 +337,10 @@ class Files(Feature, Application):
             raise FileTransferError("media-error", "not enough free space", "file-too-large")
         value = (meta.hashes or {}).get(algo)
         if value:
-            key = hashlib.sha256(f"{algo}:{value}".encode()).hexdigest()[:32]
+            # the sender's account is part of the key: another controller never
+            # learns of (or finishes) somebody else's cut-off upload
+            account = s.peer.split("/", 1)[0]
+            key = hashlib.sha256(f"{account}:{algo}:{value}".encode()).hexdigest()[:32]
         else:
             key = "s-" + hashlib.sha256(f"{s.peer}:{s.sid}".encode()).hexdigest()[:30]
         tmp = part / f"{key}.part"
@@ -447,8 +451,9 @@ class Files(Feature, Application):
             await self._refuse(s, FileTransferError("failed-application", "", "file-not-available"))
             return
         try:
-            size = (await asyncio.to_thread(os.stat, path)).st_size
-            digest = await asyncio.to_thread(hashes.hash_file, path, "sha-256")
+            st = await asyncio.to_thread(os.stat, path)
+            size = st.st_size
+            digest = await self._digest(path, st)
         except OSError:
             await self._refuse(s, FileTransferError("failed-application", "", "file-not-available"))
             return
@@ -463,6 +468,20 @@ class Files(Feature, Application):
         except Exception:
             return
         await self._send(s, path, offset, length, size, digest)
+
+    async def _digest(self, path: Path, st: os.stat_result) -> str:
+        """The sha-256 of an exported file, hashed again only when it changed
+        (requests, a viewer's included, must not re-read a large file each)."""
+        key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        digest = self._digests.get(key)
+        if digest is None:
+            digest = await asyncio.to_thread(hashes.hash_file, path, "sha-256")
+            self._digests[key] = digest
+            while len(self._digests) > 64:
+                self._digests.popitem(last=False)
+        else:
+            self._digests.move_to_end(key)
+        return digest
 
     def resolve_export(self, name: str, folder: bool = False) -> Path | None:
         """The regular file ``name`` under an export path (relative to it,

@@ -12,10 +12,11 @@ Requests may carry ``<text>``, ``<base64>``, ``<xml>`` or ``<chunkedBase64>``
 bodies (chunks that overtake their request are kept, bounded).
 
 Access: every path needs the role of the longest ``paths`` prefix that
-matches (case-sensitive, and again case-folded: the stricter wins), else
-operator.  A controller whose role is too low gets ``service-unavailable``,
-the answer a stranger or an unserved payload gets: nothing tells it
-whether the path exists.  The origin learns who asks from the headers
+matches (case-sensitive, and again case-folded, with repeated slashes
+merged and ``;parameters`` dropped: the strictest wins), else operator.
+A controller whose role is too low gets ``service-unavailable``, the
+answer a stranger or an unserved payload gets: nothing tells it whether
+the path exists.  The origin learns who asks from the headers
 ``X-Stanzalink-From`` and ``X-Stanzalink-Role`` (a requester's own
 values for them are dropped).
 
@@ -27,7 +28,7 @@ itself with 400 (bad target or body), 405 (TRACE), 501 (other methods),
 413 (body over ``max_request_body``), 431 (too many headers), 502 (origin
 unreachable, broken, or body over ``max_response_body``), 504 (origin
 slower than ``timeout``); ``resource-constraint`` when ``max_concurrent``
-requests are running.  See docs/http.md.
+requests are running, or half of them for one account.  See docs/http.md.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from urllib.parse import unquote
 
 from stanzalink.access import Role
 from stanzalink.errors import LocalProtocolError
+from stanzalink.jid import JID, InvalidJID
 from stanzalink.xep.base import Context, Feature, IQRoute, StanzaError
 from stanzalink.xml import Element, tostring
 from stanzalink.xml.builder import E, sub
@@ -252,6 +254,9 @@ class Http(Feature):
         self._uploads: dict[tuple[str, str], _Upload] = {}
         self._early: dict[tuple[str, str], list[tuple[float, int, bytes, bool]]] = {}
         self._active = 0
+        # one account (all its resources) holds at most half the slots
+        self.max_per_account = max(1, self.max_concurrent // 2)
+        self._per_account: dict[str, int] = {}
         if not (self.origin_url or self.wsgi_app_spec):
             self.disco_features = ()  # type: ignore[misc]  # nothing to serve: announce nothing
 
@@ -293,14 +298,19 @@ class Http(Feature):
 
     def need(self, path: str) -> Role:
         """The role a path needs: the longest matching prefix, compared as is
-        and case-folded (the stricter of the two)."""
-        best = [self.default_role, self.default_role]
-        for i, (p, fold) in enumerate(((path, False), (path.lower(), True))):
-            length = -1
+        and case-folded, and both again with repeated slashes merged and
+        ``;parameters`` cut from each segment (what many origins do before
+        routing): the strictest of them."""
+        merged = "/".join(seg.split(";", 1)[0] for seg in re.sub("/{2,}", "/", path).split("/"))
+        best = []
+        for p, fold in ((path, False), (path.lower(), True), (merged, False),
+                        (merged.lower(), True)):  # fmt: skip
+            length, found = -1, self.default_role
             for prefix, role in self.paths.items():
                 key = prefix.lower() if fold else prefix
                 if p.startswith(key) and len(key) > length:
-                    best[i], length = role, len(key)
+                    found, length = role, len(key)
+            best.append(found)
         return max(best)
 
     # -- serving a request
@@ -318,7 +328,11 @@ class Http(Feature):
             raise StanzaError("service-unavailable")
         if self._active >= self.max_concurrent:
             raise StanzaError("resource-constraint", "too many HTTP requests at once", "wait")
+        account = _account(sender)
+        if self._per_account.get(account, 0) >= self.max_per_account:
+            raise StanzaError("resource-constraint", "too many HTTP requests of yours", "wait")
         self._active += 1
+        self._per_account[account] = self._per_account.get(account, 0) + 1
         streaming = False
         try:
             result, streaming = await self._forward(req, method, resource, path, sender, role)
@@ -327,7 +341,16 @@ class Http(Feature):
             return local_response(p.status, str(p))
         finally:
             if not streaming:
-                self._active -= 1
+                self._release(sender)
+
+    def _release(self, sender: str) -> None:
+        self._active -= 1
+        account = _account(sender)
+        left = self._per_account.get(account, 1) - 1
+        if left > 0:
+            self._per_account[account] = left
+        else:
+            self._per_account.pop(account, None)
 
     async def _forward(
         self, req: Element, method: str, resource: str, path: str | None, sender: str, role: Role
@@ -424,15 +447,15 @@ class Http(Feature):
             self._pump(sid, sender, source, max_chunk, resp), f"http-stream-{sid}"
         )
         self._streams[sid] = (sender, task)
-        task.add_done_callback(functools.partial(self._stream_done, sid))
+        task.add_done_callback(functools.partial(self._stream_done, sid, sender))
         data_el = E(DATA, None, E(f"{{{NS}}}chunkedBase64", {"streamId": sid}))
         # the result is sent before the task's first chunk: the IQ reply goes
         # out as soon as this handler returns, before the task first runs
         return resp_element(resp.status, resp.reason, out, data_el), True
 
-    def _stream_done(self, sid: str, _task: object = None) -> None:
+    def _stream_done(self, sid: str, sender: str, _task: object = None) -> None:
         self._streams.pop(sid, None)
-        self._active -= 1
+        self._release(sender)
 
     async def _pump(
         self, sid: str, to: str, source: AsyncIterator[bytes], size: int, resp: OriginResponse
@@ -498,6 +521,8 @@ class Http(Feature):
 
     def _chunk_in(self, sender: str, chunk: Element) -> None:
         nr = chunk.get("nr") or ""
+        if not re.fullmatch(r"[0-9]{1,9}", nr):
+            nr = ""  # ASCII digits only: str.isdigit() takes "²", int() does not
         try:
             part = base64.b64decode(re.sub(r"\s+", "", chunk.text or ""), validate=True)
         except binascii.Error:
@@ -526,7 +551,8 @@ class Http(Feature):
             chunk = msg.find(CHUNK)
             if chunk is None:
                 return False
-            self._chunk_in(msg.get("from") or "", chunk)
+            if role >= self.least_role:  # one no path admits never uploads a body
+                self._chunk_in(msg.get("from") or "", chunk)
             return True
         entry = self._streams.get(close.get("streamId") or "")
         if entry is not None and entry[0] == msg.get("from"):
@@ -539,6 +565,13 @@ class Http(Feature):
         close = getattr(self._origin, "close", None)
         if close is not None:
             close()
+
+
+def _account(sender: str) -> str:
+    try:
+        return str(JID.parse(sender).bare)
+    except InvalidJID:
+        return sender
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:

@@ -16,7 +16,10 @@ accepted too.  Sequence numbers wrap at 65535.  Block sizes above
 ``max_block`` are refused with ``resource-constraint``.  Every buffer is
 bounded: an incoming block is acknowledged only once the reader made room,
 so a slow reader slows the sender; a reader that does not read for
-``stall_timeout`` seconds closes the stream.  Any protocol fault (bad
+``stall_timeout`` seconds closes the stream; at most ``max_held`` blocks
+wait for room at once (a sender that does not wait for acknowledgements
+gets ``resource-constraint`` for the rest, their sequence numbers not
+taken, the stream kept).  Any protocol fault (bad
 sequence number, bad base64, oversized block, unknown sid) closes the
 stream, as XEP-0047 §2.2 and §3 require.
 """
@@ -88,6 +91,10 @@ class IBBStream:
         self.error: str | None = None
         self._chunks: deque[bytes] = deque()
         self._cond = asyncio.Condition()
+        # blocks accepted in seq order get tickets and enter the buffer in
+        # that order; those not in it yet are "held" (bounded by max_held)
+        self._tickets = 0
+        self._turn = 0
 
     # ------------------------------------------------------------ writing
     async def write(self, data: bytes | memoryview) -> None:
@@ -143,25 +150,34 @@ class IBBStream:
                 raise IBBError(self.error)
             return b""
 
+    @property
+    def held(self) -> int:
+        """Blocks accepted (their seq taken) that wait for room in the buffer."""
+        return self._tickets - self._turn
+
     async def _deliver(self, data: bytes, wait: bool) -> None:
+        ticket = self._tickets
+        self._tickets += 1
+
+        def ready() -> bool:
+            return self.closed or (
+                self._turn == ticket and len(self._chunks) < self.owner.buffer_blocks
+            )
+
         async with self._cond:
-            if len(self._chunks) >= self.owner.buffer_blocks:
+            if not ready():
                 if not wait:
                     self._fail("receive buffer full (message stanzas carry no flow control)")
                     raise StanzaError("resource-constraint", etype="wait")
                 try:
-                    await asyncio.wait_for(
-                        self._cond.wait_for(
-                            lambda: len(self._chunks) < self.owner.buffer_blocks or self.closed
-                        ),
-                        self.owner.stall_timeout,
-                    )
+                    await asyncio.wait_for(self._cond.wait_for(ready), self.owner.stall_timeout)
                 except TimeoutError:
                     self._fail("the reader stalled")
                     raise StanzaError("resource-constraint", etype="wait") from None
             if self.closed:
                 raise StanzaError("item-not-found")
             self._chunks.append(data)
+            self._turn += 1
             self.bytes_in += len(data)
             self._cond.notify_all()
 
@@ -216,6 +232,7 @@ class Ibb(Feature):
     max_streams = 32
     window = 4  # blocks sent before waiting for an acknowledgement
     buffer_blocks = 16  # blocks buffered for a reader before acks are delayed
+    max_held = 16  # blocks whose ack is delayed at once; more: resource-constraint
     ack_timeout = 30.0
     stall_timeout = 30.0
 
@@ -337,6 +354,10 @@ class Ibb(Feature):
             seq = int(el.get("seq") or "")
         except ValueError:
             seq = -1
+        if wait and stream.held >= self.max_held:
+            # a sender that does not wait for acks: refused, its seq not
+            # taken (it sends from this block again), the stream left open
+            raise StanzaError("resource-constraint", "too many blocks unacknowledged", "wait")
         if seq != stream.in_seq:
             stream._fail(f"sequence {seq}, expected {stream.in_seq}")
             raise StanzaError("unexpected-request")

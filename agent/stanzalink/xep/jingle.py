@@ -15,7 +15,8 @@ not know from that peer, ``out-of-order`` for actions the state machine does
 not allow, ``tie-break`` (conflict) for simultaneous session-initiates
 (XEP-0166 §7.2.16: the lower sid wins) and transport-replaces (the
 initiator wins), ends sessions nobody accepted within ``pending_timeout``,
-keeps at most ``max_sessions``, and ends every session with a peer whose
+keeps at most ``max_sessions`` (``max_contents`` contents each, names
+unique), and ends every session with a peer whose
 presence goes unavailable (reason ``gone``), releasing its transport.
 """
 
@@ -407,6 +408,7 @@ class Jingle(Feature):
 
     max_sessions = 16
     max_per_peer = 4  # sessions with one account (all its resources)
+    max_contents = 4  # per session-initiate (each gets a transport)
     pending_timeout = 60.0  # a session not accepted by then ends with timeout
     replace_timeout = 30.0
     iq_timeout = 30.0
@@ -518,6 +520,10 @@ class Jingle(Feature):
         contents = j.findall(f"{{{NS}}}content")
         if not contents:
             raise StanzaError("bad-request", "no content", "modify")
+        if len(contents) > self.max_contents:
+            raise StanzaError("not-acceptable", f"at most {self.max_contents} contents", "modify")
+        if len({c.get("name") or "" for c in contents}) != len(contents):
+            raise StanzaError("bad-request", "two contents with one name", "modify")
         app_ns = ""
         for child in contents[0]:
             if child.tag.endswith("}description"):
@@ -542,18 +548,30 @@ class Jingle(Feature):
             app = _NULL_APP
         s = Session(self, sid, peer, False, app)
         problem = "" if app is not _NULL_APP else "unsupported-applications"
-        for cel in contents:
-            c = Content(cel.get("creator") or "initiator", cel.get("name") or "",
-                        cel.get("senders") or "both")  # fmt: skip
-            c.peer_description = next((x for x in cel if x.tag.endswith("}description")), None)
-            tel = next((x for x in cel if x.tag.endswith("}transport")), None)
-            cls = self.transport(tel.tag[1:].split("}", 1)[0]) if tel is not None else None
-            if cls is None:
-                problem = problem or "unsupported-transports"
-            elif not problem:
-                assert tel is not None
-                c.transport = cls(s, c.name, tel)
-            s.contents[c.name] = c
+        try:
+            for cel in contents:
+                c = Content(cel.get("creator") or "initiator", cel.get("name") or "",
+                            cel.get("senders") or "both")  # fmt: skip
+                c.peer_description = next((x for x in cel if x.tag.endswith("}description")), None)
+                tel = next((x for x in cel if x.tag.endswith("}transport")), None)
+                cls = self.transport(tel.tag[1:].split("}", 1)[0]) if tel is not None else None
+                if cls is None:
+                    problem = problem or "unsupported-transports"
+                elif not problem:
+                    assert tel is not None
+                    try:
+                        c.transport = cls(s, c.name, tel)
+                    except TransportFailed:
+                        problem = "unsupported-transports"
+                s.contents[c.name] = c
+        except BaseException:
+            # refused (a malformed transport: bad-request): no session is left
+            # behind, its pending timer would terminate it later
+            s._timer.cancel()
+            for c in s.contents.values():
+                if c.transport is not None:
+                    c.transport.abort()
+            raise
         self._sessions[(peer, sid)] = s
         if problem == "unsupported-transports" and self.transport(FALLBACK) is not None:
             # none of the offered transports is known here: propose IBB with a

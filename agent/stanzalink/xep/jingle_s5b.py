@@ -14,6 +14,7 @@ when it is a proxy.  :func:`candidate_dst` computes that.
 
 from __future__ import annotations
 
+import re
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -127,7 +128,14 @@ def proxy_error(sid: str) -> ET.Element:
 def parse_candidate(el: Node) -> Candidate:
     cid, host, jid, prio = el.get("cid"), el.get("host"), el.get("jid"), el.get("priority")
     ctype = el.get("type") or "direct"
-    if not cid or not host or not jid or prio is None or not prio.isdigit() or int(prio) < 1:
+    if (
+        not cid
+        or not host
+        or not jid
+        or prio is None
+        or not re.fullmatch(r"[0-9]{1,10}", prio)  # ASCII, a positive 32-bit integer
+        or not 0 < int(prio) < 2**31
+    ):
         raise StanzaError("bad-request", "a candidate needs cid, host, jid and priority", "modify")
     if ctype not in TYPE_PREFERENCE:
         raise StanzaError("bad-request", f"unknown candidate type {ctype!r}", "modify")

@@ -9,6 +9,10 @@ direct candidate on ``direct_host`` when ``direct_candidates = true``
 (devices are usually behind NAT: off by default).  Nothing found and no
 direct candidate: the transport is not offered, IBB is.
 
+Of the peer's candidates the device dials only proxies it found itself, at
+the address their own streamhost answer gave; direct and assisted ones
+only with ``dial_direct = true`` (a peer names any host and port it likes).
+
 Feature modules open no sockets: the agent hands this feature the
 negotiation and listener classes of :mod:`stanzalink.aio.s5b` and
 :mod:`stanzalink.aio.socks5` with :meth:`JingleS5B.set_io`.  See
@@ -84,7 +88,8 @@ class S5BTransport(Transport):
             sid=sid, me=str(session.jingle.ctx.jid), peer=session.peer,
             initiator=session.we_initiated, send_info=self._send_info,
             iq=session.jingle.ctx.iq, listener=feat.listener,
-            connect_timeout=feat.connect_timeout,
+            connect_timeout=feat.connect_timeout, known_proxies=feat.proxies or (),
+            dial_direct=feat.dial_direct,
         )  # fmt: skip
 
     @classmethod
@@ -190,6 +195,9 @@ class JingleS5B(Feature):
         self.proxy_jid: str | None = cfg.get("socks5_proxy")
         self.direct_enabled = bool(cfg.get("direct_candidates", False))
         self.direct_host = str(cfg.get("direct_host", "127.0.0.1"))
+        # dial the peer's direct/assisted candidates (any host and port it
+        # names): off, only proxies the device found itself are dialled
+        self.dial_direct = bool(cfg.get("dial_direct", False))
         self.negotiation_factory: Callable[..., Negotiation] | None = None
         self._listener_factory: Callable[..., Listener] | None = None
         self.listener: Listener | None = None
