@@ -110,8 +110,13 @@ def test_default_config_is_valid(tmp_path: Path) -> None:
     pw = tmp_path / "password"
     pw.write_text("secret\n")
     raw["account"]["password_file"] = str(pw)
+    # the image's files live in the state directory systemd creates
+    assert raw["account"]["scram_keys_file"].startswith("/var/lib/stanzalink/")
+    assert raw["files"]["inbox"].startswith("/var/lib/stanzalink/")
+    raw["account"]["scram_keys_file"] = str(tmp_path / "scram.json")
     cfg = parse(raw)
     assert cfg.require_tls and cfg.verify_tls
+    assert not cfg.section("console")["shell"]
 
 
 @pytest.mark.parametrize("script", ["packaging/S90stanzalink"])
@@ -120,3 +125,12 @@ def test_sysv_script(script: str) -> None:
     assert os.access(path, os.X_OK)
     text = path.read_text()
     assert "start-stop-daemon" in text and "check-config" in text
+
+
+def test_the_agent_user_can_read_its_config() -> None:
+    # the unit and the SysV script run the agent as stanzalink; the config is
+    # installed 0640, so its group must be stanzalink in both build systems
+    assert "chown root:stanzalink ${D}${sysconfdir}/stanzalink/device.toml" in RECIPE.read_text()
+    mk = (BR / "package/python-stanzalink/python-stanzalink.mk").read_text()
+    assert re.search(r"^\s*/etc/stanzalink/device.toml f 0640 root stanzalink", mk, re.M)
+    assert "define PYTHON_STANZALINK_PERMISSIONS" in mk

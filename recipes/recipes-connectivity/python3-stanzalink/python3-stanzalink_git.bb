@@ -30,6 +30,9 @@ SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 do_install:append() {
     install -d ${D}${sysconfdir}/stanzalink
     install -m 0640 ${S}/packaging/device.toml ${D}${sysconfdir}/stanzalink/device.toml
+    # the agent runs as stanzalink: it must read its config (and the password
+    # file provisioned next to it), nobody else
+    chown root:stanzalink ${D}${sysconfdir}/stanzalink/device.toml
     install -d ${D}${systemd_system_unitdir}
     install -m 0644 ${S}/packaging/stanzalink.service ${D}${systemd_system_unitdir}/stanzalink.service
     sed -i -e 's,/usr/bin/stanzalink,${bindir}/stanzalink,g' ${D}${systemd_system_unitdir}/stanzalink.service
