@@ -50,7 +50,8 @@ CONFFILES:${PN} = "${sysconfdir}/stanzalink/device.toml"
 
 # the standard library modules the agent imports, by the package that
 # oe-core's python3 manifest puts them in (stringprep and unicodedata
-# are in python3-core; tomllib, shlex and difflib have packages of their own)
+# are in python3-core; tomllib, shlex and difflib have packages of their own;
+# random is in python3-math); tests/packaging/test_runtime_deps.py checks the list
 RDEPENDS:${PN} += "\
     python3-asyncio \
     python3-cffi \
@@ -62,6 +63,7 @@ RDEPENDS:${PN} += "\
     python3-io \
     python3-json \
     python3-logging \
+    python3-math \
     python3-netclient \
     python3-shell \
     python3-threading \
