@@ -190,7 +190,11 @@ def cmd_http(args: argparse.Namespace) -> int:
             return 0
         except (ConnectionFailed, HttpTransportError, TimeoutError, ValueError) as exc:
             out.flush()
-            print(f"stanzalink http: {exc or type(exc).__name__}", file=sys.stderr)
+            hint = ""
+            if getattr(exc, "condition", None) == "service-unavailable" and device.resource:
+                # the device answers a sender it does not admit like an absent one
+                hint = f" (is the device online as {device}, and is {cfg.jid} in its [access]?)"
+            print(f"stanzalink http: {exc or type(exc).__name__}{hint}", file=sys.stderr)
             return 1
         finally:
             await client.close()
