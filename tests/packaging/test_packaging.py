@@ -134,3 +134,14 @@ def test_the_agent_user_can_read_its_config() -> None:
     mk = (BR / "package/python-stanzalink/python-stanzalink.mk").read_text()
     assert re.search(r"^\s*/etc/stanzalink/device.toml f 0640 root stanzalink", mk, re.M)
     assert "define PYTHON_STANZALINK_PERMISSIONS" in mk
+
+
+def test_pyproject_builds_with_the_oldest_supported_setuptools() -> None:
+    # scarthgap's python3-setuptools is 69.1.1: no SPDX license strings
+    # (setuptools 77), no license-files; the build requirement must allow it
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert isinstance(project["project"]["license"], dict)
+    assert "license-files" not in project["project"]
+    req = next(r for r in project["build-system"]["requires"] if r.startswith("setuptools"))
+    low = re.search(r">=\s*(\d+)", req)
+    assert low and int(low.group(1)) <= 69
