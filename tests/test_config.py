@@ -173,3 +173,14 @@ def test_packaged_config_uses_only_known_keys() -> None:
     schema = {f"{s}.{k}" for s, keys in SCHEMA.items() for k in keys}
     assert _keys_in(text) - schema == set()
     assert {s for s in SCHEMA if f"[{s}]" in text} == set(SCHEMA), "a section is not shown"
+
+
+def test_typos_get_a_suggestion_and_stray_keys_a_section() -> None:
+    with pytest.raises(ConfigError, match=r"^console\.shel: unknown key, did you mean 'shell'\?"):
+        parse({**MINIMAL, "console": {"shel": True}})
+    with pytest.raises(ConfigError, match=r"^\[identiy\]: unknown section, did you mean 'ident"):
+        parse({**MINIMAL, "identiy": {}})
+    with pytest.raises(ConfigError, match=r"^inbox: a key outside any \[section\]; .* \[files\]"):
+        parse({**MINIMAL, "inbox": "/var/lib/x"})
+    with pytest.raises(ConfigError, match=r"belongs in \[console\] or \[adhoc\]$"):
+        parse({**MINIMAL, "max_sessions": 4})

@@ -361,11 +361,25 @@ def load(path: str | Path) -> DeviceConfig:
     return parse(raw, base=Path(path).parent)
 
 
+def _did_you_mean(word: str, known: Any) -> str:
+    from difflib import get_close_matches
+
+    close = get_close_matches(word, list(known), n=1)
+    return f", did you mean {close[0]!r}?" if close else ""
+
+
 def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
     values: dict[str, dict[str, Any]] = {}
     for section, body in raw.items():
         if section not in SCHEMA:
-            raise ConfigError(f"[{section}]: unknown section (known: {', '.join(SCHEMA)})")
+            if not isinstance(body, dict):
+                owners = [s for s, keys in SCHEMA.items() if section in keys]
+                where = f"; it belongs in {' or '.join(f'[{o}]' for o in owners)}" if owners else ""
+                raise ConfigError(f"{section}: a key outside any [section]{where}")
+            raise ConfigError(
+                f"[{section}]: unknown section{_did_you_mean(section, SCHEMA)}"
+                f" (known: {', '.join(SCHEMA)})"
+            )
         if not isinstance(body, dict):
             raise ConfigError(f"{section}: expected a [{section}] table")
         for key, value in body.items():
@@ -373,7 +387,8 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
             check = SCHEMA[section].get(key)
             if check is None:
                 raise ConfigError(
-                    f"{name}: unknown key (known in [{section}]: {', '.join(SCHEMA[section])})"
+                    f"{name}: unknown key{_did_you_mean(key, SCHEMA[section])}"
+                    f" (known in [{section}]: {', '.join(SCHEMA[section])})"
                 )
             values.setdefault(section, {})[key] = check(name, value)
 
