@@ -108,8 +108,11 @@ def test_every_command_has_help_with_exit_statuses(command: str) -> None:
     assert "exit status" in res.stdout
     top = stanzalink("--help").stdout
     assert command in top and "examples:" in top
-    # every source file the help names is in the source tree
+    # every source file the help names is in the source tree (the on-target
+    # test suite, ptest, has tests/ and examples/ but no docs/)
     root = Path(__file__).resolve().parent.parent
+    if not (root / "docs").is_dir():
+        return
     for rel in re.findall(r"\b((?:docs|examples)/[\w./-]+\.(?:md|toml|xml))", res.stdout + top):
         assert (root / rel).exists(), rel
 

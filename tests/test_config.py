@@ -168,13 +168,6 @@ def test_example_documents_exactly_the_schema() -> None:
     assert documented - schema == set(), "in examples/device.toml, not in SCHEMA"
 
 
-def test_packaged_config_uses_only_known_keys() -> None:
-    text = (EXAMPLE.parent.parent / "packaging" / "device.toml").read_text()
-    schema = {f"{s}.{k}" for s, keys in SCHEMA.items() for k in keys}
-    assert _keys_in(text) - schema == set()
-    assert {s for s in SCHEMA if f"[{s}]" in text} == set(SCHEMA), "a section is not shown"
-
-
 def test_typos_get_a_suggestion_and_stray_keys_a_section() -> None:
     with pytest.raises(ConfigError, match=r"^console\.shel: unknown key, did you mean 'shell'\?"):
         parse({**MINIMAL, "console": {"shel": True}})

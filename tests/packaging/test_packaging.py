@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from stanzalink.config import parse
+from stanzalink.config import SCHEMA, parse
+
+from ..test_config import _keys_in
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "recipes/recipes-connectivity/python3-stanzalink/python3-stanzalink_git.bb"
@@ -145,3 +147,10 @@ def test_pyproject_builds_with_the_oldest_supported_setuptools() -> None:
     req = next(r for r in project["build-system"]["requires"] if r.startswith("setuptools"))
     low = re.search(r">=\s*(\d+)", req)
     assert low and int(low.group(1)) <= 69
+
+
+def test_packaged_config_uses_only_known_keys() -> None:
+    text = (ROOT / "packaging" / "device.toml").read_text()
+    schema = {f"{s}.{k}" for s, keys in SCHEMA.items() for k in keys}
+    assert _keys_in(text) - schema == set()
+    assert {s for s in SCHEMA if f"[{s}]" in text} == set(SCHEMA), "a section is not shown"

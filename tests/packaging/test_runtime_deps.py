@@ -49,6 +49,8 @@ YOCTO = {
     "hmac": "netclient",
     "http": "netclient",
     "http.client": "netclient",
+    # http/ is in netclient, but http.server imports socketserver (netserver)
+    "http.server": "netserver",
     "importlib": "core",
     "inspect": "core",
     "io": "core",
@@ -76,6 +78,7 @@ YOCTO = {
     "stringprep": "core",
     "struct": "core",
     "subprocess": "core",
+    "socketserver": "netserver",
     "sys": "core",  # built into the interpreter
     "tarfile": "compression",
     "tempfile": "io",
@@ -84,12 +87,13 @@ YOCTO = {
     "time": "core",
     "tomllib": "tomllib",
     "traceback": "core",
+    "types": "core",
     "typing": "core",
     "unicodedata": "core",
     "urllib.parse": "core",
     "uuid": "netclient",
     "weakref": "core",
-    "wsgiref": "netserver",
+    "wsgiref": "misc",  # in no package's FILES: python3-misc takes the rest
     "xml": "xml",
     "zlib": "core",
 }
@@ -112,11 +116,12 @@ BUILDROOT = {
 }
 
 
-def runtime_modules() -> set[str]:
-    """Dotted names of every import in the installed package, tests' helpers excluded."""
+def imports(root: Path, skip: tuple[str, ...]) -> set[str]:
+    """Dotted names of every import in the .py files below ``root``."""
     names: set[str] = set()
-    for path in PKG.rglob("*.py"):
-        if "testing" in path.relative_to(PKG).parts:
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if any(part in skip for part in rel.parts) or rel.as_posix() in skip:
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
@@ -124,6 +129,11 @@ def runtime_modules() -> set[str]:
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module)
     return names
+
+
+def runtime_modules() -> set[str]:
+    """Every import in the installed package, the tests' helpers excluded."""
+    return imports(PKG, ("testing",))
 
 
 def stdlib_modules() -> set[str]:
@@ -141,9 +151,10 @@ def lookup(table: dict[str, str], module: str) -> str | None:
     return None
 
 
-def rdepends() -> set[str]:
-    m = re.search(r'RDEPENDS:\$\{PN\} \+= "\\\n(.*?)"', RECIPE.read_text(), re.S)
-    assert m, "RDEPENDS:${PN} not found"
+def rdepends(package: str = "${PN}") -> set[str]:
+    var = re.escape(f"RDEPENDS:{package}")
+    m = re.search(var + r' \+= "\\\n(.*?)"', RECIPE.read_text(), re.S)
+    assert m, f"RDEPENDS:{package} not found"
     return set(m.group(1).split())
 
 
@@ -223,3 +234,26 @@ def test_every_module_imports_without_dev_dependencies() -> None:
     )
     assert res.returncode == 0, res.stderr
     assert int(res.stdout.split()[-1]) > 40, res.stdout
+
+
+def test_ptest_rdepends_cover_the_on_target_tests() -> None:
+    # what run-ptest runs: tests/ without the source-tree and server tests
+    tests = imports(ROOT / "tests", ("integration", "packaging", "test_docs.py"))
+    have = rdepends() | rdepends("${PN}-ptest")  # ptest packages depend on ${PN}
+    missing = {}
+    for module in sorted(tests):
+        top = module.split(".")[0]
+        if top in ("stanzalink", "tests") or module.startswith("."):
+            continue
+        if top in sys.stdlib_module_names:
+            pkg = lookup(YOCTO, module)
+            assert pkg is not None, f"{module}: not in the table"
+            name = f"python3-{pkg}"
+        else:
+            name = f"python3-{top}"
+        if name not in have:
+            missing[module] = name
+    assert missing == {}, f"RDEPENDS:${{PN}}-ptest lacks {missing}"
+    run_ptest = (RECIPE.parent / "files" / "run-ptest").read_text()
+    for skipped in ("tests/integration", "tests/packaging", "tests/test_docs.py"):
+        assert f"--ignore={skipped}" in run_ptest

@@ -41,6 +41,8 @@ do_install:append() {
 do_install_ptest() {
     install -d ${D}${PTEST_PATH}/tests ${D}${PTEST_PATH}/bench
     cp -r ${S}/tests/* ${D}${PTEST_PATH}/tests/
+    # the sample streams, example config and console plugins the tests use
+    cp -r ${S}/examples ${D}${PTEST_PATH}/
     install -m 0644 ${S}/bench/corpus.py ${D}${PTEST_PATH}/bench/
     install -m 0644 ${S}/pyproject.toml ${D}${PTEST_PATH}/
 }
@@ -70,7 +72,11 @@ RDEPENDS:${PN} += "\
     python3-tomllib \
     python3-xml \
 "
+# the tests' own imports: http.server needs socketserver (python3-netserver),
+# the diag plugin's test reads a tar.gz (python3-compression)
 RDEPENDS:${PN}-ptest += "\
+    python3-compression \
     python3-hypothesis \
+    python3-netserver \
     python3-pytest \
 "
