@@ -177,3 +177,15 @@ def test_typos_get_a_suggestion_and_stray_keys_a_section() -> None:
         parse({**MINIMAL, "inbox": "/var/lib/x"})
     with pytest.raises(ConfigError, match=r"belongs in \[console\] or \[adhoc\]$"):
         parse({**MINIMAL, "max_sessions": 4})
+
+
+def test_console_plugin_files_are_found_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "fan.py").write_text("")
+    cfg = tmp_path / "device.toml"
+    account = '[account]\njid = "d@example.net"\npassword = "p"\n'
+    cfg.write_text(account + '[console]\nplugins = ["plugins/fan.py", "acme.fan"]\n')
+    assert load(cfg).section("console")["plugins"] == ["plugins/fan.py", "acme.fan"]
+    cfg.write_text(account + '[console]\nplugins = ["plugins/fna.py"]\n')
+    with pytest.raises(ConfigError, match=r"^console\.plugins: plugins/fna\.py: .* is not a file"):
+        load(cfg)

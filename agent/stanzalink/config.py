@@ -446,6 +446,13 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
     presence = values.get("presence", {})
     if not -128 <= presence.get("priority", 0) <= 127:
         raise ConfigError("presence.priority: must be between -128 and 127")
+    for spec in values.get("console", {}).get("plugins", []):
+        # a plugin file (relative to this file's folder) must exist; a module
+        # path is imported at start, and a broken one is logged and skipped
+        if spec.endswith(".py") or "/" in spec:
+            plugin = Path(spec) if Path(spec).is_absolute() else (base or Path()) / spec
+            if not plugin.is_file():
+                raise ConfigError(f"console.plugins: {spec}: {plugin} is not a file")
     files = values.get("files", {})
     if "origin" in values.get("http", {}) and "wsgi_app" in values.get("http", {}):
         raise ConfigError("http.origin / http.wsgi_app: give only one of them")
