@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -154,3 +155,27 @@ def test_packaged_config_uses_only_known_keys() -> None:
     schema = {f"{s}.{k}" for s, keys in SCHEMA.items() for k in keys}
     assert _keys_in(text) - schema == set()
     assert {s for s in SCHEMA if f"[{s}]" in text} == set(SCHEMA), "a section is not shown"
+
+
+def test_run_ptest_reports_only_pytest_summary_lines(tmp_path: Path) -> None:
+    # run-ptest with pytest's -rA summary replaced by a sample: captured log
+    # lines that start with ERROR must not become FAIL lines
+    script = (RECIPE.parent / "files" / "run-ptest").read_text()
+    sample = tmp_path / "summary.txt"
+    sample.write_text(
+        "PASSED tests/a.py::test_x\n"
+        "ERROR    asyncio:base_events.py:1771 Exception in callback\n"
+        "FAILED tests/b.py::test_y[1] - AssertionError: x\n"
+        "ERROR tests/c.py - ModuleNotFoundError\n"
+        "SKIPPED [1] tests/aio/test_dns.py:28: could not import 'dnslib'\n"
+    )
+    start, end = script.index("pytest -o"), script.index("sed -n")
+    fake = tmp_path / "run-ptest"
+    fake.write_text(script[:start] + f"cat {sample} | " + script[end:])
+    res = subprocess.run(["sh", str(fake)], capture_output=True, text=True, check=True, timeout=30)
+    assert res.stdout.splitlines() == [
+        "PASS: tests/a.py::test_x",
+        "FAIL: tests/b.py::test_y[1]",
+        "FAIL: tests/c.py",
+        "SKIP: tests/aio/test_dns.py (could not import 'dnslib')",
+    ]
