@@ -150,3 +150,5 @@ def test_run_reports_a_feature_that_cannot_start(tmp_path: Path) -> None:
     res = stanzalink("run", "--config", str(cfg))
     assert res.returncode == 1
     assert "http.wsgi_app" in res.stderr and "Traceback" not in res.stderr
+    # and the config lets nobody in: said before anything else
+    assert "[access] names no controllers" in res.stderr.splitlines()[0]

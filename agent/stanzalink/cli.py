@@ -99,6 +99,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     from stanzalink.errors import StanzalinkError
 
+    if not any(cfg.access.values()):
+        logging.getLogger("stanzalink").warning(
+            "%s: [access] names no controllers: nobody can reach the device", args.config
+        )
+
     try:
         agent = Agent(cfg)
     except StanzalinkError as exc:  # e.g. http.wsgi_app that cannot be imported
