@@ -152,3 +152,14 @@ def test_run_reports_a_feature_that_cannot_start(tmp_path: Path) -> None:
     assert "http.wsgi_app" in res.stderr and "Traceback" not in res.stderr
     # and the config lets nobody in: said before anything else
     assert "[access] names no controllers" in res.stderr.splitlines()[0]
+
+
+def test_check_config_counts_the_controllers(tmp_path: Path) -> None:
+    cfg = tmp_path / "device.toml"
+    cfg.write_text(CONTROLLER + '[access]\nadmin = ["bob@example.net"]\n')
+    res = stanzalink("check-config", str(cfg))
+    assert res.returncode == 0 and "controllers: 1 admin, 0 operator, 0 viewer" in res.stdout
+    assert res.stderr == ""
+    cfg.write_text(CONTROLLER)
+    res = stanzalink("check-config", str(cfg))
+    assert res.returncode == 0 and "[access] names no controllers" in res.stderr

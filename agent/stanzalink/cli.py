@@ -77,7 +77,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stanzalink: {args.file}: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.file}: OK (device {cfg.jid})")
+    roles = ", ".join(f"{len(cfg.access.get(r, []))} {r}" for r in ("admin", "operator", "viewer"))
+    print(f"{args.file}: OK (device {cfg.jid}; controllers: {roles})")
+    if not any(cfg.access.values()):
+        print(f"stanzalink: {args.file}: [access] names no controllers", file=sys.stderr)
     return 0
 
 
