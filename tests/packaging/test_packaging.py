@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -179,3 +180,56 @@ def test_run_ptest_reports_only_pytest_summary_lines(tmp_path: Path) -> None:
         "FAIL: tests/c.py",
         "SKIP: tests/aio/test_dns.py (could not import 'dnslib')",
     ]
+
+
+FAKE_AGENT = """#!/bin/sh
+# check-config passes; the first run exits 75 (the console's restart), the
+# second runs until SIGTERM and then exits 0, like the agent
+[ "$1" = check-config ] && exit 0
+echo run >> "{runs}"
+[ "$(wc -l < "{runs}")" -eq 1 ] && exit 75
+trap 'echo stopped >> "{runs}"; exit 0' TERM
+while :; do sleep 0.1; done
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("start-stop-daemon") is None,
+    reason="needs root and start-stop-daemon",
+)
+def test_sysv_script_restarts_the_agent_and_stops_it(tmp_path: Path) -> None:
+    import getpass
+    import time
+
+    runs = tmp_path / "runs"
+    fake = tmp_path / "stanzalink"
+    fake.write_text(FAKE_AGENT.format(runs=runs))
+    fake.chmod(0o755)
+    script = (ROOT / "packaging/S90stanzalink").read_text()
+    for old, new in [
+        ("/usr/bin/stanzalink", str(fake)),
+        ("/var/run/$NAME.pid", str(tmp_path / "agent.pid")),
+        ("/var/lib/stanzalink", str(tmp_path / "state")),
+        ("USER=stanzalink", f"USER={getpass.getuser()}"),
+        ("sleep 5", "sleep 0.2"),
+    ]:
+        assert old in script, old
+        script = script.replace(old, new)
+    init = tmp_path / "S90stanzalink"
+    init.write_text(script)
+    init.chmod(0o755)
+    res = subprocess.run([str(init), "start"], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0 and "OK" in res.stdout, res.stdout + res.stderr
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not runs.exists() or runs.read_text().count("run") < 2):
+        time.sleep(0.1)
+    assert runs.read_text().split() == ["run", "run"], "not started again after status 75"
+    res = subprocess.run([str(init), "stop"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "OK" in res.stdout, res.stdout + res.stderr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "stopped" not in runs.read_text():
+        time.sleep(0.1)
+    assert runs.read_text().split() == ["run", "run", "stopped"]
+    assert not (tmp_path / "agent.pid").exists()
+    time.sleep(0.5)  # and nothing starts it again
+    assert runs.read_text().split() == ["run", "run", "stopped"]
