@@ -163,3 +163,12 @@ def test_check_config_counts_the_controllers(tmp_path: Path) -> None:
     cfg.write_text(CONTROLLER)
     res = stanzalink("check-config", str(cfg))
     assert res.returncode == 0 and "[access] names no controllers" in res.stderr
+
+
+def test_http_says_once_why_it_could_not_connect(tmp_path: Path) -> None:
+    cfg = tmp_path / "controller.toml"
+    cfg.write_text(CONTROLLER + '[server]\nhost = "127.0.0.1"\nport = 9\n')
+    res = stanzalink("http", "device1@example.net/agent", "GET", "/", "--config", str(cfg))
+    assert res.returncode == 1
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stanzalink http: cannot connect to 127.0.0.1:9")

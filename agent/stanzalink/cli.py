@@ -131,7 +131,11 @@ def cmd_http(args: argparse.Namespace) -> int:
     from stanzalink.config import ConfigError, load
     from stanzalink.jid import JID, InvalidJID
 
-    logging.basicConfig(level=logging.WARNING, format="stanzalink http: %(message)s")
+    # the outcome is one line on stderr; -v shows the connection's log as well
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.CRITICAL,
+        format="stanzalink http: %(message)s",
+    )
     try:
         device = JID.parse(args.jid)
     except InvalidJID as exc:
@@ -202,6 +206,8 @@ def cmd_http(args: argparse.Namespace) -> int:
             if getattr(exc, "condition", None) == "service-unavailable" and device.resource:
                 # the device answers a sender it does not admit like an absent one
                 hint = f" (is the device online as {device}, and is {cfg.jid} in its [access]?)"
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                hint = " (a private CA? name it in [server] ca_file)"
             print(f"stanzalink http: {exc or type(exc).__name__}{hint}", file=sys.stderr)
             return 1
         finally:
@@ -361,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     h.add_argument("--data", "-d", metavar="DATA", help="the request body, @FILE, or @- for stdin")
     h.add_argument("--config", required=True, metavar="FILE", help="the controller's TOML config")
+    h.add_argument("--verbose", "-v", action="store_true", help="log the connection on stderr")
     h.add_argument(
         "--timeout", type=_seconds, default=30.0, metavar="S", help="seconds (default 30)"
     )
