@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -88,3 +89,86 @@ def test_stdin_and_help() -> None:
 def test_missing_file_is_a_clear_error() -> None:
     res = dump("/nonexistent/stream.xml")
     assert res.returncode == 2 and b"No such file" in res.stderr
+
+
+def stanzalink(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*python_cmd(), "-m", "stanzalink", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", ["dump", "run", "check-config", "http"])
+def test_every_command_has_help_with_exit_statuses(command: str) -> None:
+    res = stanzalink(command, "--help")
+    assert res.returncode == 0, res.stderr
+    assert "exit status" in res.stdout
+    top = stanzalink("--help").stdout
+    assert command in top and "examples:" in top
+    # every source file the help names is in the source tree (the on-target
+    # test suite, ptest, has tests/ and examples/ but no docs/)
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "docs").is_dir():
+        return
+    for rel in re.findall(r"\b((?:docs|examples)/[\w./-]+\.(?:md|toml|xml))", res.stdout + top):
+        assert (root / rel).exists(), rel
+
+
+CONTROLLER = '[account]\njid = "alice@example.net"\npassword = "x"\n'
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["device1@example.net", "GET", "/"], "is a bare JID"),
+        (["not a jid@", "GET", "/"], "is not a JID"),
+        (["device1@example.net/agent", "GET", "api/status"], "must start with /"),
+        (["device1@example.net/agent", "GET", "/", "--timeout", "0"], "--timeout"),
+        (["device1@example.net/agent", "GET", "/", "-H", "nocolon"], "NAME:VALUE"),
+        (["device1@example.net/agent", "PUT", "/", "-d", "@/nonexistent/x"], "--data"),
+    ],
+)
+def test_http_refuses_bad_arguments_before_connecting(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    cfg = tmp_path / "controller.toml"
+    # a server nobody listens on: a connection attempt would fail with status 1
+    cfg.write_text(CONTROLLER + '[server]\nhost = "127.0.0.1"\nport = 9\n')
+    res = stanzalink("http", *args, "--config", str(cfg))
+    assert res.returncode == 2, res.stderr
+    assert message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_run_reports_a_feature_that_cannot_start(tmp_path: Path) -> None:
+    cfg = tmp_path / "device.toml"
+    cfg.write_text(
+        CONTROLLER + '[server]\nhost = "127.0.0.1"\nport = 9\n[http]\nwsgi_app = "nosuch_mod:app"\n'
+    )
+    res = stanzalink("run", "--config", str(cfg))
+    assert res.returncode == 1
+    assert "http.wsgi_app" in res.stderr and "Traceback" not in res.stderr
+    # and the config lets nobody in: said before anything else
+    assert "[access] names no controllers" in res.stderr.splitlines()[0]
+
+
+def test_check_config_counts_the_controllers(tmp_path: Path) -> None:
+    cfg = tmp_path / "device.toml"
+    cfg.write_text(CONTROLLER + '[access]\nadmin = ["bob@example.net"]\n')
+    res = stanzalink("check-config", str(cfg))
+    assert res.returncode == 0 and "controllers: 1 admin, 0 operator, 0 viewer" in res.stdout
+    assert res.stderr == ""
+    cfg.write_text(CONTROLLER)
+    res = stanzalink("check-config", str(cfg))
+    assert res.returncode == 0 and "[access] names no controllers" in res.stderr
+
+
+def test_http_says_once_why_it_could_not_connect(tmp_path: Path) -> None:
+    cfg = tmp_path / "controller.toml"
+    cfg.write_text(CONTROLLER + '[server]\nhost = "127.0.0.1"\nport = 9\n')
+    res = stanzalink("http", "device1@example.net/agent", "GET", "/", "--config", str(cfg))
+    assert res.returncode == 1
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stanzalink http: cannot connect to 127.0.0.1:9")

@@ -77,7 +77,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stanzalink: {args.file}: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.file}: OK (device {cfg.jid})")
+    roles = ", ".join(f"{len(cfg.access.get(r, []))} {r}" for r in ("admin", "operator", "viewer"))
+    print(f"{args.file}: OK (device {cfg.jid}; controllers: {roles})")
+    if not any(cfg.access.values()):
+        print(f"stanzalink: {args.file}: [access] names no controllers", file=sys.stderr)
     return 0
 
 
@@ -97,7 +100,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         level=getattr(logging, (args.log_level or cfg.log_level).upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    agent = Agent(cfg)
+    from stanzalink.errors import StanzalinkError
+
+    if not any(cfg.access.values()):
+        logging.getLogger("stanzalink").warning(
+            "%s: [access] names no controllers: nobody can reach the device", args.config
+        )
+
+    try:
+        agent = Agent(cfg)
+    except StanzalinkError as exc:  # e.g. http.wsgi_app that cannot be imported
+        print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
+        return 1
     try:
         asyncio.run(agent.run())
     except KeyboardInterrupt:  # before the agent's own signal handlers were set
@@ -115,8 +129,29 @@ def cmd_http(args: argparse.Namespace) -> int:
     from stanzalink.aio.client import Client, ConnectionFailed
     from stanzalink.aio.http_client import HttpClient, HttpTransportError
     from stanzalink.config import ConfigError, load
+    from stanzalink.jid import JID, InvalidJID
 
-    logging.basicConfig(level=logging.WARNING, format="stanzalink http: %(message)s")
+    # the outcome is one line on stderr; -v shows the connection's log as well
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.CRITICAL,
+        format="stanzalink http: %(message)s",
+    )
+    try:
+        device = JID.parse(args.jid)
+    except InvalidJID as exc:
+        print(f"stanzalink http: {args.jid!r} is not a JID: {exc}", file=sys.stderr)
+        return 2
+    if device.resource is None:
+        print(
+            f"stanzalink http: {args.jid} is a bare JID; give the device's full JID "
+            f"({args.jid}/RESOURCE: the resource in its [account], or ask its console "
+            "for 'status')",
+            file=sys.stderr,
+        )
+        return 2
+    if not (args.path.startswith("/") or args.path == "*"):
+        print(f"stanzalink http: PATH {args.path!r} must start with /", file=sys.stderr)
+        return 2
     try:
         cfg = load(args.config)
     except ConfigError as exc:
@@ -131,7 +166,9 @@ def cmd_http(args: argparse.Namespace) -> int:
         headers.append((name.strip(), value.strip()))
     body = b""
     if args.data is not None:
-        if args.data.startswith("@"):
+        if args.data == "@-":
+            body = sys.stdin.buffer.read()
+        elif args.data.startswith("@"):
             try:
                 with open(args.data[1:], "rb") as fh:
                     body = fh.read()
@@ -152,7 +189,7 @@ def cmd_http(args: argparse.Namespace) -> int:
             await client.start()
             await client.wait_online(args.timeout)
             http = HttpClient(client, timeout=args.timeout, chunk_timeout=args.timeout)
-            resp = await http.request(args.jid, args.method.upper(), args.path, headers, body)
+            resp = await http.request(str(device), args.method.upper(), args.path, headers, body)
             head = [f"HTTP/{resp.version} {resp.status} {resp.reason}".rstrip()]
             head += [f"{k}: {v}" for k, v in resp.headers]
             out.write(("\r\n".join(head) + "\r\n\r\n").encode("utf-8", "replace"))
@@ -160,9 +197,18 @@ def cmd_http(args: argparse.Namespace) -> int:
                 out.write(part)
             out.flush()
             return 0
+        except BrokenPipeError:  # | head: the reader has seen enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except (ConnectionFailed, HttpTransportError, TimeoutError, ValueError) as exc:
             out.flush()
-            print(f"stanzalink http: {exc or type(exc).__name__}", file=sys.stderr)
+            hint = ""
+            if getattr(exc, "condition", None) == "service-unavailable" and device.resource:
+                # the device answers a sender it does not admit like an absent one
+                hint = f" (is the device online as {device}, and is {cfg.jid} in its [access]?)"
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                hint = " (a private CA? name it in [server] ca_file)"
+            print(f"stanzalink http: {exc or type(exc).__name__}{hint}", file=sys.stderr)
             return 1
         finally:
             await client.close()
@@ -170,10 +216,70 @@ def cmd_http(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+# the source tree's guides (not installed with the package)
+DOCS = (
+    "In the stanzalink source tree: every config key in examples/device.toml,\n"
+    "the guides in docs/*.md."
+)
+
+EPILOG_MAIN = f"""\
+examples:
+  stanzalink check-config /etc/stanzalink/device.toml
+  stanzalink run --config /etc/stanzalink/device.toml
+  stanzalink http device1@example.net/agent GET /api/status --config controller.toml
+  stanzalink dump --chunk 1 examples/streams/server-session.xml
+
+'stanzalink COMMAND --help' describes each command.
+{DOCS}
+"""
+
+EPILOG_RUN = f"""\
+exit status:
+  0    stopped by SIGTERM or SIGINT (systemctl stop)
+  1    the config is wrong (the message names the key) or a feature cannot start
+  N    [console] restart_exit_code (default 75): "restart" typed in the console;
+       the service manager starts the agent again
+  130  interrupted before the agent was running
+
+A refused login is retried with backoff, not fatal: the account may be fixed
+on the server while the device waits.
+{DOCS}
+"""
+
+EPILOG_CHECK = f"""\
+exit status: 0 valid, 1 wrong (the message names the key, e.g.
+"http.chunk_size: must be between 256 and 65536 bytes").
+Files the config names (password_file, ca_file, photo, the folder of
+scram_keys_file) must exist where it is checked: run it on the device, or as the
+unit's ExecStartPre.
+{DOCS}
+"""
+
+EPILOG_HTTP = """\
+examples:
+  stanzalink http device1@example.net/agent GET /api/status --config controller.toml
+  stanzalink http device1@example.net/agent POST /api/items \\
+      -H 'Content-Type: application/json' -d '{"name": "x"}' --config controller.toml
+  tar cz conf | stanzalink http device1@example.net/agent PUT /api/backup -d @- \\
+      --config controller.toml
+
+controller.toml needs only [account] (jid, password) and, for a server without
+SRV records, [server] (host, port, ca_file).  The controller's account must be
+listed in the device's [access] with the role the path needs ([http] paths).
+
+exit status: 0 any HTTP status, 1 the request did not get through (refused,
+not online, timed out, broken off), 2 a bad argument or config.
+See docs/http.md in the stanzalink source tree.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(
         prog="stanzalink",
         description="Put an embedded Linux device on XMPP.",
+        epilog=EPILOG_MAIN,
+        formatter_class=raw,
     )
     p.add_argument("--version", action="version", version=f"stanzalink {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -187,27 +293,54 @@ def build_parser() -> argparse.ArgumentParser:
             "line per event: 'open {attributes as JSON}', 'stanza <xml>', 'close'. "
             "On a stream error print 'error <condition>' and exit with status 1."
         ),
+        epilog=(
+            "example:\n  stanzalink dump --backend expat --chunk 7 "
+            "examples/streams/server-session.xml\n\n"
+            "exit status: 0 the stream parsed, 1 a stream error, 2 a file or backend problem"
+        ),
+        formatter_class=raw,
     )
     d.add_argument("file", nargs="?", metavar="FILE", help="the stream; - or none for stdin")
     d.add_argument(
         "--backend", choices=["native", "expat"], default=None, help="parser (default: native)"
     )
     d.add_argument(
-        "--chunk", type=_positive, default=4096, metavar="N", help="feed N bytes at a time"
+        "--chunk",
+        type=_positive,
+        default=4096,
+        metavar="N",
+        help="feed N bytes at a time (default 4096)",
     )
     d.set_defaults(func=cmd_dump)
 
-    r = sub.add_parser("run", help="run the device agent", description="Run the device agent.")
+    r = sub.add_parser(
+        "run",
+        help="run the device agent",
+        description=(
+            "Run the device agent: connect to the XMPP server as [account] jid, stay "
+            "online, reconnect when the connection drops, and serve the controllers "
+            "listed in [access]."
+        ),
+        epilog=EPILOG_RUN,
+        formatter_class=raw,
+    )
     r.add_argument("--config", required=True, metavar="FILE", help="the device's TOML config")
-    r.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None)
+    r.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=None,
+        help="overrides [log] level (default: info)",
+    )
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser(
         "check-config",
         help="validate a config file without connecting",
-        description="Validate a device config (for image builds): exit 1 with the key at fault.",
+        description="Validate a device config without connecting: every key and value.",
+        epilog=EPILOG_CHECK,
+        formatter_class=raw,
     )
-    c.add_argument("file", metavar="FILE")
+    c.add_argument("file", metavar="FILE", help="the device's TOML config")
     c.set_defaults(func=cmd_check_config)
 
     h = sub.add_parser(
@@ -215,26 +348,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="send an HTTP request to a device over XMPP (XEP-0332)",
         description=(
             "Send an HTTP request to a device's HTTP service over XMPP (XEP-0332) from the "
-            "controller account in --config ([account] and [server] as in a device config). "
-            "Prints the response like curl -i: status line, headers, blank line, body. "
-            "Exits 1 when the request does not get through (any HTTP status is a success)."
+            "controller account in --config. Prints the response like curl -i: status "
+            "line, headers, blank line, body."
         ),
+        epilog=EPILOG_HTTP,
+        formatter_class=raw,
     )
     h.add_argument("jid", metavar="JID", help="the device's full JID (device1@example.net/agent)")
     h.add_argument("method", metavar="METHOD", help="GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
     h.add_argument("path", metavar="PATH", help="the resource, e.g. /api/status?verbose=1")
     h.add_argument(
-        "--header", "-H", action="append", default=[], metavar="K:V", help="a request header"
+        "--header",
+        "-H",
+        action="append",
+        default=[],
+        metavar="K:V",
+        help="a request header (repeat for more)",
     )
-    h.add_argument("--data", "-d", metavar="DATA", help="the request body, or @FILE")
+    h.add_argument("--data", "-d", metavar="DATA", help="the request body, @FILE, or @- for stdin")
     h.add_argument("--config", required=True, metavar="FILE", help="the controller's TOML config")
-    h.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds (default 30)")
+    h.add_argument("--verbose", "-v", action="store_true", help="log the connection on stderr")
+    h.add_argument(
+        "--timeout", type=_seconds, default=30.0, metavar="S", help="seconds (default 30)"
+    )
     h.set_defaults(func=cmd_http)
     return p
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if value <= 0:
         raise argparse.ArgumentTypeError("must be a positive number of bytes")
     return value

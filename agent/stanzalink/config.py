@@ -97,6 +97,54 @@ def _count(key: str, value: Any) -> int:
     return int(v)
 
 
+def _text(key: str, value: Any) -> str:
+    v = _str(key, value)
+    if not v.strip():
+        raise ConfigError(f"{key}: must not be empty (leave the key out for the default)")
+    return str(v)
+
+
+def _abs_path(key: str, value: Any) -> str:
+    v = _text(key, value)
+    if not v.startswith("/"):
+        raise ConfigError(f"{key}: {v!r} must be an absolute path")
+    return str(v)
+
+
+def _abs_paths(key: str, value: Any) -> list[str]:
+    return [_abs_path(key, v) for v in _str_list(key, value)]
+
+
+def _jid_text(key: str, value: Any) -> str:
+    v = _text(key, value)
+    try:
+        JID.parse(v)
+    except InvalidJID as exc:
+        raise ConfigError(f"{key}: {v!r} is not a JID: {exc}") from None
+    return str(v)
+
+
+def _wsgi_spec(key: str, value: Any) -> str:
+    v = _text(key, value)
+    module, _, attr = v.partition(":")
+    if not all(part.isidentifier() for part in module.split(".")) or (
+        attr and not attr.isidentifier()
+    ):
+        raise ConfigError(f"{key}: {v!r} is not like package.module:app")
+    return str(v)
+
+
+def _settable(key: str, value: Any) -> list[str]:
+    v = _str_list(key, value)
+    for item in v:
+        sec, _, name = item.partition(".")
+        if name not in SCHEMA.get(sec, {}):
+            raise ConfigError(f"{key}: {item!r} is not a section.key of this file")
+        if sec == "account":
+            raise ConfigError(f"{key}: {item!r}: [account] is never settable (secrets)")
+    return v
+
+
 def _str_list(key: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
@@ -176,7 +224,11 @@ def _origin_url(key: str, value: Any) -> str:
     from urllib.parse import urlsplit
 
     v = _str(key, value)
-    parts = urlsplit(v)
+    try:
+        parts = urlsplit(v)
+        parts.port  # noqa: B018 - raises ValueError when out of range
+    except ValueError:
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
         raise ConfigError(f"{key}: {v!r} is not an origin like http://127.0.0.1:8080")
     return str(v)
@@ -186,7 +238,7 @@ def _role_table(key: str, value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise ConfigError(f'{key}: expected a table like {{ "/api/" = "viewer" }}')
     for prefix, role in value.items():
-        if not prefix.startswith("/"):
+        if not isinstance(prefix, str) or not prefix.startswith("/"):
             raise ConfigError(f"{key}: {prefix!r} must start with /")
         if role not in ("admin", "operator", "viewer"):
             raise ConfigError(f"{key}.{prefix}: {role!r} is not admin, operator or viewer")
@@ -199,12 +251,12 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "jid": _str,
         "password": _str,
         "password_file": _file,
-        "resource": _str,
+        "resource": _text,
         "register": _bool,
-        "scram_keys_file": _str,
+        "scram_keys_file": _text,
     },
     "server": {
-        "host": _str,
+        "host": _text,
         "port": _port,
         "direct_tls": _bool,
         "ca_file": _file,
@@ -230,7 +282,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     },
     "http": {
         "origin": _origin_url,
-        "wsgi_app": _str,
+        "wsgi_app": _wsgi_spec,
         "paths": _role_table,
         "max_request_body": _size,
         "max_response_body": _size,
@@ -239,23 +291,23 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "timeout": _positive,
     },
     "files": {
-        "inbox": _str,
-        "export": _str_list,
-        "max_size": _positive,
-        "min_free": _int,
+        "inbox": _abs_path,
+        "export": _abs_paths,
+        "max_size": _count,
+        "min_free": _size,
         "partial_max_age": _positive,
         "role_put": _choice("admin", "operator", "viewer"),
         "role_get": _choice("admin", "operator", "viewer"),
         "socks5": _bool,
-        "socks5_proxy": _str,
+        "socks5_proxy": _jid_text,
         "direct_candidates": _bool,
-        "direct_host": _str,
+        "direct_host": _text,
         "dial_direct": _bool,
     },
     "log": {"level": _choice("debug", "info", "warning", "error")},
     "parser": {"backend": _choice("native", "expat")},
     "identity": {
-        "name": _str,
+        "name": _text,
         "nickname": _str,
         "description": _str,
         "model": _str,
@@ -269,7 +321,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "os": _str,
         "hide_os": _bool,
         "hide_version": _bool,
-        "caps_node": _str,
+        "caps_node": _text,
     },
     "console": {
         "enabled": _bool,
@@ -282,12 +334,12 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "max_jobs": _int_range(1, 64),
         "confirm_timeout": _positive,
         "command_timeout": _positive,
-        "audit_log": _str,
-        "log_file": _str,
+        "audit_log": _abs_path,
+        "log_file": _abs_path,
         "log_source": _choice("file", "journal"),
-        "journal_unit": _str,
-        "settable": _str_list,
-        "disk_paths": _str_list,
+        "journal_unit": _text,
+        "settable": _settable,
+        "disk_paths": _abs_paths,
         "shell": _bool,
         "shell_timeout": _positive,
         "output_limit": _int_range(1024, 1048576),
@@ -310,11 +362,25 @@ def load(path: str | Path) -> DeviceConfig:
     return parse(raw, base=Path(path).parent)
 
 
+def _did_you_mean(word: str, known: Any) -> str:
+    from difflib import get_close_matches
+
+    close = get_close_matches(word, list(known), n=1)
+    return f", did you mean {close[0]!r}?" if close else ""
+
+
 def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
     values: dict[str, dict[str, Any]] = {}
     for section, body in raw.items():
         if section not in SCHEMA:
-            raise ConfigError(f"[{section}]: unknown section (known: {', '.join(SCHEMA)})")
+            if not isinstance(body, dict):
+                owners = [s for s, keys in SCHEMA.items() if section in keys]
+                where = f"; it belongs in {' or '.join(f'[{o}]' for o in owners)}" if owners else ""
+                raise ConfigError(f"{section}: a key outside any [section]{where}")
+            raise ConfigError(
+                f"[{section}]: unknown section{_did_you_mean(section, SCHEMA)}"
+                f" (known: {', '.join(SCHEMA)})"
+            )
         if not isinstance(body, dict):
             raise ConfigError(f"{section}: expected a [{section}] table")
         for key, value in body.items():
@@ -322,7 +388,8 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
             check = SCHEMA[section].get(key)
             if check is None:
                 raise ConfigError(
-                    f"{name}: unknown key (known in [{section}]: {', '.join(SCHEMA[section])})"
+                    f"{name}: unknown key{_did_you_mean(key, SCHEMA[section])}"
+                    f" (known in [{section}]: {', '.join(SCHEMA[section])})"
                 )
             values.setdefault(section, {})[key] = check(name, value)
 
@@ -380,7 +447,16 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
     presence = values.get("presence", {})
     if not -128 <= presence.get("priority", 0) <= 127:
         raise ConfigError("presence.priority: must be between -128 and 127")
+    for spec in values.get("console", {}).get("plugins", []):
+        # a plugin file (relative to this file's folder) must exist; a module
+        # path is imported at start, and a broken one is logged and skipped
+        if spec.endswith(".py") or "/" in spec:
+            plugin = Path(spec) if Path(spec).is_absolute() else (base or Path()) / spec
+            if not plugin.is_file():
+                raise ConfigError(f"console.plugins: {spec}: {plugin} is not a file")
     files = values.get("files", {})
+    if "origin" in values.get("http", {}) and "wsgi_app" in values.get("http", {}):
+        raise ConfigError("http.origin / http.wsgi_app: give only one of them")
     identity = values.get("identity", {})
     if ("latitude" in identity) != ("longitude" in identity):
         raise ConfigError("identity.latitude / identity.longitude: give both or neither")

@@ -6,12 +6,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from stanzalink.config import parse
+from stanzalink.config import SCHEMA, parse
+
+from ..test_config import _keys_in
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "recipes/recipes-connectivity/python3-stanzalink/python3-stanzalink_git.bb"
@@ -110,8 +114,13 @@ def test_default_config_is_valid(tmp_path: Path) -> None:
     pw = tmp_path / "password"
     pw.write_text("secret\n")
     raw["account"]["password_file"] = str(pw)
+    # the image's files live in the state directory systemd creates
+    assert raw["account"]["scram_keys_file"].startswith("/var/lib/stanzalink/")
+    assert raw["files"]["inbox"].startswith("/var/lib/stanzalink/")
+    raw["account"]["scram_keys_file"] = str(tmp_path / "scram.json")
     cfg = parse(raw)
     assert cfg.require_tls and cfg.verify_tls
+    assert not cfg.section("console")["shell"]
 
 
 @pytest.mark.parametrize("script", ["packaging/S90stanzalink"])
@@ -120,3 +129,107 @@ def test_sysv_script(script: str) -> None:
     assert os.access(path, os.X_OK)
     text = path.read_text()
     assert "start-stop-daemon" in text and "check-config" in text
+
+
+def test_the_agent_user_can_read_its_config() -> None:
+    # the unit and the SysV script run the agent as stanzalink; the config is
+    # installed 0640, so its group must be stanzalink in both build systems
+    assert "chown root:stanzalink ${D}${sysconfdir}/stanzalink/device.toml" in RECIPE.read_text()
+    mk = (BR / "package/python-stanzalink/python-stanzalink.mk").read_text()
+    assert re.search(r"^\s*/etc/stanzalink/device.toml f 0640 root stanzalink", mk, re.M)
+    assert "define PYTHON_STANZALINK_PERMISSIONS" in mk
+
+
+def test_pyproject_builds_with_the_oldest_supported_setuptools() -> None:
+    # scarthgap's python3-setuptools is 69.1.1: no SPDX license strings
+    # (setuptools 77), no license-files; the build requirement must allow it
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert isinstance(project["project"]["license"], dict)
+    assert "license-files" not in project["project"]
+    req = next(r for r in project["build-system"]["requires"] if r.startswith("setuptools"))
+    low = re.search(r">=\s*(\d+)", req)
+    assert low and int(low.group(1)) <= 69
+
+
+def test_packaged_config_uses_only_known_keys() -> None:
+    text = (ROOT / "packaging" / "device.toml").read_text()
+    schema = {f"{s}.{k}" for s, keys in SCHEMA.items() for k in keys}
+    assert _keys_in(text) - schema == set()
+    assert {s for s in SCHEMA if f"[{s}]" in text} == set(SCHEMA), "a section is not shown"
+
+
+def test_run_ptest_reports_only_pytest_summary_lines(tmp_path: Path) -> None:
+    # run-ptest with pytest's -rA summary replaced by a sample: captured log
+    # lines that start with ERROR must not become FAIL lines
+    script = (RECIPE.parent / "files" / "run-ptest").read_text()
+    sample = tmp_path / "summary.txt"
+    sample.write_text(
+        "PASSED tests/a.py::test_x\n"
+        "ERROR    asyncio:base_events.py:1771 Exception in callback\n"
+        "FAILED tests/b.py::test_y[1] - AssertionError: x\n"
+        "ERROR tests/c.py - ModuleNotFoundError\n"
+        "SKIPPED [1] tests/aio/test_dns.py:28: could not import 'dnslib'\n"
+    )
+    start, end = script.index("pytest -o"), script.index("sed -n")
+    fake = tmp_path / "run-ptest"
+    fake.write_text(script[:start] + f"cat {sample} | " + script[end:])
+    res = subprocess.run(["sh", str(fake)], capture_output=True, text=True, check=True, timeout=30)
+    assert res.stdout.splitlines() == [
+        "PASS: tests/a.py::test_x",
+        "FAIL: tests/b.py::test_y[1]",
+        "FAIL: tests/c.py",
+        "SKIP: tests/aio/test_dns.py (could not import 'dnslib')",
+    ]
+
+
+FAKE_AGENT = """#!/bin/sh
+# check-config passes; the first run exits 75 (the console's restart), the
+# second runs until SIGTERM and then exits 0, like the agent
+[ "$1" = check-config ] && exit 0
+echo run >> "{runs}"
+[ "$(wc -l < "{runs}")" -eq 1 ] && exit 75
+trap 'echo stopped >> "{runs}"; exit 0' TERM
+while :; do sleep 0.1; done
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("start-stop-daemon") is None,
+    reason="needs root and start-stop-daemon",
+)
+def test_sysv_script_restarts_the_agent_and_stops_it(tmp_path: Path) -> None:
+    import getpass
+    import time
+
+    runs = tmp_path / "runs"
+    fake = tmp_path / "stanzalink"
+    fake.write_text(FAKE_AGENT.format(runs=runs))
+    fake.chmod(0o755)
+    script = (ROOT / "packaging/S90stanzalink").read_text()
+    for old, new in [
+        ("/usr/bin/stanzalink", str(fake)),
+        ("/var/run/$NAME.pid", str(tmp_path / "agent.pid")),
+        ("/var/lib/stanzalink", str(tmp_path / "state")),
+        ("USER=stanzalink", f"USER={getpass.getuser()}"),
+        ("sleep 5", "sleep 0.2"),
+    ]:
+        assert old in script, old
+        script = script.replace(old, new)
+    init = tmp_path / "S90stanzalink"
+    init.write_text(script)
+    init.chmod(0o755)
+    res = subprocess.run([str(init), "start"], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0 and "OK" in res.stdout, res.stdout + res.stderr
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not runs.exists() or runs.read_text().count("run") < 2):
+        time.sleep(0.1)
+    assert runs.read_text().split() == ["run", "run"], "not started again after status 75"
+    res = subprocess.run([str(init), "stop"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "OK" in res.stdout, res.stdout + res.stderr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "stopped" not in runs.read_text():
+        time.sleep(0.1)
+    assert runs.read_text().split() == ["run", "run", "stopped"]
+    assert not (tmp_path / "agent.pid").exists()
+    time.sleep(0.5)  # and nothing starts it again
+    assert runs.read_text().split() == ["run", "run", "stopped"]

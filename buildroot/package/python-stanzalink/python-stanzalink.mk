@@ -18,6 +18,11 @@ define PYTHON_STANZALINK_INSTALL_CONFIG
 endef
 PYTHON_STANZALINK_POST_INSTALL_TARGET_HOOKS += PYTHON_STANZALINK_INSTALL_CONFIG
 
+# the agent runs as stanzalink: it must read its config, nobody else
+define PYTHON_STANZALINK_PERMISSIONS
+	/etc/stanzalink/device.toml f 0640 root stanzalink - - - - -
+endef
+
 define PYTHON_STANZALINK_USERS
 	stanzalink -1 stanzalink -1 * /var/lib/stanzalink - - stanzalink device agent
 endef

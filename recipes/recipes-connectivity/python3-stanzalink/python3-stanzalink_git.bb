@@ -30,6 +30,9 @@ SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 do_install:append() {
     install -d ${D}${sysconfdir}/stanzalink
     install -m 0640 ${S}/packaging/device.toml ${D}${sysconfdir}/stanzalink/device.toml
+    # the agent runs as stanzalink: it must read its config (and the password
+    # file provisioned next to it), nobody else
+    chown root:stanzalink ${D}${sysconfdir}/stanzalink/device.toml
     install -d ${D}${systemd_system_unitdir}
     install -m 0644 ${S}/packaging/stanzalink.service ${D}${systemd_system_unitdir}/stanzalink.service
     sed -i -e 's,/usr/bin/stanzalink,${bindir}/stanzalink,g' ${D}${systemd_system_unitdir}/stanzalink.service
@@ -38,6 +41,8 @@ do_install:append() {
 do_install_ptest() {
     install -d ${D}${PTEST_PATH}/tests ${D}${PTEST_PATH}/bench
     cp -r ${S}/tests/* ${D}${PTEST_PATH}/tests/
+    # the sample streams, example config and console plugins the tests use
+    cp -r ${S}/examples ${D}${PTEST_PATH}/
     install -m 0644 ${S}/bench/corpus.py ${D}${PTEST_PATH}/bench/
     install -m 0644 ${S}/pyproject.toml ${D}${PTEST_PATH}/
 }
@@ -47,7 +52,8 @@ CONFFILES:${PN} = "${sysconfdir}/stanzalink/device.toml"
 
 # the standard library modules the agent imports, by the package that
 # oe-core's python3 manifest puts them in (stringprep and unicodedata
-# are in python3-core; tomllib, shlex and difflib have packages of their own)
+# are in python3-core; tomllib, shlex and difflib have packages of their own;
+# random is in python3-math); tests/packaging/test_runtime_deps.py checks the list
 RDEPENDS:${PN} += "\
     python3-asyncio \
     python3-cffi \
@@ -59,13 +65,18 @@ RDEPENDS:${PN} += "\
     python3-io \
     python3-json \
     python3-logging \
+    python3-math \
     python3-netclient \
     python3-shell \
     python3-threading \
     python3-tomllib \
     python3-xml \
 "
+# the tests' own imports: http.server needs socketserver (python3-netserver),
+# the diag plugin's test reads a tar.gz (python3-compression)
 RDEPENDS:${PN}-ptest += "\
+    python3-compression \
     python3-hypothesis \
+    python3-netserver \
     python3-pytest \
 "
