@@ -257,6 +257,7 @@ class Client:
         self._final_error: str | None = None
         self._tls_error: str | None = None
         self._tls_task: asyncio.Future[Any] | None = None
+        self._tls_context: ssl.SSLContext | None = None
         self._iq_waiters: dict[str, tuple[asyncio.Future[Element], JID | None]] = {}
         self._pw_waiter: asyncio.Future[None] | None = None
         self._message_handlers: list[Handler] = []
@@ -478,7 +479,9 @@ class Client:
             if self._stopping:
                 return None
             proto = _Protocol(self, self.config.read_buffer)
-            ctx = self._ssl_context()
+            # one context per attempt, for direct TLS or for STARTTLS later
+            # (loading the CA file is the costly part)
+            ctx = self._tls_context = self._ssl_context()
             try:
                 # certificates are always checked against the JID's domain
                 # (also after a see-other-host redirect), never the target host
@@ -668,7 +671,7 @@ class Client:
                 loop.start_tls(
                     proto.transport,
                     proto,
-                    self._ssl_context(),
+                    self._tls_context or self._ssl_context(),
                     server_hostname=self.config.jid.domain,
                 ),
                 self.config.connect_timeout,
