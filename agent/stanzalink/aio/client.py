@@ -258,6 +258,7 @@ class Client:
         self._tls_error: str | None = None
         self._tls_task: asyncio.Future[Any] | None = None
         self._tls_context: ssl.SSLContext | None = None
+        self._flush_soon: asyncio.Handle | None = None
         self._iq_waiters: dict[str, tuple[asyncio.Future[Element], JID | None]] = {}
         self._pw_waiter: asyncio.Future[None] | None = None
         self._message_handlers: list[Handler] = []
@@ -319,8 +320,22 @@ class Client:
         raise TimeoutError(f"not online after {timeout} s")
 
     def send(self, stanza: ET.Element) -> None:
-        """Queue a stanza (see Session.send: bounded, kept until acknowledged)."""
+        """Queue a stanza (see Session.send: bounded, kept until acknowledged).
+
+        It is written when the event loop next runs callbacks: stanzas sent
+        in one go (a burst, or replies to what one read brought) share one
+        TLS record and one system call."""
         self.session.send(stanza, self._now())
+        if self._flush_soon is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop running: write at once
+                self._flush()
+                return
+            self._flush_soon = loop.call_soon(self._deferred_flush)
+
+    def _deferred_flush(self) -> None:
+        self._flush_soon = None
         self._flush()
 
     async def iq(self, stanza: ET.Element, timeout: float | None = None) -> Element:
