@@ -49,6 +49,7 @@ from stanzalink.xml.builder import E, sub
 log = logging.getLogger(__name__)
 
 _Q = ns.q
+_STREAM_ERROR = _Q(ns.STREAM, "error")
 STANZA_TAGS = frozenset(_Q(ns.CLIENT, t) for t in ("message", "presence", "iq"))
 TRANSIENT_CONDITIONS = frozenset(
     {
@@ -533,7 +534,7 @@ class Session:
         else:
             assert isinstance(ev, Element)
             key = ev.tag
-            if key == _Q(ns.STREAM, "error"):
+            if key == _STREAM_ERROR:
                 self._on_stream_error(ev, now)
                 return
             if key in STANZA_TAGS and self.state in (State.ONLINE, State.SM_ENABLE, State.CLOSING):
@@ -545,8 +546,9 @@ class Session:
         before = self.state
         handler = _HANDLERS[key if key in _HANDLERS else "stanza"]
         handler(self, ev, now)
-        if self.state is not State.DISCONNECTED and self.state not in allowed | {before}:
-            raise AssertionError(f"{before.name} --{key}--> {self.state.name} is not in the table")
+        after = self.state
+        if after is not before and after is not State.DISCONNECTED and after not in allowed:
+            raise AssertionError(f"{before.name} --{key}--> {after.name} is not in the table")
 
     def _unexpected(self, key: str, now: float) -> None:
         if self.state in (State.ONLINE, State.SM_ENABLE) and key.startswith("{jabber:client}"):
