@@ -44,6 +44,14 @@ class Value:
         args = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
         return f"{type(self).__qualname__}({args})"
 
+    # copy and pickle set the fields back without __setattr__
+    def __getstate__(self) -> tuple[Any, ...]:
+        return self._fields()
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            _set(self, name, value)
+
 
 class Record:
     """Mutable, with a ``__dict__``: ``repr`` and equality from its fields."""

@@ -74,3 +74,14 @@ def test_config_positional_order_and_checks_are_kept() -> None:
         SessionConfig(jid, keepalive=0)
     with pytest.raises(LocalProtocolError):
         ClientConfig(jid, keepalive=-1)
+
+
+def test_values_copy_and_pickle() -> None:
+    import copy
+    import pickle
+
+    jid = JID.parse("d@example.net/r")
+    for clone in (copy.copy(jid), copy.deepcopy(jid), pickle.loads(pickle.dumps(jid))):
+        assert clone == jid and clone.resource == "r"
+    closed = Closed("conflict", "replaced", Retry.NEVER, by_peer=True, redirect="h:5222")
+    assert pickle.loads(pickle.dumps(closed)) == closed
