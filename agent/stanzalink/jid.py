@@ -14,8 +14,9 @@ Each part is at most 1023 bytes of UTF-8.  A malformed JID raises
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+
+from stanzalink._value import Value, _set
 
 _LOCAL_FORBIDDEN = frozenset("\"&'/:<>@")
 _IDENTIFIER_CATEGORIES = frozenset({"Ll", "Lu", "Lo", "Lt", "Nd", "Lm", "Mn", "Mc"})
@@ -118,13 +119,32 @@ def normalize_resource(resource: str) -> str:
     return s
 
 
-@dataclass(frozen=True, slots=True)
-class JID:
+class JID(Value):
     """A normalised JID; compare and hash freely."""
+
+    __slots__ = ("domain", "local", "resource")
 
     local: str | None
     domain: str
-    resource: str | None = None
+    resource: str | None
+
+    def __init__(self, local: str | None, domain: str, resource: str | None = None) -> None:
+        _set(self, "local", local)
+        _set(self, "domain", domain)
+        _set(self, "resource", resource)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not JID:
+            return NotImplemented
+        assert isinstance(other, JID)
+        return (
+            self.domain == other.domain
+            and self.local == other.local
+            and self.resource == other.resource
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.local, self.domain, self.resource))
 
     @staticmethod
     def parse(text: str) -> JID:

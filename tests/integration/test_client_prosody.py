@@ -223,3 +223,58 @@ def test_sasl_matrix(
         await client.close()
 
     asyncio.run(main())
+
+
+def test_a_burst_of_sends_shares_one_write_and_all_arrive(
+    prosody: Prosody, account: tuple[str, str]
+) -> None:
+    """Stanzas sent in one go leave in one transport write (one TLS record),
+    at the loop's next turn; the peer gets every one, in order."""
+    device_jid, device_pw = account
+    ctl_jid = f"ctl{next(_new)}@{prosody.domain}"
+    prosody.register(ctl_jid.split("@")[0], "ctl-password")
+
+    async def main() -> None:
+        client = Client(device_config(prosody, device_jid, device_pw))
+        await client.start()
+        await client.wait_online(30)
+        ctl = await controller(prosody, ctl_jid, "ctl-password")
+        bodies: list[str] = []
+        all_in = asyncio.get_running_loop().create_future()
+
+        def on_message(msg: Any) -> None:
+            bodies.append(str(msg["body"]))
+            if len(bodies) == 50 and not all_in.done():
+                all_in.set_result(None)
+
+        ctl.add_event_handler("message", on_message)
+        assert client._proto is not None and client._proto.transport is not None
+        transport = client._proto.transport
+        writes: list[bytes] = []
+        real_write = transport.write
+
+        def counting_write(data: Any) -> None:
+            writes.append(bytes(data))
+            real_write(data)
+
+        transport.write = counting_write  # type: ignore[method-assign]
+        try:
+            for i in range(50):
+                client.send(
+                    E(
+                        "{jabber:client}message",
+                        {"to": ctl_jid + "/ctl", "type": "chat"},
+                        E("{jabber:client}body", text=f"b{i}"),
+                    )
+                )
+            assert writes == []  # nothing written yet: the loop has not turned
+            await asyncio.sleep(0)
+            assert len(writes) == 1 and writes[0].count(b"<message") == 50
+            await asyncio.wait_for(all_in, 20)
+        finally:
+            transport.write = real_write  # type: ignore[method-assign]
+        assert bodies == [f"b{i}" for i in range(50)]
+        ctl.disconnect()
+        await client.close()
+
+    asyncio.run(main())

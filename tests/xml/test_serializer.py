@@ -120,3 +120,26 @@ def test_deep_tree_needs_no_recursion() -> None:
         cur = ET.SubElement(cur, "{urn:d}a")
     out = tostring(root)
     assert out.count(b"<a") == 5001 and out.count(b"xmlns") == 1
+
+
+def test_fast_path_for_plain_strings_gives_the_same_bytes() -> None:
+    """A string with nothing to escape goes out as it is; anything else
+    takes the full path (escaping, or refusing what XML cannot carry)."""
+    assert escape_text("plain text\twith\nbreaks") == "plain text\twith\nbreaks"
+    assert escape_attr("plain") == "plain"
+    assert escape_text("a<b & c>\r") == "a&lt;b &amp; c&gt;&#13;"
+    assert escape_attr('q"\t\n\r<&>') == "q&quot;&#9;&#10;&#13;&lt;&amp;&gt;"
+    for bad in ("\x00", "a\x1fb", "\ud800", "\uffff"):
+        with pytest.raises(LocalProtocolError):
+            escape_text(bad)
+        with pytest.raises(LocalProtocolError):
+            escape_attr(bad)
+
+
+def test_a_bad_tag_name_is_refused_every_time() -> None:
+    """Checked tag names are remembered; a refused one is not."""
+    for _ in range(2):
+        with pytest.raises(LocalProtocolError):
+            tostring(ET.Element("{urn:x}bad\x01name"))
+    assert tostring(ET.Element("{urn:x}good")) == b'<good xmlns="urn:x"/>'
+    assert tostring(ET.Element("{urn:x}good")) == b'<good xmlns="urn:x"/>'

@@ -22,7 +22,6 @@ import socket
 import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from stanzalink import ns
@@ -42,6 +41,7 @@ from stanzalink.session.events import (
     StanzaReceived,
     StartTLS,
 )
+from stanzalink.session.sasl import ScramKeys
 from stanzalink.session.sm import QueueFull
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
@@ -72,29 +72,96 @@ class ConnectionFailed(StanzalinkError):
     """The client gave up (the server refused it for good, or close() was called)."""
 
 
-@dataclass
 class ClientConfig(SessionConfig):
-    host: str | None = None  # None: SRV lookup on the JID's domain
-    port: int = 5222
-    direct_tls: bool = False
-    ca_file: str | None = None
-    verify_tls: bool = True  # False only with a loud warning, for lab use
-    tls_max_version: str | None = None  # "TLSv1.2" caps TLS (e.g. for tls-unique); None: no cap
-    client_cert: str | None = None
-    client_key: str | None = None
-    scram_keys_file: str | None = None  # keep SCRAM keys here (session.keystore)
-    connect_timeout: float = 20.0
-    reconnect: bool = True
-    backoff_base: float = 1.0
-    backoff_cap: float = 300.0
-    slow_base: float = 60.0
-    slow_cap: float = 3600.0
-    tcp_keepalive: bool = True
-    read_buffer: int = 65536
-    nameservers: list[tuple[str, int]] | None = None
-    iq_timeout: float = 60.0
-    parser_backend: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    """The session's settings (see SessionConfig) and the connection's."""
+
+    def __init__(
+        self,
+        jid: JID,
+        password: str | None = None,
+        resource: str | None = None,
+        register: bool = False,
+        require_tls: bool = True,
+        stream_management: bool = True,
+        resume_max: int | None = 600,  # seconds we ask the server to keep the session
+        csi_inactive: bool = True,
+        keepalive: float = 300.0,  # seconds without inbound data before we probe
+        keepalive_timeout: float | None = None,  # default: equal to keepalive
+        whitespace_keepalive: float | None = None,  # seconds of outbound silence; None: off
+        ack_every: int = 8,  # ask for an ack after this many unacknowledged stanzas
+        ack_delay: float = 2.0,  # ... or this long after the first one
+        max_unacked: int = 1000,
+        close_timeout: float = 10.0,
+        negotiation_timeout: float = 60.0,
+        sasl_mechanisms: frozenset[str] | None = None,  # allowed; None: all we support
+        scram_keys: dict[str, ScramKeys] | None = None,
+        lang: str = "en",
+        parser_limits: dict[str, int] | None = None,
+        host: str | None = None,  # None: SRV lookup on the JID's domain
+        port: int = 5222,
+        direct_tls: bool = False,
+        ca_file: str | None = None,
+        verify_tls: bool = True,  # False only with a loud warning, for lab use
+        tls_max_version: str | None = None,  # "TLSv1.2" caps TLS (tls-unique); None: no cap
+        client_cert: str | None = None,
+        client_key: str | None = None,
+        scram_keys_file: str | None = None,  # keep SCRAM keys here (session.keystore)
+        connect_timeout: float = 20.0,
+        reconnect: bool = True,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 300.0,
+        slow_base: float = 60.0,
+        slow_cap: float = 3600.0,
+        tcp_keepalive: bool = True,
+        read_buffer: int = 65536,
+        nameservers: list[tuple[str, int]] | None = None,
+        iq_timeout: float = 60.0,
+        parser_backend: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            jid,
+            password,
+            resource,
+            register,
+            require_tls,
+            stream_management,
+            resume_max,
+            csi_inactive,
+            keepalive,
+            keepalive_timeout,
+            whitespace_keepalive,
+            ack_every,
+            ack_delay,
+            max_unacked,
+            close_timeout,
+            negotiation_timeout,
+            sasl_mechanisms,
+            scram_keys,
+            lang,
+            parser_limits,
+        )
+        self.host = host
+        self.port = port
+        self.direct_tls = direct_tls
+        self.ca_file = ca_file
+        self.verify_tls = verify_tls
+        self.tls_max_version = tls_max_version
+        self.client_cert = client_cert
+        self.client_key = client_key
+        self.scram_keys_file = scram_keys_file
+        self.connect_timeout = connect_timeout
+        self.reconnect = reconnect
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.slow_base = slow_base
+        self.slow_cap = slow_cap
+        self.tcp_keepalive = tcp_keepalive
+        self.read_buffer = read_buffer
+        self.nameservers = nameservers
+        self.iq_timeout = iq_timeout
+        self.parser_backend = parser_backend
+        self.extra: dict[str, Any] = {} if extra is None else extra
 
 
 def uniform(low: float, high: float) -> float:
@@ -190,6 +257,8 @@ class Client:
         self._final_error: str | None = None
         self._tls_error: str | None = None
         self._tls_task: asyncio.Future[Any] | None = None
+        self._tls_context: ssl.SSLContext | None = None
+        self._flush_soon: asyncio.Handle | None = None
         self._iq_waiters: dict[str, tuple[asyncio.Future[Element], JID | None]] = {}
         self._pw_waiter: asyncio.Future[None] | None = None
         self._message_handlers: list[Handler] = []
@@ -251,8 +320,22 @@ class Client:
         raise TimeoutError(f"not online after {timeout} s")
 
     def send(self, stanza: ET.Element) -> None:
-        """Queue a stanza (see Session.send: bounded, kept until acknowledged)."""
+        """Queue a stanza (see Session.send: bounded, kept until acknowledged).
+
+        It is written when the event loop next runs callbacks: stanzas sent
+        in one go (a burst, or replies to what one read brought) share one
+        TLS record and one system call."""
         self.session.send(stanza, self._now())
+        if self._flush_soon is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop running: write at once
+                self._flush()
+                return
+            self._flush_soon = loop.call_soon(self._deferred_flush)
+
+    def _deferred_flush(self) -> None:
+        self._flush_soon = None
         self._flush()
 
     async def iq(self, stanza: ET.Element, timeout: float | None = None) -> Element:
@@ -411,7 +494,9 @@ class Client:
             if self._stopping:
                 return None
             proto = _Protocol(self, self.config.read_buffer)
-            ctx = self._ssl_context()
+            # one context per attempt, for direct TLS or for STARTTLS later
+            # (loading the CA file is the costly part)
+            ctx = self._tls_context = self._ssl_context()
             try:
                 # certificates are always checked against the JID's domain
                 # (also after a see-other-host redirect), never the target host
@@ -601,7 +686,7 @@ class Client:
                 loop.start_tls(
                     proto.transport,
                     proto,
-                    self._ssl_context(),
+                    self._tls_context or self._ssl_context(),
                     server_hostname=self.config.jid.domain,
                 ),
                 self.config.connect_timeout,

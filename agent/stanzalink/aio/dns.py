@@ -13,8 +13,9 @@ import logging
 import os
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from stanzalink._value import Value, _set
 
 if TYPE_CHECKING:
     import random
@@ -30,21 +31,34 @@ class DNSError(Exception):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class SRVRecord:
+class SRVRecord(Value):
+    __slots__ = ("port", "priority", "target", "weight")
+
     priority: int
     weight: int
     port: int
     target: str
 
+    def __init__(self, priority: int, weight: int, port: int, target: str) -> None:
+        _set(self, "priority", priority)
+        _set(self, "weight", weight)
+        _set(self, "port", port)
+        _set(self, "target", target)
 
-@dataclass(frozen=True, slots=True)
-class Target:
+
+class Target(Value):
     """One place to try: host, port, and whether TLS starts at once (XEP-0368)."""
+
+    __slots__ = ("direct_tls", "host", "port")
 
     host: str
     port: int
     direct_tls: bool
+
+    def __init__(self, host: str, port: int, direct_tls: bool) -> None:
+        _set(self, "host", host)
+        _set(self, "port", port)
+        _set(self, "direct_tls", direct_tls)
 
 
 def encode_query(name: str, qtype: int = TYPE_SRV, qid: int | None = None) -> tuple[int, bytes]:

@@ -21,11 +21,11 @@ import binascii
 import itertools
 import logging
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Any
 
 from stanzalink import ns
+from stanzalink._value import Record, Value, _set
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.session import password as pwchange
@@ -49,6 +49,7 @@ from stanzalink.xml.builder import E, sub
 log = logging.getLogger(__name__)
 
 _Q = ns.q
+_STREAM_ERROR = _Q(ns.STREAM, "error")
 STANZA_TAGS = frozenset(_Q(ns.CLIENT, t) for t in ("message", "presence", "iq"))
 TRANSIENT_CONDITIONS = frozenset(
     {
@@ -133,41 +134,74 @@ _NEGOTIATING = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TLSInfo:
+class TLSInfo(Value):
     """What the adapter knows about an established TLS layer."""
 
+    __slots__ = ("channel_bindings", "client_certificate", "version")
+
     version: str  # "TLSv1.2", "TLSv1.3"
-    channel_bindings: dict[str, bytes] = field(default_factory=dict)
-    client_certificate: bool = False
+    channel_bindings: dict[str, bytes]
+    client_certificate: bool
+
+    def __init__(
+        self,
+        version: str,
+        channel_bindings: dict[str, bytes] | None = None,
+        client_certificate: bool = False,
+    ) -> None:
+        _set(self, "version", version)
+        _set(self, "channel_bindings", {} if channel_bindings is None else channel_bindings)
+        _set(self, "client_certificate", client_certificate)
 
 
-@dataclass
-class SessionConfig:
-    jid: JID
-    password: str | None = None
-    resource: str | None = None
-    register: bool = False
-    require_tls: bool = True
-    stream_management: bool = True
-    resume_max: int | None = 600  # seconds we ask the server to keep the session
-    csi_inactive: bool = True
-    keepalive: float = 300.0  # seconds without inbound data before we probe
-    keepalive_timeout: float | None = None  # default: equal to keepalive
-    whitespace_keepalive: float | None = None  # seconds of outbound silence; None: off
-    ack_every: int = 8  # ask for an ack after this many unacknowledged stanzas
-    ack_delay: float = 2.0  # ... or this long after the first one
-    max_unacked: int = 1000
-    close_timeout: float = 10.0
-    negotiation_timeout: float = 60.0
-    sasl_mechanisms: frozenset[str] | None = None  # allowed; None: all we support
-    # SCRAM keys by hash ("SCRAM-SHA-1"...), used when the server's salt and
-    # iteration count match; learned at each login (see session.keystore)
-    scram_keys: dict[str, ScramKeys] = field(default_factory=dict)
-    lang: str = "en"
-    parser_limits: dict[str, int] = field(default_factory=dict)
+class SessionConfig(Record):
+    """The session's settings (``scram_keys``: SCRAM keys by hash, used when
+    the server's salt and iteration count match; learned at each login, see
+    session.keystore)."""
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        jid: JID,
+        password: str | None = None,
+        resource: str | None = None,
+        register: bool = False,
+        require_tls: bool = True,
+        stream_management: bool = True,
+        resume_max: int | None = 600,  # seconds we ask the server to keep the session
+        csi_inactive: bool = True,
+        keepalive: float = 300.0,  # seconds without inbound data before we probe
+        keepalive_timeout: float | None = None,  # default: equal to keepalive
+        whitespace_keepalive: float | None = None,  # seconds of outbound silence; None: off
+        ack_every: int = 8,  # ask for an ack after this many unacknowledged stanzas
+        ack_delay: float = 2.0,  # ... or this long after the first one
+        max_unacked: int = 1000,
+        close_timeout: float = 10.0,
+        negotiation_timeout: float = 60.0,
+        sasl_mechanisms: frozenset[str] | None = None,  # allowed; None: all we support
+        scram_keys: dict[str, ScramKeys] | None = None,
+        lang: str = "en",
+        parser_limits: dict[str, int] | None = None,
+    ) -> None:
+        self.jid = jid
+        self.password = password
+        self.resource = resource
+        self.register = register
+        self.require_tls = require_tls
+        self.stream_management = stream_management
+        self.resume_max = resume_max
+        self.csi_inactive = csi_inactive
+        self.keepalive = keepalive
+        self.keepalive_timeout = keepalive_timeout
+        self.whitespace_keepalive = whitespace_keepalive
+        self.ack_every = ack_every
+        self.ack_delay = ack_delay
+        self.max_unacked = max_unacked
+        self.close_timeout = close_timeout
+        self.negotiation_timeout = negotiation_timeout
+        self.sasl_mechanisms = sasl_mechanisms
+        self.scram_keys: dict[str, ScramKeys] = {} if scram_keys is None else scram_keys
+        self.lang = lang
+        self.parser_limits: dict[str, int] = {} if parser_limits is None else parser_limits
         if self.keepalive <= 0:
             raise LocalProtocolError("keepalive must be a positive number of seconds")
 
@@ -500,7 +534,7 @@ class Session:
         else:
             assert isinstance(ev, Element)
             key = ev.tag
-            if key == _Q(ns.STREAM, "error"):
+            if key == _STREAM_ERROR:
                 self._on_stream_error(ev, now)
                 return
             if key in STANZA_TAGS and self.state in (State.ONLINE, State.SM_ENABLE, State.CLOSING):
@@ -512,8 +546,9 @@ class Session:
         before = self.state
         handler = _HANDLERS[key if key in _HANDLERS else "stanza"]
         handler(self, ev, now)
-        if self.state is not State.DISCONNECTED and self.state not in allowed | {before}:
-            raise AssertionError(f"{before.name} --{key}--> {self.state.name} is not in the table")
+        after = self.state
+        if after is not before and after is not State.DISCONNECTED and after not in allowed:
+            raise AssertionError(f"{before.name} --{key}--> {after.name} is not in the table")
 
     def _unexpected(self, key: str, now: float) -> None:
         if self.state in (State.ONLINE, State.SM_ENABLE) and key.startswith("{jabber:client}"):
@@ -1140,13 +1175,13 @@ class Session:
         return j == JID(None, self.config.jid.domain) or j == self.config.jid.bare
 
 
-@dataclass
 class _PasswordChange:
-    iq_id: str
-    new: str
-    old: str | None
-    form_sent: bool = False
-    data: bytes = b""  # the request as sent (to know whether it will be sent again)
+    def __init__(self, iq_id: str, new: str, old: str | None) -> None:
+        self.iq_id = iq_id
+        self.new = new
+        self.old = old
+        self.form_sent = False
+        self.data = b""  # the request as sent (to know whether it will be sent again)
 
 
 def _attr(value: str) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
+from stanzalink._value import Value, _set
 from stanzalink.jid import JID
 from stanzalink.session.sasl import ScramKeys
 from stanzalink.xml.element import Element
@@ -19,71 +19,110 @@ class Retry(Enum):
     NEVER = "never"  # the application closed the session, or was replaced
 
 
-@dataclass(frozen=True, slots=True)
-class StartTLS:
+class StartTLS(Value):
     """The server said <proceed/>: upgrade the transport to TLS now, then call
     ``Session.tls_started()``.  No byte may be written until then."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
-class Authenticated:
+
+class Authenticated(Value):
     """The SASL login succeeded.  ``gs2_flag`` is SCRAM's channel-binding
     flag as sent (``n``, ``y`` or ``p=<type>``; empty for other mechanisms)."""
 
+    __slots__ = (
+        "gs2_flag",
+        "mechanism",
+    )
+
     mechanism: str
-    gs2_flag: str = ""
+    gs2_flag: str
+
+    def __init__(self, mechanism: str, gs2_flag: str = "") -> None:
+        _set(self, "mechanism", mechanism)
+        _set(self, "gs2_flag", gs2_flag)
 
 
-@dataclass(frozen=True, slots=True)
-class ScramKeysUpdated:
+class ScramKeysUpdated(Value):
     """The SCRAM keys the session holds changed (learned at a login with the
     password, dropped after a refusal or a password change): all of them,
     by hash, for the adapter to store when configured to."""
 
+    __slots__ = ("keys",)
+
     keys: dict[str, ScramKeys]
 
+    def __init__(self, keys: dict[str, ScramKeys]) -> None:
+        _set(self, "keys", keys)
 
-@dataclass(frozen=True, slots=True)
-class Registered:
+
+class Registered(Value):
     """The account was created in-band (XEP-0077)."""
+
+    __slots__ = ("username",)
 
     username: str
 
+    def __init__(self, username: str) -> None:
+        _set(self, "username", username)
 
-@dataclass(frozen=True, slots=True)
-class PasswordChanged:
+
+class PasswordChanged(Value):
     """The server accepted the new password (XEP-0077 §3.3); the session's
     config now holds it, so reconnects log in with it."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
-class PasswordChangeFailed:
+
+class PasswordChangeFailed(Value):
     """The server refused the password change; the old password stays.
     ``condition`` is the stanza-error condition, ``text`` says why."""
+
+    __slots__ = (
+        "condition",
+        "text",
+    )
 
     condition: str
     text: str
 
+    def __init__(self, condition: str, text: str) -> None:
+        _set(self, "condition", condition)
+        _set(self, "text", text)
 
-@dataclass(frozen=True, slots=True)
-class Online:
+
+class Online(Value):
     """The session can carry stanzas.  ``resumed``: stream management resumed
     the previous session (nothing was lost, presence is still set)."""
+
+    __slots__ = (
+        "jid",
+        "resumed",
+        "stream_management",
+    )
 
     jid: JID
     resumed: bool
     stream_management: bool
 
+    def __init__(self, jid: JID, resumed: bool, stream_management: bool) -> None:
+        _set(self, "jid", jid)
+        _set(self, "resumed", resumed)
+        _set(self, "stream_management", stream_management)
 
-@dataclass(frozen=True, slots=True)
-class StanzaReceived:
+
+class StanzaReceived(Value):
     """A message, presence or IQ for the application."""
+
+    __slots__ = ("stanza",)
 
     stanza: Element
 
+    def __init__(self, stanza: Element) -> None:
+        _set(self, "stanza", stanza)
 
-@dataclass(frozen=True, slots=True)
-class Closed:
+
+class Closed(Value):
     """The connection is over: the adapter closes the transport.
 
     ``condition`` is the RFC 6120 stream-error condition (sent or received)
@@ -92,9 +131,34 @@ class Closed:
     ``redirect`` is a see-other-host target ("host" or "host:port").
     """
 
+    __slots__ = (
+        "by_peer",
+        "condition",
+        "redirect",
+        "resume_location",
+        "retry",
+        "text",
+    )
+
     condition: str | None
     text: str
     retry: Retry
     by_peer: bool
-    redirect: str | None = None
-    resume_location: str | None = None
+    redirect: str | None
+    resume_location: str | None
+
+    def __init__(
+        self,
+        condition: str | None,
+        text: str,
+        retry: Retry,
+        by_peer: bool,
+        redirect: str | None = None,
+        resume_location: str | None = None,
+    ) -> None:
+        _set(self, "condition", condition)
+        _set(self, "text", text)
+        _set(self, "retry", retry)
+        _set(self, "by_peer", by_peer)
+        _set(self, "redirect", redirect)
+        _set(self, "resume_location", resume_location)

@@ -13,9 +13,9 @@ the server's errors are explained here.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 
 from stanzalink import ns
+from stanzalink._value import Value, _set
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -34,15 +34,28 @@ REASONS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(Value):
     """What an answer to a password change means: ``done``; or a ``form``
     to submit next; or a failure ``condition`` with ``text``."""
 
-    done: bool = False
-    form: ET.Element | None = None
-    condition: str = ""
-    text: str = ""
+    __slots__ = ("condition", "done", "form", "text")
+
+    done: bool
+    form: ET.Element | None
+    condition: str
+    text: str
+
+    def __init__(
+        self,
+        done: bool = False,
+        form: ET.Element | None = None,
+        condition: str = "",
+        text: str = "",
+    ) -> None:
+        _set(self, "done", done)
+        _set(self, "form", form)
+        _set(self, "condition", condition)
+        _set(self, "text", text)
 
 
 def request(domain: str, username: str, new: str) -> ET.Element:

@@ -25,8 +25,8 @@ import os
 import stringprep
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
+from stanzalink._value import Value, _set
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
 
 HASHES: dict[str, str] = {
@@ -217,16 +217,26 @@ class External(Mechanism):
         return self._authzid.encode()
 
 
-@dataclass(frozen=True)
-class ScramKeys:
+class ScramKeys(Value):
     """What a device may keep instead of its password: the salted keys for
     one salt and iteration count (RFC 5802 §3)."""
+
+    __slots__ = ("client_key", "iterations", "mechanism", "salt", "server_key")
 
     mechanism: str
     salt: bytes
     iterations: int
     client_key: bytes
     server_key: bytes
+
+    def __init__(
+        self, mechanism: str, salt: bytes, iterations: int, client_key: bytes, server_key: bytes
+    ) -> None:
+        _set(self, "mechanism", mechanism)
+        _set(self, "salt", salt)
+        _set(self, "iterations", iterations)
+        _set(self, "client_key", client_key)
+        _set(self, "server_key", server_key)
 
 
 class Scram(Mechanism):

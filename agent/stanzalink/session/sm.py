@@ -4,8 +4,8 @@ queue and what survives a reconnect.  Pure data; the session core drives it."""
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 
+from stanzalink._value import Record
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
 
 MOD = 2**32
@@ -16,21 +16,21 @@ class QueueFull(LocalProtocolError):
     (``Session.can_send``) before sending more."""
 
 
-@dataclass
-class StreamManagement:
+class StreamManagement(Record):
     """State kept across connections for resumption."""
 
-    max_unacked: int = 1000
-    enabled: bool = False
-    resumable: bool = False
-    id: str | None = None
-    location: str | None = None
-    max_seconds: int | None = None
-    h_in: int = 0  # stanzas received and handled on this SM session
-    h_out: int = 0  # stanzas sent on this SM session
-    acked: int = 0  # the last h the server acknowledged
-    unacked: deque[bytes] = field(default_factory=deque)
-    requested_at: int = 0  # h_out when we last sent <r/>
+    def __init__(self, max_unacked: int = 1000) -> None:
+        self.max_unacked = max_unacked
+        self.enabled = False
+        self.resumable = False
+        self.id: str | None = None
+        self.location: str | None = None
+        self.max_seconds: int | None = None
+        self.h_in = 0  # stanzas received and handled on this SM session
+        self.h_out = 0  # stanzas sent on this SM session
+        self.acked = 0  # the last h the server acknowledged
+        self.unacked: deque[bytes] = deque()
+        self.requested_at = 0  # h_out when we last sent <r/>
 
     def room(self) -> int:
         return self.max_unacked - len(self.unacked)

@@ -8,7 +8,7 @@ node table and string pool come back in three buffer copies.
 from __future__ import annotations
 
 import struct
-from typing import Any, NamedTuple
+from typing import Any
 
 try:
     from stanzalink._sl_native import ffi as _ffi
@@ -38,12 +38,25 @@ _EVENT = struct.Struct("=6I2Q")  # sl_event: six uint32, two uint64
 _NODE_WORDS = 8
 
 
-class RawFeed(NamedTuple):
-    consumed: int
-    events: list[tuple[int, int, int, int, int, int, int, int]]  # sl_event fields in order
-    nodes: memoryview  # "I" format, 8 words per node
-    pool: bytes
-    error: tuple[str, str, int, int, int] | None
+class RawFeed:
+    """What one feed() call produced (a plain class: a NamedTuple would
+    compile its constructor at every start)."""
+
+    __slots__ = ("consumed", "error", "events", "nodes", "pool")
+
+    def __init__(
+        self,
+        consumed: int,
+        events: list[tuple[int, int, int, int, int, int, int, int]],  # sl_event fields in order
+        nodes: memoryview,  # "I" format, 8 words per node
+        pool: bytes,
+        error: tuple[str, str, int, int, int] | None,
+    ) -> None:
+        self.consumed = consumed
+        self.events = events
+        self.nodes = nodes
+        self.pool = pool
+        self.error = error
 
 
 _EMPTY_NODES = memoryview(b"").cast("I")

@@ -28,6 +28,18 @@ _KIND, _NEXT, _NS_OFF, _NS_LEN, _NAME_OFF, _NAME_LEN, _VAL_OFF, _VAL_LEN = range
 _ElementPath: Any = _element_path
 
 _SIMPLE_PATH_CHARS = frozenset("/*[].@=()'\"")
+_SIMPLE: dict[str, bool] = {}  # path -> names one child tag (no ElementPath needed)
+_MAX_SIMPLE = 256
+
+
+def _simple(path: str) -> bool:
+    simple = _SIMPLE.get(path)
+    if simple is None:
+        simple = not _SIMPLE_PATH_CHARS.intersection(_strip_ns(path))
+        if len(_SIMPLE) >= _MAX_SIMPLE:
+            _SIMPLE.clear()
+        _SIMPLE[path] = simple
+    return simple
 
 
 class Doc:
@@ -224,7 +236,7 @@ class Element:
 
     # -- ElementPath --------------------------------------------------------------
     def find(self, path: str, namespaces: dict[str, str] | None = None) -> Element | None:
-        if namespaces is None and not _SIMPLE_PATH_CHARS.intersection(_strip_ns(path)):
+        if namespaces is None and _simple(path):
             for child in self:
                 if child.tag == path:
                     return child
@@ -233,7 +245,7 @@ class Element:
         return found
 
     def findall(self, path: str, namespaces: dict[str, str] | None = None) -> list[Element]:
-        if namespaces is None and not _SIMPLE_PATH_CHARS.intersection(_strip_ns(path)):
+        if namespaces is None and _simple(path):
             return [child for child in self if child.tag == path]
         found: list[Element] = _ElementPath.findall(self, path, namespaces)
         return found

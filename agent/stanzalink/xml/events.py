@@ -7,9 +7,9 @@ header), :class:`~stanzalink.xml.element.Element` (one complete stanza) or
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
+from stanzalink._value import Value, _set
 from stanzalink.errors import RemoteProtocolError
 
 if TYPE_CHECKING:
@@ -26,8 +26,7 @@ POLICY_VIOLATION = "policy-violation"
 UNSUPPORTED_ENCODING = "unsupported-encoding"
 
 
-@dataclass(frozen=True, slots=True)
-class StreamOpen:
+class StreamOpen(Value):
     """The ``<stream:stream>`` header.
 
     ``attrib`` holds its attributes in ElementTree form (``xml:lang`` is
@@ -36,16 +35,23 @@ class StreamOpen:
     ``""`` for the default (content) namespace.
     """
 
+    __slots__ = ("attrib", "nsmap")
+
     attrib: dict[str, str]
-    nsmap: dict[str, str] = field(default_factory=dict)
+    nsmap: dict[str, str]
+
+    def __init__(self, attrib: dict[str, str], nsmap: dict[str, str] | None = None) -> None:
+        _set(self, "attrib", attrib)
+        _set(self, "nsmap", {} if nsmap is None else nsmap)
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.attrib.get(key, default)
 
 
-@dataclass(frozen=True, slots=True)
-class StreamClose:
+class StreamClose(Value):
     """``</stream:stream>``: the peer closed its stream."""
+
+    __slots__ = ()
 
 
 Event = Union[StreamOpen, "Element", StreamClose]

@@ -36,8 +36,9 @@ class SerializableElement(Protocol):
 
 # characters XML 1.0 cannot carry at all (not even as references)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_TEXT_SPECIAL = re.compile("[&<>\r]")
-_ATTR_SPECIAL = re.compile('[&<>"\t\n\r]')
+# a string with none of these (to escape, or not XML) goes out as it is
+_TEXT_PLAIN_NOT = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ATTR_PLAIN_NOT = re.compile('[&<>"\t\n\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
 
 _TEXT_MAP = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _ATTR_MAP = str.maketrans(
@@ -67,9 +68,9 @@ def escape_text(s: str, oneline: bool = False) -> str:
     one line."""
     if oneline:
         return escape_attr(s)
-    _check(s)
-    if _TEXT_SPECIAL.search(s) is None:
+    if _TEXT_PLAIN_NOT.search(s) is None:
         return s
+    _check(s)
     if _native.AVAILABLE:
         return _native.escape(s.encode(), False).decode()
     return s.translate(_TEXT_MAP)
@@ -77,9 +78,9 @@ def escape_text(s: str, oneline: bool = False) -> str:
 
 def escape_attr(s: str) -> str:
     """Escape a value for a double-quoted attribute."""
-    _check(s)
-    if _ATTR_SPECIAL.search(s) is None:
+    if _ATTR_PLAIN_NOT.search(s) is None:
         return s
+    _check(s)
     if _native.AVAILABLE:
         return _native.escape(s.encode(), True).decode()
     return s.translate(_ATTR_MAP)
@@ -90,6 +91,23 @@ def _split(tag: str) -> tuple[str, str]:
         ns, _, local = tag[1:].partition("}")
         return ns, local
     return "", tag
+
+
+_NAMES: dict[str, tuple[str, str]] = {}  # tag -> (namespace, checked local name)
+_MAX_NAMES = 512
+
+
+def _element_name(tag: str) -> tuple[str, str]:
+    """The tag split, its local name checked; remembered, as a stream uses
+    few tags (bounded: forgotten all at once when full)."""
+    name = _NAMES.get(tag)
+    if name is None:
+        name = _split(tag)
+        _check(name[1])
+        if len(_NAMES) >= _MAX_NAMES:
+            _NAMES.clear()
+        _NAMES[tag] = name
+    return name
 
 
 def tostring(elem: SerializableElement, *, default_ns: str = "", oneline: bool = False) -> bytes:
@@ -114,8 +132,7 @@ def _serialize(root: SerializableElement, default_ns: str, oneline: bool) -> Ite
     elem = root
     while True:
         # open `elem`
-        ns, local = _split(elem.tag)
-        _check(local)
+        ns, local = _element_name(elem.tag)
         out.append("<" + local)
         child_default = default_ns
         if ns != default_ns:

@@ -17,7 +17,6 @@ from stanzalink.errors import LocalProtocolError
 from stanzalink.xml import _native
 from stanzalink.xml.element import ATTR, NSDECL, WORDS, Element, PoolDoc
 from stanzalink.xml.events import Event, StreamClose, StreamError, StreamOpen
-from stanzalink.xml.expat_backend import ExpatTokenizer, reparse_deferral_stuck
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +142,9 @@ class StreamParser:
                 )
             impl = NativeBackend(**limits)
         elif backend == "expat":
+            # imported here: with the native module it is never needed
+            from stanzalink.xml.expat_backend import ExpatTokenizer, reparse_deferral_stuck
+
             impl = ExpatTokenizer(**limits)
             if reparse_deferral_stuck():
                 log.warning(
