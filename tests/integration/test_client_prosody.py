@@ -19,7 +19,7 @@ from stanzalink.session.events import Authenticated, Registered
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xml import E, Element
 
-from .peers import client_config, login, login_refused, slix_client, until
+from .peers import client_config, login, login_refused, new_account, slix_client, until
 
 _new = itertools.count(1)
 
@@ -231,14 +231,13 @@ def test_a_burst_of_sends_shares_one_write_and_all_arrive(
     """Stanzas sent in one go leave in one transport write (one TLS record),
     at the loop's next turn; the peer gets every one, in order."""
     device_jid, device_pw = account
-    ctl_jid = f"ctl{next(_new)}@{prosody.domain}"
-    prosody.register(ctl_jid.split("@")[0], "ctl-password")
+    ctl_jid, ctl_pw = new_account(prosody, "ctl")
 
     async def main() -> None:
-        client = Client(device_config(prosody, device_jid, device_pw))
+        client = Client(client_config(prosody, device_jid, device_pw))
         await client.start()
         await client.wait_online(30)
-        ctl = await controller(prosody, ctl_jid, "ctl-password")
+        ctl = await slix_client(prosody, ctl_jid, ctl_pw)
         bodies: list[str] = []
         all_in = asyncio.get_running_loop().create_future()
 
