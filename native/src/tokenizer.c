@@ -195,6 +195,75 @@ static void init_tables(void) {
 
 #define IS_WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
 
+/* ------------------------------------------------------------------ run scanning */
+/* skip_run(p, end, a, b, c, d, plain): the first byte in [p, end) that is
+ * a, b, c or d, below 0x20 or at least 0x80, or end.  Such a byte may still
+ * be plain for the caller (a TAB in text, the other quote in a value): the
+ * caller looks at it with its table.  Sixteen bytes at a time with SSE2 or
+ * NEON, eight at a time in a uint64_t otherwise; SL_NO_SIMD forces the
+ * portable path (the tests build it too). */
+#if !defined(SL_NO_SIMD) && defined(__SSE2__)
+#include <emmintrin.h>
+#define SL_SCAN_SSE2 1
+#elif !defined(SL_NO_SIMD) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define SL_SCAN_NEON 1
+#endif
+
+#define SWAR_ONES 0x0101010101010101ull
+#define SWAR_HIGH 0x8080808080808080ull
+/* nonzero when some byte of x equals the byte v (exact as a yes/no) */
+#define SWAR_HAS(x, v) ((((x) ^ (SWAR_ONES * (v))) - SWAR_ONES) & ~((x) ^ (SWAR_ONES * (v))) & SWAR_HIGH)
+/* nonzero when some byte of x is below 0x20 or at least 0x80 (exact as a yes/no:
+ * a borrow only leaves a byte that is below 0x20 itself) */
+#define SWAR_CTL_OR_HIGH(x) ((((x) - SWAR_ONES * 0x20u) | (x)) & SWAR_HIGH)
+
+static inline const uint8_t *skip_run(const uint8_t *p, const uint8_t *end, uint8_t a, uint8_t b,
+                                      uint8_t c, uint8_t d) {
+#if defined(SL_SCAN_SSE2)
+    const __m128i va = _mm_set1_epi8((char)a), vb = _mm_set1_epi8((char)b);
+    const __m128i vc = _mm_set1_epi8((char)c), vd = _mm_set1_epi8((char)d);
+    const __m128i lo = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed compare: bytes >= 0x80 are negative, so below 0x20 too */
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, vc), _mm_cmpeq_epi8(v, vd)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(m, _mm_cmplt_epi8(v, lo)));
+        if (mask) return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#elif defined(SL_SCAN_NEON)
+    const uint8x16_t va = vdupq_n_u8(a), vb = vdupq_n_u8(b), vc = vdupq_n_u8(c), vd = vdupq_n_u8(d);
+    const int8x16_t lo = vdupq_n_s8(0x20);
+    while (end - p >= 16) {
+        uint8x16_t v = vld1q_u8(p);
+        uint8x16_t m = vorrq_u8(vorrq_u8(vceqq_u8(v, va), vceqq_u8(v, vb)),
+                                vorrq_u8(vceqq_u8(v, vc), vceqq_u8(v, vd)));
+        uint64x2_t m64;
+        m = vorrq_u8(m, vcltq_s8(vreinterpretq_s8_u8(v), lo));
+        m64 = vreinterpretq_u64_u8(m);
+        if (vgetq_lane_u64(m64, 0) | vgetq_lane_u64(m64, 1)) {
+            /* found in these 16: the first one byte by byte */
+            while (*p != a && *p != b && *p != c && *p != d && *p >= 0x20 && *p < 0x80) p++;
+            return p;
+        }
+        p += 16;
+    }
+#endif
+    while (end - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        if (SWAR_CTL_OR_HIGH(x) | SWAR_HAS(x, a) | SWAR_HAS(x, b) | SWAR_HAS(x, c) | SWAR_HAS(x, d)) break;
+        p += 8;
+    }
+    while (p < end && *p != a && *p != b && *p != c && *p != d && *p >= 0x20 && *p < 0x80) p++;
+    return p;
+}
+
+#define SKIP_TEXT(p, end) skip_run((p), (end), '<', '&', ']', '>')
+#define SKIP_ATTR(p, end) skip_run((p), (end), '"', '\'', '<', '&')
+
 /* ------------------------------------------------------------------ helpers */
 static int grow(void **buf, uint32_t *cap, uint32_t need, size_t elem) {
     uint32_t n;
@@ -1656,15 +1725,17 @@ static inline const uint8_t *fast_name(const uint8_t *q, const uint8_t *stop, ui
  * handle it byte by byte.  *rc gets end_start_tag()'s result. */
 static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8_t *p,
                                      const uint8_t *stop, int *rc) {
-    const uint8_t *q = p + 1, *e;
-    uint32_t pool0 = t->pool_n, colon, nattr = 0;
+    /* The tag's bytes after '<' are copied to the pool in one piece once the
+     * tag is known to be complete and plain; names and values are offsets
+     * into that copy (the quotes, '=' and spaces between them are unused). */
+    const uint8_t *s = p + 1, *q = s, *e;
+    uint32_t base = prel(t), colon, nattr = 0;
     int empty = 0;
     e = fast_name(q, stop, &colon);
     if (!e) return NULL;
-    t->tag_qoff = prel(t);
+    t->tag_qoff = base;
     t->tag_qlen = (uint32_t)(e - q);
     t->tag_colon = colon;
-    if (pool_put(t, q, t->tag_qlen)) goto bail;
     q = e;
     for (;;) {
         uint8_t c;
@@ -1690,10 +1761,9 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
             if (nattr + 1 > t->attr_cap || !t->attrs)
                 if (grow((void **)&t->attrs, &t->attr_cap, nattr + 1, sizeof(attr_rec))) goto bail;
             a = &t->attrs[nattr];
-            a->qoff = prel(t);
+            a->qoff = base + (uint32_t)(q - s);
             a->qlen = (uint32_t)(e - q);
             a->colon = colon;
-            if (pool_put(t, q, a->qlen)) goto bail;
             q = e;
             while (q < stop && *q == ' ') q++;
             if (q >= stop || *q != '=') goto bail;
@@ -1702,35 +1772,33 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
             if (q >= stop || (*q != '"' && *q != '\'')) goto bail;
             quote = *q++;
             v = q;
-            {
-                /* find the closing quote, then check what lies before it */
-                const uint8_t *qe = memchr(q, quote, (size_t)(stop - q));
-                if (!qe) goto bail;
-                while (q < qe) {
-                    c = *q;
-                    if (attr_plain[c]) {
-                        q++;
+            for (;;) {
+                q = SKIP_ATTR(q, stop);
+                if (q >= stop) goto bail;
+                c = *q;
+                if (c == quote) break;
+                if (attr_plain[c] || c == '"' || c == '\'') {
+                    q++;
+                    continue;
+                }
+                if (c >= 0x80) {
+                    uint32_t cp;
+                    int n = u8_decode(q, stop, &cp);
+                    if (n > 0 && cp < 0xFFFE) {
+                        q += n;
                         continue;
                     }
-                    if (c >= 0x80) {
-                        uint32_t cp;
-                        int n = u8_decode(q, qe, &cp);
-                        if (n > 0 && cp < 0xFFFE) {
-                            q += n;
-                            continue;
-                        }
-                    }
-                    goto bail;
                 }
+                goto bail;
             }
-            a->voff = prel(t);
+            a->voff = base + (uint32_t)(v - s);
             a->vlen = (uint32_t)(q - v);
-            if (pool_put(t, v, a->vlen)) goto bail;
             q++;
             nattr++;
             if (q < stop && *q != ' ' && *q != '\t' && *q != '>' && *q != '/') goto bail;
         }
     }
+    if (pool_put(t, s, (uint32_t)(q - s))) goto bail;
     t->nattr = nattr;
     t->text_node = NONE;
     *rc = end_start_tag(t, POS(t, q, data), empty, NULL, NULL);
@@ -1738,7 +1806,6 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
     t->rsqb = 0;
     return q + 1;
 bail:
-    t->pool_n = pool0;
     t->nattr = 0;
     return NULL;
 }
@@ -1796,6 +1863,8 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
         if (t->st == ST_TEXT && !t->pending_cr) {
             const uint8_t *run = p;
             while (p < stop) {
+                p = SKIP_TEXT(p, stop);
+                if (p >= stop) break;
                 c = *p;
                 if (text_plain[c]) {
                     p++;
@@ -1825,6 +1894,8 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
         } else if (t->st == ST_ATTR_VAL && !t->pending_cr) {
             const uint8_t *run = p;
             while (p < stop) {
+                p = SKIP_ATTR(p, stop);
+                if (p >= stop) break;
                 c = *p;
                 if (attr_plain[c]) {
                     p++;
