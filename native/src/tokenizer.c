@@ -643,10 +643,11 @@ static int prepare_hash(sl_tok *t) {
     return 0;
 }
 
-static int xmlns_name(const sl_tok *t, const attr_rec *a) {
-    const uint8_t *q = pabs(t, a->qoff);
-    if (a->colon == NONE) return a->qlen == 5 && memcmp(q, "xmlns", 5) == 0;
-    return a->colon == 5 && memcmp(q, "xmlns", 5) == 0;
+static inline int xmlns_name(const sl_tok *t, const attr_rec *a) {
+    const uint8_t *q;
+    if (a->colon == NONE ? a->qlen != 5 : a->colon != 5) return 0;
+    q = pabs(t, a->qoff);
+    return q[0] == 'x' && q[1] == 'm' && q[2] == 'l' && q[3] == 'n' && q[4] == 's';
 }
 
 /* The '>' of a start tag (empty: "/>"): namespaces, duplicates, limits,
@@ -663,11 +664,13 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
 
     /* 1. duplicate attributes by qualified name: pairwise when few, hashed
      * when many (cost stays linear however many attributes come) */
-    uint32_t nprefixed = 0;
+    uint32_t nprefixed = 0, nlong = 0, ndecls = 0;
     for (i = 0; i < t->nattr; i++) {
         attr_rec *a = &t->attrs[i];
         a->is_decl = (uint32_t)xmlns_name(t, a);
+        ndecls += a->is_decl;
         if (!a->is_decl && a->colon != NONE) nprefixed++;
+        if (a->qlen > t->lim.max_name_len) nlong++;
     }
     if (t->nattr > 1 && t->nattr <= 8) {
         uint32_t j;
@@ -685,7 +688,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         }
     }
     /* 2. namespace declarations, in document order */
-    for (i = 0; i < t->nattr; i++) {
+    for (i = 0; ndecls && i < t->nattr; i++) {
         attr_rec *a = &t->attrs[i];
         const uint8_t *prefix;
         uint32_t plen;
@@ -732,7 +735,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         if (!b) NWF("unbound prefix");
     }
     /* attributes' namespaces and duplicates after resolution */
-    for (i = 0; i < t->nattr; i++) {
+    for (i = 0; nprefixed && i < t->nattr; i++) {
         attr_rec *a = &t->attrs[i];
         if (a->is_decl || a->colon == NONE) continue;
         q = pabs(t, a->qoff);
@@ -791,9 +794,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         return fail(t, SL_COND_POLICY_VIOLATION, pos, "too many attributes on one element");
     if (t->tag_qlen > t->lim.max_name_len)
         return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
-    for (i = 0; i < t->nattr; i++)
-        if (t->attrs[i].qlen > t->lim.max_name_len)
-            return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
+    if (nlong) return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
     if (t->depth > t->lim.max_depth)
         return fail(t, SL_COND_POLICY_VIOLATION, pos, "elements nested deeper than the limit");
     /* 4. framing */
@@ -819,9 +820,14 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         if (pool_put(t, (const uint8_t *)XML_NS, sizeof XML_NS - 1)) return SL_E_NOMEM;
         elem_ns_len = sizeof XML_NS - 1;
     }
-    nd = new_node(t, SL_NODE_ELEM);
-    if (!nd) return SL_E_NOMEM;
-    node_idx = t->node_n - 1 - t->u_node0;
+    /* the element and its attribute nodes: room for all of them at once */
+    if (t->node_n + 1 + t->nattr > t->node_cap || !t->nodes)
+        if (grow((void **)&t->nodes, &t->node_cap, t->node_n + 1 + t->nattr, sizeof(sl_node)))
+            return SL_E_NOMEM;
+    node_idx = t->node_n - t->u_node0;
+    nd = &t->nodes[t->node_n++];
+    nd->kind = SL_NODE_ELEM;
+    nd->next = node_idx + 1;
     nd->ns_off = elem_ns_off;
     nd->ns_len = elem_ns_len;
     nd->name_off = t->tag_colon == NONE ? t->tag_qoff : t->tag_qoff + t->tag_colon + 1;
@@ -832,8 +838,10 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
             attr_rec *a = &t->attrs[i];
             sl_node *an;
             if (a->is_decl) continue;
-            an = new_node(t, SL_NODE_ATTR);
-            if (!an) return SL_E_NOMEM;
+            an = &t->nodes[t->node_n];
+            an->kind = SL_NODE_ATTR;
+            an->next = t->node_n - t->u_node0 + 1;
+            t->node_n++;
             nextra++;
             if (a->colon != NONE) {
                 q = pabs(t, a->qoff);
@@ -845,13 +853,13 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
                     binding *ab = find_binding(t, q, a->colon);
                     uint32_t off;
                     if (ns_in_pool(t, ab, &off)) return SL_E_NOMEM;
-                    an = &t->nodes[t->node_n - 1];
                     an->ns_off = off;
                     an->ns_len = ab->ulen;
                 }
                 an->name_off = a->qoff + a->colon + 1;
                 an->name_len = a->qlen - a->colon - 1;
             } else {
+                an->ns_off = an->ns_len = 0;
                 an->name_off = a->qoff;
                 an->name_len = a->qlen;
             }
@@ -879,6 +887,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         }
         nd = &t->nodes[t->u_node0 + node_idx];
         nd->val_off = nextra;
+        nd->val_len = 0;
     }
     /* push the frame */
     {
