@@ -16,6 +16,7 @@
 #include "stanzalink/tokenizer.h"
 
 #define NONE 0xFFFFFFFFu
+#define TAG_ID_MAX 96 /* bytes of namespace + local name that get a tag_id */
 #define STREAM_NS "http://etherx.jabber.org/streams"
 #define XML_NS "http://www.w3.org/XML/1998/namespace"
 #define XMLNS_NS "http://www.w3.org/2000/xmlns/"
@@ -163,6 +164,10 @@ struct sl_tok {
     int failed, closed, seen_root;
     sl_error err;
     char msg[200];
+    /* stanza names numbered for sl_event.tag_id (kept across resets) */
+    uint32_t tag_n;
+    uint32_t tag_key[SL_TAG_IDS];
+    uint8_t tag_buf[SL_TAG_IDS][TAG_ID_MAX];
 };
 
 /* ------------------------------------------------------------------ classes */
@@ -549,6 +554,26 @@ const sl_error *sl_tok_error(const sl_tok *t) { return t->failed ? &t->err : NUL
 uint32_t sl_tok_event_count(const sl_tok *t) { return t->ev_n; }
 
 /* ------------------------------------------------------------------ units and events */
+/* The tag_id of the unit's first node (the stanza element): a linear
+ * search of at most SL_TAG_IDS entries; the key holds both lengths exactly
+ * and two bytes, so most entries are rejected before the bytes are compared. */
+static uint32_t stanza_tag_id(sl_tok *t) {
+    const sl_node *nd = &t->nodes[t->u_node0];
+    const uint8_t *ns = pabs(t, nd->ns_off), *loc = pabs(t, nd->name_off);
+    uint32_t nl = nd->ns_len, ll = nd->name_len, key, i;
+    if (nl + ll > TAG_ID_MAX || ll == 0) return 0;
+    key = nl | ll << 8 | (uint32_t)loc[0] << 16 | (uint32_t)(nl ? ns[nl - 1] : 0) << 24;
+    for (i = 0; i < t->tag_n; i++)
+        if (t->tag_key[i] == key && memcmp(t->tag_buf[i], ns, nl) == 0 &&
+            memcmp(t->tag_buf[i] + nl, loc, ll) == 0)
+            return i + 1;
+    if (t->tag_n == SL_TAG_IDS) return 0;
+    t->tag_key[i] = key;
+    memcpy(t->tag_buf[i], ns, nl);
+    memcpy(t->tag_buf[i] + nl, loc, ll);
+    return ++t->tag_n;
+}
+
 static int emit(sl_tok *t, uint32_t kind, uint64_t end) {
     sl_event *e;
     if (grow((void **)&t->ev, &t->ev_cap, t->ev_n + 1, sizeof(sl_event))) return SL_E_NOMEM;
@@ -563,6 +588,7 @@ static int emit(sl_tok *t, uint32_t kind, uint64_t end) {
         e->node_count = t->node_n - t->u_node0;
         e->pool_start = t->u_pool0;
         e->pool_len = t->pool_n - t->u_pool0;
+        if (kind == SL_EV_STANZA) e->tag_id = stanza_tag_id(t);
     }
     e->byte_start = t->unit_start;
     e->byte_end = end;

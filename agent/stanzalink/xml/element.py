@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import xml.etree.ElementPath as _element_path
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 # node kinds and word offsets (tokenizer.h)
 ELEM = 1
@@ -76,7 +76,16 @@ class Element:
     and edit the copy.
     """
 
-    __slots__ = ("_attrib", "_d", "_e", "_i", "_tag")
+    __slots__ = ("_attrib", "_c", "_d", "_e", "_i", "_k", "_tag")
+
+    # A stanza element from the native backend starts as a lazy view: only
+    # ``_c`` (a callable giving the stanza's doc and node count) and ``_k``
+    # (its argument) are set, and ``_tag`` when the tag is known already.
+    # The first read of anything else comes to __getattr__ (an unset slot
+    # raises AttributeError), which fills the slots; from then on it is an
+    # ordinary view.
+    _c: Callable[[int], tuple[Doc, int]]
+    _k: int
 
     def __init__(self, doc: Doc, index: int, end: int) -> None:
         self._d = doc
@@ -84,6 +93,19 @@ class Element:
         self._e = end  # one past the parent's subtree: bounds the tail
         self._tag: str | None = None
         self._attrib: dict[str, str] | None = None
+
+    if not TYPE_CHECKING:  # keeps attribute typos visible to mypy
+
+        def __getattr__(self, name):
+            if name == "_d" or name == "_i" or name == "_e":
+                doc, count = self._c(self._k)
+                self._d = doc
+                self._i = 0
+                self._e = count
+                return getattr(self, name)
+            if name == "_tag" or name == "_attrib":
+                return None
+            raise AttributeError(name)
 
     # -- names and attributes ---------------------------------------------
     @property
