@@ -328,7 +328,7 @@ static inline sl_node *new_node(sl_tok *t, uint32_t kind) {
     return n;
 }
 
-static int text_append(sl_tok *t, const uint8_t *s, uint32_t n) {
+static inline int text_append(sl_tok *t, const uint8_t *s, uint32_t n) {
     if (t->text_node == NONE) {
         sl_node *nd = new_node(t, SL_NODE_TEXT);
         if (!nd) return SL_E_NOMEM;
@@ -417,6 +417,18 @@ static int u8_decode(const uint8_t *p, const uint8_t *end, uint32_t *cp) {
     }
     *cp = u8_value(p, n);
     return n;
+}
+
+/* The length of a complete 2- or 3-byte character at p that is surely an
+ * XML Char (U+0080..U+07FF, U+1000..U+CFFF, U+E000..U+EFFF), else 0: the
+ * common case, decided without u8_decode.  Everything else (E0, ED, EF,
+ * 4-byte forms, faults) goes to u8_decode. */
+static inline int u8_common(const uint8_t *p, const uint8_t *end) {
+    uint8_t c = p[0];
+    if (c >= 0xC2 && c <= 0xDF) return end - p >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE)
+        return end - p >= 3 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 ? 3 : 0;
+    return 0;
 }
 
 /* Validate a collected sequence (lead byte in b[0]). */
@@ -622,7 +634,8 @@ static binding *find_binding(sl_tok *t, const uint8_t *prefix, uint32_t plen) {
 }
 
 static int nsbuf_put(sl_tok *t, const uint8_t *s, uint32_t n, uint32_t *off) {
-    if (grow((void **)&t->nsbuf, &t->nsbuf_cap, t->nsbuf_len + n, 1)) return SL_E_NOMEM;
+    if (t->nsbuf_len + n > t->nsbuf_cap || !t->nsbuf)
+        if (grow((void **)&t->nsbuf, &t->nsbuf_cap, t->nsbuf_len + n, 1)) return SL_E_NOMEM;
     memcpy(t->nsbuf + t->nsbuf_len, s, n);
     *off = t->nsbuf_len;
     t->nsbuf_len += n;
@@ -703,6 +716,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         for (i = 1; i < t->nattr; i++)
             for (j = 0; j < i; j++)
                 if (t->attrs[i].qlen == t->attrs[j].qlen &&
+                    *pabs(t, t->attrs[i].qoff) == *pabs(t, t->attrs[j].qoff) &&
                     memcmp(pabs(t, t->attrs[i].qoff), pabs(t, t->attrs[j].qoff), t->attrs[i].qlen) == 0)
                     NWF("duplicate attribute");
     } else if (t->nattr > 8) {
@@ -743,7 +757,8 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
             }
             if (a->vlen == 0) NWF("must not undeclare prefix");
         }
-        if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return SL_E_NOMEM;
+        if (t->nbind + 1 > t->bind_cap || !t->binds)
+            if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return SL_E_NOMEM;
         nb = &t->binds[t->nbind++];
         if (nsbuf_put(t, prefix, plen, &nb->poff)) return SL_E_NOMEM;
         nb->plen = plen;
@@ -1818,7 +1833,12 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
                 }
                 if (c >= 0x80) {
                     uint32_t cp;
-                    int n = u8_decode(q, stop, &cp);
+                    int n = u8_common(q, stop);
+                    if (n) {
+                        q += n;
+                        continue;
+                    }
+                    n = u8_decode(q, stop, &cp);
                     if (n > 0 && cp < 0xFFFE) {
                         q += n;
                         continue;
@@ -1879,20 +1899,28 @@ static int accepts_non_ascii(const sl_tok *t) {
 static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const uint8_t *end,
                       uint32_t max_events, const uint8_t **out) {
     int r;
+    /* where the current unit's byte limit falls in this range: depends on
+     * the unit's start only, so it is computed again when that changes */
+    uint64_t lim_unit = 0;
+    const uint8_t *lim_stop = NULL;
     while (p < end) {
         const uint8_t *stop = end;
-        uint64_t pos = POS(t, p, data);
+        uint64_t pos;
         uint8_t c;
         if (t->in_unit) {
-            uint64_t used = pos - t->unit_start;
-            uint64_t room = used >= t->lim.max_stanza_bytes ? 0 : t->lim.max_stanza_bytes - used;
-            if (room == 0) {
+            if (!lim_stop || lim_unit != t->unit_start) {
+                uint64_t limit = t->unit_start + t->lim.max_stanza_bytes; /* first byte too many */
+                uint64_t avail = limit > t->base ? limit - t->base : 0;
+                lim_unit = t->unit_start;
+                lim_stop = avail < (uint64_t)(end - data) ? data + avail : end;
+            }
+            if (p >= lim_stop) {
                 *out = p;
-                return fail(t, SL_COND_POLICY_VIOLATION, pos,
+                return fail(t, SL_COND_POLICY_VIOLATION, POS(t, p, data),
                             t->seen_root ? "stanza larger than the limit"
                                          : "stream header larger than the limit");
             }
-            if (room < (uint64_t)(end - p)) stop = p + room;
+            stop = lim_stop;
         }
         /* fast path: character data inside a stanza */
         if (t->st == ST_TEXT && !t->pending_cr) {
@@ -1913,7 +1941,12 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                 }
                 if (c >= 0x80) {
                     uint32_t cp;
-                    int n = u8_decode(p, stop, &cp);
+                    int n = u8_common(p, stop);
+                    if (n) {
+                        p += n;
+                        continue;
+                    }
+                    n = u8_decode(p, stop, &cp);
                     if (n > 0 && cp < 0xFFFE) {
                         p += n;
                         continue;
