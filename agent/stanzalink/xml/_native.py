@@ -50,6 +50,7 @@ class RawFeed(NamedTuple):
 
 
 _EMPTY_NODES = memoryview(b"").cast("I")
+_raw = tuple.__new__  # a RawFeed without the Python-level namedtuple __new__
 
 
 def _check_limit(name: str, value: int) -> int:
@@ -115,20 +116,20 @@ class Tokenizer:
             ev_ptr = lib.sl_tok_events(tok, count)
             n_ev = count[0]
         elif rc == 0:
-            return RawFeed(self._consumed[0], [], _EMPTY_NODES, b"", None)
+            return _raw(RawFeed, (self._consumed[0], [], _EMPTY_NODES, b"", None))
         else:  # rc is the number of events in the arena
             n_ev = rc
             ev_ptr = lib.sl_tok_events(tok, ffi.NULL)
         consumed = self._consumed[0]
         if n_ev == 0:
-            return RawFeed(consumed, [], _EMPTY_NODES, b"", error)
+            return _raw(RawFeed, (consumed, [], _EMPTY_NODES, b"", error))
         events = list(_EVENT.iter_unpack(ffi.buffer(ev_ptr, n_ev * _EVENT_SIZE)))
         node_ptr = lib.sl_tok_nodes(tok, count)
-        nodes = memoryview(ffi.buffer(node_ptr, count[0] * 32)[:]).cast("I")
+        nodes = memoryview(bytes(ffi.buffer(node_ptr, count[0] * 32))).cast("I")
         pool_ptr = lib.sl_tok_pool(tok, count)
         n_pool = count[0]
-        pool = ffi.buffer(pool_ptr, n_pool)[:] if n_pool else b""
-        return RawFeed(consumed, events, nodes, pool, error)
+        pool = bytes(ffi.buffer(pool_ptr, n_pool)) if n_pool else b""
+        return _raw(RawFeed, (consumed, events, nodes, pool, error))
 
 
 class Ring:

@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, cast
 
 from stanzalink.errors import LocalProtocolError
 from stanzalink.xml import _native
-from stanzalink.xml.element import ATTR, NSDECL, WORDS, Element, PoolDoc
+from stanzalink.xml.element import ATTR, NSDECL, WORDS, Doc, Element, PoolDoc
 from stanzalink.xml.events import Event, StreamClose, StreamError, StreamOpen
 from stanzalink.xml.expat_backend import ExpatTokenizer, reparse_deferral_stuck
 
@@ -44,26 +45,22 @@ def available_backends() -> list[str]:
     return ["native", "expat"] if _native.AVAILABLE else ["expat"]
 
 
-class _Chunk:
-    """The node table and pool of one feed, shared by the stanzas it
+class _Chunk(tuple[list[tuple[int, ...]], memoryview, bytes]):
+    """The events, node table and pool of one feed, shared by the stanzas it
     delivered; a stanza's :class:`PoolDoc` is sliced out of it the first
-    time more than the stanza's tag is read (see ``Element._lazy``)."""
+    time more than the stanza's tag is read (see ``Element._c``)."""
 
-    __slots__ = ("events", "nodes", "pool")
+    __slots__ = ()
 
-    def __init__(self, raw: _native.RawFeed) -> None:
-        self.events = raw.events
-        self.nodes = raw.nodes
-        self.pool = raw.pool
-
-    def __call__(self, k: int) -> tuple[PoolDoc, int]:
-        _kind, start, count, pool_start, _plen, _tid, _b0, _b1 = self.events[k]
-        return PoolDoc(
-            self.nodes[start * WORDS : (start + count) * WORDS], self.pool, pool_start
-        ), count
+    def __call__(self, k: int, /) -> tuple[Doc, int]:
+        events, nodes, pool = self
+        _kind, start, count, pool_start, _plen, _tid, _b0, _b1 = events[k]
+        return PoolDoc(nodes[start * WORDS : (start + count) * WORDS], pool, pool_start), count
 
 
+_DocSource = Callable[[int], tuple[Doc, int]]
 _new_element = object.__new__
+_new_chunk = tuple.__new__
 
 
 class NativeBackend:
@@ -86,7 +83,8 @@ class NativeBackend:
         raw = self._tok.feed(data, max_events)
         events: list[Event] = []
         if raw.events:
-            chunk = _Chunk(raw)
+            # (mypy does not see __call__ on a tuple subclass)
+            chunk = cast(_DocSource, _new_chunk(_Chunk, (raw.events, raw.nodes, raw.pool)))
             tags = self._tags
             append = events.append
             for k, (kind, start, count, pool_start, _plen, tid, _b0, _b1) in enumerate(raw.events):
