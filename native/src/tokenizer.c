@@ -978,6 +978,113 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
     return r;
 }
 
+/* end_start_tag() for the common shape, inside the stream (depth >= 1):
+ * no prefix on the element or any attribute, at most 8 attributes, so the
+ * only declaration can be a default one (xmlns=...).  The same checks in
+ * the same order, in fewer passes. */
+static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
+    uint32_t i, j, n = t->nattr, nbind0 = t->nbind, nsbuf0 = t->nsbuf_len, node_idx, nlong = 0;
+    uint32_t decl = NONE, elem_ns_off = 0, elem_ns_len = 0;
+    attr_rec *at = t->attrs;
+    const uint8_t *base = t->pool + t->u_pool0;
+    binding *b;
+    sl_node *nd;
+    /* 1. duplicates by name; which attribute is the declaration */
+    for (i = 0; i < n; i++) {
+        const uint8_t *qi = base + at[i].qoff;
+        uint32_t ql = at[i].qlen;
+        at[i].is_decl = ql == 5 && qi[0] == 'x' && qi[1] == 'm' && qi[2] == 'l' && qi[3] == 'n' && qi[4] == 's';
+        if (at[i].is_decl) decl = i;
+        if (ql > t->lim.max_name_len) nlong++;
+        for (j = 0; j < i; j++)
+            if (at[j].qlen == ql && base[at[j].qoff] == qi[0] && memcmp(base + at[j].qoff, qi, ql) == 0)
+                NWF("duplicate attribute");
+    }
+    /* 2. the declaration, and the element's namespace */
+    if (decl != NONE) {
+        const uint8_t *v = base + at[decl].voff;
+        uint32_t vl = at[decl].vlen;
+        binding *nb;
+        if ((vl == sizeof XML_NS - 1 && memcmp(v, XML_NS, vl) == 0) ||
+            (vl == sizeof XMLNS_NS - 1 && memcmp(v, XMLNS_NS, vl) == 0))
+            NWF("prefix must not be bound to one of the reserved namespace names");
+        if (t->nbind + 1 > t->bind_cap || !t->binds)
+            if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return SL_E_NOMEM;
+        nb = &t->binds[t->nbind++];
+        nb->poff = t->nsbuf_len;
+        nb->plen = 0;
+        if (nsbuf_put(t, v, vl, &nb->uoff)) return SL_E_NOMEM;
+        nb->ulen = vl;
+        nb->gen = t->unit_gen;
+        nb->pool_off = at[decl].voff;
+        b = nb;
+    } else {
+        b = find_binding(t, (const uint8_t *)"", 0);
+    }
+    /* 3. limits */
+    if (n > t->lim.max_attrs) return fail(t, SL_COND_POLICY_VIOLATION, pos, "too many attributes on one element");
+    if (t->tag_qlen > t->lim.max_name_len || nlong)
+        return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
+    if (t->depth > t->lim.max_depth)
+        return fail(t, SL_COND_POLICY_VIOLATION, pos, "elements nested deeper than the limit");
+    /* 4. framing: no second <stream:stream> */
+    if (t->tag_qlen == 6 && b != NULL && b->ulen == sizeof STREAM_NS - 1 &&
+        memcmp(base + t->tag_qoff, "stream", 6) == 0 && memcmp(t->nsbuf + b->uoff, STREAM_NS, b->ulen) == 0)
+        NWF("a <stream:stream> inside the stream");
+    /* 5. nodes */
+    if (b != NULL && b->ulen > 0) {
+        if (ns_in_pool(t, b, &elem_ns_off)) return SL_E_NOMEM;
+        elem_ns_len = b->ulen;
+    }
+    if (t->node_n + 1 + n > t->node_cap || !t->nodes)
+        if (grow((void **)&t->nodes, &t->node_cap, t->node_n + 1 + n, sizeof(sl_node))) return SL_E_NOMEM;
+    node_idx = t->node_n - t->u_node0;
+    nd = &t->nodes[t->node_n++];
+    nd->kind = SL_NODE_ELEM;
+    nd->ns_off = elem_ns_off;
+    nd->ns_len = elem_ns_len;
+    nd->name_off = t->tag_qoff;
+    nd->name_len = t->tag_qlen;
+    nd->val_off = n - (decl != NONE);
+    nd->val_len = 0;
+    for (i = 0; i < n; i++) {
+        sl_node *an;
+        if (i == decl) continue;
+        an = &t->nodes[t->node_n];
+        an->kind = SL_NODE_ATTR;
+        an->next = t->node_n - t->u_node0 + 1;
+        t->node_n++;
+        an->ns_off = an->ns_len = 0;
+        an->name_off = at[i].qoff;
+        an->name_len = at[i].qlen;
+        an->val_off = at[i].voff;
+        an->val_len = at[i].vlen;
+    }
+    t->nattr = 0;
+    if (empty) {
+        nd->next = t->node_n - t->u_node0;
+        t->nbind = nbind0;
+        t->nsbuf_len = nsbuf0;
+        if (t->depth == 1) {
+            if (emit(t, SL_EV_STANZA, pos + 1)) return SL_E_NOMEM;
+            unit_end(t);
+            return 1;
+        }
+        return 0;
+    }
+    nd->next = node_idx + 1;
+    {
+        frame *f = &t->stack[t->depth];
+        f->node = node_idx;
+        f->qoff = t->tag_qoff;
+        f->qlen = t->tag_qlen;
+        f->nbind = nbind0;
+        f->nsbuf_len = nsbuf0;
+    }
+    t->depth++;
+    return 0;
+}
+
 /* an end tag's '>' */
 static int end_end_tag(sl_tok *t, uint64_t pos) {
     frame *f;
@@ -1780,12 +1887,13 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
      * into that copy (the quotes, '=' and spaces between them are unused). */
     const uint8_t *s = p + 1, *q = s, *e;
     uint32_t base = prel(t), colon, nattr = 0;
-    int empty = 0;
+    int empty = 0, any_colon;
     e = fast_name(q, stop, &colon);
     if (!e) return NULL;
     t->tag_qoff = base;
     t->tag_qlen = (uint32_t)(e - q);
     t->tag_colon = colon;
+    any_colon = colon != NONE;
     q = e;
     for (;;) {
         uint8_t c;
@@ -1814,6 +1922,7 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
             a->qoff = base + (uint32_t)(q - s);
             a->qlen = (uint32_t)(e - q);
             a->colon = colon;
+            any_colon |= colon != NONE;
             q = e;
             while (q < stop && *q == ' ') q++;
             if (q >= stop || *q != '=') goto bail;
@@ -1856,7 +1965,10 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
     if (pool_put(t, s, (uint32_t)(q - s))) goto bail;
     t->nattr = nattr;
     t->text_node = NONE;
-    *rc = end_start_tag(t, POS(t, q, data), empty, NULL, NULL);
+    if (t->depth >= 1 && !any_colon && nattr <= 8)
+        *rc = end_start_tag_plain(t, POS(t, q, data), empty);
+    else
+        *rc = end_start_tag(t, POS(t, q, data), empty, NULL, NULL);
     if (*rc >= 0 && t->st != ST_DONE_ERR) t->st = after_markup_state(t);
     t->rsqb = 0;
     return q + 1;
