@@ -78,12 +78,7 @@ class Element:
 
     __slots__ = ("_attrib", "_c", "_d", "_e", "_i", "_k", "_tag")
 
-    # A stanza element from the native backend starts as a lazy view: only
-    # ``_c`` (a callable giving the stanza's doc and node count) and ``_k``
-    # (its argument) are set, and ``_tag`` when the tag is known already.
-    # The first read of anything else comes to __getattr__ (an unset slot
-    # raises AttributeError), which fills the slots; from then on it is an
-    # ordinary view.
+    # Set only on a LazyElement (see there).
     _c: Callable[[int], tuple[Doc, int]]
     _k: int
 
@@ -93,19 +88,6 @@ class Element:
         self._e = end  # one past the parent's subtree: bounds the tail
         self._tag: str | None = None
         self._attrib: dict[str, str] | None = None
-
-    if not TYPE_CHECKING:  # keeps attribute typos visible to mypy
-
-        def __getattr__(self, name):
-            if name == "_d" or name == "_i" or name == "_e":
-                doc, count = self._c(self._k)
-                self._d = doc
-                self._i = 0
-                self._e = count
-                return getattr(self, name)
-            if name == "_tag" or name == "_attrib":
-                return None
-            raise AttributeError(name)
 
     # -- names and attributes ---------------------------------------------
     @property
@@ -291,6 +273,34 @@ class Element:
 
     def __repr__(self) -> str:
         return f"<Element {self.tag!r} at {id(self):#x}>"
+
+
+class LazyElement(Element):
+    """A stanza element as the native backend first hands it out: only
+    ``_c`` (a callable giving the stanza's doc and node count) and ``_k``
+    (its argument) are set, and ``_tag`` when the tag is known already.
+    The first read of anything else finds an unset slot and comes to
+    ``__getattr__``, which fills the slots and turns the object into a
+    plain :class:`Element` (the same layout), so later reads take the
+    ordinary, specialised attribute path."""
+
+    __slots__ = ()
+
+    if not TYPE_CHECKING:  # keeps attribute typos visible to mypy
+
+        def __getattr__(self, name):
+            if name == "_d" or name == "_i" or name == "_e":
+                doc, count = self._c(self._k)
+                self._tag = self._tag  # None when it was not set
+                self._attrib = None
+                self._d = doc
+                self._i = 0
+                self._e = count
+                self.__class__ = Element
+                return getattr(self, name)
+            if name == "_tag" or name == "_attrib":
+                return None
+            raise AttributeError(name)
 
 
 def _strip_ns(path: str) -> str:

@@ -16,7 +16,7 @@ from typing import Protocol, cast
 
 from stanzalink.errors import LocalProtocolError
 from stanzalink.xml import _native
-from stanzalink.xml.element import ATTR, NSDECL, WORDS, Doc, Element, PoolDoc
+from stanzalink.xml.element import ATTR, NSDECL, WORDS, Doc, Element, LazyElement, PoolDoc
 from stanzalink.xml.events import Event, StreamClose, StreamError, StreamOpen
 from stanzalink.xml.expat_backend import ExpatTokenizer, reparse_deferral_stuck
 
@@ -48,7 +48,7 @@ def available_backends() -> list[str]:
 class _Chunk(tuple[list[tuple[int, ...]], memoryview, bytes]):
     """The events, node table and pool of one feed, shared by the stanzas it
     delivered; a stanza's :class:`PoolDoc` is sliced out of it the first
-    time more than the stanza's tag is read (see ``Element._c``)."""
+    time more than the stanza's tag is read (see :class:`LazyElement`)."""
 
     __slots__ = ()
 
@@ -91,7 +91,7 @@ class NativeBackend:
                 if kind == 2:
                     # a lazy view: the chunk and event number only, and the
                     # tag when the tokenizer numbered the name already seen
-                    el: Element = _new_element(Element)
+                    el: Element = _new_element(LazyElement)
                     el._c = chunk
                     el._k = k
                     if tid:
