@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 
 import pytest
 
@@ -15,9 +16,15 @@ from .helpers import run
 STREAM = HEADER + STANZA + b"\n  " + STANZA + CLOSE
 
 
+def kinds(events: Sequence[object]) -> list[type]:
+    """The event classes, a stanza counted as Element (the native backend
+    hands out a lazy subclass until the stanza is read)."""
+    return [Element if isinstance(e, Element) else type(e) for e in events]
+
+
 def test_header_stanzas_close(backend: str) -> None:
     events = StreamParser(backend=backend).feed(STREAM)
-    assert [type(e) for e in events] == [StreamOpen, Element, Element, StreamClose]
+    assert kinds(events) == [StreamOpen, Element, Element, StreamClose]
     head = events[0]
     assert isinstance(head, StreamOpen)
     assert head.attrib == {
@@ -132,7 +139,7 @@ def test_error_keeps_the_events_before_it(backend: str) -> None:
         parser.feed(HEADER + STANZA + b"<!-- no -->")
     err = info.value
     assert err.condition == "restricted-xml"
-    assert [type(e) for e in err.events] == [StreamOpen, Element]
+    assert kinds(err.events) == [StreamOpen, Element]
     assert err.offset >= len(HEADER + STANZA)
     assert err.line >= 1
     with pytest.raises(LocalProtocolError):
@@ -155,7 +162,7 @@ def test_feed_some_stops_after_max_events(backend: str) -> None:
     data = HEADER + proceed + b"\x16\x03\x01 not xml: TLS bytes"
     parser = StreamParser(backend=backend)
     events, used = parser.feed_some(data, max_events=1)
-    assert [type(e) for e in events] == [StreamOpen] and used == len(HEADER)
+    assert kinds(events) == [StreamOpen] and used == len(HEADER)
     events, used2 = parser.feed_some(data[used:], max_events=1)
     assert len(events) == 1 and events[0].tag.endswith("}proceed")  # type: ignore[union-attr]
     assert used2 == len(proceed)
@@ -214,3 +221,5 @@ def test_stanza_views_read_the_same_whatever_is_read_first(backend: str) -> None
         assert [c.tail for c in a] == ["tail"] and len(b) == 0
         assert ET.tostring(a.to_etree()) == ET.tostring(second[2 * i].to_etree())
         assert second[2 * i + 1].text is None and second[2 * i + 1].tag == b.tag
+    # once read, a lazy view is a plain Element
+    assert {type(e) for e in first + second} == {Element}
