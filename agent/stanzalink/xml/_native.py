@@ -34,16 +34,18 @@ CONDITIONS = (
     "unsupported-encoding",
 )
 
-_EVENT = struct.Struct("=6I2Q")  # sl_event: six uint32, two uint64
+# sl_event: six uint32 and two uint64; the byte offsets are skipped (no
+# reader needs them, and large ints cost a Python object each)
+_EVENT = struct.Struct("=6I16x")
 _EVENT_SIZE = _EVENT.size
 _NODE_WORDS = 8
 
 
 class RawFeed(NamedTuple):
     consumed: int
-    # sl_event fields in order: kind, node_start, node_count, pool_start, pool_len,
-    # tag_id, byte_start, byte_end
-    events: list[tuple[int, int, int, int, int, int, int, int]]
+    # the first six sl_event fields: kind, node_start, node_count, pool_start,
+    # pool_len, tag_id
+    events: list[tuple[int, int, int, int, int, int]]
     nodes: memoryview  # "I" format, 8 words per node
     pool: bytes
     error: tuple[str, str, int, int, int] | None

@@ -287,8 +287,14 @@ class LazyElement(Element):
     __slots__ = ()
 
     if not TYPE_CHECKING:  # keeps attribute typos visible to mypy
+        # the tag of a lazy view is its slot, read without a call; when it
+        # was not set, reading it comes to __getattr__ like the rest
+        tag = Element._tag
 
         def __getattr__(self, name):
+            if name == "tag":
+                self._d  # noqa: B018 (fills the view, which becomes an Element)
+                return self.tag
             if name == "_d" or name == "_i" or name == "_e":
                 doc, count = self._c(self._k)
                 self._tag = self._tag  # None when it was not set

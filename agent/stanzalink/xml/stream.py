@@ -45,7 +45,7 @@ def available_backends() -> list[str]:
     return ["native", "expat"] if _native.AVAILABLE else ["expat"]
 
 
-class _Chunk(tuple[list[tuple[int, ...]], memoryview, bytes]):
+class _Chunk(tuple[list[tuple[int, int, int, int, int, int]], memoryview, bytes]):
     """The events, node table and pool of one feed, shared by the stanzas it
     delivered; a stanza's :class:`PoolDoc` is sliced out of it the first
     time more than the stanza's tag is read (see :class:`LazyElement`)."""
@@ -54,7 +54,7 @@ class _Chunk(tuple[list[tuple[int, ...]], memoryview, bytes]):
 
     def __call__(self, k: int, /) -> tuple[Doc, int]:
         events, nodes, pool = self
-        _kind, start, count, pool_start, _plen, _tid, _b0, _b1 = events[k]
+        _kind, start, count, pool_start, _plen, _tid = events[k]
         return PoolDoc(nodes[start * WORDS : (start + count) * WORDS], pool, pool_start), count
 
 
@@ -87,7 +87,7 @@ class NativeBackend:
             chunk = cast(_DocSource, _new_chunk(_Chunk, (raw.events, raw.nodes, raw.pool)))
             tags = self._tags
             append = events.append
-            for k, (kind, start, count, pool_start, _plen, tid, _b0, _b1) in enumerate(raw.events):
+            for k, (kind, start, count, pool_start, _plen, tid) in enumerate(raw.events):
                 if kind == 2:
                     # a lazy view: the chunk and event number only, and the
                     # tag when the tokenizer numbered the name already seen
