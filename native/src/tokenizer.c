@@ -1985,7 +1985,13 @@ static const uint8_t *fast_end_tag(sl_tok *t, const uint8_t *data, const uint8_t
     if (t->depth < 2) return NULL;
     expect = pabs(t, t->stack[t->depth - 1].qoff);
     elen = t->stack[t->depth - 1].qlen;
-    if (stop - p < (ptrdiff_t)elen + 3 || p[2 + elen] != '>' || memcmp(p + 2, expect, elen) != 0) return NULL;
+    if (stop - p < (ptrdiff_t)elen + 3 || p[2 + elen] != '>') return NULL;
+    {
+        /* names are short: compared in line */
+        uint32_t i;
+        for (i = 0; i < elen; i++)
+            if (p[2 + i] != expect[i]) return NULL;
+    }
     t->text_node = NONE;
     *rc = end_end_tag(t, POS(t, p + 2 + elen, data));
     if (*rc >= 0) t->st = after_markup_state(t);
@@ -2069,6 +2075,8 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
             if (p > run) {
                 t->rsqb = 0;
                 if (text_append(t, run, (uint32_t)(p - run))) return SL_E_NOMEM;
+                /* markup next (the common case): straight to it */
+                if (p < stop && *p == '<') goto one_char;
                 continue;
             }
         } else if (t->st == ST_ATTR_VAL && !t->pending_cr) {
@@ -2112,6 +2120,7 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
             if (p == stop) continue;
         }
         /* slow path: one character */
+    one_char:
         pos = POS(t, p, data);
         c = *p;
         if (c == '<' && !t->closed && (t->st == ST_TEXT || t->st == ST_MISC)) {
