@@ -16,6 +16,7 @@
 #include "stanzalink/tokenizer.h"
 
 #define NONE 0xFFFFFFFFu
+#define TAG_ID_MAX 96 /* bytes of namespace + local name that get a tag_id */
 #define STREAM_NS "http://etherx.jabber.org/streams"
 #define XML_NS "http://www.w3.org/XML/1998/namespace"
 #define XMLNS_NS "http://www.w3.org/2000/xmlns/"
@@ -163,6 +164,10 @@ struct sl_tok {
     int failed, closed, seen_root;
     sl_error err;
     char msg[200];
+    /* stanza names numbered for sl_event.tag_id (kept across resets) */
+    uint32_t tag_n;
+    uint32_t tag_key[SL_TAG_IDS];
+    uint8_t tag_buf[SL_TAG_IDS][TAG_ID_MAX];
 };
 
 /* ------------------------------------------------------------------ classes */
@@ -194,6 +199,75 @@ static void init_tables(void) {
 }
 
 #define IS_WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
+
+/* ------------------------------------------------------------------ run scanning */
+/* skip_run(p, end, a, b, c, d, plain): the first byte in [p, end) that is
+ * a, b, c or d, below 0x20 or at least 0x80, or end.  Such a byte may still
+ * be plain for the caller (a TAB in text, the other quote in a value): the
+ * caller looks at it with its table.  Sixteen bytes at a time with SSE2 or
+ * NEON, eight at a time in a uint64_t otherwise; SL_NO_SIMD forces the
+ * portable path (the tests build it too). */
+#if !defined(SL_NO_SIMD) && defined(__SSE2__)
+#include <emmintrin.h>
+#define SL_SCAN_SSE2 1
+#elif !defined(SL_NO_SIMD) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define SL_SCAN_NEON 1
+#endif
+
+#define SWAR_ONES 0x0101010101010101ull
+#define SWAR_HIGH 0x8080808080808080ull
+/* nonzero when some byte of x equals the byte v (exact as a yes/no) */
+#define SWAR_HAS(x, v) ((((x) ^ (SWAR_ONES * (v))) - SWAR_ONES) & ~((x) ^ (SWAR_ONES * (v))) & SWAR_HIGH)
+/* nonzero when some byte of x is below 0x20 or at least 0x80 (exact as a yes/no:
+ * a borrow only leaves a byte that is below 0x20 itself) */
+#define SWAR_CTL_OR_HIGH(x) ((((x) - SWAR_ONES * 0x20u) | (x)) & SWAR_HIGH)
+
+static inline const uint8_t *skip_run(const uint8_t *p, const uint8_t *end, uint8_t a, uint8_t b,
+                                      uint8_t c, uint8_t d) {
+#if defined(SL_SCAN_SSE2)
+    const __m128i va = _mm_set1_epi8((char)a), vb = _mm_set1_epi8((char)b);
+    const __m128i vc = _mm_set1_epi8((char)c), vd = _mm_set1_epi8((char)d);
+    const __m128i lo = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed compare: bytes >= 0x80 are negative, so below 0x20 too */
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, vc), _mm_cmpeq_epi8(v, vd)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(m, _mm_cmplt_epi8(v, lo)));
+        if (mask) return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#elif defined(SL_SCAN_NEON)
+    const uint8x16_t va = vdupq_n_u8(a), vb = vdupq_n_u8(b), vc = vdupq_n_u8(c), vd = vdupq_n_u8(d);
+    const int8x16_t lo = vdupq_n_s8(0x20);
+    while (end - p >= 16) {
+        uint8x16_t v = vld1q_u8(p);
+        uint8x16_t m = vorrq_u8(vorrq_u8(vceqq_u8(v, va), vceqq_u8(v, vb)),
+                                vorrq_u8(vceqq_u8(v, vc), vceqq_u8(v, vd)));
+        uint64x2_t m64;
+        m = vorrq_u8(m, vcltq_s8(vreinterpretq_s8_u8(v), lo));
+        m64 = vreinterpretq_u64_u8(m);
+        if (vgetq_lane_u64(m64, 0) | vgetq_lane_u64(m64, 1)) {
+            /* found in these 16: the first one byte by byte */
+            while (*p != a && *p != b && *p != c && *p != d && *p >= 0x20 && *p < 0x80) p++;
+            return p;
+        }
+        p += 16;
+    }
+#endif
+    while (end - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        if (SWAR_CTL_OR_HIGH(x) | SWAR_HAS(x, a) | SWAR_HAS(x, b) | SWAR_HAS(x, c) | SWAR_HAS(x, d)) break;
+        p += 8;
+    }
+    while (p < end && *p != a && *p != b && *p != c && *p != d && *p >= 0x20 && *p < 0x80) p++;
+    return p;
+}
+
+#define SKIP_TEXT(p, end) skip_run((p), (end), '<', '&', ']', '>')
+#define SKIP_ATTR(p, end) skip_run((p), (end), '"', '\'', '<', '&')
 
 /* ------------------------------------------------------------------ helpers */
 static int grow(void **buf, uint32_t *cap, uint32_t need, size_t elem) {
@@ -254,7 +328,7 @@ static inline sl_node *new_node(sl_tok *t, uint32_t kind) {
     return n;
 }
 
-static int text_append(sl_tok *t, const uint8_t *s, uint32_t n) {
+static inline int text_append(sl_tok *t, const uint8_t *s, uint32_t n) {
     if (t->text_node == NONE) {
         sl_node *nd = new_node(t, SL_NODE_TEXT);
         if (!nd) return SL_E_NOMEM;
@@ -343,6 +417,18 @@ static int u8_decode(const uint8_t *p, const uint8_t *end, uint32_t *cp) {
     }
     *cp = u8_value(p, n);
     return n;
+}
+
+/* The length of a complete 2- or 3-byte character at p that is surely an
+ * XML Char (U+0080..U+07FF, U+1000..U+CFFF, U+E000..U+EFFF), else 0: the
+ * common case, decided without u8_decode.  Everything else (E0, ED, EF,
+ * 4-byte forms, faults) goes to u8_decode. */
+static inline int u8_common(const uint8_t *p, const uint8_t *end) {
+    uint8_t c = p[0];
+    if (c >= 0xC2 && c <= 0xDF) return end - p >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE)
+        return end - p >= 3 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 ? 3 : 0;
+    return 0;
 }
 
 /* Validate a collected sequence (lead byte in b[0]). */
@@ -480,6 +566,26 @@ const sl_error *sl_tok_error(const sl_tok *t) { return t->failed ? &t->err : NUL
 uint32_t sl_tok_event_count(const sl_tok *t) { return t->ev_n; }
 
 /* ------------------------------------------------------------------ units and events */
+/* The tag_id of the unit's first node (the stanza element): a linear
+ * search of at most SL_TAG_IDS entries; the key holds both lengths exactly
+ * and two bytes, so most entries are rejected before the bytes are compared. */
+static uint32_t stanza_tag_id(sl_tok *t) {
+    const sl_node *nd = &t->nodes[t->u_node0];
+    const uint8_t *ns = pabs(t, nd->ns_off), *loc = pabs(t, nd->name_off);
+    uint32_t nl = nd->ns_len, ll = nd->name_len, key, i;
+    if (nl + ll > TAG_ID_MAX || ll == 0) return 0;
+    key = nl | ll << 8 | (uint32_t)loc[0] << 16 | (uint32_t)(nl ? ns[nl - 1] : 0) << 24;
+    for (i = 0; i < t->tag_n; i++)
+        if (t->tag_key[i] == key && memcmp(t->tag_buf[i], ns, nl) == 0 &&
+            memcmp(t->tag_buf[i] + nl, loc, ll) == 0)
+            return i + 1;
+    if (t->tag_n == SL_TAG_IDS) return 0;
+    t->tag_key[i] = key;
+    memcpy(t->tag_buf[i], ns, nl);
+    memcpy(t->tag_buf[i] + nl, loc, ll);
+    return ++t->tag_n;
+}
+
 static int emit(sl_tok *t, uint32_t kind, uint64_t end) {
     sl_event *e;
     if (grow((void **)&t->ev, &t->ev_cap, t->ev_n + 1, sizeof(sl_event))) return SL_E_NOMEM;
@@ -494,6 +600,7 @@ static int emit(sl_tok *t, uint32_t kind, uint64_t end) {
         e->node_count = t->node_n - t->u_node0;
         e->pool_start = t->u_pool0;
         e->pool_len = t->pool_n - t->u_pool0;
+        if (kind == SL_EV_STANZA) e->tag_id = stanza_tag_id(t);
     }
     e->byte_start = t->unit_start;
     e->byte_end = end;
@@ -527,7 +634,8 @@ static binding *find_binding(sl_tok *t, const uint8_t *prefix, uint32_t plen) {
 }
 
 static int nsbuf_put(sl_tok *t, const uint8_t *s, uint32_t n, uint32_t *off) {
-    if (grow((void **)&t->nsbuf, &t->nsbuf_cap, t->nsbuf_len + n, 1)) return SL_E_NOMEM;
+    if (t->nsbuf_len + n > t->nsbuf_cap || !t->nsbuf)
+        if (grow((void **)&t->nsbuf, &t->nsbuf_cap, t->nsbuf_len + n, 1)) return SL_E_NOMEM;
     memcpy(t->nsbuf + t->nsbuf_len, s, n);
     *off = t->nsbuf_len;
     t->nsbuf_len += n;
@@ -574,10 +682,11 @@ static int prepare_hash(sl_tok *t) {
     return 0;
 }
 
-static int xmlns_name(const sl_tok *t, const attr_rec *a) {
-    const uint8_t *q = pabs(t, a->qoff);
-    if (a->colon == NONE) return a->qlen == 5 && memcmp(q, "xmlns", 5) == 0;
-    return a->colon == 5 && memcmp(q, "xmlns", 5) == 0;
+static inline int xmlns_name(const sl_tok *t, const attr_rec *a) {
+    const uint8_t *q;
+    if (a->colon == NONE ? a->qlen != 5 : a->colon != 5) return 0;
+    q = pabs(t, a->qoff);
+    return q[0] == 'x' && q[1] == 'm' && q[2] == 'l' && q[3] == 'n' && q[4] == 's';
 }
 
 /* The '>' of a start tag (empty: "/>"): namespaces, duplicates, limits,
@@ -594,17 +703,20 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
 
     /* 1. duplicate attributes by qualified name: pairwise when few, hashed
      * when many (cost stays linear however many attributes come) */
-    uint32_t nprefixed = 0;
+    uint32_t nprefixed = 0, nlong = 0, ndecls = 0;
     for (i = 0; i < t->nattr; i++) {
         attr_rec *a = &t->attrs[i];
         a->is_decl = (uint32_t)xmlns_name(t, a);
+        ndecls += a->is_decl;
         if (!a->is_decl && a->colon != NONE) nprefixed++;
+        if (a->qlen > t->lim.max_name_len) nlong++;
     }
     if (t->nattr > 1 && t->nattr <= 8) {
         uint32_t j;
         for (i = 1; i < t->nattr; i++)
             for (j = 0; j < i; j++)
                 if (t->attrs[i].qlen == t->attrs[j].qlen &&
+                    *pabs(t, t->attrs[i].qoff) == *pabs(t, t->attrs[j].qoff) &&
                     memcmp(pabs(t, t->attrs[i].qoff), pabs(t, t->attrs[j].qoff), t->attrs[i].qlen) == 0)
                     NWF("duplicate attribute");
     } else if (t->nattr > 8) {
@@ -616,7 +728,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         }
     }
     /* 2. namespace declarations, in document order */
-    for (i = 0; i < t->nattr; i++) {
+    for (i = 0; ndecls && i < t->nattr; i++) {
         attr_rec *a = &t->attrs[i];
         const uint8_t *prefix;
         uint32_t plen;
@@ -645,7 +757,8 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
             }
             if (a->vlen == 0) NWF("must not undeclare prefix");
         }
-        if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return SL_E_NOMEM;
+        if (t->nbind + 1 > t->bind_cap || !t->binds)
+            if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return SL_E_NOMEM;
         nb = &t->binds[t->nbind++];
         if (nsbuf_put(t, prefix, plen, &nb->poff)) return SL_E_NOMEM;
         nb->plen = plen;
@@ -663,7 +776,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         if (!b) NWF("unbound prefix");
     }
     /* attributes' namespaces and duplicates after resolution */
-    for (i = 0; i < t->nattr; i++) {
+    for (i = 0; nprefixed && i < t->nattr; i++) {
         attr_rec *a = &t->attrs[i];
         if (a->is_decl || a->colon == NONE) continue;
         q = pabs(t, a->qoff);
@@ -722,9 +835,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         return fail(t, SL_COND_POLICY_VIOLATION, pos, "too many attributes on one element");
     if (t->tag_qlen > t->lim.max_name_len)
         return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
-    for (i = 0; i < t->nattr; i++)
-        if (t->attrs[i].qlen > t->lim.max_name_len)
-            return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
+    if (nlong) return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
     if (t->depth > t->lim.max_depth)
         return fail(t, SL_COND_POLICY_VIOLATION, pos, "elements nested deeper than the limit");
     /* 4. framing */
@@ -750,9 +861,14 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         if (pool_put(t, (const uint8_t *)XML_NS, sizeof XML_NS - 1)) return SL_E_NOMEM;
         elem_ns_len = sizeof XML_NS - 1;
     }
-    nd = new_node(t, SL_NODE_ELEM);
-    if (!nd) return SL_E_NOMEM;
-    node_idx = t->node_n - 1 - t->u_node0;
+    /* the element and its attribute nodes: room for all of them at once */
+    if (t->node_n + 1 + t->nattr > t->node_cap || !t->nodes)
+        if (grow((void **)&t->nodes, &t->node_cap, t->node_n + 1 + t->nattr, sizeof(sl_node)))
+            return SL_E_NOMEM;
+    node_idx = t->node_n - t->u_node0;
+    nd = &t->nodes[t->node_n++];
+    nd->kind = SL_NODE_ELEM;
+    nd->next = node_idx + 1;
     nd->ns_off = elem_ns_off;
     nd->ns_len = elem_ns_len;
     nd->name_off = t->tag_colon == NONE ? t->tag_qoff : t->tag_qoff + t->tag_colon + 1;
@@ -763,8 +879,10 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
             attr_rec *a = &t->attrs[i];
             sl_node *an;
             if (a->is_decl) continue;
-            an = new_node(t, SL_NODE_ATTR);
-            if (!an) return SL_E_NOMEM;
+            an = &t->nodes[t->node_n];
+            an->kind = SL_NODE_ATTR;
+            an->next = t->node_n - t->u_node0 + 1;
+            t->node_n++;
             nextra++;
             if (a->colon != NONE) {
                 q = pabs(t, a->qoff);
@@ -776,13 +894,13 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
                     binding *ab = find_binding(t, q, a->colon);
                     uint32_t off;
                     if (ns_in_pool(t, ab, &off)) return SL_E_NOMEM;
-                    an = &t->nodes[t->node_n - 1];
                     an->ns_off = off;
                     an->ns_len = ab->ulen;
                 }
                 an->name_off = a->qoff + a->colon + 1;
                 an->name_len = a->qlen - a->colon - 1;
             } else {
+                an->ns_off = an->ns_len = 0;
                 an->name_off = a->qoff;
                 an->name_len = a->qlen;
             }
@@ -810,6 +928,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         }
         nd = &t->nodes[t->u_node0 + node_idx];
         nd->val_off = nextra;
+        nd->val_len = 0;
     }
     /* push the frame */
     {
@@ -857,6 +976,113 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         }
     }
     return r;
+}
+
+/* end_start_tag() for the common shape, inside the stream (depth >= 1):
+ * no prefix on the element or any attribute, at most 8 attributes, so the
+ * only declaration can be a default one (xmlns=...).  The same checks in
+ * the same order, in fewer passes. */
+static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
+    uint32_t i, j, n = t->nattr, nbind0 = t->nbind, nsbuf0 = t->nsbuf_len, node_idx, nlong = 0;
+    uint32_t decl = NONE, elem_ns_off = 0, elem_ns_len = 0;
+    attr_rec *at = t->attrs;
+    const uint8_t *base = t->pool + t->u_pool0;
+    binding *b;
+    sl_node *nd;
+    /* 1. duplicates by name; which attribute is the declaration */
+    for (i = 0; i < n; i++) {
+        const uint8_t *qi = base + at[i].qoff;
+        uint32_t ql = at[i].qlen;
+        at[i].is_decl = ql == 5 && qi[0] == 'x' && qi[1] == 'm' && qi[2] == 'l' && qi[3] == 'n' && qi[4] == 's';
+        if (at[i].is_decl) decl = i;
+        if (ql > t->lim.max_name_len) nlong++;
+        for (j = 0; j < i; j++)
+            if (at[j].qlen == ql && base[at[j].qoff] == qi[0] && memcmp(base + at[j].qoff, qi, ql) == 0)
+                NWF("duplicate attribute");
+    }
+    /* 2. the declaration, and the element's namespace */
+    if (decl != NONE) {
+        const uint8_t *v = base + at[decl].voff;
+        uint32_t vl = at[decl].vlen;
+        binding *nb;
+        if ((vl == sizeof XML_NS - 1 && memcmp(v, XML_NS, vl) == 0) ||
+            (vl == sizeof XMLNS_NS - 1 && memcmp(v, XMLNS_NS, vl) == 0))
+            NWF("prefix must not be bound to one of the reserved namespace names");
+        if (t->nbind + 1 > t->bind_cap || !t->binds)
+            if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return SL_E_NOMEM;
+        nb = &t->binds[t->nbind++];
+        nb->poff = t->nsbuf_len;
+        nb->plen = 0;
+        if (nsbuf_put(t, v, vl, &nb->uoff)) return SL_E_NOMEM;
+        nb->ulen = vl;
+        nb->gen = t->unit_gen;
+        nb->pool_off = at[decl].voff;
+        b = nb;
+    } else {
+        b = find_binding(t, (const uint8_t *)"", 0);
+    }
+    /* 3. limits */
+    if (n > t->lim.max_attrs) return fail(t, SL_COND_POLICY_VIOLATION, pos, "too many attributes on one element");
+    if (t->tag_qlen > t->lim.max_name_len || nlong)
+        return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
+    if (t->depth > t->lim.max_depth)
+        return fail(t, SL_COND_POLICY_VIOLATION, pos, "elements nested deeper than the limit");
+    /* 4. framing: no second <stream:stream> */
+    if (t->tag_qlen == 6 && b != NULL && b->ulen == sizeof STREAM_NS - 1 &&
+        memcmp(base + t->tag_qoff, "stream", 6) == 0 && memcmp(t->nsbuf + b->uoff, STREAM_NS, b->ulen) == 0)
+        NWF("a <stream:stream> inside the stream");
+    /* 5. nodes */
+    if (b != NULL && b->ulen > 0) {
+        if (ns_in_pool(t, b, &elem_ns_off)) return SL_E_NOMEM;
+        elem_ns_len = b->ulen;
+    }
+    if (t->node_n + 1 + n > t->node_cap || !t->nodes)
+        if (grow((void **)&t->nodes, &t->node_cap, t->node_n + 1 + n, sizeof(sl_node))) return SL_E_NOMEM;
+    node_idx = t->node_n - t->u_node0;
+    nd = &t->nodes[t->node_n++];
+    nd->kind = SL_NODE_ELEM;
+    nd->ns_off = elem_ns_off;
+    nd->ns_len = elem_ns_len;
+    nd->name_off = t->tag_qoff;
+    nd->name_len = t->tag_qlen;
+    nd->val_off = n - (decl != NONE);
+    nd->val_len = 0;
+    for (i = 0; i < n; i++) {
+        sl_node *an;
+        if (i == decl) continue;
+        an = &t->nodes[t->node_n];
+        an->kind = SL_NODE_ATTR;
+        an->next = t->node_n - t->u_node0 + 1;
+        t->node_n++;
+        an->ns_off = an->ns_len = 0;
+        an->name_off = at[i].qoff;
+        an->name_len = at[i].qlen;
+        an->val_off = at[i].voff;
+        an->val_len = at[i].vlen;
+    }
+    t->nattr = 0;
+    if (empty) {
+        nd->next = t->node_n - t->u_node0;
+        t->nbind = nbind0;
+        t->nsbuf_len = nsbuf0;
+        if (t->depth == 1) {
+            if (emit(t, SL_EV_STANZA, pos + 1)) return SL_E_NOMEM;
+            unit_end(t);
+            return 1;
+        }
+        return 0;
+    }
+    nd->next = node_idx + 1;
+    {
+        frame *f = &t->stack[t->depth];
+        f->node = node_idx;
+        f->qoff = t->tag_qoff;
+        f->qlen = t->tag_qlen;
+        f->nbind = nbind0;
+        f->nsbuf_len = nsbuf0;
+    }
+    t->depth++;
+    return 0;
 }
 
 /* an end tag's '>' */
@@ -1656,15 +1882,18 @@ static inline const uint8_t *fast_name(const uint8_t *q, const uint8_t *stop, ui
  * handle it byte by byte.  *rc gets end_start_tag()'s result. */
 static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8_t *p,
                                      const uint8_t *stop, int *rc) {
-    const uint8_t *q = p + 1, *e;
-    uint32_t pool0 = t->pool_n, colon, nattr = 0;
-    int empty = 0;
+    /* The tag's bytes after '<' are copied to the pool in one piece once the
+     * tag is known to be complete and plain; names and values are offsets
+     * into that copy (the quotes, '=' and spaces between them are unused). */
+    const uint8_t *s = p + 1, *q = s, *e;
+    uint32_t base = prel(t), colon, nattr = 0;
+    int empty = 0, any_colon;
     e = fast_name(q, stop, &colon);
     if (!e) return NULL;
-    t->tag_qoff = prel(t);
+    t->tag_qoff = base;
     t->tag_qlen = (uint32_t)(e - q);
     t->tag_colon = colon;
-    if (pool_put(t, q, t->tag_qlen)) goto bail;
+    any_colon = colon != NONE;
     q = e;
     for (;;) {
         uint8_t c;
@@ -1690,10 +1919,10 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
             if (nattr + 1 > t->attr_cap || !t->attrs)
                 if (grow((void **)&t->attrs, &t->attr_cap, nattr + 1, sizeof(attr_rec))) goto bail;
             a = &t->attrs[nattr];
-            a->qoff = prel(t);
+            a->qoff = base + (uint32_t)(q - s);
             a->qlen = (uint32_t)(e - q);
             a->colon = colon;
-            if (pool_put(t, q, a->qlen)) goto bail;
+            any_colon |= colon != NONE;
             q = e;
             while (q < stop && *q == ' ') q++;
             if (q >= stop || *q != '=') goto bail;
@@ -1702,43 +1931,48 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
             if (q >= stop || (*q != '"' && *q != '\'')) goto bail;
             quote = *q++;
             v = q;
-            {
-                /* find the closing quote, then check what lies before it */
-                const uint8_t *qe = memchr(q, quote, (size_t)(stop - q));
-                if (!qe) goto bail;
-                while (q < qe) {
-                    c = *q;
-                    if (attr_plain[c]) {
-                        q++;
+            for (;;) {
+                q = SKIP_ATTR(q, stop);
+                if (q >= stop) goto bail;
+                c = *q;
+                if (c == quote) break;
+                if (attr_plain[c] || c == '"' || c == '\'') {
+                    q++;
+                    continue;
+                }
+                if (c >= 0x80) {
+                    uint32_t cp;
+                    int n = u8_common(q, stop);
+                    if (n) {
+                        q += n;
                         continue;
                     }
-                    if (c >= 0x80) {
-                        uint32_t cp;
-                        int n = u8_decode(q, qe, &cp);
-                        if (n > 0 && cp < 0xFFFE) {
-                            q += n;
-                            continue;
-                        }
+                    n = u8_decode(q, stop, &cp);
+                    if (n > 0 && cp < 0xFFFE) {
+                        q += n;
+                        continue;
                     }
-                    goto bail;
                 }
+                goto bail;
             }
-            a->voff = prel(t);
+            a->voff = base + (uint32_t)(v - s);
             a->vlen = (uint32_t)(q - v);
-            if (pool_put(t, v, a->vlen)) goto bail;
             q++;
             nattr++;
             if (q < stop && *q != ' ' && *q != '\t' && *q != '>' && *q != '/') goto bail;
         }
     }
+    if (pool_put(t, s, (uint32_t)(q - s))) goto bail;
     t->nattr = nattr;
     t->text_node = NONE;
-    *rc = end_start_tag(t, POS(t, q, data), empty, NULL, NULL);
+    if (t->depth >= 1 && !any_colon && nattr <= 8)
+        *rc = end_start_tag_plain(t, POS(t, q, data), empty);
+    else
+        *rc = end_start_tag(t, POS(t, q, data), empty, NULL, NULL);
     if (*rc >= 0 && t->st != ST_DONE_ERR) t->st = after_markup_state(t);
     t->rsqb = 0;
     return q + 1;
 bail:
-    t->pool_n = pool0;
     t->nattr = 0;
     return NULL;
 }
@@ -1751,7 +1985,13 @@ static const uint8_t *fast_end_tag(sl_tok *t, const uint8_t *data, const uint8_t
     if (t->depth < 2) return NULL;
     expect = pabs(t, t->stack[t->depth - 1].qoff);
     elen = t->stack[t->depth - 1].qlen;
-    if (stop - p < (ptrdiff_t)elen + 3 || p[2 + elen] != '>' || memcmp(p + 2, expect, elen) != 0) return NULL;
+    if (stop - p < (ptrdiff_t)elen + 3 || p[2 + elen] != '>') return NULL;
+    {
+        /* names are short: compared in line */
+        uint32_t i;
+        for (i = 0; i < elen; i++)
+            if (p[2 + i] != expect[i]) return NULL;
+    }
     t->text_node = NONE;
     *rc = end_end_tag(t, POS(t, p + 2 + elen, data));
     if (*rc >= 0) t->st = after_markup_state(t);
@@ -1777,25 +2017,35 @@ static int accepts_non_ascii(const sl_tok *t) {
 static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const uint8_t *end,
                       uint32_t max_events, const uint8_t **out) {
     int r;
+    /* where the current unit's byte limit falls in this range: depends on
+     * the unit's start only, so it is computed again when that changes */
+    uint64_t lim_unit = 0;
+    const uint8_t *lim_stop = NULL;
     while (p < end) {
         const uint8_t *stop = end;
-        uint64_t pos = POS(t, p, data);
+        uint64_t pos;
         uint8_t c;
         if (t->in_unit) {
-            uint64_t used = pos - t->unit_start;
-            uint64_t room = used >= t->lim.max_stanza_bytes ? 0 : t->lim.max_stanza_bytes - used;
-            if (room == 0) {
+            if (!lim_stop || lim_unit != t->unit_start) {
+                uint64_t limit = t->unit_start + t->lim.max_stanza_bytes; /* first byte too many */
+                uint64_t avail = limit > t->base ? limit - t->base : 0;
+                lim_unit = t->unit_start;
+                lim_stop = avail < (uint64_t)(end - data) ? data + avail : end;
+            }
+            if (p >= lim_stop) {
                 *out = p;
-                return fail(t, SL_COND_POLICY_VIOLATION, pos,
+                return fail(t, SL_COND_POLICY_VIOLATION, POS(t, p, data),
                             t->seen_root ? "stanza larger than the limit"
                                          : "stream header larger than the limit");
             }
-            if (room < (uint64_t)(end - p)) stop = p + room;
+            stop = lim_stop;
         }
         /* fast path: character data inside a stanza */
         if (t->st == ST_TEXT && !t->pending_cr) {
             const uint8_t *run = p;
             while (p < stop) {
+                p = SKIP_TEXT(p, stop);
+                if (p >= stop) break;
                 c = *p;
                 if (text_plain[c]) {
                     p++;
@@ -1809,7 +2059,12 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                 }
                 if (c >= 0x80) {
                     uint32_t cp;
-                    int n = u8_decode(p, stop, &cp);
+                    int n = u8_common(p, stop);
+                    if (n) {
+                        p += n;
+                        continue;
+                    }
+                    n = u8_decode(p, stop, &cp);
                     if (n > 0 && cp < 0xFFFE) {
                         p += n;
                         continue;
@@ -1820,11 +2075,15 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
             if (p > run) {
                 t->rsqb = 0;
                 if (text_append(t, run, (uint32_t)(p - run))) return SL_E_NOMEM;
+                /* markup next (the common case): straight to it */
+                if (p < stop && *p == '<') goto one_char;
                 continue;
             }
         } else if (t->st == ST_ATTR_VAL && !t->pending_cr) {
             const uint8_t *run = p;
             while (p < stop) {
+                p = SKIP_ATTR(p, stop);
+                if (p >= stop) break;
                 c = *p;
                 if (attr_plain[c]) {
                     p++;
@@ -1861,6 +2120,7 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
             if (p == stop) continue;
         }
         /* slow path: one character */
+    one_char:
         pos = POS(t, p, data);
         c = *p;
         if (c == '<' && !t->closed && (t->st == ST_TEXT || t->st == ST_MISC)) {

@@ -240,6 +240,45 @@ static void test_bytewise_linear(void) {
     sl_tok_free(tok);
 }
 
+/* the tag_id of a fed stanza (0 when the feed did not end with one) */
+static uint32_t last_tag_id(sl_tok *tok, const char *xml) {
+    uint32_t n = 0;
+    const sl_event *ev;
+    if (sl_tok_feed(tok, (const uint8_t *)xml, strlen(xml), 0, NULL) < 1) return 0xFFFFFFFFu;
+    ev = sl_tok_events(tok, &n);
+    return n && ev[n - 1].kind == SL_EV_STANZA ? ev[n - 1].tag_id : 0xFFFFFFFFu;
+}
+
+static void test_tag_ids(void) {
+    sl_tok *tok = sl_tok_new(NULL);
+    uint32_t msg, pres, i, ev_n = 0;
+    char buf[200];
+    const sl_event *ev;
+    CHECK(sl_tok_feed(tok, (const uint8_t *)HEADER, strlen(HEADER), 0, NULL) == 1, "header");
+    ev = sl_tok_events(tok, &ev_n);
+    CHECK(ev_n == 1 && ev[0].tag_id == 0, "the open event has no tag_id");
+    msg = last_tag_id(tok, "<message><body>x</body></message>");
+    pres = last_tag_id(tok, "<presence/>");
+    CHECK(msg >= 1 && msg <= SL_TAG_IDS && pres >= 1 && pres <= SL_TAG_IDS && msg != pres, "ids %u %u", msg, pres);
+    CHECK(last_tag_id(tok, "<message type='chat'/>") == msg, "same name, same id");
+    CHECK(last_tag_id(tok, "<message xmlns='urn:other'/>") != msg, "same local name in another namespace");
+    CHECK(last_tag_id(tok, "<p:message xmlns:p='jabber:client'/>") == msg, "prefixes do not matter");
+    CHECK(last_tag_id(tok, "<massage/>") != msg, "same lengths, same first byte");
+    /* fill the table: later names get 0, the numbered ones keep theirs */
+    for (i = 0; i < SL_TAG_IDS; i++) {
+        snprintf(buf, sizeof buf, "<n%u/>", i);
+        CHECK(last_tag_id(tok, buf) != 0xFFFFFFFFu, "stanza %u", i);
+    }
+    CHECK(last_tag_id(tok, "<another/>") == 0, "no id once the table is full");
+    CHECK(last_tag_id(tok, "<message/>") == msg, "still numbered");
+    snprintf(buf, sizeof buf, "<x xmlns='urn:%0100d'/>", 1);
+    CHECK(last_tag_id(tok, buf) == 0, "a long name gets no id");
+    sl_tok_reset(tok);
+    CHECK(sl_tok_feed(tok, (const uint8_t *)HEADER, strlen(HEADER), 0, NULL) == 1, "header after reset");
+    CHECK(last_tag_id(tok, "<presence/>") == pres, "ids survive a reset");
+    sl_tok_free(tok);
+}
+
 static void test_bad_arguments(void) {
     sl_limits lim;
     sl_limits_default(&lim);
@@ -267,6 +306,7 @@ int main(int argc, char **argv) {
     test_max_events_and_consumed();
     test_ring();
     test_bytewise_linear();
+    test_tag_ids();
     test_bad_arguments();
     test_escape();
     golden(argc > 1 ? argv[1] : "tests/golden");

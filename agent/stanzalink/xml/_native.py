@@ -8,7 +8,7 @@ node table and string pool come back in three buffer copies.
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, NamedTuple
 
 try:
     from stanzalink._sl_native import ffi as _ffi
@@ -34,32 +34,25 @@ CONDITIONS = (
     "unsupported-encoding",
 )
 
-_EVENT = struct.Struct("=6I2Q")  # sl_event: six uint32, two uint64
+# sl_event: six uint32 and two uint64; the byte offsets are skipped (no
+# reader needs them, and large ints cost a Python object each)
+_EVENT = struct.Struct("=6I16x")
+_EVENT_SIZE = _EVENT.size
 _NODE_WORDS = 8
 
 
-class RawFeed:
-    """What one feed() call produced (a plain class: a NamedTuple would
-    compile its constructor at every start)."""
-
-    __slots__ = ("consumed", "error", "events", "nodes", "pool")
-
-    def __init__(
-        self,
-        consumed: int,
-        events: list[tuple[int, int, int, int, int, int, int, int]],  # sl_event fields in order
-        nodes: memoryview,  # "I" format, 8 words per node
-        pool: bytes,
-        error: tuple[str, str, int, int, int] | None,
-    ) -> None:
-        self.consumed = consumed
-        self.events = events
-        self.nodes = nodes
-        self.pool = pool
-        self.error = error
+class RawFeed(NamedTuple):
+    consumed: int
+    # the first six sl_event fields: kind, node_start, node_count, pool_start,
+    # pool_len, tag_id
+    events: list[tuple[int, int, int, int, int, int]]
+    nodes: memoryview  # "I" format, 8 words per node
+    pool: bytes
+    error: tuple[str, str, int, int, int] | None
 
 
 _EMPTY_NODES = memoryview(b"").cast("I")
+_raw = tuple.__new__  # a RawFeed without the Python-level namedtuple __new__
 
 
 def _check_limit(name: str, value: int) -> int:
@@ -102,18 +95,18 @@ class Tokenizer:
         return int(lib.sl_tok_memory(self._tok))
 
     def feed(self, data: bytes | bytearray | memoryview, max_events: int = 0) -> RawFeed:
-        rc = lib.sl_tok_feed(
-            self._tok, ffi.from_buffer(data), len(data), max_events, self._consumed
-        )
+        # bytes go to the C call as they are; other buffers through from_buffer
+        buf = data if type(data) is bytes else ffi.from_buffer(data)
+        rc = lib.sl_tok_feed(self._tok, buf, len(data), max_events, self._consumed)
         return self._collect(rc)
 
     def _collect(self, rc: int) -> RawFeed:
         tok = self._tok
-        consumed = int(self._consumed[0])
-        if rc < 0 and rc != lib.SL_E_STREAM:
-            raise RuntimeError(_local_error(rc))
+        count = self._count
         error = None
-        if rc == lib.SL_E_STREAM:
+        if rc < 0:
+            if rc != lib.SL_E_STREAM:
+                raise RuntimeError(_local_error(rc))
             err = lib.sl_tok_error(tok)
             error = (
                 CONDITIONS[err.condition],
@@ -122,17 +115,23 @@ class Tokenizer:
                 int(err.line),
                 int(err.column),
             )
-        count = self._count
-        ev_ptr = lib.sl_tok_events(tok, count)
-        n_ev = int(count[0])
+            ev_ptr = lib.sl_tok_events(tok, count)
+            n_ev = count[0]
+        elif rc == 0:
+            return _raw(RawFeed, (self._consumed[0], [], _EMPTY_NODES, b"", None))
+        else:  # rc is the number of events in the arena
+            n_ev = rc
+            ev_ptr = lib.sl_tok_events(tok, ffi.NULL)
+        consumed = self._consumed[0]
         if n_ev == 0:
-            return RawFeed(consumed, [], _EMPTY_NODES, b"", error)
-        events = list(_EVENT.iter_unpack(ffi.buffer(ev_ptr, n_ev * _EVENT.size)))
+            return _raw(RawFeed, (consumed, [], _EMPTY_NODES, b"", error))
+        events = list(_EVENT.iter_unpack(ffi.buffer(ev_ptr, n_ev * _EVENT_SIZE)))
         node_ptr = lib.sl_tok_nodes(tok, count)
-        nodes = memoryview(ffi.buffer(node_ptr, int(count[0]) * 32)[:]).cast("I")
+        nodes = memoryview(bytes(ffi.buffer(node_ptr, count[0] * 32))).cast("I")
         pool_ptr = lib.sl_tok_pool(tok, count)
-        pool = ffi.buffer(pool_ptr, int(count[0]))[:] if count[0] else b""
-        return RawFeed(consumed, events, nodes, pool, error)
+        n_pool = count[0]
+        pool = bytes(ffi.buffer(pool_ptr, n_pool)) if n_pool else b""
+        return _raw(RawFeed, (consumed, events, nodes, pool, error))
 
 
 class Ring:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import xml.etree.ElementPath as _element_path
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 # node kinds and word offsets (tokenizer.h)
 ELEM = 1
@@ -88,7 +88,11 @@ class Element:
     and edit the copy.
     """
 
-    __slots__ = ("_attrib", "_d", "_e", "_i", "_tag")
+    __slots__ = ("_attrib", "_c", "_d", "_e", "_i", "_k", "_tag")
+
+    # Set only on a LazyElement (see there).
+    _c: Callable[[int], tuple[Doc, int]]
+    _k: int
 
     def __init__(self, doc: Doc, index: int, end: int) -> None:
         self._d = doc
@@ -281,6 +285,40 @@ class Element:
 
     def __repr__(self) -> str:
         return f"<Element {self.tag!r} at {id(self):#x}>"
+
+
+class LazyElement(Element):
+    """A stanza element as the native backend first hands it out: only
+    ``_c`` (a callable giving the stanza's doc and node count) and ``_k``
+    (its argument) are set, and ``_tag`` when the tag is known already.
+    The first read of anything else finds an unset slot and comes to
+    ``__getattr__``, which fills the slots and turns the object into a
+    plain :class:`Element` (the same layout), so later reads take the
+    ordinary, specialised attribute path."""
+
+    __slots__ = ()
+
+    if not TYPE_CHECKING:  # keeps attribute typos visible to mypy
+        # the tag of a lazy view is its slot, read without a call; when it
+        # was not set, reading it comes to __getattr__ like the rest
+        tag = Element._tag
+
+        def __getattr__(self, name):
+            if name == "tag":
+                self._d  # noqa: B018 (fills the view, which becomes an Element)
+                return self.tag
+            if name == "_d" or name == "_i" or name == "_e":
+                doc, count = self._c(self._k)
+                self._tag = self._tag  # None when it was not set
+                self._attrib = None
+                self._d = doc
+                self._i = 0
+                self._e = count
+                self.__class__ = Element
+                return getattr(self, name)
+            if name == "_tag" or name == "_attrib":
+                return None
+            raise AttributeError(name)
 
 
 def _strip_ns(path: str) -> str:

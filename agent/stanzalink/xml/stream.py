@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, cast
 
 from stanzalink.errors import LocalProtocolError
 from stanzalink.xml import _native
-from stanzalink.xml.element import ATTR, NSDECL, WORDS, Element, PoolDoc
+from stanzalink.xml.element import ATTR, NSDECL, WORDS, Doc, Element, LazyElement, PoolDoc
 from stanzalink.xml.events import Event, StreamClose, StreamError, StreamOpen
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,31 @@ def available_backends() -> list[str]:
     return ["native", "expat"] if _native.AVAILABLE else ["expat"]
 
 
+class _Chunk(tuple[list[tuple[int, int, int, int, int, int]], memoryview, bytes]):
+    """The events, node table and pool of one feed, shared by the stanzas it
+    delivered; a stanza's :class:`PoolDoc` is sliced out of it the first
+    time more than the stanza's tag is read (see :class:`LazyElement`)."""
+
+    __slots__ = ()
+
+    def __call__(self, k: int, /) -> tuple[Doc, int]:
+        events, nodes, pool = self
+        _kind, start, count, pool_start, _plen, _tid = events[k]
+        return PoolDoc(nodes[start * WORDS : (start + count) * WORDS], pool, pool_start), count
+
+
+_DocSource = Callable[[int], tuple[Doc, int]]
+_new_element = object.__new__
+_new_chunk = tuple.__new__
+
+
 class NativeBackend:
     """Adapter from the C tokenizer's node tables to events."""
 
     def __init__(self, **limits: int) -> None:
         self._tok = _native.Tokenizer(**limits)
+        # tag strings by the tokenizer's tag_id (stable for the handle's life)
+        self._tags: list[str | None] = [None] * (int(_native.lib.SL_TAG_IDS) + 1)
 
     def reset(self) -> None:
         self._tok.reset()
@@ -61,21 +82,36 @@ class NativeBackend:
         raw = self._tok.feed(data, max_events)
         events: list[Event] = []
         if raw.events:
-            nodes = raw.nodes
-            pool = raw.pool
-            for kind, start, count, pool_start, _plen, _res, _b0, _b1 in raw.events:
+            # (mypy does not see __call__ on a tuple subclass)
+            chunk = cast(_DocSource, _new_chunk(_Chunk, (raw.events, raw.nodes, raw.pool)))
+            tags = self._tags
+            append = events.append
+            for k, (kind, start, count, pool_start, _plen, tid) in enumerate(raw.events):
                 if kind == 2:
-                    doc = PoolDoc(nodes[start * WORDS : (start + count) * WORDS], pool, pool_start)
-                    events.append(Element(doc, 0, count))
+                    # a lazy view: the chunk and event number only, and the
+                    # tag when the tokenizer numbered the name already seen
+                    el: Element = _new_element(LazyElement)
+                    el._c = chunk
+                    el._k = k
+                    if tid:
+                        tag = tags[tid]
+                        if tag is None:
+                            tag = tags[tid] = el.tag
+                        el._tag = tag
+                    append(el)
                 elif kind == 1:
-                    doc = PoolDoc(nodes[start * WORDS : (start + count) * WORDS], pool, pool_start)
-                    events.append(_stream_open(doc, count))
+                    doc = PoolDoc(_nodes_of(raw, start, count), raw.pool, pool_start)
+                    append(_stream_open(doc, count))
                 else:
-                    events.append(_CLOSE)
+                    append(_CLOSE)
         if raw.error is not None:
             condition, message, offset, line, column = raw.error
             raise StreamError(condition, message, offset, line, column, events)
         return events, raw.consumed
+
+
+def _nodes_of(raw: _native.RawFeed, start: int, count: int) -> memoryview:
+    return raw.nodes[start * WORDS : (start + count) * WORDS]
 
 
 def _stream_open(doc: PoolDoc, count: int) -> StreamOpen:

@@ -67,10 +67,18 @@ typedef struct sl_event {
     uint32_t node_count; /* nodes belonging to this event (0 for CLOSE) */
     uint32_t pool_start; /* first byte of this event's strings in the pool */
     uint32_t pool_len;   /* bytes of pool used by this event */
-    uint32_t reserved;   /* zero */
+    uint32_t tag_id;     /* SL_EV_STANZA: a small number (1..SL_TAG_IDS) naming the
+                            stanza element's namespace + local name, the same
+                            number for the same name for the life of the handle
+                            (resets included), so a binding can cache the tag
+                            string; 0 when not numbered (long names, or after
+                            SL_TAG_IDS different names).  Zero for other events. */
     uint64_t byte_start; /* stream offset of the event's first byte ('<') */
     uint64_t byte_end;   /* stream offset one past its last byte ('>') */
 } sl_event;
+
+/* how many different stanza names get a tag_id */
+#define SL_TAG_IDS 32
 
 #define SL_NODE_ELEM 1   /* an element; its attributes follow it directly */
 #define SL_NODE_ATTR 2   /* an attribute of the preceding element */
