@@ -78,5 +78,6 @@ RDEPENDS:${PN}-ptest += "\
     python3-compression \
     python3-hypothesis \
     python3-netserver \
+    python3-pickle \
     python3-pytest \
 "
