@@ -560,3 +560,24 @@ def test_only_stanzas_can_be_sent() -> None:
     c = Conv()
     with pytest.raises(LocalProtocolError):
         c.s.send(E("{urn:xmpp:sm:3}r"), c.now)
+
+
+@pytest.mark.parametrize("h", ["\u00b2", " 1", "+1", "1_0", "9" * 5000, "-1", ""])
+def test_an_ack_count_that_is_not_plain_digits_is_bad_format(h: str) -> None:
+    c = Conv()
+    c.online()
+    c.events()
+    out = c.send(f"<a xmlns='urn:xmpp:sm:3' h='{h}'/>".encode())
+    assert b"<stream:error><bad-format" in out
+
+
+@pytest.mark.parametrize("version", ["\u00b2.0", "9999999.0", "x.0"])
+def test_a_stream_version_that_is_not_plain_digits_is_unsupported(version: str) -> None:
+    c = Conv()
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    header = SERVER_HEADER.replace(
+        b"id='s%d' version='1.0'", f"id='s1' version='{version}'".encode()
+    )
+    out = c.send(header)
+    assert b"<unsupported-version" in out

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +123,8 @@ class Arg:
                     raise ValueError(raw)
             else:
                 value = self.type(raw)
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(raw)  # "nan" would pass every min/max check
         except ValueError:
             kind = {int: "a whole number", float: "a number", bool: "yes or no"}.get(
                 self.type, self.type.__name__

@@ -587,8 +587,8 @@ class Session:
             )
             return
         version = ev.get("version") or "0.9"
-        major = version.split(".")[0]
-        if not major.isdigit() or int(major) < 1:
+        major = _digits(version.split(".")[0], 4)
+        if major is None or major < 1:
             self._fail_remote("unsupported-version", f"server stream version {version}", now)
             return
         sender = ev.get("from")
@@ -1064,7 +1064,7 @@ class Session:
             el.get("id"),
             el.get("resume") in ("true", "1"),
             el.get("location"),
-            int(max_s) if max_s and max_s.isdigit() else None,
+            _digits(max_s),
         )
         self._go_online(now, resumed=False)
 
@@ -1096,9 +1096,8 @@ class Session:
         self._flush_pending(now)
 
     def _apply_ack(self, h_text: str, now: float) -> None:
-        try:
-            h = int(h_text)
-        except ValueError:
+        h = _digits(h_text)
+        if h is None:
             self._fail_remote("bad-format", f"stream management h={h_text!r}", now)
             return
         try:
@@ -1182,6 +1181,15 @@ class _PasswordChange:
         self.old = old
         self.form_sent = False
         self.data = b""  # the request as sent (to know whether it will be sent again)
+
+
+def _digits(text: str | None, limit: int = 10) -> int | None:
+    """A decimal of ASCII digits only, at most ``limit`` of them (an
+    xs:unsignedInt has 10), or None: ``int()`` alone would take "²" to a
+    ValueError, " 7", "+7" and "7_0" to numbers, and 5,000 digits to an error."""
+    if text and len(text) <= limit and text.isascii() and text.isdigit():
+        return int(text)
+    return None
 
 
 def _attr(value: str) -> str:
