@@ -59,6 +59,7 @@ YOCTO = {
     "itertools": "core",  # built into the interpreter
     "json": "json",
     "logging": "logging",
+    "math": "core",
     "mimetypes": "netclient",
     "os": "core",
     "pathlib": "core",
