@@ -168,6 +168,9 @@ struct sl_tok {
     uint32_t tag_n;
     uint32_t tag_key[SL_TAG_IDS];
     uint8_t tag_buf[SL_TAG_IDS][TAG_ID_MAX];
+    /* sl_tok_pack's buffer */
+    uint8_t *pack;
+    uint32_t pack_cap;
 };
 
 /* ------------------------------------------------------------------ classes */
@@ -509,6 +512,7 @@ void sl_tok_free(sl_tok *t) {
     free(t->attrs);
     free(t->hashtab);
     free(t->decl);
+    free(t->pack);
     free(t);
 }
 
@@ -528,6 +532,7 @@ void sl_tok_reset(sl_tok *t) {
     shrink((void **)&t->attrs, &t->attr_cap, 256);
     shrink((void **)&t->hashtab, &t->hash_cap, 1024);
     shrink((void **)&t->decl, &t->decl_cap, 4096);
+    shrink((void **)&t->pack, &t->pack_cap, 262144);
     stream_init(t);
 }
 
@@ -536,7 +541,7 @@ size_t sl_tok_memory(const sl_tok *t) {
            t->pool_cap + ((size_t)t->lim.max_depth + 2) * sizeof(frame) +
            (size_t)t->bind_cap * sizeof(binding) + t->nsbuf_cap + t->lim.max_name_len + 1 +
            (size_t)t->attr_cap * sizeof(attr_rec) + (size_t)t->hash_cap * sizeof(uint32_t) +
-           t->decl_cap;
+           t->decl_cap + t->pack_cap;
 }
 
 const char *sl_condition_name(int c) {
@@ -564,6 +569,35 @@ const uint8_t *sl_tok_pool(const sl_tok *t, uint32_t *len) {
 }
 const sl_error *sl_tok_error(const sl_tok *t) { return t->failed ? &t->err : NULL; }
 uint32_t sl_tok_event_count(const sl_tok *t) { return t->ev_n; }
+
+int sl_tok_pack(sl_tok *t, sl_packed *out) {
+    /* the completed events own nodes [0, u_node0) and pool [0, u_pool0):
+     * a unit still open at the end of the feed starts there */
+    uint32_t n_ev = t->ev_n, n_nodes = t->u_node0, n_pool = t->u_pool0, i;
+    size_t ev_bytes = (size_t)n_ev * SL_PACKED_WORDS * 4, node_bytes = (size_t)n_nodes * sizeof(sl_node);
+    size_t total = ev_bytes + node_bytes + n_pool;
+    uint32_t *w;
+    if (total > 0xFFFFFFFFu) return SL_E_NOMEM;
+    if (total > t->pack_cap || !t->pack)
+        if (grow((void **)&t->pack, &t->pack_cap, (uint32_t)total, 1)) return SL_E_NOMEM;
+    w = (uint32_t *)(void *)t->pack;
+    for (i = 0; i < n_ev; i++) {
+        const sl_event *e = &t->ev[i];
+        w[0] = e->kind | e->tag_id << 8;
+        w[1] = e->node_start;
+        w[2] = e->node_count;
+        w[3] = e->pool_start;
+        w += SL_PACKED_WORDS;
+    }
+    if (node_bytes) memcpy(t->pack + ev_bytes, t->nodes, node_bytes);
+    if (n_pool) memcpy(t->pack + ev_bytes + node_bytes, t->pool, n_pool);
+    out->data = (const char *)t->pack;
+    out->events = n_ev;
+    out->nodes_off = (uint32_t)ev_bytes;
+    out->pool_off = (uint32_t)(ev_bytes + node_bytes);
+    out->size = (uint32_t)total;
+    return 0;
+}
 
 /* ------------------------------------------------------------------ units and events */
 /* The tag_id of the unit's first node (the stanza element): a linear

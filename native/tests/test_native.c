@@ -300,6 +300,48 @@ static void test_escape(void) {
     CHECK(sl_escape((const uint8_t *)"&&&&", 4, out, 3, 0) == 20, "size when too small");
 }
 
+/* sl_tok_pack: the completed events only (not the stanza still open at the
+ * end of the feed), in order, with their nodes and pool bytes after them. */
+static void test_pack(void) {
+    sl_tok *tok = sl_tok_new(NULL);
+    sl_packed pk;
+    const char *s1 = "<message id='a'><body>h&amp;i</body></message><iq type='get'/><presence><sh";
+    const uint32_t *w;
+    const sl_node *nodes;
+    const char *pool;
+    int rc;
+    rc = sl_tok_feed(tok, (const uint8_t *)HEADER, strlen(HEADER), 0, NULL);
+    CHECK(rc == 1 && sl_tok_pack(tok, &pk) == 0 && pk.events == 1 && (pk.data[0] & 0xFF) == SL_EV_OPEN,
+          "header packed");
+    rc = sl_tok_feed(tok, (const uint8_t *)s1, strlen(s1), 0, NULL);
+    CHECK(rc == 2, "two stanzas: rc %d", rc);
+    CHECK(sl_tok_pack(tok, &pk) == 0 && pk.events == 2, "pack: %u events", pk.events);
+    w = (const uint32_t *)(const void *)pk.data;
+    CHECK(pk.nodes_off == 2 * SL_PACKED_WORDS * 4, "nodes after the events");
+    CHECK((w[0] & 0xFF) == SL_EV_STANZA && (w[0] >> 8) != 0 && (w[4] & 0xFF) == SL_EV_STANZA &&
+              (w[4] >> 8) != (w[0] >> 8),
+          "kinds and tag ids");
+    CHECK(w[1] == 0 && w[5] == w[2] && pk.pool_off == pk.nodes_off + (w[5] + w[6]) * sizeof(sl_node),
+          "node ranges: %u+%u, %u+%u", w[1], w[2], w[5], w[6]);
+    nodes = (const sl_node *)(const void *)(pk.data + pk.nodes_off);
+    pool = pk.data + pk.pool_off;
+    CHECK(nodes[3].kind == SL_NODE_TEXT && nodes[3].val_len == 3 && memcmp(pool + w[3] + nodes[3].val_off, "h&i", 3) == 0,
+          "the body text decoded in the packed pool");
+    CHECK(pk.size > pk.pool_off && pk.size <= pk.pool_off + (w[7] + 64), "size covers the two stanzas' pool");
+    /* the open <presence> completes in the next feed and is packed then */
+    rc = sl_tok_feed(tok, (const uint8_t *)"ow>away</show></presence>", 25, 0, NULL);
+    CHECK(rc == 1 && sl_tok_pack(tok, &pk) == 0 && pk.events == 1, "the rest of the presence");
+    w = (const uint32_t *)(const void *)pk.data;
+    nodes = (const sl_node *)(const void *)(pk.data + pk.nodes_off);
+    CHECK(w[1] == 0 && w[2] == 3 && nodes[1].kind == SL_NODE_ELEM && nodes[1].name_len == 4 &&
+              memcmp(pk.data + pk.pool_off + w[3] + nodes[1].name_off, "show", 4) == 0,
+          "the presence packed whole");
+    /* after a fault, what completed before it */
+    rc = sl_tok_feed(tok, (const uint8_t *)"<a/><b></c>", 11, 0, NULL);
+    CHECK(rc == SL_E_STREAM && sl_tok_pack(tok, &pk) == 0 && pk.events == 1, "events before a fault: %u", pk.events);
+    sl_tok_free(tok);
+}
+
 int main(int argc, char **argv) {
     test_limits_exact();
     test_error_position();
@@ -309,6 +351,7 @@ int main(int argc, char **argv) {
     test_tag_ids();
     test_bad_arguments();
     test_escape();
+    test_pack();
     golden(argc > 1 ? argv[1] : "tests/golden");
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

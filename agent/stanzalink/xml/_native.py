@@ -1,13 +1,12 @@
 """The one module that touches the cffi binding of the C core.
 
 Everything above this module sees Python objects only: :class:`RawFeed`
-tuples of copied bytes and memoryviews.  One C call per chunk; the events,
-node table and string pool come back in three buffer copies.
+tuples of copied bytes and memoryviews.  One C call per chunk, one more to
+pack its events, node table and string pool, and one copy of that.
 """
 
 from __future__ import annotations
 
-import struct
 from typing import Any, NamedTuple
 
 try:
@@ -34,24 +33,26 @@ CONDITIONS = (
     "unsupported-encoding",
 )
 
-# sl_event: six uint32 and two uint64; the byte offsets are skipped (no
-# reader needs them, and large ints cost a Python object each)
-_EVENT = struct.Struct("=6I16x")
-_EVENT_SIZE = _EVENT.size
+_PACKED_WORDS = 4  # SL_PACKED_WORDS: kind | tag_id << 8, node_start, node_count, pool_start
 _NODE_WORDS = 8
 
 
 class RawFeed(NamedTuple):
+    """What one feed produced, from a single copy of the C arena
+    (``sl_tok_pack``): ``blob`` holds the packed events, the nodes and the
+    pool; ``events`` and ``nodes`` are "I" views into it, and the pool is
+    ``blob`` from ``pool_off`` on."""
+
     consumed: int
-    # the first six sl_event fields: kind, node_start, node_count, pool_start,
-    # pool_len, tag_id
-    events: list[tuple[int, int, int, int, int, int]]
-    nodes: memoryview  # "I" format, 8 words per node
-    pool: bytes
+    n_events: int
+    events: memoryview  # "I", _PACKED_WORDS words per event
+    nodes: memoryview  # "I", 8 words per node
+    blob: bytes
+    pool_off: int
     error: tuple[str, str, int, int, int] | None
 
 
-_EMPTY_NODES = memoryview(b"").cast("I")
+_EMPTY = memoryview(b"").cast("I")
 _raw = tuple.__new__  # a RawFeed without the Python-level namedtuple __new__
 
 
@@ -86,7 +87,7 @@ class Tokenizer:
             raise MemoryError("sl_tok_new failed")
         self._tok = ffi.gc(tok, lib.sl_tok_free)
         self._consumed = ffi.new("size_t *")
-        self._count = ffi.new("uint32_t *")
+        self._packed = ffi.new("sl_packed *")
 
     def reset(self) -> None:
         lib.sl_tok_reset(self._tok)
@@ -102,7 +103,6 @@ class Tokenizer:
 
     def _collect(self, rc: int) -> RawFeed:
         tok = self._tok
-        count = self._count
         error = None
         if rc < 0:
             if rc != lib.SL_E_STREAM:
@@ -115,23 +115,30 @@ class Tokenizer:
                 int(err.line),
                 int(err.column),
             )
-            ev_ptr = lib.sl_tok_events(tok, count)
-            n_ev = count[0]
         elif rc == 0:
-            return _raw(RawFeed, (self._consumed[0], [], _EMPTY_NODES, b"", None))
-        else:  # rc is the number of events in the arena
-            n_ev = rc
-            ev_ptr = lib.sl_tok_events(tok, ffi.NULL)
-        consumed = self._consumed[0]
+            return _raw(RawFeed, (self._consumed[0], 0, _EMPTY, _EMPTY, b"", 0, None))
+        packed = self._packed
+        if lib.sl_tok_pack(tok, packed) < 0:
+            raise MemoryError("out of memory in the tokenizer")
+        n_ev = packed.events
         if n_ev == 0:
-            return _raw(RawFeed, (consumed, [], _EMPTY_NODES, b"", error))
-        events = list(_EVENT.iter_unpack(ffi.buffer(ev_ptr, n_ev * _EVENT_SIZE)))
-        node_ptr = lib.sl_tok_nodes(tok, count)
-        nodes = memoryview(bytes(ffi.buffer(node_ptr, count[0] * 32))).cast("I")
-        pool_ptr = lib.sl_tok_pool(tok, count)
-        n_pool = count[0]
-        pool = bytes(ffi.buffer(pool_ptr, n_pool)) if n_pool else b""
-        return _raw(RawFeed, (consumed, events, nodes, pool, error))
+            return _raw(RawFeed, (self._consumed[0], 0, _EMPTY, _EMPTY, b"", 0, error))
+        blob = ffi.unpack(packed.data, packed.size)
+        view = memoryview(blob)
+        nodes_off = packed.nodes_off
+        pool_off = packed.pool_off
+        return _raw(
+            RawFeed,
+            (
+                self._consumed[0],
+                n_ev,
+                view[:nodes_off].cast("I"),
+                view[nodes_off:pool_off].cast("I"),
+                blob,
+                pool_off,
+                error,
+            ),
+        )
 
 
 class Ring:

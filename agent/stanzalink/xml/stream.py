@@ -44,22 +44,27 @@ def available_backends() -> list[str]:
     return ["native", "expat"] if _native.AVAILABLE else ["expat"]
 
 
-class _Chunk(tuple[list[tuple[int, int, int, int, int, int]], memoryview, bytes]):
-    """The events, node table and pool of one feed, shared by the stanzas it
-    delivered; a stanza's :class:`PoolDoc` is sliced out of it the first
-    time more than the stanza's tag is read (see :class:`LazyElement`)."""
+class _Chunk(tuple[memoryview, memoryview, bytes, int]):
+    """The packed events, node table and pool of one feed, shared by the
+    stanzas it delivered; a stanza's :class:`PoolDoc` is sliced out of it
+    the first time more than the stanza's tag is read (see
+    :class:`LazyElement`)."""
 
     __slots__ = ()
 
     def __call__(self, k: int, /) -> tuple[Doc, int]:
-        events, nodes, pool = self
-        _kind, start, count, pool_start, _plen, _tid = events[k]
-        return PoolDoc(nodes[start * WORDS : (start + count) * WORDS], pool, pool_start), count
+        events, nodes, blob, pool_off = self
+        e = k * _PACKED
+        start = events[e + 1]
+        count = events[e + 2]
+        doc = PoolDoc(nodes[start * WORDS : (start + count) * WORDS], blob, pool_off + events[e + 3])
+        return doc, count
 
 
 _DocSource = Callable[[int], tuple[Doc, int]]
 _new_element = object.__new__
 _new_chunk = tuple.__new__
+_PACKED = 4  # words per packed event (SL_PACKED_WORDS)
 
 
 class NativeBackend:
@@ -81,26 +86,28 @@ class NativeBackend:
     ) -> tuple[list[Event], int]:
         raw = self._tok.feed(data, max_events)
         events: list[Event] = []
-        if raw.events:
+        if raw.n_events:
+            ev = raw.events
             # (mypy does not see __call__ on a tuple subclass)
-            chunk = cast(_DocSource, _new_chunk(_Chunk, (raw.events, raw.nodes, raw.pool)))
+            chunk = cast(_DocSource, _new_chunk(_Chunk, (ev, raw.nodes, raw.blob, raw.pool_off)))
             tags = self._tags
             append = events.append
-            for k, (kind, start, count, pool_start, _plen, tid) in enumerate(raw.events):
-                if kind == 2:
+            for k, head in enumerate(ev[::_PACKED]):
+                if head & 0xFF == 2:
                     # a lazy view: the chunk and event number only, and the
                     # tag when the tokenizer numbered the name already seen
                     el: Element = _new_element(LazyElement)
                     el._c = chunk
                     el._k = k
+                    tid = head >> 8
                     if tid:
                         tag = tags[tid]
                         if tag is None:
                             tag = tags[tid] = el.tag
                         el._tag = tag
                     append(el)
-                elif kind == 1:
-                    doc = PoolDoc(_nodes_of(raw, start, count), raw.pool, pool_start)
+                elif head & 0xFF == 1:
+                    doc, count = chunk(k)
                     append(_stream_open(doc, count))
                 else:
                     append(_CLOSE)
@@ -110,11 +117,7 @@ class NativeBackend:
         return events, raw.consumed
 
 
-def _nodes_of(raw: _native.RawFeed, start: int, count: int) -> memoryview:
-    return raw.nodes[start * WORDS : (start + count) * WORDS]
-
-
-def _stream_open(doc: PoolDoc, count: int) -> StreamOpen:
+def _stream_open(doc: Doc, count: int) -> StreamOpen:
     n = doc.n
     attrib: dict[str, str] = {}
     nsmap: dict[str, str] = {}

@@ -155,6 +155,29 @@ const sl_node *sl_tok_nodes(const sl_tok *tok, uint32_t *count);
 const uint8_t *sl_tok_pool(const sl_tok *tok, uint32_t *len);
 const sl_error *sl_tok_error(const sl_tok *tok); /* NULL when no error */
 
+/*
+ * The arena in one piece, for a binding that copies it out once per feed:
+ * after sl_tok_feed() (any result, SL_E_STREAM included), the completed
+ * events in a compact form, then their nodes, then their pool bytes, one
+ * after the other in a buffer owned by the handle (valid until the next
+ * feed, reset or free).  Each packed event is SL_PACKED_WORDS uint32:
+ *
+ *   kind | tag_id << 8,  node_start,  node_count,  pool_start
+ *
+ * with node_start counted from the first packed node and pool_start from
+ * the first pool byte (at pool_off).  Returns 0, or SL_E_NOMEM.
+ */
+#define SL_PACKED_WORDS 4
+typedef struct sl_packed {
+    const char *data;
+    uint32_t events;   /* number of events */
+    uint32_t nodes_off; /* byte offset of the nodes (events * SL_PACKED_WORDS * 4) */
+    uint32_t pool_off; /* byte offset of the pool */
+    uint32_t size;     /* total bytes */
+} sl_packed;
+
+int sl_tok_pack(sl_tok *tok, sl_packed *out);
+
 /* Total bytes currently held by the handle (arena, stacks, pool): for the
  * memory benchmark and for tests that check the bounds. */
 size_t sl_tok_memory(const sl_tok *tok);
