@@ -57,7 +57,8 @@ class _Chunk(tuple[memoryview, memoryview, bytes, int]):
         e = k * _PACKED
         start = events[e + 1]
         count = events[e + 2]
-        doc = PoolDoc(nodes[start * WORDS : (start + count) * WORDS], blob, pool_off + events[e + 3])
+        nodes_of = nodes[start * WORDS : (start + count) * WORDS]
+        doc = PoolDoc(nodes_of, blob, pool_off + events[e + 3])
         return doc, count
 
 
