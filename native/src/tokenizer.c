@@ -269,7 +269,7 @@ static inline const uint8_t *skip_run(const uint8_t *p, const uint8_t *end, uint
     return p;
 }
 
-#define SKIP_TEXT(p, end) skip_run((p), (end), '<', '&', ']', '>')
+#define SKIP_TEXT(p, end) skip_run((p), (end), '<', '&', ']', '<')
 #define SKIP_ATTR(p, end) skip_run((p), (end), '"', '\'', '<', '&')
 
 /* ------------------------------------------------------------------ helpers */
@@ -1888,6 +1888,51 @@ static int check_cp(sl_tok *t, uint32_t cp, uint64_t pos) {
 }
 
 
+/* A complete reference at p ('&') within [p, stop) in its plain form (one
+ * of the five entities, or a character reference of at most 7 digits to a
+ * Char): its length, with the code point in *cp; 0 for anything else,
+ * which the state machine then takes and judges. */
+static inline int plain_ref(const uint8_t *p, const uint8_t *stop, uint32_t *cp) {
+    const uint8_t *q = p + 1;
+    ptrdiff_t room = stop - p;
+    if (room < 4) return 0;
+    switch (q[0]) {
+    case 'l':
+        if (q[1] == 't' && q[2] == ';') return *cp = '<', 4;
+        return 0;
+    case 'g':
+        if (q[1] == 't' && q[2] == ';') return *cp = '>', 4;
+        return 0;
+    case 'a':
+        if (room >= 5 && q[1] == 'm' && q[2] == 'p' && q[3] == ';') return *cp = '&', 5;
+        if (room >= 6 && q[1] == 'p' && q[2] == 'o' && q[3] == 's' && q[4] == ';') return *cp = '\'', 6;
+        return 0;
+    case 'q':
+        if (room >= 6 && q[1] == 'u' && q[2] == 'o' && q[3] == 't' && q[4] == ';') return *cp = '"', 6;
+        return 0;
+    case '#': {
+        uint32_t v = 0;
+        int nd = 0;
+        q++;
+        if (*q == 'x') {
+            for (q++; q < stop && nd < 8; q++, nd++) {
+                uint8_t c = *q;
+                if (c >= '0' && c <= '9') v = v * 16 + (uint32_t)(c - '0');
+                else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') v = v * 16 + (uint32_t)((c | 0x20) - 'a' + 10);
+                else break;
+            }
+        } else {
+            for (; q < stop && nd < 8 && *q >= '0' && *q <= '9'; q++, nd++) v = v * 10 + (uint32_t)(*q - '0');
+        }
+        if (nd == 0 || nd == 8 || q >= stop || *q != ';' || !is_char(v)) return 0;
+        *cp = v;
+        return (int)(q + 1 - p);
+    }
+    default:
+        return 0;
+    }
+}
+
 /* ------------------------------------------------------------------ whole-tag fast path */
 /* Scan an ASCII name with the namespace colon rules; returns its end or
  * NULL when the name is unusual (the state machine then takes over). */
@@ -2011,6 +2056,217 @@ bail:
     return NULL;
 }
 
+/* The commonest start tag inside a stanza, checked and built in one pass:
+ * complete within [p, stop), an unprefixed ASCII name, at most
+ * PLAIN_ATTRS attributes (unprefixed or xml:), single spaces before each
+ * and none around '=', values without references, line breaks or tabs, at
+ * most one default namespace declaration, nothing a limit or a rule
+ * refuses.  Anything else returns NULL with nothing changed, and the
+ * general path (fast_start_tag, then the state machine) takes the tag and
+ * reports what is wrong with it.  The name scans need no bounds check:
+ * they stop at the '>' found first at the latest. */
+#define PLAIN_ATTRS 8
+static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint8_t *p,
+                                      const uint8_t *stop, int *rc) {
+    const uint8_t *s = p + 1, *q = s, *gt, *decl_v = NULL;
+    const uint8_t *aname[PLAIN_ATTRS];
+    uint32_t alen_of[PLAIN_ATTRS];
+    uint32_t base, tag_len, nattr = 0, decl_vlen = 0, nxml = 0, node_rel, i;
+    const uint32_t max_name = t->lim.max_name_len;
+    sl_node *nd, *an;
+    binding *b;
+    int empty = 0;
+    if (t->depth >= t->lim.max_depth) return NULL;
+    gt = memchr(s, '>', (size_t)(stop - s));
+    if (!gt) return NULL;
+    if (name_cls[*q] != 1) return NULL;
+    q++;
+    while (name_cls[*q]) q++;
+    if (*q == ':' || *q >= 0x80) return NULL;
+    tag_len = (uint32_t)(q - s);
+    if (tag_len > max_name) return NULL;
+    if (t->node_n + 1 + PLAIN_ATTRS > t->node_cap || !t->nodes)
+        if (grow((void **)&t->nodes, &t->node_cap, t->node_n + 1 + PLAIN_ATTRS, sizeof(sl_node))) return NULL;
+    base = prel(t);
+    nd = &t->nodes[t->node_n];
+    an = nd + 1;
+    node_rel = t->node_n - t->u_node0;
+    for (;;) {
+        const uint8_t *a, *v;
+        uint32_t alen, is_xml = 0;
+        uint8_t c = *q, quote;
+        if (c == '>') break;
+        if (c == '/') {
+            if (q[1] != '>') return NULL;
+            empty = 1;
+            q++;
+            break;
+        }
+        if (c != ' ') return NULL;
+        do q++;
+        while (*q == ' ');
+        if (*q == '>' || *q == '/') continue;
+        a = q;
+        if (name_cls[*q] != 1) return NULL;
+        q++;
+        while (name_cls[*q]) q++;
+        if (*q == ':') {
+            if (q - a != 3 || a[0] != 'x' || a[1] != 'm' || a[2] != 'l' || name_cls[q[1]] != 1) return NULL;
+            q += 2;
+            while (name_cls[*q]) q++;
+            is_xml = 1;
+        }
+        alen = (uint32_t)(q - a);
+        if (*q != '=' || alen > max_name) return NULL;
+        quote = q[1];
+        if (quote != '"' && quote != '\'') return NULL;
+        q += 2;
+        v = q;
+        for (;;) {
+            q = SKIP_ATTR(q, stop);
+            if (q >= stop) return NULL;
+            c = *q;
+            if (c == quote) break;
+            if (c == '"' || c == '\'') {
+                q++;
+                continue;
+            }
+            if (c >= 0x80) {
+                uint32_t cp;
+                int n = u8_common(q, stop);
+                if (n) {
+                    q += n;
+                    continue;
+                }
+                n = u8_decode(q, stop, &cp);
+                if (n > 0 && cp < 0xFFFE) {
+                    q += n;
+                    continue;
+                }
+            }
+            return NULL;
+        }
+        if (q >= gt) {
+            gt = memchr(q, '>', (size_t)(stop - q));
+            if (!gt) return NULL;
+        }
+        if (!is_xml && alen == 5 && a[0] == 'x' && a[1] == 'm' && a[2] == 'l' && a[3] == 'n' && a[4] == 's') {
+            uint32_t vl = (uint32_t)(q - v);
+            if (decl_v || (vl == sizeof XML_NS - 1 && memcmp(v, XML_NS, vl) == 0) ||
+                (vl == sizeof XMLNS_NS - 1 && memcmp(v, XMLNS_NS, vl) == 0))
+                return NULL;
+            decl_v = v;
+            decl_vlen = vl;
+        } else {
+            if (nattr == PLAIN_ATTRS) return NULL;
+            for (i = 0; i < nattr; i++)
+                if (alen_of[i] == alen && aname[i][0] == a[0] && memcmp(aname[i], a, alen) == 0) return NULL;
+            aname[nattr] = a;
+            alen_of[nattr] = alen;
+            an->kind = SL_NODE_ATTR;
+            an->next = node_rel + 2 + nattr;
+            an->ns_off = 0;
+            if (is_xml) {
+                an->ns_len = sizeof XML_NS - 1;
+                an->name_off = base + (uint32_t)(a - s) + 4;
+                an->name_len = alen - 4;
+                nxml++;
+            } else {
+                an->ns_len = 0;
+                an->name_off = base + (uint32_t)(a - s);
+                an->name_len = alen;
+            }
+            an->val_off = base + (uint32_t)(v - s);
+            an->val_len = (uint32_t)(q - v);
+            an++;
+            nattr++;
+        }
+        q++;
+        c = *q;
+        if (c != ' ' && c != '>' && c != '/') return NULL;
+    }
+    /* checked: now the namespace, which may still refuse (a second stream) */
+    if (nattr + (decl_v != NULL) > t->lim.max_attrs) return NULL;
+    if (decl_v) {
+        if (tag_len == 6 && decl_vlen == sizeof STREAM_NS - 1 && memcmp(s, "stream", 6) == 0 &&
+            memcmp(decl_v, STREAM_NS, decl_vlen) == 0)
+            return NULL;
+        if (t->nbind + 1 > t->bind_cap || !t->binds)
+            if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return NULL;
+        b = NULL;
+    } else {
+        b = find_binding(t, (const uint8_t *)"", 0);
+        if (tag_len == 6 && b != NULL && b->ulen == sizeof STREAM_NS - 1 && memcmp(s, "stream", 6) == 0 &&
+            memcmp(t->nsbuf + b->uoff, STREAM_NS, b->ulen) == 0)
+            return NULL;
+    }
+    /* commit */
+    {
+        uint32_t nbind0 = t->nbind, nsbuf0 = t->nsbuf_len, ns_off = 0, ns_len = 0;
+        if (pool_put(t, s, (uint32_t)(q - s))) return NULL;
+        if (decl_v) {
+            binding *nb = &t->binds[t->nbind];
+            nb->poff = t->nsbuf_len;
+            nb->plen = 0;
+            if (nsbuf_put(t, decl_v, decl_vlen, &nb->uoff)) return NULL;
+            t->nbind++;
+            nb->ulen = decl_vlen;
+            nb->gen = t->unit_gen;
+            nb->pool_off = base + (uint32_t)(decl_v - s);
+            ns_off = nb->pool_off;
+            ns_len = decl_vlen;
+        } else if (b != NULL && b->ulen > 0) {
+            if (ns_in_pool(t, b, &ns_off)) return NULL;
+            ns_len = b->ulen;
+        }
+        if (nxml) {
+            uint32_t xml_off = prel(t);
+            if (pool_put(t, (const uint8_t *)XML_NS, sizeof XML_NS - 1)) return NULL;
+            for (i = 0; i < nattr; i++)
+                if (nd[1 + i].ns_len) nd[1 + i].ns_off = xml_off;
+        }
+        nd->kind = SL_NODE_ELEM;
+        nd->ns_off = ns_off;
+        nd->ns_len = ns_len;
+        nd->name_off = base;
+        nd->name_len = tag_len;
+        nd->val_off = nattr;
+        nd->val_len = 0;
+        t->node_n += 1 + nattr;
+        t->nattr = 0;
+        t->text_node = NONE;
+        t->rsqb = 0;
+        *rc = 0;
+        if (empty) {
+            nd->next = node_rel + 1 + nattr;
+            t->nbind = nbind0;
+            t->nsbuf_len = nsbuf0;
+            if (t->depth == 1) {
+                if (emit(t, SL_EV_STANZA, POS(t, q, data) + 1)) {
+                    *rc = SL_E_NOMEM;
+                    return q + 1;
+                }
+                unit_end(t);
+                *rc = 1;
+                t->st = ST_MISC;
+            } else {
+                t->st = ST_TEXT;
+            }
+        } else {
+            frame *f = &t->stack[t->depth];
+            nd->next = node_rel + 1;
+            f->node = node_rel;
+            f->qoff = base;
+            f->qlen = tag_len;
+            f->nbind = nbind0;
+            f->nsbuf_len = nsbuf0;
+            t->depth++;
+            t->st = ST_TEXT;
+        }
+    }
+    return q + 1;
+}
+
 /* A complete end tag "</qname>" matching the open element. */
 static const uint8_t *fast_end_tag(sl_tok *t, const uint8_t *data, const uint8_t *p,
                                    const uint8_t *stop, int *rc) {
@@ -2074,9 +2330,11 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
             }
             stop = lim_stop;
         }
-        /* fast path: character data inside a stanza */
-        if (t->st == ST_TEXT && !t->pending_cr) {
-            const uint8_t *run = p;
+        /* fast path: character data inside a stanza, with the plain
+         * references decoded in line; ']' is taken when it cannot begin
+         * "]]>", and so is '>' (no "]]" can precede it here) */
+        if (t->st == ST_TEXT && !t->pending_cr && !t->rsqb) {
+            const uint8_t *start = p, *run = p;
             while (p < stop) {
                 p = SKIP_TEXT(p, stop);
                 if (p >= stop) break;
@@ -2089,6 +2347,24 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                     t->line++;
                     t->line_start = POS(t, p, data) + 1;
                     p++;
+                    continue;
+                }
+                if (c == ']') {
+                    if (stop - p >= 3 && !(p[1] == ']' && p[2] == '>')) {
+                        p++;
+                        continue;
+                    }
+                    break;
+                }
+                if (c == '&') {
+                    uint32_t cp;
+                    uint8_t u8[4];
+                    int n = plain_ref(p, stop, &cp);
+                    if (!n) break;
+                    if (p > run && text_append(t, run, (uint32_t)(p - run))) return SL_E_NOMEM;
+                    if (text_append(t, u8, (uint32_t)utf8_encode(cp, u8))) return SL_E_NOMEM;
+                    p += n;
+                    run = p;
                     continue;
                 }
                 if (c >= 0x80) {
@@ -2106,9 +2382,8 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                 }
                 break;
             }
-            if (p > run) {
-                t->rsqb = 0;
-                if (text_append(t, run, (uint32_t)(p - run))) return SL_E_NOMEM;
+            if (p > start) {
+                if (p > run && text_append(t, run, (uint32_t)(p - run))) return SL_E_NOMEM;
                 /* markup next (the common case): straight to it */
                 if (p < stop && *p == '<') goto one_char;
                 continue;
@@ -2167,7 +2442,10 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                 if ((uint64_t)(end - p) > t->lim.max_stanza_bytes) lim = p + t->lim.max_stanza_bytes;
             }
             if (p + 1 < lim && p[1] == '/') q = fast_end_tag(t, data, p, lim, &frc);
-            else if (t->depth > 0 || t->st == ST_MISC) q = fast_start_tag(t, data, p, lim, &frc);
+            else if (t->depth > 0) {
+                q = plain_start_tag(t, data, p, lim, &frc);
+                if (!q) q = fast_start_tag(t, data, p, lim, &frc);
+            } else if (t->st == ST_MISC) q = fast_start_tag(t, data, p, lim, &frc);
             if (q) {
                 p = q;
                 if (frc < 0) {
