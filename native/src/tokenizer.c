@@ -269,6 +269,43 @@ static inline const uint8_t *skip_run(const uint8_t *p, const uint8_t *end, uint
     return p;
 }
 
+/* skip_name(p, end): the first byte in [p, end) that cannot continue an
+ * ASCII name (A-Z a-z 0-9 . - _; the colon and non-ASCII bytes stop it),
+ * or end.  One branch per sixteen bytes where vectors are available; the
+ * names in XMPP are short, so the usual cost is one vector and no loop. */
+static inline const uint8_t *skip_name(const uint8_t *p, const uint8_t *end) {
+#if defined(SL_SCAN_SSE2)
+    /* unsigned range tests with signed compares: x - lo - 128 < n - 128 */
+#define SL_IN_RANGE(x, lo, n) \
+    _mm_cmplt_epi8(_mm_add_epi8((x), _mm_set1_epi8((char)(-(lo)-128))), _mm_set1_epi8((char)((n)-128)))
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i ok = _mm_or_si128(
+            _mm_or_si128(SL_IN_RANGE(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 26), SL_IN_RANGE(v, '0', 10)),
+            _mm_or_si128(SL_IN_RANGE(v, '-', 2), _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
+        unsigned mask = ~(unsigned)_mm_movemask_epi8(ok) & 0xFFFFu;
+        if (mask) return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#undef SL_IN_RANGE
+#elif defined(SL_SCAN_NEON)
+    while (end - p >= 16) {
+        uint8x16_t v = vld1q_u8(p);
+        uint8x16_t ok = vorrq_u8(vorrq_u8(vcltq_u8(vsubq_u8(vorrq_u8(v, vdupq_n_u8(0x20)), vdupq_n_u8('a')),
+                                                   vdupq_n_u8(26)),
+                                          vcltq_u8(vsubq_u8(v, vdupq_n_u8('0')), vdupq_n_u8(10))),
+                                 vorrq_u8(vcltq_u8(vsubq_u8(v, vdupq_n_u8('-')), vdupq_n_u8(2)),
+                                          vceqq_u8(v, vdupq_n_u8('_'))));
+        /* four bits per byte: the first byte that is not ok */
+        uint64_t bits = ~vget_lane_u64(vreinterpret_u64_u8(vshrn_n_u16(vreinterpretq_u16_u8(ok), 4)), 0);
+        if (bits) return p + (__builtin_ctzll(bits) >> 2);
+        p += 16;
+    }
+#endif
+    while (p < end && name_cls[*p]) p++;
+    return p;
+}
+
 #define SKIP_TEXT(p, end) skip_run((p), (end), '<', '&', ']', '<')
 #define SKIP_ATTR(p, end) skip_run((p), (end), '"', '\'', '<', '&')
 
@@ -2063,12 +2100,11 @@ bail:
  * most one default namespace declaration, nothing a limit or a rule
  * refuses.  Anything else returns NULL with nothing changed, and the
  * general path (fast_start_tag, then the state machine) takes the tag and
- * reports what is wrong with it.  The name scans need no bounds check:
- * they stop at the '>' found first at the latest. */
+ * reports what is wrong with it. */
 #define PLAIN_ATTRS 8
 static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint8_t *p,
                                       const uint8_t *stop, int *rc) {
-    const uint8_t *s = p + 1, *q = s, *gt, *decl_v = NULL;
+    const uint8_t *s = p + 1, *q = s, *decl_v = NULL;
     const uint8_t *aname[PLAIN_ATTRS];
     uint32_t alen_of[PLAIN_ATTRS];
     uint32_t base, tag_len, nattr = 0, decl_vlen = 0, nxml = 0, node_rel, i;
@@ -2076,13 +2112,9 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
     sl_node *nd, *an;
     binding *b;
     int empty = 0;
-    if (t->depth >= t->lim.max_depth) return NULL;
-    gt = memchr(s, '>', (size_t)(stop - s));
-    if (!gt) return NULL;
-    if (name_cls[*q] != 1) return NULL;
-    q++;
-    while (name_cls[*q]) q++;
-    if (*q == ':' || *q >= 0x80) return NULL;
+    if (t->depth >= t->lim.max_depth || stop - s < 2 || name_cls[*q] != 1) return NULL;
+    q = skip_name(q + 1, stop);
+    if (q >= stop || *q == ':' || *q >= 0x80) return NULL;
     tag_len = (uint32_t)(q - s);
     if (tag_len > max_name) return NULL;
     if (t->node_n + 1 + PLAIN_ATTRS > t->node_cap || !t->nodes)
@@ -2091,29 +2123,31 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
     nd = &t->nodes[t->node_n];
     an = nd + 1;
     node_rel = t->node_n - t->u_node0;
+    /* q < stop holds at the top of each round */
     for (;;) {
         const uint8_t *a, *v;
         uint32_t alen, is_xml = 0;
         uint8_t c = *q, quote;
         if (c == '>') break;
         if (c == '/') {
-            if (q[1] != '>') return NULL;
+            if (stop - q < 2 || q[1] != '>') return NULL;
             empty = 1;
             q++;
             break;
         }
         if (c != ' ') return NULL;
         do q++;
-        while (*q == ' ');
+        while (q < stop && *q == ' ');
+        if (q >= stop) return NULL;
         if (*q == '>' || *q == '/') continue;
         a = q;
         if (name_cls[*q] != 1) return NULL;
-        q++;
-        while (name_cls[*q]) q++;
+        q = skip_name(q + 1, stop);
+        if (stop - q < 3) return NULL;
         if (*q == ':') {
             if (q - a != 3 || a[0] != 'x' || a[1] != 'm' || a[2] != 'l' || name_cls[q[1]] != 1) return NULL;
-            q += 2;
-            while (name_cls[*q]) q++;
+            q = skip_name(q + 2, stop);
+            if (stop - q < 3) return NULL;
             is_xml = 1;
         }
         alen = (uint32_t)(q - a);
@@ -2123,7 +2157,7 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
         q += 2;
         v = q;
         for (;;) {
-            q = SKIP_ATTR(q, stop);
+            q = skip_run(q, stop, quote, '<', '&', '<');
             if (q >= stop) return NULL;
             c = *q;
             if (c == quote) break;
@@ -2145,10 +2179,6 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
                 }
             }
             return NULL;
-        }
-        if (q >= gt) {
-            gt = memchr(q, '>', (size_t)(stop - q));
-            if (!gt) return NULL;
         }
         if (!is_xml && alen == 5 && a[0] == 'x' && a[1] == 'm' && a[2] == 'l' && a[3] == 'n' && a[4] == 's') {
             uint32_t vl = (uint32_t)(q - v);
@@ -2182,6 +2212,7 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
             nattr++;
         }
         q++;
+        if (q >= stop) return NULL;
         c = *q;
         if (c != ' ' && c != '>' && c != '/') return NULL;
     }

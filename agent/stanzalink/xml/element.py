@@ -11,6 +11,8 @@ that of :class:`xml.etree.ElementTree.Element` for reading: ``tag`` in
 
 from __future__ import annotations
 
+import functools
+import types
 import xml.etree.ElementPath as _element_path
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
@@ -289,36 +291,59 @@ class Element:
 
 class LazyElement(Element):
     """A stanza element as the native backend first hands it out: only
-    ``_c`` (a callable giving the stanza's doc and node count) and ``_k``
-    (its argument) are set, and ``_tag`` when the tag is known already.
-    The first read of anything else finds an unset slot and comes to
-    ``__getattr__``, which fills the slots and turns the object into a
-    plain :class:`Element` (the same layout), so later reads take the
-    ordinary, specialised attribute path."""
+    ``_c`` (a callable giving the stanza's doc and node count), ``_k`` (its
+    argument) and ``_tag`` are set.  Reading the tag reads the slot; every
+    other property and method of :class:`Element` is wrapped here so that
+    it first fills the remaining slots and turns the object into a plain
+    :class:`Element` (the same layout), after which reads take the
+    ordinary path.  There is no ``__getattr__``: a class with one loses
+    CPython's specialised attribute access, the tag read included."""
 
     __slots__ = ()
 
     if not TYPE_CHECKING:  # keeps attribute typos visible to mypy
-        # the tag of a lazy view is its slot, read without a call; when it
-        # was not set, reading it comes to __getattr__ like the rest
         tag = Element._tag
 
-        def __getattr__(self, name):
-            if name == "tag":
-                self._d  # noqa: B018 (fills the view, which becomes an Element)
-                return self.tag
-            if name == "_d" or name == "_i" or name == "_e":
-                doc, count = self._c(self._k)
-                self._tag = self._tag  # None when it was not set
-                self._attrib = None
-                self._d = doc
-                self._i = 0
-                self._e = count
-                self.__class__ = Element
-                return getattr(self, name)
-            if name == "_tag" or name == "_attrib":
-                return None
-            raise AttributeError(name)
+        def _fill(self):
+            doc, count = self._c(self._k)
+            self._attrib = None
+            self._d = doc
+            self._i = 0
+            self._e = count
+            self.__class__ = Element
+
+
+def _filling_property(prop: property) -> property:
+    get = prop.fget
+    assert get is not None
+
+    def fill_then_get(self: LazyElement) -> Any:
+        self._fill()  # type: ignore[attr-defined]
+        return get(self)
+
+    return property(fill_then_get, doc=prop.__doc__)
+
+
+def _filling_method(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def fill_then_call(self: LazyElement, *args: Any, **kwargs: Any) -> Any:
+        self._fill()  # type: ignore[attr-defined]
+        return method(self, *args, **kwargs)
+
+    return fill_then_call
+
+
+def _wrap_lazy() -> None:
+    for name, value in list(vars(Element).items()):
+        if name in ("tag", "__init__", "__slots__", "__module__", "__doc__", "__qualname__"):
+            continue
+        if isinstance(value, property):
+            setattr(LazyElement, name, _filling_property(value))
+        elif isinstance(value, types.FunctionType):
+            setattr(LazyElement, name, _filling_method(value))
+
+
+_wrap_lazy()
 
 
 def _strip_ns(path: str) -> str:

@@ -148,6 +148,10 @@ class ExpatTokenizer:
         self._epilog_from: int | None = None
 
     # -- feeding ------------------------------------------------------------------
+    def feed_events(self, data: bytes | bytearray | memoryview, max_events: int = 0) -> list[Event]:
+        """:meth:`feed` without the byte count."""
+        return self.feed(data, max_events)[0]
+
     def feed(
         self, data: bytes | bytearray | memoryview, max_events: int = 0
     ) -> tuple[list[Event], int]:

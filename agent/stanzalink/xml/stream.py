@@ -36,6 +36,10 @@ class _Backend(Protocol):
         self, data: bytes | bytearray | memoryview, max_events: int = 0
     ) -> tuple[list[Event], int]: ...
 
+    def feed_events(
+        self, data: bytes | bytearray | memoryview, max_events: int = 0
+    ) -> list[Event]: ...
+
     def reset(self) -> None: ...
 
 
@@ -64,17 +68,29 @@ class _Chunk(tuple[memoryview, memoryview, bytes, int]):
 
 _DocSource = Callable[[int], tuple[Doc, int]]
 _new_element = object.__new__
+_ffi = _native.ffi
+_lib = _native.lib
 _new_chunk = tuple.__new__
 _PACKED = 4  # words per packed event (SL_PACKED_WORDS)
 
 
 class NativeBackend:
-    """Adapter from the C tokenizer's node tables to events."""
+    """Adapter from the C tokenizer's node tables to events.
+
+    The per-feed path is written out here rather than through
+    :meth:`_native.Tokenizer.feed`: one C call to tokenize, one to pack the
+    arena, one copy of it, and per stanza a lazy view and one list lookup
+    for its tag."""
 
     def __init__(self, **limits: int) -> None:
         self._tok = _native.Tokenizer(**limits)
-        # tag strings by the tokenizer's tag_id (stable for the handle's life)
-        self._tags: list[str | None] = [None] * (int(_native.lib.SL_TAG_IDS) + 1)
+        self._c = self._tok._tok
+        self._consumed = self._tok._consumed
+        self._packed = self._tok._packed
+        # tag strings by packed event head (SL_EV_STANZA | tag_id << 8): a
+        # numbered name's tag is the same string for the handle's life; the
+        # heads of other events and of unnumbered names stay None
+        self._tags: list[str | None] = [None] * ((int(_native.lib.SL_TAG_IDS) + 1) << 8)
 
     def reset(self) -> None:
         self._tok.reset()
@@ -85,37 +101,74 @@ class NativeBackend:
     def feed(
         self, data: bytes | bytearray | memoryview, max_events: int = 0
     ) -> tuple[list[Event], int]:
-        raw = self._tok.feed(data, max_events)
+        return self.feed_events(data, max_events), self._consumed[0]
+
+    def feed_events(self, data: bytes | bytearray | memoryview, max_events: int = 0) -> list[Event]:
+        rc = _lib.sl_tok_feed(
+            self._c, data if type(data) is bytes else _ffi.from_buffer(data), len(data),
+            max_events, self._consumed,
+        )  # fmt: skip
+        if rc > 0:
+            return self._events()
+        if rc == 0:
+            return []
+        if rc != _lib.SL_E_STREAM:
+            raise RuntimeError(_native._local_error(rc))
+        err = _lib.sl_tok_error(self._c)
+        events = self._events()
+        raise StreamError(
+            _native.CONDITIONS[err.condition],
+            _ffi.string(err.message).decode("utf-8", "replace"),
+            int(err.byte_offset),
+            int(err.line),
+            int(err.column),
+            events,
+        )
+
+    def _events(self) -> list[Event]:
+        packed = self._packed
+        if _lib.sl_tok_pack(self._c, packed) < 0:
+            raise MemoryError("out of memory in the tokenizer")
+        if not packed.events:
+            return []
+        blob = _ffi.unpack(packed.data, packed.size)
+        view = memoryview(blob)
+        nodes_off = packed.nodes_off
+        pool_off = packed.pool_off
+        ev = view[:nodes_off].cast("I")
+        nodes = view[nodes_off:pool_off].cast("I")
+        # (mypy does not see __call__ on a tuple subclass)
+        chunk = cast(_DocSource, _new_chunk(_Chunk, (ev, nodes, blob, pool_off)))
+        tags = self._tags
         events: list[Event] = []
-        if raw.n_events:
-            ev = raw.events
-            # (mypy does not see __call__ on a tuple subclass)
-            chunk = cast(_DocSource, _new_chunk(_Chunk, (ev, raw.nodes, raw.blob, raw.pool_off)))
-            tags = self._tags
-            append = events.append
-            for k, head in enumerate(ev[::_PACKED]):
-                if head & 0xFF == 2:
-                    # a lazy view: the chunk and event number only, and the
-                    # tag when the tokenizer numbered the name already seen
-                    el: Element = _new_element(LazyElement)
-                    el._c = chunk
-                    el._k = k
-                    tid = head >> 8
-                    if tid:
-                        tag = tags[tid]
-                        if tag is None:
-                            tag = tags[tid] = el.tag
-                        el._tag = tag
-                    append(el)
-                elif head & 0xFF == 1:
-                    doc, count = chunk(k)
-                    append(_stream_open(doc, count))
-                else:
-                    append(_CLOSE)
-        if raw.error is not None:
-            condition, message, offset, line, column = raw.error
-            raise StreamError(condition, message, offset, line, column, events)
-        return events, raw.consumed
+        append = events.append
+        for k, head in enumerate(ev[::_PACKED]):
+            tag = tags[head]
+            if tag is not None:
+                # a stanza whose numbered name was seen before: a lazy view
+                # holding the chunk, its event number and the tag
+                el: Element = _new_element(LazyElement)
+                el._c = chunk
+                el._k = k
+                el._tag = tag
+                append(el)
+            else:
+                append(self._first(chunk, k, head))
+        return events
+
+    def _first(self, chunk: _DocSource, k: int, head: int) -> Event:
+        """An event other than a stanza with a known tag."""
+        kind = head & 0xFF
+        if kind == 2:
+            doc, count = chunk(k)
+            el = Element(doc, 0, count)
+            if head >> 8:
+                self._tags[head] = el.tag
+            return el
+        if kind == 1:
+            doc, count = chunk(k)
+            return _stream_open(doc, count)
+        return _CLOSE
 
 
 def _stream_open(doc: Doc, count: int) -> StreamOpen:
@@ -197,11 +250,20 @@ class StreamParser:
         self.backend = backend
         self.limits = limits
         self._impl = impl
+        self._feed_events = impl.feed_events
         self._failed: StreamError | None = None
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Parse ``data``; return the events it completed."""
-        return self.feed_some(data)[0]
+        if self._failed is None:
+            try:
+                return self._feed_events(data)
+            except StreamError as err:
+                self._failed = err
+                raise
+        raise LocalProtocolError(
+            f"this stream already failed ({self._failed.condition}); reset() first"
+        )
 
     def feed_some(
         self, data: bytes | bytearray | memoryview, max_events: int = 0
