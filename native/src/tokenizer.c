@@ -2659,3 +2659,15 @@ int sl_tok_feed(sl_tok *t, const uint8_t *data, size_t len, uint32_t max_events,
     compact(t);
     return sl_tok_feed_append(t, data, len, max_events, consumed);
 }
+
+int sl_tok_feed_pack(sl_tok *t, const uint8_t *data, size_t len, uint32_t max_events, size_t *consumed,
+                     sl_packed *out) {
+    int rc = sl_tok_feed(t, data, len, max_events, consumed);
+    if ((rc > 0 || rc == SL_E_STREAM) && sl_tok_pack(t, out) < 0) {
+        t->failed = 1;
+        t->err.condition = SL_COND_NONE;
+        t->err.message = "out of memory";
+        return SL_E_NOMEM;
+    }
+    return rc;
+}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import Protocol
 
 from stanzalink.errors import LocalProtocolError
 from stanzalink.xml import _native
@@ -104,41 +104,23 @@ class NativeBackend:
         return self.feed_events(data, max_events), self._consumed[0]
 
     def feed_events(self, data: bytes | bytearray | memoryview, max_events: int = 0) -> list[Event]:
-        rc = _lib.sl_tok_feed(
-            self._c, data if type(data) is bytes else _ffi.from_buffer(data), len(data),
-            max_events, self._consumed,
-        )  # fmt: skip
-        if rc > 0:
-            return self._events()
-        if rc == 0:
-            return []
-        if rc != _lib.SL_E_STREAM:
-            raise RuntimeError(_native._local_error(rc))
-        err = _lib.sl_tok_error(self._c)
-        events = self._events()
-        raise StreamError(
-            _native.CONDITIONS[err.condition],
-            _ffi.string(err.message).decode("utf-8", "replace"),
-            int(err.byte_offset),
-            int(err.line),
-            int(err.column),
-            events,
-        )
-
-    def _events(self) -> list[Event]:
         packed = self._packed
-        if _lib.sl_tok_pack(self._c, packed) < 0:
-            raise MemoryError("out of memory in the tokenizer")
-        if not packed.events:
-            return []
+        rc = _lib.sl_tok_feed_pack(
+            self._c, data if type(data) is bytes else _ffi.from_buffer(data), len(data),
+            max_events, self._consumed, packed,
+        )  # fmt: skip
+        if rc <= 0:
+            if rc == 0:
+                return []
+            return self._fault(rc)
         blob = _ffi.unpack(packed.data, packed.size)
         view = memoryview(blob)
         nodes_off = packed.nodes_off
         pool_off = packed.pool_off
         ev = view[:nodes_off].cast("I")
-        nodes = view[nodes_off:pool_off].cast("I")
-        # (mypy does not see __call__ on a tuple subclass)
-        chunk = cast(_DocSource, _new_chunk(_Chunk, (ev, nodes, blob, pool_off)))
+        chunk: _DocSource = _new_chunk(  # type: ignore[assignment]
+            _Chunk, (ev, view[nodes_off:pool_off].cast("I"), blob, pool_off)
+        )
         tags = self._tags
         events: list[Event] = []
         append = events.append
@@ -155,6 +137,29 @@ class NativeBackend:
             else:
                 append(self._first(chunk, k, head))
         return events
+
+    def _fault(self, rc: int) -> list[Event]:
+        if rc != _lib.SL_E_STREAM:
+            raise RuntimeError(_native._local_error(rc))
+        err = _lib.sl_tok_error(self._c)
+        condition = _native.CONDITIONS[err.condition]
+        message = _ffi.string(err.message).decode("utf-8", "replace")
+        where = (int(err.byte_offset), int(err.line), int(err.column))
+        # the events completed before the fault (packed by the same call)
+        events = self.feed_completed()
+        raise StreamError(condition, message, *where, events)
+
+    def feed_completed(self) -> list[Event]:
+        """The events packed by the last feed (after a fault)."""
+        packed = self._packed
+        if not packed.events:
+            return []
+        blob = _ffi.unpack(packed.data, packed.size)
+        view = memoryview(blob)
+        ev = view[: packed.nodes_off].cast("I")
+        nodes = view[packed.nodes_off : packed.pool_off].cast("I")
+        chunk: _DocSource = _new_chunk(_Chunk, (ev, nodes, blob, packed.pool_off))  # type: ignore[assignment]
+        return [self._first(chunk, k, head) for k, head in enumerate(ev[::_PACKED])]
 
     def _first(self, chunk: _DocSource, k: int, head: int) -> Event:
         """An event other than a stanza with a known tag."""

@@ -178,6 +178,13 @@ typedef struct sl_packed {
 
 int sl_tok_pack(sl_tok *tok, sl_packed *out);
 
+/* sl_tok_feed() and, when it completed events (a result > 0, or
+ * SL_E_STREAM), sl_tok_pack() into *out in the same call.  Returns what
+ * sl_tok_feed() returned, or SL_E_NOMEM when packing failed (the handle is
+ * then failed). */
+int sl_tok_feed_pack(sl_tok *tok, const uint8_t *data, size_t len, uint32_t max_events,
+                     size_t *consumed, sl_packed *out);
+
 /* Total bytes currently held by the handle (arena, stacks, pool): for the
  * memory benchmark and for tests that check the bounds. */
 size_t sl_tok_memory(const sl_tok *tok);
