@@ -2366,6 +2366,7 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
          * "]]>", and so is '>' (no "]]" can precede it here) */
         if (t->st == ST_TEXT && !t->pending_cr && !t->rsqb) {
             const uint8_t *start = p, *run = p;
+            if (*p == '<') goto one_char;
             while (p < stop) {
                 p = SKIP_TEXT(p, stop);
                 if (p >= stop) break;
@@ -2461,23 +2462,26 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
         }
         /* slow path: one character */
     one_char:
-        pos = POS(t, p, data);
         c = *p;
         if (c == '<' && !t->closed && (t->st == ST_TEXT || t->st == ST_MISC)) {
-            const uint8_t *q = NULL;
-            t->pending_cr = 0; /* markup: a CR before it stays a line break of its own */
+            /* whole tags while they come one after the other in the same unit */
             const uint8_t *lim = stop;
-            int frc = 0;
+            int tags = 0;
+            t->pending_cr = 0; /* markup: a CR before it stays a line break of its own */
             if (t->st == ST_MISC && !t->in_unit && t->depth == 1) {
-                unit_begin(t, pos);
+                unit_begin(t, POS(t, p, data));
                 if ((uint64_t)(end - p) > t->lim.max_stanza_bytes) lim = p + t->lim.max_stanza_bytes;
             }
-            if (p + 1 < lim && p[1] == '/') q = fast_end_tag(t, data, p, lim, &frc);
-            else if (t->depth > 0) {
-                q = plain_start_tag(t, data, p, lim, &frc);
-                if (!q) q = fast_start_tag(t, data, p, lim, &frc);
-            } else if (t->st == ST_MISC) q = fast_start_tag(t, data, p, lim, &frc);
-            if (q) {
+            for (;;) {
+                const uint8_t *q = NULL;
+                int frc = 0;
+                if (p + 1 < lim && p[1] == '/') q = fast_end_tag(t, data, p, lim, &frc);
+                else if (t->depth > 0) {
+                    q = plain_start_tag(t, data, p, lim, &frc);
+                    if (!q) q = fast_start_tag(t, data, p, lim, &frc);
+                } else if (t->st == ST_MISC) q = fast_start_tag(t, data, p, lim, &frc);
+                if (!q) break;
+                tags++;
                 p = q;
                 if (frc < 0) {
                     *out = p;
@@ -2487,9 +2491,11 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                     *out = p;
                     return 0;
                 }
-                continue;
+                if (frc != 0 || p >= lim || *p != '<' || t->st != ST_TEXT) break;
             }
+            if (tags) continue;
         }
+        pos = POS(t, p, data);
         if (t->st == ST_UTF8) {
             t->u8[t->u8_have++] = c;
             p++;
