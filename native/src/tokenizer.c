@@ -2107,7 +2107,7 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
     const uint8_t *s = p + 1, *q = s, *decl_v = NULL;
     const uint8_t *aname[PLAIN_ATTRS];
     uint32_t alen_of[PLAIN_ATTRS];
-    uint32_t base, tag_len, nattr = 0, decl_vlen = 0, nxml = 0, node_rel, i;
+    uint32_t base, tag_len, nattr = 0, decl_vlen = 0, nxml = 0, node_rel, i, seen = 0;
     const uint32_t max_name = t->lim.max_name_len;
     sl_node *nd, *an;
     binding *b;
@@ -2180,7 +2180,7 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
             }
             return NULL;
         }
-        if (!is_xml && alen == 5 && a[0] == 'x' && a[1] == 'm' && a[2] == 'l' && a[3] == 'n' && a[4] == 's') {
+        if (alen == 5 && !is_xml && memcmp(a, "xmlns", 5) == 0) {
             uint32_t vl = (uint32_t)(q - v);
             if (decl_v || (vl == sizeof XML_NS - 1 && memcmp(v, XML_NS, vl) == 0) ||
                 (vl == sizeof XMLNS_NS - 1 && memcmp(v, XMLNS_NS, vl) == 0))
@@ -2188,9 +2188,13 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
             decl_v = v;
             decl_vlen = vl;
         } else {
+            uint32_t bit = 1u << ((alen + a[0] + a[alen - 1]) & 31);
             if (nattr == PLAIN_ATTRS) return NULL;
-            for (i = 0; i < nattr; i++)
-                if (alen_of[i] == alen && aname[i][0] == a[0] && memcmp(aname[i], a, alen) == 0) return NULL;
+            /* the pairwise check only when the name's bit was seen */
+            if (seen & bit)
+                for (i = 0; i < nattr; i++)
+                    if (alen_of[i] == alen && aname[i][0] == a[0] && memcmp(aname[i], a, alen) == 0) return NULL;
+            seen |= bit;
             aname[nattr] = a;
             alen_of[nattr] = alen;
             an->kind = SL_NODE_ATTR;
@@ -2307,8 +2311,21 @@ static const uint8_t *fast_end_tag(sl_tok *t, const uint8_t *data, const uint8_t
     expect = pabs(t, t->stack[t->depth - 1].qoff);
     elen = t->stack[t->depth - 1].qlen;
     if (stop - p < (ptrdiff_t)elen + 3 || p[2 + elen] != '>') return NULL;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (elen <= 16 && stop - (p + 2) >= 16 && expect + 16 <= t->pool + t->pool_cap) {
+        /* names are short: two words, no loop (the bytes after the name on
+         * either side are masked off) */
+        uint64_t a0, a1, b0, b1, m0, m1;
+        memcpy(&a0, p + 2, 8);
+        memcpy(&a1, p + 10, 8);
+        memcpy(&b0, expect, 8);
+        memcpy(&b1, expect + 8, 8);
+        m0 = elen >= 8 ? ~0ull : (1ull << (8 * elen)) - 1;
+        m1 = elen <= 8 ? 0 : elen == 16 ? ~0ull : (1ull << (8 * (elen - 8))) - 1;
+        if (((a0 ^ b0) & m0) | ((a1 ^ b1) & m1)) return NULL;
+    } else
+#endif
     {
-        /* names are short: compared in line */
         uint32_t i;
         for (i = 0; i < elen; i++)
             if (p[2 + i] != expect[i]) return NULL;
