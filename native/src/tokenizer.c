@@ -620,7 +620,7 @@ int sl_tok_pack(sl_tok *t, sl_packed *out) {
     w = (uint32_t *)(void *)t->pack;
     for (i = 0; i < n_ev; i++) {
         const sl_event *e = &t->ev[i];
-        w[0] = e->kind | e->tag_id << 8;
+        w[0] = e->tag_id ? e->tag_id : SL_TAG_IDS + e->kind;
         w[1] = e->node_start;
         w[2] = e->node_count;
         w[3] = e->pool_start;

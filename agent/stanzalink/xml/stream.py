@@ -72,6 +72,7 @@ _ffi = _native.ffi
 _lib = _native.lib
 _new_chunk = tuple.__new__
 _PACKED = 4  # words per packed event (SL_PACKED_WORDS)
+_TAG_IDS = 32  # SL_TAG_IDS (checked against the binding in NativeBackend)
 
 
 class NativeBackend:
@@ -84,13 +85,15 @@ class NativeBackend:
 
     def __init__(self, **limits: int) -> None:
         self._tok = _native.Tokenizer(**limits)
+        if _lib.SL_TAG_IDS != _TAG_IDS or _lib.SL_PACKED_WORDS != _PACKED:
+            raise RuntimeError("the native module does not match this stream.py")
         self._c = self._tok._tok
         self._consumed = self._tok._consumed
         self._packed = self._tok._packed
-        # tag strings by packed event head (SL_EV_STANZA | tag_id << 8): a
-        # numbered name's tag is the same string for the handle's life; the
-        # heads of other events and of unnumbered names stay None
-        self._tags: list[str | None] = [None] * ((int(_native.lib.SL_TAG_IDS) + 1) << 8)
+        # tag strings by packed event head (the tag_id of a numbered
+        # stanza name, the same string for the handle's life); the heads of
+        # other events (SL_TAG_IDS + kind) stay None
+        self._tags: list[str | None] = [None] * (_TAG_IDS + 4)
 
     def reset(self) -> None:
         self._tok.reset()
@@ -163,17 +166,17 @@ class NativeBackend:
 
     def _first(self, chunk: _DocSource, k: int, head: int) -> Event:
         """An event other than a stanza with a known tag."""
-        kind = head & 0xFF
-        if kind == 2:
-            doc, count = chunk(k)
-            el = Element(doc, 0, count)
-            if head >> 8:
-                self._tags[head] = el.tag
-            return el
-        if kind == 1:
+        if head == _TAG_IDS + 1:  # SL_EV_OPEN
             doc, count = chunk(k)
             return _stream_open(doc, count)
-        return _CLOSE
+        if head == _TAG_IDS + 3:  # SL_EV_CLOSE
+            return _CLOSE
+        # a stanza, numbered (its tag is kept for the next ones) or not
+        doc, count = chunk(k)
+        el = Element(doc, 0, count)
+        if head <= _TAG_IDS:
+            self._tags[head] = el.tag
+        return el
 
 
 def _stream_open(doc: Doc, count: int) -> StreamOpen:

@@ -162,8 +162,11 @@ const sl_error *sl_tok_error(const sl_tok *tok); /* NULL when no error */
  * after the other in a buffer owned by the handle (valid until the next
  * feed, reset or free).  Each packed event is SL_PACKED_WORDS uint32:
  *
- *   kind | tag_id << 8,  node_start,  node_count,  pool_start
+ *   head,  node_start,  node_count,  pool_start
  *
+ * head is the event's tag_id (1..SL_TAG_IDS) for a stanza whose name is
+ * numbered, else SL_TAG_IDS + kind (SL_EV_OPEN, SL_EV_STANZA, SL_EV_CLOSE):
+ * always below 256, so a binding can index a small table with it;
  * with node_start counted from the first packed node and pool_start from
  * the first pool byte (at pool_off).  Returns 0, or SL_E_NOMEM.
  */
