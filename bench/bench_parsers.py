@@ -360,10 +360,15 @@ def time_parsers(
     expected: int,
     reps: int,
     log: Callable[[str], None] = print,
+    min_sample_s: float = 1.0,
 ) -> dict[str, Any]:
     """Time every parser ``reps`` times over the chunks, interleaved (each
-    repetition runs every parser once, in a rotating order), checking every
-    pass.  Returns per-parser medians, spreads and rates."""
+    repetition runs every parser in a rotating order), checking every pass.
+    One sample is whole passes over the chunks, repeated until at least
+    ``min_sample_s`` has passed, divided by the number of passes: a fast
+    parser's sample then spans as much time as a slow one's, so a shared
+    machine's slow and fast spells weigh on every row alike.  Returns
+    per-parser medians, spreads and rates."""
     checker = Checker(expected)
     runners = {}
     for p in parsers:
@@ -379,14 +384,18 @@ def time_parsers(
         order = parsers[rep % len(parsers) :] + parsers[: rep % len(parsers)]
         for p in order:
             gc.collect()
-            t0 = time.perf_counter()
-            try:
-                out = runners[p.key](chunks)
-            except Exception as err:
-                raise BenchError(f"{p.key} failed: {type(err).__name__}: {err}") from err
-            elapsed = time.perf_counter() - t0
-            checker.check(p.key, out)
-            times[p.key].append(elapsed)
+            passes = 0
+            elapsed = 0.0
+            while passes == 0 or elapsed < min_sample_s:
+                t0 = time.perf_counter()
+                try:
+                    out = runners[p.key](chunks)
+                except Exception as err:
+                    raise BenchError(f"{p.key} failed: {type(err).__name__}: {err}") from err
+                elapsed += time.perf_counter() - t0
+                passes += 1
+                checker.check(p.key, out)  # not timed
+            times[p.key].append(elapsed / passes)
         log(
             f"  repetition {rep + 1}/{reps}: "
             + ", ".join(f"{p.key} {times[p.key][-1]:.3f}s" for p in parsers)
