@@ -94,6 +94,7 @@ typedef struct {
     uint32_t node;        /* ELEM node, relative to the unit */
     uint32_t qoff, qlen;  /* qname in the pool (the root's is in rootq) */
     uint32_t nbind;       /* bindings in scope before this element */
+    uint32_t defb;        /* the default namespace's binding before it (see sl_tok.defb) */
     uint32_t nsbuf_len;   /* nsbuf length before this element */
 } frame;
 
@@ -116,6 +117,7 @@ struct sl_tok {
     uint32_t depth;
     binding *binds;
     uint32_t nbind, bind_cap;
+    uint32_t defb;        /* index of the binding of the default namespace in scope, NONE if none */
     uint8_t *nsbuf;
     uint32_t nsbuf_len, nsbuf_cap;
     uint8_t *rootq;
@@ -500,6 +502,7 @@ static void stream_init(sl_tok *t) {
     t->text_node = NONE;
     t->depth = 0;
     t->nbind = 0;
+    t->defb = NONE;
     t->nsbuf_len = 0;
     t->rootq_len = 0;
     t->nattr = 0;
@@ -704,6 +707,10 @@ static binding *find_binding(sl_tok *t, const uint8_t *prefix, uint32_t plen) {
     return NULL;
 }
 
+static inline binding *default_binding(const sl_tok *t) {
+    return t->defb == NONE ? NULL : &t->binds[t->defb];
+}
+
 static int nsbuf_put(sl_tok *t, const uint8_t *s, uint32_t n, uint32_t *off) {
     if (t->nsbuf_len + n > t->nsbuf_cap || !t->nsbuf)
         if (grow((void **)&t->nsbuf, &t->nsbuf_cap, t->nsbuf_len + n, 1)) return SL_E_NOMEM;
@@ -763,7 +770,7 @@ static inline int xmlns_name(const sl_tok *t, const attr_rec *a) {
 /* The '>' of a start tag (empty: "/>"): namespaces, duplicates, limits,
  * framing, then the nodes. */
 static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data, const uint8_t *p) {
-    uint32_t i, ndecl = 0, nbind0 = t->nbind, nsbuf0 = t->nsbuf_len;
+    uint32_t i, ndecl = 0, nbind0 = t->nbind, nsbuf0 = t->nsbuf_len, defb0 = t->defb;
     const uint8_t *q;
     binding *b;
     uint32_t elem_ns_off = 0, elem_ns_len = 0, node_idx;
@@ -831,6 +838,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         if (t->nbind + 1 > t->bind_cap || !t->binds)
             if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return SL_E_NOMEM;
         nb = &t->binds[t->nbind++];
+        if (plen == 0) t->defb = t->nbind - 1;
         if (nsbuf_put(t, prefix, plen, &nb->poff)) return SL_E_NOMEM;
         nb->plen = plen;
         if (nsbuf_put(t, v, a->vlen, &nb->uoff)) return SL_E_NOMEM;
@@ -840,7 +848,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
     }
     /* the element's namespace */
     q = pabs(t, t->tag_qoff);
-    if (t->tag_colon == NONE) b = find_binding(t, (const uint8_t *)"", 0);
+    if (t->tag_colon == NONE) b = default_binding(t);
     else if (t->tag_colon == 3 && memcmp(q, "xml", 3) == 0) b = NULL;
     else {
         b = find_binding(t, q, t->tag_colon);
@@ -1009,6 +1017,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         f->qlen = t->tag_qlen;
         f->nbind = nbind0;
         f->nsbuf_len = nsbuf0;
+        f->defb = defb0;
     }
     if (t->depth == 0) {
         memcpy(t->rootq, pabs(t, t->tag_qoff), t->tag_qlen);
@@ -1031,6 +1040,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         if (t->depth == 0) {
             t->nbind = nbind0;
             t->nsbuf_len = nsbuf0;
+            t->defb = defb0;
             unit_begin(t, pos + 1); /* <stream:stream/>: the close takes no bytes of its own */
             if (emit(t, SL_EV_CLOSE, pos + 1)) return SL_E_NOMEM;
             unit_end(t);
@@ -1040,6 +1050,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         t->nodes[t->u_node0 + node_idx].next = t->node_n - t->u_node0;
         t->nbind = nbind0;
         t->nsbuf_len = nsbuf0;
+        t->defb = defb0;
         if (t->depth == 1) {
             if (emit(t, SL_EV_STANZA, pos + 1)) return SL_E_NOMEM;
             unit_end(t);
@@ -1055,6 +1066,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
  * the same order, in fewer passes. */
 static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
     uint32_t i, j, n = t->nattr, nbind0 = t->nbind, nsbuf0 = t->nsbuf_len, node_idx, nlong = 0;
+    uint32_t defb0 = t->defb;
     uint32_t decl = NONE, elem_ns_off = 0, elem_ns_len = 0;
     attr_rec *at = t->attrs;
     const uint8_t *base = t->pool + t->u_pool0;
@@ -1082,6 +1094,7 @@ static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
         if (t->nbind + 1 > t->bind_cap || !t->binds)
             if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return SL_E_NOMEM;
         nb = &t->binds[t->nbind++];
+        t->defb = t->nbind - 1;
         nb->poff = t->nsbuf_len;
         nb->plen = 0;
         if (nsbuf_put(t, v, vl, &nb->uoff)) return SL_E_NOMEM;
@@ -1090,7 +1103,7 @@ static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
         nb->pool_off = at[decl].voff;
         b = nb;
     } else {
-        b = find_binding(t, (const uint8_t *)"", 0);
+        b = default_binding(t);
     }
     /* 3. limits */
     if (n > t->lim.max_attrs) return fail(t, SL_COND_POLICY_VIOLATION, pos, "too many attributes on one element");
@@ -1136,6 +1149,7 @@ static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
         nd->next = t->node_n - t->u_node0;
         t->nbind = nbind0;
         t->nsbuf_len = nsbuf0;
+        t->defb = defb0;
         if (t->depth == 1) {
             if (emit(t, SL_EV_STANZA, pos + 1)) return SL_E_NOMEM;
             unit_end(t);
@@ -1151,6 +1165,7 @@ static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
         f->qlen = t->tag_qlen;
         f->nbind = nbind0;
         f->nsbuf_len = nsbuf0;
+        f->defb = defb0;
     }
     t->depth++;
     return 0;
@@ -1163,6 +1178,7 @@ static int end_end_tag(sl_tok *t, uint64_t pos) {
     f = &t->stack[t->depth];
     t->nbind = f->nbind;
     t->nsbuf_len = f->nsbuf_len;
+    t->defb = f->defb;
     if (t->depth == 0) {
         if (emit(t, SL_EV_CLOSE, pos + 1)) return SL_E_NOMEM;
         unit_end(t);
@@ -2230,20 +2246,21 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
             if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return NULL;
         b = NULL;
     } else {
-        b = find_binding(t, (const uint8_t *)"", 0);
+        b = default_binding(t);
         if (tag_len == 6 && b != NULL && b->ulen == sizeof STREAM_NS - 1 && memcmp(s, "stream", 6) == 0 &&
             memcmp(t->nsbuf + b->uoff, STREAM_NS, b->ulen) == 0)
             return NULL;
     }
     /* commit */
     {
-        uint32_t nbind0 = t->nbind, nsbuf0 = t->nsbuf_len, ns_off = 0, ns_len = 0;
+        uint32_t nbind0 = t->nbind, nsbuf0 = t->nsbuf_len, defb0 = t->defb, ns_off = 0, ns_len = 0;
         if (pool_put(t, s, (uint32_t)(q - s))) return NULL;
         if (decl_v) {
             binding *nb = &t->binds[t->nbind];
             nb->poff = t->nsbuf_len;
             nb->plen = 0;
             if (nsbuf_put(t, decl_v, decl_vlen, &nb->uoff)) return NULL;
+            t->defb = t->nbind;
             t->nbind++;
             nb->ulen = decl_vlen;
             nb->gen = t->unit_gen;
@@ -2276,6 +2293,7 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
             nd->next = node_rel + 1 + nattr;
             t->nbind = nbind0;
             t->nsbuf_len = nsbuf0;
+            t->defb = defb0;
             if (t->depth == 1) {
                 if (emit(t, SL_EV_STANZA, POS(t, q, data) + 1)) {
                     *rc = SL_E_NOMEM;
@@ -2295,6 +2313,7 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
             f->qlen = tag_len;
             f->nbind = nbind0;
             f->nsbuf_len = nsbuf0;
+            f->defb = defb0;
             t->depth++;
             t->st = ST_TEXT;
         }
