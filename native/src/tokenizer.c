@@ -615,7 +615,8 @@ int sl_tok_pack(sl_tok *t, sl_packed *out) {
      * a unit still open at the end of the feed starts there */
     uint32_t n_ev = t->ev_n, n_nodes = t->u_node0, n_pool = t->u_pool0, i;
     size_t ev_bytes = (size_t)n_ev * SL_PACKED_WORDS * 4, node_bytes = (size_t)n_nodes * sizeof(sl_node);
-    size_t total = ev_bytes + node_bytes + n_pool;
+    /* padded to whole words, so that the whole can be read as uint32 */
+    size_t total = (ev_bytes + node_bytes + n_pool + 3) & ~(size_t)3;
     uint32_t *w;
     if (total > 0xFFFFFFFFu) return SL_E_NOMEM;
     if (total > t->pack_cap || !t->pack)
@@ -631,6 +632,7 @@ int sl_tok_pack(sl_tok *t, sl_packed *out) {
     }
     if (node_bytes) memcpy(t->pack + ev_bytes, t->nodes, node_bytes);
     if (n_pool) memcpy(t->pack + ev_bytes + node_bytes, t->pool, n_pool);
+    memset(t->pack + ev_bytes + node_bytes + n_pool, 0, total - (ev_bytes + node_bytes + n_pool));
     out->data = (const char *)t->pack;
     out->events = n_ev;
     out->nodes_off = (uint32_t)ev_bytes;

@@ -117,12 +117,14 @@ class NativeBackend:
                 return []
             return self._fault(rc)
         blob = _ffi.unpack(packed.data, packed.size)
-        view = memoryview(blob)
+        # one "I" view of the whole (its size is a multiple of 4): the
+        # events are its first words, the nodes the words up to the pool
+        words = memoryview(blob).cast("I")
         nodes_off = packed.nodes_off
         pool_off = packed.pool_off
-        ev = view[:nodes_off].cast("I")
+        ev = words[: nodes_off >> 2]
         chunk: _DocSource = _new_chunk(  # type: ignore[assignment]
-            _Chunk, (ev, view[nodes_off:pool_off].cast("I"), blob, pool_off)
+            _Chunk, (ev, words[nodes_off >> 2 : pool_off >> 2], blob, pool_off)
         )
         tags = self._tags
         events: list[Event] = []
@@ -158,9 +160,9 @@ class NativeBackend:
         if not packed.events:
             return []
         blob = _ffi.unpack(packed.data, packed.size)
-        view = memoryview(blob)
-        ev = view[: packed.nodes_off].cast("I")
-        nodes = view[packed.nodes_off : packed.pool_off].cast("I")
+        words = memoryview(blob).cast("I")
+        ev = words[: packed.nodes_off >> 2]
+        nodes = words[packed.nodes_off >> 2 : packed.pool_off >> 2]
         chunk: _DocSource = _new_chunk(_Chunk, (ev, nodes, blob, packed.pool_off))  # type: ignore[assignment]
         return [self._first(chunk, k, head) for k, head in enumerate(ev[::_PACKED])]
 

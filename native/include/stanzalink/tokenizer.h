@@ -176,7 +176,7 @@ typedef struct sl_packed {
     uint32_t events;   /* number of events */
     uint32_t nodes_off; /* byte offset of the nodes (events * SL_PACKED_WORDS * 4) */
     uint32_t pool_off; /* byte offset of the pool */
-    uint32_t size;     /* total bytes */
+    uint32_t size;     /* total bytes: a multiple of 4 (zero bytes after the pool) */
 } sl_packed;
 
 int sl_tok_pack(sl_tok *tok, sl_packed *out);
