@@ -286,7 +286,8 @@ def markdown(result: dict[str, Any], png_rel: str | None, json_rel: str) -> str:
         f"Corpus: {meta['stanzas']:,} stanzas, {meta['mb']:.1f} MB "
         f"({meta['bytes_per_stanza']:.0f} bytes per stanza) from `bench/corpus.py`, fed in "
         f"{bench_parsers.CHUNK}-byte chunks; median of {meta['reps']} interleaved repetitions "
-        f"in one process; every row checked to see the same stanzas. What each row measures "
+        f"in one process, each sample at least a second of whole passes; every row checked to "
+        f"see the same stanzas. What each row measures "
         f"and the caveats: [bench/README.md](bench/README.md); all numbers: "
         f"[{json_rel}]({json_rel}).",
         "",
@@ -309,7 +310,8 @@ def markdown(result: dict[str, Any], png_rel: str | None, json_rel: str) -> str:
     if "stanzalink" in c:
         lines += [
             f"The C tokenizer alone (`bench/c`, {c['cflags'].split()[0]}, "
-            f"{c.get('compiler', '?')}, {c['expat_version']}, median of {c['reps']}; "
+            f"{c.get('compiler', '?')}, {c['expat_version']}, median of {c['reps']}, "
+            f"{c.get('stanzalink_passes_per_sample', 1)} tokenizer passes a sample; "
             "peak tokenizer memory "
             f"{c['stanzalink_peak_memory_bytes'] / 1024:.0f} KiB):",
             "",
