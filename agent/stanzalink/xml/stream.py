@@ -67,7 +67,7 @@ class _Chunk(tuple[memoryview, memoryview, bytes, int]):
 
 
 _DocSource = Callable[[int], tuple[Doc, int]]
-_new_element = object.__new__
+_new_lazy: Callable[[], Element] = LazyElement  # type: ignore[assignment] # (no-argument __init__)
 _ffi = _native.ffi
 _lib = _native.lib
 _new_chunk = tuple.__new__
@@ -134,7 +134,7 @@ class NativeBackend:
             if tag is not None:
                 # a stanza whose numbered name was seen before: a lazy view
                 # holding the chunk, its event number and the tag
-                el: Element = _new_element(LazyElement)
+                el = _new_lazy()
                 el._c = chunk
                 el._k = k
                 el._tag = tag
