@@ -151,10 +151,10 @@ class NativeBackend:
         message = _ffi.string(err.message).decode("utf-8", "replace")
         where = (int(err.byte_offset), int(err.line), int(err.column))
         # the events completed before the fault (packed by the same call)
-        events = self.feed_completed()
+        events = self._completed()
         raise StreamError(condition, message, *where, events)
 
-    def feed_completed(self) -> list[Event]:
+    def _completed(self) -> list[Event]:
         """The events packed by the last feed (after a fault)."""
         packed = self._packed
         if not packed.events:
