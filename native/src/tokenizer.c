@@ -2113,8 +2113,9 @@ bail:
 
 /* The commonest start tag inside a stanza, checked and built in one pass:
  * complete within [p, stop), an unprefixed ASCII name, at most
- * PLAIN_ATTRS attributes (unprefixed or xml:), single spaces before each
- * and none around '=', values without references, line breaks or tabs, at
+ * PLAIN_ATTRS attributes (unprefixed or xml:), spaces (no tabs or line
+ * breaks) before each and none around '=', values without references,
+ * line breaks or tabs, at
  * most one default namespace declaration, nothing a limit or a rule
  * refuses.  Anything else returns NULL with nothing changed, and the
  * general path (fast_start_tag, then the state machine) takes the tag and
