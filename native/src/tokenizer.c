@@ -16,6 +16,12 @@
 #include "stanzalink/tokenizer.h"
 
 #define NONE 0xFFFFFFFFu
+/* The tail of a chunk that is the start of a tag, complete and plain as far
+ * as it goes, is held back (at most CARRY_MAX bytes) and tokenized with the
+ * next chunk's first bytes, so that a tag cut by a chunk boundary still
+ * takes the fast path instead of the byte-at-a-time state machine. */
+#define CARRY_CAP 1024
+#define CARRY_MAX 512
 #define TAG_ID_MAX 96 /* bytes of namespace + local name that get a tag_id */
 #define STREAM_NS "http://etherx.jabber.org/streams"
 #define XML_NS "http://www.w3.org/XML/1998/namespace"
@@ -173,6 +179,12 @@ struct sl_tok {
     /* sl_tok_pack's buffer */
     uint8_t *pack;
     uint32_t pack_cap;
+    /* a tag cut by the end of a chunk, held for the next feed (see
+     * sl_tok_feed_append); more: the fast tag path ran out of input with
+     * every byte so far accepted */
+    int more, no_carry;
+    uint32_t carry_n;
+    uint8_t carry[CARRY_CAP];
 };
 
 /* ------------------------------------------------------------------ classes */
@@ -515,6 +527,8 @@ static void stream_init(sl_tok *t) {
     t->line_start = 0;
     t->failed = t->closed = t->seen_root = 0;
     t->decl_len = 0;
+    t->carry_n = 0;
+    t->more = t->no_carry = 0;
     memset(&t->err, 0, sizeof t->err);
     t->msg[0] = 0;
 }
@@ -2082,7 +2096,7 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
                         continue;
                     }
                     n = u8_decode(q, stop, &cp);
-                    if (n > 0 && cp < 0xFFFE) {
+                    if (n > 0 && (cp < 0xFFFE || cp > 0xFFFF)) {
                         q += n;
                         continue;
                     }
@@ -2121,19 +2135,33 @@ bail:
  * general path (fast_start_tag, then the state machine) takes the tag and
  * reports what is wrong with it. */
 #define PLAIN_ATTRS 8
+/* the input ends inside the tag, every byte of it accepted so far */
+#define PLAIN_MORE()      \
+    do {                  \
+        t->more = 1;      \
+        return NULL;      \
+    } while (0)
+/* an attribute name at q runs to the end of the input, or "=" or "=quote" does */
+#define PLAIN_CUT_NAME(q) ((q) == stop || (*(q) == '=' && ((q) + 1 == stop || (q)[1] == '"' || (q)[1] == '\'')))
 static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint8_t *p,
                                       const uint8_t *stop, int *rc) {
     const uint8_t *s = p + 1, *q = s, *decl_v = NULL;
     const uint8_t *aname[PLAIN_ATTRS];
     uint32_t alen_of[PLAIN_ATTRS];
-    uint32_t base, tag_len, nattr = 0, decl_vlen = 0, nxml = 0, node_rel, i, seen = 0;
+    uint32_t base, tag_len, nattr = 0, decl_vlen = 0, nxml = 0, node_rel, i, seen = 0, refs = 0;
     const uint32_t max_name = t->lim.max_name_len;
     sl_node *nd, *an;
     binding *b;
     int empty = 0;
-    if (t->depth >= t->lim.max_depth || stop - s < 2 || name_cls[*q] != 1) return NULL;
+    if (t->depth >= t->lim.max_depth) return NULL;
+    if (stop - s < 2) {
+        if (s == stop || name_cls[*s] == 1) t->more = 1;
+        return NULL;
+    }
+    if (name_cls[*q] != 1) return NULL;
     q = skip_name(q + 1, stop);
-    if (q >= stop || *q == ':' || *q >= 0x80) return NULL;
+    if (q >= stop) PLAIN_MORE();
+    if (*q == ':' || *q >= 0x80) return NULL;
     tag_len = (uint32_t)(q - s);
     if (tag_len > max_name) return NULL;
     if (t->node_n + 1 + PLAIN_ATTRS > t->node_cap || !t->nodes)
@@ -2145,11 +2173,12 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
     /* q < stop holds at the top of each round */
     for (;;) {
         const uint8_t *a, *v;
-        uint32_t alen, is_xml = 0;
+        uint32_t alen, is_xml = 0, vref = 0;
         uint8_t c = *q, quote;
         if (c == '>') break;
         if (c == '/') {
-            if (stop - q < 2 || q[1] != '>') return NULL;
+            if (stop - q < 2) PLAIN_MORE();
+            if (q[1] != '>') return NULL;
             empty = 1;
             q++;
             break;
@@ -2157,16 +2186,22 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
         if (c != ' ') return NULL;
         do q++;
         while (q < stop && *q == ' ');
-        if (q >= stop) return NULL;
+        if (q >= stop) PLAIN_MORE();
         if (*q == '>' || *q == '/') continue;
         a = q;
         if (name_cls[*q] != 1) return NULL;
         q = skip_name(q + 1, stop);
-        if (stop - q < 3) return NULL;
+        if (stop - q < 3) {
+            if (PLAIN_CUT_NAME(q)) t->more = 1;
+            return NULL;
+        }
         if (*q == ':') {
             if (q - a != 3 || a[0] != 'x' || a[1] != 'm' || a[2] != 'l' || name_cls[q[1]] != 1) return NULL;
             q = skip_name(q + 2, stop);
-            if (stop - q < 3) return NULL;
+            if (stop - q < 3) {
+                if (PLAIN_CUT_NAME(q)) t->more = 1;
+                return NULL;
+            }
             is_xml = 1;
         }
         alen = (uint32_t)(q - a);
@@ -2177,11 +2212,21 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
         v = q;
         for (;;) {
             q = skip_run(q, stop, quote, '<', '&', '<');
-            if (q >= stop) return NULL;
+            if (q >= stop) PLAIN_MORE();
             c = *q;
             if (c == quote) break;
             if (c == '"' || c == '\'') {
                 q++;
+                continue;
+            }
+            if (c == '&') {
+                /* a predefined entity or a character reference: decoded
+                 * in the pool's copy once the tag is known to be plain */
+                uint32_t cp;
+                int n = plain_ref(q, stop, &cp);
+                if (!n) return NULL;
+                vref = 1;
+                q += n;
                 continue;
             }
             if (c >= 0x80) {
@@ -2192,16 +2237,17 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
                     continue;
                 }
                 n = u8_decode(q, stop, &cp);
-                if (n > 0 && cp < 0xFFFE) {
+                if (n > 0 && (cp < 0xFFFE || cp > 0xFFFF)) {
                     q += n;
                     continue;
                 }
+                if (n == 0) PLAIN_MORE(); /* judged when complete, as everywhere */
             }
             return NULL;
         }
         if (alen == 5 && !is_xml && memcmp(a, "xmlns", 5) == 0) {
             uint32_t vl = (uint32_t)(q - v);
-            if (decl_v || (vl == sizeof XML_NS - 1 && memcmp(v, XML_NS, vl) == 0) ||
+            if (vref || decl_v || (vl == sizeof XML_NS - 1 && memcmp(v, XML_NS, vl) == 0) ||
                 (vl == sizeof XMLNS_NS - 1 && memcmp(v, XMLNS_NS, vl) == 0))
                 return NULL;
             decl_v = v;
@@ -2216,6 +2262,7 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
             seen |= bit;
             aname[nattr] = a;
             alen_of[nattr] = alen;
+            refs |= vref << nattr;
             an->kind = SL_NODE_ATTR;
             an->next = node_rel + 2 + nattr;
             an->ns_off = 0;
@@ -2235,7 +2282,7 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
             nattr++;
         }
         q++;
-        if (q >= stop) return NULL;
+        if (q >= stop) PLAIN_MORE();
         c = *q;
         if (c != ' ' && c != '>' && c != '/') return NULL;
     }
@@ -2258,6 +2305,22 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
     {
         uint32_t nbind0 = t->nbind, nsbuf0 = t->nsbuf_len, defb0 = t->defb, ns_off = 0, ns_len = 0;
         if (pool_put(t, s, (uint32_t)(q - s))) return NULL;
+        for (i = 0; refs; i++, refs >>= 1)
+            if (refs & 1) {
+                /* in place: a reference's bytes outnumber its character's */
+                sl_node *va = &nd[1 + i];
+                uint8_t *w = pabs(t, va->val_off), *r = w, *e = w + va->val_len, *v0 = w;
+                while (r < e) {
+                    if (*r == '&') {
+                        uint32_t cp = 0;
+                        r += plain_ref(r, e, &cp); /* > 0: checked above */
+                        w += utf8_encode(cp, w);
+                    } else {
+                        *w++ = *r++;
+                    }
+                }
+                va->val_len = (uint32_t)(w - v0);
+            }
         if (decl_v) {
             binding *nb = &t->binds[t->nbind];
             nb->poff = t->nsbuf_len;
@@ -2332,7 +2395,12 @@ static const uint8_t *fast_end_tag(sl_tok *t, const uint8_t *data, const uint8_t
     if (t->depth < 2) return NULL;
     expect = pabs(t, t->stack[t->depth - 1].qoff);
     elen = t->stack[t->depth - 1].qlen;
-    if (stop - p < (ptrdiff_t)elen + 3 || p[2 + elen] != '>') return NULL;
+    if (stop - p < (ptrdiff_t)elen + 3) {
+        /* cut short: held for the next chunk if the name matches so far */
+        if (memcmp(p + 2, expect, (size_t)(stop - p - 2)) == 0) t->more = 1;
+        return NULL;
+    }
+    if (p[2 + elen] != '>') return NULL;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (elen <= 16 && stop - (p + 2) >= 16 && expect + 16 <= t->pool + t->pool_cap) {
         /* names are short: two words, no loop (the bytes after the name on
@@ -2446,7 +2514,7 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                         continue;
                     }
                     n = u8_decode(p, stop, &cp);
-                    if (n > 0 && cp < 0xFFFE) {
+                    if (n > 0 && (cp < 0xFFFE || cp > 0xFFFF)) {
                         p += n;
                         continue;
                     }
@@ -2472,7 +2540,7 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                 if (c >= 0x80) {
                     uint32_t cp;
                     int n = u8_decode(p, stop, &cp);
-                    if (n > 0 && cp < 0xFFFE) {
+                    if (n > 0 && (cp < 0xFFFE || cp > 0xFFFF)) {
                         p += n;
                         continue;
                     }
@@ -2514,12 +2582,23 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
             for (;;) {
                 const uint8_t *q = NULL;
                 int frc = 0;
+                t->more = 0;
                 if (p + 1 < lim && p[1] == '/') q = fast_end_tag(t, data, p, lim, &frc);
                 else if (t->depth > 0) {
                     q = plain_start_tag(t, data, p, lim, &frc);
-                    if (!q) q = fast_start_tag(t, data, p, lim, &frc);
+                    if (!q && !t->more) q = fast_start_tag(t, data, p, lim, &frc);
                 } else if (t->st == ST_MISC) q = fast_start_tag(t, data, p, lim, &frc);
-                if (!q) break;
+                if (!q) {
+                    /* a plain tag cut by the end of the chunk: held, and
+                     * read whole with the next chunk's first bytes */
+                    if (t->more && lim == end && !t->no_carry && end - p <= CARRY_MAX) {
+                        memcpy(t->carry, p, (size_t)(end - p));
+                        t->carry_n = (uint32_t)(end - p);
+                        *out = end;
+                        return 0;
+                    }
+                    break;
+                }
                 tags++;
                 p = q;
                 if (frc < 0) {
@@ -2676,16 +2755,55 @@ static void compact(sl_tok *t) {
     t->ev_n = 0;
 }
 
+/* The held tail of the last chunk, then this chunk's bytes up to the
+ * first '>' (where a plain tag ends): *done is how many of those were used. */
+static int feed_carry(sl_tok *t, const uint8_t *data, size_t len, uint32_t max_events, size_t *done) {
+    const uint8_t *end_p;
+    uint32_t held = t->carry_n;
+    size_t room = CARRY_CAP - held, k = len < room ? len : room, used;
+    const uint8_t *gt = memchr(data, '>', k);
+    int r;
+    if (gt) k = (size_t)(gt - data) + 1;
+    memcpy(t->carry + held, data, k);
+    t->carry_n = 0;
+    t->base -= held; /* the held bytes were counted as consumed */
+    t->no_carry = 1; /* still cut: the state machine takes it from here */
+    r = feed_range(t, t->carry, t->carry, t->carry + held + k, max_events, &end_p);
+    t->no_carry = 0;
+    used = (size_t)(end_p - t->carry);
+    t->base += used;
+    *done = 0;
+    if (used < held) {
+        /* stopped inside the held bytes: what is left stays held */
+        if (r >= 0) {
+            memmove(t->carry, t->carry + used, held - used);
+            t->carry_n = (uint32_t)(held - used);
+        }
+        return r;
+    }
+    *done = used - held;
+    return r;
+}
+
 int sl_tok_feed_append(sl_tok *t, const uint8_t *data, size_t len, uint32_t max_events, size_t *consumed) {
     const uint8_t *end_p = data;
-    int r;
+    size_t done = 0;
+    int r = 0;
     if (consumed) *consumed = 0;
     if (!t || (!data && len)) return SL_E_ARG;
     if (t->failed) return SL_E_STATE;
     if (max_events && t->ev_n >= max_events) return (int)t->ev_n;
-    r = feed_range(t, data, data, data + len, max_events, &end_p);
+    if (t->carry_n && len) {
+        r = feed_carry(t, data, len, max_events, &done);
+        if (r < 0 || (max_events && t->ev_n >= max_events)) {
+            if (consumed) *consumed = done;
+            goto out;
+        }
+    }
+    r = feed_range(t, data + done, data + done, data + len, max_events, &end_p);
     if (consumed) *consumed = (size_t)(end_p - data);
-    t->base += (uint64_t)(end_p - data);
+    t->base += (uint64_t)(end_p - (data + done));
+out:
     if (r < 0) {
         if (r == SL_E_NOMEM) {
             t->failed = 1;

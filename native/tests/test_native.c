@@ -108,6 +108,85 @@ static void golden(const char *dir) {
     CHECK(cases >= 20, "only %d golden cases found in %s", cases, dir);
 }
 
+/* The events and the fault (with its byte, line and column) of data fed in
+ * the pieces that end at cuts[0..ncut) and then the rest, at most
+ * max_events per call (0: all); a piece is fed again from where the last
+ * call stopped. */
+static char *run_cuts(const uint8_t *data, size_t len, const size_t *cuts, size_t ncut, uint32_t max_events) {
+    sl_tok *tok = sl_tok_new(NULL);
+    sl_text out = {0};
+    size_t off = 0, k;
+    char line[160];
+    for (k = 0; k <= ncut && off <= len; k++) {
+        size_t stop = k < ncut ? cuts[k] : len;
+        while (off < stop) {
+            size_t used = 0;
+            int rc = sl_tok_feed(tok, data + off, stop - off, max_events, &used);
+            print_events(&out, tok);
+            if (rc < 0) {
+                const sl_error *e = sl_tok_error(tok);
+                snprintf(line, sizeof line, "error %s at %llu line %u column %u\n",
+                         sl_condition_name(e->condition), (unsigned long long)e->byte_offset, e->line, e->column);
+                txt_str(&out, line);
+                off = len + 1;
+                break;
+            }
+            off += used;
+            if (!used) break; /* the rest goes with the next piece */
+        }
+    }
+    if (!out.buf) txt_str(&out, "");
+    sl_tok_free(tok);
+    return out.buf;
+}
+
+/* A tag cut anywhere by a chunk boundary (held by the fast path until it is
+ * whole) gives what the whole input gives: the same stanzas and the same
+ * fault at the same place, also one event per call. */
+static void test_every_cut(void) {
+    static const char *bodies[] = {
+        "<message id='a&amp;b' to=\"x&lt;y\" type='chat'><body>caf\xc3\xa9 \xf0\x9f\x9a\x80 &#x1F680;</body>"
+        "<x xmlns='urn:t' v='\xf0\x9f\x9a\x80&#10;&quot;' xml:lang='en'/><y/></message>"
+        "<presence from='&#x5A;o&#xEB;'><c xmlns='urn:c' ver='a=b'/></presence>",
+        /* faults inside a tag and after one */
+        "<message><a b='1' b='2'/></message>",
+        "<message><a b='1'></b></message>",
+        "<message><a b='x\x01'/></message>",
+        "<message><a b='\xed\xa0\x80'/></message>",
+        "<message><a b='&bogus;'/></message>",
+        "<message><a p:b='1'/></message>",
+        "<message><a b='1'/><c d='<'/></message>",
+    };
+    size_t i, cut, cut2;
+    for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        char buf[1024];
+        size_t len;
+        char *whole;
+        snprintf(buf, sizeof buf, "%s%s</stream:stream>", HEADER, bodies[i]);
+        len = strlen(buf);
+        whole = run_cuts((const uint8_t *)buf, len, NULL, 0, 0);
+        for (cut = 1; cut < len; cut++) {
+            char *got = run_cuts((const uint8_t *)buf, len, &cut, 1, 0);
+            char *one = run_cuts((const uint8_t *)buf, len, &cut, 1, 1);
+            CHECK(strcmp(got, whole) == 0, "case %zu cut at %zu:\n--- whole\n%s--- cut\n%s", i, cut, whole, got);
+            CHECK(strcmp(one, whole) == 0, "case %zu cut at %zu, one event a call:\n--- whole\n%s--- cut\n%s", i,
+                  cut, whole, one);
+            free(got);
+            free(one);
+        }
+        /* two cuts close together: a held tag still cut by the next chunk */
+        for (cut = strlen(HEADER); cut + 3 < len; cut += 3)
+            for (cut2 = cut + 1; cut2 < cut + 4; cut2++) {
+                size_t cuts[2] = {cut, cut2};
+                char *got = run_cuts((const uint8_t *)buf, len, cuts, 2, 0);
+                CHECK(strcmp(got, whole) == 0, "case %zu cuts at %zu, %zu:\n--- whole\n%s--- cut\n%s", i, cut, cut2,
+                      whole, got);
+                free(got);
+            }
+        free(whole);
+    }
+}
+
 static void test_limits_exact(void) {
     sl_limits lim;
     char buf[1024];
@@ -352,6 +431,7 @@ int main(int argc, char **argv) {
     test_bad_arguments();
     test_escape();
     test_pack();
+    test_every_cut();
     golden(argc > 1 ? argv[1] : "tests/golden");
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -125,6 +125,11 @@ VALID: list[tuple[str, bytes]] = [
         b"<message><body>&amp;&lt;&gt;&quot;&apos; &#65;&#x42;&#x1F600; caf\xc3\xa9"
         b"</body></message>",
     ),
+    (
+        "refs-in-attrs",
+        b"<message id='a&amp;b' to=\"x&lt;y&gt;z\"><x xmlns='urn:t' v='&#x1F680;\xf0\x9f\x9a\x80"
+        b"&#10;&#9;&quot;&apos;' w='&#233;t&#xE9;'/><y a='&amp;&amp;' b='&#65;'/></message>",
+    ),
     ("cdata", b"<message><body>a<![CDATA[<b>&amp;]]>c</body></message>"),
     ("cdata-empty", b"<message><body><![CDATA[]]></body></message>"),
     ("crlf-text", b"<message><body>a\r\nb\rc\n\rd</body></message>"),

@@ -89,6 +89,17 @@ def test_utf8_sequences_in_text_attr_and_name(seq: bytes) -> None:
         same_everywhere(HEADER + body + CLOSE, [len(HEADER) + len(body) // 2])
 
 
+def test_every_two_way_cut() -> None:
+    """A stanza cut anywhere into two feeds (the native tokenizer holds a
+    tag cut by the end of a feed and reads it whole with the next)."""
+    body = dict(VALID)["refs-in-attrs"] + b"<presence from='Zo\xc3\xab'><c ver='a=b'/></presence>"
+    data = HEADER + body + CLOSE
+    reference = run("expat", data, None)
+    assert reference[-1] == "close"
+    for cut in range(len(HEADER), len(data)):
+        assert run("native", data, [cut]) == reference, cut
+
+
 def test_generated_corpus() -> None:
     corpus = pytest.importorskip("corpus")
     data = corpus.generate(3000, seed=7)
