@@ -737,6 +737,13 @@ static int nsbuf_put(sl_tok *t, const uint8_t *s, uint32_t n, uint32_t *off) {
 }
 
 /* the namespace name of binding b as a pool offset of the current unit */
+/* A binding's namespace name: in the pool of the unit that uses it (a
+ * declaration inside a stanza, taken by plain_start_tag, is only there),
+ * or in nsbuf. */
+static inline const uint8_t *ns_uri(const sl_tok *t, const binding *b) {
+    return b->gen == t->unit_gen ? pabs(t, b->pool_off) : t->nsbuf + b->uoff;
+}
+
 static int ns_in_pool(sl_tok *t, binding *b, uint32_t *off) {
     if (b->gen != t->unit_gen) {
         b->pool_off = prel(t);
@@ -894,7 +901,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
                 nslen = sizeof XML_NS - 1;
             } else {
                 binding *ab = find_binding(t, q, a->colon);
-                ns = t->nsbuf + ab->uoff;
+                ns = ns_uri(t, ab);
                 nslen = ab->ulen;
             }
             loc = q + a->colon + 1;
@@ -913,7 +920,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
                         onslen = sizeof XML_NS - 1;
                     } else {
                         binding *ob = find_binding(t, oq, o->colon);
-                        ons = t->nsbuf + ob->uoff;
+                        ons = ns_uri(t, ob);
                         onslen = ob->ulen;
                     }
                     if (onslen == nslen && memcmp(ons, ns, nslen) == 0 &&
@@ -940,7 +947,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         uint32_t loclen = t->tag_colon == NONE ? t->tag_qlen : t->tag_qlen - t->tag_colon - 1;
         is_stream = loclen == 6 && memcmp(loc, "stream", 6) == 0 && b != NULL &&
                     b->ulen == sizeof STREAM_NS - 1 &&
-                    memcmp(t->nsbuf + b->uoff, STREAM_NS, b->ulen) == 0;
+                    memcmp(ns_uri(t, b), STREAM_NS, b->ulen) == 0;
     }
     if (t->depth == 0 && !is_stream)
         return fail(t, SL_COND_INVALID_NAMESPACE, pos,
@@ -1129,7 +1136,7 @@ static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
         return fail(t, SL_COND_POLICY_VIOLATION, pos, "elements nested deeper than the limit");
     /* 4. framing: no second <stream:stream> */
     if (t->tag_qlen == 6 && b != NULL && b->ulen == sizeof STREAM_NS - 1 &&
-        memcmp(base + t->tag_qoff, "stream", 6) == 0 && memcmp(t->nsbuf + b->uoff, STREAM_NS, b->ulen) == 0)
+        memcmp(base + t->tag_qoff, "stream", 6) == 0 && memcmp(ns_uri(t, b), STREAM_NS, b->ulen) == 0)
         NWF("a <stream:stream> inside the stream");
     /* 5. nodes */
     if (b != NULL && b->ulen > 0) {
@@ -2298,7 +2305,7 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
     } else {
         b = default_binding(t);
         if (tag_len == 6 && b != NULL && b->ulen == sizeof STREAM_NS - 1 && memcmp(s, "stream", 6) == 0 &&
-            memcmp(t->nsbuf + b->uoff, STREAM_NS, b->ulen) == 0)
+            memcmp(ns_uri(t, b), STREAM_NS, b->ulen) == 0)
             return NULL;
     }
     /* commit */
@@ -2325,7 +2332,9 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
             binding *nb = &t->binds[t->nbind];
             nb->poff = t->nsbuf_len;
             nb->plen = 0;
-            if (nsbuf_put(t, decl_v, decl_vlen, &nb->uoff)) return NULL;
+            /* the name stays in this stanza's pool only: the binding ends
+             * with its element, inside the stanza (see ns_uri) */
+            nb->uoff = NONE;
             t->defb = t->nbind;
             t->nbind++;
             nb->ulen = decl_vlen;
