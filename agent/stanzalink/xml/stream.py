@@ -131,7 +131,7 @@ class NativeBackend:
         append = events.append
         for k, head in enumerate(ev[::_PACKED]):
             tag = tags[head]
-            if tag is not None:
+            if tag:  # (never empty: "{ns}local" or "local")
                 # a stanza whose numbered name was seen before: a lazy view
                 # holding the chunk, its event number and the tag
                 el = _new_lazy()
