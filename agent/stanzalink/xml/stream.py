@@ -127,8 +127,7 @@ class NativeBackend:
             _Chunk, (ev, words[nodes_off >> 2 : pool_off >> 2], blob, pool_off)
         )
         tags = self._tags
-        events: list[Event] = []
-        append = events.append
+        events: list[Event] = [None] * rc  # type: ignore[list-item] # (every slot filled below)
         for k, head in enumerate(ev[::_PACKED]):
             tag = tags[head]
             if tag:  # (never empty: "{ns}local" or "local")
@@ -138,9 +137,9 @@ class NativeBackend:
                 el._c = chunk
                 el._k = k
                 el._tag = tag
-                append(el)
+                events[k] = el
             else:
-                append(self._first(chunk, k, head))
+                events[k] = self._first(chunk, k, head)
         return events
 
     def _fault(self, rc: int) -> list[Event]:
