@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl)
+# iputils-ping: the console's ping command, which a test runs against 127.0.0.1
+DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl iputils-ping)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
