@@ -145,7 +145,10 @@ void sl_tok_reset(sl_tok *tok);
  * SL_E_STREAM the events completed before the fault stay readable and
  * sl_tok_error() describes the fault; further feeds return SL_E_STATE.
  * The arena (events, nodes, pool) is replaced by the next feed or reset.
- * A stanza is delivered by the call that supplies its last byte.
+ * A stanza is delivered by the call that supplies its last byte.  The
+ * start of a tag cut by the end of data (at most 512 bytes, none of them
+ * at fault) may be held in the handle, counted as consumed, and read whole
+ * with the next chunk; a reset drops it with the rest of the stream.
  */
 int sl_tok_feed(sl_tok *tok, const uint8_t *data, size_t len,
                 uint32_t max_events, size_t *consumed);
