@@ -485,6 +485,10 @@ static inline int u8_common(const uint8_t *p, const uint8_t *end) {
     return 0;
 }
 
+/* A code point u8_decode returned (never a surrogate, at most U+10FFFF) is
+ * an XML Char unless it is U+FFFE or U+FFFF. */
+#define U8_IS_CHAR(cp) ((cp) < 0xFFFE || (cp) > 0xFFFF)
+
 /* Validate a collected sequence (lead byte in b[0]). */
 static int u8_valid(const uint8_t *b, int n) {
     uint32_t cp;
@@ -2103,7 +2107,7 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
                         continue;
                     }
                     n = u8_decode(q, stop, &cp);
-                    if (n > 0 && (cp < 0xFFFE || cp > 0xFFFF)) {
+                    if (n > 0 && U8_IS_CHAR(cp)) {
                         q += n;
                         continue;
                     }
@@ -2244,7 +2248,7 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
                     continue;
                 }
                 n = u8_decode(q, stop, &cp);
-                if (n > 0 && (cp < 0xFFFE || cp > 0xFFFF)) {
+                if (n > 0 && U8_IS_CHAR(cp)) {
                     q += n;
                     continue;
                 }
@@ -2523,7 +2527,7 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                         continue;
                     }
                     n = u8_decode(p, stop, &cp);
-                    if (n > 0 && (cp < 0xFFFE || cp > 0xFFFF)) {
+                    if (n > 0 && U8_IS_CHAR(cp)) {
                         p += n;
                         continue;
                     }
@@ -2549,7 +2553,7 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                 if (c >= 0x80) {
                     uint32_t cp;
                     int n = u8_decode(p, stop, &cp);
-                    if (n > 0 && (cp < 0xFFFE || cp > 0xFFFF)) {
+                    if (n > 0 && U8_IS_CHAR(cp)) {
                         p += n;
                         continue;
                     }

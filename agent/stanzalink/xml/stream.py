@@ -127,7 +127,7 @@ class NativeBackend:
             _Chunk, (ev, words[nodes_off >> 2 : pool_off >> 2], blob, pool_off)
         )
         tags = self._tags
-        events: list[Event] = [None] * rc  # type: ignore[list-item] # (every slot filled below)
+        events: list[Event] = [None] * (len(ev) // _PACKED)  # type: ignore[list-item] # (all filled below)
         for k, head in enumerate(ev[::_PACKED]):
             tag = tags[head]
             if tag:  # (never empty: "{ns}local" or "local")
