@@ -682,7 +682,8 @@ static uint32_t stanza_tag_id(sl_tok *t) {
 
 static int emit(sl_tok *t, uint32_t kind, uint64_t end) {
     sl_event *e;
-    if (grow((void **)&t->ev, &t->ev_cap, t->ev_n + 1, sizeof(sl_event))) return SL_E_NOMEM;
+    if (t->ev_n + 1 > t->ev_cap || !t->ev)
+        if (grow((void **)&t->ev, &t->ev_cap, t->ev_n + 1, sizeof(sl_event))) return SL_E_NOMEM;
     e = &t->ev[t->ev_n++];
     memset(e, 0, sizeof *e);
     e->kind = kind;
@@ -748,7 +749,7 @@ static inline const uint8_t *ns_uri(const sl_tok *t, const binding *b) {
     return b->gen == t->unit_gen ? pabs(t, b->pool_off) : t->nsbuf + b->uoff;
 }
 
-static int ns_in_pool(sl_tok *t, binding *b, uint32_t *off) {
+static inline int ns_in_pool(sl_tok *t, binding *b, uint32_t *off) {
     if (b->gen != t->unit_gen) {
         b->pool_off = prel(t);
         if (pool_put(t, t->nsbuf + b->uoff, b->ulen)) return SL_E_NOMEM;
@@ -1199,7 +1200,7 @@ static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
 }
 
 /* an end tag's '>' */
-static int end_end_tag(sl_tok *t, uint64_t pos) {
+static inline int end_end_tag(sl_tok *t, uint64_t pos) {
     frame *f;
     t->depth--;
     f = &t->stack[t->depth];
