@@ -189,3 +189,38 @@ def test_console_plugin_files_are_found_relative_to_the_config(tmp_path: Path) -
     cfg.write_text(account + '[console]\nplugins = ["plugins/fna.py"]\n')
     with pytest.raises(ConfigError, match=r"^console\.plugins: plugins/fna\.py: .* is not a file"):
         load(cfg)
+
+
+def test_relative_file_paths_are_from_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a service starts in / (systemd) or wherever: the config's own folder is what counts
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "password").write_text("s3cret\n")
+    (etc / "ca.pem").write_text("")
+    (etc / "state").mkdir()
+    cfg = etc / "device.toml"
+    cfg.write_text(
+        '[account]\njid = "d@example.net"\npassword_file = "password"\n'
+        'scram_keys_file = "state/scram.json"\n'
+        '[server]\nca_file = "ca.pem"\n'
+    )
+    elsewhere = tmp_path / "run"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = load(Path("..") / "etc" / "device.toml")
+    assert loaded.password == "s3cret"
+    assert loaded.ca_file == str(etc / "ca.pem")
+    assert loaded.scram_keys_file == str(etc / "state" / "scram.json")
+    # absolute paths are kept, and a missing relative file is named as resolved
+    cfg.write_text(
+        f'[account]\njid = "d@example.net"\npassword_file = "{etc / "password"}"\n'
+        '[server]\nca_file = "cacert.pem"\n'
+    )
+    with pytest.raises(ConfigError, match=r"^server\.ca_file: .*/etc/cacert\.pem does not exist"):
+        load(cfg)
+    cfg.write_text(
+        '[account]\njid = "d@example.net"\npassword = "p"\n[server]\nca_file = "ca.pem"\n'
+    )
+    assert load(cfg).ca_file == str(etc / "ca.pem")

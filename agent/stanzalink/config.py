@@ -7,6 +7,7 @@ that names the key: a device must not start half-configured.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -349,6 +350,17 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     },
     "adhoc": {"max_sessions": _count, "session_timeout": _positive, "reply_within": _positive},
 }
+# the keys naming a file that must exist: a relative path is from the config's folder
+_FILE_CHECKS: tuple[Callable[[str, Any], Any], ...] = (_file, _photo)
+
+
+def _beside(base: Path, value: Any) -> Any:
+    """A relative file path of the config, as the path from the config
+    file's folder (the working directory of a service is not the config's
+    folder); anything else as it is, for the key's own check."""
+    if isinstance(value, str) and value.strip() and not Path(value).is_absolute():
+        return str(base / value)
+    return value
 
 
 def load(path: str | Path) -> DeviceConfig:
@@ -359,7 +371,7 @@ def load(path: str | Path) -> DeviceConfig:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    return parse(raw, base=Path(path).parent)
+    return parse(raw, base=Path(os.path.abspath(path)).parent)
 
 
 def _did_you_mean(word: str, known: Any) -> str:
@@ -391,6 +403,8 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
                     f"{name}: unknown key{_did_you_mean(key, SCHEMA[section])}"
                     f" (known in [{section}]: {', '.join(SCHEMA[section])})"
                 )
+            if base is not None and (check in _FILE_CHECKS or name == "account.scram_keys_file"):
+                value = _beside(base, value)
             values.setdefault(section, {})[key] = check(name, value)
 
     account = values.get("account", {})
