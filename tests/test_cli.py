@@ -154,6 +154,32 @@ def test_run_reports_a_feature_that_cannot_start(tmp_path: Path) -> None:
     assert "[access] names no controllers" in res.stderr.splitlines()[0]
 
 
+def test_run_logs_to_syslog_when_asked(tmp_path: Path) -> None:
+    # the SysV script runs the agent with --syslog: its stderr goes nowhere
+    import socket
+
+    cfg = tmp_path / "device.toml"
+    cfg.write_text(
+        CONTROLLER + '[server]\nhost = "127.0.0.1"\nport = 9\n[http]\nwsgi_app = "nosuch_mod:app"\n'
+    )
+    path = str(tmp_path / "log.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as log:
+        log.bind(path)
+        log.settimeout(30)
+        res = stanzalink("run", "--config", str(cfg), "--syslog", path)
+        datagram = log.recv(65536).decode()
+    assert res.returncode == 1 and "http.wsgi_app" in res.stderr
+    # <28>: facility daemon (3), level warning (4); the program's tag and pid
+    assert re.match(r"<28>stanzalink\[\d+\]: WARNING stanzalink: .*\[access\] names no", datagram)
+    assert "[access]" not in res.stderr
+    # no syslog there: stderr, saying so
+    res = stanzalink("run", "--config", str(cfg), "--syslog", str(tmp_path / "none.sock"))
+    assert res.returncode == 1
+    lines = res.stderr.splitlines()
+    assert "no syslog at" in lines[0] and "logging to stderr" in lines[0]
+    assert "[access] names no controllers" in lines[1]
+
+
 def test_check_config_counts_the_controllers(tmp_path: Path) -> None:
     cfg = tmp_path / "device.toml"
     cfg.write_text(CONTROLLER + '[access]\nadmin = ["bob@example.net"]\n')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
@@ -84,6 +85,54 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unix_socket_refusal(path: str) -> OSError | None:
+    """Why a syslog socket at ``path`` cannot be reached, or None."""
+    import socket
+
+    refusal: OSError | None = None
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_UNIX, kind) as sock:
+            try:
+                sock.connect(path)
+            except OSError as exc:
+                refusal = refusal or exc
+            else:
+                return None
+    return refusal
+
+
+def setup_run_logging(level: int, syslog: str | None = None) -> None:
+    """The agent's log: stderr (systemd's journal takes it), or the syslog
+    socket at ``syslog`` (a SysV image: busybox syslogd writes
+    /var/log/messages).  Without a syslog listening there, stderr, with a
+    warning saying so."""
+    import logging
+    import logging.handlers
+
+    handler: logging.Handler | None = None
+    failed: OSError | None = None
+    if syslog is not None:
+        # SysLogHandler itself ignores a socket it cannot reach (and then
+        # prints a traceback per record): tried here first
+        failed = _unix_socket_refusal(syslog)
+        if failed is None:
+            handler = logging.handlers.SysLogHandler(
+                address=syslog, facility=logging.handlers.SysLogHandler.LOG_DAEMON
+            )
+            # syslog adds the time; the tag and pid name the program
+            handler.setFormatter(
+                logging.Formatter(f"stanzalink[{os.getpid()}]: %(levelname)s %(name)s: %(message)s")
+            )
+    if handler is None:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+    if failed is not None:
+        logging.getLogger("stanzalink").warning(
+            "no syslog at %s (%s): logging to stderr", syslog, failed.strerror or failed
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
     import logging
@@ -96,10 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
         return 1
-    logging.basicConfig(
-        level=getattr(logging, (args.log_level or cfg.log_level).upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_run_logging(getattr(logging, (args.log_level or cfg.log_level).upper()), args.syslog)
     from stanzalink.errors import StanzalinkError
 
     if not any(cfg.access.values()):
@@ -330,6 +376,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         default=None,
         help="overrides [log] level (default: info)",
+    )
+    r.add_argument(
+        "--syslog",
+        nargs="?",
+        const="/dev/log",
+        default=None,
+        metavar="SOCKET",
+        help="log to syslog (default socket /dev/log) instead of stderr; for init "
+        "systems that keep no output, such as the SysV script",
     )
     r.set_defaults(func=cmd_run)
 

@@ -186,6 +186,7 @@ FAKE_AGENT = """#!/bin/sh
 # check-config passes; the first run exits 75 (the console's restart), the
 # second runs until SIGTERM and then exits 0, like the agent
 [ "$1" = check-config ] && exit 0
+echo "$*" > "{runs}.args"
 echo run >> "{runs}"
 [ "$(wc -l < "{runs}")" -eq 1 ] && exit 75
 trap 'echo stopped >> "{runs}"; exit 0' TERM
@@ -224,6 +225,8 @@ def test_sysv_script_restarts_the_agent_and_stops_it(tmp_path: Path) -> None:
     while time.monotonic() < deadline and (not runs.exists() or runs.read_text().count("run") < 2):
         time.sleep(0.1)
     assert runs.read_text().split() == ["run", "run"], "not started again after status 75"
+    # its stderr would go nowhere: the agent logs to syslog
+    assert (tmp_path / "runs.args").read_text().split()[-1] == "--syslog"
     res = subprocess.run([str(init), "stop"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "OK" in res.stdout, res.stdout + res.stderr
     deadline = time.monotonic() + 10
