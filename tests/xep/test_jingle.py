@@ -546,6 +546,34 @@ async def test_responder_accepts_transport_replace_to_ibb() -> None:
     await h.close()
 
 
+async def test_transport_replaces_beyond_the_bound_are_rejected() -> None:
+    # each replace builds a new transport (connections, streams): a peer
+    # gets max_replaces of them per content, and a transport-reject after
+    h, jingle, _app = make(BrokenS5BFeature)
+    jingle.max_replaces = 2
+    h.receive(INITIATE.replace("urn:xmpp:jingle:transports:ibb:1", S5B).replace("ch3d9s71", "x"))
+    await h.next_sent()
+    ack(h, await h.next_sent())
+    answers = []
+    for n in range(3):
+        h.receive(REPLACE.replace("hs92n57", f"r{n}").replace("ch3d9s71", f"ibb{n}"))
+        assert (await h.next_sent()).get("id") == f"r{n}"  # acknowledged
+        answer = await h.next_sent()
+        j = jingle_of(answer)
+        t = j.find(".//{urn:xmpp:jingle:transports:ibb:1}transport")
+        answers.append((j.get("action"), t.get("sid")))
+        ack(h, answer)
+    assert answers == [
+        ("transport-accept", "ibb0"),
+        ("transport-accept", "ibb1"),
+        ("transport-reject", "ibb2"),
+    ]
+    # the session goes on with the last accepted transport
+    (session,) = jingle.sessions()
+    assert session.contents["ex"].transport.sid == "ibb1"
+    await h.close()
+
+
 async def test_initiator_falls_back_and_wins_replace_ties() -> None:
     h, jingle, app = make(BrokenS5BFeature)
     s = jingle.new_session(ROMEO, app)

@@ -177,6 +177,7 @@ class Content:
         self.transport: Transport | None = None
         self.changed = asyncio.Event()  # the transport was replaced
         self.replacing: asyncio.Future[Element] | None = None
+        self.replaced = 0  # transport-replaces the peer sent for it
 
 
 class Session:
@@ -409,6 +410,7 @@ class Jingle(Feature):
     max_sessions = 16
     max_per_peer = 4  # sessions with one account (all its resources)
     max_contents = 4  # per session-initiate (each gets a transport)
+    max_replaces = 4  # transport-replaces a peer may send per content; more are rejected
     pending_timeout = 60.0  # a session not accepted by then ends with timeout
     replace_timeout = 30.0
     iq_timeout = 30.0
@@ -653,7 +655,12 @@ class Jingle(Feature):
         if c.replacing is not None and s.we_initiated:
             return jingle_error(iq, "conflict", "tie-break")  # the initiator's wins
         cls = self.transport(tel.tag[1:].split("}", 1)[0])
-        if cls is None:
+        c.replaced += 1
+        if cls is None or c.replaced > self.max_replaces:
+            # an unknown transport, or one replace too many (each new transport
+            # opens connections or streams): the current one stays
+            if cls is not None:
+                log.info("%s: transport-replace #%d for %s refused", s.peer, c.replaced, c.name)
             self.ctx.spawn(self._reject_replace(s, c, tel), name="jingle-transport-reject")
             return None
         new = cls(s, c.name, tel)
