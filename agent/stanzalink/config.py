@@ -152,6 +152,12 @@ def _str_list(key: str, value: Any) -> list[str]:
     return list(value)
 
 
+def _state_file(key: str, value: Any) -> str:
+    """A file the agent writes (it may not exist yet; its folder is checked
+    with the rest of [account])."""
+    return _text(key, value)
+
+
 def _file(key: str, value: Any) -> str:
     path = _str(key, value)
     if not Path(path).is_file():
@@ -254,7 +260,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "password_file": _file,
         "resource": _text,
         "register": _bool,
-        "scram_keys_file": _text,
+        "scram_keys_file": _state_file,
     },
     "server": {
         "host": _text,
@@ -350,8 +356,8 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     },
     "adhoc": {"max_sessions": _count, "session_timeout": _positive, "reply_within": _positive},
 }
-# the keys naming a file that must exist: a relative path is from the config's folder
-_FILE_CHECKS: tuple[Callable[[str, Any], Any], ...] = (_file, _photo)
+# the keys naming a file (read, or written by the agent): a relative path is from the config's folder
+_FILE_CHECKS: tuple[Callable[[str, Any], Any], ...] = (_file, _photo, _state_file)
 
 
 def _beside(base: Path, value: Any) -> Any:
@@ -403,7 +409,7 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
                     f"{name}: unknown key{_did_you_mean(key, SCHEMA[section])}"
                     f" (known in [{section}]: {', '.join(SCHEMA[section])})"
                 )
-            if base is not None and (check in _FILE_CHECKS or name == "account.scram_keys_file"):
+            if base is not None and check in _FILE_CHECKS:
                 value = _beside(base, value)
             values.setdefault(section, {})[key] = check(name, value)
 
