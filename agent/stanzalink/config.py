@@ -356,7 +356,8 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     },
     "adhoc": {"max_sessions": _count, "session_timeout": _positive, "reply_within": _positive},
 }
-# the keys naming a file (read, or written by the agent): a relative path is from the config's folder
+# the keys naming a file (read, or written by the agent): relative means from the
+# config's folder
 _FILE_CHECKS: tuple[Callable[[str, Any], Any], ...] = (_file, _photo, _state_file)
 
 
