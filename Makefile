@@ -42,7 +42,8 @@ format: setup
 	$(VENV)/bin/ruff format $(PYSRC)
 	$(VENV)/bin/ruff check --fix $(PYSRC)
 
-bench: setup
+bench:
+	./scripts/bootstrap.sh --bench
 	$(VENV)/bin/pip install -q -r requirements-bench.txt
 	$(PY) bench/run.py
 	$(PY) bench/bench_session.py --readme

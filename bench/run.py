@@ -228,14 +228,20 @@ def plot(result: dict[str, Any], path: Path) -> bool:
     )
     if has_c:
         ax2 = axes[0][1]
-        names = ["libexpat_ns", "libexpat", "stanzalink"]
+        peers = c.get("peers", {})
+        in_place = set(c.get("peers_in_place", []))
         labels = [
+            _C_PEER_LABELS.get(k, k) + (",\nwhole buffer in place" if k in in_place else "")
+            for k in peers
+        ][::-1]
+        labels += [
             "libexpat + ns,\nno handlers",
             "libexpat,\nno handlers",
             "stanzalink\nsl_tok_feed",
         ]
-        vals = [c[n]["mb_per_s"] for n in names]
-        ax2.barh(labels, vals, color=["#999999", "#999999", "#1f77b4"])
+        vals = [peers[k]["mb_per_s"] for k in peers][::-1]
+        vals += [c[n]["mb_per_s"] for n in ("libexpat_ns", "libexpat", "stanzalink")]
+        ax2.barh(labels, vals, color=["#999999"] * (len(vals) - 1) + ["#1f77b4"])
         for i, v in enumerate(vals):
             ax2.text(v, i, f"  {v:.0f} MB/s", va="center", fontsize=8)
         ax2.set_xlim(0, max(vals) * 1.35)
@@ -251,6 +257,20 @@ def plot(result: dict[str, Any], path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+# how bench/c runs each peer (bench/c/peers.h); the in-place ones parse the
+# whole corpus at once, so they are not held to the same work
+_C_PEER_LABELS = {
+    "libxml2": "libxml2 SAX2,\nno callbacks",
+    "pugixml": "pugixml",
+    "rapidxml": "RapidXML",
+}
+_C_PEER_WHAT = {
+    "libxml2": "libxml2 push parser, SAX2 with no callbacks (streaming, namespaces)",
+    "pugixml": "pugixml `parse_minimal`, whole buffer in place (no namespaces, no UTF-8 check)",
+    "rapidxml": "RapidXML `parse<0>`, whole buffer in place (no namespaces, no UTF-8 check)",
+}
 
 
 # -------------------------------------------------------------- markdown
@@ -323,8 +343,13 @@ def markdown(result: dict[str, Any], png_rel: str | None, json_rel: str) -> str:
             f"| {c['libexpat']['ns_per_stanza']:,.0f} |",
             f"| libexpat with namespaces, no handlers | {c['libexpat_ns']['mb_per_s']:.0f} "
             f"| {c['libexpat_ns']['ns_per_stanza']:,.0f} |",
-            "",
         ]
+        for key, row in c.get("peers", {}).items():
+            what = _C_PEER_WHAT.get(key, key)
+            lines.append(f"| {what} | {row['mb_per_s']:.0f} | {row['ns_per_stanza']:,.0f} |")
+        if c.get("peers_missing"):
+            lines.append(f"| {c['peers_missing']} | not built (headers missing) | |")
+        lines.append("")
     else:
         lines += [f"C benchmark not run: {c.get('skipped')}", ""]
     lines += ["| goal (ratio in this run) | target | measured | met |", "|---|---:|---:|---|"]
@@ -337,6 +362,13 @@ def markdown(result: dict[str, Any], png_rel: str | None, json_rel: str) -> str:
         f"the expat backend {_x(r['native_vs_expat_backend_stanzas'])}, native with every "
         f"element read vs the ElementTree loop {_x(r['native_read_vs_etree_stanzas'])}.",
     ]
+    peer_ratios = [
+        f"{_C_PEER_LABELS.get(k, k).splitlines()[0]} {_x(c.get(f'ratio_mb_s_vs_{k}'))}"
+        for k in c.get("peers", {})
+    ]
+    if peer_ratios:
+        lines[-1] += f" The C tokenizer vs {', '.join(peer_ratios)} (MB/s)."
+
     if png_rel:
         lines += ["", f"![parser benchmark]({png_rel})"]
     return "\n".join(lines)
@@ -415,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio {c['ratio_mb_s_vs_libexpat']:.2f}"
         )
         info["libexpat_version"] = c["expat_version"]
+        for key, row in c.get("peers", {}).items():
+            ratio = c[f"ratio_mb_s_vs_{key}"]
+            log(f"  {key} {row['mb_per_s']:.0f} MB/s, stanzalink/{key} {ratio:.2f}")
 
     info["loadavg_end"] = list(os.getloadavg())
     command = "python bench/run.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip()

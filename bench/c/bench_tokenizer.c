@@ -15,6 +15,9 @@
  *                XML_Parse, XML_ParserFree
  *   libexpat_ns  the same with XML_ParserCreateNS(NULL, '}'), the
  *                configuration ElementTree and slixmpp run expat in
+ *   peers        libxml2, pugixml and RapidXML where the Makefile found
+ *                them (peers.h says how each is run and what it does not
+ *                do); "peers_missing" names the others
  *
  * Times are CLOCK_MONOTONIC around whole passes; the median over the
  * repetitions is reported, with min and max.  A stanzalink sample is as
@@ -38,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "peers.h"
 #include "stanzalink/tokenizer.h"
 
 #ifndef BENCH_CFLAGS
@@ -203,6 +207,66 @@ static uint64_t expat_count_stanzas(const uint8_t *buf, size_t len, size_t chunk
     return dc.stanzas;
 }
 
+/* ---- peers ---------------------------------------------------------- */
+struct peer {
+    const char *name;
+    int in_place; /* parses a copy in scratch, made outside the timed region */
+    long long (*run)(const uint8_t *buf, char *scratch, size_t len, size_t chunk, int count);
+};
+
+#ifdef SL_PEER_LIBXML2
+static long long run_libxml2(const uint8_t *buf, char *scratch, size_t len, size_t chunk, int count)
+{
+    (void)scratch;
+    return peer_libxml2(buf, len, chunk, count);
+}
+#endif
+#ifdef SL_PEER_PUGIXML
+static long long run_pugixml(const uint8_t *buf, char *scratch, size_t len, size_t chunk, int count)
+{
+    (void)buf, (void)chunk;
+    return peer_pugixml(scratch, len, count);
+}
+#endif
+#ifdef SL_PEER_RAPIDXML
+static long long run_rapidxml(const uint8_t *buf, char *scratch, size_t len, size_t chunk, int count)
+{
+    (void)buf, (void)chunk;
+    return peer_rapidxml(scratch, len, count);
+}
+#endif
+
+static const struct peer PEERS[] = {
+#ifdef SL_PEER_LIBXML2
+    {"libxml2", 0, run_libxml2},
+#endif
+#ifdef SL_PEER_PUGIXML
+    {"pugixml", 1, run_pugixml},
+#endif
+#ifdef SL_PEER_RAPIDXML
+    {"rapidxml", 1, run_rapidxml},
+#endif
+    {NULL, 0, NULL},
+};
+
+#ifndef SL_PEERS_MISSING
+#define SL_PEERS_MISSING ""
+#endif
+
+/* One timed pass of a peer (the copy for an in-place parser untimed). */
+static uint64_t time_peer(const struct peer *pr, const uint8_t *buf, char *scratch, size_t len,
+                          size_t chunk)
+{
+    if (pr->in_place)
+        memcpy(scratch, buf, len);
+    uint64_t t0 = now_ns();
+    long long rc = pr->run(buf, scratch, len, chunk, 0);
+    uint64_t t1 = now_ns();
+    if (rc < 0)
+        die("a peer parser rejected the stream");
+    return t1 - t0;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -259,6 +323,22 @@ int main(int argc, char **argv)
                 (unsigned long long)check.stanzas, (unsigned long long)expat_stanzas);
         return 1;
     }
+    size_t npeers = sizeof PEERS / sizeof PEERS[0] - 1;
+    char *scratch = malloc(len + 1);
+    if (!scratch)
+        die("out of memory");
+    for (size_t k = 0; k < npeers; k++) {
+        if (PEERS[k].in_place)
+            memcpy(scratch, buf, len);
+        long long n = PEERS[k].run(buf, scratch, len, chunk, 1);
+        if (n < 0)
+            return 1;
+        if ((uint64_t)n != check.stanzas) {
+            fprintf(stderr, "bench_tokenizer: stanza counts differ: stanzalink %llu, %s %lld\n",
+                    (unsigned long long)check.stanzas, PEERS[k].name, n);
+            return 1;
+        }
+    }
     /* warm-up passes, timed to choose how many stanzalink passes make one
      * sample: about as long as one libexpat pass, so that a shared
      * machine's slow and fast spells fall on both alike */
@@ -275,7 +355,8 @@ int main(int argc, char **argv)
     uint64_t *t_sl = calloc((size_t)reps, sizeof(uint64_t));
     uint64_t *t_ex = calloc((size_t)reps, sizeof(uint64_t));
     uint64_t *t_ns = calloc((size_t)reps, sizeof(uint64_t));
-    if (!t_sl || !t_ex || !t_ns)
+    uint64_t *t_peer = calloc((size_t)reps * (npeers ? npeers : 1), sizeof(uint64_t));
+    if (!t_sl || !t_ex || !t_ns || !t_peer)
         die("out of memory");
     for (int r = 0; r < reps; r++) {
         uint64_t t0 = now_ns();
@@ -292,6 +373,8 @@ int main(int argc, char **argv)
         t_sl[r] = (t1 - t0) / (uint64_t)sl_passes;
         t_ex[r] = t2 - t1;
         t_ns[r] = t3 - t2;
+        for (size_t k = 0; k < npeers; k++)
+            t_peer[k * (size_t)reps + (size_t)r] = time_peer(&PEERS[k], buf, scratch, len, chunk);
     }
     double med_sl = median_ns(t_sl, reps);
     double med_ex = median_ns(t_ex, reps);
@@ -307,10 +390,28 @@ int main(int argc, char **argv)
     printf("  \"stanzalink_peak_memory_bytes\": %zu,\n", check.peak_memory);
     printf("  \"ratio_mb_s_vs_libexpat\": %.3f,\n", med_ex / med_sl);
     printf("  \"ratio_mb_s_vs_libexpat_ns\": %.3f,\n", med_ns / med_sl);
+    printf("  \"peers_missing\": \"%s\",\n", SL_PEERS_MISSING);
+    printf("  \"peers_in_place\": [");
+    for (size_t k = 0, first = 1; k < npeers; k++)
+        if (PEERS[k].in_place) {
+            printf("%s\"%s\"", first ? "" : ", ", PEERS[k].name);
+            first = 0;
+        }
+    printf("],\n");
+    for (size_t k = 0; k < npeers; k++)
+        printf("  \"ratio_mb_s_vs_%s\": %.3f,\n", PEERS[k].name,
+               median_ns(t_peer + k * (size_t)reps, reps) / med_sl);
+    printf("  \"peers\": {\n");
+    for (size_t k = 0; k < npeers; k++)
+        print_row(PEERS[k].name, t_peer + k * (size_t)reps, reps, len, check.stanzas,
+                  k + 1 == npeers);
+    printf("  },\n");
     print_row("stanzalink", t_sl, reps, len, check.stanzas, 0);
     print_row("libexpat", t_ex, reps, len, check.stanzas, 0);
     print_row("libexpat_ns", t_ns, reps, len, check.stanzas, 1);
     printf("}\n");
+    free(t_peer);
+    free(scratch);
     free(t_sl);
     free(t_ex);
     free(t_ns);
