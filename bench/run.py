@@ -363,7 +363,7 @@ def markdown(result: dict[str, Any], png_rel: str | None, json_rel: str) -> str:
         f"element read vs the ElementTree loop {_x(r['native_read_vs_etree_stanzas'])}.",
     ]
     peer_ratios = [
-        f"{_C_PEER_LABELS.get(k, k).splitlines()[0]} {_x(c.get(f'ratio_mb_s_vs_{k}'))}"
+        f"{_C_PEER_LABELS.get(k, k).splitlines()[0].rstrip(',')} {_x(c.get(f'ratio_mb_s_vs_{k}'))}"
         for k in c.get("peers", {})
     ]
     if peer_ratios:
