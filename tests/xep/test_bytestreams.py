@@ -219,6 +219,18 @@ def offer_xml(sender: str, port: int, sid: str = "vxf9n471bn46", iq_id: str = "n
     )
 
 
+async def answer_streamhost_query(h: Harness, proxy: str, port: int) -> None:
+    """The device asks ``proxy`` (its socks5_proxy) for its address: loopback."""
+    ask = await h.next_sent()
+    assert ask.get("type") == "get" and ask.get("to") == proxy
+    assert ask.find(s5b.QUERY) is not None
+    h.receive(
+        f"<iq type='result' id='{ask.get('id')}' from='{proxy}'>"
+        f"<query xmlns='{s5b.NS}'><streamhost jid='{proxy}' host='127.0.0.1' port='{port}'/>"
+        "</query></iq>"
+    )
+
+
 async def test_operator_offer_is_connected_and_answered_with_streamhost_used() -> None:
     from stanzalink.aio.socks5 import Socks5Stream, StreamHostServer, connect_first
 
@@ -227,7 +239,7 @@ async def test_operator_offer_is_connected_and_answered_with_streamhost_used() -
     # the streamhost accepts only the hash of (sid, requester, the device's full JID)
     want = s5b.dst_addr("vxf9n471bn46", "requester@example.com/foo", "device1@example.net/agent")
     arrived = host.expect(want)
-    h = Harness([s5b.Bytestreams], ACCESS)
+    h = Harness([s5b.Bytestreams], ACCESS, files={"socks5_proxy": "streamer.example.com"})
     kept: list[Socks5Stream] = []
     seen: list[s5b.Incoming] = []
 
@@ -238,8 +250,13 @@ async def test_operator_offer_is_connected_and_answered_with_streamhost_used() -
         return used
 
     h.feature("bytestreams").listen(listener)
-    h.receive(offer_xml("requester@example.com/foo", port))
+    # the offer names the proxy at an address of the requester's choosing
+    # (port 9 on loopback: discard); the device dials the address the proxy
+    # itself gave
+    h.receive(offer_xml("requester@example.com/foo", 9))
+    await answer_streamhost_query(h, "streamer.example.com", port)
     await h.next_sent(timeout=10)
+    assert seen[0].offer.streamhosts == (s5b.StreamHost("streamer.example.com", "127.0.0.1", port),)
     assert h.sent_xml[-1] == (
         '<iq type="result" id="npq71g53" to="requester@example.com/foo">'
         '<query xmlns="http://jabber.org/protocol/bytestreams" sid="vxf9n471bn46">'
@@ -255,11 +272,72 @@ async def test_operator_offer_is_connected_and_answered_with_streamhost_used() -
     await h.close()
 
 
+def record_offers(h: Harness) -> list[s5b.Incoming]:
+    """A listener that keeps what it gets and says it used the first streamhost."""
+    seen: list[s5b.Incoming] = []
+
+    async def listener(inc: s5b.Incoming) -> s5b.StreamHost:
+        seen.append(inc)
+        return inc.offer.streamhosts[0]
+
+    h.feature("bytestreams").listen(listener)
+    return seen
+
+
+async def test_streamhosts_that_are_not_our_proxies_are_not_dialled() -> None:
+    """The server has no proxy, so the offered streamhost (any host and
+    port the requester chose) is not one the device may dial: item-not-found,
+    and the listener is not called."""
+    h = Harness([s5b.Bytestreams], ACCESS)
+    called = record_offers(h)
+    h.receive(offer_xml("requester@example.com/foo", 22))
+    ask = await h.next_sent()  # disco#items of the device's own server
+    assert ask.get("to") == "example.net" and ask.get("type") == "get"
+    h.receive(
+        f"<iq type='result' id='{ask.get('id')}' from='example.net'>"
+        "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>"
+    )
+    reply = await h.next_sent()
+    assert reply.get("id") == "npq71g53" and reply.get("type") == "error"
+    assert '<error type="cancel"><item-not-found' in h.sent_xml[-1]
+    assert called == []
+    assert h.feature("bytestreams").proxies == []
+    # found once a stream: the next offer asks nothing more
+    h.receive(offer_xml("requester@example.com/foo", 22, iq_id="again"))
+    again = await h.next_sent()
+    assert again.get("id") == "again" and "<item-not-found" in h.sent_xml[-1]
+    await h.close()
+
+
+async def test_a_discovery_that_does_not_answer_is_bounded_by_the_connect_timeout() -> None:
+    h = Harness([s5b.Bytestreams], ACCESS)
+    feat = h.feature("bytestreams")
+    feat.connect_timeout = 0.2
+    feat.listen(lambda inc: None)
+    h.receive(offer_xml("requester@example.com/foo", 22))
+    ask = await h.next_sent()  # disco#items, never answered
+    assert ask.get("to") == "example.net"
+    reply = await h.next_sent()
+    assert reply.get("id") == "npq71g53" and "<item-not-found" in h.sent_xml[-1]
+    assert feat.proxies is None  # looked for again by the next offer
+    await h.close()
+
+
+async def test_dial_direct_hands_the_offered_streamhosts_over_as_given() -> None:
+    h = Harness([s5b.Bytestreams], ACCESS, files={"dial_direct": True})
+    seen = record_offers(h)
+    h.receive(offer_xml("requester@example.com/foo", 7625))
+    reply = await h.next_sent()  # no discovery first
+    assert reply.get("type") == "result" and reply.get("id") == "npq71g53"
+    assert seen[0].offer.streamhosts == (s5b.StreamHost("streamer.example.com", "127.0.0.1", 7625),)
+    await h.close()
+
+
 async def test_unreachable_streamhosts_are_item_not_found() -> None:
     from stanzalink.aio.socks5 import AllCandidatesFailed, connect_first
     from stanzalink.testing.prosody import free_port
 
-    h = Harness([s5b.Bytestreams], ACCESS)
+    h = Harness([s5b.Bytestreams], ACCESS, files={"dial_direct": True})
 
     async def listener(inc: s5b.Incoming) -> s5b.StreamHost:
         try:
@@ -315,7 +393,7 @@ async def test_malformed_offer_from_an_operator_is_bad_request() -> None:
 
 
 async def test_offers_beyond_the_bound_wait_with_resource_constraint() -> None:
-    h = Harness([s5b.Bytestreams], ACCESS)
+    h = Harness([s5b.Bytestreams], ACCESS, files={"dial_direct": True})
     release = asyncio.Event()
 
     async def slow(inc: s5b.Incoming) -> s5b.StreamHost:

@@ -16,7 +16,10 @@ What is here, in the order a transfer uses it:
   target, for plain XEP-0065 outside Jingle): operators and admins only,
   and only while an application listens (:meth:`Bytestreams.listen`);
   otherwise ``not-acceptable``.  The listener opens the connection (with
-  ``stanzalink.aio.socks5.connect_first``: this module opens no socket).
+  ``stanzalink.aio.socks5.connect_first``: this module opens no socket)
+  to the streamhosts the device may dial: the proxies it found itself, at
+  the address their own answer gave, and the others only with ``[files]
+  dial_direct = true`` (a requester names any host and port it likes).
 
 Every parser raises :class:`StanzaError` with ``bad-request`` for a payload
 that breaks the XEP, so a handler can let it propagate as the answer.
@@ -25,6 +28,7 @@ that breaks the XEP, so a handler can let it propagate as the answer.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import re
@@ -33,7 +37,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from stanzalink.access import Role
-from stanzalink.errors import StanzaError
+from stanzalink.errors import StanzaError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.xep.base import Context, Feature, IQRoute
 from stanzalink.xml import Element
@@ -230,6 +234,21 @@ async def discover_proxies(iq: IQFn, server: str, timeout: float = 10.0) -> list
     return found
 
 
+async def find_proxies(
+    iq: IQFn, domain: str, proxy: str | None = None, timeout: float = 10.0
+) -> list[StreamHost]:
+    """The streamhosts of ``proxy`` when one is named (``[files]
+    socks5_proxy``), else of the proxies found on the server ``domain``;
+    empty, with the reason logged, when none answers."""
+    try:
+        if proxy:
+            return parse_streamhosts(await iq(streamhost_request(proxy), timeout))
+        return await discover_proxies(iq, domain, timeout)
+    except (StanzalinkError, OSError, TimeoutError) as exc:
+        log.info("no SOCKS5 proxy: %s", exc or type(exc).__name__)
+        return []
+
+
 @dataclass(frozen=True, slots=True)
 class Incoming:
     """An offer the device (target) received, for the listener."""
@@ -247,18 +266,71 @@ Listener = Callable[[Incoming], Awaitable[StreamHost]]
 
 class Bytestreams(Feature):
     """XEP-0065 target on the device: operators may offer it a bytestream
-    when an application listens; the answer waits for the connection."""
+    when an application listens; the answer waits for the connection.
+
+    The listener gets the offer's dialable streamhosts only
+    (:meth:`dialable`): a streamhost whose JID is a proxy of the device's
+    own server (found once per stream, on the first offer that needs it,
+    or the ``jingle-s5b`` feature's), with the address from that proxy's own
+    answer; any other only with ``[files] dial_direct = true``.  An offer
+    with none left is answered ``item-not-found`` and reaches no listener."""
 
     name = "bytestreams"
     disco_features = (NS,)
     need = Role.OPERATOR
     max_pending = 4  # offers being connected at once; more get resource-constraint
     connect_timeout = 30.0
+    discover_timeout = 10.0
+    max_proxies = 4  # streamhosts kept from discovery
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._listener: Listener | None = None
         self._pending = 0
+        cfg = ctx.config.section("files")
+        self.dial_direct = bool(cfg.get("dial_direct", False))
+        self.proxy_jid: str | None = cfg.get("socks5_proxy")
+        self.proxies: list[StreamHost] | None = None  # None: not looked for on this stream
+        self._finding: asyncio.Lock = asyncio.Lock()
+
+    def on_online(self, resumed: bool) -> None:
+        if not resumed:
+            self.proxies = None
+
+    def _found(self) -> list[StreamHost] | None:
+        # the jingle-s5b feature's proxies when it has looked for them
+        own: list[StreamHost] | None = getattr(self.ctx.feature("jingle-s5b"), "proxies", None)
+        return own if own is not None else self.proxies
+
+    async def known_proxies(self) -> dict[str, StreamHost]:
+        """The proxies the device trusts, by JID: the ``jingle-s5b``
+        feature's when it found them, else found here (once a stream)."""
+        async with self._finding:  # one discovery for offers arriving together
+            if self._found() is None:
+                found = await find_proxies(self.ctx.iq, self.ctx.jid.domain, self.proxy_jid,
+                                           self.discover_timeout)  # fmt: skip
+                self.proxies = found[: self.max_proxies]
+        return {p.jid: p for p in self._found() or ()}
+
+    async def dialable(self, offer: Offer, requester: str) -> tuple[StreamHost, ...]:
+        """The streamhosts of ``offer`` the device may connect to, in its
+        order (with dial_direct, nothing is looked up: every one is)."""
+        if self.dial_direct:
+            known = {p.jid: p for p in self._found() or ()}
+        else:
+            known = await self.known_proxies()
+        out: list[StreamHost] = []
+        for sh in offer.streamhosts:
+            proxy = known.get(sh.jid)
+            if proxy is not None:
+                out.append(proxy)
+            elif self.dial_direct:
+                out.append(sh)
+            else:
+                log.info("bytestream %s from %s: not dialling streamhost %s at %s:%d: not a"
+                         " proxy of ours (dial_direct is off)", offer.sid[:64], requester,
+                         sh.jid[:64], sh.host[:64], sh.port)  # fmt: skip
+        return tuple(out)
 
     def listen(self, listener: Listener | None) -> None:
         """Accept offers by calling ``listener`` (None: refuse them again)."""
@@ -278,7 +350,13 @@ class Bytestreams(Feature):
         dst = offer.dstaddr or dst_addr(offer.sid, requester, target)
         self._pending += 1
         try:
+            # the whole answer within connect_timeout, a first proxy discovery included
             async with asyncio.timeout(self.connect_timeout):
+                hosts = await self.dialable(offer, requester)
+                if not hosts:
+                    raise StanzaError("item-not-found", "no streamhost the device may dial",
+                                      "cancel")  # fmt: skip
+                offer = dataclasses.replace(offer, streamhosts=hosts)
                 used = await self._listener(Incoming(offer, requester, dst, role))
         except TimeoutError:
             raise StanzaError("item-not-found", "no streamhost reachable", "cancel") from None

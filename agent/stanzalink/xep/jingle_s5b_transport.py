@@ -242,20 +242,14 @@ class JingleS5B(Feature):
         self._discovery = self.ctx.spawn(self._discover(), name="s5b-discover")
 
     async def _discover(self) -> None:
-        found: list[bs.StreamHost] = []
         try:
             if self.direct_enabled and self.listener is None and self._listener_factory:
                 self.listener = self._listener_factory(self.direct_host, 0)
                 self._direct = await self.listener.start()
-            if self.proxy_jid:
-                reply = await self.ctx.iq(bs.streamhost_request(self.proxy_jid),
-                                          self.discover_timeout)  # fmt: skip
-                found = bs.parse_streamhosts(reply)
-            else:
-                found = await bs.discover_proxies(self.ctx.iq, self.ctx.jid.domain,
-                                                  self.discover_timeout)  # fmt: skip
-        except (StanzalinkError, OSError, TimeoutError) as exc:
-            log.info("no SOCKS5 proxy: %s", exc or type(exc).__name__)
+        except OSError as exc:
+            log.info("no direct candidate: %s", exc)
+        found = await bs.find_proxies(self.ctx.iq, self.ctx.jid.domain, self.proxy_jid,
+                                      self.discover_timeout)  # fmt: skip
         self.proxies = found[:MAX_PROXIES]
         log.info("SOCKS5 proxies: %s", ", ".join(f"{p.jid} {p.host}:{p.port}"
                                                  for p in self.proxies) or "none")  # fmt: skip
