@@ -177,6 +177,50 @@ async def test_discover_proxies_walks_the_xep_example() -> None:
     ]
 
 
+async def test_discovery_asks_only_the_servers_own_services_and_keeps_their_own_streamhost() -> (
+    None
+):
+    """A disco item on another domain, or with a localpart, is not asked (it
+    could name any address); a proxy's streamhost naming another JID is
+    not kept."""
+    asked: list[str] = []
+    items = "".join(
+        f"<item jid='{j}'/>"
+        for j in ("proxy.evil.org", "bot@example.com", "example.com.evil.org", "relay.example.com",
+                  "streamer.example.com")
+    )  # fmt: skip
+    proxy_info = (
+        "<iq type='result'><query xmlns='http://jabber.org/protocol/disco#info'>"
+        "<identity category='proxy' type='bytestreams'/></query></iq>"
+    )
+
+    async def iq(stanza: ET.Element, timeout: float | None = None) -> Element:
+        to = stanza.get("to") or ""
+        asked.append(to)
+        payload = stanza[0].tag
+        if to == "example.com":
+            return parse_stanza(
+                f"<iq type='result'><query xmlns='{s5b.DISCO_ITEMS}'>{items}</query></iq>"
+            )
+        if payload.endswith("disco#info}query"):
+            return parse_stanza(proxy_info)
+        # relay.example.com vouches for a host of another JID's as well as its own
+        hosts = f"<streamhost jid='{to}' host='10.0.0.{len(asked)}' port='7777'/>"
+        if to == "relay.example.com":
+            hosts = "<streamhost jid='printer.example.com' host='192.168.1.9' port='9100'/>" + hosts
+        return parse_stanza(f"<iq type='result'><query xmlns='{s5b.NS}'>{hosts}</query></iq>")
+
+    found = await s5b.discover_proxies(iq, "example.com")
+    assert found == [
+        s5b.StreamHost("relay.example.com", "10.0.0.3", 7777),
+        s5b.StreamHost("streamer.example.com", "10.0.0.5", 7777),
+    ]
+    assert "proxy.evil.org" not in asked and "bot@example.com" not in asked
+    assert "example.com.evil.org" not in asked
+    assert s5b.own_component("example.com", "example.com")
+    assert not s5b.own_component("notexample.com", "example.com")
+
+
 @pytest.mark.parametrize(
     ("query", "condition"),
     [

@@ -209,10 +209,38 @@ def is_proxy(info: Node) -> bool:
     )
 
 
+def own_component(jid: str, server: str) -> bool:
+    """Whether ``jid`` is a service of ``server``: a domain JID, the server's
+    own or one under it (``proxy.example.net`` for ``example.net``)."""
+    try:
+        j, home = JID.parse(jid), JID.parse(server)
+    except InvalidJID:
+        return False
+    return (
+        j.local is None
+        and j.resource is None
+        and (j.domain == home.domain or j.domain.endswith("." + home.domain))
+    )
+
+
+def proxy_streamhosts(reply: Node, proxy: str) -> list[StreamHost]:
+    """The streamhosts of a proxy's answer (§4) that are the proxy itself:
+    one naming another JID would vouch for an address of someone else's."""
+    me = normalize_jid(proxy)
+    hosts = parse_streamhosts(reply)
+    for sh in hosts:
+        if sh.jid != me:
+            log.info("proxy %s named another streamhost, %s: not used", me[:64], sh.jid[:64])
+    return [sh for sh in hosts if sh.jid == me]
+
+
 async def discover_proxies(iq: IQFn, server: str, timeout: float = 10.0) -> list[StreamHost]:
     """The streamhosts of the server's SOCKS5 proxies (§4), in disco order.
-    ``iq`` is ``ctx.iq`` or ``Client.iq``.  An item that does not answer, or
-    answers with an error, is skipped (and logged)."""
+    ``iq`` is ``ctx.iq`` or ``Client.iq``.  Only the server's own services
+    are asked (:func:`own_component`: a disco item elsewhere could name any
+    address), and of each proxy's answer only the streamhost that is the
+    proxy itself is kept.  An item that does not answer, or answers with an
+    error, is skipped (and logged)."""
     items = await iq(
         E("{jabber:client}iq", {"type": "get", "to": server}, E(f"{{{DISCO_ITEMS}}}query")),
         timeout,
@@ -221,6 +249,9 @@ async def discover_proxies(iq: IQFn, server: str, timeout: float = 10.0) -> list
     jids = [i.get("jid") for i in (q.findall(f"{{{DISCO_ITEMS}}}item") if q is not None else [])]
     found: list[StreamHost] = []
     for jid in [j for j in jids if j][:MAX_DISCO_ITEMS]:
+        if not own_component(jid, server):
+            log.info("disco item %s is not a service of %s: not asked", jid[:64], server)
+            continue
         try:
             info = await iq(
                 E("{jabber:client}iq", {"type": "get", "to": jid}, E(f"{{{DISCO_INFO}}}query")),
@@ -228,7 +259,7 @@ async def discover_proxies(iq: IQFn, server: str, timeout: float = 10.0) -> list
             )
             if not is_proxy(info):
                 continue
-            found += parse_streamhosts(await iq(streamhost_request(jid), timeout))
+            found += proxy_streamhosts(await iq(streamhost_request(jid), timeout), jid)
         except (StanzaError, TimeoutError) as exc:
             log.info("disco item %s is not a usable proxy: %s", jid, exc or type(exc).__name__)
     return found
@@ -242,7 +273,7 @@ async def find_proxies(
     empty, with the reason logged, when none answers."""
     try:
         if proxy:
-            return parse_streamhosts(await iq(streamhost_request(proxy), timeout))
+            return proxy_streamhosts(await iq(streamhost_request(proxy), timeout), proxy)
         return await discover_proxies(iq, domain, timeout)
     except (StanzalinkError, OSError, TimeoutError) as exc:
         log.info("no SOCKS5 proxy: %s", exc or type(exc).__name__)
