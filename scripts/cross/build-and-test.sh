@@ -82,8 +82,10 @@ sys.path.insert(0, "native")
 import build_ffi
 build_ffi.ffibuilder.emit_c_code(sys.argv[1])
 PYEOF
-EXT_SUFFIX=$("${TPY[@]}" -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
-SO=$BUILD/_sl_native$EXT_SUFFIX
+# the stable ABI (cffi defines Py_LIMITED_API): the name setuptools gives it, which
+# the target's import system must take
+"${TPY[@]}" -c "import importlib.machinery as m; assert '.abi3.so' in m.EXTENSION_SUFFIXES"
+SO=$BUILD/_sl_native.abi3.so
 "$TRIPLET-gcc" -shared -fPIC -O2 -std=c99 -Wall -Wextra -Werror -Wno-unused-parameter \
     -Wno-unused-function -Wno-missing-field-initializers -Wno-cast-function-type \
     -I"$SYSROOT/usr/include/python3.11" -idirafter "$SYSROOT/usr/include" \
@@ -100,7 +102,7 @@ from pathlib import Path
 so, plat, out = sys.argv[1:4]
 meta = tomllib.loads(Path("pyproject.toml").read_text())["project"]
 name, version = meta["name"], meta["version"]
-tag = f"cp311-cp311-{plat}"
+tag = f"cp311-abi3-{plat}"  # as setup.cfg tags the native builds
 wheel = Path(out) / f"{name}-{version}-{tag}.whl"
 dist = f"{name}-{version}.dist-info"
 files = {}
