@@ -15,7 +15,9 @@ origin, in one run.
 Each run is done twice: Prosody as shipped, and with
 ``network_settings = { nagle = false }``.  Requests are bounded:
 ``--requests`` sequential ones (latency), the same number 8 at a time
-(rate), and ``--large`` sequential large ones.
+(rate), and ``--large`` sequential large ones.  The device allows one
+account half of ``[http] max_concurrent``, so the bench sets that to 16:
+8 at a time from the one controller.
 
 Usage: python bench/bench_http.py [--requests 300] [--large 30] [--json FILE]
 """
@@ -176,6 +178,7 @@ def main() -> int:
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": os.cpu_count()},
         "setup": {"server": "prosody (loopback, TLS)", "chunk_size": args.chunk_size,
+                  "max_concurrent": 2 * CONCURRENCY,
                   "direct_client": "stanzalink.aio.http_origin (Connection: close)"},
         "runs": runs,
     }  # fmt: skip
@@ -203,6 +206,7 @@ def one_run(origin_url: str, extra: str, args: argparse.Namespace) -> Any:
                 f'resource = "agent"\n\n[server]\nhost = "127.0.0.1"\nport = {server.port}\n'
                 f'ca_file = "{ca}"\n\n[access]\nadmin = ["ctl@{server.domain}"]\n\n'
                 f'[http]\norigin = "{origin_url}"\nchunk_size = {args.chunk_size}\n'
+                f"max_concurrent = {2 * CONCURRENCY}\n"
                 f'max_response_body = {1 << 20}\n\n[log]\nlevel = "warning"\n'
             )
             env = {**os.environ, "PYTHONPATH": str(ROOT / "agent")}
