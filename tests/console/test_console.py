@@ -197,8 +197,8 @@ async def test_jobs_are_bounded_per_account_and_in_all(test_commands: dict[str, 
     many resources (a viewer's included) could run max_sessions x max_jobs
     commands at once.  It counts per account now, and the device runs at
     most ``max_jobs_total`` commands for everybody."""
-    c = Chat(max_jobs=2)
-    c.console.max_jobs_total = 3
+    c = Chat(max_jobs=2, max_jobs_total=3)  # both from [console]
+    assert c.console.max_jobs_total == 3
     for r in ("r1", "r2"):
         await c.greet(f"victor@example.net/{r}")
         c.send("slow", f"victor@example.net/{r}")

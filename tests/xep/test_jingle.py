@@ -105,8 +105,8 @@ class BrokenS5BFeature(Feature):
     jingle_transport: ClassVar[type[Transport]] = BrokenS5B
 
 
-def make(*extra: type[Feature]) -> tuple[Harness, Jingle, Example]:
-    h = Harness([Ibb, Jingle, *extra, JingleIBB, Example], ACCESS, jid=JULIET)
+def make(*extra: type[Feature], **sections: dict[str, Any]) -> tuple[Harness, Jingle, Example]:
+    h = Harness([Ibb, Jingle, *extra, JingleIBB, Example], ACCESS, jid=JULIET, **sections)
     h.feature("ibb").max_block = 2048  # so the answers match the examples
     return h, h.feature("jingle"), h.feature("example")
 
@@ -402,8 +402,8 @@ async def test_unsupported_application_and_transport() -> None:
 
 @pytest.mark.parametrize(("total", "per_peer"), [(1, 4), (16, 1)])
 async def test_too_many_sessions(total: int, per_peer: int) -> None:
-    h, jingle, app = make()
-    jingle.max_sessions, jingle.max_per_peer = total, per_peer
+    h, jingle, app = make(files={"max_transfers": total, "max_transfers_per_peer": per_peer})
+    assert (jingle.max_sessions, jingle.max_per_peer) == (total, per_peer)
     await _pending(h, app)
     h.receive(  # another resource of the same account counts too
         INITIATE.replace("a73sjjvkla37jfea", "another")

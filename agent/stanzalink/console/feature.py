@@ -114,7 +114,7 @@ class Bucket:
 class Console(Feature):
     name = "console"
     disco_features = (xhtml_im.NS, xhtml_im.STYLING)
-    max_jobs_total = 16  # commands running at once, all controllers
+    max_jobs_total = 16  # commands running at once, all controllers ([console] max_jobs_total)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -139,6 +139,7 @@ class Console(Feature):
         self.rate = float(s.get("rate", 1.0))
         self.burst = int(s.get("burst", 10))
         self.max_jobs = int(s.get("max_jobs", 4))
+        self.max_jobs_total = int(s.get("max_jobs_total", type(self).max_jobs_total))
         self.confirm_timeout = float(s.get("confirm_timeout", 60))
         self.command_timeout = float(s.get("command_timeout", 300))
         self.audit_file: str | None = s.get("audit_log")

@@ -15,8 +15,9 @@ not know from that peer, ``out-of-order`` for actions the state machine does
 not allow, ``tie-break`` (conflict) for simultaneous session-initiates
 (XEP-0166 §7.2.16: the lower sid wins) and transport-replaces (the
 initiator wins), ends sessions nobody accepted within ``pending_timeout``,
-keeps at most ``max_sessions`` (``max_contents`` contents each, names
-unique), and ends every session with a peer whose
+keeps at most ``max_sessions`` (``[files] max_transfers``; ``max_per_peer``
+with one account, ``max_transfers_per_peer``; ``max_contents`` contents
+each, names unique), and ends every session with a peer whose
 presence goes unavailable (reason ``gone``), releasing its transport.
 """
 
@@ -419,6 +420,10 @@ class Jingle(Feature):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         self._sessions: dict[tuple[str, str], Session] = {}
+        # the sessions are file transfers (the one Jingle application here)
+        cfg = ctx.config.section("files")
+        self.max_sessions = int(cfg.get("max_transfers", type(self).max_sessions))
+        self.max_per_peer = int(cfg.get("max_transfers_per_peer", type(self).max_per_peer))
 
     def iq_routes(self) -> list[IQRoute]:
         return [IQRoute("set", f"{{{NS}}}jingle", self._on_jingle, Role.VIEWER)]
