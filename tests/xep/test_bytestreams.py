@@ -455,3 +455,33 @@ async def test_offers_beyond_the_bound_wait_with_resource_constraint() -> None:
     assert answered == ["o0", "o1", "o2", "o3"]
     assert all('type="result"' in x for x in h.sent_xml[1:])
     await h.close()
+
+
+async def test_find_proxies_keeps_at_most_max_proxies_and_none_on_failure() -> None:
+    """Six proxies on the server: the first MAX_PROXIES are kept.  A server
+    that answers disco#items with an error gives none (logged, not raised)."""
+    jids = [f"p{i}.example.com" for i in range(6)]
+
+    async def iq(stanza: ET.Element, timeout: float | None = None) -> Element:
+        to, tag = stanza.get("to") or "", stanza[0].tag
+        if to == "example.com":
+            items = "".join(f"<item jid='{j}'/>" for j in jids)
+            return parse_stanza(
+                f"<iq type='result'><query xmlns='{s5b.DISCO_ITEMS}'>{items}</query></iq>"
+            )
+        if tag.endswith("disco#info}query"):
+            return parse_stanza(
+                f"<iq type='result'><query xmlns='{s5b.DISCO_INFO}'>"
+                "<identity category='proxy' type='bytestreams'/></query></iq>"
+            )
+        host = f"<streamhost jid='{to}' host='127.0.0.1' port='7777'/>"
+        return parse_stanza(f"<iq type='result'><query xmlns='{s5b.NS}'>{host}</query></iq>")
+
+    found = await s5b.find_proxies(iq, "example.com")
+    assert [p.jid for p in found] == jids[: s5b.MAX_PROXIES] and s5b.MAX_PROXIES == 4
+
+    async def refusing(stanza: ET.Element, timeout: float | None = None) -> Element:
+        raise StanzaError("service-unavailable")
+
+    assert await s5b.find_proxies(refusing, "example.com") == []
+    assert await s5b.find_proxies(refusing, "example.com", "proxy.example.com") == []

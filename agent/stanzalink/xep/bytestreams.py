@@ -50,6 +50,7 @@ QUERY = f"{{{NS}}}query"
 
 MAX_STREAMHOSTS = 16  # an offer with more is refused (each one is a connection attempt)
 MAX_DISCO_ITEMS = 32  # items of the server probed for a proxy
+MAX_PROXIES = 4  # streamhosts kept from discovery (find_proxies)
 MAX_SID = 128  # XEP-0065 gives no bound; 128 characters is plenty for a nonce
 
 log = logging.getLogger(__name__)
@@ -269,15 +270,17 @@ async def find_proxies(
     iq: IQFn, domain: str, proxy: str | None = None, timeout: float = 10.0
 ) -> list[StreamHost]:
     """The streamhosts of ``proxy`` when one is named (``[files]
-    socks5_proxy``), else of the proxies found on the server ``domain``;
-    empty, with the reason logged, when none answers."""
+    socks5_proxy``), else of the proxies found on the server ``domain``; at
+    most MAX_PROXIES, and none, with the reason logged, when none answers."""
     try:
         if proxy:
-            return proxy_streamhosts(await iq(streamhost_request(proxy), timeout), proxy)
-        return await discover_proxies(iq, domain, timeout)
+            found = proxy_streamhosts(await iq(streamhost_request(proxy), timeout), proxy)
+        else:
+            found = await discover_proxies(iq, domain, timeout)
     except (StanzalinkError, OSError, TimeoutError) as exc:
         log.info("no SOCKS5 proxy: %s", exc or type(exc).__name__)
         return []
+    return found[:MAX_PROXIES]
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +315,6 @@ class Bytestreams(Feature):
     max_pending = 4  # offers being connected at once; more get resource-constraint
     connect_timeout = 30.0
     discover_timeout = 10.0
-    max_proxies = 4  # streamhosts kept from discovery
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -338,9 +340,9 @@ class Bytestreams(Feature):
         feature's when it found them, else found here (once a stream)."""
         async with self._finding:  # one discovery for offers arriving together
             if self._found() is None:
-                found = await find_proxies(self.ctx.iq, self.ctx.jid.domain, self.proxy_jid,
-                                           self.discover_timeout)  # fmt: skip
-                self.proxies = found[: self.max_proxies]
+                found = find_proxies(self.ctx.iq, self.ctx.jid.domain, self.proxy_jid,
+                                     self.discover_timeout)  # fmt: skip
+                self.proxies = await found
         return {p.jid: p for p in self._found() or ()}
 
     async def dialable(self, offer: Offer, requester: str) -> tuple[StreamHost, ...]:

@@ -38,7 +38,6 @@ from stanzalink.xml import Element
 log = logging.getLogger(__name__)
 
 NS = j.NS
-MAX_PROXIES = 4  # streamhosts kept from discovery
 
 
 class Stream(Protocol):
@@ -248,9 +247,8 @@ class JingleS5B(Feature):
                 self._direct = await self.listener.start()
         except OSError as exc:
             log.info("no direct candidate: %s", exc)
-        found = await bs.find_proxies(self.ctx.iq, self.ctx.jid.domain, self.proxy_jid,
-                                      self.discover_timeout)  # fmt: skip
-        self.proxies = found[:MAX_PROXIES]
+        self.proxies = await bs.find_proxies(self.ctx.iq, self.ctx.jid.domain, self.proxy_jid,
+                                             self.discover_timeout)  # fmt: skip
         log.info("SOCKS5 proxies: %s", ", ".join(f"{p.jid} {p.host}:{p.port}"
                                                  for p in self.proxies) or "none")  # fmt: skip
 
