@@ -121,15 +121,20 @@ def install(registry: Registry = shared_registry) -> Registry:
     _installed.add(registry)
     reg = registry.command
 
-    @reg("help", help="list the commands, or explain one", args=[Arg("command", default="")])
+    @reg(
+        "help",
+        help="list the commands, or explain one",
+        args=[Arg("command", default="")],
+        read_only=True,
+    )
     def help_(inv: Invocation) -> list[Any]:
         return help_text(registry, inv.role, inv.agent, inv.args["command"])
 
-    @reg("status", help="uptime, load, memory, disk, network, temperatures")
+    @reg("status", help="uptime, load, memory, disk, network, temperatures", read_only=True)
     def status(inv: Invocation) -> list[Any]:
         return status_report(inv)
 
-    @reg("version", help="software and hardware versions")
+    @reg("version", help="software and hardware versions", read_only=True)
     def version(inv: Invocation) -> KeyValue:
         from stanzalink.xml import _native
 
@@ -148,6 +153,7 @@ def install(registry: Registry = shared_registry) -> Registry:
         "log",
         help="the last lines of the device log",
         role=Role.OPERATOR,
+        read_only=True,
         args=[
             Arg("lines", int, "how many lines", default=20, minimum=1, maximum=1000),
             Arg("level", str, "the least level shown", default="info", choices=LEVELS),
@@ -160,6 +166,7 @@ def install(registry: Registry = shared_registry) -> Registry:
         "config",
         help="show or change a running setting (those listed in [console] settable)",
         role=Role.OPERATOR,
+        read_only=lambda args: args.get("action", "get") == "get",
         args=[
             Arg("action", str, "get or set", default="get", choices=("get", "set")),
             Arg("key", str, "section.key, e.g. presence.status", default=""),
@@ -173,6 +180,7 @@ def install(registry: Registry = shared_registry) -> Registry:
         "ping",
         help="ping a host from the device",
         role=Role.OPERATOR,
+        read_only=True,
         long_running=True,
         args=[
             Arg("host", str, "host name or IP address"),
@@ -189,11 +197,11 @@ def install(registry: Registry = shared_registry) -> Registry:
         rc, out, truncated = await run_process(argv, timeout, 16384)
         return _outcome("ping", rc, out, truncated, timeout)
 
-    @reg("net", help="network interfaces, addresses, routes, name servers")
+    @reg("net", help="network interfaces, addresses, routes, name servers", read_only=True)
     def net(inv: Invocation) -> list[Any]:
         return net_report()
 
-    @reg("who", help="controllers online now")
+    @reg("who", help="controllers online now", read_only=True)
     def who(inv: Invocation) -> Any:
         return who_report(inv)
 

@@ -177,9 +177,24 @@ class Command:
     # available(agent) -> False hides the command on this device (a feature
     # switched off in the config); None: always available
     available: Callable[[Any], bool] | None = None
+    # True: the command only reads (status, help): it still runs when a
+    # reconnect delayed it beyond [console] max_delay, and says when it was
+    # sent; a function of the arguments for a command that does both
+    # ("config get" reads, "config set" changes).  False, the default: it
+    # changes something, and a late one is refused.
+    read_only: bool | Callable[[dict[str, Any]], bool] = False
 
     def is_available(self, agent: Any) -> bool:
         return self.available is None or bool(self.available(agent))
+
+    def only_reads(self, args: dict[str, Any]) -> bool:
+        """Whether running with ``args`` only reads (see ``read_only``)."""
+        if callable(self.read_only):
+            try:
+                return bool(self.read_only(args))
+            except Exception:  # a broken predicate: the safe side
+                return False
+        return bool(self.read_only)
 
     def usage(self) -> str:
         parts = [self.name]
@@ -231,6 +246,7 @@ class Registry:
         long_running: bool = False,
         group: str = "",
         available: Callable[[Any], bool] | None = None,
+        read_only: bool | Callable[[dict[str, Any]], bool] = False,
     ) -> Callable[[Handler], Handler]:
         """Decorator: register ``handler`` as command ``name``."""
 
@@ -246,6 +262,7 @@ class Registry:
                     long_running=long_running,
                     group=group,
                     available=available,
+                    read_only=read_only,
                 )
             )
             return handler

@@ -314,6 +314,7 @@ def install(registry: Registry) -> None:
         "get",
         help="send a file from the device to you (Jingle file transfer)",
         long_running=True,
+        read_only=True,
         group="files",
         args=[Arg("path", str, "a file under the export paths (see ls)")],
     )
@@ -345,10 +346,11 @@ def install(registry: Registry) -> None:
             name,
             help="list the files that may be fetched with get",
             group="files",
+            read_only=True,
             args=[Arg("folder", str, "a folder under the export paths", default="")],
         )(ls)
 
-    @reg("inbox", help="the files received from controllers", group="files")
+    @reg("inbox", help="the files received from controllers", group="files", read_only=True)
     def inbox(inv: Invocation) -> Any:
         files = need_files(inv.agent)
         check_role(inv, files.role_put, "inbox")
@@ -364,7 +366,7 @@ def install(registry: Registry) -> None:
             rows.append((Path(r.path).name, human_bytes(r.size), r.peer, when, r.sha256[:16]))
         return Table(["name", "size", "from", "received (UTC)", "sha-256"], rows, title="inbox")
 
-    @reg("put", help="how to send a file to the device", group="files")
+    @reg("put", help="how to send a file to the device", group="files", read_only=True)
     def put(inv: Invocation) -> Any:
         files = need_files(inv.agent)
         check_role(inv, files.role_put, "put")
