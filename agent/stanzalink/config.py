@@ -344,6 +344,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "max_jobs_total": _int_range(1, 256),
         "confirm_timeout": _positive,
         "command_timeout": _positive,
+        "max_delay": _range(0, 86400),
         "audit_log": _abs_path,
         "log_file": _abs_path,
         "log_source": _choice("file", "journal"),

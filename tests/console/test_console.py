@@ -287,16 +287,6 @@ async def test_sessions_are_bounded() -> None:
     await c.close()
 
 
-async def test_delayed_offline_message_is_not_run(tmp_path: Path) -> None:
-    c = Chat()
-    await c.greet()
-    answer = await c.ask(
-        "reboot", extra="<delay xmlns='urn:xmpp:delay' stamp='2026-12-01T03:00:00Z'/>"
-    )
-    assert answer.startswith("Not run: this was sent at 2026-12-01T03:00:00Z")
-    await c.close()
-
-
 async def test_config_set_changes_the_running_status() -> None:
     c = Chat(settable=["presence.status"])
     await c.greet()

@@ -31,10 +31,31 @@ from typing import Any
 
 from stanzalink.access import Role
 from stanzalink.jid import JID
+from stanzalink.xep.delay import Delay
+
+MAX_DELAY = 120.0  # default of [console] max_delay (seconds; both front ends)
+QUOTED = 200  # characters of a command line quoted in a refusal
 
 
 class CommandError(Exception):
     """The command cannot do what was asked; the message says why."""
+
+
+def quote(line: str, limit: int = QUOTED) -> str:
+    """``line`` in double quotes, cut to ``limit`` characters."""
+    return '"' + (line if len(line) <= limit else line[:limit] + "…") + '"'
+
+
+def too_late(line: str, delay: Delay, max_delay: float) -> str:
+    """The refusal of a command that changes something and came too late."""
+    if delay.age is None:
+        why = "a time the device cannot judge (an unreadable stamp, or one ahead of its clock)"
+    else:
+        why = f"{delay.age:.0f} s ago, more than max_delay ({max_delay:g} s)"
+    return (
+        f"Not run: {quote(line)} was sent at {delay.stamp or '(no stamp)'}, {why}; it would"
+        " change the device. Send it again if it still applies."
+    )
 
 
 # ------------------------------------------------------------------ results

@@ -14,8 +14,11 @@ in a result is sent to the asker by Jingle file transfer
 What it does not do: answer anybody the access module did not admit (the
 agent drops those messages before they get here), trust anything inside a
 message but its outer ``from`` and top-level ``<body>`` (carbons, forwards
-and XHTML-IM bodies are never read), or run a command that was stored
-offline while the device was away (a ``<delay/>`` stamp: it says so).
+and XHTML-IM bodies are never read), or run a command that changes
+something when a reconnect or offline storage delayed it by more than
+``[console] max_delay`` seconds (its ``<delay/>`` stamp, :mod:`stanzalink.xep.delay`):
+it answers why, quoting the line.  A late command that only reads
+(:attr:`Command.read_only`) runs and says when it was sent.
 A command above the sender's role is answered exactly like an unknown one;
 the audit log (logger ``stanzalink.audit``, and ``[console] audit_log``)
 records every command with who, when, and the result: ok, error, denied,
@@ -42,11 +45,21 @@ from typing import Any
 from stanzalink import __version__
 from stanzalink.access import Role
 from stanzalink.console import builtins, commands, filecmds
-from stanzalink.console.commands import Command, CommandError, Invocation, run_handler
+from stanzalink.console.commands import (
+    MAX_DELAY,
+    QUOTED,
+    Command,
+    CommandError,
+    Invocation,
+    quote,
+    run_handler,
+    too_late,
+)
 from stanzalink.console.render import paginate, to_blocks
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.xep import xhtml_im
 from stanzalink.xep.base import Context, Feature
+from stanzalink.xep.delay import Delay, delay_of
 from stanzalink.xep.xhtml_im import Block, Code, Para, Strong
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
@@ -82,6 +95,7 @@ class Job:
     task: asyncio.Task[Any] | None = None
     by_user: bool = False
     started: bool = False
+    note: str = ""  # shown above the result (a late read: when it was sent)
 
 
 @dataclass
@@ -120,6 +134,7 @@ class Console(Feature):
         super().__init__(ctx)
         self.registry = builtins.install(commands.registry)
         self.clock = ctx.now
+        self.wall = time.time  # the age of a delayed command is wall-clock time
         self.sessions: OrderedDict[JID, Session] = OrderedDict()
         self.buckets: OrderedDict[JID, Bucket] = OrderedDict()
         self.present: OrderedDict[JID, Role] = OrderedDict()
@@ -142,6 +157,7 @@ class Console(Feature):
         self.max_jobs_total = int(s.get("max_jobs_total", type(self).max_jobs_total))
         self.confirm_timeout = float(s.get("confirm_timeout", 60))
         self.command_timeout = float(s.get("command_timeout", 300))
+        self.max_delay = float(s.get("max_delay", MAX_DELAY))
         self.audit_file: str | None = s.get("audit_log")
 
     def load_plugin(self, spec: str) -> None:
@@ -220,24 +236,23 @@ class Console(Feature):
         now = self.clock()
         if not self._rate_ok(sender.bare, now, reply):
             return True
-        delay = msg.find("{urn:xmpp:delay}delay")
-        if delay is not None:
-            stamp = delay.get("stamp") or "an earlier time"
-            self._audit(sender, role, text, "refused", "sent while the device was offline")
-            notice = (
-                f"Not run: this was sent at {stamp}, while the device was offline."
-                " Send it again if it still applies."
-            )
-            self.send(reply, [Para(notice)])
-            return True
+        # a stamp counts by its age: under max_delay (a resumption re-sends
+        # with a stamp a second old) the command is as good as fresh
+        delay = delay_of(msg, self.wall(), skew=self.max_delay)
+        late = delay if delay is not None and delay.older_than(self.max_delay) else None
         sess = self._session(sender, role, now, reply)
         if sess is None:
             self.send(reply, [Para("Busy: every console session is running commands; try later.")])
             return True
-        self.handle(sess, text, reply)
+        self.handle(sess, text, reply, late)
         return True
 
-    def handle(self, sess: Session, text: str, reply: Reply) -> None:
+    def _refuse_late(self, sess: Session, line: str, late: Delay, reply: Reply) -> None:
+        self._audit(sess.jid, sess.role, line, "refused", f"{late.describe()}, over max_delay")
+        self.send(reply, [Para(too_late(line, late, self.max_delay))])
+
+    def handle(self, sess: Session, text: str, reply: Reply, late: Delay | None = None) -> None:
+        """Act on one line; ``late``: it came later than max_delay."""
         now = self.clock()
         if len(text) > MAX_LINE:
             self.send(reply, [Para(f"That line is too long (at most {MAX_LINE} characters).")])
@@ -246,6 +261,9 @@ class Console(Feature):
         if pending is not None and now <= pending.expires:
             answer = text.lower()
             if answer in YES and sess.role >= pending.command.role:
+                if late is not None and not pending.command.only_reads(pending.args):
+                    self._refuse_late(sess, f"{text} (to {pending.line})", late, reply)
+                    return
                 self._start(sess, pending.command, pending.args, pending.line, reply)
                 return
             self._audit(sess.jid, sess.role, pending.line, "declined")
@@ -276,10 +294,16 @@ class Console(Feature):
         elif name in YES or name in NO:
             self.send(reply, [Para("Nothing to confirm.")])
         else:
-            self._command(sess, name, args, text, reply)
+            self._command(sess, name, args, text, reply, late)
 
     def _command(
-        self, sess: Session, name: str, tokens: list[str], line: str, reply: Reply
+        self,
+        sess: Session,
+        name: str,
+        tokens: list[str],
+        line: str,
+        reply: Reply,
+        late: Delay | None = None,
     ) -> None:
         cmd = self.registry.get(name)
         visible = [c.name for c in self.registry.visible_to(sess.role, self.ctx)]
@@ -321,6 +345,12 @@ class Console(Feature):
                 ],
             )
             return
+        note = ""
+        if late is not None:
+            if not cmd.only_reads(args):
+                self._refuse_late(sess, line, late, reply)
+                return
+            note = f"{quote(line)} ({late.describe()})"
         sess.last_command = line
         if cmd.confirm:
             sess.pending = Pending(cmd, args, line, self.clock() + self.confirm_timeout)
@@ -339,11 +369,17 @@ class Console(Feature):
                 ],
             )
             return
-        self._start(sess, cmd, args, line, reply)
+        self._start(sess, cmd, args, line, reply, note)
 
     # ------------------------------------------------------------ jobs
     def _start(
-        self, sess: Session, cmd: Command, args: dict[str, Any], line: str, reply: Reply
+        self,
+        sess: Session,
+        cmd: Command,
+        args: dict[str, Any],
+        line: str,
+        reply: Reply,
+        note: str = "",
     ) -> None:
         # max_jobs per account (all its resources: each full JID is a session
         # of its own), max_jobs_total for everybody
@@ -384,7 +420,7 @@ class Console(Feature):
             agent=self.ctx,
             line=line,
         )
-        job = Job(self._job_ids, cmd.name, inv, reply)
+        job = Job(self._job_ids, cmd.name, inv, reply, note=note)
         sess.jobs[job.id] = job
         job.task = self.ctx.spawn(self._run(sess, job), name=f"console {cmd.name}")
 
@@ -418,8 +454,12 @@ class Console(Feature):
         (:class:`FileOffer`) to the asker, reporting progress."""
         rest, offers = filecmds.split_offers(await run_handler(job.inv))
         blocks = to_blocks(rest)
-        if blocks or not offers:
-            self._paged(sess, job.reply, blocks or [Para(f"{job.name}: done.")])
+        if not blocks and not offers:
+            blocks = [Para(f"{job.name}: done.")]
+        if job.note:
+            blocks = [Para(job.note), *blocks]
+        if blocks:
+            self._paged(sess, job.reply, blocks)
         for offer in offers:
             done = await filecmds.deliver(
                 self.ctx, job.inv.sender, offer, lambda text: self.send(job.reply, [Para(text)])
@@ -549,7 +589,7 @@ class Console(Feature):
             log.warning("console reply to %s dropped: %s", reply.to, exc)
 
     def _audit(self, who: JID, role: Role | None, line: str, result: str, detail: str = "") -> None:
-        shown = line if len(line) <= 200 else line[:200] + "…"
+        shown = line if len(line) <= QUOTED else line[:QUOTED] + "…"
         rec = f"{who} role={role or '-'} result={result} command={shown!r}"
         if detail:
             rec += f" ({detail})"
