@@ -7,9 +7,12 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from stanzalink import __version__
+
+if TYPE_CHECKING:
+    import logging
 
 
 def _chunks(stream: BinaryIO, size: int) -> Iterator[bytes]:
@@ -101,16 +104,17 @@ def _unix_socket_refusal(path: str) -> OSError | None:
     return refusal
 
 
-def setup_run_logging(level: int, syslog: str | None = None) -> None:
-    """The agent's log: stderr (systemd's journal takes it), or the syslog
-    socket at ``syslog`` (a SysV image: busybox syslogd writes
-    /var/log/messages).  Without a syslog listening there, stderr, with a
-    warning saying so."""
+def run_log_handler(syslog: str | None = None) -> tuple[logging.Handler, OSError | None]:
+    """The handler of the agent's log: stderr (systemd's journal takes it),
+    or the syslog socket at ``syslog`` (a SysV image: busybox syslogd
+    writes /var/log/messages); with it, why that syslog could not be
+    reached (then the handler is stderr's).  Either way its lines escape
+    what peers supply (:class:`stanzalink.logsafe.SafeFormatter`)."""
     import logging
     import logging.handlers
 
-    handler: logging.Handler | None = None
-    failed: OSError | None = None
+    from stanzalink.logsafe import SafeFormatter
+
     if syslog is not None:
         # SysLogHandler itself ignores a socket it cannot reach (and then
         # prints a traceback per record): tried here first
@@ -121,11 +125,22 @@ def setup_run_logging(level: int, syslog: str | None = None) -> None:
             )
             # syslog adds the time; the tag and pid name the program
             handler.setFormatter(
-                logging.Formatter(f"stanzalink[{os.getpid()}]: %(levelname)s %(name)s: %(message)s")
+                SafeFormatter(f"stanzalink[{os.getpid()}]: %(levelname)s %(name)s: %(message)s")
             )
-    if handler is None:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            return handler, None
+    else:
+        failed = None
+    stderr = logging.StreamHandler()
+    stderr.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return stderr, failed
+
+
+def setup_run_logging(level: int, syslog: str | None = None) -> None:
+    """The agent's log (:func:`run_log_handler`).  Without a syslog
+    listening at ``syslog``, stderr, with a warning saying so."""
+    import logging
+
+    handler, failed = run_log_handler(syslog)
     logging.basicConfig(level=level, handlers=[handler])
     if failed is not None:
         logging.getLogger("stanzalink").warning(
@@ -176,12 +191,12 @@ def cmd_http(args: argparse.Namespace) -> int:
     from stanzalink.aio.http_client import HttpClient, HttpTransportError
     from stanzalink.config import ConfigError, load
     from stanzalink.jid import JID, InvalidJID
+    from stanzalink.logsafe import SafeFormatter
 
     # the outcome is one line on stderr; -v shows the connection's log as well
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.CRITICAL,
-        format="stanzalink http: %(message)s",
-    )
+    stderr = logging.StreamHandler()
+    stderr.setFormatter(SafeFormatter("stanzalink http: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.CRITICAL, handlers=[stderr])
     try:
         device = JID.parse(args.jid)
     except InvalidJID as exc:

@@ -162,6 +162,29 @@ async def test_log_command(tmp_path: Path) -> None:
     await c.close()
 
 
+async def test_log_shows_control_characters_escaped(tmp_path: Path) -> None:
+    # a file written before the agent escaped its log lines (or by another
+    # program): a peer's CR, ESC, NEL, line separator, bidi override
+    log = tmp_path / "device.log"
+    log.write_text(
+        "a WARNING denied message to eve@example.net/x\rb INFO forged\n"
+        "c INFO title \x1b]0;owned\x07 clear \x1b[2J end\n"
+        "d INFO one\x85two\u2028three\u202eevil\x7f\n",
+        encoding="utf-8",
+    )
+    c = Chat(log_file=str(log))
+    await c.greet()
+    answer = await c.ask("log 3")
+    assert answer == (
+        "```\n"
+        "a WARNING denied message to eve@example.net/x\\rb INFO forged\n"
+        "c INFO title \\x1b]0;owned\\x07 clear \\x1b[2J end\n"
+        "d INFO one\\x85two\\u2028three\\u202eevil\\x7f\n"
+        "```"
+    )
+    await c.close()
+
+
 async def test_shell_is_off_unless_configured() -> None:
     c = Chat()
     await c.greet()
@@ -328,4 +351,10 @@ async def test_log_from_the_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     await c.greet()
     answer = await c.ask("log 30 warning")
     assert answer == ("```\njournalctl --no-pager -o short-iso -n 30 -p 4 -u stanzalink\n```")
+    await c.close()
+    # what journalctl prints is escaped the same way (its lines stay lines)
+    fake.write_text("#!/bin/sh\nprintf 'a INFO x\\033[2Jy\\rz\\nb INFO w\\n'\n")
+    c = Chat(log_source="journal")
+    await c.greet()
+    assert await c.ask("log") == "```\na INFO x\\x1b[2Jy\\rz\nb INFO w\n```"
     await c.close()

@@ -36,6 +36,7 @@ from stanzalink.console.commands import (
 )
 from stanzalink.console.commands import registry as shared_registry
 from stanzalink.console.system import System, human_bytes, human_seconds
+from stanzalink.logsafe import escape_controls
 from stanzalink.xep.roster import Roster
 
 SYSTEM = System()
@@ -410,11 +411,14 @@ async def read_log(inv: Invocation) -> list[Any]:
         if sec.get("journal_unit"):
             argv += ["-u", sec["journal_unit"]]
         rc, out, truncated = await run_process(argv, 15, 262144)
+        out = escape_controls(out, keep_newlines=True)
         return _outcome("journalctl", rc, out, truncated, 15) or ["(the journal is empty)"]
     path = sec.get("log_file")
     if not path:
         raise CommandError('no log configured ([console] log_file or log_source = "journal")')
-    lines = filter_level(tail(Path(path), 20 * n + 200), level)[-n:]
+    # escaped again here: a file that another program (or an older agent)
+    # wrote may hold a peer's control characters
+    lines = [escape_controls(ln) for ln in filter_level(tail(Path(path), 20 * n + 200), level)[-n:]]
     if not lines:
         return [f"no {level} lines in {path}"]
     return [Text("\n".join(lines), preformatted=True)]
