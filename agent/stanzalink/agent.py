@@ -82,6 +82,7 @@ def client_config(cfg: DeviceConfig) -> ClientConfig:
         client_key=cfg.client_key,
         scram_keys_file=cfg.scram_keys_file,
         parser_backend=cfg.parser_backend,
+        backoff_cap=float(cfg.section("connection").get("reconnect_max", 300.0)),
     )
 
 
@@ -298,6 +299,14 @@ class Agent:
         finally:
             waiter.cancel()
             closed.cancel()
+            if not stop.is_set() and self.exit_code == 0:
+                # the connection loop ended without a requested stop: never a
+                # quiet exit 0, which no service manager would restart
+                self.exit_code = 1
+                log.critical(
+                    "the agent stopped without being asked to: %s",
+                    self.client._final_error or "the connection loop ended",
+                )
             await self.stop()
 
     async def stop(self) -> None:

@@ -338,6 +338,9 @@ def test_resume_after_connection_loss_resends_exactly_the_unacked() -> None:
     resume = c.send(c.header() + FEAT_BIND)
     assert resume == b"<resume xmlns='urn:xmpp:sm:3' h='1' previd='sm-1'/>"
     out = c.send(b"<resumed xmlns='urn:xmpp:sm:3' h='2' previd='sm-1'/>")
+    # XEP-0352: the CSI state is not kept across resumption, so it is sent again
+    # before anything else (else the server holds what it should deliver)
+    assert out.startswith(b"<inactive xmlns='urn:xmpp:csi:0'/>")
     assert out.count(b"<message") == 2  # m2 again, then m9
     assert out.index(b'id="m2"') < out.index(b'id="m9"')
     assert b'id="m0"' not in out and b'id="m1"' not in out
@@ -432,7 +435,7 @@ def test_a_stranger_ping_is_left_to_the_application() -> None:
     ("condition", "retry"),
     [
         ("system-shutdown", Retry.NOW),
-        ("conflict", Retry.NEVER),
+        ("host-gone", Retry.SLOW),
         ("internal-server-error", Retry.BACKOFF),
         ("not-authorized", Retry.SLOW),
     ],
@@ -454,6 +457,71 @@ def test_stream_errors_from_the_server(condition: str, retry: Retry) -> None:
         True,
         resume_location=None,
     )
+
+
+def test_resume_without_csi_inactive_sends_no_client_state() -> None:
+    c = Conv(csi_inactive=False)
+    enable = c.login()
+    assert enable == b"<enable xmlns='urn:xmpp:sm:3' resume='true' max='600'/>"
+    assert c.send(b"<enabled xmlns='urn:xmpp:sm:3' id='sm-1' resume='true'/>") == b""
+    c.s.connection_lost(c.now)
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    c.send(c.header() + FEAT_PLAIN)
+    c.send(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+    assert c.send(c.header() + FEAT_BIND).startswith(b"<resume ")
+    assert c.send(b"<resumed xmlns='urn:xmpp:sm:3' h='0' previd='sm-1'/>") == b""
+    assert c.s.state is State.ONLINE
+
+
+def test_conflict_after_tls_is_retried_slowly_and_names_the_resource(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    c = Conv()
+    c.online()
+    c.events()
+    c.send(b"<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>")
+    [closed] = c.events()
+    assert closed.retry is Retry.SLOW and closed.condition == "conflict"
+    assert "another client took resource agent of device1@example.net" in closed.text
+    assert any(
+        r.levelname == "ERROR" and "another client took resource agent" in r.getMessage()
+        for r in caplog.records
+    )
+    assert c.s.sm.id is None  # the session is gone: no resumption attempt
+
+
+@pytest.mark.parametrize(
+    "condition",
+    ["conflict", "not-authorized", "see-other-host", "system-shutdown", "host-unknown", "foo"],
+)
+def test_every_stream_error_before_tls_is_transient_and_keeps_the_session(
+    condition: str,
+) -> None:
+    """Before TLS anyone on the path can write a stream error: none of them
+    ends the client, redirects none, and none drops the resumable session."""
+    c = Conv()
+    c.online()
+    c.s.connection_lost(c.now)
+    c.events()
+    c.s.connection_made(c.now)  # plain TCP, STARTTLS next
+    c.out()
+    body = b"127.0.0.1:1" if condition == "see-other-host" else b""
+    c.send(
+        c.header()
+        + b"<stream:error><"
+        + condition.encode()
+        + b" xmlns='urn:ietf:params:xml:ns:xmpp-streams'>"
+        + body
+        + b"</"
+        + condition.encode()
+        + b"></stream:error>"
+    )
+    [closed] = c.events()
+    assert isinstance(closed, Closed)
+    assert closed.retry is Retry.BACKOFF and closed.redirect is None
+    assert "before TLS" in closed.text
+    assert c.s.sm.resumable and c.s.sm.id == "sm-1"
 
 
 def test_see_other_host_is_a_redirect() -> None:

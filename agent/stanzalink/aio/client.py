@@ -28,6 +28,7 @@ from stanzalink import ns
 from stanzalink.aio.dns import Resolver, Target, xmpp_targets
 from stanzalink.errors import LocalProtocolError, StanzaError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
+from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session.core import Session, SessionConfig, State, TLSInfo
 from stanzalink.session.events import (
     Authenticated,
@@ -109,9 +110,11 @@ class ClientConfig(SessionConfig):
         connect_timeout: float = 20.0,
         reconnect: bool = True,
         backoff_base: float = 1.0,
-        backoff_cap: float = 300.0,
-        slow_base: float = 60.0,
-        slow_cap: float = 3600.0,
+        backoff_cap: float = 300.0,  # [connection] reconnect_max
+        slow_base: float = 60.0,  # the first wait after a refusal (login, conflict)
+        slow_cap: float | None = None,  # None: backoff_cap
+        stable_after: float = 60.0,  # online this long: the backoff starts again from 0
+        max_redirects: int = 3,  # consecutive see-other-host redirects followed
         tcp_keepalive: bool = True,
         read_buffer: int = 65536,
         nameservers: list[tuple[str, int]] | None = None,
@@ -155,7 +158,9 @@ class ClientConfig(SessionConfig):
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.slow_base = slow_base
-        self.slow_cap = slow_cap
+        self.slow_cap = backoff_cap if slow_cap is None else slow_cap
+        self.stable_after = stable_after
+        self.max_redirects = max_redirects
         self.tcp_keepalive = tcp_keepalive
         self.read_buffer = read_buffer
         self.nameservers = nameservers
@@ -175,6 +180,47 @@ def backoff_delay(
 ) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base*2^n)]."""
     return rand(0, min(cap, base * (2 ** min(attempt, 30))))
+
+
+def parse_redirect(text: str, default_port: int) -> tuple[str, int] | None:
+    """A see-other-host target (RFC 6120 §4.9.3.19: a domain name, an IPv4
+    address or a bracketed IPv6 address, each with an optional port) as
+    (host, port), or None when it is not one."""
+    import ipaddress
+
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            return None
+        port_text = rest[1:] if rest else ""
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+    else:
+        if text.count(":") == 1:
+            host, _, port_text = text.partition(":")
+        elif ":" in text:
+            return None
+        labels = host.rstrip(".").split(".")
+        if not host or len(host) > 253:
+            return None
+        for label in labels:
+            if not 0 < len(label) <= 63 or label.startswith("-") or label.endswith("-"):
+                return None
+            try:
+                label.encode("idna")
+            except UnicodeError:
+                return None
+    port = default_port
+    if port_text or text.endswith(":"):
+        if not (port_text.isascii() and port_text.isdigit() and len(port_text) <= 5):
+            return None
+        port = int(port_text)
+    if not 0 < port < 65536:
+        return None
+    return host, port
 
 
 def tls_info(ssl_object: ssl.SSLObject | ssl.SSLSocket, client_cert: bool) -> TLSInfo:
@@ -267,7 +313,11 @@ class Client:
         self._event_handlers: list[Callable[[object], None]] = []
         self._tasks: set[asyncio.Future[Any]] = set()
         self._attempt = 0
+        self._redirects = 0  # consecutive redirects followed
         self._last_close: Closed | None = None
+        self._last_failure: str | None = None
+        self._limited = RateLimitedLog(log)
+        self.crashed: BaseException | None = None  # what ended the connection loop, if not close()
         self.jid: JID | None = None
         self.connected_at: float | None = None
 
@@ -417,41 +467,111 @@ class Client:
         return asyncio.get_running_loop().time()
 
     async def _run(self) -> None:
+        """The connection loop: it ends only by close() (or, for a client made
+        with ``reconnect=False``, after the first connection).  An exception
+        in it is a bug: logged with its traceback, it ends the loop with
+        ``crashed`` set, so the application can exit non-zero and its
+        service manager restart it, instead of living on offline."""
+        try:
+            await self._reconnect_loop()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.crashed = exc
+            self._final_error = f"the connection loop failed: {exc!r}"
+            log.critical("the connection loop failed: %r", exc, exc_info=True)
+        finally:
+            self._closed_event.set()
+
+    async def _reconnect_loop(self) -> None:
         while not self._stopping:
-            closed = await self._connect_and_wait()
+            try:
+                closed = await self._connect_and_wait()
+            except Exception as exc:
+                # whatever failed in this attempt (a bad CA file, a bad name in
+                # a DNS answer, a bug): said once, then tried again, never fatal
+                self._abort_attempt()
+                self._note_failure(f"connection attempt failed: {exc!r}", exc)
+                closed = None
             if self._tls_error:  # the handshake failed: that is the reason, not the closed socket
                 self._final_error = self._tls_error
                 self._tls_error = None
             if self._stopping or not self.config.reconnect:
                 break
             retry = closed.retry if closed else Retry.BACKOFF
-            if retry is Retry.NEVER:
+            if retry is Retry.NEVER:  # only close(): nothing the server sends means this
                 self._final_error = closed.text if closed else "closed"
                 break
-            if retry is Retry.NOW:
-                delay = uniform(0, 1.0)  # a little jitter: no retry storm
-            elif retry is Retry.SLOW:
-                delay = backoff_delay(self._attempt, self.config.slow_base, self.config.slow_cap)
-                delay = max(delay, self.config.slow_base / 2)
-            else:
-                delay = backoff_delay(
-                    self._attempt, self.config.backoff_base, self.config.backoff_cap
-                )
-            self._attempt += 1
+            delay = self._next_delay(retry)
             log.info(
-                "reconnecting in %.1f s (%s)", delay, closed.text if closed else "connect failed"
+                "reconnecting in %.1f s (%s)",
+                delay,
+                closed.text if closed else self._last_failure or "connect failed",
             )
             await asyncio.sleep(delay)
-        self._closed_event.set()
+
+    def _next_delay(self, retry: Retry) -> float:
+        """The wait before the next attempt: capped exponential backoff with
+        full jitter.  The count of attempts starts again only after a session
+        stayed online ``stable_after`` seconds, so a stanza or a server that
+        ends every session at once cannot make a hot loop."""
+        now = self._now()
+        online_since = self.connected_at
+        if online_since is not None and now - online_since >= self.config.stable_after:
+            self._attempt = 0
+            self._redirects = 0
+        self.connected_at = None
+        c = self.config
+        if retry is Retry.SLOW:
+            delay = backoff_delay(self._attempt, c.slow_base, c.slow_cap)
+            delay = max(delay, min(c.slow_base, c.slow_cap) / 2)
+        else:  # BACKOFF, and NOW (a restart or a redirect): from under a second up
+            delay = backoff_delay(self._attempt, c.backoff_base, c.backoff_cap)
+        self._attempt += 1
+        return delay
+
+    def _note_failure(self, text: str, exc: BaseException | None = None) -> None:
+        """Log why an attempt failed: once while the cause stays the same."""
+        self._final_error = text
+        if text == self._last_failure:
+            log.debug("%s", text)
+            return
+        self._last_failure = text
+        unexpected = exc is not None and not isinstance(exc, OSError | ssl.SSLError)
+        log.error("%s", text, exc_info=exc if unexpected else None)
+
+    def _abort_attempt(self) -> None:
+        """Clean up after an attempt that raised: no transport left open, the
+        session disconnected (keeping what stream management may resume)."""
+        proto, self._proto = self._proto, None
+        if proto is not None and proto.transport is not None:
+            with contextlib.suppress(Exception):
+                proto.transport.abort()
+        if self.session.state is not State.DISCONNECTED:
+            with contextlib.suppress(Exception):
+                self.session.connection_lost(self._now())
+            self.session.events()  # already said: the failure is logged by the caller
+        self._online.clear()
+        self._cancel_timer()
 
     async def _targets(self) -> list[Target]:
         c = self.config
         redirect = self._last_close.redirect if self._last_close else None
         if redirect:
-            host, _, port = (
-                redirect.rpartition(":") if redirect.count(":") == 1 else (redirect, "", "")
-            )
-            return [Target(host or redirect, int(port) if port.isdigit() else c.port, c.direct_tls)]
+            where = parse_redirect(redirect, c.port)
+            if where is None:
+                log.warning("ignoring the server's redirect to %r: not a host[:port]", redirect)
+            elif self._redirects >= c.max_redirects:
+                log.warning(
+                    "ignoring the server's redirect to %r: %d redirects in a row",
+                    redirect,
+                    self._redirects,
+                )
+                self._redirects = 0
+            else:
+                self._redirects += 1
+                log.info("following the server's redirect to %s:%d", *where)
+                return [Target(where[0], where[1], c.direct_tls)]
         if c.host:
             return [Target(c.host, c.port, c.direct_tls)]
         resolver = self._resolver or Resolver(c.nameservers)
@@ -482,10 +602,10 @@ class Client:
         try:
             targets = await self._targets()
         except Exception as exc:  # DNS trouble: retry later
-            log.warning("cannot find the server for %s: %s", self.config.jid.domain, exc)
+            self._note_failure(f"cannot find the server for {self.config.jid.domain}: {exc}")
             return None
         if not targets:
-            log.error("%s publishes no XMPP client service", self.config.jid.domain)
+            self._note_failure(f"{self.config.jid.domain} publishes no XMPP client service")
             return Closed(
                 "host-unknown", "no XMPP service for the domain", Retry.SLOW, by_peer=True
             )
@@ -496,7 +616,13 @@ class Client:
             proto = _Protocol(self, self.config.read_buffer)
             # one context per attempt, for direct TLS or for STARTTLS later
             # (loading the CA file is the costly part)
-            ctx = self._tls_context = self._ssl_context()
+            try:
+                ctx = self._tls_context = self._ssl_context()
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                self._note_failure(
+                    f"cannot set up TLS from server.ca_file / client_cert / client_key: {exc}"
+                )
+                return None
             try:
                 # certificates are always checked against the JID's domain
                 # (also after a see-other-host redirect), never the target host
@@ -510,9 +636,10 @@ class Client:
                     ),
                     self.config.connect_timeout,
                 )
-            except (OSError, TimeoutError, ssl.SSLError) as exc:
-                log.warning("cannot connect to %s:%d: %s", target.host, target.port, exc)
-                self._final_error = f"cannot connect to {target.host}:{target.port}: {exc}"
+            except Exception as exc:  # refused, unreachable, TLS, or a bad name or port
+                self._note_failure(
+                    f"cannot connect to {target.host}:{target.port}: {exc or type(exc).__name__}"
+                )
                 continue
             self._proto = proto
             self._set_socket_options(proto)
@@ -554,9 +681,25 @@ class Client:
     def _on_data(self, proto: _Protocol, data: memoryview) -> None:
         if proto is not self._proto or self.session.state is State.DISCONNECTED:
             return
-        self.session.receive_data(data, self._now())
+        try:
+            self.session.receive_data(data, self._now())
+        except Exception as exc:
+            # a bug in the session: its state cannot be trusted, so this
+            # connection ends (and the loop reconnects); never out of here,
+            # where asyncio would drop the connection without a word
+            self._limited.log(
+                ("session", type(exc)), logging.ERROR, "session failed on input", exc_info=exc
+            )
+            self._flush()
+            self._drain_events()
+            self._abort_connection(proto)
+            return
         self._flush()
         self._drain_events()
+
+    def _abort_connection(self, proto: _Protocol) -> None:
+        if proto.transport is not None:
+            proto.transport.abort()  # connection_lost follows
 
     def _on_lost(self, proto: _Protocol, exc: Exception | None) -> None:
         if proto is not self._proto:
@@ -603,59 +746,89 @@ class Client:
 
     def _on_timer(self) -> None:
         self._timer = None
-        self.session.tick(self._now())
+        try:
+            self.session.tick(self._now())
+        except Exception as exc:
+            self._limited.log(
+                ("tick", type(exc)), logging.ERROR, "session timer failed", exc_info=exc
+            )
+            if self._proto is not None:
+                self._abort_connection(self._proto)
         self._flush()
         self._drain_events()
 
     # ---------------------------------------------------------------- events
     def _drain_events(self) -> None:
         for ev in self.session.events():
-            if isinstance(ev, StanzaReceived):
-                self._dispatch(ev.stanza)
-                continue
-            if isinstance(ev, StartTLS):
-                self._tls_task = self._spawn(self._start_tls())
-            elif isinstance(ev, Online):
-                self.jid = ev.jid
-                self._attempt = 0
-                self.connected_at = self._now()
-                self._online.set()
-                log.info("online as %s%s", ev.jid, " (resumed)" if ev.resumed else "")
-            elif isinstance(ev, Closed):
-                self._last_close = ev
-                if ev.retry is Retry.NEVER or not self.config.reconnect:
-                    self._final_error = self._tls_error or ev.text
-                self._tls_error = None
-                level = logging.INFO if ev.retry is Retry.NEVER else logging.WARNING
-                log.log(level, "disconnected: %s", ev.text)
-                self._fail_waiters(ev)
-                proto = self._proto
-                if proto is not None and proto.transport is not None:
-                    self._flush()
-                    if self.session.state is not State.CLOSING:
-                        proto.transport.close()
-                    # else: our </stream:stream> is out; close() waits for the server's
-                self._finish_connection(ev)
-            elif isinstance(ev, Authenticated):
-                log.info("authenticated with %s", ev.mechanism)
-            elif isinstance(ev, Registered):
-                log.info("registered account %s in-band", ev.username)
-            elif isinstance(ev, ScramKeysUpdated):
-                self._save_keys(ev)
-            elif isinstance(ev, PasswordChanged | PasswordChangeFailed):
-                waiter = self._pw_waiter
-                if isinstance(ev, PasswordChanged):
-                    log.info("password changed in-band")
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(None)
-                elif waiter is not None and not waiter.done():
-                    waiter.set_exception(
-                        ConnectionFailed(ev.text)
-                        if ev.condition == "connection-lost"
-                        else PasswordChangeRefused(ev.condition, ev.text)
-                    )
-            for h in self._event_handlers:
+            try:
+                self._handle_event(ev)
+            except Exception as exc:
+                # one stanza or handler must not cost the others read with it,
+                # nor the connection
+                self._limited.log(
+                    ("event", type(ev).__name__, type(exc)),
+                    logging.ERROR,
+                    "handling %s failed",
+                    type(ev).__name__,
+                    exc_info=exc,
+                )
+
+    def _handle_event(self, ev: object) -> None:
+        if isinstance(ev, StanzaReceived):
+            self._dispatch(ev.stanza)
+            return
+        if isinstance(ev, StartTLS):
+            self._tls_task = self._spawn(self._start_tls())
+        elif isinstance(ev, Online):
+            self.jid = ev.jid
+            self.connected_at = self._now()
+            self._last_failure = None
+            self._online.set()
+            log.info("online as %s%s", ev.jid, " (resumed)" if ev.resumed else "")
+        elif isinstance(ev, Closed):
+            self._last_close = ev
+            if ev.retry is Retry.NEVER or not self.config.reconnect:
+                self._final_error = self._tls_error or ev.text
+            self._tls_error = None
+            level = logging.INFO if ev.retry is Retry.NEVER else logging.WARNING
+            log.log(level, "disconnected: %s", ev.text)
+            self._fail_waiters(ev)
+            proto = self._proto
+            if proto is not None and proto.transport is not None:
+                self._flush()
+                if self.session.state is not State.CLOSING:
+                    proto.transport.close()
+                # else: our </stream:stream> is out; close() waits for the server's
+            self._finish_connection(ev)
+        elif isinstance(ev, Authenticated):
+            log.info("authenticated with %s", ev.mechanism)
+        elif isinstance(ev, Registered):
+            log.info("registered account %s in-band", ev.username)
+        elif isinstance(ev, ScramKeysUpdated):
+            self._save_keys(ev)
+        elif isinstance(ev, PasswordChanged | PasswordChangeFailed):
+            waiter = self._pw_waiter
+            if isinstance(ev, PasswordChanged):
+                log.info("password changed in-band")
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+            elif waiter is not None and not waiter.done():
+                waiter.set_exception(
+                    ConnectionFailed(ev.text)
+                    if ev.condition == "connection-lost"
+                    else PasswordChangeRefused(ev.condition, ev.text)
+                )
+        for h in self._event_handlers:
+            try:
                 h(ev)
+            except Exception as exc:
+                self._limited.log(
+                    ("event-handler", type(exc)),
+                    logging.ERROR,
+                    "an event handler failed on %s",
+                    type(ev).__name__,
+                    exc_info=exc,
+                )
 
     def _save_keys(self, ev: ScramKeysUpdated) -> None:
         path = self.config.scram_keys_file
@@ -724,7 +897,18 @@ class Client:
             self._message_handlers if tag == "{jabber:client}message" else self._presence_handlers
         )
         for h in handlers:
-            result = h(stanza)
+            try:
+                result = h(stanza)
+            except Exception as exc:
+                self._limited.log(
+                    ("handler", tag, type(exc)),
+                    logging.ERROR,
+                    "a %s handler failed on a stanza from %s",
+                    tag.split("}")[-1],
+                    _loggable(stanza.get("from")),
+                    exc_info=exc,
+                )
+                continue
             if asyncio.iscoroutine(result):
                 self._spawn(result)
 
@@ -738,7 +922,9 @@ class Client:
                 return
             fut, expected = waiter
             if not self._sender_matches(iq.get("from"), expected):
-                log.warning(
+                self._limited.log(
+                    ("iq-sender", iq.get("from")),
+                    logging.WARNING,
                     "IQ %s id %r from %r ignored: the request went to %s",
                     kind,
                     iq_id,
@@ -766,8 +952,17 @@ class Client:
         except StanzaError as exc:
             self._reply_error(iq, exc.etype, exc.condition, exc.text)
             return
-        except Exception:
-            log.exception("IQ handler for %s failed", iq.get("from"))
+        except QueueFull:
+            self._queue_full("IQ result", iq)
+            return
+        except Exception as exc:
+            self._limited.log(
+                ("iq-handler", type(exc)),
+                logging.ERROR,
+                "IQ handler for %s failed",
+                _loggable(iq.get("from")),
+                exc_info=exc,
+            )
             self._reply_error(iq, "wait", "internal-server-error")
             return
         reply = E(
@@ -781,20 +976,26 @@ class Client:
         try:
             self.send(reply)
         except QueueFull:
-            log.warning(
-                "no room to answer %s's IQ %r: the outbound queue is full",
-                iq.get("from"),
-                iq.get("id"),
-            )
-        except Exception:
+            self._queue_full("IQ result", iq)
+        except Exception as exc:
             # a result that cannot be serialized must still get an answer
-            log.exception(
-                "the answer to %s's IQ %r could not be sent", iq.get("from"), iq.get("id")
+            self._limited.log(
+                ("iq-answer", type(exc)),
+                logging.ERROR,
+                "the answer to %s's IQ could not be sent",
+                _loggable(iq.get("from")),
+                exc_info=exc,
             )
-            with contextlib.suppress(Exception):
-                self._reply_error(iq, "wait", "internal-server-error")
+            self._reply_error(iq, "wait", "internal-server-error")
 
     def _reply_error(self, iq: Element, etype: str, condition: str, text: str = "") -> None:
+        """Answer an IQ with an error.  Errors may fill only half of the
+        outbound queue: under a flood (from anyone: a stranger's IQs all get
+        errors) they are dropped first, and the rest of the queue stays for
+        what controllers asked.  Never raises."""
+        if self.session.queued >= self.config.max_unacked // 2:
+            self._queue_full("error reply", iq)
+            return
         reply = E(
             "{jabber:client}iq", {"type": "error", "id": iq.get("id") or "", "to": iq.get("from")}
         )
@@ -802,7 +1003,26 @@ class Client:
         sub(err, f"{{{ns.STANZAS_ERR}}}{condition}")
         if text:
             sub(err, f"{{{ns.STANZAS_ERR}}}text", text=text)
-        self.send(reply)
+        try:
+            self.send(reply)
+        except QueueFull:
+            self._queue_full("error reply", iq)
+        except Exception as exc:
+            self._limited.log(
+                ("error-reply", type(exc)), logging.ERROR, "an error reply failed", exc_info=exc
+            )
+
+    def _queue_full(self, what: str, stanza: Element) -> None:
+        self._limited.log(
+            ("queue-full", what),
+            logging.WARNING,
+            "outbound queue full (%d of %d stanzas wait to be sent or acknowledged): "
+            "dropping a %s to %s",
+            self.session.queued,
+            self.config.max_unacked,
+            what,
+            _loggable(stanza.get("from")),
+        )
 
     def _sender_matches(self, sender: str | None, expected: JID | None) -> bool:
         own = self.jid or self.config.jid
@@ -821,6 +1041,15 @@ class Client:
             return JID.parse(sender) == expected
         except InvalidJID:
             return False
+
+
+def _loggable(value: str | None, limit: int = 120) -> str:
+    """A peer-supplied value for a log line: cut, with control characters
+    escaped (a line break in a JID must not forge a log line)."""
+    if value is None:
+        return "(none)"
+    text = value[:limit].encode("unicode_escape").decode("ascii")
+    return text + ("..." if len(value) > limit else "")
 
 
 def stanza_error(stanza: Element) -> tuple[str, str]:

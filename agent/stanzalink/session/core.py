@@ -334,9 +334,14 @@ class Session:
 
     # ---------------------------------------------------------------- sending
     @property
+    def queued(self) -> int:
+        """Stanzas waiting to be sent or acknowledged (at most ``max_unacked``)."""
+        return len(self._pending_out) + len(self.sm.unacked)
+
+    @property
     def can_send(self) -> bool:
         """False while the bounded outbound queue is full (backpressure)."""
-        return len(self._pending_out) + len(self.sm.unacked) < self.config.max_unacked
+        return self.queued < self.config.max_unacked
 
     def send(self, stanza: ET.Element | Element, now: float) -> None:
         """Send a message, presence or IQ.  Before the session is online the
@@ -624,29 +629,45 @@ class Session:
         )
 
     def _on_stream_error(self, el: Element, now: float) -> None:
+        """The server ended the stream.  No condition ends the client for good:
+        before TLS anyone on the path can write one (no certificate proves who
+        sent it), so every one is transient there, a redirect is ignored and
+        the stream-management session is kept; after TLS a refusal
+        (``conflict``, ``not-authorized``...) retries slowly."""
         condition = "undefined-condition"
         text = ""
         redirect = None
         for child in el:
             if child.tag == _Q(ns.STREAMS_ERR, "text"):
-                text = child.text or ""
+                text = (child.text or "")[:200]
             elif child.tag.startswith("{" + ns.STREAMS_ERR + "}"):
-                condition = child.tag.split("}", 1)[1]
+                condition = child.tag.split("}", 1)[1][:64]
                 if condition == "see-other-host":
-                    redirect = (child.text or "").strip() or None
-        if condition in ("system-shutdown", "see-other-host"):
+                    redirect = (child.text or "").strip()[:300] or None
+        trusted = self.tls is not None
+        if not trusted:
+            retry = Retry.BACKOFF
+            redirect = None
+        elif condition in ("system-shutdown", "see-other-host"):
             retry = Retry.NOW
         elif condition in TRANSIENT_CONDITIONS:
             retry = Retry.BACKOFF
-        elif condition == "conflict":
-            retry = Retry.NEVER  # another session took our resource over
         else:
             retry = Retry.SLOW
-        if condition in ("conflict", "not-authorized", "see-other-host"):
+        if trusted and condition in ("conflict", "not-authorized", "see-other-host"):
             self.sm.forget()
         self._write(b"</stream:stream>")
         self._to_disconnected()
         message = f"the server ended the stream: {condition}" + (f" ({text})" if text else "")
+        if not trusted:
+            message += " (before TLS: not trusted, retrying)"
+        elif condition == "conflict":
+            resource = self.jid.resource if self.jid is not None else self.config.resource
+            message = (
+                f"another client took resource {resource or '(server-assigned)'} of "
+                f"{self.config.jid.bare}" + (f" ({text})" if text else "")
+            )
+            log.error("%s: retrying slowly", message)
         self._emit(
             Closed(
                 condition,
@@ -1088,6 +1109,10 @@ class Session:
             return
         self.state = State.ONLINE
         self._negotiation_deadline = None
+        if self._csi_offered and self.config.csi_inactive:
+            # XEP-0352 (0.2.1): the CSI state does not survive resumption;
+            # without this the server would hold what it should deliver
+            self._now_write(b"<inactive xmlns='urn:xmpp:csi:0'/>", now)
         for data in list(self.sm.unacked):
             self._now_write(data, now)  # already counted in h_out
         if self.sm.unacked:

@@ -16,7 +16,7 @@ class Retry(Enum):
     NOW = "now"  # the server restarted cleanly, or told us where to go
     BACKOFF = "backoff"  # a transient fault: exponential backoff with jitter
     SLOW = "slow"  # credentials or configuration refused: long, capped backoff
-    NEVER = "never"  # the application closed the session, or was replaced
+    NEVER = "never"  # the application closed the session (nothing the server sends gives this)
 
 
 class StartTLS(Value):
