@@ -278,6 +278,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "whitespace_keepalive": _positive,
         "stream_management": _bool,
         "csi_inactive": _bool,
+        "reconnect_max": _positive,
     },
     "presence": {"status": _str, "priority": _int},
     "access": {
