@@ -330,3 +330,19 @@ async def test_audit_log_records_who_what_and_result(
     assert lines[0][:4].isdigit() and lines[0][10] == "T"
     assert "result=declined" in caplog.text
     await c.close()
+
+
+async def test_audit_log_lines_cannot_be_forged(tmp_path: Path) -> None:
+    # a resourcepart the JID parser admits may hold a line separator and a
+    # bidi override: a viewer would show a line of the forger's own
+    audit = tmp_path / "audit.log"
+    c = Chat(audit_log=str(audit))
+    forger = "alice@example.net/lap\u20282026-12-01T00:00:00Z eve@example.net/x role=admin\u202e"
+    await c.greet(forger)
+    text = audit.read_text(encoding="utf-8")
+    assert text.endswith("\n") and text[:-1].isprintable()  # one line
+    assert (
+        "alice@example.net/lap\\u20282026-12-01T00:00:00Z eve@example.net/x role=admin\\u202e"
+        in text
+    )
+    await c.close()

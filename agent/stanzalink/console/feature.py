@@ -57,6 +57,7 @@ from stanzalink.console.commands import (
 )
 from stanzalink.console.render import paginate, to_blocks
 from stanzalink.jid import JID, InvalidJID
+from stanzalink.logsafe import escape_controls
 from stanzalink.xep import xhtml_im
 from stanzalink.xep.base import Context, Feature
 from stanzalink.xep.delay import Delay, delay_of
@@ -598,7 +599,8 @@ class Console(Feature):
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             try:
                 with open(self.audit_file, "a", encoding="utf-8") as fh:
-                    fh.write(f"{stamp} {rec}\n")
+                    # the file is not a log handler's: escaped here like one
+                    fh.write(f"{stamp} {escape_controls(rec)}\n")
             except OSError as exc:
                 log.error("cannot write the audit log %s: %s", self.audit_file, exc)
 
