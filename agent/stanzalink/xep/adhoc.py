@@ -27,6 +27,16 @@ Sessions belong to the full JID that started them, expire after
 (``max_sessions``; four per account, all its resources together, the oldest
 of that account ends); at most eight commands run at once, four per account,
 each at most ``[console] command_timeout`` seconds.
+A command that runs late follows the console's rule (``[console]
+max_delay``): a request IQ seldom carries a ``<delay/>`` stamp (servers do
+not store IQs offline), but one held up and re-sent on a stream resumption
+may; without a stamp it is fresh.  Older than ``max_delay``, a command that
+only reads runs and its first note says when it was sent, one that changes
+something answers ``completed`` with an error note quoting it (name and
+arguments) instead of running.  Every text of an answer passes the
+console's filter (:func:`stanzalink.xep.xhtml_im.clean`): a character XML
+cannot carry (an ANSI escape in a log line) is dropped, the answer stays a
+normal result.
 The role is checked at every stage: a node the role may not run is answered
 ``item-not-found``, exactly like a node that does not exist (this deviates
 from the ``forbidden`` of XEP-0050 §2.2 on purpose: a reply reveals
@@ -39,6 +49,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import shlex
+import time
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from collections.abc import Callable
@@ -49,13 +61,23 @@ from typing import Any, ClassVar
 from stanzalink.access import Role
 from stanzalink.console import commands as cmds
 from stanzalink.console import filecmds
-from stanzalink.console.commands import Command, CommandError, Invocation, Registry
+from stanzalink.console.commands import (
+    MAX_DELAY,
+    Command,
+    CommandError,
+    Invocation,
+    Registry,
+    quote,
+    too_late,
+)
 from stanzalink.jid import JID
 from stanzalink.xep import command_forms as cf
 from stanzalink.xep import forms
 from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError, error_reply
+from stanzalink.xep.delay import Delay, delay_of
 from stanzalink.xep.disco import Item, NodeInfo
 from stanzalink.xep.forms import Form, FormError
+from stanzalink.xep.xhtml_im import clean
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -123,9 +145,10 @@ class AdHoc(Feature):
         self.session_timeout: float = cfg.get("session_timeout", 600.0)
         self.reply_within: float = cfg.get("reply_within", 20.0)
         # the console's limit: a command still running then is stopped
-        self.command_timeout = float(
-            ctx.config.section("console").get("command_timeout", self.command_timeout)
-        )
+        console = ctx.config.section("console")
+        self.command_timeout = float(console.get("command_timeout", self.command_timeout))
+        self.max_delay = float(console.get("max_delay", MAX_DELAY))
+        self.wall = time.time  # the age of a delayed request is wall-clock time
         self.running: dict[int, Run] = {}
         self.sessions: dict[str, Session] = {}
         self._ended: OrderedDict[str, tuple[JID, str]] = OrderedDict()
@@ -213,7 +236,7 @@ class AdHoc(Feature):
     async def _command(self, iq: Element, role: Role | None) -> ET.Element:
         assert role is not None
         try:
-            return await self._handle(iq, role)
+            return filtered(await self._handle(iq, role))
         except StanzaError as exc:
             fault = CommandFault(exc.condition, None, exc.etype, exc.text)
         except CommandFault as exc:
@@ -229,7 +252,7 @@ class AdHoc(Feature):
         if el is not None:
             keep = {k: el.get(k) for k in ("node", "sessionid", "action")}
             reply.insert(0, E(f"{{{NS}}}command", forms.attrs(**keep)))
-        return reply
+        return filtered(reply)
 
     async def _handle(self, iq: Element, role: Role) -> ET.Element:
         el = iq.find(f"{{{NS}}}command")
@@ -244,14 +267,16 @@ class AdHoc(Feature):
         cmd = self.lookup(node, role, str(sender))
         if cmd is None:
             raise StanzaError("item-not-found")
+        delay = delay_of(iq, self.wall(), skew=self.max_delay)
+        late = delay if delay is not None and delay.older_than(self.max_delay) else None
         sid = el.get("sessionid")
         if sid is None:
             if action != "execute":
                 raise _fault("bad-sessionid", f"{action} needs a sessionid")
-            return await self._start(cmd, sender, role, el)
+            return await self._start(cmd, sender, role, el, late)
         session = self._session(sid, sender, node)
         session.touched = self.ctx.now()
-        return await self._continue(cmd, session, role, action, el)
+        return await self._continue(cmd, session, role, action, el, late)
 
     def _session(self, sid: str, sender: JID, node: str) -> Session:
         self._expire()
@@ -289,12 +314,14 @@ class AdHoc(Feature):
         self.sessions[s.id] = s
         return s
 
-    async def _start(self, cmd: Command, sender: JID, role: Role, el: Element) -> ET.Element:
+    async def _start(
+        self, cmd: Command, sender: JID, role: Role, el: Element, late: Delay | None = None
+    ) -> ET.Element:
         if cmd.args:
             session = self._new_session(cmd, sender, "form")
             if forms.find_form(el) is not None:  # the form came with the request
                 try:
-                    return await self._continue(cmd, session, role, "execute", el)
+                    return await self._continue(cmd, session, role, "execute", el, late)
                 except CommandFault:
                     self._end(session.id)
                     raise
@@ -303,10 +330,16 @@ class AdHoc(Feature):
             return self._stage(cmd, self._new_session(cmd, sender, "confirm"))
         sid = secrets.token_urlsafe(12)
         self._remember(sid, sender, cmd.name)
-        return await self._run(cmd, sid, sender, role, {})
+        return await self._run(cmd, sid, sender, role, {}, late)
 
     async def _continue(
-        self, cmd: Command, s: Session, role: Role, action: str, el: Element
+        self,
+        cmd: Command,
+        s: Session,
+        role: Role,
+        action: str,
+        el: Element,
+        late: Delay | None = None,
     ) -> ET.Element:
         if action == "cancel":
             self._end(s.id)
@@ -325,7 +358,7 @@ class AdHoc(Feature):
                 s.stage = "confirm"
                 return self._stage(cmd, s)
         self._end(s.id)
-        return await self._run(cmd, s.id, s.owner, role, s.args)
+        return await self._run(cmd, s.id, s.owner, role, s.args, late)
 
     @staticmethod
     def _actions(cmd: Command, stage: str) -> tuple[tuple[str, ...], str]:
@@ -354,8 +387,28 @@ class AdHoc(Feature):
 
     # ------------------------------------------------------------ running
     async def _run(
-        self, cmd: Command, sid: str, sender: JID, role: Role, args: dict[str, Any]
+        self,
+        cmd: Command,
+        sid: str,
+        sender: JID,
+        role: Role,
+        args: dict[str, Any],
+        late: Delay | None = None,
     ) -> ET.Element:
+        first: list[tuple[str, str]] = []
+        if late is not None:
+            line = command_line(cmd, args)
+            if not cmd.only_reads(args):
+                log.info("ad-hoc command %r from %s refused: %s", line, sender, late.describe())
+                reply = self._reply(cmd, sid, "completed")
+                sub(
+                    reply,
+                    f"{{{NS}}}note",
+                    {"type": "error"},
+                    text=too_late(line, late, self.max_delay),
+                )
+                return reply
+            first = [("info", f"{quote(line)} ({late.describe()})")]
         if len(self.running) >= MAX_RUNNING:
             raise StanzaError("resource-constraint", "too many commands are running", "wait")
         if sum(1 for r in self.running.values() if r.inv.sender.bare == sender.bare) >= (
@@ -377,7 +430,7 @@ class AdHoc(Feature):
             so_far = f" ({run.progress})" if run.progress else ""
             text = f"{cmd.name} is still running{so_far}; its result will follow as a message"
             notes, results = [("info", text)], []
-        for ntype, text in notes:
+        for ntype, text in [*first, *notes]:
             sub(reply, f"{{{NS}}}note", {"type": ntype}, text=text)
         for form in results:
             reply.append(form.to_element())
@@ -441,7 +494,7 @@ class AdHoc(Feature):
 
     def _tell(self, inv: Invocation, text: str) -> None:
         msg = E("{jabber:client}message", {"to": str(inv.sender), "type": "chat"})
-        sub(msg, "{jabber:client}body", text=f"{inv.command.name}: {text}")
+        sub(msg, "{jabber:client}body", text=clean(f"{inv.command.name}: {text}"))
         try:
             self.ctx.send(msg)
         except Exception:
@@ -451,3 +504,26 @@ class AdHoc(Feature):
         self.sessions.clear()
         for run in self.running.values():
             run.inv.cancelled.set()
+
+
+def command_line(cmd: Command, args: dict[str, Any]) -> str:
+    """The request as a console line would say it: ``config action=set key=x``."""
+    words = [cmd.name]
+    for a in cmd.args:
+        if a.name in args and args[a.name] != (None if a.required else a.default):
+            words.append(f"{a.name}={shlex.quote(cf.fmt(args[a.name]))}")
+    return " ".join(words)
+
+
+def filtered(reply: ET.Element) -> ET.Element:
+    """``reply`` with every text and attribute value passed through the
+    console's filter (:func:`~stanzalink.xep.xhtml_im.clean`): nothing in it
+    can make the answer unserializable."""
+    for el in reply.iter():
+        if el.text:
+            el.text = clean(el.text)
+        if el.tail:
+            el.tail = clean(el.tail)
+        for key, value in el.attrib.items():
+            el.set(key, clean(value))
+    return reply

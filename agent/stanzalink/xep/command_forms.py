@@ -14,7 +14,9 @@ Results -> (notes, forms): a one-line :class:`Text` or str is an info note;
 longer or preformatted text a text-multi field; a :class:`KeyValue` one
 labelled field per pair (its title a fixed field); a :class:`Table` a result
 form of its own with ``<reported/>`` columns and one ``<item/>`` per row; a
-:class:`FileOffer` an info note naming the file.
+:class:`FileOffer` an info note naming the file.  Text passes the console's
+filter (:func:`~stanzalink.xep.xhtml_im.clean`) before it is split into
+lines: what XML cannot carry is dropped, CR LF is a line break.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from stanzalink.console import commands as cmds
 from stanzalink.console.commands import Arg, Command
 from stanzalink.xep.forms import Field, Form, FormError, Option, boolean_value, parse_submit
+from stanzalink.xep.xhtml_im import clean
 from stanzalink.xml import Element
 
 AnyElement = Any  # a received stanza view or an ElementTree element
@@ -105,7 +108,7 @@ def render(result: cmds.Result, title: str) -> tuple[list[tuple[str, str]], list
             r = cmds.Text(r)
         n += 1
         if isinstance(r, cmds.Text):
-            text = r.text.strip("\n")
+            text = clean(r.text).strip("\n")
             if not r.preformatted and "\n" not in text:
                 notes.append(("info", text.strip()))
             else:
@@ -114,7 +117,7 @@ def render(result: cmds.Result, title: str) -> tuple[list[tuple[str, str]], list
             if r.title:
                 main.fields.append(Field(None, "fixed", values=[r.title]))
             for i, (key, value) in enumerate(r.pairs):
-                text = fmt(value)
+                text = clean(fmt(value))
                 ftype = "text-multi" if "\n" in text else "text-single"
                 var = f"{slug(key)}.{n}.{i}"
                 main.fields.append(Field(var, ftype, str(key), values=text.split("\n")))
