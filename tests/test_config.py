@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,19 @@ from stanzalink.config import SCHEMA, ConfigError, load, parse
 from .util import python_cmd
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "device.toml"
+# a self-signed CA certificate (EC P-256, valid until 2126; its key is gone)
+CA_PEM = """-----BEGIN CERTIFICATE-----
+MIIBkTCCATegAwIBAgIUaOpviZW0xuRlCB5Ngaq0QQRQeKEwCgYIKoZIzj0EAwIw
+HTEbMBkGA1UEAwwSc3RhbnphbGluayB0ZXN0IENBMCAXDTI2MTIwNTAwMzUxOVoY
+DzIxMjYxMTExMDAzNTE5WjAdMRswGQYDVQQDDBJzdGFuemFsaW5rIHRlc3QgQ0Ew
+WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARmhPahPTzD86iNwZVoHLQj+xu6FZOv
+gH+7ru7+RIOcWbCEUESNHNKJSMTBLDKi8HLoIkhiEe4w9moXjcPGsrTno1MwUTAd
+BgNVHQ4EFgQUt0S1SFdlMVC0O3sEM/Wp3JfoYVkwHwYDVR0jBBgwFoAUt0S1SFdl
+MVC0O3sEM/Wp3JfoYVkwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBF
+AiEAkaSUSOWzqeKC9Fwdi1VJnwPZaq1iwxfmlxhZYdSOdYQCIGlNhcpda6XdAOlv
+vfFjZqPZIIPtMNhxtDmXrKSljgn1
+-----END CERTIFICATE-----
+"""
 
 
 def test_example_config_is_valid() -> None:
@@ -204,7 +219,7 @@ def test_relative_file_paths_are_from_the_config_folder(
     etc = tmp_path / "etc"
     etc.mkdir()
     (etc / "password").write_text("s3cret\n")
-    (etc / "ca.pem").write_text("")
+    (etc / "ca.pem").write_text(CA_PEM)
     (etc / "state").mkdir()
     cfg = etc / "device.toml"
     cfg.write_text(
@@ -230,3 +245,146 @@ def test_relative_file_paths_are_from_the_config_folder(
         '[account]\njid = "d@example.net"\npassword = "p"\n[server]\nca_file = "ca.pem"\n'
     )
     assert load(cfg).ca_file == str(etc / "ca.pem")
+
+
+def check_config(cfg: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*python_cmd(), "-m", "stanzalink", "check-config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A client certificate and its key, the key alone, another key, the
+    key encrypted, certificate and key in one file, a DER certificate."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command not installed")
+    d = tmp_path_factory.mktemp("certs")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=d@example.net",
+            "-keyout", "dev.key", "-out", "dev.pem")  # fmt: skip
+    openssl("genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-out", "other.key")  # fmt: skip
+    openssl("pkey", "-in", "dev.key", "-aes256", "-passout", "pass:x", "-out", "enc.key")
+    openssl("x509", "-in", "dev.pem", "-outform", "der", "-out", "dev.der")
+    (d / "both.pem").write_text((d / "dev.pem").read_text() + (d / "dev.key").read_text())
+    (d / "ca.pem").write_text(CA_PEM)
+    (d / "garbage.pem").write_text("not a certificate\n")
+    (d / "not-an-image.png").write_text("<svg/>")
+    return d
+
+
+@pytest.fixture
+def device_toml(tmp_path: Path) -> Callable[[str], Path]:
+    def write(extra: str) -> Path:
+        cfg = tmp_path / "device.toml"
+        cfg.write_text(
+            '[account]\njid = "d@example.net"\npassword = "p"\n'
+            '[access]\nadmin = ["alice@example.net"]\n' + extra
+        )
+        return cfg
+
+    return write
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        # a CA file that is not a certificate: run used to die on it, silently
+        (
+            '[server]\nca_file = "{d}/garbage.pem"',
+            "server.ca_file: {d}/garbage.pem is not a PEM certificate file: ",
+        ),
+        (
+            '[server]\nca_file = "{d}/dev.der"',
+            "server.ca_file: {d}/dev.der is not a PEM certificate file: ",
+        ),
+        (
+            '[server]\nca_file = "{d}/dev.key"',
+            "server.ca_file: {d}/dev.key is not a PEM certificate file: ",
+        ),
+        (
+            '[server]\nclient_cert = "{d}/dev.pem"\nclient_key = "{d}/other.key"',
+            "server.client_key: the private key in {d}/other.key does not match "
+            "the certificate in {d}/dev.pem",
+        ),
+        (
+            '[server]\nclient_cert = "{d}/dev.pem"\nclient_key = "{d}/enc.key"',
+            "server.client_key: the private key in {d}/enc.key is encrypted",
+        ),
+        (
+            '[server]\nclient_cert = "{d}/dev.pem"\nclient_key = "{d}/garbage.pem"',
+            "server.client_key: {d}/garbage.pem is not a PEM private key: ",
+        ),
+        (
+            '[server]\nclient_cert = "{d}/dev.pem"',
+            "server.client_cert: {d}/dev.pem holds no private key",
+        ),
+        (
+            '[server]\nclient_cert = "{d}/dev.key"\nclient_key = "{d}/dev.key"',
+            "server.client_cert: {d}/dev.key holds no PEM certificate: ",
+        ),
+        (
+            '[identity]\nphoto = "{d}/not-an-image.png"',
+            "identity.photo: {d}/not-an-image.png is not a PNG, JPEG, GIF or WebP image",
+        ),
+    ],
+)
+def test_check_config_loads_the_files_run_loads(
+    certs: Path, device_toml: Callable[[str], Path], section: str, message: str
+) -> None:
+    cfg = device_toml(section.format(d=certs) + "\n")
+    expected = message.format(d=certs)
+    with pytest.raises(ConfigError) as info:
+        load(cfg)
+    assert str(info.value).startswith(expected), str(info.value)
+    res = check_config(cfg)
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.startswith(f"stanzalink: {cfg}: {expected}"), res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_check_config_passes_good_files(certs: Path, device_toml: Callable[[str], Path]) -> None:
+    png = certs / "avatar.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    for section in (
+        f'[server]\nca_file = "{certs}/ca.pem"\n'
+        f'client_cert = "{certs}/dev.pem"\nclient_key = "{certs}/dev.key"\n'
+        f'[identity]\nphoto = "{png}"\n',
+        f'[server]\nca_file = "{certs}/dev.pem"\nclient_cert = "{certs}/both.pem"\n',
+    ):
+        cfg = device_toml(section)
+        res = check_config(cfg)
+        assert res.returncode == 0 and res.stdout.startswith(f"{cfg}: OK"), res.stderr
+        assert res.stderr == ""
+
+
+def test_run_refuses_what_check_config_refuses(
+    certs: Path, device_toml: Callable[[str], Path]
+) -> None:
+    # one code path: run stops at once with the same words, before connecting
+    cfg = device_toml(f'[server]\nhost = "127.0.0.1"\nport = 9\nca_file = "{certs}/garbage.pem"\n')
+    res = subprocess.run(
+        [*python_cmd(), "-m", "stanzalink", "run", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert res.returncode == 1
+    assert res.stderr.startswith(f"stanzalink: {cfg}: server.ca_file: {certs}/garbage.pem is not")
+
+
+def test_a_password_file_that_is_not_text_names_the_key(tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_bytes(b"\xff\xfe\x00secret")
+    with pytest.raises(ConfigError, match=r"^account\.password_file: cannot read .*/pw: "):
+        parse({"account": {"jid": "d@example.net", "password_file": str(pw)}})

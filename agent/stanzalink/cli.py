@@ -310,9 +310,10 @@ on the server while the device waits.
 EPILOG_CHECK = f"""\
 exit status: 0 valid, 1 wrong (the message names the key, e.g.
 "http.chunk_size: must be between 256 and 65536 bytes").
-Files the config names (password_file, ca_file, photo, the folder of
-scram_keys_file) must exist where it is checked: run it on the device, or as the
-unit's ExecStartPre.
+Files the config names are loaded as run loads them (password_file, ca_file,
+client_cert with client_key, identity.photo; the folder of scram_keys_file): a
+file that run could not use fails here. Run it on the device, or as the unit's
+ExecStartPre.
 {DOCS}
 """
 

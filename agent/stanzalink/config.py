@@ -8,6 +8,7 @@ that names the key: a device must not start half-configured.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -386,6 +387,81 @@ def load(path: str | Path) -> DeviceConfig:
     return parse(raw, base=Path(os.path.abspath(path)).parent)
 
 
+def _ssl_reason(exc: Exception) -> str:
+    """OpenSSL's words for a failure, without CPython's source position."""
+    text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    return re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text)
+
+
+class _Encrypted(Exception):
+    """The private key asks for a passphrase."""
+
+
+def _no_passphrase() -> bytes:
+    # OpenSSL would otherwise ask on the terminal: a service has none
+    raise _Encrypted
+
+
+def check_tls_files(ca_file: str | None, client_cert: str | None, client_key: str | None) -> None:
+    """Load ``[server] ca_file`` and ``client_cert`` / ``client_key`` the way
+    the client does before each connection attempt (``ssl``'s default
+    context, ``load_cert_chain``), so that a file the running agent could
+    not use fails at start and in ``check-config``, naming the key."""
+    if ca_file is None and client_cert is None:
+        return
+    import ssl
+
+    for key, path in (
+        ("server.ca_file", ca_file),
+        ("server.client_cert", client_cert),
+        ("server.client_key", client_key),
+    ):
+        if path is not None:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                raise ConfigError(f"{key}: cannot read {path}: {exc.strerror or exc}") from None
+    if ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ConfigError(
+                f"server.ca_file: {ca_file} is not a PEM certificate file: {_ssl_reason(exc)}"
+            ) from None
+    if client_cert is None:
+        return
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        ctx.load_verify_locations(cafile=client_cert)  # only its certificates
+    except (ssl.SSLError, ValueError) as exc:
+        raise ConfigError(
+            f"server.client_cert: {client_cert} holds no PEM certificate: {_ssl_reason(exc)}"
+        ) from None
+    key_name, key_path = (
+        ("server.client_key", client_key)
+        if client_key is not None
+        else ("server.client_cert", client_cert)
+    )
+    try:
+        ctx.load_cert_chain(client_cert, client_key, password=_no_passphrase)
+    except _Encrypted:
+        raise ConfigError(
+            f"{key_name}: the private key in {key_path} is encrypted; the agent cannot ask for "
+            "its passphrase (store it unencrypted, readable by the agent only)"
+        ) from None
+    except (ssl.SSLError, ValueError) as exc:
+        reason = _ssl_reason(exc)
+        if "KEY_VALUES_MISMATCH" in reason:
+            raise ConfigError(
+                f"{key_name}: the private key in {key_path} does not match the certificate "
+                f"in {client_cert}"
+            ) from None
+        what = "holds no private key" if client_key is None else "is not a PEM private key"
+        hint = " (name the key file in server.client_key)" if client_key is None else ""
+        raise ConfigError(f"{key_name}: {key_path} {what}{hint}: {reason}") from None
+
+
 def _did_you_mean(word: str, known: Any) -> str:
     from difflib import get_close_matches
 
@@ -443,7 +519,7 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
 
         try:
             stored = keystore.load(keys_file, str(jid))
-        except keystore.KeyStoreError as exc:
+        except (keystore.KeyStoreError, UnicodeDecodeError) as exc:
             raise ConfigError(f"account.scram_keys_file: {keys_file}: {exc}") from None
         if not stored:
             raise ConfigError(
@@ -451,7 +527,13 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
                 "and there is no password (give account.password for the first login)"
             )
     elif "password_file" in account:
-        password = Path(account["password_file"]).read_text().strip()
+        try:
+            password = Path(account["password_file"]).read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ConfigError(
+                f"account.password_file: cannot read {account['password_file']}: {why}"
+            ) from None
         if not password:
             raise ConfigError(f"account.password_file: {account['password_file']} is empty")
     else:
@@ -460,6 +542,7 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
     conn = values.get("connection", {})
     if "client_key" in server and "client_cert" not in server:
         raise ConfigError("server.client_key: needs server.client_cert")
+    check_tls_files(server.get("ca_file"), server.get("client_cert"), server.get("client_key"))
     roles = ("admin", "operator", "viewer")
     access = {k: v for k, v in values.get("access", {}).items() if k in roles}
     for role, entries in access.items():
