@@ -210,8 +210,10 @@ def parse_redirect(text: str, default_port: int) -> tuple[str, int] | None:
             if not 0 < len(label) <= 63 or label.startswith("-") or label.endswith("-"):
                 return None
             try:
-                label.encode("idna")
+                ascii_label = label.encode("idna").decode("ascii")
             except UnicodeError:
+                return None
+            if not all(ch.isalnum() or ch == "-" for ch in ascii_label):
                 return None
     port = default_port
     if port_text or text.endswith(":"):
@@ -865,10 +867,16 @@ class Client:
                 self.config.connect_timeout,
             )
         except (OSError, ssl.SSLError, TimeoutError) as exc:
-            log.error("TLS with %s failed: %s", self.config.jid.domain, exc)
-            self._tls_error = f"TLS with {self.config.jid.domain} failed: {exc}"
+            log.error("TLS with %s failed: %s", self.config.jid.domain, exc or type(exc).__name__)
+            self._tls_error = (
+                f"TLS with {self.config.jid.domain} failed: {exc or type(exc).__name__}"
+            )
             if proto.transport is not None:
-                proto.transport.close()
+                proto.transport.abort()
+            # a handshake that failed (or timed out) leaves the transport with
+            # asyncio's TLS protocol, which does not tell ours it was lost:
+            # without this the loop would wait for this connection forever
+            self._on_lost(proto, None)
             return
         if transport is None:
             return
