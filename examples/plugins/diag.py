@@ -80,6 +80,7 @@ def build(folder: str, log_file: str | None) -> tuple[str, list[str]]:
     help="write a diagnostics bundle and send it to you",
     role="operator",
     long_running=True,
+    read_only=True,  # a temporary file, deleted once sent: the device stays as it was
 )
 async def diag(inv: Invocation) -> list[Any]:
     section = inv.agent.config.section("console") if inv.agent is not None else {}

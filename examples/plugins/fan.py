@@ -30,7 +30,7 @@ def read_percent() -> int:
     return round(raw * 100 / 255)
 
 
-@command("fan", help="show the fan speed")
+@command("fan", help="show the fan speed", read_only=True)  # runs even when late
 def fan(inv: Invocation) -> KeyValue:
     return KeyValue([("fan", f"{read_percent()} %"), ("output", str(pwm_path()))])
 

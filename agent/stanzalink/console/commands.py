@@ -33,7 +33,9 @@ from stanzalink.access import Role
 from stanzalink.jid import JID
 from stanzalink.xep.delay import Delay
 
-MAX_DELAY = 120.0  # default of [console] max_delay (seconds; both front ends)
+# defaults of [console] keys that both front ends (console, ad-hoc) read
+MAX_DELAY = 120.0  # max_delay: seconds
+COMMAND_TIMEOUT = 300.0  # command_timeout: seconds
 QUOTED = 200  # characters of a command line quoted in a refusal
 
 

@@ -46,6 +46,7 @@ from stanzalink import __version__
 from stanzalink.access import Role
 from stanzalink.console import builtins, commands, filecmds
 from stanzalink.console.commands import (
+    COMMAND_TIMEOUT,
     MAX_DELAY,
     QUOTED,
     Command,
@@ -157,7 +158,7 @@ class Console(Feature):
         self.max_jobs = int(s.get("max_jobs", 4))
         self.max_jobs_total = int(s.get("max_jobs_total", type(self).max_jobs_total))
         self.confirm_timeout = float(s.get("confirm_timeout", 60))
-        self.command_timeout = float(s.get("command_timeout", 300))
+        self.command_timeout = float(s.get("command_timeout", COMMAND_TIMEOUT))
         self.max_delay = float(s.get("max_delay", MAX_DELAY))
         self.audit_file: str | None = s.get("audit_log")
 

@@ -62,6 +62,7 @@ from stanzalink.access import Role
 from stanzalink.console import commands as cmds
 from stanzalink.console import filecmds
 from stanzalink.console.commands import (
+    COMMAND_TIMEOUT,
     MAX_DELAY,
     Command,
     CommandError,
@@ -132,7 +133,7 @@ class AdHoc(Feature):
     disco_features = (NS,)
     # the commands served (see registries()); plugins register here
     registry: ClassVar[Registry] = cmds.registry
-    command_timeout = 300.0  # default of [console] command_timeout
+    command_timeout = COMMAND_TIMEOUT  # [console] command_timeout
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
