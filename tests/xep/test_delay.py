@@ -70,6 +70,8 @@ def test_the_age_of_a_stanza() -> None:
     assert bad == Delay("soon", None)
     assert bad.older_than(10**9) and "unknown" in bad.describe()
     assert delay_of(msg("x" * 100), T) == Delay("x" * 64, None)
+    # what is shown of a stamp (answers, the audit log) breaks no line
+    assert delay_of(msg("a&#10;b&#13;c&#9;d\u2028"), T) == Delay("a?b?c?d?", None)
 
 
 def test_older_than_and_describe() -> None:

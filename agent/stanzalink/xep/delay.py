@@ -69,7 +69,7 @@ def parse_stamp(text: str | None) -> float | None:
 class Delay:
     """The oldest ``<delay/>`` of a stanza, judged at arrival."""
 
-    stamp: str  # as the server wrote it (cut to 64 characters)
+    stamp: str  # as the server wrote it (cut to 64 characters, controls as "?")
     age: float | None  # seconds; None: unknown (unreadable or far-future stamp)
 
     def older_than(self, limit: float) -> bool:
@@ -93,7 +93,8 @@ def delay_of(stanza: Any, now: float, skew: float = 0.0) -> Delay | None:
         return None
     oldest: tuple[float, str] | None = None
     for raw in stamps:
-        shown = (raw or "")[:64]
+        # shown in answers and logs: cut, and nothing that breaks a line
+        shown = "".join(c if c.isprintable() else "?" for c in (raw or "")[:64])
         when = parse_stamp(raw)
         if when is None:
             return Delay(shown, None)
