@@ -29,7 +29,14 @@ def _chunks(stream: BinaryIO, size: int) -> Iterator[bytes]:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
-    from stanzalink.xml import StreamClose, StreamError, StreamOpen, StreamParser, tostring
+    from stanzalink.xml import (
+        StanzaSkipped,
+        StreamClose,
+        StreamError,
+        StreamOpen,
+        StreamParser,
+        tostring,
+    )
 
     try:
         parser = StreamParser(backend=args.backend)
@@ -44,6 +51,10 @@ def cmd_dump(args: argparse.Namespace) -> int:
                 out.write("open " + json.dumps(ev.attrib, ensure_ascii=False) + "\n")
             elif isinstance(ev, StreamClose):
                 out.write("close\n")
+            elif isinstance(ev, StanzaSkipped):
+                # a stanza over a parser limit, dropped: the stream goes on
+                skipped = {"limit": ev.limit, "tag": ev.tag, "attrib": ev.attrib}
+                out.write("skip " + json.dumps(skipped, ensure_ascii=False, sort_keys=True) + "\n")
             else:
                 out.write("stanza " + tostring(ev, oneline=True).decode() + "\n")  # type: ignore[arg-type]
 
@@ -352,8 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the events of a server-to-client XMPP byte stream",
         description=(
             "Read a server-to-client XMPP byte stream (stdin when no FILE) and print one "
-            "line per event: 'open {attributes as JSON}', 'stanza <xml>', 'close'. "
-            "On a stream error print 'error <condition>' and exit with status 1."
+            "line per event: 'open {attributes as JSON}', 'stanza <xml>', 'close', and "
+            '\'skip {"attrib": ..., "limit": ..., "tag": ...}\' for a stanza that '
+            "crossed a parser limit (max_stanza_bytes, max_depth, max_attrs, max_name_len) "
+            "and was dropped. On a stream error print 'error <condition>' and exit with "
+            "status 1."
         ),
         epilog=(
             "example:\n  stanzalink dump --backend expat --chunk 7 "

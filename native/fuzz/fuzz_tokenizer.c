@@ -19,7 +19,8 @@ static void check_arena(const sl_tok *tok) {
     sl_tok_pool(tok, &pl);
     for (i = 0; i < ne; i++) {
         const sl_event *e = &ev[i];
-        if (e->kind < SL_EV_OPEN || e->kind > SL_EV_CLOSE) abort();
+        if (e->kind < SL_EV_OPEN || e->kind > SL_EV_SKIP) abort();
+        if ((e->kind == SL_EV_SKIP) != (e->limit != 0) || e->limit > SL_LIMIT_NAME_LEN) abort();
         if (e->byte_start > e->byte_end) abort();
         if (i && ev[i - 1].byte_end > e->byte_start) abort();
         if (e->node_start + e->node_count > nn) abort();

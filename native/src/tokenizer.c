@@ -120,6 +120,7 @@ struct sl_tok {
     uint32_t text_node;   /* open TEXT node (relative) or NONE */
     /* element stack and namespaces */
     frame *stack;
+    uint32_t stack_cap;   /* frames allocated: max_depth + 2, more while skipping */
     uint32_t depth;
     binding *binds;
     uint32_t nbind, bind_cap;
@@ -133,7 +134,18 @@ struct sl_tok {
     uint32_t nattr, attr_cap;
     uint32_t tag_qoff, tag_qlen, tag_colon;
     uint32_t *hashtab;
-    uint32_t hash_cap;
+    uint32_t hash_cap, hash_mask;
+    /* a stanza being skipped (see tokenizer.h): the limit it crossed, and
+     * its tag and from/to/id/type for the SL_EV_SKIP event (bytes in skb:
+     * namespace, local name, then the values) */
+    int skip;
+    uint32_t skip_limit;
+    uint32_t plain_max;   /* plain_start_tag takes tags below this depth (0 while skipping) */
+    uint8_t *skb;
+    uint32_t skb_n, skb_cap;
+    uint32_t sk_ns_len, sk_name_len, sk_nattr;
+    uint8_t sk_which[4];  /* index into SK_NAMES of each kept attribute, in document order */
+    uint32_t sk_vlen[4];
     /* lexer */
     int st;
     int ret_st;           /* state to return to after a reference / UTF-8 char */
@@ -383,6 +395,7 @@ static inline sl_node *new_node(sl_tok *t, uint32_t kind) {
 }
 
 static inline int text_append(sl_tok *t, const uint8_t *s, uint32_t n) {
+    if (t->skip) return 0; /* a skipped stanza keeps no text */
     if (t->text_node == NONE) {
         sl_node *nd = new_node(t, SL_NODE_TEXT);
         if (!nd) return SL_E_NOMEM;
@@ -503,10 +516,11 @@ static uint32_t fnv(const uint8_t *s, uint32_t n, uint32_t h) {
 
 /* ------------------------------------------------------------------ lifecycle */
 void sl_limits_default(sl_limits *l) {
-    l->max_stanza_bytes = 262144;
+    l->max_stanza_bytes = SL_DEFAULT_MAX_STANZA_BYTES;
     l->max_depth = 64;
     l->max_attrs = 64;
     l->max_name_len = 256;
+    l->max_skip_bytes = SL_DEFAULT_MAX_SKIP_BYTES;
 }
 
 static void stream_init(sl_tok *t) {
@@ -522,6 +536,8 @@ static void stream_init(sl_tok *t) {
     t->nsbuf_len = 0;
     t->rootq_len = 0;
     t->nattr = 0;
+    t->skip = 0;
+    t->plain_max = t->lim.max_depth;
     t->st = ST_START;
     t->pending_cr = 0;
     t->rsqb = 0;
@@ -544,11 +560,13 @@ sl_tok *sl_tok_new(const sl_limits *limits) {
     if (limits) l = *limits;
     else sl_limits_default(&l);
     if (!l.max_stanza_bytes || !l.max_depth || !l.max_attrs || !l.max_name_len) return NULL;
+    if (l.max_skip_bytes < l.max_stanza_bytes) return NULL;
     if (l.max_depth > 1000000u) return NULL;
     t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->lim = l;
-    t->stack = calloc((size_t)l.max_depth + 2, sizeof(frame));
+    t->stack_cap = l.max_depth + 2;
+    t->stack = calloc((size_t)t->stack_cap, sizeof(frame));
     t->rootq = malloc((size_t)l.max_name_len + 1);
     if (!t->stack || !t->rootq) {
         sl_tok_free(t);
@@ -571,6 +589,7 @@ void sl_tok_free(sl_tok *t) {
     free(t->hashtab);
     free(t->decl);
     free(t->pack);
+    free(t->skb);
     free(t);
 }
 
@@ -583,7 +602,10 @@ static void shrink(void **buf, uint32_t *cap, uint32_t keep) {
     }
 }
 
+static void skip_release(sl_tok *t);
+
 void sl_tok_reset(sl_tok *t) {
+    skip_release(t);
     shrink((void **)&t->pool, &t->pool_cap, 65536);
     shrink((void **)&t->nodes, &t->node_cap, 4096);
     shrink((void **)&t->ev, &t->ev_cap, 256);
@@ -596,7 +618,7 @@ void sl_tok_reset(sl_tok *t) {
 
 size_t sl_tok_memory(const sl_tok *t) {
     return sizeof *t + (size_t)t->ev_cap * sizeof(sl_event) + (size_t)t->node_cap * sizeof(sl_node) +
-           t->pool_cap + ((size_t)t->lim.max_depth + 2) * sizeof(frame) +
+           t->pool_cap + (size_t)t->stack_cap * sizeof(frame) + t->skb_cap +
            (size_t)t->bind_cap * sizeof(binding) + t->nsbuf_cap + t->lim.max_name_len + 1 +
            (size_t)t->attr_cap * sizeof(attr_rec) + (size_t)t->hash_cap * sizeof(uint32_t) +
            t->decl_cap + t->pack_cap;
@@ -696,6 +718,7 @@ static int emit(sl_tok *t, uint32_t kind, uint64_t end) {
         e->pool_start = t->u_pool0;
         e->pool_len = t->pool_n - t->u_pool0;
         if (kind == SL_EV_STANZA) e->tag_id = stanza_tag_id(t);
+        if (kind == SL_EV_SKIP) e->limit = t->skip_limit;
     }
     e->byte_start = t->unit_start;
     e->byte_end = end;
@@ -759,11 +782,190 @@ static inline int ns_in_pool(sl_tok *t, binding *b, uint32_t *off) {
     return 0;
 }
 
+
+/* ------------------------------------------------------------------ skipped stanzas */
+/* The attributes a skip event keeps (unprefixed), by index. */
+static const char *const SK_NAMES[4] = {"from", "to", "id", "type"};
+static const uint32_t SK_LENS[4] = {4, 2, 2, 4};
+
+static int sk_index(const uint8_t *name, uint32_t len) {
+    int i;
+    for (i = 0; i < 4; i++)
+        if (len == SK_LENS[i] && memcmp(name, SK_NAMES[i], len) == 0) return i;
+    return -1;
+}
+
+static int sk_put(sl_tok *t, const uint8_t *s, uint32_t n) {
+    if (t->skb_n + n > t->skb_cap || !t->skb)
+        if (grow((void **)&t->skb, &t->skb_cap, t->skb_n + n, 1)) return SL_E_NOMEM;
+    if (n) memcpy(t->skb + t->skb_n, s, n);
+    t->skb_n += n;
+    return 0;
+}
+
+static int sk_attr(sl_tok *t, const uint8_t *name, uint32_t nlen, const uint8_t *v, uint32_t vlen) {
+    int k = sk_index(name, nlen);
+    if (k < 0 || t->sk_nattr == 4) return 0;
+    t->sk_which[t->sk_nattr] = (uint8_t)k;
+    t->sk_vlen[t->sk_nattr++] = vlen;
+    return sk_put(t, v, vlen);
+}
+
+/* Start skipping the current stanza: keep its tag and from/to/id/type
+ * (from the start tag whose '>' is being handled when `tag` is set, from
+ * the stanza's element node when it is open (depth >= 2), else none),
+ * drop its nodes, and let the namespace bindings in scope read their
+ * names from nsbuf (the unit's pool now only keeps the open elements'
+ * names: it is cut back after each tag). */
+typedef struct {
+    const uint8_t *ns;
+    uint32_t ns_len;
+} sk_tag;
+
+static int skip_begin(sl_tok *t, uint32_t limit, const sk_tag *tag) {
+    uint32_t i;
+    t->skb_n = t->sk_ns_len = t->sk_name_len = t->sk_nattr = 0;
+    if (tag) {
+        const uint8_t *q = pabs(t, t->tag_qoff);
+        uint32_t off = t->tag_colon == NONE ? 0 : t->tag_colon + 1;
+        if (sk_put(t, tag->ns, tag->ns_len) || sk_put(t, q + off, t->tag_qlen - off)) return SL_E_NOMEM;
+        t->sk_ns_len = tag->ns_len;
+        t->sk_name_len = t->tag_qlen - off;
+        for (i = 0; i < t->nattr; i++) {
+            const attr_rec *a = &t->attrs[i];
+            if (a->is_decl || a->colon != NONE) continue;
+            if (sk_attr(t, pabs(t, a->qoff), a->qlen, pabs(t, a->voff), a->vlen)) return SL_E_NOMEM;
+        }
+    } else if (t->depth >= 2) {
+        const sl_node *nd = &t->nodes[t->u_node0];
+        uint32_t k, n = nd->val_off;
+        if (sk_put(t, pabs(t, nd->ns_off), nd->ns_len) || sk_put(t, pabs(t, nd->name_off), nd->name_len))
+            return SL_E_NOMEM;
+        t->sk_ns_len = nd->ns_len;
+        t->sk_name_len = nd->name_len;
+        for (k = 1; k <= n; k++) {
+            const sl_node *an = nd + k;
+            if (an->kind != SL_NODE_ATTR || an->ns_len) continue;
+            if (sk_attr(t, pabs(t, an->name_off), an->name_len, pabs(t, an->val_off), an->val_len))
+                return SL_E_NOMEM;
+        }
+    }
+    for (i = 0; i < t->nbind; i++) {
+        binding *b = &t->binds[i];
+        if (b->gen == t->unit_gen && b->uoff != NONE) b->gen = NONE;
+    }
+    t->node_n = t->u_node0;
+    t->text_node = NONE;
+    t->skip = 1;
+    t->skip_limit = limit;
+    t->plain_max = 0;
+    return 0;
+}
+
+/* Give back what a long skip grew (the frames beyond max_depth, a huge
+ * tag's attribute table, declarations no longer in scope). */
+static void shrink_to(void **buf, uint32_t *cap, uint32_t used, uint32_t keep, size_t elem) {
+    void *nb;
+    if (*cap <= keep || used > keep || !*buf) return;
+    nb = realloc(*buf, (size_t)keep * elem);
+    if (!nb) return; /* keeping the larger block is fine */
+    *buf = nb;
+    *cap = keep;
+}
+
+static void skip_release(sl_tok *t) {
+    t->skip = 0;
+    t->plain_max = t->lim.max_depth;
+    shrink_to((void **)&t->stack, &t->stack_cap, 0, t->lim.max_depth + 2, sizeof(frame));
+    shrink((void **)&t->attrs, &t->attr_cap, 256);
+    shrink((void **)&t->hashtab, &t->hash_cap, 1024);
+    shrink_to((void **)&t->binds, &t->bind_cap, t->nbind, 256, sizeof(binding));
+    shrink_to((void **)&t->nsbuf, &t->nsbuf_cap, t->nsbuf_len, 4096, 1);
+    shrink((void **)&t->skb, &t->skb_cap, 4096);
+    shrink_to((void **)&t->pool, &t->pool_cap, t->pool_n, 65536, 1);
+}
+
+/* The skipped stanza's end tag (at depth 1 again): its event. */
+static int skip_end(sl_tok *t, uint64_t end) {
+    sl_node *nd;
+    uint32_t i, off;
+    t->node_n = t->u_node0;
+    t->pool_n = t->u_pool0;
+    if (t->skb_n && pool_put(t, t->skb, t->skb_n)) return SL_E_NOMEM;
+    if (t->node_n + 1 + t->sk_nattr > t->node_cap || !t->nodes)
+        if (grow((void **)&t->nodes, &t->node_cap, t->node_n + 1 + t->sk_nattr, sizeof(sl_node))) return SL_E_NOMEM;
+    nd = &t->nodes[t->node_n];
+    memset(nd, 0, (1 + (size_t)t->sk_nattr) * sizeof *nd);
+    nd->kind = SL_NODE_ELEM;
+    nd->next = 1 + t->sk_nattr;
+    nd->ns_off = 0;
+    nd->ns_len = t->sk_ns_len;
+    nd->name_off = t->sk_ns_len;
+    nd->name_len = t->sk_name_len;
+    nd->val_off = t->sk_nattr;
+    off = t->sk_ns_len + t->sk_name_len;
+    for (i = 0; i < t->sk_nattr; i++) {
+        sl_node *an = nd + 1 + i;
+        uint32_t k = t->sk_which[i];
+        an->kind = SL_NODE_ATTR;
+        an->next = 2 + i;
+        an->name_off = prel(t);
+        an->name_len = SK_LENS[k];
+        an->val_off = off;
+        an->val_len = t->sk_vlen[i];
+        off += t->sk_vlen[i];
+        if (pool_put(t, (const uint8_t *)SK_NAMES[k], SK_LENS[k])) return SL_E_NOMEM;
+    }
+    t->node_n += 1 + t->sk_nattr;
+    if (emit(t, SL_EV_SKIP, end)) return SL_E_NOMEM;
+    unit_end(t);
+    skip_release(t);
+    return 1;
+}
+
+/* A start tag inside a skipped stanza, checked: its name stays in the pool
+ * for the end tag, the rest of it goes; no nodes. */
+static int skip_push(sl_tok *t, uint64_t pos, int empty, uint32_t nbind0, uint32_t nsbuf0, uint32_t defb0) {
+    uint32_t i;
+    frame *f;
+    for (i = nbind0; i < t->nbind; i++) t->binds[i].gen = NONE; /* their names are in nsbuf */
+    t->nattr = 0;
+    if (empty) {
+        t->pool_n = t->u_pool0 + t->tag_qoff;
+        t->nbind = nbind0;
+        t->nsbuf_len = nsbuf0;
+        t->defb = defb0;
+        return t->depth == 1 ? skip_end(t, pos + 1) : 0;
+    }
+    t->pool_n = t->u_pool0 + t->tag_qoff + t->tag_qlen;
+    if (t->depth + 2 > t->stack_cap)
+        if (grow((void **)&t->stack, &t->stack_cap, t->depth + 2, sizeof(frame))) return SL_E_NOMEM;
+    f = &t->stack[t->depth];
+    f->node = 0;
+    f->qoff = t->tag_qoff;
+    f->qlen = t->tag_qlen;
+    f->nbind = nbind0;
+    f->nsbuf_len = nsbuf0;
+    f->defb = defb0;
+    t->depth++;
+    return 0;
+}
+
+/* Is the unit at the byte limit a stanza (an element)?  Inside one, or in
+ * its start tag at depth 1 (not an end tag, comment, PI or reference). */
+static int unit_is_stanza(const sl_tok *t) {
+    int st = t->st == ST_UTF8 ? t->ret_st : t->st;
+    if (t->depth >= 2) return 1;
+    if (t->depth != 1) return 0;
+    if (st >= ST_REF && st <= ST_REF_HEX) return t->in_attr_ref;
+    return st >= ST_STAG_NAME && st <= ST_ATTR_VAL;
+}
+
 /* ------------------------------------------------------------------ start tags */
 /* Open addressing over attribute indexes by qualified name; 1 when the
  * attribute duplicates one inserted before. */
 static int hash_insert(sl_tok *t, uint32_t idx, uint32_t h) {
-    uint32_t mask = t->hash_cap - 1, i = h & mask;
+    uint32_t mask = t->hash_mask, i = h & mask;
     attr_rec *a = &t->attrs[idx];
     while (t->hashtab[i] != NONE) {
         attr_rec *o = &t->attrs[t->hashtab[i]];
@@ -784,7 +986,10 @@ static int prepare_hash(sl_tok *t) {
         t->hashtab = nh;
         t->hash_cap = need;
     }
-    memset(t->hashtab, 0xFF, (size_t)t->hash_cap * sizeof(uint32_t));
+    /* only the part in use is cleared: a table grown by one huge tag costs
+     * the later small tags nothing */
+    t->hash_mask = need - 1;
+    memset(t->hashtab, 0xFF, (size_t)need * sizeof(uint32_t));
     return 0;
 }
 
@@ -912,7 +1117,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
             loc = q + a->colon + 1;
             loclen = a->qlen - a->colon - 1;
             a->hash = fnv(loc, loclen, fnv(ns, nslen, 2166136261u) ^ 0x5bd1e995u);
-            mask = t->hash_cap - 1;
+            mask = t->hash_mask;
             slot = a->hash & mask;
             while (t->hashtab[slot] != NONE) {
                 attr_rec *o = &t->attrs[t->hashtab[slot]];
@@ -937,14 +1142,32 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
             t->hashtab[slot] = i;
         }
     }
-    /* 3. limits */
-    if (t->nattr > t->lim.max_attrs)
-        return fail(t, SL_COND_POLICY_VIOLATION, pos, "too many attributes on one element");
-    if (t->tag_qlen > t->lim.max_name_len)
-        return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
-    if (nlong) return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
-    if (t->depth > t->lim.max_depth)
-        return fail(t, SL_COND_POLICY_VIOLATION, pos, "elements nested deeper than the limit");
+    /* 3. limits: the stream header's are faults; a stanza crossing one is
+     * skipped from here on (and none applies inside a skipped stanza) */
+    if (!t->skip) {
+        uint32_t limit = 0;
+        if (t->nattr > t->lim.max_attrs) limit = SL_LIMIT_ATTRS;
+        else if (t->tag_qlen > t->lim.max_name_len || nlong) limit = SL_LIMIT_NAME_LEN;
+        else if (t->depth > t->lim.max_depth) limit = SL_LIMIT_DEPTH;
+        if (limit && t->depth == 0)
+            return fail(t, SL_COND_POLICY_VIOLATION, pos,
+                        limit == SL_LIMIT_ATTRS      ? "too many attributes on one element"
+                        : limit == SL_LIMIT_NAME_LEN ? "a name is longer than the limit"
+                                                     : "elements nested deeper than the limit");
+        if (limit) {
+            sk_tag tag = {NULL, 0};
+            if (t->depth == 1) {
+                if (b != NULL) {
+                    tag.ns = ns_uri(t, b);
+                    tag.ns_len = b->ulen;
+                } else if (t->tag_colon != NONE) { /* xml: prefix */
+                    tag.ns = (const uint8_t *)XML_NS;
+                    tag.ns_len = sizeof XML_NS - 1;
+                }
+            }
+            if (skip_begin(t, limit, t->depth == 1 ? &tag : NULL)) return SL_E_NOMEM;
+        }
+    }
     /* 4. framing */
     q = pabs(t, t->tag_qoff);
     {
@@ -958,6 +1181,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         return fail(t, SL_COND_INVALID_NAMESPACE, pos,
                     "the root element is not <stream> in http://etherx.jabber.org/streams");
     if (t->depth > 0 && is_stream) NWF("a <stream:stream> inside the stream");
+    if (t->skip) return skip_push(t, pos, empty, nbind0, nsbuf0, defb0);
 
     /* 5. nodes */
     if (b != NULL && b->ulen > 0) {
@@ -1133,12 +1357,14 @@ static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
     } else {
         b = default_binding(t);
     }
-    /* 3. limits */
-    if (n > t->lim.max_attrs) return fail(t, SL_COND_POLICY_VIOLATION, pos, "too many attributes on one element");
-    if (t->tag_qlen > t->lim.max_name_len || nlong)
-        return fail(t, SL_COND_POLICY_VIOLATION, pos, "a name is longer than the limit");
-    if (t->depth > t->lim.max_depth)
-        return fail(t, SL_COND_POLICY_VIOLATION, pos, "elements nested deeper than the limit");
+    /* 3. limits: crossing one starts a skip, which end_start_tag() handles
+     * (the declaration is undone; it finds the same faults before) */
+    if (n > t->lim.max_attrs || t->tag_qlen > t->lim.max_name_len || nlong || t->depth > t->lim.max_depth) {
+        t->nbind = nbind0;
+        t->nsbuf_len = nsbuf0;
+        t->defb = defb0;
+        return end_start_tag(t, pos, empty, NULL, NULL);
+    }
     /* 4. framing: no second <stream:stream> */
     if (t->tag_qlen == 6 && b != NULL && b->ulen == sizeof STREAM_NS - 1 &&
         memcmp(base + t->tag_qoff, "stream", 6) == 0 && memcmp(ns_uri(t, b), STREAM_NS, b->ulen) == 0)
@@ -1207,6 +1433,11 @@ static inline int end_end_tag(sl_tok *t, uint64_t pos) {
     t->nbind = f->nbind;
     t->nsbuf_len = f->nsbuf_len;
     t->defb = f->defb;
+    if (t->skip) {
+        /* the closed element's name (and whatever followed it) goes */
+        t->pool_n = t->u_pool0 + f->qoff;
+        return t->depth == 1 ? skip_end(t, pos + 1) : 0;
+    }
     if (t->depth == 0) {
         if (emit(t, SL_EV_CLOSE, pos + 1)) return SL_E_NOMEM;
         unit_end(t);
@@ -2125,7 +2356,7 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
     if (pool_put(t, s, (uint32_t)(q - s))) goto bail;
     t->nattr = nattr;
     t->text_node = NONE;
-    if (t->depth >= 1 && !any_colon && nattr <= 8)
+    if (t->depth >= 1 && !any_colon && nattr <= 8 && !t->skip)
         *rc = end_start_tag_plain(t, POS(t, q, data), empty);
     else
         *rc = end_start_tag(t, POS(t, q, data), empty, NULL, NULL);
@@ -2165,7 +2396,7 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
     sl_node *nd, *an;
     binding *b;
     int empty = 0;
-    if (t->depth >= t->lim.max_depth) return NULL;
+    if (t->depth >= t->plain_max) return NULL; /* max_depth; 0 while skipping */
     if (stop - s < 2) {
         if (s == stop || name_cls[*s] == 1) t->more = 1;
         return NULL;
@@ -2463,22 +2694,31 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
      * the unit's start only, so it is computed again when that changes */
     uint64_t lim_unit = 0;
     const uint8_t *lim_stop = NULL;
+    int lim_skip = 0;
     while (p < end) {
         const uint8_t *stop = end;
         uint64_t pos;
         uint8_t c;
         if (t->in_unit) {
-            if (!lim_stop || lim_unit != t->unit_start) {
-                uint64_t limit = t->unit_start + t->lim.max_stanza_bytes; /* first byte too many */
+            if (!lim_stop || lim_unit != t->unit_start || lim_skip != t->skip) {
+                /* the first byte too many */
+                uint64_t limit = t->unit_start + (t->skip ? t->lim.max_skip_bytes : t->lim.max_stanza_bytes);
                 uint64_t avail = limit > t->base ? limit - t->base : 0;
                 lim_unit = t->unit_start;
+                lim_skip = t->skip;
                 lim_stop = avail < (uint64_t)(end - data) ? data + avail : end;
             }
             if (p >= lim_stop) {
+                if (!t->skip && t->seen_root && unit_is_stanza(t)) {
+                    /* a stanza over max_stanza_bytes: skipped from this byte on */
+                    if (skip_begin(t, SL_LIMIT_STANZA_BYTES, NULL)) return SL_E_NOMEM;
+                    continue;
+                }
                 *out = p;
                 return fail(t, SL_COND_POLICY_VIOLATION, POS(t, p, data),
-                            t->seen_root ? "stanza larger than the limit"
-                                         : "stream header larger than the limit");
+                            t->skip        ? "skipped stanza larger than max_skip_bytes"
+                            : t->seen_root ? "stanza larger than the limit"
+                                           : "stream header larger than the limit");
             }
             stop = lim_stop;
         }
@@ -2623,7 +2863,7 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                     *out = p;
                     return 0;
                 }
-                if (frc != 0 || p >= lim || *p != '<' || t->st != ST_TEXT) break;
+                if (frc != 0 || p >= lim || *p != '<' || t->st != ST_TEXT || t->skip) break;
             }
             if (tags) continue;
         }

@@ -44,6 +44,7 @@ static void txt_pool(sl_text *t, const uint8_t *pool, uint32_t off, uint32_t len
 
 /* Append the current arena's events as lines:
  *   open|stanza  <node>...   one line per event, nodes separated by spaces
+ *   skip LIMIT @START-END <node>...   a skipped stanza (its tag and from/to/id/type)
  *   E{ns}local  A{ns}local=value  T"text"  N prefix=ns  and "/" at each element end
  *   close
  */
@@ -62,7 +63,17 @@ static void print_events(sl_text *out, const sl_tok *tok) {
             txt_str(out, "close\n");
             continue;
         }
-        txt_str(out, e->kind == SL_EV_OPEN ? "open" : "stanza");
+        if (e->kind == SL_EV_SKIP) {
+            static const char *const limits[] = {"?", "max_stanza_bytes", "max_depth", "max_attrs",
+                                                 "max_name_len"};
+            char where[64];
+            txt_str(out, "skip ");
+            txt_str(out, e->limit <= 4 ? limits[e->limit] : "?");
+            snprintf(where, sizeof where, " @%llu-%llu", (unsigned long long)e->byte_start,
+                     (unsigned long long)e->byte_end);
+            txt_str(out, where);
+        } else
+            txt_str(out, e->kind == SL_EV_OPEN ? "open" : "stanza");
         for (k = 0; k < e->node_count; k++) {
             const sl_node *x = &n[k];
             while (top > 0 && ends[top - 1] == k) {
@@ -101,7 +112,7 @@ static void print_events(sl_text *out, const sl_tok *tok) {
                 txt_str(out, "?");
             }
         }
-        while (top > 0 && e->kind == SL_EV_STANZA) {
+        while (top > 0 && (e->kind == SL_EV_STANZA || e->kind == SL_EV_SKIP)) {
             txt_str(out, " /");
             top--;
         }

@@ -206,7 +206,9 @@ static void test_limits_exact(void) {
         n += (size_t)sprintf(buf + n, "</body></message>");
         out = run_chunked((const uint8_t *)buf, n, 7, &lim);
         if (body <= 200) CHECK(strstr(out, "stanza") && !strstr(out, "error"), "%d-byte stanza: %s", body, out);
-        else CHECK(strstr(out, "error policy-violation") != NULL, "%d-byte stanza: %s", body, out);
+        else CHECK(strstr(out, "skip max_stanza_bytes @147-348 E{jabber:client}message /\n") && !strstr(out, "error") &&
+                       !strstr(out, "\nstanza"),
+                   "%d-byte stanza: %s", body, out);
         free(out);
     }
 }
@@ -421,8 +423,209 @@ static void test_pack(void) {
     sl_tok_free(tok);
 }
 
+
+/* the stream of HEADER + body, in the golden form, for every chunk size
+ * from 1 to 16 and whole: all the same (returned), else a failure */
+static char *skip_run(const char *body, const sl_limits *lim) {
+    char *buf = malloc(strlen(HEADER) + strlen(body) + 1), *whole;
+    size_t len, chunk;
+    strcpy(buf, HEADER);
+    strcat(buf, body);
+    len = strlen(buf);
+    whole = run_chunked((const uint8_t *)buf, len, 0, lim);
+    for (chunk = 1; chunk <= 16; chunk++) {
+        char *got = run_chunked((const uint8_t *)buf, len, chunk, lim);
+        CHECK(strcmp(got, whole) == 0, "chunk %zu:\n--- whole\n%s--- chunked\n%s", chunk, whole, got);
+        free(got);
+    }
+    free(buf);
+    return whole;
+}
+
+/* the lines of out after the open line */
+static const char *after_open(const char *out) {
+    const char *nl = strchr(out, '\n');
+    return nl ? nl + 1 : out;
+}
+
+static void repeat(char *buf, const char *s, int n) {
+    while (n--) strcat(buf, s);
+}
+
+/* A stanza crossing a limit is skipped whole, reported once, and the
+ * stream goes on. */
+static void test_skip(void) {
+    static char body[16384];
+    sl_limits lim;
+    char *out;
+    int i;
+    const char *after = "stanza E{jabber:client}message A{}id=ok E{jabber:client}body T|after| / /\n";
+    const char *ok = "<message id='ok'><body>after</body></message>";
+
+    /* 70 nested elements (the issue's message), then a stanza that arrives */
+    strcpy(body, "<message from='a@b/c' to='me@d' id='x1' type='chat' xml:lang='en'><body>x</body>");
+    repeat(body, "<a>", 70);
+    repeat(body, "</a>", 70);
+    strcat(body, "</message>");
+    strcat(body, ok);
+    out = skip_run(body, NULL);
+    CHECK(strncmp(after_open(out),
+                  "skip max_depth @147-",
+                  20) == 0 && strstr(out, "E{jabber:client}message A{}from=a@b/c A{}to=me@d A{}id=x1 A{}type=chat /\n") &&
+              strstr(out, after) && !strstr(out, "error"),
+          "70 nested: %s", out);
+    free(out);
+
+    /* 70 attributes on the stanza itself, empty and not; and on a child */
+    strcpy(body, "<iq type='set' id='w1' ");
+    for (i = 0; i < 70; i++) sprintf(body + strlen(body), " a%d='%d'", i, i);
+    strcat(body, "/>");
+    strcat(body, ok);
+    strcat(body, "<message id='w2'><x ");
+    for (i = 0; i < 70; i++) sprintf(body + strlen(body), " xmlns:p%d='urn:%d'", i, i);
+    strcat(body, "><p3:y p9:z='1'/></x></message>");
+    strcat(body, ok);
+    out = skip_run(body, NULL);
+    CHECK(strstr(out, "skip max_attrs") && strstr(out, "E{jabber:client}iq A{}type=set A{}id=w1 /\n") &&
+              strstr(out, "E{jabber:client}message A{}id=w2 /\n" "stanza") && !strstr(out, "error"),
+          "70 attributes: %s", out);
+    free(out);
+
+    /* a name over max_name_len, on the stanza and inside it */
+    sl_limits_default(&lim);
+    lim.max_name_len = 13; /* stream:stream */
+    out = skip_run("<message to='t'><body bodybodybodybo='1'/></message><longer-name-xyz id='n'/><message id='ok'/>",
+                   &lim);
+    CHECK(strcmp(after_open(out), "skip max_name_len @147-199 E{jabber:client}message A{}to=t /\n"
+                                  "skip max_name_len @199-224 E{jabber:client}longer-name-xyz A{}id=n /\n"
+                                  "stanza E{jabber:client}message A{}id=ok /\n") == 0,
+          "names: %s", out);
+    free(out);
+
+    /* bytes: over max_stanza_bytes in the start tag (no tag known), in the
+     * text, and the first limit in document order wins */
+    sl_limits_default(&lim);
+    lim.max_stanza_bytes = 160;
+    lim.max_depth = 3;
+    strcpy(body, "<message id='a' ");
+    repeat(body, " ", 200);
+    strcat(body, "><body>x</body></message><message id='b'><body>");
+    repeat(body, "y", 300);
+    strcat(body, "</body></message><message id='c'><a><b><c><d/></c></b></a><body>");
+    repeat(body, "z", 300);
+    strcat(body, "</body></message><message id='ok'/>");
+    out = skip_run(body, &lim);
+    CHECK(strstr(out, "skip max_stanza_bytes @147-") && strstr(out, " E{} /\nskip max_stanza_bytes @") &&
+              strstr(out, "E{jabber:client}message A{}id=b /\nskip max_depth @") &&
+              strstr(out, "E{jabber:client}message A{}id=c /\nstanza E{jabber:client}message A{}id=ok /\n") &&
+              !strstr(out, "error"),
+          "bytes: %s", out);
+    free(out);
+
+    /* broken XML inside a skipped stanza still ends the stream */
+    {
+        static const char *const broken[][2] = {
+            {"</c>", "not-well-formed"},          /* mismatched end tag */
+            {"<!-- x -->", "restricted-xml"},     /* a comment */
+            {"<q:r/>", "not-well-formed"},        /* an unbound prefix */
+            {"<r a='1' a='2'/>", "not-well-formed"}, /* a duplicate attribute */
+            {"&nbsp;", "restricted-xml"},         /* an entity */
+            {"\xff", "not-well-formed"},          /* bad UTF-8 */
+            {"<stream:stream/>", "not-well-formed"},
+            {"<r xmlns:p='urn:p' xmlns:q='urn:p' p:a='1' q:a='2'/>", "not-well-formed"},
+        };
+        size_t k;
+        for (k = 0; k < sizeof broken / sizeof broken[0]; k++) {
+            char want[64];
+            strcpy(body, "<message><a>");
+            repeat(body, "<b>", 70);
+            strcat(body, broken[k][0]);
+            repeat(body, "</b>", 70);
+            strcat(body, "</a></message>");
+            strcat(body, ok);
+            out = skip_run(body, NULL);
+            snprintf(want, sizeof want, "error %s\n", broken[k][1]);
+            CHECK(strcmp(after_open(out), want) == 0, "%s inside a skipped stanza: %s", broken[k][0], out);
+            free(out);
+        }
+    }
+
+    /* the stream header over a limit stays a stream error */
+    sl_limits_default(&lim);
+    lim.max_attrs = 3;
+    out = skip_run("<message/>", &lim);
+    CHECK(strcmp(out, "error policy-violation\n") == 0, "header attrs: %s", out);
+    free(out);
+
+    /* the hard cap: a skipped stanza over max_skip_bytes */
+    sl_limits_default(&lim);
+    lim.max_stanza_bytes = 200;
+    lim.max_skip_bytes = 400;
+    strcpy(body, "<message><body>");
+    repeat(body, "y", 360);
+    strcat(body, "</body></message>"); /* 392 bytes: skipped */
+    strcat(body, "<message><body>");
+    repeat(body, "y", 369);
+    strcat(body, "</body></message>"); /* 401 bytes */
+    out = skip_run(body, &lim);
+    CHECK(strstr(after_open(out), "skip max_stanza_bytes @147-539 E{jabber:client}message /\nerror policy-violation\n"),
+          "hard cap: %s", out);
+    free(out);
+    lim.max_skip_bytes = 199;
+    CHECK(sl_tok_new(&lim) == NULL, "max_skip_bytes below max_stanza_bytes is refused");
+}
+
+/* Skipping a deep stanza keeps its names, not its text or nodes; what a
+ * long skip grew is given back when it ends. */
+static void test_skip_memory(void) {
+    sl_tok *tok = sl_tok_new(NULL);
+    size_t base, peak = 0, i, n = 100000;
+    const char *open_tag = "<element>", *close_tag = "</element>";
+    uint8_t text[4096];
+    int skipped = 0;
+    uint32_t ne;
+    const sl_event *ev;
+    memset(text, 't', sizeof text);
+    sl_tok_feed(tok, (const uint8_t *)HEADER, strlen(HEADER), 0, NULL);
+    sl_tok_feed(tok, (const uint8_t *)"<message><body>hi</body></message>", 34, 0, NULL);
+    base = sl_tok_memory(tok);
+    sl_tok_feed(tok, (const uint8_t *)"<message>", 9, 0, NULL);
+    /* 100 levels (the skip starts at the 65th), then 200 KiB of text: not kept */
+    for (i = 0; i < 100; i++) sl_tok_feed(tok, (const uint8_t *)open_tag, strlen(open_tag), 0, NULL);
+    for (i = 0; i < 50; i++) sl_tok_feed(tok, text, sizeof text, 0, NULL);
+    CHECK(sl_tok_memory(tok) < base + 16 * 1024, "100 levels and 200 KiB of text: %zu (base %zu)",
+          sl_tok_memory(tok), base);
+    /* 100,000 levels (1 MB): the names and one frame each */
+    for (i = 100; i < n; i++) {
+        sl_tok_feed(tok, (const uint8_t *)open_tag, strlen(open_tag), 0, NULL);
+        if (sl_tok_memory(tok) > peak) peak = sl_tok_memory(tok);
+    }
+    CHECK(peak < base + n * 48, "skipping 100000 levels: %zu bytes (base %zu)", peak, base);
+    for (i = 0; i < n; i++) sl_tok_feed(tok, (const uint8_t *)close_tag, strlen(close_tag), 0, NULL);
+    CHECK(sl_tok_feed(tok, (const uint8_t *)"</message>", 10, 0, NULL) == 1, "the skip ends");
+    ev = sl_tok_events(tok, &ne);
+    skipped = ne == 1 && ev[0].kind == SL_EV_SKIP && ev[0].limit == SL_LIMIT_DEPTH;
+    CHECK(skipped, "one skip event");
+    CHECK(sl_tok_memory(tok) < base + 512 * 1024, "after the skip: %zu (base %zu)", sl_tok_memory(tok), base);
+    CHECK(sl_tok_feed(tok, (const uint8_t *)"<message><body>hi</body></message>", 34, 0, NULL) == 1,
+          "a stanza after the skip");
+    sl_tok_free(tok);
+}
+
+static void test_default_limits(void) {
+    sl_limits lim;
+    sl_limits_default(&lim);
+    CHECK(lim.max_stanza_bytes == SL_DEFAULT_MAX_STANZA_BYTES && lim.max_stanza_bytes == 1048576,
+          "max_stanza_bytes %u", lim.max_stanza_bytes);
+    CHECK(lim.max_skip_bytes == SL_DEFAULT_MAX_SKIP_BYTES && lim.max_skip_bytes >= lim.max_stanza_bytes,
+          "max_skip_bytes %u", lim.max_skip_bytes);
+}
+
 int main(int argc, char **argv) {
     test_limits_exact();
+    test_skip();
+    test_skip_memory();
+    test_default_limits();
     test_error_position();
     test_max_events_and_consumed();
     test_ring();

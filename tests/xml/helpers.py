@@ -6,17 +6,29 @@ import itertools
 import json
 from collections.abc import Iterable
 
-from stanzalink.xml import StreamClose, StreamError, StreamOpen, StreamParser, tostring
+from stanzalink.xml import (
+    StanzaSkipped,
+    StreamClose,
+    StreamError,
+    StreamOpen,
+    StreamParser,
+    tostring,
+)
 
 
 def describe(events: Iterable[object]) -> list[str]:
-    """Events as comparable lines (the same form `stanzalink dump` prints)."""
+    """Events as comparable lines (the form `stanzalink dump` prints; a
+    skip line also carries the skipped stanza's byte range and limit value)."""
     out = []
     for ev in events:
         if isinstance(ev, StreamOpen):
             out.append("open " + json.dumps(ev.attrib) + " " + json.dumps(ev.nsmap, sort_keys=True))
         elif isinstance(ev, StreamClose):
             out.append("close")
+        elif isinstance(ev, StanzaSkipped):
+            body = {"limit": ev.limit, "tag": ev.tag, "attrib": ev.attrib}
+            where = f" @{ev.offset}-{ev.end} {ev.value}"
+            out.append("skip " + json.dumps(body, sort_keys=True) + where)
         else:
             out.append("stanza " + tostring(ev, oneline=True).decode())  # type: ignore[arg-type]
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from .cases import AT_START, CLOSE, HEADER, IN_STREAM, STANZA
@@ -40,6 +42,12 @@ def _stanza_of(size: int) -> bytes:
     return head + b"x" * (size - len(head) - len(tail)) + tail
 
 
+def _skip(line: str) -> dict[str, object]:
+    """The JSON of a 'skip' line (without the byte range)."""
+    assert line.startswith("skip "), line
+    return json.loads(line[5:].rsplit(" @", 1)[0])  # type: ignore[no-any-return]
+
+
 @pytest.mark.parametrize("limit", [64, 100, 1000])
 def test_stanza_byte_limit_is_exact(backend: str, limit: int) -> None:
     ok = _stanza_of(limit)
@@ -53,18 +61,23 @@ def test_stanza_byte_limit_is_exact(backend: str, limit: int) -> None:
     if limits is None:
         return
     for chunk in CHUNKINGS:
-        lines = run(backend, HEADER + ok + big, chunk, **limits)
-        assert lines[-1] == "error policy-violation", (chunk, lines)
-        assert len(lines) == 3
+        lines = run(backend, HEADER + ok + big + ok, chunk, **limits)
+        start = len(HEADER) + limit
+        assert lines[1].startswith("stanza") and lines[3].startswith("stanza"), lines
+        assert lines[2] == (
+            'skip {"attrib": {}, "limit": "max_stanza_bytes", "tag": "{jabber:client}message"}'
+            f" @{start}-{start + limit + 1} {limit}"
+        ), (chunk, lines)
+        assert len(lines) == 4
 
 
-def test_stanza_limit_fires_at_the_byte_whatever_follows(backend: str) -> None:
-    """Byte limit+1 of a stanza is the fault even if later bytes are broken too."""
-    limit = 200
+def test_broken_xml_after_the_byte_limit_still_ends_the_stream(backend: str) -> None:
+    """Past max_stanza_bytes the stanza is skipped, but its bytes are still
+    checked: bad UTF-8 after the limit is not-well-formed."""
     body = b"<message><body>" + b"y" * 300 + b"\xff</body></message>"
     for chunk in CHUNKINGS:
-        assert run(backend, HEADER + body, chunk, max_stanza_bytes=limit)[-1] == (
-            "error policy-violation"
+        assert run(backend, HEADER + body, chunk, max_stanza_bytes=200)[-1] == (
+            "error not-well-formed"
         )
 
 
@@ -76,12 +89,25 @@ def test_header_limit(backend: str) -> None:
         assert lines == ["error policy-violation"]
 
 
+def test_header_depth_attrs_and_names_stay_faults(backend: str) -> None:
+    for chunk in CHUNKINGS:
+        assert run(backend, MINI_HEADER + b"<a/>", chunk, max_attrs=1)[-1].startswith("stanza")
+        assert run(backend, HEADER + STANZA, chunk, max_attrs=3) == ["error policy-violation"]
+        assert run(backend, HEADER + STANZA, chunk, max_name_len=12) == ["error policy-violation"]
+
+
 def test_depth_limit(backend: str) -> None:
     ok = b"<message><a><b/></a></message>"  # depth 3
-    bad = b"<message><a><b><c/></b></a></message>"
+    bad = b"<message id='d'><a><b><c/></b></a></message>"
     for chunk in CHUNKINGS:
         assert run(backend, HEADER + ok, chunk, max_depth=3)[-1].startswith("stanza")
-        assert run(backend, HEADER + bad, chunk, max_depth=3)[-1] == "error policy-violation"
+        lines = run(backend, HEADER + bad + ok, chunk, max_depth=3)
+        assert _skip(lines[1]) == {
+            "attrib": {"id": "d"},
+            "limit": "max_depth",
+            "tag": "{jabber:client}message",
+        }
+        assert lines[2].startswith("stanza") and len(lines) == 3
 
 
 def test_attribute_limit_counts_namespace_declarations(backend: str) -> None:
@@ -89,7 +115,9 @@ def test_attribute_limit_counts_namespace_declarations(backend: str) -> None:
     bad = b"<message xmlns='jabber:client' xmlns:p='urn:p' a='1' b='2'/>"
     for chunk in CHUNKINGS:
         assert run(backend, MINI_HEADER + ok, chunk, max_attrs=3)[-1].startswith("stanza")
-        assert run(backend, MINI_HEADER + bad, chunk, max_attrs=3)[-1] == "error policy-violation"
+        lines = run(backend, MINI_HEADER + bad + ok, chunk, max_attrs=3)
+        assert _skip(lines[1])["limit"] == "max_attrs", lines
+        assert lines[2].startswith("stanza") and len(lines) == 3
 
 
 def test_name_length_limit(backend: str) -> None:
@@ -100,8 +128,16 @@ def test_name_length_limit(backend: str) -> None:
     for chunk in CHUNKINGS:
         assert run(backend, head + ok, chunk, max_name_len=19)[-1].startswith("stanza")
         assert run(backend, head + ok, chunk, max_name_len=10)[-1].startswith("stanza")
-        assert run(backend, head + bad, chunk, max_name_len=10)[-1] == "error policy-violation"
-        assert run(backend, head + attr_bad, chunk, max_name_len=10)[-1] == "error policy-violation"
+        assert _skip(run(backend, head + bad, chunk, max_name_len=10)[-1]) == {
+            "attrib": {},
+            "limit": "max_name_len",
+            "tag": "{jabber:client}abcdefghi",
+        }
+        assert _skip(run(backend, head + attr_bad, chunk, max_name_len=10)[-1]) == {
+            "attrib": {},
+            "limit": "max_name_len",
+            "tag": "{http://etherx.jabber.org/streams}message",
+        }
 
 
 def test_huge_text_fed_bytewise_is_linear(backend: str) -> None:

@@ -5,7 +5,8 @@ Public interface::
 
     from stanzalink.xml import StreamParser, StreamError
     parser = StreamParser(backend="native")   # or "expat"
-    for event in parser.feed(chunk): ...       # StreamOpen, Element, StreamClose
+    for event in parser.feed(chunk): ...       # StreamOpen, Element, StanzaSkipped,
+                                               # StreamClose
 """
 
 from stanzalink.xml.builder import E, sub
@@ -14,19 +15,23 @@ from stanzalink.xml.events import (
     STREAM_NS,
     XML_NS,
     Event,
+    StanzaSkipped,
     StreamClose,
     StreamError,
     StreamOpen,
 )
+from stanzalink.xml.limits import DEFAULT_LIMITS
 from stanzalink.xml.serializer import escape_attr, escape_text, tostring
 from stanzalink.xml.stream import StreamParser, available_backends
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "STREAM_NS",
     "XML_NS",
     "E",
     "Element",
     "Event",
+    "StanzaSkipped",
     "StreamClose",
     "StreamError",
     "StreamOpen",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from stanzalink.xml.limits import DEFAULT_LIMITS, check_limits
+
 try:
     from stanzalink._sl_native import ffi as _ffi
     from stanzalink._sl_native import lib as _lib
@@ -56,32 +58,33 @@ _EMPTY = memoryview(b"").cast("I")
 _raw = tuple.__new__  # a RawFeed without the Python-level namedtuple __new__
 
 
-def _check_limit(name: str, value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 0xFFFFFFFF:
-        raise ValueError(f"{name} must be a positive 32-bit integer, not {value!r}")
-    return value
-
-
 class Tokenizer:
     """The C tokenizer for one stream."""
 
     def __init__(
         self,
         *,
-        max_stanza_bytes: int = 262144,
-        max_depth: int = 64,
-        max_attrs: int = 64,
-        max_name_len: int = 256,
+        max_stanza_bytes: int = DEFAULT_LIMITS["max_stanza_bytes"],
+        max_depth: int = DEFAULT_LIMITS["max_depth"],
+        max_attrs: int = DEFAULT_LIMITS["max_attrs"],
+        max_name_len: int = DEFAULT_LIMITS["max_name_len"],
+        max_skip_bytes: int = DEFAULT_LIMITS["max_skip_bytes"],
     ) -> None:
         if not AVAILABLE:
             raise RuntimeError(f"the native module is not available: {IMPORT_ERROR}")
+        checked = check_limits(
+            {
+                "max_stanza_bytes": max_stanza_bytes,
+                "max_depth": max_depth,
+                "max_attrs": max_attrs,
+                "max_name_len": max_name_len,
+                "max_skip_bytes": max_skip_bytes,
+            }
+        )
+        self.limits = checked
         limits = ffi.new("sl_limits *")
-        limits.max_stanza_bytes = _check_limit("max_stanza_bytes", max_stanza_bytes)
-        limits.max_depth = _check_limit("max_depth", max_depth)
-        if max_depth > 1_000_000:
-            raise ValueError("max_depth must be at most 1000000")
-        limits.max_attrs = _check_limit("max_attrs", max_attrs)
-        limits.max_name_len = _check_limit("max_name_len", max_name_len)
+        for name, value in checked.items():
+            setattr(limits, name, value)
         tok = lib.sl_tok_new(limits)
         if tok == ffi.NULL:
             raise MemoryError("sl_tok_new failed")

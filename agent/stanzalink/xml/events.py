@@ -1,7 +1,8 @@
 """What a :class:`~stanzalink.xml.StreamParser` produces.
 
 ``feed()`` returns a list whose items are :class:`StreamOpen` (the stream
-header), :class:`~stanzalink.xml.element.Element` (one complete stanza) or
+header), :class:`~stanzalink.xml.element.Element` (one complete stanza),
+:class:`StanzaSkipped` (a stanza that crossed a parser limit, dropped) or
 :class:`StreamClose`; a bad stream raises :class:`StreamError`.
 """
 
@@ -54,7 +55,69 @@ class StreamClose(Value):
     __slots__ = ()
 
 
-Event = Union[StreamOpen, "Element", StreamClose]
+_LIMIT_TEXT = {
+    "max_stanza_bytes": "larger than {} bytes",
+    "max_depth": "elements nested deeper than {}",
+    "max_attrs": "more than {} attributes on one element",
+    "max_name_len": "a name longer than {} bytes",
+}
+
+
+class StanzaSkipped(Value):
+    """A stanza that crossed a parser limit: dropped whole, the stream goes on.
+
+    ``limit`` names the limit it crossed first, in document order:
+    ``"max_stanza_bytes"``, ``"max_depth"``, ``"max_attrs"`` or
+    ``"max_name_len"``; ``value`` is that limit's setting.  ``tag`` is the
+    stanza element's ``{namespace}local`` (ElementTree form) and ``attrib``
+    its unprefixed ``from``, ``to``, ``id`` and ``type`` attributes, decoded,
+    when its start tag was read (also when that start tag itself crossed
+    ``max_attrs`` or ``max_name_len``); ``""`` and ``{}`` when the stanza
+    crossed ``max_stanza_bytes`` before its start tag ended.  ``offset`` and
+    ``end`` are the stream byte offsets of its ``<`` and one past its last
+    ``>``.  The skipped content was still checked as XML: broken XML in it
+    raises :class:`StreamError` instead.
+    """
+
+    __slots__ = ("limit", "tag", "attrib", "offset", "end", "value")  # noqa: RUF023 (this order)
+
+    limit: str
+    tag: str
+    attrib: dict[str, str]
+    offset: int
+    end: int
+    value: int
+
+    def __init__(
+        self,
+        limit: str,
+        tag: str,
+        attrib: dict[str, str],
+        offset: int,
+        end: int,
+        value: int = 0,
+    ) -> None:
+        _set(self, "limit", limit)
+        _set(self, "tag", tag)
+        _set(self, "attrib", attrib)
+        _set(self, "offset", offset)
+        _set(self, "end", end)
+        _set(self, "value", value)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.attrib.get(key, default)
+
+    @property
+    def message(self) -> str:
+        """e.g. ``stanza skipped: elements nested deeper than 64``"""
+        what = _LIMIT_TEXT.get(self.limit, self.limit + " {}").format(self.value or "the limit")
+        return f"stanza skipped: {what}"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+Event = Union[StreamOpen, "Element", StanzaSkipped, StreamClose]
 
 
 class StreamError(RemoteProtocolError):

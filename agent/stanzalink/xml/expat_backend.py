@@ -10,7 +10,12 @@ To report ``max_stanza_bytes`` at exactly the byte the native tokenizer
 does, input is handed to expat in pieces that never reach past the current
 unit's budget (a unit is the prolog and stream header, or one top-level
 construct: a stanza or the closing tag), and the raw bytes of the open unit
-are kept (bounded by that same limit) to find where it ends.
+are kept (bounded by that same limit, ``max_skip_bytes`` while skipping) to
+find where it ends.
+
+A stanza that crosses a limit is skipped as the native tokenizer skips it:
+expat still checks the rest of it, no nodes are built, and its end gives
+one :class:`StanzaSkipped`.
 """
 
 from __future__ import annotations
@@ -29,16 +34,19 @@ from stanzalink.xml.events import (
     STREAM_NS,
     UNSUPPORTED_ENCODING,
     Event,
+    StanzaSkipped,
     StreamClose,
     StreamError,
     StreamOpen,
 )
+from stanzalink.xml.limits import DEFAULT_LIMITS, check_limits
 
 _SEP = "\x01"  # not an XML Char: cannot occur in a namespace name or a name
 _STREAM_TAG = STREAM_NS + _SEP + "stream"
 _WS = " \t\n\r"
 _NON_WS = re.compile(rb"[^ \t\r\n]")
 _TAG_END = re.compile(rb"[>\"']")
+_SKIP_ATTRS = ("from", "to", "id", "type")  # what a StanzaSkipped keeps
 
 _ENTITY_ERRORS = {
     _experr.codes[_experr.XML_ERROR_UNDEFINED_ENTITY],
@@ -84,23 +92,26 @@ class ExpatTokenizer:
     def __init__(
         self,
         *,
-        max_stanza_bytes: int = 262144,
-        max_depth: int = 64,
-        max_attrs: int = 64,
-        max_name_len: int = 256,
+        max_stanza_bytes: int = DEFAULT_LIMITS["max_stanza_bytes"],
+        max_depth: int = DEFAULT_LIMITS["max_depth"],
+        max_attrs: int = DEFAULT_LIMITS["max_attrs"],
+        max_name_len: int = DEFAULT_LIMITS["max_name_len"],
+        max_skip_bytes: int = DEFAULT_LIMITS["max_skip_bytes"],
     ) -> None:
-        for name, value in (
-            ("max_stanza_bytes", max_stanza_bytes),
-            ("max_depth", max_depth),
-            ("max_attrs", max_attrs),
-            ("max_name_len", max_name_len),
-        ):
-            if not isinstance(value, int) or value <= 0 or value > 0xFFFFFFFF:
-                raise ValueError(f"{name} must be a positive 32-bit integer, not {value!r}")
+        self.limits = check_limits(
+            {
+                "max_stanza_bytes": max_stanza_bytes,
+                "max_depth": max_depth,
+                "max_attrs": max_attrs,
+                "max_name_len": max_name_len,
+                "max_skip_bytes": max_skip_bytes,
+            }
+        )
         self.max_stanza_bytes = max_stanza_bytes
         self.max_depth = max_depth
         self.max_attrs = max_attrs
         self.max_name_len = max_name_len
+        self.max_skip_bytes = max_skip_bytes
         self.reset()
 
     # -- lifecycle --------------------------------------------------------------
@@ -143,6 +154,8 @@ class ExpatTokenizer:
         self._open: list[int] = []
         self._text: list[str] = []
         self._last_start: tuple[int, int] | None = None  # (depth, byte index) of the last start
+        # the stanza being skipped: (limit, tag, attrib), or None
+        self._skip: tuple[str, str, dict[str, str]] | None = None
         # where the prolog / the epilog may hold only whitespace before a '<'
         self._prolog_from: int | None = 0
         self._epilog_from: int | None = None
@@ -176,11 +189,8 @@ class ExpatTokenizer:
             while pos < n:
                 budget = self._budget()
                 if budget <= 0:
-                    raise _Fault(
-                        POLICY_VIOLATION,
-                        f"stanza larger than {self.max_stanza_bytes} bytes",
-                        self._offset,
-                    )
+                    self._over_budget()  # a skip starts (or a fault)
+                    continue
                 if max_events > 0:
                     # pausing: one byte at a time so the stop is exact
                     self._feed_piece(data[pos : pos + 1])
@@ -233,7 +243,67 @@ class ExpatTokenizer:
         start = self._unit_start
         if start is None:
             return self.max_stanza_bytes
+        if self._skip is not None:
+            return start + self.max_skip_bytes - self._offset
         return start + self.max_stanza_bytes - self._offset
+
+    def _over_budget(self) -> None:
+        """The open unit reached its byte limit: a stanza is skipped from
+        here on; the header, a skipped stanza's hard cap, or anything that
+        is not an element (an end tag, a comment, ...) is a fault."""
+        if self._skip is not None:
+            raise _Fault(
+                POLICY_VIOLATION,
+                f"skipped stanza larger than {self.max_skip_bytes} bytes",
+                self._offset,
+            )
+        if self._depth >= 2 or (self._depth == 1 and not self._closed and self._in_stanza_tag()):
+            self._skip_begin("max_stanza_bytes")
+            return
+        raise _Fault(
+            POLICY_VIOLATION,
+            f"stanza larger than {self.max_stanza_bytes} bytes"
+            if self._depth
+            else f"stream header larger than {self.max_stanza_bytes} bytes",
+            self._offset,
+        )
+
+    def _in_stanza_tag(self) -> bool:
+        """At depth 1: is the open unit a start tag ('<' and a name)?"""
+        start = self._unit_start
+        if start is None:
+            return False
+        i = start - self._raw_base
+        head = bytes(self._raw[i : i + 2])
+        return len(head) == 2 and head[0] == 0x3C and head[1] not in b"/!?"
+
+    def _skip_begin(
+        self, limit: str, name: str | None = None, attrs: list[str] | None = None
+    ) -> None:
+        """Skip the current stanza: keep its tag and from/to/id/type (from
+        its start tag being handled, or from its element when it is open),
+        drop what was built of it."""
+        tag = ""
+        attrib: dict[str, str] = {}
+        if name is not None and attrs is not None:
+            tag = _etree_name(name)
+            for i in range(0, len(attrs), 2):
+                if attrs[i] in _SKIP_ATTRS:  # (a prefixed name holds the separator)
+                    attrib[attrs[i]] = attrs[i + 1]
+        elif self._depth >= 2:
+            nodes, strings = self._nodes, self._strings
+            ns, local = strings[nodes[2]], strings[nodes[4]]
+            tag = f"{{{ns}}}{local}" if ns else local
+            for k in range(1, nodes[6] + 1):
+                b = 8 * k
+                key = strings[nodes[b + 4]]
+                if not strings[nodes[b + 2]] and key in _SKIP_ATTRS:
+                    attrib[key] = strings[nodes[b + 6]]
+        self._skip = (limit, tag, attrib)
+        self._nodes = []
+        self._strings = []
+        self._open = []
+        self._text = []
 
     def _check_start(self, data: bytes) -> bytes:
         """Refuse other encodings and byte order marks before expat sees them."""
@@ -333,17 +403,32 @@ class ExpatTokenizer:
         self._pending_ns = []
         here = self._here()
         depth = self._depth  # 0 for the stream header, 1 for a stanza
-        # limits, in the order the native tokenizer checks them
-        if len(attrs) // 2 + len(ns_decls) > self.max_attrs:
-            raise _Fault(POLICY_VIOLATION, f"more than {self.max_attrs} attributes", here)
-        limit = self.max_name_len
-        if _qname_len(name) > limit or any(_qname_len(a) > limit for a in attrs[::2]):
-            raise _Fault(POLICY_VIOLATION, f"a name longer than {limit} bytes", here)
-        for prefix, _uri in ns_decls:
-            if len(prefix.encode()) + (6 if prefix else 5) > limit:
-                raise _Fault(POLICY_VIOLATION, f"a name longer than {limit} bytes", here)
-        if depth > self.max_depth:
-            raise _Fault(POLICY_VIOLATION, f"elements nested deeper than {self.max_depth}", here)
+        if self._skip is not None:
+            # inside a skipped stanza: no limits, no nodes, the framing rule
+            if _strip_prefix(name) == _STREAM_TAG:
+                raise _Fault(NOT_WELL_FORMED, "a <stream:stream> inside the stream", here)
+            if depth == 1:
+                self._unit_start = here
+            self._depth = depth + 1
+            self._last_start = (depth + 1, here)
+            return
+        # limits, in the order the native tokenizer checks them: the
+        # header's are faults, a stanza crossing one is skipped
+        crossed = self._crossed(name, attrs, ns_decls, depth)
+        if crossed is not None:
+            if depth == 0:
+                raise _Fault(POLICY_VIOLATION, crossed[1], here)
+            if depth == 1:
+                self._skip_begin(crossed[0], name, attrs)
+            else:
+                self._skip_begin(crossed[0])
+            if _strip_prefix(name) == _STREAM_TAG:
+                raise _Fault(NOT_WELL_FORMED, "a <stream:stream> inside the stream", here)
+            if depth == 1:
+                self._unit_start = here
+            self._depth = depth + 1
+            self._last_start = (depth + 1, here)
+            return
         if depth == 0:
             if _strip_prefix(name) != _STREAM_TAG:
                 raise _Fault(
@@ -384,9 +469,39 @@ class ExpatTokenizer:
         self._depth = depth + 1
         self._last_start = (depth + 1, here)
 
+    def _crossed(
+        self, name: str, attrs: list[str], ns_decls: list[tuple[str, str]], depth: int
+    ) -> tuple[str, str] | None:
+        """The limit a start tag crosses first, and the fault message."""
+        if len(attrs) // 2 + len(ns_decls) > self.max_attrs:
+            return "max_attrs", f"more than {self.max_attrs} attributes"
+        limit = self.max_name_len
+        if (
+            _qname_len(name) > limit
+            or any(_qname_len(a) > limit for a in attrs[::2])
+            or any(len(p.encode()) + (6 if p else 5) > limit for p, _uri in ns_decls)
+        ):
+            return "max_name_len", f"a name longer than {limit} bytes"
+        if depth > self.max_depth:
+            return "max_depth", f"elements nested deeper than {self.max_depth}"
+        return None
+
     def _end(self, name: str) -> None:
         here = self._here()
         depth = self._depth
+        if self._skip is not None:
+            self._depth = depth - 1
+            if depth == 2:
+                start = self._unit_start if self._unit_start is not None else here
+                end = self._stanza_end(start, here, depth)
+                self._last_end = end
+                self._unit_start = None
+                limit, tag, attrib = self._skip
+                self._skip = None
+                value = self.limits[limit]
+                self._events.append(StanzaSkipped(limit, tag, attrib, start, end, value))
+            self._last_start = None
+            return
         if depth == 1:
             self._depth = 0
             self._closed = True
@@ -401,18 +516,24 @@ class ExpatTokenizer:
         self._depth = depth - 1
         if depth == 2:
             start = self._unit_start if self._unit_start is not None else here
-            end = self._raw_tag_end(here)
-            if self._last_start == (depth, start):
-                # no child: either <presence/> (one tag) or <a ...>...</a>
-                tag_end = self._raw_tag_end(start)
-                if self._raw[tag_end - 2 - self._raw_base] == 0x2F:  # '/>'
-                    end = tag_end
+            end = self._stanza_end(start, here, depth)
             self._last_end = end
             self._unit_start = None
             self._events.append(Element(ListDoc(nodes, self._strings), 0, len(nodes) // 8))
             self._nodes = []
             self._strings = []
         self._last_start = None
+
+    def _stanza_end(self, start: int, here: int, depth: int) -> int:
+        """One past the last '>' of the stanza starting at ``start`` whose
+        end was reported at ``here``."""
+        end = self._raw_tag_end(here)
+        if self._last_start == (depth, start):
+            # no child: either <presence/> (one tag) or <a ...>...</a>
+            tag_end = self._raw_tag_end(start)
+            if self._raw[tag_end - 2 - self._raw_base] == 0x2F:  # '/>'
+                end = tag_end
+        return end
 
     def _flush_text(self) -> None:
         if self._text:
@@ -424,7 +545,8 @@ class ExpatTokenizer:
 
     def _chars(self, data: str) -> None:
         if self._depth >= 2:
-            self._text.append(data)
+            if self._skip is None:
+                self._text.append(data)
             return
         # directly inside the stream: only literal whitespace (keepalive)
         here = self._here()

@@ -17,16 +17,12 @@ from typing import Protocol
 from stanzalink.errors import LocalProtocolError
 from stanzalink.xml import _native
 from stanzalink.xml.element import ATTR, NSDECL, WORDS, Doc, Element, LazyElement, PoolDoc
-from stanzalink.xml.events import Event, StreamClose, StreamError, StreamOpen
+from stanzalink.xml.events import Event, StanzaSkipped, StreamClose, StreamError, StreamOpen
+from stanzalink.xml.limits import DEFAULT_LIMITS, SKIP_LIMITS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LIMITS = {
-    "max_stanza_bytes": 262144,
-    "max_depth": 64,
-    "max_attrs": 64,
-    "max_name_len": 256,
-}
+__all__ = ["DEFAULT_LIMITS", "NativeBackend", "StreamParser", "available_backends"]
 
 _CLOSE = StreamClose()
 
@@ -93,7 +89,8 @@ class NativeBackend:
         # tag strings by packed event head (the tag_id of a numbered
         # stanza name, the same string for the handle's life); the heads of
         # other events (SL_TAG_IDS + kind) stay None
-        self._tags: list[str | None] = [None] * (_TAG_IDS + 4)
+        self._tags: list[str | None] = [None] * (_TAG_IDS + 5)
+        self._limits = self._tok.limits
 
     def reset(self) -> None:
         self._tok.reset()
@@ -172,12 +169,31 @@ class NativeBackend:
             return _stream_open(doc, count)
         if head == _TAG_IDS + 3:  # SL_EV_CLOSE
             return _CLOSE
+        if head == _TAG_IDS + 4:  # SL_EV_SKIP
+            return self._skipped(chunk, k)
         # a stanza, numbered (its tag is kept for the next ones) or not
         doc, count = chunk(k)
         el = Element(doc, 0, count)
         if head <= _TAG_IDS:
             self._tags[head] = el.tag
         return el
+
+    def _skipped(self, chunk: _DocSource, k: int) -> StanzaSkipped:
+        """A skip event: its tag and from/to/id/type from its nodes, its
+        limit and byte range from the C event (the k-th of the last feed)."""
+        doc, count = chunk(k)
+        e = _lib.sl_tok_events(self._c, _ffi.NULL)[k]
+        n = doc.n
+        local = doc.s(n[4], n[5])
+        tag = f"{{{doc.s(n[2], n[3])}}}{local}" if n[3] else local
+        attrib = {}
+        for i in range(1, count):
+            b = i * WORDS
+            attrib[doc.s(n[b + 4], n[b + 5])] = doc.s(n[b + 6], n[b + 7])
+        limit = SKIP_LIMITS[e.limit]
+        return StanzaSkipped(
+            limit, tag, attrib, int(e.byte_start), int(e.byte_end), self._limits[limit]
+        )
 
 
 def _stream_open(doc: Doc, count: int) -> StreamOpen:
@@ -205,27 +221,38 @@ class StreamParser:
     for every input however it is chunked.
 
     ``feed(data)`` returns a list of :class:`StreamOpen`, stanza
-    :class:`Element` and :class:`StreamClose` events; a bad stream raises
-    :class:`StreamError` (its ``events`` attribute holds what was completed
-    before the fault).  After a StreamError the parser refuses more input
-    until :meth:`reset`.  ``reset()`` starts a new stream (after STARTTLS or
-    SASL success); call it between feeds.
+    :class:`Element`, :class:`StanzaSkipped` and :class:`StreamClose`
+    events; a bad stream raises :class:`StreamError` (its ``events``
+    attribute holds what was completed before the fault).
+
+    The limits (defaults in :data:`DEFAULT_LIMITS`): a stanza crossing
+    ``max_stanza_bytes``, ``max_depth``, ``max_attrs`` or ``max_name_len``
+    is dropped whole and reported as one :class:`StanzaSkipped`, and the
+    stream goes on; its content is still checked as XML.  The stream
+    header crossing one, or a skipped stanza growing past
+    ``max_skip_bytes``, raises a ``policy-violation`` StreamError.
+
+    After a StreamError the parser refuses more input until :meth:`reset`.
+    ``reset()`` starts a new stream (after STARTTLS or SASL success); call
+    it between feeds.
     """
 
     def __init__(
         self,
         backend: str | None = None,
         *,
-        max_stanza_bytes: int = 262144,
-        max_depth: int = 64,
-        max_attrs: int = 64,
-        max_name_len: int = 256,
+        max_stanza_bytes: int = DEFAULT_LIMITS["max_stanza_bytes"],
+        max_depth: int = DEFAULT_LIMITS["max_depth"],
+        max_attrs: int = DEFAULT_LIMITS["max_attrs"],
+        max_name_len: int = DEFAULT_LIMITS["max_name_len"],
+        max_skip_bytes: int = DEFAULT_LIMITS["max_skip_bytes"],
     ) -> None:
         limits = {
             "max_stanza_bytes": max_stanza_bytes,
             "max_depth": max_depth,
             "max_attrs": max_attrs,
             "max_name_len": max_name_len,
+            "max_skip_bytes": max_skip_bytes,
         }
         if backend is None:
             if _native.AVAILABLE:

@@ -9,6 +9,9 @@
  *                   and its namespace declarations)
  *   - SL_EV_STANZA  one complete depth-1 element, as a node table
  *   - SL_EV_CLOSE   </stream:stream>
+ *   - SL_EV_SKIP    a stanza that crossed max_stanza_bytes, max_depth,
+ *                   max_attrs or max_name_len, dropped whole: the stream
+ *                   goes on (see "Skipped stanzas" below)
  *
  * Return codes follow the house rule: <0 error, 0 ok, >0 a count.
  * Nothing here allocates per byte or calls back into the caller; limits are
@@ -42,17 +45,39 @@ extern "C" {
 #define SL_COND_UNSUPPORTED_ENCODING 5
 
 /* ---- limits -------------------------------------------------------------- */
+/*
+ * A stanza (a depth-1 element) that crosses one of the first four limits is
+ * skipped, not fatal: the tokenizer drops it whole, still checks the rest of
+ * it for well-formedness (a fault inside it ends the stream as anywhere
+ * else), and reports it as one SL_EV_SKIP event when its end tag arrives.
+ * The prolog + stream header crossing a limit is a policy-violation stream
+ * error, and so is a skipped stanza growing past max_skip_bytes.
+ */
 typedef struct sl_limits {
     uint32_t max_stanza_bytes; /* raw bytes of one stanza, '<' to '>' inclusive;
                                   also bounds the prolog + stream header.
-                                  default 262144 */
+                                  default 1048576 (SL_DEFAULT_MAX_STANZA_BYTES) */
     uint32_t max_depth;        /* element nesting; the stanza element is depth 1.
                                   default 64 */
     uint32_t max_attrs;        /* attributes per element, namespace declarations
                                   included. default 64 */
     uint32_t max_name_len;     /* bytes of a qualified name as written
                                   (prefix:local). default 256 */
+    uint32_t max_skip_bytes;   /* the hard cap: raw bytes of a stanza being
+                                  skipped (counted from its '<' like
+                                  max_stanza_bytes); byte max_skip_bytes + 1 is a
+                                  policy-violation stream error.  At least
+                                  max_stanza_bytes.  default 4194304 */
 } sl_limits;
+
+#define SL_DEFAULT_MAX_STANZA_BYTES 1048576
+#define SL_DEFAULT_MAX_SKIP_BYTES 4194304
+
+/* which limit a skipped stanza crossed first (sl_event.limit) */
+#define SL_LIMIT_STANZA_BYTES 1
+#define SL_LIMIT_DEPTH 2
+#define SL_LIMIT_ATTRS 3
+#define SL_LIMIT_NAME_LEN 4
 
 void sl_limits_default(sl_limits *limits);
 
@@ -60,6 +85,7 @@ void sl_limits_default(sl_limits *limits);
 #define SL_EV_OPEN 1
 #define SL_EV_STANZA 2
 #define SL_EV_CLOSE 3
+#define SL_EV_SKIP 4
 
 typedef struct sl_event {
     uint32_t kind;       /* SL_EV_* */
@@ -73,6 +99,8 @@ typedef struct sl_event {
                             (resets included), so a binding can cache the tag
                             string; 0 when not numbered (long names, or after
                             SL_TAG_IDS different names).  Zero for other events. */
+    uint32_t limit;      /* SL_EV_SKIP: the SL_LIMIT_* crossed first, in document
+                            order; zero for other events */
     uint64_t byte_start; /* stream offset of the event's first byte ('<') */
     uint64_t byte_end;   /* stream offset one past its last byte ('>') */
 } sl_event;
@@ -103,6 +131,21 @@ typedef struct sl_event {
  * Text before an element's first child element is its "text"; text after
  * a child's subtree (before the next sibling or the parent's end) is that
  * child's "tail", exactly as in xml.etree.ElementTree.
+ *
+ * Skipped stanzas: an SL_EV_SKIP event's nodes are one ELEM, the stanza
+ * element's namespace and local name (both empty when the stanza's start
+ * tag was not read whole within max_stanza_bytes), followed by an ATTR node
+ * for each of its unprefixed "from", "to", "id" and "type" attributes, in
+ * document order (none when the start tag was not read; all of them also
+ * when the start tag itself crossed max_attrs or max_name_len).  Its
+ * byte_start is the stanza's '<', its byte_end one past its last '>', its
+ * limit the SL_LIMIT_* crossed first.  The stanza's content is checked as
+ * XML like any other; max_depth, max_attrs and max_name_len no longer apply
+ * inside it, max_skip_bytes does.  While skipping, the handle keeps the
+ * names and namespace declarations of the open elements (and the current
+ * start tag), not the text or the nodes: its memory grows with the
+ * skipped stanza's markup, up to a small multiple of max_skip_bytes, and
+ * is released when the stanza ends.
  */
 typedef struct sl_node {
     uint32_t kind;
@@ -123,8 +166,8 @@ typedef struct sl_error {
 /* ---- the tokenizer --------------------------------------------------------- */
 typedef struct sl_tok sl_tok;
 
-/* NULL limits means defaults.  Returns NULL when out of memory or when a
- * limit is zero. */
+/* NULL limits means defaults.  Returns NULL when out of memory, when a
+ * limit is zero, or when max_skip_bytes < max_stanza_bytes. */
 sl_tok *sl_tok_new(const sl_limits *limits);
 void sl_tok_free(sl_tok *tok);
 
@@ -168,7 +211,8 @@ const sl_error *sl_tok_error(const sl_tok *tok); /* NULL when no error */
  *   head,  node_start,  node_count,  pool_start
  *
  * head is the event's tag_id (1..SL_TAG_IDS) for a stanza whose name is
- * numbered, else SL_TAG_IDS + kind (SL_EV_OPEN, SL_EV_STANZA, SL_EV_CLOSE):
+ * numbered, else SL_TAG_IDS + kind (SL_EV_OPEN, SL_EV_STANZA, SL_EV_CLOSE,
+ * SL_EV_SKIP; a skip's limit and byte range are in sl_tok_events()):
  * always below 256, so a binding can index a small table with it;
  * with node_start counted from the first packed node and pool_start from
  * the first pool byte (at pool_off).  Returns 0, or SL_E_NOMEM.
