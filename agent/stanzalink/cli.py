@@ -14,6 +14,9 @@ from stanzalink import __version__
 if TYPE_CHECKING:
     import logging
 
+    from stanzalink.agent import Agent
+    from stanzalink.aio.sdnotify import Notifier
+
 
 def _chunks(stream: BinaryIO, size: int) -> Iterator[bytes]:
     read = getattr(stream, "read1", stream.read)
@@ -184,11 +187,55 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StanzalinkError as exc:  # e.g. http.wsgi_app that cannot be imported
         print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
         return 1
+    from stanzalink.aio.sdnotify import Notifier
+
+    # systemd's Type=notify: READY, STATUS, WATCHDOG, STOPPING (docs/quickstart.md)
+    notifier = Notifier.from_environ(unset=True)
     try:
-        asyncio.run(agent.run())
+        asyncio.run(run_agent(agent, notifier))
     except KeyboardInterrupt:  # before the agent's own signal handlers were set
         return 130
     return agent.exit_code
+
+
+async def run_agent(agent: Agent, notifier: Notifier | None) -> None:
+    """Run the agent and, when the service manager asked for it, tell it that
+    the agent is up, what it is doing, that its event loop still turns (the
+    watchdog timer runs on that loop), and when a requested stop begins.
+
+    READY=1 comes when the connection loop starts, not when the login
+    succeeds: a device without network is up and retrying, and systemd must
+    not count that as a failed start."""
+    import asyncio
+
+    from stanzalink.session.events import Closed, Online
+
+    if notifier is None:
+        await agent.run()
+        return
+
+    def on_event(ev: object) -> None:
+        if isinstance(ev, Online):
+            notifier.status(f"online as {ev.jid}")
+        elif isinstance(ev, Closed):
+            notifier.status(f"offline: {ev.text}")
+
+    agent.client.on_event(on_event)
+    stop = asyncio.Event()
+    run = asyncio.ensure_future(agent.run(stop))
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.sleep(0)  # agent.run has started the connection loop
+        if not run.done():
+            notifier.ready(f"connecting as {agent.cfg.jid}")
+            notifier.start_watchdog()
+        await asyncio.wait({run, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if stopped.done() and not run.done():
+            notifier.stopping("stopping")
+        await run
+    finally:
+        stopped.cancel()
+        notifier.close()
 
 
 def cmd_http(args: argparse.Namespace) -> int:
