@@ -4,11 +4,13 @@
 #   make lint    ruff (lint + format check) and mypy
 #   make bench   benchmarks against the peers; results in bench/results, numbers in README
 #   make fuzz    a longer libFuzzer run of the tokenizer
+#   make chaos   the device's link cut 8 times while 120 console commands flow, 20 runs
+#                on Prosody and 20 on ejabberd: none lost or duplicated (bench/chaos.py)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYSRC := $(wildcard agent tests bench examples native/tools native/build_ffi.py)
 
-.PHONY: setup demo test test-native test-python test-cross lint format bench fuzz fuzz-smoke clean
+.PHONY: setup demo test test-native test-python test-cross lint format bench chaos fuzz fuzz-smoke clean
 
 setup:
 	./scripts/bootstrap.sh
@@ -47,6 +49,9 @@ bench:
 	$(VENV)/bin/pip install -q -r requirements-bench.txt
 	$(PY) bench/run.py
 	$(PY) bench/bench_session.py --readme
+
+chaos: setup
+	$(PY) bench/chaos.py --server both --runs $${CHAOS_RUNS:-20} --cuts 8 --commands 120
 
 fuzz: setup
 	$(MAKE) -C native fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-300}

@@ -193,3 +193,31 @@ def test_messages_survive_connection_cuts(
     assert result["lost_to_device"] == 0, result
     assert result["lost_to_controller"] == 0, result
     assert result["duplicated"] == 0, result
+
+
+# ---------------------------------------------------------------- console commands
+# bench/chaos.py (on the path through tests/conftest.py): the real agent behind
+# a proxy that blackholes then resets its link, a slixmpp controller sending
+# console commands; `make chaos` runs it 20 times per server
+import chaos  # noqa: E402
+
+
+@pytest.mark.parametrize("server_name", ["prosody", "ejabberd"])
+def test_console_commands_survive_link_chaos(
+    request: pytest.FixtureRequest, server_name: str, tmp_path: Any
+) -> None:
+    """8 cuts (dark for 0.3-5 s, then an RST both ways) while 120 commands
+    flow: each is answered exactly once, with its result, in its thread;
+    after each resume an outstanding command is answered at once."""
+    server: Prosody | Ejabberd = request.getfixturevalue(server_name)
+    plan = chaos.Plan(cuts=8, commands=120, seed=15)
+    result = asyncio.run(chaos.chaos_run(server, server_name, 1, plan, tmp_path))
+    print(f"chaos ({server_name}):", result)
+    assert not result.timeout, result
+    assert result.cuts == 8 and result.cuts_with_link == 8, result
+    assert result.resumed >= 4, result
+    assert result.commands == 120, result
+    assert result.lost == 0 and result.duplicated == 0, result.problems
+    assert result.answered == 120 and result.unattributed == 0, result.problems
+    assert result.resume_to_answer, result
+    assert max(result.resume_to_answer) < 1.5, result.resume_to_answer
