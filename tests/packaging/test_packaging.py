@@ -95,6 +95,9 @@ UNIT_KEYS = {
     "PrivateTmp": "yes",
     "StateDirectory": "stanzalink",
     "Restart": "on-failure",
+    # the agent speaks the notify protocol: READY=1, WATCHDOG=1 from its loop
+    "Type": "notify",
+    "NotifyAccess": "main",
 }
 
 
@@ -106,6 +109,8 @@ def test_systemd_unit() -> None:
         r"^ExecStart=/usr/bin/stanzalink run --config /etc/stanzalink/device.toml$", unit, re.M
     )
     assert re.search(r"^StartLimitBurst=\d+$", unit, re.M)
+    watchdog = re.search(r"^WatchdogSec=(\d+)s$", unit, re.M)
+    assert watchdog and 10 <= int(watchdog.group(1)) <= 300
     assert "StandardOutput=journal" in unit
 
 
