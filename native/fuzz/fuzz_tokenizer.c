@@ -1,5 +1,6 @@
 /* libFuzzer target for the tokenizer.
- * Byte 0 picks a chunk schedule, byte 1 max_events, byte 2 the limits; the
+ * Byte 0 picks a chunk schedule, byte 1 max_events, byte 2 the limits (tight
+ * ones make most stanzas skipped: SL_EV_SKIP, max_skip_bytes); the
  * rest is the stream.  After every feed the arena is checked for
  * consistency, and the events of the chunked run must equal those of a
  * whole run (same events, same error condition). */
@@ -107,6 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         lim.max_depth = 1 + (data[2] >> 5);
         lim.max_attrs = 1 + (data[2] & 7);
         lim.max_name_len = 4 + (data[2] >> 4);
+        /* a skipped stanza may grow to 1..4 times max_stanza_bytes */
+        lim.max_skip_bytes = lim.max_stanza_bytes * (1u + ((data[2] >> 1) & 3u));
     }
     a = run(data + 3, size - 3, data[0], data[1] & 3, &lim, data[0] & 8);
     b = run(data + 3, size - 3, 2, 0, &lim, 0);

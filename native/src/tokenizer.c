@@ -120,7 +120,7 @@ struct sl_tok {
     uint32_t text_node;   /* open TEXT node (relative) or NONE */
     /* element stack and namespaces */
     frame *stack;
-    uint32_t stack_cap;   /* frames allocated: max_depth + 2, more while skipping */
+    uint32_t stack_cap;   /* frames allocated: max_depth + 2 */
     uint32_t depth;
     binding *binds;
     uint32_t nbind, bind_cap;
@@ -146,6 +146,15 @@ struct sl_tok {
     uint32_t sk_ns_len, sk_name_len, sk_nattr;
     uint8_t sk_which[4];  /* index into SK_NAMES of each kept attribute, in document order */
     uint32_t sk_vlen[4];
+    /* the elements opened while skipping, at stack index sk_base and up:
+     * 4 bytes each (the name's length, SK_BOUND when it declared namespaces,
+     * then 3 words of the scope to restore are on sk_bf), the names one
+     * after the other at the end of the unit's pool */
+    uint32_t sk_base;
+    uint32_t *sk_stack;
+    uint32_t sk_cap;
+    uint32_t *sk_bf;
+    uint32_t sk_bf_n, sk_bf_cap;
     /* lexer */
     int st;
     int ret_st;           /* state to return to after a reference / UTF-8 char */
@@ -590,6 +599,8 @@ void sl_tok_free(sl_tok *t) {
     free(t->decl);
     free(t->pack);
     free(t->skb);
+    free(t->sk_stack);
+    free(t->sk_bf);
     free(t);
 }
 
@@ -605,6 +616,7 @@ static void shrink(void **buf, uint32_t *cap, uint32_t keep) {
 static void skip_release(sl_tok *t);
 
 void sl_tok_reset(sl_tok *t) {
+    t->nbind = t->nsbuf_len = t->pool_n = 0; /* the stream is forgotten: all of it may go */
     skip_release(t);
     shrink((void **)&t->pool, &t->pool_cap, 65536);
     shrink((void **)&t->nodes, &t->node_cap, 4096);
@@ -619,6 +631,7 @@ void sl_tok_reset(sl_tok *t) {
 size_t sl_tok_memory(const sl_tok *t) {
     return sizeof *t + (size_t)t->ev_cap * sizeof(sl_event) + (size_t)t->node_cap * sizeof(sl_node) +
            t->pool_cap + (size_t)t->stack_cap * sizeof(frame) + t->skb_cap +
+           ((size_t)t->sk_cap + t->sk_bf_cap) * sizeof(uint32_t) +
            (size_t)t->bind_cap * sizeof(binding) + t->nsbuf_cap + t->lim.max_name_len + 1 +
            (size_t)t->attr_cap * sizeof(attr_rec) + (size_t)t->hash_cap * sizeof(uint32_t) +
            t->decl_cap + t->pack_cap;
@@ -859,7 +872,22 @@ static int skip_begin(sl_tok *t, uint32_t limit, const sk_tag *tag) {
     t->skip = 1;
     t->skip_limit = limit;
     t->plain_max = 0;
+    t->sk_base = t->depth;
+    t->sk_bf_n = 0;
     return 0;
+}
+
+#define SK_BOUND 0x80000000u
+
+/* The name of the innermost open element (depth >= 2). */
+static inline const uint8_t *top_name(const sl_tok *t, uint32_t *len) {
+    uint32_t i = t->depth - 1;
+    if (t->skip && i >= t->sk_base) {
+        *len = t->sk_stack[i - t->sk_base] & ~SK_BOUND;
+        return t->pool + t->pool_n - *len;
+    }
+    *len = t->stack[i].qlen;
+    return pabs(t, t->stack[i].qoff);
 }
 
 /* Give back what a long skip grew (the frames beyond max_depth, a huge
@@ -876,7 +904,8 @@ static void shrink_to(void **buf, uint32_t *cap, uint32_t used, uint32_t keep, s
 static void skip_release(sl_tok *t) {
     t->skip = 0;
     t->plain_max = t->lim.max_depth;
-    shrink_to((void **)&t->stack, &t->stack_cap, 0, t->lim.max_depth + 2, sizeof(frame));
+    shrink((void **)&t->sk_stack, &t->sk_cap, 4096);
+    shrink((void **)&t->sk_bf, &t->sk_bf_cap, 768);
     shrink((void **)&t->attrs, &t->attr_cap, 256);
     shrink((void **)&t->hashtab, &t->hash_cap, 1024);
     shrink_to((void **)&t->binds, &t->bind_cap, t->nbind, 256, sizeof(binding));
@@ -938,17 +967,53 @@ static int skip_push(sl_tok *t, uint64_t pos, int empty, uint32_t nbind0, uint32
         return t->depth == 1 ? skip_end(t, pos + 1) : 0;
     }
     t->pool_n = t->u_pool0 + t->tag_qoff + t->tag_qlen;
-    if (t->depth + 2 > t->stack_cap)
-        if (grow((void **)&t->stack, &t->stack_cap, t->depth + 2, sizeof(frame))) return SL_E_NOMEM;
-    f = &t->stack[t->depth];
-    f->node = 0;
-    f->qoff = t->tag_qoff;
-    f->qlen = t->tag_qlen;
-    f->nbind = nbind0;
-    f->nsbuf_len = nsbuf0;
-    f->defb = defb0;
+    if (t->depth < t->sk_base) {
+        /* below where the skip began (its elements were closed): a frame */
+        f = &t->stack[t->depth];
+        f->node = 0;
+        f->qoff = t->tag_qoff;
+        f->qlen = t->tag_qlen;
+        f->nbind = nbind0;
+        f->nsbuf_len = nsbuf0;
+        f->defb = defb0;
+    } else {
+        uint32_t k = t->depth - t->sk_base, bound = t->nbind != nbind0;
+        if (k + 1 > t->sk_cap || !t->sk_stack)
+            if (grow((void **)&t->sk_stack, &t->sk_cap, k + 1, sizeof(uint32_t))) return SL_E_NOMEM;
+        t->sk_stack[k] = t->tag_qlen | (bound ? SK_BOUND : 0);
+        if (bound) {
+            if (t->sk_bf_n + 3 > t->sk_bf_cap || !t->sk_bf)
+                if (grow((void **)&t->sk_bf, &t->sk_bf_cap, t->sk_bf_n + 3, sizeof(uint32_t))) return SL_E_NOMEM;
+            t->sk_bf[t->sk_bf_n++] = nbind0;
+            t->sk_bf[t->sk_bf_n++] = nsbuf0;
+            t->sk_bf[t->sk_bf_n++] = defb0;
+        }
+    }
     t->depth++;
     return 0;
+}
+
+/* An end tag's '>' inside a skipped stanza. */
+static int skip_pop(sl_tok *t, uint64_t pos) {
+    uint32_t i = --t->depth;
+    if (i < t->sk_base) {
+        const frame *f = &t->stack[i];
+        t->nbind = f->nbind;
+        t->nsbuf_len = f->nsbuf_len;
+        t->defb = f->defb;
+        /* the closed element's name (and whatever followed it) goes */
+        t->pool_n = t->u_pool0 + f->qoff;
+    } else {
+        uint32_t e = t->sk_stack[i - t->sk_base];
+        t->pool_n -= e & ~SK_BOUND;
+        if (e & SK_BOUND) {
+            t->sk_bf_n -= 3;
+            t->nbind = t->sk_bf[t->sk_bf_n];
+            t->nsbuf_len = t->sk_bf[t->sk_bf_n + 1];
+            t->defb = t->sk_bf[t->sk_bf_n + 2];
+        }
+    }
+    return t->depth == 1 ? skip_end(t, pos + 1) : 0;
 }
 
 /* Is the unit at the byte limit a stanza (an element)?  Inside one, or in
@@ -1428,16 +1493,12 @@ static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
 /* an end tag's '>' */
 static inline int end_end_tag(sl_tok *t, uint64_t pos) {
     frame *f;
+    if (t->skip) return skip_pop(t, pos);
     t->depth--;
     f = &t->stack[t->depth];
     t->nbind = f->nbind;
     t->nsbuf_len = f->nsbuf_len;
     t->defb = f->defb;
-    if (t->skip) {
-        /* the closed element's name (and whatever followed it) goes */
-        t->pool_n = t->u_pool0 + f->qoff;
-        return t->depth == 1 ? skip_end(t, pos + 1) : 0;
-    }
     if (t->depth == 0) {
         if (emit(t, SL_EV_CLOSE, pos + 1)) return SL_E_NOMEM;
         unit_end(t);
@@ -2065,13 +2126,11 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
     case ST_ETAG_NAME: {
         const uint8_t *expect;
         uint32_t elen;
-        frame *f = &t->stack[t->depth - 1];
         if (t->depth == 1) {
             expect = t->rootq;
             elen = t->rootq_len;
         } else {
-            expect = pabs(t, f->qoff);
-            elen = f->qlen;
+            expect = top_name(t, &elen);
         }
         if (t->etag_pos == 0 && !name_char_ok(t, c, 1)) NWF("not well-formed (invalid token)");
         if (IS_WS(c) || c == '>') {
@@ -2638,8 +2697,7 @@ static const uint8_t *fast_end_tag(sl_tok *t, const uint8_t *data, const uint8_t
     const uint8_t *expect;
     uint32_t elen;
     if (t->depth < 2) return NULL;
-    expect = pabs(t, t->stack[t->depth - 1].qoff);
-    elen = t->stack[t->depth - 1].qlen;
+    expect = top_name(t, &elen);
     if (stop - p < (ptrdiff_t)elen + 3) {
         /* cut short: held for the next chunk if the name matches so far */
         if (memcmp(p + 2, expect, (size_t)(stop - p - 2)) == 0) t->more = 1;

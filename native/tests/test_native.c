@@ -600,7 +600,9 @@ static void test_skip_memory(void) {
         sl_tok_feed(tok, (const uint8_t *)open_tag, strlen(open_tag), 0, NULL);
         if (sl_tok_memory(tok) > peak) peak = sl_tok_memory(tok);
     }
-    CHECK(peak < base + n * 48, "skipping 100000 levels: %zu bytes (base %zu)", peak, base);
+    /* 9 input bytes a level: its name (7) and 4 bytes in the pool and on the stack, at most doubled */
+    CHECK(peak < base + n * 24, "skipping 100000 levels: %zu bytes (base %zu)", peak, base);
+    printf("skipping 100000 levels of <element>: peak %zu bytes over %zu\n", peak - base, base);
     for (i = 0; i < n; i++) sl_tok_feed(tok, (const uint8_t *)close_tag, strlen(close_tag), 0, NULL);
     CHECK(sl_tok_feed(tok, (const uint8_t *)"</message>", 10, 0, NULL) == 1, "the skip ends");
     ev = sl_tok_events(tok, &ne);
@@ -609,6 +611,38 @@ static void test_skip_memory(void) {
     CHECK(sl_tok_memory(tok) < base + 512 * 1024, "after the skip: %zu (base %zu)", sl_tok_memory(tok), base);
     CHECK(sl_tok_feed(tok, (const uint8_t *)"<message><body>hi</body></message>", 34, 0, NULL) == 1,
           "a stanza after the skip");
+    /* the worst shape: <a> nested up to max_skip_bytes; and namespace
+     * declarations on every level */
+    {
+        static const char *const shapes[] = {"<a>", "<a xmlns:p='u'>"};
+        size_t k;
+        for (k = 0; k < 2; k++) {
+            size_t len = strlen(shapes[k]), levels = (4u << 20) / len - 10, total = 9;
+            peak = 0;
+            sl_tok_reset(tok);
+            sl_tok_feed(tok, (const uint8_t *)HEADER, strlen(HEADER), 0, NULL);
+            sl_tok_feed(tok, (const uint8_t *)"<message>", 9, 0, NULL);
+            for (i = 0; i < levels; i++) {
+                int rc = sl_tok_feed(tok, (const uint8_t *)shapes[k], len, 0, NULL);
+                if (rc < 0) break;
+                total += len;
+                if ((i & 1023) == 0 && sl_tok_memory(tok) > peak) peak = sl_tok_memory(tok);
+            }
+            CHECK(total > (4u << 20) - 20 * len, "%s: fed %zu", shapes[k], total);
+            /* about 2.5 bytes a byte of <a>, 5 of declarations (a binding each) */
+            CHECK(peak < base + total * (k ? 6 : 3), "%s nested to 4 MiB: %zu bytes", shapes[k], peak);
+            printf("skipping %zu bytes of %s: peak %zu bytes over %zu\n", total, shapes[k], peak - base, base);
+            {
+                int rc = 0;
+                for (i = 0; i < 100 && rc >= 0; i++) rc = sl_tok_feed(tok, (const uint8_t *)"<a>", 3, 0, NULL);
+                CHECK(rc == SL_E_STREAM && sl_tok_error(tok)->condition == SL_COND_POLICY_VIOLATION &&
+                          sl_tok_error(tok)->byte_offset == strlen(HEADER) + (4u << 20),
+                      "over max_skip_bytes: rc %d", rc);
+            }
+            sl_tok_reset(tok);
+            CHECK(sl_tok_memory(tok) < base + 256 * 1024, "after reset: %zu", sl_tok_memory(tok));
+        }
+    }
     sl_tok_free(tok);
 }
 

@@ -245,3 +245,64 @@ def test_generated_streams_under_tight_limits(
         max_attrs=attrs,
         max_name_len=name,
     )
+
+
+@given(
+    stream_raw(),
+    st.lists(st.integers(0, 4000), max_size=8),
+    st.integers(1, 3),
+    st.integers(13, 16),
+    st.data(),
+)
+@settings(max_examples=300)
+def test_skipped_stanzas_with_one_mutation(
+    data: bytes, cuts: list[int], depth: int, name: int, draw: st.DataObject
+) -> None:
+    """Tight limits (so that most stanzas are skipped) and one byte changed,
+    inserted or deleted anywhere (often inside a skipped stanza): the same
+    events and verdict from both backends."""
+    pos = draw.draw(st.integers(0, len(data)))
+    op = draw.draw(st.integers(0, 2))
+    byte = draw.draw(st.sampled_from(b"<>&;'\"/!?[]-=: \x00\x80\xc3\xe2\xff\xf0x"))
+    if op == 0:
+        mutated = data[:pos] + bytes([byte]) + data[pos:]
+    elif op == 1:
+        mutated = data[:pos] + bytes([byte]) + data[pos + 1 :]
+    else:
+        mutated = data[:pos] + data[pos + 1 :]
+    # (the header has 6 attributes and 13-byte names: it must pass)
+    limits = {"max_depth": depth, "max_name_len": name}
+    same_everywhere(mutated, cuts, **limits)
+
+
+@given(
+    st.integers(2, 90), st.integers(0, 90), st.sampled_from([b"", b"</x>", b"<!--c-->", b"<q:y/>"])
+)
+@settings(max_examples=60)
+def test_deep_and_wide_stanzas(depth: int, nattrs: int, inside: bytes) -> None:
+    """Nesting and attribute counts around the default limits (64), with or
+    without broken XML at the deepest point, every 1..8-byte chunking."""
+    attrs = b"".join(b" a%d='%d'" % (i, i) for i in range(nattrs))
+    stanza = (
+        b"<message id='s'"
+        + attrs
+        + b">"
+        + b"<b>" * depth
+        + inside
+        + b"</b>" * depth
+        + b"</message>"
+    )
+    data = HEADER + stanza + STANZA + CLOSE
+    reference = run("expat", data, None)
+    for chunk in range(1, 9):
+        assert run("native", data, chunk) == reference, chunk
+    assert run("expat", data, 3) == reference
+    crossed = depth + 1 > 64 or nattrs + 1 > 64
+    if inside in (b"</x>", b"<q:y/>"):
+        assert reference[-1] == "error not-well-formed"
+    elif inside:
+        assert reference[-1] == "error restricted-xml"
+    elif crossed:
+        assert reference[1].startswith("skip ") and reference[2].startswith("stanza <message ")
+    else:
+        assert reference[1].startswith("stanza <message ")
