@@ -649,3 +649,74 @@ def test_a_stream_version_that_is_not_plain_digits_is_unsupported(version: str) 
     )
     out = c.send(header)
     assert b"<unsupported-version" in out
+
+
+DEEP = b"<a>" * 70 + b"</a>" * 70
+
+
+def test_a_stanza_over_the_limits_is_skipped_counted_and_the_stream_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A stranger's over-deep message would otherwise end the stream, and
+    the server would hand it over again at every login."""
+    c = Conv()
+    c.online()
+    c.events()
+    out = c.send(
+        b"<message from='mallory@evil.example/x' type='chat'><body>x</body>"
+        + DEEP
+        + b"</message><message from='alice@example.net/x'><body>next</body></message>"
+    )
+    assert out == b""
+    [ev] = c.events()
+    assert isinstance(ev, StanzaReceived) and ev.stanza.findtext("{jabber:client}body") == "next"
+    assert c.s.state is State.ONLINE and c.s.skipped == 1
+    assert c.s.sm.h_in == 2  # the skipped one counts: the server must not send it again
+    assert c.send(b"<r xmlns='urn:xmpp:sm:3'/>") == b"<a xmlns='urn:xmpp:sm:3' h='2'/>"
+    skips = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skips) == 1
+    assert skips[0].startswith(
+        "skipped a message from mallory@evil.example/x: elements nested deeper than 64 (bytes "
+    )
+
+
+def test_a_skipped_iq_request_gets_an_error_and_skips_are_logged_once_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    c = Conv()
+    c.online()
+    c.events()
+    wide = (
+        b"<iq type='get' id='q%d' from='mallory@evil.example/x'><query xmlns='urn:x' "
+        + (b" ".join(b"a%d='1'" % i for i in range(70)))
+        + b"/></iq>"
+    )
+    out = c.send(wide % 1 + wide % 2)
+    assert out.count(b"<iq ") == 2
+    assert b'type="error"' in out and b'id="q1"' in out and b'id="q2"' in out
+    assert b'to="mallory@evil.example/x"' in out
+    assert b"<policy-violation xmlns" in out and b"more than 64 attributes" in out
+    c.now += 61
+    c.send(wide % 3)
+    skips = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped")]
+    assert len(skips) == 2 and "1 more like it" in skips[1]
+    assert c.s.skipped == 3 and c.s.state is State.ONLINE
+
+
+def test_an_over_limit_result_or_message_gets_no_answer() -> None:
+    c = Conv()
+    c.online()
+    c.events()
+    out = c.send(b"<iq type='result' id='r1' from='mallory@evil.example/x'>" + DEEP + b"</iq>")
+    assert out == b"" and c.s.state is State.ONLINE
+
+
+def test_an_over_limit_element_while_negotiating_is_the_servers_fault() -> None:
+    c = Conv()
+    c.s.connection_made(c.now, TLS13)
+    c.out()
+    out = c.send(c.header() + b"<stream:features>" + DEEP + b"</stream:features>")
+    assert b"<policy-violation" in out
+    [closed] = c.events()
+    assert isinstance(closed, Closed) and closed.condition == "policy-violation"
+    assert closed.retry is Retry.BACKOFF

@@ -28,6 +28,7 @@ from stanzalink import ns
 from stanzalink._value import Record, Value, _set
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
 from stanzalink.jid import JID, InvalidJID
+from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session import password as pwchange
 from stanzalink.session.events import (
     Authenticated,
@@ -43,7 +44,15 @@ from stanzalink.session.events import (
 )
 from stanzalink.session.sasl import Scram, ScramKeys
 from stanzalink.session.sm import StreamManagement
-from stanzalink.xml import Element, StreamClose, StreamError, StreamOpen, StreamParser, tostring
+from stanzalink.xml import (
+    Element,
+    StanzaSkipped,
+    StreamClose,
+    StreamError,
+    StreamOpen,
+    StreamParser,
+    tostring,
+)
 from stanzalink.xml.builder import E, sub
 
 log = logging.getLogger(__name__)
@@ -223,6 +232,8 @@ class Session:
         self._pending_iq: dict[str, str] = {}  # id -> purpose, for our own IQs
         self._pending_out: list[bytes] = []  # app stanzas waiting for ONLINE
         self._pw_change: _PasswordChange | None = None
+        self._skip_log = RateLimitedLog(log)  # one line per sender per minute
+        self.skipped = 0  # stanzas the parser skipped (over its limits), all connections
         self._reset_connection_state(0.0)
 
     # ---------------------------------------------------------------- lifecycle
@@ -536,6 +547,9 @@ class Session:
         elif isinstance(ev, StreamClose):
             self._on_stream_close(now)
             return
+        elif isinstance(ev, StanzaSkipped):
+            self._on_skipped(ev, now)
+            return
         else:
             assert isinstance(ev, Element)
             key = ev.tag
@@ -554,6 +568,52 @@ class Session:
         after = self.state
         if after is not before and after is not State.DISCONNECTED and after not in allowed:
             raise AssertionError(f"{before.name} --{key}--> {after.name} is not in the table")
+
+    def _on_skipped(self, ev: StanzaSkipped, now: float) -> None:
+        """The parser dropped a stanza over its limits (depth, attributes,
+        name length, bytes) and read on.  Anyone can send one (any account,
+        through the server; stored offline, it comes again at every login),
+        so it must never cost the connection: it counts for XEP-0198 like
+        any stanza handled, an IQ request gets an error, and it is logged
+        once a minute per sender.  Over-limit elements while negotiating, or
+        nonzas, can only come from the server itself: a stream error."""
+        what = _SKIP_REASONS.get(ev.limit, ev.limit + " {}").format(ev.value)
+        if not self._in(State.ONLINE, State.SM_ENABLE, State.CLOSING) or (
+            ev.tag and ev.tag not in STANZA_TAGS
+        ):
+            self._fail_remote(
+                "policy-violation", f"the server sent {ev.tag or 'an element'}: {what}", now
+            )
+            return
+        if self.sm.enabled:
+            self.sm.received()
+        self.skipped += 1
+        sender = ev.attrib.get("from")
+        try:
+            key = str(JID.parse(sender).bare) if sender else "(server)"
+        except InvalidJID:
+            key = sender[:256] if sender else "(server)"
+        kind = (ev.tag or "{}stanza").split("}", 1)[1]
+        self._skip_log.log(
+            key,
+            logging.WARNING,
+            "skipped a %s from %s: %s (bytes %d-%d of the stream)",
+            kind,
+            (sender or "the server")[:256].encode("unicode_escape").decode("ascii"),
+            what,
+            ev.offset,
+            ev.end,
+            now=now,
+        )
+        if ev.tag == _Q(ns.CLIENT, "iq") and ev.attrib.get("type") in ("get", "set"):
+            reply = E(_Q(ns.CLIENT, "iq"), {"type": "error", "id": ev.attrib.get("id") or ""})
+            if sender:
+                reply.set("to", sender)
+            err = sub(reply, _Q(ns.CLIENT, "error"), {"type": "modify"})
+            sub(err, _Q(ns.STANZAS_ERR, "policy-violation"))
+            sub(err, _Q(ns.STANZAS_ERR, "text"), text=f"over the device's limits: {what}")
+            if self.queued < self.config.max_unacked // 2:  # errors never fill the queue
+                self.send(reply, now)
 
     def _unexpected(self, key: str, now: float) -> None:
         if self.state in (State.ONLINE, State.SM_ENABLE) and key.startswith("{jabber:client}"):
@@ -1197,6 +1257,14 @@ class Session:
         except InvalidJID:
             return False
         return j == JID(None, self.config.jid.domain) or j == self.config.jid.bare
+
+
+_SKIP_REASONS = {
+    "max_stanza_bytes": "larger than {} bytes",
+    "max_depth": "elements nested deeper than {}",
+    "max_attrs": "more than {} attributes on an element",
+    "max_name_len": "a name longer than {} bytes",
+}
 
 
 class _PasswordChange:
