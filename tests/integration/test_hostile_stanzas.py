@@ -215,3 +215,39 @@ def test_an_iq_flood_from_a_stranger_costs_no_connection(
     assert errors == [], [r.getMessage() for r in errors[:5]]
     device_lines = [r for r in caplog.records if r.name.startswith("stanzalink")]
     assert len(device_lines) < 200
+
+
+def test_a_second_login_on_the_devices_resource_does_not_end_the_agent(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server ends the device's stream with <conflict/>: the agent says
+    who took its place and keeps trying (slowly), it does not exit."""
+    (device, dpw), (admin_jid, _), _ = _setup(server)
+    cfg = device_config(server, device, dpw, {"admin": [admin_jid]})
+
+    async def main() -> None:
+        agent = Agent(cfg)
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(agent.run(stop))
+        try:
+            await agent.client.wait_online(30)
+            other = await connect(server, device, dpw, resource="agent")
+            try:
+                deadline = time.monotonic() + 10
+                while agent.client.online and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                assert not agent.client.online
+                await asyncio.sleep(1)
+                assert not task.done() and agent.client.crashed is None
+            finally:
+                await other.close()
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+        assert agent.exit_code == 0  # stopped on request
+
+    asyncio.run(main())
+    assert any(
+        r.levelno == logging.ERROR and "another client took resource agent" in r.getMessage()
+        for r in caplog.records
+    )
