@@ -316,3 +316,33 @@ def test_dump_prints_one_skip_line(backend: str, monkeypatch: pytest.MonkeyPatch
         ' "limit": "max_attrs", "tag": "{jabber:client}message"}'
     )
     assert lines[4:] == ["close"]
+
+
+def test_the_byte_limit_at_every_byte_of_a_stanza() -> None:
+    """max_stanza_bytes falling on each byte of a stanza (in its start tag's
+    name, attribute values with references and UTF-8, text, child tags, end
+    tags): the same events from both backends, whole and in small chunks."""
+    head = b"<stream xmlns='http://etherx.jabber.org/streams' xmlns:p='urn:p'>"
+    # (the limit is at least the header's length: the start tag is padded
+    # so that it falls on each byte of the attributes)
+    stanza = (
+        b"<message pad='" + b"x" * (len(head) - 14) + b"' id='a&amp;b' to=\"caf\xc3\xa9&#x1F680;\""
+        b" p:x='1'><body>t&lt;\xe2\x82\xac<![CDATA[c]]></body><p:y z='&#65;'/>tail</message>"
+    )
+    data = head + stanza + b"<m id='k'/>"
+    for limit in range(len(head), len(stanza) + 1):
+        reference = run("expat", data, None, max_stanza_bytes=limit)
+        assert reference[-1] == 'stanza <m xmlns="http://etherx.jabber.org/streams" id="k"/>'
+        if limit >= len(stanza):
+            assert reference[1].startswith("stanza <message ")
+        else:
+            assert reference[1].startswith('skip {"attrib": '), (limit, reference)
+        for backend in ("native", "expat"):
+            if backend not in available_backends() or (backend == "expat" and not expat_usable()):
+                continue
+            for chunk in (None, 1, 2, 3, 7):
+                assert run(backend, data, chunk, max_stanza_bytes=limit) == reference, (
+                    limit,
+                    backend,
+                    chunk,
+                )
