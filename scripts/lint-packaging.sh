@@ -25,6 +25,10 @@ for release in scarthgap wrynose; do
 done
 
 sh -n packaging/S90stanzalink && echo "S90stanzalink: syntax ok"
+# BusyBox images run it with ash
+if command -v busybox >/dev/null; then
+    busybox sh -n packaging/S90stanzalink && echo "S90stanzalink: syntax ok (busybox ash)"
+fi
 
 # the wheel matrix for a CI provider with Docker: CPython 3.11-3.14, x86_64,
 # aarch64, armv7l, manylinux and musllinux
