@@ -71,14 +71,27 @@ StandardOutput=append:{INSIDE}/agent.log
 StandardError=append:{INSIDE}/agent.log
 # how each run ended, outside the sandbox (+): SERVICE_RESULT, EXIT_CODE, EXIT_STATUS
 ExecStopPost=+/bin/sh -c 'echo "$SERVICE_RESULT $EXIT_CODE $EXIT_STATUS" >> {INSIDE}/results'
-# the stall: sitecustomize makes SIGUSR1 block the event loop's thread
+# the stall: sitecustomize makes SIGUSR1 block the event loop's thread;
+# SIGUSR2 asks the agent for the console's restart
 Environment=PYTHONPATH={INSIDE}/site STANZALINK_TEST_STALL=30
 """
 
 SITECUSTOMIZE = """import os, signal, time
 _stall = float(os.environ.get("STANZALINK_TEST_STALL", "0"))
+
+
+def _restart(*_):
+    # what the console's "restart" does, without a login to type it
+    import gc
+    from stanzalink.agent import Agent
+    for obj in gc.get_objects():
+        if isinstance(obj, Agent):
+            obj.request_stop(75)
+
+
 if _stall:
     signal.signal(signal.SIGUSR1, lambda *_: time.sleep(_stall))
+    signal.signal(signal.SIGUSR2, _restart)
 """
 
 DEVICE = """[account]
@@ -240,6 +253,17 @@ def test_the_unit_under_systemd(systemd: NestedSystemd) -> None:
     assert state["MainPID"] != second
     assert systemd.results()[1:] == ["signal killed KILL"]
 
+    # the console's restart: STOPPING=1, exit status 75, and systemd starts it again
+    third = state["MainPID"]
+    systemd.run("kill", "-USR2", third)
+    state = systemd.wait(
+        "restart after exit status 75",
+        lambda s: s["NRestarts"] == "3" and s["ActiveState"] == "active" and s["MainPID"] != "0",
+        timeout=15,
+    )
+    assert state["MainPID"] != third
+    assert systemd.results()[2:] == ["exit-code exited 75"]
+
     # a requested stop: exit status 0, and it stays stopped
     systemd.ctl("stop", "stanzalink.service")
     state = systemd.show()
@@ -247,5 +271,5 @@ def test_the_unit_under_systemd(systemd: NestedSystemd) -> None:
     time.sleep(2)
     state = systemd.show()
     assert state["ActiveState"] == "inactive" and state["MainPID"] == "0"
-    assert systemd.results()[2:] == ["success exited 0"]
+    assert systemd.results()[3:] == ["success exited 0"]
     assert "Traceback" not in (systemd.folder / "agent.log").read_text()
