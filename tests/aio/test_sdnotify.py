@@ -157,12 +157,12 @@ def test_the_pings_stop_while_the_event_loop_is_stalled(manager: Manager) -> Non
     stalled = [t for t in pings if marks["stall"] + interval < t < marks["resumed"]]
     after = [t for t in pings if marks["resumed"] <= t < marks["stop"]]
     assert marks["resumed"] - marks["stall"] >= 1.9
-    # steady before: ~7 pings in 1.5 s, never more than 2 intervals apart
+    # steady before: ~8 pings in 1.5 s (3 intervals: slack for a busy machine)
     assert len(before) >= 5
-    assert max(b - a for a, b in itertools.pairwise(before)) < 2 * interval
+    assert max(b - a for a, b in itertools.pairwise(before)) < 3 * interval
     assert stalled == [], "a wedged loop must not ping"
     # the first ping after the stall comes at once, then they are steady again
-    assert len(after) >= 5 and after[0] - marks["resumed"] < interval
+    assert len(after) >= 5 and after[0] - marks["resumed"] < 2 * interval
     stopping = manager.wait_for("STOPPING=1")
     assert stopping >= marks["stop"]
     assert agent.exit_code == 0
