@@ -362,6 +362,11 @@ exit status:
 
 A refused login is retried with backoff, not fatal: the account may be fixed
 on the server while the device waits.
+
+environment (set by systemd for a Type=notify unit, as packaging/stanzalink.service is):
+  NOTIFY_SOCKET  READY=1 when the connection loop starts, STATUS= (online or
+                 why not), STOPPING=1 on a requested stop
+  WATCHDOG_USEC  WATCHDOG=1 every WATCHDOG_USEC/2 from the event loop
 {DOCS}
 """
 
