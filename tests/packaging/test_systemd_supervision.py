@@ -135,15 +135,16 @@ class NestedSystemd:
         self.pid = self._manager_pid()
 
     def _manager_pid(self) -> int:
+        """The nested systemd's PID, once it answers systemctl."""
+        self.pid = 0
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        while time.monotonic() < deadline and self.proc.poll() is None:
             pids = children.read_text().split() if children.exists() else []
-            if pids and self.ctl("is-system-running", check=False).stdout.strip():
-                return int(pids[0])
-            self.pid = int(pids[0]) if pids else 0
+            if pids:
+                self.pid = int(pids[0])
+                if self.ctl("show", "-p", "Version", check=False).returncode == 0:
+                    return self.pid
             time.sleep(0.2)
         self.close()
         pytest.skip(f"systemd does not come up in a namespace here: {self.logs()[-300:]}")
@@ -162,8 +163,6 @@ class NestedSystemd:
         )
 
     def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        if not getattr(self, "pid", 0):
-            return subprocess.CompletedProcess(args, 1, "", "")
         return self.run("systemctl", "--no-pager", *args, check=check)
 
     def show(self) -> dict[str, str]:

@@ -120,7 +120,7 @@ def init(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Init]:
         yield script
     finally:
         script("stop")
-        for pid in script.agents():  # whatever the script left behind fails the test below
+        for pid in script.agents():  # leave nothing behind, whatever the test saw
             os.kill(pid, signal.SIGKILL)
 
 
