@@ -106,7 +106,7 @@ class Notifier:
         data = "\n".join(line.replace("\n", " ") for line in lines).encode()
         try:
             if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # not inherited
                 # a manager that does not read must not block the event loop
                 self._sock.setblocking(False)
             self._sock.sendto(data, self._target)
