@@ -94,6 +94,9 @@ typedef struct {
     uint32_t uoff, ulen;  /* namespace name in nsbuf */
     uint32_t gen;         /* unit generation of the pool copy below */
     uint32_t pool_off;    /* copy of the namespace name in the unit pool */
+    uint32_t prev;        /* while skipping with many bindings (bix): the binding of
+                             the same prefix it hides, NONE if none */
+    uint32_t hash;        /* ... and its prefix's hash */
 } binding;
 
 typedef struct {
@@ -116,6 +119,8 @@ struct sl_tok {
     /* the unit being built (header or stanza) */
     int in_unit;
     uint64_t unit_start;
+    uint64_t unit_limit;  /* the unit's first byte too many: unit_start + max_stanza_bytes,
+                             + max_skip_bytes while skipping */
     uint32_t u_node0, u_pool0, unit_gen;
     uint32_t text_node;   /* open TEXT node (relative) or NONE */
     /* element stack and namespaces */
@@ -155,6 +160,12 @@ struct sl_tok {
     uint32_t sk_cap;
     uint32_t *sk_bf;
     uint32_t sk_bf_n, sk_bf_cap;
+    /* while skipping with more than BIX_MIN bindings in scope: the innermost
+     * binding of each prefix, by a hash of the prefix (open addressing), so
+     * that a lookup does not scan them all */
+    int bix_on;
+    uint32_t *bix;
+    uint32_t bix_cap, bix_n;
     /* lexer */
     int st;
     int ret_st;           /* state to return to after a reference / UTF-8 char */
@@ -403,7 +414,14 @@ static inline sl_node *new_node(sl_tok *t, uint32_t kind) {
     return n;
 }
 
-static inline int text_append(sl_tok *t, const uint8_t *s, uint32_t n) {
+#if defined(__GNUC__)
+#define SL_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define SL_ALWAYS_INLINE
+#endif
+
+/* (inlined: the fast text path calls it once per run) */
+static inline SL_ALWAYS_INLINE int text_append(sl_tok *t, const uint8_t *s, uint32_t n) {
     if (t->skip) return 0; /* a skipped stanza keeps no text */
     if (t->text_node == NONE) {
         sl_node *nd = new_node(t, SL_NODE_TEXT);
@@ -536,6 +554,7 @@ static void stream_init(sl_tok *t) {
     t->ev_n = t->node_n = t->pool_n = 0;
     t->in_unit = 1; /* the prolog and header are a unit from byte 0 */
     t->unit_start = 0;
+    t->unit_limit = t->lim.max_stanza_bytes;
     t->u_node0 = t->u_pool0 = 0;
     t->unit_gen++;
     t->text_node = NONE;
@@ -601,6 +620,7 @@ void sl_tok_free(sl_tok *t) {
     free(t->skb);
     free(t->sk_stack);
     free(t->sk_bf);
+    free(t->bix);
     free(t);
 }
 
@@ -631,7 +651,7 @@ void sl_tok_reset(sl_tok *t) {
 size_t sl_tok_memory(const sl_tok *t) {
     return sizeof *t + (size_t)t->ev_cap * sizeof(sl_event) + (size_t)t->node_cap * sizeof(sl_node) +
            t->pool_cap + (size_t)t->stack_cap * sizeof(frame) + t->skb_cap +
-           ((size_t)t->sk_cap + t->sk_bf_cap) * sizeof(uint32_t) +
+           ((size_t)t->sk_cap + t->sk_bf_cap + t->bix_cap) * sizeof(uint32_t) +
            (size_t)t->bind_cap * sizeof(binding) + t->nsbuf_cap + t->lim.max_name_len + 1 +
            (size_t)t->attr_cap * sizeof(attr_rec) + (size_t)t->hash_cap * sizeof(uint32_t) +
            t->decl_cap + t->pack_cap;
@@ -742,6 +762,7 @@ static int emit(sl_tok *t, uint32_t kind, uint64_t end) {
 static void unit_begin(sl_tok *t, uint64_t at) {
     t->in_unit = 1;
     t->unit_start = at;
+    t->unit_limit = at + t->lim.max_stanza_bytes;
     t->u_node0 = t->node_n;
     t->u_pool0 = t->pool_n;
     t->unit_gen++;
@@ -755,8 +776,102 @@ static void unit_end(sl_tok *t) {
 }
 
 /* ------------------------------------------------------------------ namespaces */
+#define BIX_MIN 64
+
+/* the hash of a prefix for bix, seeded per handle (an attacker who cannot
+ * see the handle's address cannot make the prefixes collide) */
+static inline uint32_t bix_hash(const sl_tok *t, const uint8_t *p, uint32_t n) {
+    uint32_t h = fnv(p, n, 2166136261u ^ (uint32_t)((uintptr_t)t >> 4) * 2654435761u);
+    return h ^ (h >> 15);
+}
+
+/* the slot of prefix p in bix: its entry, or the empty slot it would take */
+static uint32_t bix_slot(const sl_tok *t, const uint8_t *p, uint32_t n, uint32_t h) {
+    uint32_t mask = t->bix_cap - 1, i = h & mask;
+    while (t->bix[i] != NONE) {
+        const binding *b = &t->binds[t->bix[i]];
+        if (b->hash == h && b->plen == n && memcmp(t->nsbuf + b->poff, p, n) == 0) break;
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+/* binding idx (the innermost) enters the index, which has room */
+static void bix_insert(sl_tok *t, uint32_t idx) {
+    binding *b = &t->binds[idx];
+    uint32_t slot;
+    if (!b->plen) return; /* the default namespace has defb */
+    b->hash = bix_hash(t, t->nsbuf + b->poff, b->plen);
+    slot = bix_slot(t, t->nsbuf + b->poff, b->plen, b->hash);
+    b->prev = t->bix[slot];
+    if (b->prev == NONE) t->bix_n++;
+    t->bix[slot] = idx;
+}
+
+/* (Re)build bix over the bindings in scope: at least cap slots, and at
+ * least twice as many as there are bindings. */
+static int bix_build(sl_tok *t, uint32_t cap) {
+    uint32_t i, *nb;
+    while (cap < 2 * (t->nbind + 1)) {
+        if (cap > 0x3FFFFFFFu) return SL_E_NOMEM;
+        cap *= 2;
+    }
+    nb = malloc((size_t)cap * sizeof(uint32_t));
+    if (!nb) return SL_E_NOMEM;
+    free(t->bix);
+    t->bix = nb;
+    t->bix_cap = cap;
+    t->bix_n = 0;
+    memset(nb, 0xFF, (size_t)cap * sizeof(uint32_t));
+    t->bix_on = 1;
+    for (i = 0; i < t->nbind; i++) bix_insert(t, i);
+    return 0;
+}
+
+/* the binding just declared (the innermost) while skipping */
+static int bix_declared(sl_tok *t) {
+    if (!t->bix_on) return t->nbind > BIX_MIN ? bix_build(t, 4 * BIX_MIN) : 0;
+    if (2 * (t->bix_n + 1) > t->bix_cap) return bix_build(t, t->bix_cap * 2);
+    bix_insert(t, t->nbind - 1);
+    return 0;
+}
+
+/* binding idx (the innermost) leaves: the one it hid comes back, or its
+ * slot is emptied (backward shift: no tombstones) */
+static void bix_pop(sl_tok *t, uint32_t idx) {
+    const binding *b = &t->binds[idx];
+    uint32_t mask = t->bix_cap - 1, i, j;
+    if (!b->plen) return;
+    i = bix_slot(t, t->nsbuf + b->poff, b->plen, b->hash);
+    if (b->prev != NONE) {
+        t->bix[i] = b->prev;
+        return;
+    }
+    t->bix_n--;
+    for (j = (i + 1) & mask; t->bix[j] != NONE; j = (j + 1) & mask) {
+        uint32_t home = t->binds[t->bix[j]].hash & mask;
+        /* the entry at j may move to i unless its home lies in (i, j] */
+        if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+            t->bix[i] = t->bix[j];
+            i = j;
+        }
+    }
+    t->bix[i] = NONE;
+}
+
+/* Leave only the first n bindings in scope (while skipping, bix follows). */
+static void bind_truncate(sl_tok *t, uint32_t n) {
+    if (t->bix_on)
+        while (t->nbind > n) bix_pop(t, --t->nbind);
+    t->nbind = n;
+}
+
 static binding *find_binding(sl_tok *t, const uint8_t *prefix, uint32_t plen) {
     uint32_t i = t->nbind;
+    if (t->bix_on) {
+        i = t->bix[bix_slot(t, prefix, plen, bix_hash(t, prefix, plen))];
+        return i == NONE ? NULL : &t->binds[i];
+    }
     while (i--) {
         binding *b = &t->binds[i];
         if (b->plen == plen && memcmp(t->nsbuf + b->poff, prefix, plen) == 0) return b;
@@ -874,6 +989,7 @@ static int skip_begin(sl_tok *t, uint32_t limit, const sk_tag *tag) {
     t->plain_max = 0;
     t->sk_base = t->depth;
     t->sk_bf_n = 0;
+    t->unit_limit = t->unit_start + t->lim.max_skip_bytes;
     return 0;
 }
 
@@ -903,6 +1019,10 @@ static void shrink_to(void **buf, uint32_t *cap, uint32_t used, uint32_t keep, s
 
 static void skip_release(sl_tok *t) {
     t->skip = 0;
+    t->bix_on = 0;
+    free(t->bix);
+    t->bix = NULL;
+    t->bix_cap = t->bix_n = 0;
     t->plain_max = t->lim.max_depth;
     shrink((void **)&t->sk_stack, &t->sk_cap, 4096);
     shrink((void **)&t->sk_bf, &t->sk_bf_cap, 768);
@@ -961,7 +1081,7 @@ static int skip_push(sl_tok *t, uint64_t pos, int empty, uint32_t nbind0, uint32
     t->nattr = 0;
     if (empty) {
         t->pool_n = t->u_pool0 + t->tag_qoff;
-        t->nbind = nbind0;
+        bind_truncate(t, nbind0);
         t->nsbuf_len = nsbuf0;
         t->defb = defb0;
         return t->depth == 1 ? skip_end(t, pos + 1) : 0;
@@ -998,7 +1118,7 @@ static int skip_pop(sl_tok *t, uint64_t pos) {
     uint32_t i = --t->depth;
     if (i < t->sk_base) {
         const frame *f = &t->stack[i];
-        t->nbind = f->nbind;
+        bind_truncate(t, f->nbind);
         t->nsbuf_len = f->nsbuf_len;
         t->defb = f->defb;
         /* the closed element's name (and whatever followed it) goes */
@@ -1008,7 +1128,7 @@ static int skip_pop(sl_tok *t, uint64_t pos) {
         t->pool_n -= e & ~SK_BOUND;
         if (e & SK_BOUND) {
             t->sk_bf_n -= 3;
-            t->nbind = t->sk_bf[t->sk_bf_n];
+            bind_truncate(t, t->sk_bf[t->sk_bf_n]);
             t->nsbuf_len = t->sk_bf[t->sk_bf_n + 1];
             t->defb = t->sk_bf[t->sk_bf_n + 2];
         }
@@ -1143,6 +1263,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         nb->ulen = a->vlen;
         nb->gen = t->unit_gen;
         nb->pool_off = a->voff;
+        if (t->skip && bix_declared(t)) return SL_E_NOMEM;
     }
     /* the element's namespace */
     q = pabs(t, t->tag_qoff);
@@ -2749,21 +2870,18 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                       uint32_t max_events, const uint8_t **out) {
     int r;
     /* where the current unit's byte limit falls in this range: depends on
-     * the unit's start only, so it is computed again when that changes */
+     * the unit's limit only, so it is computed again when that changes */
     uint64_t lim_unit = 0;
     const uint8_t *lim_stop = NULL;
-    int lim_skip = 0;
     while (p < end) {
         const uint8_t *stop = end;
         uint64_t pos;
         uint8_t c;
         if (t->in_unit) {
-            if (!lim_stop || lim_unit != t->unit_start || lim_skip != t->skip) {
-                /* the first byte too many */
-                uint64_t limit = t->unit_start + (t->skip ? t->lim.max_skip_bytes : t->lim.max_stanza_bytes);
+            if (!lim_stop || lim_unit != t->unit_limit) {
+                uint64_t limit = t->unit_limit; /* the first byte too many */
                 uint64_t avail = limit > t->base ? limit - t->base : 0;
-                lim_unit = t->unit_start;
-                lim_skip = t->skip;
+                lim_unit = limit;
                 lim_stop = avail < (uint64_t)(end - data) ? data + avail : end;
             }
             if (p >= lim_stop) {
@@ -2921,7 +3039,8 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                     *out = p;
                     return 0;
                 }
-                if (frc != 0 || p >= lim || *p != '<' || t->st != ST_TEXT || t->skip) break;
+                /* (a skip started here: lim is still the smaller stanza limit) */
+                if (frc != 0 || p >= lim || *p != '<' || t->st != ST_TEXT) break;
             }
             if (tags) continue;
         }

@@ -629,8 +629,8 @@ static void test_skip_memory(void) {
                 if ((i & 1023) == 0 && sl_tok_memory(tok) > peak) peak = sl_tok_memory(tok);
             }
             CHECK(total > (4u << 20) - 20 * len, "%s: fed %zu", shapes[k], total);
-            /* about 2.5 bytes a byte of <a>, 5 of declarations (a binding each) */
-            CHECK(peak < base + total * (k ? 6 : 3), "%s nested to 4 MiB: %zu bytes", shapes[k], peak);
+            /* about 2.5 bytes a byte of <a>, 6 of declarations (a binding each) */
+            CHECK(peak < base + total * (k ? 7 : 3), "%s nested to 4 MiB: %zu bytes", shapes[k], peak);
             printf("skipping %zu bytes of %s: peak %zu bytes over %zu\n", total, shapes[k], peak - base, base);
             {
                 int rc = 0;
@@ -646,6 +646,47 @@ static void test_skip_memory(void) {
     sl_tok_free(tok);
 }
 
+/* Prefix lookups in a skipped stanza with many declarations in scope take
+ * constant time (an index by prefix): n declarations and n lookups of the
+ * outermost prefix cost linear time, not quadratic. */
+static double skip_lookups(size_t n) {
+    sl_tok *tok = sl_tok_new(NULL);
+    size_t i;
+    clock_t t0;
+    int rc;
+    uint32_t ne = 0;
+    const sl_event *ev;
+    char buf[64];
+    sl_tok_feed(tok, (const uint8_t *)HEADER, strlen(HEADER), 0, NULL);
+    t0 = clock();
+    sl_tok_feed(tok, (const uint8_t *)"<message xmlns:p='urn:p'>", 25, 0, NULL);
+    for (i = 0; i < n; i++) {
+        /* distinct prefixes, some rebinding p (hiding the outer one) */
+        int len = i % 7 == 3 ? snprintf(buf, sizeof buf, "<a xmlns:p='urn:%zu'>", i)
+                             : snprintf(buf, sizeof buf, "<a xmlns:q%zu='urn:q'>", i);
+        sl_tok_feed(tok, (const uint8_t *)buf, (size_t)len, 0, NULL);
+    }
+    for (i = 0; i < n; i++) sl_tok_feed(tok, (const uint8_t *)"<p:b q1:c='1'/>", 15, 0, NULL);
+    for (i = 0; i < n; i++) sl_tok_feed(tok, (const uint8_t *)"</a>", 4, 0, NULL);
+    rc = sl_tok_feed(tok, (const uint8_t *)"<p:b/></message><message/>", 26, 0, NULL);
+    ev = sl_tok_events(tok, &ne);
+    CHECK(rc == 2 && ne == 2 && ev[0].kind == SL_EV_SKIP && ev[1].kind == SL_EV_STANZA, "%zu declarations: rc %d",
+          n, rc);
+    /* the rebinding of q5 is gone with its element: unbound again */
+    sl_tok_feed(tok, (const uint8_t *)"<message>", 9, 0, NULL);
+    for (i = 0; i < 70; i++) sl_tok_feed(tok, (const uint8_t *)"<a xmlns:q5='u'>", 16, 0, NULL);
+    for (i = 0; i < 70; i++) sl_tok_feed(tok, (const uint8_t *)"</a>", 4, 0, NULL);
+    rc = sl_tok_feed(tok, (const uint8_t *)"<q5:x/>", 7, 0, NULL);
+    CHECK(rc == SL_E_STREAM && sl_tok_error(tok)->condition == SL_COND_NOT_WELL_FORMED, "unbound again: rc %d", rc);
+    sl_tok_free(tok);
+    return (double)(clock() - t0) / CLOCKS_PER_SEC;
+}
+
+static void test_skip_lookups_linear(void) {
+    double t1 = skip_lookups(10000), t4 = skip_lookups(40000);
+    CHECK(t4 < 8 * t1 + 0.05, "10000: %.3f s, 40000: %.3f s", t1, t4);
+}
+
 static void test_default_limits(void) {
     sl_limits lim;
     sl_limits_default(&lim);
@@ -659,6 +700,7 @@ int main(int argc, char **argv) {
     test_limits_exact();
     test_skip();
     test_skip_memory();
+    test_skip_lookups_linear();
     test_default_limits();
     test_error_position();
     test_max_events_and_consumed();

@@ -346,3 +346,41 @@ def test_the_byte_limit_at_every_byte_of_a_stanza() -> None:
                     backend,
                     chunk,
                 )
+
+
+def _many_declarations(tail: bytes) -> bytes:
+    """A stanza skipped for depth with 100 nested namespace declarations in
+    scope (distinct prefixes, and p bound again every 7th level), ``tail``
+    at the deepest point."""
+    opens = b"".join(
+        b"<a xmlns:p='urn:%d'>" % i if i % 7 == 3 else b"<a xmlns:q%d='urn:q'>" % i
+        for i in range(100)
+    )
+    return b"<message xmlns:p='urn:p' id='n'>" + opens + tail + b"</a>" * 100 + b"</message>"
+
+
+@pytest.mark.parametrize(
+    ("tail", "outcome"),
+    [
+        (b"<p:b q1:c='1' q99:d='2'/><q0:e/>", "skip"),
+        (b"<p:b q1:c='1' q2:c='2'/>", "error not-well-formed"),  # the same {urn:q}c twice
+        (b"<x xmlns:r='urn:p' p:c='1' r:c='2'/>", "skip"),  # p is urn:94 here
+        (b"<x xmlns:r='urn:94' p:c='1' r:c='2'/>", "error not-well-formed"),
+        (b"<zz:b/>", "error not-well-formed"),  # never bound
+        (b"</a><q99:b/><a>", "error not-well-formed"),  # q99 went with its element
+        (b"</a></a><p:b/><a><a>", "skip"),
+    ],
+)
+def test_many_declarations_in_a_skipped_stanza(tail: bytes, outcome: str) -> None:
+    """The prefix index the native tokenizer keeps while skipping with many
+    declarations in scope answers as the plain scan (and expat) does."""
+    data = HEADER + _many_declarations(tail) + AFTER
+    reference = run("expat", data, None)
+    assert reference[1].startswith(outcome), reference
+    if outcome == "skip":
+        assert reference[2].startswith("stanza <message ")
+    for backend in ("native", "expat"):
+        if backend not in available_backends() or (backend == "expat" and not expat_usable()):
+            continue
+        for chunk in (None, 1, 3, 64):
+            assert run(backend, data, chunk) == reference, (backend, chunk)
