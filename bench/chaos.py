@@ -32,7 +32,7 @@ a busy controller and would otherwise answer this one "Busy".
 
 Usage: python bench/chaos.py [--server prosody|ejabberd|both] [--runs N]
                              [--cuts K] [--commands M] [--seed S]
-                             [--json FILE] [--logs DIR]
+                             [--keepalive SECONDS] [--json FILE] [--logs DIR]
 """
 
 from __future__ import annotations
@@ -82,6 +82,12 @@ class Plan:
     interval: tuple[float, float] = (0.1, 0.3)  # between two commands
     dark: tuple[float, float] = (0.3, 5.0)  # how long a link stays blackholed
     up: tuple[float, float] = (0.0, 1.0)  # at least this long up after a reconnect
+    # before some cuts (every idle_every-th) and before the last command, no
+    # command for this long after the device is back: longer than a server
+    # waits before it treats a resumed idle client as inactive again
+    # (Prosody's csi_resume_inactive_delay, 5 s)
+    idle: float = 7.0
+    idle_every: int = 4
     keepalive: float = 2.0  # the device's [connection] keepalive and keepalive_timeout
     reconnect_max: float = 3.0  # ... and its longest wait between connection attempts
     online_wait: float = 30.0  # at most, for the device to be back before a cut
@@ -96,6 +102,7 @@ class Command:
     thread: str
     sent: float | None = None
     at_device: int = 0  # times the device's client handed it to the agent
+    after_idle: bool = False  # the first after the device sat idle
     answers: list[tuple[float, str]] = field(default_factory=list)  # (time, kind)
 
 
@@ -118,6 +125,7 @@ class RunResult:
     resumed: int = 0  # reconnects that resumed the session (XEP-0198)
     fresh: int = 0  # reconnects that had to start a new session
     resume_to_answer: list[float] = field(default_factory=list)
+    idle_to_answer: list[float] = field(default_factory=list)  # first command after idling
     answer_latency_median: float | None = None
     answer_latency_max: float | None = None
     seconds: float = 0.0
@@ -236,12 +244,14 @@ async def chaos_run(
     by_thread = {c.thread: c for c in commands}
     resumes: list[float] = []
     onlines: list[Online] = []
+    online_times: list[float] = []
     closes = 0
 
     def on_device_event(ev: object) -> None:
         nonlocal closes
         if isinstance(ev, Online):
             onlines.append(ev)
+            online_times.append(loop.time())
             if ev.resumed:
                 resumes.append(loop.time())
         elif isinstance(ev, Closed):
@@ -287,6 +297,8 @@ async def chaos_run(
     ctl.connect("127.0.0.1", server.port)
 
     cuts_started = 0
+    # shared by the commander and the cutter
+    chaos_state: dict[str, Any] = {"seen_at_reset": 0, "quiet_until": 0.0, "done": False}
     cut_times: list[float] = []
     sent = 0
 
@@ -301,9 +313,19 @@ async def chaos_run(
     async def commander() -> None:
         nonlocal sent
         share = plan.commands / plan.cuts
+        last = commands[-1]
         for cmd in commands:
             # a share of commands per cut: do not run ahead of the cutter
             await wait_for(lambda cmd=cmd: cuts_started >= math.floor(cmd.n / share), 60)
+            if cmd is last and plan.idle:
+                # the last one after every cut, once the device sat idle a while
+                await wait_for(lambda: chaos_state["done"], 120)
+                await wait_for(lambda: len(onlines) > chaos_state["seen_at_reset"], 60)
+                chaos_state["quiet_until"] = online_times[-1] + plan.idle
+            # the device sits idle after some resumptions
+            if loop.time() < chaos_state["quiet_until"]:
+                await wait_for(lambda: loop.time() >= chaos_state["quiet_until"], plan.idle + 1)
+                cmd.after_idle = True
             _send(cmd)
             cmd.sent = loop.time()
             sent += 1
@@ -317,32 +339,37 @@ async def chaos_run(
 
     async def cutter() -> None:
         nonlocal cuts_started
-        seen_at_reset = 0
         share = plan.commands / plan.cuts
         for k in range(plan.cuts):
+            if k:  # back online since the last reset (its RST seen, a new session up)
+                await wait_for(
+                    lambda: len(onlines) > chaos_state["seen_at_reset"], plan.online_wait
+                )
+                if plan.idle and k % plan.idle_every == plan.idle_every // 2:
+                    chaos_state["quiet_until"] = loop.time() + plan.idle
             await wait_for(lambda k=k: sent >= (k + 0.5) * share, 120)
-            # back online since the last reset (its RST seen, a new session up)
-            seen = len(onlines)
-            if k:
-                await wait_for(lambda n=seen_at_reset: len(onlines) > n, plan.online_wait)
             await wait_for(lambda: agent.client.online, plan.online_wait)
-            if len(onlines) > seen:  # just came back: some traffic on the new link first
-                await asyncio.sleep(rng.uniform(*plan.up))
+            up = rng.uniform(*plan.up)
+            if online_times and loop.time() - online_times[-1] < up:
+                await asyncio.sleep(up - (loop.time() - online_times[-1]))
             cuts_started += 1
             cut_times.append(loop.time())
             links = proxy.blackhole()
             res.cuts_with_link += links > 0
             log.info("cut %d: dark (%d links, online %s)", k + 1, links, agent.client.online)
             await asyncio.sleep(rng.uniform(*plan.dark))
-            seen_at_reset = len(onlines)
+            chaos_state["seen_at_reset"] = len(onlines)
             proxy.reset()
             log.info("cut %d: reset", k + 1)
             res.cuts += 1
+        chaos_state["done"] = True
 
     try:
         await asyncio.wait_for(ready, 30)
         await agent.client.wait_online(30)
-        limit = plan.commands * plan.interval[1] * 2 + plan.cuts * (plan.dark[1] + plan.online_wait)
+        limit = plan.commands * plan.interval[1] * 2 + plan.cuts * (
+            plan.dark[1] + plan.online_wait + plan.idle
+        )
         try:
             await asyncio.wait_for(asyncio.gather(commander(), cutter()), limit)
         except TimeoutError:
@@ -382,6 +409,8 @@ async def chaos_run(
             res.refused += 1
         if c.answers:
             latencies.append(c.answers[0][0] - c.sent)
+            if c.after_idle:
+                res.idle_to_answer.append(round(c.answers[0][0] - c.sent, 3))
         if len(kinds) != 1 or kinds[0] != "result":
             res.problems.append(
                 {
@@ -425,6 +454,12 @@ def summarize(results: list[RunResult]) -> dict[str, Any]:
     for k in keys:
         out[k] = sum(getattr(r, k) for r in results)
     out["timeouts"] = sum(1 for r in results if r.timeout)
+    idle = sorted(x for r in results for x in r.idle_to_answer)
+    out["idle_to_answer"] = {
+        "count": len(idle),
+        "median": round(statistics.median(idle), 3) if idle else None,
+        "max": idle[-1] if idle else None,
+    }
     out["failed_runs"] = [r.run for r in results if not r.ok]
     out["resume_to_answer"] = {
         "count": len(r2a),
@@ -446,6 +481,8 @@ def human(server: str, s: dict[str, Any]) -> str:
         f"delivered twice to the device {s['delivered_twice']}",
         f"  <resumed/> to next answer: median {r['median']} s, p90 {r['p90']} s, "
         f"max {r['max']} s ({r['count']} resumes with commands outstanding)",
+        f"  a command after the device sat idle {s['idle_to_answer']['count']} times: answered "
+        f"in median {s['idle_to_answer']['median']} s, max {s['idle_to_answer']['max']} s",
     ]
     if s["failed_runs"] or s["timeouts"]:
         lines.append(f"  FAILED runs: {s['failed_runs']} (timeouts {s['timeouts']})")
@@ -478,12 +515,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cuts", type=int, default=8)
     ap.add_argument("--commands", type=int, default=120)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--keepalive",
+        type=float,
+        default=Plan.keepalive,
+        help="the device's [connection] keepalive and keepalive_timeout, seconds "
+        f"(default {Plan.keepalive})",
+    )
     ap.add_argument("--json", type=Path, default=RESULTS, help=f"default {RESULTS}")
     ap.add_argument("--logs", type=Path, help="keep the device logs here (default: a temp dir)")
     args = ap.parse_args(argv)
     if args.cuts < 1 or args.commands < args.cuts or args.runs < 1:
         ap.error("need --runs >= 1 and --commands >= --cuts >= 1")
-    plan = Plan(cuts=args.cuts, commands=args.commands, seed=args.seed)
+    plan = Plan(cuts=args.cuts, commands=args.commands, seed=args.seed, keepalive=args.keepalive)
     servers = list(SERVERS) if args.server == "both" else [args.server]
     logs = args.logs or Path(tempfile.mkdtemp(prefix="stanzalink-chaos-"))
     out: dict[str, Any] = {

@@ -208,7 +208,10 @@ def test_console_commands_survive_link_chaos(
 ) -> None:
     """8 cuts (dark for 0.3-5 s, then an RST both ways) while 120 commands
     flow: each is answered exactly once, with its result, in its thread;
-    after each resume an outstanding command is answered at once."""
+    after each resume an outstanding command is answered at once, and so is
+    a command that comes after the resumed device sat idle (Prosody held
+    those until the keepalive gave up while <inactive/> was not sent again
+    after <resumed/>)."""
     server: Prosody | Ejabberd = request.getfixturevalue(server_name)
     plan = chaos.Plan(cuts=8, commands=120, seed=15)
     result = asyncio.run(chaos.chaos_run(server, server_name, 1, plan, tmp_path))
@@ -221,3 +224,5 @@ def test_console_commands_survive_link_chaos(
     assert result.answered == 120 and result.unattributed == 0, result.problems
     assert result.resume_to_answer, result
     assert max(result.resume_to_answer) < 1.5, result.resume_to_answer
+    assert len(result.idle_to_answer) >= 3, result
+    assert max(result.idle_to_answer) < 1.5, result.idle_to_answer
