@@ -107,6 +107,8 @@ def test_abstract_socket_and_failures_said_once(caplog: pytest.LogCaptureFixture
         n = Notifier(f"@{name}")
         assert n.send("READY=1", "STATUS=two\nlines")
         assert sock.recv(100) == b"READY=1\nSTATUS=two lines"
+        n.status("x" * 100_000)  # a peer's long stream-error text
+        assert sock.recv(100_000) == b"STATUS=" + b"x" * 200
         n.close()
     # nobody there: False and one warning, however often it is tried
     n = Notifier(f"@{name}")

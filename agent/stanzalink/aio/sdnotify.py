@@ -32,6 +32,7 @@ from collections.abc import MutableMapping
 log = logging.getLogger(__name__)
 
 ENV_KEYS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+STATUS_MAX = 200  # characters of a STATUS= line
 
 
 def _address(name: str) -> str | None:
@@ -124,7 +125,9 @@ class Notifier:
         self.send("READY=1", *([f"STATUS={status}"] if status else []))
 
     def status(self, text: str) -> None:
-        self.send(f"STATUS={text}")
+        # one line of `systemctl status`; the text may come from a peer
+        # (a stream error's text): bounded
+        self.send(f"STATUS={text[:STATUS_MAX]}")
 
     def stopping(self, status: str | None = None) -> None:
         self.send("STOPPING=1", *([f"STATUS={status}"] if status else []))
