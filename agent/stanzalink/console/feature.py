@@ -33,6 +33,7 @@ import difflib
 import importlib
 import importlib.util
 import logging
+import os
 import re
 import shlex
 import sys
@@ -69,6 +70,7 @@ from stanzalink.xml.builder import E, sub
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("stanzalink.audit")
 
+REPLY = "urn:xmpp:reply:0"  # XEP-0461: an answer names the message it answers
 YES = frozenset({"yes", "y"})
 NO = frozenset({"no", "n"})
 MAX_LINE = 4096
@@ -86,6 +88,7 @@ class Reply:
     type: str | None
     thread: str | None = None
     parent: str | None = None
+    ref: str | None = None  # the id of the message answered (XEP-0461 <reply/>)
 
 
 @dataclass
@@ -129,7 +132,7 @@ class Bucket:
 
 class Console(Feature):
     name = "console"
-    disco_features = (xhtml_im.NS, xhtml_im.STYLING)
+    disco_features = (xhtml_im.NS, xhtml_im.STYLING, REPLY)
     max_jobs_total = 16  # commands running at once, all controllers ([console] max_jobs_total)
 
     def __init__(self, ctx: Context) -> None:
@@ -231,6 +234,7 @@ class Console(Feature):
             mtype,
             thread.text if thread is not None else None,
             thread.get("parent") if thread is not None else None,
+            msg.get("id"),
         )
         text = (body.text or "").strip()
         if not text:
@@ -576,7 +580,8 @@ class Console(Feature):
     # ------------------------------------------------------------ output
     def send(self, reply: Reply, blocks: list[Block]) -> None:
         rendered = xhtml_im.render(blocks)
-        attrs: dict[str, str] = {"to": reply.to}
+        # an id of its own, and the id of the command line it answers
+        attrs: dict[str, str] = {"to": reply.to, "id": "c" + os.urandom(8).hex()}
         if reply.type:
             attrs["type"] = reply.type
         msg = E("{jabber:client}message", attrs)
@@ -585,6 +590,8 @@ class Console(Feature):
         if reply.thread:
             parent = {"parent": reply.parent} if reply.parent else None
             sub(msg, "{jabber:client}thread", parent, text=reply.thread)
+        if reply.ref:
+            sub(msg, f"{{{REPLY}}}reply", {"to": reply.to, "id": reply.ref})
         try:
             self.ctx.send(msg)
         except Exception as exc:  # the bounded send queue is full
