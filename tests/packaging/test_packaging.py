@@ -108,7 +108,9 @@ def test_systemd_unit() -> None:
     assert re.search(
         r"^ExecStart=/usr/bin/stanzalink run --config /etc/stanzalink/device.toml$", unit, re.M
     )
-    assert re.search(r"^StartLimitBurst=\d+$", unit, re.M)
+    # restarts never stop (a device that gave up would stay offline), spaced out
+    assert re.search(r"^StartLimitIntervalSec=0$", unit, re.M)
+    assert re.search(r"^RestartSec=\d+s$", unit, re.M)
     watchdog = re.search(r"^WatchdogSec=(\d+)s$", unit, re.M)
     assert watchdog and 10 <= int(watchdog.group(1)) <= 300
     assert "StandardOutput=journal" in unit
