@@ -19,13 +19,17 @@ SRC_URI = "git://example.invalid/stanzalink.git;protocol=https;branch=main;dests
 # release builds pin a commit in a .bbappend; AUTOREV follows main
 SRCREV = "${AUTOREV}"
 
-inherit python_setuptools_build_meta ptest systemd useradd
+inherit python_setuptools_build_meta ptest systemd update-rc.d useradd
 
 USERADD_PACKAGES = "${PN}"
 USERADD_PARAM:${PN} = "--system --home-dir ${localstatedir}/lib/stanzalink --no-create-home --shell /bin/false --user-group stanzalink"
 
 SYSTEMD_SERVICE:${PN} = "stanzalink.service"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
+# images with sysvinit (poky's default) start the agent with the SysV script,
+# which respawns it when it dies
+INITSCRIPT_NAME = "stanzalink"
+INITSCRIPT_PARAMS = "defaults 90 10"
 
 do_install:append() {
     install -d ${D}${sysconfdir}/stanzalink
@@ -36,6 +40,11 @@ do_install:append() {
     install -d ${D}${systemd_system_unitdir}
     install -m 0644 ${S}/packaging/stanzalink.service ${D}${systemd_system_unitdir}/stanzalink.service
     sed -i -e 's,/usr/bin/stanzalink,${bindir}/stanzalink,g' ${D}${systemd_system_unitdir}/stanzalink.service
+    if ${@bb.utils.contains('DISTRO_FEATURES', 'sysvinit', 'true', 'false', d)}; then
+        install -d ${D}${sysconfdir}/init.d
+        install -m 0755 ${S}/packaging/S90stanzalink ${D}${sysconfdir}/init.d/stanzalink
+        sed -i -e 's,/usr/bin/stanzalink,${bindir}/stanzalink,g' ${D}${sysconfdir}/init.d/stanzalink
+    fi
 }
 
 do_install_ptest() {
