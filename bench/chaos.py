@@ -12,8 +12,8 @@ Per run, on a real Prosody or ejabberd on loopback:
   noticed in seconds;
 - a slixmpp controller, connected straight to the server, sends ``--commands``
   console commands (``version``), each in a chat message with its own id
-  and ``<thread>``; the console answers in the thread, which names the
-  command;
+  and ``<thread>``; the console answers in the thread and names the
+  message's id (XEP-0461 ``<reply/>``): both must name the command;
 - meanwhile the driver cuts the device's link ``--cuts`` times: the link
   goes dark (a blackhole: nothing passes, nobody is told) for a random
   while, then both sides get an RST.  Cuts and commands interleave: cut k
@@ -46,6 +46,7 @@ import math
 import os
 import platform
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -120,7 +121,8 @@ class RunResult:
     refused: int = 0  # exactly one answer, a refusal (offline, busy, rate)
     bounced: int = 0  # an error came back instead
     delivered_twice: int = 0  # the device received the same command more than once
-    unattributed: int = 0  # answers naming no command of ours
+    unattributed: int = 0  # answers naming no command of ours (thread or <reply/> id)
+    without_reference: int = 0  # answers in the right thread without a <reply/> id
     reconnects: int = 0
     resumed: int = 0  # reconnects that resumed the session (XEP-0198)
     fresh: int = 0  # reconnects that had to start a new session
@@ -132,6 +134,7 @@ class RunResult:
     proxy: dict[str, Any] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)  # one per bad command
     timeout: bool = False
+    interrupted: bool = False  # SIGINT or SIGTERM: the run was cut short
 
     @property
     def ok(self) -> bool:
@@ -208,8 +211,22 @@ def classify(body: str) -> str:
 
 
 # ------------------------------------------------------------------ one run
+def take_signals(halt: asyncio.Event) -> None:
+    """SIGINT and SIGTERM end the chaos run (the agent's own handlers would
+    only stop the agent, and the driver would go on)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, halt.set)
+
+
 async def chaos_run(
-    server: Prosody | Ejabberd, kind: str, run: int, plan: Plan, logs: Path
+    server: Prosody | Ejabberd,
+    kind: str,
+    run: int,
+    plan: Plan,
+    logs: Path,
+    halt: asyncio.Event | None = None,
 ) -> RunResult:
     import slixmpp  # the controller: an independent XMPP implementation
 
@@ -286,10 +303,13 @@ async def chaos_run(
         kind_ = "bounced" if msg["type"] == "error" else classify(str(msg["body"]))
         if kind_ == "banner":
             return
-        if cmd is None:
+        ref = msg.xml.find("{urn:xmpp:reply:0}reply")
+        if cmd is None or (ref is not None and ref.get("id") != f"cmd-{run}-{cmd.n}"):
             res.unattributed += 1
-            log.warning("answer naming no command: %r", str(msg)[:300])
+            log.warning("answer naming no command of ours: %r", str(msg)[:300])
             return
+        if ref is None:
+            res.without_reference += 1
         cmd.answers.append((loop.time(), kind_))
 
     ctl.add_event_handler("session_start", on_session)
@@ -367,16 +387,24 @@ async def chaos_run(
     try:
         await asyncio.wait_for(ready, 30)
         await agent.client.wait_online(30)
+        halt = halt or asyncio.Event()
+        take_signals(halt)  # after the agent took them
         limit = plan.commands * plan.interval[1] * 2 + plan.cuts * (
             plan.dark[1] + plan.online_wait + plan.idle
         )
-        try:
-            await asyncio.wait_for(asyncio.gather(commander(), cutter()), limit)
-        except TimeoutError:
-            res.timeout = True
-        # the last answers (bounded), then a quiet spell for late duplicates
-        await wait_for(lambda: all(c.answers for c in commands), plan.settle)
-        await wait_for(lambda: loop.time() - news[0] > plan.quiet, plan.settle)
+        work: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(commander(), cutter()))
+        halted: asyncio.Future[Any] = asyncio.ensure_future(halt.wait())
+        await asyncio.wait({work, halted}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+        halted.cancel()
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+            res.timeout, res.interrupted = not halt.is_set(), halt.is_set()
+        if not halt.is_set():
+            # the last answers (bounded), then a quiet spell for late duplicates
+            await wait_for(lambda: all(c.answers for c in commands) or halt.is_set(), plan.settle)
+            await wait_for(lambda: loop.time() - news[0] > plan.quiet or halt.is_set(), plan.settle)
     finally:
         res.proxy = proxy.counters()
         with contextlib.suppress(Exception):
@@ -448,8 +476,8 @@ def summarize(results: list[RunResult]) -> dict[str, Any]:
     """Totals over runs of one server."""
     r2a = sorted(x for r in results for x in r.resume_to_answer)
     keys = ("cuts", "cuts_with_link", "commands", "answered", "lost", "duplicated",
-            "refused", "bounced", "delivered_twice", "unattributed", "reconnects", "resumed",
-            "fresh")  # fmt: skip
+            "refused", "bounced", "delivered_twice", "unattributed", "without_reference",
+            "reconnects", "resumed", "fresh")  # fmt: skip
     out: dict[str, Any] = {"runs": len(results)}
     for k in keys:
         out[k] = sum(getattr(r, k) for r in results)
@@ -493,9 +521,16 @@ async def run_server(
     kind: str, runs: int, plan: Plan, logs: Path, verbose: bool = True
 ) -> list[RunResult]:
     results: list[RunResult] = []
+    halt = asyncio.Event()
+    take_signals(halt)
     with xmpp_server(kind, logs / f"{kind}-server") as server:
         for run in range(1, runs + 1):
-            r = await chaos_run(server, kind, run, plan, logs)
+            if halt.is_set():
+                break
+            r = await chaos_run(server, kind, run, plan, logs, halt)
+            take_signals(halt)  # the agent's handlers went with it
+            if r.interrupted:
+                break
             results.append(r)
             if verbose:
                 print(
@@ -544,6 +579,10 @@ def main(argv: list[str] | None = None) -> int:
         out["servers"][kind] = {"summary": s, "runs": [asdict(r) for r in results]}
         failed = failed or bool(s["failed_runs"])
         print(human(kind, s), flush=True)
+        if len(results) < args.runs:
+            print(f"{kind}: interrupted after {len(results)} runs", flush=True)
+            failed = True
+            break
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=1) + "\n")
     print(f"results: {args.json}; device logs: {logs}")

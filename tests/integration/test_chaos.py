@@ -222,6 +222,7 @@ def test_console_commands_survive_link_chaos(
     assert result.commands == 120, result
     assert result.lost == 0 and result.duplicated == 0, result.problems
     assert result.answered == 120 and result.unattributed == 0, result.problems
+    assert result.without_reference == 0, result  # each names its command's id too
     assert result.resume_to_answer, result
     assert max(result.resume_to_answer) < 1.5, result.resume_to_answer
     assert len(result.idle_to_answer) >= 3, result
