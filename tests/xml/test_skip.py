@@ -50,10 +50,20 @@ def events(backend: str, data: bytes, chunk: int | None = None, **limits: int) -
     return out
 
 
+def reference_backend() -> str:
+    """expat, whole, is the reference; where this libexpat defers small
+    chunks (Debian 12's target Python under qemu) even a whole feed may hold
+    its last stanza back, so the native tokenizer is, checked elsewhere
+    against expat."""
+    if expat_usable() or "native" not in available_backends():
+        return "expat"
+    return "native"
+
+
 def every_chunking(data: bytes, **limits: int) -> list[str]:
     """The event lines of ``data``: the same for both backends, whole and in
     every chunk size from 1 to len(data)."""
-    reference = run("expat", data, None, **limits)
+    reference = run(reference_backend(), data, None, **limits)
     backends = ["expat"]
     if "native" in available_backends():
         backends.insert(0, "native")
@@ -331,7 +341,7 @@ def test_the_byte_limit_at_every_byte_of_a_stanza() -> None:
     )
     data = head + stanza + b"<m id='k'/>"
     for limit in range(len(head), len(stanza) + 1):
-        reference = run("expat", data, None, max_stanza_bytes=limit)
+        reference = run(reference_backend(), data, None, max_stanza_bytes=limit)
         assert reference[-1] == 'stanza <m xmlns="http://etherx.jabber.org/streams" id="k"/>'
         if limit >= len(stanza):
             assert reference[1].startswith("stanza <message ")
@@ -375,7 +385,7 @@ def test_many_declarations_in_a_skipped_stanza(tail: bytes, outcome: str) -> Non
     """The prefix index the native tokenizer keeps while skipping with many
     declarations in scope answers as the plain scan (and expat) does."""
     data = HEADER + _many_declarations(tail) + AFTER
-    reference = run("expat", data, None)
+    reference = run(reference_backend(), data, None)
     assert reference[1].startswith(outcome), reference
     if outcome == "skip":
         assert reference[2].startswith("stanza <message ")
