@@ -211,8 +211,13 @@ if [ "$RUN_TESTS" = 1 ] && [ "$PY_TESTS" = 1 ]; then
 exec $QEMU -L "$SYSROOT" "$SYSROOT/usr/bin/python3.11" "\$@"
 EOF
     chmod +x "$OUT/python"
+    # tests/testing/test_chaosproxy.py tests a tool of the host's chaos runs, not
+    # device code; under qemu-user a socket whose reading was paused and resumed
+    # (epoll_ctl DEL then ADD) never reports the bytes already waiting, so the
+    # proxy cannot run there
     STANZALINK_TEST_PYTHON="$OUT/python" STANZALINK_REQUIRE_NATIVE=1 HYPOTHESIS_PROFILE=qemu \
     PYTHONPATH="$SITE:$DEPS" "${TPY[@]}" -m pytest -q -rs -p no:cacheprovider -o addopts="" \
-        -m "not integration" --ignore=tests/integration --ignore=tests/packaging tests
+        -m "not integration" --ignore=tests/integration --ignore=tests/packaging \
+        --ignore=tests/testing/test_chaosproxy.py tests
 fi
 echo "cross $ARCH done in $(( $(date +%s) - start )) s"
