@@ -133,6 +133,8 @@ class RunResult:
     seconds: float = 0.0
     proxy: dict[str, Any] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)  # one per bad command
+    # answered more than 0.5 s after it was sent on a link that was up all along
+    slow: list[dict[str, Any]] = field(default_factory=list)
     timeout: bool = False
     interrupted: bool = False  # SIGINT or SIGTERM: the run was cut short
 
@@ -318,7 +320,12 @@ async def chaos_run(
 
     cuts_started = 0
     # shared by the commander and the cutter
-    chaos_state: dict[str, Any] = {"seen_at_reset": 0, "quiet_until": 0.0, "done": False}
+    chaos_state: dict[str, Any] = {
+        "seen_at_reset": 0,
+        "quiet_until": 0.0,
+        "idle_cmd": None,  # False: an idle spell wants its command; then that Command
+        "done": False,
+    }
     cut_times: list[float] = []
     sent = 0
 
@@ -336,7 +343,13 @@ async def chaos_run(
         last = commands[-1]
         for cmd in commands:
             # a share of commands per cut: do not run ahead of the cutter
-            await wait_for(lambda cmd=cmd: cuts_started >= math.floor(cmd.n / share), 60)
+            # (an idle spell lets one more through: the command that ends it)
+            await wait_for(
+                lambda cmd=cmd: (
+                    cuts_started >= math.floor(cmd.n / share) or chaos_state["idle_cmd"] is False
+                ),
+                60,
+            )
             if cmd is last and plan.idle:
                 # the last one after every cut, once the device sat idle a while
                 await wait_for(lambda: chaos_state["done"], 120)
@@ -346,6 +359,7 @@ async def chaos_run(
             if loop.time() < chaos_state["quiet_until"]:
                 await wait_for(lambda: loop.time() >= chaos_state["quiet_until"], plan.idle + 1)
                 cmd.after_idle = True
+                chaos_state["idle_cmd"] = cmd
             _send(cmd)
             cmd.sent = loop.time()
             sent += 1
@@ -367,6 +381,15 @@ async def chaos_run(
                 )
                 if plan.idle and k % plan.idle_every == plan.idle_every // 2:
                     chaos_state["quiet_until"] = loop.time() + plan.idle
+                    chaos_state["idle_cmd"] = False  # wanted: the commander sends it
+                    # no cut before the command that ends the idle spell is answered
+                    await wait_for(
+                        lambda: (
+                            isinstance(chaos_state["idle_cmd"], Command)
+                            and bool(chaos_state["idle_cmd"].answers)
+                        ),
+                        plan.idle + plan.settle,
+                    )
             await wait_for(lambda k=k: sent >= (k + 0.5) * share, 120)
             await wait_for(lambda: agent.client.online, plan.online_wait)
             up = rng.uniform(*plan.up)
@@ -437,6 +460,19 @@ async def chaos_run(
             res.refused += 1
         if c.answers:
             latencies.append(c.answers[0][0] - c.sent)
+            first = c.answers[0][0]
+            cut_before = max((t for t in cut_times if t < c.sent), default=-math.inf)
+            up_before = max((t for t in online_times if t < c.sent), default=-math.inf)
+            link_up = up_before > cut_before and not any(c.sent <= t <= first for t in cut_times)
+            if first - c.sent > 0.5 and link_up:
+                res.slow.append(
+                    {
+                        "command": c.n,
+                        "sent": round(c.sent - started, 3),
+                        "latency": round(first - c.sent, 3),
+                        "after_idle": c.after_idle,
+                    }
+                )
             if c.after_idle:
                 res.idle_to_answer.append(round(c.answers[0][0] - c.sent, 3))
         if len(kinds) != 1 or kinds[0] != "result":

@@ -1,26 +1,28 @@
-"""Chaos: a TCP proxy on loopback between the device and the server (Prosody
-with three seeds, ejabberd with one) cuts the
-connection at random points while messages flow both ways between the
-device and a slixmpp controller.  With stream management every message must
-reach the application exactly once.  Bounded: a fixed number of cuts and
-messages, and a time limit."""
+"""Chaos: a TCP proxy on loopback (stanzalink.testing.chaosproxy) between
+the device and the server cuts the link while traffic flows; with stream
+management everything must arrive exactly once.  Bounded: a fixed number of
+cuts and messages, and a time limit.
+
+- Messages both ways between a bare Client and a slixmpp peer, the link reset
+  at random points (Prosody with three seeds, ejabberd with one).
+- Console commands from a slixmpp controller to the real agent, the link
+  blackholed then reset (both servers): bench/chaos.py, one run each."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import socket
-import struct
 from collections import Counter
 from typing import Any
 
 import pytest
 import slixmpp
 
+import chaos  # bench/chaos.py, on the path through tests/conftest.py (`make chaos`)
 from stanzalink.aio.client import Client, ClientConfig
 from stanzalink.jid import JID
 from stanzalink.session.events import Online
+from stanzalink.testing.chaosproxy import ChaosProxy
 from stanzalink.testing.ejabberd import Ejabberd
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xml import E, Element
@@ -28,55 +30,6 @@ from stanzalink.xml import E, Element
 MESSAGES = 120  # each way
 CUTS = 8
 TIME_LIMIT = 90.0
-
-
-class CuttingProxy:
-    """Forwards 127.0.0.1:port to the server; cut() drops every connection."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.pairs: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
-        self.cuts = 0
-        self.connections = 0
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-        pair = (writer, up_w)
-        self.pairs.append(pair)
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError, asyncio.CancelledError):
-                while data := await src.read(4096):
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
-
-        await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer))
-        with contextlib.suppress(ValueError):
-            self.pairs.remove(pair)
-
-    def cut(self) -> None:
-        self.cuts += 1
-        for a, b in list(self.pairs):
-            for w in (a, b):
-                sock = w.get_extra_info("socket")
-                with contextlib.suppress(OSError):
-                    if sock is not None:
-                        # an abrupt cut (RST), not a polite close
-                        sock.setsockopt(
-                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                        )
-                w.close()
-        self.pairs.clear()
-
-    async def stop(self) -> None:
-        self.server.close()
-        self.cut()
 
 
 @pytest.mark.parametrize(
@@ -96,7 +49,7 @@ def test_messages_survive_connection_cuts(
     rng = random.Random(seed)
 
     async def main() -> dict[str, Any]:
-        proxy = CuttingProxy(server.port)
+        proxy = ChaosProxy("127.0.0.1", server.port)
         port = await proxy.start()
         onlines: list[Online] = []
         at_device: Counter[str] = Counter()
@@ -161,7 +114,7 @@ def test_messages_survive_connection_cuts(
         async def cutter() -> None:
             for _ in range(CUTS):
                 await asyncio.sleep(rng.uniform(0.1, 0.4))
-                proxy.cut()
+                proxy.reset()  # an abrupt cut: RST to both sides
 
         await asyncio.gather(device_sender(), controller_sender(), cutter())
         # let everything arrive (bounded)
@@ -171,7 +124,7 @@ def test_messages_survive_connection_cuts(
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)  # late duplicates would show up here
         result = {
-            "cuts": proxy.cuts,
+            "cuts": proxy.resets,
             "connections": proxy.connections,
             "resumed": sum(1 for o in onlines if o.resumed),
             "fresh": sum(1 for o in onlines if not o.resumed),
@@ -196,10 +149,6 @@ def test_messages_survive_connection_cuts(
 
 
 # ---------------------------------------------------------------- console commands
-# bench/chaos.py (on the path through tests/conftest.py): the real agent behind
-# a proxy that blackholes then resets its link, a slixmpp controller sending
-# console commands; `make chaos` runs it 20 times per server
-import chaos  # noqa: E402
 
 
 @pytest.mark.parametrize("server_name", ["prosody", "ejabberd"])
