@@ -388,3 +388,29 @@ def test_a_password_file_that_is_not_text_names_the_key(tmp_path: Path) -> None:
     pw.write_bytes(b"\xff\xfe\x00secret")
     with pytest.raises(ConfigError, match=r"^account\.password_file: cannot read .*/pw: "):
         parse({"account": {"jid": "d@example.net", "password_file": str(pw)}})
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"\x00" * 16, "control characters"),  # what a power cut can leave
+        (b"first\nsecond\n", "control characters"),
+        (b"x" * 5000, "larger than 4096 bytes"),
+        (b" \n\n", "is empty"),
+    ],
+)
+def test_a_password_file_that_holds_no_one_line_password_is_refused(
+    tmp_path: Path, content: bytes, why: str
+) -> None:
+    pw = tmp_path / "pw"
+    pw.write_bytes(content)
+    with pytest.raises(ConfigError, match=rf"^account\.password_file: .*{why}"):
+        parse({"account": {"jid": "d@example.net", "password_file": str(pw)}})
+
+
+def test_a_huge_password_file_is_not_read_whole(tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    with open(pw, "wb") as fh:
+        fh.truncate(1 << 32)  # 4 GiB, sparse: reading it whole would take the memory
+    with pytest.raises(ConfigError, match="larger than 4096 bytes"):
+        parse({"account": {"jid": "d@example.net", "password_file": str(pw)}})

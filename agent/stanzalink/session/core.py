@@ -798,7 +798,9 @@ class Session:
                     "the server does not offer STARTTLS and TLS is required "
                     "(set server.require_tls = false only on a trusted network)",
                     now,
-                    Retry.SLOW,
+                    # before TLS anyone on the path can strip the offer: no
+                    # more than a transient fault (as every pre-TLS stream error)
+                    Retry.BACKOFF,
                 )
                 return
         if not self.authenticated:
