@@ -198,3 +198,40 @@ def test_http_says_once_why_it_could_not_connect(tmp_path: Path) -> None:
     assert res.returncode == 1
     lines = res.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("stanzalink http: cannot connect to 127.0.0.1:9")
+
+
+def test_run_says_what_it_runs_with_at_start(tmp_path: Path) -> None:
+    """The first lines of a run: the version, the config file, the account,
+    the parser and where the server is to be found; then a refused
+    connection says where its address came from."""
+    import signal
+    import time
+
+    from stanzalink import __version__
+
+    cfg = tmp_path / "device.toml"
+    cfg.write_text(CONTROLLER + '[server]\nhost = "127.0.0.1"\nport = 9\n')
+    proc = subprocess.Popen(
+        [*python_cmd(), "-m", "stanzalink", "run", "--config", str(cfg)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and not any("cannot connect" in x for x in lines):
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    start = next(x for x in lines if "starting:" in x)
+    assert (
+        f"stanzalink {__version__} starting: config {cfg}, account alice@example.net, parser "
+    ) in start
+    assert start.rstrip().endswith("server 127.0.0.1:9 ([server] host)")
+    assert any("cannot connect to 127.0.0.1:9 ([server] host): " in x for x in lines)
+    assert proc.returncode == 0  # SIGTERM is a requested stop

@@ -187,6 +187,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     except StanzalinkError as exc:  # e.g. http.wsgi_app that cannot be imported
         print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
         return 1
+    from stanzalink import __version__
+
+    c = agent.client.config
+    logging.getLogger("stanzalink").info(
+        "stanzalink %s starting: config %s, account %s, parser %s, server %s",
+        __version__,
+        args.config,
+        cfg.jid,
+        agent.client.session._parser.backend,
+        f"{c.host}:{c.port} ([server] host)"
+        if c.host
+        else f"found by SRV lookup of {c.jid.domain} (no [server] host)",
+    )
     from stanzalink.aio.sdnotify import Notifier
 
     # systemd's Type=notify: READY, STATUS, WATCHDOG, STOPPING (docs/quickstart.md)

@@ -456,3 +456,75 @@ async def test_a_crashed_connection_loop_ends_the_agent_non_zero(
     await asyncio.wait_for(agent.run(), 10)
     assert agent.exit_code == 1
     assert isinstance(agent.client.crashed, RuntimeError)
+
+
+async def test_a_refused_connection_says_where_the_address_came_from(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    client = make_client(port, None)
+    await client.start()
+    try:
+        await until(lambda: any("cannot connect" in r.getMessage() for r in caplog.records), 5, "")
+    finally:
+        await client.close()
+    [line] = [r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage()]
+    assert line.startswith(f"cannot connect to 127.0.0.1:{port} ([server] host): ")
+
+
+@pytest.fixture
+def empty_dns() -> Iterator[tuple[str, int]]:
+    """A DNS server on loopback that knows no name (NXDOMAIN)."""
+    dnslib = pytest.importorskip("dnslib")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            reply = dnslib.DNSRecord.parse(data).reply()
+            reply.header.rcode = 3
+            sock.sendto(reply.pack(), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield sock.getsockname()
+    stop.set()
+    thread.join(2)
+    sock.close()
+
+
+async def test_without_srv_records_the_log_names_the_fallback_and_the_key(
+    empty_dns: tuple[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A new user's smallest config has no [server]: when the JID's domain
+    has no SRV record and is no server either, the log says both and names
+    the key to set."""
+    client = make_client(
+        0,
+        None,
+        host=None,
+        nameservers=[empty_dns],
+        jid=JID.parse("device1@nosuch.invalid"),
+        connect_timeout=1.0,
+    )
+    await client.start()
+    try:
+        await until(lambda: any("cannot connect" in r.getMessage() for r in caplog.records), 10, "")
+    finally:
+        await client.close()
+    line = next(r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage())
+    assert line.startswith(
+        "cannot connect to nosuch.invalid:5222 (no SRV record for "
+        "_xmpp-client._tcp.nosuch.invalid, so the JID's domain; set [server] host to the "
+        "server's address if it is elsewhere): "
+    )

@@ -316,6 +316,7 @@ class Client:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._attempt = 0
         self._redirects = 0  # consecutive redirects followed
+        self._targets_from = ""  # where the last targets came from, for the log
         self._last_close: Closed | None = None
         self._last_failure: str | None = None
         self._limited = RateLimitedLog(log)
@@ -573,11 +574,21 @@ class Client:
             else:
                 self._redirects += 1
                 log.info("following the server's redirect to %s:%d", *where)
+                self._targets_from = "the server's redirect"
                 return [Target(where[0], where[1], c.direct_tls)]
         if c.host:
+            self._targets_from = "[server] host"
             return [Target(c.host, c.port, c.direct_tls)]
         resolver = self._resolver or Resolver(c.nameservers)
-        return await xmpp_targets(c.jid.domain, resolver)
+        targets = await xmpp_targets(c.jid.domain, resolver)
+        if targets == [Target(c.jid.domain, 5222, False)]:
+            self._targets_from = (
+                f"no SRV record for _xmpp-client._tcp.{c.jid.domain}, so the JID's domain; "
+                "set [server] host to the server's address if it is elsewhere"
+            )
+        else:
+            self._targets_from = f"the SRV records of {c.jid.domain}"
+        return targets
 
     def _ssl_context(self) -> ssl.SSLContext:
         c = self.config
@@ -640,7 +651,8 @@ class Client:
                 )
             except Exception as exc:  # refused, unreachable, TLS, or a bad name or port
                 self._note_failure(
-                    f"cannot connect to {target.host}:{target.port}: {exc or type(exc).__name__}"
+                    f"cannot connect to {target.host}:{target.port} ({self._targets_from}): "
+                    f"{exc or type(exc).__name__}"
                 )
                 continue
             self._proto = proto
