@@ -9,6 +9,8 @@ import json
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stanzalink.xml import (
     DEFAULT_LIMITS,
@@ -23,7 +25,7 @@ from stanzalink.xml import (
 from stanzalink.xml.stream import NativeBackend
 
 from ..conftest import expat_usable
-from .cases import CLOSE, HEADER
+from .cases import CLOSE, HEADER, STANZA
 from .helpers import run
 
 AFTER = b"<message from='a@example.net/r' id='after'><body>still here</body></message>"
@@ -394,3 +396,131 @@ def test_many_declarations_in_a_skipped_stanza(tail: bytes, outcome: str) -> Non
             continue
         for chunk in (None, 1, 3, 64):
             assert run(backend, data, chunk) == reference, (backend, chunk)
+
+
+# -- the byte limit of a stanza that follows a skipped one ----------------------
+SMALL_HEAD = b"<stream xmlns='http://etherx.jabber.org/streams'>"
+# skipped at its <c/> (max_depth=3), before byte 80 of the stream
+SKIPPED_FOR_DEPTH = b"<m id='1'><a><b><c/></b></a>" + b"y" * 30 + b"</m>"
+
+
+@pytest.mark.parametrize(
+    ("stanza", "expected"),
+    [
+        # over the byte limit in its text
+        (
+            b"<m id='big'><b>" + b"x" * 80 + b"</b></m>",
+            'skip {"attrib": {"id": "big"}, "limit": "max_stanza_bytes",'
+            ' "tag": "{http://etherx.jabber.org/streams}m"} @111-214 80',
+        ),
+        # over the byte limit before its start tag ends, which has too many
+        # attributes: the byte limit is crossed first
+        (
+            b"<m id='big' a='1' b='2' c='3'" + b" " * 60 + b"/>",
+            'skip {"attrib": {}, "limit": "max_stanza_bytes", "tag": ""} @111-202 80',
+        ),
+        # over the byte limit before it nests too deep
+        (
+            b"<m id='big'>" + b"x" * 80 + b"<a><b><c/></b></a></m>",
+            'skip {"attrib": {"id": "big"}, "limit": "max_stanza_bytes",'
+            ' "tag": "{http://etherx.jabber.org/streams}m"} @111-225 80',
+        ),
+    ],
+    ids=["text", "attrs", "depth"],
+)
+def test_the_byte_limit_after_a_skipped_stanza(stanza: bytes, expected: str) -> None:
+    """A stanza skipped for depth, then one over max_stanza_bytes in the same
+    feed: the second is skipped for its bytes, by both backends in every
+    chunking (the fallback once handed the rest of the skip's budget to
+    expat in one piece, past the next stanza's byte limit)."""
+    ok = b"<m id='k'/>"
+    data = SMALL_HEAD + SKIPPED_FOR_DEPTH + stanza + ok
+    limits = {"max_stanza_bytes": 80, "max_depth": 3, "max_attrs": 3}
+    lines = every_chunking(data, **limits)
+    assert lines == [
+        'open {} {"": "http://etherx.jabber.org/streams"}',
+        'skip {"attrib": {"id": "1"}, "limit": "max_depth",'
+        ' "tag": "{http://etherx.jabber.org/streams}m"} @49-111 3',
+        expected,
+        'stanza <m xmlns="http://etherx.jabber.org/streams" id="k"/>',
+    ]
+
+
+def test_the_byte_limit_after_a_skipped_stanza_in_a_client_stream() -> None:
+    """The same in a client stream: an <iq> skipped for depth, then a
+    <message> over a small byte limit; counted from the stream's start, that
+    limit falls in the <iq> before and after the <c/> that crossed max_depth."""
+    head = (
+        b"<stream:stream xmlns='jabber:client'"
+        b" xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+    )
+    iq = b"<iq><a><b><c/></b></a></iq>"
+    start = len(head) + len(iq)
+    for size in (137, 282):
+        message = b"<message><body>" + b"x" * (size - 32) + b"</body></message>"
+        assert len(message) == size
+        data = head + iq + message + STANZA
+        for limit in (len(head) + 1, start - 1):
+            lines = every_chunking(data, max_stanza_bytes=limit, max_depth=3)
+            assert lines[1].startswith('skip {"attrib": {}, "limit": "max_depth"')
+            assert lines[2] == (
+                'skip {"attrib": {}, "limit": "max_stanza_bytes", "tag": "{jabber:client}message"}'
+                f" @{start}-{start + size} {limit}"
+            ), (size, limit)
+            assert lines[3].startswith("stanza <message ")
+
+
+@st.composite
+def _small_stanza(draw: st.DrawFn) -> bytes:
+    """A stanza around small limits: name length, attribute count, padding
+    in its start tag, text and nesting all drawn."""
+    name = b"n" * draw(st.integers(1, 24))
+    attrs = b"".join(b" a%d='v'" % i for i in range(draw(st.integers(0, 6))))
+    pad = b" " * draw(st.integers(0, 60))
+    depth = draw(st.integers(0, 6))
+    before = b"x" * draw(st.integers(0, 120))
+    after = draw(st.sampled_from([b"", b"&lt;", b"\xe2\x82\xac", b"<![CDATA[c]]>"]))
+    if not (depth or before or after) and draw(st.booleans()):
+        return b"<" + name + attrs + pad + b"/>"
+    inner = b"<a>" * depth + after + b"</a>" * depth
+    return b"<" + name + attrs + pad + b">" + before + inner + b"</" + name + b">"
+
+
+@pytest.mark.skipif(
+    "native" not in available_backends() or not expat_usable(),
+    reason="needs both backends, and a libexpat that does not defer small chunks",
+)
+@given(
+    st.lists(st.tuples(st.sampled_from([b"", b" ", b"\n"]), _small_stanza()), max_size=5),
+    st.lists(st.integers(0, 1200), max_size=6),
+    st.integers(60, 250),
+    st.integers(1, 5),
+    st.integers(1, 5),
+    st.integers(3, 20),
+    st.integers(0, 300),
+)
+@settings(max_examples=200, deadline=None)
+def test_small_limits_after_skips_differential(
+    stanzas: list[tuple[bytes, bytes]],
+    cuts: list[int],
+    stanza_bytes: int,
+    depth: int,
+    attrs: int,
+    name_len: int,
+    extra_skip: int,
+) -> None:
+    """Stanzas crossing small limits (often one after another): the native
+    tokenizer whole is the reference; both backends give its events whole
+    and split at ``cuts``."""
+    data = SMALL_HEAD + b"".join(ws + s for ws, s in stanzas)
+    limits = {
+        "max_stanza_bytes": stanza_bytes,
+        "max_depth": depth,
+        "max_attrs": attrs,
+        "max_name_len": name_len,
+        "max_skip_bytes": stanza_bytes + extra_skip,
+    }
+    reference = run("native", data, None, **limits)
+    assert run("expat", data, None, **limits) == reference
+    assert run("native", data, cuts, **limits) == reference
+    assert run("expat", data, cuts, **limits) == reference

@@ -9,9 +9,10 @@ chunking (``native/README.md`` states the rules both follow).
 To report ``max_stanza_bytes`` at exactly the byte the native tokenizer
 does, input is handed to expat in pieces that never reach past the current
 unit's budget (a unit is the prolog and stream header, or one top-level
-construct: a stanza or the closing tag), and the raw bytes of the open unit
-are kept (bounded by that same limit, ``max_skip_bytes`` while skipping) to
-find where it ends.
+construct: a stanza or the closing tag), nor, while a stanza is skipped,
+past the budget of a stanza that may begin right after it; the raw bytes
+of the open unit are kept (bounded by that same limit, ``max_skip_bytes``
+while skipping) to find where it ends.
 
 A stanza that crosses a limit is skipped as the native tokenizer skips it:
 expat still checks the rest of it, no nodes are built, and its end gives
@@ -244,7 +245,10 @@ class ExpatTokenizer:
         if start is None:
             return self.max_stanza_bytes
         if self._skip is not None:
-            return start + self.max_skip_bytes - self._offset
+            # the skipped stanza may end inside this piece and the next one
+            # begin there: the piece must not reach past that one's budget
+            # either, and it starts no earlier than here
+            return min(start + self.max_skip_bytes - self._offset, self.max_stanza_bytes)
         return start + self.max_stanza_bytes - self._offset
 
     def _over_budget(self) -> None:
