@@ -98,7 +98,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     roles = ", ".join(f"{len(cfg.access.get(r, []))} {r}" for r in ("admin", "operator", "viewer"))
     print(f"{args.file}: OK (device {cfg.jid}; controllers: {roles})")
     if not any(cfg.access.values()):
-        print(f"stanzalink: {args.file}: [access] names no controllers", file=sys.stderr)
+        print(
+            f"stanzalink: warning: {args.file}: [access] names no controllers: "
+            "nobody can reach the device",
+            file=sys.stderr,
+        )
     return 0
 
 

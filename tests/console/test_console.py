@@ -80,6 +80,9 @@ async def test_unknown_commands_get_the_closest_matches() -> None:
     assert answer.startswith("Unknown command 'stauts'. Did you mean: `status`")
     assert "Send `help` for the list." in answer
     assert "Did you mean" not in await c.ask("xyzzy")
+    # a long unknown word is not echoed back whole
+    answer = await c.ask("x" * 3000)
+    assert answer.startswith("Unknown command '" + "x" * 40 + "...'.") and len(answer) < 200
     await c.close()
 
 

@@ -320,7 +320,8 @@ class Console(Feature):
             else:
                 self._audit(sess.jid, sess.role, line, "unknown")
             close = difflib.get_close_matches(name, visible, n=3, cutoff=0.6)
-            parts: list[Any] = [f"Unknown command {name!r}."]
+            shown = name if len(name) <= 40 else name[:40] + "..."
+            parts: list[Any] = [f"Unknown command {shown!r}."]
             if close:
                 parts += [" Did you mean: "]
                 for i, c in enumerate(close):
