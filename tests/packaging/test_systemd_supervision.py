@@ -21,6 +21,15 @@ from pathlib import Path
 
 import pytest
 
+
+def unavailable(why: str) -> None:
+    """Skip where the tool is missing; in CI (which installs it through
+    scripts/bootstrap.sh) a missing tool is a failure, not a quiet skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (CI=true: scripts/bootstrap.sh installs it)")
+    pytest.skip(why)
+
+
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEMD = next(
     (p for p in ("/lib/systemd/systemd", "/usr/lib/systemd/systemd") if os.access(p, os.X_OK)),
@@ -32,13 +41,17 @@ INSIDE = "/run/stanzalink-test"  # the test's folder, as the nested systemd sees
 pytestmark = pytest.mark.skipif(
     sys.platform != "linux"
     or os.geteuid() != 0
-    or SYSTEMD is None
-    or not shutil.which("unshare")
-    or not shutil.which("nsenter")
     or os.path.isdir("/run/systemd/system")  # booted with systemd: leave its cgroups alone
     or bool(os.environ.get("STANZALINK_TEST_PYTHON")),  # qemu-user: no namespaces
     reason="needs root, systemd, unshare and nsenter, on a host not booted with systemd",
 )
+
+
+@pytest.fixture(autouse=True)
+def _tools() -> None:
+    if SYSTEMD is None or not shutil.which("unshare") or not shutil.which("nsenter"):
+        unavailable("needs systemd, unshare and nsenter")
+
 
 BOOT = """#!/bin/sh
 set -e
@@ -147,7 +160,7 @@ class NestedSystemd:
                     return self.pid
             time.sleep(0.2)
         self.close()
-        pytest.skip(f"systemd does not come up in a namespace here: {self.logs()[-300:]}")
+        unavailable(f"systemd does not come up in a namespace here: {self.logs()[-300:]}")
 
     @staticmethod
     def _cgroups() -> set[Path]:
