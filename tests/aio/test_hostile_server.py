@@ -11,6 +11,7 @@ scaled down (``backoff_base``, ``negotiation_timeout``...).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import socket
@@ -18,6 +19,7 @@ import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -381,10 +383,10 @@ async def test_a_ca_file_that_is_no_certificate_is_said_once_and_retried(
     assert "server.ca_file" in said[0].getMessage()
 
 
-@pytest.fixture
-def garbage_dns() -> Iterator[tuple[tuple[str, int], list[int]]]:
-    """A DNS server on loopback whose SRV answer names a target with a
-    label no resolver can use; counts the queries."""
+@contextlib.contextmanager
+def dns_server(answer: Callable[[Any], None]) -> Iterator[tuple[tuple[str, int], list[int]]]:
+    """A DNS server on loopback: ``answer(reply)`` fills each reply (dnslib);
+    yields its address and a one-item list counting the queries."""
     dnslib = pytest.importorskip("dnslib")
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
@@ -401,22 +403,43 @@ def garbage_dns() -> Iterator[tuple[tuple[str, int], list[int]]]:
             except OSError:
                 return
             queries[0] += 1
-            req = dnslib.DNSRecord.parse(data)
-            reply = req.reply()
-            target = dnslib.DNSLabel([b"\xff\xfe\x00bad", b"x" * 63, b"test"])
-            reply.add_answer(
-                dnslib.RR(
-                    req.q.qname, dnslib.QTYPE.SRV, rdata=dnslib.SRV(0, 0, 5222, target), ttl=60
-                )
-            )
+            reply = dnslib.DNSRecord.parse(data).reply()
+            answer(reply)
             sock.sendto(reply.pack(), peer)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield sock.getsockname(), queries
-    stop.set()
-    thread.join(2)
-    sock.close()
+    try:
+        yield sock.getsockname(), queries
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()
+
+
+@pytest.fixture
+def garbage_dns() -> Iterator[tuple[tuple[str, int], list[int]]]:
+    """SRV answers naming a target with a label no resolver can use."""
+    dnslib = pytest.importorskip("dnslib")
+
+    def answer(reply: Any) -> None:
+        target = dnslib.DNSLabel([b"\xff\xfe\x00bad", b"x" * 63, b"test"])
+        srv = dnslib.SRV(0, 0, 5222, target)
+        reply.add_answer(dnslib.RR(reply.q.qname, dnslib.QTYPE.SRV, rdata=srv, ttl=60))
+
+    with dns_server(answer) as server:
+        yield server
+
+
+@pytest.fixture
+def empty_dns() -> Iterator[tuple[str, int]]:
+    """A DNS server that knows no name (NXDOMAIN)."""
+
+    def answer(reply: Any) -> None:
+        reply.header.rcode = 3
+
+    with dns_server(answer) as (address, _):
+        yield address
 
 
 async def test_a_garbage_srv_answer_is_retried(
@@ -472,35 +495,6 @@ async def test_a_refused_connection_says_where_the_address_came_from(
         await client.close()
     [line] = [r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage()]
     assert line.startswith(f"cannot connect to 127.0.0.1:{port} ([server] host): ")
-
-
-@pytest.fixture
-def empty_dns() -> Iterator[tuple[str, int]]:
-    """A DNS server on loopback that knows no name (NXDOMAIN)."""
-    dnslib = pytest.importorskip("dnslib")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                data, peer = sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            reply = dnslib.DNSRecord.parse(data).reply()
-            reply.header.rcode = 3
-            sock.sendto(reply.pack(), peer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield sock.getsockname()
-    stop.set()
-    thread.join(2)
-    sock.close()
 
 
 async def test_without_srv_records_the_log_names_the_fallback_and_the_key(

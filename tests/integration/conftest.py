@@ -73,12 +73,15 @@ def prosody_proxy65(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
         yield server, proxy_port
 
 
-@pytest.fixture(scope="session")
-def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ejabberd]:
-    """One real ejabberd for the whole run (started when first asked for)."""
+@contextmanager
+def running_ejabberd(
+    factory: pytest.TempPathFactory, name: str, extra: str = "", scram_host: bool = True
+) -> Iterator[Ejabberd]:
+    """An ejabberd with its own CA in a fresh folder ``name``, ``extra``
+    module lines added to its config; stopped when the block ends."""
     if not available() or shutil.which("openssl") is None:
         pytest.fail("ejabberd and openssl are needed: run scripts/bootstrap.sh")
-    root: Path = tmp_path_factory.mktemp("ejabberd")
+    root: Path = factory.mktemp(name)
     ca, cert, key = make_certs(root)
     server = Ejabberd(
         root=root,
@@ -87,14 +90,21 @@ def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ejabberd]:
         plain_port=free_port(),
         external_port=free_port(),
         ca=ca,
-        scram_host=(SCRAM_HOST, *host_cert(root, SCRAM_HOST)),
+        scram_host=(SCRAM_HOST, *host_cert(root, SCRAM_HOST)) if scram_host else None,
     )
-    server.write_config(cert, key)
+    server.write_config(cert, key, extra=extra)
     server.start(timeout=30)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ejabberd]:
+    """One real ejabberd for the whole run (started when first asked for)."""
+    with running_ejabberd(tmp_path_factory, "ejabberd") as server:
+        yield server
 
 
 @pytest.fixture

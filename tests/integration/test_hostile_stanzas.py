@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from stanzalink.agent import Agent
 from stanzalink.aio.client import Client
 from stanzalink.session.events import Online
-from stanzalink.testing.ejabberd import Ejabberd, available
-from stanzalink.testing.prosody import free_port, make_certs
+from stanzalink.testing.ejabberd import Ejabberd
 from stanzalink.xml.builder import E
 
+from .conftest import running_ejabberd
 from .peers import Server, client_config, device_config, new_account
 
 MSG = "{jabber:client}message"
@@ -59,24 +57,10 @@ def hostile_messages(to: str) -> list[ET.Element]:
 @pytest.fixture(scope="module")
 def ejabberd_offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ejabberd]:
     """An ejabberd that stores messages for offline accounts (mod_offline)."""
-    if not available() or shutil.which("openssl") is None:
-        pytest.fail("ejabberd and openssl are needed: run scripts/bootstrap.sh")
-    root: Path = tmp_path_factory.mktemp("ejabberd-offline")
-    ca, cert, key = make_certs(root)
-    server = Ejabberd(
-        root=root,
-        port=free_port(),
-        tls_port=free_port(),
-        plain_port=free_port(),
-        external_port=free_port(),
-        ca=ca,
-    )
-    server.write_config(cert, key, extra="  mod_offline: {}\n")
-    server.start(timeout=30)
-    try:
+    with running_ejabberd(
+        tmp_path_factory, "ejabberd-offline", "  mod_offline: {}\n", scram_host=False
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["prosody", "ejabberd_offline"])
