@@ -28,6 +28,7 @@ from stanzalink import ns
 from stanzalink.aio.dns import Resolver, Target, xmpp_targets
 from stanzalink.errors import LocalProtocolError, StanzaError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
+from stanzalink.logsafe import escape_controls
 from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session.core import Session, SessionConfig, State, TLSInfo
 from stanzalink.session.events import (
@@ -1068,7 +1069,7 @@ def _loggable(value: str | None, limit: int = 120) -> str:
     escaped (a line break in a JID must not forge a log line)."""
     if value is None:
         return "(none)"
-    text = value[:limit].encode("unicode_escape").decode("ascii")
+    text = escape_controls(value[:limit])
     return text + ("..." if len(value) > limit else "")
 
 

@@ -28,6 +28,7 @@ from stanzalink import ns
 from stanzalink._value import Record, Value, _set
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
 from stanzalink.jid import JID, InvalidJID
+from stanzalink.logsafe import escape_controls
 from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session import password as pwchange
 from stanzalink.session.events import (
@@ -599,7 +600,7 @@ class Session:
             logging.WARNING,
             "skipped a %s from %s: %s (bytes %d-%d of the stream)",
             kind,
-            (sender or "the server")[:256].encode("unicode_escape").decode("ascii"),
+            escape_controls((sender or "the server")[:256]),
             what,
             ev.offset,
             ev.end,
