@@ -69,14 +69,9 @@ KNOWN_UPWARD: set[tuple[str, str]] = {
     ("stanzalink.xep.adhoc", "stanzalink.console.builtins"),
     ("stanzalink.xep.adhoc", "stanzalink.console.filecmds"),
     ("stanzalink.aio.http_client", "stanzalink.xep.http"),
-    ("stanzalink.aio.http_client", "stanzalink.xep.forms"),
-    ("stanzalink.aio.client", "stanzalink.xep.base"),
-    ("stanzalink.config", "stanzalink.session.core"),
     ("stanzalink.config", "stanzalink.xep.vcard"),
     ("stanzalink.xep.adhoc", "stanzalink.console.commands"),
-    ("stanzalink.xep.adhoc", "stanzalink.console.render"),
     ("stanzalink.xep.command_forms", "stanzalink.console.commands"),
-    ("stanzalink.xep.command_forms", "stanzalink.console.render"),
 }
 KNOWN_CIRCLES: set[frozenset[str]] = {
     frozenset({"stanzalink.config", "stanzalink.xep.base", "stanzalink.xep.vcard"}),
