@@ -12,7 +12,7 @@ import pytest
 
 from stanzalink.errors import LocalProtocolError
 from stanzalink.jid import JID
-from stanzalink.session.core import Session, SessionConfig, State
+from stanzalink.session.core import _HANDLERS, Session, SessionConfig, State
 from stanzalink.session.events import Closed
 from stanzalink.session.machine import ACCEPTS, STEPS, advance
 from stanzalink.session.sasl import ScramKeys
@@ -249,6 +249,8 @@ def test_the_table_is_whole() -> None:
         assert ((state, "end") in STEPS) is (state is not State.DISCONNECTED)
         assert ((state, "close") in STEPS) is (state not in (State.DISCONNECTED, State.CLOSING))
     assert set(ACCEPTS) == set(State)
+    accepted = set().union(*ACCEPTS.values())
+    assert accepted == set(_HANDLERS), "every accepted input has a handler, and only those"
 
 
 def test_the_public_calls_are_refused_out_of_turn() -> None:

@@ -114,6 +114,7 @@ class Session:
         self.skipped = 0  # stanzas the parser skipped (over its limits), all connections
         self._reset_connection_state(0.0)
 
+    # ------------------------------------------------------- lifecycle
     def _reset_connection_state(self, now: float) -> None:
         self._parser = StreamParser(self._backend, **self.config.parser_limits)
         self.tls: TLSInfo | None = None
@@ -188,6 +189,7 @@ class Session:
         the state cannot have changed in the handlers called before.)"""
         return self.state in states
 
+    # --------------------------------------------------------- outputs
     def data_to_send(self) -> bytes:
         out = b"".join(self._out)
         self._out.clear()
@@ -222,6 +224,7 @@ class Session:
         self._out.append(data)
         self._last_tx = now
 
+    # --------------------------------------------------------- sending
     @property
     def queued(self) -> int:
         """Stanzas waiting to be sent or acknowledged (at most ``max_unacked``)."""
@@ -268,6 +271,7 @@ class Session:
         timeout); a late answer is then ignored."""
         self._pw_change = None
 
+    # ---------------------------------------------------------- timers
     def tick(self, now: float) -> None:
         """Run whatever timers are due at ``now``."""
         if self.state is State.DISCONNECTED:
@@ -315,6 +319,7 @@ class Session:
             self.send_raw_iq(wire.ping_request(self.config.jid.domain), "ping", now)
         self._probe_sent = now
 
+    # ----------------------------------------------------------- input
     def receive_data(self, data: bytes | bytearray | memoryview, now: float) -> None:
         if self.state is State.DISCONNECTED:
             raise LocalProtocolError("receive_data() while disconnected")
@@ -373,6 +378,7 @@ class Session:
             return
         _HANDLERS[key](self, ev, now)
 
+    # ----------------------------------------- shared with the handlers
     def _advance(self, step: str) -> None:
         """The one place the state changes: to where ``machine.STEPS`` says
         ``step`` leads from here (a step it has no row for is a local bug)."""
