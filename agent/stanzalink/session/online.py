@@ -39,6 +39,40 @@ log = logging.getLogger("stanzalink.session.core")  # the session logs under one
 _Q = ns.q
 
 
+def on_stanza(s: Session, el: Element, now: float) -> None:
+    """A message, presence or IQ once online (or while ``<enable/>`` is
+    answered, or while closing)."""
+    if s.sm.enabled:
+        s.sm.received()
+    if el.tag == _Q(ns.CLIENT, "iq"):
+        iq_id = el.get("id")
+        change = s._pw_change
+        if (
+            change is not None
+            and iq_id == change.iq_id
+            and el.get("type") in ("result", "error")
+            and from_own_server(s.config.jid, el.get("from"))
+        ):
+            on_password_answer(s, el, now)
+            return
+        if (
+            iq_id is not None
+            and iq_id in s._pending_iq
+            and el.get("type") in ("result", "error")
+            and from_own_server(s.config.jid, el.get("from"))
+        ):
+            del s._pending_iq[iq_id]  # our keepalive ping's answer
+            return
+        if (
+            el.get("type") == "get"
+            and el.find(_Q(ns.PING, "ping")) is not None
+            and from_own_server(s.config.jid, el.get("from"))
+        ):
+            sm_driver.send_bytes(s, wire.ping_result(el.get("id"), el.get("from")), now)
+            return
+    s._emit(StanzaReceived(el))
+
+
 class PasswordChange:
     """A password change under way."""
 
@@ -51,6 +85,7 @@ class PasswordChange:
 
 
 def change_password(s: Session, new: str, now: float) -> None:
+    """:meth:`Session.change_password`: the checks, then the request."""
     if s.state is not State.ONLINE:
         raise LocalProtocolError("the password can be changed only while online")
     if s._pw_change is not None:
@@ -99,38 +134,6 @@ def on_password_answer(s: Session, el: Element, now: float) -> None:
         return
     log.warning("password change refused: %s", result.text)
     s._emit(PasswordChangeFailed(result.condition, result.text))
-
-
-def on_stanza(s: Session, el: Element, now: float) -> None:
-    if s.sm.enabled:
-        s.sm.received()
-    if el.tag == _Q(ns.CLIENT, "iq"):
-        iq_id = el.get("id")
-        change = s._pw_change
-        if (
-            change is not None
-            and iq_id == change.iq_id
-            and el.get("type") in ("result", "error")
-            and from_own_server(s.config.jid, el.get("from"))
-        ):
-            on_password_answer(s, el, now)
-            return
-        if (
-            iq_id is not None
-            and iq_id in s._pending_iq
-            and el.get("type") in ("result", "error")
-            and from_own_server(s.config.jid, el.get("from"))
-        ):
-            del s._pending_iq[iq_id]  # our keepalive ping's answer
-            return
-        if (
-            el.get("type") == "get"
-            and el.find(_Q(ns.PING, "ping")) is not None
-            and from_own_server(s.config.jid, el.get("from"))
-        ):
-            sm_driver.send_bytes(s, wire.ping_result(el.get("id"), el.get("from")), now)
-            return
-    s._emit(StanzaReceived(el))
 
 
 def password_change_lost(s: Session) -> None:
