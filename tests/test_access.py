@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stanzalink.access import AccessControl, Role
-from stanzalink.jid import JID
+from stanzalink.jid import JID, from_own_server
 
 OWN = JID.parse("device1@example.net")
 ACL = AccessControl(
@@ -70,6 +70,31 @@ def test_own_server() -> None:
     assert ACL.from_own_server("example.net")
     assert not ACL.from_own_server("device1@example.net/other")
     assert not ACL.from_own_server("alice@example.net")
+
+
+@pytest.mark.parametrize(
+    ("sender", "own"),
+    [
+        (None, True),  # no from: the server on the account's behalf
+        ("example.net", True),
+        ("EXAMPLE.net.", True),  # normalised before comparing
+        ("device1@example.net", True),  # roster pushes (RFC 6121 §2.1.6)
+        ("Device1@Example.NET", True),
+        (JID(None, "example.net"), True),
+        ("device1@example.net/other", False),  # another resource of the account
+        ("example.net/res", False),
+        ("alice@example.net", False),
+        ("other.example", False),
+        ("", False),  # malformed
+        ("a@b@c", False),
+    ],
+)
+def test_the_one_own_server_rule(sender: str | JID | None, own: bool) -> None:
+    """Access control and the session decide with the same rule in jid.py,
+    whether the device's own JID is given bare or full."""
+    assert from_own_server(OWN, sender) is own
+    assert from_own_server(OWN.with_resource("agent"), sender) is own
+    assert ACL.from_own_server(sender) is own
 
 
 def test_denial_is_logged(caplog: pytest.LogCaptureFixture) -> None:

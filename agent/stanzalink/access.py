@@ -35,7 +35,7 @@ import time
 from collections.abc import Iterable, Mapping
 from enum import IntEnum
 
-from stanzalink.jid import JID, InvalidJID
+from stanzalink.jid import JID, InvalidJID, from_own_server
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +164,10 @@ class AccessControl:
 
     def from_own_server(self, sender: str | JID | None) -> bool:
         """Sent by the own server on the account's behalf: no ``from``, the
-        own bare JID (roster pushes, RFC 6121 §2.1.6) or the server domain."""
-        if sender is None:
-            return True
-        j = _as_jid(sender)
-        return j is not None and j in (self.own, self.server)
+        own bare JID (roster pushes, RFC 6121 §2.1.6) or the server domain
+        (the rule is :func:`stanzalink.jid.from_own_server`, which the
+        session uses too)."""
+        return from_own_server(self.own, sender)
 
     # ------------------------------------------------------------ listing
     def controllers(self) -> dict[JID, Role]:

@@ -189,3 +189,18 @@ def _parse(text: str) -> JID:
         normalize_domain(domain),
         normalize_resource(resource) if slash else None,
     )
+
+
+def from_own_server(own: JID, sender: str | JID | None) -> bool:
+    """Was this sent by the account's own server on the account's behalf?
+    Yes for no ``from`` at all, the server's domain, and the account's own
+    bare JID (roster pushes, RFC 6121 §2.1.6); no for anything else,
+    another resource of the account and a malformed address included."""
+    if sender is None:
+        return True
+    if not isinstance(sender, JID):
+        try:
+            sender = _parse(sender)
+        except InvalidJID:
+            return False
+    return sender == own.bare or sender == JID(None, own.domain)
