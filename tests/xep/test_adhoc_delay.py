@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from stanzalink.console.commands import (
+from stanzalink.commands import (
     Arg,
     CommandError,
     Invocation,
@@ -78,13 +78,9 @@ def badlog(inv: Invocation) -> None:
     raise CommandError(f"cannot parse {CONTROLS}")
 
 
-class DelayAdHoc(AdHoc):
-    registry = reg
-
-
 def harness(**console: Any) -> Harness:
     ran.clear()
-    h = Harness([Disco, DelayAdHoc], ACCESS, console=console)
+    h = Harness([Disco, AdHoc], ACCESS, commands=reg, console=console)
     h.feature("adhoc").wall = lambda: WALL
     return h
 

@@ -1,11 +1,12 @@
-"""The network virtual terminal: a device console in any chat window.
+"""The network virtual terminal: a device console in any chat window, one
+of the two front ends of the device's commands (:mod:`stanzalink.commands`;
+the other is XEP-0050, :mod:`stanzalink.xep.adhoc`).
 
-- :mod:`.commands`: the command model shared with XEP-0050 ad-hoc commands
-  (registry, ``@command``, typed arguments, result values);
-- :mod:`.builtins`: the built-in commands (status, log, config, ping, ...);
-- :mod:`.feature`: the chat front end (:class:`~.feature.Console`);
+- :mod:`.feature`: the chat front end (:class:`~.feature.Console`): a chat
+  line parsed and bound to a command's arguments, rate limits, sessions,
+  confirmations, jobs, the audit log;
 - :mod:`.render`: results as XHTML-IM / XEP-0393 content, in pages;
-- :mod:`.system`: what the device is doing, read from /proc and /sys.
+- :mod:`.commands`: the plugin API under its earlier import path.
 
 User documentation: ``docs/console.md``.
 """

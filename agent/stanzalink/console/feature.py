@@ -7,9 +7,12 @@ command up among those the sender's role may run, runs it as its own task
 and answers with a plain body (XEP-0393 styling) and its XHTML-IM twin, in
 the same message type and ``<thread>``.  Long answers come in pages
 (``more``).  A command with a question (``reboot``) waits for ``yes`` or
-``no`` from the same full JID.  A :class:`~stanzalink.console.commands.FileOffer`
+``no`` from the same full JID.  A :class:`~stanzalink.commands.model.FileOffer`
 in a result is sent to the asker by Jingle file transfer
-(:mod:`stanzalink.console.filecmds`), with progress and ``cancel``.
+(:mod:`stanzalink.commands.files`), with progress and ``cancel``.
+The commands are the agent's (``ctx.commands``, shared with ad-hoc
+commands); ``[console]`` values come from
+:class:`~stanzalink.commands.settings.Settings`, where their defaults are.
 
 What it does not do: answer anybody the access module did not admit (the
 agent drops those messages before they get here), trust anything inside a
@@ -30,25 +33,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
-import importlib
-import importlib.util
 import logging
 import os
 import re
 import shlex
-import sys
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from stanzalink import __version__
 from stanzalink.access import Role
-from stanzalink.console import builtins, commands, filecmds
-from stanzalink.console.commands import (
-    COMMAND_TIMEOUT,
-    MAX_DELAY,
+from stanzalink.commands import files
+from stanzalink.commands.builtin import command_help
+from stanzalink.commands.context import CommandHost
+from stanzalink.commands.model import (
     QUOTED,
     Command,
     CommandError,
@@ -57,6 +56,8 @@ from stanzalink.console.commands import (
     run_handler,
     too_late,
 )
+from stanzalink.commands.settings import Settings
+from stanzalink.commands.system import System
 from stanzalink.console.render import paginate, to_blocks
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.logsafe import escape_controls
@@ -130,14 +131,19 @@ class Bucket:
     noticed: bool = False
 
 
+class Host(Context, CommandHost, Protocol):
+    """What the console needs of the agent: a feature's context, and the
+    device's commands with what they need."""
+
+
 class Console(Feature):
     name = "console"
     disco_features = (xhtml_im.NS, xhtml_im.STYLING, REPLY)
-    max_jobs_total = 16  # commands running at once, all controllers ([console] max_jobs_total)
+    ctx: Host
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Host) -> None:
         super().__init__(ctx)
-        self.registry = builtins.install(commands.registry)
+        self.registry = ctx.commands
         self.clock = ctx.now
         self.wall = time.time  # the age of a delayed command is wall-clock time
         self.sessions: OrderedDict[JID, Session] = OrderedDict()
@@ -145,53 +151,23 @@ class Console(Feature):
         self.present: OrderedDict[JID, Role] = OrderedDict()
         self._job_ids = 0
         self.reload()
-        for spec in self.settings.get("plugins", []):
-            self.load_plugin(spec)
 
     # ------------------------------------------------------------ config
     def reload(self) -> None:
         """Read the ``[console]`` section (again: ``config set`` calls this)."""
-        s = self.settings = self.ctx.config.section("console")
-        self.enabled = bool(s.get("enabled", True))
-        self.page_size = int(s.get("page_size", 16384))
-        self.session_timeout = float(s.get("session_timeout", 900))
-        self.max_sessions = int(s.get("max_sessions", 64))
-        self.rate = float(s.get("rate", 1.0))
-        self.burst = int(s.get("burst", 10))
-        self.max_jobs = int(s.get("max_jobs", 4))
-        self.max_jobs_total = int(s.get("max_jobs_total", type(self).max_jobs_total))
-        self.confirm_timeout = float(s.get("confirm_timeout", 60))
-        self.command_timeout = float(s.get("command_timeout", COMMAND_TIMEOUT))
-        self.max_delay = float(s.get("max_delay", MAX_DELAY))
-        self.audit_file: str | None = s.get("audit_log")
-
-    def load_plugin(self, spec: str) -> None:
-        """Import a plugin: a module path, or a ``.py`` file (relative to the
-        config file's folder).  Its ``@command`` decorators register into the
-        shared registry.  A broken plugin is logged and skipped."""
-        try:
-            if spec.endswith(".py") or "/" in spec:
-                path = Path(spec)
-                if not path.is_absolute() and self.ctx.config.base is not None:
-                    path = self.ctx.config.base / path
-                name = "stanzalink_plugin_" + re.sub(r"\W", "_", str(path.resolve()))
-                if name in sys.modules:
-                    return
-                loader = importlib.util.spec_from_file_location(name, path)
-                if loader is None or loader.loader is None:
-                    raise ImportError(f"cannot load {path}")
-                module = importlib.util.module_from_spec(loader)
-                sys.modules[name] = module
-                try:
-                    loader.loader.exec_module(module)
-                except BaseException:
-                    del sys.modules[name]
-                    raise
-            else:
-                importlib.import_module(spec)
-            log.info("console plugin %s loaded", spec)
-        except Exception:
-            log.exception("console plugin %s could not be loaded", spec)
+        s = self.settings = Settings.of(self.ctx.config.section("console"))
+        self.enabled = s.enabled
+        self.page_size = s.page_size
+        self.session_timeout = s.session_timeout
+        self.max_sessions = s.max_sessions
+        self.rate = s.rate
+        self.burst = s.burst
+        self.max_jobs = s.max_jobs
+        self.max_jobs_total = s.max_jobs_total  # commands running at once, all controllers
+        self.confirm_timeout = s.confirm_timeout
+        self.command_timeout = s.command_timeout
+        self.max_delay = s.max_delay
+        self.audit_file = s.audit_log
 
     # ------------------------------------------------------------ presence
     def on_presence(self, pres: Element, role: Role | None) -> bool:
@@ -255,7 +231,7 @@ class Console(Feature):
 
     def _refuse_late(self, sess: Session, line: str, late: Delay, reply: Reply) -> None:
         self._audit(sess.jid, sess.role, line, "refused", f"{late.describe()}, over max_delay")
-        self.send(reply, [Para(too_late(line, late, self.max_delay))])
+        self.send(reply, [Para(too_late(line, late.stamp, late.age, self.max_delay))])
 
     def handle(self, sess: Session, text: str, reply: Reply, late: Delay | None = None) -> None:
         """Act on one line; ``late``: it came later than max_delay."""
@@ -331,7 +307,7 @@ class Console(Feature):
             self.send(reply, [Para(*parts)])
             return
         if tokens and tokens[0] in ("--help", "-h"):
-            self.send(reply, to_blocks(builtins.command_help(cmd)))
+            self.send(reply, to_blocks(command_help(cmd)))
             return
         try:
             args = bind(cmd, tokens)
@@ -423,8 +399,8 @@ class Console(Feature):
             sender=sess.jid,
             role=sess.role,
             args=args,
+            device=self.ctx,
             progress=progress,
-            agent=self.ctx,
             line=line,
         )
         job = Job(self._job_ids, cmd.name, inv, reply, note=note)
@@ -459,7 +435,7 @@ class Console(Feature):
     async def _execute(self, sess: Session, job: Job) -> None:
         """Run the handler, show its result, then send the files it offers
         (:class:`FileOffer`) to the asker, reporting progress."""
-        rest, offers = filecmds.split_offers(await run_handler(job.inv))
+        rest, offers = files.split_offers(await run_handler(job.inv))
         blocks = to_blocks(rest)
         if not blocks and not offers:
             blocks = [Para(f"{job.name}: done.")]
@@ -468,7 +444,7 @@ class Console(Feature):
         if blocks:
             self._paged(sess, job.reply, blocks)
         for offer in offers:
-            done = await filecmds.deliver(
+            done = await files.deliver(
                 self.ctx, job.inv.sender, offer, lambda text: self.send(job.reply, [Para(text)])
             )
             self.send(job.reply, [Para(done)])
@@ -539,9 +515,7 @@ class Console(Feature):
         return sess
 
     def banner(self, role: Role) -> list[Block]:
-        from stanzalink.console.system import System
-
-        device = self.settings.get("banner") or System().model()
+        device = self.settings.banner or System().model()
         return [
             Para(
                 Strong(f"{self.ctx.jid.bare}"),

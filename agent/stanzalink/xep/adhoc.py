@@ -1,8 +1,8 @@
 """XEP-0050 Ad-Hoc Commands: every console command as a data-form dialog.
 
-The commands are those of :mod:`stanzalink.console.commands` (the shared
-``registry``), read at every request, so a command registered at run time
-is offered at once.  A controller's client lists them by disco#items on
+The commands are the agent's (:mod:`stanzalink.commands`, the registry the
+console serves too, ``ctx.commands``), read at every request, so a command
+registered at run time is offered at once.  A controller's client lists them by disco#items on
 the node ``http://jabber.org/protocol/commands`` (only those its role may
 run) and runs one by ``<command node='NAME'/>``:
 
@@ -56,25 +56,25 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, Protocol
 
 from stanzalink.access import Role
-from stanzalink.console import commands as cmds
-from stanzalink.console import filecmds
-from stanzalink.console.commands import (
-    COMMAND_TIMEOUT,
-    MAX_DELAY,
+from stanzalink.commands import files
+from stanzalink.commands.context import CommandHost
+from stanzalink.commands.model import (
     Command,
     CommandError,
+    FileOffer,
     Invocation,
-    Registry,
     quote,
+    run_handler,
     too_late,
 )
+from stanzalink.commands.settings import Settings
 from stanzalink.jid import JID
 from stanzalink.xep import command_forms as cf
 from stanzalink.xep import forms
-from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError, error_reply
+from stanzalink.xep.base import Context, Feature, Identity, IQRoute, StanzaError, error_reply
 from stanzalink.xep.delay import Delay, delay_of
 from stanzalink.xep.disco import Item, NodeInfo
 from stanzalink.xep.forms import Form, FormError
@@ -128,27 +128,27 @@ class Run:
     told: float = float("-inf")  # when progress was last sent
 
 
+class Host(Context, CommandHost, Protocol):
+    """What the ad-hoc front end needs of the agent: a feature's context, and
+    the device's commands with what they need."""
+
+
 class AdHoc(Feature):
     name = "adhoc"
     disco_features = (NS,)
-    # the commands served (see registries()); plugins register here
-    registry: ClassVar[Registry] = cmds.registry
-    command_timeout = COMMAND_TIMEOUT  # [console] command_timeout
+    ctx: Host
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Host) -> None:
         super().__init__(ctx)
-        if self.registry is cmds.registry:
-            from stanzalink.console import builtins
-
-            builtins.install(cmds.registry)  # idempotent: the console does it too
+        self.registry = ctx.commands  # the console's too
         cfg = ctx.config.section("adhoc")
         self.max_sessions: int = cfg.get("max_sessions", 64)
         self.session_timeout: float = cfg.get("session_timeout", 600.0)
         self.reply_within: float = cfg.get("reply_within", 20.0)
-        # the console's limit: a command still running then is stopped
-        console = ctx.config.section("console")
-        self.command_timeout = float(console.get("command_timeout", self.command_timeout))
-        self.max_delay = float(console.get("max_delay", MAX_DELAY))
+        # the console's limits: a command still running then is stopped
+        console = Settings.of(ctx.config.section("console"))
+        self.command_timeout = console.command_timeout
+        self.max_delay = console.max_delay
         self.wall = time.time  # the age of a delayed request is wall-clock time
         self.running: dict[int, Run] = {}
         self.sessions: dict[str, Session] = {}
@@ -159,31 +159,16 @@ class AdHoc(Feature):
         return routes
 
     # ------------------------------------------------------------ commands
-    def registries(self) -> list[Registry]:
-        """Where the commands come from: :attr:`registry` and, when the
-        console feature keeps commands in a registry of its own (its
-        ``registry`` attribute), that one first."""
-        regs = [self.registry]
-        own = getattr(self.ctx.feature("console"), "registry", None)
-        if isinstance(own, Registry) and own is not self.registry:
-            regs.insert(0, own)
-        return regs
-
     def commands(self) -> dict[str, Command]:
-        """Every command by name, as the console resolves names (first
-        registry wins), whatever the role."""
-        out: dict[str, Command] = {}
-        for reg in self.registries():
-            for c in reg.all():
-                out.setdefault(c.name, c)
-        return dict(sorted(out.items()))
+        """Every command by name, whatever the role."""
+        return {c.name: c for c in self.registry.all()}
 
     def visible_to(self, role: Role) -> list[Command]:
         return [c for c in self.commands().values() if role >= c.role and c.is_available(self.ctx)]
 
     def lookup(self, node: str, role: Role, sender: str | None = None) -> Command | None:
         """The command ``node`` if ``role`` may run it (a refusal is logged)."""
-        cmd = next((r.get(node) for r in self.registries() if r.get(node) is not None), None)
+        cmd = self.registry.get(node)
         if cmd is None or not cmd.is_available(self.ctx):
             return None
         if role < cmd.role:
@@ -406,7 +391,7 @@ class AdHoc(Feature):
                     reply,
                     f"{{{NS}}}note",
                     {"type": "error"},
-                    text=too_late(line, late, self.max_delay),
+                    text=too_late(line, late.stamp, late.age, self.max_delay),
                 )
                 return reply
             first = [("info", f"{quote(line)} ({late.describe()})")]
@@ -416,7 +401,7 @@ class AdHoc(Feature):
             PER_REQUESTER
         ):
             raise StanzaError("resource-constraint", "you have too many commands running", "wait")
-        inv = Invocation(command=cmd, sender=sender, role=role, args=args, agent=self.ctx)
+        inv = Invocation(command=cmd, sender=sender, role=role, args=args, device=self.ctx)
         run = Run(inv)
         inv.progress = lambda text: self._progress(run, text)
         self.running[id(inv)] = run
@@ -441,11 +426,11 @@ class AdHoc(Feature):
         inv, cmd = run.inv, run.inv.command
         try:
             try:
-                result = await asyncio.wait_for(cmds.run_handler(inv), self.command_timeout)
+                result = await asyncio.wait_for(run_handler(inv), self.command_timeout)
             except TimeoutError:
                 inv.cancelled.set()
                 return [("error", f"stopped after {self.command_timeout:g} s")], []
-            rest, offers = filecmds.split_offers(result)
+            rest, offers = files.split_offers(result)
             notes, results = cf.render(rest, cmd.help or cmd.name)
             return [*notes, *(self._offer(inv, o) for o in offers)], results
         except CommandError as exc:
@@ -456,19 +441,19 @@ class AdHoc(Feature):
         finally:
             self.running.pop(id(inv), None)
 
-    def _offer(self, inv: Invocation, offer: cmds.FileOffer) -> tuple[str, str]:
+    def _offer(self, inv: Invocation, offer: FileOffer) -> tuple[str, str]:
         """Start sending a :class:`FileOffer` to the requester (by Jingle,
         the files feature) and say so in a note; the outcome follows as a
         chat message."""
         try:
-            prep = filecmds.prepare(self.ctx, inv.sender, offer)
+            prep = files.prepare(self.ctx, inv.sender, offer)
         except CommandError as exc:
-            filecmds.discard(offer)
+            files.discard(offer)
             return ("error", str(exc))
 
         async def send() -> None:
             try:
-                self._tell(inv, await filecmds.send(self.ctx, inv.sender, prep, lambda t: None))
+                self._tell(inv, await files.send(self.ctx, inv.sender, prep, lambda t: None))
             except CommandError as exc:
                 self._tell(inv, str(exc))
             except Exception:

@@ -1,4 +1,4 @@
-"""The command model (:mod:`stanzalink.console.commands`) as XEP-0004 data
+"""The command model (:mod:`stanzalink.commands.model`) as XEP-0004 data
 forms: the form that asks for a command's arguments, the confirmation
 form, reading a submission into the handler's arguments, and results as
 result forms and notes.  Used by the XEP-0050 front end
@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stanzalink.console import commands as cmds
-from stanzalink.console.commands import Arg, Command
+from stanzalink.commands import model as cmds
+from stanzalink.commands.model import Arg, Command
 from stanzalink.xep.forms import Field, Form, FormError, Option, boolean_value, parse_submit
 from stanzalink.xep.xhtml_im import clean
 from stanzalink.xml import Element
