@@ -14,7 +14,7 @@ from stanzalink.commands.builtin import filter_level, tail, valid_host
 from stanzalink.commands.process import run_process
 from stanzalink.commands.system import System
 from stanzalink.config import ConfigError, parse
-from stanzalink.console.feature import bind
+from stanzalink.console.line import bind
 from tests.console.conftest import Chat
 
 from ..util import python_cmd

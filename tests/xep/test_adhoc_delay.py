@@ -16,7 +16,8 @@ from stanzalink.commands import (
     Text,
 )
 from stanzalink.testing.harness import Harness
-from stanzalink.xep.adhoc import AdHoc, command_line
+from stanzalink.xep.adhoc import AdHoc
+from stanzalink.xep.command_forms import command_line
 from stanzalink.xep.delay import parse_stamp
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.forms import Form

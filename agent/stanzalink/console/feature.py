@@ -34,12 +34,9 @@ import asyncio
 import contextlib
 import difflib
 import logging
-import os
-import re
 import shlex
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from stanzalink import __version__
@@ -48,7 +45,6 @@ from stanzalink.commands import files
 from stanzalink.commands.builtin import command_help
 from stanzalink.commands.context import CommandHost
 from stanzalink.commands.model import (
-    QUOTED,
     Command,
     CommandError,
     Invocation,
@@ -58,77 +54,25 @@ from stanzalink.commands.model import (
 )
 from stanzalink.commands.settings import Settings
 from stanzalink.commands.system import System
-from stanzalink.console.render import paginate, to_blocks
+from stanzalink.console import audit
+from stanzalink.console.limits import RateLimit
+from stanzalink.console.line import bind
+from stanzalink.console.render import to_blocks
+from stanzalink.console.reply import REPLY, Reply, answer
+from stanzalink.console.session import ChatSession, Job, Pending
 from stanzalink.jid import JID, InvalidJID
-from stanzalink.logsafe import escape_controls
 from stanzalink.xep import xhtml_im
 from stanzalink.xep.base import Context, Feature
 from stanzalink.xep.delay import Delay, delay_of
 from stanzalink.xep.xhtml_im import Block, Code, Para, Strong
 from stanzalink.xml import Element
-from stanzalink.xml.builder import E, sub
 
 log = logging.getLogger(__name__)
-audit_log = logging.getLogger("stanzalink.audit")
 
-REPLY = "urn:xmpp:reply:0"  # XEP-0461: an answer names the message it answers
 YES = frozenset({"yes", "y"})
 NO = frozenset({"no", "n"})
 MAX_LINE = 4096
-MAX_PAGES = 32
 MAX_PRESENT = 256
-MAX_BUCKETS = 1024
-_KEYWORD = re.compile(r"(?:--)?([A-Za-z_][A-Za-z0-9_-]*)=(.*)", re.S)
-
-
-@dataclass
-class Reply:
-    """Where answers to one message go."""
-
-    to: str
-    type: str | None
-    thread: str | None = None
-    parent: str | None = None
-    ref: str | None = None  # the id of the message answered (XEP-0461 <reply/>)
-
-
-@dataclass
-class Job:
-    id: int
-    name: str
-    inv: Invocation
-    reply: Reply
-    task: asyncio.Task[Any] | None = None
-    by_user: bool = False
-    started: bool = False
-    note: str = ""  # shown above the result (a late read: when it was sent)
-
-
-@dataclass
-class Pending:
-    command: Command
-    args: dict[str, Any]
-    line: str
-    expires: float
-
-
-@dataclass
-class Session:
-    jid: JID
-    role: Role
-    last: float
-    pages: list[list[Block]] = field(default_factory=list)
-    page: int = 0
-    pending: Pending | None = None
-    last_command: str = ""
-    jobs: dict[int, Job] = field(default_factory=dict)
-
-
-@dataclass
-class Bucket:
-    tokens: float
-    stamp: float
-    noticed: bool = False
 
 
 class Host(Context, CommandHost, Protocol):
@@ -146,8 +90,8 @@ class Console(Feature):
         self.registry = ctx.commands
         self.clock = ctx.now
         self.wall = time.time  # the age of a delayed command is wall-clock time
-        self.sessions: OrderedDict[JID, Session] = OrderedDict()
-        self.buckets: OrderedDict[JID, Bucket] = OrderedDict()
+        self.sessions: OrderedDict[JID, ChatSession] = OrderedDict()
+        self.limit = RateLimit()
         self.present: OrderedDict[JID, Role] = OrderedDict()
         self._job_ids = 0
         self.reload()
@@ -229,11 +173,11 @@ class Console(Feature):
         self.handle(sess, text, reply, late)
         return True
 
-    def _refuse_late(self, sess: Session, line: str, late: Delay, reply: Reply) -> None:
+    def _refuse_late(self, sess: ChatSession, line: str, late: Delay, reply: Reply) -> None:
         self._audit(sess.jid, sess.role, line, "refused", f"{late.describe()}, over max_delay")
         self.send(reply, [Para(too_late(line, late.stamp, late.age, self.max_delay))])
 
-    def handle(self, sess: Session, text: str, reply: Reply, late: Delay | None = None) -> None:
+    def handle(self, sess: ChatSession, text: str, reply: Reply, late: Delay | None = None) -> None:
         """Act on one line; ``late``: it came later than max_delay."""
         now = self.clock()
         if len(text) > MAX_LINE:
@@ -280,7 +224,7 @@ class Console(Feature):
 
     def _command(
         self,
-        sess: Session,
+        sess: ChatSession,
         name: str,
         tokens: list[str],
         line: str,
@@ -357,7 +301,7 @@ class Console(Feature):
     # ------------------------------------------------------------ jobs
     def _start(
         self,
-        sess: Session,
+        sess: ChatSession,
         cmd: Command,
         args: dict[str, Any],
         line: str,
@@ -407,7 +351,7 @@ class Console(Feature):
         sess.jobs[job.id] = job
         job.task = self.ctx.spawn(self._run(sess, job), name=f"console {cmd.name}")
 
-    async def _run(self, sess: Session, job: Job) -> None:
+    async def _run(self, sess: ChatSession, job: Job) -> None:
         inv = job.inv
         job.started = True
         try:
@@ -432,7 +376,7 @@ class Console(Feature):
         finally:
             sess.jobs.pop(job.id, None)
 
-    async def _execute(self, sess: Session, job: Job) -> None:
+    async def _execute(self, sess: ChatSession, job: Job) -> None:
         """Run the handler, show its result, then send the files it offers
         (:class:`FileOffer`) to the asker, reporting progress."""
         rest, offers = files.split_offers(await run_handler(job.inv))
@@ -449,7 +393,7 @@ class Console(Feature):
             )
             self.send(job.reply, [Para(done)])
 
-    def _cancel(self, sess: Session, reply: Reply) -> None:
+    def _cancel(self, sess: ChatSession, reply: Reply) -> None:
         if not sess.jobs:
             self.send(reply, [Para("Nothing is running.")])
             return
@@ -464,38 +408,18 @@ class Console(Feature):
                 self.send(job.reply, [Para(f"Cancelled: {job.name}.")])
 
     # ------------------------------------------------------------ pages
-    def _paged(self, sess: Session, reply: Reply, blocks: list[Block]) -> None:
-        pages = paginate(blocks, self.page_size)
-        if len(pages) > MAX_PAGES:
-            pages = pages[:MAX_PAGES]
-            pages[-1] = [*pages[-1], Para(f"(output cut after {MAX_PAGES} pages)")]
-        sess.pages, sess.page = pages, 0
-        self._show_page(sess, reply)
+    def _paged(self, sess: ChatSession, reply: Reply, blocks: list[Block]) -> None:
+        sess.load(blocks, self.page_size)
+        self.send(reply, sess.next_page())
 
-    def _show_page(self, sess: Session, reply: Reply) -> None:
-        page = sess.pages[sess.page]
-        total = len(sess.pages)
-        sess.page += 1
-        if total > 1:
-            if sess.page < total:
-                page = [
-                    *page,
-                    Para(f"(page {sess.page} of {total}: send ", Code("more"), " for the next)"),
-                ]
-            else:
-                page = [*page, Para(f"(page {total} of {total}, the end)")]
-        if sess.page >= total:
-            sess.pages, sess.page = [], 0
-        self.send(reply, page)
-
-    def _more(self, sess: Session, reply: Reply) -> None:
+    def _more(self, sess: ChatSession, reply: Reply) -> None:
         if not sess.pages:
             self.send(reply, [Para("Nothing more to show.")])
         else:
-            self._show_page(sess, reply)
+            self.send(reply, sess.next_page())
 
     # ------------------------------------------------------------ sessions
-    def _session(self, jid: JID, role: Role, now: float, reply: Reply) -> Session | None:
+    def _session(self, jid: JID, role: Role, now: float, reply: Reply) -> ChatSession | None:
         for key, s in list(self.sessions.items()):
             if now - s.last > self.session_timeout and not s.jobs:
                 del self.sessions[key]
@@ -508,7 +432,7 @@ class Console(Feature):
                 if idle is None:
                     return None
                 del self.sessions[idle]
-            sess = self.sessions[jid] = Session(jid, role, now)
+            sess = self.sessions[jid] = ChatSession(jid, role, now)
             self.send(reply, self.banner(role))
         sess.last, sess.role = now, role
         self.sessions.move_to_end(jid)
@@ -527,20 +451,8 @@ class Console(Feature):
         ]
 
     def _rate_ok(self, who: JID, now: float, reply: Reply) -> bool:
-        b = self.buckets.get(who)
-        if b is None:
-            b = self.buckets[who] = Bucket(float(self.burst), now)
-            while len(self.buckets) > MAX_BUCKETS:
-                self.buckets.popitem(last=False)
-        self.buckets.move_to_end(who)
-        b.tokens = min(float(self.burst), b.tokens + (now - b.stamp) * self.rate)
-        b.stamp = now
-        if b.tokens >= 1:
-            b.tokens -= 1
-            b.noticed = False
-            return True
-        if not b.noticed:
-            b.noticed = True
+        allowed, tell = self.limit.take(who, now, self.rate, self.burst)
+        if tell:
             self.send(
                 reply,
                 [
@@ -550,42 +462,17 @@ class Console(Feature):
                     )
                 ],
             )
-        return False
+        return allowed
 
     # ------------------------------------------------------------ output
     def send(self, reply: Reply, blocks: list[Block]) -> None:
-        rendered = xhtml_im.render(blocks)
-        # an id of its own, and the id of the command line it answers
-        attrs: dict[str, str] = {"to": reply.to, "id": "c" + os.urandom(8).hex()}
-        if reply.type:
-            attrs["type"] = reply.type
-        msg = E("{jabber:client}message", attrs)
-        for el in rendered.payload():
-            msg.append(el)
-        if reply.thread:
-            parent = {"parent": reply.parent} if reply.parent else None
-            sub(msg, "{jabber:client}thread", parent, text=reply.thread)
-        if reply.ref:
-            sub(msg, f"{{{REPLY}}}reply", {"to": reply.to, "id": reply.ref})
         try:
-            self.ctx.send(msg)
+            self.ctx.send(answer(reply, blocks))
         except Exception as exc:  # the bounded send queue is full
             log.warning("console reply to %s dropped: %s", reply.to, exc)
 
     def _audit(self, who: JID, role: Role | None, line: str, result: str, detail: str = "") -> None:
-        shown = line if len(line) <= QUOTED else line[:QUOTED] + "…"
-        rec = f"{who} role={role or '-'} result={result} command={shown!r}"
-        if detail:
-            rec += f" ({detail})"
-        audit_log.info("%s", rec)
-        if self.audit_file:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            try:
-                with open(self.audit_file, "a", encoding="utf-8") as fh:
-                    # the file is not a log handler's: escaped here like one
-                    fh.write(f"{stamp} {escape_controls(rec)}\n")
-            except OSError as exc:
-                log.error("cannot write the audit log %s: %s", self.audit_file, exc)
+        audit.record(who, role, line, result, detail, self.audit_file)
 
     async def stop(self) -> None:
         tasks = [j.task for s in self.sessions.values() for j in s.jobs.values() if j.task]
@@ -595,46 +482,3 @@ class Console(Feature):
             with contextlib.suppress(Exception):
                 await asyncio.wait(tasks, timeout=5)
         self.sessions.clear()
-
-
-def bind(cmd: Command, tokens: list[str]) -> dict[str, Any]:
-    """Arguments from the words after the command name: positional in
-    order, or ``name=value`` (``--name=value``) in any order; the last
-    argument may take the rest of the line."""
-    by_name = {a.name: a for a in cmd.args}
-    values: dict[str, Any] = {}
-    rest: list[str] | None = None
-    rest_arg = None
-    pos = 0
-    for tok in tokens:
-        if rest is not None:
-            rest.append(tok)
-            continue
-        m = _KEYWORD.fullmatch(tok)
-        if m and m.group(1).replace("-", "_") in by_name:
-            key = m.group(1).replace("-", "_")
-            if key not in values:
-                a = by_name[key]
-                if a.rest:
-                    rest, rest_arg = [m.group(2)], a
-                else:
-                    values[key] = a.convert(m.group(2))
-                continue
-        while pos < len(cmd.args) and cmd.args[pos].name in values:
-            pos += 1
-        if pos >= len(cmd.args):
-            raise CommandError(f"{cmd.name}: too many arguments (from {tok!r} on)")
-        a = cmd.args[pos]
-        if a.rest:
-            rest, rest_arg = [tok], a
-        else:
-            values[a.name] = a.convert(tok)
-            pos += 1
-    if rest is not None and rest_arg is not None:
-        values[rest_arg.name] = rest_arg.convert(" ".join(rest))
-    for a in cmd.args:
-        if a.name not in values:
-            if a.required:
-                raise CommandError(f"{cmd.name}: {a.name} is missing")
-            values[a.name] = a.default
-    return values

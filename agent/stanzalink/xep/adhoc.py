@@ -49,7 +49,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import shlex
 import time
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
@@ -222,7 +221,7 @@ class AdHoc(Feature):
     async def _command(self, iq: Element, role: Role | None) -> ET.Element:
         assert role is not None
         try:
-            return filtered(await self._handle(iq, role))
+            return cf.filtered(await self._handle(iq, role))
         except StanzaError as exc:
             fault = CommandFault(exc.condition, None, exc.etype, exc.text)
         except CommandFault as exc:
@@ -238,7 +237,7 @@ class AdHoc(Feature):
         if el is not None:
             keep = {k: el.get(k) for k in ("node", "sessionid", "action")}
             reply.insert(0, E(f"{{{NS}}}command", forms.attrs(**keep)))
-        return filtered(reply)
+        return cf.filtered(reply)
 
     async def _handle(self, iq: Element, role: Role) -> ET.Element:
         el = iq.find(f"{{{NS}}}command")
@@ -383,7 +382,7 @@ class AdHoc(Feature):
     ) -> ET.Element:
         first: list[tuple[str, str]] = []
         if late is not None:
-            line = command_line(cmd, args)
+            line = cf.command_line(cmd, args)
             if not cmd.only_reads(args):
                 log.info("ad-hoc command %r from %s refused: %s", line, sender, late.describe())
                 reply = self._reply(cmd, sid, "completed")
@@ -490,26 +489,3 @@ class AdHoc(Feature):
         self.sessions.clear()
         for run in self.running.values():
             run.inv.cancelled.set()
-
-
-def command_line(cmd: Command, args: dict[str, Any]) -> str:
-    """The request as a console line would say it: ``config action=set key=x``."""
-    words = [cmd.name]
-    for a in cmd.args:
-        if a.name in args and args[a.name] != (None if a.required else a.default):
-            words.append(f"{a.name}={shlex.quote(cf.fmt(args[a.name]))}")
-    return " ".join(words)
-
-
-def filtered(reply: ET.Element) -> ET.Element:
-    """``reply`` with every text and attribute value passed through the
-    console's filter (:func:`~stanzalink.xep.xhtml_im.clean`): nothing in it
-    can make the answer unserializable."""
-    for el in reply.iter():
-        if el.text:
-            el.text = clean(el.text)
-        if el.tail:
-            el.tail = clean(el.tail)
-        for key, value in el.attrib.items():
-            el.set(key, clean(value))
-    return reply
