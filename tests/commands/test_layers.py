@@ -5,13 +5,19 @@ client; and neither front end imports the other."""
 
 from __future__ import annotations
 
-import ast
+import re
 import subprocess
 from pathlib import Path
 
+import stanzalink
 from tests.util import python_cmd
 
-PKG = Path(__file__).resolve().parents[2] / "agent" / "stanzalink"
+PKG = Path(stanzalink.__file__).resolve().parent  # the source tree, or where it is installed
+IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+\(?([\w, \t]*)"  # from X import a, b
+    r"|import[ \t]+([\w., \t]+))",  # import X, Y as Z
+    re.M,
+)
 FRONT_ENDS = {
     "console": ("stanzalink.console",),
     "adhoc": ("stanzalink.xep.adhoc", "stanzalink.xep.command_forms"),
@@ -19,19 +25,34 @@ FRONT_ENDS = {
 
 
 def imported(path: Path) -> set[str]:
-    """Every module ``path`` imports, at the top or inside a function."""
+    """Every module ``path`` imports, at the top or inside a function (an
+    import statement on one line, or the first line of a parenthesised one)."""
+    return imported_text(path.read_text())
+
+
+def imported_text(text: str) -> set[str]:
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            out.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            out.add(node.module)
-            out.update(f"{node.module}.{a.name}" for a in node.names)
+    for m in IMPORT.finditer(text):
+        if m.group(1):
+            out.add(m.group(1))
+            out.update(f"{m.group(1)}.{n.strip()}" for n in m.group(2).split(",") if n.strip())
+        else:
+            out.update(n.split(" as ")[0].strip() for n in m.group(3).split(","))
     return out
 
 
 def under(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def test_the_import_reader_sees_every_form() -> None:
+    text = (
+        "import os, stanzalink.aio.client as c\n"
+        "from stanzalink.xep import adhoc, forms\n"
+        "def f():\n    from stanzalink.console.feature import (\n        Console,\n    )\n"
+    )
+    found = imported_text(text)
+    assert {"stanzalink.aio.client", "stanzalink.xep.adhoc", "stanzalink.console.feature"} <= found
 
 
 def test_commands_import_no_front_end_and_no_feature() -> None:
