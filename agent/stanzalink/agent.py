@@ -1,6 +1,8 @@
 """The device agent: one XMPP connection that stays up, the device's
 presence, and the features (one module per XEP under :mod:`stanzalink.xep`,
-the console under :mod:`stanzalink.console`) wired to it.
+the console under :mod:`stanzalink.console`) wired to it.  The agent also
+keeps the device's commands (:mod:`stanzalink.commands`, one registry per
+agent) and is the :class:`~stanzalink.commands.context.Device` they see.
 
 The agent is the only place where features meet the client.  Every stanza
 passes the access check here before a feature sees it:
@@ -19,24 +21,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import logging
 import signal
 import xml.etree.ElementTree as ET
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stanzalink.access import AccessControl, Role
 from stanzalink.aio.client import Client, ClientConfig
+from stanzalink.commands.plugins import registry_for
+from stanzalink.commands.registry import Registry
 from stanzalink.config import DeviceConfig
+from stanzalink.console.feature import Console
 from stanzalink.errors import StanzaError
 from stanzalink.jid import JID
 from stanzalink.session.events import Closed, Online
 from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute
+from stanzalink.xep.file_transfer import Files
+from stanzalink.xep.roster import Roster
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
+if TYPE_CHECKING:
+    from stanzalink.commands.context import CommandHost
+
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Feature)
 
 # The features, in the order they are asked about messages.  "module:Class";
 # a feature whose config section is absent may serve nothing.
@@ -95,7 +107,9 @@ def load_feature(spec: str) -> type[Feature]:
 
 class Agent:
     """The device agent.  ``features``: feature classes to run instead of
-    :data:`FEATURES` (tests run one feature alone)."""
+    :data:`FEATURES` (tests run one feature alone); ``commands``: the
+    registry the console and ad-hoc commands serve, instead of the built-in
+    commands and ``[console] plugins``."""
 
     def __init__(
         self,
@@ -103,7 +117,10 @@ class Agent:
         *,
         features: list[type[Feature]] | None = None,
         client: Client | None = None,
+        commands: Registry | None = None,
     ) -> None:
+        if commands is not None:
+            self.commands = commands
         self.config = cfg
         self.cfg = cfg
         self.client = client or Client(client_config(cfg))
@@ -175,6 +192,33 @@ class Agent:
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
+
+    # ------------------------------------------------------------ commands' Device
+    @functools.cached_property
+    def commands(self) -> Registry:
+        """The device's commands, served by the console and by ad-hoc
+        commands: built (built-ins, then ``[console] plugins``) when a front
+        end first asks."""
+        return registry_for(self.config)
+
+    def _running(self, name: str, kind: type[F]) -> F | None:
+        found = self._by_name.get(name)
+        return found if isinstance(found, kind) else None
+
+    def roster(self) -> Roster | None:
+        return self._running("roster", Roster)
+
+    def files(self) -> Files | None:
+        return self._running("files", Files)
+
+    def controllers_seen(self) -> dict[JID, Role]:
+        console = self._running("console", Console)
+        return console.online_controllers() if console is not None else {}
+
+    def settings_changed(self, section: str) -> None:
+        console = self._running("console", Console)
+        if section == "console" and console is not None:
+            console.reload()
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -320,3 +364,7 @@ class Agent:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
         await self.client.close()
+
+
+if TYPE_CHECKING:
+    _host: type[CommandHost] = Agent  # the agent is what the command front ends need

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from stanzalink import __version__
-from stanzalink.console.commands import FileOffer, Invocation, KeyValue, command
+from stanzalink.commands import FileOffer, Invocation, KeyValue, command
 
 PROC = ["uptime", "loadavg", "meminfo", "mounts", "net/dev", "net/route", "version"]
 LOG_BYTES = 256 * 1024  # the end of the device log that goes in
@@ -83,9 +83,9 @@ def build(folder: str, log_file: str | None) -> tuple[str, list[str]]:
     read_only=True,  # a temporary file, deleted once sent: the device stays as it was
 )
 async def diag(inv: Invocation) -> list[Any]:
-    section = inv.agent.config.section("console") if inv.agent is not None else {}
+    log_file = inv.device.config.section("console").get("log_file")
     inv.progress("collecting")
-    path, names = await asyncio.to_thread(build, tempfile.gettempdir(), section.get("log_file"))
+    path, names = await asyncio.to_thread(build, tempfile.gettempdir(), log_file)
     size = os.path.getsize(path)
     summary = KeyValue([("bundle", os.path.basename(path)), ("size", f"{size} bytes"),
                         ("contents", ", ".join(names))], title="diag")  # fmt: skip

@@ -15,7 +15,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from stanzalink.console.commands import Arg, CommandError, Invocation, KeyValue, command
+from stanzalink.commands import Arg, CommandError, Invocation, KeyValue, command
 
 
 def pwm_path() -> Path:

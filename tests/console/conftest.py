@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from stanzalink.console.commands import Arg, Invocation, Text, registry
+from stanzalink.commands import Arg, Invocation, Registry, Text
 from stanzalink.console.feature import Console
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.xhtml_im import violations
@@ -26,11 +26,17 @@ VICTOR = "victor@example.net/phone"
 
 
 class Chat:
-    """One harness, and a way to talk to the console through it."""
+    """One harness, and a way to talk to the console through it.  The
+    commands of :attr:`extra` (the ``test_commands`` fixture's) are added to
+    the device's own."""
+
+    extra: Registry | None = None
 
     def __init__(self, **console: Any) -> None:
         self.h = Harness([Console], ACCESS, console=console)
         self.console: Console = self.h.feature("console")
+        for cmd in self.extra.all() if self.extra is not None else ():
+            self.h.agent.commands.add(cmd)
         self.now = 1000.0
         self.console.clock = lambda: self.now
 
@@ -94,8 +100,9 @@ def chat_cls() -> type[Chat]:
 
 @pytest.fixture
 def test_commands() -> Iterator[dict[str, Any]]:
-    """Commands for the tests, in the shared registry for the test only."""
+    """Commands for the tests: every :class:`Chat` of the test has them."""
     seen: dict[str, Any] = {"cancelled": 0, "started": asyncio.Event()}
+    registry = Chat.extra = Registry()
 
     @registry.command("slow", help="wait a long time", long_running=True)
     async def slow(inv: Invocation) -> str:
@@ -122,5 +129,4 @@ def test_commands() -> Iterator[dict[str, Any]]:
         return " ".join([f"hello {inv.args['who']}"] * inv.args["times"])
 
     yield seen
-    for name in ("slow", "big", "boom", "greet"):
-        registry.remove(name)
+    Chat.extra = None

@@ -4,7 +4,7 @@ without threads can still tell which answer is whose."""
 
 from __future__ import annotations
 
-from stanzalink.console.feature import REPLY
+from stanzalink.console.reply import REPLY
 from tests.console.conftest import ALICE, Chat, body
 
 

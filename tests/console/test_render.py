@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stanzalink.console.commands import FileOffer, KeyValue, Table, Text
+from stanzalink.commands import FileOffer, KeyValue, Table, Text
 from stanzalink.console.render import paginate, to_blocks
 from stanzalink.xep.xhtml_im import Fixed, Grid, Items, Pairs, Para, plain, render, violations
 

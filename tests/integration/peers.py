@@ -21,6 +21,7 @@ import slixmpp
 
 from stanzalink.agent import Agent
 from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
+from stanzalink.commands import Registry
 from stanzalink.config import DeviceConfig, parse
 from stanzalink.jid import JID
 from stanzalink.xep.base import Feature
@@ -174,11 +175,16 @@ def device_config(
 
 @asynccontextmanager
 async def running_agent(
-    cfg: DeviceConfig, features: Sequence[type[Feature]] | None = None, stop_timeout: float = 30
+    cfg: DeviceConfig,
+    features: Sequence[type[Feature]] | None = None,
+    stop_timeout: float = 30,
+    commands: Registry | None = None,
 ) -> AsyncIterator[Agent]:
     """An Agent with ``features`` (None: the real list, agent.FEATURES) run
-    and online for the block; stopped (and awaited) however the block ends."""
-    agent = Agent(cfg, features=None if features is None else list(features))
+    and online for the block; stopped (and awaited) however the block ends.
+    ``commands``: the registry its console and ad-hoc commands serve."""
+    feats = None if features is None else list(features)
+    agent = Agent(cfg, features=feats, commands=commands)
     stop = asyncio.Event()
     task = asyncio.ensure_future(agent.run(stop))
     try:

@@ -9,7 +9,7 @@ from typing import Any
 
 import slixmpp
 
-from stanzalink.console.commands import Arg, Invocation, KeyValue, Registry
+from stanzalink.commands import Arg, Invocation, KeyValue, Registry
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.disco import Disco
@@ -51,10 +51,6 @@ def fan(inv: Invocation) -> KeyValue:
 def wipe(inv: Invocation) -> str:
     wiped.append((inv.args["target"], str(inv.sender)))
     return f"{inv.args['target']} wiped"
-
-
-class DeviceAdHoc(AdHoc):
-    registry = reg
 
 
 class Dialog:
@@ -112,7 +108,7 @@ def test_commands_listed_and_run_with_forms(prosody: Prosody) -> None:
     wiped.clear()
 
     async def main() -> None:
-        async with running_agent(cfg, [Disco, DeviceAdHoc], stop_timeout=20) as agent:
+        async with running_agent(cfg, [Disco, AdHoc], stop_timeout=20, commands=reg) as agent:
             await conversation(str(agent.client.jid))
 
     async def conversation(full: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from stanzalink.agent import Agent
 from stanzalink.aio.client import Client
-from stanzalink.console.system import human_bytes
+from stanzalink.commands.system import human_bytes
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.file_transfer import Files

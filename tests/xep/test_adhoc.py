@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from stanzalink.config import ConfigError, parse
-from stanzalink.console.commands import (
+from stanzalink.commands import (
     Arg,
     CommandError,
     FileOffer,
@@ -20,6 +19,8 @@ from stanzalink.console.commands import (
     Table,
     Text,
 )
+from stanzalink.config import ConfigError, parse
+from stanzalink.console.feature import Console
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.base import Feature
@@ -99,13 +100,9 @@ def crash(inv: Invocation) -> None:
     raise RuntimeError("secret internals /etc/shadow")
 
 
-class DeviceAdHoc(AdHoc):
-    registry = reg
-
-
 def harness(**adhoc: Any) -> Harness:
     ran.clear()
-    return Harness([Disco, DeviceAdHoc], ACCESS, adhoc=adhoc)
+    return Harness([Disco, AdHoc], ACCESS, commands=reg, adhoc=adhoc)
 
 
 async def ask(h: Harness, frm: str, iq_id: str, body: str, itype: str = "set") -> Element:
@@ -532,42 +529,48 @@ async def test_results_render_as_notes_and_forms() -> None:
 
 
 # ------------------------------------------------------------------ wiring
-console_reg = Registry()
+shared_reg = Registry()
 
 
-@console_reg.command("whoami", help="Who you are to the device")
+@shared_reg.command("whoami", help="Who you are to the device")
 def whoami(inv: Invocation) -> str:
     return f"{inv.sender} ({inv.role})"
 
 
-@console_reg.command("list", help="The console's own list", role="admin")
+@shared_reg.command("list", help="The console's own list", role="admin")
 def console_list(inv: Invocation) -> str:
     return "console"
 
 
-class FakeConsole(Feature):
-    name = "console"
-    registry = console_reg
-
-
-async def test_commands_of_the_console_registry_are_served_too() -> None:
-    h = Harness([Disco, FakeConsole, DeviceAdHoc], ACCESS)
+async def test_the_console_and_ad_hoc_commands_serve_one_registry() -> None:
+    h = Harness([Disco, Console, AdHoc], ACCESS, commands=shared_reg)
+    assert h.feature("console").registry is h.feature("adhoc").registry is shared_reg
     reply = await ask(h, VIEWER, "d1", f"<query xmlns='{ITEMS}' node='{CMD}'/>", "get")
     nodes = [i.get("node") for i in reply.findall(f"{{{ITEMS}}}query/{{{ITEMS}}}item")]
-    # the console's "list" (admin) hides the test registry's "list" (viewer)
-    assert nodes == ["broken", "crash", "report", "whoami"]
+    assert nodes == ["whoami"]  # "list" is the admin's
     assert (await ask(h, VIEWER, "d2", command("list"))).get("type") == "error"
     el = cmd_of(await ask(h, ADMIN, "d3", command("list")))
     assert el.findtext(f"{{{CMD}}}note") == "console"
     el = cmd_of(await ask(h, VIEWER, "d4", command("whoami")))
     assert el.findtext(f"{{{CMD}}}note") == f"{VIEWER} (viewer)"
+    # a command added at run time reaches both front ends at once
+    shared_reg.command("late", help="Added later")(lambda inv: "here")
+    try:
+        reply = await ask(h, VIEWER, "d5", f"<query xmlns='{ITEMS}' node='{CMD}'/>", "get")
+        nodes = [i.get("node") for i in reply.findall(f"{{{ITEMS}}}query/{{{ITEMS}}}item")]
+        assert nodes == ["late", "whoami"]
+        h.receive(f"<message from='{VIEWER}' type='chat'><body>late</body></message>")
+        await h.next_sent()  # the banner
+        assert (await h.next_sent()).findtext("{jabber:client}body") == "here"
+    finally:
+        shared_reg.remove("late")
     await h.close()
 
 
 @pytest.mark.parametrize("order", ["disco first", "adhoc first"])
 async def test_the_disco_feature_serves_the_command_nodes(order: str) -> None:
-    feats: list[type[Feature]] = [Disco, DeviceAdHoc]
-    h = Harness(feats if order == "disco first" else feats[::-1], ACCESS)
+    feats: list[type[Feature]] = [Disco, AdHoc]
+    h = Harness(feats if order == "disco first" else feats[::-1], ACCESS, commands=reg)
     reply = await ask(h, OPERATOR, "d1", f"<query xmlns='{ITEMS}' node='{CMD}'/>", "get")
     nodes = [i.get("node") for i in reply.findall(f"{{{ITEMS}}}query/{{{ITEMS}}}item")]
     assert nodes == ["broken", "config", "crash", "fan", "list", "report"]
@@ -605,13 +608,9 @@ async def slow(inv: Invocation) -> KeyValue:
     return KeyValue([("waited", "yes")])
 
 
-class SlowAdHoc(AdHoc):
-    registry = slow_reg
-
-
 async def test_a_slow_command_answers_at_once_and_its_result_follows() -> None:
     held.clear()
-    h = Harness([SlowAdHoc], ACCESS, adhoc={"reply_within": 0.05})
+    h = Harness([AdHoc], ACCESS, commands=slow_reg, adhoc={"reply_within": 0.05})
     el = cmd_of(await ask(h, VIEWER, "s1", command("slow")))
     assert el.get("status") == "completed"
     assert el.findtext(f"{{{CMD}}}note") == (
@@ -633,7 +632,7 @@ async def test_a_slow_command_answers_at_once_and_its_result_follows() -> None:
 
 async def test_running_commands_are_bounded_and_told_to_stop() -> None:
     held.clear()
-    h = Harness([SlowAdHoc], ACCESS, adhoc={"reply_within": 0.01})
+    h = Harness([AdHoc], ACCESS, commands=slow_reg, adhoc={"reply_within": 0.01})
     for i in range(4):
         cmd_of(await ask(h, VIEWER, f"s{i}", command("slow")))
         cmd_of(await ask(h, OPERATOR, f"o{i}", command("slow")))
@@ -651,7 +650,7 @@ async def test_one_account_cannot_take_every_slot() -> None:
     slots, and every other controller got resource-constraint.  Both count
     per account now (four each)."""
     held.clear()
-    h = Harness([SlowAdHoc], ACCESS, adhoc={"reply_within": 0.01})
+    h = Harness([AdHoc], ACCESS, commands=slow_reg, adhoc={"reply_within": 0.01})
     for i in range(4):
         cmd_of(await ask(h, f"vic@example.net/r{i}", f"v{i}", command("slow")))
     reply = await ask(h, "vic@example.net/r9", "v9", command("slow"))
@@ -688,7 +687,7 @@ def test_config_keys_are_checked(section: dict[str, Any], key: str) -> None:
 
 def test_config_reaches_the_feature() -> None:
     raw = {"account": {"jid": "d@example.net", "password": "p"}, "adhoc": {"max_sessions": 3}}
-    h = Harness([Disco, DeviceAdHoc], config=parse(raw))
+    h = Harness([Disco, AdHoc], config=parse(raw), commands=reg)
     assert h.feature("adhoc").max_sessions == 3
     assert h.feature("adhoc").session_timeout == 600.0
 
@@ -698,7 +697,7 @@ async def test_a_command_that_never_ends_is_stopped() -> None:
     had no limit, so a handler that hangs held one of the eight running
     slots for good (and its requester's result never came)."""
     held.clear()
-    h = Harness([SlowAdHoc], ACCESS, adhoc={"reply_within": 0.01})
+    h = Harness([AdHoc], ACCESS, commands=slow_reg, adhoc={"reply_within": 0.01})
     h.feature("adhoc").command_timeout = 0.1
     cmd_of(await ask(h, VIEWER, "s1", command("slow")))
     msg = await h.next_sent()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from stanzalink.console.commands import (
+from stanzalink.commands import (
     Arg,
     CommandError,
     Invocation,
@@ -16,7 +16,8 @@ from stanzalink.console.commands import (
     Text,
 )
 from stanzalink.testing.harness import Harness
-from stanzalink.xep.adhoc import AdHoc, command_line
+from stanzalink.xep.adhoc import AdHoc
+from stanzalink.xep.command_forms import command_line
 from stanzalink.xep.delay import parse_stamp
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.forms import Form
@@ -78,13 +79,9 @@ def badlog(inv: Invocation) -> None:
     raise CommandError(f"cannot parse {CONTROLS}")
 
 
-class DelayAdHoc(AdHoc):
-    registry = reg
-
-
 def harness(**console: Any) -> Harness:
     ran.clear()
-    h = Harness([Disco, DelayAdHoc], ACCESS, console=console)
+    h = Harness([Disco, AdHoc], ACCESS, commands=reg, console=console)
     h.feature("adhoc").wall = lambda: WALL
     return h
 

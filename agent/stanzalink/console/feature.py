@@ -7,9 +7,12 @@ command up among those the sender's role may run, runs it as its own task
 and answers with a plain body (XEP-0393 styling) and its XHTML-IM twin, in
 the same message type and ``<thread>``.  Long answers come in pages
 (``more``).  A command with a question (``reboot``) waits for ``yes`` or
-``no`` from the same full JID.  A :class:`~stanzalink.console.commands.FileOffer`
+``no`` from the same full JID.  A :class:`~stanzalink.commands.model.FileOffer`
 in a result is sent to the asker by Jingle file transfer
-(:mod:`stanzalink.console.filecmds`), with progress and ``cancel``.
+(:mod:`stanzalink.commands.files`), with progress and ``cancel``.
+The commands are the agent's (``ctx.commands``, shared with ad-hoc
+commands); ``[console]`` values come from
+:class:`~stanzalink.commands.settings.Settings`, where their defaults are.
 
 What it does not do: answer anybody the access module did not admit (the
 agent drops those messages before they get here), trust anything inside a
@@ -30,26 +33,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
-import importlib
-import importlib.util
 import logging
-import os
-import re
 import shlex
-import sys
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from stanzalink import __version__
 from stanzalink.access import Role
-from stanzalink.console import builtins, commands, filecmds
-from stanzalink.console.commands import (
-    COMMAND_TIMEOUT,
-    MAX_DELAY,
-    QUOTED,
+from stanzalink.commands import files
+from stanzalink.commands.builtin import command_help
+from stanzalink.commands.context import CommandHost
+from stanzalink.commands.model import (
     Command,
     CommandError,
     Invocation,
@@ -57,141 +52,66 @@ from stanzalink.console.commands import (
     run_handler,
     too_late,
 )
-from stanzalink.console.render import paginate, to_blocks
+from stanzalink.commands.settings import Settings
+from stanzalink.commands.system import System
+from stanzalink.console import audit
+from stanzalink.console.limits import RateLimit
+from stanzalink.console.line import bind
+from stanzalink.console.render import to_blocks
+from stanzalink.console.reply import REPLY, Reply, answer
+from stanzalink.console.session import ChatSession, Job, Pending
 from stanzalink.jid import JID, InvalidJID
-from stanzalink.logsafe import escape_controls
 from stanzalink.xep import xhtml_im
 from stanzalink.xep.base import Context, Feature
 from stanzalink.xep.delay import Delay, delay_of
 from stanzalink.xep.xhtml_im import Block, Code, Para, Strong
 from stanzalink.xml import Element
-from stanzalink.xml.builder import E, sub
 
 log = logging.getLogger(__name__)
-audit_log = logging.getLogger("stanzalink.audit")
 
-REPLY = "urn:xmpp:reply:0"  # XEP-0461: an answer names the message it answers
 YES = frozenset({"yes", "y"})
 NO = frozenset({"no", "n"})
 MAX_LINE = 4096
-MAX_PAGES = 32
 MAX_PRESENT = 256
-MAX_BUCKETS = 1024
-_KEYWORD = re.compile(r"(?:--)?([A-Za-z_][A-Za-z0-9_-]*)=(.*)", re.S)
 
 
-@dataclass
-class Reply:
-    """Where answers to one message go."""
-
-    to: str
-    type: str | None
-    thread: str | None = None
-    parent: str | None = None
-    ref: str | None = None  # the id of the message answered (XEP-0461 <reply/>)
-
-
-@dataclass
-class Job:
-    id: int
-    name: str
-    inv: Invocation
-    reply: Reply
-    task: asyncio.Task[Any] | None = None
-    by_user: bool = False
-    started: bool = False
-    note: str = ""  # shown above the result (a late read: when it was sent)
-
-
-@dataclass
-class Pending:
-    command: Command
-    args: dict[str, Any]
-    line: str
-    expires: float
-
-
-@dataclass
-class Session:
-    jid: JID
-    role: Role
-    last: float
-    pages: list[list[Block]] = field(default_factory=list)
-    page: int = 0
-    pending: Pending | None = None
-    last_command: str = ""
-    jobs: dict[int, Job] = field(default_factory=dict)
-
-
-@dataclass
-class Bucket:
-    tokens: float
-    stamp: float
-    noticed: bool = False
+class Host(Context, CommandHost, Protocol):
+    """What the console needs of the agent: a feature's context, and the
+    device's commands with what they need."""
 
 
 class Console(Feature):
     name = "console"
     disco_features = (xhtml_im.NS, xhtml_im.STYLING, REPLY)
-    max_jobs_total = 16  # commands running at once, all controllers ([console] max_jobs_total)
+    ctx: Host
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Host) -> None:
         super().__init__(ctx)
-        self.registry = builtins.install(commands.registry)
+        self.registry = ctx.commands
         self.clock = ctx.now
         self.wall = time.time  # the age of a delayed command is wall-clock time
-        self.sessions: OrderedDict[JID, Session] = OrderedDict()
-        self.buckets: OrderedDict[JID, Bucket] = OrderedDict()
+        self.sessions: OrderedDict[JID, ChatSession] = OrderedDict()
+        self.limit = RateLimit()
         self.present: OrderedDict[JID, Role] = OrderedDict()
         self._job_ids = 0
         self.reload()
-        for spec in self.settings.get("plugins", []):
-            self.load_plugin(spec)
 
     # ------------------------------------------------------------ config
     def reload(self) -> None:
         """Read the ``[console]`` section (again: ``config set`` calls this)."""
-        s = self.settings = self.ctx.config.section("console")
-        self.enabled = bool(s.get("enabled", True))
-        self.page_size = int(s.get("page_size", 16384))
-        self.session_timeout = float(s.get("session_timeout", 900))
-        self.max_sessions = int(s.get("max_sessions", 64))
-        self.rate = float(s.get("rate", 1.0))
-        self.burst = int(s.get("burst", 10))
-        self.max_jobs = int(s.get("max_jobs", 4))
-        self.max_jobs_total = int(s.get("max_jobs_total", type(self).max_jobs_total))
-        self.confirm_timeout = float(s.get("confirm_timeout", 60))
-        self.command_timeout = float(s.get("command_timeout", COMMAND_TIMEOUT))
-        self.max_delay = float(s.get("max_delay", MAX_DELAY))
-        self.audit_file: str | None = s.get("audit_log")
-
-    def load_plugin(self, spec: str) -> None:
-        """Import a plugin: a module path, or a ``.py`` file (relative to the
-        config file's folder).  Its ``@command`` decorators register into the
-        shared registry.  A broken plugin is logged and skipped."""
-        try:
-            if spec.endswith(".py") or "/" in spec:
-                path = Path(spec)
-                if not path.is_absolute() and self.ctx.config.base is not None:
-                    path = self.ctx.config.base / path
-                name = "stanzalink_plugin_" + re.sub(r"\W", "_", str(path.resolve()))
-                if name in sys.modules:
-                    return
-                loader = importlib.util.spec_from_file_location(name, path)
-                if loader is None or loader.loader is None:
-                    raise ImportError(f"cannot load {path}")
-                module = importlib.util.module_from_spec(loader)
-                sys.modules[name] = module
-                try:
-                    loader.loader.exec_module(module)
-                except BaseException:
-                    del sys.modules[name]
-                    raise
-            else:
-                importlib.import_module(spec)
-            log.info("console plugin %s loaded", spec)
-        except Exception:
-            log.exception("console plugin %s could not be loaded", spec)
+        s = self.settings = Settings.of(self.ctx.config.section("console"))
+        self.enabled = s.enabled
+        self.page_size = s.page_size
+        self.session_timeout = s.session_timeout
+        self.max_sessions = s.max_sessions
+        self.rate = s.rate
+        self.burst = s.burst
+        self.max_jobs = s.max_jobs
+        self.max_jobs_total = s.max_jobs_total  # commands running at once, all controllers
+        self.confirm_timeout = s.confirm_timeout
+        self.command_timeout = s.command_timeout
+        self.max_delay = s.max_delay
+        self.audit_file = s.audit_log
 
     # ------------------------------------------------------------ presence
     def on_presence(self, pres: Element, role: Role | None) -> bool:
@@ -253,11 +173,11 @@ class Console(Feature):
         self.handle(sess, text, reply, late)
         return True
 
-    def _refuse_late(self, sess: Session, line: str, late: Delay, reply: Reply) -> None:
+    def _refuse_late(self, sess: ChatSession, line: str, late: Delay, reply: Reply) -> None:
         self._audit(sess.jid, sess.role, line, "refused", f"{late.describe()}, over max_delay")
-        self.send(reply, [Para(too_late(line, late, self.max_delay))])
+        self.send(reply, [Para(too_late(line, late.stamp, late.age, self.max_delay))])
 
-    def handle(self, sess: Session, text: str, reply: Reply, late: Delay | None = None) -> None:
+    def handle(self, sess: ChatSession, text: str, reply: Reply, late: Delay | None = None) -> None:
         """Act on one line; ``late``: it came later than max_delay."""
         now = self.clock()
         if len(text) > MAX_LINE:
@@ -304,7 +224,7 @@ class Console(Feature):
 
     def _command(
         self,
-        sess: Session,
+        sess: ChatSession,
         name: str,
         tokens: list[str],
         line: str,
@@ -331,7 +251,7 @@ class Console(Feature):
             self.send(reply, [Para(*parts)])
             return
         if tokens and tokens[0] in ("--help", "-h"):
-            self.send(reply, to_blocks(builtins.command_help(cmd)))
+            self.send(reply, to_blocks(command_help(cmd)))
             return
         try:
             args = bind(cmd, tokens)
@@ -381,7 +301,7 @@ class Console(Feature):
     # ------------------------------------------------------------ jobs
     def _start(
         self,
-        sess: Session,
+        sess: ChatSession,
         cmd: Command,
         args: dict[str, Any],
         line: str,
@@ -423,15 +343,15 @@ class Console(Feature):
             sender=sess.jid,
             role=sess.role,
             args=args,
+            device=self.ctx,
             progress=progress,
-            agent=self.ctx,
             line=line,
         )
         job = Job(self._job_ids, cmd.name, inv, reply, note=note)
         sess.jobs[job.id] = job
         job.task = self.ctx.spawn(self._run(sess, job), name=f"console {cmd.name}")
 
-    async def _run(self, sess: Session, job: Job) -> None:
+    async def _run(self, sess: ChatSession, job: Job) -> None:
         inv = job.inv
         job.started = True
         try:
@@ -456,10 +376,10 @@ class Console(Feature):
         finally:
             sess.jobs.pop(job.id, None)
 
-    async def _execute(self, sess: Session, job: Job) -> None:
+    async def _execute(self, sess: ChatSession, job: Job) -> None:
         """Run the handler, show its result, then send the files it offers
         (:class:`FileOffer`) to the asker, reporting progress."""
-        rest, offers = filecmds.split_offers(await run_handler(job.inv))
+        rest, offers = files.split_offers(await run_handler(job.inv))
         blocks = to_blocks(rest)
         if not blocks and not offers:
             blocks = [Para(f"{job.name}: done.")]
@@ -468,12 +388,12 @@ class Console(Feature):
         if blocks:
             self._paged(sess, job.reply, blocks)
         for offer in offers:
-            done = await filecmds.deliver(
+            done = await files.deliver(
                 self.ctx, job.inv.sender, offer, lambda text: self.send(job.reply, [Para(text)])
             )
             self.send(job.reply, [Para(done)])
 
-    def _cancel(self, sess: Session, reply: Reply) -> None:
+    def _cancel(self, sess: ChatSession, reply: Reply) -> None:
         if not sess.jobs:
             self.send(reply, [Para("Nothing is running.")])
             return
@@ -488,38 +408,18 @@ class Console(Feature):
                 self.send(job.reply, [Para(f"Cancelled: {job.name}.")])
 
     # ------------------------------------------------------------ pages
-    def _paged(self, sess: Session, reply: Reply, blocks: list[Block]) -> None:
-        pages = paginate(blocks, self.page_size)
-        if len(pages) > MAX_PAGES:
-            pages = pages[:MAX_PAGES]
-            pages[-1] = [*pages[-1], Para(f"(output cut after {MAX_PAGES} pages)")]
-        sess.pages, sess.page = pages, 0
-        self._show_page(sess, reply)
+    def _paged(self, sess: ChatSession, reply: Reply, blocks: list[Block]) -> None:
+        sess.load(blocks, self.page_size)
+        self.send(reply, sess.next_page())
 
-    def _show_page(self, sess: Session, reply: Reply) -> None:
-        page = sess.pages[sess.page]
-        total = len(sess.pages)
-        sess.page += 1
-        if total > 1:
-            if sess.page < total:
-                page = [
-                    *page,
-                    Para(f"(page {sess.page} of {total}: send ", Code("more"), " for the next)"),
-                ]
-            else:
-                page = [*page, Para(f"(page {total} of {total}, the end)")]
-        if sess.page >= total:
-            sess.pages, sess.page = [], 0
-        self.send(reply, page)
-
-    def _more(self, sess: Session, reply: Reply) -> None:
+    def _more(self, sess: ChatSession, reply: Reply) -> None:
         if not sess.pages:
             self.send(reply, [Para("Nothing more to show.")])
         else:
-            self._show_page(sess, reply)
+            self.send(reply, sess.next_page())
 
     # ------------------------------------------------------------ sessions
-    def _session(self, jid: JID, role: Role, now: float, reply: Reply) -> Session | None:
+    def _session(self, jid: JID, role: Role, now: float, reply: Reply) -> ChatSession | None:
         for key, s in list(self.sessions.items()):
             if now - s.last > self.session_timeout and not s.jobs:
                 del self.sessions[key]
@@ -532,16 +432,14 @@ class Console(Feature):
                 if idle is None:
                     return None
                 del self.sessions[idle]
-            sess = self.sessions[jid] = Session(jid, role, now)
+            sess = self.sessions[jid] = ChatSession(jid, role, now)
             self.send(reply, self.banner(role))
         sess.last, sess.role = now, role
         self.sessions.move_to_end(jid)
         return sess
 
     def banner(self, role: Role) -> list[Block]:
-        from stanzalink.console.system import System
-
-        device = self.settings.get("banner") or System().model()
+        device = self.settings.banner or System().model()
         return [
             Para(
                 Strong(f"{self.ctx.jid.bare}"),
@@ -553,20 +451,8 @@ class Console(Feature):
         ]
 
     def _rate_ok(self, who: JID, now: float, reply: Reply) -> bool:
-        b = self.buckets.get(who)
-        if b is None:
-            b = self.buckets[who] = Bucket(float(self.burst), now)
-            while len(self.buckets) > MAX_BUCKETS:
-                self.buckets.popitem(last=False)
-        self.buckets.move_to_end(who)
-        b.tokens = min(float(self.burst), b.tokens + (now - b.stamp) * self.rate)
-        b.stamp = now
-        if b.tokens >= 1:
-            b.tokens -= 1
-            b.noticed = False
-            return True
-        if not b.noticed:
-            b.noticed = True
+        allowed, tell = self.limit.take(who, now, self.rate, self.burst)
+        if tell:
             self.send(
                 reply,
                 [
@@ -576,42 +462,17 @@ class Console(Feature):
                     )
                 ],
             )
-        return False
+        return allowed
 
     # ------------------------------------------------------------ output
     def send(self, reply: Reply, blocks: list[Block]) -> None:
-        rendered = xhtml_im.render(blocks)
-        # an id of its own, and the id of the command line it answers
-        attrs: dict[str, str] = {"to": reply.to, "id": "c" + os.urandom(8).hex()}
-        if reply.type:
-            attrs["type"] = reply.type
-        msg = E("{jabber:client}message", attrs)
-        for el in rendered.payload():
-            msg.append(el)
-        if reply.thread:
-            parent = {"parent": reply.parent} if reply.parent else None
-            sub(msg, "{jabber:client}thread", parent, text=reply.thread)
-        if reply.ref:
-            sub(msg, f"{{{REPLY}}}reply", {"to": reply.to, "id": reply.ref})
         try:
-            self.ctx.send(msg)
+            self.ctx.send(answer(reply, blocks))
         except Exception as exc:  # the bounded send queue is full
             log.warning("console reply to %s dropped: %s", reply.to, exc)
 
     def _audit(self, who: JID, role: Role | None, line: str, result: str, detail: str = "") -> None:
-        shown = line if len(line) <= QUOTED else line[:QUOTED] + "…"
-        rec = f"{who} role={role or '-'} result={result} command={shown!r}"
-        if detail:
-            rec += f" ({detail})"
-        audit_log.info("%s", rec)
-        if self.audit_file:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            try:
-                with open(self.audit_file, "a", encoding="utf-8") as fh:
-                    # the file is not a log handler's: escaped here like one
-                    fh.write(f"{stamp} {escape_controls(rec)}\n")
-            except OSError as exc:
-                log.error("cannot write the audit log %s: %s", self.audit_file, exc)
+        audit.record(who, role, line, result, detail, self.audit_file)
 
     async def stop(self) -> None:
         tasks = [j.task for s in self.sessions.values() for j in s.jobs.values() if j.task]
@@ -621,46 +482,3 @@ class Console(Feature):
             with contextlib.suppress(Exception):
                 await asyncio.wait(tasks, timeout=5)
         self.sessions.clear()
-
-
-def bind(cmd: Command, tokens: list[str]) -> dict[str, Any]:
-    """Arguments from the words after the command name: positional in
-    order, or ``name=value`` (``--name=value``) in any order; the last
-    argument may take the rest of the line."""
-    by_name = {a.name: a for a in cmd.args}
-    values: dict[str, Any] = {}
-    rest: list[str] | None = None
-    rest_arg = None
-    pos = 0
-    for tok in tokens:
-        if rest is not None:
-            rest.append(tok)
-            continue
-        m = _KEYWORD.fullmatch(tok)
-        if m and m.group(1).replace("-", "_") in by_name:
-            key = m.group(1).replace("-", "_")
-            if key not in values:
-                a = by_name[key]
-                if a.rest:
-                    rest, rest_arg = [m.group(2)], a
-                else:
-                    values[key] = a.convert(m.group(2))
-                continue
-        while pos < len(cmd.args) and cmd.args[pos].name in values:
-            pos += 1
-        if pos >= len(cmd.args):
-            raise CommandError(f"{cmd.name}: too many arguments (from {tok!r} on)")
-        a = cmd.args[pos]
-        if a.rest:
-            rest, rest_arg = [tok], a
-        else:
-            values[a.name] = a.convert(tok)
-            pos += 1
-    if rest is not None and rest_arg is not None:
-        values[rest_arg.name] = rest_arg.convert(" ".join(rest))
-    for a in cmd.args:
-        if a.name not in values:
-            if a.required:
-                raise CommandError(f"{cmd.name}: {a.name} is missing")
-            values[a.name] = a.default
-    return values

@@ -1,6 +1,6 @@
 """Command results as console content, and long content as pages.
 
-A command returns :mod:`~stanzalink.console.commands` result values; the
+A command returns :mod:`~stanzalink.commands.model` result values; the
 console turns them into :mod:`~stanzalink.xep.xhtml_im` blocks and splits
 the blocks into pages whose plain body stays under the page size (the
 XHTML-IM twin adds about as much again, far below a server's stanza limit:
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stanzalink.console.commands import FileOffer, KeyValue, Table, Text
+from stanzalink.commands.model import FileOffer, KeyValue, Table, Text
 from stanzalink.xep.xhtml_im import Block, Fixed, Grid, Items, Pairs, Para, plain, table_lines
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from stanzalink.aio.client import Client, ClientConfig
+from stanzalink.commands.registry import Registry
 from stanzalink.config import DeviceConfig
 from stanzalink.jid import JID
 from stanzalink.session.events import Closed, Online, Retry
@@ -73,7 +74,9 @@ class RecordingClient(Client):
 
 
 class Harness:
-    """An agent with the given features, its client recording."""
+    """An agent with the given features, its client recording; ``commands``:
+    the registry its console and ad-hoc commands serve (the device's built-in
+    commands when None)."""
 
     def __init__(
         self,
@@ -81,6 +84,7 @@ class Harness:
         access: dict[str, list[str]] | None = None,
         jid: str = "device1@example.net/agent",
         config: DeviceConfig | None = None,
+        commands: Registry | None = None,
         **sections: dict[str, Any],
     ) -> None:
         from stanzalink.agent import Agent
@@ -90,7 +94,7 @@ class Harness:
             config = DeviceConfig(jid=full.bare, password="unused", access=access or {})
             config.sections.update(sections)
         self.client = RecordingClient(full)
-        self.agent = Agent(config, features=list(features), client=self.client)
+        self.agent = Agent(config, features=list(features), client=self.client, commands=commands)
         self._read = 0
 
     @property

@@ -1,8 +1,8 @@
 """XEP-0050 Ad-Hoc Commands: every console command as a data-form dialog.
 
-The commands are those of :mod:`stanzalink.console.commands` (the shared
-``registry``), read at every request, so a command registered at run time
-is offered at once.  A controller's client lists them by disco#items on
+The commands are the agent's (:mod:`stanzalink.commands`, the registry the
+console serves too, ``ctx.commands``), read at every request, so a command
+registered at run time is offered at once.  A controller's client lists them by disco#items on
 the node ``http://jabber.org/protocol/commands`` (only those its role may
 run) and runs one by ``<command node='NAME'/>``:
 
@@ -49,32 +49,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import shlex
 import time
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, Protocol
 
 from stanzalink.access import Role
-from stanzalink.console import commands as cmds
-from stanzalink.console import filecmds
-from stanzalink.console.commands import (
-    COMMAND_TIMEOUT,
-    MAX_DELAY,
+from stanzalink.commands import files
+from stanzalink.commands.context import CommandHost
+from stanzalink.commands.model import (
     Command,
     CommandError,
+    FileOffer,
     Invocation,
-    Registry,
     quote,
+    run_handler,
     too_late,
 )
+from stanzalink.commands.settings import Settings
 from stanzalink.jid import JID
 from stanzalink.xep import command_forms as cf
 from stanzalink.xep import forms
-from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError, error_reply
+from stanzalink.xep.base import Context, Feature, Identity, IQRoute, StanzaError, error_reply
 from stanzalink.xep.delay import Delay, delay_of
 from stanzalink.xep.disco import Item, NodeInfo
 from stanzalink.xep.forms import Form, FormError
@@ -128,27 +127,27 @@ class Run:
     told: float = float("-inf")  # when progress was last sent
 
 
+class Host(Context, CommandHost, Protocol):
+    """What the ad-hoc front end needs of the agent: a feature's context, and
+    the device's commands with what they need."""
+
+
 class AdHoc(Feature):
     name = "adhoc"
     disco_features = (NS,)
-    # the commands served (see registries()); plugins register here
-    registry: ClassVar[Registry] = cmds.registry
-    command_timeout = COMMAND_TIMEOUT  # [console] command_timeout
+    ctx: Host
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Host) -> None:
         super().__init__(ctx)
-        if self.registry is cmds.registry:
-            from stanzalink.console import builtins
-
-            builtins.install(cmds.registry)  # idempotent: the console does it too
+        self.registry = ctx.commands  # the console's too
         cfg = ctx.config.section("adhoc")
         self.max_sessions: int = cfg.get("max_sessions", 64)
         self.session_timeout: float = cfg.get("session_timeout", 600.0)
         self.reply_within: float = cfg.get("reply_within", 20.0)
-        # the console's limit: a command still running then is stopped
-        console = ctx.config.section("console")
-        self.command_timeout = float(console.get("command_timeout", self.command_timeout))
-        self.max_delay = float(console.get("max_delay", MAX_DELAY))
+        # the console's limits: a command still running then is stopped
+        console = Settings.of(ctx.config.section("console"))
+        self.command_timeout = console.command_timeout
+        self.max_delay = console.max_delay
         self.wall = time.time  # the age of a delayed request is wall-clock time
         self.running: dict[int, Run] = {}
         self.sessions: dict[str, Session] = {}
@@ -159,31 +158,16 @@ class AdHoc(Feature):
         return routes
 
     # ------------------------------------------------------------ commands
-    def registries(self) -> list[Registry]:
-        """Where the commands come from: :attr:`registry` and, when the
-        console feature keeps commands in a registry of its own (its
-        ``registry`` attribute), that one first."""
-        regs = [self.registry]
-        own = getattr(self.ctx.feature("console"), "registry", None)
-        if isinstance(own, Registry) and own is not self.registry:
-            regs.insert(0, own)
-        return regs
-
     def commands(self) -> dict[str, Command]:
-        """Every command by name, as the console resolves names (first
-        registry wins), whatever the role."""
-        out: dict[str, Command] = {}
-        for reg in self.registries():
-            for c in reg.all():
-                out.setdefault(c.name, c)
-        return dict(sorted(out.items()))
+        """Every command by name, whatever the role."""
+        return {c.name: c for c in self.registry.all()}
 
     def visible_to(self, role: Role) -> list[Command]:
         return [c for c in self.commands().values() if role >= c.role and c.is_available(self.ctx)]
 
     def lookup(self, node: str, role: Role, sender: str | None = None) -> Command | None:
         """The command ``node`` if ``role`` may run it (a refusal is logged)."""
-        cmd = next((r.get(node) for r in self.registries() if r.get(node) is not None), None)
+        cmd = self.registry.get(node)
         if cmd is None or not cmd.is_available(self.ctx):
             return None
         if role < cmd.role:
@@ -237,7 +221,7 @@ class AdHoc(Feature):
     async def _command(self, iq: Element, role: Role | None) -> ET.Element:
         assert role is not None
         try:
-            return filtered(await self._handle(iq, role))
+            return cf.filtered(await self._handle(iq, role))
         except StanzaError as exc:
             fault = CommandFault(exc.condition, None, exc.etype, exc.text)
         except CommandFault as exc:
@@ -253,7 +237,7 @@ class AdHoc(Feature):
         if el is not None:
             keep = {k: el.get(k) for k in ("node", "sessionid", "action")}
             reply.insert(0, E(f"{{{NS}}}command", forms.attrs(**keep)))
-        return filtered(reply)
+        return cf.filtered(reply)
 
     async def _handle(self, iq: Element, role: Role) -> ET.Element:
         el = iq.find(f"{{{NS}}}command")
@@ -398,7 +382,7 @@ class AdHoc(Feature):
     ) -> ET.Element:
         first: list[tuple[str, str]] = []
         if late is not None:
-            line = command_line(cmd, args)
+            line = cf.command_line(cmd, args)
             if not cmd.only_reads(args):
                 log.info("ad-hoc command %r from %s refused: %s", line, sender, late.describe())
                 reply = self._reply(cmd, sid, "completed")
@@ -406,7 +390,7 @@ class AdHoc(Feature):
                     reply,
                     f"{{{NS}}}note",
                     {"type": "error"},
-                    text=too_late(line, late, self.max_delay),
+                    text=too_late(line, late.stamp, late.age, self.max_delay),
                 )
                 return reply
             first = [("info", f"{quote(line)} ({late.describe()})")]
@@ -416,7 +400,7 @@ class AdHoc(Feature):
             PER_REQUESTER
         ):
             raise StanzaError("resource-constraint", "you have too many commands running", "wait")
-        inv = Invocation(command=cmd, sender=sender, role=role, args=args, agent=self.ctx)
+        inv = Invocation(command=cmd, sender=sender, role=role, args=args, device=self.ctx)
         run = Run(inv)
         inv.progress = lambda text: self._progress(run, text)
         self.running[id(inv)] = run
@@ -441,11 +425,11 @@ class AdHoc(Feature):
         inv, cmd = run.inv, run.inv.command
         try:
             try:
-                result = await asyncio.wait_for(cmds.run_handler(inv), self.command_timeout)
+                result = await asyncio.wait_for(run_handler(inv), self.command_timeout)
             except TimeoutError:
                 inv.cancelled.set()
                 return [("error", f"stopped after {self.command_timeout:g} s")], []
-            rest, offers = filecmds.split_offers(result)
+            rest, offers = files.split_offers(result)
             notes, results = cf.render(rest, cmd.help or cmd.name)
             return [*notes, *(self._offer(inv, o) for o in offers)], results
         except CommandError as exc:
@@ -456,19 +440,19 @@ class AdHoc(Feature):
         finally:
             self.running.pop(id(inv), None)
 
-    def _offer(self, inv: Invocation, offer: cmds.FileOffer) -> tuple[str, str]:
+    def _offer(self, inv: Invocation, offer: FileOffer) -> tuple[str, str]:
         """Start sending a :class:`FileOffer` to the requester (by Jingle,
         the files feature) and say so in a note; the outcome follows as a
         chat message."""
         try:
-            prep = filecmds.prepare(self.ctx, inv.sender, offer)
+            prep = files.prepare(self.ctx, inv.sender, offer)
         except CommandError as exc:
-            filecmds.discard(offer)
+            files.discard(offer)
             return ("error", str(exc))
 
         async def send() -> None:
             try:
-                self._tell(inv, await filecmds.send(self.ctx, inv.sender, prep, lambda t: None))
+                self._tell(inv, await files.send(self.ctx, inv.sender, prep, lambda t: None))
             except CommandError as exc:
                 self._tell(inv, str(exc))
             except Exception:
@@ -505,26 +489,3 @@ class AdHoc(Feature):
         self.sessions.clear()
         for run in self.running.values():
             run.inv.cancelled.set()
-
-
-def command_line(cmd: Command, args: dict[str, Any]) -> str:
-    """The request as a console line would say it: ``config action=set key=x``."""
-    words = [cmd.name]
-    for a in cmd.args:
-        if a.name in args and args[a.name] != (None if a.required else a.default):
-            words.append(f"{a.name}={shlex.quote(cf.fmt(args[a.name]))}")
-    return " ".join(words)
-
-
-def filtered(reply: ET.Element) -> ET.Element:
-    """``reply`` with every text and attribute value passed through the
-    console's filter (:func:`~stanzalink.xep.xhtml_im.clean`): nothing in it
-    can make the answer unserializable."""
-    for el in reply.iter():
-        if el.text:
-            el.text = clean(el.text)
-        if el.tail:
-            el.tail = clean(el.tail)
-        for key, value in el.attrib.items():
-            el.set(key, clean(value))
-    return reply

@@ -1,4 +1,4 @@
-"""The command model (:mod:`stanzalink.console.commands`) as XEP-0004 data
+"""The command model (:mod:`stanzalink.commands.model`) as XEP-0004 data
 forms: the form that asks for a command's arguments, the confirmation
 form, reading a submission into the handler's arguments, and results as
 result forms and notes.  Used by the XEP-0050 front end
@@ -21,11 +21,13 @@ lines: what XML cannot carry is dropped, CR LF is a line break.
 
 from __future__ import annotations
 
+import shlex
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stanzalink.console import commands as cmds
-from stanzalink.console.commands import Arg, Command
+from stanzalink.commands import model as cmds
+from stanzalink.commands.model import Arg, Command
 from stanzalink.xep.forms import Field, Form, FormError, Option, boolean_value, parse_submit
 from stanzalink.xep.xhtml_im import clean
 from stanzalink.xml import Element
@@ -170,3 +172,26 @@ def one_line(text: str) -> str:
 def slug(text: Any) -> str:
     s = "".join(ch if ch.isalnum() else "-" for ch in str(text).lower()).strip("-")
     return s or "field"
+
+
+def command_line(cmd: Command, args: dict[str, Any]) -> str:
+    """The request as a console line would say it: ``config action=set key=x``."""
+    words = [cmd.name]
+    for a in cmd.args:
+        if a.name in args and args[a.name] != (None if a.required else a.default):
+            words.append(f"{a.name}={shlex.quote(fmt(args[a.name]))}")
+    return " ".join(words)
+
+
+def filtered(reply: ET.Element) -> ET.Element:
+    """``reply`` with every text and attribute value passed through the
+    console's filter (:func:`~stanzalink.xep.xhtml_im.clean`): nothing in it
+    can make the answer unserializable."""
+    for el in reply.iter():
+        if el.text:
+            el.text = clean(el.text)
+        if el.tail:
+            el.tail = clean(el.tail)
+        for key, value in el.attrib.items():
+            el.set(key, clean(value))
+    return reply

@@ -17,8 +17,8 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from stanzalink.console import filecmds
-from stanzalink.console.commands import FileOffer, Invocation, registry
+from stanzalink.commands import FileOffer, Invocation, Registry
+from stanzalink.commands import files as filecmds
 from stanzalink.console.feature import Console
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
@@ -175,9 +175,20 @@ def tree(tmp_path: Path) -> dict[str, Path]:
     return {"root": tmp_path, "export": export, "inbox": inbox}
 
 
+# the plugin fixture's commands, added to every device of its test
+PLUGIN: list[Registry] = []
+
+
 def device(tree: dict[str, Path], *extra: type[Any], **files: Any) -> Harness:
     cfg = {"inbox": str(tree["inbox"]), "export": [str(tree["export"])], "min_free": 0, **files}
-    return Harness([Console, *extra, *FILE_STACK], ACCESS, jid=JULIET, files=cfg)
+    return with_plugin(Harness([Console, *extra, *FILE_STACK], ACCESS, jid=JULIET, files=cfg))
+
+
+def with_plugin(h: Harness) -> Harness:
+    for reg in PLUGIN:
+        for cmd in reg.all():
+            h.agent.commands.add(cmd)
+    return h
 
 
 async def first(h: Harness, text: str, frm: str = ALICE) -> Client:
@@ -338,6 +349,8 @@ def plugin(tree: dict[str, Path]) -> Iterator[dict[str, Path]]:
     one returning an exported path, one returning a path it must not."""
     made = tree["root"] / "made"
     made.mkdir()
+    registry = Registry()
+    PLUGIN.append(registry)
 
     @registry.command("bundle", help="a file of the plugin's own")
     def bundle(inv: Invocation) -> list[Any]:
@@ -357,8 +370,7 @@ def plugin(tree: dict[str, Path]) -> Iterator[dict[str, Path]]:
         return FileOffer(str(link), own=True)
 
     yield {"made": made}
-    for name in ("bundle", "leak", "linked"):
-        registry.remove(name)
+    PLUGIN.clear()
 
 
 async def test_file_offer_from_a_plugin(tree: dict[str, Path], plugin: dict[str, Path]) -> None:
@@ -378,7 +390,7 @@ async def test_file_offer_from_a_plugin(tree: dict[str, Path], plugin: dict[str,
 
 
 async def test_file_offer_needs_the_files_feature(plugin: dict[str, Path]) -> None:
-    h = Harness([Console], ACCESS, jid=JULIET)
+    h = with_plugin(Harness([Console], ACCESS, jid=JULIET))
     c = await first(h, "bundle")
     assert await c.message() == "bundle written"
     assert await c.message() == (
@@ -466,6 +478,5 @@ async def test_the_diag_example_plugin_sends_its_bundle(
         assert (await v.message()).startswith("Unknown command 'diag'.")
     finally:
         await h.close()
-        registry.remove("diag")
         for name in [m for m in sys.modules if m.startswith("stanzalink_plugin_") and "diag" in m]:
             del sys.modules[name]

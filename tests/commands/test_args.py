@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stanzalink.console.commands import Arg, CommandError
+from stanzalink.commands import Arg, CommandError
 
 
 @pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-inf", "infinity", "1e999"])

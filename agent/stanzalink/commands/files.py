@@ -1,12 +1,13 @@
-"""Files in the console: ``get``, ``ls``/``files``, ``inbox``, ``put``, and
-the delivery of :class:`~stanzalink.console.commands.FileOffer` results
+"""The file commands: ``get``, ``ls``/``files``, ``inbox``, ``put``, and
+the delivery of :class:`~stanzalink.commands.model.FileOffer` results
 (from any command, plugins included, in the console and in ad-hoc
-commands) by Jingle file transfer through the ``files`` feature.
+commands) by Jingle file transfer through the ``files`` feature, which
+reaches them as a :class:`~stanzalink.commands.context.FileService`.
 
 - ``get PATH`` sends a file under ``[files] export`` to the asker's full
   JID; the path check is the files feature's own
-  (:meth:`~stanzalink.xep.file_transfer.Files.resolve_export`: ``..`` and
-  symlinks resolved, the result must be a regular file inside an export).
+  (:meth:`~stanzalink.commands.context.FileService.resolve_export`: ``..``
+  and symlinks resolved, the result must be a regular file inside an export).
 - ``ls [DIR]`` (also ``files``) lists what may be fetched: name, size,
   modification time; entries the check refuses are not shown.
 - ``inbox`` lists the files received since the agent started.
@@ -34,23 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from stanzalink.access import Role
-from stanzalink.console.commands import (
-    Arg,
-    CommandError,
-    FileOffer,
-    Invocation,
-    KeyValue,
-    Registry,
-    Table,
-)
-from stanzalink.console.system import human_bytes
+from stanzalink.commands.context import Device, FileService
+from stanzalink.commands.model import Arg, CommandError, FileOffer, Invocation, KeyValue, Table
+from stanzalink.commands.registry import Registry
+from stanzalink.commands.system import human_bytes
 from stanzalink.errors import StanzaError
 from stanzalink.jid import JID
-from stanzalink.xep.file_transfer import NS as FILE_TRANSFER
-from stanzalink.xep.file_transfer import Files
+from stanzalink.ns import DISCO_INFO
 from stanzalink.xml.builder import E, sub
 
-DISCO_INFO = "http://jabber.org/protocol/disco#info"
+FILE_TRANSFER = "urn:xmpp:jingle:apps:file-transfer:5"  # XEP-0234, what a client must announce
 MAX_LIST = 200  # rows of ls shown
 MAX_SCAN = 10000  # directory entries looked at by ls
 MAX_INBOX = 50  # rows of inbox shown
@@ -72,13 +66,8 @@ REASONS = {
 }
 
 
-def files_of(agent: Any) -> Files | None:
-    f = agent.feature("files") if agent is not None else None
-    return f if isinstance(f, Files) else None
-
-
-def need_files(agent: Any) -> Files:
-    f = files_of(agent)
+def need_files(device: Device) -> FileService:
+    f = device.files()
     if f is None:
         raise CommandError("file transfer is not running on this device (the files feature is off)")
     return f
@@ -86,7 +75,7 @@ def need_files(agent: Any) -> Files:
 
 def check_role(inv: Invocation, need: Role, what: str) -> None:
     if inv.role < need:
-        inv.agent.access.denied(inv.sender, f"console {what}", inv.role, need)
+        inv.device.access.denied(inv.sender, f"console {what}", inv.role, need)
         raise CommandError(f"{what}: needs role {need} (you are {inv.role})")
 
 
@@ -94,7 +83,7 @@ def _stamp(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
 
 
-def refusal(files: Files, path: str) -> str:
+def refusal(files: FileService, path: str) -> str:
     """Why ``path`` cannot be fetched, telling nothing about what lies
     outside the exports (the decision itself is ``resolve_export``'s)."""
     roots = [os.path.abspath(r) for r in files.exports]
@@ -130,17 +119,18 @@ class Prepared:
     delete: bool = False
 
 
-def prepare(agent: Any, to: JID, offer: FileOffer) -> Prepared:
+def prepare(device: Device, to: JID, offer: FileOffer) -> Prepared:
     """Check a :class:`FileOffer` for the asker ``to``; CommandError says why
     it cannot be sent."""
-    files = files_of(agent)
+    files = device.files()
     if files is None:
         raise CommandError(
             f"{Path(offer.path).name} not sent: file transfer is not running on this device"
             " (the files feature is off)"
         )
-    if not agent.access.allows(to, files.role_get):
-        agent.access.denied(to, "receive a file", agent.access.role(to), files.role_get)
+    access = device.access
+    if not access.allows(to, files.role_get):
+        access.denied(to, "receive a file", access.role(to), files.role_get)
         raise CommandError(f"you may not receive files from this device (needs {files.role_get})")
     if offer.own:
         p = Path(offer.path)
@@ -157,12 +147,12 @@ def prepare(agent: Any, to: JID, offer: FileOffer) -> Prepared:
     return Prepared(found, found.name, found.stat().st_size, exported=True)
 
 
-async def check_peer(agent: Any, to: JID) -> None:
+async def check_peer(device: Device, to: JID) -> None:
     """CommandError unless ``to`` answers disco#info with Jingle file transfer."""
     q = E("{jabber:client}iq", {"type": "get", "to": str(to)})
     sub(q, f"{{{DISCO_INFO}}}query")
     try:
-        answer = await agent.iq(q, DISCO_TIMEOUT)
+        answer = await device.iq(q, DISCO_TIMEOUT)
     except TimeoutError:
         raise CommandError(f"no answer from {to}: is that client still online?") from None
     except StanzaError as exc:
@@ -182,12 +172,12 @@ async def check_peer(agent: Any, to: JID) -> None:
         )
 
 
-async def send(agent: Any, to: JID, prep: Prepared, tell: Callable[[str], None]) -> str:
+async def send(device: Device, to: JID, prep: Prepared, tell: Callable[[str], None]) -> str:
     """Send a prepared file to ``to``; ``tell`` reports progress.  Returns
     what to say when it arrived; CommandError when it did not."""
-    files = need_files(agent)
+    files = need_files(device)
     try:
-        await check_peer(agent, to)
+        await check_peer(device, to)
         tell(f"sending {prep.name} ({prep.size} bytes, {human_bytes(prep.size)})")
         marks = {"next": 25, "at": time.monotonic()}
 
@@ -227,15 +217,15 @@ async def send(agent: Any, to: JID, prep: Prepared, tell: Callable[[str], None])
     return f"sent {prep.name} ({res.size} bytes, sha-256 {res.sha256[:16]}…) in {res.seconds:.1f} s"
 
 
-async def deliver(agent: Any, to: JID, offer: FileOffer, tell: Callable[[str], None]) -> str:
+async def deliver(device: Device, to: JID, offer: FileOffer, tell: Callable[[str], None]) -> str:
     """Check and send one offer (an own file marked ``delete`` is removed
     whatever happens)."""
     try:
-        prep = prepare(agent, to, offer)
+        prep = prepare(device, to, offer)
     except CommandError:
         discard(offer)
         raise
-    return await send(agent, to, prep, tell)
+    return await send(device, to, prep, tell)
 
 
 def discard(offer: FileOffer) -> None:
@@ -266,7 +256,7 @@ def split_offers(result: Any) -> tuple[list[Any], list[FileOffer]]:
 
 
 # ------------------------------------------------------------------ listing
-def listing(files: Files, folder: str) -> tuple[list[tuple[str, str, str]], int]:
+def listing(files: FileService, folder: str) -> tuple[list[tuple[str, str, str]], int]:
     """Rows (name, size, modified) of what may be fetched in ``folder``
     (every export when empty), and how many more were not shown."""
     rows: list[tuple[str, str, str]] = []
@@ -319,7 +309,7 @@ def install(registry: Registry) -> None:
         args=[Arg("path", str, "a file under the export paths (see ls)")],
     )
     def get(inv: Invocation) -> FileOffer:
-        files = need_files(inv.agent)
+        files = need_files(inv.device)
         check_role(inv, files.role_get, "get")
         path = inv.args["path"]
         found = files.resolve_export(path)
@@ -328,7 +318,7 @@ def install(registry: Registry) -> None:
         return FileOffer(str(found))
 
     async def ls(inv: Invocation) -> Any:
-        files = need_files(inv.agent)
+        files = need_files(inv.device)
         check_role(inv, files.role_get, inv.command.name)
         if not files.exports:
             return "nothing is exported ([files] export is empty)"
@@ -352,7 +342,7 @@ def install(registry: Registry) -> None:
 
     @reg("inbox", help="the files received from controllers", group="files", read_only=True)
     def inbox(inv: Invocation) -> Any:
-        files = need_files(inv.agent)
+        files = need_files(inv.device)
         check_role(inv, files.role_put, "inbox")
         got = files.received_files()[-MAX_INBOX:][::-1]
         if not got:
@@ -368,7 +358,7 @@ def install(registry: Registry) -> None:
 
     @reg("put", help="how to send a file to the device", group="files", read_only=True)
     def put(inv: Invocation) -> Any:
-        files = need_files(inv.agent)
+        files = need_files(inv.device)
         check_role(inv, files.role_put, "put")
         if files.inbox is None:
             raise CommandError("this device takes no files ([files] inbox is not set)")
@@ -380,7 +370,7 @@ def install(registry: Registry) -> None:
         return KeyValue(
             [
                 ("how", "send a file to this chat from your client (Gajim, Conversations, Dino)"),
-                ("to", str(inv.agent.jid)),
+                ("to", str(inv.device.jid)),
                 ("largest file", human_bytes(files.max_size)),
                 ("free space", room),
                 ("then", "inbox lists what arrived"),

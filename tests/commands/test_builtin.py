@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from stanzalink.commands import Command, Registry, builtin
+from stanzalink.commands.builtin import filter_level, tail, valid_host
+from stanzalink.commands.process import run_process
+from stanzalink.commands.system import System
 from stanzalink.config import ConfigError, parse
-from stanzalink.console import builtins
-from stanzalink.console.builtins import filter_level, run_process, tail, valid_host
-from stanzalink.console.commands import Command, Registry
-from stanzalink.console.feature import bind
-from stanzalink.console.system import System
+from stanzalink.console.line import bind
 from tests.console.conftest import Chat
 
 from ..util import python_cmd
@@ -91,7 +91,7 @@ def test_system_readers(fake_root: Path) -> None:
 async def test_status_and_net_through_the_console(
     fake_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(builtins, "SYSTEM", System(fake_root))
+    monkeypatch.setattr(builtin, "SYSTEM", System(fake_root))
     c = Chat(disk_paths=["/"])
     await c.greet()
     status = await c.ask("status")
@@ -223,7 +223,7 @@ async def test_run_process_is_killed_on_cancel(tmp_path: Path) -> None:
 
 def test_bind_arguments() -> None:
     reg = Registry()
-    builtins.install(reg)
+    builtin.install(reg)
     cfg = reg.get("config")
     assert isinstance(cfg, Command)
     assert bind(cfg, ["set", "presence.status", "on", "fire"]) == {
@@ -236,7 +236,8 @@ def test_bind_arguments() -> None:
         "key": "presence.status",
         "value": "",
     }
-    assert builtins.install(reg) is reg  # idempotent
+    with pytest.raises(ValueError, match="registered twice"):
+        builtin.install(reg)  # once per registry
     assert reg.get("shell") is not None and not reg.get("shell").is_available(  # type: ignore[union-attr]
         type("A", (), {"config": type("C", (), {"section": lambda self, n: {}})()})()
     )

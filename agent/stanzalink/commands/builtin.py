@@ -1,46 +1,37 @@
-"""The built-in commands, shared by the chat console and ad-hoc commands.
+"""The built-in commands, served by the chat console and ad-hoc commands.
 
-:func:`install` registers them into a registry (by default the shared
-:data:`stanzalink.console.commands.registry`, where plugins add theirs);
-it is idempotent, so both front ends may call it.  Every command declares
-its role; what reads the device reads /proc and /sys directly; what runs a
-program runs it without a shell (except ``shell``, which is off unless
-``[console] shell = true``), with a timeout and an output limit.
+:func:`install` registers them (and the file commands,
+:mod:`stanzalink.commands.files`) into one registry, the agent's.  Every
+command declares its role; what reads the device reads /proc and /sys
+directly; what runs a program runs it without a shell (except ``shell``,
+which is off unless ``[console] shell = true``), with a timeout and an
+output limit (:mod:`stanzalink.commands.process`).  What a command needs
+from the rest of the device it gets from ``inv.device``
+(:class:`~stanzalink.commands.context.Device`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
-import logging
 import platform
 import re
-import tomllib
-import weakref
 from pathlib import Path
 from typing import Any
 
 from stanzalink import __version__
 from stanzalink.access import Role
-from stanzalink.console import filecmds
-from stanzalink.console.commands import (
-    Arg,
-    Command,
-    CommandError,
-    Invocation,
-    KeyValue,
-    Registry,
-    Table,
-    Text,
-)
-from stanzalink.console.commands import registry as shared_registry
-from stanzalink.console.system import System, human_bytes, human_seconds
+from stanzalink.commands import files
+from stanzalink.commands.configure import config_command
+from stanzalink.commands.context import Device
+from stanzalink.commands.model import Arg, Command, CommandError, Invocation, KeyValue, Table, Text
+from stanzalink.commands.process import outcome, run_process
+from stanzalink.commands.registry import Registry
+from stanzalink.commands.settings import Settings
+from stanzalink.commands.system import System, human_bytes, human_seconds
 from stanzalink.logsafe import escape_controls
-from stanzalink.xep.roster import Roster
 
-SYSTEM = System()
-_installed: weakref.WeakSet[Registry] = weakref.WeakSet()
+SYSTEM = System()  # reads only: /proc and /sys of this machine
 _HOST = re.compile(
     r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
@@ -51,75 +42,14 @@ _LEVEL_WORD = re.compile(r"\b(DEBUG|INFO|NOTICE|WARN|WARNING|ERR|ERROR|CRIT|CRIT
 _RANK = {"DEBUG": 0, "INFO": 1, "NOTICE": 1, "WARN": 2, "WARNING": 2}
 
 
-def section(inv: Invocation) -> dict[str, Any]:
-    agent = inv.agent
-    return agent.config.section("console") if agent is not None else {}
-
-
-# ------------------------------------------------------------------ processes
-async def run_process(
-    argv: list[str], timeout: float, limit: int = 65536
-) -> tuple[int | None, str, bool]:
-    """Run ``argv`` (no shell): (exit status or None on timeout, output
-    (stdout and stderr, at most ``limit`` bytes), truncated).  Killed on
-    timeout and on cancellation."""
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    except OSError as exc:
-        raise CommandError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
-    assert proc.stdout is not None
-    out = bytearray()
-    truncated = False
-
-    async def read() -> None:
-        nonlocal truncated
-        assert proc.stdout is not None
-        while chunk := await proc.stdout.read(4096):
-            room = limit - len(out)
-            if room > 0:
-                out.extend(chunk[:room])
-            if len(chunk) > room:
-                truncated = True
-        await proc.wait()
-
-    try:
-        await asyncio.wait_for(read(), timeout)
-        rc: int | None = proc.returncode
-    except TimeoutError:
-        rc = None
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.wait(), 5)
-    return rc, out.decode(errors="replace"), truncated
-
-
-def _outcome(name: str, rc: int | None, out: str, truncated: bool, timeout: float) -> list[Any]:
-    res: list[Any] = []
-    if out.strip():
-        res.append(Text(out.rstrip("\n"), preformatted=True))
-    if truncated:
-        res.append("(output truncated)")
-    if rc is None:
-        res.append(f"{name}: stopped after {timeout:g} s")
-    elif rc != 0:
-        res.append(f"{name}: exit status {rc}")
-    return res
+def settings(device: Device) -> Settings:
+    """The ``[console]`` settings as they are now (``config set`` changes them)."""
+    return Settings.of(device.config.section("console"))
 
 
 # ------------------------------------------------------------------ install
-def install(registry: Registry = shared_registry) -> Registry:
-    """Register the built-in commands into ``registry`` (once)."""
-    if registry in _installed:
-        return registry
-    _installed.add(registry)
+def install(registry: Registry) -> Registry:
+    """Register the built-in commands into ``registry``."""
     reg = registry.command
 
     @reg(
@@ -129,7 +59,7 @@ def install(registry: Registry = shared_registry) -> Registry:
         read_only=True,
     )
     def help_(inv: Invocation) -> list[Any]:
-        return help_text(registry, inv.role, inv.agent, inv.args["command"])
+        return help_text(registry, inv.role, inv.device, inv.args["command"])
 
     @reg("status", help="uptime, load, memory, disk, network, temperatures", read_only=True)
     def status(inv: Invocation) -> list[Any]:
@@ -196,7 +126,7 @@ def install(registry: Registry = shared_registry) -> Registry:
         timeout = count * 2 + 5
         argv = ["ping", "-n", "-c", str(count), "-W", "2", host]
         rc, out, truncated = await run_process(argv, timeout, 16384)
-        return _outcome("ping", rc, out, truncated, timeout)
+        return outcome("ping", rc, out, truncated, timeout)
 
     @reg("net", help="network interfaces, addresses, routes, name servers", read_only=True)
     def net(inv: Invocation) -> list[Any]:
@@ -213,9 +143,9 @@ def install(registry: Registry = shared_registry) -> Registry:
         confirm="Restart the stanzalink agent now?",
     )
     def restart(inv: Invocation) -> str:
-        code = int(section(inv).get("restart_exit_code", 75))
+        code = settings(inv.device).restart_exit_code
         loop = asyncio.get_running_loop()
-        loop.call_later(1.0, inv.agent.request_stop, code)
+        loop.call_later(1.0, inv.device.request_stop, code)
         return f"restarting the agent (exit status {code})"
 
     @reg(
@@ -225,9 +155,9 @@ def install(registry: Registry = shared_registry) -> Registry:
         confirm="Reboot the device now?",
     )
     async def reboot(inv: Invocation) -> list[Any]:
-        argv = list(section(inv).get("reboot_command", ["systemctl", "reboot"]))
+        argv = list(settings(inv.device).reboot_command)
         rc, out, truncated = await run_process(argv, 60, 16384)
-        res = _outcome(argv[0], rc, out, truncated, 60)
+        res = outcome(argv[0], rc, out, truncated, 60)
         return [f"rebooting: {' '.join(argv)} started", *res] if rc == 0 else res
 
     @reg(
@@ -236,20 +166,19 @@ def install(registry: Registry = shared_registry) -> Registry:
         role=Role.ADMIN,
         long_running=True,
         args=[Arg("command", str, "the command line, as sh -c gets it", rest=True)],
-        available=lambda agent: bool(agent.config.section("console").get("shell", False)),
+        available=lambda device: settings(device).shell,
     )
     async def shell(inv: Invocation) -> list[Any]:
-        sec = section(inv)
-        if not sec.get("shell", False):
+        sec = settings(inv.device)
+        if not sec.shell:
             raise CommandError("the shell is switched off ([console] shell = false)")
         line = inv.line.split(None, 1)[1] if len(inv.line.split(None, 1)) > 1 else ""
         line = line or inv.args["command"]
-        timeout = float(sec.get("shell_timeout", 30))
-        limit = int(sec.get("output_limit", 65536))
+        timeout, limit = sec.shell_timeout, sec.output_limit
         rc, out, truncated = await run_process(["/bin/sh", "-c", line], timeout, limit)
-        return _outcome("shell", rc, out, truncated, timeout) or ["(no output)"]
+        return outcome("shell", rc, out, truncated, timeout) or ["(no output)"]
 
-    filecmds.install(registry)
+    files.install(registry)
     return registry
 
 
@@ -260,9 +189,9 @@ CONSOLE_WORDS = [
 ]
 
 
-def help_text(registry: Registry, role: Role, agent: Any, name: str) -> list[Any]:
+def help_text(registry: Registry, role: Role, device: Device, name: str) -> list[Any]:
     """The commands ``role`` may run here (or one of them, explained)."""
-    visible = registry.visible_to(role, agent)
+    visible = registry.visible_to(role, device)
     if name:
         cmd = next((c for c in visible if c.name == name.lower()), None)
         if cmd is None:
@@ -304,10 +233,7 @@ def command_help(cmd: Command) -> KeyValue:
 
 # ------------------------------------------------------------------ reports
 def status_report(inv: Invocation) -> list[Any]:
-    pairs: list[tuple[str, Any]] = []
-    agent = inv.agent
-    if agent is not None:
-        pairs.append(("device", str(agent.jid)))
+    pairs: list[tuple[str, Any]] = [("device", str(inv.device.jid))]
     pairs.append(("host", SYSTEM.hostname()))
     up = SYSTEM.uptime()
     if up is not None:
@@ -324,7 +250,7 @@ def status_report(inv: Invocation) -> list[Any]:
                 f"{human_bytes(mem['MemTotal'] - avail)} used of {human_bytes(mem['MemTotal'])}",
             )
         )
-    for path in section(inv).get("disk_paths", ["/"]):
+    for path in settings(inv.device).disk_paths:
         d = SYSTEM.disk(path)
         if d is not None:
             total, free = d
@@ -372,10 +298,9 @@ def net_report() -> list[Any]:
 def who_report(inv: Invocation) -> Any:
     """The roster feature's presence table when it runs (role, show and
     status of every online resource), else the presences the console saw."""
-    agent = inv.agent
-    roster = agent.feature("roster") if agent is not None else None
+    roster = inv.device.roster()
     rows: list[tuple[str, ...]] = []
-    if isinstance(roster, Roster):
+    if roster is not None:
         for jid, role in roster.online_controllers().items():
             p = roster.presence(jid)
             show = (p.show or "available") if p is not None else "available"
@@ -383,10 +308,7 @@ def who_report(inv: Invocation) -> Any:
             rows.append((str(jid), str(role), show, status))
         columns = ["controller", "role", "show", "status"]
     else:
-        console = agent.feature("console") if agent is not None else None
-        seen = getattr(console, "online_controllers", None)
-        if callable(seen):
-            rows = [(str(j), str(r)) for j, r in seen().items()]
+        rows = [(str(j), str(r)) for j, r in inv.device.controllers_seen().items()]
         columns = ["controller", "role"]
     if not rows:
         return "no controller is online (that the device can see)"
@@ -395,9 +317,9 @@ def who_report(inv: Invocation) -> Any:
 
 # ------------------------------------------------------------------ log
 async def read_log(inv: Invocation) -> list[Any]:
-    sec = section(inv)
+    sec = settings(inv.device)
     n, level = inv.args["lines"], inv.args["level"]
-    if sec.get("log_source", "file") == "journal":
+    if sec.log_source == "journal":
         argv = [
             "journalctl",
             "--no-pager",
@@ -408,12 +330,12 @@ async def read_log(inv: Invocation) -> list[Any]:
             "-p",
             _JOURNAL_PRIORITY[level],
         ]
-        if sec.get("journal_unit"):
-            argv += ["-u", sec["journal_unit"]]
+        if sec.journal_unit:
+            argv += ["-u", sec.journal_unit]
         rc, out, truncated = await run_process(argv, 15, 262144)
         out = escape_controls(out, keep_newlines=True)
-        return _outcome("journalctl", rc, out, truncated, 15) or ["(the journal is empty)"]
-    path = sec.get("log_file")
+        return outcome("journalctl", rc, out, truncated, 15) or ["(the journal is empty)"]
+    path = sec.log_file
     if not path:
         raise CommandError('no log configured ([console] log_file or log_source = "journal")')
     # escaped again here: a file that another program (or an older agent)
@@ -460,68 +382,6 @@ def filter_level(lines: list[str], level: str) -> list[str]:
     return out
 
 
-# ------------------------------------------------------------------ config
-def config_command(inv: Invocation) -> Any:
-    from stanzalink.config import SCHEMA, ConfigError
-
-    agent = inv.agent
-    settable = list(section(inv).get("settable", []))
-    action, key, value = inv.args["action"], inv.args["key"], inv.args["value"]
-    if not key:
-        if action == "set":
-            raise CommandError("usage: config set KEY VALUE")
-        if not settable:
-            return "no setting may be changed here ([console] settable is empty)"
-        return KeyValue([(k, current(agent, k)) for k in settable], title="settings")
-    if key not in settable:
-        raise CommandError(
-            f"{key}: not a setting that may be read or changed here"
-            f" (settable: {', '.join(settable) or 'none'})"
-        )
-    if action == "get":
-        return KeyValue([(key, current(agent, key))])
-    sec, _, name = key.partition(".")
-    check = SCHEMA.get(sec, {}).get(name)
-    if check is None:
-        raise CommandError(f"{key}: unknown setting")
-    try:
-        parsed: Any = tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = value
-    if isinstance(parsed, str):
-        parsed = value
-    try:
-        parsed = check(key, parsed)
-    except ConfigError as exc:
-        raise CommandError(str(exc)) from None
-    apply_setting(agent, key, parsed)
-    return KeyValue([(key, current(agent, key))], title="changed")
-
-
-def current(agent: Any, key: str) -> Any:
-    sec, _, name = key.partition(".")
-    if key == "presence.status":
-        return agent.status
-    return agent.config.sections.get(sec, {}).get(name, "(default)")
-
-
-def apply_setting(agent: Any, key: str, value: Any) -> None:
-    sec, _, name = key.partition(".")
-    agent.config.sections.setdefault(sec, {})[name] = value
-    if key == "presence.status":
-        agent.config.status = value
-        agent.set_status(value)
-    elif key == "presence.priority":
-        agent.config.priority = value
-        agent.update_presence()
-    elif key == "log.level":
-        agent.config.log_level = value
-        logging.getLogger("stanzalink").setLevel(value.upper())
-    console = agent.feature("console")
-    if sec == "console" and console is not None:
-        console.reload()
-
-
 def valid_host(host: str) -> bool:
     """An IP address or an RFC 1123 host name (never an option, never a path)."""
     try:
@@ -532,4 +392,4 @@ def valid_host(host: str) -> bool:
     return bool(_HOST.fullmatch(host)) and not host.startswith("-")
 
 
-__all__ = ["help_text", "install", "run_process", "valid_host"]
+__all__ = ["command_help", "help_text", "install", "valid_host"]

@@ -1,0 +1,72 @@
+"""The ``config`` command: show or change a running setting, among those
+``[console] settable`` lists; a new value passes the same check as in the
+file."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from typing import Any
+
+from stanzalink.commands.context import Device
+from stanzalink.commands.model import CommandError, Invocation, KeyValue
+from stanzalink.commands.settings import Settings
+
+
+def config_command(inv: Invocation) -> Any:
+    from stanzalink.config import SCHEMA, ConfigError
+
+    device = inv.device
+    settable = list(Settings.of(device.config.section("console")).settable)
+    action, key, value = inv.args["action"], inv.args["key"], inv.args["value"]
+    if not key:
+        if action == "set":
+            raise CommandError("usage: config set KEY VALUE")
+        if not settable:
+            return "no setting may be changed here ([console] settable is empty)"
+        return KeyValue([(k, current(device, k)) for k in settable], title="settings")
+    if key not in settable:
+        raise CommandError(
+            f"{key}: not a setting that may be read or changed here"
+            f" (settable: {', '.join(settable) or 'none'})"
+        )
+    if action == "get":
+        return KeyValue([(key, current(device, key))])
+    sec, _, name = key.partition(".")
+    check = SCHEMA.get(sec, {}).get(name)
+    if check is None:
+        raise CommandError(f"{key}: unknown setting")
+    try:
+        parsed: Any = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    if isinstance(parsed, str):
+        parsed = value
+    try:
+        parsed = check(key, parsed)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    apply_setting(device, key, parsed)
+    return KeyValue([(key, current(device, key))], title="changed")
+
+
+def current(device: Device, key: str) -> Any:
+    sec, _, name = key.partition(".")
+    if key == "presence.status":
+        return device.status
+    return device.config.sections.get(sec, {}).get(name, "(default)")
+
+
+def apply_setting(device: Device, key: str, value: Any) -> None:
+    sec, _, name = key.partition(".")
+    device.config.sections.setdefault(sec, {})[name] = value
+    if key == "presence.status":
+        device.config.status = value
+        device.set_status(value)
+    elif key == "presence.priority":
+        device.config.priority = value
+        device.update_presence()
+    elif key == "log.level":
+        device.config.log_level = value
+        logging.getLogger("stanzalink").setLevel(value.upper())
+    device.settings_changed(sec)

@@ -1,0 +1,67 @@
+"""Running a program for a command: no shell (``shell`` aside), a timeout,
+an output limit, and killed when the command is cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from stanzalink.commands.model import CommandError, Text
+
+
+async def run_process(
+    argv: list[str], timeout: float, limit: int = 65536
+) -> tuple[int | None, str, bool]:
+    """Run ``argv`` (no shell): (exit status or None on timeout, output
+    (stdout and stderr, at most ``limit`` bytes), truncated).  Killed on
+    timeout and on cancellation."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    except OSError as exc:
+        raise CommandError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+    assert proc.stdout is not None
+    out = bytearray()
+    truncated = False
+
+    async def read() -> None:
+        nonlocal truncated
+        assert proc.stdout is not None
+        while chunk := await proc.stdout.read(4096):
+            room = limit - len(out)
+            if room > 0:
+                out.extend(chunk[:room])
+            if len(chunk) > room:
+                truncated = True
+        await proc.wait()
+
+    try:
+        await asyncio.wait_for(read(), timeout)
+        rc: int | None = proc.returncode
+    except TimeoutError:
+        rc = None
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 5)
+    return rc, out.decode(errors="replace"), truncated
+
+
+def outcome(name: str, rc: int | None, out: str, truncated: bool, timeout: float) -> list[Any]:
+    res: list[Any] = []
+    if out.strip():
+        res.append(Text(out.rstrip("\n"), preformatted=True))
+    if truncated:
+        res.append("(output truncated)")
+    if rc is None:
+        res.append(f"{name}: stopped after {timeout:g} s")
+    elif rc != 0:
+        res.append(f"{name}: exit status {rc}")
+    return res
