@@ -276,7 +276,7 @@ async def answer_streamhost_query(h: Harness, proxy: str, port: int) -> None:
 
 
 async def test_operator_offer_is_connected_and_answered_with_streamhost_used() -> None:
-    from stanzalink.aio.socks5 import Socks5Stream, StreamHostServer, connect_first
+    from stanzalink.net.socks5 import Socks5Stream, StreamHostServer, connect_first
 
     host = StreamHostServer(timeout=5)
     _, port = await host.start()
@@ -378,7 +378,7 @@ async def test_dial_direct_hands_the_offered_streamhosts_over_as_given() -> None
 
 
 async def test_unreachable_streamhosts_are_item_not_found() -> None:
-    from stanzalink.aio.socks5 import AllCandidatesFailed, connect_first
+    from stanzalink.net.socks5 import AllCandidatesFailed, connect_first
     from stanzalink.testing.prosody import free_port
 
     h = Harness([s5b.Bytestreams], ACCESS, files={"dial_direct": True})

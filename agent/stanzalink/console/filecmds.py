@@ -5,7 +5,7 @@ commands) by Jingle file transfer through the ``files`` feature.
 
 - ``get PATH`` sends a file under ``[files] export`` to the asker's full
   JID; the path check is the files feature's own
-  (:meth:`~stanzalink.xep.file_transfer.Files.resolve_export`: ``..`` and
+  (:meth:`~stanzalink.xep.jingle.file_transfer.Files.resolve_export`: ``..`` and
   symlinks resolved, the result must be a regular file inside an export).
 - ``ls [DIR]`` (also ``files``) lists what may be fetched: name, size,
   modification time; entries the check refuses are not shown.
@@ -46,8 +46,8 @@ from stanzalink.console.commands import (
 from stanzalink.console.system import human_bytes
 from stanzalink.errors import StanzaError
 from stanzalink.jid import JID
-from stanzalink.xep.file_transfer import NS as FILE_TRANSFER
-from stanzalink.xep.file_transfer import Files
+from stanzalink.xep.jingle.file_transfer import NS as FILE_TRANSFER
+from stanzalink.xep.jingle.file_transfer import Files
 from stanzalink.xml.builder import E, sub
 
 DISCO_INFO = "http://jabber.org/protocol/disco#info"

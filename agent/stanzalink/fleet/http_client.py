@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from stanzalink.aio.client import Client, IQError
 from stanzalink.errors import LocalProtocolError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
-from stanzalink.xep.http import (
+from stanzalink.xep.http.feature import (
     CHUNK,
     CLOSE,
     DATA,

@@ -14,7 +14,7 @@ from stanzalink.access import Role
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.base import Feature
 from stanzalink.xep.ibb import Ibb
-from stanzalink.xep.jingle import (
+from stanzalink.xep.jingle.core import (
     NS,
     NS_ERRORS,
     Application,
@@ -23,7 +23,7 @@ from stanzalink.xep.jingle import (
     Transport,
     TransportFailed,
 )
-from stanzalink.xep.jingle_ibb import IBBTransport, JingleIBB
+from stanzalink.xep.jingle.ibb import IBBTransport, JingleIBB
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
 
