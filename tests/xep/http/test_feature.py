@@ -18,7 +18,8 @@ import pytest
 from stanzalink.config import ConfigError, parse
 from stanzalink.errors import LocalProtocolError
 from stanzalink.testing.harness import Harness
-from stanzalink.xep.http.feature import NS, SHIM, Http, read_headers, request_path
+from stanzalink.xep.http.codec import NS, SHIM, read_headers
+from stanzalink.xep.http.feature import Http, request_path
 from stanzalink.xml import Element
 from tests.xep.origin import SPARQL_RESULT, TURTLE, Origin, big, running_origin
 
