@@ -35,7 +35,7 @@ from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E
 
 FEATURES = [
     "stanzalink.xep.ibb:Ibb",
-    "stanzalink.xep.jingle.core:Jingle",
+    "stanzalink.xep.jingle:Jingle",
     "stanzalink.xep.jingle.s5b_transport:JingleS5B",  # serves only with [files] socks5
     "stanzalink.xep.jingle.ibb:JingleIBB",
     "stanzalink.xep.hashes:Hashes",

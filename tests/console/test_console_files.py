@@ -24,11 +24,11 @@ from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
-from stanzalink.xep.jingle.core import NS as JNS
 from stanzalink.xep.jingle.core import Jingle
 from stanzalink.xep.jingle.file_transfer import NS as FT
 from stanzalink.xep.jingle.file_transfer import Files
 from stanzalink.xep.jingle.ibb import JingleIBB
+from stanzalink.xep.jingle.session import NS as JNS
 from stanzalink.xml import Element
 from tests.console.conftest import check_formatted
 from tests.xep.jingle.test_file_transfer import (

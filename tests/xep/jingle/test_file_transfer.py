@@ -16,10 +16,10 @@ import pytest
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
-from stanzalink.xep.jingle.core import NS as JNS
 from stanzalink.xep.jingle.core import Jingle
 from stanzalink.xep.jingle.file_transfer import NS, NS_ERR, Files, sanitize
 from stanzalink.xep.jingle.ibb import JingleIBB
+from stanzalink.xep.jingle.session import NS as JNS
 from stanzalink.xml import Element
 
 ROMEO = "romeo@montague.example/dr4hcr0st3lup4c"

@@ -19,11 +19,11 @@ from stanzalink.testing.prosody import free_port
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
 from stanzalink.xep.jingle import s5b as j
-from stanzalink.xep.jingle.core import NS as JNS
 from stanzalink.xep.jingle.core import Jingle
 from stanzalink.xep.jingle.file_transfer import Files
 from stanzalink.xep.jingle.ibb import JingleIBB
 from stanzalink.xep.jingle.s5b_transport import JingleS5B
+from stanzalink.xep.jingle.session import NS as JNS
 from stanzalink.xml import Element
 
 from .test_file_transfer import (

@@ -49,7 +49,8 @@ from typing import Any, ClassVar
 from stanzalink.access import Role
 from stanzalink.xep import hashes
 from stanzalink.xep.base import Feature
-from stanzalink.xep.jingle.core import Application, Jingle, Session, TransportFailed
+from stanzalink.xep.jingle.core import Jingle
+from stanzalink.xep.jingle.session import Application, Session, TransportFailed
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 

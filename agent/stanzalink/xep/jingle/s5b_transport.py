@@ -35,8 +35,9 @@ from stanzalink.net.socks5 import Socks5Stream
 from stanzalink.xep import bytestreams as bs
 from stanzalink.xep.base import Feature
 from stanzalink.xep.jingle import s5b as j
-from stanzalink.xep.jingle.core import Jingle, Session, Transport, TransportFailed
+from stanzalink.xep.jingle.core import Jingle
 from stanzalink.xep.jingle.s5b_negotiation import S5BNegotiation
+from stanzalink.xep.jingle.session import Session, Transport, TransportFailed
 from stanzalink.xml import Element
 
 log = logging.getLogger(__name__)
