@@ -4,7 +4,7 @@ reach it only through what agent.py passes their constructors."""
 
 from __future__ import annotations
 
-import ast
+import json
 import subprocess
 
 from tests.util import python_cmd
@@ -15,11 +15,11 @@ ABOVE = ("stanzalink.xep", "stanzalink.aio", "stanzalink.session", "stanzalink.c
 
 def loaded_by(*modules: str, prefixes: tuple[str, ...]) -> list[str]:
     code = (
-        f"import sys, {', '.join(modules)}\n"
-        f"print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))"
+        f"import json, sys, {', '.join(modules)}\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))"
     )
     out = subprocess.run([*python_cmd(), "-c", code], capture_output=True, text=True, check=True)
-    return list(ast.literal_eval(out.stdout.strip()))
+    return list(json.loads(out.stdout))
 
 
 def test_net_imports_nothing_above_it() -> None:
