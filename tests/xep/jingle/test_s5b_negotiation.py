@@ -52,15 +52,15 @@ class Pair:
         self._a: list[S5BNegotiation] = []
         self._b: list[S5BNegotiation] = []
         self.a = S5BNegotiation(sid="vj3hs98y", me=ROMEO, peer=JULIET, initiator=True,
-                                send_info=sender("a", self._b), iq=iq, listener=self.a_srv,
+                                send_info=sender("a", self._b), iq=iq,  # type: ignore[arg-type]
+                                listener=self.a_srv,
                                 connect_timeout=2, io=Socks5Dialer(),
-                                policy=S5BPolicy(dial_direct=True, proxies=proxies),
-                                )  # type: ignore[arg-type]  # fmt: skip
+                                policy=S5BPolicy(dial_direct=True, proxies=proxies))  # fmt: skip
         self.b = S5BNegotiation(sid="vj3hs98y", me=JULIET, peer=ROMEO, initiator=False,
-                                send_info=sender("b", self._a), iq=iq, listener=self.b_srv,
+                                send_info=sender("b", self._a), iq=iq,  # type: ignore[arg-type]
+                                listener=self.b_srv,
                                 connect_timeout=2, io=Socks5Dialer(),
-                                policy=S5BPolicy(dial_direct=True, proxies=proxies),
-                                )  # type: ignore[arg-type]  # fmt: skip
+                                policy=S5BPolicy(dial_direct=True, proxies=proxies))  # fmt: skip
         self._a.append(self.a)
         self._b.append(self.b)
 
