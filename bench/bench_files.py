@@ -4,8 +4,8 @@ mod_proxy65 on loopback, next to plain loopback TCP (the same file read,
 sent, written, fsync'ed and hashed) as the ceiling, in the same run.
 
 Both ends of the Jingle transfer are stanzalink agents running the
-project's modules (``xep/ibb.py``, ``jingle.py``, ``jingle_ibb.py``,
-``jingle_s5b_transport.py``, ``file_transfer.py``); the controller runs in
+project's modules (``xep/ibb.py`` and the ``xep/jingle/`` package: core,
+IBB and SOCKS5 transports, file transfer); the controller runs in
 a child process so the two ends do not share one Python thread, as on real
 machines.
 
@@ -36,10 +36,10 @@ from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E
 FEATURES = [
     "stanzalink.xep.ibb:Ibb",
     "stanzalink.xep.jingle:Jingle",
-    "stanzalink.xep.jingle_s5b_transport:JingleS5B",  # serves only with [files] socks5
-    "stanzalink.xep.jingle_ibb:JingleIBB",
+    "stanzalink.xep.jingle.s5b_transport:JingleS5B",  # serves only with [files] socks5
+    "stanzalink.xep.jingle.ibb:JingleIBB",
     "stanzalink.xep.hashes:Hashes",
-    "stanzalink.xep.file_transfer:Files",
+    "stanzalink.xep.jingle.file_transfer:Files",
 ]
 
 
@@ -94,7 +94,7 @@ import asyncio, json, sys, time
 sys.path.insert(0, {agent!r})
 sys.path.insert(0, {bench!r})
 from bench_files import agent_for, run_agent
-from stanzalink.xep.jingle_ibb import IBBTransport
+from stanzalink.xep.jingle.ibb import IBBTransport
 from stanzalink.xep.ibb import Ibb
 server = json.loads({server!r})
 

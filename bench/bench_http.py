@@ -7,9 +7,9 @@ origin, in one run.
   64 KiB, which the device sends as chunkedBase64 messages of 4 KiB);
 - through XMPP: a device agent (``stanzalink run``, its own process)
   on a throwaway loopback Prosody; this process asks it with the
-  stanzalink controller API (``stanzalink.aio.http_client``);
+  stanzalink controller API (``stanzalink.fleet.http_client``);
 - direct: this process asks the origin with the HTTP/1.1 client the device
-  itself uses (``stanzalink.aio.http_origin``), so the difference is what
+  itself uses (``stanzalink.net.http_origin``), so the difference is what
   XMPP adds (two TLS hops, the server, XML, base64).
 
 Each run is done twice: Prosody as shipped, and with
@@ -106,9 +106,9 @@ async def measure(
 
 async def run(server: Prosody, origin_url: str, args: argparse.Namespace) -> dict[str, Any]:
     from stanzalink.aio.client import Client, ClientConfig
-    from stanzalink.aio.http_client import HttpClient
-    from stanzalink.aio.http_origin import HTTPOrigin
+    from stanzalink.fleet.http_client import HttpClient
     from stanzalink.jid import JID
+    from stanzalink.net.http_origin import HTTPOrigin
 
     device = f"device1@{server.domain}"
     ctl = Client(ClientConfig(
@@ -179,7 +179,7 @@ def main() -> int:
                     "cpus": os.cpu_count()},
         "setup": {"server": "prosody (loopback, TLS)", "chunk_size": args.chunk_size,
                   "max_concurrent": 2 * CONCURRENCY,
-                  "direct_client": "stanzalink.aio.http_origin (Connection: close)"},
+                  "direct_client": "stanzalink.net.http_origin (Connection: close)"},
         "runs": runs,
     }  # fmt: skip
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -224,7 +224,7 @@ def one_run(origin_url: str, extra: str, args: argparse.Namespace) -> Any:
 async def _wait_then_run(server: Prosody, origin_url: str, args: argparse.Namespace) -> Any:
     # the device comes online in its own process: ask until it answers
     from stanzalink.aio.client import Client, ClientConfig
-    from stanzalink.aio.http_client import HttpClient, HttpTransportError
+    from stanzalink.fleet.http_client import HttpClient, HttpTransportError
     from stanzalink.jid import JID
 
     probe = Client(ClientConfig(

@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
 from stanzalink.aio.client import Client, ClientConfig  # noqa: E402
-from stanzalink.aio.socks5 import Socks5Stream, StreamHostServer, connect  # noqa: E402
 from stanzalink.jid import JID  # noqa: E402
+from stanzalink.net.socks5 import Socks5Stream, StreamHostServer, connect  # noqa: E402
 from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 from stanzalink.xep import bytestreams as s5b  # noqa: E402
 from stanzalink.xml import Element  # noqa: E402

@@ -37,9 +37,14 @@ from stanzalink.config import DeviceConfig
 from stanzalink.console.feature import Console
 from stanzalink.errors import StanzaError
 from stanzalink.jid import JID
+from stanzalink.net.http_origin import make_origin
+from stanzalink.net.s5b import Socks5Dialer
 from stanzalink.session.events import Closed, Online
 from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute
-from stanzalink.xep.file_transfer import Files
+from stanzalink.xep.bytestreams import Bytestreams, S5BPolicy
+from stanzalink.xep.http import Http
+from stanzalink.xep.jingle.file_transfer import Files
+from stanzalink.xep.jingle.s5b_transport import JingleS5B
 from stanzalink.xep.roster import Roster
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
@@ -66,10 +71,10 @@ FEATURES: list[str] = [
     "stanzalink.xep.http:Http",
     "stanzalink.xep.ibb:Ibb",
     "stanzalink.xep.jingle:Jingle",
-    "stanzalink.xep.jingle_s5b_transport:JingleS5B",
-    "stanzalink.xep.jingle_ibb:JingleIBB",
+    "stanzalink.xep.jingle.s5b_transport:JingleS5B",
+    "stanzalink.xep.jingle.ibb:JingleIBB",
     "stanzalink.xep.hashes:Hashes",
-    "stanzalink.xep.file_transfer:Files",
+    "stanzalink.xep.jingle.file_transfer:Files",
 ]
 
 
@@ -136,19 +141,10 @@ class Agent:
         self.client.on_message(self._on_message)
         self.client.on_presence(self._on_presence)
         classes = features if features is not None else [load_feature(f) for f in FEATURES]
-        self._features: list[Feature] = [cls(self) for cls in classes]
+        # one SOCKS5 dial policy and proxy cache for XEP-0065 and XEP-0260
+        self.s5b_policy = S5BPolicy.from_config(cfg.section("files"))
+        self._features: list[Feature] = [self._make(cls) for cls in classes]
         self._by_name = {f.name: f for f in self._features if f.name}
-        http = self._by_name.get("http")
-        if http is not None and hasattr(http, "set_origin_factory"):
-            from stanzalink.aio.http_origin import make_origin  # XEP-0332's origin I/O
-
-            http.set_origin_factory(make_origin)
-        s5b = self._by_name.get("jingle-s5b")
-        if s5b is not None and hasattr(s5b, "set_io"):
-            from stanzalink.aio.s5b import S5BNegotiation  # XEP-0260's sockets
-            from stanzalink.aio.socks5 import StreamHostServer
-
-            s5b.set_io(S5BNegotiation, StreamHostServer)
         routes: dict[tuple[str, str], IQRoute] = {}
         for feat in self._features:
             for route in feat.iq_routes():
@@ -158,6 +154,17 @@ class Agent:
                 routes[key] = route
                 self.client.on_iq(route.tag, self._gate(route), types=(route.type,))
         self.routes = routes
+
+    def _make(self, cls: type[Feature]) -> Feature:
+        """A feature, with the I/O (from :mod:`stanzalink.net`) and the shared
+        parts it takes through its constructor."""
+        if issubclass(cls, Http):
+            return cls(self, origins=make_origin)
+        if issubclass(cls, JingleS5B):
+            return cls(self, socks5=Socks5Dialer(), policy=self.s5b_policy)
+        if issubclass(cls, Bytestreams):
+            return cls(self, policy=self.s5b_policy)
+        return cls(self)
 
     # ------------------------------------------------------------ Context
     @property

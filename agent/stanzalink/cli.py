@@ -263,8 +263,8 @@ def cmd_http(args: argparse.Namespace) -> int:
 
     from stanzalink.agent import client_config
     from stanzalink.aio.client import Client, ConnectionFailed
-    from stanzalink.aio.http_client import HttpClient, HttpTransportError
     from stanzalink.config import ConfigError, load
+    from stanzalink.fleet.http_client import HttpClient, HttpTransportError
     from stanzalink.jid import JID, InvalidJID
     from stanzalink.logsafe import SafeFormatter
 

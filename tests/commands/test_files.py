@@ -22,16 +22,23 @@ from stanzalink.commands import files as filecmds
 from stanzalink.console.feature import Console
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
-from stanzalink.xep.file_transfer import NS as FT
-from stanzalink.xep.file_transfer import Files
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
-from stanzalink.xep.jingle import NS as JNS
-from stanzalink.xep.jingle import Jingle
-from stanzalink.xep.jingle_ibb import JingleIBB
+from stanzalink.xep.jingle.core import Jingle
+from stanzalink.xep.jingle.file_transfer import NS as FT
+from stanzalink.xep.jingle.file_transfer import Files
+from stanzalink.xep.jingle.ibb import JingleIBB
+from stanzalink.xep.jingle.session import NS as JNS
 from stanzalink.xml import Element
 from tests.console.conftest import check_formatted
-from tests.xep.test_file_transfer import JULIET, ROMEO, accepted, ibb_send, next_jingle, offer
+from tests.xep.jingle.test_file_transfer import (
+    JULIET,
+    ROMEO,
+    accepted,
+    ibb_send,
+    next_jingle,
+    offer,
+)
 
 ALICE = "alice@example.net/laptop"
 VICTOR = "victor@example.net/phone"

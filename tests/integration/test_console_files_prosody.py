@@ -18,11 +18,11 @@ from stanzalink.aio.client import Client
 from stanzalink.commands.system import human_bytes
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.disco import Disco
-from stanzalink.xep.file_transfer import Files
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb
-from stanzalink.xep.jingle import Jingle
-from stanzalink.xep.jingle_ibb import JingleIBB
+from stanzalink.xep.jingle.core import Jingle
+from stanzalink.xep.jingle.file_transfer import Files
+from stanzalink.xep.jingle.ibb import JingleIBB
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 

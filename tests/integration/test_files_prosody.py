@@ -18,11 +18,11 @@ from stanzalink.agent import Agent
 from stanzalink.errors import StanzaError
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep import hashes
-from stanzalink.xep.file_transfer import Files
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, IBBStream
-from stanzalink.xep.jingle import Jingle
-from stanzalink.xep.jingle_ibb import JingleIBB
+from stanzalink.xep.jingle.core import Jingle
+from stanzalink.xep.jingle.file_transfer import Files
+from stanzalink.xep.jingle.ibb import JingleIBB
 from stanzalink.xml.builder import E
 
 from .peers import device_config, feature_of, new_account, running_agent, slix_client, until

@@ -17,12 +17,12 @@ from pathlib import Path
 from stanzalink.agent import Agent
 from stanzalink.testing.prosody import Prosody, free_port
 from stanzalink.xep.bytestreams import StreamHost
-from stanzalink.xep.file_transfer import Files
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb
-from stanzalink.xep.jingle import Jingle
-from stanzalink.xep.jingle_ibb import JingleIBB
-from stanzalink.xep.jingle_s5b_transport import JingleS5B
+from stanzalink.xep.jingle.core import Jingle
+from stanzalink.xep.jingle.file_transfer import Files
+from stanzalink.xep.jingle.ibb import JingleIBB
+from stanzalink.xep.jingle.s5b_transport import JingleS5B
 
 from .conftest import PROXY65
 from .peers import device_config, feature_of, running_agent, until

@@ -24,7 +24,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from stanzalink.agent import Agent
 from stanzalink.aio.client import Client
-from stanzalink.aio.http_client import HttpClient, HttpTransportError
+from stanzalink.fleet.http_client import HttpClient, HttpTransportError
 from stanzalink.testing.prosody import Prosody
 from tests.xep.origin import TURTLE, Origin, big, running_origin
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from stanzalink.aio.client import Client, ClientConfig, IQError
-from stanzalink.aio.socks5 import Socks5Error, Socks5Stream, connect, connect_first
+from stanzalink.net.socks5 import Socks5Error, Socks5Stream, connect, connect_first
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep import bytestreams as s5b
 from stanzalink.xml import Element
@@ -275,9 +275,11 @@ async def test_jingle_s5b_negotiation_through_the_proxy(server: tuple[Prosody, i
     Prosody's proxy (the transport sid, SHA1(sid + initiator + responder))
     and sends activated.  The transport-info signals are handed over in
     process (that is Jingle's part); proxy, SOCKS5 and activation are real."""
-    from stanzalink.aio.s5b import S5BNegotiation
+    from stanzalink.net.s5b import Socks5Dialer
     from stanzalink.testing.harness import parse_stanza
-    from stanzalink.xep import jingle_s5b as j
+    from stanzalink.xep.bytestreams import S5BPolicy
+    from stanzalink.xep.jingle import s5b as j
+    from stanzalink.xep.jingle.s5b_negotiation import S5BNegotiation
     from stanzalink.xml import tostring
 
     def wire(el: Any) -> Element:
@@ -305,11 +307,14 @@ async def test_jingle_s5b_negotiation_through_the_proxy(server: tuple[Prosody, i
             initiator=True,
             send_info=to("device"),
             iq=device.iq,
+            io=Socks5Dialer(),
+            policy=S5BPolicy(),
         )
         # the controller dials the proxy it found itself on the same server
         sides["ctl"] = S5BNegotiation(sid=sid, me=str(ctl.jid), peer=str(device.jid),
                                       initiator=False, send_info=to("ctl"), iq=ctl.iq,
-                                      known_proxies=proxies)  # fmt: skip
+                                      io=Socks5Dialer(),
+                                      policy=S5BPolicy(proxies=proxies))  # fmt: skip
         offer = sides["device"].local_transport(proxies=proxies)
         answer = sides["ctl"].local_transport()
         sides["ctl"].remote_transport(wire(offer))

@@ -276,7 +276,7 @@ async def answer_streamhost_query(h: Harness, proxy: str, port: int) -> None:
 
 
 async def test_operator_offer_is_connected_and_answered_with_streamhost_used() -> None:
-    from stanzalink.aio.socks5 import Socks5Stream, StreamHostServer, connect_first
+    from stanzalink.net.socks5 import Socks5Stream, StreamHostServer, connect_first
 
     host = StreamHostServer(timeout=5)
     _, port = await host.start()
@@ -378,7 +378,7 @@ async def test_dial_direct_hands_the_offered_streamhosts_over_as_given() -> None
 
 
 async def test_unreachable_streamhosts_are_item_not_found() -> None:
-    from stanzalink.aio.socks5 import AllCandidatesFailed, connect_first
+    from stanzalink.net.socks5 import AllCandidatesFailed, connect_first
     from stanzalink.testing.prosody import free_port
 
     h = Harness([s5b.Bytestreams], ACCESS, files={"dial_direct": True})
@@ -485,3 +485,59 @@ async def test_find_proxies_keeps_at_most_max_proxies_and_none_on_failure() -> N
 
     assert await s5b.find_proxies(refusing, "example.com") == []
     assert await s5b.find_proxies(refusing, "example.com", "proxy.example.com") == []
+
+
+def test_the_dial_policy_for_streamhosts_and_candidates() -> None:
+    """One rule for XEP-0065 streamhosts ("any": they do not say what they
+    are) and XEP-0260 candidates ("proxy", "direct"): a proxy the device
+    found is dialled at the address its own answer gave, a proxy it did not
+    find never, anything else only with dial_direct."""
+    found = s5b.StreamHost("proxy.example.net", "192.0.2.7", 7777)
+    strict = s5b.S5BPolicy(proxies=[found])
+    lan = s5b.S5BPolicy(dial_direct=True, proxies=[found])
+    for policy in (strict, lan):
+        for kind in ("any", "proxy"):
+            assert policy.dial("proxy.example.net", "10.0.0.1", 22, kind) == found
+    assert strict.dial("evil.example.org", "10.0.0.1", 22, "any") is None
+    assert strict.dial("evil.example.org", "10.0.0.1", 22, "proxy") is None
+    assert strict.dial("romeo@example.org/x", "10.0.0.1", 22, "direct") is None
+    given = s5b.StreamHost("evil.example.org", "10.0.0.1", 22)
+    assert lan.dial("evil.example.org", "10.0.0.1", 22, "any") == given
+    assert lan.dial("evil.example.org", "10.0.0.1", 22, "proxy") is None
+    assert lan.dial("evil.example.org", "10.0.0.1", 22, "direct") == given
+    # a direct candidate is never redirected, even when its JID is a proxy's
+    assert lan.dial("proxy.example.net", "10.0.0.1", 22, "direct") == s5b.StreamHost(
+        "proxy.example.net", "10.0.0.1", 22
+    )
+    assert s5b.S5BPolicy(proxies=None).known() == {}
+
+
+async def test_xep_0065_uses_the_proxies_jingle_s5b_found() -> None:
+    """The agent gives both features one S5BPolicy: the proxy jingle-s5b
+    found when the device came online serves a XEP-0065 offer without a
+    second discovery, at the address the proxy gave."""
+    from stanzalink.xep.jingle.s5b_transport import JingleS5B
+
+    files = {"socks5": True, "socks5_proxy": "streamer.example.com"}
+    h = Harness([s5b.Bytestreams, JingleS5B], ACCESS, files=files)
+    assert h.feature("bytestreams").policy is h.feature("jingle-s5b").policy
+    seen = record_offers(h)
+    h.go_online()
+    ask = await h.next_sent()
+    if ask.tag == "{jabber:client}presence":
+        ask = await h.next_sent()
+    assert ask.get("to") == "streamer.example.com" and ask.find(s5b.QUERY) is not None
+    h.receive(
+        f"<iq type='result' id='{ask.get('id')}' from='streamer.example.com'>"
+        f"<query xmlns='{s5b.NS}'><streamhost jid='streamer.example.com' host='127.0.0.1'"
+        " port='7777'/></query></iq>"
+    )
+    for _ in range(50):
+        if h.feature("bytestreams").proxies is not None:
+            break
+        await asyncio.sleep(0.01)
+    h.receive(offer_xml("requester@example.com/foo", 9))
+    reply = await h.next_sent()  # the answer, no streamhost query first
+    assert reply.get("id") == "npq71g53" and reply.get("type") == "result"
+    assert seen[0].offer.streamhosts == (s5b.StreamHost("streamer.example.com", "127.0.0.1", 7777),)
+    await h.close()

@@ -1,5 +1,5 @@
 """XEP-0065 SOCKS5 Bytestreams, the stanza side (no sockets: the SOCKS5
-connections themselves are :mod:`stanzalink.aio.socks5`).
+connections themselves are :mod:`stanzalink.net.socks5`).
 
 What is here, in the order a transfer uses it:
 
@@ -16,7 +16,7 @@ What is here, in the order a transfer uses it:
   target, for plain XEP-0065 outside Jingle): operators and admins only,
   and only while an application listens (:meth:`Bytestreams.listen`);
   otherwise ``not-acceptable``.  The listener opens the connection (with
-  ``stanzalink.aio.socks5.connect_first``: this module opens no socket)
+  ``stanzalink.net.socks5.connect_first``: this module opens no socket)
   to the streamhosts the device may dial: the proxies it found itself, at
   the address their own answer gave, and the others only with ``[files]
   dial_direct = true`` (a requester names any host and port it likes).
@@ -33,8 +33,9 @@ import hashlib
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from stanzalink.access import Role
 from stanzalink.errors import StanzaError, StanzalinkError
@@ -283,6 +284,62 @@ async def find_proxies(
     return found[:MAX_PROXIES]
 
 
+class S5BPolicy:
+    """The device's one SOCKS5 dial policy and proxy cache, shared by
+    XEP-0065 (:class:`Bytestreams`) and XEP-0260 (the ``jingle-s5b``
+    feature): the agent hands the same instance to both.
+
+    ``proxies`` are the streamhosts of the server's proxies (``None``: not
+    looked for on this stream; :meth:`forget` on a new stream).  A peer
+    names hosts and ports, and dialling them blindly would let it make the
+    device open connections anywhere on its network, so :meth:`dial` allows
+    a proxy only when its JID is one the device found itself, at the address
+    that proxy's own answer gave, and any other host only with ``[files]
+    dial_direct = true``."""
+
+    def __init__(self, *, dial_direct: bool = False, proxy_jid: str | None = None,
+                 proxies: Iterable[StreamHost] | None = None) -> None:  # fmt: skip
+        self.dial_direct = dial_direct
+        self.proxy_jid = proxy_jid  # ``[files] socks5_proxy``: ask this one, not disco
+        self.proxies: list[StreamHost] | None = None if proxies is None else list(proxies)
+        self._finding = asyncio.Lock()
+
+    @classmethod
+    def from_config(cls, files: Mapping[str, Any]) -> S5BPolicy:
+        """From the ``[files]`` section (``dial_direct``, ``socks5_proxy``)."""
+        return cls(dial_direct=bool(files.get("dial_direct", False)),
+                   proxy_jid=files.get("socks5_proxy"))  # fmt: skip
+
+    def forget(self) -> None:
+        """A new stream: the proxies are looked for again."""
+        self.proxies = None
+
+    async def find(self, iq: IQFn, domain: str, timeout: float = 10.0) -> list[StreamHost]:
+        """The proxies, looked for (:func:`find_proxies`) when not yet on this
+        stream; callers arriving together share one discovery."""
+        async with self._finding:
+            if self.proxies is None:
+                self.proxies = await find_proxies(iq, domain, self.proxy_jid, timeout)
+            return self.proxies
+
+    def known(self) -> dict[str, StreamHost]:
+        """The proxies found so far, by JID."""
+        return {p.jid: p for p in self.proxies or ()}
+
+    def dial(self, jid: str, host: str, port: int, kind: str = "any") -> StreamHost | None:
+        """Where to connect for a streamhost the peer named, or None: not
+        dialled.  ``kind``: "proxy" (a XEP-0260 proxy candidate), "direct"
+        (a XEP-0260 direct, assisted or tunnel candidate) or "any" (a
+        XEP-0065 streamhost, which does not say)."""
+        if kind != "direct":
+            known = self.known().get(jid)
+            if known is not None:
+                return known
+            if kind == "proxy":
+                return None
+        return StreamHost(jid, host, port) if self.dial_direct else None
+
+
 @dataclass(frozen=True, slots=True)
 class Incoming:
     """An offer the device (target) received, for the listener."""
@@ -303,10 +360,11 @@ class Bytestreams(Feature):
     when an application listens; the answer waits for the connection.
 
     The listener gets the offer's dialable streamhosts only
-    (:meth:`dialable`): a streamhost whose JID is a proxy of the device's
-    own server (found once per stream, on the first offer that needs it,
-    or the ``jingle-s5b`` feature's), with the address from that proxy's own
-    answer; any other only with ``[files] dial_direct = true``.  An offer
+    (:meth:`dialable`, by the :class:`S5BPolicy` shared with ``jingle-s5b``):
+    a streamhost whose JID is a proxy of the device's own server (found once
+    per stream, by the first offer or Jingle session that needs it), with the
+    address from that proxy's own answer; any other only with ``[files]
+    dial_direct = true``.  An offer
     with none left is answered ``item-not-found`` and reaches no listener."""
 
     name = "bytestreams"
@@ -316,49 +374,41 @@ class Bytestreams(Feature):
     connect_timeout = 30.0
     discover_timeout = 10.0
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, policy: S5BPolicy | None = None) -> None:
         super().__init__(ctx)
         self._listener: Listener | None = None
         self._pending = 0
-        cfg = ctx.config.section("files")
-        self.dial_direct = bool(cfg.get("dial_direct", False))
-        self.proxy_jid: str | None = cfg.get("socks5_proxy")
-        self.proxies: list[StreamHost] | None = None  # None: not looked for on this stream
-        self._finding: asyncio.Lock = asyncio.Lock()
+        # the agent passes the policy it shares with jingle-s5b
+        self.policy = policy or S5BPolicy.from_config(ctx.config.section("files"))
+
+    @property
+    def dial_direct(self) -> bool:
+        return self.policy.dial_direct
+
+    @property
+    def proxies(self) -> list[StreamHost] | None:
+        return self.policy.proxies
 
     def on_online(self, resumed: bool) -> None:
         if not resumed:
-            self.proxies = None
-
-    def _found(self) -> list[StreamHost] | None:
-        # the jingle-s5b feature's proxies when it has looked for them
-        own: list[StreamHost] | None = getattr(self.ctx.feature("jingle-s5b"), "proxies", None)
-        return own if own is not None else self.proxies
+            self.policy.forget()
 
     async def known_proxies(self) -> dict[str, StreamHost]:
-        """The proxies the device trusts, by JID: the ``jingle-s5b``
-        feature's when it found them, else found here (once a stream)."""
-        async with self._finding:  # one discovery for offers arriving together
-            if self._found() is None:
-                found = find_proxies(self.ctx.iq, self.ctx.jid.domain, self.proxy_jid,
-                                     self.discover_timeout)  # fmt: skip
-                self.proxies = await found
-        return {p.jid: p for p in self._found() or ()}
+        """The proxies the device trusts, by JID: found once a stream (by
+        whichever of this feature and ``jingle-s5b`` needs them first)."""
+        await self.policy.find(self.ctx.iq, self.ctx.jid.domain, self.discover_timeout)
+        return self.policy.known()
 
     async def dialable(self, offer: Offer, requester: str) -> tuple[StreamHost, ...]:
         """The streamhosts of ``offer`` the device may connect to, in its
         order (with dial_direct, nothing is looked up: every one is)."""
-        if self.dial_direct:
-            known = {p.jid: p for p in self._found() or ()}
-        else:
-            known = await self.known_proxies()
+        if not self.dial_direct:
+            await self.known_proxies()
         out: list[StreamHost] = []
         for sh in offer.streamhosts:
-            proxy = known.get(sh.jid)
-            if proxy is not None:
-                out.append(proxy)
-            elif self.dial_direct:
-                out.append(sh)
+            dial = self.policy.dial(sh.jid, sh.host, sh.port)
+            if dial is not None:
+                out.append(dial)
             else:
                 log.info("bytestream %s from %s: not dialling streamhost %s at %s:%d: not a"
                          " proxy of ours (dial_direct is off)", offer.sid[:64], requester,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stanzalink.aio.http_client import HttpClient, HttpTransportError, Response
 from stanzalink.errors import LocalProtocolError
+from stanzalink.fleet.http_client import HttpClient, HttpTransportError, Response
 from stanzalink.jid import JID
 from stanzalink.testing.harness import RecordingClient, parse_stanza
 

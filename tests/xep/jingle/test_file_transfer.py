@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from stanzalink.testing.harness import Harness
-from stanzalink.xep.file_transfer import NS, NS_ERR, Files, sanitize
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
-from stanzalink.xep.jingle import NS as JNS
-from stanzalink.xep.jingle import Jingle
-from stanzalink.xep.jingle_ibb import JingleIBB
+from stanzalink.xep.jingle.core import Jingle
+from stanzalink.xep.jingle.file_transfer import NS, NS_ERR, Files, sanitize
+from stanzalink.xep.jingle.ibb import JingleIBB
+from stanzalink.xep.jingle.session import NS as JNS
 from stanzalink.xml import Element
 
 ROMEO = "romeo@montague.example/dr4hcr0st3lup4c"
@@ -548,7 +548,7 @@ async def test_repeated_requests_hash_an_unchanged_file_once(
     again before answering: four sessions per account and sixteen in all
     kept the disk and CPU busy with a large export.  An unchanged file is
     hashed once; a changed one again."""
-    from stanzalink.xep import file_transfer as ft
+    from stanzalink.xep.jingle import file_transfer as ft
 
     calls: list[Path] = []
     real = ft.hashes.hash_file

@@ -5,7 +5,7 @@ Both are *origins*: an awaitable callable
 
     await origin(method, target, headers, body) -> OriginResponse
 
-that the :mod:`stanzalink.xep.http` feature calls (it never imports this
+that the :mod:`stanzalink.xep.http.feature` feature calls (it never imports this
 module; :func:`make_origin` is handed to it by the agent).  ``target`` is
 the request target as the controller sent it (``/path?query``), ``headers``
 a list of (name, value) pairs already free of hop-by-hop fields, ``body``

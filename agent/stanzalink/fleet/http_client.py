@@ -1,5 +1,6 @@
 """XEP-0332 HTTP over XMPP, controller side: ask a device's HTTP service
-through an XMPP :class:`~stanzalink.aio.client.Client`.
+through an XMPP :class:`~stanzalink.aio.client.Client` (the wire format is
+:mod:`stanzalink.xep.http.codec`, the one the device's feature uses).
 
 >>> resp = await request(client, "device1@example.net/agent", "GET", "/api/status")
 >>> resp.status, resp.reason, resp.header("Content-Type")
@@ -24,32 +25,34 @@ raise :class:`HttpTransportError`; an HTTP error status is a normal :class:`Resp
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import logging
 import os
 import re
 import weakref
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from stanzalink.aio.client import Client, IQError
 from stanzalink.errors import LocalProtocolError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
-from stanzalink.xep.http import (
+from stanzalink.xep.http.codec import (
     CHUNK,
     CLOSE,
     DATA,
     NS,
-    REQ,
     RESP,
     HttpProblem,
     body_element,
+    chunk_element,
+    chunked_data,
+    close_element,
     header,
-    headers_element,
     inline_body,
+    parse_chunk,
     read_headers,
+    request_element,
 )
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
@@ -221,14 +224,11 @@ class HttpClient:
             )
         upload = os.urandom(9).hex() if len(body) > self.max_inline else None
         pairs = list(headers.items() if isinstance(headers, Mapping) else headers or ())
-        attrs = {"method": method, "resource": path, "version": "1.1"}
-        if max_chunk_size is not None:
-            attrs["maxChunkSize"] = str(max_chunk_size)
-        req = E(REQ, attrs, headers_element(pairs))
         if upload is not None:
-            req.append(E(DATA, None, E(f"{{{NS}}}chunkedBase64", {"streamId": upload})))
-        elif (data := body_element(body, header(pairs, "content-type"))) is not None:
-            req.append(data)
+            data: ET.Element | None = chunked_data(upload)
+        else:
+            data = body_element(body, header(pairs, "content-type"))
+        req = request_element(method, path, pairs, data, max_chunk_size)
         iq = E("{jabber:client}iq", {"type": "set", "to": str(peer)}, req)
         key = str(peer)
         self._waiting[key] = self._waiting.get(key, 0) + 1
@@ -270,11 +270,8 @@ class HttpClient:
         size = self.upload_chunk_size
         pieces = [body[i : i + size] for i in range(0, len(body), size)]
         for nr, piece in enumerate(pieces):
-            attrs = {"streamId": sid, "nr": str(nr)}
-            if nr == len(pieces) - 1:
-                attrs["last"] = "true"
-            msg = E("{jabber:client}message", {"to": peer},
-                    E(CHUNK, attrs, text=base64.b64encode(piece).decode()))  # fmt: skip
+            last = nr == len(pieces) - 1
+            msg = E("{jabber:client}message", {"to": peer}, chunk_element(sid, nr, piece, last))
             while not answer.done():
                 try:
                     self.client.send(msg)
@@ -339,27 +336,24 @@ class HttpClient:
                 stream.broken_off()
             return
         assert chunk is not None
-        nr_text = chunk.get("nr") or ""
-        if not re.fullmatch(r"[0-9]{1,9}", nr_text):  # int() refuses "²" and 5000 digits
+        nr, part, last = parse_chunk(chunk)
+        if nr is None:  # not 1-9 ASCII digits (int() takes "²" and 5000 digits)
             return
-        try:
-            part = base64.b64decode(re.sub(r"\s+", "", chunk.text or ""), validate=True)
-        except binascii.Error:
+        if part is None:
             if stream is not None:
                 stream.abort("a chunk is not valid base64")
             return
-        last = (chunk.get("last") or "false") in ("true", "1")
         if stream is not None:
-            stream.feed(int(nr_text), part, last)
+            stream.feed(nr, part, last)
         elif peer in self._waiting and sum(len(v) for v in self._early.values()) < MAX_EARLY:
             # a chunk before its response (a server that reorders): kept, bounded
-            self._early.setdefault((peer, sid), []).append((int(nr_text), part, last))
+            self._early.setdefault((peer, sid), []).append((nr, part, last))
 
     def _send_close(self, peer: str, sid: str) -> None:
         """``<close/>``, then a ping: a server holds body-less messages for a
         CSI-inactive device (as devices are by default) until an IQ comes."""
         with contextlib.suppress(StanzalinkError):
-            self.client.send(E("{jabber:client}message", {"to": peer}, E(CLOSE, {"streamId": sid})))
+            self.client.send(E("{jabber:client}message", {"to": peer}, close_element(sid)))
             ping = {"type": "get", "to": peer, "id": "close-" + sid[:40]}
             self.client.send(E("{jabber:client}iq", ping, E("{urn:xmpp:ping}ping")))
 

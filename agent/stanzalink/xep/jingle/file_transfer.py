@@ -22,6 +22,9 @@ Roles: putting a file needs ``role_put`` (operator), getting one
 session-terminate of reason ``security-error``.  Strangers never get here:
 the agent's gate answers ``service-unavailable``.
 
+The ``<file/>`` description and the result records are
+:mod:`stanzalink.xep.jingle.file_description`.
+
 Console API: ``await files.offer_file(to_full_jid, path) -> TransferResult``
 (only files under the exports),
 ``await files.request_file(from_full_jid, name, dest_dir)``,
@@ -40,112 +43,44 @@ import shutil
 import stat
 import time
 import xml.etree.ElementTree as ET
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from stanzalink.access import Role
 from stanzalink.xep import hashes
 from stanzalink.xep.base import Feature
-from stanzalink.xep.jingle import Application, Jingle, Session, TransportFailed
+from stanzalink.xep.jingle.core import Jingle
+from stanzalink.xep.jingle.file_description import (
+    NS,
+    NS_ERR,
+    FileMeta,
+    FileTransferError,
+    TransferResult,
+    file_element,
+    sanitize,
+)
+from stanzalink.xep.jingle.file_store import DigestCache, clean_partials, place, resolve_export
+from stanzalink.xep.jingle.session import Application, Session, TransportFailed
 from stanzalink.xml import Element
-from stanzalink.xml.builder import E, sub
+from stanzalink.xml.builder import E
+
+__all__ = [
+    "NS",
+    "NS_ERR",
+    "FileMeta",
+    "FileTransferError",
+    "Files",
+    "TransferResult",
+    "file_element",
+    "sanitize",
+]
 
 log = logging.getLogger(__name__)
 
-NS = "urn:xmpp:jingle:apps:file-transfer:5"
-NS_ERR = "urn:xmpp:jingle:apps:file-transfer:errors:0"
 PARTIAL = ".partial"
 CHUNK = 65536
-
-
-@dataclass
-class TransferResult:
-    ok: bool
-    reason: str  # the Jingle reason (success, decline, media-error, ...)
-    direction: str  # "in" (to the device) or "out"
-    peer: str
-    name: str
-    size: int = 0  # bytes of the file
-    transferred: int = 0  # bytes that went over the transport this time
-    sha256: str = ""  # hex, of the whole file
-    path: str = ""  # where it landed (received) or was read from (sent)
-    text: str = ""
-    seconds: float = 0.0
-
-
-class FileTransferError(Exception):
-    def __init__(self, reason: str, text: str = "", extra: str | None = None) -> None:
-        super().__init__(text or reason)
-        self.reason, self.text, self.extra = reason, text, extra
-
-
-def sanitize(name: str) -> str:
-    """A safe file name: basename only, no control characters, no leading dot."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(ch for ch in base if ch.isprintable() and ch not in "\x7f")
-    base = base.strip().lstrip(".").strip()
-    while len(base.encode()) > 200:
-        base = base[:-1]
-    return base or "file"
-
-
-def file_element(
-    name: str | None = None, size: int | None = None, digests: dict[str, str] | None = None,
-    offset: int | None = None, length: int | None = None, range_: bool = False,
-    media_type: str | None = None,
-) -> ET.Element:  # fmt: skip
-    f = E(f"{{{NS}}}file")
-    if media_type:
-        sub(f, f"{{{NS}}}media-type", text=media_type)
-    if name is not None:
-        sub(f, f"{{{NS}}}name", text=name)
-    if offset is not None or length is not None or range_:
-        r = sub(f, f"{{{NS}}}range")
-        if offset:
-            r.set("offset", str(offset))
-        if length is not None:
-            r.set("length", str(length))
-    if size is not None:
-        sub(f, f"{{{NS}}}size", text=str(size))
-    for algo, value in (digests or {}).items():
-        f.append(hashes.hash_element(algo, value))
-    return f
-
-
-@dataclass
-class FileMeta:
-    name: str = ""
-    size: int | None = None
-    hashes: dict[str, str] | None = None
-    hash_used: str | None = None
-    offset: int = 0
-    length: int | None = None
-
-    @classmethod
-    def parse(cls, desc: Element | None) -> FileMeta:
-        m = cls(hashes={})
-        f = desc.find(f"{{{NS}}}file") if desc is not None else None
-        if f is None:
-            return m
-        m.name = f.findtext(f"{{{NS}}}name") or ""
-        with contextlib.suppress(ValueError, TypeError):
-            m.size = int(f.findtext(f"{{{NS}}}size") or "")
-        m.hashes, m.hash_used = hashes.parse_hashes(f)
-        r = f.find(f"{{{NS}}}range")
-        if r is not None:
-            with contextlib.suppress(ValueError, TypeError):
-                m.offset = max(0, int(r.get("offset") or 0))
-            with contextlib.suppress(ValueError, TypeError):
-                m.length = max(0, int(r.get("length") or ""))
-        return m
-
-    def algo(self) -> str | None:
-        """The strongest usable algorithm offered (hash or hash-used)."""
-        offered = set(self.hashes or {}) | ({self.hash_used} if self.hash_used else set())
-        return hashes.strongest(offered)
 
 
 class Files(Feature, Application):
@@ -172,7 +107,7 @@ class Files(Feature, Application):
         self._received: deque[TransferResult] = deque(maxlen=self.history)
         self._waiters: dict[tuple[str, str], asyncio.Future[TransferResult]] = {}
         self._active: set[Path] = set()  # partial files being written
-        self._digests: OrderedDict[tuple[Any, ...], str] = OrderedDict()  # bounded
+        self._digests = DigestCache()
 
     # ------------------------------------------------------------ public API
     def received_files(self) -> list[TransferResult]:
@@ -331,7 +266,7 @@ class Files(Feature, Application):
             raise FileTransferError("security-error", "a sha-256 or stronger hash is needed")
         part = folder / PARTIAL
         part.mkdir(parents=True, exist_ok=True)
-        self._clean_partials(part)
+        clean_partials(part, self.partial_max_age, self.max_partials)
         free = shutil.disk_usage(folder).free
         if meta.size is not None and free - meta.size < self.min_free:
             raise FileTransferError("media-error", "not enough free space", "file-too-large")
@@ -392,7 +327,7 @@ class Files(Feature, Application):
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
                 raise FileTransferError("media-error", "hash mismatch")
-            final = await asyncio.to_thread(_place, tmp, s.data["folder"], sanitize(meta.name))
+            final = await asyncio.to_thread(place, tmp, s.data["folder"], sanitize(meta.name))
         except FileTransferError as exc:
             self._keep_or_drop(s, tmp)
             await self._refuse(s, exc, got=got)
@@ -426,20 +361,6 @@ class Files(Feature, Application):
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
-    def _clean_partials(self, part: Path) -> None:
-        now = time.time()
-        entries = []
-        for p in part.glob("*.part"):
-            with contextlib.suppress(OSError):
-                st = p.stat()
-                if now - st.st_mtime > self.partial_max_age:
-                    p.unlink()
-                else:
-                    entries.append((st.st_mtime, p))
-        for _mtime, p in sorted(entries)[: max(0, len(entries) - self.max_partials + 1)]:
-            with contextlib.suppress(OSError):
-                p.unlink()
-
     # ------------------------------------------------------------ sending
     async def _serve_request(self, s: Session, meta: FileMeta, role: Role | None) -> None:
         if role is None or role < self.role_get:
@@ -470,41 +391,15 @@ class Files(Feature, Application):
         await self._send(s, path, offset, length, size, digest)
 
     async def _digest(self, path: Path, st: os.stat_result) -> str:
-        """The sha-256 of an exported file, hashed again only when it changed
-        (requests, a viewer's included, must not re-read a large file each)."""
-        key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        digest = self._digests.get(key)
-        if digest is None:
-            digest = await asyncio.to_thread(hashes.hash_file, path, "sha-256")
-            self._digests[key] = digest
-            while len(self._digests) > 64:
-                self._digests.popitem(last=False)
-        else:
-            self._digests.move_to_end(key)
-        return digest
+        """The sha-256 of an exported file (hashed again only when it changed)."""
+        return await self._digests.sha256(path, st)
 
     def resolve_export(self, name: str, folder: bool = False) -> Path | None:
         """The regular file ``name`` under an export path (relative to it,
         or absolute inside it), after resolving ``..`` and symlinks; None
         for anything else.  ``folder``: a folder instead (an export folder
         itself included), for listing what may be fetched."""
-        if not name or "\x00" in name:
-            return None
-        for root in self.exports:
-            try:
-                base = root.resolve(strict=True)
-                cand = (base / name).resolve(strict=True)
-            except (OSError, RuntimeError):
-                continue
-            if folder:
-                if base.is_dir() and cand.is_relative_to(base) and cand.is_dir():
-                    return cand
-                continue
-            # an export path that is a file exports that file alone
-            ok = cand == base if base.is_file() else cand.is_relative_to(base) and cand != base
-            if ok and cand.is_file():
-                return cand
-        return None
+        return resolve_export(self.exports, name, folder)
 
     async def _send_after_accept(self, s: Session, path: Path, size: int, digest: str) -> None:
         try:
@@ -597,28 +492,3 @@ class Files(Feature, Application):
 
 def _as_element(el: ET.Element | Element | None) -> Any:
     return el
-
-
-def _place(tmp: Path, folder: Path, name: str) -> Path:
-    """Rename ``tmp`` into ``folder`` as ``name`` (``name-1``... when taken),
-    never replacing a file; the folder is fsync'ed."""
-    stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
-    for i in range(1000):
-        cand = folder / (name if i == 0 else f"{stem}-{i}{dot}{ext}")
-        try:
-            os.link(tmp, cand)
-        except FileExistsError:
-            continue
-        except OSError:  # no hard links here (FAT): rename unless taken
-            if cand.exists():
-                continue
-            os.rename(tmp, cand)
-        else:
-            os.unlink(tmp)
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return cand
-    raise OSError("no free name")

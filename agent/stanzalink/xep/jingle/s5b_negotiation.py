@@ -1,11 +1,14 @@
-"""One XEP-0260 transport negotiation (one Jingle content), with sockets:
-the piece a Jingle SOCKS5 transport class wraps.  It knows nothing of
+"""One XEP-0260 transport negotiation (one Jingle content): the piece a
+Jingle SOCKS5 transport class wraps.  Its sockets come from ``io`` (a
+:class:`~stanzalink.net.s5b.Socks5IO`), which candidates it dials from the
+device's one :class:`~stanzalink.xep.bytestreams.S5BPolicy`.  It knows nothing of
 Jingle sessions: it builds and reads ``<transport/>`` elements and leaves
 sending them (in session-initiate / session-accept / transport-info) to the
 caller.  See ``docs/socks5.md`` for the whole flow.
 
     neg = S5BNegotiation(sid=new_id(), me=my_jid, peer=peer_jid, initiator=True,
-                         send_info=send_transport_info, iq=ctx.iq, listener=server)
+                         send_info=send_transport_info, iq=ctx.iq, io=Socks5Dialer(),
+                         policy=policy, listener=server)
     el = neg.local_transport(proxies)          # into session-initiate
     ...
     neg.remote_transport(their_transport_el)   # from session-accept
@@ -22,18 +25,18 @@ import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterable
 
-from stanzalink.aio.socks5 import (
-    AllCandidatesFailed,
-    Socks5Error,
-    Socks5Stream,
-    StreamHostServer,
-    connect,
-    connect_first,
-    describe,
-)
 from stanzalink.errors import StanzaError, StanzalinkError
-from stanzalink.xep import jingle_s5b as j
-from stanzalink.xep.bytestreams import IQFn, StreamHost, activate, check_sid, normalize_jid
+from stanzalink.net.s5b import Socks5IO, Socks5Listener
+from stanzalink.net.socks5 import AllCandidatesFailed, Socks5Error, Socks5Stream, describe
+from stanzalink.xep.bytestreams import (
+    IQFn,
+    S5BPolicy,
+    StreamHost,
+    activate,
+    check_sid,
+    normalize_jid,
+)
+from stanzalink.xep.jingle import s5b as j
 from stanzalink.xml import Element
 
 log = logging.getLogger(__name__)
@@ -53,20 +56,19 @@ class S5BFailed(StanzalinkError):
 
 class S5BNegotiation:
     def __init__(self, *, sid: str, me: str, peer: str, initiator: bool, send_info: SendInfo,
-                 iq: IQFn, listener: StreamHostServer | None = None,
-                 connect_timeout: float = 5.0, known_proxies: Iterable[StreamHost] = (),
-                 dial_direct: bool = False) -> None:  # fmt: skip
+                 iq: IQFn, io: Socks5IO, policy: S5BPolicy,
+                 listener: Socks5Listener | None = None,
+                 connect_timeout: float = 5.0) -> None:  # fmt: skip
         self.sid = check_sid(sid)
         self.me, self.peer = normalize_jid(me), normalize_jid(peer)
         self.initiator = initiator
         self._send_info, self._iq = send_info, iq
-        self._listener = listener
+        self._io, self._listener = io, listener
         self._timeout = connect_timeout
         # what we dial of the peer's candidates: a proxy only when its JID is
         # one we learned ourselves, at the address its own streamhost answer
         # gave; direct/assisted/tunnel candidates only with ``dial_direct``
-        self._known = {normalize_jid(p.jid): p for p in known_proxies}
-        self._dial_direct = dial_direct
+        self._policy = policy
         self.ours: list[j.Candidate] = []
         self.theirs: list[j.Candidate] = []
         self._their_dstaddr: str | None = None
@@ -131,15 +133,13 @@ class S5BNegotiation:
         make the device open connections anywhere on its network."""
         out: list[j.Candidate] = []
         for c in cands:
-            if c.type == "proxy":
-                known = self._known.get(c.jid)
-                if known is None:
-                    log.info("s5b %s: not dialling %s's proxy candidate %s: %s is not a"
-                             " proxy of ours", self.sid, self.peer, c.cid, c.jid[:64])  # fmt: skip
-                    continue
-                out.append(dataclasses.replace(c, host=known.host, port=known.port))
-            elif self._dial_direct:
-                out.append(c)
+            proxy = c.type == "proxy"
+            dial = self._policy.dial(c.jid, c.host, c.port, "proxy" if proxy else "direct")
+            if dial is not None:
+                out.append(dataclasses.replace(c, host=dial.host, port=dial.port))
+            elif proxy:
+                log.info("s5b %s: not dialling %s's proxy candidate %s: %s is not a"
+                         " proxy of ours", self.sid, self.peer, c.cid, c.jid[:64])  # fmt: skip
             else:
                 log.info("s5b %s: not dialling %s's %s candidate %s (dial_direct is off)",
                          self.sid, self.peer, c.type, c.cid)  # fmt: skip
@@ -147,7 +147,7 @@ class S5BNegotiation:
 
     async def _connect_theirs(self) -> None:
         try:
-            cand, self._outgoing = await connect_first(
+            cand, self._outgoing = await self._io.connect_first(
                 self.dialable(j.by_priority(self.theirs)), self.dst_theirs, timeout=self._timeout
             )
         except AllCandidatesFailed as exc:
@@ -230,7 +230,7 @@ class S5BNegotiation:
         """Our proxy won: connect to it ourselves, activate, tell the peer."""
         stream: Socks5Stream | None = None
         try:
-            stream = await connect(
+            stream = await self._io.connect(
                 c.host, c.port, self.dst_ours, timeout=self._timeout, where=describe(c)
             )
             await self._iq(activate(c.jid, self.sid, self.peer), self._timeout)

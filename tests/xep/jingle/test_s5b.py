@@ -6,7 +6,7 @@ import pytest
 
 from stanzalink.errors import StanzaError
 from stanzalink.testing.harness import parse_stanza
-from stanzalink.xep import jingle_s5b as j
+from stanzalink.xep.jingle import s5b as j
 from stanzalink.xml import Element, tostring
 
 ROMEO, JULIET = "romeo@montague.lit/orchard", "juliet@capulet.lit/balcony"

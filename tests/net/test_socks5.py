@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from stanzalink.aio.socks5 import (
+from stanzalink.net.socks5 import (
     AllCandidatesFailed,
     Socks5Error,
     StreamHostServer,
@@ -19,7 +19,7 @@ from stanzalink.aio.socks5 import (
     connect_request,
 )
 from stanzalink.testing.prosody import free_port
-from stanzalink.xep.jingle_s5b import Candidate, by_priority, priority
+from stanzalink.xep.jingle.s5b import Candidate, by_priority, priority
 
 DST = hashlib.sha1(b"sid" + b"a@example.net/x" + b"b@example.net/y").hexdigest()
 GREETING = b"\x05\x01\x00"

@@ -18,7 +18,8 @@ import pytest
 from stanzalink.config import ConfigError, parse
 from stanzalink.errors import LocalProtocolError
 from stanzalink.testing.harness import Harness
-from stanzalink.xep.http import NS, SHIM, Http, read_headers, request_path
+from stanzalink.xep.http.codec import NS, SHIM, read_headers
+from stanzalink.xep.http.feature import Http, request_path
 from stanzalink.xml import Element
 from tests.xep.origin import SPARQL_RESULT, TURTLE, Origin, big, running_origin
 
@@ -458,7 +459,7 @@ def test_config_keys_are_checked() -> None:
             parse({**base, "http": http})
         assert str(info.value).startswith(key), info.value
     with pytest.raises(LocalProtocolError, match=r"http\.wsgi_app"):
-        Harness([Http], ACCESS, http={"wsgi_app": "tests.xep.test_http:no_such_app"})
+        Harness([Http], ACCESS, http={"wsgi_app": "tests.xep.http.test_feature:no_such_app"})
 
 
 async def test_too_many_at_once(origin: Origin) -> None:
@@ -493,7 +494,7 @@ async def test_wsgi_application() -> None:
         [Http],
         ACCESS,
         jid="httpserver@example.org/dev",
-        http={"wsgi_app": "tests.xep.test_http:wsgi_app", "max_response_body": 5000},
+        http={"wsgi_app": "tests.xep.http.test_feature:wsgi_app", "max_response_body": 5000},
     )
     assert h.feature("http").disco_features == (NS,)
     h.receive(req("w1", "POST", "/api/items?x=1", [("Content-Type", "text/plain"),

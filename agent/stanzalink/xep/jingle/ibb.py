@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from stanzalink.xep.base import Feature
 from stanzalink.xep.ibb import MAX_BLOCK, Ibb, IBBError, IBBStream
-from stanzalink.xep.jingle import Session, Transport, TransportFailed
+from stanzalink.xep.jingle.session import Session, Transport, TransportFailed
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
 

@@ -14,16 +14,16 @@ from stanzalink.access import Role
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.base import Feature
 from stanzalink.xep.ibb import Ibb
-from stanzalink.xep.jingle import (
+from stanzalink.xep.jingle.core import Jingle
+from stanzalink.xep.jingle.ibb import IBBTransport, JingleIBB
+from stanzalink.xep.jingle.session import (
     NS,
     NS_ERRORS,
     Application,
-    Jingle,
     Session,
     Transport,
     TransportFailed,
 )
-from stanzalink.xep.jingle_ibb import IBBTransport, JingleIBB
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
 

@@ -13,17 +13,17 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from stanzalink.aio.socks5 import Socks5Stream, StreamHostServer
+from stanzalink.net.socks5 import Socks5Stream, StreamHostServer
 from stanzalink.testing.harness import Harness
 from stanzalink.testing.prosody import free_port
-from stanzalink.xep import jingle_s5b as j
-from stanzalink.xep.file_transfer import Files
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
-from stanzalink.xep.jingle import NS as JNS
-from stanzalink.xep.jingle import Jingle
-from stanzalink.xep.jingle_ibb import JingleIBB
-from stanzalink.xep.jingle_s5b_transport import JingleS5B
+from stanzalink.xep.jingle import s5b as j
+from stanzalink.xep.jingle.core import Jingle
+from stanzalink.xep.jingle.file_transfer import Files
+from stanzalink.xep.jingle.ibb import JingleIBB
+from stanzalink.xep.jingle.s5b_transport import JingleS5B
+from stanzalink.xep.jingle.session import NS as JNS
 from stanzalink.xml import Element
 
 from .test_file_transfer import (
@@ -333,7 +333,7 @@ async def test_no_proxy_found_offers_ibb_and_disco(tmp_path: Path) -> None:
 async def test_direct_candidate_when_configured(tmp_path: Path) -> None:
     """``direct_candidates = true``: the device also offers its own
     listener (type direct, the higher priority); Romeo connects to it."""
-    from stanzalink.aio.socks5 import connect
+    from stanzalink.net.socks5 import connect
 
     h, files = await make(tmp_path, free_port(), direct_candidates=True)
     src = tmp_path / "export" / "d.bin"

@@ -13,10 +13,12 @@ Of the peer's candidates the device dials only proxies it found itself, at
 the address their own streamhost answer gave; direct and assisted ones
 only with ``dial_direct = true`` (a peer names any host and port it likes).
 
-Feature modules open no sockets: the agent hands this feature the
-negotiation and listener classes of :mod:`stanzalink.aio.s5b` and
-:mod:`stanzalink.aio.socks5` with :meth:`JingleS5B.set_io`.  See
-``docs/socks5.md`` and ``docs/jingle.md``.
+Feature modules open no sockets: the agent hands this feature its sockets
+(``socks5``, a :class:`~stanzalink.net.s5b.Socks5IO`) and the dial policy
+and proxy cache it shares with XEP-0065 (``policy``, a
+:class:`~stanzalink.xep.bytestreams.S5BPolicy`) through its constructor;
+without ``socks5`` the transport is not offered.  See ``docs/socks5.md``
+and ``docs/jingle.md``.
 """
 
 from __future__ import annotations
@@ -25,40 +27,22 @@ import asyncio
 import contextlib
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from stanzalink.errors import StanzaError, StanzalinkError
+from stanzalink.net.s5b import Socks5IO, Socks5Listener
+from stanzalink.net.socks5 import Socks5Stream
 from stanzalink.xep import bytestreams as bs
-from stanzalink.xep import jingle_s5b as j
 from stanzalink.xep.base import Feature
-from stanzalink.xep.jingle import Jingle, Session, Transport, TransportFailed
+from stanzalink.xep.jingle import s5b as j
+from stanzalink.xep.jingle.core import Jingle
+from stanzalink.xep.jingle.s5b_negotiation import S5BNegotiation
+from stanzalink.xep.jingle.session import Session, Transport, TransportFailed
 from stanzalink.xml import Element
 
 log = logging.getLogger(__name__)
 
 NS = j.NS
-
-
-class Stream(Protocol):
-    async def read(self, n: int = 65536) -> bytes: ...
-    async def write(self, data: bytes | memoryview) -> None: ...
-    async def close(self, timeout: float = 5.0) -> None: ...
-
-
-class Negotiation(Protocol):
-    """What :class:`stanzalink.aio.s5b.S5BNegotiation` offers."""
-
-    def local_transport(self, proxies: Any = (), direct: Any = ()) -> ET.Element: ...
-    def remote_transport(self, el: Any) -> None: ...
-    def on_transport_info(self, el: Any) -> None: ...
-    async def established(self, timeout: float = 60.0) -> Any: ...
-    async def close(self) -> None: ...
-
-
-class Listener(Protocol):
-    async def start(self) -> tuple[str, int]: ...
-    async def close(self) -> None: ...
 
 
 class S5BTransport(Transport):
@@ -67,7 +51,7 @@ class S5BTransport(Transport):
     def __init__(self, session: Session, content: str, offer: Element | None) -> None:
         super().__init__(session, content, offer)
         feat = session.jingle.ctx.feature(JingleS5B.name)
-        if not isinstance(feat, JingleS5B) or feat.negotiation_factory is None:
+        if not isinstance(feat, JingleS5B) or feat.io is None:
             raise TransportFailed("the jingle-s5b feature is not running")
         self.feature = feat
         self._offer = offer
@@ -82,13 +66,12 @@ class S5BTransport(Transport):
         self._failed = ""
         self._aborted = False
         self._opening: asyncio.Future[Any] | None = None
-        self.stream: Stream | None = None
-        self.neg: Negotiation = feat.negotiation_factory(
+        self.stream: Socks5Stream | None = None
+        self.neg = S5BNegotiation(
             sid=sid, me=str(session.jingle.ctx.jid), peer=session.peer,
             initiator=session.we_initiated, send_info=self._send_info,
-            iq=session.jingle.ctx.iq, listener=feat.listener,
-            connect_timeout=feat.connect_timeout, known_proxies=feat.proxies or (),
-            dial_direct=feat.dial_direct,
+            iq=session.jingle.ctx.iq, io=feat.io, policy=feat.policy,
+            listener=feat.listener, connect_timeout=feat.connect_timeout,
         )  # fmt: skip
 
     @classmethod
@@ -187,34 +170,42 @@ class JingleS5B(Feature):
     establish_timeout = 30.0  # the whole negotiation
     discover_timeout = 10.0
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(
+        self, ctx: Any, *, socks5: Socks5IO | None = None, policy: bs.S5BPolicy | None = None
+    ) -> None:
         super().__init__(ctx)
         cfg = ctx.config.section("files")
         self.enabled = bool(cfg.get("socks5", False))
-        self.proxy_jid: str | None = cfg.get("socks5_proxy")
         self.direct_enabled = bool(cfg.get("direct_candidates", False))
         self.direct_host = str(cfg.get("direct_host", "127.0.0.1"))
-        # dial the peer's direct/assisted candidates (any host and port it
-        # names): off, only proxies the device found itself are dialled
-        self.dial_direct = bool(cfg.get("dial_direct", False))
-        self.negotiation_factory: Callable[..., Negotiation] | None = None
-        self._listener_factory: Callable[..., Listener] | None = None
-        self.listener: Listener | None = None
+        # the sockets (agent.py passes a net.s5b.Socks5Dialer); None: not offered
+        self.io = socks5
+        # which of the peer's candidates are dialled (proxies the device found
+        # itself; direct/assisted ones only with dial_direct), and the proxies:
+        # shared with XEP-0065 (agent.py passes the Bytestreams feature's)
+        self.policy = policy or bs.S5BPolicy.from_config(cfg)
+        self.listener: Socks5Listener | None = None
         self._direct: tuple[str, int] | None = None
-        self.proxies: list[bs.StreamHost] | None = None  # None: not discovered yet
         self._discovery: asyncio.Task[Any] | None = None
         self.established = 0  # bytestreams set up (counters, for status and tests)
         self.failed = 0  # negotiations that fell back
 
-    def set_io(
-        self, negotiation: Callable[..., Negotiation], listener: Callable[..., Listener]
-    ) -> None:
-        """The socket side (agent.py passes S5BNegotiation and StreamHostServer)."""
-        self.negotiation_factory, self._listener_factory = negotiation, listener
+    @property
+    def dial_direct(self) -> bool:
+        return self.policy.dial_direct
+
+    @property
+    def proxies(self) -> list[bs.StreamHost] | None:
+        """The proxies found on this stream (None: not looked for yet)."""
+        return self.policy.proxies
+
+    @proxies.setter
+    def proxies(self, value: list[bs.StreamHost] | None) -> None:
+        self.policy.proxies = value
 
     @property
     def active(self) -> bool:
-        return self.enabled and self.negotiation_factory is not None
+        return self.enabled and self.io is not None
 
     @property
     def jingle_transport(self) -> type[Transport] | None:
@@ -235,22 +226,21 @@ class JingleS5B(Feature):
     def on_online(self, resumed: bool) -> None:
         if not self.active or (resumed and self.proxies is not None):
             return
-        self.proxies = None
+        self.policy.forget()
         if self._discovery is not None:
             self._discovery.cancel()
         self._discovery = self.ctx.spawn(self._discover(), name="s5b-discover")
 
     async def _discover(self) -> None:
         try:
-            if self.direct_enabled and self.listener is None and self._listener_factory:
-                self.listener = self._listener_factory(self.direct_host, 0)
+            if self.direct_enabled and self.listener is None and self.io is not None:
+                self.listener = self.io.listener(self.direct_host, 0)
                 self._direct = await self.listener.start()
         except OSError as exc:
             log.info("no direct candidate: %s", exc)
-        self.proxies = await bs.find_proxies(self.ctx.iq, self.ctx.jid.domain, self.proxy_jid,
-                                             self.discover_timeout)  # fmt: skip
+        found = await self.policy.find(self.ctx.iq, self.ctx.jid.domain, self.discover_timeout)
         log.info("SOCKS5 proxies: %s", ", ".join(f"{p.jid} {p.host}:{p.port}"
-                                                 for p in self.proxies) or "none")  # fmt: skip
+                                                 for p in found) or "none")  # fmt: skip
 
     async def stop(self) -> None:
         if self._discovery is not None:

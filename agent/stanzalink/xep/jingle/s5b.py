@@ -2,7 +2,7 @@
 elements (``urn:xmpp:jingle:transports:s5b:1``), candidate priorities, the
 DST.ADDR rules and the nomination rules of §2.4.  No Jingle session logic
 and no sockets: a Jingle transport class combines this with
-:mod:`stanzalink.aio.socks5` (see ``docs/socks5.md``).
+:mod:`stanzalink.net.socks5` (see ``docs/socks5.md``).
 
 DST.ADDR in XEP-0260 (§2.2): ``SID`` is the *transport's* ``sid`` (the
 stream ID, not the Jingle session's sid).  A candidate offered by the

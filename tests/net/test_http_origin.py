@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from stanzalink.aio.http_origin import HTTPOrigin, OriginError, WSGIOrigin, make_origin
+from stanzalink.net.http_origin import HTTPOrigin, OriginError, WSGIOrigin, make_origin
 
 
 @asynccontextmanager
@@ -141,7 +141,7 @@ async def test_wsgi_origin_limits() -> None:
 
 async def test_status_without_reason_gets_the_standard_phrase() -> None:
     from stanzalink.testing.harness import Harness
-    from stanzalink.xep.http import Http
+    from stanzalink.xep.http.feature import Http
 
     async with raw_origin(b"HTTP/1.1 418\r\nContent-Length: 0\r\n\r\n") as (url, _):
         h = Harness([Http], {"admin": ["a@example.org"]}, http={"origin": url})

@@ -9,13 +9,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from stanzalink.aio.s5b import S5BFailed, S5BNegotiation
-from stanzalink.aio.socks5 import StreamHostServer
 from stanzalink.errors import StanzaError
+from stanzalink.net.s5b import Socks5Dialer
+from stanzalink.net.socks5 import StreamHostServer
 from stanzalink.testing.harness import parse_stanza
 from stanzalink.testing.prosody import free_port
-from stanzalink.xep import jingle_s5b as j
-from stanzalink.xep.bytestreams import StreamHost
+from stanzalink.xep.bytestreams import S5BPolicy, StreamHost
+from stanzalink.xep.jingle import s5b as j
+from stanzalink.xep.jingle.s5b_negotiation import S5BFailed, S5BNegotiation
 from stanzalink.xml import Element, tostring
 
 ROMEO, JULIET = "romeo@montague.lit/orchard", "juliet@capulet.lit/balcony"
@@ -51,13 +52,15 @@ class Pair:
         self._a: list[S5BNegotiation] = []
         self._b: list[S5BNegotiation] = []
         self.a = S5BNegotiation(sid="vj3hs98y", me=ROMEO, peer=JULIET, initiator=True,
-                                send_info=sender("a", self._b), iq=iq, listener=self.a_srv,
-                                connect_timeout=2, dial_direct=True,
-                                known_proxies=proxies)  # type: ignore[arg-type]  # fmt: skip
+                                send_info=sender("a", self._b), iq=iq,  # type: ignore[arg-type]
+                                listener=self.a_srv,
+                                connect_timeout=2, io=Socks5Dialer(),
+                                policy=S5BPolicy(dial_direct=True, proxies=proxies))  # fmt: skip
         self.b = S5BNegotiation(sid="vj3hs98y", me=JULIET, peer=ROMEO, initiator=False,
-                                send_info=sender("b", self._a), iq=iq, listener=self.b_srv,
-                                connect_timeout=2, dial_direct=True,
-                                known_proxies=proxies)  # type: ignore[arg-type]  # fmt: skip
+                                send_info=sender("b", self._a), iq=iq,  # type: ignore[arg-type]
+                                listener=self.b_srv,
+                                connect_timeout=2, io=Socks5Dialer(),
+                                policy=S5BPolicy(dial_direct=True, proxies=proxies))  # fmt: skip
         self._a.append(self.a)
         self._b.append(self.b)
 
@@ -171,7 +174,7 @@ def test_only_known_proxies_are_dialled_at_their_own_address() -> None:
     known = StreamHost("proxy.lit", "192.0.2.7", 7777)
     neg = S5BNegotiation(sid="vj3hs98y", me=JULIET, peer=ROMEO, initiator=False,
                          send_info=nothing, iq=nothing,  # type: ignore[arg-type]
-                         known_proxies=[known])  # fmt: skip
+                         io=Socks5Dialer(), policy=S5BPolicy(proxies=[known]))  # fmt: skip
     cands = [
         j.Candidate("d", "10.0.0.1", 22, ROMEO, j.priority("direct"), "direct"),
         j.Candidate("a", "10.0.0.1", 22, ROMEO, j.priority("assisted"), "assisted"),
@@ -183,7 +186,7 @@ def test_only_known_proxies_are_dialled_at_their_own_address() -> None:
     assert [(c.cid, c.host, c.port) for c in got] == [("p", "192.0.2.7", 7777)]
     lan = S5BNegotiation(sid="vj3hs98y", me=JULIET, peer=ROMEO, initiator=False,
                          send_info=nothing, iq=nothing,  # type: ignore[arg-type]
-                         dial_direct=True)  # fmt: skip
+                         io=Socks5Dialer(), policy=S5BPolicy(dial_direct=True))  # fmt: skip
     assert [c.cid for c in lan.dialable(cands)] == ["d", "a", "t"]
 
 
@@ -201,6 +204,7 @@ async def test_a_full_listener_drops_the_direct_candidate_instead_of_raising() -
     for i in range(2):
         negs.append(S5BNegotiation(sid=f"s{i}", me=JULIET, peer=ROMEO, initiator=False,
                                    send_info=nothing, iq=nothing,  # type: ignore[arg-type]
+                                   io=Socks5Dialer(), policy=S5BPolicy(),
                                    listener=srv))  # fmt: skip
     proxy = StreamHost("proxy.lit", "127.0.0.1", 7777)
     first = reparse(negs[0].local_transport([proxy], [addr]))

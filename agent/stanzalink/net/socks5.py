@@ -191,7 +191,7 @@ async def connect_first(candidates: Iterable[T], dst: str | Callable[[T], str], 
                         timeout: float = 5.0, check_address: bool = True,
                         limit: int = READ_LIMIT) -> tuple[T, Socks5Stream]:  # fmt: skip
     """Try ``candidates`` in the given order (sort XEP-0260 candidates with
-    ``jingle_s5b.by_priority`` first), each within ``timeout`` seconds;
+    ``stanzalink.xep.jingle.s5b.by_priority`` first), each within ``timeout`` seconds;
     ``dst`` is the DST.ADDR or a function of the candidate giving it."""
     failures: list[Socks5Error] = []
     for cand in candidates:
