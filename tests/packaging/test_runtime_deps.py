@@ -241,7 +241,7 @@ def test_every_module_imports_without_dev_dependencies() -> None:
 
 def test_ptest_rdepends_cover_the_on_target_tests() -> None:
     # what run-ptest runs: tests/ without the source-tree and server tests
-    tests = imports(ROOT / "tests", ("integration", "packaging", "test_docs.py"))
+    tests = imports(ROOT / "tests", ("integration", "packaging", "test_docs.py", "test_house.py"))
     have = rdepends() | rdepends("${PN}-ptest")  # ptest packages depend on ${PN}
     missing = {}
     for module in sorted(tests):
@@ -258,5 +258,10 @@ def test_ptest_rdepends_cover_the_on_target_tests() -> None:
             missing[module] = name
     assert missing == {}, f"RDEPENDS:${{PN}}-ptest lacks {missing}"
     run_ptest = (RECIPE.parent / "files" / "run-ptest").read_text()
-    for skipped in ("tests/integration", "tests/packaging", "tests/test_docs.py"):
+    for skipped in (
+        "tests/integration",
+        "tests/packaging",
+        "tests/test_docs.py",
+        "tests/test_house.py",
+    ):
         assert f"--ignore={skipped}" in run_ptest
