@@ -32,7 +32,10 @@ INIT = ROOT / "packaging/S90stanzalink"
 DAEMON = Path(sys.executable).parent / "stanzalink"  # the venv's entry point
 DELAY = 2.0  # STANZALINK_RESPAWN_DELAY
 BUSYBOX = shutil.which("busybox")
-APPLETS = "sh start-stop-daemon sleep logger cat tr grep mkdir chown chmod dirname basename"
+APPLETS = (
+    "sh start-stop-daemon sleep logger cat tr grep mkdir chown chmod dirname basename"
+    " id rm chgrp mkfifo dd"
+)
 
 DEVICE = """[account]
 jid = "device1@example.net"
@@ -70,6 +73,9 @@ class Init:
             "STANZALINK_USER": getpass.getuser(),
             "STANZALINK_RESPAWN_DELAY": str(int(DELAY)),
             "STANZALINK_STOP_TIMEOUT": "20",
+            "STANZALINK_LOGS": str(folder / "logs"),
+            "STANZALINK_REBOOT_DIR": str(folder / "reboot"),
+            "STANZALINK_REBOOT": "/bin/true",  # never the host's reboot
         }
         self.shell = ["/bin/sh"]
         if flavour == "busybox":
@@ -81,6 +87,8 @@ class Init:
                 (applets / name).symlink_to(BUSYBOX)
             self.shell = [str(applets / "sh")]
             self.env["PATH"] = f"{applets}:{self.env['PATH']}"
+            # the script sets a fixed PATH of its own: the applets first there too
+            self.env["STANZALINK_PATH"] = self.env["PATH"]
             self.env["STANZALINK_SH"] = str(applets / "sh")
         elif shutil.which("start-stop-daemon") is None:
             unavailable("no start-stop-daemon")
