@@ -94,6 +94,7 @@ UNIT_KEYS = {
     "NoNewPrivileges": "yes",
     "PrivateTmp": "yes",
     "StateDirectory": "stanzalink",
+    "LogsDirectory": "stanzalink",  # audit_log under ProtectSystem=strict
     "Restart": "on-failure",
     # the agent speaks the notify protocol: READY=1, WATCHDOG=1 from its loop
     "Type": "notify",

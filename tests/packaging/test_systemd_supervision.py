@@ -1,4 +1,5 @@
-"""packaging/stanzalink.service under a real systemd: the agent starts as
+"""packaging/stanzalink.service under a real systemd: its state and logs
+folders are writable in its sandbox, the agent starts as
 Type=notify, its watchdog pings keep it alive, a wedged event loop gets it
 restarted, a killed agent comes back, and a stop ends it for good.
 
@@ -82,6 +83,10 @@ ProtectHome=read-only
 ConfigurationDirectory=
 StandardOutput=append:{INSIDE}/agent.log
 StandardError=append:{INSIDE}/agent.log
+# inside the sandbox: its state and logs folders are writable, the rest of
+# /var/log is not (ProtectSystem=strict)
+ExecStartPre=/bin/sh -c 'echo ok > /var/lib/stanzalink/probe && \\
+    echo ok > /var/log/stanzalink/probe && ! touch /var/log/elsewhere 2>/dev/null'
 # how each run ended, outside the sandbox (+): SERVICE_RESULT, EXIT_CODE, EXIT_STATUS
 ExecStopPost=+/bin/sh -c 'echo "$SERVICE_RESULT $EXIT_CODE $EXIT_STATUS" >> {INSIDE}/results'
 # the stall: sitecustomize makes SIGUSR1 block the event loop's thread;
@@ -237,6 +242,10 @@ def test_the_unit_under_systemd(systemd: NestedSystemd) -> None:
     first = state["MainPID"]
     status = systemd.ctl("status", "stanzalink.service", check=False).stdout
     assert 'Status: "connecting as device1@example.net"' in status, status
+    for folder in ("/var/lib/stanzalink", "/var/log/stanzalink"):
+        assert systemd.run("cat", f"{folder}/probe").stdout == "ok\n", folder
+        mode = systemd.run("stat", "-c", "%a", folder).stdout.strip()
+        assert mode == "700", (folder, mode)
 
     # three watchdog periods: the pings keep it alive, the same process
     time.sleep(3 * WATCHDOG)
