@@ -1,11 +1,13 @@
 """packaging/S90stanzalink with the real agent, under Debian's sh and
 start-stop-daemon and under BusyBox's (ash and its applets first on PATH):
 a killed agent comes back after the pause, an agent that ends cleanly is not
-started again, and stop ends the supervisor and the agent, also when it
-comes during the pause before a respawn."""
+started again (nor is anything else of the script left running), and stop
+ends the supervisor, the agent and the reboot listener, also when it comes
+during the pause before a respawn."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -117,6 +119,21 @@ class Init:
                 found.append(int(entry.name))
         return found
 
+    def started(self) -> list[int]:
+        """Every process the script started (the agent, the supervisor, the
+        reboot listener and its dd), by their environment."""
+        mark = f"STANZALINK_REBOOT_DIR={self.folder}/reboot".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                try:
+                    environ = (entry / "environ").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if mark in environ and not gone(int(entry.name)):
+                    found.append(int(entry.name))
+        return found
+
     def wait_agent(self, other_than: int | None, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -137,8 +154,10 @@ def init(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Init]:
         yield script
     finally:
         script("stop")
-        for pid in script.agents():  # leave nothing behind, whatever the test saw
-            os.kill(pid, signal.SIGKILL)
+        # leave nothing behind, whatever the test saw
+        for pid in {*script.agents(), *script.started()}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def gone(pid: int) -> bool:
@@ -171,7 +190,7 @@ def test_a_killed_agent_comes_back_and_stop_ends_everything(init: Init) -> None:
     assert gone(agent) and gone(supervisor) and init.agents() == []
     assert not init.pidfile.exists()
     time.sleep(DELAY + 1)  # and nothing starts one again
-    assert init.agents() == []
+    assert init.agents() == [] and init.started() == []
     assert "not running" in init("status").stdout and "not running" in init("stop").stdout
 
 
@@ -203,4 +222,5 @@ def test_an_agent_that_ends_cleanly_is_not_started_again(init: Init) -> None:
     assert gone(supervisor), "the supervisor outlived a clean exit"
     time.sleep(DELAY + 1)
     assert init.agents() == []
+    assert init.started() == [], "the reboot listener outlived a clean exit"
     assert "not running" in init("status").stdout
