@@ -62,6 +62,7 @@ mkdir {inside}
 mount --bind "$1" {inside}
 for d in /tmp /var/tmp /var/lib /var/log; do mount -t tmpfs tmpfs "$d"; done
 mount --bind {inside}/console.log /dev/console
+{extra}
 export container=stanzalink-test SYSTEMD_UNIT_PATH={inside}/units
 exec {systemd} --system --unit=stanzalink-test.target --log-target=console --log-level=info
 """
@@ -124,7 +125,15 @@ admin = ["alice@example.net"]
 
 
 class NestedSystemd:
-    def __init__(self, folder: Path) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        dropin: str = DROPIN,
+        units_too: dict[str, str] | None = None,
+        boot_too: str = "",
+    ) -> None:
+        """The unit with `dropin`, `units_too` (name: text) beside it, and
+        `boot_too` run in the namespace before systemd starts."""
         self.folder = folder
         units = folder / "units"
         (units / "stanzalink.service.d").mkdir(parents=True)
@@ -135,12 +144,14 @@ class NestedSystemd:
         unit = unit.replace("/etc/stanzalink/device.toml", f"{INSIDE}/device.toml")
         unit = unit.replace("/usr/bin/stanzalink", f"{sys.executable} -m stanzalink")
         (units / "stanzalink.service").write_text(unit)
-        (units / "stanzalink.service.d/test.conf").write_text(DROPIN)
+        (units / "stanzalink.service.d/test.conf").write_text(dropin)
+        for name, text in (units_too or {}).items():
+            (units / name).write_text(text)
         (units / "stanzalink-test.target").write_text("[Unit]\nDefaultDependencies=no\n")
         (folder / "site/sitecustomize.py").write_text(SITECUSTOMIZE)
         (folder / "device.toml").write_text(DEVICE)
         boot = folder / "boot.sh"
-        boot.write_text(BOOT.format(inside=INSIDE, systemd=SYSTEMD))
+        boot.write_text(BOOT.format(inside=INSIDE, systemd=SYSTEMD, extra=boot_too))
         self.cgroups_before = self._cgroups()
         unshare = ["unshare", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc"]
         with open(folder / "systemd.log", "wb") as out:
