@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 
 # iputils-ping: the console's ping command, which a test runs against 127.0.0.1;
 # systemd, util-linux and busybox: the supervision tests run the unit under a
-# real systemd in a namespace and the SysV script under BusyBox's ash
-DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl iputils-ping systemd util-linux busybox)
+# real systemd in a namespace and the SysV script under BusyBox's ash;
+# nodejs, polkitd, dbus: the polkit rule's test runs it the way
+# polkitd's JavaScript does, then under the real polkitd on a bus of its own,
+# and systemctl reboot goes through dbus, logind and polkitd in a nested systemd
+DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl iputils-ping systemd util-linux busybox nodejs polkitd dbus)
 # --bench: also the C peers that bench/c measures the tokenizer against
 if [ "${1:-}" = "--bench" ]; then
     DEB_PACKAGES+=(g++ pkg-config libxml2-dev libpugixml-dev librapidxml-dev)

@@ -24,10 +24,21 @@ for release in scarthgap wrynose; do
     fi
 done
 
-sh -n packaging/S90stanzalink && echo "S90stanzalink: syntax ok"
-# BusyBox images run it with ash
-if command -v busybox >/dev/null; then
-    busybox sh -n packaging/S90stanzalink && echo "S90stanzalink: syntax ok (busybox ash)"
+for script in packaging/S90stanzalink packaging/request-reboot; do
+    sh -n "$script" && echo "$script: syntax ok"
+    # BusyBox images run it with ash
+    if command -v busybox >/dev/null; then
+        busybox sh -n "$script" && echo "$script: syntax ok (busybox ash)"
+    fi
+done
+# the polkit rule parses (tests/packaging/test_polkit_rule.py exercises it)
+if command -v node >/dev/null; then
+    if node -e 'new Function(require("fs").readFileSync(process.argv[1], "utf8"))' \
+        packaging/10-stanzalink.rules; then
+        echo "10-stanzalink.rules: syntax ok"
+    else
+        status=1
+    fi
 fi
 
 # the wheel matrix for a CI provider with Docker: CPython 3.11-3.14, x86_64,
@@ -46,6 +57,8 @@ if command -v systemd-analyze >/dev/null; then
     if ! systemd-analyze verify "$tmp/stanzalink.service"; then status=1; fi
     score=$(systemd-analyze security --offline=true "$tmp/stanzalink.service" 2>/dev/null | tail -1)
     echo "systemd-analyze security: $score"
+    # at most 1.8 (tests/packaging/test_systemd_unit.py checks it too)
+    echo "$score" | grep -Eq ': (0\.[0-9]|1\.[0-8]) ' || status=1
     rm -rf "$tmp"
 fi
 exit $status

@@ -94,6 +94,7 @@ UNIT_KEYS = {
     "NoNewPrivileges": "yes",
     "PrivateTmp": "yes",
     "StateDirectory": "stanzalink",
+    "LogsDirectory": "stanzalink",  # audit_log under ProtectSystem=strict
     "Restart": "on-failure",
     # the agent speaks the notify protocol: READY=1, WATCHDOG=1 from its loop
     "Type": "notify",
@@ -219,6 +220,9 @@ def test_sysv_script_restarts_the_agent_and_stops_it(tmp_path: Path) -> None:
         "STANZALINK_DAEMON": str(fake),
         "STANZALINK_PIDFILE": str(tmp_path / "agent.pid"),
         "STANZALINK_STATE": str(tmp_path / "state"),
+        "STANZALINK_LOGS": str(tmp_path / "logs"),
+        "STANZALINK_REBOOT_DIR": str(tmp_path / "reboot"),
+        "STANZALINK_REBOOT": "/bin/true",  # never the host's reboot
         "STANZALINK_USER": getpass.getuser(),
         "STANZALINK_RESPAWN_DELAY": "1",
     }

@@ -32,6 +32,7 @@ BR_CONFIG = ROOT / "buildroot/package/python-stanzalink/Config.in"
 YOCTO = {
     "__future__": "core",
     "argparse": "core",
+    "ast": "core",  # inspect (core) imports it
     "asyncio": "asyncio",
     "base64": "netclient",
     "binascii": "core",

@@ -1,4 +1,5 @@
-"""packaging/stanzalink.service under a real systemd: the agent starts as
+"""packaging/stanzalink.service under a real systemd: its state and logs
+folders are writable in its sandbox, the agent starts as
 Type=notify, its watchdog pings keep it alive, a wedged event loop gets it
 restarted, a killed agent comes back, and a stop ends it for good.
 
@@ -61,6 +62,7 @@ mkdir {inside}
 mount --bind "$1" {inside}
 for d in /tmp /var/tmp /var/lib /var/log; do mount -t tmpfs tmpfs "$d"; done
 mount --bind {inside}/console.log /dev/console
+{extra}
 export container=stanzalink-test SYSTEMD_UNIT_PATH={inside}/units
 exec {systemd} --system --unit=stanzalink-test.target --log-target=console --log-level=info
 """
@@ -82,6 +84,10 @@ ProtectHome=read-only
 ConfigurationDirectory=
 StandardOutput=append:{INSIDE}/agent.log
 StandardError=append:{INSIDE}/agent.log
+# inside the sandbox: its state and logs folders are writable, the rest of
+# /var/log is not (ProtectSystem=strict)
+ExecStartPre=/bin/sh -c 'echo ok > /var/lib/stanzalink/probe && \\
+    echo ok > /var/log/stanzalink/probe && ! touch /var/log/elsewhere 2>/dev/null'
 # how each run ended, outside the sandbox (+): SERVICE_RESULT, EXIT_CODE, EXIT_STATUS
 ExecStopPost=+/bin/sh -c 'echo "$SERVICE_RESULT $EXIT_CODE $EXIT_STATUS" >> {INSIDE}/results'
 # the stall: sitecustomize makes SIGUSR1 block the event loop's thread;
@@ -119,7 +125,15 @@ admin = ["alice@example.net"]
 
 
 class NestedSystemd:
-    def __init__(self, folder: Path) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        dropin: str = DROPIN,
+        units_too: dict[str, str] | None = None,
+        boot_too: str = "",
+    ) -> None:
+        """The unit with `dropin`, `units_too` (name: text) beside it, and
+        `boot_too` run in the namespace before systemd starts."""
         self.folder = folder
         units = folder / "units"
         (units / "stanzalink.service.d").mkdir(parents=True)
@@ -130,12 +144,14 @@ class NestedSystemd:
         unit = unit.replace("/etc/stanzalink/device.toml", f"{INSIDE}/device.toml")
         unit = unit.replace("/usr/bin/stanzalink", f"{sys.executable} -m stanzalink")
         (units / "stanzalink.service").write_text(unit)
-        (units / "stanzalink.service.d/test.conf").write_text(DROPIN)
+        (units / "stanzalink.service.d/test.conf").write_text(dropin)
+        for name, text in (units_too or {}).items():
+            (units / name).write_text(text)
         (units / "stanzalink-test.target").write_text("[Unit]\nDefaultDependencies=no\n")
         (folder / "site/sitecustomize.py").write_text(SITECUSTOMIZE)
         (folder / "device.toml").write_text(DEVICE)
         boot = folder / "boot.sh"
-        boot.write_text(BOOT.format(inside=INSIDE, systemd=SYSTEMD))
+        boot.write_text(BOOT.format(inside=INSIDE, systemd=SYSTEMD, extra=boot_too))
         self.cgroups_before = self._cgroups()
         unshare = ["unshare", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc"]
         with open(folder / "systemd.log", "wb") as out:
@@ -237,6 +253,10 @@ def test_the_unit_under_systemd(systemd: NestedSystemd) -> None:
     first = state["MainPID"]
     status = systemd.ctl("status", "stanzalink.service", check=False).stdout
     assert 'Status: "connecting as device1@example.net"' in status, status
+    for folder in ("/var/lib/stanzalink", "/var/log/stanzalink"):
+        assert systemd.run("cat", f"{folder}/probe").stdout == "ok\n", folder
+        mode = systemd.run("stat", "-c", "%a", folder).stdout.strip()
+        assert mode == "700", (folder, mode)
 
     # three watchdog periods: the pings keep it alive, the same process
     time.sleep(3 * WATCHDOG)

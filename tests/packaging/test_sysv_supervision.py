@@ -1,11 +1,13 @@
 """packaging/S90stanzalink with the real agent, under Debian's sh and
 start-stop-daemon and under BusyBox's (ash and its applets first on PATH):
 a killed agent comes back after the pause, an agent that ends cleanly is not
-started again, and stop ends the supervisor and the agent, also when it
-comes during the pause before a respawn."""
+started again (nor is anything else of the script left running), and stop
+ends the supervisor, the agent and the reboot listener, also when it comes
+during the pause before a respawn."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -32,7 +34,10 @@ INIT = ROOT / "packaging/S90stanzalink"
 DAEMON = Path(sys.executable).parent / "stanzalink"  # the venv's entry point
 DELAY = 2.0  # STANZALINK_RESPAWN_DELAY
 BUSYBOX = shutil.which("busybox")
-APPLETS = "sh start-stop-daemon sleep logger cat tr grep mkdir chown chmod dirname basename"
+APPLETS = (
+    "sh start-stop-daemon sleep logger cat tr grep mkdir chown chmod dirname basename"
+    " id rm chgrp mkfifo dd"
+)
 
 DEVICE = """[account]
 jid = "device1@example.net"
@@ -70,6 +75,9 @@ class Init:
             "STANZALINK_USER": getpass.getuser(),
             "STANZALINK_RESPAWN_DELAY": str(int(DELAY)),
             "STANZALINK_STOP_TIMEOUT": "20",
+            "STANZALINK_LOGS": str(folder / "logs"),
+            "STANZALINK_REBOOT_DIR": str(folder / "reboot"),
+            "STANZALINK_REBOOT": "/bin/true",  # never the host's reboot
         }
         self.shell = ["/bin/sh"]
         if flavour == "busybox":
@@ -81,6 +89,8 @@ class Init:
                 (applets / name).symlink_to(BUSYBOX)
             self.shell = [str(applets / "sh")]
             self.env["PATH"] = f"{applets}:{self.env['PATH']}"
+            # the script sets a fixed PATH of its own: the applets first there too
+            self.env["STANZALINK_PATH"] = self.env["PATH"]
             self.env["STANZALINK_SH"] = str(applets / "sh")
         elif shutil.which("start-stop-daemon") is None:
             unavailable("no start-stop-daemon")
@@ -109,6 +119,21 @@ class Init:
                 found.append(int(entry.name))
         return found
 
+    def started(self) -> list[int]:
+        """Every process the script started (the agent, the supervisor, the
+        reboot listener and its dd), by their environment."""
+        mark = f"STANZALINK_REBOOT_DIR={self.folder}/reboot".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                try:
+                    environ = (entry / "environ").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if mark in environ and not gone(int(entry.name)):
+                    found.append(int(entry.name))
+        return found
+
     def wait_agent(self, other_than: int | None, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -129,8 +154,10 @@ def init(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Init]:
         yield script
     finally:
         script("stop")
-        for pid in script.agents():  # leave nothing behind, whatever the test saw
-            os.kill(pid, signal.SIGKILL)
+        # leave nothing behind, whatever the test saw
+        for pid in {*script.agents(), *script.started()}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def gone(pid: int) -> bool:
@@ -163,7 +190,7 @@ def test_a_killed_agent_comes_back_and_stop_ends_everything(init: Init) -> None:
     assert gone(agent) and gone(supervisor) and init.agents() == []
     assert not init.pidfile.exists()
     time.sleep(DELAY + 1)  # and nothing starts one again
-    assert init.agents() == []
+    assert init.agents() == [] and init.started() == []
     assert "not running" in init("status").stdout and "not running" in init("stop").stdout
 
 
@@ -195,4 +222,5 @@ def test_an_agent_that_ends_cleanly_is_not_started_again(init: Init) -> None:
     assert gone(supervisor), "the supervisor outlived a clean exit"
     time.sleep(DELAY + 1)
     assert init.agents() == []
+    assert init.started() == [], "the reboot listener outlived a clean exit"
     assert "not running" in init("status").stdout

@@ -23,6 +23,9 @@ inherit python_setuptools_build_meta ptest systemd update-rc.d useradd
 
 USERADD_PACKAGES = "${PN}"
 USERADD_PARAM:${PN} = "--system --home-dir ${localstatedir}/lib/stanzalink --no-create-home --shell /bin/false --user-group stanzalink"
+# polkit reads its rules as polkitd (the user meta-oe's polkit and oe-core's
+# systemd recipe create the same way)
+USERADD_PARAM:${PN} += "${@bb.utils.contains('DISTRO_FEATURES', 'systemd', '; --system --no-create-home --user-group --home-dir ${sysconfdir}/polkit-1 --shell /sbin/nologin polkitd', '', d)}"
 
 SYSTEMD_SERVICE:${PN} = "stanzalink.service"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
@@ -40,10 +43,24 @@ do_install:append() {
     install -d ${D}${systemd_system_unitdir}
     install -m 0644 ${S}/packaging/stanzalink.service ${D}${systemd_system_unitdir}/stanzalink.service
     sed -i -e 's,/usr/bin/stanzalink,${bindir}/stanzalink,g' ${D}${systemd_system_unitdir}/stanzalink.service
+    # "reboot" under systemd: `systemctl reboot` as the user stanzalink, which
+    # this polkit rule allows and nothing else (docs/deploy.md)
+    if ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'true', 'false', d)}; then
+        install -d -m 0700 ${D}${datadir}/polkit-1/rules.d
+        chown polkitd:root ${D}${datadir}/polkit-1/rules.d
+        install -m 0644 ${S}/packaging/10-stanzalink.rules ${D}${datadir}/polkit-1/rules.d/10-stanzalink.rules
+    fi
     if ${@bb.utils.contains('DISTRO_FEATURES', 'sysvinit', 'true', 'false', d)}; then
         install -d ${D}${sysconfdir}/init.d
         install -m 0755 ${S}/packaging/S90stanzalink ${D}${sysconfdir}/init.d/stanzalink
         sed -i -e 's,/usr/bin/stanzalink,${bindir}/stanzalink,g' ${D}${sysconfdir}/init.d/stanzalink
+        # "reboot" without systemd: the script's root-side listener reboots
+        # when this asks it to (docs/deploy.md)
+        install -d ${D}${libexecdir}/stanzalink
+        install -m 0755 ${S}/packaging/request-reboot ${D}${libexecdir}/stanzalink/request-reboot
+    fi
+    if ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'false', 'true', d)}; then
+        sed -i -e 's,^# reboot_command = .*,reboot_command = ["${libexecdir}/stanzalink/request-reboot"],' ${D}${sysconfdir}/stanzalink/device.toml
     fi
 }
 
@@ -56,7 +73,7 @@ do_install_ptest() {
     install -m 0644 ${S}/pyproject.toml ${D}${PTEST_PATH}/
 }
 
-FILES:${PN} += "${systemd_system_unitdir}/stanzalink.service"
+FILES:${PN} += "${systemd_system_unitdir}/stanzalink.service ${datadir}/polkit-1"
 CONFFILES:${PN} = "${sysconfdir}/stanzalink/device.toml"
 
 # the standard library modules the agent imports, by the package that
