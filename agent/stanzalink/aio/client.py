@@ -47,6 +47,7 @@ from stanzalink.session.sasl import ScramKeys
 from stanzalink.session.sm import QueueFull
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
+from stanzalink.xml.ring import receive_buffer
 
 log = logging.getLogger(__name__)
 
@@ -255,8 +256,9 @@ def server_end_point(der: bytes) -> bytes:
 class _Protocol(asyncio.BufferedProtocol):
     def __init__(self, client: Client, size: int) -> None:
         self.client = client
-        self.buffer = bytearray(size)
-        self.view = memoryview(self.buffer)
+        # the bytes land in the receive ring (C memory when the native module
+        # is built) and the tokenizer reads them there; drained on every read
+        self.ring = receive_buffer(size)
         self.transport: asyncio.Transport | None = None
         self.quickack: socket.socket | None = None
 
@@ -268,7 +270,9 @@ class _Protocol(asyncio.BufferedProtocol):
             self.quickack = sock
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self.view
+        # never empty: every buffer_updated drains the ring (asyncio treats an
+        # empty buffer as a fatal error, and a full ring may not grow)
+        return self.ring.get_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
         if self.quickack is not None:
@@ -276,7 +280,8 @@ class _Protocol(asyncio.BufferedProtocol):
             # would otherwise hold its next stanza ~40 ms for our delayed ACK
             with contextlib.suppress(OSError):
                 self.quickack.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
-        self.client._on_data(self, self.view[:nbytes])
+        self.ring.commit(nbytes)
+        self.client._on_data(self)
 
     def eof_received(self) -> bool | None:
         return False  # close the transport; connection_lost follows
@@ -693,11 +698,18 @@ class Client:
             await asyncio.sleep(0.02)
 
     # ---------------------------------------------------------------- I/O callbacks
-    def _on_data(self, proto: _Protocol, data: memoryview) -> None:
+    def _on_data(self, proto: _Protocol) -> None:
+        ring = proto.ring
         if proto is not self._proto or self.session.state is State.DISCONNECTED:
+            ring.clear()
             return
         try:
-            self.session.receive_data(data, self._now())
+            # the session reads the ring where the transport wrote it; what
+            # it does not take (after a stream error or <proceed/>) is dropped
+            while ring.readable and not self._disconnected():
+                view = ring.peek()
+                self.session.receive_data(view, self._now())
+                ring.consume(len(view))
         except Exception as exc:
             # a bug in the session: its state cannot be trusted, so this
             # connection ends (and the loop reconnects); never out of here,
@@ -709,8 +721,13 @@ class Client:
             self._drain_events()
             self._abort_connection(proto)
             return
+        finally:
+            ring.clear()
         self._flush()
         self._drain_events()
+
+    def _disconnected(self) -> bool:
+        return self.session.state is State.DISCONNECTED
 
     def _abort_connection(self, proto: _Protocol) -> None:
         if proto.transport is not None:
