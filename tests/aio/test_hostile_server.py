@@ -344,7 +344,7 @@ async def test_a_session_ended_at_once_does_not_reset_the_backoff(
         try:
             await until(lambda: server.connections >= 5, 15, "5 connections")
             assert alive(client)
-            assert client._attempt >= 4
+            assert client._reconnect.attempt >= 4
         finally:
             await client.close()
 
