@@ -27,7 +27,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from stanzalink.access import AccessControl, Role
-from stanzalink.aio.client import Client, ClientConfig
+from stanzalink.aio.client import RECONNECT_MAX, Client, ClientConfig
 from stanzalink.config import DeviceConfig
 from stanzalink.errors import StanzaError
 from stanzalink.jid import JID
@@ -82,7 +82,7 @@ def client_config(cfg: DeviceConfig) -> ClientConfig:
         client_key=cfg.client_key,
         scram_keys_file=cfg.scram_keys_file,
         parser_backend=cfg.parser_backend,
-        backoff_cap=float(cfg.section("connection").get("reconnect_max", 300.0)),
+        backoff_cap=float(cfg.section("connection").get("reconnect_max", RECONNECT_MAX)),
     )
 
 

@@ -30,6 +30,7 @@ from stanzalink.errors import LocalProtocolError, RemoteProtocolError
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.logsafe import escape_controls
 from stanzalink.ratelog import RateLimitedLog
+from stanzalink.session import KEEPALIVE
 from stanzalink.session import password as pwchange
 from stanzalink.session.events import (
     Authenticated,
@@ -179,7 +180,7 @@ class SessionConfig(Record):
         stream_management: bool = True,
         resume_max: int | None = 600,  # seconds we ask the server to keep the session
         csi_inactive: bool = True,
-        keepalive: float = 300.0,  # seconds without inbound data before we probe
+        keepalive: float = KEEPALIVE,  # seconds without inbound data before we probe
         keepalive_timeout: float | None = None,  # default: equal to keepalive
         whitespace_keepalive: float | None = None,  # seconds of outbound silence; None: off
         ack_every: int = 8,  # ask for an ack after this many unacknowledged stanzas
