@@ -29,6 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import bench_inbound
 import bench_parsers
 import corpus
 from bench_parsers import BenchError
@@ -374,15 +375,15 @@ def markdown(result: dict[str, Any], png_rel: str | None, json_rel: str) -> str:
     return "\n".join(lines)
 
 
-def update_readme(section: str) -> bool:
+def update_readme(section: str, start: str = START, end: str = END) -> bool:
     """Replace the text between the markers; False when they are missing."""
     if not README.exists():
         return False
     text = README.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
-    if text.count(START) != 1 or text.count(END) != 1 or not pattern.search(text):
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    if text.count(start) != 1 or text.count(end) != 1 or not pattern.search(text):
         return False
-    new = pattern.sub(lambda _m: f"{START}\n{section}\n{END}", text, count=1)
+    new = pattern.sub(lambda _m: f"{start}\n{section}\n{end}", text, count=1)
     if new != text:
         README.write_text(new, encoding="utf-8")
     return True
@@ -451,6 +452,10 @@ def main(argv: list[str] | None = None) -> int:
             ratio = c[f"ratio_mb_s_vs_{key}"]
             log(f"  {key} {row['mb_per_s']:.0f} MB/s, stanzalink/{key} {ratio:.2f}")
 
+    inbound_n = min(n, 20_000)
+    log(f"inbound path, socket/TLS bytes to events: {inbound_n:,} stanzas, bytearray vs ring")
+    inbound = bench_inbound.run(inbound_n, reps)
+
     info["loadavg_end"] = list(os.getloadavg())
     command = "python bench/run.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip()
     r = ratios(py["rows"], c)
@@ -475,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         "c": c,
         "ratios": r,
         "goals": goals(r),
+        "inbound": inbound,
     }
     result["meta"]["wall_s"] = round(time.perf_counter() - t_start, 1)
 
@@ -505,6 +511,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         log(f"README.md has no {START} ... {END} markers; the section would be:\n")
         print(section)
+    inbound_section = bench_inbound.markdown(inbound)
+    if not (args.quick or args.no_readme) and not update_readme(
+        inbound_section, bench_inbound.START, bench_inbound.END
+    ):
+        log(f"README.md has no {bench_inbound.START} markers; the inbound table would be:\n")
+        print(inbound_section)
     log(f"done in {result['meta']['wall_s']:.0f} s")
     return 0
 

@@ -30,7 +30,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from stanzalink.access import AccessControl, Role
-from stanzalink.aio.client import Client, ClientConfig
+from stanzalink.aio.client import RECONNECT_MAX, Client, ClientConfig
 from stanzalink.commands.plugins import registry_for
 from stanzalink.commands.registry import Registry
 from stanzalink.config import DeviceConfig
@@ -99,7 +99,7 @@ def client_config(cfg: DeviceConfig) -> ClientConfig:
         client_key=cfg.client_key,
         scram_keys_file=cfg.scram_keys_file,
         parser_backend=cfg.parser_backend,
-        backoff_cap=float(cfg.section("connection").get("reconnect_max", 300.0)),
+        backoff_cap=float(cfg.section("connection").get("reconnect_max", RECONNECT_MAX)),
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from stanzalink.jid import JID, InvalidJID
+from stanzalink.session import KEEPALIVE
 
 
 class ConfigError(ValueError):
@@ -37,7 +38,7 @@ class DeviceConfig:
     client_cert: str | None = None
     client_key: str | None = None
     scram_keys_file: str | None = None
-    keepalive: float = 300.0
+    keepalive: float = KEEPALIVE
     keepalive_timeout: float | None = None
     whitespace_keepalive: float | None = None
     stream_management: bool = True
@@ -605,7 +606,7 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
         client_cert=server.get("client_cert"),
         client_key=server.get("client_key"),
         scram_keys_file=keys_file,
-        keepalive=conn.get("keepalive", 300.0),
+        keepalive=conn.get("keepalive", KEEPALIVE),
         keepalive_timeout=conn.get("keepalive_timeout"),
         whitespace_keepalive=conn.get("whitespace_keepalive"),
         stream_management=conn.get("stream_management", True),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stanzalink.aio.client import backoff_delay, uniform
+from stanzalink.aio.reconnect import backoff_delay, uniform
 
 
 def test_full_jitter_within_the_capped_exponential() -> None:

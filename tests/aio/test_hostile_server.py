@@ -344,7 +344,7 @@ async def test_a_session_ended_at_once_does_not_reset_the_backoff(
         try:
             await until(lambda: server.connections >= 5, 15, "5 connections")
             assert alive(client)
-            assert client._attempt >= 4
+            assert client._reconnect.attempt >= 4
         finally:
             await client.close()
 
@@ -522,3 +522,42 @@ async def test_without_srv_records_the_log_names_the_fallback_and_the_key(
         "_xmpp-client._tcp.nosuch.invalid, so the JID's domain; set [server] host to the "
         "server's address if it is elsewhere): "
     )
+
+
+@pytest.mark.parametrize("ring", ["native", "python"])
+async def test_stanzas_cut_across_reads_of_a_small_ring_all_arrive(
+    ring: str, certs: tuple[Path, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receive ring is drained on every read, so a 64-byte ring carries
+    a stream of larger stanzas over TLS, whichever ring it is."""
+    from stanzalink.xml import _native
+
+    if ring == "native" and not _native.AVAILABLE:
+        pytest.skip("native module not built")
+    if ring == "python":  # the client as where no native module is built
+        monkeypatch.setattr(_native, "AVAILABLE", False)
+    ca, ctx = certs
+    bodies = [f"message {i} " + "x" * (i * 7) for i in range(40)]
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await login(reader, writer, ctx)
+        for body in bodies:
+            writer.write(f"<message from='a@{DOMAIN}/x'><body>{body}</body></message>".encode())
+        await writer.drain()
+        await read_until(reader, rb"</stream:stream>")
+        writer.write(b"</stream:stream>")
+        await writer.drain()
+
+    got: list[str] = []
+    async with Server(script) as server:
+        client = make_client(server.port, ca, read_buffer=64)
+        client.on_message(lambda m: got.append(m.findtext("{jabber:client}body") or ""))
+        await client.start()
+        try:
+            await until(lambda: len(got) == len(bodies), 10, "every message")
+            assert client.session.state.name == "ONLINE"
+            ring_type = type(client._proto.ring).__name__ if client._proto else ""
+            assert ring_type == ("Ring" if ring == "native" else "ByteRing")
+        finally:
+            await client.close()
+    assert got == bodies

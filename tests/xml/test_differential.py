@@ -53,6 +53,14 @@ def test_hostile_at_start(name: str, data: bytes, cond: str | None) -> None:
     same_everywhere(data, [1, 2, 3])
 
 
+@pytest.mark.parametrize("after", [b"", b" \n", b" x", b"<a/>"])
+def test_self_closed_stream_header(after: bytes) -> None:
+    """The empty stream: open and close at once, whatever the chunking
+    (libexpat fed a byte at a time reports the end after the '>')."""
+    out = same_everywhere(HEADER[:-1] + b"/>" + after, [len(HEADER) - 1, len(HEADER)])
+    assert out[-1] == ("close" if after.strip() == b"" else "error not-well-formed")
+
+
 @pytest.mark.parametrize(("name", "body"), VALID, ids=[v[0] for v in VALID])
 def test_valid(name: str, body: bytes) -> None:
     out = same_everywhere(HEADER + body + CLOSE, [len(HEADER) + 1, len(HEADER) + 9])

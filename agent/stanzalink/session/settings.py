@@ -6,6 +6,7 @@ from __future__ import annotations
 from stanzalink._value import Record, Value, _set
 from stanzalink.errors import LocalProtocolError
 from stanzalink.jid import JID
+from stanzalink.session import KEEPALIVE
 from stanzalink.session.sasl import ScramKeys
 
 
@@ -44,7 +45,7 @@ class SessionConfig(Record):
         stream_management: bool = True,
         resume_max: int | None = 600,  # seconds we ask the server to keep the session
         csi_inactive: bool = True,
-        keepalive: float = 300.0,  # seconds without inbound data before we probe
+        keepalive: float = KEEPALIVE,  # seconds without inbound data before we probe
         keepalive_timeout: float | None = None,  # default: equal to keepalive
         whitespace_keepalive: float | None = None,  # seconds of outbound silence; None: off
         ack_every: int = 8,  # ask for an ack after this many unacknowledged stanzas

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from stanzalink.access import AccessControl, Role
 from stanzalink.errors import StanzaError
 from stanzalink.jid import JID
+from stanzalink.stanza import error_reply, result_reply
 from stanzalink.xml import Element
-from stanzalink.xml.builder import E, sub
 
 if TYPE_CHECKING:
     import asyncio
@@ -167,29 +167,3 @@ class Feature:
 
     async def stop(self) -> None:
         """The agent stops: end transfers, sessions, tasks."""
-
-
-def result_reply(iq: Element, payload: ET.Element | None = None) -> ET.Element:
-    """An IQ result for ``iq`` with an optional payload."""
-    reply = E(
-        "{jabber:client}iq", {"type": "result", "id": iq.get("id") or "", "to": iq.get("from")}
-    )
-    if payload is not None:
-        reply.append(payload)
-    return reply
-
-
-def error_reply(
-    stanza: Element, condition: str, etype: str = "cancel", text: str = ""
-) -> ET.Element:
-    """An error reply (RFC 6120 §8.3) to a message, presence or IQ."""
-    kind = stanza.tag.split("}", 1)[1]
-    attrs = {"type": "error", "to": stanza.get("from")}
-    if stanza.get("id") is not None:
-        attrs["id"] = stanza.get("id") or ""
-    reply = E("{jabber:client}" + kind, attrs)
-    err = sub(reply, "{jabber:client}error", {"type": etype})
-    sub(err, "{urn:ietf:params:xml:ns:xmpp-stanzas}" + condition)
-    if text:
-        sub(err, "{urn:ietf:params:xml:ns:xmpp-stanzas}text", text=text)
-    return reply

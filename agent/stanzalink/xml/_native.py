@@ -1,13 +1,15 @@
 """The one module that touches the cffi binding of the C core.
 
-Everything above this module sees Python objects only: :class:`RawFeed`
-tuples of copied bytes and memoryviews.  One C call per chunk, one more to
-pack its events, node table and string pool, and one copy of that.
+Everything above this module sees Python objects only: a feed's packed
+events, node table and string pool as :data:`Packed` (memoryviews over one
+copy of the C arena), a stream fault as :class:`Fault`, and the receive
+:class:`Ring` as memoryviews of its free and readable space.  One C call per
+chunk tokenizes and packs; one copy brings the pack into Python.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from stanzalink.xml.limits import DEFAULT_LIMITS, check_limits
 
@@ -35,27 +37,40 @@ CONDITIONS = (
     "unsupported-encoding",
 )
 
-_PACKED_WORDS = 4  # SL_PACKED_WORDS: kind | tag_id << 8, node_start, node_count, pool_start
-_NODE_WORDS = 8
+# SL_PACKED_WORDS: head (tag_id, or SL_TAG_IDS + kind), node_start, node_count, pool_start
+PACKED_WORDS = 4
+NODE_WORDS = 8
+TAG_IDS = 32  # SL_TAG_IDS
+# the packed heads of the events other than numbered stanzas
+HEAD_OPEN = TAG_IDS + 1
+HEAD_STANZA = TAG_IDS + 2
+HEAD_CLOSE = TAG_IDS + 3
+HEAD_SKIP = TAG_IDS + 4
+
+# What one feed completed, from a single copy of the packed arena
+# (sl_tok_feed_pack): the packed events and the node table as "I" views into
+# ``blob``, and the byte offset in ``blob`` where the string pool starts.
+Packed = tuple[memoryview, memoryview, bytes, int]
 
 
-class RawFeed(NamedTuple):
-    """What one feed produced, from a single copy of the C arena
-    (``sl_tok_pack``): ``blob`` holds the packed events, the nodes and the
-    pool; ``events`` and ``nodes`` are "I" views into it, and the pool is
-    ``blob`` from ``pool_off`` on."""
+class Fault(Exception):
+    """The peer broke the stream: an RFC 6120 condition, a message, where
+    it was found, and what the same feed completed before it."""
 
-    consumed: int
-    n_events: int
-    events: memoryview  # "I", _PACKED_WORDS words per event
-    nodes: memoryview  # "I", 8 words per node
-    blob: bytes
-    pool_off: int
-    error: tuple[str, str, int, int, int] | None
-
-
-_EMPTY = memoryview(b"").cast("I")
-_raw = tuple.__new__  # a RawFeed without the Python-level namedtuple __new__
+    def __init__(
+        self,
+        condition: str,
+        message: str,
+        byte_offset: int,
+        line: int,
+        column: int,
+        completed: Packed | None,
+    ) -> None:
+        super().__init__(message)
+        self.condition = condition
+        self.message = message
+        self.where = (byte_offset, line, column)
+        self.completed = completed
 
 
 class Tokenizer:
@@ -72,6 +87,8 @@ class Tokenizer:
     ) -> None:
         if not AVAILABLE:
             raise RuntimeError(f"the native module is not available: {IMPORT_ERROR}")
+        if (lib.SL_TAG_IDS, lib.SL_PACKED_WORDS) != (TAG_IDS, PACKED_WORDS):
+            raise RuntimeError("the native module does not match this _native.py")
         checked = check_limits(
             {
                 "max_stanza_bytes": max_stanza_bytes,
@@ -98,54 +115,64 @@ class Tokenizer:
     def memory(self) -> int:
         return int(lib.sl_tok_memory(self._tok))
 
-    def feed(self, data: bytes | bytearray | memoryview, max_events: int = 0) -> RawFeed:
-        # bytes go to the C call as they are; other buffers through from_buffer
-        buf = data if type(data) is bytes else ffi.from_buffer(data)
-        rc = lib.sl_tok_feed(self._tok, buf, len(data), max_events, self._consumed)
-        return self._collect(rc)
+    @property
+    def consumed(self) -> int:
+        """Bytes taken from the data of the last feed."""
+        return int(self._consumed[0])
 
-    def _collect(self, rc: int) -> RawFeed:
-        tok = self._tok
-        error = None
-        if rc < 0:
-            if rc != lib.SL_E_STREAM:
-                raise RuntimeError(_local_error(rc))
-            err = lib.sl_tok_error(tok)
-            error = (
-                CONDITIONS[err.condition],
-                ffi.string(err.message).decode("utf-8", "replace"),
-                int(err.byte_offset),
-                int(err.line),
-                int(err.column),
-            )
-        elif rc == 0:
-            return _raw(RawFeed, (self._consumed[0], 0, _EMPTY, _EMPTY, b"", 0, None))
+    def feed(self, data: bytes | bytearray | memoryview, max_events: int = 0) -> Packed | None:
+        """Tokenize ``data`` (read in place: a bytes object as it is, any
+        other buffer through its pointer); return what it completed, or
+        None when it completed nothing.  A fault raises :class:`Fault`.
+        The arena is copied once, into the returned ``blob``."""
         packed = self._packed
-        if lib.sl_tok_pack(tok, packed) < 0:
-            raise MemoryError("out of memory in the tokenizer")
-        n_ev = packed.events
-        if n_ev == 0:
-            return _raw(RawFeed, (self._consumed[0], 0, _EMPTY, _EMPTY, b"", 0, error))
-        blob = ffi.unpack(packed.data, packed.size)
-        view = memoryview(blob)
+        rc = _lib.sl_tok_feed_pack(
+            self._tok, data if type(data) is bytes else _ffi.from_buffer(data), len(data),
+            max_events, self._consumed, packed,
+        )  # fmt: skip
+        if rc <= 0:
+            if rc == 0:
+                return None
+            raise self._fault(rc)
+        blob = _ffi.unpack(packed.data, packed.size)
+        # one "I" view of the whole (its size is a multiple of 4): the
+        # events are its first words, the nodes the words up to the pool
+        words = memoryview(blob).cast("I")
         nodes_off = packed.nodes_off
         pool_off = packed.pool_off
-        return _raw(
-            RawFeed,
-            (
-                self._consumed[0],
-                n_ev,
-                view[:nodes_off].cast("I"),
-                view[nodes_off:pool_off].cast("I"),
-                blob,
-                pool_off,
-                error,
-            ),
+        return (words[: nodes_off >> 2], words[nodes_off >> 2 : pool_off >> 2], blob, pool_off)
+
+    def _fault(self, rc: int) -> Exception:
+        if rc != lib.SL_E_STREAM:
+            return RuntimeError(_local_error(rc))
+        err = lib.sl_tok_error(self._tok)
+        completed = None
+        packed = self._packed
+        if packed.events:
+            blob = ffi.unpack(packed.data, packed.size)
+            words = memoryview(blob).cast("I")
+            nodes = words[packed.nodes_off >> 2 : packed.pool_off >> 2]
+            completed = (words[: packed.nodes_off >> 2], nodes, blob, int(packed.pool_off))
+        return Fault(
+            CONDITIONS[err.condition],
+            ffi.string(err.message).decode("utf-8", "replace"),
+            int(err.byte_offset),
+            int(err.line),
+            int(err.column),
+            completed,
         )
+
+    def skip_detail(self, k: int) -> tuple[int, int, int]:
+        """The limit crossed (SL_LIMIT_*) and the byte range of the skip
+        event numbered ``k`` in the last feed."""
+        e = lib.sl_tok_events(self._tok, ffi.NULL)[k]
+        return int(e.limit), int(e.byte_start), int(e.byte_end)
 
 
 class Ring:
-    """A bounded byte ring the transport writes into (see ringbuf.h)."""
+    """The bounded receive buffer (see ringbuf.h): the transport writes into
+    its free space, the tokenizer reads the written bytes where they lie.
+    The capacity is fixed: a full ring offers no space, it never grows."""
 
     def __init__(self, capacity: int) -> None:
         if not AVAILABLE:
@@ -156,11 +183,9 @@ class Ring:
         if ring == ffi.NULL:
             raise MemoryError("sl_ring_new failed")
         self._ring = ffi.gc(ring, lib.sl_ring_free)
-        self._ptr = ffi.new("uint8_t **")
-
-    @property
-    def capacity(self) -> int:
-        return int(lib.sl_ring_capacity(self._ring))
+        self._wptr = ffi.new("uint8_t **")
+        self._rptr = ffi.new("const uint8_t **")
+        self.capacity = capacity
 
     @property
     def readable(self) -> int:
@@ -171,24 +196,32 @@ class Ring:
         return int(lib.sl_ring_writable(self._ring))
 
     def get_buffer(self) -> memoryview:
-        n = lib.sl_ring_write_ptr(self._ring, self._ptr)
-        return memoryview(ffi.buffer(self._ptr[0], n))
+        """The contiguous free region (empty when the ring is full)."""
+        n = lib.sl_ring_write_ptr(self._ring, self._wptr)
+        return memoryview(ffi.buffer(self._wptr[0], n))
 
     def commit(self, n: int) -> None:
+        """Mark ``n`` bytes of the last :meth:`get_buffer` region written."""
         if n < 0 or lib.sl_ring_commit(self._ring, n) != 0:
             raise ValueError(f"commit({n}) exceeds the region handed out")
 
+    def peek(self) -> memoryview:
+        """The contiguous readable region starting at the oldest byte (a
+        view of the ring's own memory: valid until the next consume/clear)."""
+        n = lib.sl_ring_read_ptr(self._ring, self._rptr)
+        return memoryview(ffi.buffer(self._rptr[0], n))
+
+    def consume(self, n: int) -> None:
+        if n < 0 or lib.sl_ring_consume(self._ring, n) != 0:
+            raise ValueError(f"consume({n}) exceeds the bytes stored")
+
     def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Copy bytes in (a transport that hands over bytes objects);
+        returns how many fitted."""
         return int(lib.sl_ring_write(self._ring, ffi.from_buffer(data), len(data)))
 
     def clear(self) -> None:
         lib.sl_ring_clear(self._ring)
-
-    def feed(self, tok: Tokenizer, max_events: int = 0) -> RawFeed:
-        before = self.readable
-        rc = lib.sl_ring_feed(self._ring, tok._tok, max_events)
-        tok._consumed[0] = before - self.readable
-        return tok._collect(rc)
 
 
 def _local_error(rc: int) -> str:

@@ -387,8 +387,10 @@ class ExpatTokenizer:
         i = index - self._raw_base
         while True:
             m = _TAG_END.search(raw, i)
-            if m is None:  # pragma: no cover - expat only reports complete tags
-                return self._offset
+            if m is None:
+                # libexpat fed a byte at a time reports the end of an empty
+                # element after its '>', the last byte fed so far
+                return self._raw_base + len(raw)
             ch = raw[m.start()]
             if ch == 0x3E:  # '>'
                 return self._raw_base + m.start() + 1

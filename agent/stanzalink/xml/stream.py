@@ -64,28 +64,20 @@ class _Chunk(tuple[memoryview, memoryview, bytes, int]):
 
 _DocSource = Callable[[int], tuple[Doc, int]]
 _new_lazy: Callable[[], Element] = LazyElement  # type: ignore[assignment] # (no-argument __init__)
-_ffi = _native.ffi
-_lib = _native.lib
 _new_chunk = tuple.__new__
-_PACKED = 4  # words per packed event (SL_PACKED_WORDS)
-_TAG_IDS = 32  # SL_TAG_IDS (checked against the binding in NativeBackend)
+_PACKED = _native.PACKED_WORDS
+_TAG_IDS = _native.TAG_IDS
 
 
 class NativeBackend:
-    """Adapter from the C tokenizer's node tables to events.
-
-    The per-feed path is written out here rather than through
-    :meth:`_native.Tokenizer.feed`: one C call to tokenize, one to pack the
-    arena, one copy of it, and per stanza a lazy view and one list lookup
-    for its tag."""
+    """Adapter from the C tokenizer's packed node tables to events: per
+    feed one call into :class:`_native.Tokenizer` (one C call to tokenize
+    and pack, one copy of the pack), and per stanza a lazy view and one
+    list lookup for its tag."""
 
     def __init__(self, **limits: int) -> None:
         self._tok = _native.Tokenizer(**limits)
-        if _lib.SL_TAG_IDS != _TAG_IDS or _lib.SL_PACKED_WORDS != _PACKED:
-            raise RuntimeError("the native module does not match this stream.py")
-        self._c = self._tok._tok
-        self._consumed = self._tok._consumed
-        self._packed = self._tok._packed
+        self._feed = self._tok.feed
         # tag strings by packed event head (the tag_id of a numbered
         # stanza name, the same string for the handle's life); the heads of
         # other events (SL_TAG_IDS + kind) stay None
@@ -101,28 +93,17 @@ class NativeBackend:
     def feed(
         self, data: bytes | bytearray | memoryview, max_events: int = 0
     ) -> tuple[list[Event], int]:
-        return self.feed_events(data, max_events), self._consumed[0]
+        return self.feed_events(data, max_events), self._tok.consumed
 
     def feed_events(self, data: bytes | bytearray | memoryview, max_events: int = 0) -> list[Event]:
-        packed = self._packed
-        rc = _lib.sl_tok_feed_pack(
-            self._c, data if type(data) is bytes else _ffi.from_buffer(data), len(data),
-            max_events, self._consumed, packed,
-        )  # fmt: skip
-        if rc <= 0:
-            if rc == 0:
-                return []
-            return self._fault(rc)
-        blob = _ffi.unpack(packed.data, packed.size)
-        # one "I" view of the whole (its size is a multiple of 4): the
-        # events are its first words, the nodes the words up to the pool
-        words = memoryview(blob).cast("I")
-        nodes_off = packed.nodes_off
-        pool_off = packed.pool_off
-        ev = words[: nodes_off >> 2]
-        chunk: _DocSource = _new_chunk(  # type: ignore[assignment]
-            _Chunk, (ev, words[nodes_off >> 2 : pool_off >> 2], blob, pool_off)
-        )
+        try:
+            packed = self._feed(data, max_events)
+        except _native.Fault as fault:
+            raise self._stream_error(fault) from None
+        if packed is None:
+            return []
+        chunk: _DocSource = _new_chunk(_Chunk, packed)  # type: ignore[assignment]
+        ev = packed[0]
         tags = self._tags
         events: list[Event] = [None] * (len(ev) // _PACKED)  # type: ignore[list-item] # (all filled below)
         for k, head in enumerate(ev[::_PACKED]):
@@ -139,37 +120,23 @@ class NativeBackend:
                 events[k] = self._first(chunk, k, head)
         return events
 
-    def _fault(self, rc: int) -> list[Event]:
-        if rc != _lib.SL_E_STREAM:
-            raise RuntimeError(_native._local_error(rc))
-        err = _lib.sl_tok_error(self._c)
-        condition = _native.CONDITIONS[err.condition]
-        message = _ffi.string(err.message).decode("utf-8", "replace")
-        where = (int(err.byte_offset), int(err.line), int(err.column))
+    def _stream_error(self, fault: _native.Fault) -> StreamError:
         # the events completed before the fault (packed by the same call)
-        events = self._completed()
-        raise StreamError(condition, message, *where, events)
-
-    def _completed(self) -> list[Event]:
-        """The events packed by the last feed (after a fault)."""
-        packed = self._packed
-        if not packed.events:
-            return []
-        blob = _ffi.unpack(packed.data, packed.size)
-        words = memoryview(blob).cast("I")
-        ev = words[: packed.nodes_off >> 2]
-        nodes = words[packed.nodes_off >> 2 : packed.pool_off >> 2]
-        chunk: _DocSource = _new_chunk(_Chunk, (ev, nodes, blob, packed.pool_off))  # type: ignore[assignment]
-        return [self._first(chunk, k, head) for k, head in enumerate(ev[::_PACKED])]
+        events: list[Event] = []
+        if fault.completed is not None:
+            chunk: _DocSource = _new_chunk(_Chunk, fault.completed)  # type: ignore[assignment]
+            ev = fault.completed[0]
+            events = [self._first(chunk, k, head) for k, head in enumerate(ev[::_PACKED])]
+        return StreamError(fault.condition, fault.message, *fault.where, events)
 
     def _first(self, chunk: _DocSource, k: int, head: int) -> Event:
         """An event other than a stanza with a known tag."""
-        if head == _TAG_IDS + 1:  # SL_EV_OPEN
+        if head == _native.HEAD_OPEN:
             doc, count = chunk(k)
             return _stream_open(doc, count)
-        if head == _TAG_IDS + 3:  # SL_EV_CLOSE
+        if head == _native.HEAD_CLOSE:
             return _CLOSE
-        if head == _TAG_IDS + 4:  # SL_EV_SKIP
+        if head == _native.HEAD_SKIP:
             return self._skipped(chunk, k)
         # a stanza, numbered (its tag is kept for the next ones) or not
         doc, count = chunk(k)
@@ -182,7 +149,6 @@ class NativeBackend:
         """A skip event: its tag and from/to/id/type from its nodes, its
         limit and byte range from the C event (the k-th of the last feed)."""
         doc, count = chunk(k)
-        e = _lib.sl_tok_events(self._c, _ffi.NULL)[k]
         n = doc.n
         local = doc.s(n[4], n[5])
         tag = f"{{{doc.s(n[2], n[3])}}}{local}" if n[3] else local
@@ -190,10 +156,9 @@ class NativeBackend:
         for i in range(1, count):
             b = i * WORDS
             attrib[doc.s(n[b + 4], n[b + 5])] = doc.s(n[b + 6], n[b + 7])
-        limit = SKIP_LIMITS[e.limit]
-        return StanzaSkipped(
-            limit, tag, attrib, int(e.byte_start), int(e.byte_end), self._limits[limit]
-        )
+        which, start, end = self._tok.skip_detail(k)
+        limit = SKIP_LIMITS[which]
+        return StanzaSkipped(limit, tag, attrib, start, end, self._limits[limit])
 
 
 def _stream_open(doc: Doc, count: int) -> StreamOpen:

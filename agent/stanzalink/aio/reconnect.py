@@ -1,0 +1,134 @@
+"""When and where the client connects next: capped exponential backoff
+with full jitter, see-other-host redirects, [server] host or SRV."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from stanzalink.aio.config import ClientConfig
+from stanzalink.aio.dns import Resolver, Target, xmpp_targets
+from stanzalink.session.events import Closed, Retry
+
+__all__ = ["Reconnect", "backoff_delay", "parse_redirect", "uniform"]
+
+log = logging.getLogger("stanzalink.aio.client")  # the client's log lines keep one name
+
+
+def uniform(low: float, high: float) -> float:
+    """A uniformly random float in [low, high] from the OS (no random module
+    to import on a small device)."""
+    return low + (high - low) * int.from_bytes(os.urandom(7), "big") / (2**56 - 1)
+
+
+def backoff_delay(
+    attempt: int, base: float, cap: float, rand: Callable[[float, float], float] = uniform
+) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base*2^n)]."""
+    return rand(0, min(cap, base * (2 ** min(attempt, 30))))
+
+
+def parse_redirect(text: str, default_port: int) -> tuple[str, int] | None:
+    """A see-other-host target (RFC 6120 §4.9.3.19: a domain name, an IPv4
+    address or a bracketed IPv6 address, each with an optional port) as
+    (host, port), or None when it is not one."""
+    import ipaddress
+
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            return None
+        port_text = rest[1:] if rest else ""
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+    else:
+        if text.count(":") == 1:
+            host, _, port_text = text.partition(":")
+        elif ":" in text:
+            return None
+        labels = host.rstrip(".").split(".")
+        if not host or len(host) > 253:
+            return None
+        for label in labels:
+            if not 0 < len(label) <= 63 or label.startswith("-") or label.endswith("-"):
+                return None
+            try:
+                ascii_label = label.encode("idna").decode("ascii")
+            except UnicodeError:
+                return None
+            if not all(ch.isalnum() or ch == "-" for ch in ascii_label):
+                return None
+    port = default_port
+    if port_text or text.endswith(":"):
+        if not (port_text.isascii() and port_text.isdigit() and len(port_text) <= 5):
+            return None
+        port = int(port_text)
+    if not 0 < port < 65536:
+        return None
+    return host, port
+
+
+class Reconnect:
+    """The attempt and redirect counts across connections, the wait before
+    the next attempt, and the targets to try."""
+
+    def __init__(self, config: ClientConfig, resolver: Resolver | None = None) -> None:
+        self.config = config
+        self.resolver = resolver
+        self.attempt = 0
+        self.redirects = 0  # consecutive redirects followed
+        self.targets_from = ""  # where the last targets came from, for the log
+
+    def next_delay(self, retry: Retry, now: float, online_since: float | None) -> float:
+        """The wait before the next attempt: capped exponential backoff with
+        full jitter.  The count of attempts starts again only after a session
+        stayed online ``stable_after`` seconds, so a stanza or a server that
+        ends every session at once cannot make a hot loop."""
+        c = self.config
+        if online_since is not None and now - online_since >= c.stable_after:
+            self.attempt = 0
+            self.redirects = 0
+        if retry is Retry.SLOW:
+            delay = backoff_delay(self.attempt, c.slow_base, c.slow_cap)
+            delay = max(delay, min(c.slow_base, c.slow_cap) / 2)
+        else:  # BACKOFF, and NOW (a restart or a redirect): from under a second up
+            delay = backoff_delay(self.attempt, c.backoff_base, c.backoff_cap)
+        self.attempt += 1
+        return delay
+
+    async def targets(self, last_close: Closed | None) -> list[Target]:
+        c = self.config
+        redirect = last_close.redirect if last_close else None
+        if redirect:
+            where = parse_redirect(redirect, c.port)
+            if where is None:
+                log.warning("ignoring the server's redirect to %r: not a host[:port]", redirect)
+            elif self.redirects >= c.max_redirects:
+                log.warning(
+                    "ignoring the server's redirect to %r: %d redirects in a row",
+                    redirect,
+                    self.redirects,
+                )
+                self.redirects = 0
+            else:
+                self.redirects += 1
+                log.info("following the server's redirect to %s:%d", *where)
+                self.targets_from = "the server's redirect"
+                return [Target(where[0], where[1], c.direct_tls)]
+        if c.host:
+            self.targets_from = "[server] host"
+            return [Target(c.host, c.port, c.direct_tls)]
+        resolver = self.resolver or Resolver(c.nameservers)
+        targets = await xmpp_targets(c.jid.domain, resolver)
+        if targets == [Target(c.jid.domain, 5222, False)]:
+            self.targets_from = (
+                f"no SRV record for _xmpp-client._tcp.{c.jid.domain}, so the JID's domain; "
+                "set [server] host to the server's address if it is elsewhere"
+            )
+        else:
+            self.targets_from = f"the SRV records of {c.jid.domain}"
+        return targets

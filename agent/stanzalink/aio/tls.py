@@ -1,0 +1,63 @@
+"""TLS for the client: the context it connects with, and the channel
+bindings the session may use."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import ssl
+
+from stanzalink.aio.config import ClientConfig
+from stanzalink.session.core import TLSInfo
+
+__all__ = ["server_end_point", "ssl_context", "tls_info"]
+
+log = logging.getLogger("stanzalink.aio.client")  # the client's log lines keep one name
+
+
+def ssl_context(c: ClientConfig) -> ssl.SSLContext:
+    """The context for direct TLS or STARTTLS: TLS 1.2 or later, the CA
+    file or the system's, the client certificate when configured."""
+    ctx = ssl.create_default_context(cafile=c.ca_file)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if c.tls_max_version:
+        ctx.maximum_version = {
+            "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+            "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+        }[c.tls_max_version]
+    if not c.verify_tls:
+        log.warning(
+            "TLS CERTIFICATE VERIFICATION IS OFF (server.verify_tls = false): "
+            "anyone on the path can impersonate the server and read the password"
+        )
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if c.client_cert:
+        ctx.load_cert_chain(c.client_cert, c.client_key)
+    return ctx
+
+
+def tls_info(ssl_object: ssl.SSLObject | ssl.SSLSocket, client_cert: bool) -> TLSInfo:
+    """Channel bindings the session may use (RFC 5929, RFC 9266)."""
+    version = ssl_object.version() or ""
+    bindings: dict[str, bytes] = {}
+    if version in ("TLSv1", "TLSv1.1", "TLSv1.2"):
+        unique = ssl_object.get_channel_binding("tls-unique")
+        if unique:
+            bindings["tls-unique"] = unique
+    der = ssl_object.getpeercert(binary_form=True)
+    if der:
+        bindings["tls-server-end-point"] = server_end_point(der)
+    return TLSInfo(version=version, channel_bindings=bindings, client_certificate=client_cert)
+
+
+def server_end_point(der: bytes) -> bytes:
+    """RFC 5929 §4.1: the certificate hashed with its signature's hash
+    (SHA-256 when that is MD5 or SHA-1)."""
+    try:
+        from stanzalink.session.sasl import tls_server_end_point
+
+        result: bytes = tls_server_end_point(der)
+        return result
+    except ImportError:  # pragma: no cover - sasl module always present
+        return hashlib.sha256(der).digest()

@@ -1,0 +1,82 @@
+"""Replies to stanzas, built in one place: an IQ result, an error reply
+(RFC 6120 §8.3) to a message, presence or IQ, and the reading of a
+received ``<error/>``.  Above ``xml/`` and below everything that answers
+stanzas (the client's IQ serving, the features).
+
+>>> from stanzalink.xml import tostring
+>>> from stanzalink.xml.builder import E
+>>> iq = E("{jabber:client}iq", {"type": "get", "id": "q1", "from": "a@example.net/x"})
+>>> tostring(error_reply(iq, "item-not-found"), default_ns="jabber:client")
+b'<iq type="error" id="q1" to="a@example.net/x"><error type="cancel"><item-not-found \
+xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from stanzalink import ns
+from stanzalink.xml import Element
+from stanzalink.xml.builder import E, sub
+
+Stanza = Element | ET.Element  # a received stanza, or one built here
+
+__all__ = ["error_reply", "result_reply", "stanza_error", "stanza_error_type"]
+
+_IQ = "{jabber:client}iq"
+_ERROR = "{jabber:client}error"
+_STANZAS = "{" + ns.STANZAS_ERR + "}"
+
+
+def result_reply(iq: Stanza, payload: ET.Element | None = None) -> ET.Element:
+    """An IQ result for ``iq`` with an optional payload."""
+    attrs = {"type": "result", "id": iq.get("id") or ""}
+    sender = iq.get("from")
+    if sender is not None:
+        attrs["to"] = sender
+    reply = E(_IQ, attrs)
+    if payload is not None:
+        reply.append(payload)
+    return reply
+
+
+def error_reply(
+    stanza: Stanza, condition: str, etype: str = "cancel", text: str = ""
+) -> ET.Element:
+    """An error reply to a message, presence or IQ: addressed to its sender,
+    with its id (an IQ's always, empty when it had none), ``condition`` and
+    an optional text."""
+    kind = stanza.tag.split("}", 1)[1]
+    attrs = {"type": "error"}
+    if kind == "iq" or stanza.get("id") is not None:
+        attrs["id"] = stanza.get("id") or ""
+    sender = stanza.get("from")
+    if sender is not None:
+        attrs["to"] = sender
+    reply = E("{jabber:client}" + kind, attrs)
+    err = sub(reply, _ERROR, {"type": etype})
+    sub(err, _STANZAS + condition)
+    if text:
+        sub(err, _STANZAS + "text", text=text)
+    return reply
+
+
+def stanza_error(stanza: Stanza) -> tuple[str, str]:
+    """(condition, text) of a stanza's <error/>."""
+    err = stanza.find(_ERROR)
+    if err is None:
+        return "undefined-condition", ""
+    cond = "undefined-condition"
+    text = ""
+    for child in err:
+        if child.tag == _STANZAS + "text":
+            text = child.text or ""
+        elif child.tag.startswith(_STANZAS):
+            cond = child.tag.split("}", 1)[1]
+    return cond, text
+
+
+def stanza_error_type(stanza: Stanza) -> str:
+    """The type of a stanza's <error/> (cancel when absent)."""
+    err = stanza.find(_ERROR)
+    return (err.get("type") if err is not None else None) or "cancel"
