@@ -68,7 +68,7 @@ def on_stanza(s: Session, el: Element, now: float) -> None:
             and el.find(_Q(ns.PING, "ping")) is not None
             and from_own_server(s.config.jid, el.get("from"))
         ):
-            sm_driver.send_bytes(s, wire.ping_result(el.get("id"), el.get("from")), now)
+            sm_driver.send_bytes(s, wire.ping_result(el), now)
             return
     s._emit(StanzaReceived(el))
 

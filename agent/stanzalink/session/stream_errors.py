@@ -76,7 +76,7 @@ def on_skipped(s: Session, ev: StanzaSkipped, now: float) -> None:
         now=now,
     )
     if ev.tag == _Q(ns.CLIENT, "iq") and ev.attrib.get("type") in ("get", "set"):
-        reply = wire.over_limits_error(ev.attrib.get("id"), sender, what)
+        reply = wire.over_limits_error(ev.attrib, sender, what)
         if s.queued < s.config.max_unacked // 2:  # errors never fill the queue
             s.send(reply, now)
 

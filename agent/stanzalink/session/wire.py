@@ -10,6 +10,7 @@ import base64
 import xml.etree.ElementTree as ET
 
 from stanzalink import ns
+from stanzalink.stanza import Stanza, error_reply, result_reply
 from stanzalink.xml import tostring
 from stanzalink.xml.builder import E, sub
 
@@ -97,26 +98,18 @@ def ping_request(domain: str) -> ET.Element:
     return iq
 
 
-def ping_result(iq_id: str | None, to: str | None) -> bytes:
+def ping_result(ping: Stanza) -> bytes:
     """The answer to the server's XEP-0199 ping: an empty result."""
-    attrs = {"type": "result"}
-    if iq_id is not None:
-        attrs["id"] = iq_id
-    if to is not None:
-        attrs["to"] = to
-    reply = E(_Q(ns.CLIENT, "iq"), attrs)
-    return tostring(reply, default_ns=ns.CLIENT)
+    return tostring(result_reply(ping), default_ns=ns.CLIENT)
 
 
-def over_limits_error(iq_id: str | None, to: str | None, what: str) -> ET.Element:
-    """The error for an IQ request the parser skipped (over its limits)."""
-    reply = E(_Q(ns.CLIENT, "iq"), {"type": "error", "id": iq_id or ""})
+def over_limits_error(attrib: dict[str, str], to: str | None, what: str) -> ET.Element:
+    """The error for an IQ request the parser skipped (over its limits):
+    ``attrib`` is all that is left of it."""
+    request = E(_Q(ns.CLIENT, "iq"), {k: v for k, v in attrib.items() if k == "id"})
     if to:
-        reply.set("to", to)
-    err = sub(reply, _Q(ns.CLIENT, "error"), {"type": "modify"})
-    sub(err, _Q(ns.STANZAS_ERR, "policy-violation"))
-    sub(err, _Q(ns.STANZAS_ERR, "text"), text=f"over the device's limits: {what}")
-    return reply
+        request.set("from", to)
+    return error_reply(request, "policy-violation", "modify", f"over the device's limits: {what}")
 
 
 def attr(value: str) -> str:
