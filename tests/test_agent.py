@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from stanzalink.access import Role
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.base import Feature, IQRoute
@@ -100,3 +102,12 @@ async def test_a_feature_raising_on_a_stanza_does_not_escape_the_dispatch(caplog
     tracebacks = [r for r in records if r.exc_info and r.levelno >= logging.ERROR]
     assert len(tracebacks) == 1  # the rest are counted, not repeated
     await h.close()
+
+
+class AlsoBroken(Broken):
+    name = "also-broken"
+
+
+def test_two_features_cannot_serve_one_payload() -> None:
+    with pytest.raises(ValueError, match=r"two handlers serve get \{urn:example:broken\}q"):
+        Harness([Broken, AlsoBroken], ACCESS)

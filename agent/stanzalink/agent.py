@@ -145,15 +145,11 @@ class Agent:
         self.s5b_policy = S5BPolicy.from_config(cfg.section("files"))
         self._features: list[Feature] = [self._make(cls) for cls in classes]
         self._by_name = {f.name: f for f in self._features if f.name}
-        routes: dict[tuple[str, str], IQRoute] = {}
         for feat in self._features:
             for route in feat.iq_routes():
-                key = (route.type, route.tag)
-                if key in routes:
-                    raise ValueError(f"two features serve {route.type} {route.tag}")
-                routes[key] = route
+                # the client's table is the one routing table; it refuses a
+                # payload two features claim
                 self.client.on_iq(route.tag, self._gate(route), types=(route.type,))
-        self.routes = routes
 
     def _make(self, cls: type[Feature]) -> Feature:
         """A feature, with the I/O (from :mod:`stanzalink.net`) and the shared

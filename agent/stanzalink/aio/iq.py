@@ -143,6 +143,11 @@ class IQServer:
         self._limited = limited
 
     def serve(self, payload_tag: str, handler: IQHandler, types: tuple[str, ...]) -> None:
+        """The one table of who serves which IQ: a payload served twice is a
+        local mistake, refused here."""
+        for t in types:
+            if (t, payload_tag) in self.handlers:
+                raise ValueError(f"two handlers serve {t} {payload_tag}")
         for t in types:
             self.handlers[(t, payload_tag)] = handler
 
