@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "chartab.h"
 #include "nametab.h"
 #include "stanzalink/tokenizer.h"
 
@@ -220,32 +221,8 @@ struct sl_tok {
 };
 
 /* ------------------------------------------------------------------ classes */
-/* text_plain: bytes copied as is in character data */
-static uint8_t text_plain[256];
-/* attr_plain: bytes copied as is in attribute values (quotes handled apart) */
-static uint8_t attr_plain[256];
-/* ascii name classes: 1 name start, 2 name char only */
-static uint8_t name_cls[256];
-static int tables_ready;
-
-static void init_tables(void) {
-    int c;
-    if (tables_ready) return;
-    for (c = 0x20; c < 0x7F; c++) {
-        text_plain[c] = 1;
-        attr_plain[c] = 1;
-    }
-    text_plain['\t'] = 1;
-    text_plain['<'] = text_plain['&'] = text_plain[']'] = text_plain['>'] = 0;
-    attr_plain['<'] = attr_plain['&'] = attr_plain['\''] = attr_plain['"'] = 0;
-    text_plain[0x7F] = attr_plain[0x7F] = 1;
-    for (c = 'a'; c <= 'z'; c++) name_cls[c] = 1;
-    for (c = 'A'; c <= 'Z'; c++) name_cls[c] = 1;
-    name_cls['_'] = 1;
-    for (c = '0'; c <= '9'; c++) name_cls[c] = 2;
-    name_cls['.'] = name_cls['-'] = 2;
-    tables_ready = 1;
-}
+/* sl_text_plain, sl_attr_plain and sl_name_cls: generated const tables
+ * (chartab.h, see tools/gen_chartab.py) */
 
 #define IS_WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
 
@@ -348,7 +325,7 @@ static inline const uint8_t *skip_name(const uint8_t *p, const uint8_t *end) {
         p += 16;
     }
 #endif
-    while (p < end && name_cls[*p]) p++;
+    while (p < end && sl_name_cls[*p]) p++;
     return p;
 }
 
@@ -387,7 +364,8 @@ static int fail(sl_tok *t, int cond, uint64_t at, const char *msg) {
     return SL_E_STREAM;
 }
 
-#define NWF(msg) return fail(t, SL_COND_NOT_WELL_FORMED, pos, (msg))
+/* A not-well-formed fault at stream offset at (what most rules report). */
+static int nwf(sl_tok *t, uint64_t at, const char *msg) { return fail(t, SL_COND_NOT_WELL_FORMED, at, msg); }
 
 static inline int pool_put(sl_tok *t, const uint8_t *s, uint32_t n) {
     if (t->pool_n + n > t->pool_cap || !t->pool) {
@@ -584,7 +562,6 @@ static void stream_init(sl_tok *t) {
 sl_tok *sl_tok_new(const sl_limits *limits) {
     sl_tok *t;
     sl_limits l;
-    init_tables();
     if (limits) l = *limits;
     else sl_limits_default(&l);
     if (!l.max_stanza_bytes || !l.max_depth || !l.max_attrs || !l.max_name_len) return NULL;
@@ -1214,13 +1191,13 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
                 if (t->attrs[i].qlen == t->attrs[j].qlen &&
                     *pabs(t, t->attrs[i].qoff) == *pabs(t, t->attrs[j].qoff) &&
                     memcmp(pabs(t, t->attrs[i].qoff), pabs(t, t->attrs[j].qoff), t->attrs[i].qlen) == 0)
-                    NWF("duplicate attribute");
+                    return nwf(t, pos, "duplicate attribute");
     } else if (t->nattr > 8) {
         if (prepare_hash(t)) return SL_E_NOMEM;
         for (i = 0; i < t->nattr; i++) {
             attr_rec *a = &t->attrs[i];
             a->hash = fnv(pabs(t, a->qoff), a->qlen, 2166136261u);
-            if (hash_insert(t, i, a->hash)) NWF("duplicate attribute");
+            if (hash_insert(t, i, a->hash)) return nwf(t, pos, "duplicate attribute");
         }
     }
     /* 2. namespace declarations, in document order */
@@ -1238,20 +1215,20 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
             plen = 0;
             if ((a->vlen == sizeof XML_NS - 1 && memcmp(v, XML_NS, a->vlen) == 0) ||
                 (a->vlen == sizeof XMLNS_NS - 1 && memcmp(v, XMLNS_NS, a->vlen) == 0))
-                NWF("prefix must not be bound to one of the reserved namespace names");
+                return nwf(t, pos, "prefix must not be bound to one of the reserved namespace names");
         } else {
             prefix = q + 6;
             plen = a->qlen - 6;
             if (plen == 5 && memcmp(prefix, "xmlns", 5) == 0)
-                NWF("reserved prefix (xmlns) must not be declared or undeclared");
+                return nwf(t, pos, "reserved prefix (xmlns) must not be declared or undeclared");
             if (plen == 3 && memcmp(prefix, "xml", 3) == 0) {
                 if (!(a->vlen == sizeof XML_NS - 1 && memcmp(v, XML_NS, a->vlen) == 0))
-                    NWF("reserved prefix (xml) must not be undeclared or bound to another namespace name");
+                    return nwf(t, pos, "reserved prefix (xml) must not be undeclared or bound to another namespace name");
             } else if ((a->vlen == sizeof XML_NS - 1 && memcmp(v, XML_NS, a->vlen) == 0) ||
                        (a->vlen == sizeof XMLNS_NS - 1 && memcmp(v, XMLNS_NS, a->vlen) == 0)) {
-                NWF("prefix must not be bound to one of the reserved namespace names");
+                return nwf(t, pos, "prefix must not be bound to one of the reserved namespace names");
             }
-            if (a->vlen == 0) NWF("must not undeclare prefix");
+            if (a->vlen == 0) return nwf(t, pos, "must not undeclare prefix");
         }
         if (t->nbind + 1 > t->bind_cap || !t->binds)
             if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return SL_E_NOMEM;
@@ -1271,7 +1248,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
     else if (t->tag_colon == 3 && memcmp(q, "xml", 3) == 0) b = NULL;
     else {
         b = find_binding(t, q, t->tag_colon);
-        if (!b) NWF("unbound prefix");
+        if (!b) return nwf(t, pos, "unbound prefix");
     }
     /* attributes' namespaces and duplicates after resolution */
     for (i = 0; nprefixed && i < t->nattr; i++) {
@@ -1279,7 +1256,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
         if (a->is_decl || a->colon == NONE) continue;
         q = pabs(t, a->qoff);
         if (!(a->colon == 3 && memcmp(q, "xml", 3) == 0) && !find_binding(t, q, a->colon))
-            NWF("unbound prefix");
+            return nwf(t, pos, "unbound prefix");
     }
     if (nprefixed > 1) {
         /* expanded-name duplicates: hash (namespace, local) and compare */
@@ -1321,7 +1298,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
                     }
                     if (onslen == nslen && memcmp(ons, ns, nslen) == 0 &&
                         o->qlen - o->colon - 1 == loclen && memcmp(oq + o->colon + 1, loc, loclen) == 0)
-                        NWF("duplicate attribute");
+                        return nwf(t, pos, "duplicate attribute");
                 }
                 slot = (slot + 1) & mask;
             }
@@ -1366,7 +1343,7 @@ static int end_start_tag(sl_tok *t, uint64_t pos, int empty, const uint8_t *data
     if (t->depth == 0 && !is_stream)
         return fail(t, SL_COND_INVALID_NAMESPACE, pos,
                     "the root element is not <stream> in http://etherx.jabber.org/streams");
-    if (t->depth > 0 && is_stream) NWF("a <stream:stream> inside the stream");
+    if (t->depth > 0 && is_stream) return nwf(t, pos, "a <stream:stream> inside the stream");
     if (t->skip) return skip_push(t, pos, empty, nbind0, nsbuf0, defb0);
 
     /* 5. nodes */
@@ -1519,7 +1496,7 @@ static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
         if (ql > t->lim.max_name_len) nlong++;
         for (j = 0; j < i; j++)
             if (at[j].qlen == ql && base[at[j].qoff] == qi[0] && memcmp(base + at[j].qoff, qi, ql) == 0)
-                NWF("duplicate attribute");
+                return nwf(t, pos, "duplicate attribute");
     }
     /* 2. the declaration, and the element's namespace */
     if (decl != NONE) {
@@ -1528,7 +1505,7 @@ static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
         binding *nb;
         if ((vl == sizeof XML_NS - 1 && memcmp(v, XML_NS, vl) == 0) ||
             (vl == sizeof XMLNS_NS - 1 && memcmp(v, XMLNS_NS, vl) == 0))
-            NWF("prefix must not be bound to one of the reserved namespace names");
+            return nwf(t, pos, "prefix must not be bound to one of the reserved namespace names");
         if (t->nbind + 1 > t->bind_cap || !t->binds)
             if (grow((void **)&t->binds, &t->bind_cap, t->nbind + 1, sizeof(binding))) return SL_E_NOMEM;
         nb = &t->binds[t->nbind++];
@@ -1554,7 +1531,7 @@ static int end_start_tag_plain(sl_tok *t, uint64_t pos, int empty) {
     /* 4. framing: no second <stream:stream> */
     if (t->tag_qlen == 6 && b != NULL && b->ulen == sizeof STREAM_NS - 1 &&
         memcmp(base + t->tag_qoff, "stream", 6) == 0 && memcmp(ns_uri(t, b), STREAM_NS, b->ulen) == 0)
-        NWF("a <stream:stream> inside the stream");
+        return nwf(t, pos, "a <stream:stream> inside the stream");
     /* 5. nodes */
     if (b != NULL && b->ulen > 0) {
         if (ns_in_pool(t, b, &elem_ns_off)) return SL_E_NOMEM;
@@ -1674,10 +1651,10 @@ static int name_char_ok(sl_tok *t, uint32_t cp, int first) {
         return 1;
     }
     if (first || (ns && t->nm_after_colon)) {
-        if (cp < 0x80) return name_cls[cp] == 1 || cp == ':';
+        if (cp < 0x80) return sl_name_cls[cp] == 1 || cp == ':';
         return sl_is_name_start_cp(cp);
     }
-    if (cp < 0x80) return name_cls[cp] != 0 || cp == ':';
+    if (cp < 0x80) return sl_name_cls[cp] != 0 || cp == ':';
     return sl_is_name_cp(cp);
 }
 
@@ -1685,8 +1662,8 @@ static int name_char_ok(sl_tok *t, uint32_t cp, int first) {
 static int ref_done(sl_tok *t, uint32_t cp, uint64_t pos) {
     uint8_t buf[4];
     int n;
-    if (!is_char(cp)) NWF("reference to invalid character number");
-    if (t->ref_depth1) NWF("character data between stanzas");
+    if (!is_char(cp)) return nwf(t, pos, "reference to invalid character number");
+    if (t->ref_depth1) return nwf(t, pos, "character data between stanzas");
     n = utf8_encode(cp, buf);
     if (t->in_attr_ref) {
         if (pool_put(t, buf, (uint32_t)n)) return SL_E_NOMEM;
@@ -1729,19 +1706,19 @@ static int parse_decl(sl_tok *t, uint64_t pos) {
             had_ws = 1;
         }
         if (s == e) break;
-        if (!had_ws) NWF("XML declaration not well-formed");
+        if (!had_ws) return nwf(t, pos, "XML declaration not well-formed");
         nm = s;
         while (s < e && !decl_ws(*s) && *s != '=') s++;
         nlen = (size_t)(s - nm);
         while (s < e && decl_ws(*s)) s++;
-        if (s == e || *s != '=') NWF("XML declaration not well-formed");
+        if (s == e || *s != '=') return nwf(t, pos, "XML declaration not well-formed");
         s++;
         while (s < e && decl_ws(*s)) s++;
-        if (s == e || (*s != '"' && *s != '\'')) NWF("XML declaration not well-formed");
+        if (s == e || (*s != '"' && *s != '\'')) return nwf(t, pos, "XML declaration not well-formed");
         qc = *s++;
         v = s;
         while (s < e && *s != qc) s++;
-        if (s == e) NWF("XML declaration not well-formed");
+        if (s == e) return nwf(t, pos, "XML declaration not well-formed");
         vlen = (size_t)(s - v);
         s++;
         for (k = which; k < 3; k++)
@@ -1749,26 +1726,26 @@ static int parse_decl(sl_tok *t, uint64_t pos) {
                 found = k;
                 break;
             }
-        if (found < 0 || (found > 0 && !have_version)) NWF("XML declaration not well-formed");
+        if (found < 0 || (found > 0 && !have_version)) return nwf(t, pos, "XML declaration not well-formed");
         if (found == 0) {
             size_t i;
             for (i = 0; i < vlen; i++) {
                 uint8_t c = v[i];
                 if (!(((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
                       c == '_' || c == '-'))
-                    NWF("XML declaration not well-formed");
+                    return nwf(t, pos, "XML declaration not well-formed");
             }
             have_version = 1;
         }
         if (found == 1) {
             size_t i;
             if (vlen == 0 || !((v[0] | 0x20) >= 'a' && (v[0] | 0x20) <= 'z'))
-                NWF("XML declaration not well-formed");
+                return nwf(t, pos, "XML declaration not well-formed");
             for (i = 1; i < vlen; i++) {
                 uint8_t c = v[i];
                 if (!(((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
                       c == '_' || c == '-'))
-                    NWF("XML declaration not well-formed");
+                    return nwf(t, pos, "XML declaration not well-formed");
             }
             if (!(vlen == 5 && (v[0] | 0x20) == 'u' && (v[1] | 0x20) == 't' && (v[2] | 0x20) == 'f' &&
                   v[3] == '-' && v[4] == '8')) {
@@ -1780,11 +1757,11 @@ static int parse_decl(sl_tok *t, uint64_t pos) {
         }
         if (found == 2) {
             if (!((vlen == 3 && memcmp(v, "yes", 3) == 0) || (vlen == 2 && memcmp(v, "no", 2) == 0)))
-                NWF("XML declaration not well-formed");
+                return nwf(t, pos, "XML declaration not well-formed");
         }
         which = found + 1;
     }
-    if (!have_version) NWF("XML declaration not well-formed");
+    if (!have_version) return nwf(t, pos, "XML declaration not well-formed");
     if (t->is_decl == 2)
         return fail(t, SL_COND_UNSUPPORTED_ENCODING, pos, "the XML declaration names an encoding other than UTF-8");
     return 0;
@@ -1803,7 +1780,7 @@ static int after_markup_state(const sl_tok *t) {
 static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint64_t pos);
 
 static int kw_step(sl_tok *t, uint32_t c, uint64_t pos, int next_state) {
-    if (c != (uint8_t)t->match_kw[t->match_i]) NWF("not well-formed (invalid token)");
+    if (c != (uint8_t)t->match_kw[t->match_i]) return nwf(t, pos, "not well-formed (invalid token)");
     t->match_i++;
     if (t->match_kw[t->match_i] == 0) t->st = next_state;
     return 0;
@@ -1828,6 +1805,7 @@ static int attr_new(sl_tok *t) {
 
 static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint64_t pos) {
     int r;
+again: /* a state that ends at c hands c on to the next one (no recursion) */
     switch (t->st) {
     case ST_START:
         if (c == '<') {
@@ -1838,10 +1816,10 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
         if (c == 0) return fail(t, SL_COND_UNSUPPORTED_ENCODING, pos, "the stream is not UTF-8 (UTF-16/32)");
         if (IS_WS(c)) {
             t->st = ST_MISC;
-            return step_cp(t, c, raw, rn, pos);
+            goto again;
         }
-        if (c == 0xFEFF) NWF("U+FEFF (a byte order mark) before the stream header (RFC 6120 11.6)");
-        NWF("not well-formed (invalid token)");
+        if (c == 0xFEFF) return nwf(t, pos, "U+FEFF (a byte order mark) before the stream header (RFC 6120 11.6)");
+        return nwf(t, pos, "not well-formed (invalid token)");
     case ST_START_LT:
         if (c == 0) return fail(t, SL_COND_UNSUPPORTED_ENCODING, pos - 1, "the stream is not UTF-8 (UTF-16LE)");
         t->st = ST_LT;
@@ -1852,7 +1830,7 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             t->ref_len = 0;
             return 0;
         }
-        return step_cp(t, c, raw, rn, pos);
+        goto again;
 
     case ST_MISC:
         if (IS_WS(c)) return 0;
@@ -1868,8 +1846,8 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             t->st = ST_REF;
             return 0;
         }
-        if (t->depth == 1) NWF("character data between stanzas");
-        NWF(t->seen_root ? "junk after document element" : "not well-formed (invalid token)");
+        if (t->depth == 1) return nwf(t, pos, "character data between stanzas");
+        return nwf(t, pos, t->seen_root ? "junk after document element" : "not well-formed (invalid token)");
 
     case ST_AFTER_CLOSE:
         if (IS_WS(c)) return 0;
@@ -1878,11 +1856,11 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             t->st = ST_LT;
             return 0;
         }
-        NWF("junk after document element");
+        return nwf(t, pos, "junk after document element");
 
     case ST_LT:
         if (c == '/') {
-            if (t->depth == 0) NWF("not well-formed (invalid token)");
+            if (t->depth == 0) return nwf(t, pos, "not well-formed (invalid token)");
             t->st = ST_ETAG_NAME;
             t->etag_pos = 0;
             t->etag_bad = 0;
@@ -1901,13 +1879,13 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             t->ref_len = 0;
             return 0;
         }
-        if (t->closed) NWF("junk after document element");
+        if (t->closed) return nwf(t, pos, "junk after document element");
         /* a start tag */
         t->text_node = NONE;
         t->nattr = 0;
         name_begin(t, NM_ELEM);
         t->tag_qoff = prel(t);
-        if (!name_char_ok(t, c, 1)) NWF("not well-formed (invalid token)");
+        if (!name_char_ok(t, c, 1)) return nwf(t, pos, "not well-formed (invalid token)");
         t->st = ST_STAG_NAME;
         return name_add(t, raw, rn);
 
@@ -1928,10 +1906,10 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             t->st = ST_DT_KW;
             return 0;
         }
-        if (t->depth == 0 && !t->seen_root) NWF("syntax error");
-        NWF("not well-formed (invalid token)");
+        if (t->depth == 0 && !t->seen_root) return nwf(t, pos, "syntax error");
+        return nwf(t, pos, "not well-formed (invalid token)");
     case ST_LT_BANG_DASH:
-        if (c != '-') NWF("not well-formed (invalid token)");
+        if (c != '-') return nwf(t, pos, "not well-formed (invalid token)");
         t->st = ST_COMMENT;
         return 0;
     case ST_COMMENT:
@@ -1941,13 +1919,13 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
         t->st = c == '-' ? ST_COMMENT_D2 : ST_COMMENT;
         return 0;
     case ST_COMMENT_D2:
-        if (c != '>') NWF("not well-formed (invalid token)");
+        if (c != '>') return nwf(t, pos, "not well-formed (invalid token)");
         return fail(t, SL_COND_RESTRICTED_XML, pos, "comments are not allowed in XMPP");
 
     case ST_CDATA_OPEN:
-        if (c != (uint8_t)t->match_kw[t->match_i]) NWF("not well-formed (invalid token)");
+        if (c != (uint8_t)t->match_kw[t->match_i]) return nwf(t, pos, "not well-formed (invalid token)");
         if (t->match_kw[++t->match_i] == 0) {
-            if (t->depth < 2) NWF("a CDATA section between stanzas");
+            if (t->depth < 2) return nwf(t, pos, "a CDATA section between stanzas");
             t->st = ST_CDATA;
             t->rsqb = 0;
         }
@@ -1986,7 +1964,7 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
     case ST_DT_KW:
         return kw_step(t, c, pos, ST_DT_S1);
     case ST_DT_S1:
-        if (!IS_WS(c)) NWF("not well-formed (invalid token)");
+        if (!IS_WS(c)) return nwf(t, pos, "not well-formed (invalid token)");
         t->st = ST_DT_NAME;
         name_begin(t, NM_DT);
         return 0;
@@ -1998,19 +1976,19 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
                 t->st = ST_DT_JUNK_LIT;
                 return 0;
             }
-            if (!name_char_ok(t, c, 1)) NWF("not well-formed (invalid token)");
+            if (!name_char_ok(t, c, 1)) return nwf(t, pos, "not well-formed (invalid token)");
             t->nm_len += rn;
             return 0;
         }
         if (IS_WS(c) || c == '>' || c == '[') {
-            if (t->nm_after_colon) NWF("not well-formed (invalid token)");
+            if (t->nm_after_colon) return nwf(t, pos, "not well-formed (invalid token)");
             if (IS_WS(c)) {
                 t->st = ST_DT_AFTER_NAME;
                 return 0;
             }
             return fail(t, SL_COND_RESTRICTED_XML, pos, "a DTD is not allowed in XMPP");
         }
-        if (!name_char_ok(t, c, 0)) NWF("not well-formed (invalid token)");
+        if (!name_char_ok(t, c, 0)) return nwf(t, pos, "not well-formed (invalid token)");
         if (c == ':') {
             t->nm_colon = t->nm_len;
             t->nm_after_colon = 1;
@@ -2031,23 +2009,23 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
         } else if (c == 'P') {
             t->match_kw = "UBLIC";
             t->dt_public = 1;
-        } else NWF("syntax error");
+        } else return nwf(t, pos, "syntax error");
         t->match_i = 0;
         t->dt_lits = 0;
         t->st = ST_DT_KW2;
         return 0;
     case ST_DT_KW2:
         if (t->match_kw[t->match_i] == 0) {
-            if (!IS_WS(c)) NWF("not well-formed (invalid token)");
+            if (!IS_WS(c)) return nwf(t, pos, "not well-formed (invalid token)");
             t->st = ST_DT_S2;
             return 0;
         }
-        if (c != (uint8_t)t->match_kw[t->match_i]) NWF("syntax error");
+        if (c != (uint8_t)t->match_kw[t->match_i]) return nwf(t, pos, "syntax error");
         t->match_i++;
         return 0;
     case ST_DT_S2:
         if (IS_WS(c)) return 0;
-        if (c != '"' && c != '\'') NWF("syntax error");
+        if (c != '"' && c != '\'') return nwf(t, pos, "syntax error");
         t->quote = (uint8_t)c;
         t->st = ST_DT_LIT;
         return 0;
@@ -2059,9 +2037,9 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             return 0;
         }
         if (t->dt_public && t->dt_lits == 0) { /* PubidChar */
-            if (!(c == ' ' || c == '\r' || c == '\n' || (c < 0x80 && name_cls[c] == 1 && c != '_') ||
+            if (!(c == ' ' || c == '\r' || c == '\n' || (c < 0x80 && sl_name_cls[c] == 1 && c != '_') ||
                   (c >= '0' && c <= '9') || (c < 0x80 && strchr("-'()+,./:=?;!*#@$_%", (int)c))))
-                NWF("not well-formed (invalid token)");
+                return nwf(t, pos, "not well-formed (invalid token)");
         }
         return 0;
     case ST_DT_AFTER_LIT:
@@ -2070,8 +2048,8 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
                 t->st = ST_DT_S2;
                 return 0;
             }
-            if (c == '"' || c == '\'') NWF("not well-formed (invalid token)");
-            NWF("syntax error");
+            if (c == '"' || c == '\'') return nwf(t, pos, "not well-formed (invalid token)");
+            return nwf(t, pos, "syntax error");
         }
         if (IS_WS(c)) {
             t->dt_ws = 1;
@@ -2083,15 +2061,15 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             t->st = ST_DT_JUNK_LIT;
             return 0;
         }
-        if (c == '"' || c == '\'') NWF("not well-formed (invalid token)");
-        NWF("syntax error");
+        if (c == '"' || c == '\'') return nwf(t, pos, "not well-formed (invalid token)");
+        return nwf(t, pos, "syntax error");
     case ST_DT_JUNK_LIT:
-        if (c == t->quote) NWF("syntax error");
+        if (c == t->quote) return nwf(t, pos, "syntax error");
         return 0;
 
     case ST_PI_TARGET:
         if (t->nm_len == 0) {
-            if (!name_char_ok(t, c, 1) || c == ':') NWF("not well-formed (invalid token)");
+            if (!name_char_ok(t, c, 1) || c == ':') return nwf(t, pos, "not well-formed (invalid token)");
             return name_add(t, raw, rn);
         }
         if (IS_WS(c) || c == '?') {
@@ -2100,7 +2078,7 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             t->is_decl = 0;
             if (is_xml) {
                 if (!(t->at_start_decl && memcmp(t->refname, "xml", 3) == 0))
-                    NWF(memcmp(t->refname, "xml", 3) == 0 ? "XML or text declaration not at start of entity"
+                    return nwf(t, pos, memcmp(t->refname, "xml", 3) == 0 ? "XML or text declaration not at start of entity"
                                                           : "not well-formed (invalid token)");
                 t->is_decl = 1;
                 t->decl_len = 0;
@@ -2113,7 +2091,7 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             }
             return 0;
         }
-        if (!name_char_ok(t, c, 0) || c == ':') NWF("not well-formed (invalid token)");
+        if (!name_char_ok(t, c, 0) || c == ':') return nwf(t, pos, "not well-formed (invalid token)");
         return name_add(t, raw, rn);
     case ST_PI_BODY:
         if (c == '?') {
@@ -2137,7 +2115,7 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             }
             return fail(t, SL_COND_RESTRICTED_XML, pos, "processing instructions are not allowed in XMPP");
         }
-        if (t->pi_tq) NWF("not well-formed (invalid token)");
+        if (t->pi_tq) return nwf(t, pos, "not well-formed (invalid token)");
         if (t->is_decl) {
             if (grow((void **)&t->decl, &t->decl_cap, t->decl_len + 1 + rn, 1)) return SL_E_NOMEM;
             t->decl[t->decl_len++] = '?';
@@ -2151,7 +2129,7 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
     case ST_ATTR_NAME: {
         int is_tag = t->st == ST_STAG_NAME;
         if (IS_WS(c) || c == '>' || c == '/' || c == '=') {
-            if (t->nm_after_colon) NWF("not well-formed (invalid token)");
+            if (t->nm_after_colon) return nwf(t, pos, "not well-formed (invalid token)");
             if (is_tag) {
                 start_tag_name_done(t);
                 t->st = ST_STAG_AFTER;
@@ -2160,11 +2138,11 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
                 a->qlen = t->nm_len;
                 a->colon = t->nm_colon;
                 t->st = ST_ATTR_EQ;
-                if (c == '>' || c == '/') NWF("not well-formed (invalid token)");
+                if (c == '>' || c == '/') return nwf(t, pos, "not well-formed (invalid token)");
             }
-            return step_cp(t, c, raw, rn, pos);
+            goto again;
         }
-        if (!name_char_ok(t, c, 0)) NWF("not well-formed (invalid token)");
+        if (!name_char_ok(t, c, 0)) return nwf(t, pos, "not well-formed (invalid token)");
         if (c == ':') {
             t->nm_colon = t->nm_len;
             t->nm_after_colon = 1;
@@ -2188,14 +2166,14 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             t->st = ST_STAG_SLASH;
             return 0;
         }
-        if (t->st == ST_STAG_AFTER) NWF("not well-formed (invalid token)");
+        if (t->st == ST_STAG_AFTER) return nwf(t, pos, "not well-formed (invalid token)");
         if (r = attr_new(t), r) return r;
         name_begin(t, NM_ATTR);
-        if (!name_char_ok(t, c, 1)) NWF("not well-formed (invalid token)");
+        if (!name_char_ok(t, c, 1)) return nwf(t, pos, "not well-formed (invalid token)");
         t->st = ST_ATTR_NAME;
         return name_add(t, raw, rn);
     case ST_STAG_SLASH:
-        if (c != '>') NWF("not well-formed (invalid token)");
+        if (c != '>') return nwf(t, pos, "not well-formed (invalid token)");
         r = end_start_tag(t, pos, 1, NULL, NULL);
         if (r < 0) return r;
         if (t->st != ST_DONE_ERR) t->st = after_markup_state(t);
@@ -2203,12 +2181,12 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
         return r;
     case ST_ATTR_EQ:
         if (IS_WS(c)) return 0;
-        if (c != '=') NWF("not well-formed (invalid token)");
+        if (c != '=') return nwf(t, pos, "not well-formed (invalid token)");
         t->st = ST_ATTR_Q;
         return 0;
     case ST_ATTR_Q:
         if (IS_WS(c)) return 0;
-        if (c != '"' && c != '\'') NWF("not well-formed (invalid token)");
+        if (c != '"' && c != '\'') return nwf(t, pos, "not well-formed (invalid token)");
         t->quote = (uint8_t)c;
         t->attrs[t->nattr].voff = prel(t);
         t->attrs[t->nattr].vlen = 0;
@@ -2222,7 +2200,7 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             t->pending_cr = 0;
             return 0;
         }
-        if (c == '<') NWF("not well-formed (invalid token)");
+        if (c == '<') return nwf(t, pos, "not well-formed (invalid token)");
         if (c == '&') {
             t->in_attr_ref = 1;
             t->ref_depth1 = 0;
@@ -2253,13 +2231,13 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
         } else {
             expect = top_name(t, &elen);
         }
-        if (t->etag_pos == 0 && !name_char_ok(t, c, 1)) NWF("not well-formed (invalid token)");
+        if (t->etag_pos == 0 && !name_char_ok(t, c, 1)) return nwf(t, pos, "not well-formed (invalid token)");
         if (IS_WS(c) || c == '>') {
             if (t->etag_pos != elen) t->etag_bad = 1;
             t->st = ST_ETAG_WS;
-            return step_cp(t, c, raw, rn, pos);
+            goto again;
         }
-        if (t->etag_pos > 0 && !name_char_ok(t, c, 0)) NWF("not well-formed (invalid token)");
+        if (t->etag_pos > 0 && !name_char_ok(t, c, 0)) return nwf(t, pos, "not well-formed (invalid token)");
         t->nm_len += rn;
         if (t->etag_bad || t->etag_pos + rn > elen || memcmp(expect + t->etag_pos, raw, rn) != 0)
             t->etag_bad = 1;
@@ -2268,8 +2246,8 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
     }
     case ST_ETAG_WS:
         if (IS_WS(c)) return 0;
-        if (c != '>') NWF("not well-formed (invalid token)");
-        if (t->etag_bad) NWF("mismatched tag");
+        if (c != '>') return nwf(t, pos, "not well-formed (invalid token)");
+        if (t->etag_bad) return nwf(t, pos, "mismatched tag");
         r = end_end_tag(t, pos);
         if (r < 0) return r;
         t->st = after_markup_state(t);
@@ -2295,7 +2273,7 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             t->pending_cr = 0;
             return text_append(t, raw, rn);
         }
-        if (c == '>' && t->rsqb >= 2) NWF("not well-formed (invalid token)");
+        if (c == '>' && t->rsqb >= 2) return nwf(t, pos, "not well-formed (invalid token)");
         t->rsqb = 0;
         if (c == '\n' && t->pending_cr) {
             t->pending_cr = 0;
@@ -2315,7 +2293,7 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
         }
         name_begin(t, NM_REF);
         t->ref_len = 0;
-        if (!name_char_ok(t, c, 1)) NWF("not well-formed (invalid token)");
+        if (!name_char_ok(t, c, 1)) return nwf(t, pos, "not well-formed (invalid token)");
         t->st = ST_REF_NAME;
         return name_add(t, raw, rn);
     case ST_REF_NAME:
@@ -2325,7 +2303,7 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             if (v < 0) return fail(t, SL_COND_RESTRICTED_XML, pos, "undefined entity (XMPP allows only the five predefined ones)");
             return ref_done(t, (uint32_t)v, pos);
         }
-        if (!name_char_ok(t, c, 0)) NWF("not well-formed (invalid token)");
+        if (!name_char_ok(t, c, 0)) return nwf(t, pos, "not well-formed (invalid token)");
         return name_add(t, raw, rn);
     case ST_REF_HASH:
         t->ref_val = 0;
@@ -2336,9 +2314,9 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
         }
         if (c >= '0' && c <= '9') {
             t->st = ST_REF_DEC;
-            return step_cp(t, c, raw, rn, pos);
+            goto again;
         }
-        NWF("not well-formed (invalid token)");
+        return nwf(t, pos, "not well-formed (invalid token)");
     case ST_REF_DEC:
         if (c >= '0' && c <= '9') {
             if (t->ref_val <= 0x10FFFF) t->ref_val = t->ref_val * 10 + (c - '0');
@@ -2349,7 +2327,7 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             t->st = t->ret_st;
             return ref_done(t, t->ref_val > 0x10FFFF ? 0 : t->ref_val, pos);
         }
-        NWF("not well-formed (invalid token)");
+        return nwf(t, pos, "not well-formed (invalid token)");
     case ST_REF_HEX0:
     case ST_REF_HEX: {
         int d = -1;
@@ -2365,17 +2343,17 @@ static int step_cp(sl_tok *t, uint32_t c, const uint8_t *raw, uint32_t rn, uint6
             t->st = t->ret_st;
             return ref_done(t, t->ref_val > 0x10FFFF ? 0 : t->ref_val, pos);
         }
-        NWF("not well-formed (invalid token)");
+        return nwf(t, pos, "not well-formed (invalid token)");
     }
     default:
-        NWF("internal error: bad state");
+        return nwf(t, pos, "internal error: bad state");
     }
 }
 
 /* Validate a code point for the current state's character class; returns 0
  * when fine, else the fault. */
 static int check_cp(sl_tok *t, uint32_t cp, uint64_t pos) {
-    if (!is_char(cp)) NWF("not well-formed (invalid token)");
+    if (!is_char(cp)) return nwf(t, pos, "not well-formed (invalid token)");
     return 0;
 }
 
@@ -2431,12 +2409,12 @@ static inline int plain_ref(const uint8_t *p, const uint8_t *stop, uint32_t *cp)
 static inline const uint8_t *fast_name(const uint8_t *q, const uint8_t *stop, uint32_t *colon) {
     const uint8_t *s = q;
     *colon = NONE;
-    if (q >= stop || name_cls[*q] != 1) return NULL;
+    if (q >= stop || sl_name_cls[*q] != 1) return NULL;
     q++;
     for (;;) {
-        while (q < stop && name_cls[*q]) q++;
+        while (q < stop && sl_name_cls[*q]) q++;
         if (q < stop && *q == ':') {
-            if (*colon != NONE || q + 1 >= stop || name_cls[q[1]] != 1) return NULL;
+            if (*colon != NONE || q + 1 >= stop || sl_name_cls[q[1]] != 1) return NULL;
             *colon = (uint32_t)(q - s);
             q += 2;
             continue;
@@ -2507,7 +2485,7 @@ static const uint8_t *fast_start_tag(sl_tok *t, const uint8_t *data, const uint8
                 if (q >= stop) goto bail;
                 c = *q;
                 if (c == quote) break;
-                if (attr_plain[c] || c == '"' || c == '\'') {
+                if (sl_attr_plain[c] || c == '"' || c == '\'') {
                     q++;
                     continue;
                 }
@@ -2578,10 +2556,10 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
     int empty = 0;
     if (t->depth >= t->plain_max) return NULL; /* max_depth; 0 while skipping */
     if (stop - s < 2) {
-        if (s == stop || name_cls[*s] == 1) t->more = 1;
+        if (s == stop || sl_name_cls[*s] == 1) t->more = 1;
         return NULL;
     }
-    if (name_cls[*q] != 1) return NULL;
+    if (sl_name_cls[*q] != 1) return NULL;
     q = skip_name(q + 1, stop);
     if (q >= stop) PLAIN_MORE();
     if (*q == ':' || *q >= 0x80) return NULL;
@@ -2612,14 +2590,14 @@ static const uint8_t *plain_start_tag(sl_tok *t, const uint8_t *data, const uint
         if (q >= stop) PLAIN_MORE();
         if (*q == '>' || *q == '/') continue;
         a = q;
-        if (name_cls[*q] != 1) return NULL;
+        if (sl_name_cls[*q] != 1) return NULL;
         q = skip_name(q + 1, stop);
         if (stop - q < 3) {
             if (PLAIN_CUT_NAME(q)) t->more = 1;
             return NULL;
         }
         if (*q == ':') {
-            if (q - a != 3 || a[0] != 'x' || a[1] != 'm' || a[2] != 'l' || name_cls[q[1]] != 1) return NULL;
+            if (q - a != 3 || a[0] != 'x' || a[1] != 'm' || a[2] != 'l' || sl_name_cls[q[1]] != 1) return NULL;
             q = skip_name(q + 2, stop);
             if (stop - q < 3) {
                 if (PLAIN_CUT_NAME(q)) t->more = 1;
@@ -2908,7 +2886,7 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                 p = SKIP_TEXT(p, stop);
                 if (p >= stop) break;
                 c = *p;
-                if (text_plain[c]) {
+                if (sl_text_plain[c]) {
                     p++;
                     continue;
                 }
@@ -2963,7 +2941,7 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
                 p = SKIP_ATTR(p, stop);
                 if (p >= stop) break;
                 c = *p;
-                if (attr_plain[c]) {
+                if (sl_attr_plain[c]) {
                     p++;
                     continue;
                 }
@@ -2984,14 +2962,14 @@ static int feed_range(sl_tok *t, const uint8_t *data, const uint8_t *p, const ui
             }
         } else if ((t->st == ST_STAG_NAME || t->st == ST_ATTR_NAME) && !t->nm_after_colon) {
             const uint8_t *run = p;
-            while (p < stop && name_cls[*p]) p++;
+            while (p < stop && sl_name_cls[*p]) p++;
             if (p > run) {
                 if (pool_put(t, run, (uint32_t)(p - run))) return SL_E_NOMEM;
                 t->nm_len += (uint32_t)(p - run);
                 continue;
             }
         } else if (t->st == ST_COMMENT) {
-            while (p < stop && text_plain[*p] && *p != '-') p++;
+            while (p < stop && sl_text_plain[*p] && *p != '-') p++;
             if (p < stop && *p == '\n') {
                 /* handled below */
             }
