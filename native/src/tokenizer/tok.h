@@ -81,6 +81,7 @@ typedef struct {
     uint32_t voff, vlen;  /* value in the pool */
     uint32_t hash;
     uint32_t is_decl;     /* a namespace declaration (set at the tag's end) */
+    uint32_t has_ref;     /* fast_start_tag: the value had references (decoded in the pool) */
 } attr_rec;
 
 typedef struct {
