@@ -17,6 +17,20 @@ HERE = Path(__file__).resolve().parent
 INCLUDE = HERE / "include"
 HEADERS = ["stanzalink/tokenizer.h", "stanzalink/ringbuf.h"]
 SOURCES = ["src/tokenizer.c", "src/ringbuf.c", "src/escape.c"]
+# what the sources include besides the public headers: src/tokenizer.c is
+# one unit made of the job files in src/tokenizer/ (see native/README.md)
+DEPENDS = sorted(
+    str(p.relative_to(HERE)) for p in [*HERE.glob("src/*.h"), *HERE.glob("src/tokenizer/*")]
+)
+
+
+def _local(rel: str) -> str:
+    """A path under native/, relative to the working directory when it can be."""
+    return (
+        str((HERE / rel).relative_to(Path.cwd()))
+        if HERE.is_relative_to(Path.cwd())
+        else str(HERE / rel)
+    )
 
 
 def cdef_from_headers() -> str:
@@ -43,12 +57,8 @@ ffibuilder.cdef(cdef_from_headers())
 ffibuilder.set_source(
     "stanzalink._sl_native",
     '#include "stanzalink/tokenizer.h"\n#include "stanzalink/ringbuf.h"\n',
-    sources=[
-        str((HERE / s).relative_to(Path.cwd()))
-        if HERE.is_relative_to(Path.cwd())
-        else str(HERE / s)
-        for s in SOURCES
-    ],
+    sources=[_local(s) for s in SOURCES],
+    depends=[_local(d) for d in DEPENDS],
     include_dirs=[str(INCLUDE)],
     extra_compile_args=["-O2", "-std=c99", *os.environ.get("STANZALINK_CFLAGS", "").split()],
 )

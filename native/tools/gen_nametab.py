@@ -5,6 +5,7 @@ character of a name, and inside one).  Nothing of libexpat's source is used;
 its behaviour is the specification the tokenizer must match.
 
 Usage: python3 native/tools/gen_nametab.py > native/src/nametab.h
+(``make -C native generated`` does it; ``make -C native test`` checks it.)
 """
 
 from __future__ import annotations

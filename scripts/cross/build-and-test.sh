@@ -74,6 +74,9 @@ TPY=("$QEMU" -L "$SYSROOT" "$SYSROOT/usr/bin/python3.11")
 "${TPY[@]}" -c "import ssl, pyexpat, _cffi_backend; print('target python', __import__('sys').version.split()[0], __import__('platform').machine())"
 
 # ---- cross-compile the cffi extension ---------------------------------------------
+# the C sources, as native/build_ffi.py lists them (native/src/tokenizer.c
+# includes its job files from native/src/tokenizer/)
+mapfile -t NATIVE_SRC < <("$PY" -c "import sys; sys.path.insert(0, 'native'); import build_ffi; print('\n'.join('native/' + s for s in build_ffi.SOURCES))")
 BUILD=$OUT/build
 rm -rf "$BUILD" && mkdir -p "$BUILD"
 "$PY" - "$BUILD/_sl_native.c" <<'PYEOF'
@@ -89,8 +92,7 @@ SO=$BUILD/_sl_native.abi3.so
 "$TRIPLET-gcc" -shared -fPIC -O2 -std=c99 -Wall -Wextra -Werror -Wno-unused-parameter \
     -Wno-unused-function -Wno-missing-field-initializers -Wno-cast-function-type \
     -I"$SYSROOT/usr/include/python3.11" -idirafter "$SYSROOT/usr/include" \
-    -Inative/include -Inative/src native/src/tokenizer.c native/src/ringbuf.c \
-    native/src/escape.c "$BUILD/_sl_native.c" -o "$SO"
+    -Inative/include -Inative/src "${NATIVE_SRC[@]}" "$BUILD/_sl_native.c" -o "$SO"
 "$TRIPLET-strip" --strip-unneeded "$SO"
 
 # ---- the wheel -----------------------------------------------------------------------
@@ -182,7 +184,7 @@ PYEOF
 if [ "$RUN_TESTS" = 1 ]; then
     # ---- C tests on the target ----------------------------------------------------
     "$TRIPLET-gcc" -O2 -std=c99 -D_FILE_OFFSET_BITS=64 -Wall -Wextra -Werror -Inative/include -Inative/src -Inative/tests \
-        native/src/tokenizer.c native/src/ringbuf.c native/src/escape.c native/tests/test_native.c \
+        "${NATIVE_SRC[@]}" native/tests/test_native.c \
         -o "$BUILD/test_native"
     "$QEMU" -L "$SYSROOT" "$BUILD/test_native" native/tests/golden | tail -1
 fi
