@@ -63,14 +63,14 @@ fuzz-smoke:
 # the Debian package, built by dpkg-buildpackage from a copy of the files git
 # tracks (as they are in the work tree; no build products), so it builds what
 # a clean checkout would.  The build dependencies: sudo apt-get build-dep ./
-# PATH is Debian's own: a pyenv or venv python3 ahead of /usr/bin would be
-# the interpreter pybuild builds for.
+# PATH is Debian's own and PYTHONPATH unset: a pyenv or venv python3 ahead of
+# /usr/bin would be the interpreter pybuild builds for.
 DEB_BUILD ?= build/deb
 DEB_OUT ?= dist
 deb:
 	rm -rf $(DEB_BUILD) && mkdir -p $(DEB_BUILD)/stanzalink $(DEB_OUT)
 	git ls-files -z | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_BUILD)/stanzalink
-	cd $(DEB_BUILD)/stanzalink && env PATH=/usr/sbin:/usr/bin:/sbin:/bin dpkg-buildpackage -us -uc -b
+	cd $(DEB_BUILD)/stanzalink && env -u PYTHONPATH -u PYTHONHOME PATH=/usr/sbin:/usr/bin:/sbin:/bin dpkg-buildpackage -us -uc -b
 	mv $(DEB_BUILD)/*.deb $(DEB_OUT)/
 	@ls $(DEB_OUT)/stanzalink_*.deb
 

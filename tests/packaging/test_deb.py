@@ -1,0 +1,370 @@
+"""The Debian package, end to end: built by ``make deb`` (dpkg-buildpackage
+on a copy of the tracked files), lintian clean, installed with ``apt-get
+install ./stanzalink_*.deb``, its configuration edited as the quickstart
+says, the agent started the way the unit starts it (ExecStartPre, then
+ExecStart, as User=/Group=), and a controller's ``status`` answered through
+a real Prosody; then purged.
+
+The install happens in a throwaway root: an overlay over the host's ``/``
+(writes go to a tmpfs) in a private mount namespace, entered with
+``nsenter`` for each step, so apt, dpkg and the maintainer scripts run for
+real (the user is created, the conffile gets its group) and the host is
+left as it was. It shares the host's network, so the agent reaches the
+Prosody the test starts on loopback. Needs root, the Debian build tools
+(``apt-get build-dep ./``) and lintian; in CI a missing one fails."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import slixmpp
+
+from stanzalink.testing.prosody import Prosody, free_port, make_certs
+
+from ..integration.peers import slix_client
+
+ROOT = Path(__file__).resolve().parents[2]
+# Debian's own tools and interpreter: a pyenv or venv python3 first on PATH
+# would be the one pybuild builds for, and the one the root would run
+DEBIAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+TOOLS = ("git", "make", "dpkg-buildpackage", "dpkg-checkbuilddeps", "lintian", "unshare",
+         "nsenter", "chroot", "setpriv", "prosody", "openssl")  # fmt: skip
+INSIDE = "/run/stanzalink-test"  # the test's folder, as the throwaway root sees it
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        sys.platform != "linux"
+        or os.geteuid() != 0
+        or bool(os.environ.get("STANZALINK_TEST_PYTHON")),  # qemu-user: no namespaces
+        reason="needs root on Linux: apt-get, dpkg and a mount namespace",
+    ),
+]
+
+
+def unavailable(why: str) -> None:
+    """Skip where the tool is missing; in CI (which installs it through
+    scripts/bootstrap.sh) a missing tool is a failure, not a quiet skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (CI=true: scripts/bootstrap.sh installs it)")
+    pytest.skip(why)
+
+
+def debian_env(**extra: str) -> dict[str, str]:
+    return {"PATH": DEBIAN_PATH, "LANG": "C.UTF-8", "HOME": "/root", **extra}
+
+
+@dataclass
+class Built:
+    deb: Path
+    seconds: float
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """``make deb`` into a fresh folder: the package of the tracked files."""
+    missing = [tool for tool in TOOLS if shutil.which(tool, path=DEBIAN_PATH) is None]
+    if missing:
+        unavailable(f"missing: {', '.join(missing)}")
+    deps = subprocess.run(
+        ["dpkg-checkbuilddeps", "debian/control"],
+        cwd=ROOT, env=debian_env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if deps.returncode != 0:
+        unavailable(deps.stderr.strip())
+    if not (ROOT / ".git").exists():
+        unavailable("make deb copies the files git tracks: not a git checkout")
+    folder = tmp_path_factory.mktemp("deb")
+    started = time.monotonic()
+    res = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), "deb",
+         f"DEB_BUILD={folder / 'build'}", f"DEB_OUT={folder / 'out'}"],
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    seconds = time.monotonic() - started
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    # the build's own check: the compiled tokenizer loads from the build tree
+    assert "parser backends: ['native', 'expat']" in res.stdout, res.stdout[-4000:]
+    debs = sorted((folder / "out").glob("stanzalink_*.deb"))
+    assert len(debs) == 1, debs
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert version and debs[0].name.startswith(f"stanzalink_{version.group(1)}_")
+    print(f"make deb: {seconds:.1f} s")
+    return Built(debs[0], seconds)
+
+
+def test_lintian_clean(built: Built) -> None:
+    # errors and warnings fail; each override in debian/*.lintian-overrides says why
+    res = subprocess.run(
+        ["lintian", "--fail-on", "error,warning", "--info", str(built.deb)],
+        env=debian_env(), capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    tags = [ln for ln in res.stdout.splitlines() if re.match(r"[EW]: ", ln)]
+    assert res.returncode == 0 and not tags, res.stdout + res.stderr
+
+
+SETUP = """set -e
+mount --make-rprivate /
+mount -t tmpfs tmpfs "$1"
+mkdir "$1/upper" "$1/work" "$1/root"
+r="$1/root"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$1/upper,workdir=$1/work" "$r"
+for d in proc sys dev; do mount --rbind "/$d" "$r/$d"; done
+for d in run tmp; do mount -t tmpfs tmpfs "$r/$d"; done
+mkdir "$r{inside}"
+mount --bind "$2" "$r{inside}"
+echo "$$"
+exec chroot "$r" sleep infinity
+"""
+
+
+class ThrowawayRoot:
+    """The host's ``/`` under an overlay whose writes go to a tmpfs, in a
+    mount namespace of its own that a process chrooted into it holds;
+    ``run`` enters it (``nsenter --mount --root``) with Debian's PATH."""
+
+    def __init__(self, scratch: Path, shared: Path) -> None:
+        self.shared = shared
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--fork", "--kill-child",
+             "sh", "-c", SETUP.format(inside=INSIDE), "setup", str(scratch), str(shared)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.isdigit():
+            self.proc.wait(10)
+            raise RuntimeError(f"the throwaway root did not start: {self.proc.stderr.read()}")
+        self.holder = int(line)
+
+    def command(self, *argv: str, user: str | None = None) -> list[str]:
+        enter = ["nsenter", f"--target={self.holder}", "--mount", "--root", "--wd"]
+        if user is not None:  # as the unit's User=/Group=, with no capabilities left
+            enter += ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
+        return [*enter, *argv]
+
+    def run(
+        self, *argv: str, user: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        res = subprocess.run(
+            self.command(*argv, user=user), env=debian_env(DEBIAN_FRONTEND="noninteractive"),
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+        if check and res.returncode != 0:
+            raise AssertionError(f"{argv} exited {res.returncode}:\n{res.stdout}\n{res.stderr}")
+        return res
+
+    def read(self, path: str) -> str:
+        return self.run("cat", path).stdout
+
+    def put(self, path: str, content: bytes, mode: str, owner: str = "root:root") -> None:
+        """Write the file ``path`` with this owner and mode, as an admin would."""
+        (self.shared / "put.tmp").write_bytes(content)
+        user, group = owner.split(":")
+        self.run("install", "-m", mode, "-o", user, "-g", group, f"{INSIDE}/put.tmp", path)
+
+    def close(self) -> None:
+        self.proc.terminate()  # --kill-child: the holder goes with it, and the tmpfs
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def prosody(tmp_path: Path) -> Iterator[Prosody]:
+    root = tmp_path / "prosody"
+    root.mkdir()
+    ca, cert, key = make_certs(root)
+    server = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
+    server.write_config(cert, key)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def unit_lines(unit: str, key: str) -> list[str]:
+    return [ln.split("=", 1)[1] for ln in unit.splitlines() if ln.startswith(f"{key}=")]
+
+
+def edit(text: str, section: str, old: str, new: str) -> str:
+    """``old`` (a regular expression matching a whole line) replaced by
+    ``new`` inside ``[section]`` of a TOML text; the line must be there."""
+    head = re.search(rf"^\[{re.escape(section)}\][^\n]*\n", text, re.M)
+    assert head, f"[{section}] is not in the shipped device.toml"
+    end = re.search(r"^\[", text[head.end() :], re.M)
+    stop = head.end() + (end.start() if end else len(text) - head.end())
+    body, n = re.subn(rf"^{old}$", new, text[head.end() : stop], count=1, flags=re.M)
+    assert n == 1, f"[{section}]: no line {old!r} in the shipped device.toml"
+    return text[: head.end()] + body + text[stop:]
+
+
+def test_install_run_purge(built: Built, prosody: Prosody, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    os.chmod(shared, 0o755)  # apt fetches local files as the user _apt
+    shutil.copy(built.deb, shared)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    device, controller = "device1", "alice"
+    prosody.register(device, "device1 password")
+    prosody.register(controller, "alice password")
+    device_jid = f"{device}@{prosody.domain}"
+    controller_jid = f"{controller}@{prosody.domain}"
+
+    host_before = host_state()
+    root = ThrowawayRoot(scratch, shared)
+    agent: subprocess.Popen[bytes] | None = None
+    try:
+        assert root.run("test", "-e", "/usr/bin/stanzalink", check=False).returncode != 0
+
+        # 1. apt install ./stanzalink_*.deb
+        started = time.monotonic()
+        res = root.run("apt-get", "install", "-y", "--no-install-recommends",
+                       f"{INSIDE}/{built.deb.name}", timeout=300)  # fmt: skip
+        installed = time.monotonic() - started
+        assert "Setting up stanzalink" in res.stdout, res.stdout
+
+        # what the package put in place
+        user = root.run("getent", "passwd", "stanzalink").stdout.strip().split(":")
+        assert user[5:] == ["/var/lib/stanzalink", "/usr/sbin/nologin"], user
+        assert int(user[2]) < 1000  # a system user
+        stat = root.run("stat", "-c", "%U:%G %a", "/etc/stanzalink/device.toml").stdout.split()
+        assert stat == ["root:stanzalink", "640"]
+        stat = root.run("stat", "-c", "%U:%G %a", "/var/lib/stanzalink").stdout.split()
+        assert stat == ["stanzalink:stanzalink", "700"]
+        conffiles = root.read("/var/lib/dpkg/info/stanzalink.conffiles").split()
+        assert conffiles == ["/etc/stanzalink/device.toml"]
+        # installed, neither enabled nor started before the config is edited
+        unit_path = "/lib/systemd/system/stanzalink.service"
+        assert root.run("systemctl", "is-enabled", "stanzalink", check=False).stdout == (
+            "disabled\n"
+        )
+        res = root.run("systemd-analyze", "verify", unit_path, check=False)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert root.read(unit_path) == (ROOT / "packaging/stanzalink.service").read_text()
+        for doc in ("README.md.gz", "docs/quickstart.md.gz", "copyright",
+                    "examples/device.toml", "examples/plugins/fan.py"):  # fmt: skip
+            root.run("test", "-f", f"/usr/share/doc/stanzalink/{doc}")
+        root.run("test", "-f", "/usr/share/man/man1/stanzalink.1.gz")
+        where = root.run("/usr/bin/python3", "-c", "import stanzalink.xml as x, stanzalink as s;"
+                         "print(s.__file__, x.available_backends())").stdout  # fmt: skip
+        assert where.startswith("/usr/lib/python3/dist-packages/stanzalink/__init__.py "), where
+        assert "'native'" in where
+
+        unit = root.read(unit_path)
+        (unit_user,) = unit_lines(unit, "User")
+        (unit_group,) = unit_lines(unit, "Group")
+        assert unit_user == unit_group == "stanzalink"
+        (pre,) = unit_lines(unit, "ExecStartPre")
+        (start,) = unit_lines(unit, "ExecStart")
+        # the shipped file is refused until it is edited: the service cannot
+        # start with it by mistake
+        res = root.run(*pre.split(), user=unit_user, check=False)
+        assert res.returncode != 0 and "password" in res.stderr, res.stderr
+
+        # 2. edit /etc/stanzalink/device.toml (and put the password and CA beside it)
+        conf = root.read("/etc/stanzalink/device.toml")
+        conf = edit(conf, "account", r'jid = "[^"]*"', f'jid = "{device_jid}"')
+        conf = edit(conf, "server", r"# host = .*", 'host = "127.0.0.1"')
+        conf = edit(conf, "server", r"# port = .*", f"port = {prosody.port}")
+        conf = edit(conf, "server", r"# ca_file = .*", 'ca_file = "/etc/stanzalink/ca.pem"')
+        conf = edit(conf, "access", r"admin = \[\].*", f'admin = ["{controller_jid}"]')
+        root.put("/etc/stanzalink/device.toml", conf.encode(), "0640", "root:stanzalink")
+        root.put("/etc/stanzalink/password", b"device1 password\n", "0640", "root:stanzalink")
+        root.put("/etc/stanzalink/ca.pem", prosody.ca.read_bytes(), "0644")
+
+        # 3. start it as the unit does: ExecStartPre, then ExecStart
+        res = root.run(*pre.split(), user=unit_user)
+        assert res.stdout.startswith("/etc/stanzalink/device.toml: OK "), res.stdout
+        log = tmp_path / "agent.log"
+        with open(log, "wb") as out:
+            agent = subprocess.Popen(
+                root.command(*start.split(), user=unit_user),
+                env=debian_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+        # 4. a controller asks for the status
+        answer, answered_at = asyncio.run(ask_status(prosody, controller_jid, device_jid))
+        total = answered_at - started
+        assert answer.startswith(f"*status*\n*device*: {device_jid}/agent"), answer
+        text = log.read_text(errors="replace")
+        assert "/etc/stanzalink/device.toml" in text and "native" in text, text
+        assert f"online as {device_jid}/agent" in text, text
+        print(
+            f"\napt-get install: {installed:.1f} s; from its start to the device answering "
+            f"status (config edited by the test, agent started, login): {total:.1f} s"
+        )
+
+        agent.terminate()
+        assert agent.wait(30) == 0, log.read_text(errors="replace")
+        agent = None
+        # the agent kept its state where the unit lets it write
+        root.run("test", "-f", "/var/lib/stanzalink/scram.json")
+
+        # 5. purge: the package's files and state go, the admin's files and the user stay
+        root.run("apt-get", "purge", "-y", "stanzalink", timeout=300)
+        for gone in ("/usr/bin/stanzalink", unit_path, "/etc/stanzalink/device.toml",
+                     "/var/lib/stanzalink", "/usr/share/doc/stanzalink"):  # fmt: skip
+            assert root.run("test", "-e", gone, check=False).returncode != 0, gone
+        root.run("test", "-f", "/etc/stanzalink/password")
+        root.run("getent", "passwd", "stanzalink")
+        status = root.run("dpkg-query", "-W", "-f=${db:Status-Status}", "stanzalink", check=False)
+        assert status.stdout in ("", "not-installed"), status.stdout
+    finally:
+        if agent is not None:
+            agent.kill()
+            agent.wait(10)
+        root.close()
+    assert host_state() == host_before  # the host saw none of it
+
+
+def host_state() -> tuple[str, bool, bool]:
+    """What an install on the host would change: dpkg's record of the
+    package, the command, the user."""
+    dpkg = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Status}", "stanzalink"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    user = subprocess.run(["getent", "passwd", "stanzalink"], capture_output=True, check=False)
+    return dpkg.stdout, Path("/usr/bin/stanzalink").exists(), user.returncode == 0
+
+
+async def ask_status(prosody: Prosody, controller: str, device: str) -> tuple[str, float]:
+    """Log in as the controller, send ``status`` to the device's full JID
+    until the device is online to answer (the first answer to a new
+    contact is its banner), and return the status reply and when it came."""
+    got: asyncio.Queue[slixmpp.Message] = asyncio.Queue()
+    xmpp = await slix_client(
+        prosody, controller, "alice password",
+        setup=lambda x: x.add_event_handler("message", got.put_nowait),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            xmpp.send_message(mto=f"{device}/agent", mbody="status", mtype="chat")
+            try:
+                while True:
+                    msg = await asyncio.wait_for(got.get(), 1)
+                    if msg["type"] == "error":
+                        break  # not online yet: ask again
+                    body = str(msg["body"])
+                    if body.startswith("*status*"):
+                        return body, time.monotonic()
+            except TimeoutError:
+                continue
+        raise AssertionError("the device did not answer status within 60 s")
+    finally:
+        xmpp.disconnect()
