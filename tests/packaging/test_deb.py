@@ -1,17 +1,20 @@
 """The Debian package, end to end: built by ``make deb`` (dpkg-buildpackage
 on a copy of the tracked files), lintian clean, installed with ``apt-get
 install ./stanzalink_*.deb``, its configuration edited as the quickstart
-says, the agent started the way the unit starts it (ExecStartPre, then
-ExecStart, as User=/Group=), and a controller's ``status`` answered through
-a real Prosody; then purged.
+says, started, and a controller's ``status`` answered through a real
+Prosody; then purged. Started twice over: by hand the way the unit starts
+it (ExecStartPre, then ExecStart, as User=/Group=), and with ``systemctl
+enable --now stanzalink`` under a systemd booted for the test.
 
 The install happens in a throwaway root: an overlay over the host's ``/``
-(writes go to a tmpfs) in a private mount namespace, entered with
+(writes go to a tmpfs) in a private mount and PID namespace, entered with
 ``nsenter`` for each step, so apt, dpkg and the maintainer scripts run for
 real (the user is created, the conffile gets its group) and the host is
 left as it was. It shares the host's network, so the agent reaches the
 Prosody the test starts on loopback. Needs root, the Debian build tools
-(``apt-get build-dep ./``) and lintian; in CI a missing one fails."""
+(``apt-get build-dep ./``) and lintian; in CI a missing one fails. The
+systemd run is left out on a host booted with systemd, whose cgroups the
+nested manager would share (as in test_systemd_supervision)."""
 
 from __future__ import annotations
 
@@ -19,10 +22,12 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,36 +125,90 @@ mount -t tmpfs tmpfs "$1"
 mkdir "$1/upper" "$1/work" "$1/root"
 r="$1/root"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$1/upper,workdir=$1/work" "$r"
-for d in proc sys dev; do mount --rbind "/$d" "$r/$d"; done
+# the kernel's settings and devices stay the host's, read-only or out of reach
+mount -t proc proc "$r/proc"
+mount --bind "$r/proc/sys" "$r/proc/sys"
+mount -o remount,bind,ro "$r/proc/sys"
+mount --rbind /sys "$r/sys"
+mount -o remount,bind,ro "$r/sys"
+mount -t tmpfs -o mode=0755 tmpfs "$r/dev"
+for n in null zero full random urandom tty; do
+    touch "$r/dev/$n"; mount --bind "/dev/$n" "$r/dev/$n"
+done
+mkdir "$r/dev/pts" "$r/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666 devpts "$r/dev/pts"
+ln -s pts/ptmx "$r/dev/ptmx"
+mount -t tmpfs tmpfs "$r/dev/shm"
 for d in run tmp; do mount -t tmpfs tmpfs "$r/$d"; done
 mkdir "$r{inside}"
 mount --bind "$2" "$r{inside}"
-echo "$$"
+if [ "$3" = boot ]; then
+    touch "$2/console.log" "$r/dev/console"
+    mount --bind "$2/console.log" "$r/dev/console"
+    # a device's boot, less the host's services (Prosody, ejabberd, epmd on
+    # the shared network) and the units that would touch the host's kernel
+    rm -rf "$r"/etc/systemd/system/*.wants
+    for u in {masked}; do ln -sf /dev/null "$r/etc/systemd/system/$u"; done
+    printf '[Unit]\\nDescription=the test boot\\n' > "$r/etc/systemd/system/stanzalink-test.target"
+    echo ready
+    export container=stanzalink-test
+    exec chroot "$r" /lib/systemd/systemd --system --unit=stanzalink-test.target \\
+        --log-target=console --log-level=info
+fi
+echo ready
 exec chroot "$r" sleep infinity
 """
+MASKED = ("systemd-sysctl.service systemd-modules-load.service systemd-binfmt.service "
+          "systemd-remount-fs.service systemd-udevd.service systemd-udev-trigger.service "
+          "systemd-tmpfiles-setup-dev.service systemd-timesyncd.service systemd-pstore.service "
+          "systemd-random-seed.service apt-daily.timer apt-daily-upgrade.timer")  # fmt: skip
 
 
 class ThrowawayRoot:
     """The host's ``/`` under an overlay whose writes go to a tmpfs, in a
-    mount namespace of its own that a process chrooted into it holds;
-    ``run`` enters it (``nsenter --mount --root``) with Debian's PATH."""
+    mount and PID namespace of its own, held by its PID 1 chrooted into it:
+    ``sleep``, or with ``boot`` a systemd (container mode, started with an
+    empty target). ``run`` enters it (``nsenter --mount --pid --root``) with
+    Debian's PATH."""
 
-    def __init__(self, scratch: Path, shared: Path) -> None:
+    def __init__(self, scratch: Path, shared: Path, boot: bool = False) -> None:
         self.shared = shared
+        self.boot = boot
+        script = SETUP.format(inside=INSIDE, masked=MASKED)
         self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--fork", "--kill-child",
-             "sh", "-c", SETUP.format(inside=INSIDE), "setup", str(scratch), str(shared)],
+            ["unshare", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc",
+             "sh", "-c", script, "setup", str(scratch), str(shared), "boot" if boot else ""],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.isdigit():
-            self.proc.wait(10)
-            raise RuntimeError(f"the throwaway root did not start: {self.proc.stderr.read()}")
-        self.holder = int(line)
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        try:
+            if self.proc.stdout.readline().strip() != "ready":
+                self.proc.wait(10)
+                raise RuntimeError(f"the throwaway root did not start: {self.proc.stderr.read()}")
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+            self.holder = int(children.read_text().split()[0])
+            if boot:
+                self.wait_booted()
+        except BaseException:
+            self.close()
+            raise
+
+    def wait_booted(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.run("systemctl", "is-system-running", check=False).stdout.strip()
+            if state in ("running", "degraded"):
+                return
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                console = (self.shared / "console.log").read_text(errors="replace")
+                raise RuntimeError(f"the nested systemd did not boot ({state}):\n{console}")
+            time.sleep(0.2)
 
     def command(self, *argv: str, user: str | None = None) -> list[str]:
-        enter = ["nsenter", f"--target={self.holder}", "--mount", "--root", "--wd"]
+        # the PID namespace too: its /proc (where /proc/self must resolve) and
+        # its systemd (which takes requests only from its own namespace);
+        # nsenter forks, and waits for the command
+        enter = ["nsenter", f"--target={self.holder}", "--mount", "--pid", "--root", "--wd"]
         if user is not None:  # as the unit's User=/Group=, with no capabilities left
             enter += ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
         return [*enter, *argv]
@@ -175,12 +234,11 @@ class ThrowawayRoot:
         self.run("install", "-m", mode, "-o", user, "-g", group, f"{INSIDE}/put.tmp", path)
 
     def close(self) -> None:
-        self.proc.terminate()  # --kill-child: the holder goes with it, and the tmpfs
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        # unshare --fork ignores SIGTERM; killed, it takes the holder with it
+        # (--kill-child), and with the holder, PID 1 of the namespace, every
+        # process in it; the mounts and the tmpfs go with the last of them
+        self.proc.kill()
+        self.proc.wait(10)
 
 
 @pytest.fixture
@@ -213,124 +271,199 @@ def edit(text: str, section: str, old: str, new: str) -> str:
     return text[: head.end()] + body + text[stop:]
 
 
-def test_install_run_purge(built: Built, prosody: Prosody, tmp_path: Path) -> None:
+UNIT = "/lib/systemd/system/stanzalink.service"
+DEVICE, CONTROLLER = "device1", "alice"
+
+
+@dataclass
+class Session:
+    """One install: the throwaway root, the accounts, the timings."""
+
+    root: ThrowawayRoot
+    prosody: Prosody
+    started: float = 0.0  # when apt-get install began (monotonic)
+    installed: float = 0.0  # seconds apt-get install took
+
+    @property
+    def device(self) -> str:
+        return f"{DEVICE}@{self.prosody.domain}"
+
+    @property
+    def controller(self) -> str:
+        return f"{CONTROLLER}@{self.prosody.domain}"
+
+
+@contextmanager
+def session(
+    built: Built, prosody: Prosody, tmp_path: Path, boot: bool = False
+) -> Iterator[Session]:
     shared = tmp_path / "shared"
-    shared.mkdir(mode=0o755)
+    shared.mkdir()
     os.chmod(shared, 0o755)  # apt fetches local files as the user _apt
     shutil.copy(built.deb, shared)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    device, controller = "device1", "alice"
-    prosody.register(device, "device1 password")
-    prosody.register(controller, "alice password")
-    device_jid = f"{device}@{prosody.domain}"
-    controller_jid = f"{controller}@{prosody.domain}"
-
+    prosody.register(DEVICE, "device1 password")
+    prosody.register(CONTROLLER, "alice password")
     host_before = host_state()
-    root = ThrowawayRoot(scratch, shared)
-    agent: subprocess.Popen[bytes] | None = None
+    root = ThrowawayRoot(scratch, shared, boot=boot)
     try:
-        assert root.run("test", "-e", "/usr/bin/stanzalink", check=False).returncode != 0
+        yield Session(root, prosody)
+    finally:
+        root.close()
+    assert host_state() == host_before  # the host saw none of it
 
-        # 1. apt install ./stanzalink_*.deb
-        started = time.monotonic()
-        res = root.run("apt-get", "install", "-y", "--no-install-recommends",
-                       f"{INSIDE}/{built.deb.name}", timeout=300)  # fmt: skip
-        installed = time.monotonic() - started
-        assert "Setting up stanzalink" in res.stdout, res.stdout
 
-        # what the package put in place
-        user = root.run("getent", "passwd", "stanzalink").stdout.strip().split(":")
-        assert user[5:] == ["/var/lib/stanzalink", "/usr/sbin/nologin"], user
-        assert int(user[2]) < 1000  # a system user
-        stat = root.run("stat", "-c", "%U:%G %a", "/etc/stanzalink/device.toml").stdout.split()
-        assert stat == ["root:stanzalink", "640"]
-        stat = root.run("stat", "-c", "%U:%G %a", "/var/lib/stanzalink").stdout.split()
-        assert stat == ["stanzalink:stanzalink", "700"]
-        conffiles = root.read("/var/lib/dpkg/info/stanzalink.conffiles").split()
-        assert conffiles == ["/etc/stanzalink/device.toml"]
-        # installed, neither enabled nor started before the config is edited
-        unit_path = "/lib/systemd/system/stanzalink.service"
-        assert root.run("systemctl", "is-enabled", "stanzalink", check=False).stdout == (
-            "disabled\n"
-        )
-        res = root.run("systemd-analyze", "verify", unit_path, check=False)
-        assert res.returncode == 0, res.stdout + res.stderr
-        assert root.read(unit_path) == (ROOT / "packaging/stanzalink.service").read_text()
-        for doc in ("README.md.gz", "docs/quickstart.md.gz", "copyright",
-                    "examples/device.toml", "examples/plugins/fan.py"):  # fmt: skip
-            root.run("test", "-f", f"/usr/share/doc/stanzalink/{doc}")
-        root.run("test", "-f", "/usr/share/man/man1/stanzalink.1.gz")
-        where = root.run("/usr/bin/python3", "-c", "import stanzalink.xml as x, stanzalink as s;"
-                         "print(s.__file__, x.available_backends())").stdout  # fmt: skip
-        assert where.startswith("/usr/lib/python3/dist-packages/stanzalink/__init__.py "), where
-        assert "'native'" in where
+def install(s: Session, built: Built) -> None:
+    """apt-get install ./stanzalink_*.deb, and check what it put in place."""
+    root = s.root
+    assert root.run("test", "-e", "/usr/bin/stanzalink", check=False).returncode != 0
+    s.started = time.monotonic()
+    res = root.run("apt-get", "install", "-y", "--no-install-recommends",
+                   f"{INSIDE}/{built.deb.name}", timeout=300)  # fmt: skip
+    s.installed = time.monotonic() - s.started
+    assert "Setting up stanzalink" in res.stdout, res.stdout
 
-        unit = root.read(unit_path)
-        (unit_user,) = unit_lines(unit, "User")
-        (unit_group,) = unit_lines(unit, "Group")
-        assert unit_user == unit_group == "stanzalink"
+    user = root.run("getent", "passwd", "stanzalink").stdout.strip().split(":")
+    assert user[5:] == ["/var/lib/stanzalink", "/usr/sbin/nologin"], user
+    assert int(user[2]) < 1000  # a system user
+    stat = root.run("stat", "-c", "%U:%G %a", "/etc/stanzalink/device.toml").stdout.split()
+    assert stat == ["root:stanzalink", "640"]
+    stat = root.run("stat", "-c", "%U:%G %a", "/var/lib/stanzalink").stdout.split()
+    assert stat == ["stanzalink:stanzalink", "700"]
+    conffiles = root.read("/var/lib/dpkg/info/stanzalink.conffiles").split()
+    assert conffiles == ["/etc/stanzalink/device.toml"]
+    # installed, neither enabled nor started before the config is edited
+    enabled = root.run("systemctl", "is-enabled", "stanzalink", check=False).stdout
+    assert enabled == "disabled\n"
+    if root.boot:
+        active = root.run("systemctl", "is-active", "stanzalink", check=False).stdout
+        assert active == "inactive\n"
+    res = root.run("systemd-analyze", "verify", UNIT, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert root.read(UNIT) == (ROOT / "packaging/stanzalink.service").read_text()
+    for doc in ("README.md.gz", "docs/quickstart.md.gz", "copyright",
+                "examples/device.toml", "examples/plugins/fan.py"):  # fmt: skip
+        root.run("test", "-f", f"/usr/share/doc/stanzalink/{doc}")
+    root.run("test", "-f", "/usr/share/man/man1/stanzalink.1.gz")
+    where = root.run("/usr/bin/python3", "-c", "import stanzalink.xml as x, stanzalink as s;"
+                     "print(s.__file__, x.available_backends())").stdout  # fmt: skip
+    assert where.startswith("/usr/lib/python3/dist-packages/stanzalink/__init__.py "), where
+    assert "'native'" in where
+    # the shipped file is refused until it is edited: the service cannot
+    # start with it by mistake
+    res = root.run("stanzalink", "check-config", "/etc/stanzalink/device.toml", check=False)
+    assert res.returncode != 0 and "password" in res.stderr, res.stderr
+
+
+def configure(s: Session) -> None:
+    """Edit /etc/stanzalink/device.toml as the quickstart says, and put the
+    password and the server's CA beside it."""
+    root = s.root
+    conf = root.read("/etc/stanzalink/device.toml")
+    conf = edit(conf, "account", r'jid = "[^"]*"', f'jid = "{s.device}"')
+    conf = edit(conf, "server", r"# host = .*", 'host = "127.0.0.1"')
+    conf = edit(conf, "server", r"# port = .*", f"port = {s.prosody.port}")
+    conf = edit(conf, "server", r"# ca_file = .*", 'ca_file = "/etc/stanzalink/ca.pem"')
+    conf = edit(conf, "access", r"admin = \[\].*", f'admin = ["{s.controller}"]')
+    root.put("/etc/stanzalink/device.toml", conf.encode(), "0640", "root:stanzalink")
+    root.put("/etc/stanzalink/password", b"device1 password\n", "0640", "root:stanzalink")
+    root.put("/etc/stanzalink/ca.pem", s.prosody.ca.read_bytes(), "0644")
+
+
+def purge(s: Session) -> None:
+    """apt-get purge: the package's files and state go; the admin's files
+    and the user stay."""
+    root = s.root
+    root.run("apt-get", "purge", "-y", "stanzalink", timeout=300)
+    for gone in ("/usr/bin/stanzalink", UNIT, "/etc/stanzalink/device.toml",
+                 "/var/lib/stanzalink", "/usr/share/doc/stanzalink"):  # fmt: skip
+        assert root.run("test", "-e", gone, check=False).returncode != 0, gone
+    root.run("test", "-f", "/etc/stanzalink/password")
+    root.run("getent", "passwd", "stanzalink")
+    status = root.run("dpkg-query", "-W", "-f=${db:Status-Status}", "stanzalink", check=False)
+    assert status.stdout in ("", "not-installed"), status.stdout
+
+
+def test_install_run_purge(built: Built, prosody: Prosody, tmp_path: Path) -> None:
+    """Without a service manager: the agent started the way the unit starts
+    it (ExecStartPre, then ExecStart, as User=/Group=)."""
+    with session(built, prosody, tmp_path) as s:
+        root = s.root
+        install(s, built)
+        unit = root.read(UNIT)
+        (user,) = unit_lines(unit, "User")
+        assert unit_lines(unit, "Group") == [user] == ["stanzalink"]
         (pre,) = unit_lines(unit, "ExecStartPre")
         (start,) = unit_lines(unit, "ExecStart")
-        # the shipped file is refused until it is edited: the service cannot
-        # start with it by mistake
-        res = root.run(*pre.split(), user=unit_user, check=False)
-        assert res.returncode != 0 and "password" in res.stderr, res.stderr
-
-        # 2. edit /etc/stanzalink/device.toml (and put the password and CA beside it)
-        conf = root.read("/etc/stanzalink/device.toml")
-        conf = edit(conf, "account", r'jid = "[^"]*"', f'jid = "{device_jid}"')
-        conf = edit(conf, "server", r"# host = .*", 'host = "127.0.0.1"')
-        conf = edit(conf, "server", r"# port = .*", f"port = {prosody.port}")
-        conf = edit(conf, "server", r"# ca_file = .*", 'ca_file = "/etc/stanzalink/ca.pem"')
-        conf = edit(conf, "access", r"admin = \[\].*", f'admin = ["{controller_jid}"]')
-        root.put("/etc/stanzalink/device.toml", conf.encode(), "0640", "root:stanzalink")
-        root.put("/etc/stanzalink/password", b"device1 password\n", "0640", "root:stanzalink")
-        root.put("/etc/stanzalink/ca.pem", prosody.ca.read_bytes(), "0644")
-
-        # 3. start it as the unit does: ExecStartPre, then ExecStart
-        res = root.run(*pre.split(), user=unit_user)
+        assert root.run(*pre.split(), user=user, check=False).returncode != 0
+        configure(s)
+        res = root.run(*pre.split(), user=user)
         assert res.stdout.startswith("/etc/stanzalink/device.toml: OK "), res.stdout
         log = tmp_path / "agent.log"
         with open(log, "wb") as out:
             agent = subprocess.Popen(
-                root.command(*start.split(), user=unit_user),
+                root.command(*start.split(), user=user),
                 env=debian_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
-
-        # 4. a controller asks for the status
-        answer, answered_at = asyncio.run(ask_status(prosody, controller_jid, device_jid))
-        total = answered_at - started
-        assert answer.startswith(f"*status*\n*device*: {device_jid}/agent"), answer
-        text = log.read_text(errors="replace")
-        assert "/etc/stanzalink/device.toml" in text and "native" in text, text
-        assert f"online as {device_jid}/agent" in text, text
-        print(
-            f"\napt-get install: {installed:.1f} s; from its start to the device answering "
-            f"status (config edited by the test, agent started, login): {total:.1f} s"
-        )
-
-        agent.terminate()
-        assert agent.wait(30) == 0, log.read_text(errors="replace")
-        agent = None
+        try:
+            answer, answered = asyncio.run(ask_status(s.prosody, s.controller, s.device))
+            assert answer.startswith(f"*status*\n*device*: {s.device}/agent"), answer
+            text = log.read_text(errors="replace")
+            assert "config /etc/stanzalink/device.toml" in text and "parser native" in text, text
+            assert f"online as {s.device}/agent" in text, text
+            print(
+                f"\napt-get install: {s.installed:.1f} s; from its start to the device "
+                f"answering status (config edited, agent started by hand): "
+                f"{answered - s.started:.1f} s"
+            )
+            (pid,) = Path(f"/proc/{agent.pid}/task/{agent.pid}/children").read_text().split()
+            os.kill(int(pid), signal.SIGTERM)  # the agent, which nsenter waits for
+            assert agent.wait(30) == 0, log.read_text(errors="replace")
+        finally:
+            if agent.poll() is None:
+                agent.kill()
+                agent.wait(10)
         # the agent kept its state where the unit lets it write
         root.run("test", "-f", "/var/lib/stanzalink/scram.json")
+        purge(s)
 
-        # 5. purge: the package's files and state go, the admin's files and the user stay
-        root.run("apt-get", "purge", "-y", "stanzalink", timeout=300)
-        for gone in ("/usr/bin/stanzalink", unit_path, "/etc/stanzalink/device.toml",
-                     "/var/lib/stanzalink", "/usr/share/doc/stanzalink"):  # fmt: skip
-            assert root.run("test", "-e", gone, check=False).returncode != 0, gone
-        root.run("test", "-f", "/etc/stanzalink/password")
-        root.run("getent", "passwd", "stanzalink")
-        status = root.run("dpkg-query", "-W", "-f=${db:Status-Status}", "stanzalink", check=False)
-        assert status.stdout in ("", "not-installed"), status.stdout
-    finally:
-        if agent is not None:
-            agent.kill()
-            agent.wait(10)
-        root.close()
-    assert host_state() == host_before  # the host saw none of it
+
+@pytest.mark.skipif(
+    os.path.isdir("/run/systemd/system"),
+    reason="a host booted with systemd: its cgroups are left alone (no nested systemd)",
+)
+def test_enable_now_under_systemd(built: Built, prosody: Prosody, tmp_path: Path) -> None:
+    """The quickstart's steps on a root that runs systemd: apt install,
+    edit one file, ``systemctl enable --now stanzalink``, ``status``."""
+    if not os.access("/lib/systemd/systemd", os.X_OK):
+        unavailable("needs systemd")
+    with session(built, prosody, tmp_path, boot=True) as s:
+        root = s.root
+        install(s, built)
+        configure(s)
+        root.run("systemctl", "enable", "--now", "stanzalink")
+        answer, answered = asyncio.run(ask_status(s.prosody, s.controller, s.device))
+        assert answer.startswith(f"*status*\n*device*: {s.device}/agent"), answer
+        print(
+            f"\napt-get install: {s.installed:.1f} s; from its start to the device answering "
+            f"status (config edited, systemctl enable --now): {answered - s.started:.1f} s"
+        )
+        assert root.run("systemctl", "is-enabled", "stanzalink").stdout == "enabled\n"
+        pid = root.run("systemctl", "show", "-P", "MainPID", "stanzalink").stdout.strip()
+        status = root.run("cat", f"/proc/{pid}/status").stdout
+        uid = root.run("id", "-u", "stanzalink").stdout.strip()
+        assert re.search(rf"^Uid:\s+{uid}\s", status, re.M), status
+        assert re.search(r"^CapEff:\s+0+$", status, re.M), status
+        journal = root.run("journalctl", "-u", "stanzalink", "--no-pager", "-o", "cat").stdout
+        assert "config /etc/stanzalink/device.toml" in journal, journal
+        assert f"online as {s.device}/agent" in journal, journal
+        root.run("systemctl", "stop", "stanzalink")
+        result = root.run("systemctl", "show", "-P", "Result", "stanzalink").stdout
+        assert result == "success\n", journal
+        purge(s)
+        res = root.run("systemctl", "is-enabled", "stanzalink", check=False)
+        assert res.returncode != 0, res.stdout
 
 
 def host_state() -> tuple[str, bool, bool]:
