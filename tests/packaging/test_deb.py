@@ -19,6 +19,7 @@ nested manager would share (as in test_systemd_supervision)."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import re
 import shutil
@@ -148,6 +149,9 @@ if [ "$3" = boot ]; then
     # a device's boot, less the host's services (Prosody, ejabberd, epmd on
     # the shared network) and the units that would touch the host's kernel
     rm -rf "$r"/etc/systemd/system/*.wants
+    # nor a container image's policy-rc.d, which forbids maintainer scripts
+    # to start, restart or stop any service
+    rm -f "$r/usr/sbin/policy-rc.d"
     for u in {masked}; do ln -sf /dev/null "$r/etc/systemd/system/$u"; done
     printf '[Unit]\\nDescription=the test boot\\n' > "$r/etc/systemd/system/stanzalink-test.target"
     echo ready
@@ -306,6 +310,7 @@ def session(
     prosody.register(DEVICE, "device1 password")
     prosody.register(CONTROLLER, "alice password")
     host_before = host_state()
+    wait_host_dpkg_idle()
     root = ThrowawayRoot(scratch, shared, boot=boot)
     try:
         yield Session(root, prosody)
@@ -455,15 +460,50 @@ def test_enable_now_under_systemd(built: Built, prosody: Prosody, tmp_path: Path
         uid = root.run("id", "-u", "stanzalink").stdout.strip()
         assert re.search(rf"^Uid:\s+{uid}\s", status, re.M), status
         assert re.search(r"^CapEff:\s+0+$", status, re.M), status
+        # an upgrade (here the same version again) keeps the edited config and
+        # its mode, and restarts the running service (try-restart)
+        conf = root.read("/etc/stanzalink/device.toml")
+        root.run("apt-get", "install", "-y", "--reinstall", f"{INSIDE}/{built.deb.name}",
+                 timeout=300)  # fmt: skip
+        assert root.read("/etc/stanzalink/device.toml") == conf
+        stat = root.run("stat", "-c", "%U:%G %a", "/etc/stanzalink/device.toml").stdout.split()
+        assert stat == ["root:stanzalink", "640"]
+        assert root.run("systemctl", "is-active", "stanzalink").stdout == "active\n"
+        again = root.run("systemctl", "show", "-P", "MainPID", "stanzalink").stdout.strip()
+        assert again != pid
         journal = root.run("journalctl", "-u", "stanzalink", "--no-pager", "-o", "cat").stdout
         assert "config /etc/stanzalink/device.toml" in journal, journal
         assert f"online as {s.device}/agent" in journal, journal
         root.run("systemctl", "stop", "stanzalink")
         result = root.run("systemctl", "show", "-P", "Result", "stanzalink").stdout
         assert result == "success\n", journal
+        # removing the package stops the running service
+        root.run("systemctl", "start", "stanzalink")
         purge(s)
+        assert root.run("pgrep", "-u", "stanzalink", check=False).returncode == 1
         res = root.run("systemctl", "is-enabled", "stanzalink", check=False)
         assert res.returncode != 0, res.stdout
+
+
+def wait_host_dpkg_idle(timeout: float = 300) -> None:
+    """The throwaway root starts as the host's ``/`` is: not while an apt or
+    dpkg on the host is half-way through (its root would say "dpkg was
+    interrupted")."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with open("/var/lib/dpkg/lock-frontend", "a") as lock:
+            try:
+                fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                idle = False
+            else:
+                fcntl.lockf(lock, fcntl.LOCK_UN)
+                idle = not any(Path("/var/lib/dpkg/updates").iterdir())
+        if idle:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"apt or dpkg on the host still busy after {timeout} s")
+        time.sleep(1)
 
 
 def host_state() -> tuple[str, bool, bool]:
