@@ -353,6 +353,9 @@ def install(s: Session, built: Built) -> None:
                 "examples/device.toml", "examples/plugins/fan.py"):  # fmt: skip
         root.run("test", "-f", f"/usr/share/doc/stanzalink/{doc}")
     root.run("test", "-f", "/usr/share/man/man1/stanzalink.1.gz")
+    rule = ROOT / "packaging/10-stanzalink.rules"  # reboot for the user stanzalink
+    if rule.exists():
+        assert root.read("/usr/share/polkit-1/rules.d/10-stanzalink.rules") == rule.read_text()
     where = root.run("/usr/bin/python3", "-c", "import stanzalink.xml as x, stanzalink as s;"
                      "print(s.__file__, x.available_backends())").stdout  # fmt: skip
     assert where.startswith("/usr/lib/python3/dist-packages/stanzalink/__init__.py "), where
@@ -471,7 +474,7 @@ def test_enable_now_under_systemd(built: Built, prosody: Prosody, tmp_path: Path
         assert root.read("/etc/stanzalink/device.toml") == conf
         stat = root.run("stat", "-c", "%U:%G %a", "/etc/stanzalink/device.toml").stdout.split()
         assert stat == ["root:stanzalink", "640"]
-        assert root.run("systemctl", "is-active", "stanzalink").stdout == "active\n"
+        wait_active(root)
         again = root.run("systemctl", "show", "-P", "MainPID", "stanzalink").stdout.strip()
         assert again != pid
         journal = root.run("journalctl", "-u", "stanzalink", "--no-pager", "-o", "cat").stdout
@@ -486,6 +489,20 @@ def test_enable_now_under_systemd(built: Built, prosody: Prosody, tmp_path: Path
         assert root.run("pgrep", "-u", "stanzalink", check=False).returncode == 1
         res = root.run("systemctl", "is-enabled", "stanzalink", check=False)
         assert res.returncode != 0, res.stdout
+
+
+def wait_active(root: ThrowawayRoot, timeout: float = 60) -> None:
+    """The service is active (it may still be starting, or waiting to be
+    started again): anything else within ``timeout`` fails, with its journal."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = root.run("systemctl", "is-active", "stanzalink", check=False).stdout.strip()
+        if state == "active":
+            return
+        if state not in ("activating", "reloading") or time.monotonic() > deadline:
+            journal = root.run("journalctl", "-u", "stanzalink", "--no-pager", check=False)
+            raise AssertionError(f"stanzalink.service is {state}:\n{journal.stdout}")
+        time.sleep(0.2)
 
 
 def wait_host_dpkg_idle(timeout: float = 300) -> None:
