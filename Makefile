@@ -4,13 +4,14 @@
 #   make lint    ruff (lint + format check) and mypy
 #   make bench   benchmarks against the peers; results in bench/results, numbers in README
 #   make fuzz    a longer libFuzzer run of the tokenizer
+#   make deb     the Debian package (debian/), into dist/
 #   make chaos   the device's link cut 8 times while 120 console commands flow, 20 runs
 #                on Prosody and 20 on ejabberd: none lost or duplicated (bench/chaos.py)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYSRC := $(wildcard agent tests bench examples native/tools native/build_ffi.py)
 
-.PHONY: setup demo test test-native test-python test-cross lint format bench chaos fuzz fuzz-smoke clean
+.PHONY: setup demo test test-native test-python test-cross lint format bench chaos fuzz fuzz-smoke clean deb
 
 setup:
 	./scripts/bootstrap.sh
@@ -58,6 +59,20 @@ fuzz: setup
 
 fuzz-smoke:
 	$(MAKE) -C native fuzz-smoke
+
+# the Debian package, built by dpkg-buildpackage from a copy of the files git
+# tracks (as they are in the work tree; no build products), so it builds what
+# a clean checkout would.  The build dependencies: sudo apt-get build-dep ./
+# PATH is Debian's own and PYTHONPATH unset: a pyenv or venv python3 ahead of
+# /usr/bin would be the interpreter pybuild builds for.
+DEB_BUILD ?= build/deb
+DEB_OUT ?= dist
+deb:
+	rm -rf $(DEB_BUILD) && mkdir -p $(DEB_BUILD)/stanzalink $(DEB_OUT)
+	git ls-files -z | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_BUILD)/stanzalink
+	cd $(DEB_BUILD)/stanzalink && env -u PYTHONPATH -u PYTHONHOME PATH=/usr/sbin:/usr/bin:/sbin:/bin dpkg-buildpackage -us -uc -b
+	mv $(DEB_BUILD)/*.deb $(DEB_OUT)/
+	@ls $(DEB_OUT)/stanzalink_*.deb
 
 clean:
 	$(MAKE) -C native clean
