@@ -82,13 +82,24 @@ def port_is_free(port: int) -> bool:
 
 
 def fingerprints(cert: Path) -> tuple[str, str]:
-    """SHA-1 and SHA-256 of the server certificate, as hex with colons."""
+    """The server certificate's SHA-1 as profanity shows it (hex) and its
+    SHA-256 as most other clients do (hex pairs with colons)."""
     der = ssl.PEM_cert_to_DER_cert(cert.read_text())
+    sha256 = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+    return hashlib.sha1(der).hexdigest(), sha256
 
-    def hexed(h: Any) -> str:
-        return ":".join(f"{b:02X}" for b in h.digest())
 
-    return hexed(hashlib.sha1(der)), hexed(hashlib.sha256(der))
+def trust_dir(root: Path, ca: Path) -> Path:
+    """A folder holding the CA under its OpenSSL subject hash: what a client
+    that takes a CA *folder* (profanity's /tls certpath) needs."""
+    folder = root / "trust"
+    folder.mkdir()
+    name = subprocess.run(
+        ["openssl", "x509", "-hash", "-noout", "-in", str(ca)],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    shutil.copyfile(ca, folder / f"{name}.0")
+    return folder
 
 
 def device_config(root: Path, server: Prosody, user_jid: str, device_password: str) -> Path:
@@ -233,45 +244,50 @@ async def befriend(server: Prosody, user: str, secret: str, device: str) -> None
 def instructions(
     server: Prosody, cert: Path, user: str, secret: str, device: str, root: Path
 ) -> str:
-    d = server.domain
+    d, p = server.domain, server.port
     me = f"{user}@{d}"
     sha1, sha256 = fingerprints(cert)
-    port_note = "" if server.port == 5222 else " (not 5222: give clients the port)"
+    trust = trust_dir(root, server.ca)
+    port_note = "" if p == 5222 else " (not 5222: tell your client)"
+    dino_note = "" if p == 5222 else " (run this with --port 5222)"
     return f"""
 ================================================================ stanzalink: try it
 A throwaway XMPP server and a device are running. Log in with a chat client:
 
   your account   {me}
   password       {secret}
-  device         {device}   (already in your contacts, subscription both ways)
-  server         127.0.0.1 port {server.port}{port_note}, STARTTLS required
-  domain         {d}
+  device         {device}   (already your contact, subscribed both ways)
+  server         127.0.0.1 port {p}{port_note}, STARTTLS
   CA certificate {server.ca}
-  server cert    SHA-1   {sha1}
+  fingerprints   SHA-1   {sha1}
                  SHA-256 {sha256}
 
-The certificate comes from a CA made a minute ago: no client trusts it by
-itself. Trust the CA file above, or accept the certificate once after
-comparing its fingerprint with the one above.
+No client trusts that CA, made a minute ago: trust it, or accept the server
+certificate once after comparing its fingerprint with the one above.
 
-  profanity 0.13   /connect {me} server 127.0.0.1 port {server.port}
-                   (password when asked; on "TLS certificate verification
-                   failed" compare the fingerprint, then /tls allow)
-                   /msg {device} help
-  Gajim            Add account: {me} and the password; Advanced: host
-                   127.0.0.1, port {server.port}, STARTTLS; accept the
-                   certificate after comparing the fingerprint.
-  Dino             has no host/port setting and trusts only the system's
-                   CAs: start this with --port 5222 and add the CA to the
-                   system store (undo it afterwards).
+profanity 0.13
+  /tls certpath set {trust}
+  /connect {me} server 127.0.0.1 port {p}
+  (type the password; without the certpath line, profanity shows the
+  certificate: compare its Fingerprint, then /tls allow; afterwards
+  /tls certpath clear removes the setting)
+  /msg {device} help
+Gajim    Add Account, {me} and the password, Advanced: host 127.0.0.1,
+         port {p}, STARTTLS; accept the certificate after comparing the
+         SHA-256 fingerprint.
+Dino     has no host or port setting and trusts only the system's CAs:
+         needs port 5222{dino_note} and, as root, the CA in the system store
+         (cp {server.ca} /usr/local/share/ca-certificates/stanzalink-try.crt
+         && update-ca-certificates; undo: rm that file, update-ca-certificates --fresh).
 
-Then, in a chat with {device}:
-  help          the commands your role (admin) may run
-  status        what the device reports about itself
-  log           its own log; ls and get hello.txt for files
-Ad-hoc commands (XEP-0050): the same commands as forms, e.g. profanity
-  /cmd list {device}/agent   then   /cmd exec status {device}/agent
-  (Gajim: the contact's menu, Execute Command).
+Then, in the chat with {device}:
+  help      the commands your role (admin) may run
+  status    what the device says about itself
+  log       its log; ls, then get with a name, to fetch a file
+Ad-hoc commands (XEP-0050), the same commands as forms: profanity
+  /cmd list {device}/agent
+  /cmd exec status {device}/agent     (/form cancel closes the form)
+Gajim: the contact's menu, Execute Command.
 
 Server directory: {root}
 Ctrl-C stops the device and the server and removes that directory.
@@ -310,7 +326,8 @@ def run(args: argparse.Namespace, root: Path) -> None:
     port = args.port or (5222 if port_is_free(5222) else free_port())
     ca, cert, key = make_certs(root, DOMAIN)
     server = Prosody(root=root, port=port, tls_port=free_port(), ca=ca, domain=DOMAIN)
-    server.write_config(cert, key)
+    # mod_adhoc: profanity runs ad-hoc commands only when the server has them too
+    server.write_config(cert, key, modules=("adhoc",))
     device: Device | None = None
     try:
         say(f"starting Prosody for {DOMAIN} on 127.0.0.1:{port} in {root}")

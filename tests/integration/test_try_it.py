@@ -152,6 +152,10 @@ def test_try_it_prints_what_a_chat_client_needs() -> None:
         root = Path(out.field(r"Server directory: (\S+)$"))
         assert (jid, device, printed_port) == ("carol@localhost", "device1@localhost", port)
         assert Path(ca).is_file() and Path(ca).parent == root
+        # the CA folder for profanity's /tls certpath: the CA under its subject hash
+        trust = list(Path(out.field(r"\s+/tls certpath set (\S+)$")).iterdir())
+        assert [re.fullmatch(r"[0-9a-f]{8}\.0", f.name) is not None for f in trust] == [True]
+        assert trust[0].read_bytes() == Path(ca).read_bytes()
         assert f"/connect carol@localhost server 127.0.0.1 port {port}" in out.text()
         assert processes_mentioning(root), "neither the server nor the device is running"
 

@@ -63,7 +63,13 @@ class Prosody:
     def config(self) -> Path:
         return self.root / "prosody.cfg.lua"
 
-    def write_config(self, cert: Path, key: Path, extra: str = "") -> None:
+    def write_config(
+        self, cert: Path, key: Path, extra: str = "", modules: tuple[str, ...] = ()
+    ) -> None:
+        """The config file; ``extra`` is Lua added at global scope, ``modules``
+        are enabled besides the usual ones (e.g. "adhoc": some clients offer
+        ad-hoc commands only when the server itself has them)."""
+        more = "".join(f' "{m}";' for m in modules)
         (self.root / "data").mkdir(exist_ok=True)
         root_line = "run_as_root = true\n" if os.geteuid() == 0 else ""
         self.config.write_text(
@@ -77,7 +83,7 @@ c2s_ports = {{ {self.port} }}
 c2s_direct_tls_ports = {{ {self.tls_port} }}
 s2s_ports = {{ }}
 modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "register"; "vcard_legacy";
-  "version"; "smacks"; "csi_simple"; "carbons"; "posix" }}
+  "version"; "smacks"; "csi_simple"; "carbons"; "posix";{more} }}
 modules_disabled = {{ "s2s" }}
 c2s_require_encryption = true
 allow_registration = true
