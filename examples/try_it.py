@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import ctypes
 import hashlib
+import os
 import secrets
 import shutil
 import signal
@@ -150,9 +151,12 @@ except (OSError, AttributeError):
     _prctl = None
 
 
-def die_with_parent() -> None:
-    """Run in the agent's child before exec: SIGTERM when this script dies,
-    even by SIGKILL (Linux's PR_SET_PDEATHSIG)."""
+def own_group_dying_with_parent() -> None:
+    """Run in a child (server or agent) before exec: a session of its own,
+    so that Ctrl-C reaches only this script, which stops the children in
+    order; and SIGTERM when this script dies, even by SIGKILL (Linux's
+    PR_SET_PDEATHSIG)."""
+    os.setsid()
     if _prctl is not None:
         _prctl(1, int(signal.SIGTERM))
 
@@ -175,8 +179,7 @@ class Device:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
-            start_new_session=True,  # Ctrl-C reaches this script, which stops it in order
+            preexec_fn=own_group_dying_with_parent,
         )
         self._pump = threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True)
         self._pump.start()
@@ -331,7 +334,7 @@ def run(args: argparse.Namespace, root: Path) -> None:
     device: Device | None = None
     try:
         say(f"starting Prosody for {DOMAIN} on 127.0.0.1:{port} in {root}")
-        server.start()
+        server.start(preexec_fn=own_group_dying_with_parent)
         secret = password()
         server.register(args.user, secret)
         user_jid, device_jid = f"{args.user}@{DOMAIN}", f"{DEVICE}@{DOMAIN}"

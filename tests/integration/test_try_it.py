@@ -1,6 +1,6 @@
 """The README's "Try it" command, used the way a person would: run it, read
 what it printed, log in with a real XMPP client with exactly that, talk to
-the device, press Ctrl-C, and find nothing left behind."""
+the device (and restart it), press Ctrl-C, and find nothing left behind."""
 
 from __future__ import annotations
 
@@ -38,9 +38,10 @@ class Output:
             self._q.put(line.rstrip("\n"))
         self._q.put(None)
 
-    def until(self, needle: str, timeout: float) -> None:
+    def until(self, needle: str, timeout: float, count: int = 1) -> None:
+        """Read on until ``count`` lines hold ``needle``."""
         deadline = time.monotonic() + timeout
-        while not any(needle in ln for ln in self.lines):
+        while sum(needle in ln for ln in self.lines) < count:
             left = deadline - time.monotonic()
             assert left > 0, f"{needle!r} not printed within {timeout} s:\n" + self.text()
             try:
@@ -122,7 +123,13 @@ async def ask_status(jid: str, password: str, ca: str, port: int, device: str) -
         while True:  # the console's greeting may come first
             body = await asyncio.wait_for(answers.get(), 10)
             if "status" in body and device in body:
-                return body
+                break
+        # "restart": the command starts the agent again, as a service manager would
+        xmpp.send_message(mto=full, mbody="restart", mtype="chat")
+        assert "Restart the stanzalink agent now?" in await asyncio.wait_for(answers.get(), 10)
+        xmpp.send_message(mto=full, mbody="yes", mtype="chat")
+        assert "restarting the agent" in await asyncio.wait_for(answers.get(), 10)
+        return body
     finally:
         xmpp.disconnect()
         with contextlib.suppress(Exception):
@@ -161,6 +168,8 @@ def test_try_it_prints_what_a_chat_client_needs() -> None:
 
         body = asyncio.run(asyncio.wait_for(ask_status(jid, secret, ca, port, device), 60))
         assert "device1@localhost" in body, body
+        out.until("(restart): starting it again", 20)
+        out.until("online as device1@localhost/agent", 20, count=2)
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole group
         try:

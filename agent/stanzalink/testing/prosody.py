@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,9 @@ VirtualHost "wrong.test"
 """
         )
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 20.0, preexec_fn: Callable[[], None] | None = None) -> None:
+        """Start it and wait until it listens; ``preexec_fn`` runs in the
+        child before exec (as in ``subprocess.Popen``)."""
         prosody = shutil.which("prosody")
         if prosody is None:
             raise RuntimeError("prosody is not installed (scripts/bootstrap.sh installs it)")
@@ -108,6 +111,7 @@ VirtualHost "wrong.test"
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.root,
+            preexec_fn=preexec_fn,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
