@@ -1,5 +1,6 @@
 # stanzalink: the targets a newcomer looks for.
 #   make demo    the main job (see README)
+#   make try     a throwaway server and device for your own chat client, until Ctrl-C
 #   make test    set up everything on a fresh Debian 12 machine and run all tests
 #   make lint    ruff (lint + format check) and mypy
 #   make bench   benchmarks against the peers; results in bench/results, numbers in README
@@ -11,13 +12,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYSRC := $(wildcard agent tests bench examples native/tools native/build_ffi.py)
 
-.PHONY: setup demo test test-native test-python test-cross lint format bench chaos fuzz fuzz-smoke clean deb
+.PHONY: setup demo try test test-native test-python test-cross lint format bench chaos fuzz fuzz-smoke clean deb
 
 setup:
 	./scripts/bootstrap.sh
 
 demo: setup
 	$(PY) examples/demo.py
+
+try: setup
+	$(PY) examples/try_it.py $(TRY_ARGS)
 
 test: setup lint test-native test-python test-cross
 

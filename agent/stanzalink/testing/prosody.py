@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +64,13 @@ class Prosody:
     def config(self) -> Path:
         return self.root / "prosody.cfg.lua"
 
-    def write_config(self, cert: Path, key: Path, extra: str = "") -> None:
+    def write_config(
+        self, cert: Path, key: Path, extra: str = "", modules: tuple[str, ...] = ()
+    ) -> None:
+        """The config file; ``extra`` is Lua added at global scope, ``modules``
+        are enabled besides the usual ones (e.g. "adhoc": some clients offer
+        ad-hoc commands only when the server itself has them)."""
+        more = "".join(f' "{m}";' for m in modules)
         (self.root / "data").mkdir(exist_ok=True)
         root_line = "run_as_root = true\n" if os.geteuid() == 0 else ""
         self.config.write_text(
@@ -77,7 +84,7 @@ c2s_ports = {{ {self.port} }}
 c2s_direct_tls_ports = {{ {self.tls_port} }}
 s2s_ports = {{ }}
 modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "register"; "vcard_legacy";
-  "version"; "smacks"; "csi_simple"; "carbons"; "posix" }}
+  "version"; "smacks"; "csi_simple"; "carbons"; "posix";{more} }}
 modules_disabled = {{ "s2s" }}
 c2s_require_encryption = true
 allow_registration = true
@@ -92,7 +99,9 @@ VirtualHost "wrong.test"
 """
         )
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 20.0, preexec_fn: Callable[[], None] | None = None) -> None:
+        """Start it and wait until it listens; ``preexec_fn`` runs in the
+        child before exec (as in ``subprocess.Popen``)."""
         prosody = shutil.which("prosody")
         if prosody is None:
             raise RuntimeError("prosody is not installed (scripts/bootstrap.sh installs it)")
@@ -102,6 +111,7 @@ VirtualHost "wrong.test"
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.root,
+            preexec_fn=preexec_fn,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
