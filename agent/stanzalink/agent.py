@@ -90,7 +90,13 @@ FEATURES: list[str] = [
 ]
 
 
+def _check_priority(priority: int) -> None:
+    if not -128 <= priority <= 127:
+        raise ConfigError("presence.priority: must be between -128 and 127")
+
+
 # the agent's own sections: [presence] (what announce() sends) and [log]
+# (the level `stanzalink run` starts with)
 PRESENCE = Section(
     "presence",
     {
@@ -100,11 +106,6 @@ PRESENCE = Section(
     lambda values, _: _check_priority(values["priority"]),
 )
 LOG = Section("log", {"level": Key(choice("debug", "info", "warning", "error"), "info")})
-
-
-def _check_priority(priority: int) -> None:
-    if not -128 <= priority <= 127:
-        raise ConfigError("presence.priority: must be between -128 and 127")
 
 
 def schema(features: Iterable[type[Feature]] | None = None) -> dict[str, Section]:

@@ -117,6 +117,10 @@ class DeviceConfig:
         return {**known.defaults(), **given} if known is not None else dict(given)
 
 
+# The checks a key is built from: ``check(name, value)`` returns the value to
+# keep, or raises ConfigError naming the key.
+
+
 def _type(expected: type | tuple[type, ...], what: str) -> Callable[[str, Any], Any]:
     def check(key: str, value: Any) -> Any:
         if isinstance(value, bool) and bool not in (
