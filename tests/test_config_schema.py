@@ -157,3 +157,15 @@ def test_features_declare_sections_as_a_typed_class_attribute() -> None:
     for spec in FEATURES:
         feature = load_feature(spec)
         assert all(isinstance(s, Section) for s in feature.config_sections), spec
+
+
+def test_settable_names_a_key_of_the_assembled_schema() -> None:
+    from stanzalink.console.feature import Console
+
+    raw = {**MINIMAL, "console": {"settable": ["http.timeout"]}}
+    assert parse_config(raw).section("console")["settable"] == ["http.timeout"]
+    with pytest.raises(ConfigError, match=r"^console\.settable: 'http\.timeout' is not a section"):
+        parse_config(raw, features=[Console])  # no [http] without its feature
+    raw["console"]["settable"] = ["account.resource"]
+    with pytest.raises(ConfigError, match=r"\[account\] is never settable"):
+        parse_config(raw)
