@@ -68,13 +68,13 @@ def agent_for(
     cfg = DeviceConfig(
         jid=JID.parse(f"{user}@{server['domain']}"),
         password=f"{user}-pw",
-        resource="agent",
-        host="127.0.0.1",
-        port=server["port"],
-        ca_file=server["ca"],
         access={"operator": [f"{peer}@{server['domain']}"]},
+        sections={
+            "account": {"resource": "agent"},
+            "server": {"host": "127.0.0.1", "port": server["port"], "ca_file": server["ca"]},
+            "files": {"inbox": inbox, "min_free": 0, "export": [export], "socks5": socks5},
+        },
     )
-    cfg.sections["files"] = {"inbox": inbox, "min_free": 0, "export": [export], "socks5": socks5}
     return Agent(cfg, features=[load_feature(f) for f in FEATURES])
 
 

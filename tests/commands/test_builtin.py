@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from stanzalink.agent import parse_config
 from stanzalink.commands import Command, Registry, builtin
 from stanzalink.commands.builtin import filter_level, tail, valid_host
 from stanzalink.commands.process import run_process
 from stanzalink.commands.system import System
-from stanzalink.config import ConfigError, parse
+from stanzalink.config import ConfigError
 from stanzalink.console.line import bind
 from tests.console.conftest import Chat
 
@@ -263,7 +264,7 @@ async def test_example_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_console_config_keys_are_checked() -> None:
     base = {"account": {"jid": "d@example.net", "password": "x"}}
-    cfg = parse({**base, "console": {"page_size": 4096, "reboot_command": ["/bin/true"]}})
+    cfg = parse_config({**base, "console": {"page_size": 4096, "reboot_command": ["/bin/true"]}})
     assert cfg.section("console")["page_size"] == 4096
     for bad, key in (
         ({"page_size": 10}, "console.page_size"),
@@ -273,13 +274,13 @@ def test_console_config_keys_are_checked() -> None:
         ({"nonsense": 1}, "console.nonsense"),
     ):
         with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-            parse({**base, "console": bad})
+            parse_config({**base, "console": bad})
 
 
 def test_example_config_parses() -> None:
-    from stanzalink.config import load
+    from stanzalink.agent import load_config
 
-    cfg = load(ROOT / "examples" / "device.toml")
+    cfg = load_config(ROOT / "examples" / "device.toml")
     assert "settable" in cfg.section("console")
 
 

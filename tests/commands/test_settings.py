@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from stanzalink.commands.settings import Settings
-from stanzalink.config import SCHEMA, load
+from stanzalink.agent import load_config
+from stanzalink.commands.settings import CONSOLE, Settings
 from stanzalink.console.feature import Console
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_console_key_has_its_default_here() -> None:
-    assert sorted(f.name for f in fields(Settings)) == sorted(SCHEMA["console"])
+    assert sorted(f.name for f in fields(Settings)) == sorted(CONSOLE.keys)
 
 
 def test_the_example_config_shows_the_defaults() -> None:
-    section = load(ROOT / "examples" / "device.toml").section("console")
+    section = load_config(ROOT / "examples" / "device.toml").section("console")
     example, default = Settings.of(section), Settings()
     for key in section:
         if key != "settable":  # the example names one, the default is none

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from stanzalink.agent import parse_config
 from stanzalink.commands import (
     Arg,
     CommandError,
@@ -19,7 +20,7 @@ from stanzalink.commands import (
     Table,
     Text,
 )
-from stanzalink.config import ConfigError, parse
+from stanzalink.config import ConfigError
 from stanzalink.console.feature import Console
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
@@ -682,12 +683,12 @@ async def test_one_account_cannot_take_every_slot() -> None:
 def test_config_keys_are_checked(section: dict[str, Any], key: str) -> None:
     raw = {"account": {"jid": "d@example.net", "password": "p"}, "adhoc": section}
     with pytest.raises(ConfigError, match=key):
-        parse(raw)
+        parse_config(raw)
 
 
 def test_config_reaches_the_feature() -> None:
     raw = {"account": {"jid": "d@example.net", "password": "p"}, "adhoc": {"max_sessions": 3}}
-    h = Harness([Disco, AdHoc], config=parse(raw), commands=reg)
+    h = Harness([Disco, AdHoc], config=parse_config(raw), commands=reg)
     assert h.feature("adhoc").max_sessions == 3
     assert h.feature("adhoc").session_timeout == 600.0
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from stanzalink.config import ConfigError, parse
+from stanzalink.agent import parse_config
+from stanzalink.config import ConfigError
 from stanzalink.testing.harness import Harness
-from stanzalink.xep.vcard import PHOTO_MAX, VCard, card_facts, image_type
+from stanzalink.xep.identity import PHOTO_MAX, image_type
+from stanzalink.xep.vcard import VCard, card_facts
 
 ACCESS = {"viewer": ["stpeter@jabber.org"]}
 V = "{vcard-temp}"
@@ -251,20 +253,20 @@ def test_config_checks(tmp_path: Path) -> None:
     big = tmp_path / "big.png"
     big.write_bytes(png() + b"\x00" * PHOTO_MAX)
     with pytest.raises(ConfigError, match=r"^identity\.photo: .*more than 65536"):
-        parse(_cfg(photo=str(big)))
+        parse_config(_cfg(photo=str(big)))
     text = tmp_path / "a.txt"
     text.write_text("hello")
     with pytest.raises(ConfigError, match=r"^identity\.photo: .*not a PNG"):
-        parse(_cfg(photo=str(text)))
+        parse_config(_cfg(photo=str(text)))
     with pytest.raises(ConfigError, match=r"^identity\.photo: .*does not exist"):
-        parse(_cfg(photo=str(tmp_path / "missing.png")))
+        parse_config(_cfg(photo=str(tmp_path / "missing.png")))
     with pytest.raises(ConfigError, match=r"^identity\.latitude: must be between"):
-        parse(_cfg(latitude=91, longitude=0))
+        parse_config(_cfg(latitude=91, longitude=0))
     with pytest.raises(ConfigError, match=r"identity\.latitude / identity\.longitude"):
-        parse(_cfg(latitude=10))
+        parse_config(_cfg(latitude=10))
     with pytest.raises(ConfigError, match=r"^identity\.hide_os: expected true or false"):
-        parse(_cfg(hide_os="yes"))
+        parse_config(_cfg(hide_os="yes"))
     ok = tmp_path / "ok.png"
     ok.write_bytes(png())
-    cfg = parse(_cfg(photo=str(ok), name="n", latitude=1, longitude=2.5))
+    cfg = parse_config(_cfg(photo=str(ok), name="n", latitude=1, longitude=2.5))
     assert cfg.section("identity")["latitude"] == 1.0

@@ -52,7 +52,7 @@ from stanzalink.commands.model import (
     run_handler,
     too_late,
 )
-from stanzalink.commands.settings import Settings
+from stanzalink.commands.settings import CONSOLE, Settings
 from stanzalink.commands.system import System
 from stanzalink.console import audit
 from stanzalink.console.limits import RateLimit
@@ -82,6 +82,7 @@ class Host(Context, CommandHost, Protocol):
 
 class Console(Feature):
     name = "console"
+    config_sections = (CONSOLE,)
     disco_features = (xhtml_im.NS, xhtml_im.STYLING, REPLY)
     ctx: Host
 

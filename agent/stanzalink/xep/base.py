@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from stanzalink.access import AccessControl, Role
+from stanzalink.config import Section
 from stanzalink.errors import StanzaError
 from stanzalink.jid import JID
 from stanzalink.stanza import error_reply, result_reply
@@ -131,6 +132,9 @@ class Feature:
     name: ClassVar[str] = ""
     disco_features: ClassVar[tuple[str, ...]] = ()
     identities: ClassVar[tuple[Identity, ...]] = ()
+    # the config sections the feature reads (declared next to its code); the
+    # agent checks the file against them
+    config_sections: ClassVar[tuple[Section, ...]] = ()
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx

@@ -33,7 +33,7 @@ import hashlib
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ from stanzalink.access import Role
 from stanzalink.errors import StanzaError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.xep.base import Context, Feature, IQRoute
+from stanzalink.xep.files_config import FILES
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -305,10 +306,11 @@ class S5BPolicy:
         self._finding = asyncio.Lock()
 
     @classmethod
-    def from_config(cls, files: Mapping[str, Any]) -> S5BPolicy:
-        """From the ``[files]`` section (``dial_direct``, ``socks5_proxy``)."""
-        return cls(dial_direct=bool(files.get("dial_direct", False)),
-                   proxy_jid=files.get("socks5_proxy"))  # fmt: skip
+    def from_config(cls, config: Any) -> S5BPolicy:
+        """From the ``[files]`` section of ``config`` (``dial_direct``,
+        ``socks5_proxy``)."""
+        files = FILES.of(config)
+        return cls(dial_direct=bool(files["dial_direct"]), proxy_jid=files["socks5_proxy"])
 
     def forget(self) -> None:
         """A new stream: the proxies are looked for again."""
@@ -369,6 +371,7 @@ class Bytestreams(Feature):
 
     name = "bytestreams"
     disco_features = (NS,)
+    config_sections = (FILES,)
     need = Role.OPERATOR
     max_pending = 4  # offers being connected at once; more get resource-constraint
     connect_timeout = 30.0
@@ -379,7 +382,7 @@ class Bytestreams(Feature):
         self._listener: Listener | None = None
         self._pending = 0
         # the agent passes the policy it shares with jingle-s5b
-        self.policy = policy or S5BPolicy.from_config(ctx.config.section("files"))
+        self.policy = policy or S5BPolicy.from_config(ctx.config)
 
     @property
     def dial_direct(self) -> bool:

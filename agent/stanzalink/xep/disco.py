@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 from stanzalink.access import Role
 from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError
+from stanzalink.xep.identity import IDENTITY
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -100,6 +101,7 @@ def info_element(info: NodeInfo, node: str | None = None) -> ET.Element:
 
 class Disco(Feature):
     name = "disco"
+    config_sections = (IDENTITY,)
     disco_features = (INFO, ITEMS)
 
     def iq_routes(self) -> list[IQRoute]:
@@ -112,7 +114,7 @@ class Disco(Feature):
     # ------------------------------------------------------------ public
     @property
     def identity(self) -> Identity:
-        name = self.ctx.config.section("identity").get("name") or DEFAULT_NAME
+        name = IDENTITY.of(self.ctx.config)["name"] or DEFAULT_NAME
         return Identity("client", "bot", str(name))
 
     def root_info(self) -> NodeInfo:

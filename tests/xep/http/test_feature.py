@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from stanzalink.config import ConfigError, parse
+from stanzalink.agent import parse_config
+from stanzalink.config import ConfigError
 from stanzalink.errors import LocalProtocolError
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.http.codec import NS, SHIM, read_headers
@@ -441,7 +442,7 @@ def test_config_keys_are_checked() -> None:
     base = {"account": {"jid": "d@example.org", "password": "x"}}
     good = {"origin": "http://127.0.0.1:8080/base", "paths": PATHS, "chunk_size": 256,
             "timeout": 2, "max_concurrent": 1}  # fmt: skip
-    ok = parse({**base, "http": good})
+    ok = parse_config({**base, "http": good})
     assert ok.section("http")["paths"] == PATHS
     for http, key in (
         ({"origin": "ftp://x"}, "http.origin"),
@@ -456,7 +457,7 @@ def test_config_keys_are_checked() -> None:
         ({"origins": "x"}, "http.origins"),
     ):
         with pytest.raises(ConfigError) as info:
-            parse({**base, "http": http})
+            parse_config({**base, "http": http})
         assert str(info.value).startswith(key), info.value
     with pytest.raises(LocalProtocolError, match=r"http\.wsgi_app"):
         Harness([Http], ACCESS, http={"wsgi_app": "tests.xep.http.test_feature:no_such_app"})

@@ -70,6 +70,7 @@ from stanzalink.xep.http.codec import (
     without_hop_by_hop,
 )
 from stanzalink.xep.http.origin import Origin, OriginFactory, OriginResponse
+from stanzalink.xep.http.settings import HTTP
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
 
@@ -111,21 +112,22 @@ def request_path(resource: str) -> str | None:
 class Http(Feature):
     name = "http"
     disco_features: ClassVar[tuple[str, ...]] = (NS,)
+    config_sections = (HTTP,)
 
     def __init__(self, ctx: Context, *, origins: OriginFactory | None = None) -> None:
         """``origins`` makes the origin of a URL or a WSGI application
         (agent.py passes :func:`stanzalink.net.http_origin.make_origin`);
         without it nothing is served until :meth:`set_origin`."""
         super().__init__(ctx)
-        cfg = ctx.config.section("http")
-        self.origin_url: str | None = cfg.get("origin") or ctx.config.http_origin
-        self.wsgi_app_spec: str | None = cfg.get("wsgi_app")
-        self.max_request_body: int = cfg.get("max_request_body", 1 << 20)
-        self.max_response_body: int = cfg.get("max_response_body", 4 << 20)
-        self.timeout: float = cfg.get("timeout", 30.0)
-        self.chunk_size: int = cfg.get("chunk_size", 4096)
-        self.max_concurrent: int = cfg.get("max_concurrent", 8)
-        self.paths: dict[str, Role] = {p: Role.parse(r) for p, r in cfg.get("paths", {}).items()}
+        cfg = HTTP.of(ctx.config)
+        self.origin_url: str | None = cfg["origin"]
+        self.wsgi_app_spec: str | None = cfg["wsgi_app"]
+        self.max_request_body: int = cfg["max_request_body"]
+        self.max_response_body: int = cfg["max_response_body"]
+        self.timeout: float = cfg["timeout"]
+        self.chunk_size: int = cfg["chunk_size"]
+        self.max_concurrent: int = cfg["max_concurrent"]
+        self.paths: dict[str, Role] = {p: Role.parse(r) for p, r in cfg["paths"].items()}
         self.default_role = self.paths.get("/", Role.OPERATOR)
         self.least_role = min([self.default_role, *self.paths.values()])
         self._factory: OriginFactory | None = None

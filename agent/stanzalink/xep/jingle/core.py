@@ -34,6 +34,7 @@ from stanzalink.access import Role
 from stanzalink.errors import StanzaError
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.xep.base import Feature, IQRoute
+from stanzalink.xep.files_config import FILES
 from stanzalink.xep.jingle.session import (
     ACTIVE,
     FALLBACK,
@@ -87,8 +88,9 @@ class Jingle(Feature):
     name = "jingle"
     disco_features = (NS,)
 
-    max_sessions = 16
-    max_per_peer = 4  # sessions with one account (all its resources)
+    config_sections = (FILES,)
+    max_sessions: int  # [files] max_transfers
+    max_per_peer: int  # sessions with one account (all its resources)
     max_contents = 4  # per session-initiate (each gets a transport)
     max_replaces = 4  # transport-replaces a peer may send per content; more are rejected
     pending_timeout = 60.0  # a session not accepted by then ends with timeout
@@ -100,9 +102,9 @@ class Jingle(Feature):
         super().__init__(ctx)
         self._sessions: dict[tuple[str, str], Session] = {}
         # the sessions are file transfers (the one Jingle application here)
-        cfg = ctx.config.section("files")
-        self.max_sessions = int(cfg.get("max_transfers", type(self).max_sessions))
-        self.max_per_peer = int(cfg.get("max_transfers_per_peer", type(self).max_per_peer))
+        cfg = FILES.of(ctx.config)
+        self.max_sessions = int(cfg["max_transfers"])
+        self.max_per_peer = int(cfg["max_transfers_per_peer"])
 
     def iq_routes(self) -> list[IQRoute]:
         return [IQRoute("set", f"{{{NS}}}jingle", self._on_jingle, Role.VIEWER)]

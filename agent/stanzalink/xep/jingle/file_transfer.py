@@ -51,6 +51,7 @@ from typing import Any, ClassVar
 from stanzalink.access import Role
 from stanzalink.xep import hashes
 from stanzalink.xep.base import Feature
+from stanzalink.xep.files_config import FILES
 from stanzalink.xep.jingle.core import Jingle
 from stanzalink.xep.jingle.file_description import (
     NS,
@@ -85,6 +86,7 @@ CHUNK = 65536
 
 class Files(Feature, Application):
     name = "files"
+    config_sections = (FILES,)
     disco_features = (NS,)  # the hashes feature advertises XEP-0300
     jingle_application: ClassVar[str] = NS
 
@@ -95,15 +97,15 @@ class Files(Feature, Application):
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        cfg = ctx.config.section("files")
-        inbox = cfg.get("inbox", ctx.config.files_inbox)
+        cfg = FILES.of(ctx.config)
+        inbox = cfg["inbox"]
         self.inbox = Path(inbox) if inbox else None
-        self.exports = [Path(p) for p in cfg.get("export", ctx.config.files_export or [])]
-        self.max_size = int(cfg.get("max_size", 1 << 30))
-        self.min_free = int(cfg.get("min_free", 64 << 20))
-        self.partial_max_age = float(cfg.get("partial_max_age", 86400))
-        self.role_put = Role.parse(cfg.get("role_put", "operator"))
-        self.role_get = Role.parse(cfg.get("role_get", "viewer"))
+        self.exports = [Path(p) for p in cfg["export"]]
+        self.max_size = int(cfg["max_size"])
+        self.min_free = int(cfg["min_free"])
+        self.partial_max_age = float(cfg["partial_max_age"])
+        self.role_put = Role.parse(cfg["role_put"])
+        self.role_get = Role.parse(cfg["role_get"])
         self._received: deque[TransferResult] = deque(maxlen=self.history)
         self._waiters: dict[tuple[str, str], asyncio.Future[TransferResult]] = {}
         self._active: set[Path] = set()  # partial files being written

@@ -34,6 +34,7 @@ from stanzalink.net.s5b import Socks5IO, Socks5Listener
 from stanzalink.net.socks5 import Socks5Stream
 from stanzalink.xep import bytestreams as bs
 from stanzalink.xep.base import Feature
+from stanzalink.xep.files_config import FILES
 from stanzalink.xep.jingle import s5b as j
 from stanzalink.xep.jingle.core import Jingle
 from stanzalink.xep.jingle.s5b_negotiation import S5BNegotiation
@@ -166,6 +167,7 @@ class JingleS5B(Feature):
     """The XEP-0260 transport feature: proxy discovery and the candidates."""
 
     name = "jingle-s5b"
+    config_sections = (FILES,)
     connect_timeout = 5.0  # per candidate
     establish_timeout = 30.0  # the whole negotiation
     discover_timeout = 10.0
@@ -174,16 +176,16 @@ class JingleS5B(Feature):
         self, ctx: Any, *, socks5: Socks5IO | None = None, policy: bs.S5BPolicy | None = None
     ) -> None:
         super().__init__(ctx)
-        cfg = ctx.config.section("files")
-        self.enabled = bool(cfg.get("socks5", False))
-        self.direct_enabled = bool(cfg.get("direct_candidates", False))
-        self.direct_host = str(cfg.get("direct_host", "127.0.0.1"))
+        cfg = FILES.of(ctx.config)
+        self.enabled = bool(cfg["socks5"])
+        self.direct_enabled = bool(cfg["direct_candidates"])
+        self.direct_host = str(cfg["direct_host"])
         # the sockets (agent.py passes a net.s5b.Socks5Dialer); None: not offered
         self.io = socks5
         # which of the peer's candidates are dialled (proxies the device found
         # itself; direct/assisted ones only with dial_direct), and the proxies:
         # shared with XEP-0065 (agent.py passes the Bytestreams feature's)
-        self.policy = policy or bs.S5BPolicy.from_config(cfg)
+        self.policy = policy or bs.S5BPolicy.from_config(ctx.config)
         self.listener: Socks5Listener | None = None
         self._direct: tuple[str, int] | None = None
         self._discovery: asyncio.Task[Any] | None = None
