@@ -314,6 +314,50 @@ def test_the_checks_can_fail(tmp_path: pathlib.Path) -> None:
         "stanzalink.errors",
         "stanzalink.xml.element",
     }
+    bad.write_text('"""A room.\n\nLong because it is one state machine."""\nx = 1\n')
+    assert "because" in _opening_text(bad)
+    c_file = tmp_path / "bad.c"
+    c_file.write_text("/* Over 500 lines because of one switch. */\nint x;\n")
+    assert "because" in _opening_text(c_file)
     assert _part("stanzalink.xep.jingle.core") == "xep"
     assert _part("stanzalink.jid") == "base"
     assert "aio" not in MAY_IMPORT["xep"] and "session" not in MAY_IMPORT["xep"]
+
+
+# Rooms over 500 lines with no sentence yet saying why: to be split or explained,
+# then struck from this list (a listed room that no longer needs it fails the test).
+KNOWN_LONG: set[str] = {"agent/stanzalink/cli.py", "agent/stanzalink/xep/adhoc.py"}
+MAX_LINES = 500
+
+
+def _opening_text(path: pathlib.Path) -> str:
+    """A Python module's docstring, or a C file's first comment."""
+    text = path.read_text()
+    if path.suffix == ".py":
+        return ast.get_docstring(ast.parse(text)) or ""
+    start = text.find("/*")
+    return text[start : text.find("*/", start)] if start >= 0 else ""
+
+
+def _long_rooms() -> set[str]:
+    repo = ROOT.parent
+    files = [*PACKAGE.rglob("*.py")]
+    for pattern in ("*.c", "*.h", "*.inc"):
+        files += (repo / "native" / "src").rglob(pattern)
+    unexplained = set()
+    for path in files:
+        if len(path.read_text().splitlines()) <= MAX_LINES:
+            continue
+        if "because" not in _opening_text(path).lower():
+            unexplained.add(str(path.relative_to(repo)))
+    return unexplained
+
+
+def test_a_long_room_says_why() -> None:
+    """No module over 500 lines without a sentence in its docstring (a C
+    file: its first comment) saying why ("... because ...")."""
+    long = _long_rooms()
+    new = long - KNOWN_LONG
+    assert not new, f"over {MAX_LINES} lines with no sentence saying why: {sorted(new)}"
+    mended = KNOWN_LONG - long
+    assert not mended, f"mended, strike from KNOWN_LONG: {sorted(mended)}"
