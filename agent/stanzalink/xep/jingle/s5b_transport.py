@@ -113,7 +113,11 @@ class S5BTransport(Transport):
         try:
             self.stream = await fut
         except asyncio.CancelledError:
-            if self._aborted:
+            task = asyncio.current_task()
+            if self._aborted and not (task is not None and task.cancelling()):
+                # released (abort() cancelled the negotiation), not cancelled
+                # ourselves: a cancel of our task must never turn into a
+                # fallback
                 raise TransportFailed("released") from None
             raise
         except (StanzalinkError, OSError, TimeoutError) as exc:
