@@ -23,7 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "agent"
 PACKAGE = ROOT / "stanzalink"
 
 # Modules with no upward reach: the ground floor every other part stands on.
-BASE = {"errors", "ns", "_value", "logsafe", "ratelog", "jid", "_sl_native"}
+BASE = {"errors", "ns", "_value", "logsafe", "ratelog", "jid", "clock", "_sl_native"}
 
 _LOW = {"base"}
 # part -> the parts it may import (besides itself).  Read from the bottom up.

@@ -34,7 +34,7 @@ class Chat:
 
     def __init__(self, **console: Any) -> None:
         self.h = Harness([Console], ACCESS, console=console)
-        self.console: Console = self.h.feature("console")
+        self.console: Console = self.h.feature(Console)
         for cmd in self.extra.all() if self.extra is not None else ():
             self.h.agent.commands.add(cmd)
         self.now = 1000.0

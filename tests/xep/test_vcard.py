@@ -129,7 +129,7 @@ async def test_publishes_at_start_when_the_server_differs(tmp_path: Path) -> Non
     assert card.findtext(f"{V}PHOTO/{V}BINVAL") == base64.b64encode(png()).decode()
     h.receive(f"<iq type='result' id='{put.get('id')}' from='device1@example.net'/>")
     await h.settle()
-    assert h.feature("vcard").published == 1
+    assert h.feature(VCard).published == 1
     await h.close()
 
 
@@ -149,7 +149,7 @@ async def test_no_publish_when_the_server_has_the_same(tmp_path: Path) -> None:
         "<ADR><LOCALITY>Basement, building B</LOCALITY></ADR></vCard></iq>"
     )
     await h.settle(20)
-    assert h.unread() == [] and h.feature("vcard").published == 0
+    assert h.unread() == [] and h.feature(VCard).published == 0
     await h.close()
 
 
@@ -166,7 +166,7 @@ async def test_photo_change_republishes_and_updates_presence(tmp_path: Path) -> 
     photo = tmp_path / "a.png"
     photo.write_bytes(png(colour=1))
     h = Harness([VCard], ACCESS, identity={"name": "n", "photo": str(photo)})
-    feat = h.feature("vcard")
+    feat = h.feature(VCard)
     feat.photo_check_interval = 0.05
     h.go_online()
     assert (await h.next_sent()).tag == "{jabber:client}presence"
@@ -199,7 +199,7 @@ async def test_photo_change_republishes_and_updates_presence(tmp_path: Path) -> 
 
 async def test_fetch_another_entitys_vcard() -> None:
     h = Harness([VCard], ACCESS)
-    task = h.agent.spawn(h.feature("vcard").fetch_vcard("stpeter@jabber.org"))
+    task = h.agent.spawn(h.feature(VCard).fetch_vcard("stpeter@jabber.org"))
     get = await h.next_sent()
     assert get.get("to") == "stpeter@jabber.org" and get.find(V + "vCard") is not None
     # XEP-0054 example 2's vCard (shortened), with a photo

@@ -12,7 +12,7 @@ from the rest of the device it gets from ``inv.device``
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import ipaddress
 import platform
 import re
@@ -144,8 +144,7 @@ def install(registry: Registry) -> Registry:
     )
     def restart(inv: Invocation) -> str:
         code = settings(inv.device).restart_exit_code
-        loop = asyncio.get_running_loop()
-        loop.call_later(1.0, inv.device.request_stop, code)
+        inv.device.clock.call_later(1.0, functools.partial(inv.device.request_stop, code))
         return f"restarting the agent (exit status {code})"
 
     @reg(

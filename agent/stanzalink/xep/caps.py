@@ -99,6 +99,7 @@ def ver_of_info(query: Element | ET.Element) -> str:
 
 class Caps(Feature):
     name = "caps"
+    requires = (Disco,)
     disco_features = (NS,)
 
     @property
@@ -106,8 +107,7 @@ class Caps(Feature):
         return str(self.ctx.config.section("identity").get("caps_node") or DEFAULT_NODE)
 
     def _disco(self) -> Disco | None:
-        disco = self.ctx.feature("disco")
-        return disco if isinstance(disco, Disco) else None
+        return self.ctx.feature(Disco)
 
     @property
     def ver(self) -> str | None:

@@ -180,7 +180,7 @@ async def test_chunked_request_body(origin: Origin) -> None:
     h.receive(chunk_msg("up3", 0, b"only the first"))
     resp, _ = resp_of(await h.next_sent())
     assert resp.get("statusCode") == "408" and len(origin.seen) == 1
-    assert h.feature("http")._uploads == {}
+    assert h.feature(Http)._uploads == {}
     await h.close()
 
 
@@ -278,13 +278,13 @@ async def test_close_stops_a_stream(origin: Origin) -> None:
         f"<message from='viewer@example.org/x'><close xmlns='{NS}' streamId='{sid}'/></message>"
     )
     await asyncio.sleep(0.05)
-    assert sid in h.feature("http")._streams
+    assert sid in h.feature(Http)._streams
     h.receive(f"<message from='{ALICE}'><close xmlns='{NS}' streamId='{sid}'/></message>")
     await asyncio.sleep(1.2)
     rest = h.unread()
     assert all(m.find(H + "chunk").get("last") is None for m in rest)  # type: ignore[union-attr]
-    assert len(rest) < 9 and sid not in h.feature("http")._streams
-    assert h.feature("http")._active == 0
+    assert len(rest) < 9 and sid not in h.feature(Http)._streams
+    assert h.feature(Http)._active == 0
     await h.close()
 
 
@@ -428,13 +428,13 @@ def test_paths_and_roles() -> None:
         assert request_path(bad) is None, bad
     h = Harness([Http], ACCESS, http={"origin": "http://127.0.0.1:9", "paths": {
         "/": "viewer", "/api/": "operator", "/api/admin/": "admin"}})  # fmt: skip
-    http = h.feature("http")
+    http = h.feature(Http)
     assert str(http.need("/index.html")) == "viewer"
     assert str(http.need("/api/x")) == "operator"
     assert str(http.need("/api/admin/x")) == "admin"
     assert str(http.need("/API/Admin/x")) == "admin"  # a case-folding origin is covered
     assert http.disco_features == (NS,)
-    assert Harness([Http], ACCESS).feature("http").disco_features == ()
+    assert Harness([Http], ACCESS).feature(Http).disco_features == ()
 
 
 def test_config_keys_are_checked() -> None:
@@ -496,7 +496,7 @@ async def test_wsgi_application() -> None:
         jid="httpserver@example.org/dev",
         http={"wsgi_app": "tests.xep.http.test_feature:wsgi_app", "max_response_body": 5000},
     )
-    assert h.feature("http").disco_features == (NS,)
+    assert h.feature(Http).disco_features == (NS,)
     h.receive(req("w1", "POST", "/api/items?x=1", [("Content-Type", "text/plain"),
                                                    ("X_Stanzalink_Role", "root")],
                   "<data><text>hello</text></data>"))  # fmt: skip
@@ -517,7 +517,7 @@ async def test_wsgi_application() -> None:
     await h.close()
     # the API a product uses
     h = Harness([Http], ACCESS, jid="httpserver@example.org/dev")
-    h.feature("http").set_wsgi_app(wsgi_app)
+    h.feature(Http).set_wsgi_app(wsgi_app)
     presence = await h.next_sent()  # what the device offers changed: caps go out again
     assert presence.tag == "{jabber:client}presence"
     h.receive(req("w3", "GET", "/x"))
@@ -566,7 +566,7 @@ def test_spellings_an_origin_may_merge_need_the_stricter_role() -> None:
     prefix check took them for other paths, so a viewer reached an admin
     path.  They need the stricter role now, like a case-changed spelling."""
     h = Harness([Http], ACCESS, http={"origin": "http://127.0.0.1:9", "paths": PATHS})
-    http = h.feature("http")
+    http = h.feature(Http)
     for spelling in ("//admin/x", "/admin//x", "///ADMIN/x", "/admin;v=1/x", "/api/../admin/"):
         path = request_path(spelling)
         assert path is None or str(http.need(path)) == "admin", spelling
@@ -591,7 +591,7 @@ async def test_one_account_cannot_take_every_slot(origin: Origin) -> None:
     assert ok.get("id") == "a1" and resp_of(ok)[0].get("statusCode") == "200"
     late = [await h.next_sent(5) for _ in range(2)]
     assert sorted(x.get("id") for x in late) == ["s0", "s1"]
-    assert h.feature("http")._active == 0 and h.feature("http")._per_account == {}
+    assert h.feature(Http)._active == 0 and h.feature(Http)._per_account == {}
     await h.close()
 
 
@@ -601,7 +601,7 @@ async def test_chunks_from_a_controller_no_path_admits_are_not_kept(origin: Orig
     never make a request) could fill that room for the others."""
     h = device(origin, paths={"/admin/": "admin"})  # least role: operator
     h.receive(chunk_msg("up1", 0, b"x" * 100, frm="viewer@example.org/v"))
-    assert h.feature("http")._early == {}
+    assert h.feature(Http)._early == {}
     h.receive(chunk_msg("up2", 0, b"x" * 100, frm="ops@example.org/o"))
-    assert list(h.feature("http")._early) == [("ops@example.org/o", "up2")]
+    assert list(h.feature(Http)._early) == [("ops@example.org/o", "up2")]
     await h.close()

@@ -107,8 +107,8 @@ class BrokenS5BFeature(Feature):
 
 def make(*extra: type[Feature], **sections: dict[str, Any]) -> tuple[Harness, Jingle, Example]:
     h = Harness([Ibb, Jingle, *extra, JingleIBB, Example], ACCESS, jid=JULIET, **sections)
-    h.feature("ibb").max_block = 2048  # so the answers match the examples
-    return h, h.feature("jingle"), h.feature("example")
+    h.feature(Ibb).max_block = 2048  # so the answers match the examples
+    return h, h.feature(Jingle), h.feature(Example)
 
 
 def jingle_of(iq: Element) -> Element:
@@ -212,7 +212,7 @@ async def test_transport_info_moves_to_a_new_ibb_sid() -> None:
     await h.next_sent()
     ack(h, await h.next_sent())
     await h.settle(10)  # the responder now waits for the first sid
-    ibb: Ibb = h.feature("ibb")
+    ibb: Ibb = h.feature(Ibb)
     assert list(ibb._expected) == [(ROMEO, "ch3d9s71")]
     h.receive(
         action(
@@ -343,7 +343,7 @@ async def test_peer_going_offline_ends_and_cleans_up() -> None:
     )
     await h.next_sent()
     await h.settle()
-    ibb: Ibb = h.feature("ibb")
+    ibb: Ibb = h.feature(Ibb)
     assert len(ibb.streams()) == 1
     h.receive(f"<presence from='{ROMEO}' type='unavailable'/>")
     await asyncio.wait_for(app.done.wait(), 2)
