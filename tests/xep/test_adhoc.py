@@ -21,7 +21,7 @@ from stanzalink.commands import (
 )
 from stanzalink.config import ConfigError, parse
 from stanzalink.console.feature import Console
-from stanzalink.testing.harness import Harness
+from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.base import Feature
 from stanzalink.xep.disco import Disco
@@ -100,9 +100,9 @@ def crash(inv: Invocation) -> None:
     raise RuntimeError("secret internals /etc/shadow")
 
 
-def harness(**adhoc: Any) -> Harness:
+def harness(clock: ManualClock | None = None, **adhoc: Any) -> Harness:
     ran.clear()
-    return Harness([Disco, AdHoc], ACCESS, commands=reg, adhoc=adhoc)
+    return Harness([Disco, AdHoc], ACCESS, commands=reg, clock=clock, adhoc=adhoc)
 
 
 async def ask(h: Harness, frm: str, iq_id: str, body: str, itype: str = "set") -> Element:
@@ -430,9 +430,11 @@ async def test_protocol_errors() -> None:
 
 
 async def test_sessions_expire() -> None:
-    h = harness(session_timeout=0.05)
+    h = harness(ManualClock(), session_timeout=60)
     sid = cmd_of(await ask(h, OPERATOR, "x1", command("config"))).get("sessionid")
-    await asyncio.sleep(0.1)
+    await h.advance(59)
+    assert len(h.feature(AdHoc).sessions) == 1
+    await h.advance(2)
     reply = await ask(h, OPERATOR, "x2", command("config", sid, form=submit(service="httpd")))
     assert error_of(reply)[:3] == ("cancel", "not-allowed", "session-expired")
     assert h.feature(AdHoc).sessions == {}
@@ -697,9 +699,14 @@ async def test_a_command_that_never_ends_is_stopped() -> None:
     had no limit, so a handler that hangs held one of the eight running
     slots for good (and its requester's result never came)."""
     held.clear()
-    h = Harness([AdHoc], ACCESS, commands=slow_reg, adhoc={"reply_within": 0.01})
+    h = Harness(
+        [AdHoc], ACCESS, commands=slow_reg, clock=ManualClock(), adhoc={"reply_within": 0.01}
+    )
     h.feature(AdHoc).command_timeout = 0.1
-    cmd_of(await ask(h, VIEWER, "s1", command("slow")))
+    asking = asyncio.ensure_future(ask(h, VIEWER, "s1", command("slow")))
+    await h.advance(0.01)  # reply_within: the IQ is answered, the command goes on
+    cmd_of(await asking)
+    await h.advance(0.09)
     msg = await h.next_sent()
     assert msg.tag == "{jabber:client}message" and msg.get("to") == VIEWER
     assert "stopped after 0.1 s" in (msg.findtext("{jabber:client}body") or "")

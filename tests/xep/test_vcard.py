@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from stanzalink.config import ConfigError, parse
-from stanzalink.testing.harness import Harness
+from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.vcard import PHOTO_MAX, VCard, card_facts, image_type
 
 ACCESS = {"viewer": ["stpeter@jabber.org"]}
@@ -165,9 +165,8 @@ async def test_nothing_published_without_identity_keys() -> None:
 async def test_photo_change_republishes_and_updates_presence(tmp_path: Path) -> None:
     photo = tmp_path / "a.png"
     photo.write_bytes(png(colour=1))
-    h = Harness([VCard], ACCESS, identity={"name": "n", "photo": str(photo)})
+    h = Harness([VCard], ACCESS, clock=ManualClock(), identity={"name": "n", "photo": str(photo)})
     feat = h.feature(VCard)
-    feat.photo_check_interval = 0.05
     h.go_online()
     assert (await h.next_sent()).tag == "{jabber:client}presence"
     await _answer(h, NOT_FOUND)
@@ -178,6 +177,9 @@ async def test_photo_change_republishes_and_updates_presence(tmp_path: Path) -> 
     new = png(2, 2, colour=200)
     photo.write_bytes(new)
     os.utime(photo, ns=(1, 10**18))
+    await h.advance(feat.photo_check_interval - 0.5)
+    assert h.unread() == []  # not looked at yet
+    await h.advance(0.5)
     await _answer(h, "<iq type='result' id='{id}' from='device1@example.net'>"
                      "<vCard xmlns='vcard-temp'><FN>n</FN></vCard></iq>")  # fmt: skip
     put = await h.next_sent()
@@ -187,10 +189,7 @@ async def test_photo_change_republishes_and_updates_presence(tmp_path: Path) -> 
     assert pres.findtext(f"{U}x/{U}photo") == hashlib.sha1(new).hexdigest()
     # a broken replacement is ignored: the last good picture stays
     photo.write_bytes(b"not an image")
-    await h.settle()
-    import asyncio
-
-    await asyncio.sleep(0.2)
+    await h.advance(feat.photo_check_interval * 4)
     assert h.unread() == [] and feat.photo.data == new
     h.agent.announce()
     assert (await h.next_sent()).findtext(f"{U}x/{U}photo") == hashlib.sha1(new).hexdigest()

@@ -140,7 +140,7 @@ class ManualClock:
         await _settle()
 
 
-async def _settle(rounds: int = 10) -> None:
+async def _settle(rounds: int = 50) -> None:
     for _ in range(rounds):
         await asyncio.sleep(0)
 

@@ -17,7 +17,7 @@ import pytest
 
 from stanzalink.config import ConfigError, parse
 from stanzalink.errors import LocalProtocolError
-from stanzalink.testing.harness import Harness
+from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.http.codec import NS, SHIM, read_headers
 from stanzalink.xep.http.feature import Http, request_path
 from stanzalink.xml import Element
@@ -39,10 +39,10 @@ def origin() -> Iterator[Origin]:
         yield o
 
 
-def device(origin: Origin, **http: Any) -> Harness:
+def device(origin: Origin, clock: ManualClock | None = None, **http: Any) -> Harness:
     http.setdefault("origin", origin.url)
     http.setdefault("paths", PATHS)
-    return Harness([Http], ACCESS, jid="httpserver@example.org/dev", http=http)
+    return Harness([Http], ACCESS, jid="httpserver@example.org/dev", clock=clock, http=http)
 
 
 def req(
@@ -152,7 +152,7 @@ def chunk_msg(sid: str, nr: int, data: bytes, last: bool = False, frm: str = ALI
 
 
 async def test_chunked_request_body(origin: Origin) -> None:
-    h = device(origin, max_request_body=50_000, timeout=0.5)
+    h = device(origin, ManualClock(), max_request_body=50_000, timeout=0.5)
     payload = big(20_000)
     pieces = [payload[i : i + 4096] for i in range(0, len(payload), 4096)]
     chunked = "<data><chunkedBase64 streamId='up1'/></data>"
@@ -178,6 +178,9 @@ async def test_chunked_request_body(origin: Origin) -> None:
     assert resp.get("statusCode") == "413"
     h.receive(req("u3", "POST", "/echo", data="<data><chunkedBase64 streamId='up3'/></data>"))
     h.receive(chunk_msg("up3", 0, b"only the first"))
+    await h.advance(0.49)
+    assert h.unread() == []
+    await h.advance(0.01)
     resp, _ = resp_of(await h.next_sent())
     assert resp.get("statusCode") == "408" and len(origin.seen) == 1
     assert h.feature(Http)._uploads == {}
@@ -289,7 +292,7 @@ async def test_close_stops_a_stream(origin: Origin) -> None:
 
 
 async def test_device_made_errors(origin: Origin) -> None:
-    h = device(origin, max_request_body=1000, max_response_body=5000, timeout=0.5)
+    h = device(origin, ManualClock(), max_request_body=1000, max_response_body=5000, timeout=0.5)
     h.receive(req("n", "GET", "/missing"))
     resp, _ = resp_of(await h.next_sent())
     assert (resp.get("statusCode"), resp.get("statusMessage")) == ("404", "Not Found")
@@ -307,7 +310,8 @@ async def test_device_made_errors(origin: Origin) -> None:
     assert (resp.get("statusCode"), resp.get("statusMessage")) == ("413", HTTPStatus(413).phrase)
     assert len(origin.seen) == 1  # never forwarded
 
-    h.receive(req("s", "GET", "/slow"))
+    h.receive(req("s", "GET", "/slow"))  # the origin answers after 1.5 s
+    await h.advance(0.5)
     resp, _ = resp_of(await h.next_sent())
     assert (resp.get("statusCode"), resp.get("statusMessage")) == ("504", "Gateway Timeout")
 

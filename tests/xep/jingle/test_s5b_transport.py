@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from stanzalink.net.socks5 import Socks5Stream, StreamHostServer
-from stanzalink.testing.harness import Harness
+from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.testing.prosody import free_port
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
@@ -48,14 +48,16 @@ BYTESTREAMS = "http://jabber.org/protocol/bytestreams"
 FEATURES = [Ibb, Jingle, JingleS5B, JingleIBB, Hashes, Files]
 
 
-async def make(tmp: Path, proxy_port: int | None, **files: Any) -> tuple[Harness, Files]:
+async def make(
+    tmp: Path, proxy_port: int | None, clock: ManualClock | None = None, **files: Any
+) -> tuple[Harness, Files]:
     """The device online, its proxy (``socks5_proxy``) answering with a
     streamhost on loopback at ``proxy_port`` (None: the proxy answers an error)."""
     for d in ("inbox", "export"):
         (tmp / d).mkdir(exist_ok=True)
     cfg = {"inbox": str(tmp / "inbox"), "export": [str(tmp / "export")], "min_free": 0,
            "socks5": True, "socks5_proxy": PROXY, **files}  # fmt: skip
-    h = Harness(FEATURES, ACCESS, jid=JULIET, files=cfg)
+    h = Harness(FEATURES, ACCESS, jid=JULIET, clock=clock, files=cfg)
     h.go_online()
     req = await h.next_sent()
     if req.tag == "{jabber:client}presence":
@@ -486,8 +488,7 @@ async def test_a_refused_initiate_leaves_no_session_behind(tmp_path: Path) -> No
     """A session-initiate whose transport is malformed is answered
     bad-request, but the Session made for it kept its pending timer (not
     counted by max_sessions) and sent a session-terminate for it later."""
-    h, _files = await make(tmp_path, free_port())
-    h.feature(Jingle).pending_timeout = 0.05
+    h, _files = await make(tmp_path, free_port(), clock=ManualClock())
     transport = (f"<transport xmlns='{S5B}' mode='tcp' sid='vj3hs98y'>"
                  f"<candidate cid='c1' host='127.0.0.1' jid='{ROMEO}' port='nope'"
                  " priority='8257636' type='direct'/></transport>")  # fmt: skip
@@ -495,7 +496,6 @@ async def test_a_refused_initiate_leaves_no_session_behind(tmp_path: Path) -> No
                               transport))  # fmt: skip
     err = await h.next_sent()
     assert err.get("type") == "error" and err.find(".//{*}bad-request") is not None
-    await asyncio.sleep(0.2)
-    await h.settle()
+    await h.advance(h.feature(Jingle).pending_timeout + 1)
     assert h.unread() == []  # no session-terminate for a session that never was
     await h.close()
