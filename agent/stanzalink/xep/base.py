@@ -22,7 +22,15 @@ A minimal feature::
 A feature that needs another names it in ``requires`` and finds it by type
 (``self.ctx.feature(Disco)``, an instance or None); the agent refuses to
 assemble features whose requirement is missing and starts a required
-feature first.  A feature never reads the event loop's clock: every
+feature first.  The hooks one feature offers another are typed as well
+and found with ``isinstance`` among ``ctx.features()``, never by name or
+``getattr``: disco's :class:`~stanzalink.xep.disco.NodeOwner` and
+:class:`~stanzalink.xep.disco.ItemLister`, Jingle's
+:class:`~stanzalink.xep.jingle.session.TransportProvider` and
+:class:`~stanzalink.xep.jingle.session.Application`.  I/O (sockets, the
+HTTP origin) comes through the constructor, from ``Agent._make``.
+
+A feature never reads the event loop's clock: every
 timeout and timer goes through ``self.ctx.clock`` (a :class:`Clock`; the
 agent gives the loop's, the conversation harness a manual one that tests
 move forward at once).
