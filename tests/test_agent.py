@@ -227,8 +227,6 @@ async def test_two_agents_share_a_process_without_sharing_state() -> None:
 
 # the feature modules: they take time only from ctx.clock
 FEATURE_DIRS = ("xep", "console", "commands")
-# where a program's own timeout is the subprocess's, not a feature's timer
-CLOCK_EXEMPT = {"commands/process.py"}
 
 
 def _clock_reads(tree: ast.AST) -> Iterator[tuple[int, str]]:
@@ -264,8 +262,6 @@ def test_features_take_their_time_from_the_clock_they_are_given() -> None:
     for part in FEATURE_DIRS:
         for path in sorted((PACKAGE / part).rglob("*.py")):
             rel = path.relative_to(PACKAGE).as_posix()
-            if rel in CLOCK_EXEMPT:
-                continue
             for line, what in _clock_reads(ast.parse(path.read_text())):
                 found.append(f"{rel}:{line}: {what}")
     assert found == []

@@ -12,15 +12,17 @@ import os
 import signal
 from typing import Any
 
+from stanzalink.clock import Clock, LoopClock
 from stanzalink.commands.model import CommandError, Text
 
 
 async def run_process(
-    argv: list[str], timeout: float, limit: int = 65536
+    argv: list[str], timeout: float, limit: int = 65536, clock: Clock | None = None
 ) -> tuple[int | None, str, bool]:
     """Run ``argv`` (no shell): (exit status or None on timeout, output
     (stdout and stderr, at most ``limit`` bytes), truncated).  Killed on
-    timeout and on cancellation."""
+    timeout (on ``clock``: the device's) and on cancellation."""
+    clock = clock or LoopClock()
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -48,7 +50,7 @@ async def run_process(
         await proc.wait()
 
     try:
-        await asyncio.wait_for(read(), timeout)
+        await clock.wait_for(read(), timeout)
         rc = proc.returncode
     except TimeoutError:
         rc = None
@@ -58,7 +60,8 @@ async def run_process(
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(_drain_and_wait(proc), 5)
+                # the kill is immediate; only a stuck pipe takes this long
+                await clock.wait_for(_drain_and_wait(proc), 5)
     return rc, out.decode(errors="replace"), truncated
 
 
