@@ -265,3 +265,61 @@ def test_features_take_their_time_from_the_clock_they_are_given() -> None:
             for line, what in _clock_reads(ast.parse(path.read_text())):
                 found.append(f"{rel}:{line}: {what}")
     assert found == []
+
+
+_CONTAINERS = {"dict", "list", "set", "defaultdict", "OrderedDict", "deque", "Counter"}
+_MUTATORS = {"append", "add", "update", "setdefault", "pop", "popitem", "clear", "extend",
+             "remove", "discard", "insert", "appendleft"}  # fmt: skip
+
+
+def _module_state(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """Module-level containers the module changes, and ``global`` rebinding."""
+    mutable: set[str] = set()
+    for node in tree.body:
+        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        targets = (
+            node.targets if isinstance(node, ast.Assign)
+            else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )  # fmt: skip
+        literal = isinstance(value, (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp,
+                                     ast.SetComp))  # fmt: skip
+        made = (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id in _CONTAINERS
+        )
+        if literal or made:
+            mutable.update(t.id for t in targets if isinstance(t, ast.Name))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global):
+            yield node.lineno, f"global {', '.join(node.names)}"
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in mutable
+            and node.func.attr in _MUTATORS
+        ):
+            yield node.lineno, f"{node.func.value.id}.{node.func.attr}()"
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            for t in targets:
+                if (
+                    isinstance(t, ast.Subscript)
+                    and isinstance(t.value, ast.Name)
+                    and t.value.id in mutable
+                ):
+                    yield node.lineno, f"{t.value.id}[...] changed"
+
+
+def test_no_process_wide_state_in_features() -> None:
+    """Two agents share a process (``stanzalink simulate``): no feature,
+    command or front end keeps state in a module-level container."""
+    found = []
+    for part in (*FEATURE_DIRS, "net"):
+        for path in sorted((PACKAGE / part).rglob("*.py")):
+            for line, what in _module_state(ast.parse(path.read_text())):
+                found.append(f"{path.relative_to(PACKAGE).as_posix()}:{line}: {what}")
+    for line, what in _module_state(ast.parse((PACKAGE / "agent.py").read_text())):
+        found.append(f"agent.py:{line}: {what}")
+    assert found == []

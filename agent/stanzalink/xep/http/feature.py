@@ -69,7 +69,7 @@ from stanzalink.xep.http.codec import (
     resp_element,
     without_hop_by_hop,
 )
-from stanzalink.xep.http.origin import Origin, OriginFactory, OriginResponse
+from stanzalink.xep.http.origin import ClosableOrigin, Origin, OriginFactory, OriginResponse
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
 
@@ -434,9 +434,8 @@ class Http(Feature):
     async def stop(self) -> None:
         for _, task in list(self._streams.values()):
             task.cancel()
-        close = getattr(self._origin, "close", None)
-        if close is not None:
-            close()
+        if isinstance(self._origin, ClosableOrigin):
+            self._origin.close()
 
 
 def _account(sender: str) -> str:
