@@ -31,16 +31,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from stanzalink.access import AccessControl, Role
 from stanzalink.aio.client import Client, ClientConfig
+from stanzalink.clock import Clock, LoopClock
 from stanzalink.commands.plugins import registry_for
 from stanzalink.commands.registry import Registry
 from stanzalink.config import DeviceConfig
 from stanzalink.console.feature import Console
-from stanzalink.errors import StanzaError
+from stanzalink.errors import LocalProtocolError, StanzaError
 from stanzalink.jid import JID
 from stanzalink.net.http_origin import make_origin
 from stanzalink.net.s5b import Socks5Dialer
 from stanzalink.session.events import Closed, Online
-from stanzalink.xep.base import OWN_SERVER, Clock, Feature, IQRoute, LoopClock, MissingFeature
+from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute, MissingFeature
 from stanzalink.xep.bytestreams import Bytestreams, S5BPolicy
 from stanzalink.xep.http import Http
 from stanzalink.xep.jingle.file_transfer import Files
@@ -113,7 +114,7 @@ def load_feature(spec: str) -> type[Feature]:
 def start_order(classes: list[type[Feature]]) -> list[type[Feature]]:
     """``classes`` with every feature after the features it ``requires``
     (otherwise in the order given); MissingFeature names a requirement
-    that is not among them, ValueError a circle."""
+    that is not among them, LocalProtocolError a circle."""
     out: list[type[Feature]] = []
     visiting: set[type[Feature]] = set()
 
@@ -124,7 +125,7 @@ def start_order(classes: list[type[Feature]]) -> list[type[Feature]]:
         if cls in out:
             return
         if cls in visiting:
-            raise ValueError(f"features require each other in a circle: {cls.__name__}")
+            raise LocalProtocolError(f"features require each other in a circle: {cls.__name__}")
         visiting.add(cls)
         for need in cls.requires:
             dep = provider(need)

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from stanzalink.access import AccessControl, Role
 from stanzalink.clock import Clock, LoopClock
-from stanzalink.errors import StanzaError
+from stanzalink.errors import LocalProtocolError, StanzaError
 from stanzalink.jid import JID
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
@@ -110,7 +110,7 @@ class Identity:
     lang: str | None = None
 
 
-class MissingFeature(Exception):
+class MissingFeature(LocalProtocolError):
     """A feature was loaded without a feature it requires (a local misuse:
     the feature list is wrong)."""
 
