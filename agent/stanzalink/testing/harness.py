@@ -32,6 +32,7 @@ from stanzalink.commands.registry import Registry
 from stanzalink.config import DeviceConfig
 from stanzalink.jid import JID
 from stanzalink.session.events import Closed, Online, Retry
+from stanzalink.xep.base import Feature
 from stanzalink.xml import Element, StreamParser, tostring
 
 _HEADER = (
@@ -52,7 +53,7 @@ def parse_stanza(xml: str | bytes) -> Element:
 
 
 T = TypeVar("T")
-F = TypeVar("F")
+F = TypeVar("F", bound=Feature)
 
 
 class _Timer:
@@ -210,7 +211,7 @@ class Harness:
 
     def feature(self, cls: type[F]) -> F:
         """The running feature of type ``cls`` (AssertionError if none)."""
-        found = self.agent.feature(cls)  # type: ignore[type-var]
+        found = self.agent.feature(cls)
         assert found is not None, f"no {cls.__name__} among the features"
         return found
 
