@@ -19,6 +19,7 @@ from stanzalink.jid import JID
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.base import Feature
 from stanzalink.xep.files_config import FILES
+from stanzalink.xep.jingle import Jingle
 from stanzalink.xep.jingle.file_transfer import Files
 
 from .util import python_cmd
@@ -138,7 +139,7 @@ def test_a_section_reads_with_its_defaults() -> None:
 
 async def test_the_agent_gives_a_hand_built_config_its_schema() -> None:
     hand = DeviceConfig(jid=JID.parse("d@example.net"), password="p")
-    h = Harness([Files], jid="d@example.net/agent", config=hand)
+    h = Harness([Jingle, Files], jid="d@example.net/agent", config=hand)
     assert h.agent.config is hand and "http" not in hand.schema
     assert hand.section("files")["role_get"] == "viewer"
     assert hand.section("connection")["keepalive"] == 300.0

@@ -34,6 +34,7 @@ from stanzalink import config
 from stanzalink.access import AccessControl, Role
 from stanzalink.aio import sections as connection_sections
 from stanzalink.aio.client import Client, ClientConfig
+from stanzalink.clock import Clock, LoopClock
 from stanzalink.commands.plugins import registry_for
 from stanzalink.commands.registry import Registry
 from stanzalink.config import (
@@ -47,12 +48,12 @@ from stanzalink.config import (
     string,
 )
 from stanzalink.console.feature import Console
-from stanzalink.errors import StanzaError
+from stanzalink.errors import LocalProtocolError, StanzaError
 from stanzalink.jid import JID
 from stanzalink.net.http_origin import make_origin
 from stanzalink.net.s5b import Socks5Dialer
 from stanzalink.session.events import Closed, Online
-from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute
+from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute, MissingFeature
 from stanzalink.xep.bytestreams import Bytestreams, S5BPolicy
 from stanzalink.xep.http import Http
 from stanzalink.xep.jingle.file_transfer import Files
@@ -180,11 +181,44 @@ def load_feature(spec: str) -> type[Feature]:
     return feature
 
 
+def start_order(classes: list[type[Feature]]) -> list[type[Feature]]:
+    """``classes`` with every feature after the features it ``requires``
+    (otherwise in the order given); MissingFeature names a requirement
+    that is not among them, LocalProtocolError a circle."""
+    out: list[type[Feature]] = []
+    visiting: set[type[Feature]] = set()
+
+    def provider(need: type[Feature]) -> type[Feature] | None:
+        return next((c for c in classes if issubclass(c, need)), None)
+
+    def visit(cls: type[Feature]) -> None:
+        if cls in out:
+            return
+        if cls in visiting:
+            raise LocalProtocolError(f"features require each other in a circle: {cls.__name__}")
+        visiting.add(cls)
+        for need in cls.requires:
+            dep = provider(need)
+            if dep is None:
+                raise MissingFeature(
+                    f"feature {cls.__name__} ({cls.name}) requires {need.__name__}"
+                    f" ({need.name}), which is not loaded"
+                )
+            visit(dep)
+        visiting.discard(cls)
+        out.append(cls)
+
+    for cls in classes:
+        visit(cls)
+    return out
+
+
 class Agent:
     """The device agent.  ``features``: feature classes to run instead of
     :data:`FEATURES` (tests run one feature alone); ``commands``: the
     registry the console and ad-hoc commands serve, instead of the built-in
-    commands and ``[console] plugins``."""
+    commands and ``[console] plugins``; ``clock``: the features' clock
+    (the event loop's when None)."""
 
     def __init__(
         self,
@@ -193,6 +227,7 @@ class Agent:
         features: list[type[Feature]] | None = None,
         client: Client | None = None,
         commands: Registry | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if commands is not None:
             self.commands = commands
@@ -200,6 +235,8 @@ class Agent:
         self.cfg = cfg
         self.client = client or Client(client_config(cfg))
         self.access = AccessControl(cfg.jid, cfg.access)
+        # every feature's timeouts and timers (tests give a manual clock)
+        self.clock: Clock = clock or LoopClock()
         self.status: str = PRESENCE.of(cfg)["status"]
         # the process exit status `stanzalink run` returns (non-zero asks the
         # service manager for a restart)
@@ -215,8 +252,13 @@ class Agent:
             cfg.schema = schema(classes)
         # one SOCKS5 dial policy and proxy cache for XEP-0065 and XEP-0260
         self.s5b_policy = S5BPolicy.from_config(cfg)
-        self._features: list[Feature] = [self._make(cls) for cls in classes]
-        self._by_name = {f.name: f for f in self._features if f.name}
+        # built required-first (a constructor may look up what it requires),
+        # then asked about stanzas in the order given
+        self._features: list[Feature] = []
+        for cls in start_order(classes):
+            self._features.append(self._make(cls))
+        made = {type(f): f for f in self._features}
+        self._features = [made[cls] for cls in classes]
         for feat in self._features:
             for route in feat.iq_routes():
                 # the client's table is the one routing table; it refuses a
@@ -249,8 +291,11 @@ class Agent:
     async def iq(self, stanza: ET.Element, timeout: float | None = None) -> Element:
         return await self.client.iq(stanza, timeout)
 
-    def feature(self, name: str) -> Feature | None:
-        return self._by_name.get(name)
+    def feature(self, cls: type[F]) -> F | None:
+        for feat in self._features:
+            if isinstance(feat, cls):
+                return feat
+        return None
 
     def features(self) -> list[Feature]:
         return list(self._features)
@@ -266,7 +311,7 @@ class Agent:
         return task
 
     def now(self) -> float:
-        return asyncio.get_running_loop().time()
+        return self.clock.now()
 
     # ------------------------------------------------------------ commands' Device
     @functools.cached_property
@@ -276,22 +321,18 @@ class Agent:
         end first asks."""
         return registry_for(self.config)
 
-    def _running(self, name: str, kind: type[F]) -> F | None:
-        found = self._by_name.get(name)
-        return found if isinstance(found, kind) else None
-
     def roster(self) -> Roster | None:
-        return self._running("roster", Roster)
+        return self.feature(Roster)
 
     def files(self) -> Files | None:
-        return self._running("files", Files)
+        return self.feature(Files)
 
     def controllers_seen(self) -> dict[JID, Role]:
-        console = self._running("console", Console)
+        console = self.feature(Console)
         return console.online_controllers() if console is not None else {}
 
     def settings_changed(self, section: str) -> None:
-        console = self._running("console", Console)
+        console = self.feature(Console)
         if section == "console" and console is not None:
             console.reload()
 
@@ -382,7 +423,7 @@ class Agent:
     def _feature_failed(self, feat: Feature, what: str, sender: str | None) -> None:
         """A feature raised on a stanza: one traceback a minute per feature
         (a peer repeating the stanza must not flood the log), the rest counted."""
-        now = asyncio.get_running_loop().time()
+        now = self.clock.now()
         last, skipped = self._failures.get(feat.name, (None, 0))
         if last is not None and now - last < 60.0:
             self._failures[feat.name] = (last, skipped + 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,15 @@ async def test_log_shows_control_characters_escaped(tmp_path: Path) -> None:
     await c.close()
 
 
+async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait (real time) for something outside the clock, a process starting."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
 async def test_shell_is_off_unless_configured() -> None:
     c = Chat()
     await c.greet()
@@ -195,9 +205,15 @@ async def test_shell_is_off_unless_configured() -> None:
     await c.greet()
     assert await c.ask('shell echo "$((6*7))" | tr 4 x') == "```\nx2\n```"
     c.send("shell yes")
+    await until(lambda: c.clock.pending() >= 2)  # the command's timeout, and the shell's
+    await c.advance(1)
     out = await c.text(10)
     assert "(output truncated)" in out and len(out) < 1500
     c.send("shell sleep 5")
+    await until(lambda: c.clock.pending() >= 2)
+    await c.advance(0.9)
+    assert c.h.unread() == []
+    await c.advance(0.1)
     assert "shell: stopped after 1 s" in await c.text(10)
     await c.greet(VICTOR := "victor@example.net/phone")
     assert (await c.ask("shell id", VICTOR)).startswith("Unknown command")

@@ -197,6 +197,6 @@ async def running_agent(
 
 def feature_of(agent: Agent, kind: type[F]) -> F:
     """The agent's running feature of class ``kind`` (asserted present)."""
-    feat = agent.feature(kind.name)
-    assert isinstance(feat, kind), (kind.name, feat)
+    feat = agent.feature(kind)
+    assert feat is not None, kind.name
     return feat

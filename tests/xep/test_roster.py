@@ -52,7 +52,7 @@ def harness(access: dict[str, list[str]] | None = None, **opts: Any) -> Harness:
 
 
 def roster(h: Harness) -> Roster:
-    feat = h.feature("roster")
+    feat = h.feature(Roster)
     assert isinstance(feat, Roster)
     return feat
 

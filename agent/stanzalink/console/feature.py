@@ -89,7 +89,7 @@ class Console(Feature):
     def __init__(self, ctx: Host) -> None:
         super().__init__(ctx)
         self.registry = ctx.commands
-        self.clock = ctx.now
+        self.clock = ctx.clock.now
         self.wall = time.time  # the age of a delayed command is wall-clock time
         self.sessions: OrderedDict[JID, ChatSession] = OrderedDict()
         self.limit = RateLimit()
@@ -356,7 +356,7 @@ class Console(Feature):
         inv = job.inv
         job.started = True
         try:
-            await asyncio.wait_for(self._execute(sess, job), self.command_timeout)
+            await self.ctx.clock.wait_for(self._execute(sess, job), self.command_timeout)
         except asyncio.CancelledError:
             if not job.by_user:
                 raise

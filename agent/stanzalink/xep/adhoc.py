@@ -419,7 +419,7 @@ class AdHoc(Feature):
         task = self.ctx.spawn(self._invoke(run), name=f"adhoc {cmd.name}")
         reply = self._reply(cmd, sid, "completed")
         try:
-            notes, results = await asyncio.wait_for(asyncio.shield(task), self.reply_within)
+            notes, results = await self.ctx.clock.wait_for(asyncio.shield(task), self.reply_within)
         except TimeoutError:
             # answer now (clients give up on a slow IQ); the result follows
             run.late = True
@@ -437,7 +437,7 @@ class AdHoc(Feature):
         inv, cmd = run.inv, run.inv.command
         try:
             try:
-                result = await asyncio.wait_for(run_handler(inv), self.command_timeout)
+                result = await self.ctx.clock.wait_for(run_handler(inv), self.command_timeout)
             except TimeoutError:
                 inv.cancelled.set()
                 return [("error", f"stopped after {self.command_timeout:g} s")], []

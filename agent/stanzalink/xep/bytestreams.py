@@ -425,6 +425,16 @@ class Bytestreams(Feature):
     def iq_routes(self) -> list[IQRoute]:
         return [IQRoute("set", QUERY, self._offer, self.need)]
 
+    async def _answer(
+        self, offer: Offer, requester: str, dst: str, role: Role
+    ) -> tuple[Offer, StreamHost]:
+        hosts = await self.dialable(offer, requester)
+        if not hosts:
+            raise StanzaError("item-not-found", "no streamhost the device may dial", "cancel")
+        offer = dataclasses.replace(offer, streamhosts=hosts)
+        assert self._listener is not None
+        return offer, await self._listener(Incoming(offer, requester, dst, role))
+
     async def _offer(self, iq: Element, role: Role | None) -> ET.Element:
         offer = parse_offer(iq)
         if self._listener is None or role is None:
@@ -437,13 +447,9 @@ class Bytestreams(Feature):
         self._pending += 1
         try:
             # the whole answer within connect_timeout, a first proxy discovery included
-            async with asyncio.timeout(self.connect_timeout):
-                hosts = await self.dialable(offer, requester)
-                if not hosts:
-                    raise StanzaError("item-not-found", "no streamhost the device may dial",
-                                      "cancel")  # fmt: skip
-                offer = dataclasses.replace(offer, streamhosts=hosts)
-                used = await self._listener(Incoming(offer, requester, dst, role))
+            offer, used = await self.ctx.clock.wait_for(
+                self._answer(offer, requester, dst, role), self.connect_timeout
+            )
         except TimeoutError:
             raise StanzaError("item-not-found", "no streamhost reachable", "cancel") from None
         finally:

@@ -100,6 +100,7 @@ def ver_of_info(query: Element | ET.Element) -> str:
 class Caps(Feature):
     name = "caps"
     config_sections = (IDENTITY,)
+    requires = (Disco,)
     disco_features = (NS,)
 
     @property
@@ -107,8 +108,7 @@ class Caps(Feature):
         return str(IDENTITY.of(self.ctx.config)["caps_node"])
 
     def _disco(self) -> Disco | None:
-        disco = self.ctx.feature("disco")
-        return disco if isinstance(disco, Disco) else None
+        return self.ctx.feature(Disco)
 
     @property
     def ver(self) -> str | None:

@@ -221,7 +221,7 @@ class VCard(Feature):
 
     async def _watch_photo(self) -> None:
         while True:
-            await asyncio.sleep(self.photo_check_interval)
+            await self.ctx.clock.sleep(self.photo_check_interval)
             if self._check_photo():
                 log.info("identity.photo changed: publishing the new picture")
                 self._publish_soon()

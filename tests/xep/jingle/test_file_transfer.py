@@ -72,7 +72,7 @@ def make(tmp: Path, **files: Any) -> tuple[Harness, Files]:
     export.mkdir(exist_ok=True)
     cfg = {"inbox": str(inbox), "export": [str(export)], "min_free": 0, **files}
     h = Harness([Ibb, Jingle, JingleIBB, Hashes, Files], ACCESS, jid=JULIET, files=cfg)
-    return h, h.feature("files")
+    return h, h.feature(Files)
 
 
 def jingle_of(iq: Element) -> Element:
@@ -308,7 +308,7 @@ async def test_cut_off_transfer_resumes_with_a_range(tmp_path: Path) -> None:
     assert visible(inbox) == []
     (part,) = (inbox / ".partial").iterdir()
     assert part.read_bytes() == CONTENT[:4096]
-    assert h.feature("jingle").sessions() == [] and h.feature("ibb").streams() == []
+    assert h.feature(Jingle).sessions() == [] and h.feature(Ibb).streams() == []
     # the same file offered again: accepted from where it stopped
     h.receive(offer(sid="again", id_="i2"))
     j = await accepted(h, "again")

@@ -5,10 +5,12 @@ A session is PENDING from session-initiate, ACTIVE from session-accept,
 ENDED from session-terminate (sent or received).  Applications and
 transports plug in as features:
 
-- an application feature sets ``jingle_application`` to its description
-  namespace and implements :class:`Application`'s methods;
-- a transport feature sets ``jingle_transport`` to a :class:`Transport`
-  subclass (see ``docs/jingle.md`` for the contract).
+- an application feature derives from :class:`Application` too, sets
+  ``jingle_application`` to its description namespace and implements its
+  methods;
+- a transport feature is a :class:`TransportProvider`: its
+  ``jingle_transport`` is a :class:`Transport` subclass (see
+  ``docs/jingle.md`` for the contract).
 
 The core answers ``unknown-session`` (item-not-found) for every sid it does
 not know from that peer, ``out-of-order`` for actions the state machine does
@@ -47,6 +49,7 @@ from stanzalink.xep.jingle.session import (
     Session,
     Transport,
     TransportFailed,
+    TransportProvider,
     norm,
     parse_reason,
     reason_element,
@@ -111,25 +114,22 @@ class Jingle(Feature):
 
     # ------------------------------------------------------------ plug-ins
     def transport(self, namespace: str) -> type[Transport] | None:
-        for feat in self.ctx.features():
-            cls = getattr(feat, "jingle_transport", None)
-            if cls is not None and cls.namespace == namespace:
-                return cls  # type: ignore[no-any-return]
+        for cls in self.transports():
+            if cls.namespace == namespace:
+                return cls
         return None
 
     def transports(self) -> list[type[Transport]]:
         """Usable transports, best first (in feature order: put S5B before IBB)."""
         out = []
         for feat in self.ctx.features():
-            cls = getattr(feat, "jingle_transport", None)
-            if cls is not None:
-                out.append(cls)
+            if isinstance(feat, TransportProvider) and feat.jingle_transport is not None:
+                out.append(feat.jingle_transport)
         return out
 
     def application(self, namespace: str) -> Application | None:
         for feat in self.ctx.features():
-            if getattr(feat, "jingle_application", None) == namespace:
-                assert isinstance(feat, Application)
+            if isinstance(feat, Application) and feat.jingle_application == namespace:
                 return feat
         return None
 

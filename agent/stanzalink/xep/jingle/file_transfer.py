@@ -41,7 +41,6 @@ import logging
 import os
 import shutil
 import stat
-import time
 import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Callable
@@ -87,6 +86,7 @@ CHUNK = 65536
 class Files(Feature, Application):
     name = "files"
     config_sections = (FILES,)
+    requires = (Jingle,)
     disco_features = (NS,)  # the hashes feature advertises XEP-0300
     jingle_application: ClassVar[str] = NS
 
@@ -292,7 +292,7 @@ class Files(Feature, Application):
     async def _receive(self, s: Session, meta: FileMeta, have: int) -> None:
         tmp: Path = s.data["tmp"]
         algo: str = s.data["algo"]
-        start = time.monotonic()
+        start = self.ctx.clock.now()
         h = hashes.ALGOS[algo]()
         sha = hashlib.sha256()
         got = 0
@@ -304,7 +304,7 @@ class Files(Feature, Application):
             with open(tmp, "ab") as out:
                 while meta.size is None or have + got < meta.size:
                     try:
-                        chunk = await asyncio.wait_for(t.recv(), self.idle_timeout)
+                        chunk = await self.ctx.clock.wait_for(t.recv(), self.idle_timeout)
                     except TimeoutError:
                         raise FileTransferError("timeout", "no data") from None
                     if not chunk:
@@ -352,7 +352,7 @@ class Files(Feature, Application):
             return str(value)
         ev = s.data.setdefault("checksum_event", asyncio.Event())
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ev.wait(), self.finish_timeout)
+            await self.ctx.clock.wait_for(ev.wait(), self.finish_timeout)
         value = s.data.get("checksum", {}).get(algo)
         if not value:
             raise FileTransferError("media-error", "no checksum")
@@ -416,7 +416,7 @@ class Files(Feature, Application):
     async def _send(
         self, s: Session, path: Path, offset: int, length: int, size: int, digest: str
     ) -> None:
-        start = time.monotonic()
+        start = self.ctx.clock.now()
         sent = 0
         s.data["busy"] = True
         try:
@@ -443,7 +443,7 @@ class Files(Feature, Application):
         s.data["sent"] = sent
         # the receiver verifies and ends the session (XEP-0234 §6.3)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(s.ended.wait(), self.finish_timeout)
+            await self.ctx.clock.wait_for(s.ended.wait(), self.finish_timeout)
         if s.state != "ended":
             await s.terminate("timeout", "no verdict from the receiver")
         ok = s.reason == "success"
@@ -458,8 +458,8 @@ class Files(Feature, Application):
         await s.terminate(exc.reason, exc.text, extra)
 
     def _jingle(self) -> Jingle:
-        j = self.ctx.feature("jingle")
-        if not isinstance(j, Jingle):
+        j = self.ctx.feature(Jingle)
+        if j is None:
             raise RuntimeError("the jingle feature is not running")
         return j
 
@@ -477,7 +477,7 @@ class Files(Feature, Application):
             ok, reason, "in" if incoming else "out", s.peer, meta.name or "",
             size=kw.get("size", meta.size or 0), transferred=kw.get("got", 0),
             sha256=kw.get("sha", ""), path=kw.get("path", ""), text=text,
-            seconds=time.monotonic() - kw["start"] if "start" in kw else 0.0,
+            seconds=self.ctx.clock.now() - kw["start"] if "start" in kw else 0.0,
         )  # fmt: skip
 
     def _finish(

@@ -51,8 +51,8 @@ class S5BTransport(Transport):
 
     def __init__(self, session: Session, content: str, offer: Element | None) -> None:
         super().__init__(session, content, offer)
-        feat = session.jingle.ctx.feature(JingleS5B.name)
-        if not isinstance(feat, JingleS5B) or feat.io is None:
+        feat = session.jingle.ctx.feature(JingleS5B)
+        if feat is None or feat.io is None:
             raise TransportFailed("the jingle-s5b feature is not running")
         self.feature = feat
         self._offer = offer
@@ -73,12 +73,13 @@ class S5BTransport(Transport):
             initiator=session.we_initiated, send_info=self._send_info,
             iq=session.jingle.ctx.iq, io=feat.io, policy=feat.policy,
             listener=feat.listener, connect_timeout=feat.connect_timeout,
+            clock=session.jingle.ctx.clock,
         )  # fmt: skip
 
     @classmethod
     def usable(cls, jingle: Jingle) -> bool:
-        feat = jingle.ctx.feature(JingleS5B.name)
-        return isinstance(feat, JingleS5B) and feat.can_offer()
+        feat = jingle.ctx.feature(JingleS5B)
+        return feat is not None and feat.can_offer()
 
     async def _send_info(self, el: ET.Element) -> None:
         await self.session.transport_info(self.content, el)
@@ -114,7 +115,11 @@ class S5BTransport(Transport):
         try:
             self.stream = await fut
         except asyncio.CancelledError:
-            if self._aborted:
+            task = asyncio.current_task()
+            if self._aborted and not (task is not None and task.cancelling()):
+                # released (abort() cancelled the negotiation), not cancelled
+                # ourselves: a cancel of our task must never turn into a
+                # fallback
                 raise TransportFailed("released") from None
             raise
         except (StanzalinkError, OSError, TimeoutError) as exc:
