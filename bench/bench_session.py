@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
-from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E402
+from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 SM = True  # both libraries with stream management for rate and latency (the device's setup)
 DEFAULT_KEEPALIVE = 300.0  # stanzalink's default probe interval

@@ -49,7 +49,7 @@ from typing import Any, TypeVar
 import slixmpp
 from slixmpp.plugins.xep_0332 import stanza as slix_http
 
-from stanzalink.testing.prosody import Prosody, free_port, make_certs
+from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
 T = TypeVar("T")
 STARTED = time.monotonic()

@@ -16,11 +16,11 @@ from stanzalink import config
 from stanzalink.agent import FEATURES, load_feature, parse_config, schema
 from stanzalink.config import ConfigError, DeviceConfig, Key, Section, integer, schema_of
 from stanzalink.jid import JID
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.base import Feature
 from stanzalink.xep.files_config import FILES
 from stanzalink.xep.jingle import Jingle
 from stanzalink.xep.jingle.file_transfer import Files
+from stanzalink_testing.harness import Harness
 
 from .util import python_cmd
 

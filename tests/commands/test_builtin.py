@@ -319,8 +319,8 @@ async def test_progress_and_cancel_with_cleanup(
 
 async def test_who_uses_the_roster_feature_or_the_presences_seen() -> None:
     from stanzalink.console.feature import Console
-    from stanzalink.testing.harness import Harness
     from stanzalink.xep.roster import Roster
+    from stanzalink_testing.harness import Harness
     from tests.console.conftest import ACCESS
 
     # without the roster feature: the presences the console saw

@@ -20,7 +20,6 @@ import pytest
 from stanzalink.commands import FileOffer, Invocation, Registry
 from stanzalink.commands import files as filecmds
 from stanzalink.console.feature import Console
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
@@ -30,6 +29,7 @@ from stanzalink.xep.jingle.file_transfer import Files
 from stanzalink.xep.jingle.ibb import JingleIBB
 from stanzalink.xep.jingle.session import NS as JNS
 from stanzalink.xml import Element
+from stanzalink_testing.harness import Harness
 from tests.console.conftest import check_formatted
 from tests.xep.jingle.test_file_transfer import (
     JULIET,

@@ -13,7 +13,7 @@ import re
 import slixmpp
 
 from stanzalink.console.feature import Console
-from stanzalink.testing.prosody import Prosody
+from stanzalink_testing.prosody import Prosody
 
 from .peers import device_config, running_agent, slix_client
 

@@ -14,9 +14,9 @@ import slixmpp
 
 from stanzalink.agent import Agent
 from stanzalink.console.feature import Console
-from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.ping import Ping
 from stanzalink.xep.xhtml_im import NS, violations
+from stanzalink_testing.prosody import Prosody
 
 from .peers import device_config, slix_client
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 import slixmpp
 
-from stanzalink.testing.prosody import Prosody, free_port, make_certs
+from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
 from ..integration.peers import slix_client
 

@@ -22,12 +22,12 @@ from stanzalink.commands import (
 )
 from stanzalink.config import ConfigError
 from stanzalink.console.feature import Console
-from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.base import Feature
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.forms import Form
 from stanzalink.xml import Element
+from stanzalink_testing.harness import Harness, ManualClock
 
 CMD = "http://jabber.org/protocol/commands"
 XD = "jabber:x:data"

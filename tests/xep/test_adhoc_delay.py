@@ -15,13 +15,13 @@ from stanzalink.commands import (
     Table,
     Text,
 )
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.command_forms import command_line
 from stanzalink.xep.delay import parse_stamp
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.forms import Form
 from stanzalink.xml import Element
+from stanzalink_testing.harness import Harness
 from tests.xep.test_adhoc import ACCESS, ADMIN, CMD, XD, ask, cmd_of, command, form_of, submit
 
 NOW = "2026-12-01T03:00:00Z"

@@ -9,11 +9,11 @@ from typing import ClassVar
 import pytest
 
 from stanzalink.access import Role
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.base import Feature, Identity
 from stanzalink.xep.disco import Disco, Item, NodeFn, NodeInfo
 from stanzalink.xep.ping import Ping
 from stanzalink.xml.builder import E, sub
+from stanzalink_testing.harness import Harness
 
 ACCESS = {"viewer": ["romeo@montague.net"], "admin": ["juliet@capulet.lit"]}
 INFO = "{http://jabber.org/protocol/disco#info}"

@@ -17,11 +17,11 @@ from stanzalink.access import Role
 from stanzalink.agent import parse_config
 from stanzalink.config import ConfigError, DeviceConfig
 from stanzalink.jid import JID
-from stanzalink.testing.harness import Harness
 from stanzalink.xep import presence as presence_mod
 from stanzalink.xep import roster as roster_mod
 from stanzalink.xep.roster import Roster
 from stanzalink.xml import Element
+from stanzalink_testing.harness import Harness
 
 R = "{jabber:iq:roster}"
 DEVICE = "juliet@example.com/balcony"

@@ -14,9 +14,9 @@ import pytest
 
 from stanzalink.agent import parse_config
 from stanzalink.config import ConfigError
-from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.identity import PHOTO_MAX, image_type
 from stanzalink.xep.vcard import VCard, card_facts
+from stanzalink_testing.harness import Harness, ManualClock
 
 ACCESS = {"viewer": ["stpeter@jabber.org"]}
 V = "{vcard-temp}"

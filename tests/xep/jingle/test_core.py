@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 import pytest
 
 from stanzalink.access import Role
-from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.base import Feature
 from stanzalink.xep.ibb import Ibb
 from stanzalink.xep.jingle.core import Jingle
@@ -26,6 +25,7 @@ from stanzalink.xep.jingle.session import (
 )
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
+from stanzalink_testing.harness import Harness, ManualClock
 
 ROMEO = "romeo@montague.lit/orchard"
 JULIET = "juliet@capulet.lit/balcony"

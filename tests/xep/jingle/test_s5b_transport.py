@@ -14,8 +14,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from stanzalink.net.socks5 import Socks5Stream, StreamHostServer
-from stanzalink.testing.harness import Harness, ManualClock
-from stanzalink.testing.prosody import free_port
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
 from stanzalink.xep.jingle import s5b as j
@@ -25,6 +23,8 @@ from stanzalink.xep.jingle.ibb import JingleIBB
 from stanzalink.xep.jingle.s5b_transport import JingleS5B
 from stanzalink.xep.jingle.session import NS as JNS
 from stanzalink.xml import Element
+from stanzalink_testing.harness import Harness, ManualClock
+from stanzalink_testing.prosody import free_port
 
 from .test_file_transfer import (
     ACCESS,
