@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
+from dataclasses import fields
 from typing import Any
 
 from stanzalink.commands.context import Device
@@ -50,11 +51,38 @@ def config_command(inv: Invocation) -> Any:
     return KeyValue([(key, current(device, key))], title="changed")
 
 
-def current(device: Device, key: str) -> Any:
+def current(device: Device, key: str) -> str:
+    """The value ``key`` has now, as a person reads it, and whether it is
+    the default (not in the file, not changed by ``config set``)."""
     sec, _, name = key.partition(".")
+    values = device.config.sections.get(sec, {})
+    value: Any
     if key == "presence.status":
-        return device.status
-    return device.config.sections.get(sec, {}).get(name, "(default)")
+        value = device.status
+    elif key == "presence.priority":
+        value = device.config.priority
+    elif key == "log.level":
+        value = device.config.log_level
+    elif name in values:
+        value = values[name]
+    elif sec == "console" and name in {f.name for f in fields(Settings)}:
+        value = getattr(Settings(), name)
+    else:
+        return "(default)"
+    shown = shown_value(value)
+    if name in values:
+        return shown
+    return "(empty, the default)" if shown == "(empty)" else f"{shown} (the default)"
+
+
+def shown_value(value: Any) -> str:
+    if value is None or value == "" or value == () or value == []:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def apply_setting(device: Device, key: str, value: Any) -> None:
