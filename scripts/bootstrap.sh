@@ -11,11 +11,16 @@ cd "$(dirname "$0")/.."
 # real systemd in a namespace and the SysV script under BusyBox's ash;
 # nodejs, polkitd, dbus: the polkit rule's test runs it the way
 # polkitd's JavaScript does, then under the real polkitd on a bus of its own,
-# and systemctl reboot goes through dbus, logind and polkitd in a nested systemd
-DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl iputils-ping systemd util-linux busybox nodejs polkitd dbus)
+# and systemctl reboot goes through dbus, logind and polkitd in a nested systemd;
+# profanity and tmux: a test reads what profanity shows of the console's answers
+DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl iputils-ping systemd util-linux busybox nodejs polkitd dbus profanity tmux)
 # --bench: also the C peers that bench/c measures the tokenizer against
 if [ "${1:-}" = "--bench" ]; then
     DEB_PACKAGES+=(g++ pkg-config libxml2-dev libpugixml-dev librapidxml-dev)
+fi
+# --screenshots: Pidgin under Xvfb and ImageMagick (scripts/screenshots.py)
+if [ "${1:-}" = "--screenshots" ]; then
+    DEB_PACKAGES+=(pidgin libpurple-bin dbus-x11 xvfb xdotool imagemagick fonts-dejavu-core)
 fi
 
 missing=()
