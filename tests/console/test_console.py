@@ -351,3 +351,17 @@ async def test_audit_log_lines_cannot_be_forged(tmp_path: Path) -> None:
         in text
     )
     await c.close()
+
+
+async def test_config_shows_values_in_force_and_which_are_defaults() -> None:
+    keys = ["presence.priority", "log.level", "console.page_size", "console.rate"]
+    c = Chat(settable=keys, rate=2.0)
+    await c.greet()
+    assert await c.ask("config get") == (
+        "*settings*\n"
+        "presence.priority: 0 (the default)\n"
+        "log.level: info (the default)\n"
+        "console.page_size: 16384 (the default)\n"
+        "console.rate: 2.0"  # set in the file
+    )
+    await c.close()
