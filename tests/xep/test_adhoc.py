@@ -704,21 +704,27 @@ async def test_a_command_that_never_ends_is_stopped() -> None:
 
 async def test_commands_with_the_same_help_have_distinct_menu_labels() -> None:
     # clients list the commands by name (Pidgin's buddy menu): two commands
-    # with one help get the command's name added
+    # with one help get the command's name added, in the list and in each
+    # command's own disco#info
     from stanzalink.commands import Registry
-    from stanzalink.xep.command_forms import menu_label
 
     twins = Registry()
     for name in ("ls", "files", "get"):
         twins.command(name, help="list the files" if name != "get" else "fetch one")(
             lambda inv: None
         )
-    listed = list(twins.all())
-    assert {c.name: menu_label(c, listed) for c in listed} == {
+    h = Harness([Disco, AdHoc], ACCESS, commands=twins)
+    reply = await ask(h, VIEWER, "d1", f"<query xmlns='{ITEMS}' node='{CMD}'/>", "get")
+    items = reply.findall(f"{{{ITEMS}}}query/{{{ITEMS}}}item")
+    assert {i.get("node"): i.get("name") for i in items} == {
         "ls": "list the files (ls)",
         "files": "list the files (files)",
         "get": "fetch one",
     }
+    reply = await ask(h, VIEWER, "d2", f"<query xmlns='{INFO}' node='files'/>", "get")
+    ident = reply.find(f"{{{INFO}}}query/{{{INFO}}}identity")
+    assert ident is not None and ident.get("name") == "list the files (files)"
+    await h.close()
 
 
 async def test_list_options_and_result_fields_all_have_labels() -> None:

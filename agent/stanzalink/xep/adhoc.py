@@ -192,7 +192,8 @@ class AdHoc(Feature):
             return None
         items = []
         if node == NS:
-            items = [Item(None, c.name, c.help or c.name) for c in self.visible_to(role)]
+            listed = self.visible_to(role)
+            items = [Item(None, c.name, cf.menu_label(c, listed)) for c in listed]
         return NodeInfo(identities=found[0], features=found[1], items=items)
 
     def node_items(self, node: str | None, role: Role) -> list[ET.Element] | None:
