@@ -16,8 +16,8 @@ run) and runs one by ``<command node='NAME'/>``:
 
 Results are one result form (:mod:`~stanzalink.xep.command_forms`): a
 :class:`Table` alone is ``<reported/>`` and ``<item/>`` rows, beside other
-content a text-multi field; a :class:`KeyValue` labelled fields, a one-line text an
-info note, longer text a text-multi field; a :class:`CommandError` a
+content a text-multi field; a :class:`KeyValue` labelled fields, a one-line
+text an info note, longer text a text-multi field; a :class:`CommandError` a
 ``completed`` answer with an error note (XEP-0050 §3.6).  A
 :class:`FileOffer` starts a Jingle file transfer to the requester's full
 JID (the files feature) and is answered with the note ``sending NAME (N

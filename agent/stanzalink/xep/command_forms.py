@@ -114,7 +114,7 @@ def render(result: cmds.Result, title: str) -> tuple[list[tuple[str, str]], list
     parts: Sequence[Any] = list(result) if isinstance(result, (list, tuple)) else [result]
     notes: list[tuple[str, str]] = []
     main = Form("result", title)
-    tables: list[tuple[int, cmds.Table]] = []
+    tables: list[cmds.Table] = []
     n = 0
     for r in parts:
         if r is None:
@@ -138,7 +138,7 @@ def render(result: cmds.Result, title: str) -> tuple[list[tuple[str, str]], list
                 var = f"{slug(key)}.{n}.{i}"
                 main.fields.append(Field(var, ftype, str(key), values=text.split("\n")))
         elif isinstance(r, cmds.Table):
-            tables.append((len(main.fields), r))
+            tables.append(r)
             main.fields.append(table_field(r, n))  # replaced below by a form of its own if alone
         elif isinstance(r, cmds.FileOffer):
             text = f"file offered: {r.path}" + (f" ({r.description})" if r.description else "")
@@ -146,7 +146,7 @@ def render(result: cmds.Result, title: str) -> tuple[list[tuple[str, str]], list
         else:
             main.fields.append(Field(f"value.{n}", "text-single", "value", values=[fmt(r)]))
     if len(tables) == 1 and len(main.fields) == 1:
-        return notes, [table_form(tables[0][1], title)]
+        return notes, [table_form(tables[0], title)]
     return notes, ([main] if main.fields else [])
 
 
