@@ -14,11 +14,12 @@ and a device agent, then:
 
 Run from the tree (``make screenshots``)::
 
-    PYTHONPATH=agent .venv/bin/python scripts/screenshots.py [--out DIR] [--only pidgin|profanity]
+    PYTHONPATH=agent .venv/bin/python scripts/screenshots.py [--out DIR] [--only CLIENT]
 
-Needs Debian's prosody, openssl, pidgin, libpurple-bin, dbus-x11, xvfb, xdotool,
-imagemagick, profanity, tmux and fonts-dejavu-core.  Everything it starts runs
-from a temporary directory and is stopped at the end.
+Needs Debian's prosody, openssl, pidgin, dbus-x11, xvfb, xdotool, imagemagick,
+profanity, tmux and fonts-dejavu-core (``scripts/bootstrap.sh --screenshots``).
+Everything it starts runs from a temporary directory and is stopped at the
+end.  The tests drive profanity and finch with the parts defined here.
 """
 
 from __future__ import annotations
@@ -255,12 +256,7 @@ def pidgin(w: World, out: Path, width: int = 880, height: int = 1000) -> list[Pa
         xvfb = ["Xvfb", display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"]
         procs.append(subprocess.Popen(xvfb))
         wait_for("Xvfb", lambda: Path(f"/tmp/.X11-unix/X{display[1:]}").exists(), 10)
-        bus = subprocess.run(
-            ["dbus-launch", "--sh-syntax"], env=env, capture_output=True, text=True, check=True
-        ).stdout
-        for key, value in re.findall(r"(DBUS_SESSION_BUS_\w+)='([^']*)'", bus):
-            env[key] = value
-        bus_pid = int(env.get("DBUS_SESSION_BUS_PID", "0"))
+        bus_pid = session_bus(env)
         log = open(w.tmp / "pidgin.log", "wb")  # noqa: SIM115 - lives with the process
         procs.append(subprocess.Popen(["pidgin", "--debug"], env=env, stdout=log, stderr=log))
         find = ["PurpleAccountsFind", f"string:{w.alice}/pidgin", "string:prpl-jabber"]
@@ -319,12 +315,80 @@ def _try(f: Callable[[], int]) -> int | None:
         return None
 
 
+# ------------------------------------------------------------------ finch
+def session_bus(env: dict[str, str]) -> int:
+    """A D-Bus session bus of its own in ``env``; returns its pid."""
+    bus = subprocess.run(
+        ["dbus-launch", "--sh-syntax"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    for key, value in re.findall(r"(DBUS_SESSION_BUS_\w+)='([^']*)'", bus):
+        env[key] = value
+    return int(env.get("DBUS_SESSION_BUS_PID", "0"))
+
+
+@contextlib.contextmanager
+def finch(w: World) -> Iterator[tuple[Tmux, Callable[[str], None]]]:
+    """finch (libpurple's terminal client, which renders XHTML-IM) in tmux,
+    logged in as Alice with the account of :func:`pidgin_home`, in a
+    conversation with the device; yields the screen and a way to send a
+    line (through libpurple's D-Bus interface, as if typed)."""
+    home = w.tmp / "finch-home"
+    pidgin_home(w, home, 0, 0)
+    accounts = home / ".purple" / "accounts.xml"
+    accounts.write_text(accounts.read_text().replace("gtk-gaim", "gnt-purple"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "XDG_", "TMUX"))}
+    env.pop("DISPLAY", None)
+    env.update(HOME=str(home), TERM="xterm-256color", LANG="C.UTF-8")
+    bus_pid = session_bus(env)
+    tmux = Tmux(w.tmp, 100, 50, name="finch")
+    try:
+        tmux.start("finch", env)
+        find = ["PurpleAccountsFind", f"string:{w.alice}/pidgin", "string:prpl-jabber"]
+        account = wait_for("finch's D-Bus service", lambda: _try(lambda: dbus_int(env, *find)))
+        wait_for(
+            "finch to log in",
+            lambda: dbus_int(env, "PurpleAccountIsConnected", f"int32:{account}") == 1,
+        )
+        # the device asks to see Alice's presence: that dialog closed (Alt+C
+        # closes the window in front, the buddy list first)
+        tmux.wait_for("Authorize buddy?")
+        for _ in range(4):
+            if "Authorize buddy?" not in tmux.pane():
+                break
+            tmux.run("send-keys", "-t", "shots", "M-c")
+            time.sleep(0.5)
+        who = [f"int32:{account}", f"string:{w.device}"]
+        conv = dbus_int(env, "PurpleConversationNew", "int32:1", *who)
+        im = dbus_int(env, "PurpleConvIm", f"int32:{conv}")
+        tmux.wait_for(f"{w.device} (")
+
+        def send(line: str) -> None:
+            dbus(env, "PurpleConvImSend", f"int32:{im}", f"string:{line}")
+
+        yield tmux, send
+    finally:
+        tmux.stop()
+        if bus_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(bus_pid, 15)
+
+
+def window_text(pane: str) -> list[str]:
+    """The lines inside finch's window frame: borders, scroll bar and
+    no-break spaces as plain spaces."""
+    out = []
+    for ln in pane.replace("\u00a0", " ").split("\n"):
+        ln = ln.strip().strip("│").rstrip("▒↑↓ ").rstrip()
+        out.append(ln)
+    return out
+
+
 # ------------------------------------------------------------------ profanity
 class Tmux:
     """One detached tmux session on a private socket."""
 
-    def __init__(self, tmp: Path, width: int = 110, height: int = 46) -> None:
-        self.socket = str(tmp / "tmux.sock")
+    def __init__(self, tmp: Path, width: int = 110, height: int = 46, name: str = "tmux") -> None:
+        self.socket = str(tmp / f"{name}.sock")
         self.width, self.height = width, height
 
     def run(self, *args: str) -> str:
