@@ -321,7 +321,8 @@ def session_bus(env: dict[str, str]) -> int:
     bus = subprocess.run(
         ["dbus-launch", "--sh-syntax"], env=env, capture_output=True, text=True, check=True
     ).stdout
-    for key, value in re.findall(r"(DBUS_SESSION_BUS_\w+)='([^']*)'", bus):
+    # DBUS_SESSION_BUS_ADDRESS='…'; DBUS_SESSION_BUS_PID=123; (the pid unquoted)
+    for key, value in re.findall(r"(DBUS_SESSION_BUS_\w+)='?([^';\n]*)'?;", bus):
         env[key] = value
     return int(env.get("DBUS_SESSION_BUS_PID", "0"))
 
