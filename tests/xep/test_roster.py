@@ -551,3 +551,20 @@ async def test_failed_fetch_changes_nothing(caplog: pytest.LogCaptureFixture) ->
     assert not r.synced and r.items == {} and r.version is None
     assert any("roster fetch failed: internal-server-error" in m for m in caplog.messages)
     await h.close()
+
+
+@pytest.mark.parametrize(("count", "said"), [(1, "1 item"), (2, "2 items")])
+async def test_the_fetch_is_logged_with_its_count(
+    count: int, said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness({"admin": ["romeo@example.net", "benvolio@example.net"][:count]})
+    get = await online_and_fetch(h)
+    items = "".join(
+        f"<item jid='{j}' subscription='both'/>"
+        for j in ["romeo@example.net", "benvolio@example.net"][:count]
+    )
+    with caplog.at_level(logging.INFO, logger="stanzalink.xep.roster"):
+        answer(h, get, f"<query xmlns='jabber:iq:roster' ver='v1'>{items}</query>")
+        await h.settle()
+    assert f"roster: {said} (version v1)" in caplog.messages
+    await h.close()

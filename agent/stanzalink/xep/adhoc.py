@@ -14,9 +14,10 @@ run) and runs one by ``<command node='NAME'/>``:
 - a command with ``confirm`` then asks its question (actions prev and
   complete) and runs only on ``complete``.
 
-Results: a :class:`Table` becomes a result form with ``<reported/>`` and
-``<item/>`` rows, a :class:`KeyValue` labelled fields, a one-line text an
-info note, longer text a text-multi field; a :class:`CommandError` a
+Results are one result form (:mod:`~stanzalink.xep.command_forms`): a
+:class:`Table` alone is ``<reported/>`` and ``<item/>`` rows, beside other
+content a text-multi field; a :class:`KeyValue` labelled fields, a one-line
+text an info note, longer text a text-multi field; a :class:`CommandError` a
 ``completed`` answer with an error note (XEP-0050 §3.6).  A
 :class:`FileOffer` starts a Jingle file transfer to the requester's full
 JID (the files feature) and is answered with the note ``sending NAME (N
@@ -203,7 +204,8 @@ class AdHoc(Feature):
             return None
         items = []
         if node == NS:
-            items = [Item(None, c.name, c.help or c.name) for c in self.visible_to(role)]
+            listed = self.visible_to(role)
+            items = [Item(None, c.name, cf.menu_label(c, listed)) for c in listed]
         return NodeInfo(identities=found[0], features=found[1], items=items)
 
     def node_items(self, node: str | None, role: Role) -> list[ET.Element] | None:
@@ -211,12 +213,13 @@ class AdHoc(Feature):
         when the node is not this feature's."""
         if node != NS:
             return None
+        listed = self.visible_to(role)
         return [
             E(
                 f"{{{DISCO_ITEMS}}}item",
-                {"jid": str(self.ctx.jid), "node": c.name, "name": c.help or c.name},
+                {"jid": str(self.ctx.jid), "node": c.name, "name": cf.menu_label(c, listed)},
             )
-            for c in self.visible_to(role)
+            for c in listed
         ]
 
     def node_info(self, node: str | None, role: Role) -> tuple[list[Identity], list[str]] | None:
@@ -227,7 +230,8 @@ class AdHoc(Feature):
         cmd = self.lookup(node, role) if node else None
         if cmd is None:
             return None
-        return [Identity("automation", "command-node", cmd.help or cmd.name)], [NS, forms.NS]
+        label = cf.menu_label(cmd, self.visible_to(role))
+        return [Identity("automation", "command-node", label)], [NS, forms.NS]
 
     # ------------------------------------------------------------ execution
     async def _command(self, iq: Element, role: Role | None) -> ET.Element:

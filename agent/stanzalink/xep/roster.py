@@ -234,7 +234,8 @@ class Roster(Feature):
                 self._apply(jid, raced)
             if self._raced:
                 self.version = None  # which is newer is unknown: fetch all next time
-            log.info("roster: %d items (version %s)", len(items), self.version)
+            n = len(items)
+            log.info("roster: %d item%s (version %s)", n, "" if n == 1 else "s", self.version)
         self._raced = []
         self.synced = True
         await self.reconcile()
