@@ -258,7 +258,7 @@ async def test_push_from_own_server_is_applied(frm: str | None) -> None:
     assert ack.get("type") == "result" and ack.get("id") == "a78b4q6ha463" and len(ack) == 0
     assert ack.get("to") == frm
     r = roster(h)
-    assert r.items[JID.parse("nurse@example.com")] == roster_mod.Item(
+    assert r.items[JID.parse("nurse@example.com")] == roster_mod.RosterItem(
         JID.parse("nurse@example.com"), "none", True, "Nurse", ("Servants",)
     )
     assert r.version == "ver34"

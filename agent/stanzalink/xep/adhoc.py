@@ -77,7 +77,7 @@ from stanzalink.xep import command_forms as cf
 from stanzalink.xep import forms
 from stanzalink.xep.base import Context, Feature, Identity, IQRoute, StanzaError, error_reply
 from stanzalink.xep.delay import Delay, delay_of
-from stanzalink.xep.disco import Item, NodeInfo
+from stanzalink.xep.disco import DiscoItem, NodeInfo
 from stanzalink.xep.forms import Form, FormError
 from stanzalink.xep.xhtml_im import clean
 from stanzalink.xml import Element
@@ -205,7 +205,7 @@ class AdHoc(Feature):
         items = []
         if node == NS:
             listed = self.visible_to(role)
-            items = [Item(None, c.name, cf.menu_label(c, listed)) for c in listed]
+            items = [DiscoItem(None, c.name, cf.menu_label(c, listed)) for c in listed]
         return NodeInfo(identities=found[0], features=found[1], items=items)
 
     def node_items(self, node: str | None, role: Role) -> list[ET.Element] | None:

@@ -486,7 +486,7 @@ async def test_initiator_does_not_dial_the_responders_direct_candidate(tmp_path:
 
 async def test_a_refused_initiate_leaves_no_session_behind(tmp_path: Path) -> None:
     """A session-initiate whose transport is malformed is answered
-    bad-request, but the Session made for it kept its pending timer (not
+    bad-request, but the Jingle session made for it kept its pending timer (not
     counted by max_sessions) and sent a session-terminate for it later."""
     h, _files = await make(tmp_path, free_port(), clock=ManualClock())
     transport = (f"<transport xmlns='{S5B}' mode='tcp' sid='vj3hs98y'>"
