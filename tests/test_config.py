@@ -33,7 +33,7 @@ vfFjZqPZIIPtMNhxtDmXrKSljgn1
 def test_example_config_is_valid() -> None:
     cfg = load(EXAMPLE)
     assert str(cfg.jid) == "device1@example.net"
-    assert cfg.keepalive == 300 and cfg.require_tls and cfg.verify_tls
+    assert cfg.keepalive == 3600 and cfg.require_tls and cfg.verify_tls
     assert cfg.access["operator"] == ["ops.example.net"]
 
 

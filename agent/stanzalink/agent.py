@@ -100,6 +100,7 @@ def client_config(cfg: DeviceConfig) -> ClientConfig:
         scram_keys_file=cfg.scram_keys_file,
         parser_backend=cfg.parser_backend,
         backoff_cap=float(cfg.section("connection").get("reconnect_max", RECONNECT_MAX)),
+        **{k: v for k, v in cfg.section("connection").items() if k.startswith("tcp_keepalive")},
     )
 
 
