@@ -14,7 +14,7 @@ import pytest
 
 from stanzalink.config import ConfigError, parse
 from stanzalink.testing.harness import Harness
-from stanzalink.xep.vcard import PHOTO_MAX, VCard, card_facts, image_type
+from stanzalink.xep.vcard import PHOTO_MAX, FileWatch, VCard, card_facts, image_type
 
 ACCESS = {"viewer": ["stpeter@jabber.org"]}
 V = "{vcard-temp}"
@@ -194,6 +194,41 @@ async def test_photo_change_republishes_and_updates_presence(tmp_path: Path) -> 
     assert h.unread() == [] and feat.photo.data == new
     h.agent.announce()
     assert (await h.next_sent()).findtext(f"{U}x/{U}photo") == hashlib.sha1(new).hexdigest()
+    await h.close()
+
+
+def test_photo_watch_wakes_only_for_the_photo_file(tmp_path: Path) -> None:
+    photo = tmp_path / "a.png"
+    photo.write_bytes(png(colour=1))
+    watch = FileWatch.open(str(photo))
+    if watch is None:
+        pytest.skip("no inotify here (the watcher looks every photo_check_interval instead)")
+    try:
+        assert not watch.changed()
+        (tmp_path / "other.txt").write_text("x")  # another file in the folder
+        assert not watch.changed()
+        photo.write_bytes(png(colour=2))
+        assert watch.changed() and not watch.changed()
+        new = tmp_path / "a.png.new"
+        new.write_bytes(png(colour=3))
+        assert not watch.changed()
+        new.rename(photo)  # replaced atomically, as package managers do
+        assert watch.changed()
+    finally:
+        watch.close()
+
+
+async def test_photo_watch_uses_no_timer_while_online(tmp_path: Path) -> None:
+    photo = tmp_path / "a.png"
+    photo.write_bytes(png(colour=1))
+    h = Harness([VCard], ACCESS, identity={"name": "n", "photo": str(photo)})
+    feat = h.feature("vcard")
+    h.go_online()
+    await h.settle()
+    if feat._watch is not None:  # inotify: the agent is not woken to look
+        assert feat._timer is None
+    feat.on_offline()
+    assert feat._watch is None and feat._timer is None
     await h.close()
 
 
