@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # nodejs, polkitd, dbus: the polkit rule's test runs it the way
 # polkitd's JavaScript does, then under the real polkitd on a bus of its own,
 # and systemctl reboot goes through dbus, logind and polkitd in a nested systemd
-DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl iputils-ping systemd util-linux busybox nodejs polkitd dbus)
+DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl iputils-ping systemd util-linux busybox nodejs polkitd dbus nftables)
 # the Debian package (make deb; tests/packaging/test_deb.py): debian/control's
 # Build-Depends, the standard tools, and lintian
 DEB_PACKAGES+=(build-essential fakeroot dpkg-dev debhelper dh-python python3-all-dev python3-setuptools python3-cffi pybuild-plugin-pyproject lintian git)
