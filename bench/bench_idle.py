@@ -288,6 +288,10 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hour-seconds", type=float, default=60.0, help="one scaled hour")
@@ -323,9 +327,11 @@ def main() -> int:
         "hours": args.hours,
         "results": results,
         "ratios": {
-            "wire_bytes_fraction": sl["wire_bytes_per_hour"] / sx["wire_bytes_per_hour"],
-            "agent_wire_bytes_fraction": results["agent"]["wire_bytes_per_hour"]
-            / sx["wire_bytes_per_hour"],
+            # None where slixmpp sent nothing in the window (unscaled, under 300 s)
+            "wire_bytes_fraction": _ratio(sl["wire_bytes_per_hour"], sx["wire_bytes_per_hour"]),
+            "agent_wire_bytes_fraction": _ratio(
+                results["agent"]["wire_bytes_per_hour"], sx["wire_bytes_per_hour"]
+            ),
         },
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
