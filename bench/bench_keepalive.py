@@ -14,7 +14,9 @@ idle a while, then
 
 The times are counted from the last data the client received.  With the
 defaults (300/30/4, 3600 + 120) the run takes about 70 minutes; ``--no-hung``
-leaves the second part out.  Needs root and ``nft``.
+leaves the second part out.  The kernel's timers may fire up to 1/8 of
+their length late (its timer wheel batches long timers): exit status 1 only
+when a bound is missed by more than that and 2 s.  Needs root and ``nft``.
 
 Usage: python bench/bench_keepalive.py [--idle 300] [--interval 30] [--count 4]
        [--keepalive 3600] [--keepalive-timeout 120] [--no-hung] [--json FILE]
@@ -62,7 +64,8 @@ async def measure(args: argparse.Namespace, prosody: Any) -> dict[str, Any]:
     client.on_event(lambda ev: events.append((time.monotonic(), ev)))
     await client.start()
     await client.wait_online(30)
-    out: dict[str, Any] = {"settings": vars(args)}
+    settings = {k: v for k, v in vars(args).items() if k not in ("inner", "json")}
+    out: dict[str, Any] = {"settings": settings}
 
     def closed_since(mark: int) -> Closed | None:
         return next((e for _, e in events[mark:] if isinstance(e, Closed)), None)
@@ -167,8 +170,9 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(text + "\n")
     print(text)
+    # the kernel's timer wheel may fire a long timer up to 1/8 of it late
     ok = all(
-        result[k]["seconds_since_last_data"] <= result[k]["bound"] + 2
+        result[k]["seconds_since_last_data"] <= result[k]["bound"] * 1.125 + 2
         for k in ("dead_link", "hung_server")
         if k in result
     )
