@@ -209,6 +209,7 @@ class FileWatch:
     def __init__(self, fd: int, name: bytes) -> None:
         self.fd = fd
         self._name = name
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop reading fd, if any
 
     @classmethod
     def open(cls, path: str) -> FileWatch | None:
@@ -244,6 +245,9 @@ class FileWatch:
                 pos += 16 + length
 
     def close(self) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.remove_reader(self.fd)
+        self.loop = None
         os.close(self.fd)
 
 
@@ -346,13 +350,13 @@ class VCard(Feature):
         # (inotify); the agent does not wake up to look for changes
         self._watch = FileWatch.open(str(path))
         if self._watch is not None:
-            asyncio.get_running_loop().add_reader(self._watch.fd, self._on_photo_event)
+            self._watch.loop = asyncio.get_running_loop()
+            self._watch.loop.add_reader(self._watch.fd, self._on_photo_event)
         else:
             self._timer = self.ctx.spawn(self._watch_photo(), "vcard-photo-watch")
 
     def on_offline(self) -> None:
         if self._watch is not None:
-            asyncio.get_running_loop().remove_reader(self._watch.fd)
             self._watch.close()
             self._watch = None
         if self._timer is not None:
