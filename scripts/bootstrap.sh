@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 # polkitd's JavaScript does, then under the real polkitd on a bus of its own,
 # and systemctl reboot goes through dbus, logind and polkitd in a nested systemd;
 # profanity, finch, tmux and dbus-x11: tests read what profanity and finch (libpurple,
-# as Pidgin) show of the console's answers
-DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl iputils-ping systemd util-linux busybox nodejs polkitd dbus profanity finch tmux dbus-x11)
+# as Pidgin) show of the console's answers; nftables: the keepalive tests drop a
+# path on a namespace's loopback
+DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl iputils-ping systemd util-linux busybox nodejs polkitd dbus profanity finch tmux dbus-x11 nftables)
 # the Debian package (make deb; tests/packaging/test_deb.py): debian/control's
 # Build-Depends, the standard tools, and lintian
 DEB_PACKAGES+=(build-essential fakeroot dpkg-dev debhelper dh-python python3-all-dev python3-setuptools python3-cffi pybuild-plugin-pyproject lintian git)

@@ -142,7 +142,7 @@ async def test_the_agent_gives_a_hand_built_config_its_schema() -> None:
     h = Harness([Jingle, Files], jid="d@example.net/agent", config=hand)
     assert h.agent.config is hand and "http" not in hand.schema
     assert hand.section("files")["role_get"] == "viewer"
-    assert hand.section("connection")["keepalive"] == 300.0
+    assert hand.section("connection")["keepalive"] == 3600.0
     await h.close()
 
 

@@ -40,6 +40,7 @@ YOCTO = {
     "concurrent.futures": "asyncio",
     "contextlib": "core",
     "copy": "core",
+    "ctypes": "ctypes",  # inotify for the avatar file (xep/vcard.py); _ctypes needs libffi
     "dataclasses": "core",
     "datetime": "datetime",
     "difflib": "difflib",

@@ -89,6 +89,7 @@ RDEPENDS:${PN} += "\
     python3-codecs \
     python3-core \
     python3-crypt \
+    python3-ctypes \
     python3-datetime \
     python3-difflib \
     python3-io \
