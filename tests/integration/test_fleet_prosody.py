@@ -214,3 +214,15 @@ def test_python_api(setup: Setup) -> None:
             assert r.status == "completed" and r.fields.get("stanzalink")
 
     asyncio.run(main())
+
+
+def test_example_ci_check(setup: Setup) -> None:
+    example = Path(AGENT_DIR).parent / "examples" / "fleet_check.py"
+    env = dict(os.environ, PYTHONPATH=AGENT_DIR)
+    ok = subprocess.run([sys.executable, str(example), str(setup.toml), "fleet-a*"],
+                        capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "3 of 3 devices healthy" in ok.stdout
+    bad = subprocess.run([sys.executable, str(example), str(setup.toml)],
+                         capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert bad.returncode == 1 and "offline    " + setup.jid(GONE) in bad.stdout

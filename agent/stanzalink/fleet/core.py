@@ -152,9 +152,10 @@ class Fleet:
 
     # ------------------------------------------------------------ session
     async def start(self, timeout: float = 30.0) -> None:
-        """Log in, fetch the roster, announce presence (priority -1: chat
-        messages to the account go to its people, not to this tool) and
-        wait until the devices' presences have come in."""
+        """Log in, fetch the roster, announce presence and wait until the
+        devices' presences have come in.  The priority stays 0: a server
+        delivers subscription requests (the devices' among them) only to
+        resources of non-negative priority (RFC 6121 §3.1.3)."""
         await self.client.start()
         try:
             await self.client.wait_online(timeout)
@@ -169,7 +170,7 @@ class Fleet:
             self._roster_item(item)
         loop = asyncio.get_running_loop()
         self._last_presence = loop.time()
-        self.client.send(E("{jabber:client}presence", {}, E("{jabber:client}priority", text="-1")))
+        self.client.send(E("{jabber:client}presence"))
         await self._quiet(loop.time() + max(self.settle * 10, 5.0))
 
     async def _quiet(self, deadline: float) -> None:
