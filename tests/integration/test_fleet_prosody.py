@@ -226,3 +226,34 @@ def test_example_ci_check(setup: Setup) -> None:
     bad = subprocess.run([sys.executable, str(example), str(setup.toml)],
                          capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
     assert bad.returncode == 1 and "offline    " + setup.jid(GONE) in bad.stdout
+
+
+def test_a_person_on_the_roster_is_not_a_device(setup: Setup) -> None:
+    """A contact without the stanzalink caps node is asked by disco#info;
+    a plain client (no bot identity, no commands) is left out."""
+    from stanzalink.xml.builder import E
+
+    from .peers import client_config, login
+
+    setup.server.register("fleet-person", "pw-person")
+    ctl = f"fleetctl@{setup.server.domain}"
+
+    async def main() -> None:
+        cfg = client_config(setup.server, setup.jid("fleet-person"), "pw-person")
+        person, _ = await login(cfg)
+        try:
+            for kind in ("subscribe", "subscribed"):
+                person.send(E("{jabber:client}presence", {"to": ctl, "type": kind}))
+            person.send(E("{jabber:client}presence"))
+            for _ in range(2):  # the first run accepts the subscription
+                async with Fleet(load_controller(setup.toml)) as fleet:
+                    devices = await fleet.devices(details=False)
+                    resources = fleet._resources.get(setup.jid("fleet-person"), {})
+            assert resources, "the person's presence reached the controller"
+            assert all(r.device is False for r in resources.values())
+            assert setup.jid("fleet-person") not in {d.jid for d in devices}
+            assert {d.jid for d in devices if d.online} == {setup.jid(u) for u in ONLINE}
+        finally:
+            await person.close()
+
+    asyncio.run(main())

@@ -152,7 +152,7 @@ async def _main(fleet: Fleet, args: argparse.Namespace, out: TextIO) -> int:
     try:
         try:
             await fleet.start()
-            devices = await fleet.devices()
+            devices = await fleet.devices(details=args.fleet_command == "list")
         except (ConnectionFailed, TimeoutError, OSError) as exc:
             hint = (
                 " (a private CA? name it in [server] ca_file)" if "CERTIFICATE" in str(exc) else ""

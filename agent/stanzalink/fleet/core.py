@@ -38,7 +38,7 @@ import contextlib
 import fnmatch
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -182,23 +182,27 @@ class Fleet:
         await self.client.close()
 
     # ------------------------------------------------------------ devices
-    async def devices(self) -> list[Device]:
-        """Every device of the roster, online or not, sorted by JID."""
+    async def devices(self, *, details: bool = True) -> list[Device]:
+        """Every device of the roster, online or not, sorted by JID.
+        ``details=False`` leaves out the software versions and the offline
+        devices' last activity (two queries a device that a run of a
+        command does not need)."""
         await self._recognise()
         online: dict[str, tuple[str, _Resource]] = {}
         for bare, resources in self._resources.items():
             for res, state in resources.items():
                 if state.device:
                     online.setdefault(bare, (res, state))
-        await self._versions([f"{b}/{r}" for b, (r, s) in online.items() if s.version is None])
+        if details:
+            await self._versions([f"{b}/{r}" for b, (r, s) in online.items() if s.version is None])
         known = {b for b, item in self.roster.items() if GROUP in item["groups"]}
-        await self._mark(set(online) - known)
+        await self._gather(self._mark, sorted(set(online) - known))
         now = _stamp(_now())
         out = []
         for bare, (res, state) in online.items():
             out.append(Device(bare, True, state.status, state.version or "", now, f"{bare}/{res}"))
         offline = sorted(known - set(online))
-        seen = await self._gather(self._last_seen, offline)
+        seen = await self._gather(self._last_seen, offline) if details else [""] * len(offline)
         out += [Device(bare, False, last_seen=s) for bare, s in zip(offline, seen, strict=True)]
         return sorted(out, key=lambda d: d.jid)
 
@@ -285,28 +289,25 @@ class Fleet:
             return ""
         return _stamp(_now() - timedelta(seconds=seconds))
 
-    async def _mark(self, bares: Iterable[str]) -> None:
-        """Put newly recognised devices in the roster group GROUP."""
-        for bare in sorted(bares):
-            if bare in self._marking:
-                continue
-            self._marking.add(bare)
-            item = self.roster.get(bare, {"name": None, "groups": []})
-            attrs = {"jid": bare}
-            if item.get("name"):
-                attrs["name"] = item["name"]
-            el = E(_ROSTER)
-            it = sub(el, "{jabber:iq:roster}item", attrs)
-            for g in [*item["groups"], GROUP]:
-                sub(it, "{jabber:iq:roster}group", text=g)
-            try:
-                await self.client.iq(
-                    E("{jabber:client}iq", {"type": "set"}, el), self.probe_timeout
-                )
-            except (IQError, TimeoutError, ConnectionFailed) as exc:
-                log.warning("cannot put %s in the roster group %r: %s", bare, GROUP, exc)
-            finally:
-                self._marking.discard(bare)
+    async def _mark(self, bare: str) -> None:
+        """Put a newly recognised device in the roster group GROUP."""
+        if bare in self._marking:
+            return
+        self._marking.add(bare)
+        item = self.roster.get(bare, {"name": None, "groups": []})
+        el = E(_ROSTER)
+        attrs = {"jid": bare}
+        if item.get("name"):
+            attrs["name"] = item["name"]
+        it = sub(el, "{jabber:iq:roster}item", attrs)
+        for g in [*item["groups"], GROUP]:
+            sub(it, "{jabber:iq:roster}group", text=g)
+        try:
+            await self.client.iq(E("{jabber:client}iq", {"type": "set"}, el), self.probe_timeout)
+        except (IQError, TimeoutError, ConnectionFailed) as exc:
+            log.warning("cannot put %s in the roster group %r: %s", bare, GROUP, exc)
+        finally:
+            self._marking.discard(bare)
 
     # ------------------------------------------------------------ commands
     async def run(
@@ -328,7 +329,7 @@ class Fleet:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if devices is None:
-            devices = await self.devices()
+            devices = await self.devices(details=False)
         targets = [d for d in devices if only is None or fnmatch.fnmatchcase(d.jid, only)]
         self.finished = []
         sem = asyncio.Semaphore(concurrency)
