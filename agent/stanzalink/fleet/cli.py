@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from stanzalink.fleet.core import Device, Fleet, Result
+from stanzalink.fleet.core import Device, Fleet, Result, glob_match
 
 __all__ = ["add_parser", "cmd_fleet", "device_table", "result_table"]
 
@@ -135,7 +135,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
 
 
 async def _main(fleet: Fleet, args: argparse.Namespace, out: TextIO) -> int:
-    from stanzalink.aio.client import ConnectionFailed
+    from stanzalink.errors import StanzalinkError
 
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -153,7 +153,7 @@ async def _main(fleet: Fleet, args: argparse.Namespace, out: TextIO) -> int:
         try:
             await fleet.start()
             devices = await fleet.devices(details=args.fleet_command == "list")
-        except (ConnectionFailed, TimeoutError, OSError) as exc:
+        except (StanzalinkError, TimeoutError, OSError) as exc:  # login refused, no server...
             hint = (
                 " (a private CA? name it in [server] ca_file)" if "CERTIFICATE" in str(exc) else ""
             )
@@ -166,7 +166,7 @@ async def _main(fleet: Fleet, args: argparse.Namespace, out: TextIO) -> int:
             else:
                 print(device_table(devices), file=out)
             return 0
-        total = len([d for d in devices if args.only is None or _matches(d.jid, args.only)])
+        total = len([d for d in devices if args.only is None or glob_match(d.jid, args.only)])
         if not total:
             print("stanzalink fleet: no device matched", file=sys.stderr)
             return 1
@@ -194,9 +194,3 @@ async def _main(fleet: Fleet, args: argparse.Namespace, out: TextIO) -> int:
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         await asyncio.shield(fleet.close())
-
-
-def _matches(jid: str, glob: str) -> bool:
-    import fnmatch
-
-    return fnmatch.fnmatchcase(jid, glob)

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +64,41 @@ _ROSTER = "{jabber:iq:roster}query"
 _CAPS = "{http://jabber.org/protocol/caps}c"
 _INFO = "http://jabber.org/protocol/disco#info"
 _PROBES = 20  # disco and version queries at once while listing
+
+
+def glob_match(jid: str, pattern: str) -> bool:
+    """Shell-style ``pattern`` (``*``, ``?``, ``[seq]``, ``[!seq]``) against
+    all of ``jid``, case-sensitive, with the rules of ``fnmatch.fnmatchcase``."""
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            out.append(".*")
+            continue
+        if ch == "?":
+            out.append(".")
+            continue
+        j = i
+        if ch == "[":
+            if j < n and pattern[j] == "!":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            j = pattern.find("]", j)
+        if ch != "[" or j < 0:
+            out.append(re.escape(ch))
+            continue
+        body = pattern[i:j]
+        i = j + 1
+        neg = body.startswith("!")
+        body = body[1:] if neg else body
+        chars = "".join(c if c == "-" else re.escape(c) for c in body)
+        out.append(f"[{'^' if neg else ''}{chars}]")
+    try:
+        return re.fullmatch("".join(out), jid, re.S) is not None
+    except re.error:  # a range such as [z-a] matches nothing
+        return False
 
 
 def _now() -> datetime:
@@ -330,7 +365,7 @@ class Fleet:
             raise ValueError("concurrency must be at least 1")
         if devices is None:
             devices = await self.devices(details=False)
-        targets = [d for d in devices if only is None or fnmatch.fnmatchcase(d.jid, only)]
+        targets = [d for d in devices if only is None or glob_match(d.jid, only)]
         self.finished = []
         sem = asyncio.Semaphore(concurrency)
 
