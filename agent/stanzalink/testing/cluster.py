@@ -123,7 +123,7 @@ class EjabberdCluster:
             self.b.ctl_run("join_cluster", self.a.node, timeout=timeout)
             self._wait_listening(self.b, timeout)
         deadline = time.monotonic() + timeout
-        while set(self.members("a")) != {self.a.node, self.b.node}:
+        while set(self._members_soon("a")) != {self.a.node, self.b.node}:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the nodes did not cluster: {self.members('a')}")
             time.sleep(0.5)
@@ -132,6 +132,14 @@ class EjabberdCluster:
         """The cluster's nodes as node ``name`` sees them (list_cluster)."""
         out = self.node(name).ctl_run("list_cluster")
         return [w.strip("'") for w in out.split()]
+
+    def _members_soon(self, name: str) -> list[str]:
+        """members(), or none while a node that just started still loads
+        its Mnesia tables (ejabberdctl fails until they are in)."""
+        try:
+            return self.members(name)
+        except RuntimeError:
+            return []
 
     def kill(self, name: str) -> None:
         """SIGKILL the node's whole process group (a crash: no stream
@@ -168,7 +176,7 @@ class EjabberdCluster:
         self.start_epmd()
         node.start(timeout)
         deadline = time.monotonic() + timeout
-        while len(self.members(name)) < 2:
+        while len(self._members_soon(name)) < 2:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"node {name} did not rejoin: {self.members(name)}")
             time.sleep(0.5)
