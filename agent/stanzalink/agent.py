@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from stanzalink import config
 from stanzalink.access import AccessControl, Role
 from stanzalink.aio import sections as connection_sections
-from stanzalink.aio.client import Client, ClientConfig
+from stanzalink.aio.client import Client
 from stanzalink.clock import Clock, LoopClock
 from stanzalink.commands.plugins import registry_for
 from stanzalink.commands.registry import Registry
@@ -42,7 +42,6 @@ from stanzalink.config import (
     DeviceConfig,
     Key,
     Section,
-    choice,
     integer,
     schema_of,
     string,
@@ -106,7 +105,7 @@ PRESENCE = Section(
     },
     lambda values, _: _check_priority(values["priority"]),
 )
-LOG = Section("log", {"level": Key(choice("debug", "info", "warning", "error"), "info")})
+LOG = connection_sections.LOG
 
 
 def schema(features: Iterable[type[Feature]] | None = None) -> dict[str, Section]:
@@ -146,33 +145,9 @@ def load_config(path: str | Path, features: Iterable[type[Feature]] | None = Non
     return parse_config(config.read_toml(path), config.folder_of(path), features)
 
 
-def client_config(cfg: DeviceConfig) -> ClientConfig:
-    account = connection_sections.ACCOUNT.of(cfg)
-    server = connection_sections.SERVER.of(cfg)
-    conn = connection_sections.CONNECTION.of(cfg)
-    return ClientConfig(
-        jid=cfg.jid,
-        password=cfg.password,
-        resource=account["resource"],
-        register=account["register"],
-        require_tls=server["require_tls"],
-        stream_management=conn["stream_management"],
-        csi_inactive=conn["csi_inactive"],
-        keepalive=conn["keepalive"],
-        keepalive_timeout=conn["keepalive_timeout"],
-        whitespace_keepalive=conn["whitespace_keepalive"],
-        host=server["host"],
-        port=server["port"],
-        direct_tls=server["direct_tls"],
-        ca_file=server["ca_file"],
-        verify_tls=server["verify_tls"],
-        client_cert=server["client_cert"],
-        client_key=server["client_key"],
-        scram_keys_file=account["scram_keys_file"],
-        parser_backend=connection_sections.PARSER.of(cfg)["backend"],
-        backoff_cap=float(conn["reconnect_max"]),
-        **{k: v for k, v in conn.items() if k.startswith("tcp_keepalive")},
-    )
+# the client settings of a device config (kept here for the callers that
+# built them from the agent)
+client_config = connection_sections.client_config
 
 
 def load_feature(spec: str) -> type[Feature]:

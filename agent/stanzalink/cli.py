@@ -529,6 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_seconds, default=30.0, metavar="S", help="seconds (default 30)"
     )
     h.set_defaults(func=cmd_http)
+    from stanzalink.fleet.cli import add_parser as add_fleet
+
+    add_fleet(sub, _seconds)
     return p
 
 

@@ -93,6 +93,9 @@ class Ejabberd:
     # loopback HTTP admin API (mod_http_api): account commands in milliseconds
     # instead of an Erlang VM start per ejabberdctl call
     api_port: int = field(default_factory=free_port)
+    # a cluster node: Erlang distribution through the epmd on this port (the
+    # cluster's own) instead of the epmd-less ``dist_port``
+    epmd_port: int | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -120,8 +123,8 @@ class Ejabberd:
         (self.root / "ejabberdctl.cfg").write_text(
             f"ERLANG_NODE={self.node}\n"
             f'ERL_OPTIONS="-setcookie {self.cookie} -env ERL_CRASH_DUMP_BYTES 0"\n'
-            f"ERL_DIST_PORT={self.dist_port}\n"
-            "INET_DIST_INTERFACE=127.0.0.1\n"
+            + ("" if self.epmd_port else f"ERL_DIST_PORT={self.dist_port}\n")
+            + "INET_DIST_INTERFACE=127.0.0.1\n"
             "ERL_EPMD_ADDRESS=127.0.0.1\n"
             "EJABBERD_BYPASS_WARNINGS=true\n"
             f"EJABBERD_PID_PATH={self.root}/ejabberd.pid\n"
@@ -222,6 +225,8 @@ modules:
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["HOME"] = str(self.root)  # no ~/.erlang.cookie outside the directory
+        if self.epmd_port:
+            env["ERL_EPMD_PORT"] = str(self.epmd_port)
         return env
 
     def _ctl_args(self, *args: str) -> list[str]:

@@ -16,6 +16,7 @@ from stanzalink.aio.client import ClientConfig
 from stanzalink.config import (
     Checking,
     ConfigError,
+    DeviceConfig,
     Key,
     Section,
     boolean,
@@ -139,6 +140,40 @@ PARSER = Section(
 )
 
 SECTIONS = (ACCOUNT, SERVER, CONNECTION, PARSER)
+# what a process running a client logs (a device, or the fleet tool)
+LOG = Section("log", {"level": Key(choice("debug", "info", "warning", "error"), "info")})
+
+
+def client_config(cfg: DeviceConfig, **override: Any) -> ClientConfig:
+    """The client settings of a checked config: its ``[account]``,
+    ``[server]``, ``[connection]`` and ``[parser]``; ``override``: settings
+    the caller decides (the fleet tool: no reconnect)."""
+    account = ACCOUNT.of(cfg)
+    server = SERVER.of(cfg)
+    conn = CONNECTION.of(cfg)
+    settings: dict[str, Any] = {
+        "resource": account["resource"],
+        "register": account["register"],
+        "require_tls": server["require_tls"],
+        "stream_management": conn["stream_management"],
+        "csi_inactive": conn["csi_inactive"],
+        "keepalive": conn["keepalive"],
+        "keepalive_timeout": conn["keepalive_timeout"],
+        "whitespace_keepalive": conn["whitespace_keepalive"],
+        "host": server["host"],
+        "port": server["port"],
+        "direct_tls": server["direct_tls"],
+        "ca_file": server["ca_file"],
+        "verify_tls": server["verify_tls"],
+        "client_cert": server["client_cert"],
+        "client_key": server["client_key"],
+        "scram_keys_file": account["scram_keys_file"],
+        "parser_backend": PARSER.of(cfg)["backend"],
+        "backoff_cap": float(conn["reconnect_max"]),
+        **{k: v for k, v in conn.items() if k.startswith("tcp_keepalive")},
+    }
+    settings.update(override)
+    return ClientConfig(jid=cfg.jid, password=cfg.password, **settings)
 
 
 MAX_PASSWORD_FILE = 4096  # bytes: a password file is one line
