@@ -20,7 +20,7 @@ from typing import Any
 from stanzalink.aio.config import ClientConfig
 from stanzalink.aio.dns import Resolver
 from stanzalink.aio.reconnect import Reconnect
-from stanzalink.aio.tls import ssl_context, tls_info
+from stanzalink.aio.tls import ending_in_words, ssl_context, tls_info
 from stanzalink.aio.transport import Receiver
 from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session.core import Session, State
@@ -297,7 +297,8 @@ class Connection:
         if proto is not self._proto:
             return
         if exc is not None:
-            log.info("connection lost: %s", exc)
+            words, noise = ending_in_words(exc)
+            log.log(logging.DEBUG if noise else logging.INFO, "connection lost: %s", words)
         self.session.connection_lost(self._now())
         self._drain_events()
         self._finish_connection(None)

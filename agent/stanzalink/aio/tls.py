@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import ssl
 
 from stanzalink.aio.config import ClientConfig
@@ -61,3 +62,30 @@ def server_end_point(der: bytes) -> bytes:
         return result
     except ImportError:  # pragma: no cover - sasl module always present
         return hashlib.sha256(der).digest()
+
+
+# OpenSSL's reasons for a connection's end that say nothing a person must act
+# on, in words; the connection is re-made either way
+_TLS_ENDINGS = {
+    "APPLICATION_DATA_AFTER_CLOSE_NOTIFY": (
+        "the server ended TLS and then sent more data (a server that shuts down or "
+        "restarts does this); nothing to do, the device reconnects"
+    ),
+    "UNEXPECTED_EOF_WHILE_READING": (
+        "the server closed the connection without ending TLS first (a server or a "
+        "middlebox that dropped it); nothing to do, the device reconnects"
+    ),
+}
+
+
+def ending_in_words(exc: BaseException) -> tuple[str, bool]:
+    """Why a connection ended, as a person reads it, and whether it is only
+    noise (a TLS ending that needs nothing from anyone: logged at debug)."""
+    text = str(exc)
+    if isinstance(exc, ssl.SSLError):
+        reason = getattr(exc, "reason", None) or ""
+        for name, words in _TLS_ENDINGS.items():
+            if reason == name or f"[SSL: {name}]" in text:
+                return words, True
+        text = re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text)
+    return text, False
