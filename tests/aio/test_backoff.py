@@ -23,3 +23,20 @@ def test_uniform_bounds_and_spread() -> None:
 def test_injected_randomness() -> None:
     assert backoff_delay(3, 1.0, 300.0, lambda lo, hi: hi) == 8.0
     assert backoff_delay(20, 1.0, 300.0, lambda lo, hi: hi) == 300.0
+
+
+def test_the_default_caps_bring_a_device_back_within_a_minute() -> None:
+    """After a long outage a device tries again at least once a minute (so it
+    is back within 60 s of its server's return); after refusals, at most every
+    300 s."""
+    from stanzalink.aio.config import ClientConfig
+    from stanzalink.aio.reconnect import Reconnect
+    from stanzalink.jid import JID
+    from stanzalink.session.events import Retry
+
+    cfg = ClientConfig(JID.parse("device1@example.net"))
+    outage, refused = Reconnect(cfg), Reconnect(cfg)
+    waits = [outage.next_delay(Retry.BACKOFF, now=0.0, online_since=None) for _ in range(200)]
+    assert max(waits) <= 60.0 and max(waits[20:]) > 40.0
+    slow = [refused.next_delay(Retry.SLOW, now=0.0, online_since=None) for _ in range(200)]
+    assert min(slow) >= 30.0 and max(slow) <= 300.0 and max(slow[20:]) > 200.0

@@ -10,13 +10,21 @@ from stanzalink.session.core import SessionConfig
 
 __all__ = [
     "RECONNECT_MAX",
+    "REFUSED_FACTOR",
     "TCP_KEEPALIVE_COUNT",
     "TCP_KEEPALIVE_IDLE",
     "TCP_KEEPALIVE_INTERVAL",
     "ClientConfig",
 ]
 
-RECONNECT_MAX = 300.0  # [connection] reconnect_max: the longest wait between attempts
+# [connection] reconnect_max: the longest wait between attempts.  A device
+# whose server was down is back at most this long after the server returns
+# (half of it on average, the waits being drawn at random under it), and N
+# devices spread their reconnects over it (N / 60 handshakes a second).
+RECONNECT_MAX = 60.0
+# the longest wait after a refusal (not-authorized, conflict...), as a multiple
+# of reconnect_max (300 s by default): a wrong password is not tried more often
+REFUSED_FACTOR = 5.0
 # The kernel's TCP keepalive (SO_KEEPALIVE): after tcp_keepalive_idle seconds
 # without a segment from the server it sends an empty probe (one TCP segment
 # each way, no TLS record) every tcp_keepalive_interval seconds, and drops the
@@ -52,7 +60,7 @@ class ClientConfig(SessionConfig):
         backoff_base: float = 1.0,
         backoff_cap: float = RECONNECT_MAX,
         slow_base: float = 60.0,  # the first wait after a refusal (login, conflict)
-        slow_cap: float | None = None,  # None: backoff_cap
+        slow_cap: float | None = None,  # None: REFUSED_FACTOR x backoff_cap
         stable_after: float = 60.0,  # online this long: the backoff starts again from 0
         max_redirects: int = 3,  # consecutive see-other-host redirects followed
         tcp_keepalive: bool = True,
@@ -81,7 +89,7 @@ class ClientConfig(SessionConfig):
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.slow_base = slow_base
-        self.slow_cap = backoff_cap if slow_cap is None else slow_cap
+        self.slow_cap = REFUSED_FACTOR * backoff_cap if slow_cap is None else slow_cap
         self.stable_after = stable_after
         self.max_redirects = max_redirects
         self.tcp_keepalive = tcp_keepalive
