@@ -49,6 +49,7 @@ from stanzalink.config import (
 from stanzalink.console.feature import Console
 from stanzalink.errors import LocalProtocolError, StanzaError
 from stanzalink.jid import JID
+from stanzalink.logring import RecentLines
 from stanzalink.net.http_origin import make_origin
 from stanzalink.net.s5b import Socks5Dialer
 from stanzalink.session.events import Closed, Online
@@ -204,9 +205,12 @@ class Agent:
         client: Client | None = None,
         commands: Registry | None = None,
         clock: Clock | None = None,
+        recent_log: RecentLines | None = None,
     ) -> None:
         if commands is not None:
             self.commands = commands
+        # the recent log lines the console's `log` shows without a log file
+        self.recent_log = recent_log
         self.config = cfg
         self.cfg = cfg
         self.client = client or Client(client_config(cfg))

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from stanzalink.agent import Agent
     from stanzalink.aio.sdnotify import Notifier
+    from stanzalink.logring import RecentLines
 
 
 def _chunks(stream: BinaryIO, size: int) -> Iterator[bytes]:
@@ -154,17 +155,22 @@ def run_log_handler(syslog: str | None = None) -> tuple[logging.Handler, OSError
     return stderr, failed
 
 
-def setup_run_logging(level: int, syslog: str | None = None) -> None:
+def setup_run_logging(level: int, syslog: str | None = None) -> RecentLines:
     """The agent's log (:func:`run_log_handler`).  Without a syslog
-    listening at ``syslog``, stderr, with a warning saying so."""
+    listening at ``syslog``, stderr, with a warning saying so.  The recent
+    lines are also kept in memory, for the console's ``log``."""
     import logging
 
+    from stanzalink.logring import RecentLines
+
     handler, failed = run_log_handler(syslog)
-    logging.basicConfig(level=level, handlers=[handler])
+    recent = RecentLines()
+    logging.basicConfig(level=level, handlers=[handler, recent])
     if failed is not None:
         logging.getLogger("stanzalink").warning(
             "no syslog at %s (%s): logging to stderr", syslog, failed.strerror or failed
         )
+    return recent
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -179,7 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
         return 1
-    setup_run_logging(
+    recent = setup_run_logging(
         getattr(logging, (args.log_level or cfg.section("log")["level"]).upper()), args.syslog
     )
     from stanzalink.errors import StanzalinkError
@@ -190,7 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
 
     try:
-        agent = Agent(cfg)
+        agent = Agent(cfg, recent_log=recent)
     except StanzalinkError as exc:  # e.g. http.wsgi_app that cannot be imported
         print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
         return 1

@@ -164,6 +164,55 @@ async def test_log_command(tmp_path: Path) -> None:
     await c.close()
 
 
+async def test_log_without_a_file_shows_the_agents_own_lines() -> None:
+    import logging
+
+    from stanzalink.logring import RecentLines
+
+    c = Chat()
+    await c.greet()
+    assert "no log configured" in await c.ask("log")  # nothing kept (a bare agent)
+    recent = RecentLines(max_lines=50)
+    c.h.agent.recent_log = recent
+    log = logging.getLogger("stanzalink.test.recent")
+    log.addHandler(recent)
+    try:
+        log.setLevel(logging.INFO)
+        log.info("first line")
+        log.error("a peer wrote \x1b[2J here")
+        log.info("third line")
+    finally:
+        log.removeHandler(recent)
+    answer = await c.ask("log 2")
+    assert "first line" not in answer and "third line" in answer
+    assert "ERROR stanzalink.test.recent: a peer wrote \\x1b[2J here" in answer
+    assert "third line" not in await c.ask("log level=error")
+    await c.close()
+
+
+def test_the_kept_lines_are_bounded() -> None:
+    import logging
+
+    from stanzalink.logring import MAX_LINE, RecentLines
+
+    recent = RecentLines(max_lines=3, max_bytes=10_000)
+    log = logging.getLogger("stanzalink.test.bounded")
+    log.addHandler(recent)
+    log.setLevel(logging.INFO)
+    try:
+        for i in range(10):
+            log.info("line %d", i)
+        assert [ln.rsplit(" ", 1)[1] for ln in recent.lines()] == ["7", "8", "9"]
+        small = RecentLines(max_lines=100, max_bytes=2 * MAX_LINE)
+        log.addHandler(small)
+        for _ in range(5):
+            log.info("x" * 10 * MAX_LINE)
+        assert sum(len(ln) for ln in small.lines()) <= 2 * MAX_LINE
+        assert small.lines() and small.lines()[-1].endswith(" [cut]")
+    finally:
+        log.handlers.clear()
+
+
 async def test_log_shows_control_characters_escaped(tmp_path: Path) -> None:
     # a file written before the agent escaped its log lines (or by another
     # program): a peer's CR, ESC, NEL, line separator, bidi override

@@ -338,7 +338,13 @@ async def read_log(inv: Invocation) -> list[Any]:
         return outcome("journalctl", rc, out, truncated, 15) or ["(the journal is empty)"]
     path = sec.log_file
     if not path:
-        raise CommandError('no log configured ([console] log_file or log_source = "journal")')
+        recent = inv.device.recent_log
+        if recent is None:
+            raise CommandError('no log configured ([console] log_file or log_source = "journal")')
+        kept = filter_level(recent.lines(), level)[-n:]
+        if not kept:
+            return [f"no {level} lines since the agent started"]
+        return [Text("\n".join(kept), preformatted=True)]
     # escaped again here: a file that another program (or an older agent)
     # wrote may hold a peer's control characters
     lines = [escape_controls(ln) for ln in filter_level(tail(Path(path), 20 * n + 200), level)[-n:]]

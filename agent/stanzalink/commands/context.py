@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from stanzalink.access import AccessControl, Role
 from stanzalink.clock import Clock
 from stanzalink.jid import JID
+from stanzalink.logring import RecentLines
 from stanzalink.xml import Element
 
 if TYPE_CHECKING:
@@ -104,6 +105,8 @@ class Device(Protocol):
     access: AccessControl
     clock: Clock
     status: str  # the status line contacts see
+    # the agent's own recent log lines (``stanzalink run`` keeps them), or None
+    recent_log: RecentLines | None
 
     @property
     def jid(self) -> JID:
