@@ -236,3 +236,29 @@ def test_run_says_what_it_runs_with_at_start(tmp_path: Path) -> None:
     assert start.rstrip().endswith("server 127.0.0.1:9 ([server] host)")
     assert any("cannot connect to 127.0.0.1:9 ([server] host): " in x for x in lines)
     assert proc.returncode == 0  # SIGTERM is a requested stop
+
+
+def test_example_config_prints_the_shipped_example(tmp_path: Path) -> None:
+    """The package carries examples/device.toml (agent/stanzalink/data is its
+    copy, kept identical here) and `stanzalink example-config` prints it; it
+    checks as a config once a password file exists."""
+    root = Path(__file__).resolve().parents[1]
+    example = (root / "examples" / "device.toml").read_text()
+    assert (root / "agent" / "stanzalink" / "data" / "device.toml").read_text() == example, (
+        "agent/stanzalink/data/device.toml must be a copy of examples/device.toml"
+    )
+    res = subprocess.run(
+        [*python_cmd(), "-m", "stanzalink", "example-config"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert res.stdout == example
+    written = tmp_path / "device.toml"
+    written.write_text(res.stdout)
+    check = subprocess.run(
+        [*python_cmd(), "-m", "stanzalink", "check-config", str(written)],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stderr

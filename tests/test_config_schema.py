@@ -28,41 +28,29 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "device.toml"
 MINIMAL = {"account": {"jid": "d@example.net", "password": "p"}}
 
-# keys the example sets to a value of its own (an example, not the default)
-EXAMPLE_VALUES = {
-    "account.jid",
-    "account.password",
-    "presence.status",
-    "access.admin",
-    "access.operator",
-    "http.origin",
-    "http.paths",
-    "files.inbox",
-    "files.export",
-    "identity.name",
-    "console.settable",
-}
 # commented-out keys that show an example value (their default is named in words)
 EXAMPLE_COMMENTED = {"files.direct_host", "console.banner", "console.journal_unit"}
 
 
-def _example_lines() -> list[tuple[str, str, bool, Any]]:
-    """(section, key, commented, value) of every ``key = value`` line."""
-    out: list[tuple[str, str, bool, Any]] = []
+def _example_lines() -> list[tuple[str, str, bool, Any, bool]]:
+    """(section, key, commented, value, marked) of every ``key = value`` line;
+    ``marked``: its comment starts with "example:" (a value to adapt)."""
+    out: list[tuple[str, str, bool, Any, bool]] = []
     section = ""
     for line in EXAMPLE.read_text().splitlines():
         m = re.match(r"^\[(\w+)\]", line)
         if m:
             section = m.group(1)
             continue
-        m = re.match(r"^(# ?)?(\w+ = .*?)\s*(?:#.*)?$", line)
+        m = re.match(r"^(# ?)?(\w+ = .*?)\s*(#.*)?$", line)
         if not (m and section):
             continue
         try:
             ((key, value),) = tomllib.loads(m.group(2)).items()
         except tomllib.TOMLDecodeError:  # a comment that merely looks like a key
             continue
-        out.append((section, key, m.group(1) is not None, value))
+        marked = (m.group(3) or "").lstrip("# ").startswith("example:")
+        out.append((section, key, m.group(1) is not None, value, marked))
     return out
 
 
@@ -116,13 +104,23 @@ def test_every_default_passes_its_own_check() -> None:
 def test_the_example_shows_the_defaults() -> None:
     known = schema()
     seen = 0
-    for section, key, commented, value in _example_lines():
+    marked_seen = 0
+    for section, key, commented, value, marked in _example_lines():
         name = f"{section}.{key}"
         default = known[section].keys[key].default
-        if name in EXAMPLE_VALUES or (commented and (default is None or name in EXAMPLE_COMMENTED)):
+        if marked:
+            # a value to adapt says so, and is not the default
+            assert value != default, f"{name}: marked as an example, but it is the default"
+            marked_seen += 1
             continue
-        assert value == default, f"{name}: the example shows {value!r}, the default is {default!r}"
+        if commented and (default is None or name in EXAMPLE_COMMENTED):
+            continue
+        assert value == default, (
+            f"{name}: the example shows {value!r}, the default is {default!r}; "
+            'mark a value to adapt with a comment starting "example:"'
+        )
         seen += 1
+    assert marked_seen >= 10
     assert seen > 50  # most keys are shown with their default
 
 

@@ -88,6 +88,18 @@ def cmd_dump(args: argparse.Namespace) -> int:
     return 0
 
 
+def example_config() -> str:
+    """The example device config shipped in the package (examples/device.toml)."""
+    from importlib.resources import files
+
+    return files("stanzalink").joinpath("data", "device.toml").read_text(encoding="utf-8")
+
+
+def cmd_example_config(args: argparse.Namespace) -> int:
+    sys.stdout.write(example_config())
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     from stanzalink.agent import load_config
     from stanzalink.config import ConfigError
@@ -361,10 +373,11 @@ def cmd_http(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-# the source tree's guides (not installed with the package)
+# where the keys and the guides are (the Debian package installs the guides)
 DOCS = (
-    "In the stanzalink source tree: every config key in examples/device.toml,\n"
-    "the guides in docs/*.md."
+    "Every config key, its default and meaning: stanzalink example-config.\n"
+    "The guides: /usr/share/doc/stanzalink/docs/ (Debian package), or docs/*.md\n"
+    "in the stanzalink source tree."
 )
 
 EPILOG_MAIN = f"""\
@@ -505,6 +518,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("file", metavar="FILE", help="the device's TOML config")
     c.set_defaults(func=cmd_check_config)
+
+    e = sub.add_parser(
+        "example-config",
+        help="print the commented example config (every key, its default and meaning)",
+        description=(
+            "Print the example device config shipped with the package: every key with "
+            'its default and meaning; lines whose comment starts with "example:" hold '
+            "values to adapt. Start a config with: "
+            "stanzalink example-config > /etc/stanzalink/device.toml"
+        ),
+    )
+    e.set_defaults(func=cmd_example_config)
 
     h = sub.add_parser(
         "http",
