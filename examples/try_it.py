@@ -176,6 +176,8 @@ class Device:
         self.online.clear()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "stanzalink", "run", "--config", str(self.config)],
+            # this script starts the agent again after "restart", as a service manager does
+            env=dict(os.environ, STANZALINK_SUPERVISED="1"),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -227,12 +227,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     from stanzalink.aio.sdnotify import Notifier
 
+    # a service manager that starts the agent again after `restart`: systemd
+    # (INVOCATION_ID, NOTIFY_SOCKET) or the SysV script (STANZALINK_SUPERVISED)
+    supervised = any(
+        os.environ.get(v) for v in ("INVOCATION_ID", "NOTIFY_SOCKET", "STANZALINK_SUPERVISED")
+    )
     # systemd's Type=notify: READY, STATUS, WATCHDOG, STOPPING (docs/quickstart.md)
     notifier = Notifier.from_environ(unset=True)
     try:
         asyncio.run(run_agent(agent, notifier))
     except KeyboardInterrupt:  # before the agent's own signal handlers were set
         return 130
+    restart = cfg.section("console")["restart_exit_code"]
+    if agent.exit_code == restart and not supervised:
+        logging.getLogger("stanzalink").warning(
+            "restart asked for, and no service manager runs this agent (no systemd, no "
+            "init script) to start it again: starting again in place"
+        )
+        logging.shutdown()
+        os.execv(sys.executable, [sys.executable, "-m", "stanzalink", *sys.argv[1:]])
     return agent.exit_code
 
 
