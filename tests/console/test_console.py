@@ -99,8 +99,9 @@ async def test_help_lists_only_what_the_role_may_run() -> None:
         assert f"\n{name}" in admin, name
     assert "shell" not in admin  # off unless [console] shell = true
     assert "role viewer" in viewer
-    # help for a command above the role reveals nothing
-    assert "no command 'reboot'" in await c.ask("help reboot", VICTOR)
+    # help for a command above the role names the role it needs
+    assert await c.ask("help reboot", VICTOR) == "reboot: needs role admin (you are viewer)"
+    assert "no command 'rebooz'" in await c.ask("help rebooz", VICTOR)
     assert "*role*: admin" in await c.ask("help reboot", ALICE)
     await c.close()
 
