@@ -93,6 +93,8 @@ KNOWN_UPWARD: set[tuple[str, str]] = {
     ("stanzalink.config", "stanzalink.session"),
     ("stanzalink.config", "stanzalink.session.keystore"),
     ("stanzalink.config", "stanzalink.xep.vcard"),
+    # the [console] settable allow-list; goes when [console] checks live in commands/
+    ("stanzalink.config", "stanzalink.commands.settings"),
 }
 KNOWN_CIRCLES: set[frozenset[str]] = set()
 KNOWN_FFI: set[str] = set()

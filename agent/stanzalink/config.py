@@ -138,6 +138,8 @@ def _wsgi_spec(key: str, value: Any) -> str:
 
 
 def _settable(key: str, value: Any) -> list[str]:
+    from stanzalink.commands.settings import check_settable
+
     v = _str_list(key, value)
     for item in v:
         sec, _, name = item.partition(".")
@@ -145,7 +147,10 @@ def _settable(key: str, value: Any) -> list[str]:
             raise ConfigError(f"{key}: {item!r} is not a section.key of this file")
         if sec == "account":
             raise ConfigError(f"{key}: {item!r}: [account] is never settable (secrets)")
-    return v
+    try:
+        return check_settable(key, v)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _str_list(key: str, value: Any) -> list[str]:

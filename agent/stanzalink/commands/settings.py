@@ -12,6 +12,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+# the keys "config set" may ever change (each harmless at run time)
+SETTABLE = frozenset(
+    {
+        "presence.status",
+        "presence.priority",
+        "log.level",
+        "console.page_size",
+        "console.banner",
+        "console.confirm_timeout",
+        "console.session_timeout",
+    }
+)
+
+
+def check_settable(key: str, items: list[str]) -> list[str]:
+    """``items`` (the value of ``[console] settable``) if every one is in
+    :data:`SETTABLE`; ValueError naming the first that is not."""
+    for item in items:
+        if item not in SETTABLE:
+            raise ValueError(
+                f"{key}: {item!r} may never be changed at run time"
+                f" (settable keys: {', '.join(sorted(SETTABLE))})"
+            )
+    return items
+
 
 @dataclass(frozen=True)
 class Settings:
