@@ -95,6 +95,8 @@ KNOWN_UPWARD: set[tuple[str, str]] = {
     ("stanzalink.config", "stanzalink.xep.vcard"),
     # the [console] settable allow-list; goes when [console] checks live in commands/
     ("stanzalink.config", "stanzalink.commands.settings"),
+    # the [access] checks; go when the section's checks live beside access
+    ("stanzalink.config", "stanzalink.access"),
 }
 KNOWN_CIRCLES: set[frozenset[str]] = set()
 KNOWN_FFI: set[str] = set()

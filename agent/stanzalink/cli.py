@@ -95,8 +95,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stanzalink: {args.file}: {exc}", file=sys.stderr)
         return 1
+    from stanzalink.access import check_entries
+
     roles = ", ".join(f"{len(cfg.access.get(r, []))} {r}" for r in ("admin", "operator", "viewer"))
     print(f"{args.file}: OK (device {cfg.jid}; controllers: {roles})")
+    for warning in check_entries(cfg.jid, cfg.access, cfg.register):
+        print(f"stanzalink: warning: {args.file}: {warning}", file=sys.stderr)
     if not any(cfg.access.values()):
         print(
             f"stanzalink: warning: {args.file}: [access] names no controllers: "

@@ -498,6 +498,15 @@ def check_tls_files(ca_file: str | None, client_cert: str | None, client_key: st
         raise ConfigError(f"{key_name}: {key_path} {what}{hint}: {reason}") from None
 
 
+def _check_access(jid: JID, access: dict[str, list[str]], register: bool) -> None:
+    from stanzalink.access import check_entries
+
+    try:
+        check_entries(jid, access, register)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _did_you_mean(word: str, known: Any) -> str:
     from difflib import get_close_matches
 
@@ -581,6 +590,7 @@ def parse(raw: dict[str, Any], base: Path | None = None) -> DeviceConfig:
                 raise ConfigError(
                     f"access.{role}: {entry!r} is not a JID or domain: {exc}"
                 ) from None
+    _check_access(jid, access, account.get("register", False))
     presence = values.get("presence", {})
     if not -128 <= presence.get("priority", 0) <= 127:
         raise ConfigError("presence.priority: must be between -128 and 127")
