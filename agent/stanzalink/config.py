@@ -213,6 +213,15 @@ def _photo(key: str, value: Any) -> str:
     return path
 
 
+def _identity_public(key: str, value: Any) -> list[str]:
+    from stanzalink.xep.vcard import check_public
+
+    try:
+        return check_public(key, value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _argv(key: str, value: Any) -> list[str]:
     v = _str_list(key, value)
     if not v or not v[0]:
@@ -364,6 +373,7 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "longitude": _range(-180, 180),
         "url": _str,
         "photo": _photo,
+        "public": _identity_public,
         "software_name": _str,
         "os": _str,
         "hide_os": _bool,

@@ -20,12 +20,19 @@ the element whose RFC 2426 meaning comes closest, and that servers keep):
                 WebP), BINVAL base64; at most 64 KiB, checked at config load
 ==============  ==========================================================
 
-The device answers vCard gets addressed to it (viewers and up).  Gets to
-its bare JID are answered by the server from its own storage, so when the
-device comes online it reads what the server has and, if that differs from
-its own vCard, publishes its own (an IQ set to its own account).  Nothing
-is published when ``[identity]`` sets none of these keys, so a vCard an
-administrator stored is left alone.
+Who sees what.  The device answers vCard gets addressed to its full JID
+itself, to controllers only (viewers and up), with every key above.  Gets
+to its bare JID are answered by the server from its own storage, to anyone
+who asks (servers do not restrict vCard reads), so what the device stores
+there is public: by default only ``name`` and ``photo``.  ``[identity]
+public`` lists what else goes into the stored card (:data:`PUBLISHABLE`:
+``nickname``, ``description``, ``model``, ``serial``, ``location``,
+``geo``, ``url``); each entry is a choice to tell every account on the
+network.  When the device comes online it reads what the server has and,
+if that differs from its public card, stores its public card (an IQ set to
+its own account); a card stored by an earlier release with more in it is
+so replaced.  Nothing is published when ``[identity]`` sets none of these
+keys, so a vCard an administrator stored is left alone.
 
 Every presence carries ``<x xmlns='vcard-temp:x:update'><photo>SHA-1 of the
 image, hex</photo></x>`` (``<photo/>``, empty, without a picture).  The
@@ -64,6 +71,9 @@ CARD_KEYS = (
     "name", "nickname", "description", "model", "serial", "location",
     "latitude", "longitude", "url", "photo",
 )  # fmt: skip
+PUBLIC_ALWAYS = ("name", "photo")  # in the stored (public) card whenever set
+# what [identity] public may add to the stored card ("geo": latitude and longitude)
+PUBLISHABLE = ("nickname", "description", "model", "serial", "location", "geo", "url")
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -109,6 +119,27 @@ def read_photo(path: str) -> Photo:
     if mime is None:
         raise ValueError(f"{path} is not a PNG, JPEG, GIF or WebP image")
     return Photo(data, mime, (st.st_mtime_ns, st.st_size))
+
+
+def check_public(key: str, value: Any) -> list[str]:
+    """The value of ``[identity] public``: a list of :data:`PUBLISHABLE`
+    names (ValueError naming what is not one)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{key}: expected a list of names, got {value!r}")
+    for item in value:
+        if item not in PUBLISHABLE:
+            raise ValueError(f"{key}: {item!r} is not one of {', '.join(PUBLISHABLE)}")
+    return list(value)
+
+
+def public_part(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The ``[identity]`` keys that go into the card stored on the server
+    (which anyone may read): name and photo, and what ``public`` lists."""
+    chosen = set(cfg.get("public") or ())
+    keys = set(PUBLIC_ALWAYS) | chosen
+    if "geo" in chosen:
+        keys |= {"latitude", "longitude"}
+    return {k: v for k, v in cfg.items() if k in keys}
 
 
 def _tag(local: str) -> str:
@@ -224,7 +255,12 @@ class VCard(Feature):
         return any(self._cfg.get(k) not in (None, "") for k in CARD_KEYS)
 
     def vcard(self) -> ET.Element:
+        """The whole card: what controllers get from the device itself."""
         return build_vcard(self._cfg, self.photo)
+
+    def public_vcard(self) -> ET.Element:
+        """The card stored on the server, which anyone may read."""
+        return build_vcard(public_part(self._cfg), self.photo if self._cfg.get("photo") else None)
 
     # ------------------------------------------------------------ serving
     def iq_routes(self) -> list[IQRoute]:
@@ -299,11 +335,11 @@ class VCard(Feature):
             await self.publish()
 
     async def publish(self, force: bool = False) -> bool:
-        """Store the device's vCard on its server unless the server already
-        has the same; True if it was sent."""
+        """Store the device's public card on its server unless the server
+        already has the same; True if it was sent."""
         if not self.configured:
             return False
-        mine = self.vcard()
+        mine = self.public_vcard()
         own = str(self.ctx.jid.bare)
         if not force:
             try:
