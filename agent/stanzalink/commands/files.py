@@ -75,15 +75,19 @@ def need_files(device: Device) -> FileService:
 
 
 def role_get(device: Device) -> Role:
-    """The role ``get`` and ``ls`` need here (``[files] role_get``)."""
+    """The role ``get`` and ``ls`` need here (``[files] role_get``, default viewer)."""
     f = device.files()
-    return f.role_get if f is not None else Role.VIEWER
+    if f is not None:
+        return f.role_get
+    return Role.parse(device.config.section("files").get("role_get", "viewer"))
 
 
 def role_put(device: Device) -> Role:
-    """The role ``inbox`` and ``put`` need here (``[files] role_put``)."""
+    """The role ``inbox`` and ``put`` need here (``[files] role_put``, default operator)."""
     f = device.files()
-    return f.role_put if f is not None else Role.VIEWER
+    if f is not None:
+        return f.role_put
+    return Role.parse(device.config.section("files").get("role_put", "operator"))
 
 
 def check_role(inv: Invocation, need: Role, what: str) -> None:
