@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
 from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E402
+from stanzalink.xep.ibb import Ibb  # noqa: E402
+from stanzalink.xep.jingle.s5b_transport import JingleS5B  # noqa: E402
 
 FEATURES = [
     "stanzalink.xep.ibb:Ibb",
@@ -68,20 +70,20 @@ def agent_for(
     cfg = DeviceConfig(
         jid=JID.parse(f"{user}@{server['domain']}"),
         password=f"{user}-pw",
-        resource="agent",
-        host="127.0.0.1",
-        port=server["port"],
-        ca_file=server["ca"],
         access={"operator": [f"{peer}@{server['domain']}"]},
+        sections={
+            "account": {"resource": "agent"},
+            "server": {"host": "127.0.0.1", "port": server["port"], "ca_file": server["ca"]},
+            "files": {"inbox": inbox, "min_free": 0, "export": [export], "socks5": socks5},
+        },
     )
-    cfg.sections["files"] = {"inbox": inbox, "min_free": 0, "export": [export], "socks5": socks5}
     return Agent(cfg, features=[load_feature(f) for f in FEATURES])
 
 
 async def run_agent(a: Any, stop: asyncio.Event) -> asyncio.Task[Any]:
     task = asyncio.ensure_future(a.run(stop))
     await a.client.wait_online(30)
-    s5b = a.feature("jingle-s5b")
+    s5b = a.feature(JingleS5B)
     if s5b.active:  # proxy discovery done before the clock starts
         deadline = time.monotonic() + 30
         while s5b.proxies is None and time.monotonic() < deadline:
@@ -96,6 +98,8 @@ sys.path.insert(0, {bench!r})
 from bench_files import agent_for, run_agent
 from stanzalink.xep.jingle.ibb import IBBTransport
 from stanzalink.xep.ibb import Ibb
+from stanzalink.xep.jingle.file_transfer import Files
+from stanzalink.xep.jingle.s5b_transport import JingleS5B
 server = json.loads({server!r})
 
 async def main():
@@ -107,11 +111,11 @@ async def main():
     print("online", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     t0 = time.perf_counter()
-    res = await a.feature("files").offer_file("device@" + server["domain"] + "/agent", {src!r})
+    res = await a.feature(Files).offer_file("device@" + server["domain"] + "/agent", {src!r})
     took = time.perf_counter() - t0
     stop.set()
     await task
-    s5b = a.feature("jingle-s5b")
+    s5b = a.feature(JingleS5B)
     print(json.dumps({{"ok": res.ok, "reason": res.reason, "seconds": took,
                       "bytes": res.transferred, "s5b_established": s5b.established,
                       "s5b_failed": s5b.failed}}), flush=True)
@@ -134,7 +138,7 @@ async def jingle_ibb(
     inbox = tmp / f"inbox-{block}-{window}-{run}-{socks5}"
     inbox.mkdir()
     dev = agent_for(server, "device", "ctl", str(inbox), socks5=socks5)
-    dev.feature("ibb").max_block = max(block, 4096)
+    dev.feature(Ibb).max_block = max(block, 4096)
     stop = asyncio.Event()
     task = await run_agent(dev, stop)
     code = CHILD.format(

@@ -59,8 +59,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
-from stanzalink.agent import Agent  # noqa: E402
-from stanzalink.config import load  # noqa: E402
+from stanzalink.agent import Agent, load_config  # noqa: E402
 from stanzalink.session.events import Closed, Online  # noqa: E402
 from stanzalink.testing.chaosproxy import ChaosProxy  # noqa: E402
 from stanzalink.testing.ejabberd import Ejabberd  # noqa: E402
@@ -282,7 +281,7 @@ async def chaos_run(
         if cmd is not None:
             cmd.at_device += 1
 
-    agent = Agent(load(cfg_path))
+    agent = Agent(load_config(cfg_path))
     agent.client.on_event(on_device_event)
     agent.client.on_message(on_device_message)
     stop = asyncio.Event()

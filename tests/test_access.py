@@ -151,7 +151,8 @@ def _cfg(access: dict[str, list[str]], register: bool = False) -> dict[str, obje
 
 
 def test_one_jid_under_two_roles_is_refused() -> None:
-    from stanzalink.config import ConfigError, parse
+    from stanzalink.agent import parse_config as parse
+    from stanzalink.config import ConfigError
 
     with pytest.raises(
         ConfigError, match=re.escape("'Bob@example.net' is listed as admin and as viewer")
@@ -164,7 +165,8 @@ def test_one_jid_under_two_roles_is_refused() -> None:
 
 def test_the_own_server_as_a_controller_domain() -> None:
     from stanzalink.access import check_entries
-    from stanzalink.config import ConfigError, parse
+    from stanzalink.agent import parse_config as parse
+    from stanzalink.config import ConfigError
 
     access = {"admin": ["alice@example.org"], "viewer": ["example.net"]}
     warnings = check_entries("device1@example.net", access)

@@ -26,26 +26,39 @@ import importlib
 import logging
 import signal
 import xml.etree.ElementTree as ET
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from stanzalink import config
 from stanzalink.access import AccessControl, Role
-from stanzalink.aio.client import RECONNECT_MAX, Client, ClientConfig
+from stanzalink.aio import sections as connection_sections
+from stanzalink.aio.client import Client, ClientConfig
+from stanzalink.clock import Clock, LoopClock
 from stanzalink.commands.plugins import registry_for
 from stanzalink.commands.registry import Registry
-from stanzalink.config import DeviceConfig
+from stanzalink.config import (
+    ConfigError,
+    DeviceConfig,
+    Key,
+    Section,
+    choice,
+    integer,
+    schema_of,
+    string,
+)
 from stanzalink.console.feature import Console
-from stanzalink.errors import StanzaError
+from stanzalink.errors import LocalProtocolError, StanzaError
 from stanzalink.jid import JID
 from stanzalink.net.http_origin import make_origin
 from stanzalink.net.s5b import Socks5Dialer
 from stanzalink.session.events import Closed, Online
-from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute
+from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute, MissingFeature
 from stanzalink.xep.bytestreams import Bytestreams, S5BPolicy
 from stanzalink.xep.http import Http
 from stanzalink.xep.jingle.file_transfer import Files
 from stanzalink.xep.jingle.s5b_transport import JingleS5B
-from stanzalink.xep.roster import Roster
+from stanzalink.xep.roster import ACCESS, Roster, access_roles
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -78,28 +91,86 @@ FEATURES: list[str] = [
 ]
 
 
+def _check_priority(priority: int) -> None:
+    if not -128 <= priority <= 127:
+        raise ConfigError("presence.priority: must be between -128 and 127")
+
+
+# the agent's own sections: [presence] (what announce() sends) and [log]
+# (the level `stanzalink run` starts with)
+PRESENCE = Section(
+    "presence",
+    {
+        "status": Key(string, "", "the status line contacts see"),
+        "priority": Key(integer, 0, "-128..127"),
+    },
+    lambda values, _: _check_priority(values["priority"]),
+)
+LOG = Section("log", {"level": Key(choice("debug", "info", "warning", "error"), "info")})
+
+
+def schema(features: Iterable[type[Feature]] | None = None) -> dict[str, Section]:
+    """The sections a config file is checked against: the connection's, the
+    agent's own, and those the features (those of ``FEATURES`` unless
+    given) read."""
+    sections: list[Section] = [*connection_sections.SECTIONS, PRESENCE, ACCESS]
+    for feature in [load_feature(f) for f in FEATURES] if features is None else features:
+        sections.extend(feature.config_sections)
+    sections.append(LOG)
+    return schema_of(sections)
+
+
+def parse_config(
+    raw: dict[str, Any],
+    base: Path | None = None,
+    features: Iterable[type[Feature]] | None = None,
+) -> DeviceConfig:
+    """A config read from TOML, checked against :func:`schema`."""
+    known = schema(features)
+    values = config.parse(raw, known, base)
+    account = {**connection_sections.ACCOUNT.defaults(), **values.get("account", {})}
+    jid, password = connection_sections.account(account)
+    return DeviceConfig(
+        jid=jid,
+        password=password,
+        access=access_roles(values.get("access", {})),
+        sections=values,
+        base=base,
+        schema=known,
+    )
+
+
+def load_config(path: str | Path, features: Iterable[type[Feature]] | None = None) -> DeviceConfig:
+    """The config file at ``path``, read and checked (:class:`ConfigError`
+    names the key that is wrong)."""
+    return parse_config(config.read_toml(path), config.folder_of(path), features)
+
+
 def client_config(cfg: DeviceConfig) -> ClientConfig:
+    account = connection_sections.ACCOUNT.of(cfg)
+    server = connection_sections.SERVER.of(cfg)
+    conn = connection_sections.CONNECTION.of(cfg)
     return ClientConfig(
         jid=cfg.jid,
         password=cfg.password,
-        resource=cfg.resource,
-        register=cfg.register,
-        require_tls=cfg.require_tls,
-        stream_management=cfg.stream_management,
-        csi_inactive=cfg.csi_inactive,
-        keepalive=cfg.keepalive,
-        keepalive_timeout=cfg.keepalive_timeout,
-        whitespace_keepalive=cfg.whitespace_keepalive,
-        host=cfg.host,
-        port=cfg.port,
-        direct_tls=cfg.direct_tls,
-        ca_file=cfg.ca_file,
-        verify_tls=cfg.verify_tls,
-        client_cert=cfg.client_cert,
-        client_key=cfg.client_key,
-        scram_keys_file=cfg.scram_keys_file,
-        parser_backend=cfg.parser_backend,
-        backoff_cap=float(cfg.section("connection").get("reconnect_max", RECONNECT_MAX)),
+        resource=account["resource"],
+        register=account["register"],
+        require_tls=server["require_tls"],
+        stream_management=conn["stream_management"],
+        csi_inactive=conn["csi_inactive"],
+        keepalive=conn["keepalive"],
+        keepalive_timeout=conn["keepalive_timeout"],
+        whitespace_keepalive=conn["whitespace_keepalive"],
+        host=server["host"],
+        port=server["port"],
+        direct_tls=server["direct_tls"],
+        ca_file=server["ca_file"],
+        verify_tls=server["verify_tls"],
+        client_cert=server["client_cert"],
+        client_key=server["client_key"],
+        scram_keys_file=account["scram_keys_file"],
+        parser_backend=connection_sections.PARSER.of(cfg)["backend"],
+        backoff_cap=float(conn["reconnect_max"]),
     )
 
 
@@ -110,11 +181,44 @@ def load_feature(spec: str) -> type[Feature]:
     return feature
 
 
+def start_order(classes: list[type[Feature]]) -> list[type[Feature]]:
+    """``classes`` with every feature after the features it ``requires``
+    (otherwise in the order given); MissingFeature names a requirement
+    that is not among them, LocalProtocolError a circle."""
+    out: list[type[Feature]] = []
+    visiting: set[type[Feature]] = set()
+
+    def provider(need: type[Feature]) -> type[Feature] | None:
+        return next((c for c in classes if issubclass(c, need)), None)
+
+    def visit(cls: type[Feature]) -> None:
+        if cls in out:
+            return
+        if cls in visiting:
+            raise LocalProtocolError(f"features require each other in a circle: {cls.__name__}")
+        visiting.add(cls)
+        for need in cls.requires:
+            dep = provider(need)
+            if dep is None:
+                raise MissingFeature(
+                    f"feature {cls.__name__} ({cls.name}) requires {need.__name__}"
+                    f" ({need.name}), which is not loaded"
+                )
+            visit(dep)
+        visiting.discard(cls)
+        out.append(cls)
+
+    for cls in classes:
+        visit(cls)
+    return out
+
+
 class Agent:
     """The device agent.  ``features``: feature classes to run instead of
     :data:`FEATURES` (tests run one feature alone); ``commands``: the
     registry the console and ad-hoc commands serve, instead of the built-in
-    commands and ``[console] plugins``."""
+    commands and ``[console] plugins``; ``clock``: the features' clock
+    (the event loop's when None)."""
 
     def __init__(
         self,
@@ -123,6 +227,7 @@ class Agent:
         features: list[type[Feature]] | None = None,
         client: Client | None = None,
         commands: Registry | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if commands is not None:
             self.commands = commands
@@ -130,7 +235,9 @@ class Agent:
         self.cfg = cfg
         self.client = client or Client(client_config(cfg))
         self.access = AccessControl(cfg.jid, cfg.access)
-        self.status = cfg.status
+        # every feature's timeouts and timers (tests give a manual clock)
+        self.clock: Clock = clock or LoopClock()
+        self.status: str = PRESENCE.of(cfg)["status"]
         # the process exit status `stanzalink run` returns (non-zero asks the
         # service manager for a restart)
         self.exit_code = 0
@@ -141,10 +248,17 @@ class Agent:
         self.client.on_message(self._on_message)
         self.client.on_presence(self._on_presence)
         classes = features if features is not None else [load_feature(f) for f in FEATURES]
+        if not cfg.schema:  # a config built by hand: its sections get their defaults
+            cfg.schema = schema(classes)
         # one SOCKS5 dial policy and proxy cache for XEP-0065 and XEP-0260
-        self.s5b_policy = S5BPolicy.from_config(cfg.section("files"))
-        self._features: list[Feature] = [self._make(cls) for cls in classes]
-        self._by_name = {f.name: f for f in self._features if f.name}
+        self.s5b_policy = S5BPolicy.from_config(cfg)
+        # built required-first (a constructor may look up what it requires),
+        # then asked about stanzas in the order given
+        self._features: list[Feature] = []
+        for cls in start_order(classes):
+            self._features.append(self._make(cls))
+        made = {type(f): f for f in self._features}
+        self._features = [made[cls] for cls in classes]
         for feat in self._features:
             for route in feat.iq_routes():
                 # the client's table is the one routing table; it refuses a
@@ -177,8 +291,11 @@ class Agent:
     async def iq(self, stanza: ET.Element, timeout: float | None = None) -> Element:
         return await self.client.iq(stanza, timeout)
 
-    def feature(self, name: str) -> Feature | None:
-        return self._by_name.get(name)
+    def feature(self, cls: type[F]) -> F | None:
+        for feat in self._features:
+            if isinstance(feat, cls):
+                return feat
+        return None
 
     def features(self) -> list[Feature]:
         return list(self._features)
@@ -194,7 +311,7 @@ class Agent:
         return task
 
     def now(self) -> float:
-        return asyncio.get_running_loop().time()
+        return self.clock.now()
 
     # ------------------------------------------------------------ commands' Device
     @functools.cached_property
@@ -204,22 +321,18 @@ class Agent:
         end first asks."""
         return registry_for(self.config)
 
-    def _running(self, name: str, kind: type[F]) -> F | None:
-        found = self._by_name.get(name)
-        return found if isinstance(found, kind) else None
-
     def roster(self) -> Roster | None:
-        return self._running("roster", Roster)
+        return self.feature(Roster)
 
     def files(self) -> Files | None:
-        return self._running("files", Files)
+        return self.feature(Files)
 
     def controllers_seen(self) -> dict[JID, Role]:
-        console = self._running("console", Console)
+        console = self.feature(Console)
         return console.online_controllers() if console is not None else {}
 
     def settings_changed(self, section: str) -> None:
-        console = self._running("console", Console)
+        console = self.feature(Console)
         if section == "console" and console is not None:
             console.reload()
 
@@ -246,8 +359,9 @@ class Agent:
         pres = E("{jabber:client}presence")
         if self.status:
             sub(pres, "{jabber:client}status", text=self.status)
-        if self.cfg.priority:
-            sub(pres, "{jabber:client}priority", text=str(self.cfg.priority))
+        priority = PRESENCE.of(self.cfg)["priority"]
+        if priority:
+            sub(pres, "{jabber:client}priority", text=str(priority))
         for feat in self._features:
             for child in feat.presence_payload():
                 pres.append(child)
@@ -309,7 +423,7 @@ class Agent:
     def _feature_failed(self, feat: Feature, what: str, sender: str | None) -> None:
         """A feature raised on a stanza: one traceback a minute per feature
         (a peer repeating the stanza must not flood the log), the rest counted."""
-        now = asyncio.get_running_loop().time()
+        now = self.clock.now()
         last, skipped = self._failures.get(feat.name, (None, 0))
         if last is not None and now - last < 60.0:
             self._failures[feat.name] = (last, skipped + 1)

@@ -88,10 +88,11 @@ def cmd_dump(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from stanzalink.config import ConfigError, load
+    from stanzalink.agent import load_config
+    from stanzalink.config import ConfigError
 
     try:
-        cfg = load(args.file)
+        cfg = load_config(args.file)
     except ConfigError as exc:
         print(f"stanzalink: {args.file}: {exc}", file=sys.stderr)
         return 1
@@ -99,7 +100,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     roles = ", ".join(f"{len(cfg.access.get(r, []))} {r}" for r in ("admin", "operator", "viewer"))
     print(f"{args.file}: OK (device {cfg.jid}; controllers: {roles})")
-    for warning in check_entries(cfg.jid, cfg.access, cfg.register):
+    register = bool(cfg.section("account").get("register"))
+    for warning in check_entries(cfg.jid, cfg.access, register):
         print(f"stanzalink: warning: {args.file}: {warning}", file=sys.stderr)
     if not any(cfg.access.values()):
         print(
@@ -174,15 +176,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from stanzalink.agent import Agent
-    from stanzalink.config import ConfigError, load
+    from stanzalink.agent import Agent, load_config
+    from stanzalink.config import ConfigError
 
     try:
-        cfg = load(args.config)
+        cfg = load_config(args.config)
     except ConfigError as exc:
         print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
         return 1
-    setup_run_logging(getattr(logging, (args.log_level or cfg.log_level).upper()), args.syslog)
+    setup_run_logging(
+        getattr(logging, (args.log_level or cfg.section("log")["level"]).upper()), args.syslog
+    )
     from stanzalink.errors import StanzalinkError
 
     if not any(cfg.access.values()):
@@ -265,9 +269,9 @@ def cmd_http(args: argparse.Namespace) -> int:
     import logging
     import os
 
-    from stanzalink.agent import client_config
+    from stanzalink.agent import client_config, load_config
     from stanzalink.aio.client import Client, ConnectionFailed
-    from stanzalink.config import ConfigError, load
+    from stanzalink.config import ConfigError
     from stanzalink.fleet.http_client import HttpClient, HttpTransportError
     from stanzalink.jid import JID, InvalidJID
     from stanzalink.logsafe import SafeFormatter
@@ -293,7 +297,7 @@ def cmd_http(args: argparse.Namespace) -> int:
         print(f"stanzalink http: PATH {args.path!r} must start with /", file=sys.stderr)
         return 2
     try:
-        cfg = load(args.config)
+        cfg = load_config(args.config)
     except ConfigError as exc:
         print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
         return 2
@@ -318,7 +322,7 @@ def cmd_http(args: argparse.Namespace) -> int:
         else:
             body = args.data.encode()
     ccfg = client_config(cfg)
-    ccfg.resource = cfg.resource or "http-" + os.urandom(4).hex()
+    ccfg.resource = cfg.section("account")["resource"] or "http-" + os.urandom(4).hex()
     ccfg.reconnect = False
     ccfg.csi_inactive = False
     out = sys.stdout.buffer

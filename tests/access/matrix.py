@@ -10,8 +10,8 @@ writes (``python -m tests.access.matrix`` prints it).
 
 from __future__ import annotations
 
+from stanzalink.agent import schema
 from stanzalink.commands.settings import SETTABLE
-from stanzalink.config import SCHEMA
 
 SENDERS = ("stranger", "viewer", "operator", "admin")
 RANK = {"viewer": 1, "operator": 2, "admin": 3}
@@ -65,8 +65,8 @@ def config_keys() -> dict[str, str]:
     operator for the allow-listed keys, nobody for the rest."""
     return {
         f"{sec}.{key}": ("operator" if f"{sec}.{key}" in SETTABLE else NOBODY)
-        for sec, keys in sorted(SCHEMA.items())
-        for key in sorted(keys)
+        for sec, section in sorted(schema().items())
+        for key in sorted(section.keys)
     }
 
 

@@ -462,15 +462,14 @@ async def test_a_crashed_connection_loop_ends_the_agent_non_zero(
 ) -> None:
     """A bug in the loop must not leave a process that lives on offline: the
     agent returns, non-zero, so its service manager starts it again."""
-    from stanzalink.agent import Agent
-    from stanzalink.config import load
+    from stanzalink.agent import Agent, load_config
 
     cfg = tmp_path / "device.toml"
     cfg.write_text(
         f'[account]\njid = "device1@{DOMAIN}"\npassword = "x"\n'
         '[server]\nhost = "127.0.0.1"\nport = 1\n'
     )
-    agent = Agent(load(str(cfg)), features=[])
+    agent = Agent(load_config(str(cfg)), features=[])
 
     def broken(retry: object) -> float:
         raise RuntimeError("a bug in the loop")

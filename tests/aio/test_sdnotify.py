@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from stanzalink.agent import Agent
+from stanzalink.agent import Agent, parse_config
 from stanzalink.aio.sdnotify import Notifier
 from stanzalink.cli import run_agent
-from stanzalink.config import parse
 
 from ..util import python_cmd
 
@@ -131,7 +130,7 @@ def test_no_watchdog_timer_without_watchdog(manager: Manager) -> None:
 
 def test_the_pings_stop_while_the_event_loop_is_stalled(manager: Manager) -> None:
     interval = 0.2  # WATCHDOG_USEC 400 ms
-    agent = Agent(parse(DEVICE))
+    agent = Agent(parse_config(DEVICE))
     notifier = Notifier(manager.sock.getsockname(), 400_000)
     marks: dict[str, float] = {}
 

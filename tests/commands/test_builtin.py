@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from stanzalink.agent import parse_config
 from stanzalink.commands import Command, Registry, builtin
 from stanzalink.commands.builtin import filter_level, tail, valid_host
 from stanzalink.commands.process import run_process
 from stanzalink.commands.system import System
-from stanzalink.config import ConfigError, parse
+from stanzalink.config import ConfigError
 from stanzalink.console.line import bind
 from tests.console.conftest import Chat
 
@@ -185,6 +187,15 @@ async def test_log_shows_control_characters_escaped(tmp_path: Path) -> None:
     await c.close()
 
 
+async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait (real time) for something outside the clock, a process starting."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
 async def test_shell_is_off_unless_configured() -> None:
     c = Chat()
     await c.greet()
@@ -194,9 +205,15 @@ async def test_shell_is_off_unless_configured() -> None:
     await c.greet()
     assert await c.ask('shell echo "$((6*7))" | tr 4 x') == "```\nx2\n```"
     c.send("shell yes")
+    await until(lambda: c.clock.pending() >= 2)  # the command's timeout, and the shell's
+    await c.advance(1)
     out = await c.text(10)
     assert "(output truncated)" in out and len(out) < 1500
     c.send("shell sleep 5")
+    await until(lambda: c.clock.pending() >= 2)
+    await c.advance(0.9)
+    assert c.h.unread() == []
+    await c.advance(0.1)
     assert "shell: stopped after 1 s" in await c.text(10)
     await c.greet(VICTOR := "victor@example.net/phone")
     assert await c.ask("shell id", VICTOR) == "shell: needs role admin (you are viewer)"
@@ -263,7 +280,7 @@ async def test_example_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_console_config_keys_are_checked() -> None:
     base = {"account": {"jid": "d@example.net", "password": "x"}}
-    cfg = parse({**base, "console": {"page_size": 4096, "reboot_command": ["/bin/true"]}})
+    cfg = parse_config({**base, "console": {"page_size": 4096, "reboot_command": ["/bin/true"]}})
     assert cfg.section("console")["page_size"] == 4096
     for bad, key in (
         ({"page_size": 10}, "console.page_size"),
@@ -273,13 +290,13 @@ def test_console_config_keys_are_checked() -> None:
         ({"nonsense": 1}, "console.nonsense"),
     ):
         with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-            parse({**base, "console": bad})
+            parse_config({**base, "console": bad})
 
 
 def test_example_config_parses() -> None:
-    from stanzalink.config import load
+    from stanzalink.agent import load_config
 
-    cfg = load(ROOT / "examples" / "device.toml")
+    cfg = load_config(ROOT / "examples" / "device.toml")
     assert "settable" in cfg.section("console")
 
 

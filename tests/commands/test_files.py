@@ -291,7 +291,7 @@ async def test_cancel_ends_a_running_transfer(tree: dict[str, Path]) -> None:
     v = await first(h, "version", VICTOR)
     assert "*stanzalink*" in await v.message()
     # beyond the Jingle limit per peer, a second transfer is refused here
-    h.feature("jingle").max_per_peer = 1
+    h.feature(Jingle).max_per_peer = 1
     chat(h, "get sub/deep.txt")
     assert (await c.message()).startswith("sending deep.txt")
     assert await c.message() == "deep.txt: not sent (too many transfers at once)"
@@ -300,7 +300,7 @@ async def test_cancel_ends_a_running_transfer(tree: dict[str, Path]) -> None:
     while c.terminated is None:
         await c.handle(await h.next_sent())
     assert c.terminated == "cancel"
-    assert h.feature("jingle").sessions() == []
+    assert h.feature(Jingle).sessions() == []
     await h.close()
 
 

@@ -30,8 +30,8 @@ async def test_two_agents_in_one_process_keep_their_commands_apart() -> None:
     b = Harness([Console, AdHoc], ACCESS)
     ra, rb = a.agent.commands, b.agent.commands
     assert ra is not rb
-    assert a.feature("console").registry is a.feature("adhoc").registry is ra
-    assert b.feature("console").registry is b.feature("adhoc").registry is rb
+    assert a.feature(Console).registry is a.feature(AdHoc).registry is ra
+    assert b.feature(Console).registry is b.feature(AdHoc).registry is rb
     # a plugin one agent loads is that agent's alone
     assert ra.get("fan-set") is not None and rb.get("fan-set") is None
     # a command one agent gets at run time too

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from stanzalink.commands.settings import Settings
-from stanzalink.config import SCHEMA, load
+from stanzalink.agent import load_config
+from stanzalink.commands.settings import CONSOLE, Settings
 from stanzalink.console.feature import Console
 from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_console_key_has_its_default_here() -> None:
-    assert sorted(f.name for f in fields(Settings)) == sorted(SCHEMA["console"])
+    assert sorted(f.name for f in fields(Settings)) == sorted(CONSOLE.keys)
 
 
 def test_the_example_config_shows_the_defaults() -> None:
-    section = load(ROOT / "examples" / "device.toml").section("console")
+    section = load_config(ROOT / "examples" / "device.toml").section("console")
     example, default = Settings.of(section), Settings()
     for key in section:
         if key != "settable":  # the example names one, the default is none
@@ -38,13 +38,13 @@ def test_values_take_the_field_type() -> None:
 
 async def test_both_front_ends_read_the_same_defaults() -> None:
     h = Harness([Console, AdHoc], {})
-    console, adhoc, default = h.feature("console"), h.feature("adhoc"), Settings()
+    console, adhoc, default = h.feature(Console), h.feature(AdHoc), Settings()
     assert console.max_delay == adhoc.max_delay == default.max_delay
     assert console.command_timeout == adhoc.command_timeout == default.command_timeout
     assert console.page_size == default.page_size
     assert console.max_jobs_total == default.max_jobs_total
     await h.close()
     h = Harness([Console, AdHoc], {}, console={"max_delay": 5, "command_timeout": 7})
-    assert h.feature("console").max_delay == h.feature("adhoc").max_delay == 5.0
-    assert h.feature("console").command_timeout == h.feature("adhoc").command_timeout == 7.0
+    assert h.feature(Console).max_delay == h.feature(AdHoc).max_delay == 5.0
+    assert h.feature(Console).command_timeout == h.feature(AdHoc).command_timeout == 7.0
     await h.close()

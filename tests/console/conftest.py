@@ -12,7 +12,7 @@ import pytest
 
 from stanzalink.commands import Arg, Invocation, Registry, Text
 from stanzalink.console.feature import Console
-from stanzalink.testing.harness import Harness
+from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.xhtml_im import violations
 from stanzalink.xml import Element, tostring
 
@@ -33,12 +33,12 @@ class Chat:
     extra: Registry | None = None
 
     def __init__(self, **console: Any) -> None:
-        self.h = Harness([Console], ACCESS, console=console)
-        self.console: Console = self.h.feature("console")
+        # the console's clock stands still unless a test moves it
+        self.clock = ManualClock(1000.0)
+        self.h = Harness([Console], ACCESS, console=console, clock=self.clock)
+        self.console: Console = self.h.feature(Console)
         for cmd in self.extra.all() if self.extra is not None else ():
             self.h.agent.commands.add(cmd)
-        self.now = 1000.0
-        self.console.clock = lambda: self.now
 
     def send(
         self, text: str, frm: str = ALICE, mtype: str | None = "chat", extra: str = ""
@@ -72,6 +72,10 @@ class Chat:
         await self.h.settle(20)
         await asyncio.sleep(0.05)
         assert self.h.unread() == []
+
+    async def advance(self, seconds: float) -> None:
+        """Move the console's clock forward (its timers fire)."""
+        await self.clock.advance(seconds)
 
     async def close(self) -> None:
         await self.h.close()

@@ -157,7 +157,7 @@ async def test_confirmation_from_the_same_full_jid(tmp_path: Path) -> None:
     assert "*stanzalink*" in await c.text()
     # a question expires
     await c.ask("reboot")
-    c.now += 61
+    await c.advance(61)
     assert await c.ask("yes") == "Nothing to confirm."
     await asyncio.sleep(0.1)
     assert not marker.exists()
@@ -260,7 +260,7 @@ async def test_rate_limit_one_notice_then_silence() -> None:
     notices = [b for b in bodies if b.startswith("Too many commands")]
     answers = [b for b in bodies if "*stanzalink*" in b]
     assert len(answers) == 3 and len(notices) == 1
-    c.now += 2.0  # one token back
+    await c.advance(2.0)  # one token back
     assert "*stanzalink*" in await c.ask("version")
     c.send("version")
     assert (await c.text()).startswith("Too many commands")  # a new episode, one notice
@@ -273,9 +273,9 @@ async def test_sessions_expire_after_inactivity(test_commands: dict[str, Any]) -
     await c.greet()
     c.send("big 100")
     await c.text()
-    c.now += 30
+    await c.advance(30)
     assert (await c.ask("more")).startswith("```")  # still there
-    c.now += 61
+    await c.advance(61)
     c.send("more")
     assert "You are admin" in await c.text()  # a new session: banner again
     assert await c.text() == "Nothing more to show."
@@ -310,7 +310,9 @@ async def test_restart_asks_then_stops_with_the_restart_status() -> None:
     await c.greet()
     await c.ask("restart")
     assert await c.ask("yes") == "restarting the agent (exit status 75)"
-    await asyncio.sleep(1.2)
+    await c.advance(0.9)
+    assert c.h.agent.exit_code == 0  # a second to send the answer first
+    await c.advance(0.1)
     assert c.h.agent.exit_code == 75
     await c.close()
 

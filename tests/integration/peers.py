@@ -19,10 +19,10 @@ from typing import Any, Protocol, TypeVar
 
 import slixmpp
 
-from stanzalink.agent import Agent
+from stanzalink.agent import Agent, parse_config
 from stanzalink.aio.client import Client, ClientConfig, ConnectionFailed
 from stanzalink.commands import Registry
-from stanzalink.config import DeviceConfig, parse
+from stanzalink.config import DeviceConfig
 from stanzalink.jid import JID
 from stanzalink.xep.base import Feature
 
@@ -163,9 +163,9 @@ def device_config(
     **sections: dict[str, Any],
 ) -> DeviceConfig:
     """The agent's configuration as ``stanzalink run`` reads it (every key
-    checked by config.parse): the account, the fixture server, ``access``
+    checked by agent.parse_config): the account, the fixture server, ``access``
     and the features' sections (``files={...}``, ``http={...}``, ...)."""
-    return parse({
+    return parse_config({
         "account": {"jid": jid, "password": password, "resource": resource},
         "server": {"host": "127.0.0.1", "port": server.port, "ca_file": str(server.ca)},
         "access": access,
@@ -197,6 +197,6 @@ async def running_agent(
 
 def feature_of(agent: Agent, kind: type[F]) -> F:
     """The agent's running feature of class ``kind`` (asserted present)."""
-    feat = agent.feature(kind.name)
-    assert isinstance(feat, kind), (kind.name, feat)
+    feat = agent.feature(kind)
+    assert feat is not None, kind.name
     return feat

@@ -16,6 +16,7 @@ from typing import Any
 from stanzalink.agent import Agent
 from stanzalink.aio.client import Client
 from stanzalink.commands.system import human_bytes
+from stanzalink.console.feature import Console
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.hashes import Hashes
@@ -92,7 +93,7 @@ def test_get_over_prosody(prosody: Prosody, tmp_path: Path) -> None:
                 files={"inbox": str(tmp_path / "ctl-inbox"), "min_free": 0},
             ) as controller,
         ):
-            assert device.feature("console") is not None and device.feature("files") is not None
+            assert device.feature(Console) is not None and device.feature(Files) is not None
             got: asyncio.Queue[Element] = asyncio.Queue()
             controller.client.on_message(got.put_nowait)
             controller.client.send(chat(dev_full, f"get {log}"))

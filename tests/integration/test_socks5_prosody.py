@@ -17,6 +17,7 @@ from stanzalink.aio.client import Client, ClientConfig, IQError
 from stanzalink.net.socks5 import Socks5Error, Socks5Stream, connect, connect_first
 from stanzalink.testing.prosody import Prosody
 from stanzalink.xep import bytestreams as s5b
+from stanzalink.xep.bytestreams import Bytestreams
 from stanzalink.xml import Element
 
 from .conftest import PROXY65 as PROXY
@@ -215,7 +216,7 @@ async def test_slixmpp_requester_to_the_device_agent(server: tuple[Prosody, int]
         streams.put_nowait(stream)
         return used
 
-    agent.feature("bytestreams").listen(listener)  # type: ignore[union-attr]
+    agent.feature(Bytestreams).listen(listener)  # type: ignore[union-attr]
     await agent.client.start()
     device_jid = await agent.client.wait_online(30)
     xmpp = await slixmpp_peer(p, "alice")

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from stanzalink.config import ConfigError, parse
+from stanzalink.agent import parse_config
+from stanzalink.config import ConfigError
 from stanzalink.jid import JID
 from stanzalink.session import keystore
 from stanzalink.session.core import Session, SessionConfig, State
@@ -220,17 +221,17 @@ def test_config_keys_file_may_replace_the_password(tmp_path: Path) -> None:
     path = tmp_path / "scram.json"
     account: dict[str, Any] = {"jid": "device1@example.net", "scram_keys_file": str(path)}
     with pytest.raises(ConfigError) as info:
-        parse({"account": account})  # no keys yet and no password
+        parse_config({"account": account})  # no keys yet and no password
     assert "account.scram_keys_file" in str(info.value)
     keystore.save(path, "device1@example.net", _keys())
-    cfg = parse({"account": account})
-    assert cfg.password is None and cfg.scram_keys_file == str(path)
-    cfg = parse({"account": {**account, "password": "p"}})
+    cfg = parse_config({"account": account})
+    assert cfg.password is None and cfg.section("account")["scram_keys_file"] == str(path)
+    cfg = parse_config({"account": {**account, "password": "p"}})
     assert cfg.password == "p"
     with pytest.raises(ConfigError) as info:
-        parse({"account": {**account, "scram_keys_file": str(tmp_path / "no" / "x.json")}})
+        parse_config({"account": {**account, "scram_keys_file": str(tmp_path / "no" / "x.json")}})
     assert "account.scram_keys_file" in str(info.value)
     path.write_text("garbage")
     with pytest.raises(ConfigError) as info:
-        parse({"account": account})
+        parse_config({"account": account})
     assert "account.scram_keys_file" in str(info.value)

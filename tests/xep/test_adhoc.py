@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from stanzalink.agent import parse_config
 from stanzalink.commands import (
     Arg,
     CommandError,
@@ -19,9 +20,9 @@ from stanzalink.commands import (
     Table,
     Text,
 )
-from stanzalink.config import ConfigError, parse
+from stanzalink.config import ConfigError
 from stanzalink.console.feature import Console
-from stanzalink.testing.harness import Harness
+from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.base import Feature
 from stanzalink.xep.disco import Disco
@@ -100,9 +101,9 @@ def crash(inv: Invocation) -> None:
     raise RuntimeError("secret internals /etc/shadow")
 
 
-def harness(**adhoc: Any) -> Harness:
+def harness(clock: ManualClock | None = None, **adhoc: Any) -> Harness:
     ran.clear()
-    return Harness([Disco, AdHoc], ACCESS, commands=reg, adhoc=adhoc)
+    return Harness([Disco, AdHoc], ACCESS, commands=reg, clock=clock, adhoc=adhoc)
 
 
 async def ask(h: Harness, frm: str, iq_id: str, body: str, itype: str = "set") -> Element:
@@ -308,7 +309,7 @@ async def test_cancel() -> None:
     assert len(el) == 0
     reply = await ask(h, OPERATOR, "exec4", command("config", sid, form=submit(service="httpd")))
     assert error_of(reply)[2] == "session-expired"
-    assert ran == [] and h.feature("adhoc").sessions == {}
+    assert ran == [] and h.feature(AdHoc).sessions == {}
     await h.close()
 
 
@@ -373,7 +374,7 @@ async def test_a_form_sent_with_the_first_request_is_taken() -> None:
     # and a wrong one is refused without leaving a session behind
     reply = await ask(h, OPERATOR, "f2", command("fan", form=submit(percent="-1")))
     assert error_of(reply)[2] == "bad-payload"
-    assert h.feature("adhoc").sessions == {}
+    assert h.feature(AdHoc).sessions == {}
     await h.close()
 
 
@@ -430,12 +431,14 @@ async def test_protocol_errors() -> None:
 
 
 async def test_sessions_expire() -> None:
-    h = harness(session_timeout=0.05)
+    h = harness(ManualClock(), session_timeout=60)
     sid = cmd_of(await ask(h, OPERATOR, "x1", command("config"))).get("sessionid")
-    await asyncio.sleep(0.1)
+    await h.advance(59)
+    assert len(h.feature(AdHoc).sessions) == 1
+    await h.advance(2)
     reply = await ask(h, OPERATOR, "x2", command("config", sid, form=submit(service="httpd")))
     assert error_of(reply)[:3] == ("cancel", "not-allowed", "session-expired")
-    assert h.feature("adhoc").sessions == {}
+    assert h.feature(AdHoc).sessions == {}
     await h.close()
 
 
@@ -446,7 +449,7 @@ async def test_sessions_are_bounded() -> None:
         for i in range(5)
     ]
     # four per requester: the fifth ended the oldest
-    assert len(set(sids)) == 5 and len(h.feature("adhoc").sessions) == 4
+    assert len(set(sids)) == 5 and len(h.feature(AdHoc).sessions) == 4
     reply = await ask(h, OPERATOR, "s9", command("config", sids[0], form=submit(service="httpd")))
     assert error_of(reply)[2] == "session-expired"
     cmd_of(await ask(h, ADMIN, "a1", command("config")))  # the fifth of five
@@ -486,7 +489,7 @@ async def test_a_viewer_cannot_run_what_it_cannot_see(node: str) -> None:
         command(node, sid, "cancel"),
     )
     assert error_of(reply)[2] == "bad-sessionid"
-    assert ran == [] and sid in h.feature("adhoc").sessions
+    assert ran == [] and sid in h.feature(AdHoc).sessions
     await h.close()
 
 
@@ -547,7 +550,7 @@ def console_list(inv: Invocation) -> str:
 
 async def test_the_console_and_ad_hoc_commands_serve_one_registry() -> None:
     h = Harness([Disco, Console, AdHoc], ACCESS, commands=shared_reg)
-    assert h.feature("console").registry is h.feature("adhoc").registry is shared_reg
+    assert h.feature(Console).registry is h.feature(AdHoc).registry is shared_reg
     reply = await ask(h, VIEWER, "d1", f"<query xmlns='{ITEMS}' node='{CMD}'/>", "get")
     nodes = [i.get("node") for i in reply.findall(f"{{{ITEMS}}}query/{{{ITEMS}}}item")]
     assert nodes == ["whoami"]  # "list" is the admin's
@@ -641,7 +644,7 @@ async def test_running_commands_are_bounded_and_told_to_stop() -> None:
         cmd_of(await ask(h, OPERATOR, f"o{i}", command("slow")))
     reply = await ask(h, ADMIN, "s9", command("slow"))
     assert error_of(reply)[:3] == ("wait", "resource-constraint", None)
-    assert len(held) == 8 and len(h.feature("adhoc").running) == 8
+    assert len(held) == 8 and len(h.feature(AdHoc).running) == 8
     await h.close()  # the agent stops: every invocation is told
     assert all(inv.cancelled.is_set() for inv in held)
 
@@ -666,7 +669,7 @@ async def test_one_account_cannot_take_every_slot() -> None:
     h = harness(max_sessions=5)
     for i in range(6):
         cmd_of(await ask(h, f"olga@example.net/r{i}", f"s{i}", command("config")))
-    assert len(h.feature("adhoc").sessions) == 4  # the oldest of the account's ended
+    assert len(h.feature(AdHoc).sessions) == 4  # the oldest of the account's ended
     assert cmd_of(await ask(h, ADMIN, "a2", command("config"))).get("status") == "executing"
     await h.close()
 
@@ -685,14 +688,14 @@ async def test_one_account_cannot_take_every_slot() -> None:
 def test_config_keys_are_checked(section: dict[str, Any], key: str) -> None:
     raw = {"account": {"jid": "d@example.net", "password": "p"}, "adhoc": section}
     with pytest.raises(ConfigError, match=key):
-        parse(raw)
+        parse_config(raw)
 
 
 def test_config_reaches_the_feature() -> None:
     raw = {"account": {"jid": "d@example.net", "password": "p"}, "adhoc": {"max_sessions": 3}}
-    h = Harness([Disco, AdHoc], config=parse(raw), commands=reg)
-    assert h.feature("adhoc").max_sessions == 3
-    assert h.feature("adhoc").session_timeout == 600.0
+    h = Harness([Disco, AdHoc], config=parse_config(raw), commands=reg)
+    assert h.feature(AdHoc).max_sessions == 3
+    assert h.feature(AdHoc).session_timeout == 600.0
 
 
 async def test_a_command_that_never_ends_is_stopped() -> None:
@@ -700,12 +703,17 @@ async def test_a_command_that_never_ends_is_stopped() -> None:
     had no limit, so a handler that hangs held one of the eight running
     slots for good (and its requester's result never came)."""
     held.clear()
-    h = Harness([AdHoc], ACCESS, commands=slow_reg, adhoc={"reply_within": 0.01})
-    h.feature("adhoc").command_timeout = 0.1
-    cmd_of(await ask(h, VIEWER, "s1", command("slow")))
+    h = Harness(
+        [AdHoc], ACCESS, commands=slow_reg, clock=ManualClock(), adhoc={"reply_within": 0.01}
+    )
+    h.feature(AdHoc).command_timeout = 0.1
+    asking = asyncio.ensure_future(ask(h, VIEWER, "s1", command("slow")))
+    await h.advance(0.01)  # reply_within: the IQ is answered, the command goes on
+    cmd_of(await asking)
+    await h.advance(0.09)
     msg = await h.next_sent()
     assert msg.tag == "{jabber:client}message" and msg.get("to") == VIEWER
     assert "stopped after 0.1 s" in (msg.findtext("{jabber:client}body") or "")
-    assert h.feature("adhoc").running == {}
+    assert h.feature(AdHoc).running == {}
     assert held[0].cancelled.is_set()
     await h.close()

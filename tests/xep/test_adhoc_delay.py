@@ -82,7 +82,7 @@ def badlog(inv: Invocation) -> None:
 def harness(**console: Any) -> Harness:
     ran.clear()
     h = Harness([Disco, AdHoc], ACCESS, commands=reg, console=console)
-    h.feature("adhoc").wall = lambda: WALL
+    h.feature(AdHoc).wall = lambda: WALL
     return h
 
 
@@ -150,7 +150,7 @@ async def test_the_stage_that_runs_is_the_one_judged() -> None:
 
 async def test_max_delay_and_unreadable_stamps() -> None:
     h = harness(max_delay=2)
-    assert h.feature("adhoc").max_delay == 2
+    assert h.feature(AdHoc).max_delay == 2
     old = command("setpoint", form=submit(value="7")) + delay(5)
     assert notes(cmd_of(await ask(h, ADMIN, "d1", old)))[0][0] == "error"
     bad = command("setpoint", form=submit(value="8")) + (

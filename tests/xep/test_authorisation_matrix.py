@@ -142,7 +142,7 @@ async def decide(action: str, frm: str | None, kind: str) -> str:
     await h.settle(10)
     sent = h.unread()
     seen = list(Recorder.seen)
-    items = dict(h.feature("roster").items)
+    items = dict(h.feature(Roster).items)
     await h.close()
     if action == "chat":
         if sent:

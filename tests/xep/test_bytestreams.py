@@ -10,6 +10,7 @@ import pytest
 from stanzalink.errors import StanzaError
 from stanzalink.testing.harness import Harness, parse_stanza
 from stanzalink.xep import bytestreams as s5b
+from stanzalink.xep.bytestreams import Bytestreams
 from stanzalink.xml import Element, tostring
 
 # XEP-0065 example 9 (mediated connection: the requester offers a proxy)
@@ -293,7 +294,7 @@ async def test_operator_offer_is_connected_and_answered_with_streamhost_used() -
         kept.append(stream)
         return used
 
-    h.feature("bytestreams").listen(listener)
+    h.feature(Bytestreams).listen(listener)
     # the offer names the proxy at an address of the requester's choosing
     # (port 9 on loopback: discard); the device dials the address the proxy
     # itself gave
@@ -324,7 +325,7 @@ def record_offers(h: Harness) -> list[s5b.Incoming]:
         seen.append(inc)
         return inc.offer.streamhosts[0]
 
-    h.feature("bytestreams").listen(listener)
+    h.feature(Bytestreams).listen(listener)
     return seen
 
 
@@ -345,7 +346,7 @@ async def test_streamhosts_that_are_not_our_proxies_are_not_dialled() -> None:
     assert reply.get("id") == "npq71g53" and reply.get("type") == "error"
     assert '<error type="cancel"><item-not-found' in h.sent_xml[-1]
     assert called == []
-    assert h.feature("bytestreams").proxies == []
+    assert h.feature(Bytestreams).proxies == []
     # found once a stream: the next offer asks nothing more
     h.receive(offer_xml("requester@example.com/foo", 22, iq_id="again"))
     again = await h.next_sent()
@@ -355,7 +356,7 @@ async def test_streamhosts_that_are_not_our_proxies_are_not_dialled() -> None:
 
 async def test_a_discovery_that_does_not_answer_is_bounded_by_the_connect_timeout() -> None:
     h = Harness([s5b.Bytestreams], ACCESS)
-    feat = h.feature("bytestreams")
+    feat = h.feature(Bytestreams)
     feat.connect_timeout = 0.2
     feat.listen(lambda inc: None)
     h.receive(offer_xml("requester@example.com/foo", 22))
@@ -390,7 +391,7 @@ async def test_unreachable_streamhosts_are_item_not_found() -> None:
             raise StanzaError("item-not-found", "", "cancel") from exc
         return used
 
-    h.feature("bytestreams").listen(listener)
+    h.feature(Bytestreams).listen(listener)
     h.receive(offer_xml("requester@example.com/foo", free_port()))
     reply = await h.next_sent(timeout=10)
     assert reply.get("type") == "error"
@@ -415,7 +416,7 @@ async def test_offers_refused(sender: str, listening: bool, condition: str) -> N
         return inc.offer.streamhosts[0]
 
     if listening:
-        h.feature("bytestreams").listen(listener)
+        h.feature(Bytestreams).listen(listener)
     h.receive(offer_xml(sender, 7625))
     reply = await h.next_sent()
     assert reply.get("type") == "error" and reply.get("id") == "npq71g53"
@@ -426,7 +427,7 @@ async def test_offers_refused(sender: str, listening: bool, condition: str) -> N
 
 async def test_malformed_offer_from_an_operator_is_bad_request() -> None:
     h = Harness([s5b.Bytestreams], ACCESS)
-    h.feature("bytestreams").listen(lambda inc: None)
+    h.feature(Bytestreams).listen(lambda inc: None)
     h.receive(
         "<iq from='requester@example.com/foo' id='m1' type='set'>"
         "<query xmlns='http://jabber.org/protocol/bytestreams' sid='s'/></iq>"
@@ -444,7 +445,7 @@ async def test_offers_beyond_the_bound_wait_with_resource_constraint() -> None:
         await release.wait()
         return inc.offer.streamhosts[0]
 
-    h.feature("bytestreams").listen(slow)
+    h.feature(Bytestreams).listen(slow)
     for i in range(5):
         h.receive(offer_xml("requester@example.com/foo", 7625, sid=f"s{i}", iq_id=f"o{i}"))
     first = await h.next_sent()
@@ -520,7 +521,7 @@ async def test_xep_0065_uses_the_proxies_jingle_s5b_found() -> None:
 
     files = {"socks5": True, "socks5_proxy": "streamer.example.com"}
     h = Harness([s5b.Bytestreams, JingleS5B], ACCESS, files=files)
-    assert h.feature("bytestreams").policy is h.feature("jingle-s5b").policy
+    assert h.feature(Bytestreams).policy is h.feature(JingleS5B).policy
     seen = record_offers(h)
     h.go_online()
     ask = await h.next_sent()
@@ -533,7 +534,7 @@ async def test_xep_0065_uses_the_proxies_jingle_s5b_found() -> None:
         " port='7777'/></query></iq>"
     )
     for _ in range(50):
-        if h.feature("bytestreams").proxies is not None:
+        if h.feature(Bytestreams).proxies is not None:
             break
         await asyncio.sleep(0.01)
     h.receive(offer_xml("requester@example.com/foo", 9))

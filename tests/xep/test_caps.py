@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from stanzalink.testing.harness import Harness, parse_stanza
-from stanzalink.xep.base import Feature, Identity
+from stanzalink.xep.base import Feature, Identity, MissingFeature
 from stanzalink.xep.caps import Caps, ver, ver_of_info, verification_string
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.ping import Ping
@@ -174,9 +176,9 @@ async def test_ver_follows_the_features_and_the_configured_node() -> None:
     await two.close()
 
 
-async def test_no_caps_without_disco() -> None:
-    h = Harness([Caps], ACCESS)
-    h.agent.announce()
-    pres = await h.next_sent()
-    assert pres.find("{http://jabber.org/protocol/caps}c") is None
-    await h.close()
+def test_no_caps_without_disco() -> None:
+    """Caps hashes what disco answers: caps without disco is refused when
+    the agent is put together, naming both (never a presence without caps
+    that looks as if the device had none)."""
+    with pytest.raises(MissingFeature, match=r"Caps \(caps\) requires Disco \(disco\)"):
+        Harness([Caps], ACCESS)

@@ -39,7 +39,7 @@ CLOSE = (
 
 def harness() -> tuple[Harness, Ibb, list[IBBStream]]:
     h = Harness([Ibb], ACCESS, jid=JULIET)
-    ibb = h.feature("ibb")
+    ibb = h.feature(Ibb)
     taken: list[IBBStream] = []
     ibb.listen(lambda stream, role: taken.append(stream) or True)
     return h, ibb, taken
@@ -151,7 +151,7 @@ async def test_sequence_wraps_at_65535() -> None:
 
 async def test_device_opens_and_writes_with_a_window() -> None:
     h = Harness([Ibb], ACCESS, jid=JULIET)
-    ibb: Ibb = h.feature("ibb")
+    ibb: Ibb = h.feature(Ibb)
     ibb.window = 2
     opening = asyncio.ensure_future(ibb.open(ROMEO, sid="s1", block_size=4))
     op = await h.next_sent()
@@ -182,7 +182,7 @@ async def test_device_opens_and_writes_with_a_window() -> None:
 
 async def test_refused_block_breaks_the_writer() -> None:
     h = Harness([Ibb], ACCESS, jid=JULIET)
-    ibb: Ibb = h.feature("ibb")
+    ibb: Ibb = h.feature(Ibb)
     opening = asyncio.ensure_future(ibb.open(ROMEO, sid="s2"))
     op = await h.next_sent()
     h.receive(f"<iq type='result' id='{op.get('id')}' from='{ROMEO}'/>")

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from stanzalink.access import Role
-from stanzalink.config import ConfigError, DeviceConfig, parse
+from stanzalink.agent import parse_config
+from stanzalink.config import ConfigError, DeviceConfig
 from stanzalink.jid import JID
 from stanzalink.testing.harness import Harness
 from stanzalink.xep import presence as presence_mod
@@ -51,7 +52,7 @@ def harness(access: dict[str, list[str]] | None = None, **opts: Any) -> Harness:
 
 
 def roster(h: Harness) -> Roster:
-    feat = h.feature("roster")
+    feat = h.feature(Roster)
     assert isinstance(feat, Roster)
     return feat
 
@@ -499,15 +500,15 @@ async def test_presence_cleared_offline_kept_on_resume_bounded() -> None:
 
 def test_access_config_keys() -> None:
     base = {"account": {"jid": "d@example.net", "password": "p"}}
-    cfg = parse({**base, "access": {"admin": ["a@example.net"], "unlisted": "keep",
+    cfg = parse_config({**base, "access": {"admin": ["a@example.net"], "unlisted": "keep",
                                     "notify_admins": True}})  # fmt: skip
     assert cfg.access == {"admin": ["a@example.net"]}  # only roles reach the access module
     assert cfg.section("access")["unlisted"] == "keep"
-    assert parse(base).section("access").get("unlisted", "remove") == "remove"
+    assert parse_config(base).section("access").get("unlisted", "remove") == "remove"
     with pytest.raises(ConfigError, match=r"access\.unlisted"):
-        parse({**base, "access": {"unlisted": "delete"}})
+        parse_config({**base, "access": {"unlisted": "delete"}})
     with pytest.raises(ConfigError, match=r"access\.notify_admins"):
-        parse({**base, "access": {"notify_admins": "yes"}})
+        parse_config({**base, "access": {"notify_admins": "yes"}})
 
 
 async def test_full_output_queue_drops_answers_not_the_connection(

@@ -11,7 +11,7 @@ from stanzalink.xep.time import Time, tzo
 async def test_time_answer_is_the_xeps_example() -> None:
     h = Harness([Time], {"viewer": ["romeo@montague.net"]})
     tz = dt.timezone(dt.timedelta(hours=-6))
-    h.feature("time").clock = lambda: dt.datetime(2006, 12, 19, 11, 58, 35, 123456, tz)
+    h.feature(Time).clock = lambda: dt.datetime(2006, 12, 19, 11, 58, 35, 123456, tz)
     h.receive(
         "<iq type='get' from='romeo@montague.net/orchard' to='juliet@capulet.com/balcony'"
         " id='time_1'><time xmlns='urn:xmpp:time'/></iq>"

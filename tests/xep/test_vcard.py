@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from stanzalink.config import ConfigError, parse
-from stanzalink.testing.harness import Harness
-from stanzalink.xep.vcard import PHOTO_MAX, VCard, card_facts, image_type
+from stanzalink.agent import parse_config
+from stanzalink.config import ConfigError
+from stanzalink.testing.harness import Harness, ManualClock
+from stanzalink.xep.identity import PHOTO_MAX, image_type
+from stanzalink.xep.vcard import VCard, card_facts
 from stanzalink.xml import Element, tostring
 
 ACCESS = {"viewer": ["stpeter@jabber.org"]}
@@ -130,7 +132,7 @@ async def test_publishes_at_start_when_the_server_differs(tmp_path: Path) -> Non
     assert card.findtext(f"{V}PHOTO/{V}BINVAL") == base64.b64encode(png()).decode()
     h.receive(f"<iq type='result' id='{put.get('id')}' from='device1@example.net'/>")
     await h.settle()
-    assert h.feature("vcard").published == 1
+    assert h.feature(VCard).published == 1
     await h.close()
 
 
@@ -151,7 +153,7 @@ async def test_no_publish_when_the_server_has_the_same(tmp_path: Path) -> None:
         "<ADR><LOCALITY>Basement, building B</LOCALITY></ADR></vCard></iq>"
     )
     await h.settle(20)
-    assert h.unread() == [] and h.feature("vcard").published == 0
+    assert h.unread() == [] and h.feature(VCard).published == 0
     await h.close()
 
 
@@ -222,9 +224,8 @@ async def test_nothing_published_without_identity_keys() -> None:
 async def test_photo_change_republishes_and_updates_presence(tmp_path: Path) -> None:
     photo = tmp_path / "a.png"
     photo.write_bytes(png(colour=1))
-    h = Harness([VCard], ACCESS, identity={"name": "n", "photo": str(photo)})
-    feat = h.feature("vcard")
-    feat.photo_check_interval = 0.05
+    h = Harness([VCard], ACCESS, clock=ManualClock(), identity={"name": "n", "photo": str(photo)})
+    feat = h.feature(VCard)
     h.go_online()
     assert (await h.next_sent()).tag == "{jabber:client}presence"
     await _answer(h, NOT_FOUND)
@@ -235,6 +236,9 @@ async def test_photo_change_republishes_and_updates_presence(tmp_path: Path) -> 
     new = png(2, 2, colour=200)
     photo.write_bytes(new)
     os.utime(photo, ns=(1, 10**18))
+    await h.advance(feat.photo_check_interval - 0.5)
+    assert h.unread() == []  # not looked at yet
+    await h.advance(0.5)
     await _answer(h, "<iq type='result' id='{id}' from='device1@example.net'>"
                      "<vCard xmlns='vcard-temp'><FN>n</FN></vCard></iq>")  # fmt: skip
     put = await h.next_sent()
@@ -244,10 +248,7 @@ async def test_photo_change_republishes_and_updates_presence(tmp_path: Path) -> 
     assert pres.findtext(f"{U}x/{U}photo") == hashlib.sha1(new).hexdigest()
     # a broken replacement is ignored: the last good picture stays
     photo.write_bytes(b"not an image")
-    await h.settle()
-    import asyncio
-
-    await asyncio.sleep(0.2)
+    await h.advance(feat.photo_check_interval * 4)
     assert h.unread() == [] and feat.photo.data == new
     h.agent.announce()
     assert (await h.next_sent()).findtext(f"{U}x/{U}photo") == hashlib.sha1(new).hexdigest()
@@ -256,7 +257,7 @@ async def test_photo_change_republishes_and_updates_presence(tmp_path: Path) -> 
 
 async def test_fetch_another_entitys_vcard() -> None:
     h = Harness([VCard], ACCESS)
-    task = h.agent.spawn(h.feature("vcard").fetch_vcard("stpeter@jabber.org"))
+    task = h.agent.spawn(h.feature(VCard).fetch_vcard("stpeter@jabber.org"))
     get = await h.next_sent()
     assert get.get("to") == "stpeter@jabber.org" and get.find(V + "vCard") is not None
     # XEP-0054 example 2's vCard (shortened), with a photo
@@ -308,25 +309,25 @@ def test_config_checks(tmp_path: Path) -> None:
     big = tmp_path / "big.png"
     big.write_bytes(png() + b"\x00" * PHOTO_MAX)
     with pytest.raises(ConfigError, match=r"^identity\.photo: .*more than 65536"):
-        parse(_cfg(photo=str(big)))
+        parse_config(_cfg(photo=str(big)))
     text = tmp_path / "a.txt"
     text.write_text("hello")
     with pytest.raises(ConfigError, match=r"^identity\.photo: .*not a PNG"):
-        parse(_cfg(photo=str(text)))
+        parse_config(_cfg(photo=str(text)))
     with pytest.raises(ConfigError, match=r"^identity\.photo: .*does not exist"):
-        parse(_cfg(photo=str(tmp_path / "missing.png")))
+        parse_config(_cfg(photo=str(tmp_path / "missing.png")))
     with pytest.raises(ConfigError, match=r"^identity\.latitude: must be between"):
-        parse(_cfg(latitude=91, longitude=0))
+        parse_config(_cfg(latitude=91, longitude=0))
     with pytest.raises(ConfigError, match=r"identity\.latitude / identity\.longitude"):
-        parse(_cfg(latitude=10))
+        parse_config(_cfg(latitude=10))
     with pytest.raises(ConfigError, match=r"^identity\.hide_os: expected true or false"):
-        parse(_cfg(hide_os="yes"))
+        parse_config(_cfg(hide_os="yes"))
     with pytest.raises(ConfigError, match=r"^identity\.public: 'password' is not one of"):
-        parse(_cfg(public=["model", "password"]))
+        parse_config(_cfg(public=["model", "password"]))
     with pytest.raises(ConfigError, match=r"^identity\.public: expected a list"):
-        parse(_cfg(public="model"))
-    assert parse(_cfg(public=["serial"])).section("identity")["public"] == ["serial"]
+        parse_config(_cfg(public="model"))
+    assert parse_config(_cfg(public=["serial"])).section("identity")["public"] == ["serial"]
     ok = tmp_path / "ok.png"
     ok.write_bytes(png())
-    cfg = parse(_cfg(photo=str(ok), name="n", latitude=1, longitude=2.5))
+    cfg = parse_config(_cfg(photo=str(ok), name="n", latitude=1, longitude=2.5))
     assert cfg.section("identity")["latitude"] == 1.0

@@ -12,7 +12,7 @@ from the rest of the device it gets from ``inv.device``
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import ipaddress
 import platform
 import re
@@ -125,7 +125,7 @@ def install(registry: Registry) -> Registry:
         count = inv.args["count"]
         timeout = count * 2 + 5
         argv = ["ping", "-n", "-c", str(count), "-W", "2", host]
-        rc, out, truncated = await run_process(argv, timeout, 16384)
+        rc, out, truncated = await run_process(argv, timeout, 16384, inv.device.clock)
         return outcome("ping", rc, out, truncated, timeout)
 
     @reg("net", help="network interfaces, addresses, routes, name servers", read_only=True)
@@ -144,8 +144,7 @@ def install(registry: Registry) -> Registry:
     )
     def restart(inv: Invocation) -> str:
         code = settings(inv.device).restart_exit_code
-        loop = asyncio.get_running_loop()
-        loop.call_later(1.0, inv.device.request_stop, code)
+        inv.device.clock.call_later(1.0, functools.partial(inv.device.request_stop, code))
         return f"restarting the agent (exit status {code})"
 
     @reg(
@@ -156,7 +155,7 @@ def install(registry: Registry) -> Registry:
     )
     async def reboot(inv: Invocation) -> list[Any]:
         argv = list(settings(inv.device).reboot_command)
-        rc, out, truncated = await run_process(argv, 60, 16384)
+        rc, out, truncated = await run_process(argv, 60, 16384, inv.device.clock)
         res = outcome(argv[0], rc, out, truncated, 60)
         return [f"rebooting: {' '.join(argv)} started", *res] if rc == 0 else res
 
@@ -175,7 +174,9 @@ def install(registry: Registry) -> Registry:
         line = inv.line.split(None, 1)[1] if len(inv.line.split(None, 1)) > 1 else ""
         line = line or inv.args["command"]
         timeout, limit = sec.shell_timeout, sec.output_limit
-        rc, out, truncated = await run_process(["/bin/sh", "-c", line], timeout, limit)
+        rc, out, truncated = await run_process(
+            ["/bin/sh", "-c", line], timeout, limit, inv.device.clock
+        )
         return outcome("shell", rc, out, truncated, timeout) or ["(no output)"]
 
     files.install(registry)
@@ -335,7 +336,7 @@ async def read_log(inv: Invocation) -> list[Any]:
         ]
         if sec.journal_unit:
             argv += ["-u", sec.journal_unit]
-        rc, out, truncated = await run_process(argv, 15, 262144)
+        rc, out, truncated = await run_process(argv, 15, 262144, inv.device.clock)
         out = escape_controls(out, keep_newlines=True)
         return outcome("journalctl", rc, out, truncated, 15) or ["(the journal is empty)"]
     path = sec.log_file

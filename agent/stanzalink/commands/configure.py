@@ -25,7 +25,7 @@ from stanzalink.commands.settings import SETTABLE, Settings
 
 
 def config_command(inv: Invocation) -> Any:
-    from stanzalink.config import SCHEMA, ConfigError
+    from stanzalink.config import ConfigError
 
     device = inv.device
     # only what the code allows, whatever the file says
@@ -45,8 +45,9 @@ def config_command(inv: Invocation) -> Any:
     if action == "get":
         return KeyValue([(key, current(device, key))])
     sec, _, name = key.partition(".")
-    check = SCHEMA.get(sec, {}).get(name)
-    if check is None:
+    known = device.config.schema.get(sec)
+    spec = known.keys.get(name) if known is not None else None
+    if spec is None:
         raise CommandError(f"{key}: unknown setting")
     try:
         parsed: Any = tomllib.loads(f"v = {value}")["v"]
@@ -55,7 +56,7 @@ def config_command(inv: Invocation) -> Any:
     if isinstance(parsed, str):
         parsed = value
     try:
-        parsed = check(key, parsed)
+        parsed = spec.check(key, parsed)
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
     apply_setting(device, key, parsed)
@@ -73,12 +74,9 @@ def apply_setting(device: Device, key: str, value: Any) -> None:
     sec, _, name = key.partition(".")
     device.config.sections.setdefault(sec, {})[name] = value
     if key == "presence.status":
-        device.config.status = value
         device.set_status(value)
     elif key == "presence.priority":
-        device.config.priority = value
         device.update_presence()
     elif key == "log.level":
-        device.config.log_level = value
         logging.getLogger("stanzalink").setLevel(value.upper())
     device.settings_changed(sec)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from stanzalink.access import AccessControl, Role
+from stanzalink.clock import Clock
 from stanzalink.jid import JID
 from stanzalink.xml import Element
 
@@ -101,6 +102,7 @@ class Device(Protocol):
 
     config: DeviceConfig
     access: AccessControl
+    clock: Clock
     status: str  # the status line contacts see
 
     @property

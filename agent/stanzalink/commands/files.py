@@ -196,11 +196,11 @@ async def send(device: Device, to: JID, prep: Prepared, tell: Callable[[str], No
     try:
         await check_peer(device, to)
         tell(f"sending {prep.name} ({prep.size} bytes, {human_bytes(prep.size)})")
-        marks = {"next": 25, "at": time.monotonic()}
+        marks = {"next": 25, "at": device.clock.now()}
 
         def progress(sent: int, total: int) -> None:
             pct = 100 * sent // total if total else 100
-            now = time.monotonic()
+            now = device.clock.now()
             if pct >= marks["next"] and pct < 100 and now - marks["at"] >= PROGRESS_INTERVAL:
                 marks["next"], marks["at"] = (pct // 25 + 1) * 25, now
                 tell(f"{prep.name}: {pct} % ({human_bytes(sent)} of {human_bytes(total)})")

@@ -1,16 +1,34 @@
-"""The ``[console]`` section as typed values, each with its one default.
-
-config.py checks the keys when the file is read (types and ranges); this
-is where a key that is absent gets its value, for the console, the ad-hoc
-front end and the commands alike.  ``examples/device.toml`` documents the
-same defaults.
+"""The ``[console]`` section: its keys, their checks and their one default
+(:data:`CONSOLE`), and the same as typed values (:class:`Settings`) for the
+console, the ad-hoc front end and the commands alike.
+``examples/device.toml`` documents the same defaults.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
+
+from stanzalink.config import (
+    Check,
+    Checking,
+    ConfigError,
+    Key,
+    Section,
+    abs_path,
+    abs_paths,
+    argv,
+    boolean,
+    choice,
+    int_range,
+    num_range,
+    positive,
+    str_list,
+    string,
+    text,
+)
 
 # the keys "config set" may ever change (each harmless at run time)
 SETTABLE = frozenset(
@@ -81,3 +99,71 @@ class Settings:
                 value = kind(value)
             values[f.name] = value
         return cls(**values)
+
+
+# key -> its check; the default is the field's of Settings
+_CHECKS: dict[str, Check] = {
+    "enabled": boolean,
+    "banner": string,
+    "page_size": int_range(1024, 131072),
+    "session_timeout": positive,
+    "max_sessions": int_range(1, 4096),
+    "rate": positive,
+    "burst": int_range(1, 1000),
+    "max_jobs": int_range(1, 64),
+    "max_jobs_total": int_range(1, 256),
+    "confirm_timeout": positive,
+    "command_timeout": positive,
+    "max_delay": num_range(0, 86400),
+    "audit_log": abs_path,
+    "log_file": abs_path,
+    "log_source": choice("file", "journal"),
+    "journal_unit": text,
+    "settable": str_list,
+    "disk_paths": abs_paths,
+    "shell": boolean,
+    "shell_timeout": positive,
+    "output_limit": int_range(1024, 1048576),
+    "reboot_command": argv,
+    "restart_exit_code": int_range(1, 255),
+    "plugins": str_list,
+}
+
+
+def _default(value: Any) -> Any:
+    # the file's form of a default: a list where Settings keeps a tuple
+    return list(value) if isinstance(value, tuple) else value
+
+
+def settable_key(key: str, item: str, checking: Checking) -> None:
+    """``item`` is a ``section.key`` of the schema that may be changed while
+    running: in the allow-list :data:`SETTABLE` (so never one of ``[account]``)."""
+    sec, _, name = item.partition(".")
+    known = checking.schema.get(sec)
+    if known is None or name not in known.keys:
+        raise ConfigError(f"{key}: {item!r} is not a section.key of this file")
+    if sec == "account":
+        raise ConfigError(f"{key}: {item!r}: [account] is never settable (secrets)")
+    try:
+        check_settable(key, [item])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check(values: dict[str, Any], checking: Checking) -> None:
+    for item in values["settable"]:
+        settable_key("console.settable", item, checking)
+    for spec in values["plugins"]:
+        # a plugin file (relative to this file's folder) must exist; a module
+        # path is imported at start, and a broken one is logged and skipped
+        if spec.endswith(".py") or "/" in spec:
+            plugin = Path(spec) if Path(spec).is_absolute() else (checking.base or Path()) / spec
+            if not plugin.is_file():
+                raise ConfigError(f"console.plugins: {spec}: {plugin} is not a file")
+
+
+CONSOLE = Section(
+    "console",
+    {f.name: Key(_CHECKS[f.name], _default(f.default)) for f in fields(Settings)},
+    _check,
+)

@@ -53,7 +53,7 @@ from stanzalink.commands.model import (
     run_handler,
     too_late,
 )
-from stanzalink.commands.settings import Settings
+from stanzalink.commands.settings import CONSOLE, Settings
 from stanzalink.commands.system import System
 from stanzalink.console.limits import RateLimit
 from stanzalink.console.line import bind
@@ -82,13 +82,14 @@ class Host(Context, CommandHost, Protocol):
 
 class Console(Feature):
     name = "console"
+    config_sections = (CONSOLE,)
     disco_features = (xhtml_im.NS, xhtml_im.STYLING, REPLY)
     ctx: Host
 
     def __init__(self, ctx: Host) -> None:
         super().__init__(ctx)
         self.registry = ctx.commands
-        self.clock = ctx.now
+        self.clock = ctx.clock.now
         self.wall = time.time  # the age of a delayed command is wall-clock time
         self.sessions: OrderedDict[JID, ChatSession] = OrderedDict()
         self.limit = RateLimit()
@@ -357,7 +358,7 @@ class Console(Feature):
         inv = job.inv
         job.started = True
         try:
-            await asyncio.wait_for(self._execute(sess, job), self.command_timeout)
+            await self.ctx.clock.wait_for(self._execute(sess, job), self.command_timeout)
         except asyncio.CancelledError:
             if not job.by_user:
                 raise

@@ -10,7 +10,9 @@ and the real client dispatch, but no socket.
 ...     assert reply.get("type") == "result"
 
 ``receive`` takes XML in the ``jabber:client`` default namespace, as a
-server sends it inside its stream.  ``sent`` holds every stanza the device
+server sends it inside its stream.  With ``clock=ManualClock()`` the
+features' timeouts and timers run on a clock the test moves forward
+(``await h.advance(30)``) instead of waiting them out.  ``sent`` holds every stanza the device
 sent, parsed back (so a test reads it like a received stanza), and
 ``sent_xml`` the same as the bytes a server would get.
 """
@@ -18,15 +20,19 @@ sent, parsed back (so a test reads it like a received stanza), and
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from stanzalink.aio.client import Client, ClientConfig
+from stanzalink.clock import Clock
 from stanzalink.commands.registry import Registry
 from stanzalink.config import DeviceConfig
 from stanzalink.jid import JID
 from stanzalink.session.events import Closed, Online, Retry
+from stanzalink.xep.base import Feature
 from stanzalink.xml import Element, StreamParser, tostring
 
 _HEADER = (
@@ -44,6 +50,100 @@ def parse_stanza(xml: str | bytes) -> Element:
     if len(stanzas) != 1:
         raise ValueError(f"expected one stanza, got {len(stanzas)}: {xml!r}")
     return stanzas[0]
+
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Feature)
+
+
+class _Timer:
+    def __init__(self, when: float, callback: Callable[[], object]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class ManualClock:
+    """A :class:`~stanzalink.clock.Clock` that stands still until
+    :meth:`advance` moves it: timers fire, sleeps end and ``wait_for``
+    times out at once, in the order of their deadlines."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+        self._timers: list[tuple[float, int, _Timer]] = []
+        self._seq = itertools.count()
+
+    def now(self) -> float:
+        return self._now
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> _Timer:
+        timer = _Timer(self._now + max(0.0, delay), callback)
+        heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
+        return timer
+
+    async def sleep(self, delay: float) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        timer = self.call_later(delay, wake)
+        try:
+            await fut
+        finally:
+            timer.cancel()
+
+    async def wait_for(self, aw: Awaitable[T], timeout: float | None) -> T:
+        inner = asyncio.ensure_future(aw)
+        if timeout is None:
+            return await inner
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            if not inner.done():
+                expired = True
+                inner.cancel()
+
+        timer = self.call_later(timeout, expire)
+        try:
+            return await inner
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if expired and not (task is not None and task.cancelling()):
+                raise TimeoutError from None
+            raise
+        finally:
+            timer.cancel()
+
+    def pending(self) -> int:
+        """Timers not yet fired nor cancelled."""
+        return sum(1 for _, _, t in self._timers if not t.cancelled)
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` forward, firing what falls due (and
+        letting the tasks it wakes run) in deadline order."""
+        target = self._now + seconds
+        while True:
+            await _settle()
+            while self._timers and self._timers[0][2].cancelled:
+                heapq.heappop(self._timers)
+            if not self._timers or self._timers[0][0] > target:
+                break
+            when, _, timer = heapq.heappop(self._timers)
+            self._now = max(self._now, when)
+            timer.callback()
+        self._now = target
+        await _settle()
+
+
+async def _settle(rounds: int = 50) -> None:
+    for _ in range(rounds):
+        await asyncio.sleep(0)
 
 
 class RecordingClient(Client):
@@ -85,6 +185,7 @@ class Harness:
         jid: str = "device1@example.net/agent",
         config: DeviceConfig | None = None,
         commands: Registry | None = None,
+        clock: Clock | None = None,
         **sections: dict[str, Any],
     ) -> None:
         from stanzalink.agent import Agent
@@ -94,7 +195,10 @@ class Harness:
             config = DeviceConfig(jid=full.bare, password="unused", access=access or {})
             config.sections.update(sections)
         self.client = RecordingClient(full)
-        self.agent = Agent(config, features=list(features), client=self.client, commands=commands)
+        self.clock = clock
+        self.agent = Agent(
+            config, features=list(features), client=self.client, commands=commands, clock=clock
+        )
         self._read = 0
 
     @property
@@ -105,8 +209,16 @@ class Harness:
     def sent_xml(self) -> list[str]:
         return self.client.sent_xml
 
-    def feature(self, name: str) -> Any:
-        return self.agent.feature(name)
+    def feature(self, cls: type[F]) -> F:
+        """The running feature of type ``cls`` (AssertionError if none)."""
+        found = self.agent.feature(cls)
+        assert found is not None, f"no {cls.__name__} among the features"
+        return found
+
+    async def advance(self, seconds: float) -> None:
+        """Move the manual clock forward (the harness must have one)."""
+        assert isinstance(self.clock, ManualClock), "Harness(clock=ManualClock()) moves time"
+        await self.clock.advance(seconds)
 
     def receive(self, xml: str | bytes) -> None:
         """The server delivers a stanza."""

@@ -74,7 +74,8 @@ from stanzalink.commands.model import (
     run_handler,
     too_late,
 )
-from stanzalink.commands.settings import Settings
+from stanzalink.commands.settings import CONSOLE, Settings
+from stanzalink.config import Key, Section, count, positive
 from stanzalink.jid import JID
 from stanzalink.xep import command_forms as cf
 from stanzalink.xep import forms
@@ -137,18 +138,29 @@ class Host(Context, CommandHost, Protocol):
     the device's commands with what they need."""
 
 
+ADHOC = Section(
+    "adhoc",
+    {
+        "max_sessions": Key(count, 64, "open multi-stage command sessions, all requesters"),
+        "session_timeout": Key(positive, 600.0, "seconds a session may sit idle"),
+        "reply_within": Key(positive, 20.0, "seconds before the answer says still running"),
+    },
+)
+
+
 class AdHoc(Feature):
     name = "adhoc"
+    config_sections = (ADHOC, CONSOLE)
     disco_features = (NS,)
     ctx: Host
 
     def __init__(self, ctx: Host) -> None:
         super().__init__(ctx)
         self.registry = ctx.commands  # the console's too
-        cfg = ctx.config.section("adhoc")
-        self.max_sessions: int = cfg.get("max_sessions", 64)
-        self.session_timeout: float = cfg.get("session_timeout", 600.0)
-        self.reply_within: float = cfg.get("reply_within", 20.0)
+        cfg = ADHOC.of(ctx.config)
+        self.max_sessions: int = cfg["max_sessions"]
+        self.session_timeout: float = cfg["session_timeout"]
+        self.reply_within: float = cfg["reply_within"]
         # the console's limits: a command still running then is stopped
         console = Settings.of(ctx.config.section("console"))
         self.command_timeout = console.command_timeout
@@ -420,7 +432,7 @@ class AdHoc(Feature):
         task = self.ctx.spawn(self._invoke(run), name=f"adhoc {cmd.name}")
         reply = self._reply(cmd, sid, "completed")
         try:
-            notes, results = await asyncio.wait_for(asyncio.shield(task), self.reply_within)
+            notes, results = await self.ctx.clock.wait_for(asyncio.shield(task), self.reply_within)
         except TimeoutError:
             # answer now (clients give up on a slow IQ); the result follows
             run.late = True
@@ -439,7 +451,7 @@ class AdHoc(Feature):
         line = cf.command_line(cmd, inv.args)
         try:
             try:
-                result = await asyncio.wait_for(run_handler(inv), self.command_timeout)
+                result = await self.ctx.clock.wait_for(run_handler(inv), self.command_timeout)
             except TimeoutError:
                 inv.cancelled.set()
                 self._audit(inv.sender, inv.role, line, "error", "timeout")

@@ -19,6 +19,22 @@ A minimal feature::
         def time(self, iq: Element, role: Role | None) -> ET.Element:
             return E("{urn:xmpp:time}time", ...)
 
+A feature that needs another names it in ``requires`` and finds it by type
+(``self.ctx.feature(Disco)``, an instance or None); the agent refuses to
+assemble features whose requirement is missing and starts a required
+feature first.  The hooks one feature offers another are typed as well
+and found with ``isinstance`` among ``ctx.features()``, never by name or
+``getattr``: disco's :class:`~stanzalink.xep.disco.NodeOwner` and
+:class:`~stanzalink.xep.disco.ItemLister`, Jingle's
+:class:`~stanzalink.xep.jingle.session.TransportProvider` and
+:class:`~stanzalink.xep.jingle.session.Application`.  I/O (sockets, the
+HTTP origin) comes through the constructor, from ``Agent._make``.
+
+A feature never reads the event loop's clock: every
+timeout and timer goes through ``self.ctx.clock`` (a :class:`Clock`; the
+agent gives the loop's, the conversation harness a manual one that tests
+move forward at once).
+
 The agent answers ``service-unavailable`` to an IQ whose sender is not
 allowed by the route (exactly what it answers for a payload nobody serves,
 so a stranger learns nothing), and to every IQ nobody routes.
@@ -29,10 +45,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from stanzalink.access import AccessControl, Role
-from stanzalink.errors import StanzaError
+from stanzalink.clock import Clock, LoopClock
+from stanzalink.config import Section
+from stanzalink.errors import LocalProtocolError, StanzaError
 from stanzalink.jid import JID
 from stanzalink.stanza import error_reply, result_reply
 from stanzalink.xml import Element
@@ -44,10 +62,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OWN_SERVER",
+    "Clock",
     "Context",
     "Feature",
     "IQRoute",
     "Identity",
+    "LoopClock",
+    "MissingFeature",
     "Role",
     "StanzaError",
     "error_reply",
@@ -56,6 +77,8 @@ __all__ = [
 
 # an IQRoute.need meaning: only the own server / own account (roster pushes)
 OWN_SERVER = "own-server"
+
+F = TypeVar("F", bound="Feature")
 
 IQResult = ET.Element | None
 IQHandlerFn = Callable[[Element, "Role | None"], Awaitable[IQResult] | IQResult]
@@ -88,11 +111,17 @@ class Identity:
     lang: str | None = None
 
 
+class MissingFeature(LocalProtocolError):
+    """A feature was loaded without a feature it requires (a local misuse:
+    the feature list is wrong)."""
+
+
 class Context(Protocol):
     """What the agent offers every feature."""
 
     config: DeviceConfig
     access: AccessControl
+    clock: Clock
 
     @property
     def jid(self) -> JID:
@@ -109,8 +138,8 @@ class Context(Protocol):
         """Send an IQ get/set and wait for the answer; StanzaError (an
         IQError) when the answer is an error."""
 
-    def feature(self, name: str) -> Feature | None:
-        """Another feature by name (for example "disco"), or None."""
+    def feature(self, cls: type[F]) -> F | None:
+        """The running feature of type ``cls`` (for example ``Disco``), or None."""
 
     def features(self) -> list[Feature]: ...
 
@@ -122,15 +151,23 @@ class Context(Protocol):
         cancelled when the agent stops."""
 
     def now(self) -> float:
-        """Monotonic seconds (the event loop's clock)."""
+        """Monotonic seconds (``clock.now()``)."""
 
 
 class Feature:
-    """Base class of the agent's features.  Override what applies."""
+    """Base class of the agent's features.  Override what applies.
+
+    ``name`` is what the log calls the feature; ``requires`` the features
+    it cannot work without (the agent checks they are loaded, and builds
+    them first)."""
 
     name: ClassVar[str] = ""
+    requires: ClassVar[tuple[type[Feature], ...]] = ()
     disco_features: ClassVar[tuple[str, ...]] = ()
     identities: ClassVar[tuple[Identity, ...]] = ()
+    # the config sections the feature reads (declared next to its code); the
+    # agent checks the file against them
+    config_sections: ClassVar[tuple[Section, ...]] = ()
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx

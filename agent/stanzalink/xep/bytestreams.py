@@ -33,7 +33,7 @@ import hashlib
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ from stanzalink.access import Role
 from stanzalink.errors import StanzaError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.xep.base import Context, Feature, IQRoute
+from stanzalink.xep.files_config import FILES
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -305,10 +306,11 @@ class S5BPolicy:
         self._finding = asyncio.Lock()
 
     @classmethod
-    def from_config(cls, files: Mapping[str, Any]) -> S5BPolicy:
-        """From the ``[files]`` section (``dial_direct``, ``socks5_proxy``)."""
-        return cls(dial_direct=bool(files.get("dial_direct", False)),
-                   proxy_jid=files.get("socks5_proxy"))  # fmt: skip
+    def from_config(cls, config: Any) -> S5BPolicy:
+        """From the ``[files]`` section of ``config`` (``dial_direct``,
+        ``socks5_proxy``)."""
+        files = FILES.of(config)
+        return cls(dial_direct=bool(files["dial_direct"]), proxy_jid=files["socks5_proxy"])
 
     def forget(self) -> None:
         """A new stream: the proxies are looked for again."""
@@ -369,6 +371,7 @@ class Bytestreams(Feature):
 
     name = "bytestreams"
     disco_features = (NS,)
+    config_sections = (FILES,)
     need = Role.OPERATOR
     max_pending = 4  # offers being connected at once; more get resource-constraint
     connect_timeout = 30.0
@@ -379,7 +382,7 @@ class Bytestreams(Feature):
         self._listener: Listener | None = None
         self._pending = 0
         # the agent passes the policy it shares with jingle-s5b
-        self.policy = policy or S5BPolicy.from_config(ctx.config.section("files"))
+        self.policy = policy or S5BPolicy.from_config(ctx.config)
 
     @property
     def dial_direct(self) -> bool:
@@ -422,6 +425,16 @@ class Bytestreams(Feature):
     def iq_routes(self) -> list[IQRoute]:
         return [IQRoute("set", QUERY, self._offer, self.need)]
 
+    async def _answer(
+        self, offer: Offer, requester: str, dst: str, role: Role
+    ) -> tuple[Offer, StreamHost]:
+        hosts = await self.dialable(offer, requester)
+        if not hosts:
+            raise StanzaError("item-not-found", "no streamhost the device may dial", "cancel")
+        offer = dataclasses.replace(offer, streamhosts=hosts)
+        assert self._listener is not None
+        return offer, await self._listener(Incoming(offer, requester, dst, role))
+
     async def _offer(self, iq: Element, role: Role | None) -> ET.Element:
         offer = parse_offer(iq)
         if self._listener is None or role is None:
@@ -434,13 +447,9 @@ class Bytestreams(Feature):
         self._pending += 1
         try:
             # the whole answer within connect_timeout, a first proxy discovery included
-            async with asyncio.timeout(self.connect_timeout):
-                hosts = await self.dialable(offer, requester)
-                if not hosts:
-                    raise StanzaError("item-not-found", "no streamhost the device may dial",
-                                      "cancel")  # fmt: skip
-                offer = dataclasses.replace(offer, streamhosts=hosts)
-                used = await self._listener(Incoming(offer, requester, dst, role))
+            offer, used = await self.ctx.clock.wait_for(
+                self._answer(offer, requester, dst, role), self.connect_timeout
+            )
         except TimeoutError:
             raise StanzaError("item-not-found", "no streamhost reachable", "cancel") from None
         finally:

@@ -26,12 +26,12 @@ from collections.abc import Iterable
 from stanzalink.access import Role
 from stanzalink.xep.base import Feature, Identity
 from stanzalink.xep.disco import INFO, XML_LANG, Disco, NodeFn, NodeInfo
+from stanzalink.xep.identity import IDENTITY
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
 
 NS = "http://jabber.org/protocol/caps"
 DATA = "jabber:x:data"
-DEFAULT_NODE = "urn:stanzalink:caps"
 
 Form = ET.Element | Element
 
@@ -99,15 +99,16 @@ def ver_of_info(query: Element | ET.Element) -> str:
 
 class Caps(Feature):
     name = "caps"
+    config_sections = (IDENTITY,)
+    requires = (Disco,)
     disco_features = (NS,)
 
     @property
     def node(self) -> str:
-        return str(self.ctx.config.section("identity").get("caps_node") or DEFAULT_NODE)
+        return str(IDENTITY.of(self.ctx.config)["caps_node"])
 
     def _disco(self) -> Disco | None:
-        disco = self.ctx.feature("disco")
-        return disco if isinstance(disco, Disco) else None
+        return self.ctx.feature(Disco)
 
     @property
     def ver(self) -> str | None:

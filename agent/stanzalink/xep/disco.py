@@ -14,10 +14,10 @@ disco#info (no node) answers that identity plus every feature's
 ``identities``, the union of every feature's ``disco_features``, and the
 XEP-0128 data forms of every feature's ``disco_extensions()``.
 
-Hooks for other features (looked up with ``getattr``, so a feature defines
-only what it needs):
+Hooks for other features (typed: a feature that has the method is a
+:class:`NodeOwner` or an :class:`ItemLister`, checked with ``isinstance``):
 
-``disco_nodes(self) -> dict[str, Callable[[Role], NodeInfo | None]]``
+:meth:`NodeOwner.disco_nodes` ``() -> dict[str, Callable[[Role], NodeInfo | None]]``
     The nodes the feature owns (the ad-hoc commands feature owns
     ``http://jabber.org/protocol/commands`` and one node per command; the
     caps feature owns ``node#ver``).  A disco#info or disco#items query with
@@ -25,7 +25,7 @@ only what it needs):
     for the asker's role; None (or a node nobody owns) answers
     ``item-not-found``.
 
-``disco_items(self, role) -> list[Item]``
+:meth:`ItemLister.disco_items` ``(role) -> list[Item]``
     Items to list in the disco#items answer without a node (none by default,
     so that answer is usually empty).
 
@@ -37,9 +37,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from stanzalink.access import Role
 from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError
+from stanzalink.xep.identity import IDENTITY
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -71,6 +73,20 @@ class NodeInfo:
 NodeFn = Callable[[Role], "NodeInfo | None"]
 
 
+@runtime_checkable
+class NodeOwner(Protocol):
+    """A feature that owns disco nodes."""
+
+    def disco_nodes(self) -> dict[str, NodeFn]: ...
+
+
+@runtime_checkable
+class ItemLister(Protocol):
+    """A feature that lists disco#items of the device itself."""
+
+    def disco_items(self, role: Role) -> list[Item]: ...
+
+
 def _attrs(**values: str | None) -> dict[str, str]:
     return {k: v for k, v in values.items() if v is not None}
 
@@ -100,6 +116,7 @@ def info_element(info: NodeInfo, node: str | None = None) -> ET.Element:
 
 class Disco(Feature):
     name = "disco"
+    config_sections = (IDENTITY,)
     disco_features = (INFO, ITEMS)
 
     def iq_routes(self) -> list[IQRoute]:
@@ -112,7 +129,7 @@ class Disco(Feature):
     # ------------------------------------------------------------ public
     @property
     def identity(self) -> Identity:
-        name = self.ctx.config.section("identity").get("name") or DEFAULT_NAME
+        name = IDENTITY.of(self.ctx.config)["name"] or DEFAULT_NAME
         return Identity("client", "bot", str(name))
 
     def root_info(self) -> NodeInfo:
@@ -129,9 +146,8 @@ class Disco(Feature):
         """Every node some feature owns."""
         out: dict[str, NodeFn] = {}
         for feat in self.ctx.features():
-            hook = getattr(feat, "disco_nodes", None)
-            if hook is not None:
-                out.update(hook())
+            if isinstance(feat, NodeOwner):
+                out.update(feat.disco_nodes())
         return out
 
     # ------------------------------------------------------------ handlers
@@ -157,8 +173,8 @@ class Disco(Feature):
             items = [
                 item
                 for feat in self.ctx.features()
-                if (hook := getattr(feat, "disco_items", None)) is not None
-                for item in hook(role or Role.VIEWER)
+                if isinstance(feat, ItemLister)
+                for item in feat.disco_items(role or Role.VIEWER)
             ]
         query = E(f"{{{ITEMS}}}query", _attrs(node=node))
         own = str(self.ctx.jid)

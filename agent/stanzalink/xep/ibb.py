@@ -2,7 +2,7 @@
 base64 chunks inside IQ stanzas, used by Jingle (XEP-0261) and by anyone
 who needs a stream to a peer (for example HTTP bodies over XMPP).
 
-API (through ``ctx.feature("ibb")``)::
+API (through ``ctx.feature(Ibb)``)::
 
     stream = await ibb.open(peer_full_jid, block_size=4096)   # we initiate
     await stream.write(data); await stream.close()
@@ -170,7 +170,9 @@ class IBBStream:
                     self._fail("receive buffer full (message stanzas carry no flow control)")
                     raise StanzaError("resource-constraint", etype="wait")
                 try:
-                    await asyncio.wait_for(self._cond.wait_for(ready), self.owner.stall_timeout)
+                    await self.owner.ctx.clock.wait_for(
+                        self._cond.wait_for(ready), self.owner.stall_timeout
+                    )
                 except TimeoutError:
                     self._fail("the reader stalled")
                     raise StanzaError("resource-constraint", etype="wait") from None

@@ -45,12 +45,13 @@ import logging
 import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import asyncio
 
-from stanzalink.access import Role
+from stanzalink.access import Role, check_entries
+from stanzalink.config import Checking, ConfigError, Key, Section, boolean, choice, str_list
 from stanzalink.errors import LocalProtocolError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.xep.base import OWN_SERVER, Context, Feature, IQRoute, StanzaError
@@ -104,14 +105,59 @@ def parse_item(el: Element) -> Item | None:
     return Item(jid, subscription, ask, el.get("name"), groups, approved)
 
 
+ROLES = ("admin", "operator", "viewer")
+
+
+def _check_access(values: dict[str, Any], checking: Checking) -> None:
+    for role in ROLES:
+        for entry in values[role]:
+            try:
+                JID.parse(entry)
+            except InvalidJID as exc:
+                raise ConfigError(
+                    f"access.{role}: {entry!r} is not a JID or domain: {exc}"
+                ) from None
+    account = checking.given.get("account", {})
+    try:
+        JID.parse(account.get("jid", ""))
+    except InvalidJID:
+        return  # [account] jid is checked (and refused) on its own
+    try:
+        check_entries(account["jid"], access_roles(values), bool(account.get("register")))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+# who may reach the device, by role (the access module decides with the
+# roles; the roster keeps the subscriptions in step with them)
+ACCESS = Section(
+    "access",
+    {
+        "admin": Key(str_list, [], "JIDs or domains with the admin role"),
+        "operator": Key(str_list, [], "... the operator role"),
+        "viewer": Key(str_list, [], "... the viewer role"),
+        "unlisted": Key(choice("remove", "keep"), "remove", "roster entries no longer admitted"),
+        "notify_admins": Key(boolean, False, "tell the admins of a refused stranger"),
+    },
+    _check_access,
+)
+
+
+def access_roles(given: dict[str, Any]) -> dict[str, list[str]]:
+    """The roles among the ``[access]`` values a file gives (only those it
+    names)."""
+    return {k: v for k, v in given.items() if k in ROLES}
+
+
 class Roster(Feature):
     name = "roster"
+    config_sections = (ACCESS,)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        section = ctx.config.section("access")
-        self.unlisted: str = section.get("unlisted", "remove")
-        self.notify_admins: bool = section.get("notify_admins", False)
+        section = ACCESS.of(ctx.config)
+        self.unlisted: str = section["unlisted"]
+        self.notify_admins: bool = section["notify_admins"]
         self.items: dict[JID, Item] = {}
         self.version: str | None = None
         self.synced = False  # the roster of this session is in

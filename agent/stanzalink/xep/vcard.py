@@ -25,7 +25,7 @@ itself, to controllers only (viewers and up), with every key above.  Gets
 to its bare JID are answered by the server from its own storage, to anyone
 who asks (servers do not restrict vCard reads), so what the device stores
 there is public: by default only ``name`` and ``photo``.  ``[identity]
-public`` lists what else goes into the stored card (:data:`PUBLISHABLE`:
+public`` lists what else goes into the stored card (:data:`~stanzalink.xep.identity.PUBLISHABLE`:
 ``nickname``, ``description``, ``model``, ``serial``, ``location``,
 ``geo``, ``url``); each entry is a choice to tell every account on the
 network.  When the device comes online it reads what the server has and,
@@ -53,12 +53,12 @@ import hashlib
 import logging
 import os
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from typing import Any
 
 from stanzalink.access import Role
 from stanzalink.errors import StanzaError, StanzalinkError
 from stanzalink.xep.base import Context, Feature, IQRoute
+from stanzalink.xep.identity import IDENTITY, Photo, image_type, read_photo
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -66,70 +66,11 @@ log = logging.getLogger(__name__)
 
 NS = "vcard-temp"
 UPDATE = "vcard-temp:x:update"
-PHOTO_MAX = 64 * 1024
 CARD_KEYS = (
     "name", "nickname", "description", "model", "serial", "location",
     "latitude", "longitude", "url", "photo",
 )  # fmt: skip
 PUBLIC_ALWAYS = ("name", "photo")  # in the stored (public) card whenever set
-# what [identity] public may add to the stored card ("geo": latitude and longitude)
-PUBLISHABLE = ("nickname", "description", "model", "serial", "location", "geo", "url")
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
-
-
-def image_type(data: bytes) -> str | None:
-    """The MIME type of an image from its first bytes, or None."""
-    for magic, mime in _MAGIC:
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-@dataclass(frozen=True)
-class Photo:
-    data: bytes
-    type: str
-    stamp: tuple[int, int]  # (mtime_ns, size) when read
-
-    @property
-    def sha1(self) -> str:
-        return hashlib.sha1(self.data).hexdigest()
-
-
-def read_photo(path: str) -> Photo:
-    """Read and check an avatar file (ValueError says what is wrong)."""
-    try:
-        st = os.stat(path)
-        if st.st_size > PHOTO_MAX:
-            raise ValueError(f"{path} is {st.st_size} bytes, more than {PHOTO_MAX}")
-        with open(path, "rb") as fh:
-            data = fh.read(PHOTO_MAX + 1)
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > PHOTO_MAX:
-        raise ValueError(f"{path} is more than {PHOTO_MAX} bytes")
-    mime = image_type(data)
-    if mime is None:
-        raise ValueError(f"{path} is not a PNG, JPEG, GIF or WebP image")
-    return Photo(data, mime, (st.st_mtime_ns, st.st_size))
-
-
-def check_public(key: str, value: Any) -> list[str]:
-    """The value of ``[identity] public``: a list of :data:`PUBLISHABLE`
-    names (ValueError naming what is not one)."""
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{key}: expected a list of names, got {value!r}")
-    for item in value:
-        if item not in PUBLISHABLE:
-            raise ValueError(f"{key}: {item!r} is not one of {', '.join(PUBLISHABLE)}")
-    return list(value)
 
 
 def public_part(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -229,6 +170,7 @@ def parse_vcard(card: Element | None) -> dict[str, Any]:
 
 
 class VCard(Feature):
+    config_sections = (IDENTITY,)
     name = "vcard"
     disco_features = (NS,)
     photo_check_interval = 60.0
@@ -248,7 +190,7 @@ class VCard(Feature):
 
     @property
     def _cfg(self) -> dict[str, Any]:
-        return self.ctx.config.section("identity")
+        return IDENTITY.of(self.ctx.config)
 
     @property
     def configured(self) -> bool:
@@ -302,7 +244,7 @@ class VCard(Feature):
 
     async def _watch_photo(self) -> None:
         while True:
-            await asyncio.sleep(self.photo_check_interval)
+            await self.ctx.clock.sleep(self.photo_check_interval)
             if self._check_photo():
                 log.info("identity.photo changed: publishing the new picture")
                 self._publish_soon()

@@ -18,6 +18,7 @@ from pathlib import Path
 import stanzalink
 from stanzalink.access import Role
 from stanzalink.xep.base import Context, Feature, IQRoute
+from stanzalink.xep.identity import IDENTITY, SOFTWARE_NAME
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
@@ -43,6 +44,7 @@ def os_name(os_release: Path = OS_RELEASE) -> str:
 
 class Version(Feature):
     name = "version"
+    config_sections = (IDENTITY,)
     disco_features = (NS,)
 
     def __init__(self, ctx: Context) -> None:
@@ -53,9 +55,9 @@ class Version(Feature):
         return [IQRoute("get", f"{{{NS}}}query", self._version, Role.VIEWER)]
 
     def _version(self, iq: Element, role: Role | None) -> ET.Element:
-        cfg = self.ctx.config.section("identity")
+        cfg = IDENTITY.of(self.ctx.config)
         query = E(f"{{{NS}}}query")
-        sub(query, f"{{{NS}}}name", text=cfg.get("software_name") or "stanzalink")
+        sub(query, f"{{{NS}}}name", text=cfg["software_name"] or SOFTWARE_NAME)
         sub(
             query,
             f"{{{NS}}}version",

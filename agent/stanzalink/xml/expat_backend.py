@@ -17,6 +17,11 @@ while skipping) to find where it ends.
 A stanza that crosses a limit is skipped as the native tokenizer skips it:
 expat still checks the rest of it, no nodes are built, and its end gives
 one :class:`StanzaSkipped`.
+
+The module is over 500 lines because it is one class, one state machine fed
+by expat's callbacks whose every branch mirrors a rule of the native
+tokenizer; split across files, the rules a reader must compare side by side
+with ``native/src/tokenizer/`` would no longer stand together.
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from stanzalink.config import ConfigError, parse
+from stanzalink.agent import parse_config
+from stanzalink.config import ConfigError
 from stanzalink.errors import LocalProtocolError
-from stanzalink.testing.harness import Harness
+from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.http.codec import NS, SHIM, read_headers
 from stanzalink.xep.http.feature import Http, request_path
 from stanzalink.xml import Element
@@ -39,10 +40,10 @@ def origin() -> Iterator[Origin]:
         yield o
 
 
-def device(origin: Origin, **http: Any) -> Harness:
+def device(origin: Origin, clock: ManualClock | None = None, **http: Any) -> Harness:
     http.setdefault("origin", origin.url)
     http.setdefault("paths", PATHS)
-    return Harness([Http], ACCESS, jid="httpserver@example.org/dev", http=http)
+    return Harness([Http], ACCESS, jid="httpserver@example.org/dev", clock=clock, http=http)
 
 
 def req(
@@ -152,7 +153,7 @@ def chunk_msg(sid: str, nr: int, data: bytes, last: bool = False, frm: str = ALI
 
 
 async def test_chunked_request_body(origin: Origin) -> None:
-    h = device(origin, max_request_body=50_000, timeout=0.5)
+    h = device(origin, ManualClock(), max_request_body=50_000, timeout=0.5)
     payload = big(20_000)
     pieces = [payload[i : i + 4096] for i in range(0, len(payload), 4096)]
     chunked = "<data><chunkedBase64 streamId='up1'/></data>"
@@ -178,9 +179,12 @@ async def test_chunked_request_body(origin: Origin) -> None:
     assert resp.get("statusCode") == "413"
     h.receive(req("u3", "POST", "/echo", data="<data><chunkedBase64 streamId='up3'/></data>"))
     h.receive(chunk_msg("up3", 0, b"only the first"))
+    await h.advance(0.49)
+    assert h.unread() == []
+    await h.advance(0.01)
     resp, _ = resp_of(await h.next_sent())
     assert resp.get("statusCode") == "408" and len(origin.seen) == 1
-    assert h.feature("http")._uploads == {}
+    assert h.feature(Http)._uploads == {}
     await h.close()
 
 
@@ -278,18 +282,18 @@ async def test_close_stops_a_stream(origin: Origin) -> None:
         f"<message from='viewer@example.org/x'><close xmlns='{NS}' streamId='{sid}'/></message>"
     )
     await asyncio.sleep(0.05)
-    assert sid in h.feature("http")._streams
+    assert sid in h.feature(Http)._streams
     h.receive(f"<message from='{ALICE}'><close xmlns='{NS}' streamId='{sid}'/></message>")
     await asyncio.sleep(1.2)
     rest = h.unread()
     assert all(m.find(H + "chunk").get("last") is None for m in rest)  # type: ignore[union-attr]
-    assert len(rest) < 9 and sid not in h.feature("http")._streams
-    assert h.feature("http")._active == 0
+    assert len(rest) < 9 and sid not in h.feature(Http)._streams
+    assert h.feature(Http)._active == 0
     await h.close()
 
 
 async def test_device_made_errors(origin: Origin) -> None:
-    h = device(origin, max_request_body=1000, max_response_body=5000, timeout=0.5)
+    h = device(origin, ManualClock(), max_request_body=1000, max_response_body=5000, timeout=0.5)
     h.receive(req("n", "GET", "/missing"))
     resp, _ = resp_of(await h.next_sent())
     assert (resp.get("statusCode"), resp.get("statusMessage")) == ("404", "Not Found")
@@ -307,7 +311,8 @@ async def test_device_made_errors(origin: Origin) -> None:
     assert (resp.get("statusCode"), resp.get("statusMessage")) == ("413", HTTPStatus(413).phrase)
     assert len(origin.seen) == 1  # never forwarded
 
-    h.receive(req("s", "GET", "/slow"))
+    h.receive(req("s", "GET", "/slow"))  # the origin answers after 1.5 s
+    await h.advance(0.5)
     resp, _ = resp_of(await h.next_sent())
     assert (resp.get("statusCode"), resp.get("statusMessage")) == ("504", "Gateway Timeout")
 
@@ -428,20 +433,20 @@ def test_paths_and_roles() -> None:
         assert request_path(bad) is None, bad
     h = Harness([Http], ACCESS, http={"origin": "http://127.0.0.1:9", "paths": {
         "/": "viewer", "/api/": "operator", "/api/admin/": "admin"}})  # fmt: skip
-    http = h.feature("http")
+    http = h.feature(Http)
     assert str(http.need("/index.html")) == "viewer"
     assert str(http.need("/api/x")) == "operator"
     assert str(http.need("/api/admin/x")) == "admin"
     assert str(http.need("/API/Admin/x")) == "admin"  # a case-folding origin is covered
     assert http.disco_features == (NS,)
-    assert Harness([Http], ACCESS).feature("http").disco_features == ()
+    assert Harness([Http], ACCESS).feature(Http).disco_features == ()
 
 
 def test_config_keys_are_checked() -> None:
     base = {"account": {"jid": "d@example.org", "password": "x"}}
     good = {"origin": "http://127.0.0.1:8080/base", "paths": PATHS, "chunk_size": 256,
             "timeout": 2, "max_concurrent": 1}  # fmt: skip
-    ok = parse({**base, "http": good})
+    ok = parse_config({**base, "http": good})
     assert ok.section("http")["paths"] == PATHS
     for http, key in (
         ({"origin": "ftp://x"}, "http.origin"),
@@ -456,7 +461,7 @@ def test_config_keys_are_checked() -> None:
         ({"origins": "x"}, "http.origins"),
     ):
         with pytest.raises(ConfigError) as info:
-            parse({**base, "http": http})
+            parse_config({**base, "http": http})
         assert str(info.value).startswith(key), info.value
     with pytest.raises(LocalProtocolError, match=r"http\.wsgi_app"):
         Harness([Http], ACCESS, http={"wsgi_app": "tests.xep.http.test_feature:no_such_app"})
@@ -496,7 +501,7 @@ async def test_wsgi_application() -> None:
         jid="httpserver@example.org/dev",
         http={"wsgi_app": "tests.xep.http.test_feature:wsgi_app", "max_response_body": 5000},
     )
-    assert h.feature("http").disco_features == (NS,)
+    assert h.feature(Http).disco_features == (NS,)
     h.receive(req("w1", "POST", "/api/items?x=1", [("Content-Type", "text/plain"),
                                                    ("X_Stanzalink_Role", "root")],
                   "<data><text>hello</text></data>"))  # fmt: skip
@@ -517,7 +522,7 @@ async def test_wsgi_application() -> None:
     await h.close()
     # the API a product uses
     h = Harness([Http], ACCESS, jid="httpserver@example.org/dev")
-    h.feature("http").set_wsgi_app(wsgi_app)
+    h.feature(Http).set_wsgi_app(wsgi_app)
     presence = await h.next_sent()  # what the device offers changed: caps go out again
     assert presence.tag == "{jabber:client}presence"
     h.receive(req("w3", "GET", "/x"))
@@ -566,7 +571,7 @@ def test_spellings_an_origin_may_merge_need_the_stricter_role() -> None:
     prefix check took them for other paths, so a viewer reached an admin
     path.  They need the stricter role now, like a case-changed spelling."""
     h = Harness([Http], ACCESS, http={"origin": "http://127.0.0.1:9", "paths": PATHS})
-    http = h.feature("http")
+    http = h.feature(Http)
     for spelling in ("//admin/x", "/admin//x", "///ADMIN/x", "/admin;v=1/x", "/api/../admin/"):
         path = request_path(spelling)
         assert path is None or str(http.need(path)) == "admin", spelling
@@ -591,7 +596,7 @@ async def test_one_account_cannot_take_every_slot(origin: Origin) -> None:
     assert ok.get("id") == "a1" and resp_of(ok)[0].get("statusCode") == "200"
     late = [await h.next_sent(5) for _ in range(2)]
     assert sorted(x.get("id") for x in late) == ["s0", "s1"]
-    assert h.feature("http")._active == 0 and h.feature("http")._per_account == {}
+    assert h.feature(Http)._active == 0 and h.feature(Http)._per_account == {}
     await h.close()
 
 
@@ -601,7 +606,7 @@ async def test_chunks_from_a_controller_no_path_admits_are_not_kept(origin: Orig
     never make a request) could fill that room for the others."""
     h = device(origin, paths={"/admin/": "admin"})  # least role: operator
     h.receive(chunk_msg("up1", 0, b"x" * 100, frm="viewer@example.org/v"))
-    assert h.feature("http")._early == {}
+    assert h.feature(Http)._early == {}
     h.receive(chunk_msg("up2", 0, b"x" * 100, frm="ops@example.org/o"))
-    assert list(h.feature("http")._early) == [("ops@example.org/o", "up2")]
+    assert list(h.feature(Http)._early) == [("ops@example.org/o", "up2")]
     await h.close()

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from stanzalink.access import Role
-from stanzalink.testing.harness import Harness
+from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.base import Feature
 from stanzalink.xep.ibb import Ibb
 from stanzalink.xep.jingle.core import Jingle
@@ -96,7 +96,7 @@ class BrokenS5B(Transport):
         return self.offer()
 
     async def open(self) -> None:
-        await asyncio.sleep(0.01)
+        await self.session.jingle.ctx.clock.sleep(0.01)
         raise TransportFailed("no candidate reachable")
 
 
@@ -105,10 +105,14 @@ class BrokenS5BFeature(Feature):
     jingle_transport: ClassVar[type[Transport]] = BrokenS5B
 
 
-def make(*extra: type[Feature], **sections: dict[str, Any]) -> tuple[Harness, Jingle, Example]:
-    h = Harness([Ibb, Jingle, *extra, JingleIBB, Example], ACCESS, jid=JULIET, **sections)
-    h.feature("ibb").max_block = 2048  # so the answers match the examples
-    return h, h.feature("jingle"), h.feature("example")
+def make(
+    *extra: type[Feature], clock: ManualClock | None = None, **sections: dict[str, Any]
+) -> tuple[Harness, Jingle, Example]:
+    h = Harness(
+        [Ibb, Jingle, *extra, JingleIBB, Example], ACCESS, jid=JULIET, clock=clock, **sections
+    )
+    h.feature(Ibb).max_block = 2048  # so the answers match the examples
+    return h, h.feature(Jingle), h.feature(Example)
 
 
 def jingle_of(iq: Element) -> Element:
@@ -212,7 +216,7 @@ async def test_transport_info_moves_to_a_new_ibb_sid() -> None:
     await h.next_sent()
     ack(h, await h.next_sent())
     await h.settle(10)  # the responder now waits for the first sid
-    ibb: Ibb = h.feature("ibb")
+    ibb: Ibb = h.feature(Ibb)
     assert list(ibb._expected) == [(ROMEO, "ch3d9s71")]
     h.receive(
         action(
@@ -323,9 +327,11 @@ async def test_device_terminates(reason: str) -> None:
 
 
 async def test_unanswered_session_times_out() -> None:
-    h, jingle, app = make()
-    jingle.pending_timeout = 0.1
+    h, jingle, app = make(clock=ManualClock())
     await _pending(h, app)
+    await h.advance(jingle.pending_timeout - 0.5)
+    assert h.unread() == [] and len(jingle.sessions()) == 1
+    await h.advance(0.5)
     term = await h.next_sent()
     assert reason_of(term) == "timeout"
     assert app.ended == [("timeout", False)] and jingle.sessions() == []
@@ -343,7 +349,7 @@ async def test_peer_going_offline_ends_and_cleans_up() -> None:
     )
     await h.next_sent()
     await h.settle()
-    ibb: Ibb = h.feature("ibb")
+    ibb: Ibb = h.feature(Ibb)
     assert len(ibb.streams()) == 1
     h.receive(f"<presence from='{ROMEO}' type='unavailable'/>")
     await asyncio.wait_for(app.done.wait(), 2)
@@ -456,11 +462,14 @@ async def test_our_initiate_refused_ends_our_session() -> None:
 
 
 async def test_failed_transport_without_replacement() -> None:
-    h, jingle, app = make(BrokenS5BFeature)
-    jingle.replace_timeout = 0.1
+    h, jingle, app = make(BrokenS5BFeature, clock=ManualClock())
     h.receive(INITIATE.replace("urn:xmpp:jingle:transports:ibb:1", S5B))
     await h.next_sent()
     ack(h, await h.next_sent())
+    # the responder waits replace_timeout for the initiator's transport-replace
+    await h.advance(jingle.replace_timeout - 0.5)
+    assert h.unread() == []
+    await h.advance(1)
     term = await h.next_sent()
     assert reason_of(term) == "failed-transport"
     assert app.ended == [("failed-transport", False)]

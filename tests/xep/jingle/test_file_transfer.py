@@ -72,7 +72,7 @@ def make(tmp: Path, **files: Any) -> tuple[Harness, Files]:
     export.mkdir(exist_ok=True)
     cfg = {"inbox": str(inbox), "export": [str(export)], "min_free": 0, **files}
     h = Harness([Ibb, Jingle, JingleIBB, Hashes, Files], ACCESS, jid=JULIET, files=cfg)
-    return h, h.feature("files")
+    return h, h.feature(Files)
 
 
 def jingle_of(iq: Element) -> Element:
@@ -308,7 +308,7 @@ async def test_cut_off_transfer_resumes_with_a_range(tmp_path: Path) -> None:
     assert visible(inbox) == []
     (part,) = (inbox / ".partial").iterdir()
     assert part.read_bytes() == CONTENT[:4096]
-    assert h.feature("jingle").sessions() == [] and h.feature("ibb").streams() == []
+    assert h.feature(Jingle).sessions() == [] and h.feature(Ibb).streams() == []
     # the same file offered again: accepted from where it stopped
     h.receive(offer(sid="again", id_="i2"))
     j = await accepted(h, "again")
@@ -501,15 +501,16 @@ async def test_the_same_file_twice_at_once_is_busy(tmp_path: Path) -> None:
 
 
 def test_config_keys_are_checked() -> None:
-    from stanzalink.config import ConfigError, parse
+    from stanzalink.agent import parse_config
+    from stanzalink.config import ConfigError
 
     base = {"account": {"jid": "d@example.net", "password": "x"}}
-    cfg = parse({**base, "files": {"role_put": "admin", "max_size": 10, "min_free": 0}})
+    cfg = parse_config({**base, "files": {"role_put": "admin", "max_size": 10, "min_free": 0}})
     assert cfg.section("files")["role_put"] == "admin"
     with pytest.raises(ConfigError, match=r"files\.role_get"):
-        parse({**base, "files": {"role_get": "root"}})
+        parse_config({**base, "files": {"role_get": "root"}})
     with pytest.raises(ConfigError, match=r"files\.max_size"):
-        parse({**base, "files": {"max_size": -1}})
+        parse_config({**base, "files": {"max_size": -1}})
 
 
 async def test_a_partial_file_is_resumed_only_by_the_account_that_sent_it(

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from stanzalink.net.socks5 import Socks5Stream, StreamHostServer
-from stanzalink.testing.harness import Harness
+from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.testing.prosody import free_port
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
@@ -48,14 +48,16 @@ BYTESTREAMS = "http://jabber.org/protocol/bytestreams"
 FEATURES = [Ibb, Jingle, JingleS5B, JingleIBB, Hashes, Files]
 
 
-async def make(tmp: Path, proxy_port: int | None, **files: Any) -> tuple[Harness, Files]:
+async def make(
+    tmp: Path, proxy_port: int | None, clock: ManualClock | None = None, **files: Any
+) -> tuple[Harness, Files]:
     """The device online, its proxy (``socks5_proxy``) answering with a
     streamhost on loopback at ``proxy_port`` (None: the proxy answers an error)."""
     for d in ("inbox", "export"):
         (tmp / d).mkdir(exist_ok=True)
     cfg = {"inbox": str(tmp / "inbox"), "export": [str(tmp / "export")], "min_free": 0,
            "socks5": True, "socks5_proxy": PROXY, **files}  # fmt: skip
-    h = Harness(FEATURES, ACCESS, jid=JULIET, files=cfg)
+    h = Harness(FEATURES, ACCESS, jid=JULIET, clock=clock, files=cfg)
     h.go_online()
     req = await h.next_sent()
     if req.tag == "{jabber:client}presence":
@@ -69,12 +71,12 @@ async def make(tmp: Path, proxy_port: int | None, **files: Any) -> tuple[Harness
         h.receive(f"<iq type='result' id='{req.get('id')}' from='{PROXY}' to='{JULIET}'>"
                   f"<query xmlns='{BYTESTREAMS}'><streamhost host='127.0.0.1' jid='{PROXY}'"
                   f" port='{proxy_port}'/></query></iq>")  # fmt: skip
-    s5b = h.feature("jingle-s5b")
+    s5b = h.feature(JingleS5B)
     for _ in range(50):
         if s5b.proxies is not None:
             break
         await asyncio.sleep(0.01)
-    return h, h.feature("files")
+    return h, h.feature(Files)
 
 
 def s5b_info(sid: str, inner: str, id_: str, name: str = "a-file-offer") -> str:
@@ -315,7 +317,7 @@ async def test_responder_waits_for_the_initiators_replace(tmp_path: Path) -> Non
 
 async def test_no_proxy_found_offers_ibb_and_disco(tmp_path: Path) -> None:
     h, files = await make(tmp_path, None)
-    assert S5B in h.feature("jingle-s5b").disco_features
+    assert S5B in h.feature(JingleS5B).disco_features
     src = tmp_path / "export" / "r.bin"
     src.write_bytes(b"x")
     sending = asyncio.ensure_future(files.offer_file(ROMEO, src))
@@ -325,8 +327,8 @@ async def test_no_proxy_found_offers_ibb_and_disco(tmp_path: Path) -> None:
     await h.close()
     # socks5 = false: neither advertised nor accepted
     h2 = Harness(FEATURES, ACCESS, jid=JULIET, files={"min_free": 0})
-    assert h2.feature("jingle-s5b").disco_features == ()
-    assert h2.feature("jingle").transport(S5B) is None
+    assert h2.feature(JingleS5B).disco_features == ()
+    assert h2.feature(Jingle).transport(S5B) is None
     await h2.close()
 
 
@@ -365,13 +367,13 @@ async def test_direct_candidate_when_configured(tmp_path: Path) -> None:
     assert await asyncio.wait_for(read_all(stream), 5) == CONTENT  # no activation for direct
     h.receive(jingle_action(sid, "session-terminate", "<reason><success/></reason>"))
     assert (await asyncio.wait_for(sending, 5)).ok
-    assert h.feature("jingle-s5b").established == 1
+    assert h.feature(JingleS5B).established == 1
     await h.close()
 
 
 async def test_proxies_found_again_after_a_new_stream_only(tmp_path: Path) -> None:
     h, _files = await make(tmp_path, 7777)
-    s5b = h.feature("jingle-s5b")
+    s5b = h.feature(JingleS5B)
     assert s5b.proxies[0].port == 7777
     h.go_online(resumed=True)  # stream management resumed: the cache stays
     await h.settle()
@@ -486,8 +488,7 @@ async def test_a_refused_initiate_leaves_no_session_behind(tmp_path: Path) -> No
     """A session-initiate whose transport is malformed is answered
     bad-request, but the Session made for it kept its pending timer (not
     counted by max_sessions) and sent a session-terminate for it later."""
-    h, _files = await make(tmp_path, free_port())
-    h.feature("jingle").pending_timeout = 0.05
+    h, _files = await make(tmp_path, free_port(), clock=ManualClock())
     transport = (f"<transport xmlns='{S5B}' mode='tcp' sid='vj3hs98y'>"
                  f"<candidate cid='c1' host='127.0.0.1' jid='{ROMEO}' port='nope'"
                  " priority='8257636' type='direct'/></transport>")  # fmt: skip
@@ -495,7 +496,6 @@ async def test_a_refused_initiate_leaves_no_session_behind(tmp_path: Path) -> No
                               transport))  # fmt: skip
     err = await h.next_sent()
     assert err.get("type") == "error" and err.find(".//{*}bad-request") is not None
-    await asyncio.sleep(0.2)
-    await h.settle()
+    await h.advance(h.feature(Jingle).pending_timeout + 1)
     assert h.unread() == []  # no session-terminate for a session that never was
     await h.close()

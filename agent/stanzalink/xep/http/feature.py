@@ -69,7 +69,8 @@ from stanzalink.xep.http.codec import (
     resp_element,
     without_hop_by_hop,
 )
-from stanzalink.xep.http.origin import Origin, OriginFactory, OriginResponse
+from stanzalink.xep.http.origin import ClosableOrigin, Origin, OriginFactory, OriginResponse
+from stanzalink.xep.http.settings import HTTP
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
 
@@ -111,21 +112,22 @@ def request_path(resource: str) -> str | None:
 class Http(Feature):
     name = "http"
     disco_features: ClassVar[tuple[str, ...]] = (NS,)
+    config_sections = (HTTP,)
 
     def __init__(self, ctx: Context, *, origins: OriginFactory | None = None) -> None:
         """``origins`` makes the origin of a URL or a WSGI application
         (agent.py passes :func:`stanzalink.net.http_origin.make_origin`);
         without it nothing is served until :meth:`set_origin`."""
         super().__init__(ctx)
-        cfg = ctx.config.section("http")
-        self.origin_url: str | None = cfg.get("origin") or ctx.config.http_origin
-        self.wsgi_app_spec: str | None = cfg.get("wsgi_app")
-        self.max_request_body: int = cfg.get("max_request_body", 1 << 20)
-        self.max_response_body: int = cfg.get("max_response_body", 4 << 20)
-        self.timeout: float = cfg.get("timeout", 30.0)
-        self.chunk_size: int = cfg.get("chunk_size", 4096)
-        self.max_concurrent: int = cfg.get("max_concurrent", 8)
-        self.paths: dict[str, Role] = {p: Role.parse(r) for p, r in cfg.get("paths", {}).items()}
+        cfg = HTTP.of(ctx.config)
+        self.origin_url: str | None = cfg["origin"]
+        self.wsgi_app_spec: str | None = cfg["wsgi_app"]
+        self.max_request_body: int = cfg["max_request_body"]
+        self.max_response_body: int = cfg["max_response_body"]
+        self.timeout: float = cfg["timeout"]
+        self.chunk_size: int = cfg["chunk_size"]
+        self.max_concurrent: int = cfg["max_concurrent"]
+        self.paths: dict[str, Role] = {p: Role.parse(r) for p, r in cfg["paths"].items()}
         self.default_role = self.paths.get("/", Role.OPERATOR)
         self.least_role = min([self.default_role, *self.paths.values()])
         self._factory: OriginFactory | None = None
@@ -276,11 +278,11 @@ class Http(Feature):
             for k, v in fwd
         ):
             raise HttpProblem(400, "invalid header field")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
+        clock = self.ctx.clock
+        deadline = clock.now() + self.timeout
         assert self._origin is not None
         try:
-            resp = await asyncio.wait_for(self._origin(method, resource, fwd, body), self.timeout)
+            resp = await clock.wait_for(self._origin(method, resource, fwd, body), self.timeout)
         except TimeoutError:
             log.warning("http %s %s: the origin did not answer in %s s", method, path, self.timeout)
             raise HttpProblem(504, f"the origin did not answer within {self.timeout:g} s") from None
@@ -305,8 +307,8 @@ class Http(Feature):
         if resp.length is None or resp.length <= max_chunk:
             # unknown length: collected (bounded) so that too much is still a 502
             try:
-                body = await asyncio.wait_for(
-                    resp.read(self.max_response_body), max(0.0, deadline - loop.time())
+                body = await clock.wait_for(
+                    resp.read(self.max_response_body), max(0.0, deadline - clock.now())
                 )
             except TimeoutError:
                 resp.close()
@@ -362,15 +364,15 @@ class Http(Feature):
     async def _send_chunk(self, sid: str, to: str, nr: int, data: bytes, last: bool) -> None:
         msg = E("{jabber:client}message", {"to": to}, chunk_element(sid, nr, data, last),
                 E("{urn:xmpp:hints}no-store"), E("{urn:xmpp:hints}no-copy"))  # fmt: skip
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        deadline = self.ctx.clock.now() + self.timeout
         while True:  # the outbound queue is bounded: wait for room, up to the timeout
             try:
                 self.ctx.send(msg)
                 return
             except LocalProtocolError:
-                if asyncio.get_running_loop().time() > deadline:
+                if self.ctx.clock.now() > deadline:
                     raise
-                await asyncio.sleep(0.05)
+                await self.ctx.clock.sleep(0.05)
 
     def _send_soon(self, msg: ET.Element) -> None:
         try:
@@ -387,7 +389,7 @@ class Http(Feature):
         for _, nr, part, last in self._early.pop(key, []):
             up.feed(nr, part, last)
         try:
-            await asyncio.wait_for(up.done.wait(), self.timeout)
+            await self.ctx.clock.wait_for(up.done.wait(), self.timeout)
         except TimeoutError:
             raise HttpProblem(408, f"the body did not arrive within {self.timeout:g} s") from None
         finally:
@@ -434,9 +436,8 @@ class Http(Feature):
     async def stop(self) -> None:
         for _, task in list(self._streams.values()):
             task.cancel()
-        close = getattr(self._origin, "close", None)
-        if close is not None:
-            close()
+        if isinstance(self._origin, ClosableOrigin):
+            self._origin.close()
 
 
 def _account(sender: str) -> str:

@@ -9,7 +9,7 @@ never imports it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class OriginResponse(Protocol):
@@ -25,6 +25,14 @@ class OriginResponse(Protocol):
 
 
 Origin = Callable[[str, str, list[tuple[str, str]], bytes], Awaitable[OriginResponse]]
+
+
+@runtime_checkable
+class ClosableOrigin(Protocol):
+    """An origin that holds something to release when the feature stops
+    (a WSGI application's worker threads)."""
+
+    def close(self) -> None: ...
 
 
 class OriginFactory(Protocol):

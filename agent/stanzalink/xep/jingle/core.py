@@ -5,10 +5,12 @@ A session is PENDING from session-initiate, ACTIVE from session-accept,
 ENDED from session-terminate (sent or received).  Applications and
 transports plug in as features:
 
-- an application feature sets ``jingle_application`` to its description
-  namespace and implements :class:`Application`'s methods;
-- a transport feature sets ``jingle_transport`` to a :class:`Transport`
-  subclass (see ``docs/jingle.md`` for the contract).
+- an application feature derives from :class:`Application` too, sets
+  ``jingle_application`` to its description namespace and implements its
+  methods;
+- a transport feature is a :class:`TransportProvider`: its
+  ``jingle_transport`` is a :class:`Transport` subclass (see
+  ``docs/jingle.md`` for the contract).
 
 The core answers ``unknown-session`` (item-not-found) for every sid it does
 not know from that peer, ``out-of-order`` for actions the state machine does
@@ -34,6 +36,7 @@ from stanzalink.access import Role
 from stanzalink.errors import StanzaError
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.xep.base import Feature, IQRoute
+from stanzalink.xep.files_config import FILES
 from stanzalink.xep.jingle.session import (
     ACTIVE,
     FALLBACK,
@@ -46,6 +49,7 @@ from stanzalink.xep.jingle.session import (
     Session,
     Transport,
     TransportFailed,
+    TransportProvider,
     norm,
     parse_reason,
     reason_element,
@@ -87,8 +91,9 @@ class Jingle(Feature):
     name = "jingle"
     disco_features = (NS,)
 
-    max_sessions = 16
-    max_per_peer = 4  # sessions with one account (all its resources)
+    config_sections = (FILES,)
+    max_sessions: int  # [files] max_transfers
+    max_per_peer: int  # sessions with one account (all its resources)
     max_contents = 4  # per session-initiate (each gets a transport)
     max_replaces = 4  # transport-replaces a peer may send per content; more are rejected
     pending_timeout = 60.0  # a session not accepted by then ends with timeout
@@ -100,34 +105,31 @@ class Jingle(Feature):
         super().__init__(ctx)
         self._sessions: dict[tuple[str, str], Session] = {}
         # the sessions are file transfers (the one Jingle application here)
-        cfg = ctx.config.section("files")
-        self.max_sessions = int(cfg.get("max_transfers", type(self).max_sessions))
-        self.max_per_peer = int(cfg.get("max_transfers_per_peer", type(self).max_per_peer))
+        cfg = FILES.of(ctx.config)
+        self.max_sessions = int(cfg["max_transfers"])
+        self.max_per_peer = int(cfg["max_transfers_per_peer"])
 
     def iq_routes(self) -> list[IQRoute]:
         return [IQRoute("set", f"{{{NS}}}jingle", self._on_jingle, Role.VIEWER)]
 
     # ------------------------------------------------------------ plug-ins
     def transport(self, namespace: str) -> type[Transport] | None:
-        for feat in self.ctx.features():
-            cls = getattr(feat, "jingle_transport", None)
-            if cls is not None and cls.namespace == namespace:
-                return cls  # type: ignore[no-any-return]
+        for cls in self.transports():
+            if cls.namespace == namespace:
+                return cls
         return None
 
     def transports(self) -> list[type[Transport]]:
         """Usable transports, best first (in feature order: put S5B before IBB)."""
         out = []
         for feat in self.ctx.features():
-            cls = getattr(feat, "jingle_transport", None)
-            if cls is not None:
-                out.append(cls)
+            if isinstance(feat, TransportProvider) and feat.jingle_transport is not None:
+                out.append(feat.jingle_transport)
         return out
 
     def application(self, namespace: str) -> Application | None:
         for feat in self.ctx.features():
-            if getattr(feat, "jingle_application", None) == namespace:
-                assert isinstance(feat, Application)
+            if isinstance(feat, Application) and feat.jingle_application == namespace:
                 return feat
         return None
 

@@ -41,7 +41,6 @@ import logging
 import os
 import shutil
 import stat
-import time
 import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Callable
@@ -51,6 +50,7 @@ from typing import Any, ClassVar
 from stanzalink.access import Role
 from stanzalink.xep import hashes
 from stanzalink.xep.base import Feature
+from stanzalink.xep.files_config import FILES
 from stanzalink.xep.jingle.core import Jingle
 from stanzalink.xep.jingle.file_description import (
     NS,
@@ -85,6 +85,8 @@ CHUNK = 65536
 
 class Files(Feature, Application):
     name = "files"
+    config_sections = (FILES,)
+    requires = (Jingle,)
     disco_features = (NS,)  # the hashes feature advertises XEP-0300
     jingle_application: ClassVar[str] = NS
 
@@ -95,15 +97,15 @@ class Files(Feature, Application):
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        cfg = ctx.config.section("files")
-        inbox = cfg.get("inbox", ctx.config.files_inbox)
+        cfg = FILES.of(ctx.config)
+        inbox = cfg["inbox"]
         self.inbox = Path(inbox) if inbox else None
-        self.exports = [Path(p) for p in cfg.get("export", ctx.config.files_export or [])]
-        self.max_size = int(cfg.get("max_size", 1 << 30))
-        self.min_free = int(cfg.get("min_free", 64 << 20))
-        self.partial_max_age = float(cfg.get("partial_max_age", 86400))
-        self.role_put = Role.parse(cfg.get("role_put", "operator"))
-        self.role_get = Role.parse(cfg.get("role_get", "viewer"))
+        self.exports = [Path(p) for p in cfg["export"]]
+        self.max_size = int(cfg["max_size"])
+        self.min_free = int(cfg["min_free"])
+        self.partial_max_age = float(cfg["partial_max_age"])
+        self.role_put = Role.parse(cfg["role_put"])
+        self.role_get = Role.parse(cfg["role_get"])
         self._received: deque[TransferResult] = deque(maxlen=self.history)
         self._waiters: dict[tuple[str, str], asyncio.Future[TransferResult]] = {}
         self._active: set[Path] = set()  # partial files being written
@@ -290,7 +292,7 @@ class Files(Feature, Application):
     async def _receive(self, s: Session, meta: FileMeta, have: int) -> None:
         tmp: Path = s.data["tmp"]
         algo: str = s.data["algo"]
-        start = time.monotonic()
+        start = self.ctx.clock.now()
         h = hashes.ALGOS[algo]()
         sha = hashlib.sha256()
         got = 0
@@ -302,7 +304,7 @@ class Files(Feature, Application):
             with open(tmp, "ab") as out:
                 while meta.size is None or have + got < meta.size:
                     try:
-                        chunk = await asyncio.wait_for(t.recv(), self.idle_timeout)
+                        chunk = await self.ctx.clock.wait_for(t.recv(), self.idle_timeout)
                     except TimeoutError:
                         raise FileTransferError("timeout", "no data") from None
                     if not chunk:
@@ -350,7 +352,7 @@ class Files(Feature, Application):
             return str(value)
         ev = s.data.setdefault("checksum_event", asyncio.Event())
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ev.wait(), self.finish_timeout)
+            await self.ctx.clock.wait_for(ev.wait(), self.finish_timeout)
         value = s.data.get("checksum", {}).get(algo)
         if not value:
             raise FileTransferError("media-error", "no checksum")
@@ -414,7 +416,7 @@ class Files(Feature, Application):
     async def _send(
         self, s: Session, path: Path, offset: int, length: int, size: int, digest: str
     ) -> None:
-        start = time.monotonic()
+        start = self.ctx.clock.now()
         sent = 0
         s.data["busy"] = True
         try:
@@ -441,7 +443,7 @@ class Files(Feature, Application):
         s.data["sent"] = sent
         # the receiver verifies and ends the session (XEP-0234 §6.3)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(s.ended.wait(), self.finish_timeout)
+            await self.ctx.clock.wait_for(s.ended.wait(), self.finish_timeout)
         if s.state != "ended":
             await s.terminate("timeout", "no verdict from the receiver")
         ok = s.reason == "success"
@@ -456,8 +458,8 @@ class Files(Feature, Application):
         await s.terminate(exc.reason, exc.text, extra)
 
     def _jingle(self) -> Jingle:
-        j = self.ctx.feature("jingle")
-        if not isinstance(j, Jingle):
+        j = self.ctx.feature(Jingle)
+        if j is None:
             raise RuntimeError("the jingle feature is not running")
         return j
 
@@ -475,7 +477,7 @@ class Files(Feature, Application):
             ok, reason, "in" if incoming else "out", s.peer, meta.name or "",
             size=kw.get("size", meta.size or 0), transferred=kw.get("got", 0),
             sha256=kw.get("sha", ""), path=kw.get("path", ""), text=text,
-            seconds=time.monotonic() - kw["start"] if "start" in kw else 0.0,
+            seconds=self.ctx.clock.now() - kw["start"] if "start" in kw else 0.0,
         )  # fmt: skip
 
     def _finish(

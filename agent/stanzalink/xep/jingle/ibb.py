@@ -38,8 +38,8 @@ class IBBTransport(Transport):
 
     def __init__(self, session: Session, content: str, offer: Element | None) -> None:
         super().__init__(session, content, offer)
-        ibb = session.jingle.ctx.feature("ibb")
-        if not isinstance(ibb, Ibb):
+        ibb = session.jingle.ctx.feature(Ibb)
+        if ibb is None:
             raise TransportFailed("the ibb feature is not running")
         self.ibb = ibb
         self.sid = os.urandom(6).hex()
@@ -84,15 +84,15 @@ class IBBTransport(Transport):
             except IBBError as exc:
                 raise TransportFailed(str(exc)) from None
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.open_timeout
+        clock = self.session.jingle.ctx.clock
+        deadline = clock.now() + self.open_timeout
         while True:
             if self._waiting is None:
                 self._waiting = self.ibb.expect(self.session.peer, self.sid, self.size)
             fut = self._waiting
             try:
-                self.stream = await asyncio.wait_for(
-                    asyncio.shield(fut), max(0.0, deadline - loop.time())
+                self.stream = await clock.wait_for(
+                    asyncio.shield(fut), max(0.0, deadline - clock.now())
                 )
                 return
             except TimeoutError:
@@ -134,6 +134,7 @@ class IBBTransport(Transport):
 
 class JingleIBB(Feature):
     name = "jingle-ibb"
+    requires = (Ibb,)
     disco_features = (NS,)
     jingle_transport: ClassVar[type[Transport]] = IBBTransport
 

@@ -25,6 +25,7 @@ import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterable
 
+from stanzalink.clock import Clock, LoopClock
 from stanzalink.errors import StanzaError, StanzalinkError
 from stanzalink.net.s5b import Socks5IO, Socks5Listener
 from stanzalink.net.socks5 import AllCandidatesFailed, Socks5Error, Socks5Stream, describe
@@ -58,13 +59,14 @@ class S5BNegotiation:
     def __init__(self, *, sid: str, me: str, peer: str, initiator: bool, send_info: SendInfo,
                  iq: IQFn, io: Socks5IO, policy: S5BPolicy,
                  listener: Socks5Listener | None = None,
-                 connect_timeout: float = 5.0) -> None:  # fmt: skip
+                 connect_timeout: float = 5.0, clock: Clock | None = None) -> None:  # fmt: skip
         self.sid = check_sid(sid)
         self.me, self.peer = normalize_jid(me), normalize_jid(peer)
         self.initiator = initiator
         self._send_info, self._iq = send_info, iq
         self._io, self._listener = io, listener
         self._timeout = connect_timeout
+        self._clock: Clock = clock or LoopClock()
         # what we dial of the peer's candidates: a proxy only when its JID is
         # one we learned ourselves, at the address its own streamhost answer
         # gave; direct/assisted/tunnel candidates only with ``dial_direct``
@@ -190,8 +192,7 @@ class S5BNegotiation:
         """The bytestream once both sides reported and the nominated
         candidate is ready (activated, for a proxy)."""
         try:
-            async with asyncio.timeout(timeout):
-                return await self._establish()
+            return await self._clock.wait_for(self._establish(), timeout)
         except TimeoutError:
             await self.close()
             raise S5BFailed("timeout", f"no bytestream within {timeout} s") from None

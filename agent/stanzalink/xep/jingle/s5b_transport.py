@@ -34,6 +34,7 @@ from stanzalink.net.s5b import Socks5IO, Socks5Listener
 from stanzalink.net.socks5 import Socks5Stream
 from stanzalink.xep import bytestreams as bs
 from stanzalink.xep.base import Feature
+from stanzalink.xep.files_config import FILES
 from stanzalink.xep.jingle import s5b as j
 from stanzalink.xep.jingle.core import Jingle
 from stanzalink.xep.jingle.s5b_negotiation import S5BNegotiation
@@ -50,8 +51,8 @@ class S5BTransport(Transport):
 
     def __init__(self, session: Session, content: str, offer: Element | None) -> None:
         super().__init__(session, content, offer)
-        feat = session.jingle.ctx.feature(JingleS5B.name)
-        if not isinstance(feat, JingleS5B) or feat.io is None:
+        feat = session.jingle.ctx.feature(JingleS5B)
+        if feat is None or feat.io is None:
             raise TransportFailed("the jingle-s5b feature is not running")
         self.feature = feat
         self._offer = offer
@@ -72,12 +73,13 @@ class S5BTransport(Transport):
             initiator=session.we_initiated, send_info=self._send_info,
             iq=session.jingle.ctx.iq, io=feat.io, policy=feat.policy,
             listener=feat.listener, connect_timeout=feat.connect_timeout,
+            clock=session.jingle.ctx.clock,
         )  # fmt: skip
 
     @classmethod
     def usable(cls, jingle: Jingle) -> bool:
-        feat = jingle.ctx.feature(JingleS5B.name)
-        return isinstance(feat, JingleS5B) and feat.can_offer()
+        feat = jingle.ctx.feature(JingleS5B)
+        return feat is not None and feat.can_offer()
 
     async def _send_info(self, el: ET.Element) -> None:
         await self.session.transport_info(self.content, el)
@@ -113,7 +115,11 @@ class S5BTransport(Transport):
         try:
             self.stream = await fut
         except asyncio.CancelledError:
-            if self._aborted:
+            task = asyncio.current_task()
+            if self._aborted and not (task is not None and task.cancelling()):
+                # released (abort() cancelled the negotiation), not cancelled
+                # ourselves: a cancel of our task must never turn into a
+                # fallback
                 raise TransportFailed("released") from None
             raise
         except (StanzalinkError, OSError, TimeoutError) as exc:
@@ -166,6 +172,7 @@ class JingleS5B(Feature):
     """The XEP-0260 transport feature: proxy discovery and the candidates."""
 
     name = "jingle-s5b"
+    config_sections = (FILES,)
     connect_timeout = 5.0  # per candidate
     establish_timeout = 30.0  # the whole negotiation
     discover_timeout = 10.0
@@ -174,16 +181,16 @@ class JingleS5B(Feature):
         self, ctx: Any, *, socks5: Socks5IO | None = None, policy: bs.S5BPolicy | None = None
     ) -> None:
         super().__init__(ctx)
-        cfg = ctx.config.section("files")
-        self.enabled = bool(cfg.get("socks5", False))
-        self.direct_enabled = bool(cfg.get("direct_candidates", False))
-        self.direct_host = str(cfg.get("direct_host", "127.0.0.1"))
+        cfg = FILES.of(ctx.config)
+        self.enabled = bool(cfg["socks5"])
+        self.direct_enabled = bool(cfg["direct_candidates"])
+        self.direct_host = str(cfg["direct_host"])
         # the sockets (agent.py passes a net.s5b.Socks5Dialer); None: not offered
         self.io = socks5
         # which of the peer's candidates are dialled (proxies the device found
         # itself; direct/assisted ones only with dial_direct), and the proxies:
         # shared with XEP-0065 (agent.py passes the Bytestreams feature's)
-        self.policy = policy or bs.S5BPolicy.from_config(cfg)
+        self.policy = policy or bs.S5BPolicy.from_config(ctx.config)
         self.listener: Socks5Listener | None = None
         self._direct: tuple[str, int] | None = None
         self._discovery: asyncio.Task[Any] | None = None

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import os
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from stanzalink.access import Role
 from stanzalink.errors import StanzaError
@@ -123,8 +123,20 @@ class Transport:
         """Release everything now, without waiting for the peer."""
 
 
+@runtime_checkable
+class TransportProvider(Protocol):
+    """A feature that offers a Jingle transport: the Jingle feature finds
+    the transports among the running features by this type."""
+
+    @property
+    def jingle_transport(self) -> type[Transport] | None:
+        """The :class:`Transport` class (None while it cannot be used)."""
+
+
 class Application:
-    """What an application feature implements (mixed into its Feature)."""
+    """What an application feature implements (mixed into its Feature: the
+    Jingle feature finds the applications among the running features by
+    this type and their ``jingle_application`` namespace)."""
 
     jingle_application: ClassVar[str] = ""
 
@@ -178,9 +190,7 @@ class Session:
         self.accepted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.ended = asyncio.Event()
         self.data: dict[str, Any] = {}  # for the application
-        self._timer = asyncio.get_running_loop().call_later(
-            jingle.pending_timeout, self._pending_expired
-        )
+        self._timer = jingle.ctx.clock.call_later(jingle.pending_timeout, self._pending_expired)
 
     def __repr__(self) -> str:
         return f"<Session {self.sid} with {self.peer} {self.state}>"
@@ -289,7 +299,9 @@ class Session:
                         pass
                 elif not self.we_initiated and t.namespace != FALLBACK:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(c.changed.wait(), self.jingle.replace_timeout)
+                        await self.jingle.ctx.clock.wait_for(
+                            c.changed.wait(), self.jingle.replace_timeout
+                        )
                     if c.transport is not t:
                         continue
                 await self.terminate("failed-transport", str(exc))
@@ -309,7 +321,7 @@ class Session:
         c.replacing = loop.create_future()
         try:
             await self.send(j)
-            answer = await asyncio.wait_for(c.replacing, self.jingle.replace_timeout)
+            answer = await self.jingle.ctx.clock.wait_for(c.replacing, self.jingle.replace_timeout)
         except Exception as exc:
             new.abort()
             raise TransportFailed(f"transport-replace failed: {exc!r}") from None

@@ -1,0 +1,239 @@
+"""The sections of the connection, declared by the layer that uses them:
+``[account]``, ``[server]``, ``[connection]`` and ``[parser]``.  Their
+defaults are the client's own (:class:`~stanzalink.aio.client.ClientConfig`),
+read by name, so a default is written once.  The ``[account]`` check also
+derives the device's JID and password (:func:`account`), the ``[server]``
+check loads the TLS files the way the client will.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from stanzalink.aio.client import ClientConfig
+from stanzalink.config import (
+    Checking,
+    ConfigError,
+    Key,
+    Section,
+    boolean,
+    choice,
+    file,
+    port,
+    positive,
+    state_file,
+    string,
+    text,
+)
+from stanzalink.jid import JID, InvalidJID
+from stanzalink.session import keystore
+
+# the client's defaults, for the keys that leave them out
+_CLIENT = ClientConfig(JID.parse("device@example.net"))
+
+
+def account(values: dict[str, Any]) -> tuple[JID, str | None]:
+    """The device's bare JID and its password (None: the SCRAM keys of
+    ``scram_keys_file`` log in) from checked ``[account]`` values."""
+    if values.get("jid") is None:
+        raise ConfigError("account.jid: required (the device's bare JID, e.g. device1@example.net)")
+    try:
+        jid = JID.parse(values["jid"])
+    except InvalidJID as exc:
+        raise ConfigError(f"account.jid: {exc}") from None
+    if jid.local is None or jid.resource is not None:
+        raise ConfigError(
+            f"account.jid: {values['jid']!r} must be a bare JID like device1@example.net"
+        )
+    keys_file = values.get("scram_keys_file")
+    if keys_file is not None and not Path(keys_file).parent.is_dir():
+        raise ConfigError(f"account.scram_keys_file: the folder of {keys_file} does not exist")
+    password, password_file = values.get("password"), values.get("password_file")
+    if password is not None and password_file is not None:
+        raise ConfigError("account.password / account.password_file: give only one of them")
+    if password is None and password_file is None:
+        if keys_file is None:
+            raise ConfigError("account.password / account.password_file: give one of them")
+        try:
+            stored = keystore.load(keys_file, str(jid))
+        except (keystore.KeyStoreError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"account.scram_keys_file: {keys_file}: {exc}") from None
+        if not stored:
+            raise ConfigError(
+                f"account.scram_keys_file: {keys_file} holds no SCRAM keys for {jid} "
+                "and there is no password (give account.password for the first login)"
+            )
+        return jid, None
+    if password_file is not None:
+        return jid, read_password_file(password_file)
+    return jid, password
+
+
+def _check_account(values: dict[str, Any], checking: Checking) -> None:
+    account(values)
+
+
+ACCOUNT = Section(
+    "account",
+    {
+        "jid": Key(string, doc="the device's bare JID (required)"),
+        "password": Key(string, doc="or password_file (one of the two)"),
+        "password_file": Key(file, file=True, doc="a file holding the password on one line"),
+        "resource": Key(text, _CLIENT.resource, "the server assigns one when absent"),
+        "register": Key(boolean, _CLIENT.register, "XEP-0077 in-band registration"),
+        "scram_keys_file": Key(state_file, _CLIENT.scram_keys_file, "keep SCRAM keys", file=True),
+    },
+    _check_account,
+)
+
+
+def _check_server(values: dict[str, Any], checking: Checking) -> None:
+    if values["client_key"] is not None and values["client_cert"] is None:
+        raise ConfigError("server.client_key: needs server.client_cert")
+    check_tls_files(values["ca_file"], values["client_cert"], values["client_key"])
+
+
+SERVER = Section(
+    "server",
+    {
+        "host": Key(text, _CLIENT.host, "SRV lookup on the JID's domain when absent"),
+        "port": Key(port, _CLIENT.port, "used with host"),
+        "direct_tls": Key(boolean, _CLIENT.direct_tls, "XEP-0368"),
+        "ca_file": Key(file, _CLIENT.ca_file, "CA bundle (PEM); system store when absent", True),
+        "require_tls": Key(boolean, _CLIENT.require_tls, "refuse a server without STARTTLS"),
+        "verify_tls": Key(boolean, _CLIENT.verify_tls, "false: no certificate checks"),
+        "client_cert": Key(file, _CLIENT.client_cert, "client certificate (PEM)", True),
+        "client_key": Key(file, _CLIENT.client_key, "its private key", True),
+    },
+    _check_server,
+)
+
+CONNECTION = Section(
+    "connection",
+    {
+        "keepalive": Key(positive, _CLIENT.keepalive, "seconds before a sign of life is asked"),
+        "keepalive_timeout": Key(positive, _CLIENT.keepalive_timeout, "default: keepalive"),
+        "whitespace_keepalive": Key(positive, _CLIENT.whitespace_keepalive, "off when absent"),
+        "stream_management": Key(boolean, _CLIENT.stream_management, "XEP-0198"),
+        "csi_inactive": Key(boolean, _CLIENT.csi_inactive, "XEP-0352"),
+        "reconnect_max": Key(positive, _CLIENT.backoff_cap, "longest wait between attempts"),
+    },
+)
+
+PARSER = Section(
+    "parser",
+    {
+        "backend": Key(
+            choice("native", "expat"), _CLIENT.parser_backend, "default native when built"
+        )
+    },
+)
+
+SECTIONS = (ACCOUNT, SERVER, CONNECTION, PARSER)
+
+
+MAX_PASSWORD_FILE = 4096  # bytes: a password file is one line
+
+
+def read_password_file(path: str) -> str:
+    """The password in ``path``: one line, at most MAX_PASSWORD_FILE bytes,
+    UTF-8, no control characters (a file of zeros, as a power cut can
+    leave, is refused here rather than sent to the server as a password)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_PASSWORD_FILE + 1)
+        text = raw.decode()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigError(f"account.password_file: cannot read {path}: {why}") from None
+    if len(raw) > MAX_PASSWORD_FILE:
+        raise ConfigError(
+            f"account.password_file: {path} is larger than {MAX_PASSWORD_FILE} bytes: "
+            "it should hold the password on one line"
+        )
+    password = text.strip()
+    if not password:
+        raise ConfigError(f"account.password_file: {path} is empty")
+    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in password):
+        raise ConfigError(
+            f"account.password_file: {path} holds control characters (NUL bytes, or more "
+            "than one line): it should hold the password on one line"
+        )
+    return password
+
+
+def _ssl_reason(exc: Exception) -> str:
+    """OpenSSL's words for a failure, without CPython's source position."""
+    text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    return re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text)
+
+
+class _Encrypted(Exception):
+    """The private key asks for a passphrase."""
+
+
+def _no_passphrase() -> bytes:
+    # OpenSSL would otherwise ask on the terminal: a service has none
+    raise _Encrypted
+
+
+def check_tls_files(ca_file: str | None, client_cert: str | None, client_key: str | None) -> None:
+    """Load ``[server] ca_file`` and ``client_cert`` / ``client_key`` the way
+    the client does before each connection attempt (``ssl``'s default
+    context, ``load_cert_chain``), so that a file the running agent could
+    not use fails at start and in ``check-config``, naming the key."""
+    if ca_file is None and client_cert is None:
+        return
+    import ssl
+
+    for key, path in (
+        ("server.ca_file", ca_file),
+        ("server.client_cert", client_cert),
+        ("server.client_key", client_key),
+    ):
+        if path is not None:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                raise ConfigError(f"{key}: cannot read {path}: {exc.strerror or exc}") from None
+    if ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ConfigError(
+                f"server.ca_file: {ca_file} is not a PEM certificate file: {_ssl_reason(exc)}"
+            ) from None
+    if client_cert is None:
+        return
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        ctx.load_verify_locations(cafile=client_cert)  # only its certificates
+    except (ssl.SSLError, ValueError) as exc:
+        raise ConfigError(
+            f"server.client_cert: {client_cert} holds no PEM certificate: {_ssl_reason(exc)}"
+        ) from None
+    key_name, key_path = (
+        ("server.client_key", client_key)
+        if client_key is not None
+        else ("server.client_cert", client_cert)
+    )
+    try:
+        ctx.load_cert_chain(client_cert, client_key, password=_no_passphrase)
+    except _Encrypted:
+        raise ConfigError(
+            f"{key_name}: the private key in {key_path} is encrypted; the agent cannot ask for "
+            "its passphrase (store it unencrypted, readable by the agent only)"
+        ) from None
+    except (ssl.SSLError, ValueError) as exc:
+        reason = _ssl_reason(exc)
+        if "KEY_VALUES_MISMATCH" in reason:
+            raise ConfigError(
+                f"{key_name}: the private key in {key_path} does not match the certificate "
+                f"in {client_cert}"
+            ) from None
+        what = "holds no private key" if client_key is None else "is not a PEM private key"
+        hint = " (name the key file in server.client_key)" if client_key is None else ""
+        raise ConfigError(f"{key_name}: {key_path} {what}{hint}: {reason}") from None
