@@ -93,6 +93,7 @@ def test_matrix_over_prosody(prosody: Prosody, tmp_path: Path) -> None:
     admin = f"{accounts['admin'][0]}/ctl role=admin"
     for name in ("status", "log", "ping", "version"):
         assert any(f"{admin} result=" in ln and f"command='{name}' (ad-hoc" in ln for ln in lines)
+    assert any(f"{admin} result=asked command='reboot' (ad-hoc)" in ln for ln in lines)
     assert any(f"{admin} result=ok command='reboot' (ad-hoc)" in ln for ln in lines)
     viewer = f"{accounts['viewer'][0]}/ctl role=viewer"
     assert any(

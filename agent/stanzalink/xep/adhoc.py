@@ -335,6 +335,7 @@ class AdHoc(Feature):
                     raise
             return self._stage(cmd, session)
         if cmd.confirm:
+            self._audit(sender, role, cmd.name, "asked")
             return self._stage(cmd, self._new_session(cmd, sender, "confirm"))
         sid = secrets.token_urlsafe(12)
         self._remember(sid, sender, cmd.name)
@@ -365,6 +366,7 @@ class AdHoc(Feature):
             s.args = self._read_form(cmd, el)
             if action == "next":
                 s.stage = "confirm"
+                self._audit(s.owner, role, cf.command_line(cmd, s.args), "asked")
                 return self._stage(cmd, s)
         self._end(s.id)
         return await self._run(cmd, s.id, s.owner, role, s.args, late)
