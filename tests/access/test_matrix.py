@@ -7,7 +7,9 @@ fails; docs/access.md must hold the table the data writes."""
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +258,17 @@ VALUES = {
 }
 
 
+@pytest.fixture
+def keep_log_level() -> Iterator[None]:
+    """``config set log.level`` sets the level of the ``stanzalink`` logger,
+    which outlives the agent: put it back for the tests that follow."""
+    logger = logging.getLogger("stanzalink")
+    level = logger.level
+    yield
+    logger.setLevel(level)
+
+
+@pytest.mark.usefixtures("keep_log_level")
 async def test_config_keys_for_every_sender() -> None:
     assert set(VALUES) == set(SETTABLE)
     keys = config_keys()
