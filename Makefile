@@ -8,11 +8,13 @@
 #   make deb     the Debian package (debian/), into dist/
 #   make chaos   the device's link cut 8 times while 120 console commands flow, 20 runs
 #                on Prosody and 20 on ejabberd: none lost or duplicated (bench/chaos.py)
+#   make screenshots  the console in Pidgin (under Xvfb) and profanity (in tmux), as
+#                PNGs in docs/img (scripts/screenshots.py)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYSRC := $(wildcard agent tests bench examples native/tools native/build_ffi.py)
 
-.PHONY: setup demo try test test-native test-python test-cross lint format bench chaos fuzz fuzz-smoke clean deb
+.PHONY: setup demo try test test-native test-python test-cross lint format bench chaos fuzz fuzz-smoke screenshots clean deb
 
 setup:
 	./scripts/bootstrap.sh
@@ -57,6 +59,10 @@ bench:
 
 chaos: setup
 	$(PY) bench/chaos.py --server both --runs $${CHAOS_RUNS:-20} --cuts 8 --commands 120
+
+screenshots: setup
+	./scripts/bootstrap.sh --screenshots
+	PYTHONPATH=agent $(PY) scripts/screenshots.py --out docs/img
 
 fuzz: setup
 	$(MAKE) -C native fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-300}

@@ -31,9 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
-from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 from stanzalink.xep.ibb import Ibb  # noqa: E402
 from stanzalink.xep.jingle.s5b_transport import JingleS5B  # noqa: E402
+from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 FEATURES = [
     "stanzalink.xep.ibb:Ibb",

@@ -43,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
-from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E402
+from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 SMALL = json.dumps({"status": "ok", "uptime": 123456, "load": [0.1, 0.2, 0.3],
                     "name": "device1", "pad": "x" * 100}).encode()  # fmt: skip

@@ -178,7 +178,7 @@ async def _one(
 
 
 def _tls_contexts(d: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    from stanzalink.testing.prosody import make_certs
+    from stanzalink_testing.prosody import make_certs
 
     ca, cert, key = make_certs(d, corpus.DOMAIN)
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

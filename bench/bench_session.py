@@ -5,9 +5,11 @@ through the same Prosody on loopback, side by side in one run.
 - round-trip latency (a message and its echo), median and 99th percentile;
 - time from process start to a bound session (a fresh Python process each);
 - resident memory of a connected idle client (VmRSS of that process);
-- bytes of idle traffic an hour with each library's defaults, measured
-  through a counting proxy with every timer of both libraries scaled down
-  by the same factor (an hour in --idle-seconds), then scaled back.
+- idle traffic on the wire (IP and TCP headers, both directions) and
+  wake-ups an hour with each library's defaults, measured by
+  bench/bench_idle.py (nftables counters in a network namespace; needs
+  root and nft) with every timer of both libraries scaled down by the same
+  factor (an hour in --idle-seconds), then scaled back.
 
 Usage: python bench/bench_session.py [--messages N] [--json FILE]
 """
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import statistics
@@ -30,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
-from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E402
+from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 SM = True  # both libraries with stream management for rate and latency (the device's setup)
 DEFAULT_KEEPALIVE = 300.0  # stanzalink's default probe interval
@@ -290,43 +291,26 @@ def startup_instructions(lib: str, server: dict[str, Any]) -> float:
     raise RuntimeError("callgrind printed no instruction count")
 
 
-# ------------------------------------------------------------------ idle traffic (scaled)
-async def idle_traffic(lib: str, server: dict[str, Any], seconds: float) -> dict[str, float]:
-    counted = {"up": 0, "down": 0}
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        ur, uw = await asyncio.open_connection("127.0.0.1", server["port"])
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, key: str) -> None:
-            with contextlib.suppress(OSError):
-                while data := await src.read(65536):
-                    if measuring:
-                        counted[key] += len(data)
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
-
-        await asyncio.gather(pipe(reader, uw, "up"), pipe(ur, writer, "down"))
-
-    measuring = False
-    proxy = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = proxy.sockets[0].getsockname()[1]
-    scale = seconds / 3600.0
-    if lib == "stanzalink":
-        c = await sl_client(server, "dave", "idle", port=port, keepalive=DEFAULT_KEEPALIVE * scale)
-    else:
-        c = await slix_client(server, "dave", "idle", port=port, scale=scale)
-    await asyncio.sleep(1.0)  # login traffic settles
-    measuring = True
-    await asyncio.sleep(seconds)
-    measuring = False
-    if lib == "stanzalink":
-        await c.close()
-    else:
-        c.disconnect()
-        await asyncio.sleep(0.2)
-    proxy.close()
-    return {"idle_bytes_per_hour": float(counted["up"] + counted["down"])}
+# ------------------------------------------------------------------ idle (scaled)
+def idle_wire(hour_seconds: float, hours: float) -> dict[str, dict[str, float]]:
+    """Idle traffic on the wire and wake-ups per hour, each library with its
+    defaults (bench/bench_idle.py: a network namespace of its own, nftables
+    counting IP and TCP headers both ways, every timer scaled)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "bench_idle.py"),
+             "--hour-seconds", str(hour_seconds), "--hours", str(hours), "--json", out.name],
+            check=True, capture_output=True, timeout=60 + 3 * hour_seconds * hours,
+        )  # fmt: skip
+        got = json.loads(Path(out.name).read_text())["results"]
+    return {
+        lib: {
+            "idle_bytes_per_hour": got[lib]["wire_bytes_per_hour"],
+            "idle_packets_per_hour": got[lib]["packets_per_hour"],
+            "idle_wakeups_per_hour": got[lib]["wakeups_per_hour"],
+        }
+        for lib in ("stanzalink", "slixmpp", "agent")
+    }
 
 
 # ------------------------------------------------------------------ main
@@ -339,7 +323,8 @@ def main() -> int:
     ap.add_argument(
         "--callgrind", action="store_true", help="also count start-up instructions (valgrind)"
     )
-    ap.add_argument("--idle-seconds", type=float, default=36.0, help="one scaled hour")
+    ap.add_argument("--idle-seconds", type=float, default=60.0, help="one scaled hour")
+    ap.add_argument("--idle-hours", type=float, default=2.0, help="scaled hours measured")
     ap.add_argument("--readme", action="store_true", help="rewrite the README's session table")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "session.json"))
     args = ap.parse_args()
@@ -380,10 +365,11 @@ def main() -> int:
                 results[lib].update({k: statistics.median(v) for k, v in rounds[lib].items()})
                 if args.callgrind:
                     results[lib]["startup_instructions_m"] = startup_instructions(lib, server) / 1e6
-            for lib in ("stanzalink", "slixmpp"):
-                results[lib].update(asyncio.run(idle_traffic(lib, server, args.idle_seconds)))
         finally:
             prosody.stop()
+    idle = idle_wire(args.idle_seconds, args.idle_hours)
+    for lib in ("stanzalink", "slixmpp"):
+        results[lib].update(idle[lib])
     load_after = load_average()
     sl, sx = results["stanzalink"], results["slixmpp"]
     extra: dict[str, float] = {}
@@ -399,6 +385,7 @@ def main() -> int:
         "startup_fraction": sl["startup_ms"] / sx["startup_ms"],
         "startup_cpu_fraction": sl["startup_cpu_ms"] / sx["startup_cpu_ms"],
         "idle_memory_fraction": sl["idle_rss_mib"] / sx["idle_rss_mib"],
+        "idle_traffic_fraction": sl["idle_bytes_per_hour"] / sx["idle_bytes_per_hour"],
         **extra,
     }
     out = {
@@ -406,6 +393,8 @@ def main() -> int:
         "python": sys.version.split()[0],
         "messages": args.messages,
         "idle_scaled_hour_s": args.idle_seconds,
+        "idle_scaled_hours": args.idle_hours,
+        "agent_idle": idle["agent"],
         "rounds": args.rounds,
         "startups_per_round": args.reps,
         "cpus": os.cpu_count(),
@@ -433,7 +422,8 @@ ROWS = [
     ("CPU time of that process until bound (ms)", "startup_cpu_ms", "{:.0f}"),
     ("instructions, start-up child start to close (M)", "startup_instructions_m", "{:,.0f}"),
     ("connected idle client, RSS (MiB)", "idle_rss_mib", "{:.1f}"),
-    ("idle traffic with defaults (bytes/hour)", "idle_bytes_per_hour", "{:,.0f}"),
+    ("idle traffic on the wire with defaults (bytes/hour)", "idle_bytes_per_hour", "{:,.0f}"),
+    ("idle wake-ups with defaults (per hour)", "idle_wakeups_per_hour", "{:.1f}"),
 ]
 
 
@@ -444,8 +434,11 @@ def write_readme(out: dict[str, Any], png: Path) -> None:
         f"Measured with `python bench/bench_session.py` on {out['date']} (Python {out['python']}), "
         f"Prosody 0.12 on loopback, {out['messages']:,} messages, bytecode compiled for both "
         "libraries as installed packages have it, both with stream "
-        "management for rate and latency; idle traffic with each library's defaults, every "
-        f"timer scaled so that an hour took {out['idle_scaled_hour_s']:.0f} s; medians of "
+        "management for rate and latency; idle traffic with each library's defaults, counted "
+        "on the wire (IP and TCP headers, both directions, by nftables in a network namespace "
+        "of bench/bench_idle.py), every timer scaled so that an hour took "
+        f"{out['idle_scaled_hour_s']:.0f} s (the kernel's keepalive in whole seconds), over "
+        f"{out['idle_scaled_hours']:g} such hours; medians of "
         f"{out['rounds']} interleaved rounds ({out['startups_per_round']} start-ups each). "
         "Numbers: [bench/results/session.json](bench/results/session.json).",
         "",
@@ -473,6 +466,8 @@ def write_readme(out: dict[str, Any], png: Path) -> None:
         f"{'yes' if r['startup_fraction'] <= 0.5 else '**no**'} |",
         f"| idle memory vs slixmpp | ≤ 0.7 | {r['idle_memory_fraction']:.2f} | "
         f"{'yes' if r['idle_memory_fraction'] <= 0.7 else '**no**'} |",
+        f"| idle traffic on the wire vs slixmpp | ≤ 1 | {r['idle_traffic_fraction']:.2f} | "
+        f"{'yes' if r['idle_traffic_fraction'] <= 1 else '**no**'} |",
         "",
         f"{'Prosody' if server_limit else 'The client'} is the limit of stanzalink's rate: while "
         f"the {out['messages']:,} messages went through, the Prosody process was on a CPU "

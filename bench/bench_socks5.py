@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT / "agent"))
 from stanzalink.aio.client import Client, ClientConfig  # noqa: E402
 from stanzalink.jid import JID  # noqa: E402
 from stanzalink.net.socks5 import Socks5Stream, StreamHostServer, connect  # noqa: E402
-from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 from stanzalink.xep import bytestreams as s5b  # noqa: E402
 from stanzalink.xml import Element  # noqa: E402
+from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 PROXY = "proxy.stanzalink.test"
 CHUNK = 64 * 1024

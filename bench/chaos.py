@@ -7,7 +7,7 @@ Per run, on a real Prosody or ejabberd on loopback:
 - a fresh device account and a fresh controller account;
 - the device agent (the real :class:`stanzalink.agent.Agent`, every feature,
   its config read from a TOML file as ``stanzalink run`` reads it) connects
-  through :class:`stanzalink.testing.chaosproxy.ChaosProxy`; keepalive and
+  through :class:`stanzalink_testing.chaosproxy.ChaosProxy`; keepalive and
   its timeout are scaled down (``[connection] keepalive``) so a dead link is
   noticed in seconds;
 - a slixmpp controller, connected straight to the server, sends ``--commands``
@@ -61,11 +61,11 @@ sys.path.insert(0, str(ROOT / "agent"))
 
 from stanzalink.agent import Agent, load_config  # noqa: E402
 from stanzalink.session.events import Closed, Online  # noqa: E402
-from stanzalink.testing.chaosproxy import ChaosProxy  # noqa: E402
-from stanzalink.testing.ejabberd import Ejabberd  # noqa: E402
-from stanzalink.testing.ejabberd import available as ejabberd_available  # noqa: E402
-from stanzalink.testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 from stanzalink.xml import Element  # noqa: E402
+from stanzalink_testing.chaosproxy import ChaosProxy  # noqa: E402
+from stanzalink_testing.ejabberd import Ejabberd  # noqa: E402
+from stanzalink_testing.ejabberd import available as ejabberd_available  # noqa: E402
+from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 SERVERS = ("prosody", "ejabberd")
 COMMAND = "version"

@@ -49,7 +49,7 @@ from typing import Any, TypeVar
 import slixmpp
 from slixmpp.plugins.xep_0332 import stanza as slix_http
 
-from stanzalink.testing.prosody import Prosody, free_port, make_certs
+from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
 T = TypeVar("T")
 STARTED = time.monotonic()
@@ -421,9 +421,13 @@ async def demo(
         check(done["command"]["status"] == "completed", "the command did not complete")
         for f in done["command"]["form"].get_fields().values():
             value = f["value"]
-            label = f"{f['label']}: " if f["label"] else ""
-            for ln in value if isinstance(value, list) else str(value).splitlines():
-                say("controller", f"    {label}{ln}")
+            lines = value if isinstance(value, list) else str(value).splitlines()
+            if f["type"] == "text-multi":  # the label, then the lines
+                lines = [f"{f['label']}:", *lines] if f["label"] else lines
+            elif f["label"]:
+                lines = [f"{f['label']}: {ln}" for ln in lines]
+            for ln in lines:
+                say("controller", f"    {ln}")
         for _, note in done["command"]["notes"]:
             say("controller", f"    note: {note}")
 

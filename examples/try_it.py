@@ -49,7 +49,7 @@ from typing import Any, TextIO
 
 # The one place this script imports the test servers' helpers (a throwaway
 # Prosody with its own CA): they are not part of the device's install.
-from stanzalink.testing.prosody import Prosody, free_port, make_certs
+from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
 DOMAIN = "localhost"  # every client resolves it, and the certificate names it
 DEVICE = "device1"

@@ -11,14 +11,21 @@ cd "$(dirname "$0")/.."
 # real systemd in a namespace and the SysV script under BusyBox's ash;
 # nodejs, polkitd, dbus: the polkit rule's test runs it the way
 # polkitd's JavaScript does, then under the real polkitd on a bus of its own,
-# and systemctl reboot goes through dbus, logind and polkitd in a nested systemd
-DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl iputils-ping systemd util-linux busybox nodejs polkitd dbus)
+# and systemctl reboot goes through dbus, logind and polkitd in a nested systemd;
+# profanity, finch, tmux and dbus-x11: tests read what profanity and finch (libpurple,
+# as Pidgin) show of the console's answers; nftables: the keepalive tests drop a
+# path on a namespace's loopback
+DEB_PACKAGES=(gcc make python3-venv python3-dev libexpat1-dev clang llvm libclang-rt-14-dev prosody ejabberd openssl iputils-ping systemd util-linux busybox nodejs polkitd dbus profanity finch tmux dbus-x11 nftables)
 # the Debian package (make deb; tests/packaging/test_deb.py): debian/control's
 # Build-Depends, the standard tools, and lintian
 DEB_PACKAGES+=(build-essential fakeroot dpkg-dev debhelper dh-python python3-all-dev python3-setuptools python3-cffi pybuild-plugin-pyproject lintian git)
 # --bench: also the C peers that bench/c measures the tokenizer against
 if [ "${1:-}" = "--bench" ]; then
     DEB_PACKAGES+=(g++ pkg-config libxml2-dev libpugixml-dev librapidxml-dev)
+fi
+# --screenshots: Pidgin under Xvfb and ImageMagick (scripts/screenshots.py)
+if [ "${1:-}" = "--screenshots" ]; then
+    DEB_PACKAGES+=(pidgin xvfb xdotool imagemagick fonts-dejavu-core)
 fi
 
 missing=()

@@ -16,6 +16,13 @@ from hypothesis import HealthCheck, settings
 ROOT = Path(__file__).resolve().parent.parent
 # bench/ holds the deterministic corpus generator the differential tests share
 sys.path.insert(0, str(ROOT / "bench"))
+# the test kit is not installed with the package: where the tests run against an
+# installed stanzalink (the cross-compiled wheel, the ptest package), it comes
+# from agent/ beside them, after the installed package on the path
+try:
+    import stanzalink_testing  # noqa: F401
+except ImportError:
+    sys.path.append(str(ROOT / "agent"))
 
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=150

@@ -11,7 +11,6 @@ from stanzalink.access import Role
 from stanzalink.agent import FEATURES, load_feature, start_order
 from stanzalink.console.feature import Console
 from stanzalink.jid import JID
-from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.base import Feature, IQRoute, MissingFeature
 from stanzalink.xep.caps import Caps
@@ -19,6 +18,7 @@ from stanzalink.xep.disco import Disco
 from stanzalink.xep.roster import Roster
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
+from stanzalink_testing.harness import Harness, ManualClock
 
 ACCESS = {"viewer": ["alice@example.net"]}
 

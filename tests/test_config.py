@@ -35,7 +35,7 @@ def test_example_config_is_valid() -> None:
     cfg = load_config(EXAMPLE)
     assert str(cfg.jid) == "device1@example.net"
     server = cfg.section("server")
-    assert cfg.section("connection")["keepalive"] == 300
+    assert cfg.section("connection")["keepalive"] == 3600
     assert server["require_tls"] and server["verify_tls"]
     assert cfg.access["operator"] == ["ops.example.net"]
 

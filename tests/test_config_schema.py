@@ -16,11 +16,11 @@ from stanzalink import config
 from stanzalink.agent import FEATURES, load_feature, parse_config, schema
 from stanzalink.config import ConfigError, DeviceConfig, Key, Section, integer, schema_of
 from stanzalink.jid import JID
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.base import Feature
 from stanzalink.xep.files_config import FILES
 from stanzalink.xep.jingle import Jingle
 from stanzalink.xep.jingle.file_transfer import Files
+from stanzalink_testing.harness import Harness
 
 from .util import python_cmd
 
@@ -142,7 +142,7 @@ async def test_the_agent_gives_a_hand_built_config_its_schema() -> None:
     h = Harness([Jingle, Files], jid="d@example.net/agent", config=hand)
     assert h.agent.config is hand and "http" not in hand.schema
     assert hand.section("files")["role_get"] == "viewer"
-    assert hand.section("connection")["keepalive"] == 300.0
+    assert hand.section("connection")["keepalive"] == 3600.0
     await h.close()
 
 

@@ -25,6 +25,9 @@ from collections.abc import Iterator
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "agent"
 PACKAGE = ROOT / "stanzalink"
 
+# the test kit beside the package (agent/stanzalink_testing): devices do not have it
+TEST_KIT = "stanzalink_testing"
+
 # Modules with no upward reach: the ground floor every other part stands on.
 BASE = {"errors", "ns", "_value", "logsafe", "ratelog", "jid", "clock", "_sl_native"}
 
@@ -73,21 +76,6 @@ MAY_IMPORT: dict[str, set[str]] = {
     },
     "__main__": {"cli"},
     "__init__": set(),
-    # server launchers and the chaos proxy for tests and demos; nothing imports them
-    "testing": _LOW
-    | {
-        "xml",
-        "access",
-        "stanza",
-        "session",
-        "config",
-        "net",
-        "commands",
-        "xep",
-        "console",
-        "aio",
-        "agent",
-    },
 }
 
 # Known breaks of the rules, each to be mended and then struck from this list:
@@ -136,7 +124,7 @@ def _imports(name: str, path: pathlib.Path, modules: dict[str, pathlib.Path]) ->
     for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith("stanzalink"):
+                if alias.name.split(".")[0] in ("stanzalink", TEST_KIT):
                     yield alias.name
         elif isinstance(node, ast.ImportFrom):
             if node.level:
@@ -144,7 +132,7 @@ def _imports(name: str, path: pathlib.Path, modules: dict[str, pathlib.Path]) ->
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            if not target.startswith("stanzalink"):
+            if target.split(".")[0] not in ("stanzalink", TEST_KIT):
                 continue
             for alias in node.names:
                 sub = f"{target}.{alias.name}"
@@ -152,6 +140,8 @@ def _imports(name: str, path: pathlib.Path, modules: dict[str, pathlib.Path]) ->
 
 
 def _part(module: str) -> str:
+    if module.split(".")[0] == TEST_KIT:
+        return TEST_KIT  # no part may import it: it is not installed with them
     parts = module.split(".")
     if len(parts) == 1:
         return "__init__"
@@ -289,6 +279,19 @@ def test_one_module_touches_ffi() -> None:
     assert not mended, f"mended, strike from KNOWN_FFI: {sorted(mended)}"
 
 
+def test_devices_do_not_install_the_test_kit() -> None:
+    import tomllib
+
+    from setuptools import find_packages
+
+    find = tomllib.loads((ROOT.parent / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]
+    packages = find_packages(str(ROOT.parent / find["where"][0]), include=find["include"])
+    assert "stanzalink" in packages and "stanzalink.xep.jingle" in packages
+    assert not [p for p in packages if p.startswith(TEST_KIT)], packages
+
+
 def test_the_checks_can_fail(tmp_path: pathlib.Path) -> None:
     """The readers above see what they must: an upward import, a circle, an ffi use."""
     bad = tmp_path / "bad.py"
@@ -324,6 +327,9 @@ def test_the_checks_can_fail(tmp_path: pathlib.Path) -> None:
     assert "because" in _opening_text(c_file)
     assert _part("stanzalink.xep.jingle.core") == "xep"
     assert _part("stanzalink.jid") == "base"
+    assert _part("stanzalink_testing.harness") == TEST_KIT not in MAY_IMPORT
+    bad.write_text("from stanzalink_testing.harness import Harness\n")
+    assert set(_imports("stanzalink.bad", bad, modules)) == {"stanzalink_testing.harness"}
     assert "aio" not in MAY_IMPORT["xep"] and "session" not in MAY_IMPORT["xep"]
 
 

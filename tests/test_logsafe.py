@@ -15,8 +15,8 @@ import pytest
 
 from stanzalink.cli import run_log_handler
 from stanzalink.logsafe import SafeFormatter, escape_controls
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.ping import Ping
+from stanzalink_testing.harness import Harness
 
 # what a stranger puts in the resource of its ``from``: a line break, then a
 # record of its own, an 8-bit CSI (clear screen) and a Unicode line separator

@@ -171,6 +171,7 @@ def client_config(cfg: DeviceConfig) -> ClientConfig:
         scram_keys_file=account["scram_keys_file"],
         parser_backend=connection_sections.PARSER.of(cfg)["backend"],
         backoff_cap=float(conn["reconnect_max"]),
+        **{k: v for k, v in conn.items() if k.startswith("tcp_keepalive")},
     )
 
 

@@ -3,7 +3,7 @@
 A feature never reads the event loop's clock itself: every timeout and
 timer goes through a :class:`Clock` it is given (``ctx.clock``).  The agent
 gives :class:`LoopClock`, the event loop's; the conversation harness gives
-:class:`stanzalink.testing.harness.ManualClock`, which a test moves forward
+:class:`stanzalink_testing.harness.ManualClock`, which a test moves forward
 at once instead of waiting out a real timeout.
 """
 

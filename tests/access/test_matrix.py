@@ -18,7 +18,6 @@ import pytest
 from stanzalink.commands import files
 from stanzalink.commands.model import CommandError, FileOffer
 from stanzalink.commands.settings import SETTABLE
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.hashes import Hashes
@@ -28,6 +27,7 @@ from stanzalink.xep.jingle.core import Jingle
 from stanzalink.xep.jingle.file_transfer import Files
 from stanzalink.xep.jingle.ibb import JingleIBB
 from stanzalink.xml import Element
+from stanzalink_testing.harness import Harness
 from tests.access import matrix
 from tests.access.matrix import COMMANDS, FILES, HTTP, HTTP_PATHS, SENDERS, allowed, config_keys
 from tests.console.conftest import Chat, body

@@ -25,7 +25,7 @@ import pytest
 
 from stanzalink.aio.client import Client, ClientConfig, parse_redirect
 from stanzalink.jid import JID
-from stanzalink.testing.prosody import DOMAIN, make_certs
+from stanzalink_testing.prosody import DOMAIN, make_certs
 
 HEADER = (
     b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "

@@ -97,16 +97,16 @@ async def test_status_and_net_through_the_console(
     c = Chat(disk_paths=["/"])
     await c.greet()
     status = await c.ask("status")
-    assert "*uptime*: 1 d 2 h 3 min" in status
-    assert "*load*: 0.25 0.50 0.75" in status
-    assert "*memory*: 500.0 MiB used of 1000.0 MiB" in status
-    assert "*temp cpu-thermal*: 48.5 °C" in status
-    assert "*disk /*: " in status
+    assert "uptime: 1 d 2 h 3 min" in status
+    assert "load: 0.25 0.50 0.75" in status
+    assert "memory: 500.0 MiB used of 1000.0 MiB" in status
+    assert "temp cpu-thermal: 48.5 °C" in status
+    assert "disk /: " in status
     assert "eth0       192.168.0.17/24, fe80::1/64" in status
     net = await c.ask("net")
     assert "0.0.0.0/0       192.168.0.1  eth0" in net
-    assert "*name servers*: 192.168.0.1" in net
-    assert "*model*: Acme Board rev 2" in await c.ask("version")
+    assert "name servers: 192.168.0.1" in net
+    assert "model: Acme Board rev 2" in await c.ask("version")
     await c.close()
 
 
@@ -204,10 +204,9 @@ async def test_shell_is_off_unless_configured() -> None:
     c = Chat(shell=True, shell_timeout=1, output_limit=1024)
     await c.greet()
     assert await c.ask('shell echo "$((6*7))" | tr 4 x') == "```\nx2\n```"
-    c.send("shell yes")
-    await until(lambda: c.clock.pending() >= 2)  # the command's timeout, and the shell's
-    await c.advance(1)
-    out = await c.text(10)
+    # more output than the limit (a producer that ends by itself: the manual
+    # clock would otherwise race the real process's output)
+    out = await c.ask("shell yes | head -c 100000")
     assert "(output truncated)" in out and len(out) < 1500
     c.send("shell sleep 5")
     await until(lambda: c.clock.pending() >= 2)
@@ -266,8 +265,8 @@ async def test_example_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("FAN_PWM", str(pwm))
     c = Chat(plugins=[str(ROOT / "examples" / "plugins" / "fan.py"), "no.such.module"])
     await c.greet("olga@example.net/ops")
-    assert "*fan*: 50 %" in await c.ask("fan", "olga@example.net/ops")
-    assert "*fan*: 75 %" in await c.ask("fan-set 75", "olga@example.net/ops")
+    assert "fan: 50 %" in await c.ask("fan", "olga@example.net/ops")
+    assert "fan: 75 %" in await c.ask("fan-set 75", "olga@example.net/ops")
     assert pwm.read_text() == "191\n"
     assert "percent: must be at most 100" in await c.ask("fan-set 150", "olga@example.net/ops")
     # a second console (another agent in the same process) loads it once
@@ -319,8 +318,8 @@ async def test_progress_and_cancel_with_cleanup(
 
 async def test_who_uses_the_roster_feature_or_the_presences_seen() -> None:
     from stanzalink.console.feature import Console
-    from stanzalink.testing.harness import Harness
     from stanzalink.xep.roster import Roster
+    from stanzalink_testing.harness import Harness
     from tests.console.conftest import ACCESS
 
     # without the roster feature: the presences the console saw

@@ -12,8 +12,8 @@ import pytest
 
 from stanzalink.commands import Invocation, Registry, command
 from stanzalink.console.feature import Console
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
+from stanzalink_testing.harness import Harness
 from tests.console.conftest import ACCESS, ALICE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from pathlib import Path
 from stanzalink.agent import load_config
 from stanzalink.commands.settings import CONSOLE, Settings
 from stanzalink.console.feature import Console
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.adhoc import AdHoc
+from stanzalink_testing.harness import Harness
 
 ROOT = Path(__file__).resolve().parents[2]
 

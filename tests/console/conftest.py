@@ -12,9 +12,9 @@ import pytest
 
 from stanzalink.commands import Arg, Invocation, Registry, Text
 from stanzalink.console.feature import Console
-from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.xhtml_im import violations
 from stanzalink.xml import Element, tostring
+from stanzalink_testing.harness import Harness, ManualClock
 
 ACCESS = {
     "admin": ["alice@example.net"],

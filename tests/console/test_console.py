@@ -23,7 +23,7 @@ async def test_banner_on_first_contact_then_answers() -> None:
     assert "device1@example.net" in banner and "stanzalink 0.1.0" in banner
     assert "You are admin" in banner
     # the second command gets no banner
-    assert "*stanzalink*: 0.1.0" in await c.ask("version")
+    assert "stanzalink: 0.1.0" in await c.ask("version")
     await c.silent()
     await c.close()
 
@@ -69,7 +69,7 @@ async def test_wrong_arguments_are_answered_with_usage(test_commands: dict[str, 
     assert "*usage*: `greet <who> [times]`" in answer
     assert "times: expected a whole number, got 'many'" in await c.ask("greet x many")
     assert "too many arguments" in await c.ask("greet a 1 extra")
-    assert "*usage*: greet <who> [times]\n*does*: echo" in await c.ask("greet --help")
+    assert "usage: greet <who> [times]\ndoes: echo" in await c.ask("greet --help")
     await c.close()
 
 
@@ -102,7 +102,7 @@ async def test_help_lists_only_what_the_role_may_run() -> None:
     # help for a command above the role names the role it needs
     assert await c.ask("help reboot", VICTOR) == "reboot: needs role admin (you are viewer)"
     assert "no command 'rebooz'" in await c.ask("help rebooz", VICTOR)
-    assert "*role*: admin" in await c.ask("help reboot", ALICE)
+    assert "role: admin" in await c.ask("help reboot", ALICE)
     await c.close()
 
 
@@ -154,7 +154,7 @@ async def test_confirmation_from_the_same_full_jid(tmp_path: Path) -> None:
     await c.ask("reboot")
     c.send("version")
     assert await c.text() == "Not confirmed: reboot was not run."
-    assert "*stanzalink*" in await c.text()
+    assert "stanzalink: " in await c.text()
     # a question expires
     await c.ask("reboot")
     await c.advance(61)
@@ -173,7 +173,7 @@ async def test_cancel_a_long_command_while_another_controller_works(
     c.send("slow")
     await asyncio.wait_for(test_commands["started"].wait(), 2)
     # the other controller is not blocked
-    assert "*stanzalink*" in await c.ask("version", VICTOR)
+    assert "stanzalink: " in await c.ask("version", VICTOR)
     # cancel from another controller touches only that controller's commands
     assert await c.ask("cancel", VICTOR) == "Nothing is running."
     assert test_commands["cancelled"] == 0
@@ -258,10 +258,10 @@ async def test_rate_limit_one_notice_then_silence() -> None:
     await asyncio.sleep(0.05)
     bodies = [body(m) for m in c.h.unread()]
     notices = [b for b in bodies if b.startswith("Too many commands")]
-    answers = [b for b in bodies if "*stanzalink*" in b]
+    answers = [b for b in bodies if "stanzalink: " in b]
     assert len(answers) == 3 and len(notices) == 1
     await c.advance(2.0)  # one token back
-    assert "*stanzalink*" in await c.ask("version")
+    assert "stanzalink: " in await c.ask("version")
     c.send("version")
     assert (await c.text()).startswith("Too many commands")  # a new episode, one notice
     await c.silent()
@@ -294,13 +294,15 @@ async def test_sessions_are_bounded() -> None:
 async def test_config_set_changes_the_running_status() -> None:
     c = Chat(settable=["presence.status"])
     await c.greet()
-    assert "*presence.status*" in await c.ask("config get")
+    # the value in force, and that it is the default (not blank)
+    assert await c.ask("config get") == "*settings*\npresence.status: (empty, the default)"
     c.send('config set presence.status "on fire"')
     pres = await c.h.next_sent()
     assert pres.tag == "{jabber:client}presence"
     assert pres.findtext("{jabber:client}status") == "on fire"
-    assert "*presence.status*: on fire" in await c.text()
+    assert "presence.status: on fire" in await c.text()
     assert c.h.agent.status == "on fire"
+    assert await c.ask("config get presence.status") == "presence.status: on fire"
     assert "not a setting" in await c.ask("config set presence.priority 5")
     await c.close()
 
@@ -350,5 +352,20 @@ async def test_audit_log_lines_cannot_be_forged(tmp_path: Path) -> None:
     assert (
         "alice@example.net/lap\\u20282026-12-01T00:00:00Z eve@example.net/x role=admin\\u202e"
         in text
+    )
+    await c.close()
+
+
+async def test_config_shows_values_in_force_and_which_are_defaults() -> None:
+    # (console.rate is not settable: the allow-list keeps the rate limit)
+    keys = ["presence.priority", "log.level", "console.page_size", "console.confirm_timeout"]
+    c = Chat(settable=keys, confirm_timeout=30.0)
+    await c.greet()
+    assert await c.ask("config get") == (
+        "*settings*\n"
+        "presence.priority: 0 (the default)\n"
+        "log.level: info (the default)\n"
+        "console.page_size: 16384 (the default)\n"
+        "console.confirm_timeout: 30.0"  # set in the file
     )
     await c.close()

@@ -107,5 +107,5 @@ async def test_incoming_xhtml_is_not_read() -> None:
         "<html xmlns='http://jabber.org/protocol/xhtml-im'>"
         "<body xmlns='http://www.w3.org/1999/xhtml'><p>reboot</p></body></html></message>"
     )
-    assert "*stanzalink*" in await c.text()
+    assert "stanzalink: " in await c.text()
     await c.close()

@@ -49,14 +49,14 @@ async def set_status(c: Chat, value: str, extra: str = "") -> str:
 async def test_a_delay_under_max_delay_runs_like_a_fresh_command() -> None:
     c = chat()
     await c.greet()
-    assert "*presence.status*: fresh" in await set_status(c, "fresh")
+    assert "presence.status: fresh" in await set_status(c, "fresh")
     # Prosody re-sends on resumption with a stamp a second old: that runs
-    assert "*presence.status*: resumed" in await set_status(c, "resumed", stamp(1))
-    assert "*presence.status*: late" in await set_status(c, "late", stamp(119))
+    assert "presence.status: resumed" in await set_status(c, "resumed", stamp(1))
+    assert "presence.status: late" in await set_status(c, "late", stamp(119))
     assert c.h.agent.status == "late"
     # a read under max_delay carries no note
     answer = await c.ask("version", extra=stamp(30))
-    assert answer.startswith("*stanzalink*") and "sent at" not in answer
+    assert answer.startswith("stanzalink: ") and "sent at" not in answer
     await c.close()
 
 
@@ -65,9 +65,9 @@ async def test_an_old_read_runs_and_says_when_it_was_sent() -> None:
     await c.greet()
     answer = await c.ask("version", extra=stamp(300))
     assert answer.startswith(f'"version" (sent at {stamp_text(300)}, 300 s ago)\n')
-    assert "*stanzalink*" in answer
+    assert "stanzalink: " in answer
     # a command that both reads and writes is judged by its arguments
-    assert "*presence.status*" in await c.ask("config get", extra=stamp(300))
+    assert "presence.status: " in await c.ask("config get", extra=stamp(300))
     await c.close()
 
 
@@ -116,7 +116,7 @@ async def test_max_delay_comes_from_the_config() -> None:
     c = chat(max_delay=2)
     assert c.console.max_delay == 2
     await c.greet()
-    assert "*presence.status*: ok" in await set_status(c, "ok", stamp(1))
+    assert "presence.status: ok" in await set_status(c, "ok", stamp(1))
     assert (await set_status(c, "old", stamp(5))).startswith("Not run:")
     assert c.h.agent.status == "ok"
     await c.close()
@@ -152,10 +152,10 @@ async def test_the_oldest_of_several_stamps_counts_and_small_skew_is_forgiven() 
     assert (await set_status(c, "two", stamp(1) + stamp(400))).startswith("Not run:")
     assert (await set_status(c, "two", stamp(400) + stamp(1))).startswith("Not run:")
     # the server's clock a minute ahead of the device's: age 0, it runs
-    assert "*presence.status*: ahead" in await set_status(c, "ahead", stamp(-60))
+    assert "presence.status: ahead" in await set_status(c, "ahead", stamp(-60))
     # a forwarded payload's stamp is not the message's
     fwd = f"<forwarded xmlns='urn:xmpp:forward:0'>{stamp(900)}</forwarded>"
-    assert "*presence.status*: fwd" in await set_status(c, "fwd", fwd)
+    assert "presence.status: fwd" in await set_status(c, "fwd", fwd)
     await c.close()
 
 
@@ -163,6 +163,6 @@ async def test_a_refusal_leaves_the_session_working() -> None:
     c = chat()
     await c.greet()
     assert (await set_status(c, "old", stamp(900))).startswith("Not run:")
-    assert "*presence.status*: new" in await set_status(c, "new")
+    assert "presence.status: new" in await set_status(c, "new")
     assert ALICE in [str(j) for j in c.console.sessions]
     await c.close()

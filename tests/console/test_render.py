@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from stanzalink.commands import FileOffer, KeyValue, Table, Text
-from stanzalink.console.render import paginate, to_blocks
-from stanzalink.xep.xhtml_im import Fixed, Grid, Items, Pairs, Para, plain, render, violations
+from stanzalink.console.render import message, paginate, to_blocks
+from stanzalink.xep.xhtml_im import Code, Fixed, Grid, Items, Pairs, Para, plain, render, violations
+from stanzalink.xml import tostring
 
 
 def test_result_values_become_blocks() -> None:
@@ -62,3 +63,73 @@ def test_long_lists_and_pairs_are_split_and_a_huge_line_is_cut() -> None:
 def test_small_content_is_one_page() -> None:
     assert paginate([Para("x"), Para("y")], 16384) == [[Para("x"), Para("y")]]
     assert paginate([], 16384) == [[]]
+
+
+# ------------------------------------------------------------------ message
+STATUS = [
+    Pairs([("device", "device1@example.net"), ("disk /", "1 GiB free (69 % used)")], "status"),
+    Grid(["interface", "addresses"], [["lo", "127.0.0.1"], ["eth0", "-"]]),
+]
+NB = "\u00a0"
+
+
+def test_a_page_is_one_paragraph_with_line_breaks_and_a_monospace_span() -> None:
+    # libpurple runs <p>…</p><p>…</p> together and carries a <p>'s
+    # monospace style past its end: one <p>, <br/> between blocks, tables
+    # as a <span> that closes where the table ends
+    r = message([*STATUS, Para("Send ", Code("help X"), " for details."), Items(["a", "b"])])
+    assert violations(r.html) == []
+    xhtml = tostring(r.html).decode()
+    assert xhtml == (
+        '<html xmlns="http://jabber.org/protocol/xhtml-im">'
+        '<body xmlns="http://www.w3.org/1999/xhtml"><p>'
+        "<strong>status</strong><br/>"
+        "<strong>device</strong>: device1@example.net<br/>"
+        "<strong>disk /</strong>: 1 GiB free (69 % used)<br/><br/>"
+        '<span style="font-family: monospace">'
+        f"<strong>interface{NB}{NB}addresses</strong><br/>"
+        f"---------{NB}{NB}---------<br/>"
+        f"lo{NB * 9}127.0.0.1<br/>"
+        f"eth0{NB * 7}-</span><br/><br/>"
+        'Send <span style="font-family: monospace">help X</span> for details.<br/><br/>'
+        "\u2022 a<br/>\u2022 b</p></body></html>"
+    )
+    # the plain body (what profanity shows): keys bare, the title and the
+    # table in XEP-0393 styling
+    assert r.body == (
+        "*status*\n"
+        "device: device1@example.net\n"
+        "disk /: 1 GiB free (69 % used)\n"
+        "\n"
+        "```\n"
+        "interface  addresses\n"
+        "---------  ---------\n"
+        "lo         127.0.0.1\n"
+        "eth0       -\n"
+        "```\n"
+        "\n"
+        "Send `help X` for details.\n"
+        "\n"
+        "- a\n"
+        "- b"
+    )
+
+
+def test_titled_blocks_and_numbered_lists_in_one_paragraph() -> None:
+    r = message([Grid(["a"], [["1"]], title="t"), Fixed("x\n  y", title="log"), Items(["p"], True)])
+    (body,) = list(r.html)
+    (p,) = list(body)
+    assert [c.tag.rpartition("}")[2] for c in p] == [
+        "strong", "br", "span", "br", "br", "strong", "br", "span", "br", "br",
+    ]  # fmt: skip
+    assert p[7].get("style") == "font-family: monospace"
+    assert "".join(p[7].itertext()) == f"x{NB}{NB}y"  # the <br/> is inside the span
+    assert p[-1].tail == "1. p"
+    assert r.body == "*t*\n```\na\n-\n1\n```\n\n*log*\n```\nx\n  y\n```\n\n1. p"
+
+
+def test_an_empty_page_is_an_empty_body() -> None:
+    r = message([])
+    assert r.body == "" and tostring(r.html).decode().endswith(
+        '<body xmlns="http://www.w3.org/1999/xhtml"/></html>'
+    )

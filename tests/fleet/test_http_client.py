@@ -13,7 +13,7 @@ import pytest
 from stanzalink.errors import LocalProtocolError
 from stanzalink.fleet.http_client import HttpClient, HttpTransportError, Response
 from stanzalink.jid import JID
-from stanzalink.testing.harness import RecordingClient, parse_stanza
+from stanzalink_testing.harness import RecordingClient, parse_stanza
 
 DEV = "httpserver@example.org/dev"
 H = "{urn:xmpp:http}"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from stanzalink.testing.ejabberd import SCRAM_HOST, Ejabberd, available, host_cert
-from stanzalink.testing.prosody import Prosody, free_port, make_certs
+from stanzalink_testing.ejabberd import SCRAM_HOST, Ejabberd, available, host_cert
+from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
 from .peers import new_account
 

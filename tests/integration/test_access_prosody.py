@@ -16,11 +16,11 @@ import slixmpp
 from slixmpp.exceptions import IqError
 
 from stanzalink.console.feature import Console
-from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.ping import Ping
 from stanzalink.xep.vcard import VCard
+from stanzalink_testing.prosody import Prosody
 from tests.access.matrix import COMMANDS, SENDERS, allowed
 
 from .peers import device_config, feature_of, new_account, running_agent, slix_client, until

@@ -10,9 +10,9 @@ from typing import Any
 import slixmpp
 
 from stanzalink.commands import Arg, Invocation, KeyValue, Registry
-from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.disco import Disco
+from stanzalink_testing.prosody import Prosody
 
 from .peers import device_config, running_agent, slix_client
 

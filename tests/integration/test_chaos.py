@@ -1,4 +1,4 @@
-"""Chaos: a TCP proxy on loopback (stanzalink.testing.chaosproxy) between
+"""Chaos: a TCP proxy on loopback (stanzalink_testing.chaosproxy) between
 the device and the server cuts the link while traffic flows; with stream
 management everything must arrive exactly once.  Bounded: a fixed number of
 cuts and messages, and a time limit.
@@ -22,10 +22,10 @@ import chaos  # bench/chaos.py, on the path through tests/conftest.py (`make cha
 from stanzalink.aio.client import Client, ClientConfig
 from stanzalink.jid import JID
 from stanzalink.session.events import Online
-from stanzalink.testing.chaosproxy import ChaosProxy
-from stanzalink.testing.ejabberd import Ejabberd
-from stanzalink.testing.prosody import Prosody
 from stanzalink.xml import E, Element
+from stanzalink_testing.chaosproxy import ChaosProxy
+from stanzalink_testing.ejabberd import Ejabberd
+from stanzalink_testing.prosody import Prosody
 
 MESSAGES = 120  # each way
 CUTS = 8

@@ -20,8 +20,8 @@ from stanzalink.aio.client import Client, ClientConfig
 from stanzalink.jid import JID
 from stanzalink.session import keystore
 from stanzalink.session.events import Authenticated, Online, Registered
-from stanzalink.testing.ejabberd import SCRAM_HOST, Ejabberd, client_cert
 from stanzalink.xml import E, Element
+from stanzalink_testing.ejabberd import SCRAM_HOST, Ejabberd, client_cert
 
 from .peers import client_config, login, login_refused, new_account, slix_client, until
 

@@ -16,8 +16,8 @@ from stanzalink.aio.client import Client
 from stanzalink.jid import JID
 from stanzalink.session import keystore
 from stanzalink.session.events import Authenticated, Registered
-from stanzalink.testing.prosody import Prosody
 from stanzalink.xml import E, Element
+from stanzalink_testing.prosody import Prosody
 
 from .peers import client_config, login, login_refused, new_account, slix_client, until
 

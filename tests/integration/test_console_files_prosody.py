@@ -17,7 +17,6 @@ from stanzalink.agent import Agent
 from stanzalink.aio.client import Client
 from stanzalink.commands.system import human_bytes
 from stanzalink.console.feature import Console
-from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb
@@ -26,6 +25,7 @@ from stanzalink.xep.jingle.file_transfer import Files
 from stanzalink.xep.jingle.ibb import JingleIBB
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
+from stanzalink_testing.prosody import Prosody
 
 from .peers import client_config, device_config, feature_of, new_account, running_agent
 

@@ -14,9 +14,9 @@ import slixmpp
 
 from stanzalink.agent import Agent
 from stanzalink.console.feature import Console
-from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.ping import Ping
 from stanzalink.xep.xhtml_im import NS, violations
+from stanzalink_testing.prosody import Prosody
 
 from .peers import device_config, slix_client
 
@@ -69,13 +69,16 @@ def test_console_over_prosody(prosody: Prosody, tmp_path: Path) -> None:
             body, html = await ask("status")  # first contact: the banner
             assert "stanzalink" in body and "You are admin" in body
             body, html = await asyncio.wait_for(_next(got), 15)
-            assert body.startswith("*status*\n*device*: " + to)
-            assert "*uptime*: " in body and "```\ninterface  addresses" in body
+            assert body.startswith("*status*\ndevice: " + to)
+            assert "uptime: " in body and "```\ninterface  addresses" in body
             xbody = html.find(XHTML_BODY)
             assert xbody is not None
             strong = [e.text for e in xbody.iter("{http://www.w3.org/1999/xhtml}strong")]
             assert "uptime" in strong
-            mono = [p for p in xbody if p.get("style") == "font-family: monospace"]
+            # one <p>; the table a monospace <span> in it (libpurple's layout)
+            assert [p.tag for p in xbody] == ["{http://www.w3.org/1999/xhtml}p"]
+            spans = xbody[0].iter("{http://www.w3.org/1999/xhtml}span")
+            mono = [s for s in spans if s.get("style") == "font-family: monospace"]
             assert mono and "lo" in "".join(mono[0].itertext())
 
             body, html = await ask("help")

@@ -48,7 +48,7 @@ def test_demo_runs() -> None:
     assert "You are admin. Send `help` for the commands." in out
     assert "[controller]     *Commands for role admin*" in lines
     assert "[controller]     *status*" in lines
-    assert re.search(r"\*uptime\*: \d", out)
+    assert re.search(r"\] {5}uptime: \d", out)
     assert "[controller]     *Reboot the device now?* Answer `yes` or `no` (within 60 s)." in lines
     assert "[controller]     Not confirmed: reboot was not run." in lines
     # ad-hoc: the list, a form, its result from the log file

@@ -16,7 +16,6 @@ import pytest
 
 from stanzalink.agent import Agent
 from stanzalink.errors import StanzaError
-from stanzalink.testing.prosody import Prosody
 from stanzalink.xep import hashes
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, IBBStream
@@ -24,6 +23,7 @@ from stanzalink.xep.jingle.core import Jingle
 from stanzalink.xep.jingle.file_transfer import Files
 from stanzalink.xep.jingle.ibb import JingleIBB
 from stanzalink.xml.builder import E
+from stanzalink_testing.prosody import Prosody
 
 from .peers import device_config, feature_of, new_account, running_agent, slix_client, until
 

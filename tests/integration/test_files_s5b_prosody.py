@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from stanzalink.agent import Agent
-from stanzalink.testing.prosody import Prosody, free_port
 from stanzalink.xep.bytestreams import StreamHost
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb
@@ -23,6 +22,7 @@ from stanzalink.xep.jingle.core import Jingle
 from stanzalink.xep.jingle.file_transfer import Files
 from stanzalink.xep.jingle.ibb import JingleIBB
 from stanzalink.xep.jingle.s5b_transport import JingleS5B
+from stanzalink_testing.prosody import Prosody, free_port
 
 from .conftest import PROXY65
 from .peers import device_config, feature_of, running_agent, until

@@ -20,8 +20,8 @@ import pytest
 from stanzalink.agent import Agent
 from stanzalink.aio.client import Client
 from stanzalink.session.events import Online
-from stanzalink.testing.ejabberd import Ejabberd
 from stanzalink.xml.builder import E
+from stanzalink_testing.ejabberd import Ejabberd
 
 from .conftest import running_ejabberd
 from .peers import Server, client_config, device_config, new_account

@@ -25,7 +25,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 from stanzalink.agent import Agent
 from stanzalink.aio.client import Client
 from stanzalink.fleet.http_client import HttpClient, HttpTransportError
-from stanzalink.testing.prosody import Prosody
+from stanzalink_testing.prosody import Prosody
 from tests.xep.origin import TURTLE, Origin, big, running_origin
 
 from .peers import client_config, device_config, running_agent, slix_client

@@ -21,7 +21,6 @@ import pytest
 from slixmpp.exceptions import IqError
 
 import stanzalink
-from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.caps import Caps
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.ping import Ping
@@ -29,6 +28,7 @@ from stanzalink.xep.time import Time
 from stanzalink.xep.vcard import VCard
 from stanzalink.xep.version import Version
 from stanzalink.xml import E
+from stanzalink_testing.prosody import Prosody
 
 from .peers import device_config, feature_of, running_agent, slix_client, until
 

@@ -12,9 +12,9 @@ import slixmpp
 
 from stanzalink.agent import Agent
 from stanzalink.jid import JID
-from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.roster import Roster
 from stanzalink.xml import E
+from stanzalink_testing.prosody import Prosody
 
 from .peers import device_config, feature_of, new_account, slix_client, until
 

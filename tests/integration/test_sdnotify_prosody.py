@@ -14,8 +14,8 @@ from stanzalink.agent import Agent
 from stanzalink.aio.client import Client
 from stanzalink.aio.sdnotify import Notifier
 from stanzalink.cli import run_agent
-from stanzalink.testing.prosody import Prosody
 from stanzalink.xep.ping import Ping
+from stanzalink_testing.prosody import Prosody
 
 from ..aio.test_sdnotify import Manager
 from .peers import client_config, device_config, new_account, until

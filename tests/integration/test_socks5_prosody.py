@@ -15,10 +15,10 @@ import pytest
 
 from stanzalink.aio.client import Client, ClientConfig, IQError
 from stanzalink.net.socks5 import Socks5Error, Socks5Stream, connect, connect_first
-from stanzalink.testing.prosody import Prosody
 from stanzalink.xep import bytestreams as s5b
 from stanzalink.xep.bytestreams import Bytestreams
 from stanzalink.xml import Element
+from stanzalink_testing.prosody import Prosody
 
 from .conftest import PROXY65 as PROXY
 from .peers import client_config, device_config, slix_client
@@ -277,11 +277,11 @@ async def test_jingle_s5b_negotiation_through_the_proxy(server: tuple[Prosody, i
     and sends activated.  The transport-info signals are handed over in
     process (that is Jingle's part); proxy, SOCKS5 and activation are real."""
     from stanzalink.net.s5b import Socks5Dialer
-    from stanzalink.testing.harness import parse_stanza
     from stanzalink.xep.bytestreams import S5BPolicy
     from stanzalink.xep.jingle import s5b as j
     from stanzalink.xep.jingle.s5b_negotiation import S5BNegotiation
     from stanzalink.xml import tostring
+    from stanzalink_testing.harness import parse_stanza
 
     def wire(el: Any) -> Element:
         return next(iter(parse_stanza("<iq type='set' id='w'>" + tostring(el).decode() + "</iq>")))

@@ -19,7 +19,7 @@ from typing import Any
 
 import slixmpp
 
-from stanzalink.testing.prosody import free_port
+from stanzalink_testing.prosody import free_port
 
 TRY_IT = Path(__file__).resolve().parents[2] / "examples" / "try_it.py"
 

@@ -140,8 +140,8 @@ async def test_wsgi_origin_limits() -> None:
 
 
 async def test_status_without_reason_gets_the_standard_phrase() -> None:
-    from stanzalink.testing.harness import Harness
     from stanzalink.xep.http.feature import Http
+    from stanzalink_testing.harness import Harness
 
     async with raw_origin(b"HTTP/1.1 418\r\nContent-Length: 0\r\n\r\n") as (url, _):
         h = Harness([Http], {"admin": ["a@example.org"]}, http={"origin": url})

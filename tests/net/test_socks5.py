@@ -18,8 +18,8 @@ from stanzalink.net.socks5 import (
     connect_first,
     connect_request,
 )
-from stanzalink.testing.prosody import free_port
 from stanzalink.xep.jingle.s5b import Candidate, by_priority, priority
+from stanzalink_testing.prosody import free_port
 
 DST = hashlib.sha1(b"sid" + b"a@example.net/x" + b"b@example.net/y").hexdigest()
 GREETING = b"\x05\x01\x00"

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 import slixmpp
 
-from stanzalink.testing.prosody import Prosody, free_port, make_certs
+from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
 from ..integration.peers import slix_client
 
@@ -419,7 +419,7 @@ def test_install_run_purge(built: Built, prosody: Prosody, tmp_path: Path) -> No
             )  # fmt: skip
         try:
             answer, answered = asyncio.run(ask_status(s.prosody, s.controller, s.device))
-            assert answer.startswith(f"*status*\n*device*: {s.device}/agent"), answer
+            assert answer.startswith(f"*status*\ndevice: {s.device}/agent"), answer
             text = log.read_text(errors="replace")
             assert "config /etc/stanzalink/device.toml" in text and "parser native" in text, text
             assert f"online as {s.device}/agent" in text, text
@@ -455,7 +455,7 @@ def test_enable_now_under_systemd(built: Built, prosody: Prosody, tmp_path: Path
         configure(s)
         root.run("systemctl", "enable", "--now", "stanzalink")
         answer, answered = asyncio.run(ask_status(s.prosody, s.controller, s.device))
-        assert answer.startswith(f"*status*\n*device*: {s.device}/agent"), answer
+        assert answer.startswith(f"*status*\ndevice: {s.device}/agent"), answer
         print(
             f"\napt-get install: {s.installed:.1f} s; from its start to the device answering "
             f"status (config edited, systemctl enable --now): {answered - s.started:.1f} s"

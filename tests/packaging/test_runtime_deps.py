@@ -1,7 +1,7 @@
 """What the installed agent needs at run time, and that the recipes give it.
 
 Every standard-library module the package imports (at any depth: the lazy
-imports in functions count, ``stanzalink.testing`` does not) must be in
+imports in functions count, ``stanzalink_testing`` does not) must be in
 the tables below, and each table entry must be named by the Yocto recipe's
 RDEPENDS and the Buildroot Config.in selects.  A new import fails here until
 someone looks up where it lives and adds it.
@@ -40,6 +40,7 @@ YOCTO = {
     "concurrent.futures": "asyncio",
     "contextlib": "core",
     "copy": "core",
+    "ctypes": "ctypes",  # inotify for the avatar file (xep/vcard.py); _ctypes needs libffi
     "dataclasses": "core",
     "datetime": "datetime",
     "difflib": "difflib",
@@ -48,6 +49,7 @@ YOCTO = {
     "functools": "core",
     "gzip": "compression",
     "hashlib": "crypt",
+    "heapq": "core",
     "hmac": "netclient",
     "http": "netclient",
     "http.client": "netclient",
@@ -94,7 +96,9 @@ YOCTO = {
     "types": "core",
     "typing": "core",
     "unicodedata": "core",
+    "urllib.error": "netclient",
     "urllib.parse": "core",
+    "urllib.request": "netclient",
     "uuid": "netclient",
     "weakref": "core",
     "wsgiref": "misc",  # in no package's FILES: python3-misc takes the rest
@@ -137,7 +141,7 @@ def imports(root: Path, skip: tuple[str, ...]) -> set[str]:
 
 def runtime_modules() -> set[str]:
     """Every import in the installed package, the tests' helpers excluded."""
-    return imports(PKG, ("testing",))
+    return imports(PKG, ())
 
 
 def stdlib_modules() -> set[str]:
@@ -213,7 +217,7 @@ import stanzalink
 SKIP = {"stanzalink._sl_native", "stanzalink.__main__"}
 done = []
 for info in pkgutil.walk_packages(stanzalink.__path__, "stanzalink."):
-    if info.name.startswith("stanzalink.testing") or info.name in SKIP:
+    if info.name in SKIP:
         continue
     importlib.import_module(info.name)
     done.append(info.name)
@@ -243,11 +247,13 @@ def test_every_module_imports_without_dev_dependencies() -> None:
 def test_ptest_rdepends_cover_the_on_target_tests() -> None:
     # what run-ptest runs: tests/ without the source-tree and server tests
     tests = imports(ROOT / "tests", ("integration", "packaging", "test_docs.py", "test_house.py"))
+    # and the test kit the ptest package installs beside them
+    tests |= imports(ROOT / "agent" / "stanzalink_testing", ())
     have = rdepends() | rdepends("${PN}-ptest")  # ptest packages depend on ${PN}
     missing = {}
     for module in sorted(tests):
         top = module.split(".")[0]
-        if top in ("stanzalink", "tests") or module.startswith("."):
+        if top in ("stanzalink", "stanzalink_testing", "tests") or module.startswith("."):
             continue
         if top in sys.stdlib_module_names:
             pkg = lookup(YOCTO, module)

@@ -395,6 +395,30 @@ def test_keepalive_detects_a_dead_server_within_two_intervals() -> None:
     assert c.now - start <= 2 * 60
 
 
+def test_default_probe_is_hourly_and_a_hung_server_is_noticed_within_its_bound() -> None:
+    # the defaults: one probe after an hour of inbound silence (a dead path
+    # is the kernel's TCP keepalive's to notice), answered within 120 s
+    c = Conv()
+    assert (c.s.config.keepalive, c.s.config.probe_timeout) == (3600.0, 120.0)
+    c.online()
+    start = c.now
+    assert c.s.next_deadline() == pytest.approx(start + 3600)
+    c.now = start + 3600
+    c.s.tick(c.now)
+    assert c.out() == b"<r xmlns='urn:xmpp:sm:3'/>"
+    assert c.s.next_deadline() == pytest.approx(start + 3600 + 120)
+    c.now = start + 3600 + 120
+    c.s.tick(c.now)
+    closed = c.events()[-1]
+    assert isinstance(closed, Closed) and closed.condition == "connection-timeout"
+
+
+def test_probe_timeout_is_at_most_the_keepalive_unless_set() -> None:
+    assert Conv(keepalive=60).s.config.probe_timeout == 60
+    assert Conv(keepalive=600).s.config.probe_timeout == 120
+    assert Conv(keepalive=600, keepalive_timeout=300).s.config.probe_timeout == 300
+
+
 def test_an_answer_to_the_probe_keeps_the_session() -> None:
     c = Conv(keepalive=60)
     c.online()

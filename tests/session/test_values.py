@@ -69,7 +69,8 @@ def test_config_positional_order_and_checks_are_kept() -> None:
     jid = JID.parse("d@example.net")
     cfg = ClientConfig(jid, "pw", "agent", host="127.0.0.1")
     assert (cfg.password, cfg.resource, cfg.host, cfg.port) == ("pw", "agent", "127.0.0.1", 5222)
-    assert cfg.keepalive == 300.0 and cfg.stream_management and cfg.max_unacked == 1000
+    assert cfg.keepalive == 3600.0 and cfg.stream_management and cfg.max_unacked == 1000
+    assert cfg.probe_timeout == 120.0 and cfg.tcp_keepalive_idle == 300
     with pytest.raises(LocalProtocolError):
         SessionConfig(jid, keepalive=0)
     with pytest.raises(LocalProtocolError):

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from stanzalink.testing.chaosproxy import ChaosProxy
+from stanzalink_testing.chaosproxy import ChaosProxy
 
 
 class Upstream:

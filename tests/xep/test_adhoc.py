@@ -22,12 +22,12 @@ from stanzalink.commands import (
 )
 from stanzalink.config import ConfigError
 from stanzalink.console.feature import Console
-from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink.xep.base import Feature
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.forms import Form
 from stanzalink.xml import Element
+from stanzalink_testing.harness import Harness, ManualClock
 
 CMD = "http://jabber.org/protocol/commands"
 XD = "jabber:x:data"
@@ -270,12 +270,9 @@ async def test_multi_stage_next_prev_complete() -> None:
     assert el.get("sessionid") == sid and el.get("status") == "executing"
     assert actions(el) == ("complete", ["prev", "complete"])
     confirm = form_of(el)
+    # the question once (Pidgin shows the instructions and every fixed field)
     assert confirm.instructions == ["Configure this service now?"]
-    assert [f.values[0] for f in confirm.fields] == [
-        "Configure this service now?",
-        "service: httpd",
-        "state: off",
-    ]
+    assert [f.values[0] for f in confirm.fields] == ["service: httpd", "state: off"]
     assert ran == []  # nothing runs before the confirmation
 
     el = cmd_of(await ask(h, OPERATOR, "exec2", command("config", sid, "prev")))
@@ -518,19 +515,16 @@ async def test_results_render_as_notes_and_forms() -> None:
             " (the files feature is off)",
         ),
     ]
-    main, table = [Form.from_element(x) for x in el.findall(f"{{{XD}}}x")]
-    assert main.type == table.type == "result"
-    assert [(f.type, f.values) for f in main.fields] == [
-        ("text-multi", ["kernel: eth0 up", "kernel: eth0 down"]),
-        ("text-single", ["42"]),
+    # one form (clients show only the first of several): the table beside
+    # other content is a field of aligned lines; every field has a label
+    (main,) = [Form.from_element(x) for x in el.findall(f"{{{XD}}}x")]
+    assert main.type == "result" and main.title == "Everything at once"
+    assert [(f.var, f.type, f.label, f.values) for f in main.fields] == [
+        ("text.1", "text-multi", "output", ["kernel: eth0 up", "kernel: eth0 down"]),
+        ("table.3", "text-multi", "Links", ["Port   State", "-----  -----", "eth0   up", "wlan0"]),
+        ("value.4", "text-single", "value", ["42"]),
     ]
-    assert table.title == "Links" and table.reported is not None
-    assert [c.label for c in table.reported] == ["Port", "State"]
-    # every item carries every reported field (XEP-0004 §3.4), a missing cell empty
-    assert [[row[c.var or ""] for c in table.reported] for row in table.items] == [
-        [["eth0"], ["up"]],
-        [["wlan0"], [""]],
-    ]
+    assert main.reported is None and list(main.items) == []
     await h.close()
 
 
@@ -717,3 +711,60 @@ async def test_a_command_that_never_ends_is_stopped() -> None:
     assert h.feature(AdHoc).running == {}
     assert held[0].cancelled.is_set()
     await h.close()
+
+
+async def test_commands_with_the_same_help_have_distinct_menu_labels() -> None:
+    # clients list the commands by name (Pidgin's buddy menu): two commands
+    # with one help get the command's name added, in the list and in each
+    # command's own disco#info
+    from stanzalink.commands import Registry
+
+    twins = Registry()
+    for name in ("ls", "files", "get"):
+        twins.command(name, help="list the files" if name != "get" else "fetch one")(
+            lambda inv: None
+        )
+    h = Harness([Disco, AdHoc], ACCESS, commands=twins)
+    reply = await ask(h, VIEWER, "d1", f"<query xmlns='{ITEMS}' node='{CMD}'/>", "get")
+    items = reply.findall(f"{{{ITEMS}}}query/{{{ITEMS}}}item")
+    assert {i.get("node"): i.get("name") for i in items} == {
+        "ls": "list the files (ls)",
+        "files": "list the files (files)",
+        "get": "fetch one",
+    }
+    reply = await ask(h, VIEWER, "d2", f"<query xmlns='{INFO}' node='files'/>", "get")
+    ident = reply.find(f"{{{INFO}}}query/{{{INFO}}}identity")
+    assert ident is not None and ident.get("name") == "list the files (files)"
+    await h.close()
+
+
+async def test_list_options_and_result_fields_all_have_labels() -> None:
+    h = harness()
+    el = cmd_of(await ask(h, OPERATOR, "l1", command("config", action="execute")))
+    for f in form_of(el).fields:
+        assert f.label and all(o.label for o in f.options), f
+    el = cmd_of(await ask(h, VIEWER, "l2", command("report")))
+    for x in el.findall(f"{{{XD}}}x"):
+        form = Form.from_element(x)
+        assert all(f.label for f in form.fields if f.type != "fixed"), form
+    await h.close()
+
+
+def test_a_result_as_chat_text_keeps_a_table_lined_up() -> None:
+    from stanzalink.xep import command_forms as cf
+
+    notes, results = cf.render(report(None), "Everything at once")  # type: ignore[arg-type]
+    assert len(results) == 1
+    assert cf.plain(notes, results) == (
+        "all fine\n"
+        "file offered: /var/log/messages (system log)\n"
+        "output:\n"
+        "kernel: eth0 up\n"
+        "kernel: eth0 down\n"
+        "Links:\n"
+        "Port   State\n"
+        "-----  -----\n"
+        "eth0   up\n"
+        "wlan0\n"
+        "value: 42"
+    )

@@ -21,11 +21,11 @@ from typing import ClassVar
 
 from stanzalink.access import Role
 from stanzalink.jid import JID
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.base import Feature
 from stanzalink.xep.ping import Ping
 from stanzalink.xep.roster import Roster
 from stanzalink.xml import Element
+from stanzalink_testing.harness import Harness
 
 OWN = "device1@example.net"
 ACCESS = {

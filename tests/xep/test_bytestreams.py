@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from stanzalink.errors import StanzaError
-from stanzalink.testing.harness import Harness, parse_stanza
 from stanzalink.xep import bytestreams as s5b
 from stanzalink.xep.bytestreams import Bytestreams
 from stanzalink.xml import Element, tostring
+from stanzalink_testing.harness import Harness, parse_stanza
 
 # XEP-0065 example 9 (mediated connection: the requester offers a proxy)
 OFFER = """<iq from='requester@example.com/foo' id='npq71g53' to='target@example.org/bar'
@@ -380,7 +380,7 @@ async def test_dial_direct_hands_the_offered_streamhosts_over_as_given() -> None
 
 async def test_unreachable_streamhosts_are_item_not_found() -> None:
     from stanzalink.net.socks5 import AllCandidatesFailed, connect_first
-    from stanzalink.testing.prosody import free_port
+    from stanzalink_testing.prosody import free_port
 
     h = Harness([s5b.Bytestreams], ACCESS, files={"dial_direct": True})
 

@@ -7,12 +7,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from stanzalink.testing.harness import Harness, parse_stanza
 from stanzalink.xep.base import Feature, Identity, MissingFeature
 from stanzalink.xep.caps import Caps, ver, ver_of_info, verification_string
 from stanzalink.xep.disco import Disco
 from stanzalink.xep.ping import Ping
 from stanzalink.xml.builder import E, sub
+from stanzalink_testing.harness import Harness, parse_stanza
 
 ACCESS = {"viewer": ["romeo@montague.lit"]}
 

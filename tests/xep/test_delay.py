@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stanzalink.testing.harness import parse_stanza
 from stanzalink.xep.delay import Delay, delay_of, parse_stamp
+from stanzalink_testing.harness import parse_stanza
 
 T = 1764558000.0  # 2025-12-01T03:00:00Z
 

@@ -9,11 +9,11 @@ from typing import ClassVar
 import pytest
 
 from stanzalink.access import Role
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.base import Feature, Identity
-from stanzalink.xep.disco import Disco, Item, NodeFn, NodeInfo
+from stanzalink.xep.disco import Disco, DiscoItem, NodeFn, NodeInfo
 from stanzalink.xep.ping import Ping
 from stanzalink.xml.builder import E, sub
+from stanzalink_testing.harness import Harness
 
 ACCESS = {"viewer": ["romeo@montague.net"], "admin": ["juliet@capulet.lit"]}
 INFO = "{http://jabber.org/protocol/disco#info}"
@@ -36,14 +36,14 @@ class Music(Feature):
             return NodeInfo(
                 identities=[Identity("hierarchy", "branch")],
                 features=["urn:example:music"],
-                items=[Item(node="music/romeo", name="Romeo and Juliet"),
-                       Item("catalog.shakespeare.lit", "music/hamlet", "Hamlet")],
+                items=[DiscoItem(node="music/romeo", name="Romeo and Juliet"),
+                       DiscoItem("catalog.shakespeare.lit", "music/hamlet", "Hamlet")],
             )  # fmt: skip
 
         return {"music": music}
 
-    def disco_items(self, role: Role) -> list[Item]:
-        return [Item(node="music", name="Music from the time of Shakespeare")]
+    def disco_items(self, role: Role) -> list[DiscoItem]:
+        return [DiscoItem(node="music", name="Music from the time of Shakespeare")]
 
     def disco_extensions(self) -> list[ET.Element]:
         form = E("{jabber:x:data}x", {"type": "result"})

@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from stanzalink.jid import JID
-from stanzalink.testing.harness import parse_stanza
 from stanzalink.xep.forms import Field, Form, FormError, Option, parse_submit
 from stanzalink.xml import tostring
+from stanzalink_testing.harness import parse_stanza
 
 # XEP-0004 example 2: "Service Returns Bot Creation Form" (the <x/> of it)
 BOT_FORM = """

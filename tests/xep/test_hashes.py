@@ -6,9 +6,9 @@ import base64
 import hashlib
 from pathlib import Path
 
-from stanzalink.testing.harness import parse_stanza
 from stanzalink.xep.hashes import NS, Hashes, hash_element, hash_file, parse_hashes, strongest
 from stanzalink.xml import tostring
+from stanzalink_testing.harness import parse_stanza
 
 
 def test_strongest_accepted_algorithm() -> None:

@@ -8,8 +8,8 @@ import base64
 
 import pytest
 
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.ibb import NS, Ibb, IBBError, IBBStream, decode_block
+from stanzalink_testing.harness import Harness
 
 ROMEO = "romeo@montague.net/orchard"
 JULIET = "juliet@capulet.com/balcony"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.ping import Ping
+from stanzalink_testing.harness import Harness
 
 ACCESS = {"viewer": ["alice@example.net"]}
 

@@ -17,11 +17,11 @@ from stanzalink.access import Role
 from stanzalink.agent import parse_config
 from stanzalink.config import ConfigError, DeviceConfig
 from stanzalink.jid import JID
-from stanzalink.testing.harness import Harness
 from stanzalink.xep import presence as presence_mod
 from stanzalink.xep import roster as roster_mod
 from stanzalink.xep.roster import Roster
 from stanzalink.xml import Element
+from stanzalink_testing.harness import Harness
 
 R = "{jabber:iq:roster}"
 DEVICE = "juliet@example.com/balcony"
@@ -258,7 +258,7 @@ async def test_push_from_own_server_is_applied(frm: str | None) -> None:
     assert ack.get("type") == "result" and ack.get("id") == "a78b4q6ha463" and len(ack) == 0
     assert ack.get("to") == frm
     r = roster(h)
-    assert r.items[JID.parse("nurse@example.com")] == roster_mod.Item(
+    assert r.items[JID.parse("nurse@example.com")] == roster_mod.RosterItem(
         JID.parse("nurse@example.com"), "none", True, "Nurse", ("Servants",)
     )
     assert r.version == "ver34"
@@ -550,4 +550,21 @@ async def test_failed_fetch_changes_nothing(caplog: pytest.LogCaptureFixture) ->
     r = roster(h)
     assert not r.synced and r.items == {} and r.version is None
     assert any("roster fetch failed: internal-server-error" in m for m in caplog.messages)
+    await h.close()
+
+
+@pytest.mark.parametrize(("count", "said"), [(1, "1 item"), (2, "2 items")])
+async def test_the_fetch_is_logged_with_its_count(
+    count: int, said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness({"admin": ["romeo@example.net", "benvolio@example.net"][:count]})
+    get = await online_and_fetch(h)
+    items = "".join(
+        f"<item jid='{j}' subscription='both'/>"
+        for j in ["romeo@example.net", "benvolio@example.net"][:count]
+    )
+    with caplog.at_level(logging.INFO, logger="stanzalink.xep.roster"):
+        answer(h, get, f"<query xmlns='jabber:iq:roster' ver='v1'>{items}</query>")
+        await h.settle()
+    assert f"roster: {said} (version v1)" in caplog.messages
     await h.close()

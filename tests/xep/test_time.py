@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.time import Time, tzo
+from stanzalink_testing.harness import Harness
 
 
 async def test_time_answer_is_the_xeps_example() -> None:

@@ -14,10 +14,10 @@ import pytest
 
 from stanzalink.agent import parse_config
 from stanzalink.config import ConfigError
-from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.identity import PHOTO_MAX, image_type
-from stanzalink.xep.vcard import VCard, card_facts
+from stanzalink.xep.vcard import FileWatch, VCard, card_facts
 from stanzalink.xml import Element, tostring
+from stanzalink_testing.harness import Harness, ManualClock
 
 ACCESS = {"viewer": ["stpeter@jabber.org"]}
 V = "{vcard-temp}"
@@ -236,9 +236,8 @@ async def test_photo_change_republishes_and_updates_presence(tmp_path: Path) -> 
     new = png(2, 2, colour=200)
     photo.write_bytes(new)
     os.utime(photo, ns=(1, 10**18))
-    await h.advance(feat.photo_check_interval - 0.5)
-    assert h.unread() == []  # not looked at yet
-    await h.advance(0.5)
+    # the watch sees it at once (inotify); where there is none, the next look does
+    await h.advance(feat.photo_check_interval)
     await _answer(h, "<iq type='result' id='{id}' from='device1@example.net'>"
                      "<vCard xmlns='vcard-temp'><FN>n</FN></vCard></iq>")  # fmt: skip
     put = await h.next_sent()
@@ -252,6 +251,41 @@ async def test_photo_change_republishes_and_updates_presence(tmp_path: Path) -> 
     assert h.unread() == [] and feat.photo.data == new
     h.agent.announce()
     assert (await h.next_sent()).findtext(f"{U}x/{U}photo") == hashlib.sha1(new).hexdigest()
+    await h.close()
+
+
+def test_photo_watch_wakes_only_for_the_photo_file(tmp_path: Path) -> None:
+    photo = tmp_path / "a.png"
+    photo.write_bytes(png(colour=1))
+    watch = FileWatch.open(str(photo))
+    if watch is None:
+        pytest.skip("no inotify here (the watcher looks every photo_check_interval instead)")
+    try:
+        assert not watch.changed()
+        (tmp_path / "other.txt").write_text("x")  # another file in the folder
+        assert not watch.changed()
+        photo.write_bytes(png(colour=2))
+        assert watch.changed() and not watch.changed()
+        new = tmp_path / "a.png.new"
+        new.write_bytes(png(colour=3))
+        assert not watch.changed()
+        new.rename(photo)  # replaced atomically, as package managers do
+        assert watch.changed()
+    finally:
+        watch.close()
+
+
+async def test_photo_watch_uses_no_timer_while_online(tmp_path: Path) -> None:
+    photo = tmp_path / "a.png"
+    photo.write_bytes(png(colour=1))
+    h = Harness([VCard], ACCESS, identity={"name": "n", "photo": str(photo)})
+    feat = h.feature(VCard)
+    h.go_online()
+    await h.settle()
+    if feat._watch is not None:  # inotify: the agent is not woken to look
+        assert feat._timer is None
+    feat.on_offline()
+    assert feat._watch is None and feat._timer is None
     await h.close()
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import stanzalink
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.version import Version, os_name
+from stanzalink_testing.harness import Harness
 
 ACCESS = {"viewer": ["romeo@montague.net"]}
 Q = "{jabber:iq:version}"

@@ -8,9 +8,25 @@ from typing import Any
 from stanzalink.jid import JID
 from stanzalink.session.core import SessionConfig
 
-__all__ = ["RECONNECT_MAX", "ClientConfig"]
+__all__ = [
+    "RECONNECT_MAX",
+    "TCP_KEEPALIVE_COUNT",
+    "TCP_KEEPALIVE_IDLE",
+    "TCP_KEEPALIVE_INTERVAL",
+    "ClientConfig",
+]
 
 RECONNECT_MAX = 300.0  # [connection] reconnect_max: the longest wait between attempts
+# The kernel's TCP keepalive (SO_KEEPALIVE): after tcp_keepalive_idle seconds
+# without a segment from the server it sends an empty probe (one TCP segment
+# each way, no TLS record) every tcp_keepalive_interval seconds, and drops the
+# connection after tcp_keepalive_count unanswered ones.  A dead path is so
+# noticed within idle + interval x count seconds (300 + 30 x 4 = 420, under 2
+# x idle); data left unacknowledged times out after as long (TCP_USER_TIMEOUT).
+# The idle interval is also what keeps a NAT's mapping alive.
+TCP_KEEPALIVE_IDLE = 300  # [connection] tcp_keepalive_idle
+TCP_KEEPALIVE_INTERVAL = 30  # [connection] tcp_keepalive_interval
+TCP_KEEPALIVE_COUNT = 4  # [connection] tcp_keepalive_count
 
 
 class ClientConfig(SessionConfig):
@@ -40,6 +56,9 @@ class ClientConfig(SessionConfig):
         stable_after: float = 60.0,  # online this long: the backoff starts again from 0
         max_redirects: int = 3,  # consecutive see-other-host redirects followed
         tcp_keepalive: bool = True,
+        tcp_keepalive_idle: float = TCP_KEEPALIVE_IDLE,  # whole seconds (the kernel's unit)
+        tcp_keepalive_interval: float = TCP_KEEPALIVE_INTERVAL,
+        tcp_keepalive_count: int = TCP_KEEPALIVE_COUNT,
         read_buffer: int = 65536,  # the receive ring's capacity, bytes
         nameservers: list[tuple[str, int]] | None = None,
         iq_timeout: float = 60.0,
@@ -66,6 +85,9 @@ class ClientConfig(SessionConfig):
         self.stable_after = stable_after
         self.max_redirects = max_redirects
         self.tcp_keepalive = tcp_keepalive
+        self.tcp_keepalive_idle = tcp_keepalive_idle
+        self.tcp_keepalive_interval = tcp_keepalive_interval
+        self.tcp_keepalive_count = tcp_keepalive_count
         self.read_buffer = read_buffer
         self.nameservers = nameservers
         self.iq_timeout = iq_timeout

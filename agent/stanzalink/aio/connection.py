@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import socket
 import ssl
 from collections.abc import Awaitable
@@ -25,9 +26,31 @@ from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session.core import Session, State
 from stanzalink.session.events import Closed, Retry
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "keepalive_options"]
 
 log = logging.getLogger("stanzalink.aio.client")  # the client's log lines keep one name
+
+
+def keepalive_options(c: ClientConfig) -> list[tuple[int, int, int]]:
+    """The socket options of the kernel's TCP keepalive (see aio.config):
+    whole seconds, as the kernel counts them (at least 1, at most its
+    32767), and a user timeout as long as the keepalive's whole bound so
+    that data the server never acknowledges is given up as soon."""
+    idle = min(32767, max(1, math.ceil(c.tcp_keepalive_idle)))
+    interval = min(32767, max(1, math.ceil(c.tcp_keepalive_interval)))
+    count = min(127, max(1, int(c.tcp_keepalive_count)))
+    opts = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    tcp = socket.IPPROTO_TCP
+    for name, value in (
+        ("TCP_KEEPIDLE", idle),
+        ("TCP_KEEPINTVL", interval),
+        ("TCP_KEEPCNT", count),
+        ("TCP_USER_TIMEOUT", (idle + interval * count) * 1000),
+    ):
+        option = getattr(socket, name, None)  # Linux has them all
+        if option is not None:
+            opts.append((tcp, option, value))
+    return opts
 
 
 class Connection:
@@ -227,11 +250,8 @@ class Connection:
         if sock is None:
             return
         with contextlib.suppress(OSError, AttributeError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            idle = max(60, int(self.config.keepalive))
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 30)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 4)
+            for level, option, value in keepalive_options(self.config):
+                sock.setsockopt(level, option, value)
 
     async def _wait_disconnected(self) -> None:
         while self.session.state is not State.DISCONNECTED:

@@ -20,6 +20,7 @@ from stanzalink.config import (
     Section,
     boolean,
     choice,
+    count,
     file,
     port,
     positive,
@@ -114,11 +115,17 @@ CONNECTION = Section(
     "connection",
     {
         "keepalive": Key(positive, _CLIENT.keepalive, "seconds before a sign of life is asked"),
-        "keepalive_timeout": Key(positive, _CLIENT.keepalive_timeout, "default: keepalive"),
+        "keepalive_timeout": Key(
+            positive, _CLIENT.keepalive_timeout, "default: 120 s, at most keepalive"
+        ),
         "whitespace_keepalive": Key(positive, _CLIENT.whitespace_keepalive, "off when absent"),
         "stream_management": Key(boolean, _CLIENT.stream_management, "XEP-0198"),
         "csi_inactive": Key(boolean, _CLIENT.csi_inactive, "XEP-0352"),
         "reconnect_max": Key(positive, _CLIENT.backoff_cap, "longest wait between attempts"),
+        "tcp_keepalive": Key(boolean, _CLIENT.tcp_keepalive, "the kernel's TCP keepalive"),
+        "tcp_keepalive_idle": Key(count, _CLIENT.tcp_keepalive_idle, "seconds idle to a probe"),
+        "tcp_keepalive_interval": Key(count, _CLIENT.tcp_keepalive_interval, "between probes"),
+        "tcp_keepalive_count": Key(count, _CLIENT.tcp_keepalive_count, "unanswered: dead link"),
     },
 )
 

@@ -55,7 +55,7 @@ def install(registry: Registry) -> Registry:
     @reg(
         "help",
         help="list the commands, or explain one",
-        args=[Arg("command", default="")],
+        args=[Arg("command", str, "the command to explain", default="")],
         read_only=True,
     )
     def help_(inv: Invocation) -> list[Any]:

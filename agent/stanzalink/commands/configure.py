@@ -63,11 +63,28 @@ def config_command(inv: Invocation) -> Any:
     return KeyValue([(key, current(device, key))], title="changed")
 
 
-def current(device: Device, key: str) -> Any:
+def current(device: Device, key: str) -> str:
+    """The value ``key`` has now, as a person reads it, and whether it is
+    the default (not in the file, not changed by ``config set``)."""
     sec, _, name = key.partition(".")
-    if key == "presence.status":
-        return device.status
-    return device.config.sections.get(sec, {}).get(name, "(default)")
+    values = device.config.sections.get(sec, {})  # what the file or `config set` gave
+    # the status line as announced; anything else from the section, with its
+    # owner's defaults filled in
+    value: Any = device.status if key == "presence.status" else device.config.section(sec).get(name)
+    shown = shown_value(value)
+    if name in values:
+        return shown
+    return "(empty, the default)" if shown == "(empty)" else f"{shown} (the default)"
+
+
+def shown_value(value: Any) -> str:
+    if value is None or value == "" or value == () or value == []:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def apply_setting(device: Device, key: str, value: Any) -> None:

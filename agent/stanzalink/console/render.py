@@ -1,19 +1,52 @@
-"""Command results as console content, and long content as pages.
+"""Command results as console content, long content as pages, and a page
+as the message a chat client shows.
 
 A command returns :mod:`~stanzalink.commands.model` result values; the
 console turns them into :mod:`~stanzalink.xep.xhtml_im` blocks and splits
 the blocks into pages whose plain body stays under the page size (the
 XHTML-IM twin adds about as much again, far below a server's stanza limit:
 Prosody's default is 256 KiB).
+
+:func:`message` lays a page out for chat clients as they are.  The XHTML-IM
+twin is one ``<p>``: blocks are separated by an empty line (two ``<br/>``),
+a title by one, and tables and fixed-width text are a ``<span
+style='font-family: monospace'>`` inside it.  A ``<p>`` per block reads as
+one run-on line in libpurple (finch breaks a line only at a bare ``<p>``,
+Pidgin at some ``</p><p>`` pairs only) and Pidgin carries a ``<p>``'s
+monospace style past its end; a ``<span>`` closes where it should.  Lists
+become lines that start with a bullet.  The plain body (what a client
+without XHTML-IM shows, profanity among them) keeps XEP-0393 styling for
+titles, code and fixed-width blocks, but a key of a key/value list is
+written bare (``usage: help [command]``): ``*key*:`` at the start of every
+line reads as noise where the styling is not rendered.
 """
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
 from stanzalink.commands.model import FileOffer, KeyValue, Table, Text
-from stanzalink.xep.xhtml_im import Block, Fixed, Grid, Items, Pairs, Para, plain, table_lines
+from stanzalink.xep import xhtml_im
+from stanzalink.xep.xhtml_im import (
+    MONO,
+    NS,
+    XHTML,
+    Block,
+    Fixed,
+    Grid,
+    Items,
+    Pairs,
+    Para,
+    Rendered,
+    clean,
+    plain,
+    table_lines,
+)
+
+P, BR, SPAN = (f"{{{XHTML}}}{t}" for t in ("p", "br", "span"))
+BULLET = "\u2022 "
 
 
 def to_blocks(result: Any) -> list[Block]:
@@ -112,3 +145,74 @@ def paginate(blocks: Sequence[Block], limit: int) -> list[list[Block]]:
     if page or not pages:
         pages.append(page)
     return pages
+
+
+# ------------------------------------------------------------------ message
+def body_text(block: Block) -> str:
+    """One block as the plain body shows it (keys of a key/value list bare)."""
+    if isinstance(block, Pairs):
+        title = [plain(Para(xhtml_im.Strong(block.title)))] if block.title else []
+        return "\n".join(title + [f"{clean(k)}: {clean(v)}" for k, v in block.pairs])
+    return plain(block)
+
+
+class _Flow:
+    """Mixed content appended to the one ``<p>``."""
+
+    def __init__(self, p: ET.Element) -> None:
+        self.p = p
+
+    def text(self, s: str | None) -> None:
+        if not s:
+            return
+        if len(self.p):
+            self.p[-1].tail = (self.p[-1].tail or "") + s
+        else:
+            self.p.text = (self.p.text or "") + s
+
+    def br(self, n: int = 1) -> None:
+        for _ in range(n):
+            ET.SubElement(self.p, BR)
+
+    def content(self, el: ET.Element) -> None:
+        """The children and text of ``el`` (not ``el`` itself)."""
+        self.text(el.text)
+        for child in list(el):
+            tail, child.tail = child.tail, None
+            self.p.append(child)
+            self.text(tail)
+
+
+def _lay_out(block: Block, flow: _Flow) -> None:
+    """One block into the flow, from what :func:`xhtml_im.xhtml` makes of it."""
+    scratch = ET.Element(f"{{{XHTML}}}body")
+    xhtml_im.xhtml(block, scratch)
+    for i, el in enumerate(scratch):
+        if i:
+            flow.br()
+        local = el.tag.rpartition("}")[2]
+        if local == "p" and el.get("style") == MONO:
+            span = ET.Element(SPAN, {"style": MONO})
+            span.text, span[:] = el.text, list(el)
+            flow.p.append(span)
+        elif local == "p":
+            flow.content(el)
+        else:  # ul, ol: one line an item
+            for n, li in enumerate(el, 1):
+                if n > 1:
+                    flow.br()
+                flow.text(f"{n}. " if local == "ol" else BULLET)
+                flow.content(li)
+
+
+def message(blocks: Sequence[Block]) -> Rendered:
+    """The plain body and the XHTML-IM twin (one ``<p>``) of one page."""
+    html = ET.Element(f"{{{NS}}}html")
+    body = ET.SubElement(html, f"{{{XHTML}}}body")
+    if blocks:
+        flow = _Flow(ET.SubElement(body, P))
+        for i, block in enumerate(blocks):
+            if i:
+                flow.br(2)
+            _lay_out(block, flow)
+    return Rendered("\n\n".join(body_text(b) for b in blocks), html)

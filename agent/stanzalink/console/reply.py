@@ -8,7 +8,7 @@ import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from stanzalink.xep import xhtml_im
+from stanzalink.console.render import message
 from stanzalink.xep.xhtml_im import Block
 from stanzalink.xml.builder import E, sub
 
@@ -28,7 +28,7 @@ class Reply:
 
 def answer(reply: Reply, blocks: list[Block]) -> ET.Element:
     """The message carrying ``blocks`` (plain body and XHTML-IM) to ``reply``."""
-    rendered = xhtml_im.render(blocks)
+    rendered = message(blocks)
     # an id of its own, and the id of the command line it answers
     attrs: dict[str, str] = {"to": reply.to, "id": "c" + os.urandom(8).hex()}
     if reply.type:

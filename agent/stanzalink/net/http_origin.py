@@ -3,7 +3,7 @@ reached over asyncio streams, or a WSGI application run in worker threads.
 
 Both are *origins*: an awaitable callable
 
-    await origin(method, target, headers, body) -> OriginResponse
+    await origin(method, target, headers, body) -> HTTPResponse
 
 that the :mod:`stanzalink.xep.http.feature` feature calls (it never imports this
 module; :func:`make_origin` is handed to it by the agent).  ``target`` is
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["HTTPOrigin", "OriginError", "OriginResponse", "WSGIOrigin", "make_origin"]
+__all__ = ["HTTPOrigin", "HTTPResponse", "OriginError", "WSGIOrigin", "make_origin"]
 
 MAX_LINE = 8192
 MAX_HEADERS = 100
@@ -49,7 +49,7 @@ class OriginError(Exception):
 
 
 @dataclass
-class OriginResponse:
+class HTTPResponse:
     """The origin's answer: status, headers as received, and the body as
     an async iterator of byte strings (``length`` from Content-Length when
     the origin gave one; None when the body ends with the connection or is
@@ -109,7 +109,7 @@ class HTTPOrigin:
 
     async def __call__(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
-    ) -> OriginResponse:
+    ) -> HTTPResponse:
         if not _TOKEN.match(method):
             raise ValueError(f"invalid method {method!r}")
         if (
@@ -128,7 +128,7 @@ class HTTPOrigin:
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         return await asyncio.wait_for(self._exchange(method, head, body), self.timeout)
 
-    async def _exchange(self, method: str, head: bytes, body: bytes) -> OriginResponse:
+    async def _exchange(self, method: str, head: bytes, body: bytes) -> HTTPResponse:
         ctx = ssl.create_default_context() if self.tls else None
         try:
             reader, writer = await asyncio.open_connection(
@@ -163,7 +163,7 @@ class HTTPOrigin:
         else:
             length = _content_length(fields)
             body_iter = _sized(reader, writer, length, self.timeout)
-        return OriginResponse(status, reason, headers, length, body_iter, writer.close)
+        return HTTPResponse(status, reason, headers, length, body_iter, writer.close)
 
 
 def _content_length(fields: dict[str, str]) -> int | None:
@@ -288,7 +288,7 @@ class WSGIOrigin:
 
     async def __call__(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
-    ) -> OriginResponse:
+    ) -> HTTPResponse:
         check_headers(headers)
         loop = asyncio.get_running_loop()
         fut = loop.run_in_executor(self._pool, self._run, method, target, headers, body)
@@ -300,7 +300,7 @@ class WSGIOrigin:
             if data:
                 yield data
 
-        return OriginResponse(status, reason, out_headers, len(data), one())
+        return HTTPResponse(status, reason, out_headers, len(data), one())
 
     def _run(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes

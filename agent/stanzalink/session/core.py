@@ -209,7 +209,7 @@ class Session:
             if self._probe_sent is None:
                 times.append(self._last_rx + c.keepalive)
             else:
-                times.append(self._probe_sent + (c.keepalive_timeout or c.keepalive))
+                times.append(self._probe_sent + c.probe_timeout)
             if c.whitespace_keepalive:
                 times.append(self._last_tx + c.whitespace_keepalive)
         return min((t for t in times if t is not None), default=None)
@@ -292,7 +292,7 @@ class Session:
             return
         if self._ack_due is not None and now >= self._ack_due:
             sm_driver.request_ack(self, now)
-        timeout = c.keepalive_timeout or c.keepalive
+        timeout = c.probe_timeout
         if self._probe_sent is not None:
             if now >= self._probe_sent + timeout:
                 self._to_disconnected()

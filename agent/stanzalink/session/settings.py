@@ -6,7 +6,7 @@ from __future__ import annotations
 from stanzalink._value import Record, Value, _set
 from stanzalink.errors import LocalProtocolError
 from stanzalink.jid import JID
-from stanzalink.session import KEEPALIVE
+from stanzalink.session import KEEPALIVE, KEEPALIVE_TIMEOUT
 from stanzalink.session.sasl import ScramKeys
 
 
@@ -46,7 +46,7 @@ class SessionConfig(Record):
         resume_max: int | None = 600,  # seconds we ask the server to keep the session
         csi_inactive: bool = True,
         keepalive: float = KEEPALIVE,  # seconds without inbound data before we probe
-        keepalive_timeout: float | None = None,  # default: equal to keepalive
+        keepalive_timeout: float | None = None,  # default: KEEPALIVE_TIMEOUT, at most keepalive
         whitespace_keepalive: float | None = None,  # seconds of outbound silence; None: off
         ack_every: int = 8,  # ask for an ack after this many unacknowledged stanzas
         ack_delay: float = 2.0,  # ... or this long after the first one
@@ -80,3 +80,11 @@ class SessionConfig(Record):
         self.parser_limits: dict[str, int] = {} if parser_limits is None else parser_limits
         if self.keepalive <= 0:
             raise LocalProtocolError("keepalive must be a positive number of seconds")
+
+    @property
+    def probe_timeout(self) -> float:
+        """How long the keepalive probe's answer may take: a hung server is
+        noticed within ``keepalive + probe_timeout`` seconds of silence."""
+        if self.keepalive_timeout:
+            return self.keepalive_timeout
+        return min(self.keepalive, KEEPALIVE_TIMEOUT)

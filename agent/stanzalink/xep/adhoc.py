@@ -14,9 +14,10 @@ run) and runs one by ``<command node='NAME'/>``:
 - a command with ``confirm`` then asks its question (actions prev and
   complete) and runs only on ``complete``.
 
-Results: a :class:`Table` becomes a result form with ``<reported/>`` and
-``<item/>`` rows, a :class:`KeyValue` labelled fields, a one-line text an
-info note, longer text a text-multi field; a :class:`CommandError` a
+Results are one result form (:mod:`~stanzalink.xep.command_forms`): a
+:class:`Table` alone is ``<reported/>`` and ``<item/>`` rows, beside other
+content a text-multi field; a :class:`KeyValue` labelled fields, a one-line
+text an info note, longer text a text-multi field; a :class:`CommandError` a
 ``completed`` answer with an error note (XEP-0050 §3.6).  A
 :class:`FileOffer` starts a Jingle file transfer to the requester's full
 JID (the files feature) and is answered with the note ``sending NAME (N
@@ -81,7 +82,7 @@ from stanzalink.xep import command_forms as cf
 from stanzalink.xep import forms
 from stanzalink.xep.base import Context, Feature, Identity, IQRoute, StanzaError, error_reply
 from stanzalink.xep.delay import Delay, delay_of
-from stanzalink.xep.disco import Item, NodeInfo
+from stanzalink.xep.disco import DiscoItem, NodeInfo
 from stanzalink.xep.forms import Form, FormError
 from stanzalink.xep.xhtml_im import clean
 from stanzalink.xml import Element
@@ -206,7 +207,8 @@ class AdHoc(Feature):
             return None
         items = []
         if node == NS:
-            items = [Item(None, c.name, c.help or c.name) for c in self.visible_to(role)]
+            listed = self.visible_to(role)
+            items = [DiscoItem(None, c.name, cf.menu_label(c, listed)) for c in listed]
         return NodeInfo(identities=found[0], features=found[1], items=items)
 
     def node_items(self, node: str | None, role: Role) -> list[ET.Element] | None:
@@ -214,12 +216,13 @@ class AdHoc(Feature):
         when the node is not this feature's."""
         if node != NS:
             return None
+        listed = self.visible_to(role)
         return [
             E(
                 f"{{{DISCO_ITEMS}}}item",
-                {"jid": str(self.ctx.jid), "node": c.name, "name": c.help or c.name},
+                {"jid": str(self.ctx.jid), "node": c.name, "name": cf.menu_label(c, listed)},
             )
-            for c in self.visible_to(role)
+            for c in listed
         ]
 
     def node_info(self, node: str | None, role: Role) -> tuple[list[Identity], list[str]] | None:
@@ -231,7 +234,8 @@ class AdHoc(Feature):
         if decision is None or decision.kind != authz.RUN or decision.command is None:
             return None
         cmd = decision.command
-        return [Identity("automation", "command-node", cmd.help or cmd.name)], [NS, forms.NS]
+        label = cf.menu_label(cmd, self.visible_to(role))
+        return [Identity("automation", "command-node", label)], [NS, forms.NS]
 
     # ------------------------------------------------------------ execution
     async def _command(self, iq: Element, role: Role | None) -> ET.Element:

@@ -10,13 +10,17 @@ int/float -> text-single (the range in its ``<desc/>``, checked on submit),
 rest-of-line -> text-multi, str -> text-single; an argument without a
 default is ``<required/>``.
 
-Results -> (notes, forms): a one-line :class:`Text` or str is an info note;
-longer or preformatted text a text-multi field; a :class:`KeyValue` one
-labelled field per pair (its title a fixed field); a :class:`Table` a result
-form of its own with ``<reported/>`` columns and one ``<item/>`` per row; a
-:class:`FileOffer` an info note naming the file.  Text passes the console's
-filter (:func:`~stanzalink.xep.xhtml_im.clean`) before it is split into
-lines: what XML cannot carry is dropped, CR LF is a line break.
+Results -> (notes, one form): a one-line :class:`Text` or str is an info
+note; longer or preformatted text a text-multi field; a :class:`KeyValue`
+one labelled field per pair (its title a fixed field); a :class:`FileOffer`
+an info note naming the file.  A :class:`Table` alone is a result form with
+``<reported/>`` columns and one ``<item/>`` per row; a table beside other
+content is a text-multi field of aligned lines in the one form (clients
+show only the first of several forms: profanity, Pidgin).  Every field and
+every list option has a label (profanity shows ``(null)`` for an option
+without one, Pidgin a field's var).  Text passes the console's filter
+(:func:`~stanzalink.xep.xhtml_im.clean`) before it is split into lines:
+what XML cannot carry is dropped, CR LF is a line break.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 from stanzalink.commands import model as cmds
 from stanzalink.commands.model import Arg, Command
 from stanzalink.xep.forms import Field, Form, FormError, Option, boolean_value, parse_submit
-from stanzalink.xep.xhtml_im import clean
+from stanzalink.xep.xhtml_im import clean, table_lines
 from stanzalink.xml import Element
 
 AnyElement = Any  # a received stanza view or an ElementTree element
@@ -44,7 +48,7 @@ def arg_field(a: Arg, remembered: Mapping[str, Any] | None = None) -> Field:
     values = [text] if text else []
     desc = a.help
     if a.choices is not None:
-        opts = [Option(str(c)) for c in a.choices]
+        opts = [Option(str(c), str(c)) for c in a.choices]
         return Field(a.name, "list-single", a.name, desc, a.required, values, opts)
     if a.type is bool:
         return Field(a.name, "boolean", a.name, desc, a.required, values)
@@ -61,6 +65,15 @@ def arg_field(a: Arg, remembered: Mapping[str, Any] | None = None) -> Field:
     return Field(a.name, "text-single", a.name, desc, a.required, values)
 
 
+def menu_label(cmd: Command, listed: Sequence[Command]) -> str:
+    """The name of ``cmd`` in a command list (clients list commands by it:
+    Pidgin's buddy menu): its help, with the command's name added when
+    another listed command has the same help."""
+    text = cmd.help or cmd.name
+    twins = sum(1 for c in listed if (c.help or c.name) == text)
+    return f"{text} ({cmd.name})" if twins > 1 else text
+
+
 def args_form(cmd: Command, remembered: Mapping[str, Any] | None = None) -> Form:
     """The form asking for the arguments of ``cmd``."""
     fields = [arg_field(a, remembered) for a in cmd.args]
@@ -68,10 +81,10 @@ def args_form(cmd: Command, remembered: Mapping[str, Any] | None = None) -> Form
 
 
 def confirm_form(cmd: Command, args: Mapping[str, Any]) -> Form:
-    """The question of ``cmd.confirm``, with the arguments it will run with."""
+    """The question of ``cmd.confirm`` (the instructions: once, Pidgin shows
+    both), with the arguments it will run with."""
     question = cmd.confirm or f"Run {cmd.name}?"
-    fields = [Field(None, "fixed", values=[question])]
-    fields += [Field(None, "fixed", values=[f"{k}: {one_line(fmt(v))}"]) for k, v in args.items()]
+    fields = [Field(None, "fixed", values=[f"{k}: {one_line(fmt(v))}"]) for k, v in args.items()]
     return Form("form", cmd.help or cmd.name, [question], fields)
 
 
@@ -97,11 +110,11 @@ def read_args(cmd: Command, x: AnyElement | Element | None) -> dict[str, Any]:
 
 
 def render(result: cmds.Result, title: str) -> tuple[list[tuple[str, str]], list[Form]]:
-    """``result`` as (notes as (type, text), result forms)."""
+    """``result`` as (notes as (type, text), result forms: at most one)."""
     parts: Sequence[Any] = list(result) if isinstance(result, (list, tuple)) else [result]
     notes: list[tuple[str, str]] = []
     main = Form("result", title)
-    tables: list[Form] = []
+    tables: list[cmds.Table] = []
     n = 0
     for r in parts:
         if r is None:
@@ -114,7 +127,8 @@ def render(result: cmds.Result, title: str) -> tuple[list[tuple[str, str]], list
             if not r.preformatted and "\n" not in text:
                 notes.append(("info", text.strip()))
             else:
-                main.fields.append(Field(f"text.{n}", "text-multi", values=text.split("\n")))
+                label = "output" if r.preformatted else "text"
+                main.fields.append(Field(f"text.{n}", "text-multi", label, values=text.split("\n")))
         elif isinstance(r, cmds.KeyValue):
             if r.title:
                 main.fields.append(Field(None, "fixed", values=[r.title]))
@@ -124,18 +138,34 @@ def render(result: cmds.Result, title: str) -> tuple[list[tuple[str, str]], list
                 var = f"{slug(key)}.{n}.{i}"
                 main.fields.append(Field(var, ftype, str(key), values=text.split("\n")))
         elif isinstance(r, cmds.Table):
-            cols = [Field(f"{slug(c)}.{i}", label=str(c)) for i, c in enumerate(r.columns)]
-            rows = [
-                {col.var or "": [fmt(row[i]) if i < len(row) else ""] for i, col in enumerate(cols)}
-                for row in r.rows
-            ]
-            tables.append(Form("result", r.title or title, reported=cols, items=rows))
+            tables.append(r)
+            main.fields.append(table_field(r, n))  # replaced below by a form of its own if alone
         elif isinstance(r, cmds.FileOffer):
             text = f"file offered: {r.path}" + (f" ({r.description})" if r.description else "")
             notes.append(("info", text))
         else:
-            main.fields.append(Field(f"value.{n}", values=[fmt(r)]))
-    return notes, ([main] if main.fields else []) + tables
+            main.fields.append(Field(f"value.{n}", "text-single", "value", values=[fmt(r)]))
+    if len(tables) == 1 and len(main.fields) == 1:
+        return notes, [table_form(tables[0], title)]
+    return notes, ([main] if main.fields else [])
+
+
+def table_form(table: cmds.Table, title: str) -> Form:
+    """A table as a result form: ``<reported/>`` columns, an ``<item/>`` a row."""
+    cols = [Field(f"{slug(c)}.{i}", label=str(c)) for i, c in enumerate(table.columns)]
+    rows = [
+        {col.var or "": [fmt(row[i]) if i < len(row) else ""] for i, col in enumerate(cols)}
+        for row in table.rows
+    ]
+    return Form("result", table.title or title, reported=cols, items=rows)
+
+
+def table_field(table: cmds.Table, n: int) -> Field:
+    """A table as a text-multi field of aligned lines (header, rule, rows)."""
+    rows = [[fmt(v) for v in row] for row in table.rows]
+    lines = table_lines([str(c) for c in table.columns], rows)
+    label = table.title or ", ".join(str(c) for c in table.columns)
+    return Field(f"table.{n}", "text-multi", label, values=lines)
 
 
 def plain(notes: Sequence[tuple[str, str]], results: Sequence[Form]) -> str:
@@ -146,7 +176,10 @@ def plain(notes: Sequence[tuple[str, str]], results: Sequence[Form]) -> str:
             lines.append(form.title)
         for f in form.fields:
             value = "\n".join(f.values)
-            lines.append(f"{f.label}: {value}" if f.label else value)
+            if f.type == "text-multi" and f.label:
+                lines += [f"{f.label}:", value]  # a table's columns line up
+            else:
+                lines.append(f"{f.label}: {value}" if f.label else value)
         if form.reported is not None:
             lines.append("\t".join(c.label or c.var or "" for c in form.reported))
             for row in form.items:

@@ -25,11 +25,11 @@ Hooks for other features (typed: a feature that has the method is a
     for the asker's role; None (or a node nobody owns) answers
     ``item-not-found``.
 
-:meth:`ItemLister.disco_items` ``(role) -> list[Item]``
+:meth:`ItemLister.disco_items` ``(role) -> list[DiscoItem]``
     Items to list in the disco#items answer without a node (none by default,
     so that answer is usually empty).
 
-An :class:`Item` without a ``jid`` is the device itself (its full JID).
+An :class:`DiscoItem` without a ``jid`` is the device itself (its full JID).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ DEFAULT_NAME = "stanzalink"
 
 
 @dataclass(frozen=True, slots=True)
-class Item:
+class DiscoItem:
     """A disco#items entry; ``jid`` None means the device's own JID."""
 
     jid: str | None = None
@@ -66,7 +66,7 @@ class NodeInfo:
 
     identities: list[Identity] = field(default_factory=list)
     features: list[str] = field(default_factory=list)
-    items: list[Item] = field(default_factory=list)
+    items: list[DiscoItem] = field(default_factory=list)
     forms: list[ET.Element] = field(default_factory=list)
 
 
@@ -84,7 +84,7 @@ class NodeOwner(Protocol):
 class ItemLister(Protocol):
     """A feature that lists disco#items of the device itself."""
 
-    def disco_items(self, role: Role) -> list[Item]: ...
+    def disco_items(self, role: Role) -> list[DiscoItem]: ...
 
 
 def _attrs(**values: str | None) -> dict[str, str]:
@@ -168,7 +168,7 @@ class Disco(Feature):
 
     def _items(self, iq: Element, role: Role | None) -> ET.Element:
         node, info = self._node(iq, ITEMS, role)
-        items: Iterable[Item] = info.items
+        items: Iterable[DiscoItem] = info.items
         if node is None:
             items = [
                 item

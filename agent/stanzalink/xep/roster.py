@@ -77,7 +77,7 @@ MAX_NOTICE_SENDERS = 1024
 
 
 @dataclass(frozen=True, slots=True)
-class Item:
+class RosterItem:
     """A roster item (RFC 6121 §2.1.2)."""
 
     jid: JID
@@ -88,7 +88,7 @@ class Item:
     approved: bool = False  # pre-approved (RFC 6121 §3.4; Prosody does not say)
 
 
-def parse_item(el: Element) -> Item | None:
+def parse_item(el: Element) -> RosterItem | None:
     """An item of a roster result or push; None for subscription='remove'.
     StanzaError bad-request when it is malformed."""
     try:
@@ -102,7 +102,7 @@ def parse_item(el: Element) -> Item | None:
         raise StanzaError("bad-request", "bad roster item", "modify")
     groups = tuple(g.text or "" for g in el.findall(f"{{{NS}}}group"))[:32]
     ask, approved = el.get("ask") == "subscribe", el.get("approved") in ("true", "1")
-    return Item(jid, subscription, ask, el.get("name"), groups, approved)
+    return RosterItem(jid, subscription, ask, el.get("name"), groups, approved)
 
 
 ROLES = ("admin", "operator", "viewer")
@@ -158,13 +158,13 @@ class Roster(Feature):
         section = ACCESS.of(ctx.config)
         self.unlisted: str = section["unlisted"]
         self.notify_admins: bool = section["notify_admins"]
-        self.items: dict[JID, Item] = {}
+        self.items: dict[JID, RosterItem] = {}
         self.version: str | None = None
         self.synced = False  # the roster of this session is in
         # the running (or last) roster fetch and reconciliation
         self.sync_task: asyncio.Task[None] | None = None
         self._fetching = False
-        self._raced: list[tuple[JID, Item | None]] = []
+        self._raced: list[tuple[JID, RosterItem | None]] = []
         self._presence = PresenceTable()
         self._notices: deque[float] = deque()
         self._notice_senders: dict[JID, float] = {}
@@ -228,7 +228,7 @@ class Roster(Feature):
             # "unchanged"; changes, if any, follow as pushes
             log.info("roster unchanged since version %s", sent_ver)
         else:
-            items: dict[JID, Item] = {}
+            items: dict[JID, RosterItem] = {}
             for el in els:
                 try:
                     item = parse_item(el)
@@ -243,7 +243,8 @@ class Roster(Feature):
                 self._apply(jid, raced)
             if self._raced:
                 self.version = None  # which is newer is unknown: fetch all next time
-            log.info("roster: %d items (version %s)", len(items), self.version)
+            n = len(items)
+            log.info("roster: %d item%s (version %s)", n, "" if n == 1 else "s", self.version)
         self._raced = []
         self.synced = True
         await self.reconcile()
@@ -296,7 +297,7 @@ class Roster(Feature):
             self.version = query.get("ver")
         return None  # an empty result (RFC 6121 §2.1.6)
 
-    def _apply(self, jid: JID, item: Item | None) -> None:
+    def _apply(self, jid: JID, item: RosterItem | None) -> None:
         if item is None:
             self.items.pop(jid, None)
         elif jid in self.items or len(self.items) < MAX_ITEMS:

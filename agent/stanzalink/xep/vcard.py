@@ -52,6 +52,7 @@ import binascii
 import hashlib
 import logging
 import os
+import sys
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -169,6 +170,59 @@ def parse_vcard(card: Element | None) -> dict[str, Any]:
     return out
 
 
+class FileWatch:
+    """Linux inotify on a file's folder, through the C library (no
+    dependency): ``fd`` becomes readable when the file is written, replaced
+    or removed; ``changed()`` reads the events and says whether one was the
+    file's.  ``open()`` is None where inotify is missing."""
+
+    _MASK = 0x8 | 0x40 | 0x80 | 0x200 | 0x400  # CLOSE_WRITE, MOVED_FROM/_TO, DELETE(_SELF)
+
+    def __init__(self, fd: int, name: bytes) -> None:
+        self.fd = fd
+        self._name = name
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop reading fd, if any
+
+    @classmethod
+    def open(cls, path: str) -> FileWatch | None:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, AttributeError, ImportError):
+            return None
+        if fd < 0:
+            return None
+        folder, name = os.path.split(os.path.abspath(path))
+        if libc.inotify_add_watch(fd, os.fsencode(folder), cls._MASK) < 0:
+            os.close(fd)
+            return None
+        return cls(fd, os.fsencode(name))
+
+    def changed(self) -> bool:
+        hit = False
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                return hit
+            except OSError:
+                return True
+            pos = 0
+            while pos + 16 <= len(data):  # struct inotify_event: wd, mask, cookie, len, name
+                length = int.from_bytes(data[pos + 12 : pos + 16], sys.byteorder)
+                name = data[pos + 16 : pos + 16 + length].rstrip(b"\0")
+                hit = hit or name == self._name or not name
+                pos += 16 + length
+
+    def close(self) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.remove_reader(self.fd)
+        self.loop = None
+        os.close(self.fd)
+
+
 class VCard(Feature):
     config_sections = (IDENTITY,)
     name = "vcard"
@@ -179,6 +233,7 @@ class VCard(Feature):
         super().__init__(ctx)
         self.photo: Photo | None = None
         self._timer: asyncio.Task[Any] | None = None
+        self._watch: FileWatch | None = None
         self._publishing: asyncio.Task[Any] | None = None
         self._pending = False
         self.published = 0  # how many times the card was sent to the server
@@ -243,23 +298,45 @@ class VCard(Feature):
         return changed
 
     async def _watch_photo(self) -> None:
+        """Where the kernel cannot say when the file changes: a look every
+        ``photo_check_interval`` seconds."""
         while True:
             await self.ctx.clock.sleep(self.photo_check_interval)
-            if self._check_photo():
-                log.info("identity.photo changed: publishing the new picture")
-                self._publish_soon()
-                if self._publishing is not None:  # the card first, then the hash
-                    await asyncio.shield(self._publishing)
-                self.ctx.update_presence()
+            await self._photo_maybe_changed()
+
+    async def _photo_maybe_changed(self) -> None:
+        if self._check_photo():
+            log.info("identity.photo changed: publishing the new picture")
+            self._publish_soon()
+            if self._publishing is not None:  # the card first, then the hash
+                await asyncio.shield(self._publishing)
+            self.ctx.update_presence()
+
+    def _on_photo_event(self) -> None:
+        assert self._watch is not None
+        if self._watch.changed():
+            self.ctx.spawn(self._photo_maybe_changed(), "vcard-photo-changed")
 
     # ------------------------------------------------------------ publishing
     def on_online(self, resumed: bool) -> None:
         if not resumed:
             self._publish_soon()
-        if self._cfg.get("photo") and (self._timer is None or self._timer.done()):
+        path = self._cfg.get("photo")
+        if not path or self._watch is not None or (self._timer and not self._timer.done()):
+            return
+        # the kernel wakes the agent when the file is written or replaced
+        # (inotify); the agent does not wake up to look for changes
+        self._watch = FileWatch.open(str(path))
+        if self._watch is not None:
+            self._watch.loop = asyncio.get_running_loop()
+            self._watch.loop.add_reader(self._watch.fd, self._on_photo_event)
+        else:
             self._timer = self.ctx.spawn(self._watch_photo(), "vcard-photo-watch")
 
     def on_offline(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

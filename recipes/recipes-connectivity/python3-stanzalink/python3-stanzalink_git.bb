@@ -67,6 +67,9 @@ do_install:append() {
 do_install_ptest() {
     install -d ${D}${PTEST_PATH}/tests ${D}${PTEST_PATH}/bench
     cp -r ${S}/tests/* ${D}${PTEST_PATH}/tests/
+    # the test kit (the conversation harness), which the package does not install
+    install -d ${D}${PTEST_PATH}/agent
+    cp -r ${S}/agent/stanzalink_testing ${D}${PTEST_PATH}/agent/
     # the sample streams, example config and console plugins the tests use
     cp -r ${S}/examples ${D}${PTEST_PATH}/
     install -m 0644 ${S}/bench/corpus.py ${D}${PTEST_PATH}/bench/
@@ -86,6 +89,7 @@ RDEPENDS:${PN} += "\
     python3-codecs \
     python3-core \
     python3-crypt \
+    python3-ctypes \
     python3-datetime \
     python3-difflib \
     python3-io \

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from stanzalink.testing.harness import parse_stanza
 from stanzalink.xep.http.codec import (
     HttpProblem,
     body_element,
@@ -18,6 +17,7 @@ from stanzalink.xep.http.codec import (
     request_element,
 )
 from stanzalink.xml import Element, tostring
+from stanzalink_testing.harness import parse_stanza
 
 NS = "urn:xmpp:http"
 

@@ -18,10 +18,10 @@ import pytest
 from stanzalink.agent import parse_config
 from stanzalink.config import ConfigError
 from stanzalink.errors import LocalProtocolError
-from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.http.codec import NS, SHIM, read_headers
 from stanzalink.xep.http.feature import Http, request_path
 from stanzalink.xml import Element
+from stanzalink_testing.harness import Harness, ManualClock
 from tests.xep.origin import SPARQL_RESULT, TURTLE, Origin, big, running_origin
 
 ALICE = "httpclient@example.org/browser"

@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 import pytest
 
 from stanzalink.access import Role
-from stanzalink.testing.harness import Harness, ManualClock
 from stanzalink.xep.base import Feature
 from stanzalink.xep.ibb import Ibb
 from stanzalink.xep.jingle.core import Jingle
@@ -20,12 +19,13 @@ from stanzalink.xep.jingle.session import (
     NS,
     NS_ERRORS,
     Application,
-    Session,
+    JingleSession,
     Transport,
     TransportFailed,
 )
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
+from stanzalink_testing.harness import Harness, ManualClock
 
 ROMEO = "romeo@montague.lit/orchard"
 JULIET = "juliet@capulet.lit/balcony"
@@ -55,18 +55,18 @@ class Example(Feature, Application):
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        self.incoming: list[tuple[Session, Role | None]] = []
+        self.incoming: list[tuple[JingleSession, Role | None]] = []
         self.ended: list[tuple[str, bool]] = []
         self.received = bytearray()
         self.done = asyncio.Event()
         self.errors: list[BaseException] = []
 
-    def jingle_incoming(self, session: Session, role: Role | None) -> None:
+    def jingle_incoming(self, session: JingleSession, role: Role | None) -> None:
         self.incoming.append((session, role))
         if self.auto_accept:
             self.ctx.spawn(self.run(session))
 
-    async def run(self, s: Session) -> None:
+    async def run(self, s: JingleSession) -> None:
         s.content.description = E("{urn:xmpp:example}description")
         await s.accept()
         try:
@@ -77,10 +77,10 @@ class Example(Feature, Application):
             self.errors.append(exc)
         self.done.set()
 
-    def jingle_info(self, session: Session, payload: Element) -> bool:
+    def jingle_info(self, session: JingleSession, payload: Element) -> bool:
         return payload.tag == "{urn:xmpp:example}ringing"
 
-    def jingle_ended(self, session: Session, reason: str, by_peer: bool) -> None:
+    def jingle_ended(self, session: JingleSession, reason: str, by_peer: bool) -> None:
         self.ended.append((reason, by_peer))
 
 
@@ -294,7 +294,7 @@ async def test_strangers_get_service_unavailable() -> None:
 # ---------------------------------------------------------------- termination paths
 
 
-async def _pending(h: Harness, app: Example) -> Session:
+async def _pending(h: Harness, app: Example) -> JingleSession:
     app.auto_accept = False
     h.receive(INITIATE)
     assert (await h.next_sent()).get("type") == "result"

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from stanzalink.testing.harness import Harness
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
 from stanzalink.xep.jingle.core import Jingle
@@ -21,6 +20,7 @@ from stanzalink.xep.jingle.file_transfer import NS, NS_ERR, Files, sanitize
 from stanzalink.xep.jingle.ibb import JingleIBB
 from stanzalink.xep.jingle.session import NS as JNS
 from stanzalink.xml import Element
+from stanzalink_testing.harness import Harness
 
 ROMEO = "romeo@montague.example/dr4hcr0st3lup4c"
 JULIET = "juliet@capulet.example/yn0cl4bnw0yr3vym"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from stanzalink.errors import StanzaError
-from stanzalink.testing.harness import parse_stanza
 from stanzalink.xep.jingle import s5b as j
 from stanzalink.xml import Element, tostring
+from stanzalink_testing.harness import parse_stanza
 
 ROMEO, JULIET = "romeo@montague.lit/orchard", "juliet@capulet.lit/balcony"
 

@@ -12,12 +12,12 @@ import pytest
 from stanzalink.errors import StanzaError
 from stanzalink.net.s5b import Socks5Dialer
 from stanzalink.net.socks5 import StreamHostServer
-from stanzalink.testing.harness import parse_stanza
-from stanzalink.testing.prosody import free_port
 from stanzalink.xep.bytestreams import S5BPolicy, StreamHost
 from stanzalink.xep.jingle import s5b as j
 from stanzalink.xep.jingle.s5b_negotiation import S5BFailed, S5BNegotiation
 from stanzalink.xml import Element, tostring
+from stanzalink_testing.harness import parse_stanza
+from stanzalink_testing.prosody import free_port
 
 ROMEO, JULIET = "romeo@montague.lit/orchard", "juliet@capulet.lit/balcony"
 

@@ -14,8 +14,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from stanzalink.net.socks5 import Socks5Stream, StreamHostServer
-from stanzalink.testing.harness import Harness, ManualClock
-from stanzalink.testing.prosody import free_port
 from stanzalink.xep.hashes import Hashes
 from stanzalink.xep.ibb import Ibb, decode_block
 from stanzalink.xep.jingle import s5b as j
@@ -25,6 +23,8 @@ from stanzalink.xep.jingle.ibb import JingleIBB
 from stanzalink.xep.jingle.s5b_transport import JingleS5B
 from stanzalink.xep.jingle.session import NS as JNS
 from stanzalink.xml import Element
+from stanzalink_testing.harness import Harness, ManualClock
+from stanzalink_testing.prosody import free_port
 
 from .test_file_transfer import (
     ACCESS,
@@ -486,7 +486,7 @@ async def test_initiator_does_not_dial_the_responders_direct_candidate(tmp_path:
 
 async def test_a_refused_initiate_leaves_no_session_behind(tmp_path: Path) -> None:
     """A session-initiate whose transport is malformed is answered
-    bad-request, but the Session made for it kept its pending timer (not
+    bad-request, but the Jingle session made for it kept its pending timer (not
     counted by max_sessions) and sent a session-terminate for it later."""
     h, _files = await make(tmp_path, free_port(), clock=ManualClock())
     transport = (f"<transport xmlns='{S5B}' mode='tcp' sid='vj3hs98y'>"

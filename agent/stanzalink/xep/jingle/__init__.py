@@ -16,6 +16,6 @@ The core is re-exported here: ``from stanzalink.xep.jingle import Jingle``.
 """
 
 from stanzalink.xep.jingle.core import Jingle
-from stanzalink.xep.jingle.session import NS, Application, Session, Transport, TransportFailed
+from stanzalink.xep.jingle.session import NS, Application, JingleSession, Transport, TransportFailed
 
-__all__ = ["NS", "Application", "Jingle", "Session", "Transport", "TransportFailed"]
+__all__ = ["NS", "Application", "Jingle", "JingleSession", "Transport", "TransportFailed"]

@@ -46,7 +46,7 @@ from stanzalink.xep.jingle.session import (
     STANZAS,
     Application,
     Content,
-    Session,
+    JingleSession,
     Transport,
     TransportFailed,
     TransportProvider,
@@ -62,7 +62,7 @@ __all__ = [
     "NS",
     "Application",
     "Jingle",
-    "Session",
+    "JingleSession",
     "Transport",
     "TransportFailed",
     "jingle_error",
@@ -103,7 +103,7 @@ class Jingle(Feature):
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        self._sessions: dict[tuple[str, str], Session] = {}
+        self._sessions: dict[tuple[str, str], JingleSession] = {}
         # the sessions are file transfers (the one Jingle application here)
         cfg = FILES.of(ctx.config)
         self.max_sessions = int(cfg["max_transfers"])
@@ -134,21 +134,21 @@ class Jingle(Feature):
         return None
 
     # ------------------------------------------------------------ public
-    def sessions(self) -> list[Session]:
+    def sessions(self) -> list[JingleSession]:
         return list(self._sessions.values())
 
-    def new_session(self, peer: str, app: Application, sid: str | None = None) -> Session:
+    def new_session(self, peer: str, app: Application, sid: str | None = None) -> JingleSession:
         """A session we initiate: add contents (description, transport), then
         ``await jingle.initiate(session)``."""
         if self._full(norm(peer)):
             raise StanzaError("resource-constraint", "too many Jingle sessions", "wait")
-        s = Session(self, sid or os.urandom(8).hex(), norm(peer), True, app)
+        s = JingleSession(self, sid or os.urandom(8).hex(), norm(peer), True, app)
         self._sessions[(s.peer, s.sid)] = s
         return s
 
     def add_content(
         self,
-        s: Session,
+        s: JingleSession,
         name: str,
         description: ET.Element,
         senders: str = "initiator",
@@ -164,7 +164,7 @@ class Jingle(Feature):
         s.contents[name] = c
         return c
 
-    async def initiate(self, s: Session) -> None:
+    async def initiate(self, s: JingleSession) -> None:
         """Send session-initiate; return once the peer acknowledged it (its
         session-accept completes ``s.accepted``)."""
         j = s.element("session-initiate")
@@ -234,7 +234,7 @@ class Jingle(Feature):
             raise StanzaError("resource-constraint", "too many sessions", "wait")
         if app is None:
             app = _NULL_APP
-        s = Session(self, sid, peer, False, app)
+        s = JingleSession(self, sid, peer, False, app)
         problem = "" if app is not _NULL_APP else "unsupported-applications"
         try:
             for cel in contents:
@@ -272,7 +272,7 @@ class Jingle(Feature):
         return None
 
     async def _incoming(
-        self, app: Application, s: Session, role: Role | None, replace: bool = False
+        self, app: Application, s: JingleSession, role: Role | None, replace: bool = False
     ) -> None:
         try:
             for c in s.contents.values():
@@ -287,7 +287,7 @@ class Jingle(Feature):
             log.exception("jingle application failed on %s", s.sid)
             await s.terminate("failed-application")
 
-    def _on_accept(self, s: Session, iq: Element, j: Element) -> ET.Element | None:
+    def _on_accept(self, s: JingleSession, iq: Element, j: Element) -> ET.Element | None:
         if not s.we_initiated or s.state != PENDING:
             return jingle_error(iq, "unexpected-request", "out-of-order")
         for cel in j.findall(f"{{{NS}}}content"):
@@ -306,11 +306,11 @@ class Jingle(Feature):
             s.accepted.set_result(None)
         return None
 
-    def _on_terminate(self, s: Session, iq: Element, j: Element) -> None:
+    def _on_terminate(self, s: JingleSession, iq: Element, j: Element) -> None:
         reason, _text = parse_reason(j)
         s._end(reason, by_peer=True)
 
-    def _on_info(self, s: Session, iq: Element, j: Element) -> ET.Element | None:
+    def _on_info(self, s: JingleSession, iq: Element, j: Element) -> ET.Element | None:
         payload = next(iter(j), None)
         if payload is None:
             return None  # a ping
@@ -318,7 +318,7 @@ class Jingle(Feature):
             return None
         return jingle_error(iq, "feature-not-implemented", "unsupported-info")
 
-    def _content_of(self, s: Session, j: Element) -> tuple[Content | None, Element | None]:
+    def _content_of(self, s: JingleSession, j: Element) -> tuple[Content | None, Element | None]:
         cel = j.find(f"{{{NS}}}content")
         if cel is None:
             return None, None
@@ -326,7 +326,7 @@ class Jingle(Feature):
         tel = next((x for x in cel if x.tag.endswith("}transport")), None) if c else None
         return c, tel
 
-    def _on_transport_info(self, s: Session, iq: Element, j: Element) -> None:
+    def _on_transport_info(self, s: JingleSession, iq: Element, j: Element) -> None:
         c, tel = self._content_of(s, j)
         if c is None or tel is None or c.transport is None:
             raise StanzaError("bad-request", etype="modify")
@@ -334,7 +334,7 @@ class Jingle(Feature):
             raise StanzaError("bad-request", "not the current transport", "modify")
         c.transport.info(tel)
 
-    def _on_replace(self, s: Session, iq: Element, j: Element) -> ET.Element | None:
+    def _on_replace(self, s: JingleSession, iq: Element, j: Element) -> ET.Element | None:
         c, tel = self._content_of(s, j)
         if c is None or tel is None:
             raise StanzaError("bad-request", etype="modify")
@@ -353,7 +353,7 @@ class Jingle(Feature):
         self.ctx.spawn(self._accept_replace(s, c, new), name="jingle-transport-accept")
         return None
 
-    async def _accept_replace(self, s: Session, c: Content, new: Transport) -> None:
+    async def _accept_replace(self, s: JingleSession, c: Content, new: Transport) -> None:
         j = s.element("transport-accept")
         j.append(s.content_element(c, new.answer(), False))
         if c.replacing is not None and not c.replacing.done():
@@ -364,13 +364,13 @@ class Jingle(Feature):
         except Exception as exc:
             await s.terminate("failed-transport", f"transport-accept failed: {exc}")
 
-    async def _reject_replace(self, s: Session, c: Content, tel: Element) -> None:
+    async def _reject_replace(self, s: JingleSession, c: Content, tel: Element) -> None:
         j = s.element("transport-reject")
         j.append(E(f"{{{NS}}}content", {"creator": c.creator, "name": c.name}, tel.to_etree()))
         with contextlib.suppress(Exception):
             await s.send(j)
 
-    def _on_transport_answer(self, s: Session, iq: Element, j: Element) -> ET.Element | None:
+    def _on_transport_answer(self, s: JingleSession, iq: Element, j: Element) -> ET.Element | None:
         c, tel = self._content_of(s, j)
         if c is None or c.replacing is None or c.replacing.done():
             return jingle_error(iq, "unexpected-request", "out-of-order")
@@ -380,7 +380,7 @@ class Jingle(Feature):
             c.replacing.set_exception(TransportFailed("transport-reject"))
         return None
 
-    def _on_content_remove(self, s: Session, iq: Element, j: Element) -> None:
+    def _on_content_remove(self, s: JingleSession, iq: Element, j: Element) -> None:
         for cel in j.findall(f"{{{NS}}}content"):
             c = s.contents.pop(cel.get("name") or "", None)
             if c is not None and c.transport is not None:
@@ -394,7 +394,7 @@ class Jingle(Feature):
         mine = sum(1 for s in self._sessions.values() if s.peer.split("/", 1)[0] == bare)
         return len(self._sessions) >= self.max_sessions or mine >= self.max_per_peer
 
-    def _forget(self, s: Session) -> None:
+    def _forget(self, s: JingleSession) -> None:
         if self._sessions.get((s.peer, s.sid)) is s:
             del self._sessions[(s.peer, s.sid)]
 

@@ -62,7 +62,7 @@ from stanzalink.xep.jingle.file_description import (
     sanitize,
 )
 from stanzalink.xep.jingle.file_store import DigestCache, clean_partials, place, resolve_export
-from stanzalink.xep.jingle.session import Application, Session, TransportFailed
+from stanzalink.xep.jingle.session import Application, JingleSession, TransportFailed
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
 
@@ -178,7 +178,7 @@ class Files(Feature, Application):
         return await fut
 
     # ------------------------------------------------------------ Jingle app
-    def jingle_incoming(self, session: Session, role: Role | None) -> None:
+    def jingle_incoming(self, session: JingleSession, role: Role | None) -> None:
         c = session.content
         meta = FileMeta.parse(c.peer_description)
         if c.senders == "responder":
@@ -188,7 +188,7 @@ class Files(Feature, Application):
         else:
             self.ctx.spawn(session.terminate("failed-application", "senders"), name="files-refuse")
 
-    def jingle_info(self, session: Session, payload: Element) -> bool:
+    def jingle_info(self, session: JingleSession, payload: Element) -> bool:
         if payload.tag == f"{{{NS}}}checksum":
             f = payload.find(f"{{{NS}}}file")
             if f is not None:
@@ -199,7 +199,7 @@ class Files(Feature, Application):
             return True
         return payload.tag == f"{{{NS}}}received"
 
-    def jingle_ended(self, session: Session, reason: str, by_peer: bool) -> None:
+    def jingle_ended(self, session: JingleSession, reason: str, by_peer: bool) -> None:
         if session.data.get("busy"):
             return  # the transfer task sees the end and gives the result
         self._active.discard(session.data.get("tmp"))
@@ -209,7 +209,7 @@ class Files(Feature, Application):
         elif fut is not None and not fut.done():
             fut.set_result(session.data["result"])
 
-    def jingle_equivalent(self, ours: Session, theirs: Element) -> bool:
+    def jingle_equivalent(self, ours: JingleSession, theirs: Element) -> bool:
         c = theirs.find("{urn:xmpp:jingle:1}content")
         if c is None:
             return False
@@ -219,7 +219,7 @@ class Files(Feature, Application):
         ).name == FileMeta.parse(_as_element(mine.description)).name
 
     # ------------------------------------------------------------ receiving
-    async def _receive_offer(self, s: Session, meta: FileMeta, role: Role | None) -> None:
+    async def _receive_offer(self, s: JingleSession, meta: FileMeta, role: Role | None) -> None:
         if role is None or role < self.role_put:
             self.ctx.access.denied(s.peer, "put a file", role, self.role_put)
             await s.terminate("security-error")
@@ -242,7 +242,7 @@ class Files(Feature, Application):
             return
         await self._receive(s, meta, have)
 
-    async def _receive_after_accept(self, s: Session) -> None:
+    async def _receive_after_accept(self, s: JingleSession) -> None:
         try:
             await s.accepted
         except Exception:
@@ -258,7 +258,7 @@ class Files(Feature, Application):
             s.data["tmp"].unlink()
         await self._receive(s, meta, 0)
 
-    def _prepare_receive(self, s: Session, meta: FileMeta, folder: Path | None) -> Path:
+    def _prepare_receive(self, s: JingleSession, meta: FileMeta, folder: Path | None) -> Path:
         if folder is None:
             raise FileTransferError("decline", "this device has no inbox")
         if meta.size is not None and meta.size > self.max_size:
@@ -289,7 +289,7 @@ class Files(Feature, Application):
         s.data.update(tmp=tmp, algo=algo, folder=folder, resumable=bool(value))
         return tmp
 
-    async def _receive(self, s: Session, meta: FileMeta, have: int) -> None:
+    async def _receive(self, s: JingleSession, meta: FileMeta, have: int) -> None:
         tmp: Path = s.data["tmp"]
         algo: str = s.data["algo"]
         start = self.ctx.clock.now()
@@ -346,7 +346,7 @@ class Files(Feature, Application):
         log.info("received %s (%d bytes) from %s", final, res.size, s.peer)
         await s.terminate("success")
 
-    async def _expected_hash(self, s: Session, meta: FileMeta, algo: str) -> str:
+    async def _expected_hash(self, s: JingleSession, meta: FileMeta, algo: str) -> str:
         value = (meta.hashes or {}).get(algo) or s.data.get("checksum", {}).get(algo)
         if value:
             return str(value)
@@ -358,13 +358,13 @@ class Files(Feature, Application):
             raise FileTransferError("media-error", "no checksum")
         return str(value)
 
-    def _keep_or_drop(self, s: Session, tmp: Path) -> None:
+    def _keep_or_drop(self, s: JingleSession, tmp: Path) -> None:
         if not s.data.get("resumable"):
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
     # ------------------------------------------------------------ sending
-    async def _serve_request(self, s: Session, meta: FileMeta, role: Role | None) -> None:
+    async def _serve_request(self, s: JingleSession, meta: FileMeta, role: Role | None) -> None:
         if role is None or role < self.role_get:
             self.ctx.access.denied(s.peer, "get a file", role, self.role_get)
             await s.terminate("security-error")
@@ -403,7 +403,9 @@ class Files(Feature, Application):
         itself included), for listing what may be fetched."""
         return resolve_export(self.exports, name, folder)
 
-    async def _send_after_accept(self, s: Session, path: Path, size: int, digest: str) -> None:
+    async def _send_after_accept(
+        self, s: JingleSession, path: Path, size: int, digest: str
+    ) -> None:
         try:
             await s.accepted
         except Exception:
@@ -414,7 +416,7 @@ class Files(Feature, Application):
         await self._send(s, path, offset, length, size, digest)
 
     async def _send(
-        self, s: Session, path: Path, offset: int, length: int, size: int, digest: str
+        self, s: JingleSession, path: Path, offset: int, length: int, size: int, digest: str
     ) -> None:
         start = self.ctx.clock.now()
         sent = 0
@@ -451,7 +453,7 @@ class Files(Feature, Application):
                      sha=base64.b64decode(digest).hex(), start=start)  # fmt: skip
 
     # ------------------------------------------------------------ helpers
-    async def _refuse(self, s: Session, exc: FileTransferError, got: int = 0) -> None:
+    async def _refuse(self, s: JingleSession, exc: FileTransferError, got: int = 0) -> None:
         extra = E(f"{{{NS_ERR}}}{exc.extra}") if exc.extra else None
         log.info("file transfer %s with %s: %s %s", s.sid, s.peer, exc.reason, exc.text)
         self._finish(s, False, exc.reason, exc.text, got=got)
@@ -463,13 +465,13 @@ class Files(Feature, Application):
             raise RuntimeError("the jingle feature is not running")
         return j
 
-    def _wait_for(self, s: Session) -> asyncio.Future[TransferResult]:
+    def _wait_for(self, s: JingleSession) -> asyncio.Future[TransferResult]:
         fut: asyncio.Future[TransferResult] = asyncio.get_running_loop().create_future()
         self._waiters[(s.peer, s.sid)] = fut
         return fut
 
     def _result(
-        self, s: Session, ok: bool, reason: str, text: str = "", **kw: Any
+        self, s: JingleSession, ok: bool, reason: str, text: str = "", **kw: Any
     ) -> TransferResult:
         meta = FileMeta.parse(_as_element(s.content.description) if s.contents else None)
         incoming = (s.content.senders == "initiator") != s.we_initiated if s.contents else True
@@ -481,7 +483,7 @@ class Files(Feature, Application):
         )  # fmt: skip
 
     def _finish(
-        self, s: Session, ok: bool, reason: str, text: str = "", **kw: Any
+        self, s: JingleSession, ok: bool, reason: str, text: str = "", **kw: Any
     ) -> TransferResult:
         self._active.discard(s.data.get("tmp"))
         res = self._result(s, ok, reason, text, **kw)

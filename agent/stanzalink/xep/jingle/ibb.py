@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from stanzalink.xep.base import Feature
 from stanzalink.xep.ibb import MAX_BLOCK, Ibb, IBBError, IBBStream
-from stanzalink.xep.jingle.session import Session, Transport, TransportFailed
+from stanzalink.xep.jingle.session import JingleSession, Transport, TransportFailed
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E
 
@@ -36,7 +36,7 @@ class IBBTransport(Transport):
     block_size: ClassVar[int] = 4096  # what we offer (XEP-0047 recommends 4096)
     open_timeout: ClassVar[float] = 30.0
 
-    def __init__(self, session: Session, content: str, offer: Element | None) -> None:
+    def __init__(self, session: JingleSession, content: str, offer: Element | None) -> None:
         super().__init__(session, content, offer)
         ibb = session.jingle.ctx.feature(Ibb)
         if ibb is None:

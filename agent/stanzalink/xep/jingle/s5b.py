@@ -79,7 +79,7 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
-class Transport:
+class TransportElement:
     """A parsed ``<transport/>``: candidates (session-initiate/-accept,
     transport-info with a new candidate) or one signal."""
 
@@ -144,7 +144,7 @@ def parse_candidate(el: Node) -> Candidate:
     return Candidate(cid, host, port, normalize_jid(jid), int(prio), ctype)
 
 
-def parse_transport(el: Node) -> Transport:
+def parse_transport(el: Node) -> TransportElement:
     """A ``<transport/>`` element (bad-request if it breaks XEP-0260 §9)."""
     if el.tag != TRANSPORT:
         raise StanzaError("bad-request", "not an s5b transport", "modify")
@@ -173,7 +173,7 @@ def parse_transport(el: Node) -> Transport:
         raise StanzaError("bad-request", f"more than {MAX_STREAMHOSTS} candidates", "modify")
     if len({c.cid for c in cands}) != len(cands):
         raise StanzaError("bad-request", "duplicate candidate cid", "modify")
-    return Transport(sid, tuple(cands), el.get("dstaddr"), mode, signal, cid)
+    return TransportElement(sid, tuple(cands), el.get("dstaddr"), mode, signal, cid)
 
 
 def candidate_dst(sid: str, offered_by: str | JID, other: str | JID) -> str:

@@ -38,7 +38,7 @@ from stanzalink.xep.files_config import FILES
 from stanzalink.xep.jingle import s5b as j
 from stanzalink.xep.jingle.core import Jingle
 from stanzalink.xep.jingle.s5b_negotiation import S5BNegotiation
-from stanzalink.xep.jingle.session import Session, Transport, TransportFailed
+from stanzalink.xep.jingle.session import JingleSession, Transport, TransportFailed
 from stanzalink.xml import Element
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ NS = j.NS
 class S5BTransport(Transport):
     namespace: ClassVar[str] = NS
 
-    def __init__(self, session: Session, content: str, offer: Element | None) -> None:
+    def __init__(self, session: JingleSession, content: str, offer: Element | None) -> None:
         super().__init__(session, content, offer)
         feat = session.jingle.ctx.feature(JingleS5B)
         if feat is None or feat.io is None:

@@ -1,4 +1,4 @@
-"""XEP-0166 Jingle sessions: one :class:`Session` with one peer, its
+"""XEP-0166 Jingle sessions: one :class:`JingleSession` with one peer, its
 contents, the interfaces a transport (:class:`Transport`) and an
 application (:class:`Application`) implement, and the ``<reason/>``
 element.  The ``jingle`` feature that routes the peer's actions to its
@@ -78,7 +78,7 @@ class Transport:
 
     namespace: ClassVar[str] = ""
 
-    def __init__(self, session: Session, content: str, offer: Element | None) -> None:
+    def __init__(self, session: JingleSession, content: str, offer: Element | None) -> None:
         self.session = session
         self.content = content
 
@@ -140,18 +140,18 @@ class Application:
 
     jingle_application: ClassVar[str] = ""
 
-    def jingle_incoming(self, session: Session, role: Role | None) -> None:
+    def jingle_incoming(self, session: JingleSession, role: Role | None) -> None:
         """A session-initiate for this application, already acknowledged: call
         ``session.accept()`` or ``session.terminate(...)`` (soon: it times out)."""
 
-    def jingle_info(self, session: Session, payload: Element) -> bool:
+    def jingle_info(self, session: JingleSession, payload: Element) -> bool:
         """A session-info payload; False answers unsupported-info."""
         return False
 
-    def jingle_ended(self, session: Session, reason: str, by_peer: bool) -> None:
+    def jingle_ended(self, session: JingleSession, reason: str, by_peer: bool) -> None:
         """The session ended (either side, or locally); release its resources."""
 
-    def jingle_equivalent(self, ours: Session, theirs: Element) -> bool:
+    def jingle_equivalent(self, ours: JingleSession, theirs: Element) -> bool:
         """For tie-breaking: is the peer's session-initiate ``<jingle/>`` the
         same request as our pending ``ours``?"""
         return True
@@ -170,7 +170,7 @@ class Content:
         self.replaced = 0  # transport-replaces the peer sent for it
 
 
-class Session:
+class JingleSession:
     """One Jingle session with one peer."""
 
     def __init__(
@@ -193,7 +193,7 @@ class Session:
         self._timer = jingle.ctx.clock.call_later(jingle.pending_timeout, self._pending_expired)
 
     def __repr__(self) -> str:
-        return f"<Session {self.sid} with {self.peer} {self.state}>"
+        return f"<JingleSession {self.sid} with {self.peer} {self.state}>"
 
     @property
     def content(self) -> Content:

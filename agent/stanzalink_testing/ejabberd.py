@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stanzalink.testing.prosody import DOMAIN, free_port
+from stanzalink_testing.prosody import DOMAIN, free_port
 
 EJABBERDCTL = "/usr/sbin/ejabberdctl"
 SCRAM_HOST = "scram.test"  # the tests' second host: accounts stored as SCRAM-SHA-1 hashes

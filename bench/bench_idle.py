@@ -1,0 +1,344 @@
+"""Idle benchmark: what a connected, idle client costs per hour on the wire
+and in wake-ups, stanzalink beside slixmpp in one run.
+
+Three clients connect at once to one Prosody, each on a port of its own:
+stanzalink's session client, slixmpp's client (both with their defaults)
+and the whole agent (``stanzalink run`` with every feature on).  Each runs
+in its own process.  Everything runs in a network namespace made for the
+run (``unshare -n``: loopback only, nothing else on it), where nftables
+counts every packet to and from each port in the output hook: IP and TCP
+headers included, both directions, the kernel's own keepalive segments and
+ACKs too.  Wake-ups are the context switches of each client process (all
+its threads) from /proc/PID/task/*/status over the same window.
+
+Timers are scaled so that an hour takes --hour-seconds (default 60 s):
+stanzalink's probe interval and timeout, slixmpp's whitespace keepalive
+interval, and the kernel's TCP keepalive times, which the kernel counts in
+whole seconds: each is scaled and rounded up to at least 1 s (300 s -> 5 s,
+30 s -> 1 s instead of 0.5; the interval and count only matter once the
+server stops answering, which it does not here).  The counts over
+--hours scaled hours are divided by that number.
+
+Needs root (or ``unshare -rn``), ``nft`` and Prosody.
+Usage: python bench/bench_idle.py [--hour-seconds 60] [--hours 2] [--json FILE]
+       [--tree PATH (the source tree whose agent/ is measured; default this one)]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SLIXMPP_WHITESPACE = 300.0  # slixmpp's default whitespace keepalive interval
+# tcp_keepalive_idle values for the NAT table: stanzalink session clients with
+# the default otherwise (--nat; a mobile NAT may drop a mapping idle 2-5 min)
+NAT_IDLES = (60, 120, 180, 240, 300, 600)
+
+CHILD = r"""
+import asyncio, json, math, sys
+server = json.loads(sys.argv[1]); lib = sys.argv[2]; scale = float(sys.argv[3])
+user = sys.argv[5]; override = json.loads(sys.argv[6])
+async def main():
+    if lib == "stanzalink":
+        from stanzalink.aio.client import Client, ClientConfig
+        from stanzalink.jid import JID
+        import stanzalink.session as s
+        import stanzalink.aio.config as ac
+        kw = dict(keepalive=s.KEEPALIVE * scale)
+        if hasattr(s, "KEEPALIVE_TIMEOUT"):
+            kw["keepalive_timeout"] = s.KEEPALIVE_TIMEOUT * scale
+        for key, name in (("tcp_keepalive_idle", "TCP_KEEPALIVE_IDLE"),
+                          ("tcp_keepalive_interval", "TCP_KEEPALIVE_INTERVAL")):
+            if hasattr(ac, name):
+                kw[key] = max(1, math.ceil(override.get(key, getattr(ac, name)) * scale))
+        print(json.dumps({"settings": kw}), flush=True)
+        c = Client(ClientConfig(jid=JID.parse(user + "@" + server["domain"]), password=user + "-pw",
+                   resource="idle", host="127.0.0.1", port=server["port"],
+                   ca_file=server["ca"], reconnect=False, **kw))
+        await c.start(); await c.wait_online(30)
+    else:
+        import slixmpp
+        c = slixmpp.ClientXMPP(user + "@" + server["domain"] + "/idle", user + "-pw")
+        c.ca_certs = server["ca"]
+        c.whitespace_keepalive_interval = float(sys.argv[4]) * scale
+        print(json.dumps({"settings": {"whitespace_keepalive_interval":
+                                       c.whitespace_keepalive_interval}}), flush=True)
+        ready = asyncio.get_running_loop().create_future()
+        c.add_event_handler("session_start", lambda _: ready.done() or ready.set_result(1))
+        c.connect("127.0.0.1", server["port"]); await asyncio.wait_for(ready, 30)
+    print(json.dumps({"online": True}), flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+def ctx_switches(pid: int) -> int:
+    """Voluntary + involuntary context switches of every thread of ``pid``."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            for line in status.read_text().splitlines():
+                if line.endswith("ctxt_switches:") or "ctxt_switches:" in line:
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def nft(*args: str, input: str | None = None) -> str:
+    out = subprocess.run(["nft", *args], input=input, capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+def counters() -> dict[str, dict[str, int]]:
+    data = json.loads(nft("-j", "list", "counters", "table", "inet", "idle"))
+    out = {}
+    for item in data["nftables"]:
+        if "counter" in item:
+            c = item["counter"]
+            out[c["name"]] = {"packets": c["packets"], "bytes": c["bytes"]}
+    return out
+
+
+def agent_config(root: Path, server: dict[str, Any], scale: float, tree: Path) -> Path:
+    """Every feature on, as examples/device.toml has them, timers scaled."""
+    sys.path.insert(0, str(tree / "agent"))
+    import stanzalink.aio.config as ac
+    import stanzalink.session as s
+
+    conn = [f"keepalive = {s.KEEPALIVE * scale}"]
+    if hasattr(s, "KEEPALIVE_TIMEOUT"):
+        conn.append(f"keepalive_timeout = {s.KEEPALIVE_TIMEOUT * scale}")
+    if hasattr(ac, "TCP_KEEPALIVE_IDLE"):
+        conn.append(f"tcp_keepalive_idle = {max(1, math.ceil(ac.TCP_KEEPALIVE_IDLE * scale))}")
+        conn.append(
+            f"tcp_keepalive_interval = {max(1, math.ceil(ac.TCP_KEEPALIVE_INTERVAL * scale))}"
+        )
+    (root / "inbox").mkdir()
+    (root / "export").mkdir()
+    photo = root / "avatar.png"
+    photo.write_bytes(
+        bytes.fromhex(
+            "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+            "0000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
+        )
+    )
+    cfg = root / "agent.toml"
+    cfg.write_text(
+        f"""[account]
+jid = "agent@{server["domain"]}"
+password = "agent-pw"
+resource = "idle"
+[server]
+host = "127.0.0.1"
+port = {server["port"]}
+ca_file = "{server["ca"]}"
+[connection]
+{chr(10).join(conn)}
+[access]
+admin = ["sl@{server["domain"]}"]
+operator = ["{server["domain"]}"]
+[http]
+origin = "http://127.0.0.1:9"
+[files]
+inbox = "{root / "inbox"}"
+export = ["{root / "export"}"]
+socks5 = true
+[identity]
+name = "idle bench"
+photo = "{photo}"
+[console]
+enabled = true
+[adhoc]
+"""
+    )
+    return cfg
+
+
+def inner(args: argparse.Namespace) -> dict[str, Any]:
+    """In the namespace: loopback up, counters, Prosody, the clients, the window."""
+    tree = Path(args.tree).resolve()
+    sys.path.insert(0, str(tree / "agent"))
+    from stanzalink_testing.prosody import Prosody, free_port, make_certs
+
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    scale = args.hour_seconds / 3600.0
+    env = {**os.environ, "PYTHONPATH": str(tree / "agent"), "PYTHONHASHSEED": "0"}
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(tree / "agent" / "stanzalink")], check=True
+    )
+    with tempfile.TemporaryDirectory(prefix="stanzalink-idle-") as tmp:
+        root = Path(tmp)
+        ca, cert, key = make_certs(root)
+        clients: dict[str, tuple[str, str, dict[str, int]]] = {  # name: kind, user, override
+            "stanzalink": ("stanzalink", "sl", {}),
+            "slixmpp": ("slixmpp", "slix", {}),
+        }
+        if args.nat:
+            for idle in NAT_IDLES:
+                clients[f"idle{idle}"] = ("stanzalink", f"nat{idle}", {"tcp_keepalive_idle": idle})
+        names = [*clients, "agent"]
+        ports = {name: free_port() for name in names}
+        prosody = Prosody(root=root, port=ports["stanzalink"], tls_port=free_port(), ca=ca)
+        prosody.write_config(
+            cert, key, extra="c2s_ports = { " + ", ".join(str(p) for p in ports.values()) + " }"
+        )
+        rules = ["table inet idle {"]
+        for name in ports:
+            rules += [f"  counter {name}_up {{}}", f"  counter {name}_down {{}}"]
+        rules.append("  chain out { type filter hook output priority 0; policy accept;")
+        for name, port in ports.items():
+            rules += [
+                f'    tcp dport {port} counter name "{name}_up"',
+                f'    tcp sport {port} counter name "{name}_down"',
+            ]
+        rules += ["  }", "}"]
+        nft("-f", "-", input="\n".join(rules) + "\n")
+        prosody.start()
+        procs: dict[str, subprocess.Popen[str]] = {}
+        settings: dict[str, Any] = {}
+        try:
+            for _kind, user, _ in clients.values():
+                prosody.register(user, f"{user}-pw")
+            prosody.register("agent", "agent-pw")
+            for name, (kind, user, override) in clients.items():
+                server = {"domain": prosody.domain, "port": ports[name], "ca": str(ca)}
+                procs[name] = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-c",
+                        CHILD,
+                        json.dumps(server),
+                        kind,
+                        repr(scale),
+                        repr(SLIXMPP_WHITESPACE),
+                        user,
+                        json.dumps(override),
+                    ],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                )
+            server = {"domain": prosody.domain, "port": ports["agent"], "ca": str(ca)}
+            cfg = agent_config(root, server, scale, tree)
+            settings["agent"] = cfg.read_text().split("[connection]\n")[1].split("[")[0].strip()
+            procs["agent"] = subprocess.Popen(
+                [sys.executable, "-m", "stanzalink", "run", "--config", str(cfg)],
+                stdout=subprocess.DEVNULL,
+                stderr=open(root / "agent.log", "w"),  # noqa: SIM115 - closed with the dir
+                env=env,
+                text=True,
+            )
+            for lib in clients:
+                out = procs[lib].stdout
+                assert out is not None
+                while True:
+                    line = out.readline()
+                    if not line:
+                        raise RuntimeError(f"{lib} client exited before it was online")
+                    msg = json.loads(line)
+                    if "settings" in msg:
+                        settings[lib] = msg["settings"]
+                    if msg.get("online"):
+                        break
+            deadline = time.monotonic() + 30
+            while "online" not in (root / "agent.log").read_text():
+                if time.monotonic() > deadline or procs["agent"].poll() is not None:
+                    raise RuntimeError("agent not online:\n" + (root / "agent.log").read_text())
+                time.sleep(0.2)
+            time.sleep(args.settle)  # login, roster, presence, vCard publication settle
+            c0 = counters()
+            w0 = {lib: ctx_switches(p.pid) for lib, p in procs.items()}
+            t0 = time.monotonic()
+            time.sleep(args.hour_seconds * args.hours)
+            elapsed = time.monotonic() - t0
+            c1 = counters()
+            w1 = {lib: ctx_switches(p.pid) for lib, p in procs.items()}
+            for lib, p in procs.items():
+                if p.poll() is not None:
+                    raise RuntimeError(f"{lib} exited during the window")
+        finally:
+            for p in procs.values():
+                p.terminate()
+                p.wait(10)
+            prosody.stop()
+    hours = elapsed / args.hour_seconds
+    results: dict[str, Any] = {}
+    for lib in names:
+        up = {k: c1[f"{lib}_up"][k] - c0[f"{lib}_up"][k] for k in ("packets", "bytes")}
+        down = {k: c1[f"{lib}_down"][k] - c0[f"{lib}_down"][k] for k in ("packets", "bytes")}
+        results[lib] = {
+            "wire_bytes_per_hour": (up["bytes"] + down["bytes"]) / hours,
+            "packets_per_hour": (up["packets"] + down["packets"]) / hours,
+            "up_bytes_per_hour": up["bytes"] / hours,
+            "down_bytes_per_hour": down["bytes"] / hours,
+            "wakeups_per_hour": (w1[lib] - w0[lib]) / hours,
+            "settings": settings.get(lib),
+        }
+    return results
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hour-seconds", type=float, default=60.0, help="one scaled hour")
+    ap.add_argument("--hours", type=float, default=2.0, help="scaled hours measured")
+    ap.add_argument("--settle", type=float, default=3.0)
+    ap.add_argument("--tree", default=str(ROOT))
+    ap.add_argument("--nat", action="store_true", help="also the tcp_keepalive_idle table")
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "idle.json"))
+    args = ap.parse_args()
+    if args.inner:
+        print(json.dumps(inner(args)), flush=True)
+        return 0
+    if shutil.which("nft") is None:
+        print("bench_idle: needs nft (nftables) to count the packets", file=sys.stderr)
+        return 2
+    unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
+    out = subprocess.run(
+        [*unshare, sys.executable, __file__, "--inner", *sys.argv[1:]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        print(out.stdout + out.stderr, file=sys.stderr)
+        return out.returncode
+    results = json.loads(out.stdout.strip().splitlines()[-1])
+    sl, sx = results["stanzalink"], results["slixmpp"]
+    doc = {
+        "date": time.strftime("%Y-%m-%d"),
+        "python": sys.version.split()[0],
+        "hour_seconds": args.hour_seconds,
+        "hours": args.hours,
+        "results": results,
+        "ratios": {
+            # None where slixmpp sent nothing in the window (unscaled, under 300 s)
+            "wire_bytes_fraction": _ratio(sl["wire_bytes_per_hour"], sx["wire_bytes_per_hour"]),
+            "agent_wire_bytes_fraction": _ratio(
+                results["agent"]["wire_bytes_per_hour"], sx["wire_bytes_per_hour"]
+            ),
+        },
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+    print(json.dumps(doc, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
