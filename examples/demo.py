@@ -373,7 +373,14 @@ async def demo(
                 await asyncio.sleep(0.2)
 
         card = await steps.run("vCard", vcard, 10)
-        say("controller", f"vCard from the server: {card['FN']}, {card['TITLE']}, {card['NOTE']}")
+        # the server's copy is public (name and photo); the device tells controllers the rest
+        photo = "with photo" if card["PHOTO"]["BINVAL"] else "no photo"
+        say("controller", f"vCard from the server (anyone may read it): {card['FN']}, {photo}")
+        own = await steps.run(
+            "vCard", lambda: alice.plugin["xep_0054"].get_vcard(full, cached=False), 10
+        )
+        mine = own["vcard_temp"]
+        say("controller", f"vCard from the device: {mine['FN']}, {mine['TITLE']}, {mine['NOTE']}")
 
         # 5. the chat console
         async def chat(line: str, replies: int = 1, limit: int = 8) -> None:

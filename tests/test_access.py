@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from stanzalink.access import AccessControl, Role
@@ -137,3 +140,57 @@ def test_denial_log_is_bounded_per_account_and_in_all(
     (rec,) = caplog.records
     assert "late@evil.example/r" in rec.getMessage()
     assert f"{500 - acl.deny_log_burst + 1} more denials not logged" in rec.getMessage()
+
+
+# ------------------------------------------------------------ config checks
+def _cfg(access: dict[str, list[str]], register: bool = False) -> dict[str, object]:
+    return {
+        "account": {"jid": "device1@example.net", "password": "pw", "register": register},
+        "access": access,
+    }
+
+
+def test_one_jid_under_two_roles_is_refused() -> None:
+    from stanzalink.agent import parse_config as parse
+    from stanzalink.config import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=re.escape("'Bob@example.net' is listed as admin and as viewer")
+    ):
+        parse(_cfg({"admin": ["bob@example.net"], "viewer": ["Bob@example.net"]}))
+    with pytest.raises(ConfigError, match="listed as operator and as viewer"):
+        parse(_cfg({"operator": ["ops.example.org"], "viewer": ["ops.example.org"]}))
+    parse(_cfg({"admin": ["bob@example.net"], "viewer": ["bob@example.net/phone"]}))
+
+
+def test_the_own_server_as_a_controller_domain() -> None:
+    from stanzalink.access import check_entries
+    from stanzalink.agent import parse_config as parse
+    from stanzalink.config import ConfigError
+
+    access = {"admin": ["alice@example.org"], "viewer": ["example.net"]}
+    warnings = check_entries("device1@example.net", access)
+    assert len(warnings) == 1 and "'example.net' is the device's own server" in warnings[0]
+    parse(_cfg(access))  # accepted: check-config prints the warning
+    with pytest.raises(ConfigError, match="register = true"):
+        parse(_cfg(access, register=True))
+    assert check_entries("device1@example.net", {"viewer": ["other.example.net"]}) == []
+
+
+def test_check_config_warns_about_the_own_server(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    f = tmp_path / "device.toml"
+    f.write_text(
+        '[account]\njid = "device1@example.net"\npassword = "pw"\n'
+        '[access]\nadmin = ["alice@example.org"]\nviewer = ["example.net"]\n'
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "stanzalink", "check-config", str(f)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "warning" in out.stderr and "'example.net' is the device's own server" in out.stderr

@@ -169,7 +169,12 @@ def test_settable_names_a_key_of_the_assembled_schema() -> None:
     from stanzalink.console.feature import Console
 
     raw = {**MINIMAL, "console": {"settable": ["http.timeout"]}}
-    assert parse_config(raw).section("console")["settable"] == ["http.timeout"]
+    # a key of the schema, but not one the allow-list lets change at run time
+    with pytest.raises(ConfigError, match=r"^console\.settable: 'http\.timeout' may never be"):
+        parse_config(raw)
+    raw["console"]["settable"] = ["presence.status", "console.page_size"]
+    assert parse_config(raw).section("console")["settable"] == raw["console"]["settable"]
+    raw["console"]["settable"] = ["http.timeout"]
     with pytest.raises(ConfigError, match=r"^console\.settable: 'http\.timeout' is not a section"):
         parse_config(raw, features=[Console])  # no [http] without its feature
     raw["console"]["settable"] = ["account.resource"]

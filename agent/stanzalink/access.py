@@ -184,6 +184,46 @@ class AccessControl:
         return dict(self._domains)
 
 
+# ------------------------------------------------------------ config checks
+def check_entries(
+    own: str | JID, entries: Mapping[str, Iterable[str]], register: bool = False
+) -> list[str]:
+    """Check the ``[access]`` lists of a device whose bare JID is ``own``;
+    the warnings (for ``check-config``), or ValueError for what is refused:
+
+    - one address under two roles (which one was meant?);
+    - a domain entry naming the device's own server while ``[account]
+      register = true``: the device registers there, so the server takes
+      in-band registrations, and anyone who registers an account becomes a
+      controller.  Without ``register`` it is a warning: the entry admits
+      every account the server has, and will have.
+    """
+    own_domain = (own if isinstance(own, JID) else JID.parse(own)).domain
+    seen: dict[JID, str] = {}
+    warnings: list[str] = []
+    for role_name, items in entries.items():
+        for item in items:
+            j = JID.parse(item)
+            other = seen.get(j)
+            if other is not None and other != role_name:
+                raise ValueError(
+                    f"access: {item!r} is listed as {other} and as {role_name}: name it once"
+                )
+            seen[j] = role_name
+            if j.local is None and j.resource is None and j.domain == own_domain:
+                what = (
+                    f"access.{role_name}: {item!r} is the device's own server: every account"
+                    " on it is a controller"
+                )
+                if register:
+                    raise ValueError(
+                        f"{what}, and [account] register = true means it takes registrations"
+                        " (anyone could become one); name the controllers' accounts instead"
+                    )
+                warnings.append(f"{what} (name the controllers' accounts instead)")
+    return warnings
+
+
 def _as_jid(sender: str | JID | None) -> JID | None:
     if sender is None:
         return None

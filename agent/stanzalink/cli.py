@@ -109,8 +109,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stanzalink: {args.file}: {exc}", file=sys.stderr)
         return 1
+    from stanzalink.access import check_entries
+
     roles = ", ".join(f"{len(cfg.access.get(r, []))} {r}" for r in ("admin", "operator", "viewer"))
     print(f"{args.file}: OK (device {cfg.jid}; controllers: {roles})")
+    register = bool(cfg.section("account").get("register"))
+    for warning in check_entries(cfg.jid, cfg.access, register):
+        print(f"stanzalink: warning: {args.file}: {warning}", file=sys.stderr)
     if not any(cfg.access.values()):
         print(
             f"stanzalink: warning: {args.file}: [access] names no controllers: "

@@ -47,10 +47,13 @@ class Key:
 @dataclass(frozen=True)
 class Checking:
     """What a section's cross-key check may look at besides its values: the
-    config file's folder and the whole schema."""
+    config file's folder, the whole schema, and what the file gives in
+    the other sections (``given``, checked; the ``[access]`` check reads
+    ``[account]``)."""
 
     base: Path | None
     schema: Mapping[str, Section]
+    given: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -312,7 +315,7 @@ def parse(
             if base is not None and spec.file:
                 value = _beside(base, value)
             values.setdefault(section, {})[key] = spec.check(name, value)
-    checking = Checking(base, schema)
+    checking = Checking(base, schema, values)
     for sec in schema.values():
         if sec.check is not None:
             sec.check({**sec.defaults(), **values.get(sec.name, {})}, checking)

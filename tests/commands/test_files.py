@@ -481,8 +481,8 @@ async def test_the_diag_example_plugin_sends_its_bundle(
             assert got is not None and b"ERROR something broke" in got.read()
         assert "diag/summary.txt" in names and "diag/proc/meminfo" in names
         assert [p.name for p in tree["root"].glob("diag-*")] == []  # removed once sent
-        v = await first(h, "diag", VICTOR)  # a viewer: like an unknown command
-        assert (await v.message()).startswith("Unknown command 'diag'.")
+        v = await first(h, "diag", VICTOR)  # a viewer: told the role it needs
+        assert await v.message() == "diag: needs role operator (you are viewer)"
     finally:
         await h.close()
         for name in [m for m in sys.modules if m.startswith("stanzalink_plugin_") and "diag" in m]:

@@ -43,8 +43,8 @@ async def test_a_viewer_cannot_run_an_admin_command(
     await c.greet(VICTOR)
     denied = await c.ask("reboot", VICTOR)
     unknown = await c.ask("rebooz", VICTOR)
-    # the same answer as for a command that does not exist: nothing revealed
-    assert denied == "Unknown command 'reboot'. Send `help` for the list."
+    # a controller is told which role the command needs
+    assert denied == "reboot: needs role admin (you are viewer)"
     assert unknown == "Unknown command 'rebooz'. Send `help` for the list."
     assert "reboot" not in (await c.ask("help", VICTOR))
     assert await c.ask("yes", VICTOR) == "Nothing to confirm."
@@ -90,7 +90,7 @@ async def test_spoofed_senders_run_nothing(tmp_path: Path) -> None:
         f"<body>reboot</body>{inner}</message>"
     )
     await c.text()  # banner
-    assert (await c.text()).startswith("Unknown command 'reboot'")
+    assert await c.text() == "reboot: needs role admin (you are viewer)"
     c.send("yes", "alice@example.net/laptop")  # the admin never asked: nothing to confirm
     await c.text()
     assert await c.text() == "Nothing to confirm."

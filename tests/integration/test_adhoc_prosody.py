@@ -126,9 +126,11 @@ def test_commands_listed_and_run_with_forms(prosody: Prosody) -> None:
             listed = await viewer.plugin["xep_0050"].get_commands(jid=full, timeout=20)
             assert [node for _, node, _ in listed["disco_items"]["items"]] == ["uptime"]
 
-            # a viewer cannot start the admin command it does not see
+            # a viewer cannot start the admin command it does not see; it is
+            # told which role the command needs
             kind, iq = await Dialog(viewer).start(full, "wipe")
-            assert kind == "error" and iq["error"]["condition"] == "item-not-found"
+            assert kind == "error" and iq["error"]["condition"] == "forbidden"
+            assert iq["error"]["text"] == "wipe: needs role admin (you are viewer)"
             kind, iq = await Dialog(viewer).start(full, "uptime")
             assert kind == "next" and iq["command"]["status"] == "completed"
             assert iq["command"]["notes"] == [("info", "up 3 days")]

@@ -37,7 +37,11 @@ def test_demo_runs() -> None:
     assert "[controller] version: stanzalink " in out
     assert re.search(r"\[controller\] time: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", out)
     assert (
-        "[controller] vCard from the server: Pump station 7, Acme PS-200, "
+        "[controller] vCard from the server (anyone may read it): Pump station 7, with photo"
+        in lines
+    )
+    assert (
+        "[controller] vCard from the device: Pump station 7, Acme PS-200, "
         "Serial number: PS-000042" in lines
     )
     # the console: greeting, help, status, reboot asked and declined

@@ -66,6 +66,8 @@ def test_identity_through_prosody(prosody: Prosody, tmp_path: Path) -> None:
         "url": "https://example.com/devices/boiler2",
         "photo": str(photo),
         "os": "Acme Linux 4.2",
+        # the owner's choice: everything in the card the server hands to anyone
+        "public": ["nickname", "description", "model", "serial", "location", "url"],
     }
     cfg = device_config(
         prosody, device, "pw-" + device.split("@")[0], {"viewer": [ctl_jid]}, identity=identity

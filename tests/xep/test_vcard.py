@@ -16,6 +16,7 @@ from stanzalink.agent import parse_config
 from stanzalink.config import ConfigError
 from stanzalink.xep.identity import PHOTO_MAX, image_type
 from stanzalink.xep.vcard import FileWatch, VCard, card_facts
+from stanzalink.xml import Element, tostring
 from stanzalink_testing.harness import Harness, ManualClock
 
 ACCESS = {"viewer": ["stpeter@jabber.org"]}
@@ -136,7 +137,8 @@ async def test_publishes_at_start_when_the_server_differs(tmp_path: Path) -> Non
 
 
 async def test_no_publish_when_the_server_has_the_same(tmp_path: Path) -> None:
-    h = Harness([VCard], ACCESS, identity=CARD)
+    public = ["nickname", "description", "model", "serial", "location", "url"]
+    h = Harness([VCard], ACCESS, identity={**CARD, "public": public})
     h.go_online()
     assert (await h.next_sent()).tag == "{jabber:client}presence"
     get = await h.next_sent()
@@ -152,6 +154,61 @@ async def test_no_publish_when_the_server_has_the_same(tmp_path: Path) -> None:
     )
     await h.settle(20)
     assert h.unread() == [] and h.feature(VCard).published == 0
+    await h.close()
+
+
+async def _published(identity: dict[str, object], stored: str = "") -> Element:
+    """The card the device stores on its server (which anyone may read),
+    when the server holds ``stored``."""
+    h = Harness([VCard], ACCESS, identity=identity)
+    h.go_online()
+    assert (await h.next_sent()).tag == "{jabber:client}presence"
+    get = await h.next_sent()
+    h.receive(f"<iq type='result' id='{get.get('id')}' from='device1@example.net'>{stored}</iq>")
+    put = await h.next_sent()
+    assert put.get("type") == "set"
+    card = put.find(V + "vCard")
+    assert card is not None
+    await h.close()
+    return card
+
+
+async def test_the_stored_card_holds_only_name_and_photo_by_default(tmp_path: Path) -> None:
+    photo = tmp_path / "a.png"
+    photo.write_bytes(png())
+    full = {**CARD, "latitude": 48.1, "longitude": 11.5, "photo": str(photo)}
+    card = await _published(full)
+    assert sorted(c.tag for c in card) == [V + "FN", V + "PHOTO"]
+    # an explicit switch adds what it names, and only that
+    card = await _published({**full, "public": ["model", "serial", "location"]})
+    assert card.findtext(V + "TITLE") == "Acme TX-200"
+    assert card.findtext(V + "NOTE") == "Serial number: AC-000123"
+    assert card.findtext(f"{V}ADR/{V}LOCALITY") == "Basement, building B"
+    assert card.find(V + "GEO") is None and card.find(V + "NICKNAME") is None
+    card = await _published({**full, "public": ["geo"]})
+    assert card.findtext(f"{V}GEO/{V}LAT") == "48.1"
+    # a card with no public fact still replaces what an earlier release stored
+    old = "<vCard xmlns='vcard-temp'><NOTE>Serial number: AC-000123</NOTE></vCard>"
+    card = await _published({"serial": "AC-000123"}, old)
+    assert list(card) == []
+
+
+async def test_controllers_get_the_whole_card_from_the_device() -> None:
+    h = Harness([VCard], ACCESS, identity=CARD)
+    h.receive(
+        "<iq from='stpeter@jabber.org/roundabout' to='device1@example.net/agent' id='v1'"
+        " type='get'><vCard xmlns='vcard-temp'/></iq>"
+    )
+    card = (await h.next_sent()).find(V + "vCard")
+    assert card is not None and card.findtext(V + "TITLE") == "Acme TX-200"
+    assert card.findtext(V + "NOTE") == "Serial number: AC-000123"
+    h.receive(
+        "<iq from='eve@example.org/x' to='device1@example.net/agent' id='v2'"
+        " type='get'><vCard xmlns='vcard-temp'/></iq>"
+    )
+    reply = await h.next_sent()
+    assert reply.get("type") == "error" and reply.find(V + "vCard") is None
+    assert b"service-unavailable" in tostring(reply)
     await h.close()
 
 
@@ -299,6 +356,11 @@ def test_config_checks(tmp_path: Path) -> None:
         parse_config(_cfg(latitude=10))
     with pytest.raises(ConfigError, match=r"^identity\.hide_os: expected true or false"):
         parse_config(_cfg(hide_os="yes"))
+    with pytest.raises(ConfigError, match=r"^identity\.public: 'password' is not one of"):
+        parse_config(_cfg(public=["model", "password"]))
+    with pytest.raises(ConfigError, match=r"^identity\.public: expected a list"):
+        parse_config(_cfg(public="model"))
+    assert parse_config(_cfg(public=["serial"])).section("identity")["public"] == ["serial"]
     ok = tmp_path / "ok.png"
     ok.write_bytes(png())
     cfg = parse_config(_cfg(photo=str(ok), name="n", latitude=1, longitude=2.5))

@@ -21,7 +21,7 @@ from typing import Any
 
 from stanzalink import __version__
 from stanzalink.access import Role
-from stanzalink.commands import files
+from stanzalink.commands import authz, files
 from stanzalink.commands.configure import config_command
 from stanzalink.commands.context import Device
 from stanzalink.commands.model import Arg, Command, CommandError, Invocation, KeyValue, Table, Text
@@ -192,12 +192,15 @@ CONSOLE_WORDS = [
 
 def help_text(registry: Registry, role: Role, device: Device, name: str) -> list[Any]:
     """The commands ``role`` may run here (or one of them, explained)."""
-    visible = registry.visible_to(role, device)
+    visible = authz.runnable(registry, role, device)
     if name:
-        cmd = next((c for c in visible if c.name == name.lower()), None)
-        if cmd is None:
+        decision = authz.decide(registry, name.lower(), role, device)
+        if decision.kind == authz.NEEDS:
+            assert decision.need is not None
+            raise CommandError(authz.refusal(name.lower(), decision.need, role))
+        if decision.command is None:
             raise CommandError(f"no command {name!r}; send help for the list")
-        return [command_help(cmd)]
+        return [command_help(decision.command, device)]
     rows = [(c.usage(), c.help) for c in visible] + CONSOLE_WORDS
     return [
         Table(["command", "what it does"], rows, title=f"Commands for role {role}"),
@@ -205,7 +208,7 @@ def help_text(registry: Registry, role: Role, device: Device, name: str) -> list
     ]
 
 
-def command_help(cmd: Command) -> KeyValue:
+def command_help(cmd: Command, device: Device | None = None) -> KeyValue:
     pairs: list[tuple[str, Any]] = [("usage", cmd.usage())]
     if cmd.help:
         pairs.append(("does", cmd.help))
@@ -228,7 +231,7 @@ def command_help(cmd: Command) -> KeyValue:
         pairs.append(("confirm", "asks before it runs"))
     if cmd.long_running:
         pairs.append(("note", "may take a while; cancel stops it"))
-    pairs.append(("role", str(cmd.role)))
+    pairs.append(("role", str(cmd.need(device))))
     return KeyValue(pairs, title=cmd.name)
 
 

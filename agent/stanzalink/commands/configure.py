@@ -1,6 +1,17 @@
 """The ``config`` command: show or change a running setting, among those
 ``[console] settable`` lists; a new value passes the same check as in the
-file."""
+file.
+
+What may ever be settable is decided in the code, not in the config file:
+:data:`~stanzalink.commands.settings.SETTABLE` lists the keys whose change
+is harmless at run time (the status line, the page size, the log level, a
+few console timings).  A key that names a file, a program, a role or a
+controller, a server, or ``settable`` itself is never in it: ``config set
+console.log_file /etc/stanzalink/password`` followed by ``log`` would read
+the password, and a widened ``settable`` would let an operator plant a
+``reboot_command``.  ``check-config`` refuses a ``settable`` entry outside
+the list (:func:`~stanzalink.commands.settings.check_settable`), and the
+command checks again before it reads or changes anything."""
 
 from __future__ import annotations
 
@@ -10,14 +21,15 @@ from typing import Any
 
 from stanzalink.commands.context import Device
 from stanzalink.commands.model import CommandError, Invocation, KeyValue
-from stanzalink.commands.settings import Settings
+from stanzalink.commands.settings import SETTABLE, Settings
 
 
 def config_command(inv: Invocation) -> Any:
     from stanzalink.config import ConfigError
 
     device = inv.device
-    settable = list(Settings.of(device.config.section("console")).settable)
+    # only what the code allows, whatever the file says
+    settable = [k for k in Settings.of(device.config.section("console")).settable if k in SETTABLE]
     action, key, value = inv.args["action"], inv.args["key"], inv.args["value"]
     if not key:
         if action == "set":

@@ -15,10 +15,11 @@ reaches them as a :class:`~stanzalink.commands.context.FileService`.
   controller's client) and shows the limits.
 
 Who may: ``get`` and ``ls`` need ``[files] role_get``, ``inbox`` and
-``put`` ``role_put`` (checked when they run: the commands themselves are
-listed for viewers).  Before an offer the asker's client is asked for its
-disco#info: one that does not announce ``urn:xmpp:jingle:apps:file-transfer:5``
-gets a clear answer instead of a transfer that would never start.
+``put`` ``role_put`` (their ``role_of``: help lists them, and the front
+ends run them, only for that role; the handlers check it again).
+Before an offer the asker's client is asked for its disco#info: one
+that does not announce ``urn:xmpp:jingle:apps:file-transfer:5`` gets a
+clear answer instead of a transfer that would never start.
 """
 
 from __future__ import annotations
@@ -71,6 +72,22 @@ def need_files(device: Device) -> FileService:
     if f is None:
         raise CommandError("file transfer is not running on this device (the files feature is off)")
     return f
+
+
+def role_get(device: Device) -> Role:
+    """The role ``get`` and ``ls`` need here (``[files] role_get``, default viewer)."""
+    f = device.files()
+    if f is not None:
+        return f.role_get
+    return Role.parse(device.config.section("files").get("role_get", "viewer"))
+
+
+def role_put(device: Device) -> Role:
+    """The role ``inbox`` and ``put`` need here (``[files] role_put``, default operator)."""
+    f = device.files()
+    if f is not None:
+        return f.role_put
+    return Role.parse(device.config.section("files").get("role_put", "operator"))
 
 
 def check_role(inv: Invocation, need: Role, what: str) -> None:
@@ -306,6 +323,7 @@ def install(registry: Registry) -> None:
         long_running=True,
         read_only=True,
         group="files",
+        role_of=role_get,
         args=[Arg("path", str, "a file under the export paths (see ls)")],
     )
     def get(inv: Invocation) -> FileOffer:
@@ -337,10 +355,17 @@ def install(registry: Registry) -> None:
             help="list the files that may be fetched with get",
             group="files",
             read_only=True,
+            role_of=role_get,
             args=[Arg("folder", str, "a folder under the export paths", default="")],
         )(ls)
 
-    @reg("inbox", help="the files received from controllers", group="files", read_only=True)
+    @reg(
+        "inbox",
+        help="the files received from controllers",
+        group="files",
+        read_only=True,
+        role_of=role_put,
+    )
     def inbox(inv: Invocation) -> Any:
         files = need_files(inv.device)
         check_role(inv, files.role_put, "inbox")
@@ -356,7 +381,13 @@ def install(registry: Registry) -> None:
             rows.append((Path(r.path).name, human_bytes(r.size), r.peer, when, r.sha256[:16]))
         return Table(["name", "size", "from", "received (UTC)", "sha-256"], rows, title="inbox")
 
-    @reg("put", help="how to send a file to the device", group="files", read_only=True)
+    @reg(
+        "put",
+        help="how to send a file to the device",
+        group="files",
+        read_only=True,
+        role_of=role_put,
+    )
     def put(inv: Invocation) -> Any:
         files = need_files(inv.device)
         check_role(inv, files.role_put, "put")

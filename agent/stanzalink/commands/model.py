@@ -203,6 +203,19 @@ class Command:
     # ("config get" reads, "config set" changes).  False, the default: it
     # changes something, and a late one is refused.
     read_only: bool | Callable[[dict[str, Any]], bool] = False
+    # role_of(device) -> the role this command needs on this device, when a
+    # config key decides it (the file commands: [files] role_get/role_put);
+    # None: ``role``.  Read through :meth:`need`, never ``role`` directly.
+    role_of: Callable[[Device], Role] | None = None
+
+    def need(self, device: Device | None) -> Role:
+        """The least role that may run this command on ``device``."""
+        if self.role_of is None or device is None:
+            return self.role
+        try:
+            return max(self.role, self.role_of(device))
+        except Exception:  # a broken rule: the safe side
+            return Role.ADMIN
 
     def is_available(self, device: Device) -> bool:
         return self.available is None or bool(self.available(device))

@@ -40,6 +40,7 @@ def make(
     group: str = "",
     available: Callable[[Device], bool] | None = None,
     read_only: bool | Callable[[dict[str, Any]], bool] = False,
+    role_of: Callable[[Device], Role] | None = None,
 ) -> Command:
     """The :class:`Command` ``name`` served by ``handler`` (its help defaults
     to the first line of the handler's docstring)."""
@@ -54,6 +55,7 @@ def make(
         group=group,
         available=available,
         read_only=read_only,
+        role_of=role_of,
     )
 
 
@@ -121,7 +123,9 @@ class Registry:
         """The commands a sender with ``role`` may run (what help and disco
         list); with ``device``, only those available on this device."""
         return [
-            c for c in self.all() if role >= c.role and (device is None or c.is_available(device))
+            c
+            for c in self.all()
+            if role >= c.need(device) and (device is None or c.is_available(device))
         ]
 
     def command(
@@ -136,6 +140,7 @@ class Registry:
         group: str = "",
         available: Callable[[Device], bool] | None = None,
         read_only: bool | Callable[[dict[str, Any]], bool] = False,
+        role_of: Callable[[Device], Role] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Decorator: register ``handler`` as command ``name`` here."""
 
@@ -152,6 +157,7 @@ class Registry:
                     group=group,
                     available=available,
                     read_only=read_only,
+                    role_of=role_of,
                 )
             )
             return handler

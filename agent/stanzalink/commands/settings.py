@@ -30,6 +30,31 @@ from stanzalink.config import (
     text,
 )
 
+# the keys "config set" may ever change (each harmless at run time)
+SETTABLE = frozenset(
+    {
+        "presence.status",
+        "presence.priority",
+        "log.level",
+        "console.page_size",
+        "console.banner",
+        "console.confirm_timeout",
+        "console.session_timeout",
+    }
+)
+
+
+def check_settable(key: str, items: list[str]) -> list[str]:
+    """``items`` (the value of ``[console] settable``) if every one is in
+    :data:`SETTABLE`; ValueError naming the first that is not."""
+    for item in items:
+        if item not in SETTABLE:
+            raise ValueError(
+                f"{key}: {item!r} may never be changed at run time"
+                f" (settable keys: {', '.join(sorted(SETTABLE))})"
+            )
+    return items
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -112,13 +137,17 @@ def _default(value: Any) -> Any:
 
 def settable_key(key: str, item: str, checking: Checking) -> None:
     """``item`` is a ``section.key`` of the schema that may be changed while
-    running (never one of ``[account]``)."""
+    running: in the allow-list :data:`SETTABLE` (so never one of ``[account]``)."""
     sec, _, name = item.partition(".")
     known = checking.schema.get(sec)
     if known is None or name not in known.keys:
         raise ConfigError(f"{key}: {item!r} is not a section.key of this file")
     if sec == "account":
         raise ConfigError(f"{key}: {item!r}: [account] is never settable (secrets)")
+    try:
+        check_settable(key, [item])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _check(values: dict[str, Any], checking: Checking) -> None:

@@ -22,9 +22,11 @@ something when a reconnect or offline storage delayed it by more than
 ``[console] max_delay`` seconds (its ``<delay/>`` stamp, :mod:`stanzalink.xep.delay`):
 it answers why, quoting the line.  A late command that only reads
 (:attr:`Command.read_only`) runs and says when it was sent.
-A command above the sender's role is answered exactly like an unknown one;
-the audit log (logger ``stanzalink.audit``, and ``[console] audit_log``)
-records every command with who, when, and the result: ok, error, denied,
+Who may run what is :mod:`stanzalink.commands.authz`'s decision: a
+command above the sender's role is refused naming the role it needs, and
+"did you mean" suggests only what the sender may run; the audit log
+(:mod:`stanzalink.commands.audit`: logger ``stanzalink.audit``, and
+``[console] audit_log``) records every command with who, when, and the result: ok, error, denied,
 unknown, cancelled, declined.
 """
 
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import logging
 import shlex
 import time
@@ -41,7 +42,7 @@ from typing import Any, Protocol
 
 from stanzalink import __version__
 from stanzalink.access import Role
-from stanzalink.commands import files
+from stanzalink.commands import audit, authz, files
 from stanzalink.commands.builtin import command_help
 from stanzalink.commands.context import CommandHost
 from stanzalink.commands.model import (
@@ -54,7 +55,6 @@ from stanzalink.commands.model import (
 )
 from stanzalink.commands.settings import CONSOLE, Settings
 from stanzalink.commands.system import System
-from stanzalink.console import audit
 from stanzalink.console.limits import RateLimit
 from stanzalink.console.line import bind
 from stanzalink.console.render import to_blocks
@@ -187,7 +187,7 @@ class Console(Feature):
         pending, sess.pending = sess.pending, None
         if pending is not None and now <= pending.expires:
             answer = text.lower()
-            if answer in YES and sess.role >= pending.command.role:
+            if answer in YES and sess.role >= pending.command.need(self.ctx):
                 if late is not None and not pending.command.only_reads(pending.args):
                     self._refuse_late(sess, f"{text} (to {pending.line})", late, reply)
                     return
@@ -232,15 +232,17 @@ class Console(Feature):
         reply: Reply,
         late: Delay | None = None,
     ) -> None:
-        cmd = self.registry.get(name)
-        visible = [c.name for c in self.registry.visible_to(sess.role, self.ctx)]
-        if cmd is None or name not in visible:
-            if cmd is not None and cmd.is_available(self.ctx):
-                self.ctx.access.denied(sess.jid, f"console {name}", sess.role, cmd.role)
-                self._audit(sess.jid, sess.role, line, "denied", f"needs {cmd.role}")
-            else:
-                self._audit(sess.jid, sess.role, line, "unknown")
-            close = difflib.get_close_matches(name, visible, n=3, cutoff=0.6)
+        decision = authz.decide(self.registry, name, sess.role, self.ctx)
+        if decision.kind == authz.NEEDS:
+            assert decision.command is not None and decision.need is not None
+            self.ctx.access.denied(sess.jid, f"console {name}", sess.role, decision.need)
+            self._audit(sess.jid, sess.role, line, "denied", f"needs {decision.need}")
+            self.send(reply, [Para(authz.refusal(name, decision.need, sess.role))])
+            return
+        cmd = decision.command
+        if cmd is None:
+            self._audit(sess.jid, sess.role, line, "unknown")
+            close = authz.suggest(self.registry, name, sess.role, self.ctx)
             shown = name if len(name) <= 40 else name[:40] + "..."
             parts: list[Any] = [f"Unknown command {shown!r}."]
             if close:
@@ -252,7 +254,7 @@ class Console(Feature):
             self.send(reply, [Para(*parts)])
             return
         if tokens and tokens[0] in ("--help", "-h"):
-            self.send(reply, to_blocks(command_help(cmd)))
+            self.send(reply, to_blocks(command_help(cmd, self.ctx)))
             return
         try:
             args = bind(cmd, tokens)

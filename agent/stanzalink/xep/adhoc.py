@@ -38,11 +38,16 @@ arguments) instead of running.  Every text of an answer passes the
 console's filter (:func:`stanzalink.xep.xhtml_im.clean`): a character XML
 cannot carry (an ANSI escape in a log line) is dropped, the answer stays a
 normal result.
-The role is checked at every stage: a node the role may not run is answered
-``item-not-found``, exactly like a node that does not exist (this deviates
-from the ``forbidden`` of XEP-0050 §2.2 on purpose: a reply reveals
-nothing), and a session id that is not the requester's own is
-``bad-sessionid``, like one never issued.
+The role is checked at every stage, by the console's rule
+(:mod:`stanzalink.commands.authz`): disco lists only the commands the
+requester's role may run, and the info of any other node is
+``item-not-found``; running a command the role may not run is ``forbidden``
+(XEP-0050 §2.2) with a text naming the role it needs, running one that does
+not exist ``item-not-found``.  A session id that is not the requester's own
+is ``bad-sessionid``, like one never issued.  Strangers never get here (the
+agent answers them ``service-unavailable``).  Every request that names a
+command is audited like a console line (:mod:`stanzalink.commands.audit`:
+who, role, command and arguments, result, marked ``ad-hoc``).
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from stanzalink.access import Role
-from stanzalink.commands import files
+from stanzalink.commands import audit, authz, files
 from stanzalink.commands.context import CommandHost
 from stanzalink.commands.model import (
     Command,
@@ -176,17 +181,15 @@ class AdHoc(Feature):
         return {c.name: c for c in self.registry.all()}
 
     def visible_to(self, role: Role) -> list[Command]:
-        return [c for c in self.commands().values() if role >= c.role and c.is_available(self.ctx)]
+        return authz.runnable(self.registry, role, self.ctx)
 
-    def lookup(self, node: str, role: Role, sender: str | None = None) -> Command | None:
-        """The command ``node`` if ``role`` may run it (a refusal is logged)."""
-        cmd = self.registry.get(node)
-        if cmd is None or not cmd.is_available(self.ctx):
-            return None
-        if role < cmd.role:
-            self.ctx.access.denied(sender, f"ad-hoc command {node}", role, cmd.role)
-            return None
-        return cmd
+    def lookup(self, node: str, role: Role) -> Command | None:
+        """The command ``node`` if ``role`` may run it."""
+        return authz.decide(self.registry, node, role, self.ctx).command if node else None
+
+    def _audit(self, who: JID, role: Role | None, line: str, result: str, detail: str = "") -> None:
+        file = Settings.of(self.ctx.config.section("console")).audit_log
+        audit.record(who, role, line, result, f"ad-hoc; {detail}" if detail else "ad-hoc", file)
 
     # ------------------------------------------------------------ disco hooks
     def disco_nodes(self) -> dict[str, Callable[[Role], NodeInfo | None]]:
@@ -227,9 +230,10 @@ class AdHoc(Feature):
         node is not this feature's or the role may not run that command."""
         if node == NS:
             return [Identity("automation", "command-list", "Commands")], [NS]
-        cmd = self.lookup(node, role) if node else None
-        if cmd is None:
+        decision = authz.decide(self.registry, node, role, self.ctx) if node else None
+        if decision is None or decision.kind != authz.RUN or decision.command is None:
             return None
+        cmd = decision.command
         label = cf.menu_label(cmd, self.visible_to(role))
         return [Identity("automation", "command-node", label)], [NS, forms.NS]
 
@@ -265,8 +269,15 @@ class AdHoc(Feature):
             raise _fault("malformed-action", f"unknown action {action!r}")
         if not node:
             raise StanzaError("bad-request", "the command has no node", "modify")
-        cmd = self.lookup(node, role, str(sender))
+        decision = authz.decide(self.registry, node, role, self.ctx)
+        if decision.kind == authz.NEEDS:
+            assert decision.need is not None
+            self.ctx.access.denied(sender, f"ad-hoc command {node}", role, decision.need)
+            self._audit(sender, role, node, "denied", f"needs {decision.need}")
+            raise StanzaError("forbidden", authz.refusal(node, decision.need, role))
+        cmd = decision.command
         if cmd is None:
+            self._audit(sender, role, node, "unknown")
             raise StanzaError("item-not-found")
         delay = delay_of(iq, self.wall(), skew=self.max_delay)
         late = delay if delay is not None and delay.older_than(self.max_delay) else None
@@ -328,6 +339,7 @@ class AdHoc(Feature):
                     raise
             return self._stage(cmd, session)
         if cmd.confirm:
+            self._audit(sender, role, cmd.name, "asked")
             return self._stage(cmd, self._new_session(cmd, sender, "confirm"))
         sid = secrets.token_urlsafe(12)
         self._remember(sid, sender, cmd.name)
@@ -344,6 +356,7 @@ class AdHoc(Feature):
     ) -> ET.Element:
         if action == "cancel":
             self._end(s.id)
+            self._audit(s.owner, role, cf.command_line(cmd, s.args), "cancelled")
             return self._reply(cmd, s.id, "canceled")
         allowed, default = self._actions(cmd, s.stage)
         if action == "execute":
@@ -357,6 +370,7 @@ class AdHoc(Feature):
             s.args = self._read_form(cmd, el)
             if action == "next":
                 s.stage = "confirm"
+                self._audit(s.owner, role, cf.command_line(cmd, s.args), "asked")
                 return self._stage(cmd, s)
         self._end(s.id)
         return await self._run(cmd, s.id, s.owner, role, s.args, late)
@@ -401,6 +415,7 @@ class AdHoc(Feature):
             line = cf.command_line(cmd, args)
             if not cmd.only_reads(args):
                 log.info("ad-hoc command %r from %s refused: %s", line, sender, late.describe())
+                self._audit(sender, role, line, "refused", f"{late.describe()}, over max_delay")
                 reply = self._reply(cmd, sid, "completed")
                 sub(
                     reply,
@@ -439,19 +454,25 @@ class AdHoc(Feature):
 
     async def _invoke(self, run: Run) -> tuple[list[tuple[str, str]], list[Form]]:
         inv, cmd = run.inv, run.inv.command
+        line = cf.command_line(cmd, inv.args)
         try:
             try:
                 result = await self.ctx.clock.wait_for(run_handler(inv), self.command_timeout)
             except TimeoutError:
                 inv.cancelled.set()
+                self._audit(inv.sender, inv.role, line, "error", "timeout")
                 return [("error", f"stopped after {self.command_timeout:g} s")], []
             rest, offers = files.split_offers(result)
             notes, results = cf.render(rest, cmd.help or cmd.name)
-            return [*notes, *(self._offer(inv, o) for o in offers)], results
+            out = [*notes, *(self._offer(inv, o) for o in offers)], results
+            self._audit(inv.sender, inv.role, line, "ok")
+            return out
         except CommandError as exc:
+            self._audit(inv.sender, inv.role, line, "error", str(exc))
             return [("error", str(exc))], []
         except Exception:
             log.exception("ad-hoc command %s from %s failed", cmd.name, inv.sender)
+            self._audit(inv.sender, inv.role, line, "error", "internal error")
             return [("error", f"{cmd.name} failed on the device")], []
         finally:
             self.running.pop(id(inv), None)

@@ -27,6 +27,9 @@ from stanzalink.config import (
 PHOTO_MAX = 64 * 1024
 CAPS_NODE = "urn:stanzalink:caps"  # XEP-0115 node: a URI naming the software
 SOFTWARE_NAME = "stanzalink"  # XEP-0092: the name answered
+# what [identity] public may add to the vCard stored on the server, which
+# anyone may read (name and photo always go there; "geo": latitude and longitude)
+PUBLISHABLE = ("nickname", "description", "model", "serial", "location", "geo", "url")
 
 
 _MAGIC = (
@@ -76,6 +79,17 @@ def read_photo(path: str) -> Photo:
     return Photo(data, mime, (st.st_mtime_ns, st.st_size))
 
 
+def check_public(key: str, value: Any) -> list[str]:
+    """The value of ``[identity] public``: a list of :data:`PUBLISHABLE`
+    names (ConfigError naming what is not one)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: expected a list of names, got {value!r}")
+    for item in value:
+        if item not in PUBLISHABLE:
+            raise ConfigError(f"{key}: {item!r} is not one of {', '.join(PUBLISHABLE)}")
+    return list(value)
+
+
 def _photo(key: str, value: Any) -> str:
     path = file(key, value)
     try:
@@ -103,6 +117,9 @@ IDENTITY = Section(
         "longitude": Key(num_range(-180, 180), None, "vCard GEO"),
         "url": Key(string, None, "vCard URL"),
         "photo": Key(_photo, None, "avatar: PNG, JPEG, GIF or WebP, at most 64 KiB", file=True),
+        "public": Key(
+            check_public, [], "what else the vCard on the server (anyone may read it) holds"
+        ),
         "software_name": Key(string, SOFTWARE_NAME, "XEP-0092: the name answered"),
         "os": Key(string, None, "XEP-0092: the OS answered; default from /etc/os-release"),
         "hide_os": Key(boolean, False, "true: answer no OS"),

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
 
-from stanzalink.access import Role
+from stanzalink.access import Role, check_entries
 from stanzalink.config import Checking, ConfigError, Key, Section, boolean, choice, str_list
 from stanzalink.errors import LocalProtocolError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
@@ -117,6 +117,15 @@ def _check_access(values: dict[str, Any], checking: Checking) -> None:
                 raise ConfigError(
                     f"access.{role}: {entry!r} is not a JID or domain: {exc}"
                 ) from None
+    account = checking.given.get("account", {})
+    try:
+        JID.parse(account.get("jid", ""))
+    except InvalidJID:
+        return  # [account] jid is checked (and refused) on its own
+    try:
+        check_entries(account["jid"], access_roles(values), bool(account.get("register")))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 # who may reach the device, by role (the access module decides with the

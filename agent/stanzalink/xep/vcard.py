@@ -20,12 +20,19 @@ the element whose RFC 2426 meaning comes closest, and that servers keep):
                 WebP), BINVAL base64; at most 64 KiB, checked at config load
 ==============  ==========================================================
 
-The device answers vCard gets addressed to it (viewers and up).  Gets to
-its bare JID are answered by the server from its own storage, so when the
-device comes online it reads what the server has and, if that differs from
-its own vCard, publishes its own (an IQ set to its own account).  Nothing
-is published when ``[identity]`` sets none of these keys, so a vCard an
-administrator stored is left alone.
+Who sees what.  The device answers vCard gets addressed to its full JID
+itself, to controllers only (viewers and up), with every key above.  Gets
+to its bare JID are answered by the server from its own storage, to anyone
+who asks (servers do not restrict vCard reads), so what the device stores
+there is public: by default only ``name`` and ``photo``.  ``[identity]
+public`` lists what else goes into the stored card (:data:`~stanzalink.xep.identity.PUBLISHABLE`:
+``nickname``, ``description``, ``model``, ``serial``, ``location``,
+``geo``, ``url``); each entry is a choice to tell every account on the
+network.  When the device comes online it reads what the server has and,
+if that differs from its public card, stores its public card (an IQ set to
+its own account); a card stored by an earlier release with more in it is
+so replaced.  Nothing is published when ``[identity]`` sets none of these
+keys, so a vCard an administrator stored is left alone.
 
 Every presence carries ``<x xmlns='vcard-temp:x:update'><photo>SHA-1 of the
 image, hex</photo></x>`` (``<photo/>``, empty, without a picture).  The
@@ -64,6 +71,17 @@ CARD_KEYS = (
     "name", "nickname", "description", "model", "serial", "location",
     "latitude", "longitude", "url", "photo",
 )  # fmt: skip
+PUBLIC_ALWAYS = ("name", "photo")  # in the stored (public) card whenever set
+
+
+def public_part(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The ``[identity]`` keys that go into the card stored on the server
+    (which anyone may read): name and photo, and what ``public`` lists."""
+    chosen = set(cfg.get("public") or ())
+    keys = set(PUBLIC_ALWAYS) | chosen
+    if "geo" in chosen:
+        keys |= {"latitude", "longitude"}
+    return {k: v for k, v in cfg.items() if k in keys}
 
 
 def _tag(local: str) -> str:
@@ -234,7 +252,12 @@ class VCard(Feature):
         return any(self._cfg.get(k) not in (None, "") for k in CARD_KEYS)
 
     def vcard(self) -> ET.Element:
+        """The whole card: what controllers get from the device itself."""
         return build_vcard(self._cfg, self.photo)
+
+    def public_vcard(self) -> ET.Element:
+        """The card stored on the server, which anyone may read."""
+        return build_vcard(public_part(self._cfg), self.photo if self._cfg.get("photo") else None)
 
     # ------------------------------------------------------------ serving
     def iq_routes(self) -> list[IQRoute]:
@@ -331,11 +354,11 @@ class VCard(Feature):
             await self.publish()
 
     async def publish(self, force: bool = False) -> bool:
-        """Store the device's vCard on its server unless the server already
-        has the same; True if it was sent."""
+        """Store the device's public card on its server unless the server
+        already has the same; True if it was sent."""
         if not self.configured:
             return False
-        mine = self.vcard()
+        mine = self.public_vcard()
         own = str(self.ctx.jid.bare)
         if not force:
             try:
