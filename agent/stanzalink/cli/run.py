@@ -1,0 +1,223 @@
+"""`stanzalink run`, `check-config` and `example-config`: the device agent, its
+logging and its service manager, and its configuration."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from stanzalink import __version__
+
+if TYPE_CHECKING:
+    import logging
+
+    from stanzalink.agent import Agent
+    from stanzalink.aio.sdnotify import Notifier
+    from stanzalink.logring import RecentLines
+
+
+def example_config() -> str:
+    """The example device config shipped in the package (examples/device.toml)."""
+    from importlib.resources import files
+
+    return files("stanzalink").joinpath("data", "device.toml").read_text(encoding="utf-8")
+
+
+def cmd_example_config(args: argparse.Namespace) -> int:
+    sys.stdout.write(example_config())
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from stanzalink.agent import load_config
+    from stanzalink.config import ConfigError
+
+    try:
+        cfg = load_config(args.file)
+    except ConfigError as exc:
+        print(f"stanzalink: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    from stanzalink.access import check_entries
+
+    roles = ", ".join(f"{len(cfg.access.get(r, []))} {r}" for r in ("admin", "operator", "viewer"))
+    print(f"{args.file}: OK (device {cfg.jid}; controllers: {roles})")
+    register = bool(cfg.section("account").get("register"))
+    for warning in check_entries(cfg.jid, cfg.access, register):
+        print(f"stanzalink: warning: {args.file}: {warning}", file=sys.stderr)
+    if not any(cfg.access.values()):
+        print(
+            f"stanzalink: warning: {args.file}: [access] names no controllers: "
+            "nobody can reach the device",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _unix_socket_refusal(path: str) -> OSError | None:
+    """Why a syslog socket at ``path`` cannot be reached, or None."""
+    import socket
+
+    refusal: OSError | None = None
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_UNIX, kind) as sock:
+            try:
+                sock.connect(path)
+            except OSError as exc:
+                refusal = refusal or exc
+            else:
+                return None
+    return refusal
+
+
+def run_log_handler(syslog: str | None = None) -> tuple[logging.Handler, OSError | None]:
+    """The handler of the agent's log: stderr (systemd's journal takes it),
+    or the syslog socket at ``syslog`` (a SysV image: busybox syslogd
+    writes /var/log/messages); with it, why that syslog could not be
+    reached (then the handler is stderr's).  Either way its lines escape
+    what peers supply (:class:`stanzalink.logsafe.SafeFormatter`)."""
+    import logging
+    import logging.handlers
+
+    from stanzalink.logsafe import SafeFormatter
+
+    if syslog is not None:
+        # SysLogHandler itself ignores a socket it cannot reach (and then
+        # prints a traceback per record): tried here first
+        failed = _unix_socket_refusal(syslog)
+        if failed is None:
+            handler = logging.handlers.SysLogHandler(
+                address=syslog, facility=logging.handlers.SysLogHandler.LOG_DAEMON
+            )
+            # syslog adds the time; the tag and pid name the program
+            handler.setFormatter(
+                SafeFormatter(f"stanzalink[{os.getpid()}]: %(levelname)s %(name)s: %(message)s")
+            )
+            return handler, None
+    else:
+        failed = None
+    stderr = logging.StreamHandler()
+    stderr.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return stderr, failed
+
+
+def setup_run_logging(level: int, syslog: str | None = None) -> RecentLines:
+    """The agent's log (:func:`run_log_handler`).  Without a syslog
+    listening at ``syslog``, stderr, with a warning saying so.  The recent
+    lines are also kept in memory, for the console's ``log``."""
+    import logging
+
+    from stanzalink.logring import RecentLines
+
+    handler, failed = run_log_handler(syslog)
+    recent = RecentLines()
+    logging.basicConfig(level=level, handlers=[handler, recent])
+    if failed is not None:
+        logging.getLogger("stanzalink").warning(
+            "no syslog at %s (%s): logging to stderr", syslog, failed.strerror or failed
+        )
+    return recent
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from stanzalink.agent import Agent, load_config
+    from stanzalink.config import ConfigError
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
+        return 1
+    recent = setup_run_logging(
+        getattr(logging, (args.log_level or cfg.section("log")["level"]).upper()), args.syslog
+    )
+    from stanzalink.errors import StanzalinkError
+
+    if not any(cfg.access.values()):
+        logging.getLogger("stanzalink").warning(
+            "%s: [access] names no controllers: nobody can reach the device", args.config
+        )
+
+    try:
+        agent = Agent(cfg, recent_log=recent)
+    except StanzalinkError as exc:  # e.g. http.wsgi_app that cannot be imported
+        print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
+        return 1
+
+    c = agent.client.config
+    logging.getLogger("stanzalink").info(
+        "stanzalink %s starting: config %s, account %s, parser %s, server %s",
+        __version__,
+        args.config,
+        cfg.jid,
+        agent.client.session._parser.backend,
+        f"{c.host}:{c.port} ([server] host)"
+        if c.host
+        else f"found by SRV lookup of {c.jid.domain} (no [server] host)",
+    )
+    from stanzalink.aio.sdnotify import Notifier
+
+    # a service manager that starts the agent again after `restart`: systemd
+    # (INVOCATION_ID, NOTIFY_SOCKET) or the SysV script (STANZALINK_SUPERVISED)
+    supervised = any(
+        os.environ.get(v) for v in ("INVOCATION_ID", "NOTIFY_SOCKET", "STANZALINK_SUPERVISED")
+    )
+    # systemd's Type=notify: READY, STATUS, WATCHDOG, STOPPING (docs/quickstart.md)
+    notifier = Notifier.from_environ(unset=True)
+    try:
+        asyncio.run(run_agent(agent, notifier))
+    except KeyboardInterrupt:  # before the agent's own signal handlers were set
+        return 130
+    restart = cfg.section("console")["restart_exit_code"]
+    if agent.exit_code == restart and not supervised:
+        logging.getLogger("stanzalink").warning(
+            "restart asked for, and no service manager runs this agent (no systemd, no "
+            "init script) to start it again: starting again in place"
+        )
+        logging.shutdown()
+        os.execv(sys.executable, [sys.executable, "-m", "stanzalink", *sys.argv[1:]])
+    return agent.exit_code
+
+
+async def run_agent(agent: Agent, notifier: Notifier | None) -> None:
+    """Run the agent and, when the service manager asked for it, tell it that
+    the agent is up, what it is doing, that its event loop still turns (the
+    watchdog timer runs on that loop), and when a requested stop begins.
+
+    READY=1 comes when the connection loop starts, not when the login
+    succeeds: a device without network is up and retrying, and systemd must
+    not count that as a failed start."""
+    import asyncio
+
+    from stanzalink.session.events import Closed, Online
+
+    if notifier is None:
+        await agent.run()
+        return
+
+    def on_event(ev: object) -> None:
+        if isinstance(ev, Online):
+            notifier.status(f"online as {ev.jid}")
+        elif isinstance(ev, Closed):
+            notifier.status(f"offline: {ev.text}")
+
+    agent.client.on_event(on_event)
+    stop = asyncio.Event()
+    run = asyncio.ensure_future(agent.run(stop))
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.sleep(0)  # agent.run has started the connection loop
+        if not run.done():
+            notifier.ready(f"connecting as {agent.cfg.jid}")
+            notifier.start_watchdog()
+        await asyncio.wait({run, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if stopped.done() and not run.done():
+            notifier.stopping("stopping")
+        await run
+    finally:
+        stopped.cancel()
+        notifier.close()
