@@ -48,6 +48,11 @@ is ``bad-sessionid``, like one never issued.  Strangers never get here (the
 agent answers them ``service-unavailable``).  Every request that names a
 command is audited like a console line (:mod:`stanzalink.commands.audit`:
 who, role, command and arguments, result, marked ``ad-hoc``).
+
+The module is over 500 lines because this docstring is the front end's
+contract with a controller's client (50 lines); the code is one feature
+class whose methods share the session and running-command tables, the forms
+themselves being in :mod:`stanzalink.xep.command_forms`.
 """
 
 from __future__ import annotations
