@@ -179,15 +179,16 @@ def test_the_own_server_as_a_controller_domain() -> None:
 
 def test_check_config_warns_about_the_own_server(tmp_path: Path) -> None:
     import subprocess
-    import sys
 
     f = tmp_path / "device.toml"
     f.write_text(
         '[account]\njid = "device1@example.net"\npassword = "pw"\n'
         '[access]\nadmin = ["alice@example.org"]\nviewer = ["example.net"]\n'
     )
+    from .util import python_cmd
+
     out = subprocess.run(
-        [sys.executable, "-m", "stanzalink", "check-config", str(f)],
+        [*python_cmd(), "-m", "stanzalink", "check-config", str(f)],
         capture_output=True,
         text=True,
         check=False,

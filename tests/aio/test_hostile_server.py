@@ -534,6 +534,10 @@ async def test_stanzas_cut_across_reads_of_a_small_ring_all_arrive(
     if ring == "native" and not _native.AVAILABLE:
         pytest.skip("native module not built")
     if ring == "python":  # the client as where no native module is built
+        from tests.conftest import expat_usable
+
+        if not expat_usable():
+            pytest.skip("this libexpat defers small chunks (the fallback's documented limit)")
         monkeypatch.setattr(_native, "AVAILABLE", False)
     ca, ctx = certs
     bodies = [f"message {i} " + "x" * (i * 7) for i in range(40)]

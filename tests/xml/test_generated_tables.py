@@ -10,10 +10,11 @@ from __future__ import annotations
 import pyexpat
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from ..util import python_cmd
 
 NATIVE = Path(__file__).resolve().parents[2] / "native"
 GENERATED = ["nametab", "chartab"]
@@ -27,7 +28,7 @@ def test_generated_table_is_current(name: str) -> None:
         have = pyexpat.EXPAT_VERSION
         pytest.skip(f"{name}.h was generated from {m.group(1)}, this Python has {have}")
     fresh = subprocess.run(
-        [sys.executable, str(NATIVE / "tools" / f"gen_{name}.py")],
+        [*python_cmd(), str(NATIVE / "tools" / f"gen_{name}.py")],
         capture_output=True,
         text=True,
         check=True,
