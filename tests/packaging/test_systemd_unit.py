@@ -28,13 +28,22 @@ def analyze(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # verify wants the binaries the unit names to exist: a copy that names one that does
     unit = tmp_path / "stanzalink.service"
     unit.write_text(UNIT.read_text().replace("/usr/bin/stanzalink", "/bin/true"))
+    # and the man page its Documentation= names, the one the Debian package
+    # installs, where man(1) finds it
+    (tmp_path / "man/man1").mkdir(parents=True)
+    shutil.copy(ROOT / "debian/stanzalink.1", tmp_path / "man/man1")
     return subprocess.run(
         ["systemd-analyze", *args, str(unit)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env={**os.environ, "SYSTEMD_LOG_COLOR": "0", "SYSTEMD_COLORS": "0"},
+        env={
+            **os.environ,
+            "SYSTEMD_LOG_COLOR": "0",
+            "SYSTEMD_COLORS": "0",
+            "MANPATH": str(tmp_path / "man"),
+        },
     )
 
 
@@ -42,6 +51,13 @@ def test_systemd_analyze_verify_finds_nothing(tmp_path: Path) -> None:
     res = analyze(tmp_path, "verify")
     assert res.returncode == 0, res.stderr
     assert "stanzalink.service" not in res.stderr, res.stderr
+
+
+def test_documentation_is_the_man_page_the_package_installs() -> None:
+    (docs,) = re.findall(r"^Documentation=(.+)$", UNIT.read_text(), re.M)
+    assert docs.split() == ["man:stanzalink(1)"]
+    assert (ROOT / "debian/stanzalink.manpages").read_text().split() == ["debian/stanzalink.1"]
+    assert (ROOT / "debian/stanzalink.1").read_text().startswith(".TH STANZALINK 1 ")
 
 
 def test_exposure_stays_at_most_what_it_was(tmp_path: Path) -> None:
