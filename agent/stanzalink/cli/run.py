@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from stanzalink.agent import Agent
     from stanzalink.aio.sdnotify import Notifier
+    from stanzalink.config import DeviceConfig
     from stanzalink.logring import RecentLines
 
 
@@ -30,12 +31,59 @@ def cmd_example_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check_config(args: argparse.Namespace) -> int:
+# [account] jid of the configuration the Debian package and the images
+# install (packaging/device.toml): a placeholder at a domain reserved for
+# examples (RFC 2606), which no device is ever meant to keep
+SHIPPED_JID = "device@example.net"
+
+
+def shipped_hint(path: str) -> str | None:
+    """What to edit when the file at ``path`` still holds the shipped
+    placeholder JID, else None (one clause, for the end of an error line)."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            account = tomllib.load(fh).get("account")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(account, dict) or account.get("jid") != SHIPPED_JID:
+        return None
+    secret = account.get("password_file")
+    where = f"its password in {secret}" if isinstance(secret, str) else "[account] password"
+    return (
+        f"the file is still as shipped: set [account] jid to the device's account, "
+        f"{where} and a controller in [access] admin; see docs/quickstart.md"
+    )
+
+
+def load_device_config(path: str) -> DeviceConfig:
+    """The device's config, as ``run`` and ``check-config`` take it: what
+    :func:`stanzalink.agent.load_config` accepts, less the shipped file
+    left unedited (its placeholder JID, with no [server] host that could
+    serve it).  A :class:`ConfigError` from a file still as shipped ends
+    with what to edit."""
     from stanzalink.agent import load_config
     from stanzalink.config import ConfigError
 
+    hint = shipped_hint(path)
     try:
-        cfg = load_config(args.file)
+        cfg = load_config(path)
+    except ConfigError as exc:
+        if hint is None:
+            raise
+        raise ConfigError(f"{exc} ({hint})") from exc
+    server = cfg.section("server")
+    if hint is not None and not (server.get("host") or server.get("hosts")):
+        raise ConfigError(f"account.jid: {SHIPPED_JID} is a placeholder ({hint})")
+    return cfg
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from stanzalink.config import ConfigError
+
+    try:
+        cfg = load_device_config(args.file)
     except ConfigError as exc:
         print(f"stanzalink: {args.file}: {exc}", file=sys.stderr)
         return 1
@@ -124,11 +172,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from stanzalink.agent import Agent, load_config
+    from stanzalink.agent import Agent
     from stanzalink.config import ConfigError
 
     try:
-        cfg = load_config(args.config)
+        cfg = load_device_config(args.config)
     except ConfigError as exc:
         print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
         return 1
