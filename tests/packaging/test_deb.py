@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import itertools
+import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +42,8 @@ import slixmpp
 from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
 from ..integration.peers import slix_client
+from ..test_quickstart import set_key
+from ..test_quickstart import steps as quickstart_steps
 
 ROOT = Path(__file__).resolve().parents[2]
 # Debian's own tools and interpreter: a pyenv or venv python3 first on PATH
@@ -220,11 +226,16 @@ class ThrowawayRoot:
         return [*enter, *argv]
 
     def run(
-        self, *argv: str, user: str | None = None, check: bool = True, timeout: float = 120
+        self,
+        *argv: str,
+        user: str | None = None,
+        check: bool = True,
+        timeout: float = 120,
+        input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         res = subprocess.run(
             self.command(*argv, user=user), env=debian_env(DEBIAN_FRONTEND="noninteractive"),
-            capture_output=True, text=True, timeout=timeout, check=False,
+            capture_output=True, text=True, timeout=timeout, check=False, input=input,
         )  # fmt: skip
         if check and res.returncode != 0:
             raise AssertionError(f"{argv} exited {res.returncode}:\n{res.stdout}\n{res.stderr}")
@@ -301,7 +312,7 @@ class Session:
 
 @contextmanager
 def session(
-    built: Built, prosody: Prosody, tmp_path: Path, boot: bool = False
+    built: Built, prosody: Prosody, tmp_path: Path, boot: bool = False, register: bool = True
 ) -> Iterator[Session]:
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -309,8 +320,9 @@ def session(
     shutil.copy(built.deb, shared)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    prosody.register(DEVICE, "device1 password")
-    prosody.register(CONTROLLER, "alice password")
+    if register:
+        prosody.register(DEVICE, "device1 password")
+        prosody.register(CONTROLLER, "alice password")
     host_before = host_state()
     wait_host_dpkg_idle()
     root = ThrowawayRoot(scratch, shared, boot=boot)
@@ -330,7 +342,12 @@ def install(s: Session, built: Built) -> None:
                    f"{INSIDE}/{built.deb.name}", timeout=300)  # fmt: skip
     s.installed = time.monotonic() - s.started
     assert "Setting up stanzalink" in res.stdout, res.stdout
+    check_installed(s)
 
+
+def check_installed(s: Session) -> None:
+    """What the package put in place, before its configuration is edited."""
+    root = s.root
     user = root.run("getent", "passwd", "stanzalink").stdout.strip().split(":")
     assert user[5:] == ["/var/lib/stanzalink", "/usr/sbin/nologin"], user
     assert int(user[2]) < 1000  # a system user
@@ -561,3 +578,205 @@ async def ask_status(prosody: Prosody, controller: str, device: str) -> tuple[st
         raise AssertionError("the device did not answer status within 60 s")
     finally:
         xmpp.disconnect()
+
+
+def quickstart_line(command: str, s: Session) -> str:
+    """A command of docs/quickstart.md as the throwaway root runs it: as root
+    already (no sudo), the document's example domain the test server's."""
+    return re.sub(r"^sudo ", "", command.replace("example.net", s.prosody.domain))
+
+
+def test_quickstart_on_debian(built: Built, prosody: Prosody, tmp_path: Path) -> None:
+    """docs/quickstart.md's Debian steps, each block taken from the document
+    and run as written (tests/test_quickstart.py lists them): the accounts
+    on the server, ``apt install`` of the package ``make deb`` built (the
+    ``built`` fixture), the edit of /etc/stanzalink/device.toml with the
+    document's keys, the password file, check-config, ``systemctl enable
+    --now`` under a systemd booted for the test, the journal, and the chat
+    client's steps (profanity's commands done by a slixmpp client with the
+    same stanzas).  What differs, and why: the server is the test's Prosody
+    (its domain for example.net, its address and port for the document's
+    server host), and apt answers yes by itself (no terminal)."""
+    if os.path.isdir("/run/systemd/system"):
+        pytest.skip("a host booted with systemd: its cgroups are left alone (no nested systemd)")
+    if not os.access("/lib/systemd/systemd", os.X_OK):
+        unavailable("needs systemd")
+    doc = quickstart_steps()
+    assert doc["deb-build"].commands() == ["make deb"]  # what the built fixture ran
+    with session(built, prosody, tmp_path, boot=True, register=False) as s:
+        root = s.root
+        for command in doc["server-accounts"].commands():  # on the server
+            words = shlex.split(quickstart_line(command, s))
+            assert words[0] == "prosodyctl", command
+            subprocess.run(["prosodyctl", "--config", str(prosody.config), *words[1:]],
+                           check=True, capture_output=True, timeout=30)  # fmt: skip
+        (dist := s.root.shared / "dist").mkdir()
+        shutil.copy(built.deb, dist)
+        root.put("/etc/apt/apt.conf.d/99assume-yes", b'APT::Get::Assume-Yes "true";\n', "0644")
+
+        (install,) = doc["deb-install"].commands()
+        s.started = time.monotonic()
+        res = root.run("sh", "-c", f"cd {INSIDE} && {quickstart_line(install, s)}", timeout=300)
+        s.installed = time.monotonic() - s.started
+        assert "Setting up stanzalink" in res.stdout, res.stdout
+        check_installed(s)
+
+        # the one file, edited with the document's keys and values
+        conf = root.read("/etc/stanzalink/device.toml")
+        snippet = tomllib.loads(doc["deb-config"].body.replace("example.net", prosody.domain))
+        snippet["server"]["host"] = "127.0.0.1"  # the test server's address and port
+        snippet["server"]["port"] = prosody.port
+        for section, keys in snippet.items():
+            for key, value in keys.items():
+                conf = set_key(conf, section, key, value)
+        root.put("/etc/stanzalink/device.toml", conf.encode(), "0640", "root:stanzalink")
+        root.put(snippet["server"]["ca_file"], prosody.ca.read_bytes(), "0644")
+        (password,) = doc["deb-password"].commands()
+        root.run(*shlex.split(quickstart_line(password, s)), input="device1 password\n")
+        stat = root.run("stat", "-c", "%U:%G %a", "/etc/stanzalink/password").stdout.split()
+        assert stat == ["root:stanzalink", "640"]
+        (check,) = doc["deb-check"].commands()
+        res = root.run(*shlex.split(quickstart_line(check, s)))
+        assert res.stdout.startswith("/etc/stanzalink/device.toml: OK (device "), res.stdout
+
+        (enable,) = doc["deb-enable"].commands()
+        root.run(*shlex.split(quickstart_line(enable, s)))
+        (journal,) = doc["deb-journal"].commands()
+        follow = subprocess.Popen(
+            root.command(*shlex.split(quickstart_line(journal, s))), env=debian_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            answer, answered = asyncio.run(
+                chat_as_documented(prosody, doc["chat-profanity"].commands(), s)
+            )
+        finally:
+            # journalctl, which nsenter waits for, then nsenter
+            for child in Path(f"/proc/{follow.pid}/task/{follow.pid}/children").read_text().split():
+                os.kill(int(child), signal.SIGTERM)
+            followed = follow.communicate(timeout=30)[0]
+        assert answer.startswith(f"*status*\ndevice: {s.device}/agent"), answer
+        assert f"online as {s.device}/agent" in followed, followed
+        assert "starting: config /etc/stanzalink/device.toml" in followed, followed
+        print(
+            f"\nquickstart on Debian: apt install {s.installed:.1f} s; from apt install to "
+            f"the device answering status (the file edited, systemctl enable --now, the "
+            f"chat client's steps): {answered - s.started:.1f} s"
+        )
+        purge(s)
+
+
+async def chat_as_documented(
+    prosody: Prosody, commands: list[str], s: Session
+) -> tuple[str, float]:
+    """profanity's commands of the quickstart, each done with the stanzas
+    profanity sends: /connect (log in, roster, presence), /sub allow (accept
+    the device's subscription request), /sub request (ask for its
+    presence), /msg (a chat message); the status answer and when it came."""
+    requests: asyncio.Queue[str] = asyncio.Queue()
+    approved: asyncio.Queue[str] = asyncio.Queue()
+    got: asyncio.Queue[slixmpp.Message] = asyncio.Queue()
+    xmpp: slixmpp.ClientXMPP | None = None
+    answer = ("", 0.0)
+    try:
+        for command in commands:
+            verb, *args = shlex.split(command.replace("example.net", prosody.domain))
+            if verb == "/connect":
+                (jid,) = args
+                assert jid == s.controller, command
+
+                def setup(x: slixmpp.ClientXMPP) -> None:
+                    x.auto_authorize = None  # nothing accepted without /sub allow
+                    x.auto_subscribe = False
+                    x.add_event_handler("presence_subscribe", lambda p: requests.put_nowait(
+                        p["from"].bare))  # fmt: skip
+                    x.add_event_handler("presence_subscribed", lambda p: approved.put_nowait(
+                        p["from"].bare))  # fmt: skip
+                    x.add_event_handler("message", got.put_nowait)
+
+                xmpp = await slix_client(prosody, jid, "alice password", setup=setup)
+                await xmpp.get_roster()
+                xmpp.send_presence()
+            elif verb == "/sub" and args[0] == "allow":
+                assert xmpp is not None and args[1] == s.device, command
+                assert await asyncio.wait_for(requests.get(), 60) == s.device
+                xmpp.send_presence(pto=args[1], ptype="subscribed")
+            elif verb == "/sub" and args[0] == "request":
+                assert xmpp is not None and args[1] == s.device, command
+                xmpp.send_presence(pto=args[1], ptype="subscribe")
+                assert await asyncio.wait_for(approved.get(), 30) == s.device
+            elif verb == "/msg":
+                assert xmpp is not None and args[0] == s.device, command
+                xmpp.send_message(mto=args[0], mbody=" ".join(args[1:]), mtype="chat")
+                while True:  # a first contact's banner may come first
+                    msg = await asyncio.wait_for(got.get(), 30)
+                    assert msg["type"] != "error", msg
+                    if str(msg["body"]).startswith("*status*"):
+                        answer = (str(msg["body"]), time.monotonic())
+                        break
+            else:
+                raise AssertionError(f"a chat step the test does not know: {command}")
+        assert answer[0], "no /msg step"
+        return answer
+    finally:
+        if xmpp is not None:
+            xmpp.disconnect()
+
+
+def test_started_before_the_config_is_edited(
+    built: Built, prosody: Prosody, tmp_path: Path
+) -> None:
+    """An image enables the unit as installed: started with the file as
+    shipped, the unit's ExecStartPre (check-config) refuses it with one line
+    naming the file, the key and what to edit, and systemd tries again every
+    15 s (RestartSec) without giving up; once the file is edited the next
+    try starts the agent, with no command typed."""
+    if os.path.isdir("/run/systemd/system"):
+        pytest.skip("a host booted with systemd: its cgroups are left alone (no nested systemd)")
+    if not os.access("/lib/systemd/systemd", os.X_OK):
+        unavailable("needs systemd")
+    with session(built, prosody, tmp_path, boot=True) as s:
+        root = s.root
+        install(s, built)
+        assert root.run("systemctl", "show", "-P", "RestartUSec", "stanzalink").stdout == "15s\n"
+        root.run("systemctl", "enable", "stanzalink")
+        root.run("systemctl", "start", "--no-block", "stanzalink")
+        deadline = time.monotonic() + 90
+        while True:
+            lines = refusals(root)
+            if len(lines) >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert len(lines) >= 3, lines
+        texts = {text for _, text in lines}
+        assert texts == {
+            "stanzalink: /etc/stanzalink/device.toml: account.password_file: "
+            "/etc/stanzalink/password does not exist or is not a file (the file is still as "
+            "shipped: set [account] jid to the device's account, its password in "
+            "/etc/stanzalink/password and a controller in [access] admin; see "
+            "docs/quickstart.md)"
+        }, texts
+        gaps = [b - a for (a, _), (b, _) in itertools.pairwise(lines)]
+        print(f"\ntries with the file as shipped, seconds apart: {[round(g, 1) for g in gaps]}")
+        assert all(g >= 10 for g in gaps), gaps  # RestartSec apart: no spinning
+        restarts = int(root.run("systemctl", "show", "-P", "NRestarts", "stanzalink").stdout)
+        assert restarts >= 2
+        edited = time.monotonic()
+        configure(s)
+        answer, answered = asyncio.run(ask_status(s.prosody, s.controller, s.device))
+        assert answer.startswith(f"*status*\ndevice: {s.device}/agent"), answer
+        print(f"from the file edited to the device answering status: {answered - edited:.1f} s")
+        wait_active(root)
+        purge(s)
+
+
+def refusals(root: ThrowawayRoot) -> list[tuple[float, str]]:
+    """check-config's lines in the unit's journal, with their times (s)."""
+    res = root.run("journalctl", "-u", "stanzalink", "--no-pager", "-o", "json", check=False)
+    out = []
+    for line in res.stdout.splitlines():
+        entry = json.loads(line)
+        text = entry.get("MESSAGE")
+        if isinstance(text, str) and text.startswith("stanzalink: /etc/stanzalink/device.toml:"):
+            out.append((int(entry["__REALTIME_TIMESTAMP"]) / 1e6, text))
+    return out
