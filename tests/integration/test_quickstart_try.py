@@ -5,7 +5,7 @@ that and the device answers ``status``; Ctrl-C ends it and leaves nothing.
 
 Two things differ from a person's first run, both outside the command:
 ``-o setup`` (``scripts/bootstrap.sh``, which ``make test`` and CI ran
-already, is not run again) and ``VENV=`` the interpreter running the tests;
+already, is not run again) and ``PY=`` the interpreter running the tests;
 ``TRY_ARGS`` picks a free port, as the document says it may."""
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ def test_make_try_as_written() -> None:
     (command,) = step("try").commands()
     assert shlex.split(command) == ["make", "try"]
     port = free_port()
-    venv = Path(sys.executable).parent.parent
     proc = subprocess.Popen(
-        [*shlex.split(command), "--no-print-directory", "-o", "setup", f"VENV={venv}",
+        [*shlex.split(command), "--no-print-directory", "-o", "setup", f"PY={sys.executable}",
          f"TRY_ARGS=--port {port} --user carol"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
