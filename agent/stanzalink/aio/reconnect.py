@@ -36,6 +36,9 @@ def parse_redirect(text: str, default_port: int) -> tuple[str, int] | None:
     return parse_host_port(text, default_port)
 
 
+MAX_REMEMBERED = 64  # failed candidates remembered (a bound: SRV answers vary)
+
+
 class Reconnect:
     """The attempt and redirect counts across connections, the wait before
     the next attempt, and the targets to try."""
@@ -46,6 +49,26 @@ class Reconnect:
         self.attempt = 0
         self.redirects = 0  # consecutive redirects followed
         self.targets_from = ""  # where the last targets came from, for the log
+        # failover: when each candidate last failed (a count of failures, not
+        # a time), so the next attempt starts with the one that failed longest
+        # ago, or never; a connection's end counts, whatever its stage
+        self._failed: dict[Target, int] = {}
+        self._failures = 0
+
+    def failed(self, target: Target) -> None:
+        """``target`` failed: refused, TLS, a stream error, a timeout, a dead
+        link (any end of a connection but the application's close).  The
+        next attempt starts with another candidate, if there is one."""
+        self._failures += 1
+        if len(self._failed) >= MAX_REMEMBERED and target not in self._failed:
+            self._failed.clear()
+        self._failed[target] = self._failures
+
+    def in_failover_order(self, targets: list[Target]) -> list[Target]:
+        """``targets`` in the order to try: those that never failed first, in
+        the order given (RFC 2782's, or [server] hosts'), then those that
+        failed, the one that failed longest ago first."""
+        return sorted(targets, key=lambda t: self._failed.get(t, 0))
 
     def next_delay(self, retry: Retry, now: float, online_since: float | None) -> float:
         """The wait before the next attempt: capped exponential backoff with
@@ -85,7 +108,9 @@ class Reconnect:
                 return [Target(where[0], where[1], c.direct_tls)]
         if c.hosts:
             self.targets_from = "[server] hosts"
-            return [Target(host, port, c.direct_tls) for host, port in c.hosts]
+            return self.in_failover_order(
+                [Target(host, port, c.direct_tls) for host, port in c.hosts]
+            )
         if c.host:
             self.targets_from = "[server] host"
             return [Target(c.host, c.port, c.direct_tls)]
@@ -98,4 +123,4 @@ class Reconnect:
             )
         else:
             self.targets_from = f"the SRV records of {c.jid.domain}"
-        return targets
+        return self.in_failover_order(targets)
