@@ -105,6 +105,7 @@ def client_for(hosts: list[str] | None, ca: Path, **kw: Any) -> Client:
         "stream_management": False,
         "backoff_base": 0.02,
         "backoff_cap": 0.1,
+        "reconnect_spread": 0.05,
         "negotiation_timeout": 1.0,
         "connect_timeout": 1.0,
     }

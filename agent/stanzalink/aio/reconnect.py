@@ -43,9 +43,15 @@ class Reconnect:
     """The attempt and redirect counts across connections, the wait before
     the next attempt, and the targets to try."""
 
-    def __init__(self, config: ClientConfig, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        config: ClientConfig,
+        resolver: Resolver | None = None,
+        rand: Callable[[float, float], float] = uniform,
+    ) -> None:
         self.config = config
         self.resolver = resolver
+        self.rand = rand  # the random draw of the waits (a test gives its own)
         self.attempt = 0
         self.redirects = 0  # consecutive redirects followed
         self.targets_from = ""  # where the last targets came from, for the log
@@ -72,18 +78,28 @@ class Reconnect:
 
     def next_delay(self, retry: Retry, now: float, online_since: float | None) -> float:
         """The wait before the next attempt: capped exponential backoff with
-        full jitter.  The count of attempts starts again only after a session
-        stayed online ``stable_after`` seconds, so a stanza or a server that
-        ends every session at once cannot make a hot loop."""
+        full jitter; after a lost link that had been established
+        (``online_since`` given), at random under ``reconnect_spread`` first.
+        The count of attempts starts again only after a session stayed
+        online ``stable_after`` seconds, so a stanza or a server that ends
+        every session at once cannot make a hot loop."""
         c = self.config
         if online_since is not None and now - online_since >= c.stable_after:
             self.attempt = 0
             self.redirects = 0
         if retry is Retry.SLOW:
-            delay = backoff_delay(self.attempt, c.slow_base, c.slow_cap)
+            delay = backoff_delay(self.attempt, c.slow_base, c.slow_cap, self.rand)
             delay = max(delay, min(c.slow_base, c.slow_cap) / 2)
+        elif online_since is not None:
+            # a lost link that had been established: its server's other
+            # devices lost theirs too, maybe (a node died or shut down), so
+            # the first attempt is spread over reconnect_spread, and the
+            # later ones never under it (reconnect_max caps them all)
+            ceiling = min(c.backoff_cap, c.backoff_base * 2 ** min(self.attempt, 30))
+            spread = min(c.reconnect_spread, c.backoff_cap)
+            delay = self.rand(0, spread if self.attempt == 0 else max(spread, ceiling))
         else:  # BACKOFF, and NOW (a restart or a redirect): from under a second up
-            delay = backoff_delay(self.attempt, c.backoff_base, c.backoff_cap)
+            delay = backoff_delay(self.attempt, c.backoff_base, c.backoff_cap, self.rand)
         self.attempt += 1
         return delay
 
