@@ -3,18 +3,22 @@ there once and passed through by name) and the connection's, declared here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from stanzalink.aio.dns import parse_host_port
 from stanzalink.jid import JID
 from stanzalink.session.core import SessionConfig
 
 __all__ = [
     "RECONNECT_MAX",
+    "RECONNECT_SPREAD",
     "REFUSED_FACTOR",
     "TCP_KEEPALIVE_COUNT",
     "TCP_KEEPALIVE_IDLE",
     "TCP_KEEPALIVE_INTERVAL",
     "ClientConfig",
+    "parse_hosts",
 ]
 
 # [connection] reconnect_max: the longest wait between attempts.  A device
@@ -22,6 +26,13 @@ __all__ = [
 # (half of it on average, the waits being drawn at random under it), and N
 # devices spread their reconnects over it (N / 60 handshakes a second).
 RECONNECT_MAX = 60.0
+# [connection] reconnect_spread: the first attempt after a lost link that had
+# been established (a session online) waits a random time under this, so the
+# devices of a node that died or shut down come to the survivors at N / 5
+# handshakes a second, not all in the same second; later attempts back off
+# as usual (full jitter under a ceiling that doubles up to reconnect_max,
+# never under this one).  0: the first attempt at once.
+RECONNECT_SPREAD = 5.0
 # the longest wait after a refusal (not-authorized, conflict...), as a multiple
 # of reconnect_max (300 s by default): a wrong password is not tried more often
 REFUSED_FACTOR = 5.0
@@ -37,6 +48,23 @@ TCP_KEEPALIVE_INTERVAL = 30  # [connection] tcp_keepalive_interval
 TCP_KEEPALIVE_COUNT = 4  # [connection] tcp_keepalive_count
 
 
+def parse_hosts(entries: Sequence[str], default_port: int) -> list[tuple[str, int]]:
+    """``[server] hosts`` as (host, port) pairs; ValueError naming the entry
+    that is not ``host[:port]``."""
+    out = []
+    for i, entry in enumerate(entries, 1):
+        where = parse_host_port(entry, default_port) if isinstance(entry, str) else None
+        if where is None:
+            hint = (
+                " (an IPv6 address goes in brackets: [::1]:5222)"
+                if isinstance(entry, str) and entry.count(":") > 1 and "[" not in entry
+                else ""
+            )
+            raise ValueError(f"entry {i} of {len(entries)}, {entry!r}, is not host[:port]{hint}")
+        out.append(where)
+    return out
+
+
 class ClientConfig(SessionConfig):
     """The session's settings (see SessionConfig: ``jid``, ``password``,
     ``keepalive``...; positional or by name, as there) and the connection's
@@ -48,6 +76,8 @@ class ClientConfig(SessionConfig):
         *session_args: Any,
         host: str | None = None,  # None: SRV lookup on the JID's domain
         port: int = 5222,
+        # failover candidates "host[:port]" (port default: port), instead of host
+        hosts: Sequence[str] | None = None,
         direct_tls: bool = False,
         ca_file: str | None = None,
         verify_tls: bool = True,  # False only with a loud warning, for lab use
@@ -59,6 +89,7 @@ class ClientConfig(SessionConfig):
         reconnect: bool = True,
         backoff_base: float = 1.0,
         backoff_cap: float = RECONNECT_MAX,
+        reconnect_spread: float = RECONNECT_SPREAD,
         slow_base: float = 60.0,  # the first wait after a refusal (login, conflict)
         slow_cap: float | None = None,  # None: REFUSED_FACTOR x backoff_cap
         stable_after: float = 60.0,  # online this long: the backoff starts again from 0
@@ -77,6 +108,9 @@ class ClientConfig(SessionConfig):
         super().__init__(jid, *session_args, **session_kwargs)
         self.host = host
         self.port = port
+        self.hosts = parse_hosts(hosts, port) if hosts else None
+        if self.hosts and host:
+            raise ValueError("give host or hosts, not both")
         self.direct_tls = direct_tls
         self.ca_file = ca_file
         self.verify_tls = verify_tls
@@ -88,6 +122,7 @@ class ClientConfig(SessionConfig):
         self.reconnect = reconnect
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.reconnect_spread = reconnect_spread
         self.slow_base = slow_base
         self.slow_cap = REFUSED_FACTOR * backoff_cap if slow_cap is None else slow_cap
         self.stable_after = stable_after

@@ -1,5 +1,5 @@
 """When and where the client connects next: capped exponential backoff
-with full jitter, see-other-host redirects, [server] host or SRV."""
+with full jitter, see-other-host redirects, [server] hosts, host or SRV."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import os
 from collections.abc import Callable
 
 from stanzalink.aio.config import ClientConfig
-from stanzalink.aio.dns import Resolver, Target, xmpp_targets
+from stanzalink.aio.dns import Resolver, Target, parse_host_port, xmpp_targets
 from stanzalink.session.events import Closed, Retry
 
-__all__ = ["Reconnect", "backoff_delay", "parse_redirect", "uniform"]
+__all__ = ["Reconnect", "backoff_delay", "configured_server", "parse_redirect", "uniform"]
 
 log = logging.getLogger("stanzalink.aio.client")  # the client's log lines keep one name
 
@@ -29,74 +29,87 @@ def backoff_delay(
     return rand(0, min(cap, base * (2 ** min(attempt, 30))))
 
 
+def configured_server(c: ClientConfig) -> str:
+    """Where the configuration says the server is, for the start line."""
+    if c.hosts:
+        listed = ", ".join(str(Target(host, port, c.direct_tls)) for host, port in c.hosts)
+        return f"{listed} ([server] hosts)"
+    if c.host:
+        return f"{Target(c.host, c.port, c.direct_tls)} ([server] host)"
+    return f"found by SRV lookup of {c.jid.domain} (no [server] host)"
+
+
 def parse_redirect(text: str, default_port: int) -> tuple[str, int] | None:
     """A see-other-host target (RFC 6120 §4.9.3.19: a domain name, an IPv4
     address or a bracketed IPv6 address, each with an optional port) as
     (host, port), or None when it is not one."""
-    import ipaddress
+    return parse_host_port(text, default_port)
 
-    host, port_text = text, ""
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            return None
-        port_text = rest[1:] if rest else ""
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            return None
-    else:
-        if text.count(":") == 1:
-            host, _, port_text = text.partition(":")
-        elif ":" in text:
-            return None
-        labels = host.rstrip(".").split(".")
-        if not host or len(host) > 253:
-            return None
-        for label in labels:
-            if not 0 < len(label) <= 63 or label.startswith("-") or label.endswith("-"):
-                return None
-            try:
-                ascii_label = label.encode("idna").decode("ascii")
-            except UnicodeError:
-                return None
-            if not all(ch.isalnum() or ch == "-" for ch in ascii_label):
-                return None
-    port = default_port
-    if port_text or text.endswith(":"):
-        if not (port_text.isascii() and port_text.isdigit() and len(port_text) <= 5):
-            return None
-        port = int(port_text)
-    if not 0 < port < 65536:
-        return None
-    return host, port
+
+MAX_REMEMBERED = 64  # failed candidates remembered (a bound: SRV answers vary)
 
 
 class Reconnect:
     """The attempt and redirect counts across connections, the wait before
     the next attempt, and the targets to try."""
 
-    def __init__(self, config: ClientConfig, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        config: ClientConfig,
+        resolver: Resolver | None = None,
+        rand: Callable[[float, float], float] = uniform,
+    ) -> None:
         self.config = config
         self.resolver = resolver
+        self.rand = rand  # the random draw of the waits (a test gives its own)
         self.attempt = 0
         self.redirects = 0  # consecutive redirects followed
         self.targets_from = ""  # where the last targets came from, for the log
+        # failover: when each candidate last failed (a count of failures, not
+        # a time), so the next attempt starts with the one that failed longest
+        # ago, or never; a connection's end counts, whatever its stage
+        self._failed: dict[Target, int] = {}
+        self._failures = 0
+
+    def failed(self, target: Target) -> None:
+        """``target`` failed: refused, TLS, a stream error, a timeout, a dead
+        link (any end of a connection but the application's close).  The
+        next attempt starts with another candidate, if there is one."""
+        self._failures += 1
+        if len(self._failed) >= MAX_REMEMBERED and target not in self._failed:
+            self._failed.clear()
+        self._failed[target] = self._failures
+
+    def in_failover_order(self, targets: list[Target]) -> list[Target]:
+        """``targets`` in the order to try: those that never failed first, in
+        the order given (RFC 2782's, or [server] hosts'), then those that
+        failed, the one that failed longest ago first."""
+        return sorted(targets, key=lambda t: self._failed.get(t, 0))
 
     def next_delay(self, retry: Retry, now: float, online_since: float | None) -> float:
         """The wait before the next attempt: capped exponential backoff with
-        full jitter.  The count of attempts starts again only after a session
-        stayed online ``stable_after`` seconds, so a stanza or a server that
-        ends every session at once cannot make a hot loop."""
+        full jitter; after a lost link that had been established
+        (``online_since`` given), at random under ``reconnect_spread`` first.
+        The count of attempts starts again only after a session stayed
+        online ``stable_after`` seconds, so a stanza or a server that ends
+        every session at once cannot make a hot loop."""
         c = self.config
         if online_since is not None and now - online_since >= c.stable_after:
             self.attempt = 0
             self.redirects = 0
         if retry is Retry.SLOW:
-            delay = backoff_delay(self.attempt, c.slow_base, c.slow_cap)
+            delay = backoff_delay(self.attempt, c.slow_base, c.slow_cap, self.rand)
             delay = max(delay, min(c.slow_base, c.slow_cap) / 2)
+        elif online_since is not None:
+            # a lost link that had been established: its server's other
+            # devices lost theirs too, maybe (a node died or shut down), so
+            # the first attempt is spread over reconnect_spread, and the
+            # later ones never under it (reconnect_max caps them all)
+            ceiling = min(c.backoff_cap, c.backoff_base * 2 ** min(self.attempt, 30))
+            spread = min(c.reconnect_spread, c.backoff_cap)
+            delay = self.rand(0, spread if self.attempt == 0 else max(spread, ceiling))
         else:  # BACKOFF, and NOW (a restart or a redirect): from under a second up
-            delay = backoff_delay(self.attempt, c.backoff_base, c.backoff_cap)
+            delay = backoff_delay(self.attempt, c.backoff_base, c.backoff_cap, self.rand)
         self.attempt += 1
         return delay
 
@@ -119,6 +132,11 @@ class Reconnect:
                 log.info("following the server's redirect to %s:%d", *where)
                 self.targets_from = "the server's redirect"
                 return [Target(where[0], where[1], c.direct_tls)]
+        if c.hosts:
+            self.targets_from = "[server] hosts"
+            return self.in_failover_order(
+                [Target(host, port, c.direct_tls) for host, port in c.hosts]
+            )
         if c.host:
             self.targets_from = "[server] host"
             return [Target(c.host, c.port, c.direct_tls)]
@@ -131,4 +149,4 @@ class Reconnect:
             )
         else:
             self.targets_from = f"the SRV records of {c.jid.domain}"
-        return targets
+        return self.in_failover_order(targets)
