@@ -395,6 +395,7 @@ class Connection:
         if transport is None:
             return
         proto.transport = transport
+        proto.ack_now()  # the server's session tickets came in asyncio's TLS layer
         sslobj = transport.get_extra_info("ssl_object")
         self.session.tls_started(tls_info(sslobj, bool(self.config.client_cert)), self._now())
         self._flush()
