@@ -1,15 +1,22 @@
 """Idle benchmark: what a connected, idle client costs per hour on the wire
 and in wake-ups, stanzalink beside slixmpp in one run.
 
-Three clients connect at once to one Prosody, each on a port of its own:
+Clients connect at once to one Prosody, each on a port of its own:
 stanzalink's session client, slixmpp's client (both with their defaults)
-and the whole agent (``stanzalink run`` with every feature on).  Each runs
-in its own process.  Everything runs in a network namespace made for the
+and the whole agent (``stanzalink run`` with every feature on) under the
+systemd unit's settings: its watchdog on (``NOTIFY_SOCKET`` a datagram
+socket of this bench's, ``WATCHDOG_USEC`` packaging/stanzalink.service's
+``WatchdogSec=``, scaled like every other timer), and the same agent with
+the unit's earlier ``WatchdogSec=60s`` beside it ("agent_watchdog60s") to
+show what a watchdog with a timer of its own cost.  Each runs in its own
+process.  Everything runs in a network namespace made for the
 run (``unshare -n``: loopback only, nothing else on it), where nftables
 counts every packet to and from each port in the output hook: IP and TCP
 headers included, both directions, the kernel's own keepalive segments and
-ACKs too.  Wake-ups are the context switches of each client process (all
-its threads) from /proc/PID/task/*/status over the same window.
+ACKs too.  Wake-ups are the voluntary context switches of each client
+process (all its threads; each time it went to sleep, it woke once) from
+/proc/PID/task/*/status over the same window; all context switches, the
+involuntary ones too (preempted on a busy machine), are given beside.
 
 Timers are scaled so that an hour takes --hour-seconds (default 60 s):
 stanzalink's probe interval and timeout, slixmpp's whitespace keepalive
@@ -17,7 +24,8 @@ interval, and the kernel's TCP keepalive times, which the kernel counts in
 whole seconds: each is scaled and rounded up to at least 1 s (300 s -> 5 s,
 30 s -> 1 s instead of 0.5; the interval and count only matter once the
 server stops answering, which it does not here).  The counts over
---hours scaled hours are divided by that number.
+--hours scaled hours are divided by that number.  The agents' watchdog
+pings (``WATCHDOG=1`` datagrams) are counted too.
 
 Needs root (or ``unshare -rn``), ``nft`` and Prosody.
 Usage: python bench/bench_idle.py [--hour-seconds 60] [--hours 2] [--json FILE]
@@ -34,6 +42,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +52,53 @@ SLIXMPP_WHITESPACE = 300.0  # slixmpp's default whitespace keepalive interval
 # tcp_keepalive_idle values for the NAT table: stanzalink session clients with
 # the default otherwise (--nat; a mobile NAT may drop a mapping idle 2-5 min)
 NAT_IDLES = (60, 120, 180, 240, 300, 600)
+UNIT = ROOT / "packaging" / "stanzalink.service"
+OLD_WATCHDOG = 60.0  # the unit's WatchdogSec= before the pings rode the keepalive
+
+
+def unit_watchdog() -> float:
+    """The unit's ``WatchdogSec=`` in seconds."""
+    for line in UNIT.read_text().splitlines():
+        if line.startswith("WatchdogSec="):
+            value = line.split("=", 1)[1].strip()
+            units = {"s": 1, "min": 60, "h": 3600}
+            for suffix, mult in sorted(units.items(), key=lambda kv: -len(kv[0])):
+                if value.endswith(suffix):
+                    return float(value[: -len(suffix)]) * mult
+            return float(value)
+    raise RuntimeError(f"no WatchdogSec= in {UNIT}")
+
+
+class NotifySocket:
+    """The service manager's end of one agent's notify socket: counts and
+    stamps the WATCHDOG=1 datagrams."""
+
+    def __init__(self, path: Path) -> None:
+        import socket
+
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.2)
+        self.pings: list[float] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._done.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            if b"WATCHDOG=1" in data.split(b"\n"):
+                self.pings.append(time.monotonic())
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(5)
+        self.sock.close()
+
 
 CHILD = r"""
 import asyncio, json, math, sys
@@ -82,13 +138,16 @@ asyncio.run(main())
 """
 
 
-def ctx_switches(pid: int) -> int:
-    """Voluntary + involuntary context switches of every thread of ``pid``."""
+def ctx_switches(pid: int, kinds: tuple[str, ...] = ("voluntary", "nonvoluntary")) -> int:
+    """Context switches of every thread of ``pid``: voluntary ones (the
+    process went to sleep: each is one wake-up later) and involuntary ones
+    (preempted while running: more of them on a busy machine, no wake-up)."""
     total = 0
     for status in Path(f"/proc/{pid}/task").glob("*/status"):
         try:
             for line in status.read_text().splitlines():
-                if line.endswith("ctxt_switches:") or "ctxt_switches:" in line:
+                key = line.split(":", 1)[0]
+                if key.endswith("ctxt_switches") and key.removesuffix("_ctxt_switches") in kinds:
                     total += int(line.split()[1])
         except OSError:
             continue
@@ -110,7 +169,9 @@ def counters() -> dict[str, dict[str, int]]:
     return out
 
 
-def agent_config(root: Path, server: dict[str, Any], scale: float, tree: Path) -> Path:
+def agent_config(
+    root: Path, server: dict[str, Any], scale: float, tree: Path, name: str = "agent"
+) -> Path:
     """Every feature on, as examples/device.toml has them, timers scaled."""
     sys.path.insert(0, str(tree / "agent"))
     import stanzalink.aio.config as ac
@@ -124,7 +185,8 @@ def agent_config(root: Path, server: dict[str, Any], scale: float, tree: Path) -
         conn.append(
             f"tcp_keepalive_interval = {max(1, math.ceil(ac.TCP_KEEPALIVE_INTERVAL * scale))}"
         )
-    (root / "inbox").mkdir()
+    root = root / name
+    (root / "inbox").mkdir(parents=True)
     (root / "export").mkdir()
     photo = root / "avatar.png"
     photo.write_bytes(
@@ -136,8 +198,8 @@ def agent_config(root: Path, server: dict[str, Any], scale: float, tree: Path) -
     cfg = root / "agent.toml"
     cfg.write_text(
         f"""[account]
-jid = "agent@{server["domain"]}"
-password = "agent-pw"
+jid = "{name}@{server["domain"]}"
+password = "{name}-pw"
 resource = "idle"
 [server]
 host = "127.0.0.1"
@@ -187,7 +249,9 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
         if args.nat:
             for idle in NAT_IDLES:
                 clients[f"idle{idle}"] = ("stanzalink", f"nat{idle}", {"tcp_keepalive_idle": idle})
-        names = [*clients, "agent"]
+        # the whole agent under the unit's watchdog, and under the earlier 60 s one
+        agents = {"agent": unit_watchdog(), "agent_watchdog60s": OLD_WATCHDOG}
+        names = [*clients, *agents]
         ports = {name: free_port() for name in names}
         prosody = Prosody(root=root, port=ports["stanzalink"], tls_port=free_port(), ca=ca)
         prosody.write_config(
@@ -206,11 +270,13 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
         nft("-f", "-", input="\n".join(rules) + "\n")
         prosody.start()
         procs: dict[str, subprocess.Popen[str]] = {}
+        notify: dict[str, NotifySocket] = {}
         settings: dict[str, Any] = {}
         try:
             for _kind, user, _ in clients.values():
                 prosody.register(user, f"{user}-pw")
-            prosody.register("agent", "agent-pw")
+            for name in agents:
+                prosody.register(name, f"{name}-pw")
             for name, (kind, user, override) in clients.items():
                 server = {"domain": prosody.domain, "port": ports[name], "ca": str(ca)}
                 procs[name] = subprocess.Popen(
@@ -229,16 +295,21 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
                     text=True,
                     env=env,
                 )
-            server = {"domain": prosody.domain, "port": ports["agent"], "ca": str(ca)}
-            cfg = agent_config(root, server, scale, tree)
-            settings["agent"] = cfg.read_text().split("[connection]\n")[1].split("[")[0].strip()
-            procs["agent"] = subprocess.Popen(
-                [sys.executable, "-m", "stanzalink", "run", "--config", str(cfg)],
-                stdout=subprocess.DEVNULL,
-                stderr=open(root / "agent.log", "w"),  # noqa: SIM115 - closed with the dir
-                env=env,
-                text=True,
-            )
+            for name, watchdog in agents.items():
+                server = {"domain": prosody.domain, "port": ports[name], "ca": str(ca)}
+                cfg = agent_config(root, server, scale, tree, name)
+                conn = cfg.read_text().split("[connection]\n")[1].split("[")[0].strip()
+                usec = round(watchdog * scale * 1e6)
+                settings[name] = f"{conn}\nWatchdogSec={watchdog:g}s (WATCHDOG_USEC={usec})"
+                notify[name] = NotifySocket(root / f"{name}.notify")
+                procs[name] = subprocess.Popen(
+                    [sys.executable, "-m", "stanzalink", "run", "--config", str(cfg)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(root / f"{name}.log", "w"),  # noqa: SIM115 - closed with the dir
+                    env={**env, "NOTIFY_SOCKET": str(root / f"{name}.notify"),
+                         "WATCHDOG_USEC": str(usec)},
+                    text=True,
+                )  # fmt: skip
             for lib in clients:
                 out = procs[lib].stdout
                 assert out is not None
@@ -252,18 +323,24 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
                     if msg.get("online"):
                         break
             deadline = time.monotonic() + 30
-            while "online" not in (root / "agent.log").read_text():
-                if time.monotonic() > deadline or procs["agent"].poll() is not None:
-                    raise RuntimeError("agent not online:\n" + (root / "agent.log").read_text())
-                time.sleep(0.2)
+            for name in agents:
+                log = root / f"{name}.log"
+                while "online" not in log.read_text():
+                    if time.monotonic() > deadline or procs[name].poll() is not None:
+                        raise RuntimeError(f"{name} not online:\n" + log.read_text())
+                    time.sleep(0.2)
             time.sleep(args.settle)  # login, roster, presence, vCard publication settle
             c0 = counters()
             w0 = {lib: ctx_switches(p.pid) for lib, p in procs.items()}
+            v0 = {lib: ctx_switches(p.pid, ("voluntary",)) for lib, p in procs.items()}
             t0 = time.monotonic()
             time.sleep(args.hour_seconds * args.hours)
-            elapsed = time.monotonic() - t0
+            t1 = time.monotonic()
+            elapsed = t1 - t0
+            pings = {n: sum(t0 <= t < t1 for t in ns.pings) for n, ns in notify.items()}
             c1 = counters()
             w1 = {lib: ctx_switches(p.pid) for lib, p in procs.items()}
+            v1 = {lib: ctx_switches(p.pid, ("voluntary",)) for lib, p in procs.items()}
             for lib, p in procs.items():
                 if p.poll() is not None:
                     raise RuntimeError(f"{lib} exited during the window")
@@ -271,6 +348,8 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
             for p in procs.values():
                 p.terminate()
                 p.wait(10)
+            for ns in notify.values():
+                ns.close()
             prosody.stop()
     hours = elapsed / args.hour_seconds
     results: dict[str, Any] = {}
@@ -282,9 +361,13 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
             "packets_per_hour": (up["packets"] + down["packets"]) / hours,
             "up_bytes_per_hour": up["bytes"] / hours,
             "down_bytes_per_hour": down["bytes"] / hours,
-            "wakeups_per_hour": (w1[lib] - w0[lib]) / hours,
+            # wake-ups: the voluntary context switches (each sleep ends in one)
+            "wakeups_per_hour": (v1[lib] - v0[lib]) / hours,
+            "context_switches_per_hour": (w1[lib] - w0[lib]) / hours,
             "settings": settings.get(lib),
         }
+        if lib in pings:
+            results[lib]["watchdog_pings_per_hour"] = pings[lib] / hours
     return results
 
 

@@ -327,7 +327,11 @@ def main() -> int:
     ap.add_argument("--idle-hours", type=float, default=2.0, help="scaled hours measured")
     ap.add_argument("--readme", action="store_true", help="rewrite the README's session table")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "session.json"))
+    ap.add_argument("--readme-only", action="store_true", help="the README from --json, no run")
     args = ap.parse_args()
+    if args.readme_only:
+        write_readme(json.loads(Path(args.json).read_text()), Path(args.json).with_suffix(".png"))
+        return 0
     results: dict[str, dict[str, float]] = {"stanzalink": {}, "slixmpp": {}}
     rounds: dict[str, dict[str, list[float]]] = {"stanzalink": {}, "slixmpp": {}}
     load_before = load_average()
@@ -496,11 +500,21 @@ def write_readme(out: dict[str, Any], png: Path) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, len(rows), figsize=(3 * len(rows), 3))
-        for ax, (label, k, _fmt) in zip(axes, rows, strict=True):
-            ax.bar(["stanzalink", "slixmpp"], [sl[k], sx[k]], color=["#2b7", "#999"])
-            ax.set_title(label, fontsize=8)
+        cols = 4
+        nrows = -(-len(rows) // cols)
+        fig, grid = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.6 * nrows), squeeze=False)
+        axes = [ax for row in grid for ax in row]
+        for ax, (label, k, fmt) in zip(axes, rows, strict=False):
+            bars = ax.bar(["stanzalink", "slixmpp"], [sl[k], sx[k]], color=["#2b7", "#999"])
+            ax.bar_label(bars, labels=[fmt.format(sl[k]), fmt.format(sx[k])], fontsize=7)
+            ax.set_title(label, fontsize=8, wrap=True)
             ax.tick_params(labelsize=7)
+            ax.margins(y=0.15)
+        for ax in axes[len(rows) :]:
+            ax.set_visible(False)
+        fig.suptitle(
+            f"stanzalink and slixmpp through Prosody on loopback, {out['date']}", fontsize=9
+        )
         fig.tight_layout()
         fig.savefig(png, dpi=90)
         lines += ["", f"![session benchmark](bench/results/{png.name})"]

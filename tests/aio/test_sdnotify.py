@@ -218,3 +218,52 @@ def test_stanzalink_run_honours_watchdog_pid(tmp_path: Path, manager: Manager) -
         assert proc.wait(30) == 0
         assert proc.stderr is not None
         proc.stderr.close()
+
+
+def test_the_pings_ride_the_keepalive_wake_ups(manager: Manager) -> None:
+    # online with a keepalive that fits the watchdog: every ping comes from a
+    # wake-up of the connection, none from the fallback timer, which each
+    # ping pushes back; offline again, the fallback pings every half period
+    notifier = Notifier(manager.sock.getsockname(), 800_000)  # 0.8 s
+    keepalive = 0.25
+    marks: dict[str, float] = {}
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        notifier.start_watchdog()
+        notifier.ride(keepalive)
+        assert notifier.riding and notifier.fallback_delay() == pytest.approx(0.7)
+        woken = 0
+
+        def wake() -> None:  # what the connection's keepalive timer does
+            nonlocal woken
+            woken += 1
+            notifier.alive()
+            if woken < 8:
+                loop.call_later(keepalive, wake)
+
+        loop.call_later(keepalive, wake)
+        while woken < 8:
+            await asyncio.sleep(0.05)
+        marks["offline"] = time.monotonic()
+        notifier.ride(None)  # Closed: nothing else wakes the agent now
+        assert not notifier.riding and notifier.fallback_delay() == pytest.approx(0.4)
+        await asyncio.sleep(1.0)
+        marks["end"] = time.monotonic()
+        notifier.close()
+
+    asyncio.run(main())
+    time.sleep(0.3)
+    pings = manager.times("WATCHDOG=1")
+    online = [t for t in pings if t < marks["offline"]]
+    offline = [t for t in pings if marks["offline"] <= t < marks["end"]]
+    assert len(online) == 1 + 8, "one at the start, then one per wake-up and no more"
+    assert len(offline) >= 2, "offline, the fallback timer pings"
+
+
+def test_a_keepalive_longer_than_the_watchdog_allows_keeps_the_timer() -> None:
+    notifier = Notifier("/run/notify", 60_000_000)  # WatchdogSec=60s
+    notifier.ride(3600.0)
+    assert not notifier.riding and notifier.fallback_delay() == pytest.approx(30.0)
+    notifier.ride(30.0)
+    assert notifier.riding and notifier.fallback_delay() == pytest.approx(52.5)

@@ -14,7 +14,7 @@ import logging
 import math
 import socket
 import ssl
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from stanzalink.aio.config import ClientConfig
@@ -86,6 +86,10 @@ class Connection:
         self._limited = RateLimitedLog(log)
         self.crashed: BaseException | None = None  # what ended the connection loop, if not close()
         self.connected_at: float | None = None
+        # called after every read, timer and flush of this connection: what
+        # else must happen on a wake-up rides it (the service manager's
+        # watchdog ping) instead of waking the process on its own
+        self.on_wake: Callable[[], None] | None = None
 
     def _handle_event(self, ev: object) -> None:
         """One event from the session (the client's business)."""
@@ -353,6 +357,8 @@ class Connection:
         ):
             proto.transport.write(data)
         self._schedule_timer()
+        if self.on_wake is not None:
+            self.on_wake()
 
     def _schedule_timer(self) -> None:
         deadline = self.session.next_deadline()
@@ -428,6 +434,7 @@ class Connection:
         if transport is None:
             return
         proto.transport = transport
+        proto.ack_now()  # the server's session tickets came in asyncio's TLS layer
         sslobj = transport.get_extra_info("ssl_object")
         self.session.tls_started(tls_info(sslobj, bool(self.config.client_cert)), self._now())
         self._flush()

@@ -8,9 +8,21 @@ lines to it: ``READY=1`` once it is up, ``STATUS=...`` for
 when the unit sets ``WatchdogSec=``, ``WATCHDOG=1`` at least every
 ``WATCHDOG_USEC`` microseconds, or systemd kills and restarts it.
 
-The agent sends ``WATCHDOG=1`` every ``WATCHDOG_USEC / 2`` from a timer on
-its own event loop: a loop that is wedged (a callback that never returns, a
-blocking call) stops the pings, and systemd restarts the agent.
+The agent sends ``WATCHDOG=1`` from its own event loop: a loop that is
+wedged (a callback that never returns, a blocking call) stops the pings, and
+systemd restarts the agent.  The pings ride the connection's own wake-ups
+(a read, the keepalive timer, a flush: :meth:`Notifier.alive`), at most one
+every ``WATCHDOG_USEC / 64``, so that an idle device wakes no more often
+than its keepalive asks.  A timer of its own is the fallback, due
+``WATCHDOG_USEC / 2`` after the last ping (what ``sd_watchdog_enabled(3)``
+advises) while the agent is offline or its keepalive is too long for the
+watchdog; while online with a keepalive that fits
+(``keepalive + WATCHDOG_USEC / 64 < 7/8 WATCHDOG_USEC``) it is due at 7/8 of
+the timeout instead, after the keepalive's wake-up, which pings and pushes
+it back: an idle agent then has no wake-up of the watchdog's own.  The cost
+is the detection time: a wedged agent is restarted ``WatchdogSec`` after
+its last ping, and the unit sets that just above the keepalive interval
+(packaging/stanzalink.service).
 
 Only ``stanzalink run`` notifies (one agent, one process).  A
 :class:`Notifier` is an object, not module state: ``stanzalink simulate``
@@ -72,6 +84,9 @@ class Notifier:
         self._sock: socket.socket | None = None
         self._failed = False
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_ping = 0.0
+        self._keepalive: float | None = None  # the online connection's, else None
 
     @classmethod
     def from_environ(
@@ -133,17 +148,65 @@ class Notifier:
         self.send("STOPPING=1", *([f"STATUS={status}"] if status else []))
 
     # ------------------------------------------------------------ watchdog
+    @property
+    def min_gap(self) -> float | None:
+        """Seconds at least between two pings that ride wake-ups."""
+        return self.watchdog_usec / 64e6 if self.watchdog_usec else None
+
+    @property
+    def riding(self) -> bool:
+        """Whether an idle connection's keepalive wake-ups ping often enough
+        that the fallback timer never fires (see the module's docstring)."""
+        if not self.watchdog_usec or self._keepalive is None:
+            return False
+        timeout = self.watchdog_usec / 1e6
+        return self._keepalive + timeout / 64 < timeout * 7 / 8
+
+    def fallback_delay(self) -> float | None:
+        """Seconds from the last ping to the fallback timer's."""
+        if not self.watchdog_usec:
+            return None
+        return self.watchdog_usec / 1e6 * (7 / 8 if self.riding else 1 / 2)
+
     def start_watchdog(self) -> None:
-        """Ping now and then every :attr:`watchdog_interval` from the running
-        event loop; nothing when the watchdog is off."""
+        """Ping now, then on the connection's wake-ups (:meth:`alive`) and
+        from the fallback timer; nothing when the watchdog is off."""
         if self.watchdog_interval is None or self._timer is not None:
             return
-        self._ping(asyncio.get_running_loop())
+        self._loop = asyncio.get_running_loop()
+        self._ping()
 
-    def _ping(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _ping(self) -> None:
+        assert self._loop is not None
         self.send("WATCHDOG=1")
-        assert self.watchdog_interval is not None
-        self._timer = loop.call_later(self.watchdog_interval, self._ping, loop)
+        self._last_ping = self._loop.time()
+        self._arm()
+
+    def _arm(self) -> None:
+        assert self._loop is not None
+        delay = self.fallback_delay()
+        assert delay is not None
+        if self._timer is not None:
+            self._timer.cancel()  # a cancelled timer wakes no one
+        self._timer = self._loop.call_at(self._last_ping + delay, self._ping)
+
+    def alive(self) -> None:
+        """The agent's connection woke (a read, a timer, a flush): ping if
+        the last ping is :attr:`min_gap` old, and push the fallback back."""
+        if self._timer is None or self._loop is None:
+            return
+        gap = self.min_gap
+        if gap is not None and self._loop.time() - self._last_ping >= gap:
+            self._ping()
+
+    def ride(self, keepalive: float | None) -> None:
+        """The connection's keepalive interval while it is online, None
+        while it is not: decides the fallback timer's delay."""
+        if keepalive == self._keepalive:
+            return
+        self._keepalive = keepalive
+        if self._timer is not None:
+            self._arm()
 
     def stop_watchdog(self) -> None:
         if self._timer is not None:

@@ -51,12 +51,17 @@ class Receiver(asyncio.BufferedProtocol):
         # empty buffer as a fatal error, and a full ring may not grow)
         return self.ring.get_buffer()
 
-    def buffer_updated(self, nbytes: int) -> None:
+    def ack_now(self) -> None:
+        """Acknowledge what comes next at once: a server that does not set
+        TCP_NODELAY would otherwise hold its next segment ~40 ms for our
+        delayed ACK (each read calls this; the TLS handshake's reads do not
+        come here, so the connection calls it once the handshake is done)."""
         if self.quickack is not None:
-            # acknowledge at once: a server that does not set TCP_NODELAY
-            # would otherwise hold its next stanza ~40 ms for our delayed ACK
             with contextlib.suppress(OSError):
                 self.quickack.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.ack_now()
         self.ring.commit(nbytes)
         self._on_data(self)
 

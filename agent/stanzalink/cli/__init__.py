@@ -62,7 +62,8 @@ on the server while the device waits.
 environment (set by systemd for a Type=notify unit, as packaging/stanzalink.service is):
   NOTIFY_SOCKET  READY=1 when the connection loop starts, STATUS= (online or
                  why not), STOPPING=1 on a requested stop
-  WATCHDOG_USEC  WATCHDOG=1 every WATCHDOG_USEC/2 from the event loop
+  WATCHDOG_USEC  WATCHDOG=1 from the event loop, on the connection's own wake-ups
+                 (at most every WATCHDOG_USEC/64), else every WATCHDOG_USEC/2
 {DOCS}
 """
 

@@ -234,7 +234,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 async def run_agent(agent: Agent, notifier: Notifier | None) -> None:
     """Run the agent and, when the service manager asked for it, tell it that
     the agent is up, what it is doing, that its event loop still turns (the
-    watchdog timer runs on that loop), and when a requested stop begins.
+    watchdog pings ride the connection's wake-ups on that loop, with a
+    fallback timer there), and when a requested stop begins.
 
     READY=1 comes when the connection loop starts, not when the login
     succeeds: a device without network is up and retrying, and systemd must
@@ -250,10 +251,14 @@ async def run_agent(agent: Agent, notifier: Notifier | None) -> None:
     def on_event(ev: object) -> None:
         if isinstance(ev, Online):
             notifier.status(f"online as {ev.jid}")
+            # online, the keepalive wakes the agent: the watchdog rides it
+            notifier.ride(agent.client.config.keepalive)
         elif isinstance(ev, Closed):
             notifier.status(f"offline: {ev.text}")
+            notifier.ride(None)
 
     agent.client.on_event(on_event)
+    agent.client.on_wake = notifier.alive
     stop = asyncio.Event()
     run = asyncio.ensure_future(agent.run(stop))
     stopped = asyncio.ensure_future(stop.wait())
