@@ -34,6 +34,8 @@ NOT_AT_START = [
     "stanzalink.console.feature",
     "stanzalink.commands.builtin",
     "stanzalink.commands.plugins",
+    "stanzalink.commands.model",
+    "stanzalink.commands.registry",
     "stanzalink.xep.adhoc",
     "stanzalink.xep.bytestreams",
     "stanzalink.xep.http.feature",

@@ -37,7 +37,6 @@ from stanzalink.access import AccessControl, Role
 from stanzalink.aio import sections as connection_sections
 from stanzalink.aio.client import Client
 from stanzalink.clock import Clock, LoopClock
-from stanzalink.commands.registry import Registry
 from stanzalink.config import ConfigError, DeviceConfig, Key, Section, integer, schema_of, string
 from stanzalink.errors import StanzaError
 from stanzalink.features import (
@@ -62,6 +61,7 @@ from stanzalink.xml.builder import E, sub
 
 if TYPE_CHECKING:
     from stanzalink.commands.context import CommandHost
+    from stanzalink.commands.registry import Registry
     from stanzalink.xep.bytestreams import S5BPolicy
     from stanzalink.xep.jingle.file_transfer import Files
 
