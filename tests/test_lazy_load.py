@@ -258,3 +258,31 @@ async def test_asking_for_a_feature_loads_its_group() -> None:
         s.rsplit(":", 1)[1] if s not in LAZY or LAZY[s].group == "files" else "Unloaded"
         for s in FEATURES
     ]
+
+
+async def test_the_caps_node_loads_no_command_code() -> None:
+    h = Harness(None, access=ACCESS)
+    caps = h.feature(Caps)
+    h.receive(
+        "<iq type='get' id='c1' from='example.net'><query"
+        f" xmlns='http://jabber.org/protocol/disco#info' node='{caps.node}#{caps.ver}'/></iq>"
+    )
+    await h.settle(20)
+    reply = await h.next_sent()
+    assert reply.get("type") == "result"
+    adhoc = next(f for f in h.agent.features() if f.name == "adhoc")
+    assert isinstance(adhoc, Unloaded)
+
+
+async def test_only_an_available_presence_loads_the_console() -> None:
+    from stanzalink.jid import JID
+
+    h = Harness(None, access=ACCESS)
+    # what the server answers the roster's probe of an offline controller
+    h.receive("<presence from='alice@example.net' type='unavailable'/>")
+    await h.settle()
+    assert h.agent.controllers_seen() == {}
+    assert any(isinstance(f, Unloaded) and f.name == "console" for f in h.agent.features())
+    h.receive("<presence from='alice@example.net/phone'/>")
+    await h.settle()
+    assert list(h.agent.controllers_seen()) == [JID.parse("alice@example.net/phone")]

@@ -249,6 +249,9 @@ class Unloaded(Feature):
         return self.lazy.controllers and self._loaded().on_message(msg, role)
 
     def on_presence(self, pres: Element, role: Role | None) -> bool:
-        if not self.lazy.controllers or role is None:
+        # an available presence only: any other concerns what a loaded
+        # feature has seen (an unavailable one, the answer to the roster's
+        # probe of an offline controller, loads nothing)
+        if not self.lazy.controllers or role is None or pres.get("type") is not None:
             return False
         return self._loaded().on_presence(pres, role)
