@@ -201,8 +201,13 @@ async def answer(h: Harness, xml: str) -> str:
 
 @pytest.mark.parametrize(
     "sections",
-    [{}, {"http": {"origin": "http://127.0.0.1:9"}, "files": {"export": ["/tmp"]}}],
-    ids=["default", "http-and-files"],
+    [
+        {},
+        {"http": {"origin": "http://127.0.0.1:9"}, "files": {"export": ["/tmp"]}},
+        {"files": {"socks5": True}},
+        {"http": {"paths": {"/": "viewer"}}},
+    ],
+    ids=["default", "http-and-files", "socks5-only", "http-without-origin"],
 )
 async def test_disco_caps_and_first_answers_are_the_same(sections: dict[str, Any]) -> None:
     lazy = Harness(None, access=ACCESS, **sections)

@@ -117,8 +117,10 @@ LAZY: dict[str, Lazy] = {
 
 
 def _files_on(cfg: DeviceConfig) -> bool:
+    # with socks5 on, the SOCKS5 transport announces itself and looks for
+    # the server's proxy at login
     files = cfg.section("files")
-    return bool(files.get("inbox") or files.get("export"))
+    return bool(files.get("inbox") or files.get("export") or files.get("socks5"))
 
 
 def _http_on(cfg: DeviceConfig) -> bool:
