@@ -46,8 +46,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "console": _LOW | {"xml", "access", "stanza", "config", "commands", "xep"},
     "aio": _LOW | {"xml", "access", "stanza", "session", "config"},
     "fleet": _LOW | {"xml", "access", "stanza", "session", "config", "net", "xep", "aio"},
+    # the feature list and what the agent knows of each without loading it
+    "features": _LOW | {"xml", "access", "stanza", "config", "xep"},
     "agent": _LOW
     | {
+        "features",
         "xml",
         "access",
         "stanza",

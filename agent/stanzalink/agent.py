@@ -4,7 +4,9 @@ the console under :mod:`stanzalink.console`) wired to it.  The agent also
 keeps the device's commands (:mod:`stanzalink.commands`, one registry per
 agent) and is the :class:`~stanzalink.commands.context.Device` they see.
 
-The agent is the only place where features meet the client.  Every stanza
+A feature's code loads when the config turns it on or its first stanza
+comes (:mod:`stanzalink.features`).  The agent is the only place where
+features meet the client.  Every stanza
 passes the access check here before a feature sees it:
 
 - an IQ get/set is routed by its payload to the one feature that serves it,
@@ -22,11 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib
 import logging
 import signal
+import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,60 +37,36 @@ from stanzalink.access import AccessControl, Role
 from stanzalink.aio import sections as connection_sections
 from stanzalink.aio.client import Client
 from stanzalink.clock import Clock, LoopClock
-from stanzalink.commands.plugins import registry_for
-from stanzalink.commands.registry import Registry
-from stanzalink.config import (
-    ConfigError,
-    DeviceConfig,
-    Key,
-    Section,
-    integer,
-    schema_of,
-    string,
+from stanzalink.config import ConfigError, DeviceConfig, Key, Section, integer, schema_of, string
+from stanzalink.errors import StanzaError
+from stanzalink.features import (
+    CONSOLE,
+    FEATURE_SECTIONS,
+    FEATURES,
+    GROUP_ON,
+    LAZY,
+    Unloaded,
+    imported,
+    load_feature,
+    load_object,
+    start_order,
 )
-from stanzalink.console.feature import Console
-from stanzalink.errors import LocalProtocolError, StanzaError
 from stanzalink.jid import JID
 from stanzalink.logring import RecentLines
-from stanzalink.net.http_origin import make_origin
-from stanzalink.net.s5b import Socks5Dialer
 from stanzalink.session.events import Closed, Online
-from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute, MissingFeature
-from stanzalink.xep.bytestreams import Bytestreams, S5BPolicy
-from stanzalink.xep.http import Http
-from stanzalink.xep.jingle.file_transfer import Files
-from stanzalink.xep.jingle.s5b_transport import JingleS5B
+from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute
 from stanzalink.xep.roster import ACCESS, Roster, access_roles
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
 if TYPE_CHECKING:
     from stanzalink.commands.context import CommandHost
+    from stanzalink.commands.registry import Registry
+    from stanzalink.xep.bytestreams import S5BPolicy
+    from stanzalink.xep.jingle.file_transfer import Files
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Feature)
-
-# The features, in the order they are asked about messages.  "module:Class";
-# a feature whose config section is absent may serve nothing.
-FEATURES: list[str] = [
-    "stanzalink.xep.ping:Ping",
-    "stanzalink.xep.roster:Roster",
-    "stanzalink.xep.disco:Disco",
-    "stanzalink.xep.caps:Caps",
-    "stanzalink.xep.version:Version",
-    "stanzalink.xep.vcard:VCard",
-    "stanzalink.xep.time:Time",
-    "stanzalink.console.feature:Console",
-    "stanzalink.xep.adhoc:AdHoc",
-    "stanzalink.xep.bytestreams:Bytestreams",
-    "stanzalink.xep.http:Http",
-    "stanzalink.xep.ibb:Ibb",
-    "stanzalink.xep.jingle:Jingle",
-    "stanzalink.xep.jingle.s5b_transport:JingleS5B",
-    "stanzalink.xep.jingle.ibb:JingleIBB",
-    "stanzalink.xep.hashes:Hashes",
-    "stanzalink.xep.jingle.file_transfer:Files",
-]
 
 
 def _check_priority(priority: int) -> None:
@@ -114,8 +92,11 @@ def schema(features: Iterable[type[Feature]] | None = None) -> dict[str, Section
     agent's own, and those the features (those of ``FEATURES`` unless
     given) read."""
     sections: list[Section] = [*connection_sections.SECTIONS, PRESENCE, ACCESS]
-    for feature in [load_feature(f) for f in FEATURES] if features is None else features:
-        sections.extend(feature.config_sections)
+    if features is None:
+        sections.extend(load_object(spec) for spec in FEATURE_SECTIONS)
+    else:
+        for feature in features:
+            sections.extend(feature.config_sections)
     sections.append(LOG)
     return schema_of(sections)
 
@@ -149,45 +130,6 @@ def load_config(path: str | Path, features: Iterable[type[Feature]] | None = Non
 # the client settings of a device config (kept here for the callers that
 # built them from the agent)
 client_config = connection_sections.client_config
-
-
-def load_feature(spec: str) -> type[Feature]:
-    module, _, cls = spec.partition(":")
-    feature = getattr(importlib.import_module(module), cls)
-    assert isinstance(feature, type) and issubclass(feature, Feature), spec
-    return feature
-
-
-def start_order(classes: list[type[Feature]]) -> list[type[Feature]]:
-    """``classes`` with every feature after the features it ``requires``
-    (otherwise in the order given); MissingFeature names a requirement
-    that is not among them, LocalProtocolError a circle."""
-    out: list[type[Feature]] = []
-    visiting: set[type[Feature]] = set()
-
-    def provider(need: type[Feature]) -> type[Feature] | None:
-        return next((c for c in classes if issubclass(c, need)), None)
-
-    def visit(cls: type[Feature]) -> None:
-        if cls in out:
-            return
-        if cls in visiting:
-            raise LocalProtocolError(f"features require each other in a circle: {cls.__name__}")
-        visiting.add(cls)
-        for need in cls.requires:
-            dep = provider(need)
-            if dep is None:
-                raise MissingFeature(
-                    f"feature {cls.__name__} ({cls.name}) requires {need.__name__}"
-                    f" ({need.name}), which is not loaded"
-                )
-            visit(dep)
-        visiting.discard(cls)
-        out.append(cls)
-
-    for cls in classes:
-        visit(cls)
-    return out
 
 
 class Agent:
@@ -227,33 +169,105 @@ class Agent:
         self.client.on_event(self._on_event)
         self.client.on_message(self._on_message)
         self.client.on_presence(self._on_presence)
-        classes = features if features is not None else [load_feature(f) for f in FEATURES]
         if not cfg.schema:  # a config built by hand: its sections get their defaults
-            cfg.schema = schema(classes)
-        # one SOCKS5 dial policy and proxy cache for XEP-0065 and XEP-0260
-        self.s5b_policy = S5BPolicy.from_config(cfg)
+            cfg.schema = schema(features)
+        # the routes of features loaded after the start, by (type, payload
+        # tag): their stand-in's route leads there
+        self._late: dict[tuple[str, str], Callable[[Element], Any]] = {}
+        self._loading: set[str] = set()
+        if features is None:
+            # FEATURES: a lazy feature whose group the config leaves off
+            # waits as a stand-in until its first stanza
+            specs = [s for s in FEATURES if s not in LAZY or self._group_on(LAZY[s].group)]
+            classes = [load_feature(s) for s in specs]
+        else:
+            classes = list(features)
         # built required-first (a constructor may look up what it requires),
         # then asked about stanzas in the order given
         self._features: list[Feature] = []
         for cls in start_order(classes):
             self._features.append(self._make(cls))
         made = {type(f): f for f in self._features}
-        self._features = [made[cls] for cls in classes]
+        if features is None:
+            self._features = [
+                made[load_feature(s)] if s in specs else Unloaded(self, s, LAZY[s])
+                for s in FEATURES
+            ]
+        else:
+            self._features = [made[cls] for cls in classes]
         for feat in self._features:
             for route in feat.iq_routes():
                 # the client's table is the one routing table; it refuses a
                 # payload two features claim
                 self.client.on_iq(route.tag, self._gate(route), types=(route.type,))
 
+    def _group_on(self, group: str) -> bool:
+        on = GROUP_ON.get(group)
+        return on is not None and on(self.cfg)
+
+    def load_group(self, group: str) -> None:
+        """Load the features of a lazy group that still wait as stand-ins
+        (their first stanza came, or someone asked for one of them)."""
+        waiting = {
+            f.spec: i for i, f in enumerate(self._features)
+            if isinstance(f, Unloaded) and f.lazy.group == group
+        }  # fmt: skip
+        if not waiting or group in self._loading:
+            return
+        self._loading.add(group)
+        try:
+            classes = {load_feature(spec): spec for spec in waiting}
+            running = [type(f) for f in self._features if not isinstance(f, Unloaded)]
+            for cls in start_order([*running, *classes]):
+                spec = classes.get(cls)
+                if spec is None:
+                    continue
+                feat = self._make(cls)
+                self._features[waiting[spec]] = feat
+                declared = LAZY[spec].iq
+                for route in feat.iq_routes():
+                    if (route.type, route.tag) in declared:
+                        self._late[(route.type, route.tag)] = self._gate(route)
+                    else:
+                        self.client.on_iq(route.tag, self._gate(route), types=(route.type,))
+            log.debug("loaded the %s features", group)
+        finally:
+            self._loading.discard(group)
+
+    def late_route(self, kind: str, tag: str) -> Callable[[Element], Any] | None:
+        """The gate of a late-loaded feature's route (a stand-in's IQ goes there)."""
+        return self._late.get((kind, tag))
+
+    @functools.cached_property
+    def s5b_policy(self) -> S5BPolicy:
+        """One SOCKS5 dial policy and proxy cache for XEP-0065 and XEP-0260."""
+        from stanzalink.xep.bytestreams import S5BPolicy
+
+        return S5BPolicy.from_config(self.cfg)
+
     def _make(self, cls: type[Feature]) -> Feature:
         """A feature, with the I/O (from :mod:`stanzalink.net`) and the shared
-        parts it takes through its constructor."""
-        if issubclass(cls, Http):
-            return cls(self, origins=make_origin)
-        if issubclass(cls, JingleS5B):
-            return cls(self, socks5=Socks5Dialer(), policy=self.s5b_policy)
-        if issubclass(cls, Bytestreams):
-            return cls(self, policy=self.s5b_policy)
+        parts it takes through its constructor (a feature whose module is
+        not imported is none of those)."""
+        if "stanzalink.xep.http.feature" in sys.modules:
+            from stanzalink.xep.http.feature import Http
+
+            if issubclass(cls, Http):
+                from stanzalink.net.http_origin import make_origin
+
+                return cls(self, origins=make_origin)
+        if "stanzalink.xep.jingle.s5b_transport" in sys.modules:
+            from stanzalink.xep.jingle.s5b_transport import JingleS5B
+
+            if issubclass(cls, JingleS5B):
+                from stanzalink.net.s5b import Socks5Dialer
+
+                return cls(self, socks5=Socks5Dialer(), policy=self.s5b_policy)
+        if "stanzalink.xep.bytestreams" in sys.modules:
+            from stanzalink.xep.bytestreams import Bytestreams
+
+            if issubclass(cls, Bytestreams):
+                return cls(self, policy=self.s5b_policy)
         return cls(self)
 
     # ------------------------------------------------------------ Context
@@ -272,10 +286,23 @@ class Agent:
         return await self.client.iq(stanza, timeout)
 
     def feature(self, cls: type[F]) -> F | None:
+        """The running feature of type ``cls``; one that waits as a stand-in
+        is loaded (with its group) first."""
         for feat in self._features:
             if isinstance(feat, cls):
                 return feat
+        for feat in self._features:
+            if isinstance(feat, Unloaded) and feat.lazy.group not in self._loading:
+                real = imported(feat.spec)  # cls is imported: so is the module of a match
+                if real is not None and issubclass(real, cls):
+                    self.load_group(feat.lazy.group)
+                    return self.feature(cls)
         return None
+
+    def running(self, spec: str) -> Feature | None:
+        """The feature ``spec`` names if it runs (never loads it)."""
+        cls = imported(spec)
+        return next((f for f in self._features if cls and isinstance(f, cls)), None)
 
     def features(self) -> list[Feature]:
         return list(self._features)
@@ -299,22 +326,28 @@ class Agent:
         """The device's commands, served by the console and by ad-hoc
         commands: built (built-ins, then ``[console] plugins``) when a front
         end first asks."""
+        from stanzalink.commands.plugins import registry_for
+
         return registry_for(self.config)
 
     def roster(self) -> Roster | None:
         return self.feature(Roster)
 
     def files(self) -> Files | None:
+        from stanzalink.xep.jingle.file_transfer import Files
+
         return self.feature(Files)
 
     def controllers_seen(self) -> dict[JID, Role]:
-        console = self.feature(Console)
-        return console.online_controllers() if console is not None else {}
+        # a console not loaded yet has seen no controller: any presence
+        # from one loads it
+        console = self.running(CONSOLE)
+        return console.online_controllers() if console is not None else {}  # type: ignore[attr-defined]
 
     def settings_changed(self, section: str) -> None:
-        console = self.feature(Console)
+        console = self.running(CONSOLE)
         if section == "console" and console is not None:
-            console.reload()
+            console.reload()  # type: ignore[attr-defined]
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

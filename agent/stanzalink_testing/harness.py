@@ -174,13 +174,14 @@ class RecordingClient(Client):
 
 
 class Harness:
-    """An agent with the given features, its client recording; ``commands``:
+    """An agent with the given features (None: the agent's own list, the
+    lazy ones waiting for their first stanza), its client recording; ``commands``:
     the registry its console and ad-hoc commands serve (the device's built-in
     commands when None)."""
 
     def __init__(
         self,
-        features: Iterable[type[Any]],
+        features: Iterable[type[Any]] | None,
         access: dict[str, list[str]] | None = None,
         jid: str = "device1@example.net/agent",
         config: DeviceConfig | None = None,
@@ -197,7 +198,11 @@ class Harness:
         self.client = RecordingClient(full)
         self.clock = clock
         self.agent = Agent(
-            config, features=list(features), client=self.client, commands=commands, clock=clock
+            config,
+            features=None if features is None else list(features),
+            client=self.client,
+            commands=commands,
+            clock=clock,
         )
         self._read = 0
 

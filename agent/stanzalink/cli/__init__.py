@@ -95,7 +95,14 @@ See docs/http.md in the stanzalink source tree.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+# the commands whose parsing needs no fleet parser (whose module loads the
+# controller's whole client)
+AGENT_COMMANDS = ("run", "check-config", "example-config", "dump", "http")
+
+
+def build_parser(fleet: bool = True) -> argparse.ArgumentParser:
+    """The ``stanzalink`` parser; without ``fleet``, the fleet subcommand is
+    left out (its module is not imported)."""
     raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(
         prog="stanzalink",
@@ -218,9 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_seconds, default=30.0, metavar="S", help="seconds (default 30)"
     )
     h.set_defaults(func=cmd_http)
-    from stanzalink.fleet.cli import add_parser as add_fleet
+    if fleet:
+        from stanzalink.fleet.cli import add_parser as add_fleet
 
-    add_fleet(sub, _seconds)
+        add_fleet(sub, _seconds)
     return p
 
 
@@ -244,8 +252,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def parser_for(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser ``argv`` needs: the agent's commands do without the fleet
+    subcommand (``stanzalink --help`` and ``stanzalink fleet`` have it)."""
+    return build_parser(fleet=not argv or argv[0] not in AGENT_COMMANDS)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser_for(argv).parse_args(argv)
     rc: int = args.func(args)
     return rc
 

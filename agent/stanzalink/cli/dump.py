@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, BinaryIO
@@ -26,6 +25,8 @@ def _chunks(stream: BinaryIO, size: int) -> Iterator[bytes]:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
+    import json
+
     from stanzalink.xml import (
         StanzaSkipped,
         StreamClose,

@@ -126,11 +126,12 @@ def run_log_handler(syslog: str | None = None) -> tuple[logging.Handler, OSError
     reached (then the handler is stderr's).  Either way its lines escape
     what peers supply (:class:`stanzalink.logsafe.SafeFormatter`)."""
     import logging
-    import logging.handlers
 
     from stanzalink.logsafe import SafeFormatter
 
     if syslog is not None:
+        import logging.handlers  # only for syslog: it loads pickle, queue, socket
+
         # SysLogHandler itself ignores a socket it cannot reach (and then
         # prints a traceback per record): tried here first
         failed = _unix_socket_refusal(syslog)

@@ -28,19 +28,55 @@ A product team adds a command in a few lines (a plugin, listed in
 User documentation: ``docs/console.md`` and ``docs/adhoc.md``.
 """
 
-from stanzalink.commands.context import Device
-from stanzalink.commands.model import (
-    Arg,
-    Command,
-    CommandError,
-    FileOffer,
-    Invocation,
-    KeyValue,
-    Result,
-    Table,
-    Text,
-)
-from stanzalink.commands.registry import Registry, command
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stanzalink.commands.context import Device
+    from stanzalink.commands.model import (
+        Arg,
+        Command,
+        CommandError,
+        FileOffer,
+        Invocation,
+        KeyValue,
+        Result,
+        Table,
+        Text,
+    )
+    from stanzalink.commands.registry import Registry, command
+
+# name -> the module that defines it: imported when first asked for, so that
+# reading [console] (.settings) does not load the commands' model
+_HOMES = {
+    "Device": "context",
+    **dict.fromkeys(
+        (
+            "Arg",
+            "Command",
+            "CommandError",
+            "FileOffer",
+            "Invocation",
+            "KeyValue",
+            "Result",
+            "Table",
+            "Text",
+        ),
+        "model",
+    ),
+    "Registry": "registry",
+    "command": "registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"stanzalink.commands.{home}"), name)
+
 
 __all__ = [
     "Arg",

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,8 @@ class KeyStoreError(ValueError):
 
 
 def dumps(jid: str, keys: dict[str, ScramKeys]) -> str:
+    import json  # here: a device without a keys file never loads it
+
     return json.dumps(
         {
             "version": VERSION,
@@ -60,6 +60,8 @@ def dumps(jid: str, keys: dict[str, ScramKeys]) -> str:
 
 def loads(text: str, jid: str) -> dict[str, ScramKeys]:
     """The keys for ``jid`` (empty when the file is for another JID)."""
+    import json
+
     try:
         raw: Any = json.loads(text)
     except ValueError as exc:
@@ -103,6 +105,8 @@ def load(path: str | Path, jid: str) -> dict[str, ScramKeys]:
 
 def save(path: str | Path, jid: str, keys: dict[str, ScramKeys]) -> None:
     """Replace the file atomically; readable by the owner only."""
+    import tempfile
+
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=".scram-", dir=target.parent)
     try:

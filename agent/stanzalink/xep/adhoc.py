@@ -81,10 +81,10 @@ from stanzalink.commands.model import (
     too_late,
 )
 from stanzalink.commands.settings import CONSOLE, Settings
-from stanzalink.config import Key, Section, count, positive
 from stanzalink.jid import JID
 from stanzalink.xep import command_forms as cf
 from stanzalink.xep import forms
+from stanzalink.xep.adhoc_config import ADHOC
 from stanzalink.xep.base import Context, Feature, Identity, IQRoute, StanzaError, error_reply
 from stanzalink.xep.delay import Delay, delay_of
 from stanzalink.xep.disco import DiscoItem, NodeInfo
@@ -142,16 +142,6 @@ class Run:
 class Host(Context, CommandHost, Protocol):
     """What the ad-hoc front end needs of the agent: a feature's context, and
     the device's commands with what they need."""
-
-
-ADHOC = Section(
-    "adhoc",
-    {
-        "max_sessions": Key(count, 64, "open multi-stage command sessions, all requesters"),
-        "session_timeout": Key(positive, 600.0, "seconds a session may sit idle"),
-        "reply_within": Key(positive, 20.0, "seconds before the answer says still running"),
-    },
-)
 
 
 class AdHoc(Feature):

@@ -152,13 +152,24 @@ class Disco(Feature):
                 out.update(feat.disco_nodes())
         return out
 
+    def node(self, node: str) -> NodeFn | None:
+        """The owner's callable for ``node``: the owners asked in feature
+        order, until one has it (a feature whose code is not loaded yet is
+        loaded only when the ones before it do not own the node)."""
+        for feat in self.ctx.features():
+            if isinstance(feat, NodeOwner):
+                fn = feat.disco_nodes().get(node)
+                if fn is not None:
+                    return fn
+        return None
+
     # ------------------------------------------------------------ handlers
     def _node(self, iq: Element, ns: str, role: Role | None) -> tuple[str | None, NodeInfo]:
         query = iq.find(f"{{{ns}}}query")
         node = query.get("node") if query is not None else None
         if node is None:
             return None, self.root_info()
-        fn = self.nodes().get(node)
+        fn = self.node(node)
         info = fn(role or Role.VIEWER) if fn is not None else None
         if info is None:
             raise StanzaError("item-not-found")

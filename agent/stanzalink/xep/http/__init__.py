@@ -7,7 +7,27 @@ origin is :mod:`~stanzalink.xep.http.origin`.
 The feature is re-exported here: ``from stanzalink.xep.http import Http``.
 """
 
-from stanzalink.xep.http.codec import NS, HttpProblem
-from stanzalink.xep.http.feature import Http
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stanzalink.xep.http.codec import NS, HttpProblem
+    from stanzalink.xep.http.feature import Http
+
+
+def __getattr__(name: str) -> Any:
+    # imported when asked for: the agent reads [http]
+    # (stanzalink.xep.http.settings) without loading the feature or the codec
+    if name == "Http":
+        from stanzalink.xep.http.feature import Http
+
+        return Http
+    if name in ("NS", "HttpProblem"):
+        from stanzalink.xep.http import codec
+
+        return getattr(codec, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["NS", "Http", "HttpProblem"]

@@ -1,0 +1,296 @@
+"""The agent loads a feature's code only when the config turns it on or its
+first stanza comes (stanzalink.features), and answers the same either way:
+the disco#info answer and the entity capabilities hash do not depend on
+what is loaded, and a first stanza gets the answer the loaded feature gives.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stanzalink.agent import FEATURES, load_feature, schema
+from stanzalink.features import FEATURE_SECTIONS, LAZY, Unloaded, load_object
+from stanzalink.xep.base import Feature
+from stanzalink.xep.caps import Caps
+from stanzalink.xep.disco import ItemLister, NodeOwner
+from stanzalink_testing.harness import Harness
+
+from .util import python_cmd
+
+AGENT = str(Path(__file__).resolve().parents[1] / "agent")
+
+# modules a default-config agent must not load at start: the lazy features'
+# code and what only they (or only some configs) need
+NOT_AT_START = [
+    "stanzalink.xep.ping",
+    "stanzalink.xep.version",
+    "stanzalink.xep.time",
+    "stanzalink.console.feature",
+    "stanzalink.commands.builtin",
+    "stanzalink.commands.plugins",
+    "stanzalink.commands.model",
+    "stanzalink.commands.registry",
+    "stanzalink.xep.adhoc",
+    "stanzalink.xep.bytestreams",
+    "stanzalink.xep.http.feature",
+    "stanzalink.xep.http.codec",
+    "stanzalink.net.http_origin",
+    "stanzalink.net.s5b",
+    "stanzalink.net.socks5",
+    "stanzalink.xep.ibb",
+    "stanzalink.xep.jingle.core",
+    "stanzalink.xep.jingle.file_transfer",
+    "stanzalink.xep.hashes",
+    "stanzalink.xep.forms",
+    "stanzalink.fleet.core",
+    # the standard library: none of this is in the floor (asyncio, ssl);
+    # shutil (with bz2 and lzma) is not here: argparse's help formatter
+    # imports it when the parser is built
+    "json",
+    "tempfile",
+    "random",
+    "logging.handlers",
+    "pickle",
+    "queue",
+    "http",
+    "http.client",
+    "email",
+    "urllib.request",
+    "platform",
+    "difflib",
+    "secrets",
+    "shlex",
+]
+
+ACCESS = {"admin": ["alice@example.net"], "viewer": ["viewer@example.net"]}
+DEFAULT = {
+    "account": {"jid": "device1@example.net", "password": "pw"},
+    "access": ACCESS,
+}
+
+# what `stanzalink run` does before it connects: the config, the log, the
+# agent (the child itself imports only what the floor has: ast, sys)
+START = textwrap.dedent(
+    """
+    import ast, asyncio, logging, sys
+    from stanzalink.agent import Agent, parse_config
+    from stanzalink.cli import parser_for
+    from stanzalink.cli.run import setup_run_logging
+    parser_for(["run", "--config", sys.argv[1]])  # what `stanzalink run` parses with
+    cfg = parse_config(ast.literal_eval(sys.argv[1]))
+    recent = setup_run_logging(logging.INFO)
+    async def main():
+        Agent(cfg, recent_log=recent)
+    asyncio.run(main())
+    print(" ".join(sorted(sys.modules)))
+    """
+)
+
+
+def modules_after_start(raw: dict[str, Any]) -> set[str]:
+    out = subprocess.run(
+        [*python_cmd(), "-c", START, repr(raw)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": AGENT},
+        timeout=120,
+    )
+    return set(out.stdout.splitlines()[-1].split())
+
+
+def test_a_default_agent_leaves_the_lazy_features_unloaded() -> None:
+    loaded = modules_after_start(DEFAULT)
+    assert "stanzalink.features" in loaded and "stanzalink.xep.caps" in loaded
+    assert sorted(set(NOT_AT_START) & loaded) == []
+
+
+def test_the_config_turns_a_group_on_at_start() -> None:
+    raw = {**DEFAULT, "http": {"origin": "http://127.0.0.1:9"}, "files": {"export": ["/tmp"]}}
+    loaded = modules_after_start(raw)
+    for name in ("stanzalink.xep.http.feature", "stanzalink.xep.jingle.file_transfer"):
+        assert name in loaded
+    assert "stanzalink.console.feature" not in loaded
+
+
+# ------------------------------------------------------------ the table and the code
+def every() -> list[type[Feature]]:
+    return [load_feature(s) for s in FEATURES]
+
+
+def test_the_sections_come_from_the_light_modules() -> None:
+    assert list(schema()) == list(schema(every()))
+    assert all(schema()[name] is sec for name, sec in schema(every()).items())
+    assert [load_object(s).name for s in FEATURE_SECTIONS] == [
+        "identity",
+        "console",
+        "adhoc",
+        "files",
+        "http",
+    ]
+
+
+async def test_the_lazy_table_says_what_the_code_declares() -> None:
+    eager = Harness(every(), access=ACCESS)
+    by_spec = {s: eager.agent.feature(load_feature(s)) for s in FEATURES}
+    groups: dict[str, set[tuple[str, str]]] = {}
+    for lazy in LAZY.values():
+        groups.setdefault(lazy.group, set()).update(lazy.iq)
+    for spec, lazy in LAZY.items():
+        feat, cls = by_spec[spec], load_feature(spec)
+        assert feat is not None
+        assert tuple(feat.disco_features) == lazy.disco_features, spec
+        assert {(r.type, r.tag) for r in feat.iq_routes()} == set(lazy.iq), spec
+        assert isinstance(feat, NodeOwner) == lazy.nodes, spec
+        # what a stand-in cannot give without the code
+        assert cls.identities == () and not isinstance(feat, ItemLister), spec
+        assert cls.presence_payload is Feature.presence_payload, spec
+        assert cls.disco_extensions is Feature.disco_extensions, spec
+        # a feature that takes messages or presences before any IQ of its
+        # group must say so
+        takes = cls.on_message is not Feature.on_message or (
+            cls.on_presence is not Feature.on_presence
+        )
+        assert not takes or lazy.controllers or groups[lazy.group], spec
+        # what it requires is always loaded, or loads with it
+        for need in cls.requires:
+            provider = next(s for s in FEATURES if issubclass(load_feature(s), need))
+            assert provider not in LAZY or LAZY[provider].group == lazy.group, spec
+
+
+# ------------------------------------------------------------ the same answers
+DISCO_INFO = (
+    "<iq type='get' id='{id}' from='viewer@example.net/x'>"
+    "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
+)
+
+# stanzas that load a lazy group, each with a deterministic answer
+FIRST_STANZAS = [
+    "<iq type='get' id='p1' from='viewer@example.net/x'><ping xmlns='urn:xmpp:ping'/></iq>",
+    "<iq type='get' id='v1' from='viewer@example.net/x'><query xmlns='jabber:iq:version'/></iq>",
+    "<iq type='get' id='n1' from='alice@example.net/x'>"
+    "<query xmlns='http://jabber.org/protocol/disco#items'"
+    " node='http://jabber.org/protocol/commands'/></iq>",
+    "<iq type='set' id='h1' from='alice@example.net/x'><req xmlns='urn:xmpp:http' method='GET'"
+    " resource='/' version='1.1'/></iq>",
+    "<iq type='set' id='i1' from='alice@example.net/x'><open xmlns='http://jabber.org/protocol/ibb'"
+    " sid='s1' block-size='4096'/></iq>",
+    "<iq type='set' id='j1' from='alice@example.net/x'><jingle xmlns='urn:xmpp:jingle:1'"
+    " action='session-info' sid='nope'/></iq>",
+]
+
+
+async def answer(h: Harness, xml: str) -> str:
+    h.receive(xml)
+    await h.settle(20)
+    reply = await h.next_sent()
+    return (
+        str(reply.tag)
+        + " "
+        + json.dumps(dict(reply.attrib), sort_keys=True)
+        + " "
+        + (" ".join(sorted(f"{c.tag}{sorted(c.attrib.items())}" for c in reply.iter())))
+    )
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [
+        {},
+        {"http": {"origin": "http://127.0.0.1:9"}, "files": {"export": ["/tmp"]}},
+        {"files": {"socks5": True}},
+        {"http": {"paths": {"/": "viewer"}}},
+    ],
+    ids=["default", "http-and-files", "socks5-only", "http-without-origin"],
+)
+async def test_disco_caps_and_first_answers_are_the_same(sections: dict[str, Any]) -> None:
+    lazy = Harness(None, access=ACCESS, **sections)
+    eager = Harness(every(), access=ACCESS, **sections)
+    ver = eager.feature(Caps).ver
+    assert ver is not None and lazy.feature(Caps).ver == ver
+    assert await answer(lazy, DISCO_INFO.format(id="d0")) == await answer(
+        eager, DISCO_INFO.format(id="d0")
+    )
+    for xml in FIRST_STANZAS:
+        assert await answer(lazy, xml) == await answer(eager, xml), xml
+    # everything the stanzas reached is loaded now; the hash stays
+    assert lazy.feature(Caps).ver == ver
+    assert await answer(lazy, DISCO_INFO.format(id="d1")) == await answer(
+        eager, DISCO_INFO.format(id="d1")
+    )
+
+
+async def test_a_stranger_loads_nothing() -> None:
+    h = Harness(None, access=ACCESS)
+    h.receive(
+        "<iq type='get' id='p1' from='stranger@example.org/x'><ping xmlns='urn:xmpp:ping'/></iq>"
+    )
+    await h.settle(20)
+    reply = await h.next_sent()
+    assert reply.get("type") == "error"
+    assert reply.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}service-unavailable") is not None
+    h.receive("<presence from='stranger@example.org/x'/>")
+    h.receive("<message from='stranger@example.org/x' type='chat'><body>help</body></message>")
+    await h.settle(20)
+    assert all(isinstance(f, Unloaded) for f in h.agent.features() if f.name in ("ping", "console"))
+
+
+async def test_a_controllers_message_loads_the_console() -> None:
+    h = Harness(None, access=ACCESS)
+    console = next(f for f in h.agent.features() if f.name == "console")
+    assert isinstance(console, Unloaded)
+    h.receive("<message from='alice@example.net/x' type='chat'><body>help</body></message>")
+    await h.settle(20)
+    reply = await h.next_sent()
+    assert reply.tag == "{jabber:client}message" and reply.findtext("{jabber:client}body")
+    assert not any(isinstance(f, Unloaded) and f.name == "console" for f in h.agent.features())
+
+
+async def test_asking_for_a_feature_loads_its_group() -> None:
+    from stanzalink.xep.jingle.core import Jingle
+    from stanzalink.xep.jingle.file_transfer import Files
+
+    h = Harness(None, access=ACCESS)
+    files = h.agent.files()
+    assert isinstance(files, Files)
+    # the whole group came with it, each once, in the list's order
+    assert h.feature(Jingle) is h.agent.feature(Jingle)
+    assert not any(isinstance(f, Unloaded) and f.lazy.group == "files" for f in h.agent.features())
+    assert [type(f).__name__ for f in h.agent.features()] == [
+        s.rsplit(":", 1)[1] if s not in LAZY or LAZY[s].group == "files" else "Unloaded"
+        for s in FEATURES
+    ]
+
+
+async def test_the_caps_node_loads_no_command_code() -> None:
+    h = Harness(None, access=ACCESS)
+    caps = h.feature(Caps)
+    h.receive(
+        "<iq type='get' id='c1' from='example.net'><query"
+        f" xmlns='http://jabber.org/protocol/disco#info' node='{caps.node}#{caps.ver}'/></iq>"
+    )
+    await h.settle(20)
+    reply = await h.next_sent()
+    assert reply.get("type") == "result"
+    adhoc = next(f for f in h.agent.features() if f.name == "adhoc")
+    assert isinstance(adhoc, Unloaded)
+
+
+async def test_only_an_available_presence_loads_the_console() -> None:
+    from stanzalink.jid import JID
+
+    h = Harness(None, access=ACCESS)
+    # what the server answers the roster's probe of an offline controller
+    h.receive("<presence from='alice@example.net' type='unavailable'/>")
+    await h.settle()
+    assert h.agent.controllers_seen() == {}
+    assert any(isinstance(f, Unloaded) and f.name == "console" for f in h.agent.features())
+    h.receive("<presence from='alice@example.net/phone'/>")
+    await h.settle()
+    assert list(h.agent.controllers_seen()) == [JID.parse("alice@example.net/phone")]
