@@ -3,8 +3,10 @@ there once and passed through by name) and the connection's, declared here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from stanzalink.aio.dns import parse_host_port
 from stanzalink.jid import JID
 from stanzalink.session.core import SessionConfig
 
@@ -15,6 +17,7 @@ __all__ = [
     "TCP_KEEPALIVE_IDLE",
     "TCP_KEEPALIVE_INTERVAL",
     "ClientConfig",
+    "parse_hosts",
 ]
 
 # [connection] reconnect_max: the longest wait between attempts.  A device
@@ -37,6 +40,23 @@ TCP_KEEPALIVE_INTERVAL = 30  # [connection] tcp_keepalive_interval
 TCP_KEEPALIVE_COUNT = 4  # [connection] tcp_keepalive_count
 
 
+def parse_hosts(entries: Sequence[str], default_port: int) -> list[tuple[str, int]]:
+    """``[server] hosts`` as (host, port) pairs; ValueError naming the entry
+    that is not ``host[:port]``."""
+    out = []
+    for i, entry in enumerate(entries, 1):
+        where = parse_host_port(entry, default_port) if isinstance(entry, str) else None
+        if where is None:
+            hint = (
+                " (an IPv6 address goes in brackets: [::1]:5222)"
+                if isinstance(entry, str) and entry.count(":") > 1 and "[" not in entry
+                else ""
+            )
+            raise ValueError(f"entry {i} of {len(entries)}, {entry!r}, is not host[:port]{hint}")
+        out.append(where)
+    return out
+
+
 class ClientConfig(SessionConfig):
     """The session's settings (see SessionConfig: ``jid``, ``password``,
     ``keepalive``...; positional or by name, as there) and the connection's
@@ -48,6 +68,8 @@ class ClientConfig(SessionConfig):
         *session_args: Any,
         host: str | None = None,  # None: SRV lookup on the JID's domain
         port: int = 5222,
+        # failover candidates "host[:port]" (port default: port), instead of host
+        hosts: Sequence[str] | None = None,
         direct_tls: bool = False,
         ca_file: str | None = None,
         verify_tls: bool = True,  # False only with a loud warning, for lab use
@@ -77,6 +99,9 @@ class ClientConfig(SessionConfig):
         super().__init__(jid, *session_args, **session_kwargs)
         self.host = host
         self.port = port
+        self.hosts = parse_hosts(hosts, port) if hosts else None
+        if self.hosts and host:
+            raise ValueError("give host or hosts, not both")
         self.direct_tls = direct_tls
         self.ca_file = ca_file
         self.verify_tls = verify_tls

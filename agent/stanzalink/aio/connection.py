@@ -30,6 +30,8 @@ __all__ = ["Connection", "keepalive_options"]
 
 log = logging.getLogger("stanzalink.aio.client")  # the client's log lines keep one name
 
+MAX_FAILURES_SAID = 32  # distinct causes remembered as said (then said again)
+
 
 def keepalive_options(c: ClientConfig) -> list[tuple[int, int, int]]:
     """The socket options of the kernel's TCP keepalive (see aio.config):
@@ -79,6 +81,7 @@ class Connection:
         self._reconnect = Reconnect(config, resolver)
         self._last_close: Closed | None = None
         self._last_failure: str | None = None
+        self._failures_said: set[str] = set()  # since the last session online
         self._limited = RateLimitedLog(log)
         self.crashed: BaseException | None = None  # what ended the connection loop, if not close()
         self.connected_at: float | None = None
@@ -147,17 +150,27 @@ class Connection:
             await asyncio.sleep(delay)
 
     def _next_delay(self, retry: Retry) -> float:
+        if self.connected_at is not None:  # that one came online: say failures again
+            self._failures_said.clear()
         delay = self._reconnect.next_delay(retry, self._now(), self.connected_at)
         self.connected_at = None
         return delay
 
-    def _note_failure(self, text: str, exc: BaseException | None = None) -> None:
-        """Log why an attempt failed: once while the cause stays the same."""
+    def _note_failure(
+        self, text: str, exc: BaseException | None = None, cause: str | None = None
+    ) -> None:
+        """Log why an attempt failed: each cause (``cause``, else ``text``)
+        once until a session comes online, however often it is tried and
+        whichever failover candidate it alternates with."""
         self._final_error = text
-        if text == self._last_failure:
+        self._last_failure = text
+        cause = text if cause is None else cause
+        if cause in self._failures_said:
             log.debug("%s", text)
             return
-        self._last_failure = text
+        if len(self._failures_said) >= MAX_FAILURES_SAID:
+            self._failures_said.clear()
+        self._failures_said.add(cause)
         unexpected = exc is not None and not isinstance(exc, OSError | ssl.SSLError)
         log.error("%s", text, exc_info=exc if unexpected else None)
 
@@ -191,7 +204,7 @@ class Connection:
                 "host-unknown", "no XMPP service for the domain", Retry.SLOW, by_peer=True
             )
         self._last_close = None
-        for target in targets:
+        for n, target in enumerate(targets, 1):
             if self._stopping:
                 return None
             proto = Receiver(self.config.read_buffer, self._on_data, self._on_lost)
@@ -219,9 +232,12 @@ class Connection:
                 )
             except Exception as exc:  # refused, unreachable, TLS, or a bad name or port
                 where = self._reconnect.targets_from
+                if len(targets) > 1:
+                    where = f"{where}, {n} of {len(targets)}"
+                why = f"{exc or type(exc).__name__}"
                 self._note_failure(
-                    f"cannot connect to {target.host}:{target.port} ({where}): "
-                    f"{exc or type(exc).__name__}"
+                    f"cannot connect to {target} ({where}): {why}",
+                    cause=f"{target}: {why}",
                 )
                 continue
             self._proto = proto
@@ -232,7 +248,7 @@ class Connection:
             if target.direct_tls and proto.transport is not None:
                 sslobj = proto.transport.get_extra_info("ssl_object")
                 tls = tls_info(sslobj, bool(self.config.client_cert))
-            log.info("connected to %s:%d%s", target.host, target.port, " (TLS)" if tls else "")
+            log.info("connected to %s%s", target, " (TLS)" if tls else "")
             self.session.connection_made(self._now(), tls)
             self._flush()
             result: Closed | None = await done

@@ -1,5 +1,5 @@
 """When and where the client connects next: capped exponential backoff
-with full jitter, see-other-host redirects, [server] host or SRV."""
+with full jitter, see-other-host redirects, [server] hosts, host or SRV."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 
 from stanzalink.aio.config import ClientConfig
-from stanzalink.aio.dns import Resolver, Target, xmpp_targets
+from stanzalink.aio.dns import Resolver, Target, parse_host_port, xmpp_targets
 from stanzalink.session.events import Closed, Retry
 
 __all__ = ["Reconnect", "backoff_delay", "parse_redirect", "uniform"]
@@ -33,43 +33,7 @@ def parse_redirect(text: str, default_port: int) -> tuple[str, int] | None:
     """A see-other-host target (RFC 6120 §4.9.3.19: a domain name, an IPv4
     address or a bracketed IPv6 address, each with an optional port) as
     (host, port), or None when it is not one."""
-    import ipaddress
-
-    host, port_text = text, ""
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            return None
-        port_text = rest[1:] if rest else ""
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            return None
-    else:
-        if text.count(":") == 1:
-            host, _, port_text = text.partition(":")
-        elif ":" in text:
-            return None
-        labels = host.rstrip(".").split(".")
-        if not host or len(host) > 253:
-            return None
-        for label in labels:
-            if not 0 < len(label) <= 63 or label.startswith("-") or label.endswith("-"):
-                return None
-            try:
-                ascii_label = label.encode("idna").decode("ascii")
-            except UnicodeError:
-                return None
-            if not all(ch.isalnum() or ch == "-" for ch in ascii_label):
-                return None
-    port = default_port
-    if port_text or text.endswith(":"):
-        if not (port_text.isascii() and port_text.isdigit() and len(port_text) <= 5):
-            return None
-        port = int(port_text)
-    if not 0 < port < 65536:
-        return None
-    return host, port
+    return parse_host_port(text, default_port)
 
 
 class Reconnect:
@@ -119,6 +83,9 @@ class Reconnect:
                 log.info("following the server's redirect to %s:%d", *where)
                 self.targets_from = "the server's redirect"
                 return [Target(where[0], where[1], c.direct_tls)]
+        if c.hosts:
+            self.targets_from = "[server] hosts"
+            return [Target(host, port, c.direct_tls) for host, port in c.hosts]
         if c.host:
             self.targets_from = "[server] host"
             return [Target(c.host, c.port, c.direct_tls)]

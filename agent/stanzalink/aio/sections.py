@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from stanzalink.aio.client import ClientConfig
+from stanzalink.aio.config import parse_hosts
 from stanzalink.config import (
     Checking,
     ConfigError,
@@ -26,6 +27,7 @@ from stanzalink.config import (
     port,
     positive,
     state_file,
+    str_list,
     string,
     text,
 )
@@ -91,7 +93,23 @@ ACCOUNT = Section(
 )
 
 
+def _hosts(key: str, value: Any) -> list[str]:
+    entries = str_list(key, value)
+    if not entries:
+        raise ConfigError(f"{key}: must list at least one host[:port] (leave it out for host)")
+    try:
+        parse_hosts(entries, 5222)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    return entries
+
+
 def _check_server(values: dict[str, Any], checking: Checking) -> None:
+    if values["hosts"] is not None and values["host"] is not None:
+        raise ConfigError(
+            "server.host / server.hosts: give only one of them (hosts lists every "
+            "server address to try, host one)"
+        )
     if values["client_key"] is not None and values["client_cert"] is None:
         raise ConfigError("server.client_key: needs server.client_cert")
     check_tls_files(values["ca_file"], values["client_cert"], values["client_key"])
@@ -101,7 +119,8 @@ SERVER = Section(
     "server",
     {
         "host": Key(text, _CLIENT.host, "SRV lookup on the JID's domain when absent"),
-        "port": Key(port, _CLIENT.port, "used with host"),
+        "port": Key(port, _CLIENT.port, "used with host, and hosts without a port"),
+        "hosts": Key(_hosts, None, "failover candidates host[:port], instead of host"),
         "direct_tls": Key(boolean, _CLIENT.direct_tls, "XEP-0368"),
         "ca_file": Key(file, _CLIENT.ca_file, "CA bundle (PEM); system store when absent", True),
         "require_tls": Key(boolean, _CLIENT.require_tls, "refuse a server without STARTTLS"),
@@ -162,6 +181,7 @@ def client_config(cfg: DeviceConfig, **override: Any) -> ClientConfig:
         "whitespace_keepalive": conn["whitespace_keepalive"],
         "host": server["host"],
         "port": server["port"],
+        "hosts": server["hosts"],
         "direct_tls": server["direct_tls"],
         "ca_file": server["ca_file"],
         "verify_tls": server["verify_tls"],

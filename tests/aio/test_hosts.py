@@ -1,0 +1,116 @@
+"""``[server] hosts``: several server addresses, each a failover candidate.
+The key's checks (what ``check-config`` refuses, naming the key), what the
+client is given, and the order in which the candidates are tried."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stanzalink.agent import parse_config
+from stanzalink.aio.config import ClientConfig, parse_hosts
+from stanzalink.aio.dns import Target, parse_host_port
+from stanzalink.aio.reconnect import Reconnect
+from stanzalink.aio.sections import client_config
+from stanzalink.config import ConfigError
+from stanzalink.jid import JID
+
+from ..util import python_cmd
+
+ACCOUNT = {"jid": "d@example.net", "password": "p"}
+
+
+def config(**server: Any) -> Any:
+    return parse_config({"account": dict(ACCOUNT), "server": server})
+
+
+def test_entries_are_host_and_optional_port() -> None:
+    assert parse_hosts(
+        ["a.example.net:5223", "b.example.net", "127.0.0.1:5", "[::1]:5224", "[::1]"], 5222
+    ) == [
+        ("a.example.net", 5223),
+        ("b.example.net", 5222),
+        ("127.0.0.1", 5),
+        ("::1", 5224),
+        ("::1", 5222),
+    ]
+    assert parse_host_port("a.example.net", 6000) == ("a.example.net", 6000)
+
+
+def test_a_missing_port_is_the_server_port() -> None:
+    client = client_config(config(hosts=["a.example.net", "b.example.net:5223"], port=6222))
+    assert client.hosts == [("a.example.net", 6222), ("b.example.net", 5223)]
+    assert client.host is None
+    plain = client_config(config(host="a.example.net"))
+    assert plain.hosts is None and plain.host == "a.example.net"
+
+
+@pytest.mark.parametrize(
+    ("hosts", "words"),
+    [
+        ("a.example.net", "expected a list of strings"),
+        ([], "at least one"),
+        (["a.example.net", 5222], "expected a list of strings"),
+        (["a.example.net:0"], "entry 1 of 1, 'a.example.net:0', is not host[:port]"),
+        (["a.example.net", "b.example.net:x"], "entry 2 of 2, 'b.example.net:x'"),
+        (["a.example.net:70000"], "is not host[:port]"),
+        (["::1:5222"], "an IPv6 address goes in brackets"),
+        (["[::1"], "is not host[:port]"),
+        (["bad host"], "is not host[:port]"),
+        ([""], "is not host[:port]"),
+        (["a.example.net:5222:1"], "is not host[:port]"),
+    ],
+)
+def test_bad_entries_are_refused_naming_the_key(hosts: Any, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config(hosts=hosts)
+    assert str(info.value).startswith("server.hosts: "), info.value
+    assert words in str(info.value)
+
+
+def test_host_and_hosts_are_not_both_given() -> None:
+    with pytest.raises(ConfigError, match=r"^server.host / server.hosts: give only one"):
+        config(host="a.example.net", hosts=["b.example.net"])
+    with pytest.raises(ValueError, match="not both"):
+        ClientConfig(JID.parse("d@example.net"), host="a", hosts=["b"])
+
+
+def test_check_config_refuses_host_and_hosts(tmp_path: Path) -> None:
+    cfg = tmp_path / "device.toml"
+    cfg.write_text(
+        '[account]\njid = "d@example.net"\npassword = "p"\n'
+        '[access]\nadmin = ["alice@example.net"]\n'
+        '[server]\nhost = "a.example.net"\nhosts = ["b.example.net:5222"]\n'
+    )
+    res = subprocess.run(
+        [*python_cmd(), "-m", "stanzalink", "check-config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert res.returncode == 1 and "server.host / server.hosts" in res.stderr, res.stderr
+    cfg.write_text(cfg.read_text().replace('host = "a.example.net"\n', ""))
+    ok = subprocess.run(
+        [*python_cmd(), "-m", "stanzalink", "check-config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_hosts_are_the_targets_in_their_order() -> None:
+    cfg = ClientConfig(
+        JID.parse("d@example.net"), hosts=["a.example.net", "[::1]:5223"], direct_tls=True
+    )
+    reconnect = Reconnect(cfg)
+    targets = asyncio.run(reconnect.targets(None))
+    assert targets == [Target("a.example.net", 5222, True), Target("::1", 5223, True)]
+    assert [str(t) for t in targets] == ["a.example.net:5222", "[::1]:5223"]
+    assert reconnect.targets_from == "[server] hosts"
