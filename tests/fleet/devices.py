@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -139,16 +139,23 @@ def fleet_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[s
 class SimulationThread:
     """A :class:`~stanzalink.simulate.Simulation` on an event loop in a
     thread, for tests that drive servers by blocking calls meanwhile.
+    Without ``sim`` the loop runs and :meth:`start` starts one later (a
+    test may first run something else there, such as a proxy).
     ``events`` collects (time.monotonic(), device number, event)."""
 
-    def __init__(self, sim: Simulation) -> None:
-        self.sim = sim
+    def __init__(self, sim: Simulation | None = None) -> None:
         self.events: list[tuple[float, int, object]] = []
-        sim.on_event = lambda n, ev: self.events.append((time.monotonic(), n, ev))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.stop_event = self.call(asyncio.Event)
+        self.done: concurrent.futures.Future[int] | None = None
+        if sim is not None:
+            self.start(sim)
+
+    def start(self, sim: Simulation) -> None:
+        self.sim = sim
+        sim.on_event = lambda n, ev: self.events.append((time.monotonic(), n, ev))
         self.done = asyncio.run_coroutine_threadsafe(sim.run(self.stop_event), self.loop)
 
     def call(self, fn: Callable[[], T]) -> T:
@@ -158,6 +165,10 @@ class SimulationThread:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        """Await ``coro`` on the simulation's loop."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def counts(self) -> Counts:
         return self.call(self.sim.counts)
@@ -180,7 +191,7 @@ class SimulationThread:
     def close(self) -> int:
         self.loop.call_soon_threadsafe(self.stop_event.set)
         try:
-            failed = self.done.result(120)
+            failed = self.done.result(120) if self.done is not None else 0
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
