@@ -1,6 +1,8 @@
 """Replies to stanzas, built in one place: an IQ result, an error reply
 (RFC 6120 §8.3) to a message, presence or IQ, and the reading of a
-received ``<error/>``.  Above ``xml/`` and below everything that answers
+received ``<error/>``; and the XEP-0359 ``<origin-id/>`` every message the
+client sends carries (:func:`with_origin_id`, applied by the session's
+``send``).  Above ``xml/`` and below everything that answers
 stanzas (the client's IQ serving, the features).
 
 >>> from stanzalink.xml import tostring
@@ -13,6 +15,7 @@ xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 
 from stanzalink import ns
@@ -21,7 +24,19 @@ from stanzalink.xml.builder import E, sub
 
 Stanza = Element | ET.Element  # a received stanza, or one built here
 
-__all__ = ["error_reply", "result_reply", "stanza_error", "stanza_error_type"]
+__all__ = [
+    "ORIGIN_ID",
+    "SID",
+    "error_reply",
+    "result_reply",
+    "stanza_error",
+    "stanza_error_type",
+    "with_origin_id",
+]
+
+SID = "urn:xmpp:sid:0"  # XEP-0359 Unique and Stable Stanza IDs
+ORIGIN_ID = "{" + SID + "}origin-id"
+_MESSAGE = "{jabber:client}message"
 
 _IQ = "{jabber:client}iq"
 _ERROR = "{jabber:client}error"
@@ -80,3 +95,21 @@ def stanza_error_type(stanza: Stanza) -> str:
     """The type of a stanza's <error/> (cancel when absent)."""
     err = stanza.find(_ERROR)
     return (err.get("type") if err is not None else None) or "cancel"
+
+
+def with_origin_id(stanza: Stanza) -> Stanza:
+    """A message as it goes out: with an XEP-0359 ``<origin-id/>``, a random
+    id of 128 bits.  The same serialized bytes are what stream management
+    keeps and re-sends after a failed resumption, so a message that arrives
+    twice carries the same origin-id twice and the receiver can drop the
+    duplicate.  A message that has an origin-id already, and any other
+    stanza, is returned as it is; otherwise a copy is returned (its
+    children shared), the caller's element left as it was."""
+    if stanza.tag != _MESSAGE or stanza.find(ORIGIN_ID) is not None:
+        return stanza
+    tree = stanza.to_etree() if isinstance(stanza, Element) else stanza
+    out = ET.Element(tree.tag, dict(tree.attrib))
+    out.text = tree.text
+    out.extend(list(tree))
+    sub(out, ORIGIN_ID, {"id": os.urandom(16).hex()})
+    return out

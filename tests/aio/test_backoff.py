@@ -40,3 +40,78 @@ def test_the_default_caps_bring_a_device_back_within_a_minute() -> None:
     assert max(waits) <= 60.0 and max(waits[20:]) > 40.0
     slow = [refused.next_delay(Retry.SLOW, now=0.0, online_since=None) for _ in range(200)]
     assert min(slow) >= 30.0 and max(slow) <= 300.0 and max(slow[20:]) > 200.0
+
+
+def _draws(reconnect: object, retry: object, online_since: float | None) -> tuple[float, float]:
+    """The range the next wait is drawn from (a rand hook that records it)."""
+    from stanzalink.aio.reconnect import Reconnect
+
+    assert isinstance(reconnect, Reconnect)
+    seen: list[tuple[float, float]] = []
+
+    def rand(low: float, high: float) -> float:
+        seen.append((low, high))
+        return high
+
+    reconnect.rand = rand
+    reconnect.next_delay(retry, now=1000.0, online_since=online_since)  # type: ignore[arg-type]
+    (drawn,) = seen
+    return drawn
+
+
+def test_the_first_wait_after_a_lost_link_is_spread() -> None:
+    """A node dies with N devices on it: each device's first attempt is drawn
+    uniformly under reconnect_spread (5 s: N / 5 handshakes a second at the
+    survivors, not N in the first second); the attempts after it back off
+    with full jitter under a ceiling that doubles up to reconnect_max, never
+    under the spread."""
+    from stanzalink.aio.config import RECONNECT_SPREAD, ClientConfig
+    from stanzalink.aio.reconnect import Reconnect
+    from stanzalink.jid import JID
+    from stanzalink.session.events import Retry
+
+    assert RECONNECT_SPREAD == 5.0
+    jid = JID.parse("device1@example.net")
+    for retry in (Retry.BACKOFF, Retry.NOW):  # a dead link; system-shutdown
+        reconnect = Reconnect(ClientConfig(jid))
+        # online since long enough: the count of attempts starts again
+        assert _draws(reconnect, retry, online_since=0.0) == (0, 5.0)
+        ceilings = [_draws(reconnect, retry, online_since=None)[1] for _ in range(8)]
+        assert ceilings == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
+    # a session that was online a moment only: the backoff goes on, never under the spread
+    brief = Reconnect(ClientConfig(jid))
+    for _ in range(3):
+        _draws(brief, Retry.BACKOFF, online_since=None)
+    assert _draws(brief, Retry.BACKOFF, online_since=999.0) == (0, 8.0)
+    brief = Reconnect(ClientConfig(jid))
+    _draws(brief, Retry.BACKOFF, online_since=None)
+    assert _draws(brief, Retry.BACKOFF, online_since=999.0) == (0, 5.0)
+    # no link established (the server was never reached): under a second first
+    assert _draws(Reconnect(ClientConfig(jid)), Retry.BACKOFF, None) == (0, 1.0)
+    # a refusal keeps its slow backoff
+    assert _draws(Reconnect(ClientConfig(jid)), Retry.SLOW, online_since=0.0) == (0, 60.0)
+    # 0: at once; and reconnect_max caps the spread
+    assert _draws(Reconnect(ClientConfig(jid, reconnect_spread=0)), Retry.NOW, 0.0) == (0, 0)
+    capped = ClientConfig(jid, reconnect_spread=30, backoff_cap=3)
+    assert _draws(Reconnect(capped), Retry.BACKOFF, 0.0) == (0, 3)
+
+
+def test_the_spread_is_uniform() -> None:
+    """1,000 devices whose link died at once: with the spread, at most about
+    a fifth of them in any one second (without it, all in the first)."""
+    import random
+
+    from stanzalink.aio.config import ClientConfig
+    from stanzalink.aio.reconnect import Reconnect
+    from stanzalink.jid import JID
+    from stanzalink.session.events import Retry
+
+    cfg = ClientConfig(JID.parse("device1@example.net"))
+    rng = random.Random(20)  # deterministic: the same draws every run
+    firsts = [
+        Reconnect(cfg, rand=rng.uniform).next_delay(Retry.BACKOFF, now=100.0, online_since=0.0)
+        for _ in range(1000)
+    ]
+    per_second = [sum(1 for d in firsts if s <= d < s + 1) for s in range(5)]
+    assert all(0 <= d <= 5.0 for d in firsts)
+    assert max(per_second) < 260 and min(per_second) > 140, per_second

@@ -156,3 +156,36 @@ def test_weighted_order_is_weighted() -> None:
     firsts = [order_srv(recs, rng)[1].target for _ in range(2000)]
     assert all(order_srv(recs, rng)[0].target == "first" for _ in range(50))
     assert 0.8 < firsts.count("heavy") / 2000 < 0.97
+
+
+def test_the_weights_are_drawn_again_at_each_lookup(dns_server: tuple[str, int]) -> None:
+    """a (weight 60) comes before b (weight 40) in about 60 % of lookups:
+    each attempt draws the order again, so a fleet spreads over both."""
+    resolver = Resolver([dns_server], timeout=2)
+
+    async def lookups() -> list[str]:
+        return [(await xmpp_targets("example.test", resolver))[1].host for _ in range(200)]
+
+    firsts = asyncio.run(lookups())
+    assert 0.45 < firsts.count("a.example.test") / 200 < 0.75
+
+
+def test_a_failed_srv_target_goes_behind_the_others(dns_server: tuple[str, int]) -> None:
+    """Failover: the target that failed is tried last; the others keep
+    their RFC 2782 order (priority first, the weights drawn again)."""
+    from stanzalink.aio.client import ClientConfig
+    from stanzalink.aio.reconnect import Reconnect
+    from stanzalink.jid import JID
+
+    reconnect = Reconnect(
+        ClientConfig(JID.parse("d@example.test")), Resolver([dns_server], timeout=2)
+    )
+    first = asyncio.run(reconnect.targets(None))
+    assert first[0] == Target("tls.example.test", 5223, True)
+    reconnect.failed(first[0])
+    second = asyncio.run(reconnect.targets(None))
+    assert {t.host for t in second[:2]} == {"a.example.test", "b.example.test"}
+    assert second[2:] == [Target("backup.example.test", 5222, False), first[0]]
+    reconnect.failed(second[0])
+    third = asyncio.run(reconnect.targets(None))
+    assert third == [second[1], second[2], first[0], second[0]]

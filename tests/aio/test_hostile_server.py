@@ -156,6 +156,7 @@ def make_client(port: int, ca: Path | None, **kw: object) -> Client:
         "stream_management": False,
         "backoff_base": 0.02,
         "backoff_cap": 0.1,
+        "reconnect_spread": 0.05,
         "slow_base": 0.05,
         "negotiation_timeout": 2.0,
         "connect_timeout": 2.0,

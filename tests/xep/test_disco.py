@@ -75,6 +75,7 @@ async def test_info_lists_identity_features_and_forms() -> None:
         "http://jabber.org/protocol/disco#items",
         "urn:xmpp:ping",
         "urn:example:music",
+        "urn:xmpp:sid:0",  # every message the client sends carries an origin-id
     }
     forms = query.findall("{jabber:x:data}x")
     assert [f.findtext("{jabber:x:data}field/{jabber:x:data}value") for f in forms] == [

@@ -12,6 +12,7 @@ from stanzalink.session.core import SessionConfig
 
 __all__ = [
     "RECONNECT_MAX",
+    "RECONNECT_SPREAD",
     "REFUSED_FACTOR",
     "TCP_KEEPALIVE_COUNT",
     "TCP_KEEPALIVE_IDLE",
@@ -25,6 +26,13 @@ __all__ = [
 # (half of it on average, the waits being drawn at random under it), and N
 # devices spread their reconnects over it (N / 60 handshakes a second).
 RECONNECT_MAX = 60.0
+# [connection] reconnect_spread: the first attempt after a lost link that had
+# been established (a session online) waits a random time under this, so the
+# devices of a node that died or shut down come to the survivors at N / 5
+# handshakes a second, not all in the same second; later attempts back off
+# as usual (full jitter under a ceiling that doubles up to reconnect_max,
+# never under this one).  0: the first attempt at once.
+RECONNECT_SPREAD = 5.0
 # the longest wait after a refusal (not-authorized, conflict...), as a multiple
 # of reconnect_max (300 s by default): a wrong password is not tried more often
 REFUSED_FACTOR = 5.0
@@ -81,6 +89,7 @@ class ClientConfig(SessionConfig):
         reconnect: bool = True,
         backoff_base: float = 1.0,
         backoff_cap: float = RECONNECT_MAX,
+        reconnect_spread: float = RECONNECT_SPREAD,
         slow_base: float = 60.0,  # the first wait after a refusal (login, conflict)
         slow_cap: float | None = None,  # None: REFUSED_FACTOR x backoff_cap
         stable_after: float = 60.0,  # online this long: the backoff starts again from 0
@@ -113,6 +122,7 @@ class ClientConfig(SessionConfig):
         self.reconnect = reconnect
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.reconnect_spread = reconnect_spread
         self.slow_base = slow_base
         self.slow_cap = REFUSED_FACTOR * backoff_cap if slow_cap is None else slow_cap
         self.stable_after = stable_after

@@ -18,7 +18,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from stanzalink.aio.config import ClientConfig
-from stanzalink.aio.dns import Resolver
+from stanzalink.aio.dns import Resolver, Target
 from stanzalink.aio.reconnect import Reconnect
 from stanzalink.aio.tls import ending_in_words, ssl_context, tls_info
 from stanzalink.aio.transport import Receiver
@@ -80,6 +80,7 @@ class Connection:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._reconnect = Reconnect(config, resolver)
         self._last_close: Closed | None = None
+        self._target: Target | None = None  # the candidate connected to
         self._last_failure: str | None = None
         self._failures_said: set[str] = set()  # since the last session online
         self._limited = RateLimitedLog(log)
@@ -234,6 +235,7 @@ class Connection:
                 where = self._reconnect.targets_from
                 if len(targets) > 1:
                     where = f"{where}, {n} of {len(targets)}"
+                self._reconnect.failed(target)
                 why = f"{exc or type(exc).__name__}"
                 self._note_failure(
                     f"cannot connect to {target} ({where}): {why}",
@@ -241,6 +243,7 @@ class Connection:
                 )
                 continue
             self._proto = proto
+            self._target = target
             self._set_socket_options(proto)
             done = loop.create_future()
             self._connection_done = done
@@ -256,6 +259,19 @@ class Connection:
             if tls_task is not None and not tls_task.done():
                 # a failed handshake closes the socket first; let it say why
                 await asyncio.wait([tls_task], timeout=2)
+            if not self._stopping:
+                # whatever ended it (TLS, a stream error, a timeout, a dead
+                # link), the next attempt starts with the next candidate
+                self._reconnect.failed(target)
+                if len(targets) > 1:
+                    log.info(
+                        "%s (%s, %d of %d) ended: %s",
+                        target,
+                        self._reconnect.targets_from,
+                        n,
+                        len(targets),
+                        self._tls_error or (result.text if result else "connection lost"),
+                    )
             return result
         return None
 
@@ -397,10 +413,11 @@ class Connection:
                 self.config.connect_timeout,
             )
         except (OSError, ssl.SSLError, TimeoutError) as exc:
-            log.error("TLS with %s failed: %s", self.config.jid.domain, exc or type(exc).__name__)
+            at = f" at {self._target}" if self._target is not None else ""
             self._tls_error = (
-                f"TLS with {self.config.jid.domain} failed: {exc or type(exc).__name__}"
+                f"TLS with {self.config.jid.domain}{at} failed: {exc or type(exc).__name__}"
             )
+            log.error("%s", self._tls_error)
             if proto.transport is not None:
                 proto.transport.abort()
             # a handshake that failed (or timed out) leaves the transport with

@@ -36,31 +36,70 @@ def parse_redirect(text: str, default_port: int) -> tuple[str, int] | None:
     return parse_host_port(text, default_port)
 
 
+MAX_REMEMBERED = 64  # failed candidates remembered (a bound: SRV answers vary)
+
+
 class Reconnect:
     """The attempt and redirect counts across connections, the wait before
     the next attempt, and the targets to try."""
 
-    def __init__(self, config: ClientConfig, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        config: ClientConfig,
+        resolver: Resolver | None = None,
+        rand: Callable[[float, float], float] = uniform,
+    ) -> None:
         self.config = config
         self.resolver = resolver
+        self.rand = rand  # the random draw of the waits (a test gives its own)
         self.attempt = 0
         self.redirects = 0  # consecutive redirects followed
         self.targets_from = ""  # where the last targets came from, for the log
+        # failover: when each candidate last failed (a count of failures, not
+        # a time), so the next attempt starts with the one that failed longest
+        # ago, or never; a connection's end counts, whatever its stage
+        self._failed: dict[Target, int] = {}
+        self._failures = 0
+
+    def failed(self, target: Target) -> None:
+        """``target`` failed: refused, TLS, a stream error, a timeout, a dead
+        link (any end of a connection but the application's close).  The
+        next attempt starts with another candidate, if there is one."""
+        self._failures += 1
+        if len(self._failed) >= MAX_REMEMBERED and target not in self._failed:
+            self._failed.clear()
+        self._failed[target] = self._failures
+
+    def in_failover_order(self, targets: list[Target]) -> list[Target]:
+        """``targets`` in the order to try: those that never failed first, in
+        the order given (RFC 2782's, or [server] hosts'), then those that
+        failed, the one that failed longest ago first."""
+        return sorted(targets, key=lambda t: self._failed.get(t, 0))
 
     def next_delay(self, retry: Retry, now: float, online_since: float | None) -> float:
         """The wait before the next attempt: capped exponential backoff with
-        full jitter.  The count of attempts starts again only after a session
-        stayed online ``stable_after`` seconds, so a stanza or a server that
-        ends every session at once cannot make a hot loop."""
+        full jitter; after a lost link that had been established
+        (``online_since`` given), at random under ``reconnect_spread`` first.
+        The count of attempts starts again only after a session stayed
+        online ``stable_after`` seconds, so a stanza or a server that ends
+        every session at once cannot make a hot loop."""
         c = self.config
         if online_since is not None and now - online_since >= c.stable_after:
             self.attempt = 0
             self.redirects = 0
         if retry is Retry.SLOW:
-            delay = backoff_delay(self.attempt, c.slow_base, c.slow_cap)
+            delay = backoff_delay(self.attempt, c.slow_base, c.slow_cap, self.rand)
             delay = max(delay, min(c.slow_base, c.slow_cap) / 2)
+        elif online_since is not None:
+            # a lost link that had been established: its server's other
+            # devices lost theirs too, maybe (a node died or shut down), so
+            # the first attempt is spread over reconnect_spread, and the
+            # later ones never under it (reconnect_max caps them all)
+            ceiling = min(c.backoff_cap, c.backoff_base * 2 ** min(self.attempt, 30))
+            spread = min(c.reconnect_spread, c.backoff_cap)
+            delay = self.rand(0, spread if self.attempt == 0 else max(spread, ceiling))
         else:  # BACKOFF, and NOW (a restart or a redirect): from under a second up
-            delay = backoff_delay(self.attempt, c.backoff_base, c.backoff_cap)
+            delay = backoff_delay(self.attempt, c.backoff_base, c.backoff_cap, self.rand)
         self.attempt += 1
         return delay
 
@@ -85,7 +124,9 @@ class Reconnect:
                 return [Target(where[0], where[1], c.direct_tls)]
         if c.hosts:
             self.targets_from = "[server] hosts"
-            return [Target(host, port, c.direct_tls) for host, port in c.hosts]
+            return self.in_failover_order(
+                [Target(host, port, c.direct_tls) for host, port in c.hosts]
+            )
         if c.host:
             self.targets_from = "[server] host"
             return [Target(c.host, c.port, c.direct_tls)]
@@ -98,4 +139,4 @@ class Reconnect:
             )
         else:
             self.targets_from = f"the SRV records of {c.jid.domain}"
-        return targets
+        return self.in_failover_order(targets)

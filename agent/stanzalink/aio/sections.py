@@ -24,6 +24,7 @@ from stanzalink.config import (
     choice,
     count,
     file,
+    num_range,
     port,
     positive,
     state_file,
@@ -142,6 +143,9 @@ CONNECTION = Section(
         "stream_management": Key(boolean, _CLIENT.stream_management, "XEP-0198"),
         "csi_inactive": Key(boolean, _CLIENT.csi_inactive, "XEP-0352"),
         "reconnect_max": Key(positive, _CLIENT.backoff_cap, "longest wait between attempts"),
+        "reconnect_spread": Key(
+            num_range(0, 3600), _CLIENT.reconnect_spread, "first wait after a lost link, at most"
+        ),
         "tcp_keepalive": Key(boolean, _CLIENT.tcp_keepalive, "the kernel's TCP keepalive"),
         "tcp_keepalive_idle": Key(count, _CLIENT.tcp_keepalive_idle, "seconds idle to a probe"),
         "tcp_keepalive_interval": Key(count, _CLIENT.tcp_keepalive_interval, "between probes"),
@@ -190,6 +194,7 @@ def client_config(cfg: DeviceConfig, **override: Any) -> ClientConfig:
         "scram_keys_file": account["scram_keys_file"],
         "parser_backend": PARSER.of(cfg)["backend"],
         "backoff_cap": float(conn["reconnect_max"]),
+        "reconnect_spread": float(conn["reconnect_spread"]),
         **{k: v for k, v in conn.items() if k.startswith("tcp_keepalive")},
     }
     settings.update(override)

@@ -68,6 +68,7 @@ from stanzalink.session.machine import (
 from stanzalink.session.settings import SessionConfig, TLSInfo
 from stanzalink.session.sm import QueueFull, StreamManagement
 from stanzalink.session.stream_errors import TRANSIENT_CONDITIONS
+from stanzalink.stanza import with_origin_id
 from stanzalink.xml import (
     Element,
     StanzaSkipped,
@@ -245,7 +246,9 @@ class Session:
             raise QueueFull(
                 f"{self.config.max_unacked} stanzas are waiting to be sent or acknowledged"
             )
-        data = tostring(stanza, default_ns=ns.CLIENT)
+        # a message carries its XEP-0359 origin-id from here on: the bytes
+        # kept for stream management are the bytes re-sent
+        data = tostring(with_origin_id(stanza), default_ns=ns.CLIENT)
         if self.state is State.ONLINE:
             sm_driver.send_bytes(self, data, now)
         else:

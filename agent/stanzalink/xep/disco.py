@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from stanzalink.access import Role
+from stanzalink.stanza import SID
 from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError
 from stanzalink.xep.identity import IDENTITY
 from stanzalink.xml import Element
@@ -117,7 +118,8 @@ def info_element(info: NodeInfo, node: str | None = None) -> ET.Element:
 class Disco(Feature):
     name = "disco"
     config_sections = (IDENTITY,)
-    disco_features = (INFO, ITEMS)
+    # and what the client does for every message: XEP-0359 origin-id
+    disco_features = (INFO, ITEMS, SID)
 
     def iq_routes(self) -> list[IQRoute]:
         return [
