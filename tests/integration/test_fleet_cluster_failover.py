@@ -10,25 +10,28 @@ each other's state, as the phases of one outage do):
    on all;
 2. node a is killed (SIGKILL): every device is back online on node b.
    Measured: with 200 devices on a 2-core machine (shared with other
-   work) the last one was back 6.7 s after the kill; the test allows
-   FAILOVER_TIMEOUT (220 s for 200: generous, no timed assertion).  A
-   ``fleet run status`` started by a controller on node b right after
-   the kill gets a result for every device: completed, or an error or
-   ``offline`` that says why (in that run: 194 offline, the cluster
-   having already dropped their sessions on a, and 6 completed); none is
-   left without a result.  Once all are back, ``fleet run status``
-   completes on all again;
+   work) the last one was back 5.1 to 8.9 s after the kill in three runs
+   (the devices spread their first attempts over ``reconnect_spread``,
+   5 s; 6.7 s before they did); the test allows FAILOVER_TIMEOUT (220 s for 200: generous,
+   no timed assertion).  A ``fleet run status`` started by a controller
+   on node b right after the kill gets a result for every device:
+   completed, or an error or ``offline`` whose text names the command
+   and says why (in one run: 117 completed, 83 offline, the cluster
+   having dropped their sessions on a; in another all 200 completed,
+   the devices back by then); none is left without a result,
+   none timed out.  Once all are back, ``fleet run status`` completes on
+   all again;
 3. node a returns: nothing flaps (no device loses its session on node b
    over a quiet window while a rejoins the cluster);
 4. node b, where the devices now are, is stopped cleanly (``ejabberdctl
    stop``: its clients get ``system-shutdown``): every device moves to
-   node a and comes online there (measured: all within 5.9 s of the
+   node a and comes online there (measured: all within 5.5 to 5.9 s of the
    stop command; in new sessions, the old ones' state having ended with
    node b); ``fleet run status`` completes on all;
 5. node b returns: nothing flaps.
 
 ``STANZALINK_CLUSTER_DEVICES`` sets the fleet's size (default 200: the
-whole module, cluster start included, took 93 s on the 2-core machine).
+whole module, cluster start included, took 92 s on the 2-core machine).
 """
 
 from __future__ import annotations
@@ -185,7 +188,7 @@ def test_2_node_a_killed_every_device_back_on_b(setup: Setup) -> None:
         # a timeout would be a command lost without a word
         assert r["status"] in ("completed", "error", "offline"), r
         if r["status"] != "completed":
-            assert r["text"], r
+            assert str(r["text"]).startswith("status: "), r
     all_completed(setup)
 
 
