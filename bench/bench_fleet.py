@@ -167,7 +167,8 @@ async def main_async(args: argparse.Namespace, cluster: EjabberdCluster) -> dict
         "server": {"hosts": [f"127.0.0.1:{cluster.a.port}", f"127.0.0.1:{cluster.b.port}"],
                    "ca_file": str(cluster.ca)},
         "access": {"admin": [f"ctl@{cluster.domain}"]},
-        "connection": {"stream_management": not args.no_sm},
+        "connection": {"stream_management": not args.no_sm}
+        | ({} if args.spread is None else {"reconnect_spread": args.spread}),
     })  # fmt: skip
     events: list[tuple[float, int, str, bool]] = []
 
@@ -192,6 +193,7 @@ async def main_async(args: argparse.Namespace, cluster: EjabberdCluster) -> dict
         "devices": n_dev,
         "ramp": args.ramp,
         "stream_management": not args.no_sm,
+        "reconnect_spread": args.spread if args.spread is not None else "default",
     }
     try:
         await sim.wait(lambda c: c.online == c.devices, args.timeout)
@@ -338,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=900.0, help="seconds a phase may take")
     p.add_argument("--backlog", type=int, default=1024,
                    help="ejabberd's listen backlog (0: its default, 5)")  # fmt: skip
+    p.add_argument("--spread", type=float, default=None,
+                   help="the devices' [connection] reconnect_spread")  # fmt: skip
     p.add_argument("--no-sm", action="store_true",
                    help="devices without stream management (no resumption to try)")  # fmt: skip
     p.add_argument("--workdir", type=Path, help="a new folder for the servers (kept)")
