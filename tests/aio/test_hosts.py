@@ -114,3 +114,13 @@ def test_hosts_are_the_targets_in_their_order() -> None:
     assert targets == [Target("a.example.net", 5222, True), Target("::1", 5223, True)]
     assert [str(t) for t in targets] == ["a.example.net:5222", "[::1]:5223"]
     assert reconnect.targets_from == "[server] hosts"
+
+
+def test_the_start_line_names_the_configured_server() -> None:
+    from stanzalink.aio.reconnect import configured_server
+
+    jid = JID.parse("d@example.net")
+    hosts = ClientConfig(jid, hosts=["a.example.net", "[::1]:5223"])
+    assert configured_server(hosts) == "a.example.net:5222, [::1]:5223 ([server] hosts)"
+    assert configured_server(ClientConfig(jid, host="h", port=9)) == "h:9 ([server] host)"
+    assert configured_server(ClientConfig(jid)).startswith("found by SRV lookup of example.net")

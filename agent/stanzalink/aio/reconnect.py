@@ -11,7 +11,7 @@ from stanzalink.aio.config import ClientConfig
 from stanzalink.aio.dns import Resolver, Target, parse_host_port, xmpp_targets
 from stanzalink.session.events import Closed, Retry
 
-__all__ = ["Reconnect", "backoff_delay", "parse_redirect", "uniform"]
+__all__ = ["Reconnect", "backoff_delay", "configured_server", "parse_redirect", "uniform"]
 
 log = logging.getLogger("stanzalink.aio.client")  # the client's log lines keep one name
 
@@ -27,6 +27,16 @@ def backoff_delay(
 ) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base*2^n)]."""
     return rand(0, min(cap, base * (2 ** min(attempt, 30))))
+
+
+def configured_server(c: ClientConfig) -> str:
+    """Where the configuration says the server is, for the start line."""
+    if c.hosts:
+        listed = ", ".join(str(Target(host, port, c.direct_tls)) for host, port in c.hosts)
+        return f"{listed} ([server] hosts)"
+    if c.host:
+        return f"{Target(c.host, c.port, c.direct_tls)} ([server] host)"
+    return f"found by SRV lookup of {c.jid.domain} (no [server] host)"
 
 
 def parse_redirect(text: str, default_port: int) -> tuple[str, int] | None:

@@ -148,6 +148,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
         return 1
 
+    from stanzalink.aio.reconnect import configured_server
+
     c = agent.client.config
     logging.getLogger("stanzalink").info(
         "stanzalink %s starting: config %s, account %s, parser %s, server %s",
@@ -155,9 +157,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.config,
         cfg.jid,
         agent.client.session._parser.backend,
-        f"{c.host}:{c.port} ([server] host)"
-        if c.host
-        else f"found by SRV lookup of {c.jid.domain} (no [server] host)",
+        configured_server(c),
     )
     from stanzalink.aio.sdnotify import Notifier
 
