@@ -113,3 +113,28 @@ def test_the_command_refuses_a_template_without_n(tmp_path: Path) -> None:
     assert "account.jid: 'one@example.net' has no {n}" in res.stderr
     res = _simulate("--config", str(toml), "--devices", "0")
     assert res.returncode == 2 and "must be at least 1" in res.stderr
+
+
+def test_devices_with_no_server_wait_offline_and_stop_when_asked() -> None:
+    """No server listens: every device keeps trying (connecting or offline,
+    never stopped by itself); a stop ends them all, none counted failed."""
+    import asyncio
+
+    from stanzalink_testing.prosody import free_port
+
+    raw = template()
+    raw["server"] = {"host": "127.0.0.1", "port": free_port()}
+    sim = Simulation(Template(raw), 5, ramp=100)
+
+    async def main() -> tuple[Counts, int]:
+        stop = asyncio.Event()
+        run = asyncio.ensure_future(sim.run(stop))
+        counts = await sim.wait(lambda c: c.pending == 0 and c.offline == 5, timeout=10)
+        stop.set()
+        return counts, await asyncio.wait_for(run, 30)
+
+    counts, failed = asyncio.run(main())
+    assert counts == Counts(5, offline=5)
+    assert failed == 0
+    assert sim.counts() == Counts(5, stopped=5)
+    assert all(s.onlines == 0 for s in sim.stats().values())
