@@ -42,6 +42,7 @@ import json
 import logging
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -295,6 +296,20 @@ async def main_async(args: argparse.Namespace, cluster: EjabberdCluster) -> dict
     return result
 
 
+def dump(result: dict[str, Any]) -> str:
+    """The results as JSON, each list of numbers on one line (the curve is
+    a list of [seconds, online] pairs)."""
+    text = json.dumps(result, indent=1)
+    return (
+        re.sub(
+            r"\[\s+([-\d.e]+(?:,\s+[-\d.e]+)*)\s+\]",
+            lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]",
+            text,
+        )
+        + "\n"
+    )
+
+
 def plot(result: dict[str, Any], path: Path) -> bool:
     try:
         import matplotlib
@@ -390,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     result["command"] = "python bench/bench_fleet.py " + " ".join(argv or sys.argv[1:])
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1) + "\n")
+    args.json.write_text(dump(result))
     log(f"wrote {args.json}")
     if plot(result, args.png):
         log(f"wrote {args.png}")
