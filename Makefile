@@ -4,6 +4,8 @@
 #   make test    set up everything on a fresh Debian 12 machine and run all tests
 #   make lint    ruff (lint + format check) and mypy
 #   make bench   benchmarks against the peers; results in bench/results, numbers in README
+#   make bench-fleet  1,000 simulated devices on a two-node ejabberd cluster through a
+#                node's crash (bench/bench_fleet.py; FLEET_ARGS="--devices 200" for fewer)
 #   make fuzz    a longer libFuzzer run of the tokenizer
 #   make deb     the Debian package (debian/), into dist/
 #   make chaos   the device's link cut 8 times while 120 console commands flow, 20 runs
@@ -14,7 +16,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYSRC := $(wildcard agent tests bench examples native/tools native/build_ffi.py)
 
-.PHONY: setup demo try test test-native test-python test-cross lint format bench chaos fuzz fuzz-smoke screenshots clean deb
+.PHONY: setup demo try test test-native test-python test-cross lint format bench bench-fleet chaos fuzz fuzz-smoke screenshots clean deb
 
 setup:
 	./scripts/bootstrap.sh
@@ -56,6 +58,10 @@ bench:
 	$(VENV)/bin/pip install -q -r requirements-bench.txt
 	$(PY) bench/run.py
 	$(PY) bench/bench_session.py --readme
+
+bench-fleet: setup
+	$(VENV)/bin/pip install -q -r requirements-bench.txt
+	$(PY) bench/bench_fleet.py $(FLEET_ARGS)
 
 chaos: setup
 	$(PY) bench/chaos.py --server both --runs $${CHAOS_RUNS:-20} --cuts 8 --commands 120

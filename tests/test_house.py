@@ -62,6 +62,21 @@ MAY_IMPORT: dict[str, set[str]] = {
         "console",
         "aio",
     },
+    # many agents in one process (stanzalink simulate): above the agent
+    "simulate": _LOW
+    | {
+        "xml",
+        "access",
+        "stanza",
+        "session",
+        "config",
+        "net",
+        "commands",
+        "xep",
+        "console",
+        "aio",
+        "agent",
+    },
     "cli": _LOW
     | {
         "xml",
@@ -76,6 +91,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "aio",
         "agent",
         "fleet",
+        "simulate",
     },
     "__main__": {"cli"},
     "__init__": set(),

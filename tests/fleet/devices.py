@@ -1,6 +1,7 @@
 """Real device agents on an event loop of their own (a thread), so that a
 fleet test can run the ``stanzalink fleet`` command line as a separate
-process against them, and a registry with a slow command that counts how
+process against them (one agent at a time, or a whole simulated fleet),
+and a registry with a slow command that counts how
 many of its runs overlap across every device."""
 
 from __future__ import annotations
@@ -11,17 +12,21 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from stanzalink.agent import Agent
 from stanzalink.commands import Arg, Invocation, Registry
 from stanzalink.commands.builtin import install
 from stanzalink.config import DeviceConfig
+from stanzalink.simulate import Counts, DeviceStats, Simulation
 from tests.integration.peers import running_agent
 
+T = TypeVar("T")
 AGENT_DIR = str(Path(__file__).resolve().parents[2] / "agent")
 
 
@@ -129,3 +134,66 @@ def fleet_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[s
         timeout=timeout,
         env=env,
     )
+
+
+class SimulationThread:
+    """A :class:`~stanzalink.simulate.Simulation` on an event loop in a
+    thread, for tests that drive servers by blocking calls meanwhile.
+    Without ``sim`` the loop runs and :meth:`start` starts one later (a
+    test may first run something else there, such as a proxy).
+    ``events`` collects (time.monotonic(), device number, event)."""
+
+    def __init__(self, sim: Simulation | None = None) -> None:
+        self.events: list[tuple[float, int, object]] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.stop_event = self.call(asyncio.Event)
+        self.done: concurrent.futures.Future[int] | None = None
+        if sim is not None:
+            self.start(sim)
+
+    def start(self, sim: Simulation) -> None:
+        self.sim = sim
+        sim.on_event = lambda n, ev: self.events.append((time.monotonic(), n, ev))
+        self.done = asyncio.run_coroutine_threadsafe(sim.run(self.stop_event), self.loop)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """``fn()`` run on the simulation's loop (where its state changes)."""
+
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        """Await ``coro`` on the simulation's loop."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def counts(self) -> Counts:
+        return self.call(self.sim.counts)
+
+    def stats(self) -> dict[int, DeviceStats]:
+        return self.call(lambda: {n: replace(s) for n, s in self.sim.stats().items()})
+
+    def wait(self, check: Callable[[Counts], bool], timeout: float) -> Counts:
+        """Poll until ``check(counts)`` holds; AssertionError with the counts
+        after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = self.counts()
+            if check(counts):
+                return counts
+            if time.monotonic() > deadline:
+                raise AssertionError(f"after {timeout:g} s: {counts.line()}")
+            time.sleep(0.1)
+
+    def close(self) -> int:
+        self.loop.call_soon_threadsafe(self.stop_event.set)
+        try:
+            failed = self.done.result(120) if self.done is not None else 0
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()
+        return failed

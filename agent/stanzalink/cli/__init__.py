@@ -1,6 +1,6 @@
 """The ``stanzalink`` command: the parser here, each command's work in a
 module of its own (:mod:`.run`: run, check-config, example-config;
-:mod:`.dump`; :mod:`.http`; the fleet tool in :mod:`stanzalink.fleet.cli`)."""
+:mod:`.dump`; :mod:`.http`; :mod:`.simulate`; the fleet tool in :mod:`stanzalink.fleet.cli`)."""
 
 from __future__ import annotations
 
@@ -229,6 +229,9 @@ def build_parser(fleet: bool = True) -> argparse.ArgumentParser:
         from stanzalink.fleet.cli import add_parser as add_fleet
 
         add_fleet(sub, _seconds)
+        from stanzalink.cli.simulate import add_parser as add_simulate
+
+        add_simulate(sub, _seconds)
     return p
 
 

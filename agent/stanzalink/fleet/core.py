@@ -370,6 +370,9 @@ class Fleet:
         sem = asyncio.Semaphore(concurrency)
 
         def done(r: Result) -> Result:
+            if r.status != "completed" and not r.text.startswith(command):
+                # each result that is not the command's answer names the command
+                r.text = f"{command}: {r.text}"
             self.finished.append(r)
             if on_result is not None:
                 on_result(r)
@@ -377,7 +380,7 @@ class Fleet:
 
         async def one(dev: Device) -> Result:
             if not dev.online or dev.full_jid is None:
-                return done(Result(dev.jid, "offline", "the device is offline"))
+                return done(Result(dev.jid, "offline", "not sent: the device is offline"))
             async with sem:
                 started = time.monotonic()
                 try:
