@@ -65,6 +65,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     # many agents in one process (stanzalink simulate): above the agent
     "simulate": _LOW
     | {
+        "features",
         "xml",
         "access",
         "stanza",

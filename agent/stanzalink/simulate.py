@@ -47,10 +47,11 @@ from pathlib import Path
 from typing import Any
 
 from stanzalink import config
-from stanzalink.agent import FEATURES, Agent, client_config, load_feature, parse_config
+from stanzalink.agent import Agent, client_config, parse_config
 from stanzalink.aio.client import Client, ClientConfig
 from stanzalink.aio.tls import ssl_context
 from stanzalink.config import ConfigError, DeviceConfig
+from stanzalink.features import FEATURES, load_feature
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.session.core import State
 from stanzalink.session.events import Closed, Online
