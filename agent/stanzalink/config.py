@@ -14,6 +14,7 @@ that names the key: a device must not start half-configured.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -140,7 +141,17 @@ def _type(expected: type | tuple[type, ...], what: str) -> Callable[[str, Any], 
 string = _type(str, "a string")
 boolean = _type(bool, "true or false")
 integer = _type(int, "an integer")
-number = _type((int, float), "a number")
+_any_number = _type((int, float), "a number")
+
+
+def number(key: str, value: Any) -> Any:
+    """An integer or a finite float: TOML's nan and inf pass every range
+    check (nan compares false) and make a wait of nan, which asyncio does
+    not wait at all."""
+    v = _any_number(key, value)
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ConfigError(f"{key}: expected a finite number, got {v}")
+    return v
 
 
 def port(key: str, value: Any) -> int:
