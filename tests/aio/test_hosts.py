@@ -63,6 +63,11 @@ def test_a_missing_port_is_the_server_port() -> None:
         (["bad host"], "is not host[:port]"),
         ([""], "is not host[:port]"),
         (["a.example.net:5222:1"], "is not host[:port]"),
+        # one host twice is tried twice a round: a typo for another node
+        (["a.example.net", "b.example.net", "A.Example.NET.:5222"], "entry 3 of 3, "),
+        (["a.example.net", "A.Example.NET.:5222"], "repeats entry 1 (a.example.net:5222)"),
+        (["[::1]:5222", "[0:0::1]"], "entry 2 of 2, '[0:0::1]', repeats entry 1"),
+        ([f"n{i}.example.net" for i in range(65)], "65 entries, at most 64"),
     ],
 )
 def test_bad_entries_are_refused_naming_the_key(hosts: Any, words: str) -> None:
@@ -124,3 +129,18 @@ def test_the_start_line_names_the_configured_server() -> None:
     assert configured_server(hosts) == "a.example.net:5222, [::1]:5223 ([server] hosts)"
     assert configured_server(ClientConfig(jid, host="h", port=9)) == "h:9 ([server] host)"
     assert configured_server(ClientConfig(jid)).startswith("found by SRV lookup of example.net")
+
+
+def test_a_host_given_twice_to_the_client_is_tried_once() -> None:
+    """The client's own API takes what check-config refuses: each round
+    tries a host once, where it comes first."""
+    cfg = ClientConfig(JID.parse("d@example.net"), hosts=["a.example.net", "b", "A.example.net."])
+    targets = asyncio.run(Reconnect(cfg).targets(None))
+    assert targets == [Target("a.example.net", 5222, False), Target("b", 5222, False)]
+
+
+def test_an_entry_is_a_repeat_only_at_the_same_port() -> None:
+    client = client_config(config(hosts=["a.example.net", "a.example.net:5222"], port=6222))
+    assert client.hosts == [("a.example.net", 6222), ("a.example.net", 5222)]
+    with pytest.raises(ConfigError, match=r"entry 2 of 2, 'a.example.net:6222', repeats entry 1"):
+        config(hosts=["a.example.net", "a.example.net:6222"], port=6222)

@@ -110,6 +110,17 @@ def parse_host_port(text: str, default_port: int) -> tuple[str, int] | None:
     return host, port
 
 
+def host_key(host: str) -> str:
+    """``host`` as a name to compare: DNS names without case or a final
+    dot, IP addresses in one form (``0:0::1`` is ``::1``)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host.rstrip(".").lower()
+
+
 def encode_query(name: str, qtype: int = TYPE_SRV, qid: int | None = None) -> tuple[int, bytes]:
     qid = int.from_bytes(os.urandom(2), "big") if qid is None else qid
     header = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)  # RD set
@@ -293,7 +304,8 @@ def order_srv(records: Sequence[SRVRecord], rng: random.Random | None = None) ->
 async def xmpp_targets(domain: str, resolver: Resolver | None = None) -> list[Target]:
     """Where to connect for ``domain``: XEP-0368 direct-TLS and STARTTLS SRV
     records merged by priority (direct TLS first on a tie), else the domain
-    itself on 5222.  A "." target means the service is not offered."""
+    itself on 5222.  A "." target means the service is not offered; a host
+    listed twice is kept once."""
     resolver = resolver or Resolver()
     targets: list[tuple[int, int, int, Target]] = []
     seen_any = False
@@ -314,4 +326,13 @@ async def xmpp_targets(domain: str, resolver: Resolver | None = None) -> list[Ta
             return []  # the domain says explicitly that it offers no XMPP service
         return [Target(domain, 5222, False)]
     targets.sort(key=lambda t: t[:3])
-    return [t[3] for t in targets]
+    # a host listed twice (its name's case and final dot aside) is tried
+    # once a round, where it comes first
+    out: list[Target] = []
+    seen: set[tuple[str, int, bool]] = set()
+    for *_, t in targets:
+        key = (host_key(t.host), t.port, t.direct_tls)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+    return out
