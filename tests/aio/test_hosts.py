@@ -39,6 +39,15 @@ def test_entries_are_host_and_optional_port() -> None:
         ("::1", 5222),
     ]
     assert parse_host_port("a.example.net", 6000) == ("a.example.net", 6000)
+    # what IDNA keeps: a U-label in either case, its A-label; an IPv4 address
+    for name in ("bücher.example", "BÜCHER.example", "xn--bcher-kva.example", "10.0.0.1"):
+        assert parse_host_port(name, 5222) == (name, 5222)
+    assert parse_host_port("a1.example.1a", 5222) == ("a1.example.1a", 5222)
+    # a server's see-other-host redirect is read the same way
+    from stanzalink.aio.reconnect import parse_redirect
+
+    assert parse_redirect("ex\u00adample.net:5222", 5222) is None
+    assert parse_redirect("999.1.1.1", 5222) is None
 
 
 def test_a_missing_port_is_the_server_port() -> None:
@@ -68,6 +77,13 @@ def test_a_missing_port_is_the_server_port() -> None:
         (["a.example.net", "A.Example.NET.:5222"], "repeats entry 1 (a.example.net:5222)"),
         (["[::1]:5222", "[0:0::1]"], "entry 2 of 2, '[0:0::1]', repeats entry 1"),
         ([f"n{i}.example.net" for i in range(65)], "65 entries, at most 64"),
+        # an all-numeric last label is an IPv4 address or nothing (RFC 3696)
+        (["999.1.1.1"], "entry 1 of 1, '999.1.1.1', is not host[:port]"),
+        (["10.0.0.1.5:5222"], "is not host[:port]"),
+        # names IDNA maps to another: a soft hyphen, fullwidth letters, a bad A-label
+        (["ex\u00adample.net"], "is not host[:port]"),
+        (["\uff45xample.net"], "is not host[:port]"),
+        (["xn--zz.example.net"], "is not host[:port]"),
     ],
 )
 def test_bad_entries_are_refused_naming_the_key(hosts: Any, words: str) -> None:

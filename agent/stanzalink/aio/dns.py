@@ -96,9 +96,19 @@ def parse_host_port(text: str, default_port: int) -> tuple[str, int] | None:
                 return None
             try:
                 ascii_label = label.encode("idna").decode("ascii")
+                # a name IDNA maps to another (a soft hyphen dropped, fullwidth
+                # letters made ASCII) would be shown as one host and reach another
+                unicode_label = ascii_label.encode("ascii").decode("idna")
             except UnicodeError:
                 return None
+            if label.lower() not in (ascii_label.lower(), unicode_label.lower()):
+                return None
             if not all(ch.isalnum() or ch == "-" for ch in ascii_label):
+                return None
+        if labels[-1].isdigit():  # no top-level domain is all digits (RFC 3696)
+            try:
+                ipaddress.IPv4Address(host.rstrip("."))
+            except ValueError:
                 return None
     port = default_port
     if port_text or text.endswith(":"):
