@@ -45,6 +45,13 @@ ZONE: dict[str, list[tuple[int, int, int, str]]] = {
         (30, 0, 5222, "a.dup.test"),
         (30, 0, 5223, "a.dup.test."),
     ],
+    # what no host name is: control characters, a colon, port 0
+    "_xmpp-client._tcp.odd.test.": [
+        (1, 0, 5222, "evil\nline\x1b[2J.odd.test."),
+        (1, 0, 5222, "a:b.odd.test."),
+        (1, 0, 0, "zero.odd.test."),
+        (2, 0, 5222, "good.odd.test."),
+    ],
     # 300 records, over TCP: at most MAX_ANSWERS of them are kept
     "_xmpp-client._tcp.many.test.": [(1, 0, 5222, f"h{i}.many.test.") for i in range(300)],
     # 40 records: more than fit in 512 bytes of UDP, so the answer is truncated
@@ -218,3 +225,11 @@ def test_hundreds_of_targets_are_bounded(dns_server: tuple[str, int]) -> None:
     targets = asyncio.run(xmpp_targets("many.test", resolver))
     assert len(targets) == MAX_ANSWERS
     assert len(set(targets)) == len(targets)
+
+
+def test_a_target_that_is_no_host_name_is_passed_over(dns_server: tuple[str, int]) -> None:
+    """A DNS label may hold any byte: a target with a line break or an
+    escape would be connected to and logged as it is; port 0 is no port."""
+    resolver = Resolver([dns_server], timeout=2)
+    targets = asyncio.run(xmpp_targets("odd.test", resolver))
+    assert targets == [Target("good.odd.test", 5222, False)]

@@ -330,6 +330,11 @@ async def xmpp_targets(domain: str, resolver: Resolver | None = None) -> list[Ta
             if r.target in ("", "."):
                 continue
             host = r.target.rstrip(".")
+            if parse_host_port(host, r.port or 1) is None or r.port == 0:
+                # a label may hold any byte: what is no host name (a line
+                # break, an escape, a colon) is never connected to nor logged
+                log.info("SRV %s%s: passing over a target that is no host:port", service, domain)
+                continue
             targets.append((r.priority, 0 if direct else 1, i, Target(host, r.port, direct)))
     if not targets:
         if seen_any:
