@@ -343,6 +343,8 @@ def test_yocto_steps() -> None:
 def test_buildroot_steps() -> None:
     lines = [shlex.split(c) for c in step("buildroot-image").commands()]
     tree = ROOT / "buildroot"
+    # every word read: nothing added to a line, no line added, goes unchecked
+    assert [len(words) for words in lines] == [3, 4, 4], lines
     assert lines[0][:2] == ["make", "BR2_EXTERNAL=/path/to/stanzalink/buildroot"]
     assert (tree / "external.desc").read_text().startswith("name: STANZALINK")
     board = lines[0][2]
@@ -368,6 +370,7 @@ def test_image_config_steps() -> None:
     shipped = "${S}/packaging/device.toml ${D}${sysconfdir}/stanzalink/device.toml"
     assert f"install -m 0640 {shipped}" in bb
     start = [shlex.split(c) for c in step("image-start").commands()]
+    assert len(start) == 4, start  # each line is checked below: none added
     assert start[0] == ["systemctl", "enable", "--now", "stanzalink"]
     assert "$(TARGET_DIR)/usr/lib/systemd/system/stanzalink.service" in mk
     assert start[1] == ["/etc/init.d/S90stanzalink", "start"]
