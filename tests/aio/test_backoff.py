@@ -138,3 +138,22 @@ def test_a_wait_that_is_not_a_finite_number_is_refused() -> None:
             with pytest.raises(ConfigError, match=rf"^{section}\.{key}: "):
                 parse_config({"account": dict(account), section: {key: bad}})
     assert parse_config({"account": dict(account), "connection": {"reconnect_max": 30.5}})
+
+
+def test_reconnect_max_is_at_least_a_second() -> None:
+    """A reconnect_max of a millisecond caps every wait at a millisecond: a
+    device whose server is down (its connections refused) tries about a
+    thousand times a second, and a fleet so configured hammers the server
+    when it comes back.  The config refuses a cap
+    under 1 s (and over a day: a device that waits longer is offline)."""
+    import pytest
+
+    from stanzalink.agent import parse_config
+    from stanzalink.config import ConfigError
+
+    account = {"jid": "d@example.net", "password": "p"}
+    for bad in (0.001, 0.5, 86401):
+        with pytest.raises(ConfigError, match=r"^connection\.reconnect_max: must be between 1 and"):
+            parse_config({"account": dict(account), "connection": {"reconnect_max": bad}})
+    for good in (1, 3.0, 86400):
+        parse_config({"account": dict(account), "connection": {"reconnect_max": good}})

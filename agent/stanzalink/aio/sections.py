@@ -163,7 +163,9 @@ CONNECTION = Section(
         "whitespace_keepalive": Key(positive, _CLIENT.whitespace_keepalive, "off when absent"),
         "stream_management": Key(boolean, _CLIENT.stream_management, "XEP-0198"),
         "csi_inactive": Key(boolean, _CLIENT.csi_inactive, "XEP-0352"),
-        "reconnect_max": Key(positive, _CLIENT.backoff_cap, "longest wait between attempts"),
+        "reconnect_max": Key(
+            num_range(1, 86400), _CLIENT.backoff_cap, "longest wait between attempts, 1 s to a day"
+        ),
         "reconnect_spread": Key(
             num_range(0, 3600), _CLIENT.reconnect_spread, "first wait after a lost link, at most"
         ),
