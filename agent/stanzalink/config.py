@@ -265,12 +265,23 @@ def size(key: str, value: Any) -> int:
     return int(v)
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; /dev/zero has no end
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
+    """The TOML file at ``path``, read once (it may be a pipe: /dev/stdin)
+    and at most MAX_CONFIG_BYTES."""
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes: not a config")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: not UTF-8 ({exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 
