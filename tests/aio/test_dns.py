@@ -233,3 +233,14 @@ def test_a_target_that_is_no_host_name_is_passed_over(dns_server: tuple[str, int
     resolver = Resolver([dns_server], timeout=2)
     targets = asyncio.run(xmpp_targets("odd.test", resolver))
     assert targets == [Target("good.odd.test", 5222, False)]
+
+
+def test_weight_zero_everywhere_spreads_the_first_pick() -> None:
+    """RFC 2782 leaves records of weight 0 "in any order": taken in the
+    order the answer gave, a fleet whose server lists its nodes with weight
+    0 (and does not rotate its answers) sent every device to the first."""
+    recs = [SRVRecord(1, 0, 5222, f"n{i}") for i in range(3)]
+    rng = random.Random(7)
+    firsts = [order_srv(recs, rng)[0].target for _ in range(3000)]
+    for name in ("n0", "n1", "n2"):
+        assert 0.25 < firsts.count(name) / 3000 < 0.42, (name, firsts.count(name))

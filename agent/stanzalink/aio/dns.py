@@ -296,6 +296,9 @@ def order_srv(records: Sequence[SRVRecord], rng: random.Random | None = None) ->
     out: list[SRVRecord] = []
     for prio in sorted({r.priority for r in records}):
         group = [r for r in records if r.priority == prio]
+        # "in any order" (RFC 2782): shuffled, so records of weight 0 (the
+        # last picked, in their order) do not send a whole fleet to the first
+        rng.shuffle(group)
         while group:
             total = sum(r.weight for r in group)
             pick = rng.uniform(0, total) if total else 0
