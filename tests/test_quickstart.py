@@ -30,8 +30,8 @@ DEB = "tests/packaging/test_deb.py"
 STEPS: dict[str, tuple[str, str]] = {
     "try": ("tests/integration/test_quickstart_try.py::test_make_try_as_written", "runs"),
     "server-accounts": (f"{DEB}::test_quickstart_on_debian", "runs"),
-    "deb-build-deps": (f"{DEB}::built", "checks (dpkg-checkbuilddeps debian/control)"),
-    "deb-build": (f"{DEB}::built", "runs"),
+    "deb-build-deps": ("tests/test_quickstart.py::test_build_tools_step", "checks"),
+    "deb-build": (f"{DEB}::test_quickstart_on_debian", "runs (its fixture built: make deb)"),
     "deb-install": (f"{DEB}::test_quickstart_on_debian", "runs"),
     "deb-config": (f"{DEB}::test_quickstart_on_debian", "runs"),
     "deb-password": (f"{DEB}::test_quickstart_on_debian", "runs"),
@@ -81,22 +81,50 @@ def without_comment(line: str) -> str:
     return line
 
 
+# what a Markdown renderer shows as a code block (CommonMark): a fence of
+# three or more backticks or tildes indented up to three spaces, or, after
+# a blank line, a line indented four spaces or a tab
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+INDENTED = re.compile(r"^(    |\t)\S")
+
+
 def steps(text: str | None = None) -> dict[str, Step]:
-    """The document's steps by name.  A fenced block without a marker right
-    above it, or a marker used twice, is an error."""
+    """The document's steps by name.  A block is read only in the form
+    ```` ```lang ```` at the start of a line, closed by a line ```` ``` ````;
+    any other code block a renderer shows (tildes, an indented fence, more
+    backticks, words after the language, an indented block) is an error,
+    as are a block without a marker right above it and a marker used twice:
+    no command the document shows escapes its test."""
     text = DOC.read_text() if text is None else text
     found: dict[str, Step] = {}
-    fence = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)
-    for m in fence.finditer(text):
-        line = text.count("\n", 0, m.start()) + 1
-        before = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line, where = lines[i], f"{DOC.name}:{i + 1}"
+        if INDENTED.match(line) and (i == 0 or not lines[i - 1].strip()):
+            raise AssertionError(f"{where}: an indented code block (use a marked ``` block)")
+        if not FENCE.match(line):
+            i += 1
+            continue
+        opening = re.fullmatch(r"```(\w*)", line)
+        if opening is None:
+            raise AssertionError(
+                f"{where}: a code block the step parser does not read, {line.strip()!r} "
+                "(open it with ``` and one word, at the start of the line)"
+            )
+        end = next((j for j in range(i + 1, len(lines)) if FENCE.match(lines[j])), None)
+        if end is None or lines[end] != "```":
+            raise AssertionError(f"{where}: a code block not closed by a line ```")
+        before = "\n".join(lines[:i]).rstrip("\n").rsplit("\n", 1)[-1]
         marker = re.fullmatch(r"<!-- step: ([\w-]+) -->", before.strip())
         if marker is None:
-            raise AssertionError(f"{DOC.name}:{line}: a command block with no step marker")
+            raise AssertionError(f"{where}: a command block with no step marker")
         name = marker.group(1)
         if name in found:
-            raise AssertionError(f"{DOC.name}:{line}: step {name} marked twice")
-        found[name] = Step(name, m.group(1), m.group(2), line)
+            raise AssertionError(f"{where}: step {name} marked twice")
+        body = "".join(ln + "\n" for ln in lines[i + 1 : end])
+        found[name] = Step(name, opening.group(1), body, i + 1)
+        i = end + 1
     return found
 
 
@@ -115,13 +143,25 @@ def test_every_step_has_a_test() -> None:
     assert set(doc) == set(STEPS), f"steps with no test: {set(doc) - set(STEPS)}; gone: " + str(
         set(STEPS) - set(doc)
     )
-    for test, _ in STEPS.values():
+    for step_name, (test, _) in STEPS.items():
         path, _, name = test.partition("::")
-        assert re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(), re.M), test
+        # the test exists, and reads this step from the document by name
+        assert f'"{step_name}"' in function_source(ROOT / path, name), (step_name, test)
     width = max(map(len, STEPS))
     print("\nquickstart steps and their tests:")
     for name, (test, how) in STEPS.items():
         print(f"  {name:<{width}}  line {doc[name].line:>3}  {how}: {test}")
+
+
+def function_source(path: Path, name: str) -> str:
+    """The source of the module-level function ``name`` in ``path``."""
+    import ast
+
+    text = path.read_text()
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            return ast.get_source_segment(text, node) or ""
+    raise AssertionError(f"{path.name}: no function {name}")
 
 
 def test_the_step_parser_refuses_an_unmarked_block() -> None:
@@ -131,6 +171,26 @@ def test_the_step_parser_refuses_an_unmarked_block() -> None:
         steps("<!-- step: a -->\n```sh\nls\n```\n<!-- step: a -->\n```sh\nls\n```\n")
     (one,) = steps("<!-- step: a -->\n```sh\nsudo ls \\\n  -l  # x\n\n```\n").values()
     assert one.commands() == ["sudo ls -l"]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "~~~sh\nmake deb\n~~~\n",  # tildes
+        "```sh title=x\nmake deb\n```\n",  # words after the language
+        "  ```sh\n  make deb\n  ```\n",  # an indented fence (a list item's)
+        "````sh\nmake deb\n````\n",  # more backticks
+        "\n    make deb\n",  # an indented code block
+        "```sh\nmake deb\n``` \n",  # a closing fence a renderer reads, not this parser
+        "```sh\nmake deb\n",  # never closed
+    ],
+    ids=["tildes", "info-words", "indented-fence", "four-backticks", "indented", "close", "open"],
+)
+def test_a_block_the_parser_cannot_read_is_refused(block: str) -> None:
+    """A renderer shows each of these as a code block; the parser must not
+    skip it silently (a command no test would run)."""
+    with pytest.raises(AssertionError, match="code block"):
+        steps(f"# x\n\n<!-- step: a -->\n{block}")
 
 
 def stanzalink_commands() -> list[list[str]]:
@@ -143,6 +203,19 @@ def stanzalink_commands() -> list[list[str]]:
             if words[0] in ("stanzalink", ".venv/bin/stanzalink"):
                 out.append(words[1:])
     return out
+
+
+def test_build_tools_step() -> None:
+    """The tools ``make deb`` needs: git and make (it packs the files git
+    tracks), and debian/control's Build-Depends through ``apt-get
+    build-dep`` in the tree (what the ``built`` fixture of
+    tests/packaging/test_deb.py checks with dpkg-checkbuilddeps)."""
+    (line,) = step("deb-build-deps").commands()
+    parts = [without_sudo(part) for part in line.split(" && ")]
+    assert parts == [["apt-get", "install", "git", "make"], ["apt-get", "build-dep", "./"]], line
+    assert (ROOT / "debian/control").is_file()
+    recipe = re.search(r"^deb:\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)
+    assert recipe and "git ls-files" in recipe.group(1) and "dpkg-buildpackage" in recipe.group(1)
 
 
 def test_every_stanzalink_command_parses() -> None:
@@ -270,6 +343,8 @@ def test_yocto_steps() -> None:
 def test_buildroot_steps() -> None:
     lines = [shlex.split(c) for c in step("buildroot-image").commands()]
     tree = ROOT / "buildroot"
+    # every word read: nothing added to a line, no line added, goes unchecked
+    assert [len(words) for words in lines] == [3, 4, 4], lines
     assert lines[0][:2] == ["make", "BR2_EXTERNAL=/path/to/stanzalink/buildroot"]
     assert (tree / "external.desc").read_text().startswith("name: STANZALINK")
     board = lines[0][2]
@@ -295,6 +370,7 @@ def test_image_config_steps() -> None:
     shipped = "${S}/packaging/device.toml ${D}${sysconfdir}/stanzalink/device.toml"
     assert f"install -m 0640 {shipped}" in bb
     start = [shlex.split(c) for c in step("image-start").commands()]
+    assert len(start) == 4, start  # each line is checked below: none added
     assert start[0] == ["systemctl", "enable", "--now", "stanzalink"]
     assert "$(TARGET_DIR)/usr/lib/systemd/system/stanzalink.service" in mk
     assert start[1] == ["/etc/init.d/S90stanzalink", "start"]

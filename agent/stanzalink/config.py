@@ -14,6 +14,7 @@ that names the key: a device must not start half-configured.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -140,7 +141,17 @@ def _type(expected: type | tuple[type, ...], what: str) -> Callable[[str, Any], 
 string = _type(str, "a string")
 boolean = _type(bool, "true or false")
 integer = _type(int, "an integer")
-number = _type((int, float), "a number")
+_any_number = _type((int, float), "a number")
+
+
+def number(key: str, value: Any) -> Any:
+    """An integer or a finite float: TOML's nan and inf pass every range
+    check (nan compares false) and make a wait of nan, which asyncio does
+    not wait at all."""
+    v = _any_number(key, value)
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ConfigError(f"{key}: expected a finite number, got {v}")
+    return v
 
 
 def port(key: str, value: Any) -> int:
@@ -254,12 +265,23 @@ def size(key: str, value: Any) -> int:
     return int(v)
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; /dev/zero has no end
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
+    """The TOML file at ``path``, read once (it may be a pipe: /dev/stdin)
+    and at most MAX_CONFIG_BYTES."""
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes: not a config")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: not UTF-8 ({exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 

@@ -102,14 +102,18 @@ def with_origin_id(stanza: Stanza) -> Stanza:
     id of 128 bits.  The same serialized bytes are what stream management
     keeps and re-sends after a failed resumption, so a message that arrives
     twice carries the same origin-id twice and the receiver can drop the
-    duplicate.  A message that has an origin-id already, and any other
-    stanza, is returned as it is; otherwise a copy is returned (its
-    children shared), the caller's element left as it was."""
-    if stanza.tag != _MESSAGE or stanza.find(ORIGIN_ID) is not None:
+    duplicate.  A message that has one origin-id with an id already, and
+    any other stanza, is returned as it is; otherwise a copy is returned
+    (its children shared; an origin-id without an id, or one of several,
+    left out), the caller's element left as it was."""
+    if stanza.tag != _MESSAGE:
+        return stanza
+    given = stanza.findall(ORIGIN_ID)
+    if len(given) == 1 and given[0].get("id"):
         return stanza
     tree = stanza.to_etree() if isinstance(stanza, Element) else stanza
     out = ET.Element(tree.tag, dict(tree.attrib))
     out.text = tree.text
-    out.extend(list(tree))
+    out.extend(child for child in tree if child.tag != ORIGIN_ID)
     sub(out, ORIGIN_ID, {"id": os.urandom(16).hex()})
     return out

@@ -115,3 +115,45 @@ def test_the_spread_is_uniform() -> None:
     per_second = [sum(1 for d in firsts if s <= d < s + 1) for s in range(5)]
     assert all(0 <= d <= 5.0 for d in firsts)
     assert max(per_second) < 260 and min(per_second) > 140, per_second
+
+
+def test_a_wait_that_is_not_a_finite_number_is_refused() -> None:
+    """TOML has nan and inf.  A reconnect_max of nan made every wait nan,
+    and asyncio's sleep of nan returns at once: the device reconnected in a
+    hot loop (50,000 sleeps a second here); inf put the first attempts
+    decades apart.  The config refuses both, naming the key, for every
+    number it reads (a keepalive of nan is the same hot loop in a timer)."""
+    import pytest
+
+    from stanzalink.agent import parse_config
+    from stanzalink.config import ConfigError
+
+    account = {"jid": "d@example.net", "password": "p"}
+    for section, key in (
+        ("connection", "reconnect_max"),
+        ("connection", "reconnect_spread"),
+        ("connection", "keepalive"),
+    ):
+        for bad in (float("nan"), float("inf"), float("-inf")):
+            with pytest.raises(ConfigError, match=rf"^{section}\.{key}: "):
+                parse_config({"account": dict(account), section: {key: bad}})
+    assert parse_config({"account": dict(account), "connection": {"reconnect_max": 30.5}})
+
+
+def test_reconnect_max_is_at_least_a_second() -> None:
+    """A reconnect_max of a millisecond caps every wait at a millisecond: a
+    device whose server is down (its connections refused) tries about a
+    thousand times a second, and a fleet so configured hammers the server
+    when it comes back.  The config refuses a cap
+    under 1 s (and over a day: a device that waits longer is offline)."""
+    import pytest
+
+    from stanzalink.agent import parse_config
+    from stanzalink.config import ConfigError
+
+    account = {"jid": "d@example.net", "password": "p"}
+    for bad in (0.001, 0.5, 86401):
+        with pytest.raises(ConfigError, match=r"^connection\.reconnect_max: must be between 1 and"):
+            parse_config({"account": dict(account), "connection": {"reconnect_max": bad}})
+    for good in (1, 3.0, 86400):
+        parse_config({"account": dict(account), "connection": {"reconnect_max": good}})

@@ -36,6 +36,24 @@ ZONE: dict[str, list[tuple[int, int, int, str]]] = {
         (20, 0, 5222, "backup.example.test."),
     ],
     "_xmpp-client._tcp.noservice.test.": [(0, 0, 0, ".")],
+    # the same host three times (its name's case and final dot aside), and
+    # a "." among real targets (no service only when it is the only one)
+    "_xmpp-client._tcp.dup.test.": [
+        (10, 0, 5222, "a.dup.test."),
+        (20, 0, 5222, "A.Dup.Test."),
+        (5, 0, 5222, "."),
+        (30, 0, 5222, "a.dup.test"),
+        (30, 0, 5223, "a.dup.test."),
+    ],
+    # what no host name is: control characters, a colon, port 0
+    "_xmpp-client._tcp.odd.test.": [
+        (1, 0, 5222, "evil\nline\x1b[2J.odd.test."),
+        (1, 0, 5222, "a:b.odd.test."),
+        (1, 0, 0, "zero.odd.test."),
+        (2, 0, 5222, "good.odd.test."),
+    ],
+    # 300 records, over TCP: at most MAX_ANSWERS of them are kept
+    "_xmpp-client._tcp.many.test.": [(1, 0, 5222, f"h{i}.many.test.") for i in range(300)],
     # 40 records: more than fit in 512 bytes of UDP, so the answer is truncated
     "_xmpp-client._tcp.big.test.": [
         (1, 1, 5222, f"host-number-{i:02d}.a-rather-long-name.big.test.") for i in range(40)
@@ -189,3 +207,40 @@ def test_a_failed_srv_target_goes_behind_the_others(dns_server: tuple[str, int])
     reconnect.failed(second[0])
     third = asyncio.run(reconnect.targets(None))
     assert third == [second[1], second[2], first[0], second[0]]
+
+
+def test_a_target_listed_twice_is_tried_once(dns_server: tuple[str, int]) -> None:
+    """A server (or a hostile answer) that lists one host several times
+    would have it tried as often in each round: it is kept once, where it
+    comes first; a "." among other targets is passed over."""
+    resolver = Resolver([dns_server], timeout=2)
+    targets = asyncio.run(xmpp_targets("dup.test", resolver))
+    assert targets == [Target("a.dup.test", 5222, False), Target("a.dup.test", 5223, False)]
+
+
+def test_hundreds_of_targets_are_bounded(dns_server: tuple[str, int]) -> None:
+    from stanzalink.aio.dns import MAX_ANSWERS
+
+    resolver = Resolver([dns_server], timeout=2)
+    targets = asyncio.run(xmpp_targets("many.test", resolver))
+    assert len(targets) == MAX_ANSWERS
+    assert len(set(targets)) == len(targets)
+
+
+def test_a_target_that_is_no_host_name_is_passed_over(dns_server: tuple[str, int]) -> None:
+    """A DNS label may hold any byte: a target with a line break or an
+    escape would be connected to and logged as it is; port 0 is no port."""
+    resolver = Resolver([dns_server], timeout=2)
+    targets = asyncio.run(xmpp_targets("odd.test", resolver))
+    assert targets == [Target("good.odd.test", 5222, False)]
+
+
+def test_weight_zero_everywhere_spreads_the_first_pick() -> None:
+    """RFC 2782 leaves records of weight 0 "in any order": taken in the
+    order the answer gave, a fleet whose server lists its nodes with weight
+    0 (and does not rotate its answers) sent every device to the first."""
+    recs = [SRVRecord(1, 0, 5222, f"n{i}") for i in range(3)]
+    rng = random.Random(7)
+    firsts = [order_srv(recs, rng)[0].target for _ in range(3000)]
+    for name in ("n0", "n1", "n2"):
+        assert 0.25 < firsts.count(name) / 3000 < 0.42, (name, firsts.count(name))

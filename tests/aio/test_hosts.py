@@ -39,6 +39,15 @@ def test_entries_are_host_and_optional_port() -> None:
         ("::1", 5222),
     ]
     assert parse_host_port("a.example.net", 6000) == ("a.example.net", 6000)
+    # what IDNA keeps: a U-label in either case, its A-label; an IPv4 address
+    for name in ("bücher.example", "BÜCHER.example", "xn--bcher-kva.example", "10.0.0.1"):
+        assert parse_host_port(name, 5222) == (name, 5222)
+    assert parse_host_port("a1.example.1a", 5222) == ("a1.example.1a", 5222)
+    # a server's see-other-host redirect is read the same way
+    from stanzalink.aio.reconnect import parse_redirect
+
+    assert parse_redirect("ex\u00adample.net:5222", 5222) is None
+    assert parse_redirect("999.1.1.1", 5222) is None
 
 
 def test_a_missing_port_is_the_server_port() -> None:
@@ -63,6 +72,18 @@ def test_a_missing_port_is_the_server_port() -> None:
         (["bad host"], "is not host[:port]"),
         ([""], "is not host[:port]"),
         (["a.example.net:5222:1"], "is not host[:port]"),
+        # one host twice is tried twice a round: a typo for another node
+        (["a.example.net", "b.example.net", "A.Example.NET.:5222"], "entry 3 of 3, "),
+        (["a.example.net", "A.Example.NET.:5222"], "repeats entry 1 (a.example.net:5222)"),
+        (["[::1]:5222", "[0:0::1]"], "entry 2 of 2, '[0:0::1]', repeats entry 1"),
+        ([f"n{i}.example.net" for i in range(65)], "65 entries, at most 64"),
+        # an all-numeric last label is an IPv4 address or nothing (RFC 3696)
+        (["999.1.1.1"], "entry 1 of 1, '999.1.1.1', is not host[:port]"),
+        (["10.0.0.1.5:5222"], "is not host[:port]"),
+        # names IDNA maps to another: a soft hyphen, fullwidth letters, a bad A-label
+        (["ex\u00adample.net"], "is not host[:port]"),
+        (["\uff45xample.net"], "is not host[:port]"),
+        (["xn--zz.example.net"], "is not host[:port]"),
     ],
 )
 def test_bad_entries_are_refused_naming_the_key(hosts: Any, words: str) -> None:
@@ -124,3 +145,18 @@ def test_the_start_line_names_the_configured_server() -> None:
     assert configured_server(hosts) == "a.example.net:5222, [::1]:5223 ([server] hosts)"
     assert configured_server(ClientConfig(jid, host="h", port=9)) == "h:9 ([server] host)"
     assert configured_server(ClientConfig(jid)).startswith("found by SRV lookup of example.net")
+
+
+def test_a_host_given_twice_to_the_client_is_tried_once() -> None:
+    """The client's own API takes what check-config refuses: each round
+    tries a host once, where it comes first."""
+    cfg = ClientConfig(JID.parse("d@example.net"), hosts=["a.example.net", "b", "A.example.net."])
+    targets = asyncio.run(Reconnect(cfg).targets(None))
+    assert targets == [Target("a.example.net", 5222, False), Target("b", 5222, False)]
+
+
+def test_an_entry_is_a_repeat_only_at_the_same_port() -> None:
+    client = client_config(config(hosts=["a.example.net", "a.example.net:5222"], port=6222))
+    assert client.hosts == [("a.example.net", 6222), ("a.example.net", 5222)]
+    with pytest.raises(ConfigError, match=r"entry 2 of 2, 'a.example.net:6222', repeats entry 1"):
+        config(hosts=["a.example.net", "a.example.net:6222"], port=6222)

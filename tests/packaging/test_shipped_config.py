@@ -96,3 +96,46 @@ def test_the_placeholder_served_by_a_named_server_passes(tmp_path: Path) -> None
     )
     res = stanzalink("check-config", str(conf))
     assert res.returncode == 0, res
+
+
+def test_a_config_read_from_a_pipe_is_read_once(tmp_path: Path) -> None:
+    """``stanzalink example-config | stanzalink check-config /dev/stdin``:
+    a pipe can be read once, so the look for the placeholder and the
+    check read the same bytes (read twice, the check saw an empty file and
+    said account.jid was missing)."""
+    conf = tmp_path / "device.toml"
+    conf.write_text(
+        '[account]\njid = "d1@example.org"\npassword = "p"\n[access]\nadmin = ["a@example.org"]\n'
+    )
+    res = subprocess.run(
+        [*python_cmd(), "-m", "stanzalink", "check-config", "/dev/stdin"],
+        input=conf.read_text(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0 and res.stdout.startswith("/dev/stdin: OK"), res
+    shipped = as_installed(tmp_path)
+    res = subprocess.run(
+        [*python_cmd(), "-m", "stanzalink", "check-config", "/dev/stdin"],
+        input=shipped.read_text(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert res.returncode == 1 and "the file is still as shipped" in res.stderr, res
+
+
+def test_a_file_without_end_is_refused_in_one_line() -> None:
+    """/dev/zero as the config (a slip of the shell) was read to the end of
+    memory, twice; it is refused at the size no config reaches."""
+    res = stanzalink("check-config", "/dev/zero")
+    assert res.returncode == 1, res
+    assert res.stderr.startswith("stanzalink: /dev/zero: ") and "larger than" in res.stderr, res
+    assert len(res.stderr.splitlines()) == 1, res.stderr
+
+
+def test_a_file_that_is_not_utf8_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A config saved in Latin-1 ended check-config with a traceback."""
+    conf = tmp_path / "device.toml"
+    conf.write_bytes(b'[account]\njid = "g\xe9rard@example.org"\n')
+    res = stanzalink("check-config", str(conf))
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res
+    assert (
+        res.stderr
+        == f"stanzalink: {conf}: {conf} is not valid TOML: not UTF-8 (invalid continuation byte)\n"
+    )

@@ -82,3 +82,17 @@ def test_after_a_failed_resumption_the_same_bytes_go_out_again() -> None:
     for n in (1, 2):
         stanza = re.search(rb'<message[^>]*id="m%d".*?</message>' % n, first, re.S)
         assert stanza is not None and stanza.group(0) in again
+
+
+def test_an_origin_id_without_an_id_is_replaced() -> None:
+    """XEP-0359 requires the id: an ``<origin-id/>`` without one (or with an
+    empty one, or two of them) would leave a receiver nothing to drop a
+    duplicate by, so the message goes out with one origin-id of its own."""
+    for given in ([{}], [{"id": ""}], [{"id": "a"}, {"id": "b"}]):
+        sent = msg(1)
+        for attrs in given:
+            sent.append(E(ORIGIN_ID, attrs))
+        out = tostring(with_origin_id(sent), default_ns="jabber:client")
+        assert out.count(b"<origin-id") == 1, out
+        assert len(origin_ids(out)) == 1, out
+        assert len(sent.findall(ORIGIN_ID)) == len(given)  # the caller's element as it was

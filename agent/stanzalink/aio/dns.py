@@ -96,9 +96,19 @@ def parse_host_port(text: str, default_port: int) -> tuple[str, int] | None:
                 return None
             try:
                 ascii_label = label.encode("idna").decode("ascii")
+                # a name IDNA maps to another (a soft hyphen dropped, fullwidth
+                # letters made ASCII) would be shown as one host and reach another
+                unicode_label = ascii_label.encode("ascii").decode("idna")
             except UnicodeError:
                 return None
+            if label.lower() not in (ascii_label.lower(), unicode_label.lower()):
+                return None
             if not all(ch.isalnum() or ch == "-" for ch in ascii_label):
+                return None
+        if labels[-1].isdigit():  # no top-level domain is all digits (RFC 3696)
+            try:
+                ipaddress.IPv4Address(host.rstrip("."))
+            except ValueError:
                 return None
     port = default_port
     if port_text or text.endswith(":"):
@@ -108,6 +118,17 @@ def parse_host_port(text: str, default_port: int) -> tuple[str, int] | None:
     if not 0 < port < 65536:
         return None
     return host, port
+
+
+def host_key(host: str) -> str:
+    """``host`` as a name to compare: DNS names without case or a final
+    dot, IP addresses in one form (``0:0::1`` is ``::1``)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host.rstrip(".").lower()
 
 
 def encode_query(name: str, qtype: int = TYPE_SRV, qid: int | None = None) -> tuple[int, bytes]:
@@ -275,6 +296,9 @@ def order_srv(records: Sequence[SRVRecord], rng: random.Random | None = None) ->
     out: list[SRVRecord] = []
     for prio in sorted({r.priority for r in records}):
         group = [r for r in records if r.priority == prio]
+        # "in any order" (RFC 2782): shuffled, so records of weight 0 (the
+        # last picked, in their order) do not send a whole fleet to the first
+        rng.shuffle(group)
         while group:
             total = sum(r.weight for r in group)
             pick = rng.uniform(0, total) if total else 0
@@ -293,7 +317,8 @@ def order_srv(records: Sequence[SRVRecord], rng: random.Random | None = None) ->
 async def xmpp_targets(domain: str, resolver: Resolver | None = None) -> list[Target]:
     """Where to connect for ``domain``: XEP-0368 direct-TLS and STARTTLS SRV
     records merged by priority (direct TLS first on a tie), else the domain
-    itself on 5222.  A "." target means the service is not offered."""
+    itself on 5222.  A "." target means the service is not offered; a host
+    listed twice is kept once."""
     resolver = resolver or Resolver()
     targets: list[tuple[int, int, int, Target]] = []
     seen_any = False
@@ -308,10 +333,24 @@ async def xmpp_targets(domain: str, resolver: Resolver | None = None) -> list[Ta
             if r.target in ("", "."):
                 continue
             host = r.target.rstrip(".")
+            if parse_host_port(host, r.port or 1) is None or r.port == 0:
+                # a label may hold any byte: what is no host name (a line
+                # break, an escape, a colon) is never connected to nor logged
+                log.info("SRV %s%s: passing over a target that is no host:port", service, domain)
+                continue
             targets.append((r.priority, 0 if direct else 1, i, Target(host, r.port, direct)))
     if not targets:
         if seen_any:
             return []  # the domain says explicitly that it offers no XMPP service
         return [Target(domain, 5222, False)]
     targets.sort(key=lambda t: t[:3])
-    return [t[3] for t in targets]
+    # a host listed twice (its name's case and final dot aside) is tried
+    # once a round, where it comes first
+    out: list[Target] = []
+    seen: set[tuple[str, int, bool]] = set()
+    for *_, t in targets:
+        key = (host_key(t.host), t.port, t.direct_tls)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+    return out

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 
 from stanzalink.aio.config import ClientConfig
-from stanzalink.aio.dns import Resolver, Target, parse_host_port, xmpp_targets
+from stanzalink.aio.dns import Resolver, Target, host_key, parse_host_port, xmpp_targets
 from stanzalink.session.events import Closed, Retry
 
 __all__ = ["Reconnect", "backoff_delay", "configured_server", "parse_redirect", "uniform"]
@@ -134,9 +134,11 @@ class Reconnect:
                 return [Target(where[0], where[1], c.direct_tls)]
         if c.hosts:
             self.targets_from = "[server] hosts"
-            return self.in_failover_order(
-                [Target(host, port, c.direct_tls) for host, port in c.hosts]
-            )
+            # a host given twice (check-config refuses it) is tried once a round
+            unique: dict[tuple[str, int], Target] = {}
+            for host, port in c.hosts:
+                unique.setdefault((host_key(host), port), Target(host, port, c.direct_tls))
+            return self.in_failover_order(list(unique.values()))
         if c.host:
             self.targets_from = "[server] host"
             return [Target(c.host, c.port, c.direct_tls)]

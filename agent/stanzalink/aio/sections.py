@@ -14,6 +14,8 @@ from typing import Any
 
 from stanzalink.aio.client import ClientConfig
 from stanzalink.aio.config import parse_hosts
+from stanzalink.aio.dns import Target, host_key
+from stanzalink.aio.reconnect import MAX_REMEMBERED
 from stanzalink.config import (
     Checking,
     ConfigError,
@@ -98,11 +100,28 @@ def _hosts(key: str, value: Any) -> list[str]:
     entries = str_list(key, value)
     if not entries:
         raise ConfigError(f"{key}: must list at least one host[:port] (leave it out for host)")
+    if len(entries) > MAX_REMEMBERED:
+        # the failover order remembers that many candidates
+        raise ConfigError(f"{key}: {len(entries)} entries, at most {MAX_REMEMBERED}")
     try:
         parse_hosts(entries, 5222)
     except ValueError as exc:
         raise ConfigError(f"{key}: {exc}") from None
     return entries
+
+
+def _check_hosts_once(entries: list[str], default_port: int) -> None:
+    """No host twice in [server] hosts: it would be tried twice a round
+    (a typo for another node, likely)."""
+    parsed = parse_hosts(entries, default_port)
+    first: dict[tuple[str, int], int] = {}
+    for i, (host, number) in enumerate(parsed, 1):
+        same = first.setdefault((host_key(host), number), i)
+        if same != i:
+            raise ConfigError(
+                f"server.hosts: entry {i} of {len(entries)}, {entries[i - 1]!r}, repeats "
+                f"entry {same} ({Target(*parsed[same - 1], False)})"
+            )
 
 
 def _check_server(values: dict[str, Any], checking: Checking) -> None:
@@ -111,6 +130,8 @@ def _check_server(values: dict[str, Any], checking: Checking) -> None:
             "server.host / server.hosts: give only one of them (hosts lists every "
             "server address to try, host one)"
         )
+    if values["hosts"] is not None:
+        _check_hosts_once(values["hosts"], values["port"])
     if values["client_key"] is not None and values["client_cert"] is None:
         raise ConfigError("server.client_key: needs server.client_cert")
     check_tls_files(values["ca_file"], values["client_cert"], values["client_key"])
@@ -142,7 +163,9 @@ CONNECTION = Section(
         "whitespace_keepalive": Key(positive, _CLIENT.whitespace_keepalive, "off when absent"),
         "stream_management": Key(boolean, _CLIENT.stream_management, "XEP-0198"),
         "csi_inactive": Key(boolean, _CLIENT.csi_inactive, "XEP-0352"),
-        "reconnect_max": Key(positive, _CLIENT.backoff_cap, "longest wait between attempts"),
+        "reconnect_max": Key(
+            num_range(1, 86400), _CLIENT.backoff_cap, "longest wait between attempts, 1 s to a day"
+        ),
         "reconnect_spread": Key(
             num_range(0, 3600), _CLIENT.reconnect_spread, "first wait after a lost link, at most"
         ),

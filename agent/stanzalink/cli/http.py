@@ -14,24 +14,29 @@ DISCO_INFO = "http://jabber.org/protocol/disco#info"
 HTTP = "urn:xmpp:http"
 
 
-async def refusal_hint(client: Client, device: str, path: str, me: str) -> str:
+async def refusal_hint(
+    client: Client, device: str, path: str, me: str, timeout: float = 10.0
+) -> str:
     """Why the device answered ``service-unavailable``, asked as far as a
     controller may: a device answers a sender it does not admit, an absent
     resource, a path beyond the sender's role and an HTTP service that is
     off all alike.  Its disco#info tells the first two (no answer) from the
     others: it answers everyone in its [access], and lists urn:xmpp:http
-    while it serves HTTP; then the path's role ([http] paths) refused."""
+    while it serves HTTP; then the path's role ([http] paths) refused.
+    The question waits ``timeout`` seconds at most (the command's, up to
+    10); an answer that holds no disco#info says only that."""
     from stanzalink.aio.client import ConnectionFailed, IQError
     from stanzalink.xml.builder import E
 
     iq = E("{jabber:client}iq", {"type": "get", "to": device}, E(f"{{{DISCO_INFO}}}query"))
     try:
-        reply = await client.iq(iq, 10)
+        reply = await client.iq(iq, min(timeout, 10.0))
     except (IQError, TimeoutError, ConnectionFailed):
         return f" (is the device online as {device}, and is {me} in its [access]?)"
     query = reply.find(f"{{{DISCO_INFO}}}query")
-    found = query.findall(f"{{{DISCO_INFO}}}feature") if query is not None else []
-    features = {f.get("var") for f in found}
+    if query is None:
+        return f" ({device} answered disco#info without its features: is it a stanzalink device?)"
+    features = {f.get("var") for f in query.findall(f"{{{DISCO_INFO}}}feature")}
     if HTTP not in features:
         return " (the device serves no HTTP: its [http] origin is not set)"
     return (
@@ -124,7 +129,9 @@ def cmd_http(args: argparse.Namespace) -> int:
             out.flush()
             hint = ""
             if getattr(exc, "condition", None) == "service-unavailable" and device.resource:
-                hint = await refusal_hint(client, str(device), args.path, str(cfg.jid))
+                hint = await refusal_hint(
+                    client, str(device), args.path, str(cfg.jid), args.timeout
+                )
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
                 hint = " (a private CA? name it in [server] ca_file)"
             print(f"stanzalink http: {exc or type(exc).__name__}{hint}", file=sys.stderr)

@@ -37,16 +37,11 @@ def cmd_example_config(args: argparse.Namespace) -> int:
 SHIPPED_JID = "device@example.net"
 
 
-def shipped_hint(path: str) -> str | None:
-    """What to edit when the file at ``path`` still holds the shipped
-    placeholder JID, else None (one clause, for the end of an error line)."""
-    import tomllib
-
-    try:
-        with open(path, "rb") as fh:
-            account = tomllib.load(fh).get("account")
-    except (OSError, ValueError):
-        return None
+def shipped_hint(data: dict[str, object]) -> str | None:
+    """What to edit when the config ``data`` (the file as read) still holds
+    the shipped placeholder JID, else None (one clause, for the end of an
+    error line)."""
+    account = data.get("account")
     if not isinstance(account, dict) or account.get("jid") != SHIPPED_JID:
         return None
     secret = account.get("password_file")
@@ -63,12 +58,13 @@ def load_device_config(path: str) -> DeviceConfig:
     left unedited (its placeholder JID, with no [server] host that could
     serve it).  A :class:`ConfigError` from a file still as shipped ends
     with what to edit."""
-    from stanzalink.agent import load_config
-    from stanzalink.config import ConfigError
+    from stanzalink.agent import parse_config
+    from stanzalink.config import ConfigError, folder_of, read_toml
 
-    hint = shipped_hint(path)
+    data = read_toml(path)  # once: it may be a pipe (/dev/stdin)
+    hint = shipped_hint(data)
     try:
-        cfg = load_config(path)
+        cfg = parse_config(data, folder_of(path))
     except ConfigError as exc:
         if hint is None:
             raise
