@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +20,7 @@ from stanzalink.xep.caps import Caps
 from stanzalink.xep.disco import ItemLister, NodeOwner
 from stanzalink_testing.harness import Harness
 
-from .util import python_cmd
-
-AGENT = str(Path(__file__).resolve().parents[1] / "agent")
+from .util import agent_pythonpath, python_cmd
 
 # modules a default-config agent must not load at start: the lazy features'
 # code and what only they (or only some configs) need
@@ -99,7 +96,7 @@ def modules_after_start(raw: dict[str, Any]) -> set[str]:
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONPATH": AGENT},
+        env={"PYTHONPATH": agent_pythonpath()},
         timeout=120,
     )
     return set(out.stdout.splitlines()[-1].split())

@@ -12,3 +12,14 @@ def python_cmd() -> list[str]:
     the interpreter must be started through the emulator:
     STANZALINK_TEST_PYTHON names a wrapper that does it."""
     return shlex.split(os.environ.get("STANZALINK_TEST_PYTHON", "")) or [sys.executable]
+
+
+def agent_pythonpath() -> str:
+    """PYTHONPATH for a subprocess that must import the stanzalink this test
+    process imported: the source tree on the host, the installed wheel (and
+    its dependencies) on a target under qemu-user."""
+    import stanzalink
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(stanzalink.__file__)))
+    inherited = os.environ.get("PYTHONPATH", "")
+    return os.pathsep.join(p for p in (here, inherited) if p)

@@ -6,14 +6,13 @@ the command line refuses a bad template before it connects anywhere."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from stanzalink.config import ConfigError
 from stanzalink.simulate import Counts, Simulation, Template, rss_bytes
-from tests.fleet.devices import AGENT_DIR
+from tests.util import agent_pythonpath, python_cmd
 
 
 def template(**account: object) -> dict[str, object]:
@@ -97,11 +96,11 @@ def test_counts_before_anything_starts() -> None:
 
 def _simulate(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "stanzalink", "simulate", *args],
+        [*python_cmd(), "-m", "stanzalink", "simulate", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PYTHONPATH": AGENT_DIR, "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": agent_pythonpath(), "PATH": "/usr/bin:/bin"},
     )
 
 
