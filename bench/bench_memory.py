@@ -517,7 +517,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
         ]
         for name, f in host["features"].items():
             extra = f" (+ {', '.join(f['with'])})" if f["with"] else ""
-            lines.append(f"| {name}{extra} | {f['over_agent_none_mib']:+.1f} |")
+            over = round(f["over_agent_none_mib"], 1) or 0.0  # no "-0.0"
+            lines.append(f"| {name}{extra} | {over:+.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -561,6 +562,17 @@ def readme_section() -> str:
             f"[memory_before.json](bench/results/memory_before.json)): the default agent "
             f"{was['agent']['rss_mib']:.1f} MiB (+{was['agent']['over_floor_mib']:.1f}), "
             f"every feature on {was['agent_all']['rss_mib']:.1f}.",
+            "",
+        ]
+    cuts = RESULTS / "memory_before_cuts.json"
+    if cuts.exists():
+        was = json.loads(cuts.read_text())["rows"]
+        lines += [
+            "Before the config joined its paths without `pathlib` and the command line "
+            "found the terminal's width without `shutil` (the same bench, "
+            "[memory_before_cuts.json](bench/results/memory_before_cuts.json)): the default "
+            f"agent {was['agent']['rss_mib']:.1f} MiB (+{was['agent']['over_floor_mib']:.1f}; "
+            f"+{was['agent']['over_raw_mib']:.1f} over the raw floor).",
             "",
         ]
     goal = host["targets"]
