@@ -10,8 +10,12 @@ Every row is a fresh process, held idle while this script reads its
 - ``ssl``: ``import ssl``;
 - ``floor``: ``import asyncio, ssl``;
 - ``floor_tls``: the floor holding what any client over TLS holds: a
-  context with the CA and a TLS connection to Prosody, the stream opened
-  (what remains above it is stanzalink's own);
+  context with the CA and a TLS connection to Prosody, the stream opened;
+- ``raw``: a raw minimal XMPP client, no library (``bench/bench_startup.py``'s
+  floor, reused): STARTTLS, SCRAM with ``hashlib``/``hmac``, bind, the
+  stream management ``<enable/>``, then idle in an asyncio loop as the other
+  rows are.  What any Python XMPP client with TLS and SCRAM pays: the
+  physical floor (what remains above it is stanzalink's own);
 - ``client``: the session benchmark's client (``stanzalink.aio.client``),
   connected to Prosody over STARTTLS with SCRAM, bound, idle;
 - ``agent``: ``stanzalink run`` (as the installed script runs it) with
@@ -55,6 +59,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
+from bench_startup import FLOOR as STARTUP_FLOOR  # noqa: E402
 from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 # a child that imports ``what``, says so, and waits for stdin to close
@@ -98,6 +103,22 @@ async def main():
     w.close()
 asyncio.run(main())
 """
+
+# the raw login of bench_startup.py's floor (TCP, STARTTLS, SCRAM, bind,
+# <enable/>, nothing imported beyond asyncio, ssl and what they import), kept
+# open and idle in an event loop the way the other rows hold their connection
+_LOGIN_CLOSES = '    s.sendall(b"</stream:stream>"); s.close()\n    return t_bound, mech\n'
+assert _LOGIN_CLOSES in STARTUP_FLOOR, "bench_startup.py's floor changed: update RAW_CLIENT"
+RAW_CLIENT = STARTUP_FLOOR.replace(_LOGIN_CLOSES, "    return s, mech\n").split(
+    "t_bound, mech = main()"
+)[0] + (
+    "s, mech = main()\n"
+    "async def idle():\n"
+    "    sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
+    "    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)\n"
+    "asyncio.run(idle())\n"
+    "s.sendall(b'</stream:stream>'); s.close()\n"
+)
 
 # ``stanzalink run`` (cli/run.py's cmd_run) with the features given in argv[2]
 # (JSON "module:Class" specs) instead of the agent's own choice
@@ -348,6 +369,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "ssl": ["-c", HOLD.format(what="; import ssl")],
                 "floor": ["-c", HOLD.format(what="; import asyncio, ssl")],
                 "floor_tls": ["-c", FLOOR_TLS, json.dumps(server)],
+                # bench_startup's floor reads argv[2] (a path, unused) and argv[3]
+                "raw": ["-c", RAW_CLIENT, "0", ".", json.dumps(server)],
                 "client": ["-c", CLIENT, json.dumps(server)],
                 "agent": [*cmd, str(default_config(root, server, "dflt"))],
                 "agent_all": [*cmd, str(full_config(root, server, "full"))],
@@ -385,6 +408,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sample["less_cache_kib"] = sample["rss_kib"] - sample["code_cache_kib"]
     # over the floor: RSS less qemu's code cache (the same as RSS natively)
     floor, floor_tls = med("floor", "less_cache_kib"), med("floor_tls", "less_cache_kib")
+    raw = med("raw", "less_cache_kib")
     table = {
         name: {
             "rss_mib": round(med(name), 2),
@@ -393,6 +417,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rss_less_code_cache_mib": round(med(name, "less_cache_kib"), 2),
             "over_floor_mib": round(med(name, "less_cache_kib") - floor, 2),
             "over_floor_tls_mib": round(med(name, "less_cache_kib") - floor_tls, 2),
+            "over_raw_mib": round(med(name, "less_cache_kib") - raw, 2),
             "rss_samples_kib": [s["rss_kib"] for s in samples[name]],
         }
         for name in samples
@@ -440,6 +465,7 @@ ROW_NAMES = [
     ("ssl", "`import ssl`"),
     ("floor", "`import asyncio, ssl` (the floor)"),
     ("floor_tls", "the floor connected over TLS, stream opened"),
+    ("raw", "raw XMPP client, no library: STARTTLS, SCRAM, bound, SM on, idle (the raw floor)"),
     ("client", "session client, connected idle"),
     ("agent", "`stanzalink run`, default config, connected idle"),
     ("agent_all", "`stanzalink run`, every feature on, connected idle"),
@@ -459,7 +485,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
         name = NAMES.get(r["target"], r["target"])
         heads += [name] if r["target"] not in NAMES else [name, f"{name}, less its code cache"]
     lines = [
-        "| RSS, MiB (over the floor; over the floor with TLS) | " + " | ".join(heads) + " |",
+        "| RSS, MiB (over the floor; over the raw floor) | " + " | ".join(heads) + " |",
         "|---|" + "---:|" * len(heads),
     ]
     for key, label in ROW_NAMES:
@@ -475,11 +501,11 @@ def markdown(results: list[dict[str, Any]]) -> str:
             value = row.get("rss_less_code_cache_mib", row["rss_mib"])
             if key in ("bare", "ssl", "floor"):
                 cells.append(f"{value:.1f}")
-            elif key == "floor_tls":
+            elif key in ("floor_tls", "raw") or "over_raw_mib" not in row:
                 cells.append(f"{value:.1f} (+{row['over_floor_mib']:.1f})")
             else:
                 cells.append(
-                    f"{value:.1f} (+{row['over_floor_mib']:.1f}; +{row['over_floor_tls_mib']:.1f})"
+                    f"{value:.1f} (+{row['over_floor_mib']:.1f}; +{row['over_raw_mib']:.1f})"
                 )
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     host = results[0]
@@ -491,7 +517,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
         ]
         for name, f in host["features"].items():
             extra = f" (+ {', '.join(f['with'])})" if f["with"] else ""
-            lines.append(f"| {name}{extra} | {f['over_agent_none_mib']:+.1f} |")
+            over = round(f["over_agent_none_mib"], 1) or 0.0  # no "-0.0"
+            lines.append(f"| {name}{extra} | {over:+.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -537,15 +564,39 @@ def readme_section() -> str:
             f"every feature on {was['agent_all']['rss_mib']:.1f}.",
             "",
         ]
+    cuts = RESULTS / "memory_before_cuts.json"
+    if cuts.exists():
+        was = json.loads(cuts.read_text())["rows"]
+        lines += [
+            "Before the config joined its paths without `pathlib` and the command line "
+            "found the terminal's width without `shutil` (the same bench, "
+            "[memory_before_cuts.json](bench/results/memory_before_cuts.json)): the default "
+            f"agent {was['agent']['rss_mib']:.1f} MiB (+{was['agent']['over_floor_mib']:.1f}; "
+            f"+{was['agent']['over_raw_mib']:.1f} over the raw floor).",
+            "",
+        ]
     goal = host["targets"]
-    lines += ["| goal | target | measured | met |", "|---|---:|---:|---|"]
+    lines += [
+        "| goal | target | measured | met | beside the raw floor |",
+        "|---|---:|---:|---|---:|",
+    ]
     for row, key, label in (
         ("client", "client_over_floor_mib", "session client over the floor"),
         ("agent", "agent_over_floor_mib", "default agent over the floor"),
     ):
         got = host["rows"][row]["over_floor_mib"]
         met = "yes" if got <= goal[key] else "no"
-        lines.append(f"| {label} | ≤ {goal[key]} MiB | {got:.1f} MiB | {met} |")
+        over_raw = host["rows"][row].get("over_raw_mib")
+        beside = "" if over_raw is None else f"+{over_raw:.1f} MiB"
+        lines.append(f"| {label} | ≤ {goal[key]} MiB | {got:.1f} MiB | {met} | {beside} |")
+    raw_row = host["rows"].get("raw")
+    if raw_row is not None:
+        lines += [
+            "",
+            f"The raw floor, a minimal XMPP client with no library, is itself "
+            f"+{raw_row['over_floor_mib']:.1f} MiB over the floor: what any Python XMPP "
+            "client pays for TLS and SCRAM.",
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -248,6 +248,13 @@ def test_relative_file_paths_are_from_the_config_folder(
         '[account]\njid = "d@example.net"\npassword = "p"\n[server]\nca_file = "ca.pem"\n'
     )
     assert load_config(cfg).section("server")["ca_file"] == str(etc / "ca.pem")
+    # spelled as a path object joins them (no empty or "." parts)
+    cfg.write_text(
+        '[account]\njid = "d@example.net"\npassword = "p"\n'
+        '[server]\nca_file = "./state/..//ca.pem"\n'
+    )
+    assert load_config(cfg).section("server")["ca_file"] == str(etc / "./state/..//ca.pem")
+    assert load_config(cfg).base == str(etc)
 
 
 def check_config(cfg: Path) -> subprocess.CompletedProcess[str]:

@@ -46,9 +46,7 @@ NOT_AT_START = [
     "stanzalink.xep.hashes",
     "stanzalink.xep.forms",
     "stanzalink.fleet.core",
-    # the standard library: none of this is in the floor (asyncio, ssl);
-    # shutil (with bz2 and lzma) is not here: argparse's help formatter
-    # imports it when the parser is built
+    # the standard library: none of this is in the floor (asyncio, ssl)
     "json",
     "tempfile",
     "random",
@@ -63,6 +61,19 @@ NOT_AT_START = [
     "difflib",
     "secrets",
     "shlex",
+    # argparse's formatters would import shutil (with bz2, lzma, fnmatch)
+    # for the terminal's width: the command line's own formatters do not
+    "shutil",
+    "bz2",
+    "lzma",
+    # pathlib imports urllib.parse, which imports ipaddress: the config
+    # joins its paths with os.path; a keys file, a plugin file or an HTTP
+    # origin loads them
+    "pathlib",
+    "urllib.parse",
+    "ipaddress",
+    # unicodedata and stringprep are not here: ssl encodes the server's
+    # name for SNI with the idna codec, which imports them, in any client
 ]
 
 ACCESS = {"admin": ["alice@example.net"], "viewer": ["viewer@example.net"]}

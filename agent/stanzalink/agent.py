@@ -29,7 +29,6 @@ import signal
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Coroutine, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from stanzalink import config
@@ -62,6 +61,7 @@ from stanzalink.xml.builder import E, sub
 if TYPE_CHECKING:
     from stanzalink.commands.context import CommandHost
     from stanzalink.commands.registry import Registry
+    from stanzalink.config import StrPath
     from stanzalink.xep.bytestreams import S5BPolicy
     from stanzalink.xep.jingle.file_transfer import Files
 
@@ -103,7 +103,7 @@ def schema(features: Iterable[type[Feature]] | None = None) -> dict[str, Section
 
 def parse_config(
     raw: dict[str, Any],
-    base: Path | None = None,
+    base: str | None = None,
     features: Iterable[type[Feature]] | None = None,
 ) -> DeviceConfig:
     """A config read from TOML, checked against :func:`schema`."""
@@ -121,7 +121,7 @@ def parse_config(
     )
 
 
-def load_config(path: str | Path, features: Iterable[type[Feature]] | None = None) -> DeviceConfig:
+def load_config(path: StrPath, features: Iterable[type[Feature]] | None = None) -> DeviceConfig:
     """The config file at ``path``, read and checked (:class:`ConfigError`
     names the key that is wrong)."""
     return parse_config(config.read_toml(path), config.folder_of(path), features)

@@ -19,10 +19,12 @@ import os
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from stanzalink.jid import JID, InvalidJID
+
+# a file path, given as a string or as a path object
+StrPath: TypeAlias = "str | os.PathLike[str]"
 
 Check = Callable[[str, Any], Any]
 
@@ -52,7 +54,7 @@ class Checking:
     the other sections (``given``, checked; the ``[access]`` check reads
     ``[account]``)."""
 
-    base: Path | None
+    base: str | None
     schema: Mapping[str, Section]
     given: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -109,7 +111,7 @@ class DeviceConfig:
     access: dict[str, list[str]] = field(default_factory=dict)
     # the values the file gives, by section (without the defaults)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
-    base: Path | None = None  # the config file's folder
+    base: str | None = None  # the config file's folder
     schema: dict[str, Section] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
@@ -216,7 +218,7 @@ def state_file(key: str, value: Any) -> str:
 
 def file(key: str, value: Any) -> str:
     path = string(key, value)
-    if not Path(path).is_file():
+    if not os.path.isfile(path):
         raise ConfigError(f"{key}: {path} does not exist or is not a file")
     return str(path)
 
@@ -268,7 +270,7 @@ def size(key: str, value: Any) -> int:
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; /dev/zero has no end
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
+def read_toml(path: StrPath) -> dict[str, Any]:
     """The TOML file at ``path``, read once (it may be a pipe: /dev/stdin)
     and at most MAX_CONFIG_BYTES."""
     try:
@@ -286,16 +288,20 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 
 
-def folder_of(path: str | Path) -> Path:
-    return Path(os.path.abspath(path)).parent
+# os.path rather than pathlib: pathlib imports urllib.parse and ipaddress,
+# over half a MiB that a running agent would hold for these two functions
+def folder_of(path: StrPath) -> str:
+    """The folder of the file ``path``, absolute."""
+    return os.path.dirname(os.path.abspath(path))
 
 
-def _beside(base: Path, value: Any) -> Any:
+def _beside(base: str, value: Any) -> Any:
     """A relative file path of the config, as the path from the config
     file's folder (the working directory of a service is not the config's
-    folder); anything else as it is, for the key's own check."""
-    if isinstance(value, str) and value.strip() and not Path(value).is_absolute():
-        return str(base / value)
+    folder), spelled as pathlib joins it (no empty or ``.`` parts);
+    anything else as it is, for the key's own check."""
+    if isinstance(value, str) and value.strip() and not os.path.isabs(value):
+        return os.path.join(base, *(p for p in value.split("/") if p not in ("", ".")))
     return value
 
 
@@ -307,7 +313,7 @@ def _did_you_mean(word: str, known: Any) -> str:
 
 
 def parse(
-    raw: Mapping[str, Any], schema: Mapping[str, Section], base: Path | None = None
+    raw: Mapping[str, Any], schema: Mapping[str, Section], base: str | None = None
 ) -> dict[str, dict[str, Any]]:
     """The values ``raw`` gives, checked against ``schema``, by section (keys
     the file leaves out are not filled in); then every section's cross-key

@@ -91,7 +91,7 @@ class Template:
     def __init__(
         self,
         raw: Mapping[str, Any],
-        base: Path | None = None,
+        base: str | None = None,
         *,
         features: Iterable[type[Feature]] | None = None,
         register: bool | None = None,

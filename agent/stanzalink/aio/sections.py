@@ -9,7 +9,6 @@ check loads the TLS files the way the client will.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from stanzalink.aio.client import ClientConfig
@@ -55,8 +54,11 @@ def account(values: dict[str, Any]) -> tuple[JID, str | None]:
             f"account.jid: {values['jid']!r} must be a bare JID like device1@example.net"
         )
     keys_file = values.get("scram_keys_file")
-    if keys_file is not None and not Path(keys_file).parent.is_dir():
-        raise ConfigError(f"account.scram_keys_file: the folder of {keys_file} does not exist")
+    if keys_file is not None:
+        from pathlib import Path  # with a keys file only (it imports urllib.parse)
+
+        if not Path(keys_file).parent.is_dir():
+            raise ConfigError(f"account.scram_keys_file: the folder of {keys_file} does not exist")
     password, password_file = values.get("password"), values.get("password_file")
     if password is not None and password_file is not None:
         raise ConfigError("account.password / account.password_file: give only one of them")

@@ -5,6 +5,7 @@ module of its own (:mod:`.run`: run, check-config, example-config;
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from stanzalink import __version__
@@ -95,6 +96,48 @@ See docs/http.md in the stanzalink source tree.
 """
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns`` without importing ``shutil``
+    (with ``bz2``, ``lzma`` and ``fnmatch``, half a MiB a running agent
+    would hold): ``COLUMNS``, else the terminal on stdout, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Width:
+    """argparse's formatters import ``shutil`` for the width when a parser
+    is built (``add_argument`` makes a formatter); this mixin gives them the
+    same width without it."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)  # type: ignore[call-arg]
+
+
+class HelpFormatter(_Width, argparse.HelpFormatter):
+    """argparse's default formatter, its width found without ``shutil``."""
+
+
+class RawDescriptionHelpFormatter(_Width, argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter that keeps the line breaks of descriptions and
+    epilogs, its width found without ``shutil``."""
+
+
 # the commands whose parsing needs no fleet parser (whose module loads the
 # controller's whole client)
 AGENT_COMMANDS = ("run", "check-config", "example-config", "dump", "http")
@@ -103,7 +146,7 @@ AGENT_COMMANDS = ("run", "check-config", "example-config", "dump", "http")
 def build_parser(fleet: bool = True) -> argparse.ArgumentParser:
     """The ``stanzalink`` parser; without ``fleet``, the fleet subcommand is
     left out (its module is not imported)."""
-    raw = argparse.RawDescriptionHelpFormatter
+    raw = RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(
         prog="stanzalink",
         description="Put an embedded Linux device on XMPP.",
@@ -193,6 +236,7 @@ def build_parser(fleet: bool = True) -> argparse.ArgumentParser:
             "values to adapt. Start a config with: "
             "stanzalink example-config > /etc/stanzalink/device.toml"
         ),
+        formatter_class=HelpFormatter,
     )
     e.set_defaults(func=cmd_example_config)
 

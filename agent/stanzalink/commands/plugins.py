@@ -37,7 +37,7 @@ def registry_for(config: DeviceConfig) -> Registry:
     return registry
 
 
-def import_plugin(spec: str, base: Path | None) -> ModuleType:
+def import_plugin(spec: str, base: str | Path | None) -> ModuleType:
     """The plugin module ``spec`` (a module path, or a file relative to ``base``)."""
     if not (spec.endswith(".py") or "/" in spec):
         return importlib.import_module(spec)
@@ -60,7 +60,7 @@ def import_plugin(spec: str, base: Path | None) -> ModuleType:
     return module
 
 
-def load_plugin(registry: Registry, spec: str, base: Path | None = None) -> None:
+def load_plugin(registry: Registry, spec: str, base: str | Path | None = None) -> None:
     """Import the plugin ``spec`` and register its commands into ``registry``;
     a plugin that fails is logged and skipped."""
     try:

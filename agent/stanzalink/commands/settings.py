@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from stanzalink.config import (
@@ -157,7 +156,9 @@ def _check(values: dict[str, Any], checking: Checking) -> None:
         # a plugin file (relative to this file's folder) must exist; a module
         # path is imported at start, and a broken one is logged and skipped
         if spec.endswith(".py") or "/" in spec:
-            plugin = Path(spec) if Path(spec).is_absolute() else (checking.base or Path()) / spec
+            from pathlib import Path  # with a plugin file only (it imports urllib.parse)
+
+            plugin = Path(spec) if Path(spec).is_absolute() else Path(checking.base or ".") / spec
             if not plugin.is_file():
                 raise ConfigError(f"console.plugins: {spec}: {plugin} is not a file")
 

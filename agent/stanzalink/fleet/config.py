@@ -23,7 +23,7 @@ SCHEMA = config.schema_of([*sections.SECTIONS, sections.LOG])
 SECTIONS = tuple(SCHEMA)
 
 
-def parse_controller(raw: dict[str, Any], base: Path | None = None) -> ClientConfig:
+def parse_controller(raw: dict[str, Any], base: str | None = None) -> ClientConfig:
     """The client settings for a controller config already read as TOML."""
     for section in raw:
         if section not in SCHEMA:

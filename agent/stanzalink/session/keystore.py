@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-from pathlib import Path
 from typing import Any
 
 from stanzalink.session.sasl import HASHES, ScramKeys
@@ -92,10 +91,11 @@ def loads(text: str, jid: str) -> dict[str, ScramKeys]:
     return out
 
 
-def load(path: str | Path, jid: str) -> dict[str, ScramKeys]:
+def load(path: str | os.PathLike[str], jid: str) -> dict[str, ScramKeys]:
     """The stored keys; empty when the file does not exist yet."""
     try:
-        text = Path(path).read_text()
+        with open(path) as fh:
+            text = fh.read()
     except FileNotFoundError:
         return {}
     except OSError as exc:
@@ -103,9 +103,10 @@ def load(path: str | Path, jid: str) -> dict[str, ScramKeys]:
     return loads(text, jid)
 
 
-def save(path: str | Path, jid: str, keys: dict[str, ScramKeys]) -> None:
+def save(path: str | os.PathLike[str], jid: str, keys: dict[str, ScramKeys]) -> None:
     """Replace the file atomically; readable by the owner only."""
     import tempfile
+    from pathlib import Path  # with a keys file only (it imports urllib.parse)
 
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=".scram-", dir=target.parent)

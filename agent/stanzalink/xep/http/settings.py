@@ -4,7 +4,6 @@ origin or a WSGI application), the role each path needs, and the limits."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from stanzalink.config import (
     Checking,
@@ -42,6 +41,8 @@ def _chunk_size(key: str, value: Any) -> int:
 
 
 def _origin_url(key: str, value: Any) -> str:
+    from urllib.parse import urlsplit  # with an origin only (it imports ipaddress)
+
     v = string(key, value)
     try:
         parts = urlsplit(v)
