@@ -10,6 +10,7 @@ chunk tokenizes and packs; one copy brings the pack into Python.
 from __future__ import annotations
 
 import struct
+import threading
 from typing import Any
 
 from stanzalink.xml.limits import DEFAULT_LIMITS, check_limits
@@ -136,6 +137,7 @@ class Tokenizer:
         self._need = ffi.new("uint32_t[5]")
         self._names: Any = ffi.NULL
         self._name_list: list[str] = []
+        self._rendering = threading.Lock()
         self._render_max = 2 * checked["max_stanza_bytes"] + 65536
 
     def reset(self) -> None:
@@ -178,14 +180,22 @@ class Tokenizer:
         the bound (a namespace name repeated in many names), when its names
         do not fit in the name table, or when the node table is not a
         consistent stanza: the caller reads it node by node."""
-        blob = packed[2]
-        n = _lib.sl_tree_render(
-            self._names, blob, len(blob), k, len(packed[0]) << 2, packed[3], flags,
-            self._str, self._str_cap, self._rec, self._rec_cap, self._need,
-        )  # fmt: skip
-        if n <= 0:
-            return self._render_again(n, blob, k, len(packed[0]) << 2, packed[3], flags)
-        return self._rendered(n, self._str, self._rec_bytes)
+        # the C call runs without the GIL, on buffers and a name table of
+        # this tokenizer: a stanza read in another thread meanwhile is read
+        # node by node instead of waiting
+        if not self._rendering.acquire(False):
+            return None
+        try:
+            blob = packed[2]
+            n = _lib.sl_tree_render(
+                self._names, blob, len(blob), k, len(packed[0]) << 2, packed[3], flags,
+                self._str, self._str_cap, self._rec, self._rec_cap, self._need,
+            )  # fmt: skip
+            if n <= 0:
+                return self._render_again(n, blob, k, len(packed[0]) << 2, packed[3], flags)
+            return self._rendered(n, self._str, self._rec_bytes)
+        finally:
+            self._rendering.release()
 
     def _rendered(self, n: int, str_buf: Any, rec_buf: Any) -> Rendered | None:
         """What a render wrote: ``n`` bytes of records (tree.h)."""
