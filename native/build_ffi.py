@@ -15,8 +15,8 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 INCLUDE = HERE / "include"
-HEADERS = ["stanzalink/tokenizer.h", "stanzalink/ringbuf.h"]
-SOURCES = ["src/tokenizer.c", "src/ringbuf.c", "src/escape.c"]
+HEADERS = ["stanzalink/tokenizer.h", "stanzalink/ringbuf.h", "stanzalink/tree.h"]
+SOURCES = ["src/tokenizer.c", "src/ringbuf.c", "src/escape.c", "src/tree.c"]
 # what the sources include besides the public headers: src/tokenizer.c is
 # one unit made of the job files in src/tokenizer/ (see native/README.md)
 DEPENDS = sorted(
@@ -56,7 +56,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(cdef_from_headers())
 ffibuilder.set_source(
     "stanzalink._sl_native",
-    '#include "stanzalink/tokenizer.h"\n#include "stanzalink/ringbuf.h"\n',
+    "".join(f'#include "{h}"\n' for h in HEADERS),
     sources=[_local(s) for s in SOURCES],
     depends=[_local(d) for d in DEPENDS],
     include_dirs=[str(INCLUDE)],

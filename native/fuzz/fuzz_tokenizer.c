@@ -3,7 +3,9 @@
  * ones make most stanzas skipped: SL_EV_SKIP, max_skip_bytes); the
  * rest is the stream.  After every feed the arena is checked for
  * consistency, and the events of the chunked run must equal those of a
- * whole run (same events, same error condition). */
+ * whole run (same events, same error condition).  Every stanza completed
+ * is also rendered (sl_tree_render, whole and its root alone): never
+ * refused as inconsistent, and its strings as many as it says. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "print_events.h"
 #include "stanzalink/ringbuf.h"
 #include "stanzalink/tokenizer.h"
+#include "stanzalink/tree.h"
 
 static void check_arena(const sl_tok *tok) {
     uint32_t ne, nn, pl, i, k;
@@ -55,6 +58,29 @@ static void check_arena(const sl_tok *tok) {
     }
 }
 
+static void check_render(sl_tok *tok, sl_names *names) {
+    static char str[1 << 17];
+    static uint32_t rec[1 << 15];
+    uint32_t need[5], i, flags, k, nul;
+    sl_packed pk;
+    const uint32_t *w;
+    if (sl_tok_pack(tok, &pk) != 0) abort();
+    w = (const uint32_t *)(const void *)pk.data;
+    for (i = 0; i < pk.events; i++, w += SL_PACKED_WORDS) {
+        if (w[0] == SL_TAG_IDS + SL_EV_OPEN || w[0] == SL_TAG_IDS + SL_EV_CLOSE || w[0] == SL_TAG_IDS + SL_EV_SKIP)
+            continue;
+        for (flags = 0; flags <= SL_TREE_ROOT; flags++) {
+            int rc = sl_tree_render(names, (const uint8_t *)pk.data, pk.size, i, pk.nodes_off, pk.pool_off, flags,
+                                    str, sizeof str, rec, sizeof rec / 4, need);
+            if (rc == SL_E_ARG) abort();
+            if (rc <= 0) continue;
+            if ((uint32_t)rc != need[1] || rec[0] != need[0] || need[0] > sizeof str) abort();
+            for (k = 0, nul = 0; k < need[0]; k++) nul += str[k] == 0;
+            if (nul != rec[1] || rec[4] != need[4]) abort();
+        }
+    }
+}
+
 static char *run(const uint8_t *data, size_t len, uint8_t sched, uint32_t max_events,
                  const sl_limits *lim, int use_ring) {
     static const size_t patterns[8][4] = {{1, 1, 1, 1},  {2, 3, 5, 7},     {4096, 4096, 4096, 4096},
@@ -62,6 +88,7 @@ static char *run(const uint8_t *data, size_t len, uint8_t sched, uint32_t max_ev
                                           {31, 2, 9, 1},  {1000, 1, 3, 5}};
     sl_tok *tok = sl_tok_new(lim);
     sl_ring *ring = use_ring ? sl_ring_new(61) : NULL;
+    sl_names *names = sl_names_new();
     sl_text out = {0};
     size_t off = 0, step = 0;
     txt_str(&out, "");
@@ -78,6 +105,7 @@ static char *run(const uint8_t *data, size_t len, uint8_t sched, uint32_t max_ev
             rc = sl_tok_feed(tok, data + off, n, max_events, &used);
         }
         check_arena(tok);
+        check_render(tok, names);
         print_events(&out, tok);
         if (sl_tok_memory(tok) > (size_t)lim->max_stanza_bytes * 64 + (8u << 20)) abort();
         if (rc < 0) {
@@ -93,6 +121,7 @@ static char *run(const uint8_t *data, size_t len, uint8_t sched, uint32_t max_ev
         off += used ? used : n;
         if (!used && max_events == 0) abort();
     }
+    sl_names_free(names);
     sl_ring_free(ring);
     sl_tok_free(tok);
     return out.buf;

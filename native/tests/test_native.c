@@ -10,6 +10,7 @@
 #include "print_events.h"
 #include "stanzalink/ringbuf.h"
 #include "stanzalink/tokenizer.h"
+#include "stanzalink/tree.h"
 
 static int passed, failed;
 
@@ -696,6 +697,155 @@ static void test_default_limits(void) {
           "max_skip_bytes %u", lim.max_skip_bytes);
 }
 
+
+/* ---- sl_tree_render ------------------------------------------------------ */
+typedef struct rendered {
+    int rc;
+    uint32_t need[5];
+    char str[4096];
+    uint32_t rec[2048];
+    const char *s[256]; /* the strings by index */
+    uint32_t ns;
+} rendered;
+
+/* Render the stanza that is event 0 of the last feed's pack; split the
+ * strings.  str_cap 0 means the whole buffer. */
+static void render_first(sl_tok *tok, sl_names *names, uint32_t flags, uint32_t str_cap, rendered *r) {
+    sl_packed pk;
+    uint32_t i, at = 0;
+    memset(r, 0, sizeof *r);
+    if (sl_tok_pack(tok, &pk) != 0 || pk.events < 1) {
+        r->rc = -100;
+        return;
+    }
+    r->rc = sl_tree_render(names, (const uint8_t *)pk.data, pk.size, 0, pk.nodes_off, pk.pool_off, flags, r->str,
+                           str_cap ? str_cap : sizeof r->str, r->rec, sizeof r->rec / 4, r->need);
+    if (r->rc <= 0) return;
+    for (i = 0; i < r->rec[1] && i < 256; i++) {
+        r->s[i] = r->str + at;
+        at += (uint32_t)strlen(r->str + at) + 1;
+    }
+    r->ns = i;
+}
+
+/* the n-th number after the header (byte-wide numbers) */
+static uint32_t num(const rendered *r, uint32_t n) {
+    return ((const uint8_t *)r->rec)[SL_TREE_HEADER * 4 + n];
+}
+
+static void test_tree(void) {
+    sl_tok *tok = sl_tok_new(NULL);
+    sl_names *names = sl_names_new();
+    static rendered r;
+    const char *st = "<message to='a' xml:lang='en'>hi<body>x<b/>t1<c>y</c>t2</body>tl"
+                     "<x xmlns='urn:x' a='1' b='2'/></message>";
+    uint32_t a, base, e;
+    CHECK(names && sl_names_count(names) == 0, "a new name table is empty");
+    sl_tok_feed(tok, (const uint8_t *)HEADER, strlen(HEADER), 0, NULL);
+    CHECK(sl_tok_feed(tok, (const uint8_t *)st, strlen(st), 0, NULL) == 1, "one stanza");
+    render_first(tok, names, 0, 0, &r);
+    CHECK(r.rc > 0 && (uint32_t)r.rc == r.need[1], "rendered: rc %d", r.rc);
+    /* values (4), texts (6), then the 9 new names */
+    CHECK(r.rec[0] == r.need[0] && r.rec[1] == 1 + 4 + 6 + 9 && r.rec[2] == 9 && r.rec[3] == 4 && r.rec[4] == 1,
+          "header: %u bytes, %u strings, %u names, %u attributes, width %u", r.rec[0], r.rec[1], r.rec[2], r.rec[3],
+          r.rec[4]);
+    CHECK(r.ns == 20 && strcmp(r.s[0], "") == 0 && strcmp(r.s[1], "a") == 0 && strcmp(r.s[2], "en") == 0 &&
+              strcmp(r.s[3], "1") == 0 && strcmp(r.s[4], "2") == 0,
+          "values first");
+    CHECK(strcmp(r.s[5], "hi") == 0 && strcmp(r.s[6], "x") == 0 && strcmp(r.s[7], "t1") == 0 &&
+              strcmp(r.s[8], "y") == 0 && strcmp(r.s[9], "t2") == 0 && strcmp(r.s[10], "tl") == 0,
+          "texts and tails in document order");
+    CHECK(strcmp(r.s[11], "{jabber:client}message") == 0 && strcmp(r.s[12], "to") == 0 &&
+              strcmp(r.s[13], "{http://www.w3.org/XML/1998/namespace}lang") == 0 &&
+              strcmp(r.s[14], "{jabber:client}body") == 0 && strcmp(r.s[17], "{urn:x}x") == 0,
+          "the new names in id order, in ElementTree form");
+    CHECK(sl_names_count(names) == 9, "names kept: %u", sl_names_count(names));
+    /* keys: to (1), xml:lang (2), a, b; records reversed: x, c, b, body, message */
+    CHECK(num(&r, 0) == 1 && num(&r, 1) == 2 && num(&r, 2) == 7 && num(&r, 3) == 8, "key ids");
+    base = 4;
+    e = base;  /* x: tag 6, 2 attributes from string 3, no text, no tail, no kids */
+    CHECK(num(&r, e) == 6 && num(&r, e + 1) == 2 && num(&r, e + 2) == 3 && num(&r, e + 3) == 0 &&
+              num(&r, e + 4) == 0 && num(&r, e + 5) == 0,
+          "x's record");
+    e = base + 6;  /* c: text y (8), tail t2 (9) */
+    CHECK(num(&r, e) == 5 && num(&r, e + 3) == 8 && num(&r, e + 4) == 9, "c's record");
+    e = base + 12; /* b: tail t1 (7) */
+    CHECK(num(&r, e) == 4 && num(&r, e + 3) == 0 && num(&r, e + 4) == 7, "b's record");
+    e = base + 18; /* body: text x (6), tail tl (10), two kids */
+    CHECK(num(&r, e) == 3 && num(&r, e + 3) == 6 && num(&r, e + 4) == 10 && num(&r, e + 5) == 2, "body's record");
+    e = base + 24; /* message: 2 attributes from 1, text hi (5), two kids */
+    CHECK(num(&r, e) == 0 && num(&r, e + 1) == 2 && num(&r, e + 2) == 1 && num(&r, e + 3) == 5 &&
+              num(&r, e + 4) == 0 && num(&r, e + 5) == 2 && (uint32_t)r.rc == SL_TREE_HEADER * 4 + e + 6,
+          "the root's record, last");
+    /* the same stanza again: no new names, the same ids */
+    render_first(tok, names, 0, 0, &r);
+    CHECK(r.rc > 0 && r.rec[2] == 0 && r.rec[1] == 11 && num(&r, 0) == 1 && sl_names_count(names) == 9,
+          "names reused: %u added", r.rec[2]);
+    /* the root alone */
+    render_first(tok, names, SL_TREE_ROOT, 0, &r);
+    CHECK(r.rc > 0 && r.rec[1] == 4 && r.rec[3] == 2 && strcmp(r.s[3], "hi") == 0 &&
+              (uint32_t)r.rc == SL_TREE_HEADER * 4 + 2 + 6 && num(&r, 2) == 0 && num(&r, 5) == 3,
+          "the root alone: its attributes and text");
+    /* buffers too small: nothing changes, need says how much */
+    render_first(tok, names, 0, 8, &r);
+    CHECK(r.rc == SL_TREE_SHORT && r.need[0] > 8 && r.need[1] > 0 && sl_names_count(names) == 9,
+          "too small: %d, need %u bytes", r.rc, r.need[0]);
+    /* a node table that is not a stanza: refused, the table emptied */
+    {
+        sl_packed pk;
+        uint8_t copy[4096];
+        uint32_t bad, nodes_off;
+        const uint32_t *w;
+        sl_tok_pack(tok, &pk);
+        w = (const uint32_t *)(const void *)pk.data;
+        nodes_off = pk.nodes_off + w[1] * (uint32_t)sizeof(sl_node);
+        CHECK(pk.size <= sizeof copy, "pack fits");
+        memcpy(copy, pk.data, pk.size);
+        bad = 0xFFFFu; /* the second node's subtree end, past its parent's */
+        memcpy(copy + nodes_off + sizeof(sl_node) * 4 + 4, &bad, 4);
+        CHECK(sl_tree_render(names, copy, pk.size, 0, pk.nodes_off, pk.pool_off, 0, r.str, sizeof r.str, r.rec,
+                             sizeof r.rec / 4, r.need) == SL_E_ARG &&
+                  sl_names_count(names) == 0,
+              "a bad subtree end: refused, table empty");
+        bad = 1u << 30; /* a string past the pool */
+        memcpy(copy, pk.data, pk.size);
+        memcpy(copy + nodes_off + 4 * 4, &bad, 4); /* the root's name_off */
+        CHECK(sl_tree_render(names, copy, pk.size, 0, pk.nodes_off, pk.pool_off, 0, r.str, sizeof r.str, r.rec,
+                             sizeof r.rec / 4, r.need) == SL_E_ARG,
+              "a string past the pool: refused");
+        memcpy(copy, pk.data, pk.size);
+        bad = 1u << 20; /* nodes past the block */
+        memcpy(copy + 8, &bad, 4);
+        CHECK(sl_tree_render(names, copy, pk.size, 0, pk.nodes_off, pk.pool_off, 0, r.str, sizeof r.str, r.rec,
+                             sizeof r.rec / 4, r.need) == SL_E_ARG,
+              "nodes past the block: refused");
+        CHECK(sl_tree_render(names, copy, pk.size, 1, pk.nodes_off, pk.pool_off, 0, r.str, sizeof r.str, r.rec,
+                             sizeof r.rec / 4, r.need) == SL_E_ARG,
+              "an event past the events: refused");
+    }
+    /* more new names than the table holds: refused, the table emptied */
+    {
+        static char big[65536];
+        strcpy(big, "<iq>");
+        for (a = 0; a < SL_NAMES_MAX + 4; a++) sprintf(big + strlen(big), "<n%u/>", a);
+        strcat(big, "</iq>");
+        render_first(tok, names, 0, 0, &r); /* some names in the table first */
+        CHECK(sl_tok_feed(tok, (const uint8_t *)big, strlen(big), 0, NULL) == 1, "a stanza of many names");
+        {
+            sl_packed pk;
+            static char sbuf[65536];
+            static uint32_t rbuf[16384];
+            sl_tok_pack(tok, &pk);
+            CHECK(sl_tree_render(names, (const uint8_t *)pk.data, pk.size, 0, pk.nodes_off, pk.pool_off, 0, sbuf,
+                                 sizeof sbuf, rbuf, 16384, r.need) == SL_TREE_FULL &&
+                      sl_names_count(names) == 0,
+                  "names past the table: refused, table empty");
+        }
+    }
+    sl_names_free(names);
+    sl_tok_free(tok);
+}
+
 int main(int argc, char **argv) {
     test_limits_exact();
     test_skip();
@@ -710,6 +860,7 @@ int main(int argc, char **argv) {
     test_bad_arguments();
     test_escape();
     test_pack();
+    test_tree();
     test_every_cut();
     golden(argc > 1 ? argv[1] : "tests/golden");
     printf("%d passed, %d failed\n", passed, failed);

@@ -9,6 +9,8 @@ chunk tokenizes and packs; one copy brings the pack into Python.
 
 from __future__ import annotations
 
+import struct
+import threading
 from typing import Any
 
 from stanzalink.xml.limits import DEFAULT_LIMITS, check_limits
@@ -46,6 +48,24 @@ HEAD_OPEN = TAG_IDS + 1
 HEAD_STANZA = TAG_IDS + 2
 HEAD_CLOSE = TAG_IDS + 3
 HEAD_SKIP = TAG_IDS + 4
+
+# sl_tree_render (tree.h): the flag that renders a stanza's root element
+# alone, and the record words per element it needs (besides two per
+# attribute)
+TREE_ROOT = 1
+_WORDS_PER_ELEMENT = 13
+_TREE_HEADER_BYTES = 5 * 4  # SL_TREE_HEADER words
+_TREE_HEADER = struct.Struct("=5I").unpack_from
+# render buffers a tokenizer keeps between stanzas (bytes of strings, and
+# record words: 256 elements); a larger stanza gets buffers for its call only
+_STR_KEEP = 8192
+_REC_KEEP = 256 * _WORDS_PER_ELEMENT
+
+# A rendered stanza (tree.h): its strings (index 0 None), its records (the
+# attributes' key ids, then per element tag id, attributes, first value,
+# text, tail, children; bytes, or a memoryview of 2- or 4-byte numbers),
+# the name list the ids index, and the number of attributes.
+Rendered = tuple[list[str | None], "bytes | memoryview", list[str], int]
 
 # What one feed completed, from a single copy of the packed arena
 # (sl_tok_feed_pack): the packed events and the node table as "I" views into
@@ -108,6 +128,17 @@ class Tokenizer:
         self._tok = ffi.gc(tok, lib.sl_tok_free)
         self._consumed = ffi.new("size_t *")
         self._packed = ffi.new("sl_packed *")
+        # sl_tree_render's buffers and name table, made by the first
+        # render; the names list holds the table's names by id
+        self._str: Any = ffi.NULL
+        self._rec: Any = ffi.NULL
+        self._rec_bytes: Any = ffi.NULL  # (the same, read as bytes)
+        self._str_cap = self._rec_cap = 0
+        self._need = ffi.new("uint32_t[5]")
+        self._names: Any = ffi.NULL
+        self._name_list: list[str] = []
+        self._rendering = threading.Lock()
+        self._render_max = 2 * checked["max_stanza_bytes"] + 65536
 
     def reset(self) -> None:
         lib.sl_tok_reset(self._tok)
@@ -141,6 +172,89 @@ class Tokenizer:
         nodes_off = packed.nodes_off
         pool_off = packed.pool_off
         return (words[: nodes_off >> 2], words[nodes_off >> 2 : pool_off >> 2], blob, pool_off)
+
+    def render(self, packed: tuple[Any, ...], k: int, flags: int) -> Rendered | None:
+        """Event ``k`` (a stanza) of what a feed returned (``packed``: the
+        :data:`Packed` tuple, or a tuple that starts with it) rendered by
+        ``sl_tree_render``.  None when the stanza would render larger than
+        the bound (a namespace name repeated in many names), when its names
+        do not fit in the name table, or when the node table is not a
+        consistent stanza: the caller reads it node by node."""
+        # the C call runs without the GIL, on buffers and a name table of
+        # this tokenizer: a stanza read in another thread meanwhile is read
+        # node by node instead of waiting
+        if not self._rendering.acquire(False):
+            return None
+        try:
+            blob = packed[2]
+            n = _lib.sl_tree_render(
+                self._names, blob, len(blob), k, len(packed[0]) << 2, packed[3], flags,
+                self._str, self._str_cap, self._rec, self._rec_cap, self._need,
+            )  # fmt: skip
+            if n <= 0:
+                return self._render_again(n, blob, k, len(packed[0]) << 2, packed[3], flags)
+            return self._rendered(n, self._str, self._rec_bytes)
+        finally:
+            self._rendering.release()
+
+    def _rendered(self, n: int, str_buf: Any, rec_buf: Any) -> Rendered | None:
+        """What a render wrote: ``n`` bytes of records (tree.h)."""
+        recs: bytes | memoryview = _ffi.unpack(rec_buf, n)
+        size, count, added, attrs, width = _TREE_HEADER(recs)
+        strings: list[str | None] = _ffi.unpack(str_buf, size).decode().split("\0")
+        names = self._name_list
+        if len(strings) != count + 1:  # (a NUL inside a string: never from the tokenizer)
+            lib.sl_names_reset(self._names)
+            names.clear()
+            return None
+        if added:
+            names += strings[count - added : count]  # type: ignore[arg-type]
+        strings[0] = None
+        recs = recs[_TREE_HEADER_BYTES:]
+        if width != 1:
+            recs = memoryview(recs).cast("H" if width == 2 else "I")
+        return strings, recs, names, attrs
+
+    def _render_again(
+        self, n: int, blob: bytes, k: int, nodes_off: int, pool_off: int, flags: int
+    ) -> Rendered | None:
+        """``render`` when the call did not succeed, each cause mended at
+        most once: the name table made, or (full) emptied; buffers of the
+        size needed (up to the bound; the kept ones grow to at most the
+        _KEEP sizes).  Any other fault emptied the table (tree.h)."""
+        str_buf, str_cap, rec_buf, rec_cap = self._str, self._str_cap, self._rec, self._rec_cap
+        mended: set[int] = set()
+        while n <= 0:  # (the loop ends: each cause is mended once, then None)
+            if self._names == ffi.NULL:
+                names = lib.sl_names_new()
+                if names == ffi.NULL:
+                    return None
+                self._names = ffi.gc(names, lib.sl_names_free)
+            elif n in mended:
+                return None
+            elif n == lib.SL_TREE_SHORT:
+                size, words = int(self._need[0]), int(self._need[1])
+                if size > self._render_max or words > self._render_max:
+                    return None
+                if size <= _STR_KEEP and words <= _REC_KEEP:
+                    self._str = str_buf = ffi.new("char[]", _STR_KEEP)
+                    self._rec = rec_buf = ffi.new("uint32_t[]", _REC_KEEP)
+                    self._rec_bytes = ffi.cast("char *", rec_buf)
+                    self._str_cap = str_cap = _STR_KEEP
+                    self._rec_cap = rec_cap = _REC_KEEP
+                else:
+                    str_buf, str_cap = ffi.new("char[]", size), size
+                    rec_buf, rec_cap = ffi.new("uint32_t[]", max(words, 1)), words
+            else:
+                self._name_list.clear()  # (the table is empty now)
+                if n != lib.SL_TREE_FULL:
+                    return None
+            mended.add(n)
+            n = lib.sl_tree_render(
+                self._names, blob, len(blob), k, nodes_off, pool_off, flags,
+                str_buf, str_cap, rec_buf, rec_cap, self._need,
+            )  # fmt: skip
+        return self._rendered(n, str_buf, ffi.cast("char *", rec_buf))
 
     def _fault(self, rc: int) -> Exception:
         if rc != lib.SL_E_STREAM:

@@ -7,6 +7,13 @@ decoded until it is read, and what is read once is kept.  The interface is
 that of :class:`xml.etree.ElementTree.Element` for reading: ``tag`` in
 ``{namespace}local`` form, ``attrib``, ``get``, ``text``, ``tail``, iteration,
 ``find``/``findall``/``findtext``/``iterfind``, ``iter``, ``itertext``.
+
+A stanza of the native backend is first a :class:`LazyElement`; reading its
+attributes decodes its element alone, reading every element
+(:meth:`Element.iter`, ``itertext``, ``to_etree``) decodes it whole in one C
+call into :class:`DecodedElement` objects, and anything else reads its node
+table as it goes.  The module is over 500 lines because these forms share
+one slot layout and change class in place: they belong together.
 """
 
 from __future__ import annotations
@@ -16,7 +23,11 @@ import types
 import xml.etree.ElementPath as _element_path
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
+from itertools import chain as _chain
 from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:
+    from stanzalink.xml._native import Rendered
 
 # node kinds and word offsets (tokenizer.h)
 ELEM = 1
@@ -90,11 +101,18 @@ class Element:
     and edit the copy.
     """
 
-    __slots__ = ("_attrib", "_c", "_d", "_e", "_i", "_k", "_tag")
+    # (one layout for every kind of element, so that a view can change its
+    # class in place: _d, _i, _e for a view of a node table; _c, _k for a
+    # stanza not read yet; _text, _tail, _kids, _all for a decoded element)
+    __slots__ = ("_all", "_attrib", "_c", "_d", "_e", "_i", "_k", "_kids", "_tag", "_tail", "_text")
 
     # Set only on a LazyElement (see there).
-    _c: Callable[[int], tuple[Doc, int]]
+    _c: Any
     _k: int
+    _text: str | None
+    _tail: str | None
+    _kids: list[Element] | tuple[()]
+    _all: list[Element]
 
     def __init__(self, doc: Doc, index: int, end: int) -> None:
         self._d = doc
@@ -210,6 +228,11 @@ class Element:
 
     def iter(self, tag: str | None = None) -> Iterator[Element]:
         """This element and all its descendants in document order."""
+        if self._i == 0 and type(self._d) is PoolDoc and _decode_stanza(self):
+            return self.iter(tag)  # (a DecodedElement now)
+        return self._iter_nodes(tag)
+
+    def _iter_nodes(self, tag: str | None) -> Iterator[Element]:
         if tag == "*":
             tag = None
         d = self._d
@@ -232,6 +255,11 @@ class Element:
                 k += 1
 
     def itertext(self) -> Iterator[str]:
+        if self._i == 0 and type(self._d) is PoolDoc and _decode_stanza(self):
+            return self.itertext()  # (a DecodedElement now)
+        return self._itertext_nodes()
+
+    def _itertext_nodes(self) -> Iterator[str]:
         d = self._d
         n = d.n
         end = n[self._i * WORDS + _NEXT]
@@ -289,15 +317,193 @@ class Element:
         return f"<Element {self.tag!r} at {id(self):#x}>"
 
 
+def _keys(names: list[str], recs: bytes | memoryview, nattrs: int) -> list[str | None]:
+    """The attribute keys of a rendered stanza, indexed like their values
+    (from 1): its first ``nattrs`` records are their name ids."""
+    keys: list[str | None] = [None]
+    if nattrs:
+        keys += map(names.__getitem__, recs[:nattrs])
+    return keys
+
+
+class DecodedElement(Element):
+    """An element of a stanza decoded whole (see :class:`LazyElement`):
+    tag, attributes, text, tail and children are plain values, read
+    without a call.  Made with no arguments; :func:`_build` sets the
+    slots.  The stanza element also keeps its descendants in document
+    order (``_all``: the list holds no reference back to it, so there is
+    no reference cycle); the stanza element and the others are of this
+    one class, so that a loop reading both keeps CPython's specialised
+    attribute access."""
+
+    __slots__ = ()
+
+    if not TYPE_CHECKING:
+        tag = Element._tag
+        attrib = Element._attrib
+        text = Element._text
+        tail = Element._tail
+        __init__ = object.__init__
+
+    @property
+    def namespace(self) -> str:
+        tag = self._tag
+        assert tag is not None
+        return tag[1:].rpartition("}")[0] if tag[0] == "{" else ""
+
+    @property
+    def localname(self) -> str:
+        tag = self._tag
+        assert tag is not None
+        return tag.rpartition("}")[2] if tag[0] == "{" else tag
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._attrib.get(key, default)  # type: ignore[union-attr]
+
+    def keys(self) -> list[str]:
+        return list(self._attrib)  # type: ignore[arg-type]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._attrib.items())  # type: ignore[union-attr]
+
+    def __iter__(self) -> Iterator[Element]:
+        return iter(self._kids)
+
+    def __len__(self) -> int:
+        return len(self._kids)
+
+    @overload
+    def __getitem__(self, index: int) -> Element: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Element]: ...
+    def __getitem__(self, index: int | slice) -> Element | list[Element]:
+        return list(self._kids)[index]
+
+    def _descendants(self) -> list[Element]:
+        """This element's descendants in document order."""
+        out: list[Element] = []
+        stack: list[Iterator[Element]] = [iter(self._kids)]
+        while stack:
+            for child in stack[-1]:
+                out.append(child)
+                if child._kids:
+                    stack.append(iter(child._kids))
+                    break
+            else:
+                stack.pop()
+        return out
+
+    def iter(self, tag: str | None = None) -> Iterator[Element]:
+        """This element and all its descendants in document order."""
+        try:
+            below = self._all  # (set on a stanza element only)
+        except AttributeError:
+            below = self._descendants()
+        if tag is None or tag == "*":
+            return _chain((self,), below)
+        return (el for el in [self, *below] if el._tag == tag)
+
+    def itertext(self) -> Iterator[str]:
+        if self._text is not None:
+            yield self._text
+        # (children left to read, the tail to give after them)
+        stack: list[tuple[Iterator[Element], str | None]] = [(iter(self._kids), None)]
+        while stack:
+            for child in stack[-1][0]:
+                if child._text is not None:
+                    yield child._text
+                stack.append((iter(child._kids), child._tail))
+                break
+            else:
+                tail = stack.pop()[1]
+                if tail is not None:
+                    yield tail
+
+
+def _build(root: Element, rendered: Rendered) -> None:
+    """Make ``root`` (a stanza element whose tag is set, and whose
+    attributes may be) and its descendants :class:`DecodedElement`
+    objects, from what
+    ``sl_tree_render`` made of it (tree.h): after the attributes' key ids,
+    per element in reverse document order its tag's name id, its number of
+    attributes, its first value's string index, its text's and its tail's
+    string indices (index 0 is None), its number of children."""
+    strings, recs, names, nattrs = rendered
+    keys: list[str | None] = [None]  # (indexed like the values, from 1)
+    if nattrs:
+        keys += map(names.__getitem__, recs[:nattrs])
+    new = _new_decoded
+    made: list[Element] = []  # every element but the root, in reverse order
+    done = made.append
+    stack: list[Element] = []  # elements whose parent comes later
+    push = stack.append
+    it = iter(recs[nattrs:-6])  # (the root's record is the last)
+    for tag, nattr, first, text, tail, nkids in zip(it, it, it, it, it, it, strict=True):
+        el = new()
+        el._tag = names[tag]
+        if nattr == 0:
+            el._attrib = {}
+        elif nattr == 1:
+            el._attrib = {keys[first]: strings[first]}
+        else:
+            end = first + nattr
+            el._attrib = dict(zip(keys[first:end], strings[first:end], strict=True))  # type: ignore[arg-type]
+        el._text = strings[text]
+        el._tail = strings[tail]
+        if nkids:
+            kids = stack[-nkids:]
+            del stack[-nkids:]
+            kids.reverse()
+            el._kids = kids
+        else:
+            el._kids = ()
+        push(el)
+        done(el)
+    if getattr(root, "_attrib", None) is None:  # (not read yet)
+        first, end = recs[-4], recs[-4] + recs[-5]
+        root._attrib = dict(zip(keys[first:end], strings[first:end], strict=True))  # type: ignore[arg-type]
+    root._text = strings[recs[-3]]
+    root._tail = None
+    stack.reverse()
+    root._kids = stack
+    made.reverse()
+    root._all = made
+    root._c = None
+    root.__class__ = DecodedElement
+
+
+def _decode_stanza(el: Element) -> bool:
+    """Decode a stanza element read so far through a view of its node table
+    (a stanza of the native backend), if it can be rendered: True when it
+    is a :class:`DecodedElement` now."""
+    c = getattr(el, "_c", None)
+    if c is None:
+        return False
+    res = c[4].render(c, el._k, 0)  # (the chunk's tokenizer)
+    if res is None:
+        el._c = None  # (read node by node from now on)
+        return False
+    _build(el, res)
+    return True
+
+
+_new_decoded: Callable[[], Element] = DecodedElement  # type: ignore[assignment] # (no-argument __init__)
+
+
 class LazyElement(Element):
     """A stanza element as the native backend first hands it out: only
-    ``_c`` (a callable giving the stanza's doc and node count), ``_k`` (its
-    argument) and ``_tag`` are set.  Reading the tag reads the slot; every
-    other property and method of :class:`Element` is wrapped here so that
-    it first fills the remaining slots and turns the object into a plain
-    :class:`Element` (the same layout), after which reads take the
-    ordinary path.  There is no ``__getattr__``: a class with one loses
-    CPython's specialised attribute access, the tag read included."""
+    ``_c`` (its feed's chunk, which can render it), ``_k`` (its event
+    number in the chunk) and ``_tag`` are set.  Reading the tag reads the
+    slot.  Reading its attributes or text renders the stanza element alone
+    (:class:`_HeadRead`); anything that walks its children renders the whole
+    stanza in one C call and builds every element at once
+    (:class:`DecodedElement`).  Every other property and method of
+    :class:`Element` is wrapped here so that it first does that and then
+    reads the element as its new class does.  A stanza that would render
+    past the bound falls back to a view of its node table (a plain
+    :class:`Element`, decoding what is read).  There is no ``__getattr__``:
+    a class with one loses CPython's specialised attribute access, the tag
+    read included."""
 
     __slots__ = ()
 
@@ -308,42 +514,114 @@ class LazyElement(Element):
         __init__ = object.__init__
 
         def _fill(self):
+            """Fall back to a view of the node table."""
             doc, count = self._c(self._k)
-            self._attrib = None
+            if type(self) is LazyElement:
+                self._attrib = None
             self._d = doc
             self._i = 0
             self._e = count
             self.__class__ = Element
 
+        def _fill_head(self):
+            c = self._c
+            res = c[4].render(c, self._k, 1)  # (the chunk's tokenizer; TREE_ROOT)
+            if res is None:
+                self._fill()
+                return
+            strings, recs, names, nattrs = res
+            keys = _keys(names, recs, nattrs)
+            self._attrib = dict(zip(keys[1:], strings[1 : 1 + nattrs], strict=True))  # type: ignore[arg-type]
+            self._text = strings[recs[-3]]
+            self.__class__ = _HeadRead
 
-def _filling_property(prop: property) -> property:
-    get = prop.fget
-    assert get is not None
+        def iter(self, tag=None):
+            # (the full read's first call: not through the generic wrapper)
+            self._fill_tree()
+            return self.iter(tag)
 
+        def _fill_tree(self):
+            if type(self) is LazyElement:
+                self._attrib = None
+            c = self._c
+            res = c[4].render(c, self._k, 0)  # (the chunk's tokenizer)
+            if res is None:
+                self._fill()
+            else:
+                _build(self, res)
+
+
+class _HeadRead(LazyElement):
+    """A :class:`LazyElement` whose attributes and text have been read:
+    they are plain slots now; its children are still to be decoded."""
+
+    __slots__ = ()
+
+    if not TYPE_CHECKING:
+        attrib = Element._attrib
+        text = Element._text
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._attrib.get(key, default)  # type: ignore[union-attr]
+
+    def keys(self) -> list[str]:
+        return list(self._attrib)  # type: ignore[arg-type]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._attrib.items())  # type: ignore[union-attr]
+
+
+# what reading the stanza element alone gives
+_HEAD = frozenset({"attrib", "text", "get", "keys", "items"})
+# what reads every element: the stanza decoded whole; anything else (find,
+# the children) reads little and reads the node table as it goes
+_WHOLE = frozenset({"iter", "itertext", "to_etree"})
+# not wrapped: the tag slot, and what every class has as it is
+_UNWRAPPED = frozenset(
+    {
+        "tag",
+        "__init__",
+        "__slots__",
+        "__module__",
+        "__doc__",
+        "__qualname__",
+        "__bool__",
+        "__repr__",
+    }
+)
+
+
+def _filling_property(name: str, fill: str) -> property:
     def fill_then_get(self: LazyElement) -> Any:
-        self._fill()  # type: ignore[attr-defined]
-        return get(self)
+        getattr(self, fill)()
+        return getattr(self, name)
 
-    return property(fill_then_get, doc=prop.__doc__)
+    return property(fill_then_get)
 
 
-def _filling_method(method: Callable[..., Any]) -> Callable[..., Any]:
+def _filling_method(name: str, fill: str, method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def fill_then_call(self: LazyElement, *args: Any, **kwargs: Any) -> Any:
-        self._fill()  # type: ignore[attr-defined]
-        return method(self, *args, **kwargs)
+        getattr(self, fill)()
+        if kwargs:
+            return getattr(self, name)(*args, **kwargs)
+        return getattr(self, name)(*args)
 
     return fill_then_call
 
 
 def _wrap_lazy() -> None:
     for name, value in list(vars(Element).items()):
-        if name in ("tag", "__init__", "__slots__", "__module__", "__doc__", "__qualname__"):
+        if name in _UNWRAPPED or (name.startswith("_") and not name.startswith("__")):
             continue
+        if name in vars(LazyElement):  # (a wrapper of its own)
+            continue
+        # (_HeadRead inherits these, and reads _HEAD from its slots)
+        fill = "_fill_head" if name in _HEAD else "_fill_tree" if name in _WHOLE else "_fill"
         if isinstance(value, property):
-            setattr(LazyElement, name, _filling_property(value))
+            setattr(LazyElement, name, _filling_property(name, fill))
         elif isinstance(value, types.FunctionType):
-            setattr(LazyElement, name, _filling_method(value))
+            setattr(LazyElement, name, _filling_method(name, fill, value))
 
 
 _wrap_lazy()

@@ -44,16 +44,16 @@ def available_backends() -> list[str]:
     return ["native", "expat"] if _native.AVAILABLE else ["expat"]
 
 
-class _Chunk(tuple[memoryview, memoryview, bytes, int]):
-    """The packed events, node table and pool of one feed, shared by the
-    stanzas it delivered; a stanza's :class:`PoolDoc` is sliced out of it
-    the first time more than the stanza's tag is read (see
-    :class:`LazyElement`)."""
+class _Chunk(tuple[memoryview, memoryview, bytes, int, _native.Tokenizer]):
+    """The packed events, node table and pool of one feed, and the
+    tokenizer that renders them, shared by the stanzas it delivered: the
+    first time more than a stanza's tag is read, the tokenizer renders it
+    (see :class:`LazyElement`), or a :class:`PoolDoc` is sliced out of it."""
 
     __slots__ = ()
 
     def __call__(self, k: int, /) -> tuple[Doc, int]:
-        events, nodes, blob, pool_off = self
+        events, nodes, blob, pool_off, _ = self
         e = k * _PACKED
         start = events[e + 1]
         count = events[e + 2]
@@ -102,7 +102,7 @@ class NativeBackend:
             raise self._stream_error(fault) from None
         if packed is None:
             return []
-        chunk: _DocSource = _new_chunk(_Chunk, packed)  # type: ignore[assignment]
+        chunk: _DocSource = _new_chunk(_Chunk, (*packed, self._tok))  # type: ignore[assignment]
         ev = packed[0]
         tags = self._tags
         events: list[Event] = [None] * (len(ev) // _PACKED)  # type: ignore[list-item] # (all filled below)
@@ -124,7 +124,7 @@ class NativeBackend:
         # the events completed before the fault (packed by the same call)
         events: list[Event] = []
         if fault.completed is not None:
-            chunk: _DocSource = _new_chunk(_Chunk, fault.completed)  # type: ignore[assignment]
+            chunk: _DocSource = _new_chunk(_Chunk, (*fault.completed, self._tok))  # type: ignore[assignment]
             ev = fault.completed[0]
             events = [self._first(chunk, k, head) for k, head in enumerate(ev[::_PACKED])]
         return StreamError(fault.condition, fault.message, *fault.where, events)
@@ -138,11 +138,16 @@ class NativeBackend:
             return _CLOSE
         if head == _native.HEAD_SKIP:
             return self._skipped(chunk, k)
-        # a stanza, numbered (its tag is kept for the next ones) or not
+        # a stanza, numbered (its tag is kept for the next ones) or not: a
+        # lazy view like the others, its tag read from its node table
         doc, count = chunk(k)
-        el = Element(doc, 0, count)
+        tag = Element(doc, 0, count).tag
         if head <= _TAG_IDS:
-            self._tags[head] = el.tag
+            self._tags[head] = tag
+        el = _new_lazy()
+        el._c = chunk
+        el._k = k
+        el._tag = tag
         return el
 
     def _skipped(self, chunk: _DocSource, k: int) -> StanzaSkipped:
