@@ -21,7 +21,7 @@ from stanzalink.aio.config import ClientConfig
 from stanzalink.aio.dns import Resolver, Target
 from stanzalink.aio.reconnect import Reconnect
 from stanzalink.aio.tls import ending_in_words, ssl_context, tls_info
-from stanzalink.aio.transport import Receiver
+from stanzalink.aio.transport import Receiver, shrink_tls_buffer
 from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session.core import Session, State
 from stanzalink.session.events import Closed, Retry
@@ -253,6 +253,7 @@ class Connection:
             self._connection_done = done
             tls = None
             if target.direct_tls and proto.transport is not None:
+                shrink_tls_buffer(proto.transport)
                 sslobj = proto.transport.get_extra_info("ssl_object")
                 tls = tls_info(sslobj, bool(self.config.client_cert))
             log.info("connected to %s%s", target, " (TLS)" if tls else "")
@@ -434,6 +435,7 @@ class Connection:
         if transport is None:
             return
         proto.transport = transport
+        shrink_tls_buffer(transport)
         proto.ack_now()  # the server's session tickets came in asyncio's TLS layer
         sslobj = transport.get_extra_info("ssl_object")
         self.session.tls_started(tls_info(sslobj, bool(self.config.client_cert)), self._now())

@@ -7,6 +7,9 @@ The transport (the socket's ``recv_into``, or the TLS transport's
 commits what it wrote, and ``on_data`` reads the ring where the bytes lie
 and drains it.  The ring's capacity is fixed; being drained on every read,
 it always offers its whole capacity to the next one.
+
+:func:`shrink_tls_buffer` trims asyncio's TLS layer under one of our
+connections to a receive buffer of :data:`TLS_READ_BUFFER` bytes.
 """
 
 from __future__ import annotations
@@ -18,9 +21,42 @@ from collections.abc import Callable
 
 from stanzalink.xml.ring import ReceiveBuffer, receive_buffer
 
-__all__ = ["Receiver"]
+__all__ = ["TLS_READ_BUFFER", "Receiver", "shrink_tls_buffer"]
 
 _TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 0)  # Linux
+
+# One recv of ciphertext for asyncio's TLS layer.  Its default is 256 KiB per
+# connection, zero-filled, so all of it resident.  The bytes go on into the
+# SSLObject's MemoryBIO, which joins partial records, so any size is correct;
+# 32 KiB holds a whole TLS record (16 KiB of plaintext, at most 2 KiB of
+# TLS 1.2 expansion and the 5-byte header) with room to spare, so a full
+# record never costs a second read.
+TLS_READ_BUFFER = 32 * 1024
+
+
+def shrink_tls_buffer(transport: asyncio.BaseTransport, size: int = TLS_READ_BUFFER) -> bool:
+    """Give the TLS protocol under ``transport`` (asyncio's SSLProtocol, the
+    one of this connection only) a ``size``-byte receive buffer instead of
+    its class-wide ``max_size``.  It relies on CPython's private attributes
+    (``_ssl_protocol``, ``_ssl_buffer``, ``_ssl_buffer_view``, ``max_size``):
+    where they are missing (another Python, uvloop) it does nothing and
+    returns False."""
+    proto = getattr(transport, "_ssl_protocol", None)
+    buf = getattr(proto, "_ssl_buffer", None)
+    if (
+        proto is None
+        or not isinstance(buf, bytearray)
+        or not hasattr(proto, "_ssl_buffer_view")
+        or not isinstance(getattr(proto, "max_size", None), int)
+    ):
+        return False
+    # get_buffer grows the buffer back to max_size: the instance's own
+    # max_size keeps it small (it also bounds _do_read__copied's reads)
+    proto.max_size = size
+    if len(buf) > size:
+        proto._ssl_buffer = bytearray(size)
+        proto._ssl_buffer_view = memoryview(proto._ssl_buffer)
+    return True
 
 
 class Receiver(asyncio.BufferedProtocol):
