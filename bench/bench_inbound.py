@@ -256,9 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     if args.readme:
-        from run import update_readme
+        from readme import replace_section
 
-        if not update_readme(markdown(result), START, END):
+        if not replace_section("inbound", markdown(result)):
             print(f"README.md has no {START} ... {END} markers", file=sys.stderr)
             return 1
     return 0

@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
 from bench_startup import FLOOR as STARTUP_FLOOR  # noqa: E402
+from readme import replace_section  # noqa: E402
 from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 # a child that imports ``what``, says so, and waits for stdin to close
@@ -523,7 +524,6 @@ def markdown(results: list[dict[str, Any]]) -> str:
 
 
 RESULTS = ROOT / "bench" / "results"
-README_START, README_END = "<!-- bench:memory:start -->", "<!-- bench:memory:end -->"
 
 
 def readme_section() -> str:
@@ -601,10 +601,8 @@ def readme_section() -> str:
 
 
 def write_readme() -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    a, b = text.index(README_START) + len(README_START), text.index(README_END)
-    readme.write_text(text[:a] + "\n" + readme_section() + text[b:])
+    if not replace_section("memory", readme_section().rstrip("\n")):
+        raise SystemExit("README.md has no memory section markers")
 
 
 def main() -> int:

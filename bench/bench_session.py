@@ -31,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
+from readme import write_section  # noqa: E402
 from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 SM = True  # both libraries with stream management for rate and latency (the device's setup)
@@ -520,15 +521,7 @@ def write_readme(out: dict[str, Any], png: Path) -> None:
         lines += ["", f"![session benchmark](bench/results/{png.name})"]
     except ImportError:
         pass
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- bench:session:start -->", "<!-- bench:session:end -->"
-    if start not in text or end not in text:
-        print("README markers for the session benchmark are missing; table:\n" + "\n".join(lines))
-        return
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(head + start + "\n" + "\n".join(lines) + "\n" + end + tail)
+    write_section("session", lines, "session benchmark")
 
 
 if __name__ == "__main__":

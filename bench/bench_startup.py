@@ -405,15 +405,9 @@ def write_readme(out: dict[str, Any]) -> None:
             f"average {' / '.join(map(str, before))} before and {' / '.join(map(str, after))} "
             "after (1 / 5 / 15 minutes).",
         ]
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- bench:startup:start -->", "<!-- bench:startup:end -->"
-    if start not in text or end not in text:
-        print("README markers for the start-up benchmark are missing; table:\n" + "\n".join(lines))
-        return
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(head + start + "\n" + "\n".join(lines) + "\n" + end + tail)
+    from readme import write_section
+
+    write_section("startup", lines, "start-up benchmark")
 
 
 if __name__ == "__main__":
