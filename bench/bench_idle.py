@@ -47,6 +47,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from configs import full_config
+
 ROOT = Path(__file__).resolve().parent.parent
 SLIXMPP_WHITESPACE = 300.0  # slixmpp's default whitespace keepalive interval
 # tcp_keepalive_idle values for the NAT table: stanzalink session clients with
@@ -185,46 +187,16 @@ def agent_config(
         conn.append(
             f"tcp_keepalive_interval = {max(1, math.ceil(ac.TCP_KEEPALIVE_INTERVAL * scale))}"
         )
-    root = root / name
-    (root / "inbox").mkdir(parents=True)
-    (root / "export").mkdir()
-    photo = root / "avatar.png"
-    photo.write_bytes(
-        bytes.fromhex(
-            "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-            "0000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
-        )
+    return full_config(
+        root / name,
+        server,
+        name,
+        name="idle bench",
+        admin="sl",
+        resource="idle",
+        connection=conn,
+        file="agent.toml",
     )
-    cfg = root / "agent.toml"
-    cfg.write_text(
-        f"""[account]
-jid = "{name}@{server["domain"]}"
-password = "{name}-pw"
-resource = "idle"
-[server]
-host = "127.0.0.1"
-port = {server["port"]}
-ca_file = "{server["ca"]}"
-[connection]
-{chr(10).join(conn)}
-[access]
-admin = ["sl@{server["domain"]}"]
-operator = ["{server["domain"]}"]
-[http]
-origin = "http://127.0.0.1:9"
-[files]
-inbox = "{root / "inbox"}"
-export = ["{root / "export"}"]
-socks5 = true
-[identity]
-name = "idle bench"
-photo = "{photo}"
-[console]
-enabled = true
-[adhoc]
-"""
-    )
-    return cfg
 
 
 def inner(args: argparse.Namespace) -> dict[str, Any]:
