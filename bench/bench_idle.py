@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from configs import full_config
+from netns import loopback_up, run_inside
 
 ROOT = Path(__file__).resolve().parent.parent
 SLIXMPP_WHITESPACE = 300.0  # slixmpp's default whitespace keepalive interval
@@ -205,7 +206,7 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(tree / "agent"))
     from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    loopback_up()
     scale = args.hour_seconds / 3600.0
     env = {**os.environ, "PYTHONPATH": str(tree / "agent"), "PYTHONHASHSEED": "0"}
     subprocess.run(
@@ -363,17 +364,7 @@ def main() -> int:
     if shutil.which("nft") is None:
         print("bench_idle: needs nft (nftables) to count the packets", file=sys.stderr)
         return 2
-    unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
-    out = subprocess.run(
-        [*unshare, sys.executable, __file__, "--inner", *sys.argv[1:]],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        print(out.stdout + out.stderr, file=sys.stderr)
-        return out.returncode
-    results = json.loads(out.stdout.strip().splitlines()[-1])
+    results = run_inside(__file__, sys.argv[1:])
     sl, sx = results["stanzalink"], results["slixmpp"]
     doc = {
         "date": time.strftime("%Y-%m-%d"),
