@@ -397,16 +397,9 @@ def write_readme(out: dict[str, Any]) -> None:
         "client's TLS and SCRAM computation in C. Each column is a median of its own, so "
         "a row's columns need not add up to its total.",
     ]
-    before, after = out["load_average_before"], out["load_average_after"]
-    if max(before + after) > 1.0:
-        lines += [
-            "",
-            f"The machine ({out['cpus']} cores) was shared with other jobs during this run: load "
-            f"average {' / '.join(map(str, before))} before and {' / '.join(map(str, after))} "
-            "after (1 / 5 / 15 minutes).",
-        ]
-    from readme import write_section
+    from readme import busy_machine, write_section
 
+    lines += busy_machine(out)
     write_section("startup", lines, "start-up benchmark")
 
 

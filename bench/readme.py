@@ -5,6 +5,7 @@ rewrites only that."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -29,6 +30,22 @@ def replace_section(name: str, body: str, readme: Path = README) -> bool:
     if new != text:
         readme.write_text(new, encoding="utf-8")
     return True
+
+
+def busy_machine(out: dict[str, Any], more: str = "") -> list[str]:
+    """A paragraph (after a blank line) saying that the machine was shared
+    with other jobs, from the run's ``cpus`` and ``load_average_before`` /
+    ``_after``, followed by ``more``; nothing when no load average went
+    over 1."""
+    before, after = out["load_average_before"], out["load_average_after"]
+    if max(before + after) <= 1.0:
+        return []
+    return [
+        "",
+        f"The machine ({out['cpus']} cores) was shared with other jobs during this run: load "
+        f"average {' / '.join(map(str, before))} before and {' / '.join(map(str, after))} "
+        "after (1 / 5 / 15 minutes)." + more,
+    ]
 
 
 def write_section(name: str, lines: list[str], what: str) -> bool:
