@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import corpus
+from readme import markers
 from stanzalink.xml import Element, StreamClose, StreamParser, _native
 from stanzalink.xml.ring import receive_buffer
 
 READ_BUFFER = 65536  # the client's default read_buffer
-START = "<!-- bench:inbound:start -->"
-END = "<!-- bench:inbound:end -->"
+START, END = markers("inbound")
 
 
 class _Count:
