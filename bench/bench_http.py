@@ -43,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
+from configs import account_toml  # noqa: E402
 from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 SMALL = json.dumps({"status": "ok", "uptime": 123456, "load": [0.1, 0.2, 0.3],
@@ -201,11 +202,10 @@ def one_run(origin_url: str, extra: str, args: argparse.Namespace) -> Any:
             server.register("device1", "device-pw")
             server.register("ctl", "ctl-pw")
             config = root / "device.toml"
+            where = {"domain": server.domain, "port": server.port, "ca": ca}
             config.write_text(
-                f'[account]\njid = "device1@{server.domain}"\npassword = "device-pw"\n'
-                f'resource = "agent"\n\n[server]\nhost = "127.0.0.1"\nport = {server.port}\n'
-                f'ca_file = "{ca}"\n\n[access]\nadmin = ["ctl@{server.domain}"]\n\n'
-                f'[http]\norigin = "{origin_url}"\nchunk_size = {args.chunk_size}\n'
+                account_toml(where, "device1", "ctl", password="device-pw", resource="agent")
+                + f'[http]\norigin = "{origin_url}"\nchunk_size = {args.chunk_size}\n'
                 f"max_concurrent = {2 * CONCURRENCY}\n"
                 f'max_response_body = {1 << 20}\n\n[log]\nlevel = "warning"\n'
             )

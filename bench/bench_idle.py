@@ -47,6 +47,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from configs import full_config
+from netns import loopback_up, run_inside
+
 ROOT = Path(__file__).resolve().parent.parent
 SLIXMPP_WHITESPACE = 300.0  # slixmpp's default whitespace keepalive interval
 # tcp_keepalive_idle values for the NAT table: stanzalink session clients with
@@ -185,46 +188,16 @@ def agent_config(
         conn.append(
             f"tcp_keepalive_interval = {max(1, math.ceil(ac.TCP_KEEPALIVE_INTERVAL * scale))}"
         )
-    root = root / name
-    (root / "inbox").mkdir(parents=True)
-    (root / "export").mkdir()
-    photo = root / "avatar.png"
-    photo.write_bytes(
-        bytes.fromhex(
-            "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-            "0000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
-        )
+    return full_config(
+        root / name,
+        server,
+        name,
+        name="idle bench",
+        admin="sl",
+        resource="idle",
+        connection=conn,
+        file="agent.toml",
     )
-    cfg = root / "agent.toml"
-    cfg.write_text(
-        f"""[account]
-jid = "{name}@{server["domain"]}"
-password = "{name}-pw"
-resource = "idle"
-[server]
-host = "127.0.0.1"
-port = {server["port"]}
-ca_file = "{server["ca"]}"
-[connection]
-{chr(10).join(conn)}
-[access]
-admin = ["sl@{server["domain"]}"]
-operator = ["{server["domain"]}"]
-[http]
-origin = "http://127.0.0.1:9"
-[files]
-inbox = "{root / "inbox"}"
-export = ["{root / "export"}"]
-socks5 = true
-[identity]
-name = "idle bench"
-photo = "{photo}"
-[console]
-enabled = true
-[adhoc]
-"""
-    )
-    return cfg
 
 
 def inner(args: argparse.Namespace) -> dict[str, Any]:
@@ -233,7 +206,7 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(tree / "agent"))
     from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    loopback_up()
     scale = args.hour_seconds / 3600.0
     env = {**os.environ, "PYTHONPATH": str(tree / "agent"), "PYTHONHASHSEED": "0"}
     subprocess.run(
@@ -391,17 +364,7 @@ def main() -> int:
     if shutil.which("nft") is None:
         print("bench_idle: needs nft (nftables) to count the packets", file=sys.stderr)
         return 2
-    unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
-    out = subprocess.run(
-        [*unshare, sys.executable, __file__, "--inner", *sys.argv[1:]],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        print(out.stdout + out.stderr, file=sys.stderr)
-        return out.returncode
-    results = json.loads(out.stdout.strip().splitlines()[-1])
+    results = run_inside(__file__, sys.argv[1:])
     sl, sx = results["stanzalink"], results["slixmpp"]
     doc = {
         "date": time.strftime("%Y-%m-%d"),

@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import corpus
+from readme import markers
 from stanzalink.xml import Element, StreamClose, StreamParser, _native
 from stanzalink.xml.ring import receive_buffer
 
 READ_BUFFER = 65536  # the client's default read_buffer
-START = "<!-- bench:inbound:start -->"
-END = "<!-- bench:inbound:end -->"
+START, END = markers("inbound")
 
 
 class _Count:
@@ -256,9 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     if args.readme:
-        from run import update_readme
+        from readme import replace_section
 
-        if not update_readme(markdown(result), START, END):
+        if not replace_section("inbound", markdown(result)):
             print(f"README.md has no {START} ... {END} markers", file=sys.stderr)
             return 1
     return 0

@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from netns import loopback_up, run_inside
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -126,7 +128,7 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "agent"))
     from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    loopback_up()
     with tempfile.TemporaryDirectory(prefix="stanzalink-keepalive-") as tmp:
         root = Path(tmp)
         ca, cert, key = make_certs(root)
@@ -155,17 +157,7 @@ def main() -> int:
     if args.inner:
         print(json.dumps(inner(args)), flush=True)
         return 0
-    unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
-    out = subprocess.run(
-        [*unshare, sys.executable, __file__, "--inner", *sys.argv[1:]],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        print(out.stdout + out.stderr, file=sys.stderr)
-        return out.returncode
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_inside(__file__, sys.argv[1:])
     text = json.dumps(result, indent=2)
     if args.json:
         Path(args.json).write_text(text + "\n")

@@ -22,7 +22,7 @@ Every row is a fresh process, held idle while this script reads its
   the default config (only the keys it needs: ``[account]``, ``[server]``,
   ``[access]``), online and idle;
 - ``agent_all``: ``stanzalink run`` with every feature turned on (the
-  config ``bench/bench_idle.py`` uses);
+  config ``bench/bench_idle.py`` uses, from ``bench/configs.py``);
 - per feature: an agent built with only that feature (and the features it
   requires) from the every-feature config, minus an agent with none.
 
@@ -44,6 +44,7 @@ Usage: python bench/bench_memory.py [--rounds N] [--target arm64|armhf]
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -60,6 +61,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
 from bench_startup import FLOOR as STARTUP_FLOOR  # noqa: E402
+from configs import default_config, full_config  # noqa: E402
+from readme import replace_section  # noqa: E402
 from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 # a child that imports ``what``, says so, and waits for stdin to close
@@ -131,63 +134,6 @@ recent = setup_run_logging(logging.INFO)
 agent = Agent(cfg, features=[load_feature(s) for s in json.loads(sys.argv[2])], recent_log=recent)
 asyncio.run(agent.run())
 """
-
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
-)
-
-
-def default_config(root: Path, server: dict[str, Any], user: str) -> Path:
-    """Only what ``stanzalink run`` needs: every other key at its default."""
-    cfg = root / f"{user}.toml"
-    cfg.write_text(
-        f"""[account]
-jid = "{user}@{server["domain"]}"
-password = "{user}-pw"
-[server]
-host = "127.0.0.1"
-port = {server["port"]}
-ca_file = "{server["ca"]}"
-[access]
-admin = ["admin@{server["domain"]}"]
-"""
-    )
-    return cfg
-
-
-def full_config(root: Path, server: dict[str, Any], user: str) -> Path:
-    """Every feature turned on (bench/bench_idle.py's agent config)."""
-    for d in ("inbox", "export"):
-        (root / d).mkdir(exist_ok=True)
-    (root / "avatar.png").write_bytes(PNG)
-    cfg = root / f"{user}.toml"
-    cfg.write_text(
-        f"""[account]
-jid = "{user}@{server["domain"]}"
-password = "{user}-pw"
-[server]
-host = "127.0.0.1"
-port = {server["port"]}
-ca_file = "{server["ca"]}"
-[access]
-admin = ["admin@{server["domain"]}"]
-operator = ["{server["domain"]}"]
-[http]
-origin = "http://127.0.0.1:9"
-[files]
-inbox = "{root / "inbox"}"
-export = ["{root / "export"}"]
-socks5 = true
-[identity]
-name = "memory bench"
-photo = "{root / "avatar.png"}"
-[console]
-enabled = true
-[adhoc]
-"""
-    )
-    return cfg
 
 
 def memory_of(pid: int) -> dict[str, int]:
@@ -364,6 +310,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 prosody.register(u, f"{u}-pw")
             # what the installed `stanzalink` script runs (pip's console-script wrapper)
             cmd = ["-c", STANZALINK, "run", "--config"]
+            full = functools.partial(full_config, root, server, name="memory bench")
             rows: dict[str, list[str]] = {
                 "bare": ["-c", HOLD.format(what="")],
                 "ssl": ["-c", HOLD.format(what="; import ssl")],
@@ -373,15 +320,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "raw": ["-c", RAW_CLIENT, "0", ".", json.dumps(server)],
                 "client": ["-c", CLIENT, json.dumps(server)],
                 "agent": [*cmd, str(default_config(root, server, "dflt"))],
-                "agent_all": [*cmd, str(full_config(root, server, "full"))],
-                "agent_none": ["-c", AGENT_WITH, str(full_config(root, server, "none")), "[]"],
+                "agent_all": [*cmd, str(full("full"))],
+                "agent_none": ["-c", AGENT_WITH, str(full("none")), "[]"],
             }
             requires: dict[str, list[str]] = {}
             if not args.no_features:
                 for i, (name, spec) in enumerate(features.items()):
                     specs = feature_closure(spec)
                     requires[name] = [s.rsplit(":", 1)[1] for s in specs if s != spec]
-                    cfg = full_config(root, server, f"f{i}")
+                    cfg = full(f"f{i}")
                     rows[f"feature:{name}"] = ["-c", AGENT_WITH, str(cfg), json.dumps(specs)]
             samples: dict[str, list[dict[str, int]]] = {name: [] for name in rows}
             for rnd in range(args.rounds + 1):  # round 0 warms up (bytecode)
@@ -523,7 +470,6 @@ def markdown(results: list[dict[str, Any]]) -> str:
 
 
 RESULTS = ROOT / "bench" / "results"
-README_START, README_END = "<!-- bench:memory:start -->", "<!-- bench:memory:end -->"
 
 
 def readme_section() -> str:
@@ -601,10 +547,8 @@ def readme_section() -> str:
 
 
 def write_readme() -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    a, b = text.index(README_START) + len(README_START), text.index(README_END)
-    readme.write_text(text[:a] + "\n" + readme_section() + text[b:])
+    if not replace_section("memory", readme_section().rstrip("\n")):
+        raise SystemExit("README.md has no memory section markers")
 
 
 def main() -> int:

@@ -31,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
+from readme import busy_machine, write_section  # noqa: E402
 from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 SM = True  # both libraries with stream management for rate and latency (the device's setup)
@@ -485,15 +486,11 @@ def write_readme(out: dict[str, Any], png: Path) -> None:
         "so the client CPU per message is what measures the clients where the server is "
         "not the limit.",
     ]
-    before, after = out["load_average_before"], out["load_average_after"]
-    if max(before + after) > 1.0:
-        lines += [
-            "",
-            f"The machine ({out['cpus']} cores) was shared with other jobs during this run: load "
-            f"average {' / '.join(map(str, before))} before and {' / '.join(map(str, after))} "
-            "after (1 / 5 / 15 minutes). Wall-clock figures (rate, round trips, start-up) suffer "
-            "from it more than the CPU times do.",
-        ]
+    lines += busy_machine(
+        out,
+        " Wall-clock figures (rate, round trips, start-up) suffer from it more than the "
+        "CPU times do.",
+    )
     try:
         import matplotlib
 
@@ -520,15 +517,7 @@ def write_readme(out: dict[str, Any], png: Path) -> None:
         lines += ["", f"![session benchmark](bench/results/{png.name})"]
     except ImportError:
         pass
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- bench:session:start -->", "<!-- bench:session:end -->"
-    if start not in text or end not in text:
-        print("README markers for the session benchmark are missing; table:\n" + "\n".join(lines))
-        return
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(head + start + "\n" + "\n".join(lines) + "\n" + end + tail)
+    write_section("session", lines, "session benchmark")
 
 
 if __name__ == "__main__":

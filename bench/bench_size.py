@@ -36,6 +36,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from readme import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 PIP = [sys.executable, "-m", "pip"]
 PLATFORMS = {  # pip --platform values, best first
@@ -215,15 +217,7 @@ def write_readme(out: dict[str, Any]) -> None:
         )
     if notes:
         lines += ["", " ".join(notes)]
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- bench:size:start -->", "<!-- bench:size:end -->"
-    if start not in text or end not in text:
-        print("README markers for the size benchmark are missing; table:\n" + "\n".join(lines))
-        return
-    before, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(before + start + "\n" + "\n".join(lines) + "\n" + end + tail)
+    write_section("size", lines, "size benchmark")
 
 
 if __name__ == "__main__":

@@ -397,23 +397,10 @@ def write_readme(out: dict[str, Any]) -> None:
         "client's TLS and SCRAM computation in C. Each column is a median of its own, so "
         "a row's columns need not add up to its total.",
     ]
-    before, after = out["load_average_before"], out["load_average_after"]
-    if max(before + after) > 1.0:
-        lines += [
-            "",
-            f"The machine ({out['cpus']} cores) was shared with other jobs during this run: load "
-            f"average {' / '.join(map(str, before))} before and {' / '.join(map(str, after))} "
-            "after (1 / 5 / 15 minutes).",
-        ]
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- bench:startup:start -->", "<!-- bench:startup:end -->"
-    if start not in text or end not in text:
-        print("README markers for the start-up benchmark are missing; table:\n" + "\n".join(lines))
-        return
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(head + start + "\n" + "\n".join(lines) + "\n" + end + tail)
+    from readme import busy_machine, write_section
+
+    lines += busy_machine(out)
+    write_section("startup", lines, "start-up benchmark")
 
 
 if __name__ == "__main__":

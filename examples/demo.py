@@ -49,6 +49,7 @@ from typing import Any, TypeVar
 import slixmpp
 from slixmpp.plugins.xep_0332 import stanza as slix_http
 
+from stanzalink_testing.device import device_sections
 from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
 T = TypeVar("T")
@@ -167,21 +168,8 @@ def device_config(root: Path, server: Prosody, device: str, origin_port: int) ->
     (root / "avatar.png").write_bytes(png(32, 32, (0x2E, 0x86, 0xC1)))
     config = root / "device.toml"
     config.write_text(
-        f"""[account]
-jid = "{device}"
-password = "device-password"
-resource = "agent"
-register = true
-
-[server]
-host = "127.0.0.1"
-port = {server.port}
-ca_file = "{server.ca}"
-
-[presence]
-status = "pump station 7: all systems nominal"
-
-[identity]
+        device_sections(server, device, "device-password", "pump station 7: all systems nominal")
+        + f"""[identity]
 name = "Pump station 7"
 model = "Acme PS-200"
 serial = "PS-000042"

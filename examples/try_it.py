@@ -48,7 +48,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 # The one place this script imports the test servers' helpers (a throwaway
-# Prosody with its own CA): they are not part of the device's install.
+# Prosody with its own CA, the device's config): they are not part of the
+# device's install.
+from stanzalink_testing.device import device_sections
 from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
 DOMAIN = "localhost"  # every client resolves it, and the certificate names it
@@ -109,22 +111,14 @@ def device_config(root: Path, server: Prosody, user_jid: str, device_password: s
     (root / "export" / "hello.txt").write_text("A file the device offers: try `ls`.\n")
     config = root / "device.toml"
     config.write_text(
-        f"""# written by examples/try_it.py; removed when it stops
-[account]
-jid = "{DEVICE}@{server.domain}"
-password = "{device_password}"
-resource = "agent"
-register = true
-
-[server]
-host = "127.0.0.1"
-port = {server.port}
-ca_file = "{server.ca}"
-
-[presence]
-status = "a throwaway device: try help, status"
-
-[identity]
+        "# written by examples/try_it.py; removed when it stops\n"
+        + device_sections(
+            server,
+            f"{DEVICE}@{server.domain}",
+            device_password,
+            "a throwaway device: try help, status",
+        )
+        + f"""[identity]
 name = "stanzalink try-it device"
 
 [access]

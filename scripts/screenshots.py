@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from stanzalink_testing.device import device_sections
 from stanzalink_testing.prosody import Prosody, free_port, make_certs
 
 T = TypeVar("T")
@@ -80,21 +81,8 @@ class World:
 def device_config(root: Path, server: Prosody, device: str, alice: str) -> Path:
     config = root / "device.toml"
     config.write_text(
-        f"""[account]
-jid = "{device}"
-password = "device-password"
-resource = "agent"
-register = true
-
-[server]
-host = "127.0.0.1"
-port = {server.port}
-ca_file = "{server.ca}"
-
-[presence]
-status = "pump station 7: all systems nominal"
-
-[access]
+        device_sections(server, device, "device-password", "pump station 7: all systems nominal")
+        + f"""[access]
 admin = ["{alice}"]
 
 [console]

@@ -1,6 +1,7 @@
 """The test kit: throwaway Prosody and ejabberd servers on loopback with
-their own certificates, a conversation-test harness with a manual clock,
-and the chaos proxy.
+their own certificates, a scripted XMPP server for what real servers
+rarely do, a conversation-test harness with a manual clock, and the chaos
+proxy.
 
 It lives beside the ``stanzalink`` package, not in it: nothing a device
 installs (the wheel, the Debian package, the Yocto and Buildroot images)

@@ -25,19 +25,18 @@ from stanzalink.aio.dns import Target
 from stanzalink.aio.reconnect import Reconnect
 from stanzalink.jid import JID
 from stanzalink_testing.prosody import DOMAIN, make_certs
-
-from .test_hostile_server import (
+from stanzalink_testing.scripted import (
     HEADER,
     Script,
     Server,
-    alive,
-    dns_server,
     login,
     open_stream,
+    plain_and_bind,
     starttls,
     stream_error,
-    until,
 )
+
+from .test_hostile_server import alive, dns_server, until
 
 
 def test_each_failure_sends_the_next_attempt_to_the_next_candidate() -> None:
@@ -90,6 +89,18 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 async def stay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ctx: Any) -> None:
     """Log the client in and keep the connection until it goes."""
     await login(reader, writer, ctx)
+    await until_closed(reader, writer)
+
+
+async def stay_direct(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+    """The same over direct TLS."""
+    await open_stream(reader)
+    await plain_and_bind(reader, writer)
+    await until_closed(reader, writer)
+
+
+async def until_closed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answer the client's end of the stream; return when it has gone."""
     while chunk := await reader.read(4096):
         if b"</stream:stream>" in chunk:
             writer.write(b"</stream:stream>")
@@ -194,72 +205,24 @@ async def test_the_certificate_is_checked_against_the_domain_not_the_host(
     client moves on to the next candidate."""
     ctx, wrong = certs["domain"], certs["host"]
 
-    served: list[str] = []
-
-    async def direct(ssl_ctx: ssl.SSLContext, name: str) -> asyncio.Server:
-        async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            served.append(name)
-            try:
-                await open_stream(r)
-                w.write(HEADER)
-                await login_after_tls(r, w)
-                while chunk := await r.read(4096):
-                    if b"</stream:stream>" in chunk:
-                        w.write(b"</stream:stream>")
-            except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
-                pass
-            finally:
-                w.close()
-
-        return await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ssl_ctx)
-
+    if direct_tls:  # the handshake with "wrong" fails before its script runs
+        wrong_server, right_server = Server(stay_direct, tls=wrong), Server(stay_direct, tls=ctx)
+    else:
+        wrong_server = Server(lambda r, w, n: starttls(r, w, wrong))
+        right_server = Server(lambda r, w, n: stay(r, w, ctx))
     caplog.set_level(logging.INFO)
-    if direct_tls:
-        wrong_server = await direct(wrong, "wrong")
-        right_server = await direct(ctx, "right")
-        ports = [s.sockets[0].getsockname()[1] for s in (wrong_server, right_server)]
-        client = client_for([f"localhost:{p}" for p in ports], certs["ca"], direct_tls=True)
+    async with wrong_server, right_server:
+        hosts = [f"localhost:{s.port}" for s in (wrong_server, right_server)]
+        client = client_for(hosts, certs["ca"], direct_tls=direct_tls)
         try:
             await client.start()
             await client.wait_online(10)
-            assert served == ["right"]  # the handshake with "wrong" failed
+            assert wrong_server.connections == (0 if direct_tls else 1)
+            assert right_server.connections == 1
         finally:
             await client.close()
-            for s in (wrong_server, right_server):
-                s.close()
-    else:
-        async with (
-            Server(lambda r, w, n: starttls(r, w, wrong)) as wrong_server,
-            Server(lambda r, w, n: stay(r, w, ctx)) as right_server,
-        ):
-            hosts = [f"localhost:{s.port}" for s in (wrong_server, right_server)]
-            client = client_for(hosts, certs["ca"])
-            try:
-                await client.start()
-                await client.wait_online(10)
-                assert wrong_server.connections == 1 and right_server.connections == 1
-            finally:
-                await client.close()
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "certificate verify failed" in said or "CERTIFICATE_VERIFY_FAILED" in said, said
-
-
-async def login_after_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """PLAIN and bind on a stream whose header is out (direct TLS)."""
-    from .test_hostile_server import FEAT_BIND, FEAT_PLAIN, read_until
-
-    writer.write(FEAT_PLAIN)
-    await read_until(reader, rb"</auth>")
-    writer.write(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
-    await open_stream(reader)
-    writer.write(HEADER + FEAT_BIND)
-    bind = await read_until(reader, rb"</iq>")
-    iq_id = re.search(rb"id=[\"']([^\"']+)", bind).group(1)  # type: ignore[union-attr]
-    writer.write(
-        b"<iq type='result' id='" + iq_id + b"'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
-        b"<jid>device1@" + DOMAIN.encode() + b"/agent</jid></bind></iq>"
-    )
-    await writer.drain()
 
 
 async def test_srv_targets_are_failover_candidates_in_rfc_2782_order(

@@ -17,7 +17,7 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +26,17 @@ import pytest
 from stanzalink.aio.client import Client, ClientConfig, parse_redirect
 from stanzalink.jid import JID
 from stanzalink_testing.prosody import DOMAIN, make_certs
-
-HEADER = (
-    b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-    b"xmlns:stream='http://etherx.jabber.org/streams' id='s1' from='"
-    + DOMAIN.encode()
-    + b"' version='1.0'>"
+from stanzalink_testing.scripted import (
+    FEAT_STARTTLS,
+    HEADER,
+    Script,
+    Server,
+    login,
+    open_stream,
+    read_until,
+    starttls,
+    stream_error,
 )
-FEAT_STARTTLS = (
-    b"<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"
-    b"</starttls></stream:features>"
-)
-FEAT_PLAIN = (
-    b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
-    b"<mechanism>PLAIN</mechanism></mechanisms></stream:features>"
-)
-FEAT_BIND = b"<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>"
 
 # RFC 6120 §4.9.3, every defined condition
 CONDITIONS = [
@@ -54,15 +49,6 @@ CONDITIONS = [
     "unsupported-version",
 ]  # fmt: skip
 
-Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
-
-
-def stream_error(condition: str, body: str = "") -> bytes:
-    return (
-        f"<stream:error><{condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'>{body}"
-        f"</{condition}></stream:error></stream:stream>"
-    ).encode()
-
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ssl.SSLContext]:
@@ -70,79 +56,6 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ssl.SSLContex
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     return ca, ctx
-
-
-class Server:
-    """Runs ``script`` for every connection; counts them."""
-
-    def __init__(self, script: Script) -> None:
-        self.script = script
-        self.connections = 0
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def __aenter__(self) -> Server:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.server.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            await asyncio.wait_for(self.script(reader, writer, self.connections), 10)
-        except (OSError, asyncio.IncompleteReadError, TimeoutError, ssl.SSLError):
-            pass
-        finally:
-            writer.close()
-
-
-async def read_until(reader: asyncio.StreamReader, pattern: bytes) -> bytes:
-    data = b""
-    while not re.search(pattern, data):
-        chunk = await reader.read(4096)
-        if not chunk:
-            raise asyncio.IncompleteReadError(data, None)
-        data += chunk
-    return data
-
-
-async def open_stream(reader: asyncio.StreamReader) -> None:
-    await read_until(reader, rb"<stream:stream[^>]*>")
-
-
-async def starttls(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ctx: ssl.SSLContext
-) -> None:
-    await open_stream(reader)
-    writer.write(HEADER + FEAT_STARTTLS)
-    await read_until(reader, rb"<starttls[^>]*/>")
-    writer.write(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-    await writer.drain()
-    await writer.start_tls(ctx)
-    await open_stream(reader)
-
-
-async def login(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ctx: ssl.SSLContext
-) -> None:
-    """STARTTLS, PLAIN, bind: the client is online after this."""
-    await starttls(reader, writer, ctx)
-    writer.write(HEADER + FEAT_PLAIN)
-    await read_until(reader, rb"</auth>")
-    writer.write(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
-    await open_stream(reader)
-    writer.write(HEADER + FEAT_BIND)
-    bind = await read_until(reader, rb"</iq>")
-    iq_id = re.search(rb"id=[\"']([^\"']+)", bind).group(1)  # type: ignore[union-attr]
-    writer.write(
-        b"<iq type='result' id='" + iq_id + b"'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
-        b"<jid>device1@" + DOMAIN.encode() + b"/agent</jid></bind></iq>"
-    )
-    await writer.drain()
 
 
 def make_client(port: int, ca: Path | None, **kw: object) -> Client:

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from stanzalink.cli.http import refusal_hint
+from stanzalink_testing.scripted import Server, login, read_until
 
-from .test_hostile_server import Server, certs, login, make_client, read_until
+from .test_hostile_server import certs, make_client
 
 __all__ = ["certs"]  # the fixture
 

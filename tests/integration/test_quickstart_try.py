@@ -21,7 +21,7 @@ from pathlib import Path
 from stanzalink_testing.prosody import free_port
 
 from ..test_quickstart import ROOT, step
-from .test_try_it import Output, ask_status, processes_mentioning
+from .test_try_it import Output, ask_status, assert_left_nothing, ctrl_c, read_banner
 
 
 def test_make_try_as_written() -> None:
@@ -38,27 +38,15 @@ def test_make_try_as_written() -> None:
     out = Output(proc)
     root: Path | None = None
     try:
-        out.until("Ctrl-C stops the device", 60)
-        jid = out.field(r"\s+your account\s+(\S+)$")
-        secret = out.field(r"\s+password\s+(\S+)$")
-        device = out.field(r"\s+device\s+(\S+)\s")
-        ca = out.field(r"\s+CA certificate\s+(\S+)$")
-        root = Path(out.field(r"Server directory: (\S+)$"))
+        jid, secret, device, ca, root = read_banner(out)
         assert (jid, device) == ("carol@localhost", "device1@localhost")
         # what the document promises the command prints
         assert f"/connect carol@localhost server 127.0.0.1 port {port}" in out.text()
         body = asyncio.run(asyncio.wait_for(ask_status(jid, secret, ca, port, device), 60))
         assert "device1@localhost" in body, body
     finally:
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole group
-        try:
-            code = proc.wait(30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        code = ctrl_c(proc)
     out.rest(2)
     # the script exits 0; make, in the same process group, takes the Ctrl-C too
     assert code in (0, -signal.SIGINT), out.text()
-    assert out.lines[-1] == "device and server stopped; temp dir removed", out.text()
-    assert root is not None and not root.exists()
-    assert processes_mentioning(root) == []
+    assert_left_nothing(out, root)

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import slixmpp
 
@@ -88,6 +88,47 @@ def processes_mentioning(path: Path) -> list[str]:
     return found
 
 
+class Banner(NamedTuple):
+    """What the command prints for a chat client."""
+
+    account: str
+    password: str
+    device: str
+    ca: str
+    root: Path  # the server's directory
+
+
+def read_banner(out: Output) -> Banner:
+    """Read on until the command has printed what a chat client needs."""
+    out.until("Ctrl-C stops the device", 60)
+    return Banner(
+        account=out.field(r"\s+your account\s+(\S+)$"),
+        password=out.field(r"\s+password\s+(\S+)$"),
+        device=out.field(r"\s+device\s+(\S+)\s"),
+        ca=out.field(r"\s+CA certificate\s+(\S+)$"),
+        root=Path(out.field(r"Server directory: (\S+)$")),
+    )
+
+
+def ctrl_c(proc: subprocess.Popen[str]) -> int:
+    """Ctrl-C in a terminal (SIGINT to the whole process group); the exit
+    status, or the process killed when it does not end within 30 s."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        return proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def assert_left_nothing(out: Output, root: Path | None) -> None:
+    """The command's last words, and nothing of it left: no directory, no
+    process naming it."""
+    assert out.lines[-1] == "device and server stopped; temp dir removed", out.text()
+    assert root is not None and not root.exists()
+    assert processes_mentioning(root) == []
+
+
 async def ask_status(jid: str, password: str, ca: str, port: int, device: str) -> str:
     """Log in, add the device, wait for its presence, send ``status``;
     the answer's body."""
@@ -150,13 +191,8 @@ def test_try_it_prints_what_a_chat_client_needs() -> None:
     out = Output(proc)
     root: Path | None = None
     try:
-        out.until("Ctrl-C stops the device", 60)
-        jid = out.field(r"\s+your account\s+(\S+)$")
-        secret = out.field(r"\s+password\s+(\S+)$")
-        device = out.field(r"\s+device\s+(\S+)\s")
+        jid, secret, device, ca, root = read_banner(out)
         printed_port = int(out.field(r"\s+server\s+127\.0\.0\.1 port (\d+)\b"))
-        ca = out.field(r"\s+CA certificate\s+(\S+)$")
-        root = Path(out.field(r"Server directory: (\S+)$"))
         assert (jid, device, printed_port) == ("carol@localhost", "device1@localhost", port)
         assert Path(ca).is_file() and Path(ca).parent == root
         # the CA folder for profanity's /tls certpath: the CA under its subject hash
@@ -171,18 +207,11 @@ def test_try_it_prints_what_a_chat_client_needs() -> None:
         out.until("(restart): starting it again", 20)
         out.until("online as device1@localhost/agent", 20, count=2)
     finally:
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole group
-        try:
-            code = proc.wait(30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        code = ctrl_c(proc)
     out.rest(2)
     assert code == 0, out.text()
-    assert out.lines[-1] == "device and server stopped; temp dir removed", out.text()
     assert "Traceback" not in out.text(), out.text()
-    assert root is not None and not root.exists()
-    assert processes_mentioning(root) == []
+    assert_left_nothing(out, root)
 
 
 def test_try_it_says_so_when_the_device_dies() -> None:
@@ -195,8 +224,7 @@ def test_try_it_says_so_when_the_device_dies() -> None:
     )
     out = Output(proc)
     try:
-        out.until("Ctrl-C stops the device", 60)
-        root = Path(out.field(r"Server directory: (\S+)$"))
+        root = read_banner(out).root
         agents = processes_mentioning(root / "device.toml")
         assert len(agents) == 1, agents
         os.kill(int(agents[0].split(":")[0]), signal.SIGKILL)
@@ -207,6 +235,4 @@ def test_try_it_says_so_when_the_device_dies() -> None:
     out.rest(2)
     assert code == 1, out.text()
     assert "FAILED: the device agent exited with status -9" in out.lines, out.text()
-    assert out.lines[-1] == "device and server stopped; temp dir removed", out.text()
-    assert not root.exists()
-    assert processes_mentioning(root) == []
+    assert_left_nothing(out, root)
