@@ -69,3 +69,48 @@ def test_parts_and_str() -> None:
     assert JID.parse("example.net").is_domain
     assert str(j.with_resource("x")) == "alice@example.net/x"
     assert JID.parse("a@b.example/with/slash").resource == "with/slash"
+
+
+def _by_tables(part: str, kind: str) -> str | None:
+    """What RFC 7622's rules give with the Unicode tables, for an ASCII
+    part: None when the part is refused."""
+    import unicodedata
+
+    if kind == "local":
+        s = unicodedata.normalize("NFC", part.lower())
+        ok = bool(s) and all(
+            (ch not in "\"&'/:<>@" and 0x21 <= ord(ch) <= 0x7E)
+            or (
+                ord(ch) >= 0x80
+                and unicodedata.category(ch) in {"Ll", "Lu", "Lo", "Lt", "Nd", "Lm", "Mn", "Mc"}
+            )
+            for ch in s
+        )
+    else:
+        s = unicodedata.normalize("NFC", part)
+        ok = bool(s) and all(
+            unicodedata.category(ch) not in ("Cc", "Cs", "Cn")
+            and (unicodedata.category(ch) != "Zs" or ch == " ")
+            for ch in s
+        )
+    return s if ok else None
+
+
+def test_ascii_parts_without_tables_match_the_tables() -> None:
+    """Local and resource parts in ASCII are prepared without unicodedata;
+    for every ASCII character, alone and between others, the answer is
+    what the tables give."""
+    samples = ["Alice", "a b", "x.y-z_1"]
+    for code in range(128):
+        samples += [chr(code), f"a{chr(code)}B"]
+    for part in samples:
+        for kind in ("local", "resource"):
+            text = f"{part}@example.net" if kind == "local" else f"a@example.net/{part}"
+            expected = _by_tables(part, kind)
+            try:
+                jid = JID.parse(text)
+            except InvalidJID:
+                assert expected is None, (kind, part)
+                continue
+            got = jid.local if kind == "local" else jid.resource
+            assert got == expected, (kind, part)

@@ -13,7 +13,6 @@ Each part is at most 1023 bytes of UTF-8.  A malformed JID raises
 
 from __future__ import annotations
 
-import unicodedata
 from functools import lru_cache
 
 from stanzalink._value import Value, _set
@@ -29,7 +28,14 @@ class InvalidJID(ValueError):
     condition = "jid-malformed"
 
 
+# An all-ASCII part (nearly every JID a device meets) is prepared without
+# unicodedata: for ASCII, width mapping and NFC change nothing and the
+# categories are known.  Its tables are large, and a lookup touches them.
+
+
 def _width_map(s: str) -> str:
+    import unicodedata
+
     out = []
     for ch in s:
         decomp = unicodedata.decomposition(ch)
@@ -40,13 +46,24 @@ def _width_map(s: str) -> str:
     return "".join(out)
 
 
+def _category(ch: str) -> str:
+    import unicodedata
+
+    return unicodedata.category(ch)
+
+
 def _check_len(part: str, what: str) -> None:
     if len(part.encode()) > _MAX_PART:
         raise InvalidJID(f"{what} longer than {_MAX_PART} bytes")
 
 
 def normalize_local(local: str) -> str:
-    s = unicodedata.normalize("NFC", _width_map(local).lower())
+    if local.isascii():
+        s = local.lower()
+    else:
+        import unicodedata
+
+        s = unicodedata.normalize("NFC", _width_map(local).lower())
     if not s:
         raise InvalidJID("empty localpart")
     for ch in s:
@@ -55,7 +72,7 @@ def normalize_local(local: str) -> str:
         o = ord(ch)
         if 0x21 <= o <= 0x7E:
             continue
-        if o < 0x80 or unicodedata.category(ch) not in _IDENTIFIER_CATEGORIES:
+        if o < 0x80 or _category(ch) not in _IDENTIFIER_CATEGORIES:
             raise InvalidJID(f"U+{o:04X} is not allowed in a localpart")
     _check_len(s, "localpart")
     return s
@@ -102,17 +119,29 @@ def normalize_domain(domain: str) -> str:
         s = ascii_name.encode("ascii").decode("idna") if "xn--" in ascii_name else ascii_name
     except UnicodeError as exc:
         raise InvalidJID(f"bad A-label in {domain!r}: {exc}") from None
-    s = unicodedata.normalize("NFC", s.lower())
+    s = s.lower()
+    if not s.isascii():
+        import unicodedata
+
+        s = unicodedata.normalize("NFC", s)
     _check_len(s, "domainpart")
     return s
 
 
 def normalize_resource(resource: str) -> str:
-    s = unicodedata.normalize("NFC", resource)
+    if resource.isascii():
+        s = resource
+    else:
+        import unicodedata
+
+        s = unicodedata.normalize("NFC", resource)
     if not s:
         raise InvalidJID("empty resourcepart")
     for ch in s:
-        cat = unicodedata.category(ch)
+        o = ord(ch)
+        if 0x20 <= o < 0x7F:
+            continue  # printable ASCII, the space included
+        cat = "Cc" if o < 0x80 else _category(ch)
         if cat in ("Cc", "Cs", "Cn") or (cat == "Zs" and ch != " "):
             raise InvalidJID(f"U+{ord(ch):04X} is not allowed in a resourcepart")
     _check_len(s, "resourcepart")

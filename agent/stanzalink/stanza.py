@@ -16,13 +16,17 @@ xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'
 from __future__ import annotations
 
 import os
-import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING, TypeAlias
 
 from stanzalink import ns
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 
-Stanza = Element | ET.Element  # a received stanza, or one built here
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
+# a received stanza, or one built here (ElementTree is not imported for a name)
+Stanza: TypeAlias = "Element | ET.Element"
 
 __all__ = [
     "ORIGIN_ID",
@@ -112,7 +116,7 @@ def with_origin_id(stanza: Stanza) -> Stanza:
     if len(given) == 1 and given[0].get("id"):
         return stanza
     tree = stanza.to_etree() if isinstance(stanza, Element) else stanza
-    out = ET.Element(tree.tag, dict(tree.attrib))
+    out = E(tree.tag, dict(tree.attrib))
     out.text = tree.text
     out.extend(child for child in tree if child.tag != ORIGIN_ID)
     sub(out, ORIGIN_ID, {"id": os.urandom(16).hex()})

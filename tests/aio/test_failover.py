@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from stanzalink.aio.client import Client, ClientConfig
-from stanzalink.aio.dns import Target
 from stanzalink.aio.reconnect import Reconnect
+from stanzalink.aio.targets import Target
 from stanzalink.jid import JID
 from stanzalink_testing.prosody import DOMAIN, make_certs
 from stanzalink_testing.scripted import (

@@ -13,9 +13,9 @@ import pytest
 
 from stanzalink.agent import parse_config
 from stanzalink.aio.config import ClientConfig, parse_hosts
-from stanzalink.aio.dns import Target, parse_host_port
 from stanzalink.aio.reconnect import Reconnect
 from stanzalink.aio.sections import client_config
+from stanzalink.aio.targets import Target, parse_host_port
 from stanzalink.config import ConfigError
 from stanzalink.jid import JID
 

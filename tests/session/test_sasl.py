@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 
 import pytest
 
@@ -292,3 +293,22 @@ def test_tls_server_end_point_reads_the_certificate(
     )  # fmt: skip
     der = ssl.PEM_cert_to_DER_cert((d / "c.pem").read_text())
     assert tls_server_end_point(der) == hashlib.new(expected, der).digest()
+
+
+def _outcome(f: Callable[[str], str], text: str) -> str:
+    try:
+        return "ok:" + f(text)
+    except LocalProtocolError as exc:
+        return "error:" + str(exc)
+
+
+def test_saslprep_ascii_without_tables_is_saslprep_with_them() -> None:
+    """The ASCII shortcut gives what the RFC 3454 tables give, for every
+    ASCII character alone and between others, and for whole strings."""
+    from stanzalink.session.sasl import _saslprep_tables
+
+    samples = ["", "user", "Pass word", "a=b,c", "\x7f", "tab\there", "ok~"]
+    for code in range(128):
+        samples += [chr(code), f"a{chr(code)}b", f"{chr(code)}{chr(code)}"]
+    for text in samples:
+        assert _outcome(saslprep, text) == _outcome(_saslprep_tables, text), repr(text)

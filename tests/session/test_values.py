@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from stanzalink.aio.client import ClientConfig
-from stanzalink.aio.dns import Target
+from stanzalink.aio.targets import Target
 from stanzalink.errors import LocalProtocolError
 from stanzalink.jid import JID
 from stanzalink.session.core import SessionConfig, TLSInfo

@@ -23,12 +23,11 @@ import asyncio
 import contextlib
 import logging
 import os
-import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from stanzalink.aio.config import RECONNECT_MAX, ClientConfig
 from stanzalink.aio.connection import Connection
-from stanzalink.aio.dns import Resolver
 from stanzalink.aio.iq import (
     IQError,
     IQHandler,
@@ -56,6 +55,11 @@ from stanzalink.session.events import (
 )
 from stanzalink.stanza import stanza_error, stanza_error_type
 from stanzalink.xml import Element
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
+    from stanzalink.aio.dns import Resolver
 
 __all__ = [
     "RECONNECT_MAX",

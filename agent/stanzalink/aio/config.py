@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stanzalink.aio.dns import parse_host_port
+from stanzalink.aio.targets import parse_host_port
 from stanzalink.jid import JID
 from stanzalink.session.core import SessionConfig
 

@@ -15,16 +15,19 @@ import math
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stanzalink.aio.config import ClientConfig
-from stanzalink.aio.dns import Resolver, Target
 from stanzalink.aio.reconnect import Reconnect
+from stanzalink.aio.targets import Target
 from stanzalink.aio.tls import ending_in_words, ssl_context, tls_info
 from stanzalink.aio.transport import Receiver, shrink_tls_buffer
 from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session.core import Session, State
 from stanzalink.session.events import Closed, Retry
+
+if TYPE_CHECKING:
+    from stanzalink.aio.dns import Resolver
 
 __all__ = ["Connection", "keepalive_options"]
 

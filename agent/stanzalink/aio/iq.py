@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import xml.etree.ElementTree as ET
+import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from stanzalink.errors import LocalProtocolError, StanzaError
 from stanzalink.jid import JID, InvalidJID
@@ -18,11 +18,14 @@ from stanzalink.session.sm import QueueFull
 from stanzalink.stanza import error_reply, result_reply
 from stanzalink.xml import Element
 
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
 __all__ = ["IQError", "IQHandler", "IQServer", "IQWaiters", "PasswordChangeRefused", "loggable"]
 
 log = logging.getLogger("stanzalink.aio.client")  # the client's log lines keep one name
 
-IQHandler = Callable[[Element], Awaitable[ET.Element | None] | ET.Element | None]
+IQHandler: TypeAlias = "Callable[[Element], Awaitable[ET.Element | None] | ET.Element | None]"
 
 
 class IQError(StanzaError):
@@ -38,6 +41,14 @@ class IQError(StanzaError):
 class PasswordChangeRefused(IQError):
     """The server refused a password change (``condition``: not-authorized,
     not-allowed, bad-request...); the old password stays in use."""
+
+
+def _built(result: object) -> ET.Element | None:
+    """``result`` when it is an element built with ElementTree.  If nobody
+    has imported ElementTree, nothing can have been built with it, and it
+    is not loaded here just to say so."""
+    et = sys.modules.get("xml.etree.ElementTree")
+    return result if et is not None and isinstance(result, et.Element) else None
 
 
 def loggable(value: str | None, limit: int = 120) -> str:
@@ -182,10 +193,11 @@ class IQServer:
             )
             self.reply_error(iq, "wait", "internal-server-error")
             return
-        if isinstance(result, ET.Element) and result.tag == "{jabber:client}iq":
-            reply = result
+        built = _built(result)
+        if built is not None and built.tag == "{jabber:client}iq":
+            reply = built
         else:
-            reply = result_reply(iq, result if isinstance(result, ET.Element) else None)
+            reply = result_reply(iq, built)
         try:
             self._send(reply)
         except QueueFull:

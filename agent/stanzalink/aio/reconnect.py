@@ -6,10 +6,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from stanzalink.aio.config import ClientConfig
-from stanzalink.aio.dns import Resolver, Target, host_key, parse_host_port, xmpp_targets
+from stanzalink.aio.targets import Target, host_key, parse_host_port
 from stanzalink.session.events import Closed, Retry
+
+if TYPE_CHECKING:
+    from stanzalink.aio.dns import Resolver
 
 __all__ = ["Reconnect", "backoff_delay", "configured_server", "parse_redirect", "uniform"]
 
@@ -142,6 +146,9 @@ class Reconnect:
         if c.host:
             self.targets_from = "[server] host"
             return [Target(c.host, c.port, c.direct_tls)]
+        # the resolver is loaded only for a device that looks its server up
+        from stanzalink.aio.dns import Resolver, xmpp_targets
+
         resolver = self.resolver or Resolver(c.nameservers)
         targets = await xmpp_targets(c.jid.domain, resolver)
         if targets == [Target(c.jid.domain, 5222, False)]:

@@ -13,8 +13,8 @@ from typing import Any
 
 from stanzalink.aio.client import ClientConfig
 from stanzalink.aio.config import parse_hosts
-from stanzalink.aio.dns import Target, host_key
 from stanzalink.aio.reconnect import MAX_REMEMBERED
+from stanzalink.aio.targets import Target, host_key
 from stanzalink.config import (
     Checking,
     ConfigError,

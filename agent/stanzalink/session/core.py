@@ -39,9 +39,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stanzalink import ns
 from stanzalink.errors import LocalProtocolError
@@ -51,7 +50,6 @@ from stanzalink.session import (
     login,
     negotiation,
     online,
-    register,
     sm_driver,
     stream_errors,
     wire,
@@ -78,6 +76,9 @@ from stanzalink.xml import (
     StreamParser,
     tostring,
 )
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 __all__ = [
     "STANZA_TAGS",
@@ -254,12 +255,12 @@ class Session:
         else:
             self._pending_out.append(data)
 
-    def send_raw_iq(self, iq: ET.Element, purpose: str, now: float) -> str:
-        """Send an IQ of the session's own (bind, register...) and remember its id."""
+    def send_raw_iq(self, iq: wire.IQ, purpose: str, now: float) -> str:
+        """Send an IQ of the session's own (bind, register...: ``iq`` writes
+        it for a given id) and remember its id."""
         iq_id = f"sl{next(self._ids)}"
-        iq.set("id", iq_id)
         self._pending_iq[iq_id] = purpose
-        self._now_write(tostring(iq, default_ns=ns.CLIENT), now)
+        self._now_write(iq(iq_id), now)
         return iq_id
 
     def change_password(self, new: str, now: float) -> None:
@@ -427,7 +428,7 @@ class Session:
 def _on_iq(s: Session, el: Element, now: float) -> None:
     """An IQ while negotiating: the answer to the session's own request."""
     {
-        State.REGISTER_FORM: register.on_form,
+        State.REGISTER_FORM: login.on_register_form,
         State.REGISTER_SUBMIT: login.on_register_answer,
         State.BIND: negotiation.on_bind,
         State.LEGACY_SESSION: negotiation.on_legacy_session,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from stanzalink import ns
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
-from stanzalink.session import register, sasl, wire
+from stanzalink.session import sasl, wire
 from stanzalink.session.events import Authenticated, Retry, ScramKeysUpdated
 from stanzalink.session.sasl import Scram
 from stanzalink.session.stream_errors import fail_local, fail_remote
@@ -144,6 +144,8 @@ def on_failure(s: Session, el: Element, now: float) -> None:
     ):
         # perhaps the account does not exist yet: register it (XEP-0077)
         s._registered_once = True
+        from stanzalink.session import register  # loaded only to register
+
         register.ask_form(s, now)
         return
     detail = f" ({text})" if text else ""
@@ -156,8 +158,17 @@ def on_failure(s: Session, el: Element, now: float) -> None:
     )
 
 
+def on_register_form(s: Session, el: Element, now: float) -> None:
+    """The server's registration form: fill it in and submit it."""
+    from stanzalink.session import register
+
+    register.on_form(s, el, now)
+
+
 def on_register_answer(s: Session, el: Element, now: float) -> None:
     """The registration's outcome: on success, log in afresh."""
+    from stanzalink.session import register
+
     if register.on_submit(s, el, now):
         s._sasl_tried.clear()
         start_sasl(s, now)

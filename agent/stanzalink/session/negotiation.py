@@ -136,7 +136,8 @@ def on_bind(s: Session, el: Element, now: float) -> None:
             return
         fail_local(s, "not-authorized", "the server refused to bind a resource", now, Retry.SLOW)
         return
-    jid_text = el.findtext(f"{{{ns.BIND}}}bind/{{{ns.BIND}}}jid")
+    bound = el.find(f"{{{ns.BIND}}}bind")  # two simple finds: no ElementPath
+    jid_text = bound.findtext(f"{{{ns.BIND}}}jid") if bound is not None else None
     try:
         jid = JID.parse(jid_text or "")
     except InvalidJID:

@@ -13,13 +13,11 @@ and sent through the stream-management counter like any stanza."""
 from __future__ import annotations
 
 import logging
-import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from stanzalink import ns
 from stanzalink.errors import LocalProtocolError
 from stanzalink.jid import from_own_server
-from stanzalink.session import password as pwchange
 from stanzalink.session import sasl, sm_driver, wire
 from stanzalink.session.events import (
     PasswordChanged,
@@ -32,6 +30,8 @@ from stanzalink.session.sm import QueueFull
 from stanzalink.xml import Element, tostring
 
 if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
     from stanzalink.session.core import Session
 
 log = logging.getLogger("stanzalink.session.core")  # the session logs under one name
@@ -93,6 +93,8 @@ def change_password(s: Session, new: str, now: float) -> None:
     if not sasl.saslprep(new):
         raise LocalProtocolError("the new password is empty")
     change = PasswordChange(f"slpw{next(s._ids)}", new, s.config.password)
+    from stanzalink.session import password as pwchange  # loaded when first used
+
     iq = pwchange.request(s.config.jid.domain, s.config.jid.local or "", new)
     change.data = send_own(s, iq, change.iq_id, now)
     s._pw_change = change
@@ -111,6 +113,8 @@ def send_own(s: Session, iq: ET.Element, iq_id: str, now: float) -> bytes:
 def on_password_answer(s: Session, el: Element, now: float) -> None:
     change = s._pw_change
     assert change is not None
+    from stanzalink.session import password as pwchange
+
     result = pwchange.outcome(
         el,
         domain=s.config.jid.domain,

@@ -14,6 +14,7 @@ from stanzalink.session.events import Registered, Retry
 from stanzalink.session.stream_errors import fail_local
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
+from stanzalink.xml.serializer import tostring
 
 if TYPE_CHECKING:
     from stanzalink.session.core import Session
@@ -52,8 +53,7 @@ def on_form(s: Session, el: Element, now: float) -> None:
         )
         return
     form = query.find(_Q(ns.DATA_FORMS, "x"))
-    iq = E(_Q(ns.CLIENT, "iq"), {"type": "set"})
-    q = sub(iq, _Q(ns.REGISTER, "query"))
+    q = E(_Q(ns.REGISTER, "query"))
     username = s.config.jid.local or ""
     password = s.config.password or ""
     if form is not None:
@@ -81,7 +81,7 @@ def on_form(s: Session, el: Element, now: float) -> None:
         sub(q, _Q(ns.REGISTER, "username"), text=username)
         sub(q, _Q(ns.REGISTER, "password"), text=password)
     s._advance("submit")
-    s.send_raw_iq(iq, "register-submit", now)
+    s.send_raw_iq(wire.own_iq("set", tostring(q).decode()), "register-submit", now)
 
 
 def on_submit(s: Session, el: Element, now: float) -> bool:

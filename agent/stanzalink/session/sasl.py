@@ -22,8 +22,6 @@ import base64
 import hashlib
 import hmac
 import os
-import stringprep
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 
 from stanzalink._value import Value, _set
@@ -56,7 +54,23 @@ class SASLError(RemoteProtocolError):
 
 # --------------------------------------------------------------------- SASLprep
 def saslprep(text: str) -> str:
-    """RFC 4013 SASLprep (stored strings)."""
+    """RFC 4013 SASLprep (stored strings).  An ASCII string is prepared
+    without the Unicode tables (they are large, and a lookup touches them):
+    for ASCII, no character is mapped, NFKC changes nothing, and the only
+    prohibited characters are the controls (RFC 3454 C.2.1)."""
+    if text.isascii():
+        for ch in text:
+            if ch < " " or ch == "\x7f":
+                raise LocalProtocolError(f"U+{ord(ch):04X} is not allowed in a SASL string")
+        return text
+    return _saslprep_tables(text)
+
+
+def _saslprep_tables(text: str) -> str:
+    """SASLprep step by step, with the tables of RFC 3454."""
+    import stringprep
+    import unicodedata
+
     mapped = []
     for ch in text:
         if stringprep.in_table_b1(ch):

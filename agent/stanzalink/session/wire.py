@@ -7,12 +7,16 @@ exactly; a change here is a change on the wire."""
 from __future__ import annotations
 
 import base64
-import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from stanzalink import ns
-from stanzalink.stanza import Stanza, error_reply, result_reply
-from stanzalink.xml import tostring
-from stanzalink.xml.builder import E, sub
+from stanzalink.stanza import Stanza, error_reply
+from stanzalink.xml.builder import E
+from stanzalink.xml.serializer import escape_attr, escape_text
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 _Q = ns.q
 
@@ -72,35 +76,43 @@ def sm_a(h: int) -> bytes:
     return b"<a xmlns='urn:xmpp:sm:3' h='%d'/>" % h
 
 
-def bind_request(resource: str | None) -> ET.Element:
-    iq = E(_Q(ns.CLIENT, "iq"), {"type": "set"})
-    b = sub(iq, _Q(ns.BIND, "bind"))
+# An IQ of the session's own, as a function of its id: written here byte
+# for byte, so that a client that never builds a stanza of its own never
+# loads ElementTree.
+IQ = Callable[[str], bytes]
+
+
+def own_iq(kind: str, payload: str, to: str | None = None) -> IQ:
+    """``<iq type=kind [to=to] id=...>payload</iq>``, ``payload`` already
+    serialized; the id is given when it is sent."""
+    head = f'<iq type="{kind}"' + (f' to="{escape_attr(to)}"' if to is not None else "")
+    return lambda iq_id: f'{head} id="{escape_attr(iq_id)}">{payload}</iq>'.encode()
+
+
+def bind_request(resource: str | None) -> IQ:
     if resource:
-        sub(b, _Q(ns.BIND, "resource"), text=resource)
-    return iq
+        payload = f"<resource>{escape_text(resource)}</resource></bind>"
+        return own_iq("set", f'<bind xmlns="{ns.BIND}">' + payload)
+    return own_iq("set", f'<bind xmlns="{ns.BIND}"/>')
 
 
-def session_request() -> ET.Element:
-    iq = E(_Q(ns.CLIENT, "iq"), {"type": "set"})
-    sub(iq, _Q(ns.SESSION, "session"))
-    return iq
+def session_request() -> IQ:
+    return own_iq("set", f'<session xmlns="{ns.SESSION}"/>')
 
 
-def register_form_request() -> ET.Element:
-    iq = E(_Q(ns.CLIENT, "iq"), {"type": "get"})
-    sub(iq, _Q(ns.REGISTER, "query"))
-    return iq
+def register_form_request() -> IQ:
+    return own_iq("get", f'<query xmlns="{ns.REGISTER}"/>')
 
 
-def ping_request(domain: str) -> ET.Element:
-    iq = E(_Q(ns.CLIENT, "iq"), {"type": "get", "to": domain})
-    sub(iq, _Q(ns.PING, "ping"))
-    return iq
+def ping_request(domain: str) -> IQ:
+    return own_iq("get", f'<ping xmlns="{ns.PING}"/>', to=domain)
 
 
 def ping_result(ping: Stanza) -> bytes:
     """The answer to the server's XEP-0199 ping: an empty result."""
-    return tostring(result_reply(ping), default_ns=ns.CLIENT)
+    sender = ping.get("from")
+    to = f' to="{escape_attr(sender)}"' if sender is not None else ""
+    return f'<iq type="result" id="{escape_attr(ping.get("id") or "")}"{to}/>'.encode()
 
 
 def over_limits_error(attrib: dict[str, str], to: str | None, what: str) -> ET.Element:

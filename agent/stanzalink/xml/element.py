@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import functools
 import types
-import xml.etree.ElementPath as _element_path
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from itertools import chain as _chain
 from typing import TYPE_CHECKING, Any, overload
@@ -37,8 +35,19 @@ NSDECL = 4
 WORDS = 8
 _KIND, _NEXT, _NS_OFF, _NS_LEN, _NAME_OFF, _NAME_LEN, _VAL_OFF, _VAL_LEN = range(8)
 
-# ElementPath is typed for ElementTree elements; it only needs the reading interface
-_ElementPath: Any = _element_path
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
+
+def _element_path() -> Any:
+    """ElementPath, for the paths that name more than one child tag.  It is
+    typed for ElementTree elements; it only needs the reading interface.
+    Imported when first needed: what the session reads itself are simple
+    paths, so an idle client loads neither it nor ElementTree."""
+    import xml.etree.ElementPath as element_path
+
+    return element_path
+
 
 _SIMPLE_PATH_CHARS = frozenset("/*[].@=()'\"")
 _SIMPLE: dict[str, bool] = {}  # path -> names one child tag (no ElementPath needed)
@@ -275,17 +284,17 @@ class Element:
                 if child.tag == path:
                     return child
             return None
-        found: Element | None = _ElementPath.find(self, path, namespaces)
+        found: Element | None = _element_path().find(self, path, namespaces)
         return found
 
     def findall(self, path: str, namespaces: dict[str, str] | None = None) -> list[Element]:
         if namespaces is None and _simple(path):
             return [child for child in self if child.tag == path]
-        found: list[Element] = _ElementPath.findall(self, path, namespaces)
+        found: list[Element] = _element_path().findall(self, path, namespaces)
         return found
 
     def iterfind(self, path: str, namespaces: dict[str, str] | None = None) -> Iterator[Element]:
-        it: Iterator[Element] = _ElementPath.iterfind(self, path, namespaces)
+        it: Iterator[Element] = _element_path().iterfind(self, path, namespaces)
         return it
 
     @overload
@@ -301,6 +310,8 @@ class Element:
     # -- conversions -----------------------------------------------------------------
     def to_etree(self) -> ET.Element:
         """A mutable :mod:`xml.etree.ElementTree` copy of this subtree."""
+        import xml.etree.ElementTree as ET
+
         root = ET.Element(self.tag, self.attrib)
         root.text = self.text
         stack: list[tuple[Element, ET.Element]] = [(self, root)]

@@ -1,0 +1,62 @@
+"""A session client logged in to a real Prosody and idle loads only what
+its login used: no ElementTree (the session writes its own IQs as bytes and
+reads simple paths), no SRV resolver (the server's host is given), no
+in-band registration and no password change.  (The memory this saves is
+measured in ``bench/bench_memory.py``.)"""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from stanzalink_testing.prosody import Prosody
+
+from ..util import python_cmd
+from .peers import new_account
+
+pytestmark = pytest.mark.integration
+AGENT_DIR = str(Path(__file__).resolve().parents[2] / "agent")
+
+CLIENT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from stanzalink.aio.client import Client, ClientConfig
+    from stanzalink.jid import JID
+    async def main():
+        c = Client(ClientConfig(jid=JID.parse(sys.argv[1]), password=sys.argv[2],
+                   host="127.0.0.1", port=int(sys.argv[3]), ca_file=sys.argv[4], reconnect=False))
+        await c.start()
+        await c.wait_online(60)
+        await asyncio.sleep(1)
+        print(" ".join(sorted(sys.modules)), flush=True)
+        await c.close()
+    asyncio.run(main())
+    """
+)
+
+NOT_LOADED = [
+    "xml.etree.ElementTree",
+    "xml.etree.ElementPath",
+    "pyexpat",
+    "stanzalink.aio.dns",
+    "stanzalink.session.register",
+    "stanzalink.session.password",
+]
+
+
+def test_an_idle_client_loads_only_its_login(prosody: Prosody) -> None:
+    jid, pw = new_account(prosody, "lean")
+    out = subprocess.run(
+        [*python_cmd(), "-c", CLIENT, jid, pw, str(prosody.port), str(prosody.ca)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": AGENT_DIR},
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    loaded = set(out.stdout.split())
+    assert "stanzalink.session.online" in loaded  # it did log in
+    assert sorted(set(NOT_LOADED) & loaded) == []
