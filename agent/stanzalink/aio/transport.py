@@ -28,10 +28,10 @@ _TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 0)  # Linux
 # One recv of ciphertext for asyncio's TLS layer.  Its default is 256 KiB per
 # connection, zero-filled, so all of it resident.  The bytes go on into the
 # SSLObject's MemoryBIO, which joins partial records, so any size is correct;
-# 32 KiB holds a whole TLS record (16 KiB of plaintext, at most 2 KiB of
-# TLS 1.2 expansion and the 5-byte header) with room to spare, so a full
-# record never costs a second read.
-TLS_READ_BUFFER = 32 * 1024
+# this one holds the largest record TLS allows (RFC 5246 §6.2.3: 2^14 bytes
+# of plaintext, at most 2,048 of expansion, and the 5-byte header), so a
+# full record never costs a second read.
+TLS_READ_BUFFER = 2**14 + 2048 + 5
 
 
 def shrink_tls_buffer(transport: asyncio.BaseTransport, size: int = TLS_READ_BUFFER) -> bool:
