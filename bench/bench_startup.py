@@ -241,7 +241,9 @@ def pip_target(arch: str, pins: list[str], into: Path, deps: bool) -> str | None
 
 def slixmpp_sdist(version: str, into: Path) -> None:
     """slixmpp's Python package from its sdist, its Rust JID extension not
-    built: the package's own ``jid.py`` is the fallback it imports then."""
+    built: the package's own ``jid.py`` is the fallback it imports then.
+    With the metadata an installation writes: slixmpp reads its version
+    from it at import (``importlib.metadata``, a cost under qemu)."""
     with tempfile.TemporaryDirectory(prefix="stanzalink-slixmpp-") as dl:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
@@ -249,8 +251,15 @@ def slixmpp_sdist(version: str, into: Path) -> None:
             check=True, capture_output=True,
         )  # fmt: skip
         (sdist,) = Path(dl).glob("slixmpp-*.tar.gz")
-        prefix = f"{sdist.name.removesuffix('.tar.gz')}/slixmpp/"
+        top = sdist.name.removesuffix(".tar.gz")
+        prefix = f"{top}/slixmpp/"
         with tarfile.open(sdist) as tar:
+            info = tar.extractfile(f"{top}/PKG-INFO")
+            assert info is not None
+            dist = into / f"slixmpp-{version}.dist-info"
+            dist.mkdir(parents=True)
+            (dist / "METADATA").write_bytes(info.read())
+            (dist / "INSTALLER").write_text("bench_startup\n")
             for m in tar.getmembers():
                 if m.isfile() and m.name.startswith(prefix) and not m.name.endswith(".rs"):
                     dest = into / "slixmpp" / m.name[len(prefix) :]
@@ -275,7 +284,7 @@ def slixmpp_site(arch: str, base: Path, python: list[str]) -> dict[str, Any]:
     module's docstring); what went in and what was left out."""
     versions = {d: metadata.version(d) for d in SLIXMPP_DISTS}
     into = base / "slixmpp"
-    key = {"versions": versions, "platforms": PIP_PLATFORMS[arch]}
+    key = {"versions": versions, "platforms": PIP_PLATFORMS[arch], "layout": 2}
     stamp = into / ".complete"
     if stamp.exists():
         info: dict[str, Any] = json.loads(stamp.read_text())
@@ -335,11 +344,16 @@ def targets(names: list[str], cache: Path) -> dict[str, dict[str, Any]]:
             continue
         python = [qemu, "-L", str(base / "sysroot"), str(py)]
         stdlib = base / "sysroot" / "usr" / "lib" / "python3.11"
-        if not (stdlib / "asyncio" / "__pycache__").is_dir():
+        stamp = base / "stdlib-compiled"
+        if not stamp.exists():
             # the sysroot holds Debian's packages unpacked, without the
-            # bytecode their installation would compile; an image ships it
+            # bytecode their installation would compile; an image ships it.
+            # All of it: a module without bytecode is compiled at every
+            # start-up (the children write none), and a partly compiled
+            # sysroot (some runs leave a few __pycache__) hides that
             print(f"{name}: compiling the target's standard library (once)", flush=True)
             subprocess.run([*python, "-m", "compileall", "-q", str(stdlib)], check=False)
+            stamp.write_text("compileall done\n")
         slix = slixmpp_site(name, base, python)
         out[name] = {
             "python": python,
