@@ -475,6 +475,9 @@ def main() -> int:
             res["slixmpp_install"] = tgts[name]["slixmpp_install"]
         for kind, ss in kinds.items():
             res[kind] = {p: statistics.median(s[p] for s in ss) for p in PHASES}
+            # every start-up's total, in the order run: how wide the spread
+            # (a loaded machine, a stalled login) is behind the median
+            res[kind]["totals_ms"] = [round(s["total_ms"], 1) for s in ss]
             if kind == "floor":
                 res[kind]["round_trips"] = ss[0]["round_trips"]
                 res[kind]["mechanism"] = ss[0]["mechanism"]
