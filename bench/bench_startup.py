@@ -17,7 +17,7 @@ by qemu-user and the host), against one Prosody on loopback:
   Python can avoid.
 - ``stanzalink``: ``Client(...).start()`` and ``wait_online()``, the same
   child as ``bench/bench_session.py``'s start-up row (without its idle 2 s).
-- ``slixmpp`` (host only): ``ClientXMPP`` until ``session_start``.
+- ``slixmpp``: ``ClientXMPP`` until ``session_start``.
 
 Each child also stamps the moment its first line ran (the interpreter is
 up) and the moment its imports were done, so the table splits the time into
@@ -28,7 +28,22 @@ count.  Medians of interleaved rounds, the kinds alternating within each.
 The ARM targets are those ``scripts/cross/build-and-test.sh arm64|armhf``
 builds: Debian's python3.11 for the target unpacked into a sysroot and run
 by qemu-user, with the cross-built wheel installed and compiled into
-``build/cross/<arch>/site``; a target whose build is missing is skipped.
+``<cross cache>/<arch>/site``; a target whose build is missing is skipped.
+The cross cache is ``--cross-cache``, else ``$STANZALINK_CROSS_CACHE`` as
+the script reads it, else ``build/cross``.
+
+slixmpp for an ARM target goes into ``<cross cache>/<arch>/slixmpp``, once
+(kept while the versions match): the versions installed here of slixmpp and
+what it imports (aiodns, pycares, pyasn1, pyasn1-modules), as pip resolves
+them for the target's platform from PyPI's wheels, then compiled to bytecode
+by the target's Python.  Where PyPI has no wheel for the architecture, each
+distribution is tried alone: slixmpp from its sdist without the compiled JID
+extension (the package carries the pure-Python JID module it falls back on,
+a Rust cross build is not attempted), and aiodns left out when pycares has
+no wheel (slixmpp then resolves with the standard library).  The child is
+checked to import there first; what was left out is recorded in the JSON
+(``slixmpp_install``).  That step needs PyPI, so it is a bench run by hand,
+never part of CI.
 The target's standard library is compiled to bytecode first (once), as an
 image ships it: the sysroot is Debian's packages unpacked, without the
 bytecode their installation would have compiled.
@@ -37,7 +52,7 @@ kernel are not: the floor is measured the same way there, so the emulator's
 share shows in the floor and not as stanzalink's.
 
 Usage: python bench/bench_startup.py [--rounds 3] [--reps 5] [--targets host,arm64,armhf]
-       [--json FILE] [--readme]
+       [--cross-cache DIR] [--json FILE] [--readme]
 """
 
 from __future__ import annotations
@@ -45,13 +60,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +79,14 @@ sys.path.insert(0, str(ROOT / "agent"))
 from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
 
 CROSS = {"arm64": ("qemu-aarch64", "aarch64"), "armhf": ("qemu-arm", "armv7")}
+# pip --platform values for the targets' wheels: Debian 12's glibc is 2.36
+PIP_PLATFORMS = {
+    arch: [f"manylinux_2_{v}_{m}" for v in (36, 34, 31, 28, 26, 17)] + [f"linux_{m}"]
+    for arch, m in (("arm64", "aarch64"), ("armhf", "armv7l"))
+}
+# slixmpp and what it imports when present (its resolver aiodns, which
+# needs pycares; pyasn1 for its certificate checks)
+SLIXMPP_DISTS = ("slixmpp", "aiodns", "pycares", "pyasn1", "pyasn1-modules")
 
 # The floor: a raw XMPP login, blocking, nothing imported beyond asyncio and
 # ssl (and the modules those two import themselves).  Kept to what RFC 6120,
@@ -175,6 +201,8 @@ SLIXMPP = r"""
 import time
 t_start = time.time()
 import asyncio, json, sys
+if sys.argv[2]:
+    sys.path.insert(0, sys.argv[2])
 import slixmpp
 t_imported = time.time()
 server = json.loads(sys.argv[3])
@@ -194,44 +222,155 @@ print(json.dumps({"start": t_start, "imported": t_imported, "bound": t_bound}), 
 CHILDREN = {"floor": FLOOR, "stanzalink": STANZALINK, "slixmpp": SLIXMPP}
 
 
-def targets(names: list[str]) -> dict[str, dict[str, Any]]:
-    """Interpreter command and the stanzalink path of each target that is there."""
+def pip_target(arch: str, pins: list[str], into: Path, deps: bool) -> str | None:
+    """pip install ``pins`` for ``arch``'s Python 3.11 into ``into`` from
+    wheels only; None when it worked, else pip's last error line."""
+    plat = [a for p in PIP_PLATFORMS[arch] for a in ("--platform", p)]
+    cmd = [
+        *(sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check"),
+        *("--target", str(into), "--only-binary=:all:", *plat, "--python-version", "3.11"),
+        *("--implementation", "cp", "--abi", "cp311", "--abi", "abi3", "--abi", "none"),
+        *("--no-compile", "--upgrade", *([] if deps else ["--no-deps"]), *pins),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode == 0:
+        return None
+    errors = [ln for ln in out.stderr.splitlines() if ln.startswith("ERROR")]
+    return (errors or out.stderr.splitlines() or ["pip failed"])[-1]
+
+
+def slixmpp_sdist(version: str, into: Path) -> None:
+    """slixmpp's Python package from its sdist, its Rust JID extension not
+    built: the package's own ``jid.py`` is the fallback it imports then.
+    With the metadata an installation writes: slixmpp reads its version
+    from it at import (``importlib.metadata``, a cost under qemu)."""
+    with tempfile.TemporaryDirectory(prefix="stanzalink-slixmpp-") as dl:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
+             "--no-deps", "--no-binary=:all:", "-d", dl, f"slixmpp=={version}"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        (sdist,) = Path(dl).glob("slixmpp-*.tar.gz")
+        top = sdist.name.removesuffix(".tar.gz")
+        prefix = f"{top}/slixmpp/"
+        with tarfile.open(sdist) as tar:
+            info = tar.extractfile(f"{top}/PKG-INFO")
+            assert info is not None
+            dist = into / f"slixmpp-{version}.dist-info"
+            dist.mkdir(parents=True)
+            (dist / "METADATA").write_bytes(info.read())
+            (dist / "INSTALLER").write_text("bench_startup\n")
+            for m in tar.getmembers():
+                if m.isfile() and m.name.startswith(prefix) and not m.name.endswith(".rs"):
+                    dest = into / "slixmpp" / m.name[len(prefix) :]
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    src = tar.extractfile(m)
+                    assert src is not None
+                    dest.write_bytes(src.read())
+
+
+CHECK_SLIXMPP = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import slixmpp, slixmpp.jid
+from slixmpp.xmlstream import cert, resolver
+print(json.dumps({"jid": "extension" if slixmpp.jid.__file__.endswith(".so") else "python",
+                  "aiodns": resolver.AIODNS_AVAILABLE, "pyasn1": cert.HAVE_PYASN1}))
+"""
+
+
+def slixmpp_site(arch: str, base: Path, python: list[str]) -> dict[str, Any]:
+    """slixmpp for ``arch`` in ``base/slixmpp``, installed once (see the
+    module's docstring); what went in and what was left out."""
+    versions = {d: metadata.version(d) for d in SLIXMPP_DISTS}
+    into = base / "slixmpp"
+    key = {"versions": versions, "platforms": PIP_PLATFORMS[arch], "layout": 2}
+    stamp = into / ".complete"
+    if stamp.exists():
+        info: dict[str, Any] = json.loads(stamp.read_text())
+        if info.get("key") == key:
+            return info
+    print(f"{arch}: installing slixmpp for the target into {into} (once)", flush=True)
+    shutil.rmtree(into, ignore_errors=True)
+    into.mkdir(parents=True)
+    pins = [f"{d}=={v}" for d, v in versions.items()]
+    missing: dict[str, str] = {}
+    if (err := pip_target(arch, pins, into, deps=True)) is not None:
+        # some distribution has no wheel for this architecture: each alone
+        print(f"{arch}: {err}; installing each distribution alone", flush=True)
+        for dist, pin in zip(SLIXMPP_DISTS, pins, strict=True):
+            if (err := pip_target(arch, [pin], into, deps=False)) is not None:
+                missing[dist] = err
+        if "pycares" in missing and "aiodns" not in missing:
+            # aiodns imports pycares at once: without it slixmpp would only
+            # pay for a failing import before falling back
+            for p in into.glob("aiodns*"):
+                shutil.rmtree(p)
+            missing["aiodns"] = "left out: it needs pycares"
+        if "slixmpp" in missing:
+            slixmpp_sdist(versions["slixmpp"], into)
+            missing["slixmpp"] += "; its sdist's Python package installed instead"
+    shutil.rmtree(into / "bin", ignore_errors=True)
+    subprocess.run([*python, "-m", "compileall", "-q", str(into)], check=True)
+    out = subprocess.run(
+        [*python, "-c", CHECK_SLIXMPP, str(into)], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{arch}: slixmpp does not import on the target:\n{out.stderr[-2000:]}")
+    info = {"key": key, "missing": missing, "imports": json.loads(out.stdout)}
+    stamp.write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def targets(names: list[str], cache: Path) -> dict[str, dict[str, Any]]:
+    """Interpreter command and the stanzalink (and slixmpp) path of each
+    target that is there."""
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         if name == "host":
             out["host"] = {
                 "python": [sys.executable],
                 "path": str(ROOT / "agent"),
+                "paths": {"slixmpp": ""},
                 "kinds": ("floor", "stanzalink", "slixmpp"),
                 "machine": os.uname().machine,
             }
             continue
         qemu, machine = CROSS[name]
-        base = ROOT / "build" / "cross" / name
+        base = cache / name
         py = base / "sysroot" / "usr" / "bin" / "python3.11"
         if not (py.exists() and (base / "site" / "stanzalink").is_dir()):
             print(f"{name}: no build in {base} (scripts/cross/build-and-test.sh {name})")
             continue
         python = [qemu, "-L", str(base / "sysroot"), str(py)]
         stdlib = base / "sysroot" / "usr" / "lib" / "python3.11"
-        if not (stdlib / "asyncio" / "__pycache__").is_dir():
+        stamp = base / "stdlib-compiled"
+        if not stamp.exists():
             # the sysroot holds Debian's packages unpacked, without the
-            # bytecode their installation would compile; an image ships it
+            # bytecode their installation would compile; an image ships it.
+            # All of it: a module without bytecode is compiled at every
+            # start-up (the children write none), and a partly compiled
+            # sysroot (some runs leave a few __pycache__) hides that
             print(f"{name}: compiling the target's standard library (once)", flush=True)
             subprocess.run([*python, "-m", "compileall", "-q", str(stdlib)], check=False)
+            stamp.write_text("compileall done\n")
+        slix = slixmpp_site(name, base, python)
         out[name] = {
             "python": python,
             "path": str(base / "site"),
-            "kinds": ("floor", "stanzalink"),
+            "paths": {"slixmpp": str(base / "slixmpp")},
+            "kinds": ("floor", "stanzalink", "slixmpp"),
             "machine": machine,
+            "slixmpp_install": {"missing": slix["missing"], "imports": slix["imports"]},
         }
     return out
 
 
 def one(target: dict[str, Any], kind: str, server: dict[str, Any]) -> dict[str, Any]:
+    path = target["paths"].get(kind, target["path"])
     t = time.time()
     out = subprocess.run(
-        [*target["python"], "-c", CHILDREN[kind], repr(t), target["path"], json.dumps(server)],
+        [*target["python"], "-c", CHILDREN[kind], repr(t), path, json.dumps(server)],
         capture_output=True,
         timeout=300,
         check=False,
@@ -282,6 +421,11 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians taken)")
     ap.add_argument("--reps", type=int, default=5, help="start-ups per kind and round")
     ap.add_argument("--targets", default="host,arm64,armhf")
+    ap.add_argument(
+        "--cross-cache",
+        default=os.environ.get("STANZALINK_CROSS_CACHE", str(ROOT / "build" / "cross")),
+        help="where scripts/cross/build-and-test.sh put the targets (STANZALINK_CROSS_CACHE)",
+    )
     ap.add_argument("--readme", action="store_true", help="rewrite the README's start-up table")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "startup.json"))
     ap.add_argument("--readme-only", action="store_true", help="the README from --json, no run")
@@ -289,7 +433,7 @@ def main() -> int:
     if args.readme_only:
         write_readme(json.loads(Path(args.json).read_text()))
         return 0
-    tgts = targets(args.targets.split(","))
+    tgts = targets(args.targets.split(","), Path(args.cross_cache))
     # an installed package has its bytecode compiled: the host tree is, and
     # build-and-test.sh compiles the targets' site with the target Python
     subprocess.run(
@@ -327,8 +471,13 @@ def main() -> int:
     results: dict[str, Any] = {}
     for name, kinds in samples.items():
         res: dict[str, Any] = {"machine": tgts[name]["machine"]}
+        if "slixmpp_install" in tgts[name]:
+            res["slixmpp_install"] = tgts[name]["slixmpp_install"]
         for kind, ss in kinds.items():
             res[kind] = {p: statistics.median(s[p] for s in ss) for p in PHASES}
+            # every start-up's total, in the order run: how wide the spread
+            # (a loaded machine, a stalled login) is behind the median
+            res[kind]["totals_ms"] = [round(s["total_ms"], 1) for s in ss]
             if kind == "floor":
                 res[kind]["round_trips"] = ss[0]["round_trips"]
                 res[kind]["mechanism"] = ss[0]["mechanism"]
