@@ -10,7 +10,6 @@ chunk tokenizes and packs; one copy brings the pack into Python.
 from __future__ import annotations
 
 import struct
-import threading
 from typing import Any
 
 from stanzalink.xml.limits import DEFAULT_LIMITS, check_limits
@@ -132,12 +131,14 @@ class Tokenizer:
         # render; the names list holds the table's names by id
         self._str: Any = ffi.NULL
         self._rec: Any = ffi.NULL
-        self._rec_bytes: Any = ffi.NULL  # (the same, read as bytes)
+        self._str_view: Any = None  # (ffi.buffer of each: slicing copies out)
+        self._rec_view: Any = None
         self._str_cap = self._rec_cap = 0
         self._need = ffi.new("uint32_t[5]")
         self._names: Any = ffi.NULL
         self._name_list: list[str] = []
-        self._rendering = threading.Lock()
+        # one token: a render takes it (list.pop is atomic), and gives it back
+        self._rendering: list[bool] = [True]
         self._render_max = 2 * checked["max_stanza_bytes"] + 65536
 
     def reset(self) -> None:
@@ -183,7 +184,10 @@ class Tokenizer:
         # the C call runs without the GIL, on buffers and a name table of
         # this tokenizer: a stanza read in another thread meanwhile is read
         # node by node instead of waiting
-        if not self._rendering.acquire(False):
+        token = self._rendering
+        try:
+            token.pop()
+        except IndexError:
             return None
         try:
             blob = packed[2]
@@ -193,15 +197,15 @@ class Tokenizer:
             )  # fmt: skip
             if n <= 0:
                 return self._render_again(n, blob, k, len(packed[0]) << 2, packed[3], flags)
-            return self._rendered(n, self._str, self._rec_bytes)
+            return self._rendered(n, self._str_view, self._rec_view)
         finally:
-            self._rendering.release()
+            token.append(True)
 
-    def _rendered(self, n: int, str_buf: Any, rec_buf: Any) -> Rendered | None:
-        """What a render wrote: ``n`` bytes of records (tree.h)."""
-        recs: bytes | memoryview = _ffi.unpack(rec_buf, n)
-        size, count, added, attrs, width = _TREE_HEADER(recs)
-        strings: list[str | None] = _ffi.unpack(str_buf, size).decode().split("\0")
+    def _rendered(self, n: int, str_view: Any, rec_view: Any) -> Rendered | None:
+        """What a render wrote: ``n`` bytes of records (tree.h), read
+        through ``ffi.buffer`` views of the buffers (a slice is a copy)."""
+        size, count, added, attrs, width = _TREE_HEADER(rec_view)
+        strings: list[str | None] = str_view[:size].decode().split("\0")
         names = self._name_list
         if len(strings) != count + 1:  # (a NUL inside a string: never from the tokenizer)
             lib.sl_names_reset(self._names)
@@ -210,7 +214,7 @@ class Tokenizer:
         if added:
             names += strings[count - added : count]  # type: ignore[arg-type]
         strings[0] = None
-        recs = recs[_TREE_HEADER_BYTES:]
+        recs: bytes | memoryview = rec_view[_TREE_HEADER_BYTES:n]
         if width != 1:
             recs = memoryview(recs).cast("H" if width == 2 else "I")
         return strings, recs, names, attrs
@@ -239,7 +243,8 @@ class Tokenizer:
                 if size <= _STR_KEEP and words <= _REC_KEEP:
                     self._str = str_buf = ffi.new("char[]", _STR_KEEP)
                     self._rec = rec_buf = ffi.new("uint32_t[]", _REC_KEEP)
-                    self._rec_bytes = ffi.cast("char *", rec_buf)
+                    self._str_view = ffi.buffer(str_buf)
+                    self._rec_view = ffi.buffer(rec_buf)
                     self._str_cap = str_cap = _STR_KEEP
                     self._rec_cap = rec_cap = _REC_KEEP
                 else:
@@ -254,7 +259,7 @@ class Tokenizer:
                 self._names, blob, len(blob), k, nodes_off, pool_off, flags,
                 str_buf, str_cap, rec_buf, rec_cap, self._need,
             )  # fmt: skip
-        return self._rendered(n, str_buf, ffi.cast("char *", rec_buf))
+        return self._rendered(n, ffi.buffer(str_buf), ffi.buffer(rec_buf))
 
     def _fault(self, rc: int) -> Exception:
         if rc != lib.SL_E_STREAM:

@@ -438,7 +438,9 @@ def _build(root: Element, rendered: Rendered) -> None:
     stack: list[Element] = []  # elements whose parent comes later
     push = stack.append
     it = iter(recs[nattrs:-6])  # (the root's record is the last)
-    for tag, nattr, first, text, tail, nkids in zip(it, it, it, it, it, it, strict=True):
+    # (zip without strict: its keyword costs a third of an element's build;
+    # the records come in whole sixes, tree.h)
+    for tag, nattr, first, text, tail, nkids in zip(it, it, it, it, it, it):  # noqa: B905
         el = new()
         el._tag = names[tag]
         if nattr == 0:
@@ -447,7 +449,7 @@ def _build(root: Element, rendered: Rendered) -> None:
             el._attrib = {keys[first]: strings[first]}
         else:
             end = first + nattr
-            el._attrib = dict(zip(keys[first:end], strings[first:end], strict=True))  # type: ignore[arg-type]
+            el._attrib = dict(zip(keys[first:end], strings[first:end]))  # type: ignore[arg-type]  # noqa: B905
         el._text = strings[text]
         el._tail = strings[tail]
         if nkids:
@@ -461,7 +463,7 @@ def _build(root: Element, rendered: Rendered) -> None:
         done(el)
     if getattr(root, "_attrib", None) is None:  # (not read yet)
         first, end = recs[-4], recs[-4] + recs[-5]
-        root._attrib = dict(zip(keys[first:end], strings[first:end], strict=True))  # type: ignore[arg-type]
+        root._attrib = dict(zip(keys[first:end], strings[first:end]))  # type: ignore[arg-type]  # noqa: B905
     root._text = strings[recs[-3]]
     root._tail = None
     stack.reverse()
