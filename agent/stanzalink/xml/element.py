@@ -437,28 +437,34 @@ def _build(root: Element, rendered: Rendered) -> None:
     done = made.append
     stack: list[Element] = []  # elements whose parent comes later
     push = stack.append
+    pop = stack.pop
     it = iter(recs[nattrs:-6])  # (the root's record is the last)
     # (zip without strict: its keyword costs a third of an element's build;
     # the records come in whole sixes, tree.h)
     for tag, nattr, first, text, tail, nkids in zip(it, it, it, it, it, it):  # noqa: B905
         el = new()
         el._tag = names[tag]
-        if nattr == 0:
+        el._text = strings[text]
+        el._tail = strings[tail]
+        # (the common counts as displays: fewer calls than dict(zip()))
+        if not nattr:
             el._attrib = {}
         elif nattr == 1:
             el._attrib = {keys[first]: strings[first]}
+        elif nattr == 2:
+            el._attrib = {keys[first]: strings[first], keys[first + 1]: strings[first + 1]}
         else:
             end = first + nattr
             el._attrib = dict(zip(keys[first:end], strings[first:end]))  # type: ignore[arg-type]  # noqa: B905
-        el._text = strings[text]
-        el._tail = strings[tail]
-        if nkids:
+        if not nkids:
+            el._kids = ()
+        elif nkids == 1:
+            el._kids = [pop()]
+        else:
             kids = stack[-nkids:]
             del stack[-nkids:]
             kids.reverse()
             el._kids = kids
-        else:
-            el._kids = ()
         push(el)
         done(el)
     if getattr(root, "_attrib", None) is None:  # (not read yet)
