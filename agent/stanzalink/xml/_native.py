@@ -133,6 +133,7 @@ class Tokenizer:
         self._rec: Any = ffi.NULL
         self._str_view: Any = None  # (ffi.buffer of each: slicing copies out)
         self._rec_view: Any = None
+        self._render_c = lib.sl_tree_render  # (an instance attribute: a quicker lookup)
         self._str_cap = self._rec_cap = 0
         self._need = ffi.new("uint32_t[5]")
         self._names: Any = ffi.NULL
@@ -191,13 +192,24 @@ class Tokenizer:
             return None
         try:
             blob = packed[2]
-            n = _lib.sl_tree_render(
+            n = self._render_c(
                 self._names, blob, len(blob), k, len(packed[0]) << 2, packed[3], flags,
                 self._str, self._str_cap, self._rec, self._rec_cap, self._need,
             )  # fmt: skip
             if n <= 0:
                 return self._render_again(n, blob, k, len(packed[0]) << 2, packed[3], flags)
-            return self._rendered(n, self._str_view, self._rec_view)
+            # (_rendered, inline: the common case pays no second frame)
+            rec_view = self._rec_view
+            size, count, added, attrs, width = _TREE_HEADER(rec_view)
+            strings: list[str | None] = self._str_view[:size].decode().split("\0")
+            if len(strings) != count + 1 or added:
+                recs = rec_view[_TREE_HEADER_BYTES:n]
+                return self._names_added(strings, count, added, recs, attrs, width)
+            strings[0] = None
+            if width == 1:
+                return strings, rec_view[_TREE_HEADER_BYTES:n], self._name_list, attrs
+            wide = memoryview(rec_view[_TREE_HEADER_BYTES:n]).cast("H" if width == 2 else "I")
+            return strings, wide, self._name_list, attrs
         finally:
             token.append(True)
 
@@ -206,6 +218,14 @@ class Tokenizer:
         through ``ffi.buffer`` views of the buffers (a slice is a copy)."""
         size, count, added, attrs, width = _TREE_HEADER(rec_view)
         strings: list[str | None] = str_view[:size].decode().split("\0")
+        recs = rec_view[_TREE_HEADER_BYTES:n]
+        return self._names_added(strings, count, added, recs, attrs, width)
+
+    def _names_added(
+        self, strings: list[str | None], count: int, added: int, recs: bytes, attrs: int, width: int
+    ) -> Rendered | None:
+        """A render's strings and records (its header read): the names it
+        added appended to the name list."""
         names = self._name_list
         if len(strings) != count + 1:  # (a NUL inside a string: never from the tokenizer)
             lib.sl_names_reset(self._names)
@@ -214,10 +234,9 @@ class Tokenizer:
         if added:
             names += strings[count - added : count]  # type: ignore[arg-type]
         strings[0] = None
-        recs: bytes | memoryview = rec_view[_TREE_HEADER_BYTES:n]
-        if width != 1:
-            recs = memoryview(recs).cast("H" if width == 2 else "I")
-        return strings, recs, names, attrs
+        if width == 1:
+            return strings, recs, names, attrs
+        return strings, memoryview(recs).cast("H" if width == 2 else "I"), names, attrs
 
     def _render_again(
         self, n: int, blob: bytes, k: int, nodes_off: int, pool_off: int, flags: int

@@ -433,11 +433,9 @@ def _build(root: Element, rendered: Rendered) -> None:
     if nattrs:
         keys += map(names.__getitem__, recs[:nattrs])
     new = _new_decoded
+    # (list methods called as methods: CPython specialises those calls)
     made: list[Element] = []  # every element but the root, in reverse order
-    done = made.append
     stack: list[Element] = []  # elements whose parent comes later
-    push = stack.append
-    pop = stack.pop
     it = iter(recs[nattrs:-6])  # (the root's record is the last)
     # (zip without strict: its keyword costs a third of an element's build;
     # the records come in whole sixes, tree.h)
@@ -459,15 +457,15 @@ def _build(root: Element, rendered: Rendered) -> None:
         if not nkids:
             el._kids = ()
         elif nkids == 1:
-            el._kids = [pop()]
+            el._kids = [stack.pop()]
         else:
             kids = stack[-nkids:]
             del stack[-nkids:]
             kids.reverse()
             el._kids = kids
-        push(el)
-        done(el)
-    if getattr(root, "_attrib", None) is None:  # (not read yet)
+        stack.append(el)
+        made.append(el)
+    if root._attrib is None:  # (not read yet)
         first, end = recs[-4], recs[-4] + recs[-5]
         root._attrib = dict(zip(keys[first:end], strings[first:end]))  # type: ignore[arg-type]  # noqa: B905
     root._text = strings[recs[-3]]
