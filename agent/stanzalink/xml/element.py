@@ -542,8 +542,18 @@ class LazyElement(Element):
             self.__class__ = _HeadRead
 
         def iter(self, tag=None):
-            # (the full read's first call: not through the generic wrapper)
-            self._fill_tree()
+            # (the full read's first call: not through the generic wrapper,
+            # and _fill_tree inline, two frames fewer)
+            if type(self) is LazyElement:
+                self._attrib = None
+            c = self._c
+            res = c[4].render(c, self._k, 0)  # (the chunk's tokenizer)
+            if res is None:
+                self._fill()
+            else:
+                _build(self, res)
+                if tag is None:
+                    return _chain((self,), self._all)
             return self.iter(tag)
 
         def _fill_tree(self):
