@@ -287,3 +287,10 @@ int sl_tree_render(sl_names *names, const uint8_t *packed, size_t len, uint32_t 
     need[4] = rec[4] = width;
     return (int)at;
 }
+
+int sl_tree_render_out(sl_tree_out *out, const uint8_t *packed, size_t len, uint32_t event, uint32_t nodes_off,
+                       uint32_t pool_off, uint32_t flags) {
+    if (!out) return SL_E_ARG;
+    return sl_tree_render(out->names, packed, len, event, nodes_off, pool_off, flags, out->str, out->str_cap,
+                          out->rec, out->rec_cap, out->need);
+}

@@ -128,14 +128,16 @@ class Tokenizer:
         self._consumed = ffi.new("size_t *")
         self._packed = ffi.new("sl_packed *")
         # sl_tree_render's buffers and name table, made by the first
-        # render; the names list holds the table's names by id
+        # render and kept in an sl_tree_out (each call passes it alone);
+        # the names list holds the table's names by id
         self._str: Any = ffi.NULL
         self._rec: Any = ffi.NULL
         self._str_view: Any = None  # (ffi.buffer of each: slicing copies out)
         self._rec_view: Any = None
-        self._render_c = lib.sl_tree_render  # (an instance attribute: a quicker lookup)
+        self._out = ffi.new("sl_tree_out *")  # (zeroed: no table, no buffers)
+        self._render_c = lib.sl_tree_render_out  # (an instance attribute: a quicker lookup)
         self._str_cap = self._rec_cap = 0
-        self._need = ffi.new("uint32_t[5]")
+        self._need = self._out.need
         self._names: Any = ffi.NULL
         self._name_list: list[str] = []
         # one token: a render takes it (list.pop is atomic), and gives it back
@@ -192,10 +194,7 @@ class Tokenizer:
             return None
         try:
             blob = packed[2]
-            n = self._render_c(
-                self._names, blob, len(blob), k, len(packed[0]) << 2, packed[3], flags,
-                self._str, self._str_cap, self._rec, self._rec_cap, self._need,
-            )  # fmt: skip
+            n = self._render_c(self._out, blob, len(blob), k, len(packed[0]) << 2, packed[3], flags)
             if n <= 0:
                 return self._render_again(n, blob, k, len(packed[0]) << 2, packed[3], flags)
             # (_rendered, inline: the common case pays no second frame)
@@ -252,7 +251,7 @@ class Tokenizer:
                 names = lib.sl_names_new()
                 if names == ffi.NULL:
                     return None
-                self._names = ffi.gc(names, lib.sl_names_free)
+                self._names = self._out.names = ffi.gc(names, lib.sl_names_free)
             elif n in mended:
                 return None
             elif n == lib.SL_TREE_SHORT:
@@ -266,6 +265,8 @@ class Tokenizer:
                     self._rec_view = ffi.buffer(rec_buf)
                     self._str_cap = str_cap = _STR_KEEP
                     self._rec_cap = rec_cap = _REC_KEEP
+                    out = self._out
+                    out.str, out.str_cap, out.rec, out.rec_cap = str_buf, str_cap, rec_buf, rec_cap
                 else:
                     str_buf, str_cap = ffi.new("char[]", size), size
                     rec_buf, rec_cap = ffi.new("uint32_t[]", max(words, 1)), words
