@@ -10,6 +10,9 @@ produces, counting stanzas per tag:
   is read in full (``tag``, ``attrib``, ``text``, ``tail`` through
   ``iter()``): what a consumer that looks at everything pays.  Its goal is
   to be no slower than the ElementTree loop, which builds all of that.
+- ``stanzalink-native-get`` and ``stanzalink-native-find``: the native
+  row, and per stanza one attribute (``get("from")``) or one child's text
+  (``find(body).text``): what a handler that reads little pays.
 - ``stanzalink-expat``: ``StreamParser(backend="expat")``, the pure-Python
   fallback on pyexpat.
 - ``etree-pull``: ``xml.etree.ElementTree.XMLPullParser(events=("start",
@@ -43,7 +46,9 @@ import argparse
 import gc
 import json
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -86,8 +91,14 @@ class Parser:
 
 
 # --------------------------------------------------------------------- rows
-def _setup_stanzalink(backend: str, read_all: bool = False) -> Runner:
+def _setup_stanzalink(backend: str, read: str = "tag") -> Runner:
+    """A stanzalink row: each stanza's tag read, and with ``read`` "all"
+    every element's tag, attrib, text and tail, with "get" the stanza's
+    ``from`` attribute, with "find" the text of its ``body`` child (each
+    its own loop: no test per stanza for what to read)."""
     from stanzalink.xml import Element, StreamClose, StreamParser
+
+    body = "{jabber:client}body"
 
     def run(chunks: list[bytes]) -> Outcome:
         parser = StreamParser(backend=backend)
@@ -98,14 +109,55 @@ def _setup_stanzalink(backend: str, read_all: bool = False) -> Runner:
                 if isinstance(event, Element):
                     tag = event.tag
                     tags[tag] = tags.get(tag, 0) + 1
-                    if read_all:
-                        for el in event.iter():
-                            _ = (el.tag, el.attrib, el.text, el.tail)
                 elif isinstance(event, StreamClose):
                     closed = True
         return Outcome(sum(tags.values()), tags, closed)
 
-    return run
+    def run_all(chunks: list[bytes]) -> Outcome:
+        parser = StreamParser(backend=backend)
+        tags: dict[str, int] = {}
+        closed = False
+        for chunk in chunks:
+            for event in parser.feed(chunk):
+                if isinstance(event, Element):
+                    tag = event.tag
+                    tags[tag] = tags.get(tag, 0) + 1
+                    for el in event.iter():
+                        _ = (el.tag, el.attrib, el.text, el.tail)
+                elif isinstance(event, StreamClose):
+                    closed = True
+        return Outcome(sum(tags.values()), tags, closed)
+
+    def run_get(chunks: list[bytes]) -> Outcome:
+        parser = StreamParser(backend=backend)
+        tags: dict[str, int] = {}
+        closed = False
+        for chunk in chunks:
+            for event in parser.feed(chunk):
+                if isinstance(event, Element):
+                    tag = event.tag
+                    tags[tag] = tags.get(tag, 0) + 1
+                    _ = event.get("from")
+                elif isinstance(event, StreamClose):
+                    closed = True
+        return Outcome(sum(tags.values()), tags, closed)
+
+    def run_find(chunks: list[bytes]) -> Outcome:
+        parser = StreamParser(backend=backend)
+        tags: dict[str, int] = {}
+        closed = False
+        for chunk in chunks:
+            for event in parser.feed(chunk):
+                if isinstance(event, Element):
+                    tag = event.tag
+                    tags[tag] = tags.get(tag, 0) + 1
+                    found = event.find(body)
+                    _ = found.text if found is not None else None
+                elif isinstance(event, StreamClose):
+                    closed = True
+        return Outcome(sum(tags.values()), tags, closed)
+
+    return {"tag": run, "all": run_all, "get": run_get, "find": run_find}[read]
 
 
 def _setup_etree() -> Runner:
@@ -264,7 +316,21 @@ ALL_PARSERS = [
         "stanzalink-native-read",
         "stanzalink native + full read",
         "the native row, plus tag/attrib/text/tail of every element read",
-        lambda: _setup_stanzalink("native", read_all=True),
+        lambda: _setup_stanzalink("native", "all"),
+    ),
+    Parser(
+        "stanzalink-native-get",
+        "stanzalink native + get(from)",
+        "the native row, plus the stanza's from attribute read",
+        lambda: _setup_stanzalink("native", "get"),
+        in_goals=False,
+    ),
+    Parser(
+        "stanzalink-native-find",
+        "stanzalink native + find(body).text",
+        "the native row, plus the text of the stanza's body child read",
+        lambda: _setup_stanzalink("native", "find"),
+        in_goals=False,
     ),
     Parser(
         "stanzalink-expat",
@@ -299,6 +365,8 @@ def available_parsers() -> tuple[list[Parser], dict[str, str]]:
     if not _native_available():
         missing["stanzalink-native"] = "the native module is not built"
         missing["stanzalink-native-read"] = "the native module is not built"
+        missing["stanzalink-native-get"] = "the native module is not built"
+        missing["stanzalink-native-find"] = "the native module is not built"
     try:
         import stanzalink.xml  # noqa: F401
     except ImportError:
@@ -550,6 +618,45 @@ def measure_memory(
     return results
 
 
+def passes_child(key: str, corpus_path: Path, passes: int) -> None:
+    """Run in a fresh process under callgrind: one parser's setup and
+    warm-up, then ``passes`` passes over the corpus."""
+    run = {p.key: p for p in ALL_PARSERS}[key].setup()
+    warm_up(run)
+    _, chunks = load_chunks(corpus_path)
+    for _ in range(passes):
+        run(chunks)
+
+
+def count_instructions(
+    keys: list[str], corpus_path: Path, expected: int, log: Callable[[str], None] = print
+) -> dict[str, float]:
+    """Instructions per stanza of each parser, counted by valgrind's
+    callgrind: (3 passes - 1 pass) / 2 / stanzas, so that start-up, imports
+    and the warm-up cancel out; PYTHONHASHSEED=0 for repeatable dicts.
+    Independent of the machine's load, unlike the clock."""
+    if shutil.which("valgrind") is None:
+        raise BenchError("valgrind is not installed")
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    out: dict[str, float] = {}
+    for key in keys:
+        counts = []
+        for passes in (1, 3):
+            cmd = [
+                "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                sys.executable, str(HERE / "bench_parsers.py"), "--passes", str(passes),
+                "--row", key, "--corpus", str(corpus_path), "--expected", str(expected),
+            ]  # fmt: skip
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            found = re.search(r"Collected : (\d+)", proc.stderr)
+            if proc.returncode != 0 or not found:
+                raise BenchError(f"callgrind run of {key} failed:\n{proc.stderr.strip()[-2000:]}")
+            counts.append(int(found.group(1)))
+        out[key] = (counts[1] - counts[0]) / 2 / expected
+        log(f"  {key}: {out[key]:,.0f} instructions a stanza")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description="Time the Python-level parsers over a corpus file (bench/run.py runs "
@@ -559,7 +666,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--expected", type=int, required=True, help="stanzas in the corpus")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--memory", metavar="KEY", help="child mode: measure one parser's memory")
+    ap.add_argument(
+        "--callgrind",
+        metavar="KEYS",
+        help="count instructions per stanza (valgrind) of these rows (comma-separated, or all)",
+    )
+    ap.add_argument("--passes", type=int, help="child mode of --callgrind: passes to run")
+    ap.add_argument("--row", metavar="KEY", help="child mode of --callgrind: the row to run")
     args = ap.parse_args(argv)
+    if args.passes is not None:
+        passes_child(args.row, args.corpus, args.passes)
+        return 0
+    if args.callgrind:
+        keys = (
+            [p.key for p in available_parsers()[0]]
+            if args.callgrind == "all"
+            else args.callgrind.split(",")
+        )
+        counted = count_instructions(keys, args.corpus, args.expected)
+        json.dump(counted, sys.stdout, indent=2)
+        print()
+        return 0
     if args.memory:
         result = in_fresh_fork(lambda: memory_child(args.memory, args.corpus, args.expected))
         print(json.dumps(result))

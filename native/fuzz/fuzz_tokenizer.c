@@ -70,8 +70,13 @@ static void check_render(sl_tok *tok, sl_names *names) {
         if (w[0] == SL_TAG_IDS + SL_EV_OPEN || w[0] == SL_TAG_IDS + SL_EV_CLOSE || w[0] == SL_TAG_IDS + SL_EV_SKIP)
             continue;
         for (flags = 0; flags <= SL_TREE_ROOT; flags++) {
-            int rc = sl_tree_render(names, (const uint8_t *)pk.data, pk.size, i, pk.nodes_off, pk.pool_off, flags,
-                                    str, sizeof str, rec, sizeof rec / 4, need);
+            /* the root alone through the struct call, the whole directly */
+            sl_tree_out out = {names, str, sizeof str, rec, sizeof rec / 4, {0, 0, 0, 0, 0}};
+            int rc = flags ? sl_tree_render_out(&out, (const uint8_t *)pk.data, pk.size, i, pk.nodes_off,
+                                                pk.pool_off, flags)
+                           : sl_tree_render(names, (const uint8_t *)pk.data, pk.size, i, pk.nodes_off, pk.pool_off,
+                                            flags, str, sizeof str, rec, sizeof rec / 4, need);
+            if (flags) memcpy(need, out.need, sizeof need);
             if (rc == SL_E_ARG) abort();
             if (rc <= 0) continue;
             if ((uint32_t)rc != need[1] || rec[0] != need[0] || need[0] > sizeof str) abort();

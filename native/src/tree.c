@@ -27,9 +27,14 @@ void sl_names_reset(sl_names *names) {
 
 uint32_t sl_names_count(const sl_names *names) { return names ? names->n : 0; }
 
-/* up to four bytes of s from i on, as a number */
+/* up to four bytes of s from i on, as a number (in the host's byte order
+ * when all four are there: the number only feeds a hash) */
 static uint32_t four(const uint8_t *s, uint32_t i, uint32_t n) {
     uint32_t v = 0, k;
+    if (i + 4 <= n) {
+        memcpy(&v, s + i, 4);
+        return v;
+    }
     for (k = 0; k < 4 && i + k < n; k++) v |= (uint32_t)s[i + k] << (8 * k);
     return v;
 }
@@ -286,4 +291,11 @@ int sl_tree_render(sl_names *names, const uint8_t *packed, size_t len, uint32_t 
     need[3] = rec[3] = attrs;
     need[4] = rec[4] = width;
     return (int)at;
+}
+
+int sl_tree_render_out(sl_tree_out *out, const uint8_t *packed, size_t len, uint32_t event, uint32_t nodes_off,
+                       uint32_t pool_off, uint32_t flags) {
+    if (!out) return SL_E_ARG;
+    return sl_tree_render(out->names, packed, len, event, nodes_off, pool_off, flags, out->str, out->str_cap,
+                          out->rec, out->rec_cap, out->need);
 }

@@ -842,6 +842,37 @@ static void test_tree(void) {
                   "names past the table: refused, table empty");
         }
     }
+    /* sl_tree_render_out: the same call, its buffers in a struct */
+    {
+        static rendered r2;
+        static sl_tree_out out;
+        sl_packed pk;
+        sl_names *fresh = sl_names_new();
+        sl_names_reset(names);
+        CHECK(sl_tok_feed(tok, (const uint8_t *)st, strlen(st), 0, NULL) == 1, "the stanza again");
+        render_first(tok, names, 0, 0, &r);
+        sl_tok_pack(tok, &pk);
+        memset(&r2, 0, sizeof r2);
+        out.names = fresh;
+        out.str = r2.str;
+        out.str_cap = sizeof r2.str;
+        out.rec = r2.rec;
+        out.rec_cap = sizeof r2.rec / 4;
+        r2.rc = sl_tree_render_out(&out, (const uint8_t *)pk.data, pk.size, 0, pk.nodes_off, pk.pool_off, 0);
+        CHECK(r2.rc > 0 && r2.rc == r.rc && memcmp(out.need, r.need, sizeof r.need) == 0 &&
+                  memcmp(r2.str, r.str, r.need[0]) == 0 && memcmp(r2.rec, r.rec, (size_t)r.rc) == 0 &&
+                  sl_names_count(fresh) == sl_names_count(names),
+              "the struct call renders the same: %d", r2.rc);
+        out.str_cap = 8;
+        CHECK(sl_tree_render_out(&out, (const uint8_t *)pk.data, pk.size, 0, pk.nodes_off, pk.pool_off, 0) ==
+                      SL_TREE_SHORT &&
+                  out.need[0] == r.need[0],
+              "too small through the struct: need in the struct");
+        CHECK(sl_tree_render_out(NULL, (const uint8_t *)pk.data, pk.size, 0, pk.nodes_off, pk.pool_off, 0) ==
+                  SL_E_ARG,
+              "no struct: refused");
+        sl_names_free(fresh);
+    }
     sl_names_free(names);
     sl_tok_free(tok);
 }

@@ -10,7 +10,6 @@ chunk tokenizes and packs; one copy brings the pack into Python.
 from __future__ import annotations
 
 import struct
-import threading
 from typing import Any
 
 from stanzalink.xml.limits import DEFAULT_LIMITS, check_limits
@@ -129,15 +128,20 @@ class Tokenizer:
         self._consumed = ffi.new("size_t *")
         self._packed = ffi.new("sl_packed *")
         # sl_tree_render's buffers and name table, made by the first
-        # render; the names list holds the table's names by id
+        # render and kept in an sl_tree_out (each call passes it alone);
+        # the names list holds the table's names by id
         self._str: Any = ffi.NULL
         self._rec: Any = ffi.NULL
-        self._rec_bytes: Any = ffi.NULL  # (the same, read as bytes)
+        self._str_view: Any = None  # (ffi.buffer of each: slicing copies out)
+        self._rec_view: Any = None
+        self._out = ffi.new("sl_tree_out *")  # (zeroed: no table, no buffers)
+        self._render_c = lib.sl_tree_render_out  # (an instance attribute: a quicker lookup)
         self._str_cap = self._rec_cap = 0
-        self._need = ffi.new("uint32_t[5]")
+        self._need = self._out.need
         self._names: Any = ffi.NULL
         self._name_list: list[str] = []
-        self._rendering = threading.Lock()
+        # one token: a render takes it (list.pop is atomic), and gives it back
+        self._rendering: list[bool] = [True]
         self._render_max = 2 * checked["max_stanza_bytes"] + 65536
 
     def reset(self) -> None:
@@ -183,25 +187,44 @@ class Tokenizer:
         # the C call runs without the GIL, on buffers and a name table of
         # this tokenizer: a stanza read in another thread meanwhile is read
         # node by node instead of waiting
-        if not self._rendering.acquire(False):
+        token = self._rendering
+        try:
+            token.pop()
+        except IndexError:
             return None
         try:
             blob = packed[2]
-            n = _lib.sl_tree_render(
-                self._names, blob, len(blob), k, len(packed[0]) << 2, packed[3], flags,
-                self._str, self._str_cap, self._rec, self._rec_cap, self._need,
-            )  # fmt: skip
+            n = self._render_c(self._out, blob, len(blob), k, len(packed[0]) << 2, packed[3], flags)
             if n <= 0:
                 return self._render_again(n, blob, k, len(packed[0]) << 2, packed[3], flags)
-            return self._rendered(n, self._str, self._rec_bytes)
+            # (_rendered, inline: the common case pays no second frame)
+            rec_view = self._rec_view
+            size, count, added, attrs, width = _TREE_HEADER(rec_view)
+            strings: list[str | None] = self._str_view[:size].decode().split("\0")
+            if len(strings) != count + 1 or added:
+                recs = rec_view[_TREE_HEADER_BYTES:n]
+                return self._names_added(strings, count, added, recs, attrs, width)
+            strings[0] = None
+            if width == 1:
+                return strings, rec_view[_TREE_HEADER_BYTES:n], self._name_list, attrs
+            wide = memoryview(rec_view[_TREE_HEADER_BYTES:n]).cast("H" if width == 2 else "I")
+            return strings, wide, self._name_list, attrs
         finally:
-            self._rendering.release()
+            token.append(True)
 
-    def _rendered(self, n: int, str_buf: Any, rec_buf: Any) -> Rendered | None:
-        """What a render wrote: ``n`` bytes of records (tree.h)."""
-        recs: bytes | memoryview = _ffi.unpack(rec_buf, n)
-        size, count, added, attrs, width = _TREE_HEADER(recs)
-        strings: list[str | None] = _ffi.unpack(str_buf, size).decode().split("\0")
+    def _rendered(self, n: int, str_view: Any, rec_view: Any) -> Rendered | None:
+        """What a render wrote: ``n`` bytes of records (tree.h), read
+        through ``ffi.buffer`` views of the buffers (a slice is a copy)."""
+        size, count, added, attrs, width = _TREE_HEADER(rec_view)
+        strings: list[str | None] = str_view[:size].decode().split("\0")
+        recs = rec_view[_TREE_HEADER_BYTES:n]
+        return self._names_added(strings, count, added, recs, attrs, width)
+
+    def _names_added(
+        self, strings: list[str | None], count: int, added: int, recs: bytes, attrs: int, width: int
+    ) -> Rendered | None:
+        """A render's strings and records (its header read): the names it
+        added appended to the name list."""
         names = self._name_list
         if len(strings) != count + 1:  # (a NUL inside a string: never from the tokenizer)
             lib.sl_names_reset(self._names)
@@ -210,10 +233,9 @@ class Tokenizer:
         if added:
             names += strings[count - added : count]  # type: ignore[arg-type]
         strings[0] = None
-        recs = recs[_TREE_HEADER_BYTES:]
-        if width != 1:
-            recs = memoryview(recs).cast("H" if width == 2 else "I")
-        return strings, recs, names, attrs
+        if width == 1:
+            return strings, recs, names, attrs
+        return strings, memoryview(recs).cast("H" if width == 2 else "I"), names, attrs
 
     def _render_again(
         self, n: int, blob: bytes, k: int, nodes_off: int, pool_off: int, flags: int
@@ -229,7 +251,7 @@ class Tokenizer:
                 names = lib.sl_names_new()
                 if names == ffi.NULL:
                     return None
-                self._names = ffi.gc(names, lib.sl_names_free)
+                self._names = self._out.names = ffi.gc(names, lib.sl_names_free)
             elif n in mended:
                 return None
             elif n == lib.SL_TREE_SHORT:
@@ -239,9 +261,12 @@ class Tokenizer:
                 if size <= _STR_KEEP and words <= _REC_KEEP:
                     self._str = str_buf = ffi.new("char[]", _STR_KEEP)
                     self._rec = rec_buf = ffi.new("uint32_t[]", _REC_KEEP)
-                    self._rec_bytes = ffi.cast("char *", rec_buf)
+                    self._str_view = ffi.buffer(str_buf)
+                    self._rec_view = ffi.buffer(rec_buf)
                     self._str_cap = str_cap = _STR_KEEP
                     self._rec_cap = rec_cap = _REC_KEEP
+                    out = self._out
+                    out.str, out.str_cap, out.rec, out.rec_cap = str_buf, str_cap, rec_buf, rec_cap
                 else:
                     str_buf, str_cap = ffi.new("char[]", size), size
                     rec_buf, rec_cap = ffi.new("uint32_t[]", max(words, 1)), words
@@ -254,7 +279,7 @@ class Tokenizer:
                 self._names, blob, len(blob), k, nodes_off, pool_off, flags,
                 str_buf, str_cap, rec_buf, rec_cap, self._need,
             )  # fmt: skip
-        return self._rendered(n, str_buf, ffi.cast("char *", rec_buf))
+        return self._rendered(n, ffi.buffer(str_buf), ffi.buffer(rec_buf))
 
     def _fault(self, rc: int) -> Exception:
         if rc != lib.SL_E_STREAM:

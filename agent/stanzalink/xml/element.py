@@ -328,15 +328,6 @@ class Element:
         return f"<Element {self.tag!r} at {id(self):#x}>"
 
 
-def _keys(names: list[str], recs: bytes | memoryview, nattrs: int) -> list[str | None]:
-    """The attribute keys of a rendered stanza, indexed like their values
-    (from 1): its first ``nattrs`` records are their name ids."""
-    keys: list[str | None] = [None]
-    if nattrs:
-        keys += map(names.__getitem__, recs[:nattrs])
-    return keys
-
-
 class DecodedElement(Element):
     """An element of a stanza decoded whole (see :class:`LazyElement`):
     tag, attributes, text, tail and children are plain values, read
@@ -440,39 +431,75 @@ def _build(root: Element, rendered: Rendered) -> None:
     attributes, its first value's string index, its text's and its tail's
     string indices (index 0 is None), its number of children."""
     strings, recs, names, nattrs = rendered
-    keys: list[str | None] = [None]  # (indexed like the values, from 1)
+    keys: list[Any] = [None]  # (indexed like the values, from 1)
     if nattrs:
         keys += map(names.__getitem__, recs[:nattrs])
     new = _new_decoded
+    # (list methods called as methods: CPython specialises those calls)
     made: list[Element] = []  # every element but the root, in reverse order
-    done = made.append
     stack: list[Element] = []  # elements whose parent comes later
-    push = stack.append
     it = iter(recs[nattrs:-6])  # (the root's record is the last)
-    for tag, nattr, first, text, tail, nkids in zip(it, it, it, it, it, it, strict=True):
+    # (zip without strict: its keyword costs a third of an element's build;
+    # the records come in whole sixes, tree.h)
+    for tag, nattr, first, text, tail, nkids in zip(it, it, it, it, it, it):  # noqa: B905
         el = new()
         el._tag = names[tag]
-        if nattr == 0:
+        el._text = strings[text]
+        el._tail = strings[tail]
+        # (the common counts as displays: fewer calls than dict(zip()))
+        if not nattr:
             el._attrib = {}
         elif nattr == 1:
             el._attrib = {keys[first]: strings[first]}
+        elif nattr == 2:
+            el._attrib = {keys[first]: strings[first], keys[first + 1]: strings[first + 1]}
+        elif nattr == 3:
+            el._attrib = {
+                keys[first]: strings[first],
+                keys[first + 1]: strings[first + 1],
+                keys[first + 2]: strings[first + 2],
+            }
         else:
             end = first + nattr
-            el._attrib = dict(zip(keys[first:end], strings[first:end], strict=True))  # type: ignore[arg-type]
-        el._text = strings[text]
-        el._tail = strings[tail]
-        if nkids:
+            el._attrib = dict(zip(keys[first:end], strings[first:end]))  # type: ignore[arg-type]  # noqa: B905
+        if not nkids:
+            el._kids = ()
+        elif nkids == 1:
+            el._kids = [stack.pop()]
+        else:
             kids = stack[-nkids:]
             del stack[-nkids:]
             kids.reverse()
             el._kids = kids
+        stack.append(el)
+        made.append(el)
+    if root._attrib is None:  # (not read yet)
+        # (the root's attributes are the first: strings 1 to nattr; the
+        # common counts as displays)
+        nattr = recs[-5]
+        v: list[Any] = strings  # (typed: index 0 alone is None)
+        if nattr == 4:
+            root._attrib = {
+                keys[1]: v[1],
+                keys[2]: v[2],
+                keys[3]: v[3],
+                keys[4]: v[4],
+            }
+        elif nattr == 3:
+            root._attrib = {keys[1]: v[1], keys[2]: v[2], keys[3]: v[3]}
+        elif nattr == 5:
+            root._attrib = {
+                keys[1]: v[1],
+                keys[2]: v[2],
+                keys[3]: v[3],
+                keys[4]: v[4],
+                keys[5]: v[5],
+            }
+        elif nattr == 2:
+            root._attrib = {keys[1]: v[1], keys[2]: v[2]}
         else:
-            el._kids = ()
-        push(el)
-        done(el)
-    if getattr(root, "_attrib", None) is None:  # (not read yet)
-        first, end = recs[-4], recs[-4] + recs[-5]
-        root._attrib = dict(zip(keys[first:end], strings[first:end], strict=True))  # type: ignore[arg-type]
+            end = 1 + nattr
+            root._attrib = dict(zip(keys[1:end], v[1:end]))  # noqa: B905
     root._text = strings[recs[-3]]
     root._tail = None
     stack.reverse()
@@ -541,14 +568,26 @@ class LazyElement(Element):
                 self._fill()
                 return
             strings, recs, names, nattrs = res
-            keys = _keys(names, recs, nattrs)
-            self._attrib = dict(zip(keys[1:], strings[1 : 1 + nattrs], strict=True))  # type: ignore[arg-type]
+            # (zip without strict: its keyword costs about as much as the
+            # rest; the keys and the values are nattrs each, tree.h)
+            keys = map(names.__getitem__, recs[:nattrs])
+            self._attrib = dict(zip(keys, strings[1 : 1 + nattrs]))  # noqa: B905
             self._text = strings[recs[-3]]
             self.__class__ = _HeadRead
 
         def iter(self, tag=None):
-            # (the full read's first call: not through the generic wrapper)
-            self._fill_tree()
+            # (the full read's first call: not through the generic wrapper,
+            # and _fill_tree inline, two frames fewer)
+            if type(self) is LazyElement:
+                self._attrib = None
+            c = self._c
+            res = c[4].render(c, self._k, 0)  # (the chunk's tokenizer)
+            if res is None:
+                self._fill()
+            else:
+                _build(self, res)
+                if tag is None:
+                    return _chain((self,), self._all)
             return self.iter(tag)
 
         def _fill_tree(self):

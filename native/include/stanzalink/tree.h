@@ -113,6 +113,23 @@ int sl_tree_render(sl_names *names, const uint8_t *packed, size_t len, uint32_t 
                    uint32_t nodes_off, uint32_t pool_off, uint32_t flags, char *str,
                    uint32_t str_cap, uint32_t *rec, uint32_t rec_cap, uint32_t *need);
 
+/*
+ * The same call with the table, the buffers and need[] in one struct that
+ * the caller fills once and keeps: a binding that converts every argument
+ * of every call (cffi does) passes five fewer.  out NULL: SL_E_ARG.
+ */
+typedef struct sl_tree_out {
+    sl_names *names;
+    char *str;
+    uint32_t str_cap;
+    uint32_t *rec;
+    uint32_t rec_cap;
+    uint32_t need[5];
+} sl_tree_out;
+
+int sl_tree_render_out(sl_tree_out *out, const uint8_t *packed, size_t len, uint32_t event, uint32_t nodes_off,
+                       uint32_t pool_off, uint32_t flags);
+
 #ifdef __cplusplus
 }
 #endif
