@@ -21,7 +21,7 @@ from stanzalink.aio.config import ClientConfig
 from stanzalink.aio.reconnect import Reconnect
 from stanzalink.aio.targets import Target
 from stanzalink.aio.tls import ending_in_words, ssl_context, tls_info
-from stanzalink.aio.transport import Receiver, shrink_tls_buffer
+from stanzalink.aio.transport import Receiver, ack_tls_reads, shrink_tls_buffer
 from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session.core import Session, State
 from stanzalink.session.events import Closed, Retry
@@ -257,6 +257,7 @@ class Connection:
             tls = None
             if target.direct_tls and proto.transport is not None:
                 shrink_tls_buffer(proto.transport)
+                ack_tls_reads(proto.transport, proto)
                 sslobj = proto.transport.get_extra_info("ssl_object")
                 tls = tls_info(sslobj, bool(self.config.client_cert))
             log.info("connected to %s%s", target, " (TLS)" if tls else "")
@@ -439,7 +440,10 @@ class Connection:
             return
         proto.transport = transport
         shrink_tls_buffer(transport)
-        proto.ack_now()  # the server's session tickets came in asyncio's TLS layer
+        # what the TLS layer reads from now on is acknowledged at once; what
+        # it read since the handshake ended (session tickets) is, here
+        ack_tls_reads(transport, proto)
+        proto.ack_now()
         sslobj = transport.get_extra_info("ssl_object")
         self.session.tls_started(tls_info(sslobj, bool(self.config.client_cert)), self._now())
         self._flush()

@@ -18,10 +18,11 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
+from typing import Any
 
 from stanzalink.xml.ring import ReceiveBuffer, receive_buffer
 
-__all__ = ["TLS_READ_BUFFER", "Receiver", "shrink_tls_buffer"]
+__all__ = ["TLS_READ_BUFFER", "Receiver", "ack_tls_reads", "shrink_tls_buffer"]
 
 _TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 0)  # Linux
 
@@ -59,6 +60,29 @@ def shrink_tls_buffer(transport: asyncio.BaseTransport, size: int = TLS_READ_BUF
     return True
 
 
+def ack_tls_reads(transport: asyncio.BaseTransport, receiver: Receiver) -> bool:
+    """Have every read of asyncio's TLS layer under ``transport`` acknowledged
+    at once (``receiver.ack_now``), not only the reads that bring data to
+    ``receiver``: records without data, such as the session tickets a TLS
+    1.3 server sends after the handshake, would otherwise wait for the
+    delayed ACK, and a server with Nagle's algorithm holds its next segment
+    (the answer to our stream header) until then, 40 ms.  Relies on
+    CPython's ``_ssl_protocol``; where it is missing it does nothing and
+    returns False."""
+    proto: Any = getattr(transport, "_ssl_protocol", None)
+    inner = getattr(proto, "buffer_updated", None)
+    if receiver.quickack is None or inner is None:
+        return False
+
+    def buffer_updated(nbytes: int) -> None:
+        receiver.ack_now()
+        inner(nbytes)
+
+    proto.buffer_updated = buffer_updated
+    receiver.acked_below = True
+    return True
+
+
 class Receiver(asyncio.BufferedProtocol):
     """``on_data(self)`` after each read (the bytes are in ``self.ring``; it
     must drain the ring), ``on_lost(self, exc)`` when the connection ends."""
@@ -72,6 +96,7 @@ class Receiver(asyncio.BufferedProtocol):
         self.ring: ReceiveBuffer = receive_buffer(size)
         self.transport: asyncio.Transport | None = None
         self.quickack: socket.socket | None = None
+        self.acked_below = False  # the TLS layer's reads acknowledge (ack_tls_reads)
         self._on_data = on_data
         self._on_lost = on_lost
 
@@ -97,7 +122,8 @@ class Receiver(asyncio.BufferedProtocol):
                 self.quickack.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.ack_now()
+        if not self.acked_below:
+            self.ack_now()
         self.ring.commit(nbytes)
         self._on_data(self)
 
