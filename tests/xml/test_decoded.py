@@ -189,3 +189,29 @@ def test_every_attribute_count_reads_the_same(count: int) -> None:
         assert [list(e.items()) for e in stanza.iter()] == [
             [(f"a{i}", f"v{i}") for i in range(count)]
         ] * 4
+
+
+def test_kept_render_buffers_grow_as_stanzas_need_and_no_further() -> None:
+    """The buffers a tokenizer keeps start small, double as a larger
+    stanza needs it, stay at most the kept sizes (a larger stanza gets
+    buffers of its own), and every stanza reads the same as the expat
+    backend's meanwhile."""
+    from stanzalink.xml import _native
+
+    bodies = ["hi", "x" * 3000, "y" * 100, "z" * 20_000, "w" * 500]
+    data = HEADER + b"".join(
+        b"<message to='a@example.net'><body>" + body.encode() + b"</body></message>"
+        for body in bodies
+    )
+    native = StreamParser(backend="native")
+    tok = native._impl._tok  # type: ignore[attr-defined]
+    expat = [e for e in StreamParser(backend="expat").feed(data) if isinstance(e, Element)]
+    caps = []
+    got = [e for e in native.feed(data) if isinstance(e, Element)]
+    for el, ref in zip(got, expat, strict=True):
+        assert whole(el) == whole(ref)
+        caps.append((tok._str_cap, tok._rec_cap))
+    assert caps[0] == (_native._STR_FIRST, _native._REC_FIRST)
+    assert 3000 < caps[1][0] <= _native._STR_KEEP  # grown for the second
+    assert caps[2] == caps[1]  # and kept
+    assert caps[3] == caps[4] == caps[1]  # 20,000 bytes: buffers for that call only

@@ -53,7 +53,6 @@ from stanzalink.session.events import (
     StanzaReceived,
     StartTLS,
 )
-from stanzalink.stanza import stanza_error, stanza_error_type
 from stanzalink.xml import Element
 
 if TYPE_CHECKING:
@@ -73,13 +72,25 @@ __all__ = [
     "backoff_delay",
     "parse_redirect",
     "server_end_point",
-    "stanza_error",
-    "stanza_error_type",
+    "stanza_error",  # noqa: F822 (from __getattr__ below)
+    "stanza_error_type",  # noqa: F822
     "tls_info",
     "uniform",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def __getattr__(name: str) -> object:
+    """``stanza_error`` and ``stanza_error_type``, kept here for callers that
+    import them from this module; :mod:`stanzalink.stanza` loads when one is
+    first asked for (a client that gets no error never needs it)."""
+    if name in ("stanza_error", "stanza_error_type"):
+        from stanzalink import stanza
+
+        return getattr(stanza, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Handler = Callable[[Element], Awaitable[None] | None]
 
@@ -188,6 +199,8 @@ class Client(Connection):
         finally:
             self._iq_waiters.remove(iq_id)
         if reply.get("type") == "error":
+            from stanzalink.stanza import stanza_error, stanza_error_type
+
             cond, text = stanza_error(reply)
             raise IQError(cond, text, reply, stanza_error_type(reply))
         return reply

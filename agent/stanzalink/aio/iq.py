@@ -12,10 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from stanzalink.errors import LocalProtocolError, StanzaError
 from stanzalink.jid import JID, InvalidJID
-from stanzalink.logsafe import escape_controls
 from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session.sm import QueueFull
-from stanzalink.stanza import error_reply, result_reply
 from stanzalink.xml import Element
 
 if TYPE_CHECKING:
@@ -56,6 +54,8 @@ def loggable(value: str | None, limit: int = 120) -> str:
     escaped (a line break in a JID must not forge a log line)."""
     if value is None:
         return "(none)"
+    from stanzalink.logsafe import escape_controls  # loaded for the first such line
+
     text = escape_controls(value[:limit])
     return text + ("..." if len(value) > limit else "")
 
@@ -197,6 +197,8 @@ class IQServer:
         if built is not None and built.tag == "{jabber:client}iq":
             reply = built
         else:
+            from stanzalink.stanza import result_reply  # loaded for the first answer
+
             reply = result_reply(iq, built)
         try:
             self._send(reply)
@@ -222,6 +224,8 @@ class IQServer:
             self.queue_full("error reply", iq)
             return
         try:
+            from stanzalink.stanza import error_reply
+
             self._send(error_reply(iq, condition, etype, text))
         except QueueFull:
             self.queue_full("error reply", iq)

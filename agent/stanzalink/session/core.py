@@ -66,7 +66,6 @@ from stanzalink.session.machine import (
 from stanzalink.session.settings import SessionConfig, TLSInfo
 from stanzalink.session.sm import QueueFull, StreamManagement
 from stanzalink.session.stream_errors import TRANSIENT_CONDITIONS
-from stanzalink.stanza import with_origin_id
 from stanzalink.xml import (
     Element,
     StanzaSkipped,
@@ -249,6 +248,8 @@ class Session:
             )
         # a message carries its XEP-0359 origin-id from here on: the bytes
         # kept for stream management are the bytes re-sent
+        from stanzalink.stanza import with_origin_id  # (loaded by the first send)
+
         data = tostring(with_origin_id(stanza), default_ns=ns.CLIENT)
         if self.state is State.ONLINE:
             sm_driver.send_bytes(self, data, now)

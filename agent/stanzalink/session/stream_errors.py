@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from stanzalink import ns
 from stanzalink.jid import JID, InvalidJID
-from stanzalink.logsafe import escape_controls
 from stanzalink.session import wire
 from stanzalink.session.events import Closed, Retry
 from stanzalink.session.machine import STANZA_STATES, STANZA_TAGS, State
@@ -64,6 +63,8 @@ def on_skipped(s: Session, ev: StanzaSkipped, now: float) -> None:
     except InvalidJID:
         key = sender[:256] if sender else "(server)"
     kind = (ev.tag or "{}stanza").split("}", 1)[1]
+    from stanzalink.logsafe import escape_controls  # loaded for the first skipped stanza
+
     s._skip_log.log(
         key,
         logging.WARNING,

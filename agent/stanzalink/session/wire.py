@@ -11,12 +11,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stanzalink import ns
-from stanzalink.stanza import Stanza, error_reply
 from stanzalink.xml.builder import E
 from stanzalink.xml.serializer import escape_attr, escape_text
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
+
+    from stanzalink.stanza import Stanza
 
 _Q = ns.q
 
@@ -118,6 +119,8 @@ def ping_result(ping: Stanza) -> bytes:
 def over_limits_error(attrib: dict[str, str], to: str | None, what: str) -> ET.Element:
     """The error for an IQ request the parser skipped (over its limits):
     ``attrib`` is all that is left of it."""
+    from stanzalink.stanza import error_reply
+
     request = E(_Q(ns.CLIENT, "iq"), {k: v for k, v in attrib.items() if k == "id"})
     if to:
         request.set("from", to)

@@ -55,10 +55,11 @@ TREE_ROOT = 1
 _WORDS_PER_ELEMENT = 13
 _TREE_HEADER_BYTES = 5 * 4  # SL_TREE_HEADER words
 _TREE_HEADER = struct.Struct("=5I").unpack_from
-# render buffers a tokenizer keeps between stanzas (bytes of strings, and
-# record words: 256 elements); a larger stanza gets buffers for its call only
+# render buffers a tokenizer keeps between stanzas, at most (bytes of strings,
+# and record words: 256 elements); a larger stanza gets buffers for its call only
 _STR_KEEP = 8192
 _REC_KEEP = 256 * _WORDS_PER_ELEMENT
+_STR_FIRST, _REC_FIRST = 1024, 256  # their first sizes
 
 # A rendered stanza (tree.h): its strings (index 0 None), its records (the
 # attributes' key ids, then per element tag id, attributes, first value,
@@ -259,12 +260,15 @@ class Tokenizer:
                 if size > self._render_max or words > self._render_max:
                     return None
                 if size <= _STR_KEEP and words <= _REC_KEEP:
-                    self._str = str_buf = ffi.new("char[]", _STR_KEEP)
-                    self._rec = rec_buf = ffi.new("uint32_t[]", _REC_KEEP)
+                    # the kept buffers double as stanzas need it, from
+                    # 1 KiB each (ffi.new zero-fills: all of it resident)
+                    str_cap = min(_STR_KEEP, max(size, 2 * self._str_cap, _STR_FIRST))
+                    rec_cap = min(_REC_KEEP, max(words, 2 * self._rec_cap, _REC_FIRST))
+                    self._str = str_buf = ffi.new("char[]", str_cap)
+                    self._rec = rec_buf = ffi.new("uint32_t[]", rec_cap)
                     self._str_view = ffi.buffer(str_buf)
                     self._rec_view = ffi.buffer(rec_buf)
-                    self._str_cap = str_cap = _STR_KEEP
-                    self._rec_cap = rec_cap = _REC_KEEP
+                    self._str_cap, self._rec_cap = str_cap, rec_cap
                     out = self._out
                     out.str, out.str_cap, out.rec, out.rec_cap = str_buf, str_cap, rec_buf, rec_cap
                 else:
