@@ -45,8 +45,9 @@ def _built(result: object) -> ET.Element | None:
     """``result`` when it is an element built with ElementTree.  If nobody
     has imported ElementTree, nothing can have been built with it, and it
     is not loaded here just to say so."""
-    et = sys.modules.get("xml.etree.ElementTree")
-    return result if et is not None and isinstance(result, et.Element) else None
+    element = getattr(sys.modules.get("xml.etree.ElementTree"), "Element", None)
+    # (None also while another thread is still importing it)
+    return result if element is not None and isinstance(result, element) else None
 
 
 def loggable(value: str | None, limit: int = 120) -> str:

@@ -85,7 +85,9 @@ IQ = Callable[[str], bytes]
 
 def own_iq(kind: str, payload: str, to: str | None = None) -> IQ:
     """``<iq type=kind [to=to] id=...>payload</iq>``, ``payload`` already
-    serialized; the id is given when it is sent."""
+    serialized; the id is given when it is sent.  ``kind`` and ``payload``
+    are written as they are: constants and serialized XML only, never a
+    peer's text."""
     head = f'<iq type="{kind}"' + (f' to="{escape_attr(to)}"' if to is not None else "")
     return lambda iq_id: f'{head} id="{escape_attr(iq_id)}">{payload}</iq>'.encode()
 
