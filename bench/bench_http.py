@@ -32,7 +32,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -44,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
 from configs import account_toml  # noqa: E402
-from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
+from stanzalink_testing.prosody import Prosody, throwaway_prosody  # noqa: E402
 
 SMALL = json.dumps({"status": "ok", "uptime": 123456, "load": [0.1, 0.2, 0.3],
                     "name": "device1", "pad": "x" * 100}).encode()  # fmt: skip
@@ -191,12 +190,8 @@ def main() -> int:
 
 def one_run(origin_url: str, extra: str, args: argparse.Namespace) -> Any:
     """A fresh Prosody (with ``extra`` config) and device agent; the rows."""
-    with tempfile.TemporaryDirectory(prefix="stanzalink-bench-http-") as tmp:
-        root = Path(tmp)
-        ca, cert, key = make_certs(root)
-        server = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
-        server.write_config(cert, key, extra=extra)
-        server.start()
+    with throwaway_prosody(prefix="stanzalink-bench-http-", extra=extra) as server:
+        root, ca = server.root, server.ca
         agent = None
         try:
             server.register("device1", "device-pw")
@@ -218,7 +213,6 @@ def one_run(origin_url: str, extra: str, args: argparse.Namespace) -> Any:
             if agent is not None:
                 agent.terminate()
                 agent.wait(15)
-            server.stop()
 
 
 async def _wait_then_run(server: Prosody, origin_url: str, args: argparse.Namespace) -> Any:

@@ -31,7 +31,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -126,20 +125,12 @@ async def measure(args: argparse.Namespace, prosody: Any) -> dict[str, Any]:
 
 def inner(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "agent"))
-    from stanzalink_testing.prosody import Prosody, free_port, make_certs
+    from stanzalink_testing.prosody import throwaway_prosody
 
     loopback_up()
-    with tempfile.TemporaryDirectory(prefix="stanzalink-keepalive-") as tmp:
-        root = Path(tmp)
-        ca, cert, key = make_certs(root)
-        prosody = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
-        prosody.write_config(cert, key)
-        prosody.start()
-        try:
-            prosody.register("device", "device-pw")
-            return asyncio.run(measure(args, prosody))
-        finally:
-            prosody.stop()
+    with throwaway_prosody(prefix="stanzalink-keepalive-") as prosody:
+        prosody.register("device", "device-pw")
+        return asyncio.run(measure(args, prosody))
 
 
 def main() -> int:

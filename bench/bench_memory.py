@@ -52,7 +52,6 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -63,7 +62,7 @@ sys.path.insert(0, str(ROOT / "agent"))
 from bench_startup import FLOOR as STARTUP_FLOOR  # noqa: E402
 from configs import default_config, full_config  # noqa: E402
 from readme import replace_section  # noqa: E402
-from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
+from stanzalink_testing.prosody import throwaway_prosody  # noqa: E402
 
 # a child that imports ``what``, says so, and waits for stdin to close
 HOLD = "import sys{what}\nsys.stdout.write('ready\\n'); sys.stdout.flush(); sys.stdin.read()\n"
@@ -289,12 +288,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     runner.compile()
     from stanzalink import agent as agent_module
 
-    with tempfile.TemporaryDirectory(prefix="stanzalink-memory-") as tmp:
-        root = Path(tmp)
-        ca, cert, key = make_certs(root)
-        prosody = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
-        prosody.write_config(cert, key)
-        prosody.start()
+    with throwaway_prosody(prefix="stanzalink-memory-") as prosody:
+        root, ca = prosody.root, prosody.ca
         server = {
             "domain": prosody.domain,
             "port": prosody.port,
@@ -302,50 +297,47 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "ca": str(ca),
         }
         timeout = 60.0 if args.target is None else 300.0
-        try:
-            users = ["carol", "dflt", "full", "none"]
-            features = {spec.rsplit(":", 1)[1]: spec for spec in agent_module.FEATURES}
-            users += [f"f{i}" for i in range(len(features))]
-            for u in users:
-                prosody.register(u, f"{u}-pw")
-            # what the installed `stanzalink` script runs (pip's console-script wrapper)
-            cmd = ["-c", STANZALINK, "run", "--config"]
-            full = functools.partial(full_config, root, server, name="memory bench")
-            rows: dict[str, list[str]] = {
-                "bare": ["-c", HOLD.format(what="")],
-                "ssl": ["-c", HOLD.format(what="; import ssl")],
-                "floor": ["-c", HOLD.format(what="; import asyncio, ssl")],
-                "floor_tls": ["-c", FLOOR_TLS, json.dumps(server)],
-                # bench_startup's floor reads argv[2] (a path, unused) and argv[3]
-                "raw": ["-c", RAW_CLIENT, "0", ".", json.dumps(server)],
-                "client": ["-c", CLIENT, json.dumps(server)],
-                "agent": [*cmd, str(default_config(root, server, "dflt"))],
-                "agent_all": [*cmd, str(full("full"))],
-                "agent_none": ["-c", AGENT_WITH, str(full("none")), "[]"],
-            }
-            requires: dict[str, list[str]] = {}
-            if not args.no_features:
-                for i, (name, spec) in enumerate(features.items()):
-                    specs = feature_closure(spec)
-                    requires[name] = [s.rsplit(":", 1)[1] for s in specs if s != spec]
-                    cfg = full(f"f{i}")
-                    rows[f"feature:{name}"] = ["-c", AGENT_WITH, str(cfg), json.dumps(specs)]
-            samples: dict[str, list[dict[str, int]]] = {name: [] for name in rows}
-            for rnd in range(args.rounds + 1):  # round 0 warms up (bytecode)
-                for name, argv in rows.items():
-                    # the agents say "online" in their log; the others print "ready"
-                    ready = "online" if name.startswith(("agent", "feature:")) else "stdout"
-                    log = root / f"{name.replace(':', '_')}.log"
-                    p = runner.hold(argv, ready, log, timeout)
-                    time.sleep(args.settle)  # login, roster, presence, vCard settle
-                    mem = memory_of(p.pid)
-                    stop(p)
-                    if rnd:
-                        samples[name].append(mem)
-                print(f"round {rnd} done", file=sys.stderr, flush=True)
-            importtimes = importtime(runner, default_config(root, server, "dflt"))
-        finally:
-            prosody.stop()
+        users = ["carol", "dflt", "full", "none"]
+        features = {spec.rsplit(":", 1)[1]: spec for spec in agent_module.FEATURES}
+        users += [f"f{i}" for i in range(len(features))]
+        for u in users:
+            prosody.register(u, f"{u}-pw")
+        # what the installed `stanzalink` script runs (pip's console-script wrapper)
+        cmd = ["-c", STANZALINK, "run", "--config"]
+        full = functools.partial(full_config, root, server, name="memory bench")
+        rows: dict[str, list[str]] = {
+            "bare": ["-c", HOLD.format(what="")],
+            "ssl": ["-c", HOLD.format(what="; import ssl")],
+            "floor": ["-c", HOLD.format(what="; import asyncio, ssl")],
+            "floor_tls": ["-c", FLOOR_TLS, json.dumps(server)],
+            # bench_startup's floor reads argv[2] (a path, unused) and argv[3]
+            "raw": ["-c", RAW_CLIENT, "0", ".", json.dumps(server)],
+            "client": ["-c", CLIENT, json.dumps(server)],
+            "agent": [*cmd, str(default_config(root, server, "dflt"))],
+            "agent_all": [*cmd, str(full("full"))],
+            "agent_none": ["-c", AGENT_WITH, str(full("none")), "[]"],
+        }
+        requires: dict[str, list[str]] = {}
+        if not args.no_features:
+            for i, (name, spec) in enumerate(features.items()):
+                specs = feature_closure(spec)
+                requires[name] = [s.rsplit(":", 1)[1] for s in specs if s != spec]
+                cfg = full(f"f{i}")
+                rows[f"feature:{name}"] = ["-c", AGENT_WITH, str(cfg), json.dumps(specs)]
+        samples: dict[str, list[dict[str, int]]] = {name: [] for name in rows}
+        for rnd in range(args.rounds + 1):  # round 0 warms up (bytecode)
+            for name, argv in rows.items():
+                # the agents say "online" in their log; the others print "ready"
+                ready = "online" if name.startswith(("agent", "feature:")) else "stdout"
+                log = root / f"{name.replace(':', '_')}.log"
+                p = runner.hold(argv, ready, log, timeout)
+                time.sleep(args.settle)  # login, roster, presence, vCard settle
+                mem = memory_of(p.pid)
+                stop(p)
+                if rnd:
+                    samples[name].append(mem)
+            print(f"round {rnd} done", file=sys.stderr, flush=True)
+        importtimes = importtime(runner, default_config(root, server, "dflt"))
 
     def med(name: str, key: str = "rss_kib") -> float:
         return statistics.median(s[key] for s in samples[name]) / 1024
@@ -500,39 +492,39 @@ def readme_section() -> str:
         "",
         markdown(runs),
     ]
-    before = RESULTS / "memory_before.json"
-    if before.exists():
-        was = json.loads(before.read_text())["rows"]
-        lines += [
-            f"Before the agent loaded features lazily (the same bench, "
-            f"[memory_before.json](bench/results/memory_before.json)): the default agent "
-            f"{was['agent']['rss_mib']:.1f} MiB (+{was['agent']['over_floor_mib']:.1f}), "
-            f"every feature on {was['agent_all']['rss_mib']:.1f}.",
-            "",
-        ]
-    cuts = RESULTS / "memory_before_cuts.json"
-    if cuts.exists():
-        was = json.loads(cuts.read_text())["rows"]
-        lines += [
-            "Before the config joined its paths without `pathlib` and the command line "
-            "found the terminal's width without `shutil` (the same bench, "
-            "[memory_before_cuts.json](bench/results/memory_before_cuts.json)): the default "
-            f"agent {was['agent']['rss_mib']:.1f} MiB (+{was['agent']['over_floor_mib']:.1f}; "
-            f"+{was['agent']['over_raw_mib']:.1f} over the raw floor).",
-            "",
-        ]
-    lean = RESULTS / "memory_before_lean.json"
-    if lean.exists():
-        was = json.loads(lean.read_text())["rows"]
-        lines += [
-            "Before the session client's login loaded no ElementTree, no resolver and no "
-            "Unicode tables for ASCII (the same bench, "
-            "[memory_before_lean.json](bench/results/memory_before_lean.json)): the client "
-            f"{was['client']['rss_mib']:.1f} MiB (+{was['client']['over_raw_mib']:.2f} over "
-            f"the raw floor), the default agent {was['agent']['rss_mib']:.1f} "
-            f"(+{was['agent']['over_raw_mib']:.2f}).",
-            "",
-        ]
+    # the earlier runs kept on file: what each change left behind
+    earlier: list[tuple[str, Any]] = [
+        (
+            "memory_before.json",
+            lambda w: (
+                "Before the agent loaded features lazily: the default agent "
+                f"{w['agent']['rss_mib']:.1f} MiB (+{w['agent']['over_floor_mib']:.1f}), "
+                f"every feature on {w['agent_all']['rss_mib']:.1f}."
+            ),
+        ),
+        (
+            "memory_before_cuts.json",
+            lambda w: (
+                "Before the config joined its paths without `pathlib` and the command "
+                "line found the terminal's width without `shutil`: the default agent "
+                f"{w['agent']['rss_mib']:.1f} MiB (+{w['agent']['over_floor_mib']:.1f}; "
+                f"+{w['agent']['over_raw_mib']:.1f} over the raw floor)."
+            ),
+        ),
+        (
+            "memory_before_lean.json",
+            lambda w: (
+                "Before the session client's login loaded no ElementTree, no resolver "
+                f"and no Unicode tables for ASCII: the client {w['client']['rss_mib']:.1f} MiB "
+                f"(+{w['client']['over_raw_mib']:.2f} over the raw floor), the default agent "
+                f"{w['agent']['rss_mib']:.1f} (+{w['agent']['over_raw_mib']:.2f})."
+            ),
+        ),
+    ]
+    for name, said in earlier:
+        if (RESULTS / name).exists():
+            was = json.loads((RESULTS / name).read_text())["rows"]
+            lines += [f"{said(was)} (The same bench: [{name}](bench/results/{name}).)", ""]
     goal = host["targets"]
     lines += [
         "| goal | target | over the floor | met | over the raw floor | met there |",

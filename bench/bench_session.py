@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
 from readme import busy_machine, write_section  # noqa: E402
-from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
+from stanzalink_testing.prosody import throwaway_prosody  # noqa: E402
 
 SM = True  # both libraries with stream management for rate and latency (the device's setup)
 DEFAULT_KEEPALIVE = 300.0  # stanzalink's default probe interval
@@ -341,37 +341,31 @@ def main() -> int:
     subprocess.run(
         [sys.executable, "-m", "compileall", "-q", str(ROOT / "agent" / "stanzalink")], check=True
     )
-    with tempfile.TemporaryDirectory(prefix="stanzalink-bench-") as tmp:
-        root = Path(tmp)
-        ca, cert, key = make_certs(root)
-        prosody = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
-        prosody.write_config(cert, key, extra='limits = { c2s = { rate = "100mb/s" } }')
-        prosody.start()
-        try:
-            for user in ("alice", "bob", "carol", "dave"):
-                prosody.register(user, f"{user}-pw")
-            assert prosody.proc is not None
-            server = {
-                "domain": prosody.domain,
-                "port": prosody.port,
-                "ca": str(ca),
-                "pid": prosody.proc.pid,
-            }
-            # interleaved rounds, the order alternating, so that a change in
-            # the machine's load falls on both libraries alike
-            for r in range(args.rounds):
-                for lib in ("stanzalink", "slixmpp")[:: 1 if r % 2 == 0 else -1]:
-                    got = asyncio.run(rate_and_latency(lib, server, args.messages, args.pings))
-                    got.update(startup_and_memory(lib, server, args.reps))
-                    for k, v in got.items():
-                        rounds[lib].setdefault(k, []).append(v)
-                    print(lib, {k: round(v, 2) for k, v in got.items()}, flush=True)
-            for lib in rounds:
-                results[lib].update({k: statistics.median(v) for k, v in rounds[lib].items()})
-                if args.callgrind:
-                    results[lib]["startup_instructions_m"] = startup_instructions(lib, server) / 1e6
-        finally:
-            prosody.stop()
+    with throwaway_prosody(
+        prefix="stanzalink-bench-", extra='limits = { c2s = { rate = "100mb/s" } }'
+    ) as prosody:
+        for user in ("alice", "bob", "carol", "dave"):
+            prosody.register(user, f"{user}-pw")
+        assert prosody.proc is not None
+        server = {
+            "domain": prosody.domain,
+            "port": prosody.port,
+            "ca": str(prosody.ca),
+            "pid": prosody.proc.pid,
+        }
+        # interleaved rounds, the order alternating, so that a change in
+        # the machine's load falls on both libraries alike
+        for r in range(args.rounds):
+            for lib in ("stanzalink", "slixmpp")[:: 1 if r % 2 == 0 else -1]:
+                got = asyncio.run(rate_and_latency(lib, server, args.messages, args.pings))
+                got.update(startup_and_memory(lib, server, args.reps))
+                for k, v in got.items():
+                    rounds[lib].setdefault(k, []).append(v)
+                print(lib, {k: round(v, 2) for k, v in got.items()}, flush=True)
+        for lib in rounds:
+            results[lib].update({k: statistics.median(v) for k, v in rounds[lib].items()})
+            if args.callgrind:
+                results[lib]["startup_instructions_m"] = startup_instructions(lib, server) / 1e6
     idle = idle_wire(args.idle_seconds, args.idle_hours)
     for lib in ("stanzalink", "slixmpp"):
         results[lib].update(idle[lib])

@@ -76,7 +76,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agent"))
 
-from stanzalink_testing.prosody import Prosody, free_port, make_certs  # noqa: E402
+from stanzalink_testing.prosody import throwaway_prosody  # noqa: E402
 
 CROSS = {"arm64": ("qemu-aarch64", "aarch64"), "armhf": ("qemu-arm", "armv7")}
 # pip --platform values for the targets' wheels: Debian 12's glibc is 2.36
@@ -441,33 +441,25 @@ def main() -> int:
     )
     load_before = [round(x, 2) for x in os.getloadavg()]
     samples: dict[str, dict[str, list[dict[str, Any]]]] = {t: {} for t in tgts}
-    with tempfile.TemporaryDirectory(prefix="stanzalink-startup-") as tmp:
-        root = Path(tmp)
-        ca, cert, key = make_certs(root)
-        prosody = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
-        prosody.write_config(cert, key)
-        prosody.start()
-        try:
-            prosody.register("carol", "carol-pw")
-            server = {"domain": prosody.domain, "port": prosody.port, "ca": str(ca)}
-            rtt = loopback_rtt()
-            for r in range(args.rounds):
-                for name, tgt in tgts.items():
-                    kinds = tgt["kinds"][:: 1 if r % 2 == 0 else -1]
-                    for _ in range(args.reps):
-                        for kind in kinds:
-                            res = one(tgt, kind, server)
-                            samples[name].setdefault(kind, []).append(res)
-                    print(
-                        f"round {r + 1} {name}: "
-                        + ", ".join(
-                            f"{k} {statistics.median(s['total_ms'] for s in v):.0f} ms"
-                            for k, v in samples[name].items()
-                        ),
-                        flush=True,
-                    )
-        finally:
-            prosody.stop()
+    with throwaway_prosody(prefix="stanzalink-startup-") as prosody:
+        prosody.register("carol", "carol-pw")
+        server = {"domain": prosody.domain, "port": prosody.port, "ca": str(prosody.ca)}
+        rtt = loopback_rtt()
+        for r in range(args.rounds):
+            for name, tgt in tgts.items():
+                kinds = tgt["kinds"][:: 1 if r % 2 == 0 else -1]
+                for _ in range(args.reps):
+                    for kind in kinds:
+                        res = one(tgt, kind, server)
+                        samples[name].setdefault(kind, []).append(res)
+                print(
+                    f"round {r + 1} {name}: "
+                    + ", ".join(
+                        f"{k} {statistics.median(s['total_ms'] for s in v):.0f} ms"
+                        for k, v in samples[name].items()
+                    ),
+                    flush=True,
+                )
     results: dict[str, Any] = {}
     for name, kinds in samples.items():
         res: dict[str, Any] = {"machine": tgts[name]["machine"]}

@@ -7,12 +7,14 @@ with ``run_as_root = true``, which the generated config sets.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,3 +153,21 @@ VirtualHost "wrong.test"
             if p.exists():
                 out += p.read_text(errors="replace").splitlines()[-n:]
         return "\n".join(out)
+
+
+@contextlib.contextmanager
+def throwaway_prosody(prefix: str = "stanzalink-", extra: str = "") -> Iterator[Prosody]:
+    """A Prosody in a new temporary folder (``prosody.root``, where a caller
+    may write its own files too) with its own CA (``prosody.ca``) and
+    certificate, on free ports, started; stopped and the folder removed on
+    exit.  ``extra`` is Lua for its config (:meth:`Prosody.write_config`)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        root = Path(tmp)
+        ca, cert, key = make_certs(root)
+        prosody = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
+        prosody.write_config(cert, key, extra=extra)
+        prosody.start()
+        try:
+            yield prosody
+        finally:
+            prosody.stop()

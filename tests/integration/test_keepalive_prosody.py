@@ -104,22 +104,13 @@ def test_hung_server_is_noticed_by_the_probe_and_the_client_reconnects(
 def dead_link_in_namespace() -> dict[str, Any]:
     """Run inside a fresh network namespace (loopback only): Prosody, the
     client, then the path dropped by nftables and restored."""
-    import tempfile
 
-    from stanzalink_testing.prosody import free_port, make_certs
+    from stanzalink_testing.prosody import throwaway_prosody
 
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        ca, cert, key = make_certs(root)
-        prosody = Prosody(root=root, port=free_port(), tls_port=free_port(), ca=ca)
-        prosody.write_config(cert, key)
-        prosody.start()
-        try:
-            prosody.register("device", "device-pw")
-            return asyncio.run(_dead_link(prosody))
-        finally:
-            prosody.stop()
+    with throwaway_prosody() as prosody:
+        prosody.register("device", "device-pw")
+        return asyncio.run(_dead_link(prosody))
 
 
 async def _dead_link(prosody: Prosody) -> dict[str, Any]:

@@ -610,15 +610,10 @@ class _HeadRead(LazyElement):
     if not TYPE_CHECKING:
         attrib = Element._attrib
         text = Element._text
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._attrib.get(key, default)  # type: ignore[union-attr]
-
-    def keys(self) -> list[str]:
-        return list(self._attrib)  # type: ignore[arg-type]
-
-    def items(self) -> list[tuple[str, str]]:
-        return list(self._attrib.items())  # type: ignore[union-attr]
+        # its attributes are a plain dict now, read as a decoded element's
+        get = DecodedElement.get
+        keys = DecodedElement.keys
+        items = DecodedElement.items
 
 
 # what reading the stanza element alone gives
