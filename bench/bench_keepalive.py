@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -52,6 +51,7 @@ async def measure(args: argparse.Namespace, prosody: Any) -> dict[str, Any]:
     from stanzalink.aio.client import Client, ClientConfig
     from stanzalink.jid import JID
     from stanzalink.session.events import Closed, Online
+    from stanzalink_testing.netfilter import drop_path, restore_path
 
     cfg = ClientConfig(
         jid=JID.parse(f"device@{prosody.domain}"), password="device-pw", resource="bench",
@@ -77,12 +77,7 @@ async def measure(args: argparse.Namespace, prosody: Any) -> dict[str, Any]:
     # 1. a dead link
     await asyncio.sleep(args.settle)
     last_rx = client.session._last_rx  # the adapter's clock: the loop's monotonic time
-    port = prosody.port
-    drop = (
-        "table inet deadlink {\n chain path {\n  type filter hook input priority 0;\n"
-        f"  tcp dport {port} drop\n  tcp sport {port} drop\n }}\n}}\n"
-    )
-    subprocess.run(["nft", "-f", "-"], input=drop, text=True, check=True)
+    drop_path(prosody.port)
     mark = len(events)
     bound = args.idle + args.interval * args.count
     await _until(lambda: closed_since(mark) is not None, bound + 30)
@@ -94,7 +89,7 @@ async def measure(args: argparse.Namespace, prosody: Any) -> dict[str, Any]:
         "bound": bound,
         "condition": closed.condition,
     }
-    subprocess.run(["nft", "delete", "table", "inet", "deadlink"], check=True)
+    restore_path()
     mark = len(events)
     await _until(lambda: online_since(mark), 60)
     # 2. a hung server

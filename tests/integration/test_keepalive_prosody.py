@@ -30,6 +30,7 @@ from stanzalink.agent import client_config as device_client_config
 from stanzalink.agent import load_config
 from stanzalink.aio.client import Client
 from stanzalink.session.events import Closed, Online
+from stanzalink_testing.netfilter import drop_path, restore_path
 from stanzalink_testing.prosody import Prosody
 
 from .conftest import _running_prosody
@@ -126,17 +127,12 @@ async def _dead_link(prosody: Prosody) -> dict[str, Any]:
     await client.wait_online(30)
     await asyncio.sleep(IDLE + 1)  # idle long enough that the kernel probes (and is answered)
     alive = not any(isinstance(e, Closed) for e in events)
-    port = prosody.port
-    drop = (
-        "table inet deadlink {\n chain path {\n  type filter hook input priority 0;\n"
-        f"  tcp dport {port} drop\n  tcp sport {port} drop\n }}\n}}\n"
-    )
-    subprocess.run(["nft", "-f", "-"], input=drop, text=True, check=True)
+    drop_path(prosody.port)
     mark = len(events)
     t0 = time.monotonic()
     closed = await _wait(events, Closed, mark, 3 * (IDLE + INTERVAL * COUNT))
     took = time.monotonic() - t0
-    subprocess.run(["nft", "delete", "table", "inet", "deadlink"], check=True)
+    restore_path()
     mark = len(events)
     online = await _wait(events, Online, mark, 30)
     await client.close()
