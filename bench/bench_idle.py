@@ -42,7 +42,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -70,37 +69,6 @@ def unit_watchdog() -> float:
                     return float(value[: -len(suffix)]) * mult
             return float(value)
     raise RuntimeError(f"no WatchdogSec= in {UNIT}")
-
-
-class NotifySocket:
-    """The service manager's end of one agent's notify socket: counts and
-    stamps the WATCHDOG=1 datagrams."""
-
-    def __init__(self, path: Path) -> None:
-        import socket
-
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
-        self.pings: list[float] = []
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        while not self._done.is_set():
-            try:
-                data = self.sock.recv(4096)
-            except TimeoutError:
-                continue
-            if b"WATCHDOG=1" in data.split(b"\n"):
-                self.pings.append(time.monotonic())
-
-    def close(self) -> None:
-        self._done.set()
-        self._thread.join(5)
-        self.sock.close()
 
 
 CHILD = r"""
@@ -205,6 +173,7 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
     tree = Path(args.tree).resolve()
     sys.path.insert(0, str(tree / "agent"))
     from stanzalink_testing.prosody import Prosody, free_port, make_certs
+    from stanzalink_testing.sdnotify import NotifyManager
 
     loopback_up()
     scale = args.hour_seconds / 3600.0
@@ -243,7 +212,7 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
         nft("-f", "-", input="\n".join(rules) + "\n")
         prosody.start()
         procs: dict[str, subprocess.Popen[str]] = {}
-        notify: dict[str, NotifySocket] = {}
+        notify: dict[str, Any] = {}
         settings: dict[str, Any] = {}
         try:
             for _kind, user, _ in clients.values():
@@ -274,7 +243,7 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
                 conn = cfg.read_text().split("[connection]\n")[1].split("[")[0].strip()
                 usec = round(watchdog * scale * 1e6)
                 settings[name] = f"{conn}\nWatchdogSec={watchdog:g}s (WATCHDOG_USEC={usec})"
-                notify[name] = NotifySocket(root / f"{name}.notify")
+                notify[name] = NotifyManager(str(root / f"{name}.notify"))
                 procs[name] = subprocess.Popen(
                     [sys.executable, "-m", "stanzalink", "run", "--config", str(cfg)],
                     stdout=subprocess.DEVNULL,
@@ -310,7 +279,9 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(args.hour_seconds * args.hours)
             t1 = time.monotonic()
             elapsed = t1 - t0
-            pings = {n: sum(t0 <= t < t1 for t in ns.pings) for n, ns in notify.items()}
+            pings = {
+                n: sum(t0 <= t < t1 for t in ns.times("WATCHDOG=1")) for n, ns in notify.items()
+            }
             c1 = counters()
             w1 = {lib: ctx_switches(p.pid) for lib, p in procs.items()}
             v1 = {lib: ctx_switches(p.pid, ("voluntary",)) for lib, p in procs.items()}

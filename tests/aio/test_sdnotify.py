@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from stanzalink.agent import Agent, parse_config
 from stanzalink.aio.sdnotify import Notifier
 from stanzalink.cli import run_agent
+from stanzalink_testing.sdnotify import NotifyManager
 
 from ..util import python_cmd
 
@@ -34,50 +34,9 @@ DEVICE_TOML = (
 )
 
 
-class Manager:
-    """The service manager's end: a bound datagram socket and a thread that
-    stamps every datagram with the time it arrived."""
-
-    def __init__(self, path: str) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        self.sock.settimeout(0.1)
-        self.received: list[tuple[float, list[str]]] = []
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        while not self._done.is_set():
-            try:
-                data = self.sock.recv(4096)
-            except TimeoutError:
-                continue
-            self.received.append((time.monotonic(), data.decode().split("\n")))
-
-    def times(self, line: str) -> list[float]:
-        return [t for t, lines in list(self.received) if line in lines]
-
-    def lines(self) -> list[str]:
-        return [line for _, lines in list(self.received) for line in lines]
-
-    def wait_for(self, line: str, timeout: float = 10.0) -> float:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if found := self.times(line):
-                return found[0]
-            time.sleep(0.02)
-        raise AssertionError(f"no {line} within {timeout} s: {self.lines()}")
-
-    def close(self) -> None:
-        self._done.set()
-        self._thread.join(5)
-        self.sock.close()
-
-
 @pytest.fixture
 def manager(tmp_path: Path):  # type: ignore[no-untyped-def]
-    m = Manager(str(tmp_path / "notify"))
+    m = NotifyManager(str(tmp_path / "notify"))
     yield m
     m.close()
 
@@ -118,7 +77,7 @@ def test_abstract_socket_and_failures_said_once(caplog: pytest.LogCaptureFixture
     n.close()
 
 
-def test_no_watchdog_timer_without_watchdog(manager: Manager) -> None:
+def test_no_watchdog_timer_without_watchdog(manager: NotifyManager) -> None:
     async def main() -> None:
         n = Notifier(manager.sock.getsockname(), None)
         n.start_watchdog()
@@ -128,7 +87,7 @@ def test_no_watchdog_timer_without_watchdog(manager: Manager) -> None:
     asyncio.run(main())
 
 
-def test_the_pings_stop_while_the_event_loop_is_stalled(manager: Manager) -> None:
+def test_the_pings_stop_while_the_event_loop_is_stalled(manager: NotifyManager) -> None:
     interval = 0.2  # WATCHDOG_USEC 400 ms
     agent = Agent(parse_config(DEVICE))
     notifier = Notifier(manager.sock.getsockname(), 400_000)
@@ -180,7 +139,7 @@ def run_process(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def test_stanzalink_run_notifies(tmp_path: Path, manager: Manager) -> None:
+def test_stanzalink_run_notifies(tmp_path: Path, manager: NotifyManager) -> None:
     proc = run_process(
         tmp_path, {"NOTIFY_SOCKET": manager.sock.getsockname(), "WATCHDOG_USEC": "400000"}
     )
@@ -199,7 +158,7 @@ def test_stanzalink_run_notifies(tmp_path: Path, manager: Manager) -> None:
         proc.stderr.close()
 
 
-def test_stanzalink_run_honours_watchdog_pid(tmp_path: Path, manager: Manager) -> None:
+def test_stanzalink_run_honours_watchdog_pid(tmp_path: Path, manager: NotifyManager) -> None:
     # WATCHDOG_PID names another process: notify, but no watchdog pings
     proc = run_process(
         tmp_path,
@@ -220,7 +179,7 @@ def test_stanzalink_run_honours_watchdog_pid(tmp_path: Path, manager: Manager) -
         proc.stderr.close()
 
 
-def test_the_pings_ride_the_keepalive_wake_ups(manager: Manager) -> None:
+def test_the_pings_ride_the_keepalive_wake_ups(manager: NotifyManager) -> None:
     # online with a keepalive that fits the watchdog: every ping comes from a
     # wake-up of the connection, none from the fallback timer, which each
     # ping pushes back; offline again, the fallback pings every half period

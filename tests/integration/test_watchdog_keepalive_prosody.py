@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 
 from stanzalink_testing.prosody import Prosody
+from stanzalink_testing.sdnotify import NotifyManager
 
-from ..aio.test_sdnotify import Manager
 from ..util import agent_pythonpath, python_cmd
 from .peers import new_account
 
@@ -102,7 +102,7 @@ def test_watchdog_pings_ride_the_keepalive_wakeups(prosody: Prosody, tmp_path: P
         f'[server]\nhost = "127.0.0.1"\nport = {relay.port}\nca_file = "{prosody.ca}"\n'
         f"[connection]\nkeepalive = {KEEPALIVE}\nkeepalive_timeout = {KEEPALIVE}\n"
     )
-    manager = Manager(str(tmp_path / "notify"))
+    manager = NotifyManager(str(tmp_path / "notify"))
     env = {
         **os.environ,
         "PYTHONPATH": agent_pythonpath(),
