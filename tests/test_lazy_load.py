@@ -88,9 +88,9 @@ START = textwrap.dedent(
     """
     import ast, asyncio, logging, sys
     from stanzalink.agent import Agent, parse_config
-    from stanzalink.cli import parser_for
+    from stanzalink.cli import parse_args
     from stanzalink.cli.run import setup_run_logging
-    parser_for(["run", "--config", sys.argv[1]])  # what `stanzalink run` parses with
+    parse_args(["run", "--config", sys.argv[1]])  # what `stanzalink run` parses with
     cfg = parse_config(ast.literal_eval(sys.argv[1]))
     recent = setup_run_logging(logging.INFO)
     async def main():

@@ -24,9 +24,9 @@ RUN = textwrap.dedent(
     """
     import asyncio, logging, sys
     from stanzalink.agent import Agent, load_config
-    from stanzalink.cli import parser_for
+    from stanzalink.cli import parse_args
     from stanzalink.cli.run import setup_run_logging
-    parser_for(["run", "--config", sys.argv[1]])  # what `stanzalink run` parses with
+    parse_args(["run", "--config", sys.argv[1]])  # what `stanzalink run` parses with
     cfg = load_config(sys.argv[1])
     agent = Agent(cfg, recent_log=setup_run_logging(logging.INFO))
     async def main():

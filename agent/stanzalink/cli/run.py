@@ -3,7 +3,6 @@ logging and its service manager, and its configuration."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 from stanzalink import __version__
 
 if TYPE_CHECKING:
+    import argparse
     import logging
 
     from stanzalink.agent import Agent
