@@ -34,17 +34,19 @@ An :class:`DiscoItem` without a ``jid`` is the device itself (its full JID).
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from stanzalink.access import Role
 from stanzalink.stanza import SID
 from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError
 from stanzalink.xep.identity import IDENTITY
 from stanzalink.xml import Element
-from stanzalink.xml.builder import E, sub
+from stanzalink.xml.plain import E, PlainElement, sub
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 INFO = "http://jabber.org/protocol/disco#info"
 ITEMS = "http://jabber.org/protocol/disco#items"
@@ -92,9 +94,10 @@ def _attrs(**values: str | None) -> dict[str, str]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def info_element(info: NodeInfo, node: str | None = None) -> ET.Element:
+def info_element(info: NodeInfo, node: str | None = None) -> PlainElement:
     """The ``<query xmlns='…disco#info'/>`` for ``info`` (identities and
-    features de-duplicated, features sorted: the answer is stable)."""
+    features de-duplicated, features sorted: the answer is stable).  A
+    plain element: the own server asks for it after every login."""
     query = E(f"{{{INFO}}}query", _attrs(node=node))
     seen: set[tuple[str, str, str | None, str]] = set()
     for ident in info.identities:
@@ -165,7 +168,8 @@ class Disco(Feature):
 
     # ------------------------------------------------------------ handlers
     def _node(self, iq: Element, ns: str, role: Role | None) -> tuple[str | None, NodeInfo]:
-        query = iq.find(f"{{{ns}}}query")
+        tag = f"{{{ns}}}query"
+        query = next((c for c in iq if c.tag == tag), None)  # (no ElementPath when idle)
         node = query.get("node") if query is not None else None
         if node is None:
             return None, self.root_info()
@@ -175,11 +179,11 @@ class Disco(Feature):
             raise StanzaError("item-not-found")
         return node, info
 
-    def _info(self, iq: Element, role: Role | None) -> ET.Element:
+    def _info(self, iq: Element, role: Role | None) -> PlainElement:
         node, info = self._node(iq, INFO, role)
         return info_element(info, node)
 
-    def _items(self, iq: Element, role: Role | None) -> ET.Element:
+    def _items(self, iq: Element, role: Role | None) -> PlainElement:
         node, info = self._node(iq, ITEMS, role)
         items: Iterable[DiscoItem] = info.items
         if node is None:

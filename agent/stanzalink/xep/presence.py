@@ -96,12 +96,16 @@ class PresenceTable:
                 log.warning("presence table full: %s not tracked", sender)
                 self._full_logged = True
             return
-        show = pres.findtext(f"{_C}show") or ""
+        # the first of each child, read by iterating (no ElementPath when idle)
+        texts: dict[str, str] = {}
+        for child in pres:
+            texts.setdefault(child.tag, child.text or "")
+        show = texts.get(f"{_C}show") or ""
         try:
-            priority = max(-128, min(127, int(pres.findtext(f"{_C}priority") or "0")))
+            priority = max(-128, min(127, int(texts.get(f"{_C}priority") or "0")))
         except ValueError:
             priority = 0
-        status = (pres.findtext(f"{_C}status") or "")[:MAX_STATUS]
+        status = (texts.get(f"{_C}status") or "")[:MAX_STATUS]
         if res is None:
             res = self._online[bare] = {}
         if not known:
