@@ -48,9 +48,9 @@ loads ElementTree); both write the same bytes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias, TypeVar
 
+from stanzalink._value import Value, _set
 from stanzalink.access import AccessControl, Role
 from stanzalink.clock import Clock, LoopClock
 from stanzalink.config import Section
@@ -91,8 +91,7 @@ IQResult: TypeAlias = "Built | None"
 IQHandlerFn: TypeAlias = "Callable[[Element, Role | None], Awaitable[IQResult] | IQResult]"
 
 
-@dataclass(frozen=True, slots=True)
-class IQRoute:
+class IQRoute(Value):
     """Serve IQs of ``type`` ("get" or "set") whose payload is ``tag``
     (``{ns}local``).  ``need``: the least role the sender must have, or
     :data:`OWN_SERVER`.  The handler gets the IQ and the sender's role and
@@ -101,21 +100,42 @@ class IQRoute:
     ask too (their role is None): Prosody's PEP service asks the device's
     disco#info on its account's behalf to learn its entity capabilities."""
 
+    __slots__ = ("handler", "need", "own_server", "tag", "type")
     type: str
     tag: str
     handler: IQHandlerFn
-    need: Role | str = Role.VIEWER
-    own_server: bool = False
+    need: Role | str
+    own_server: bool
+
+    def __init__(
+        self,
+        type: str,
+        tag: str,
+        handler: IQHandlerFn,
+        need: Role | str = Role.VIEWER,
+        own_server: bool = False,
+    ) -> None:
+        _set(self, "type", type)
+        _set(self, "tag", tag)
+        _set(self, "handler", handler)
+        _set(self, "need", need)
+        _set(self, "own_server", own_server)
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(Value):
     """An XEP-0030 identity."""
 
+    __slots__ = ("category", "lang", "name", "type")
     category: str
     type: str
-    name: str = ""
-    lang: str | None = None
+    name: str
+    lang: str | None
+
+    def __init__(self, category: str, type: str, name: str = "", lang: str | None = None) -> None:
+        _set(self, "category", category)
+        _set(self, "type", type)
+        _set(self, "name", name)
+        _set(self, "lang", lang)
 
 
 class MissingFeature(LocalProtocolError):

@@ -35,9 +35,9 @@ An :class:`DiscoItem` without a ``jid`` is the device itself (its full JID).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from stanzalink._value import Value, _set
 from stanzalink.access import Role
 from stanzalink.stanza import SID
 from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError
@@ -54,23 +54,55 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 DEFAULT_NAME = "stanzalink"
 
 
-@dataclass(frozen=True, slots=True)
-class DiscoItem:
+class DiscoItem(Value):
     """A disco#items entry; ``jid`` None means the device's own JID."""
 
-    jid: str | None = None
-    node: str | None = None
-    name: str | None = None
+    __slots__ = ("jid", "name", "node")
+    jid: str | None
+    node: str | None
+    name: str | None
+
+    def __init__(
+        self, jid: str | None = None, node: str | None = None, name: str | None = None
+    ) -> None:
+        _set(self, "jid", jid)
+        _set(self, "node", node)
+        _set(self, "name", name)
 
 
-@dataclass
 class NodeInfo:
-    """What one node (or the device itself) answers."""
+    """What one node (or the device itself) answers (equal when every list is)."""
 
-    identities: list[Identity] = field(default_factory=list)
-    features: list[str] = field(default_factory=list)
-    items: list[DiscoItem] = field(default_factory=list)
-    forms: list[ET.Element] = field(default_factory=list)
+    __slots__ = ("features", "forms", "identities", "items")
+
+    def __init__(
+        self,
+        identities: list[Identity] | None = None,
+        features: list[str] | None = None,
+        items: list[DiscoItem] | None = None,
+        forms: list[ET.Element] | None = None,
+    ) -> None:
+        self.identities: list[Identity] = [] if identities is None else identities
+        self.features: list[str] = [] if features is None else features
+        self.items: list[DiscoItem] = [] if items is None else items
+        self.forms: list[ET.Element] = [] if forms is None else forms
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.identities, self.features, self.items, self.forms)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, NodeInfo)
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"NodeInfo(identities={self.identities!r}, features={self.features!r}, "
+            f"items={self.items!r}, forms={self.forms!r})"
+        )
 
 
 NodeFn = Callable[[Role], "NodeInfo | None"]

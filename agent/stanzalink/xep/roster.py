@@ -43,12 +43,12 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import asyncio
 
+from stanzalink._value import Value, _set
 from stanzalink.access import Role, check_entries
 from stanzalink.config import Checking, ConfigError, Key, Section, boolean, choice, str_list
 from stanzalink.errors import LocalProtocolError, StanzalinkError
@@ -76,16 +76,32 @@ NOTICE_PER_SENDER = 3600.0  # one notice per requester in this many seconds
 MAX_NOTICE_SENDERS = 1024
 
 
-@dataclass(frozen=True, slots=True)
-class RosterItem:
+class RosterItem(Value):
     """A roster item (RFC 6121 §2.1.2)."""
 
+    __slots__ = ("approved", "ask", "groups", "jid", "name", "subscription")
     jid: JID
-    subscription: str = "none"
-    ask: bool = False
-    name: str | None = None
-    groups: tuple[str, ...] = ()
-    approved: bool = False  # pre-approved (RFC 6121 §3.4; Prosody does not say)
+    subscription: str
+    ask: bool
+    name: str | None
+    groups: tuple[str, ...]
+    approved: bool  # pre-approved (RFC 6121 §3.4; Prosody does not say)
+
+    def __init__(
+        self,
+        jid: JID,
+        subscription: str = "none",
+        ask: bool = False,
+        name: str | None = None,
+        groups: tuple[str, ...] = (),
+        approved: bool = False,
+    ) -> None:
+        _set(self, "jid", jid)
+        _set(self, "subscription", subscription)
+        _set(self, "ask", ask)
+        _set(self, "name", name)
+        _set(self, "groups", groups)
+        _set(self, "approved", approved)
 
 
 def parse_item(el: Element) -> RosterItem | None:
