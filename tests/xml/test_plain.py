@@ -135,3 +135,18 @@ def test_is_built_does_not_load_elementtree() -> None:
         timeout=60,
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_plain_message_gets_its_origin_id_as_an_elementtree_one_does() -> None:
+    from stanzalink.stanza import ORIGIN_ID, with_origin_id
+
+    msg = plain.E("{jabber:client}message", {"to": "a@example.net"})
+    plain.sub(msg, "{jabber:client}body", text="hi")
+    out = with_origin_id(msg)
+    assert out is not msg and len(msg) == 1  # the caller's element left as it was
+    ids = out.findall(ORIGIN_ID)
+    assert len(ids) == 1 and len(ids[0].get("id")) == 32
+    tree = builder.E("{jabber:client}message", {"to": "a@example.net"})
+    builder.sub(tree, "{jabber:client}body", text="hi")
+    builder.sub(tree, ORIGIN_ID, {"id": ids[0].get("id")})
+    assert tostring(out, default_ns="jabber:client") == tostring(tree, default_ns="jabber:client")
