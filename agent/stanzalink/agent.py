@@ -27,7 +27,6 @@ import functools
 import logging
 import signal
 import sys
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -53,10 +52,10 @@ from stanzalink.features import (
 from stanzalink.jid import JID
 from stanzalink.logring import RecentLines
 from stanzalink.session.events import Closed, Online
-from stanzalink.xep.base import OWN_SERVER, Feature, IQRoute
+from stanzalink.xep.base import OWN_SERVER, Built, Feature, IQRoute
 from stanzalink.xep.roster import ACCESS, Roster, access_roles
 from stanzalink.xml import Element
-from stanzalink.xml.builder import E, sub
+from stanzalink.xml.plain import E, is_built, sub
 
 if TYPE_CHECKING:
     from stanzalink.commands.context import CommandHost
@@ -279,10 +278,10 @@ class Agent:
     def online(self) -> bool:
         return self.client.online
 
-    def send(self, stanza: ET.Element) -> None:
+    def send(self, stanza: Built) -> None:
         self.client.send(stanza)
 
-    async def iq(self, stanza: ET.Element, timeout: float | None = None) -> Element:
+    async def iq(self, stanza: Built, timeout: float | None = None) -> Element:
         return await self.client.iq(stanza, timeout)
 
     def feature(self, cls: type[F]) -> F | None:
@@ -382,7 +381,7 @@ class Agent:
 
     # ------------------------------------------------------------ dispatch
     def _gate(self, route: IQRoute) -> Any:
-        async def gate(iq: Element) -> ET.Element | None:
+        async def gate(iq: Element) -> Built | None:
             sender = iq.get("from")
             role: Role | None = None
             if route.need == OWN_SERVER:
@@ -397,7 +396,7 @@ class Agent:
             result = route.handler(iq, role)
             if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
                 result = await result
-            assert result is None or isinstance(result, ET.Element)
+            assert result is None or is_built(result)
             return result
 
         return gate

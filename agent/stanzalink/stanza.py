@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, TypeAlias
 from stanzalink import ns
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
+from stanzalink.xml.plain import PlainElement
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
 # a received stanza, or one built here (ElementTree is not imported for a name)
-Stanza: TypeAlias = "Element | ET.Element"
+Stanza: TypeAlias = "Element | ET.Element | PlainElement"
 
 __all__ = [
     "ORIGIN_ID",
@@ -47,13 +48,14 @@ _ERROR = "{jabber:client}error"
 _STANZAS = "{" + ns.STANZAS_ERR + "}"
 
 
-def result_reply(iq: Stanza, payload: ET.Element | None = None) -> ET.Element:
-    """An IQ result for ``iq`` with an optional payload."""
+def result_reply(iq: Stanza, payload: ET.Element | PlainElement | None = None) -> PlainElement:
+    """An IQ result for ``iq`` with an optional payload (a plain element:
+    answering an IQ loads no ElementTree)."""
     attrs = {"type": "result", "id": iq.get("id") or ""}
     sender = iq.get("from")
     if sender is not None:
         attrs["to"] = sender
-    reply = E(_IQ, attrs)
+    reply = PlainElement(_IQ, attrs)
     if payload is not None:
         reply.append(payload)
     return reply
@@ -115,7 +117,7 @@ def with_origin_id(stanza: Stanza) -> Stanza:
     given = stanza.findall(ORIGIN_ID)
     if len(given) == 1 and given[0].get("id"):
         return stanza
-    tree = stanza.to_etree() if isinstance(stanza, Element) else stanza
+    tree = stanza.to_etree() if isinstance(stanza, (Element, PlainElement)) else stanza
     out = E(tree.tag, dict(tree.attrib))
     out.text = tree.text
     out.extend(child for child in tree if child.tag != ORIGIN_ID)

@@ -34,6 +34,7 @@ from stanzalink.jid import JID
 from stanzalink.session.events import Closed, Online, Retry
 from stanzalink.xep.base import Feature
 from stanzalink.xml import Element, StreamParser, tostring
+from stanzalink.xml.plain import PlainElement
 
 _HEADER = (
     b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
@@ -161,7 +162,7 @@ class RecordingClient(Client):
     def online(self) -> bool:
         return self.fake_online
 
-    def send(self, stanza: ET.Element) -> None:
+    def send(self, stanza: ET.Element | PlainElement) -> None:
         data = tostring(stanza, default_ns="jabber:client")
         self.sent_xml.append(data.decode())
         self.sent.append(parse_stanza(data))

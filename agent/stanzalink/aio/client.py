@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
     from stanzalink.aio.dns import Resolver
+    from stanzalink.xml.plain import PlainElement
 
 __all__ = [
     "RECONNECT_MAX",
@@ -163,7 +164,7 @@ class Client(Connection):
             raise ConnectionFailed(self._final_error or "the client stopped")
         raise TimeoutError(f"not online after {timeout} s")
 
-    def send(self, stanza: ET.Element) -> None:
+    def send(self, stanza: ET.Element | PlainElement) -> None:
         """Queue a stanza (see Session.send: bounded, kept until acknowledged).
 
         It is written when the event loop next runs callbacks: stanzas sent
@@ -178,7 +179,7 @@ class Client(Connection):
                 return
             self._flush_soon = loop.call_soon(self._deferred_flush)
 
-    async def iq(self, stanza: ET.Element, timeout: float | None = None) -> Element:
+    async def iq(self, stanza: ET.Element | PlainElement, timeout: float | None = None) -> Element:
         """Send an IQ get/set and wait for its result.  The answer must carry
         the same id, come from the JID it was sent to (or from our server
         when sent to none) and be of type result or error; IQError for an

@@ -15,15 +15,18 @@ from stanzalink.jid import JID, InvalidJID
 from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session.sm import QueueFull
 from stanzalink.xml import Element
+from stanzalink.xml.plain import PlainElement
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
+
+    from stanzalink.xml.plain import Built
 
 __all__ = ["IQError", "IQHandler", "IQServer", "IQWaiters", "PasswordChangeRefused", "loggable"]
 
 log = logging.getLogger("stanzalink.aio.client")  # the client's log lines keep one name
 
-IQHandler: TypeAlias = "Callable[[Element], Awaitable[ET.Element | None] | ET.Element | None]"
+IQHandler: TypeAlias = "Callable[[Element], Awaitable[Built | None] | Built | None]"
 
 
 class IQError(StanzaError):
@@ -41,10 +44,12 @@ class PasswordChangeRefused(IQError):
     not-allowed, bad-request...); the old password stays in use."""
 
 
-def _built(result: object) -> ET.Element | None:
-    """``result`` when it is an element built with ElementTree.  If nobody
-    has imported ElementTree, nothing can have been built with it, and it
-    is not loaded here just to say so."""
+def _built(result: object) -> ET.Element | PlainElement | None:
+    """``result`` when it is an element built with ElementTree or a plain
+    one.  If nobody has imported ElementTree, nothing can have been built
+    with it, and it is not loaded here just to say so."""
+    if isinstance(result, PlainElement):
+        return result
     element = getattr(sys.modules.get("xml.etree.ElementTree"), "Element", None)
     # (None also while another thread is still importing it)
     return result if element is not None and isinstance(result, element) else None
@@ -141,7 +146,7 @@ class IQServer:
 
     def __init__(
         self,
-        send: Callable[[ET.Element], None],
+        send: Callable[[Built], None],
         queued: Callable[[], int],
         max_queued: int,
         spawn: Callable[[Awaitable[Any]], object],

@@ -10,7 +10,6 @@ front end and no feature module, and a feature that is not running is
 from __future__ import annotations
 
 import os
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -22,6 +21,8 @@ from stanzalink.logring import RecentLines
 from stanzalink.xml import Element
 
 if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
     from stanzalink.commands.registry import Registry
     from stanzalink.config import DeviceConfig
 

@@ -23,9 +23,8 @@ line reads as noise where the styling is not rendered.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stanzalink.commands.model import FileOffer, KeyValue, Table, Text
 from stanzalink.xep import xhtml_im
@@ -44,6 +43,10 @@ from stanzalink.xep.xhtml_im import (
     plain,
     table_lines,
 )
+from stanzalink.xml.builder import E, sub
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 P, BR, SPAN = (f"{{{XHTML}}}{t}" for t in ("p", "br", "span"))
 BULLET = "\u2022 "
@@ -172,7 +175,7 @@ class _Flow:
 
     def br(self, n: int = 1) -> None:
         for _ in range(n):
-            ET.SubElement(self.p, BR)
+            sub(self.p, BR)
 
     def content(self, el: ET.Element) -> None:
         """The children and text of ``el`` (not ``el`` itself)."""
@@ -185,14 +188,14 @@ class _Flow:
 
 def _lay_out(block: Block, flow: _Flow) -> None:
     """One block into the flow, from what :func:`xhtml_im.xhtml` makes of it."""
-    scratch = ET.Element(f"{{{XHTML}}}body")
+    scratch = E(f"{{{XHTML}}}body")
     xhtml_im.xhtml(block, scratch)
     for i, el in enumerate(scratch):
         if i:
             flow.br()
         local = el.tag.rpartition("}")[2]
         if local == "p" and el.get("style") == MONO:
-            span = ET.Element(SPAN, {"style": MONO})
+            span = E(SPAN, {"style": MONO})
             span.text, span[:] = el.text, list(el)
             flow.p.append(span)
         elif local == "p":
@@ -207,10 +210,10 @@ def _lay_out(block: Block, flow: _Flow) -> None:
 
 def message(blocks: Sequence[Block]) -> Rendered:
     """The plain body and the XHTML-IM twin (one ``<p>``) of one page."""
-    html = ET.Element(f"{{{NS}}}html")
-    body = ET.SubElement(html, f"{{{XHTML}}}body")
+    html = E(f"{{{NS}}}html")
+    body = sub(html, f"{{{XHTML}}}body")
     if blocks:
-        flow = _Flow(ET.SubElement(body, P))
+        flow = _Flow(sub(body, P))
         for i, block in enumerate(blocks):
             if i:
                 flow.br(2)

@@ -5,12 +5,15 @@ of its own and the id of the line it answers (XEP-0461)."""
 from __future__ import annotations
 
 import os
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from stanzalink.console.render import message
 from stanzalink.xep.xhtml_im import Block
 from stanzalink.xml.builder import E, sub
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 REPLY = "urn:xmpp:reply:0"  # XEP-0461: an answer names the message it answers
 

@@ -79,6 +79,8 @@ from stanzalink.xml import (
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
+    from stanzalink.xml.plain import PlainElement
+
 __all__ = [
     "STANZA_TAGS",
     "TRANSIENT_CONDITIONS",
@@ -236,7 +238,7 @@ class Session:
         """False while the bounded outbound queue is full (backpressure)."""
         return self.queued < self.config.max_unacked
 
-    def send(self, stanza: ET.Element | Element, now: float) -> None:
+    def send(self, stanza: ET.Element | PlainElement | Element, now: float) -> None:
         """Send a message, presence or IQ.  Before the session is online the
         stanza waits (bounded); with stream management it is kept until
         the server acknowledges it, and re-sent after a reconnect."""

@@ -16,7 +16,7 @@ A minimal feature::
         def iq_routes(self):
             return [IQRoute("get", "{urn:xmpp:time}time", self.time, Role.VIEWER)]
 
-        def time(self, iq: Element, role: Role | None) -> ET.Element:
+        def time(self, iq: Element, role: Role | None) -> Built:
             return E("{urn:xmpp:time}time", ...)
 
 A feature that needs another names it in ``requires`` and finds it by type
@@ -38,15 +38,19 @@ move forward at once).
 The agent answers ``service-unavailable`` to an IQ whose sender is not
 allowed by the route (exactly what it answers for a payload nobody serves,
 so a stranger learns nothing), and to every IQ nobody routes.
+
+What a feature sends or answers is built with :mod:`stanzalink.xml.builder`
+(ElementTree) or :mod:`stanzalink.xml.plain` (no ElementTree: what the
+agent sends while logging in and idle is built so, and an idle agent never
+loads ElementTree); both write the same bytes.
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias, TypeVar
 
+from stanzalink._value import Value, _set
 from stanzalink.access import AccessControl, Role
 from stanzalink.clock import Clock, LoopClock
 from stanzalink.config import Section
@@ -54,14 +58,17 @@ from stanzalink.errors import LocalProtocolError, StanzaError
 from stanzalink.jid import JID
 from stanzalink.stanza import error_reply, result_reply
 from stanzalink.xml import Element
+from stanzalink.xml.plain import Built
 
 if TYPE_CHECKING:
     import asyncio
+    import xml.etree.ElementTree as ET
 
     from stanzalink.config import DeviceConfig
 
 __all__ = [
     "OWN_SERVER",
+    "Built",
     "Clock",
     "Context",
     "Feature",
@@ -80,12 +87,11 @@ OWN_SERVER = "own-server"
 
 F = TypeVar("F", bound="Feature")
 
-IQResult = ET.Element | None
-IQHandlerFn = Callable[[Element, "Role | None"], Awaitable[IQResult] | IQResult]
+IQResult: TypeAlias = "Built | None"
+IQHandlerFn: TypeAlias = "Callable[[Element, Role | None], Awaitable[IQResult] | IQResult]"
 
 
-@dataclass(frozen=True, slots=True)
-class IQRoute:
+class IQRoute(Value):
     """Serve IQs of ``type`` ("get" or "set") whose payload is ``tag``
     (``{ns}local``).  ``need``: the least role the sender must have, or
     :data:`OWN_SERVER`.  The handler gets the IQ and the sender's role and
@@ -94,21 +100,42 @@ class IQRoute:
     ask too (their role is None): Prosody's PEP service asks the device's
     disco#info on its account's behalf to learn its entity capabilities."""
 
+    __slots__ = ("handler", "need", "own_server", "tag", "type")
     type: str
     tag: str
     handler: IQHandlerFn
-    need: Role | str = Role.VIEWER
-    own_server: bool = False
+    need: Role | str
+    own_server: bool
+
+    def __init__(
+        self,
+        type: str,
+        tag: str,
+        handler: IQHandlerFn,
+        need: Role | str = Role.VIEWER,
+        own_server: bool = False,
+    ) -> None:
+        _set(self, "type", type)
+        _set(self, "tag", tag)
+        _set(self, "handler", handler)
+        _set(self, "need", need)
+        _set(self, "own_server", own_server)
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(Value):
     """An XEP-0030 identity."""
 
+    __slots__ = ("category", "lang", "name", "type")
     category: str
     type: str
-    name: str = ""
-    lang: str | None = None
+    name: str
+    lang: str | None
+
+    def __init__(self, category: str, type: str, name: str = "", lang: str | None = None) -> None:
+        _set(self, "category", category)
+        _set(self, "type", type)
+        _set(self, "name", name)
+        _set(self, "lang", lang)
 
 
 class MissingFeature(LocalProtocolError):
@@ -130,11 +157,11 @@ class Context(Protocol):
     @property
     def online(self) -> bool: ...
 
-    def send(self, stanza: ET.Element) -> None:
+    def send(self, stanza: Built) -> None:
         """Queue a stanza for sending (raises QueueFull when the bounded
         stream-management queue is full)."""
 
-    async def iq(self, stanza: ET.Element, timeout: float | None = None) -> Element:
+    async def iq(self, stanza: Built, timeout: float | None = None) -> Element:
         """Send an IQ get/set and wait for the answer; StanzaError (an
         IQError) when the answer is an error."""
 
@@ -187,7 +214,7 @@ class Feature:
         feature refuses their subscription requests.  True if handled."""
         return False
 
-    def presence_payload(self) -> list[ET.Element]:
+    def presence_payload(self) -> Sequence[Built]:
         """Children to add to the device's own presence (caps, avatar hash)."""
         return []
 

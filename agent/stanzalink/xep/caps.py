@@ -20,20 +20,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypeAlias
 
 from stanzalink.access import Role
-from stanzalink.xep.base import Feature, Identity
+from stanzalink.xep.base import Built, Feature, Identity
 from stanzalink.xep.disco import INFO, XML_LANG, Disco, NodeFn, NodeInfo
 from stanzalink.xep.identity import IDENTITY
 from stanzalink.xml import Element
-from stanzalink.xml.builder import E
+from stanzalink.xml.plain import E
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 NS = "http://jabber.org/protocol/caps"
 DATA = "jabber:x:data"
 
-Form = ET.Element | Element
+Form: TypeAlias = "Built | Element"
 
 
 def _form_fields(form: Form) -> tuple[str | None, list[tuple[str, list[str]]]]:
@@ -119,7 +122,7 @@ class Caps(Feature):
         info = disco.root_info()
         return ver(info.identities, info.features, info.forms)
 
-    def presence_payload(self) -> list[ET.Element]:
+    def presence_payload(self) -> list[Built]:
         v = self.ver
         if v is None:
             return []

@@ -34,17 +34,19 @@ An :class:`DiscoItem` without a ``jid`` is the device itself (its full JID).
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from stanzalink._value import Value, _set
 from stanzalink.access import Role
 from stanzalink.stanza import SID
 from stanzalink.xep.base import Feature, Identity, IQRoute, StanzaError
 from stanzalink.xep.identity import IDENTITY
 from stanzalink.xml import Element
-from stanzalink.xml.builder import E, sub
+from stanzalink.xml.plain import E, PlainElement, sub
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 INFO = "http://jabber.org/protocol/disco#info"
 ITEMS = "http://jabber.org/protocol/disco#items"
@@ -52,23 +54,55 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 DEFAULT_NAME = "stanzalink"
 
 
-@dataclass(frozen=True, slots=True)
-class DiscoItem:
+class DiscoItem(Value):
     """A disco#items entry; ``jid`` None means the device's own JID."""
 
-    jid: str | None = None
-    node: str | None = None
-    name: str | None = None
+    __slots__ = ("jid", "name", "node")
+    jid: str | None
+    node: str | None
+    name: str | None
+
+    def __init__(
+        self, jid: str | None = None, node: str | None = None, name: str | None = None
+    ) -> None:
+        _set(self, "jid", jid)
+        _set(self, "node", node)
+        _set(self, "name", name)
 
 
-@dataclass
 class NodeInfo:
-    """What one node (or the device itself) answers."""
+    """What one node (or the device itself) answers (equal when every list is)."""
 
-    identities: list[Identity] = field(default_factory=list)
-    features: list[str] = field(default_factory=list)
-    items: list[DiscoItem] = field(default_factory=list)
-    forms: list[ET.Element] = field(default_factory=list)
+    __slots__ = ("features", "forms", "identities", "items")
+
+    def __init__(
+        self,
+        identities: list[Identity] | None = None,
+        features: list[str] | None = None,
+        items: list[DiscoItem] | None = None,
+        forms: list[ET.Element] | None = None,
+    ) -> None:
+        self.identities: list[Identity] = [] if identities is None else identities
+        self.features: list[str] = [] if features is None else features
+        self.items: list[DiscoItem] = [] if items is None else items
+        self.forms: list[ET.Element] = [] if forms is None else forms
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.identities, self.features, self.items, self.forms)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, NodeInfo)
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"NodeInfo(identities={self.identities!r}, features={self.features!r}, "
+            f"items={self.items!r}, forms={self.forms!r})"
+        )
 
 
 NodeFn = Callable[[Role], "NodeInfo | None"]
@@ -92,9 +126,10 @@ def _attrs(**values: str | None) -> dict[str, str]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def info_element(info: NodeInfo, node: str | None = None) -> ET.Element:
+def info_element(info: NodeInfo, node: str | None = None) -> PlainElement:
     """The ``<query xmlns='…disco#info'/>`` for ``info`` (identities and
-    features de-duplicated, features sorted: the answer is stable)."""
+    features de-duplicated, features sorted: the answer is stable).  A
+    plain element: the own server asks for it after every login."""
     query = E(f"{{{INFO}}}query", _attrs(node=node))
     seen: set[tuple[str, str, str | None, str]] = set()
     for ident in info.identities:
@@ -165,7 +200,8 @@ class Disco(Feature):
 
     # ------------------------------------------------------------ handlers
     def _node(self, iq: Element, ns: str, role: Role | None) -> tuple[str | None, NodeInfo]:
-        query = iq.find(f"{{{ns}}}query")
+        tag = f"{{{ns}}}query"
+        query = next((c for c in iq if c.tag == tag), None)  # (no ElementPath when idle)
         node = query.get("node") if query is not None else None
         if node is None:
             return None, self.root_info()
@@ -175,11 +211,11 @@ class Disco(Feature):
             raise StanzaError("item-not-found")
         return node, info
 
-    def _info(self, iq: Element, role: Role | None) -> ET.Element:
+    def _info(self, iq: Element, role: Role | None) -> PlainElement:
         node, info = self._node(iq, INFO, role)
         return info_element(info, node)
 
-    def _items(self, iq: Element, role: Role | None) -> ET.Element:
+    def _items(self, iq: Element, role: Role | None) -> PlainElement:
         node, info = self._node(iq, ITEMS, role)
         items: Iterable[DiscoItem] = info.items
         if node is None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from typing import Any
 
+from stanzalink._value import Value, _set
 from stanzalink.config import (
     Checking,
     ConfigError,
@@ -50,11 +50,16 @@ def image_type(data: bytes) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Photo:
+class Photo(Value):
+    __slots__ = ("data", "stamp", "type")
     data: bytes
     type: str
     stamp: tuple[int, int]  # (mtime_ns, size) when read
+
+    def __init__(self, data: bytes, type: str, stamp: tuple[int, int]) -> None:
+        _set(self, "data", data)
+        _set(self, "type", type)
+        _set(self, "stamp", stamp)
 
     @property
     def sha1(self) -> str:

@@ -11,8 +11,8 @@ controllers like any other).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
+from stanzalink._value import Value, _set
 from stanzalink.access import Role
 from stanzalink.jid import JID
 from stanzalink.xml import Element
@@ -26,15 +26,22 @@ MAX_RESOURCES = 16  # per account
 MAX_STATUS = 256  # characters of a status line kept
 
 
-@dataclass(frozen=True, slots=True)
-class Presence:
+class Presence(Value):
     """What an online resource of a controller announced."""
 
+    __slots__ = ("priority", "role", "show", "since", "status")
     role: Role
     show: str  # "" (available), chat, away, xa, dnd
     status: str
     priority: int
     since: float  # monotonic seconds
+
+    def __init__(self, role: Role, show: str, status: str, priority: int, since: float) -> None:
+        _set(self, "role", role)
+        _set(self, "show", show)
+        _set(self, "status", status)
+        _set(self, "priority", priority)
+        _set(self, "since", since)
 
 
 class PresenceTable:
@@ -96,12 +103,16 @@ class PresenceTable:
                 log.warning("presence table full: %s not tracked", sender)
                 self._full_logged = True
             return
-        show = pres.findtext(f"{_C}show") or ""
+        # the first of each child, read by iterating (no ElementPath when idle)
+        texts: dict[str, str] = {}
+        for child in pres:
+            texts.setdefault(child.tag, child.text or "")
+        show = texts.get(f"{_C}show") or ""
         try:
-            priority = max(-128, min(127, int(pres.findtext(f"{_C}priority") or "0")))
+            priority = max(-128, min(127, int(texts.get(f"{_C}priority") or "0")))
         except ValueError:
             priority = 0
-        status = (pres.findtext(f"{_C}status") or "")[:MAX_STATUS]
+        status = (texts.get(f"{_C}status") or "")[:MAX_STATUS]
         if res is None:
             res = self._online[bare] = {}
         if not known:

@@ -42,28 +42,28 @@ controllers are online.
 from __future__ import annotations
 
 import logging
-import xml.etree.ElementTree as ET
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import asyncio
 
+from stanzalink._value import Value, _set
 from stanzalink.access import Role, check_entries
 from stanzalink.config import Checking, ConfigError, Key, Section, boolean, choice, str_list
 from stanzalink.errors import LocalProtocolError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
-from stanzalink.xep.base import OWN_SERVER, Context, Feature, IQRoute, StanzaError
+from stanzalink.xep.base import OWN_SERVER, Built, Context, Feature, IQRoute, StanzaError
 from stanzalink.xep.presence import Presence, PresenceTable
 from stanzalink.xml import Element
-from stanzalink.xml.builder import E, sub
+from stanzalink.xml.plain import E, PlainElement
 
 log = logging.getLogger(__name__)
 
 NS = "jabber:iq:roster"
 QUERY = f"{{{NS}}}query"
 ITEM = f"{{{NS}}}item"
+_GROUP = f"{{{NS}}}group"
 _C = "{jabber:client}"
 _SUBSCRIPTIONS = frozenset({"none", "to", "from", "both"})
 _SUB_TYPES = frozenset({"subscribe", "subscribed", "unsubscribe", "unsubscribed"})
@@ -76,16 +76,32 @@ NOTICE_PER_SENDER = 3600.0  # one notice per requester in this many seconds
 MAX_NOTICE_SENDERS = 1024
 
 
-@dataclass(frozen=True, slots=True)
-class RosterItem:
+class RosterItem(Value):
     """A roster item (RFC 6121 §2.1.2)."""
 
+    __slots__ = ("approved", "ask", "groups", "jid", "name", "subscription")
     jid: JID
-    subscription: str = "none"
-    ask: bool = False
-    name: str | None = None
-    groups: tuple[str, ...] = ()
-    approved: bool = False  # pre-approved (RFC 6121 §3.4; Prosody does not say)
+    subscription: str
+    ask: bool
+    name: str | None
+    groups: tuple[str, ...]
+    approved: bool  # pre-approved (RFC 6121 §3.4; Prosody does not say)
+
+    def __init__(
+        self,
+        jid: JID,
+        subscription: str = "none",
+        ask: bool = False,
+        name: str | None = None,
+        groups: tuple[str, ...] = (),
+        approved: bool = False,
+    ) -> None:
+        _set(self, "jid", jid)
+        _set(self, "subscription", subscription)
+        _set(self, "ask", ask)
+        _set(self, "name", name)
+        _set(self, "groups", groups)
+        _set(self, "approved", approved)
 
 
 def parse_item(el: Element) -> RosterItem | None:
@@ -100,7 +116,7 @@ def parse_item(el: Element) -> RosterItem | None:
         return None
     if subscription not in _SUBSCRIPTIONS or not jid.is_bare:
         raise StanzaError("bad-request", "bad roster item", "modify")
-    groups = tuple(g.text or "" for g in el.findall(f"{{{NS}}}group"))[:32]
+    groups = tuple(g.text or "" for g in el if g.tag == _GROUP)[:32]
     ask, approved = el.get("ask") == "subscribe", el.get("approved") in ("true", "1")
     return RosterItem(jid, subscription, ask, el.get("name"), groups, approved)
 
@@ -221,8 +237,10 @@ class Roster(Feature):
             return
         finally:
             self._fetching = False
-        result = reply.find(QUERY)
-        els = result.findall(ITEM) if result is not None else []
+        # (read by iterating: the roster is read on the idle path, where
+        # nothing loads ElementPath)
+        result = next((c for c in reply if c.tag == QUERY), None)
+        els = [c for c in result if c.tag == ITEM] if result is not None else []
         if sent_ver is not None and not els and (result is None or result.get("ver") == sent_ver):
             # RFC 6121 §2.6.3: an empty result (or the same version again) means
             # "unchanged"; changes, if any, follow as pushes
@@ -272,7 +290,7 @@ class Roster(Feature):
             else:
                 log.info("roster: keeping %s (not in [access]; ignored)", jid)
 
-    async def _roster_set(self, item: ET.Element, what: str) -> bool:
+    async def _roster_set(self, item: PlainElement, what: str) -> bool:
         try:
             await self.ctx.iq(E(f"{_C}iq", {"type": "set"}, E(QUERY, None, item)))
         except (StanzalinkError, TimeoutError) as exc:
@@ -281,8 +299,8 @@ class Roster(Feature):
         return True
 
     def _push(self, iq: Element, role: Role | None) -> None:
-        query = iq.find(QUERY)
-        els = query.findall(ITEM) if query is not None else []
+        query = next((c for c in iq if c.tag == QUERY), None)
+        els = [c for c in query if c.tag == ITEM] if query is not None else []
         if query is None or len(els) != 1:
             raise StanzaError("bad-request", "a roster push carries exactly one item", "modify")
         try:
@@ -364,10 +382,12 @@ class Roster(Feature):
         if self._suppressed:
             text += f" {self._suppressed} more refused requests were not reported."
             self._suppressed = 0
+        # a message is built with ElementTree: the client adds its origin-id so
+        from stanzalink.xml.builder import E as tree_element
+
         for to in targets:
-            msg = E(f"{_C}message", {"to": str(to), "type": "chat"})
-            sub(msg, f"{_C}body", text=text)
-            self._send(msg)
+            body = tree_element(f"{_C}body", text=text)
+            self._send(tree_element(f"{_C}message", {"to": str(to), "type": "chat"}, body))
 
     def _track(self, pres: Element, sender: JID | None, role: Role | None) -> None:
         if sender is None or role is None or sender.local is None or sender == self.ctx.jid:
@@ -377,7 +397,7 @@ class Roster(Feature):
     def _send_presence(self, to: JID, ptype: str) -> None:
         self._send(E(f"{_C}presence", {"to": str(to), "type": ptype}))
 
-    def _send(self, stanza: ET.Element) -> None:
+    def _send(self, stanza: Built) -> None:
         """Send, or drop when the bounded output queue is full (a flood of
         requests must not break the connection); logged once per episode."""
         try:

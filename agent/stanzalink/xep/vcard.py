@@ -53,15 +53,17 @@ import hashlib
 import logging
 import os
 import sys
-import xml.etree.ElementTree as ET
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stanzalink.access import Role
 from stanzalink.errors import StanzaError, StanzalinkError
 from stanzalink.xep.base import Context, Feature, IQRoute
 from stanzalink.xep.identity import IDENTITY, Photo, image_type, read_photo
 from stanzalink.xml import Element
-from stanzalink.xml.builder import E, sub
+from stanzalink.xml.plain import E, PlainElement, sub
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +90,9 @@ def _tag(local: str) -> str:
     return f"{{{NS}}}{local}"
 
 
-def build_vcard(cfg: dict[str, Any], photo: Photo | None) -> ET.Element:
-    """The vcard-temp element for the ``[identity]`` keys."""
+def build_vcard(cfg: dict[str, Any], photo: Photo | None) -> PlainElement:
+    """The vcard-temp element for the ``[identity]`` keys (a plain element:
+    the device publishes it when it comes online)."""
     card = E(_tag("vCard"))
     for key, tag in (("name", "FN"), ("nickname", "NICKNAME"), ("url", "URL"),
                      ("model", "TITLE"), ("description", "DESC")):  # fmt: skip
@@ -117,7 +120,7 @@ def _b64(text: str) -> bytes | None:
         return None
 
 
-def card_facts(card: Element | ET.Element | None) -> set[str]:
+def card_facts(card: Element | ET.Element | PlainElement | None) -> set[str]:
     """What a vCard says, as a set of its non-empty texts (the picture as its
     hash): two cards with the same facts need no re-publishing, whatever
     empty elements or field order a server adds when it converts them."""
@@ -251,11 +254,11 @@ class VCard(Feature):
     def configured(self) -> bool:
         return any(self._cfg.get(k) not in (None, "") for k in CARD_KEYS)
 
-    def vcard(self) -> ET.Element:
+    def vcard(self) -> PlainElement:
         """The whole card: what controllers get from the device itself."""
         return build_vcard(self._cfg, self.photo)
 
-    def public_vcard(self) -> ET.Element:
+    def public_vcard(self) -> PlainElement:
         """The card stored on the server, which anyone may read."""
         return build_vcard(public_part(self._cfg), self.photo if self._cfg.get("photo") else None)
 
@@ -263,10 +266,10 @@ class VCard(Feature):
     def iq_routes(self) -> list[IQRoute]:
         return [IQRoute("get", _tag("vCard"), self._get, Role.VIEWER)]
 
-    def _get(self, iq: Element, role: Role | None) -> ET.Element:
+    def _get(self, iq: Element, role: Role | None) -> PlainElement:
         return self.vcard()
 
-    def presence_payload(self) -> list[ET.Element]:
+    def presence_payload(self) -> list[PlainElement]:
         if self._check_photo():
             self._publish_soon()
         x = E(f"{{{UPDATE}}}x")

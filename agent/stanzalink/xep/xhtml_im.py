@@ -29,10 +29,14 @@ console reads only the plain body.
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from stanzalink.xml.builder import E, sub
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 NS = "http://jabber.org/protocol/xhtml-im"
 XHTML = "http://www.w3.org/1999/xhtml"
@@ -154,7 +158,7 @@ class Rendered:
 
     def payload(self) -> list[ET.Element]:
         """The message children: ``<body>`` and the XHTML-IM ``<html>``."""
-        body = ET.Element("{jabber:client}body")
+        body = E("{jabber:client}body")
         body.text = self.body
         return [body, self.html]
 
@@ -243,7 +247,7 @@ class _Writer:
     def lines(self, s: str, fixed: bool = False) -> None:
         for i, ln in enumerate(s.split("\n")):
             if i:
-                ET.SubElement(self.parent, _x("br"))
+                sub(self.parent, _x("br"))
             self.text(_keep_spaces(ln) if fixed else ln)
 
     def inline(self, part: Inline) -> None:
@@ -251,9 +255,9 @@ class _Writer:
             self.lines(clean(part))
             return
         if isinstance(part, Code):
-            el = ET.SubElement(self.parent, _x("span"), {"style": MONO})
+            el = sub(self.parent, _x("span"), {"style": MONO})
         else:
-            el = ET.SubElement(self.parent, _x("strong" if isinstance(part, Strong) else "em"))
+            el = sub(self.parent, _x("strong" if isinstance(part, Strong) else "em"))
         _Writer(el).lines(clean(part.text), fixed=isinstance(part, Code))
 
 
@@ -266,18 +270,18 @@ def _keep_spaces(line: str) -> str:
 
 def _xhtml_title(body: ET.Element, title: str) -> None:
     if title:
-        p = ET.SubElement(body, _x("p"))
+        p = sub(body, _x("p"))
         _Writer(p).inline(Strong(title))
 
 
 def _fixed(body: ET.Element, lines: Sequence[str], bold_first: bool = False) -> None:
-    p = ET.SubElement(body, _x("p"), {"style": MONO})
+    p = sub(body, _x("p"), {"style": MONO})
     w = _Writer(p)
     for i, ln in enumerate(lines):
         if i:
-            ET.SubElement(p, _x("br"))
+            sub(p, _x("br"))
         if i == 0 and bold_first:
-            strong = ET.SubElement(p, _x("strong"))
+            strong = sub(p, _x("strong"))
             _Writer(strong).text(_keep_spaces(ln))
         else:
             w.text(_keep_spaces(ln))
@@ -286,21 +290,21 @@ def _fixed(body: ET.Element, lines: Sequence[str], bold_first: bool = False) -> 
 def xhtml(block: Block, body: ET.Element) -> None:
     """Append one block to the XHTML ``<body>``."""
     if isinstance(block, Para):
-        p = ET.SubElement(body, _x("p"))
+        p = sub(body, _x("p"))
         for part in block.parts:
             _Writer(p).inline(part)
     elif isinstance(block, Items):
-        lst = ET.SubElement(body, _x("ol" if block.ordered else "ul"))
+        lst = sub(body, _x("ol" if block.ordered else "ul"))
         for item in block.items:
-            li = ET.SubElement(lst, _x("li"))
+            li = sub(lst, _x("li"))
             for part in item.parts if isinstance(item, Para) else (item,):
                 _Writer(li).inline(part)
     elif isinstance(block, Pairs):
         _xhtml_title(body, block.title)
-        p = ET.SubElement(body, _x("p"))
+        p = sub(body, _x("p"))
         for i, (k, v) in enumerate(block.pairs):
             if i:
-                ET.SubElement(p, _x("br"))
+                sub(p, _x("br"))
             _Writer(p).inline(Strong(k))
             _Writer(p).inline(": " + clean(v))
     elif isinstance(block, Grid):
@@ -315,8 +319,8 @@ def xhtml(block: Block, body: ET.Element) -> None:
 
 def render(blocks: Sequence[Block]) -> Rendered:
     """The plain body and the ``<html xmlns='…xhtml-im'>`` element."""
-    html = ET.Element(f"{{{NS}}}html")
-    body = ET.SubElement(html, _x("body"))
+    html = E(f"{{{NS}}}html")
+    body = sub(html, _x("body"))
     for block in blocks:
         xhtml(block, body)
     return Rendered("\n\n".join(plain(b) for b in blocks), html)
