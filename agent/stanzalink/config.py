@@ -18,7 +18,6 @@ import math
 import os
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from stanzalink.jid import JID, InvalidJID
@@ -33,7 +32,13 @@ class ConfigError(ValueError):
     """The configuration is wrong; the message names the key."""
 
 
-@dataclass(frozen=True)
+# The classes below are plain ones with __slots__ (not dataclasses: that
+# module and the methods it generates for each class would stay loaded in a
+# running agent for nothing).  None is compared or hashed; only a
+# DeviceConfig changes once made (its password, the schema the agent gives
+# a config built by hand).
+
+
 class Key:
     """One key of a section: its check (``check(name, value)`` returns the
     value to keep or raises :class:`ConfigError`), its one default (what a
@@ -41,33 +46,52 @@ class Key:
     and whether it names a file (then a relative path is from the config
     file's folder)."""
 
-    check: Check
-    default: Any = None
-    doc: str = ""
-    file: bool = False
+    __slots__ = ("check", "default", "doc", "file")
+
+    def __init__(
+        self, check: Check, default: Any = None, doc: str = "", file: bool = False
+    ) -> None:
+        self.check = check
+        self.default = default
+        self.doc = doc
+        self.file = file
 
 
-@dataclass(frozen=True)
 class Checking:
     """What a section's cross-key check may look at besides its values: the
     config file's folder, the whole schema, and what the file gives in
     the other sections (``given``, checked; the ``[access]`` check reads
     ``[account]``)."""
 
-    base: str | None
-    schema: Mapping[str, Section]
-    given: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    __slots__ = ("base", "given", "schema")
+
+    def __init__(
+        self,
+        base: str | None,
+        schema: Mapping[str, Section],
+        given: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.base = base
+        self.schema = schema
+        self.given = {} if given is None else given
 
 
-@dataclass(frozen=True)
 class Section:
     """A ``[name]`` table: its keys and an optional check across them,
     ``check(values, checking)`` (values with the defaults filled in), run
     whether or not the file has the section."""
 
-    name: str
-    keys: Mapping[str, Key]
-    check: Callable[[dict[str, Any], Checking], None] | None = None
+    __slots__ = ("check", "keys", "name")
+
+    def __init__(
+        self,
+        name: str,
+        keys: Mapping[str, Key],
+        check: Callable[[dict[str, Any], Checking], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.keys = keys
+        self.check = check
 
     def defaults(self) -> dict[str, Any]:
         return {name: _fresh(key.default) for name, key in self.keys.items()}
@@ -99,20 +123,30 @@ def schema_of(sections: Iterable[Section]) -> dict[str, Section]:
     return schema
 
 
-@dataclass
 class DeviceConfig:
     """A checked configuration: the device's JID and password (the values the
     ``[account]`` check derives), the controllers by role (``[access]``), and
     every checked value by section.  ``schema``: the sections the file was
     checked against (empty for a config built by hand)."""
 
-    jid: JID
-    password: str | None
-    access: dict[str, list[str]] = field(default_factory=dict)
-    # the values the file gives, by section (without the defaults)
-    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
-    base: str | None = None  # the config file's folder
-    schema: dict[str, Section] = field(default_factory=dict)
+    __slots__ = ("access", "base", "jid", "password", "schema", "sections")
+
+    def __init__(
+        self,
+        jid: JID,
+        password: str | None,
+        access: dict[str, list[str]] | None = None,
+        sections: dict[str, dict[str, Any]] | None = None,
+        base: str | None = None,
+        schema: dict[str, Section] | None = None,
+    ) -> None:
+        self.jid = jid
+        self.password = password
+        self.access: dict[str, list[str]] = {} if access is None else access
+        # the values the file gives, by section (without the defaults)
+        self.sections: dict[str, dict[str, Any]] = {} if sections is None else sections
+        self.base = base  # the config file's folder
+        self.schema: dict[str, Section] = {} if schema is None else schema
 
     def section(self, name: str) -> dict[str, Any]:
         """The checked keys of ``[name]``, with the defaults of the schema for
