@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
+import sys
 from collections.abc import Callable, Iterable, Mapping
+from types import ModuleType
 from typing import Any, TypeAlias
 
 from stanzalink.jid import JID, InvalidJID
@@ -304,6 +305,54 @@ def size(key: str, value: Any) -> int:
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; /dev/zero has no end
 
 
+def import_tomllib() -> ModuleType:
+    """The ``tomllib`` module (every import of it in stanzalink comes here).
+
+    tomllib binds ``date``, ``datetime``, ``time``, ``timedelta``,
+    ``timezone`` and ``tzinfo`` from the ``datetime`` module.  CPython's
+    datetime.py first defines all of them in Python, then replaces them
+    with those of its C module ``_datetime`` (``datetime.datetime is
+    _datetime.datetime``): a third of a MiB that a running agent would keep
+    for classes it already has.  So when nothing has imported ``datetime``
+    yet, ``_datetime`` stands in for it in ``sys.modules`` while tomllib is
+    imported, and is taken out again afterwards (also when the import
+    fails): tomllib holds the very classes datetime.py would have given it,
+    and a later ``import datetime`` runs the real module.
+
+    ``sys.modules`` is every thread's: the stand-in is only put there while
+    no other thread runs.  The agent loads its config first thing at start,
+    before its event loop or any thread of its own (``stanzalink run``,
+    :func:`stanzalink.cli.run.load_device_config`;
+    tests/integration/test_idle_config_prosody.py holds it to that);
+    called with other threads running, or on a Python without
+    ``_datetime``, this imports tomllib plainly.
+    """
+    import threading
+
+    if "tomllib" in sys.modules or "datetime" in sys.modules or threading.active_count() != 1:
+        import tomllib
+
+        return tomllib
+    try:
+        c_datetime: ModuleType = __import__("_datetime")
+    except ImportError:  # another implementation: datetime.py is all there is
+        import tomllib
+
+        return tomllib
+    sys.modules["datetime"] = c_datetime
+    try:
+        module: ModuleType = __import__("tomllib")
+        return module
+    except ImportError:
+        pass  # a tomllib that wants more of datetime than its classes: plainly, below
+    finally:
+        if sys.modules.get("datetime") is c_datetime:
+            del sys.modules["datetime"]
+    import tomllib
+
+    return tomllib
+
+
 def read_toml(path: StrPath) -> dict[str, Any]:
     """The TOML file at ``path``, read once (it may be a pipe: /dev/stdin)
     and at most MAX_CONFIG_BYTES."""
@@ -314,12 +363,14 @@ def read_toml(path: StrPath) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes: not a config")
+    tomllib = import_tomllib()
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        values: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: not UTF-8 ({exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return values
 
 
 # os.path rather than pathlib: pathlib imports urllib.parse and ipaddress,
