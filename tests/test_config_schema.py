@@ -4,6 +4,7 @@ reads it; every default written once, and shown as it is in
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import tomllib
@@ -14,7 +15,17 @@ import pytest
 
 from stanzalink import config
 from stanzalink.agent import FEATURES, load_feature, parse_config, schema
-from stanzalink.config import ConfigError, DeviceConfig, Key, Section, integer, schema_of
+from stanzalink.commands.settings import Settings
+from stanzalink.config import (
+    Checking,
+    ConfigError,
+    DeviceConfig,
+    Key,
+    Section,
+    integer,
+    schema_of,
+)
+from stanzalink.features import Lazy
 from stanzalink.jid import JID
 from stanzalink.xep.base import Feature
 from stanzalink.xep.files_config import FILES
@@ -180,3 +191,26 @@ def test_settable_names_a_key_of_the_assembled_schema() -> None:
     raw["console"]["settable"] = ["account.resource"]
     with pytest.raises(ConfigError, match=r"\[account\] is never settable"):
         parse_config(raw)
+
+
+@pytest.mark.parametrize("cls", [Key, Checking, Section, DeviceConfig, Lazy, Settings])
+def test_the_config_classes_are_plain(cls: type) -> None:
+    # not dataclasses: that module, and the methods it writes for each class,
+    # would stay loaded in a running agent
+    assert not dataclasses.is_dataclass(cls)
+    assert "__dict__" not in dir(cls) and cls.__slots__
+
+
+def test_a_hand_built_config_keeps_what_it_is_given() -> None:
+    jid = JID.parse("d@example.net")
+    bare = DeviceConfig(jid, None)
+    assert (bare.access, bare.sections, bare.base, bare.schema) == ({}, {}, None, {})
+    assert bare.access is not DeviceConfig(jid, None).access  # each its own
+    access, sections = {"admin": ["a@example.net"]}, {"files": {"max_size": 1}}
+    cfg = DeviceConfig(jid=jid, password="p", access=access, sections=sections, base="/etc")
+    assert cfg.access is access and cfg.sections is sections and cfg.base == "/etc"
+    cfg.password = None  # a config may change (a password changed on the server)
+    assert cfg.password is None
+    key = Key(integer)
+    assert (key.check, key.default, key.doc, key.file) == (integer, None, "", False)
+    assert Checking(None, {}).given == {}

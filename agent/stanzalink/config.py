@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
+import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, TypeAlias
 
 from stanzalink.jid import JID, InvalidJID
@@ -33,7 +33,13 @@ class ConfigError(ValueError):
     """The configuration is wrong; the message names the key."""
 
 
-@dataclass(frozen=True)
+# The classes below are plain ones with __slots__ (not dataclasses: that
+# module and the methods it generates for each class would stay loaded in a
+# running agent for nothing).  None is compared or hashed; only a
+# DeviceConfig changes once made (its password, the schema the agent gives
+# a config built by hand).
+
+
 class Key:
     """One key of a section: its check (``check(name, value)`` returns the
     value to keep or raises :class:`ConfigError`), its one default (what a
@@ -41,33 +47,52 @@ class Key:
     and whether it names a file (then a relative path is from the config
     file's folder)."""
 
-    check: Check
-    default: Any = None
-    doc: str = ""
-    file: bool = False
+    __slots__ = ("check", "default", "doc", "file")
+
+    def __init__(
+        self, check: Check, default: Any = None, doc: str = "", file: bool = False
+    ) -> None:
+        self.check = check
+        self.default = default
+        self.doc = doc
+        self.file = file
 
 
-@dataclass(frozen=True)
 class Checking:
     """What a section's cross-key check may look at besides its values: the
     config file's folder, the whole schema, and what the file gives in
     the other sections (``given``, checked; the ``[access]`` check reads
     ``[account]``)."""
 
-    base: str | None
-    schema: Mapping[str, Section]
-    given: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    __slots__ = ("base", "given", "schema")
+
+    def __init__(
+        self,
+        base: str | None,
+        schema: Mapping[str, Section],
+        given: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.base = base
+        self.schema = schema
+        self.given = {} if given is None else given
 
 
-@dataclass(frozen=True)
 class Section:
     """A ``[name]`` table: its keys and an optional check across them,
     ``check(values, checking)`` (values with the defaults filled in), run
     whether or not the file has the section."""
 
-    name: str
-    keys: Mapping[str, Key]
-    check: Callable[[dict[str, Any], Checking], None] | None = None
+    __slots__ = ("check", "keys", "name")
+
+    def __init__(
+        self,
+        name: str,
+        keys: Mapping[str, Key],
+        check: Callable[[dict[str, Any], Checking], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.keys = keys
+        self.check = check
 
     def defaults(self) -> dict[str, Any]:
         return {name: _fresh(key.default) for name, key in self.keys.items()}
@@ -99,20 +124,30 @@ def schema_of(sections: Iterable[Section]) -> dict[str, Section]:
     return schema
 
 
-@dataclass
 class DeviceConfig:
     """A checked configuration: the device's JID and password (the values the
     ``[account]`` check derives), the controllers by role (``[access]``), and
     every checked value by section.  ``schema``: the sections the file was
     checked against (empty for a config built by hand)."""
 
-    jid: JID
-    password: str | None
-    access: dict[str, list[str]] = field(default_factory=dict)
-    # the values the file gives, by section (without the defaults)
-    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
-    base: str | None = None  # the config file's folder
-    schema: dict[str, Section] = field(default_factory=dict)
+    __slots__ = ("access", "base", "jid", "password", "schema", "sections")
+
+    def __init__(
+        self,
+        jid: JID,
+        password: str | None,
+        access: dict[str, list[str]] | None = None,
+        sections: dict[str, dict[str, Any]] | None = None,
+        base: str | None = None,
+        schema: dict[str, Section] | None = None,
+    ) -> None:
+        self.jid = jid
+        self.password = password
+        self.access: dict[str, list[str]] = {} if access is None else access
+        # the values the file gives, by section (without the defaults)
+        self.sections: dict[str, dict[str, Any]] = {} if sections is None else sections
+        self.base = base  # the config file's folder
+        self.schema: dict[str, Section] = {} if schema is None else schema
 
     def section(self, name: str) -> dict[str, Any]:
         """The checked keys of ``[name]``, with the defaults of the schema for
@@ -270,6 +305,54 @@ def size(key: str, value: Any) -> int:
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; /dev/zero has no end
 
 
+def import_tomllib() -> ModuleType:
+    """The ``tomllib`` module (every import of it in stanzalink comes here).
+
+    tomllib binds ``date``, ``datetime``, ``time``, ``timedelta``,
+    ``timezone`` and ``tzinfo`` from the ``datetime`` module.  CPython's
+    datetime.py first defines all of them in Python, then replaces them
+    with those of its C module ``_datetime`` (``datetime.datetime is
+    _datetime.datetime``): a third of a MiB that a running agent would keep
+    for classes it already has.  So when nothing has imported ``datetime``
+    yet, ``_datetime`` stands in for it in ``sys.modules`` while tomllib is
+    imported, and is taken out again afterwards (also when the import
+    fails): tomllib holds the very classes datetime.py would have given it,
+    and a later ``import datetime`` runs the real module.
+
+    ``sys.modules`` is every thread's: the stand-in is only put there while
+    no other thread runs.  The agent loads its config first thing at start,
+    before its event loop or any thread of its own (``stanzalink run``,
+    :func:`stanzalink.cli.run.load_device_config`;
+    tests/integration/test_idle_config_prosody.py holds it to that);
+    called with other threads running, or on a Python without
+    ``_datetime``, this imports tomllib plainly.
+    """
+    import threading
+
+    if "tomllib" in sys.modules or "datetime" in sys.modules or threading.active_count() != 1:
+        import tomllib
+
+        return tomllib
+    try:
+        c_datetime: ModuleType = __import__("_datetime")
+    except ImportError:  # another implementation: datetime.py is all there is
+        import tomllib
+
+        return tomllib
+    sys.modules["datetime"] = c_datetime
+    try:
+        module: ModuleType = __import__("tomllib")
+        return module
+    except ImportError:
+        pass  # a tomllib that wants more of datetime than its classes: plainly, below
+    finally:
+        if sys.modules.get("datetime") is c_datetime:
+            del sys.modules["datetime"]
+    import tomllib
+
+    return tomllib
+
+
 def read_toml(path: StrPath) -> dict[str, Any]:
     """The TOML file at ``path``, read once (it may be a pipe: /dev/stdin)
     and at most MAX_CONFIG_BYTES."""
@@ -280,12 +363,14 @@ def read_toml(path: StrPath) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes: not a config")
+    tomllib = import_tomllib()
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        values: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: not UTF-8 ({exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return values
 
 
 # os.path rather than pathlib: pathlib imports urllib.parse and ipaddress,

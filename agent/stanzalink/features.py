@@ -15,7 +15,6 @@ import functools
 import importlib
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from stanzalink.access import Role
@@ -47,7 +46,6 @@ FEATURES: list[str] = [
 ]
 
 
-@dataclass(frozen=True)
 class Lazy:
     """What the agent knows of a feature without importing its code: enough
     to check its config section, answer disco#info (so the entity
@@ -58,13 +56,24 @@ class Lazy:
     built with a config that leaves its group off, declares; ``nodes``: it
     owns disco nodes (a disco query with a node loads it); ``controllers``:
     a message or presence from a controller is for it.
-    tests/test_lazy_load.py holds this table to the features' code."""
+    tests/test_lazy_load.py holds this table to the features' code.  (A
+    plain class, not a dataclass: that module would stay loaded for it.)"""
 
-    group: str
-    disco_features: tuple[str, ...] = ()
-    iq: tuple[tuple[str, str], ...] = ()
-    nodes: bool = False
-    controllers: bool = False
+    __slots__ = ("controllers", "disco_features", "group", "iq", "nodes")
+
+    def __init__(
+        self,
+        group: str,
+        disco_features: tuple[str, ...] = (),
+        iq: tuple[tuple[str, str], ...] = (),
+        nodes: bool = False,
+        controllers: bool = False,
+    ) -> None:
+        self.group = group
+        self.disco_features = disco_features
+        self.iq = iq
+        self.nodes = nodes
+        self.controllers = controllers
 
 
 _FILES = "files"

@@ -4,11 +4,13 @@ the same as ``examples/device.toml`` shows."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import is_dataclass
 from pathlib import Path
 
+import pytest
+
 from stanzalink.agent import load_config
-from stanzalink.commands.settings import CONSOLE, Settings
+from stanzalink.commands.settings import CONSOLE, DEFAULTS, Settings
 from stanzalink.console.feature import Console
 from stanzalink.xep.adhoc import AdHoc
 from stanzalink_testing.harness import Harness
@@ -17,7 +19,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_console_key_has_its_default_here() -> None:
-    assert sorted(f.name for f in fields(Settings)) == sorted(CONSOLE.keys)
+    assert list(Settings.__slots__) == list(Settings.__annotations__) == list(DEFAULTS)
+    assert list(CONSOLE.keys) == list(DEFAULTS)
+    default = Settings()
+    for name, key in CONSOLE.keys.items():
+        value = getattr(default, name)
+        assert value == DEFAULTS[name], name
+        # the file's form: a list where Settings keeps a tuple
+        assert key.default == (list(value) if isinstance(value, tuple) else value), name
+    assert Settings(rate=2.0, plugins=("p",)).rate == 2.0
+    with pytest.raises(TypeError):
+        Settings(ratee=2.0)
+
+
+def test_settings_are_a_plain_class() -> None:
+    # no dataclass: that module would stay loaded in a running agent for it
+    assert not is_dataclass(Settings) and not hasattr(Settings(), "__dict__")
 
 
 def test_the_example_config_shows_the_defaults() -> None:

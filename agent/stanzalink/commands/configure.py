@@ -16,7 +16,6 @@ command checks again before it reads or changes anything."""
 from __future__ import annotations
 
 import logging
-import tomllib
 from typing import Any
 
 from stanzalink.commands.context import Device
@@ -25,7 +24,7 @@ from stanzalink.commands.settings import SETTABLE, Settings
 
 
 def config_command(inv: Invocation) -> Any:
-    from stanzalink.config import ConfigError
+    from stanzalink.config import ConfigError, import_tomllib
 
     device = inv.device
     # only what the code allows, whatever the file says
@@ -49,6 +48,7 @@ def config_command(inv: Invocation) -> Any:
     spec = known.keys.get(name) if known is not None else None
     if spec is None:
         raise CommandError(f"{key}: unknown setting")
+    tomllib = import_tomllib()
     try:
         parsed: Any = tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:

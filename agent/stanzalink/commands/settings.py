@@ -7,7 +7,6 @@ console, the ad-hoc front end and the commands alike.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from typing import Any
 
 from stanzalink.config import (
@@ -55,52 +54,95 @@ def check_settable(key: str, items: list[str]) -> list[str]:
     return items
 
 
-@dataclass(frozen=True)
+# every [console] key with its one default, in the order the section lists
+# its keys (a list where Settings keeps a tuple is a list in the file)
+DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "banner": "",  # "": the device model
+    "page_size": 16384,  # bytes of plain body per message
+    "session_timeout": 900.0,
+    "max_sessions": 64,
+    "rate": 1.0,  # commands a second, per account
+    "burst": 10,
+    "max_jobs": 4,  # per account
+    "max_jobs_total": 16,
+    "confirm_timeout": 60.0,
+    "command_timeout": 300.0,  # also ad-hoc commands'
+    "max_delay": 120.0,  # also ad-hoc commands'
+    "audit_log": None,
+    "log_file": None,
+    "log_source": "file",  # or "journal"
+    "journal_unit": "",
+    "settable": (),
+    "disk_paths": ("/",),
+    "shell": False,
+    "shell_timeout": 30.0,
+    "output_limit": 65536,
+    "reboot_command": ("systemctl", "reboot"),
+    "restart_exit_code": 75,
+    "plugins": (),
+}
+
+
 class Settings:
-    enabled: bool = True
-    banner: str = ""  # "": the device model
-    page_size: int = 16384  # bytes of plain body per message
-    session_timeout: float = 900.0
-    max_sessions: int = 64
-    rate: float = 1.0  # commands a second, per account
-    burst: int = 10
-    max_jobs: int = 4  # per account
-    max_jobs_total: int = 16
-    confirm_timeout: float = 60.0
-    command_timeout: float = 300.0  # also ad-hoc commands'
-    max_delay: float = 120.0  # also ad-hoc commands'
-    audit_log: str | None = None
-    log_file: str | None = None
-    log_source: str = "file"  # or "journal"
-    journal_unit: str = ""
-    settable: tuple[str, ...] = ()
-    disk_paths: tuple[str, ...] = ("/",)
-    shell: bool = False
-    shell_timeout: float = 30.0
-    output_limit: int = 65536
-    reboot_command: tuple[str, ...] = ("systemctl", "reboot")
-    restart_exit_code: int = 75
-    plugins: tuple[str, ...] = ()
+    """The ``[console]`` values, typed: ``Settings()`` holds the defaults
+    (:data:`DEFAULTS`), keywords override them.  A plain class, not a
+    dataclass (that module would stay loaded in a running agent for it);
+    nothing compares or changes one."""
+
+    __slots__ = tuple(DEFAULTS)
+
+    enabled: bool
+    banner: str
+    page_size: int
+    session_timeout: float
+    max_sessions: int
+    rate: float
+    burst: int
+    max_jobs: int
+    max_jobs_total: int
+    confirm_timeout: float
+    command_timeout: float
+    max_delay: float
+    audit_log: str | None
+    log_file: str | None
+    log_source: str
+    journal_unit: str
+    settable: tuple[str, ...]
+    disk_paths: tuple[str, ...]
+    shell: bool
+    shell_timeout: float
+    output_limit: int
+    reboot_command: tuple[str, ...]
+    restart_exit_code: int
+    plugins: tuple[str, ...]
+
+    def __init__(self, **values: Any) -> None:
+        unknown = [name for name in values if name not in DEFAULTS]
+        if unknown:
+            raise TypeError(f"Settings() got an unexpected keyword argument {unknown[0]!r}")
+        for name, default in DEFAULTS.items():
+            setattr(self, name, values.get(name, default))
 
     @classmethod
     def of(cls, section: Mapping[str, Any]) -> Settings:
         """The settings of a checked ``[console]`` section (keys that are not
-        settings are ignored; numbers are taken as the field's type)."""
+        settings are ignored; numbers are taken as the default's type)."""
         values: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in section or section[f.name] is None:
+        for name, default in DEFAULTS.items():
+            if name not in section or section[name] is None:
                 continue
-            value = section[f.name]
-            kind = type(f.default)
+            value = section[name]
+            kind = type(default)
             if kind is tuple:
                 value = tuple(value)
             elif kind in (bool, int, float):
                 value = kind(value)
-            values[f.name] = value
+            values[name] = value
         return cls(**values)
 
 
-# key -> its check; the default is the field's of Settings
+# key -> its check; the default is DEFAULTS'
 _CHECKS: dict[str, Check] = {
     "enabled": boolean,
     "banner": string,
@@ -165,6 +207,6 @@ def _check(values: dict[str, Any], checking: Checking) -> None:
 
 CONSOLE = Section(
     "console",
-    {f.name: Key(_CHECKS[f.name], _default(f.default)) for f in fields(Settings)},
+    {name: Key(_CHECKS[name], _default(default)) for name, default in DEFAULTS.items()},
     _check,
 )
