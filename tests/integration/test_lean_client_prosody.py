@@ -1,7 +1,8 @@
 """A session client logged in to a real Prosody and idle loads only what
 its login used: no ElementTree (the session writes its own IQs as bytes and
 reads simple paths), no SRV resolver (the server's host is given), no
-in-band registration and no password change.  (The memory this saves is
+in-band registration and no password change, no pure-Python receive ring
+when the native one is built, no code for decoding a stanza whole.  (The memory this saves is
 measured in ``bench/bench_memory.py``.)"""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from stanzalink.xml import _native
 from stanzalink_testing.prosody import Prosody
 
 from ..util import python_cmd
@@ -44,7 +46,11 @@ NOT_LOADED = [
     "stanzalink.aio.dns",
     "stanzalink.session.register",
     "stanzalink.session.password",
+    "stanzalink.xml.decoded",  # loaded by a stanza's first full read
 ]
+# the pure-Python receive ring, where the native module is built
+if _native.AVAILABLE:
+    NOT_LOADED.append("stanzalink.xml.ring")
 
 
 def test_an_idle_client_loads_only_its_login(prosody: Prosody) -> None:
