@@ -2,7 +2,8 @@
 its login used: no ElementTree (the session writes its own IQs as bytes and
 reads simple paths), no SRV resolver (the server's host is given), no
 in-band registration and no password change, no pure-Python receive ring
-when the native one is built, no code for decoding a stanza whole.  (The memory this saves is
+when the native one is built, no code for decoding a stanza whole, none for
+a stream's end.  (The memory this saves is
 measured in ``bench/bench_memory.py``.)"""
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ NOT_LOADED = [
     "stanzalink.session.register",
     "stanzalink.session.password",
     "stanzalink.xml.decoded",  # loaded by a stanza's first full read
+    "stanzalink.session.stream_errors",  # how a stream ends, input not expected
 ]
 # the pure-Python receive ring, where the native module is built
 if _native.AVAILABLE:

@@ -23,7 +23,9 @@ of the package, by job:
 - :mod:`.sm_driver`: XEP-0198 counting and acks on the wire (the
   bookkeeping is :mod:`.sm`);
 - :mod:`.stream_errors`: how a stream ends, input a state does not expect,
-  and stanzas the parser skipped;
+  and stanzas the parser skipped (loaded when one first happens);
+- :mod:`.fail`: the session's own ways to stop (a stream error of ours, a
+  reason of our own);
 - :mod:`.online`: stanzas once online (answers to our own IQs, the
   server's ping answered) and the password change as the session drives it;
 - :mod:`.wire`: every byte string and IQ the session writes;
@@ -47,11 +49,11 @@ from stanzalink.errors import LocalProtocolError
 from stanzalink.jid import JID
 from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session import (
+    fail,
     login,
     negotiation,
     online,
     sm_driver,
-    stream_errors,
     wire,
 )
 from stanzalink.session.events import Closed, Retry
@@ -65,7 +67,6 @@ from stanzalink.session.machine import (
 )
 from stanzalink.session.settings import SessionConfig, TLSInfo
 from stanzalink.session.sm import QueueFull, StreamManagement
-from stanzalink.session.stream_errors import TRANSIENT_CONDITIONS
 from stanzalink.xml import (
     Element,
     StanzaSkipped,
@@ -81,7 +82,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STANZA_TAGS",
-    "TRANSIENT_CONDITIONS",
+    "TRANSIENT_CONDITIONS",  # noqa: F822 (module __getattr__, below)
     "Session",
     "SessionConfig",
     "State",
@@ -286,7 +287,7 @@ class Session:
             self._to_disconnected()
             return
         if self._negotiation_deadline is not None and now >= self._negotiation_deadline:
-            stream_errors.fail_local(
+            fail.fail_local(
                 self,
                 "connection-timeout",
                 f"the server did not complete the login within {c.negotiation_timeout:g} s",
@@ -329,9 +330,7 @@ class Session:
         if self.state is State.DISCONNECTED:
             raise LocalProtocolError("receive_data() while disconnected")
         if self.state is State.TLS_HANDSHAKE:
-            stream_errors.fail_remote(
-                self, "not-authorized", "data after <proceed/> before TLS", now
-            )
+            fail.fail_remote(self, "not-authorized", "data after <proceed/> before TLS", now)
             return
         self._last_rx = now
         self._probe_sent = None
@@ -345,7 +344,7 @@ class Session:
                     self._dispatch(ev, now)
                     if self._in(State.DISCONNECTED):
                         return
-                stream_errors.fail_remote(self, err.condition, str(err), now)
+                fail.fail_remote(self, err.condition, str(err), now)
                 return
             view = view[used:]
             for ev in events:
@@ -354,7 +353,7 @@ class Session:
                     break
             if self._in(State.TLS_HANDSHAKE):
                 if len(view):
-                    stream_errors.fail_remote(
+                    fail.fail_remote(
                         self, "not-authorized", "data after <proceed/> before TLS", now
                     )
                 return
@@ -365,20 +364,28 @@ class Session:
         if isinstance(ev, StreamOpen):
             key = "open"
         elif isinstance(ev, StreamClose):
+            from stanzalink.session import stream_errors  # (loaded when first needed)
+
             stream_errors.on_stream_close(self, now)
             return
         elif isinstance(ev, StanzaSkipped):
+            from stanzalink.session import stream_errors  # (loaded when first needed)
+
             stream_errors.on_skipped(self, ev, now)
             return
         else:
             assert isinstance(ev, Element)
             key = ev.tag
             if key == _STREAM_ERROR:
+                from stanzalink.session import stream_errors  # (loaded when first needed)
+
                 stream_errors.on_stream_error(self, ev, now)
                 return
             if key in STANZA_TAGS and self.state in STANZA_STATES:
                 key = "stanza"
         if key not in ACCEPTS[self.state]:
+            from stanzalink.session import stream_errors  # (loaded when first needed)
+
             stream_errors.unexpected(self, key, now)
             return
         _HANDLERS[key](self, ev, now)
@@ -406,7 +413,7 @@ class Session:
             or self._pending_iq.get(iq_id) != purpose
             or el.get("type") not in ("result", "error")
         ):
-            stream_errors.fail_remote(
+            fail.fail_remote(
                 self, "unsupported-stanza-type", f"unexpected IQ while waiting for {purpose}", now
             )
             return False
@@ -453,3 +460,12 @@ _HANDLERS: dict[str, Callable[[Session, Any, float], None]] = {
     _Q(ns.SM, "a"): sm_driver.on_a,
     "stanza": online.on_stanza,
 }
+
+
+def __getattr__(name: str) -> Any:
+    # importable from here as before; its module loads when first needed
+    if name == "TRANSIENT_CONDITIONS":
+        from stanzalink.session.stream_errors import TRANSIENT_CONDITIONS
+
+        return TRANSIENT_CONDITIONS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
