@@ -3,7 +3,7 @@ its login used: no ElementTree (the session writes its own IQs as bytes and
 reads simple paths), no SRV resolver (the server's host is given), no
 in-band registration and no password change, no pure-Python receive ring
 when the native one is built, no code for decoding a stanza whole, none for
-a stream's end.  (The memory this saves is
+a stream's end, none for IQs (it sent, served and was answered none).  (The memory this saves is
 measured in ``bench/bench_memory.py``.)"""
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ NOT_LOADED = [
     "stanzalink.session.password",
     "stanzalink.xml.decoded",  # loaded by a stanza's first full read
     "stanzalink.session.stream_errors",  # how a stream ends, input not expected
+    "stanzalink.aio.iq",  # loaded with the first IQ sent, served or answered
 ]
 # the pure-Python receive ring, where the native module is built
 if _native.AVAILABLE:
