@@ -27,7 +27,8 @@ of the package, by job:
 - :mod:`.fail`: the session's own ways to stop (a stream error of ours, a
   reason of our own);
 - :mod:`.online`: stanzas once online (answers to our own IQs, the
-  server's ping answered) and the password change as the session drives it;
+  server's ping answered) and the password change as the session drives it
+  (loaded with the first stanza);
 - :mod:`.wire`: every byte string and IQ the session writes;
 - :mod:`.settings`: :class:`SessionConfig` and :class:`TLSInfo`;
 - :mod:`.password` (XEP-0077 §3.3 requests and answers), :mod:`.events`,
@@ -52,7 +53,6 @@ from stanzalink.session import (
     fail,
     login,
     negotiation,
-    online,
     sm_driver,
     wire,
 )
@@ -79,6 +79,8 @@ from stanzalink.xml import (
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
+
+    from stanzalink.session import online
 
 __all__ = [
     "STANZA_TAGS",
@@ -270,6 +272,8 @@ class Session:
         answer comes as a :class:`PasswordChanged` event (the config then
         holds ``new``) or :class:`PasswordChangeFailed`.  The request is an
         ordinary stanza: with stream management it survives a reconnect."""
+        from stanzalink.session import online
+
         online.change_password(self, new, now)
 
     def cancel_password_change(self) -> None:
@@ -430,7 +434,10 @@ class Session:
             # not resumable: unacknowledged stanzas go out again on the next session
             self._pending_out[:0] = self.sm.take_unacked()
             self.sm.forget()
-            online.password_change_lost(self)
+            if self._pw_change is not None:  # (else nothing to say: online not needed)
+                from stanzalink.session import online
+
+                online.password_change_lost(self)
 
 
 def _on_iq(s: Session, el: Element, now: float) -> None:
@@ -441,6 +448,15 @@ def _on_iq(s: Session, el: Element, now: float) -> None:
         State.BIND: negotiation.on_bind,
         State.LEGACY_SESSION: negotiation.on_legacy_session,
     }[s.state](s, el, now)
+
+
+def _first_stanza(s: Session, el: Element, now: float) -> None:
+    """The first stanza: :mod:`.online` loads, and handles it and every
+    stanza after it (a session that logs in and stays idle never loads it)."""
+    from stanzalink.session import online
+
+    _HANDLERS["stanza"] = online.on_stanza
+    online.on_stanza(s, el, now)
 
 
 # what handles each input ``machine.ACCEPTS`` lets in
@@ -458,7 +474,7 @@ _HANDLERS: dict[str, Callable[[Session, Any, float], None]] = {
     _Q(ns.SM, "enabled"): negotiation.on_sm_enabled,
     _Q(ns.SM, "r"): sm_driver.on_r,
     _Q(ns.SM, "a"): sm_driver.on_a,
-    "stanza": online.on_stanza,
+    "stanza": _first_stanza,
 }
 
 
