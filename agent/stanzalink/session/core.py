@@ -74,7 +74,6 @@ from stanzalink.xml import (
     StreamError,
     StreamOpen,
     StreamParser,
-    tostring,
 )
 
 if TYPE_CHECKING:
@@ -92,6 +91,19 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def _first_tostring(elem: Any, *, default_ns: str) -> bytes:
+    """The serializer, loaded by the first stanza sent, then called directly
+    (a session that logs in writes its own bytes and never needs it)."""
+    global _tostring
+    from stanzalink.xml.serializer import tostring
+
+    _tostring = tostring
+    return tostring(elem, default_ns=default_ns)
+
+
+_tostring: Callable[..., bytes] = _first_tostring
 
 _Q = ns.q
 _STREAM_ERROR = _Q(ns.STREAM, "error")
@@ -253,7 +265,7 @@ class Session:
         # kept for stream management are the bytes re-sent
         from stanzalink.stanza import with_origin_id  # (loaded by the first send)
 
-        data = tostring(with_origin_id(stanza), default_ns=ns.CLIENT)
+        data = _tostring(with_origin_id(stanza), default_ns=ns.CLIENT)
         if self.state is State.ONLINE:
             sm_driver.send_bytes(self, data, now)
         else:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from stanzalink import ns
 from stanzalink.xml.builder import E
-from stanzalink.xml.serializer import escape_attr, escape_text
+from stanzalink.xml.escape import escape_attr, escape_text
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET

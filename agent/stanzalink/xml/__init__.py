@@ -9,8 +9,11 @@ Public interface::
                                                # StreamClose
 """
 
+from typing import TYPE_CHECKING, Any
+
 from stanzalink.xml.builder import E, sub
 from stanzalink.xml.element import Element
+from stanzalink.xml.escape import escape_attr, escape_text
 from stanzalink.xml.events import (
     STREAM_NS,
     XML_NS,
@@ -21,8 +24,10 @@ from stanzalink.xml.events import (
     StreamOpen,
 )
 from stanzalink.xml.limits import DEFAULT_LIMITS
-from stanzalink.xml.serializer import escape_attr, escape_text, tostring
 from stanzalink.xml.stream import StreamParser, available_backends
+
+if TYPE_CHECKING:
+    from stanzalink.xml.serializer import tostring
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -42,3 +47,15 @@ __all__ = [
     "sub",
     "tostring",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the serializer loads with the first import of ``tostring`` from here
+    # (or the first element serialized): a session that only logs in writes
+    # its own bytes and never needs it
+    if name == "tostring":
+        from stanzalink.xml.serializer import tostring
+
+        globals()["tostring"] = tostring
+        return tostring
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
