@@ -14,6 +14,10 @@ Channel binding and the GS2 flag (RFC 5802 §6):
 - ``y`` when the client could bind but the server offered no -PLUS
   mechanism: a server that does support binding then sees the downgrade;
 - ``n`` when the client cannot bind (no TLS data, or no type in common).
+
+PLAIN, EXTERNAL and SASLprep of non-ASCII strings are in :mod:`.sasl_simple`,
+loaded when first needed: a SCRAM login with ASCII credentials never runs
+them.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from stanzalink._value import Value, _set
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
@@ -48,6 +53,15 @@ CB_PREFERENCE = ["tls-exporter", "tls-server-end-point", "tls-unique"]
 MIN_ITERATIONS = 4096
 
 
+def __getattr__(name: str) -> Any:
+    # PLAIN and EXTERNAL live in .sasl_simple, loaded when one is chosen
+    if name in ("Plain", "External"):
+        from stanzalink.session import sasl_simple
+
+        return getattr(sasl_simple, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class SASLError(RemoteProtocolError):
     """The server's SASL messages are wrong (the condition to report)."""
 
@@ -63,46 +77,9 @@ def saslprep(text: str) -> str:
             if ch < " " or ch == "\x7f":
                 raise LocalProtocolError(f"U+{ord(ch):04X} is not allowed in a SASL string")
         return text
-    return _saslprep_tables(text)
+    from stanzalink.session.sasl_simple import saslprep_tables
 
-
-def _saslprep_tables(text: str) -> str:
-    """SASLprep step by step, with the tables of RFC 3454."""
-    import stringprep
-    import unicodedata
-
-    mapped = []
-    for ch in text:
-        if stringprep.in_table_b1(ch):
-            continue  # commonly mapped to nothing
-        mapped.append(" " if stringprep.in_table_c12(ch) else ch)
-    s = unicodedata.normalize("NFKC", "".join(mapped))
-    if not s:
-        return s
-    prohibited: list[Callable[[str], bool]] = [
-        stringprep.in_table_c12,
-        stringprep.in_table_c21,
-        stringprep.in_table_c22,
-        stringprep.in_table_c3,
-        stringprep.in_table_c4,
-        stringprep.in_table_c5,
-        stringprep.in_table_c6,
-        stringprep.in_table_c7,
-        stringprep.in_table_c8,
-        stringprep.in_table_c9,
-    ]
-    for ch in s:
-        if any(f(ch) for f in prohibited):
-            raise LocalProtocolError(f"U+{ord(ch):04X} is not allowed in a SASL string")
-        if stringprep.in_table_a1(ch):
-            raise LocalProtocolError(f"unassigned code point U+{ord(ch):04X} in a SASL string")
-    rand = [stringprep.in_table_d1(ch) for ch in s]
-    if any(rand):
-        if any(stringprep.in_table_d2(ch) for ch in s):
-            raise LocalProtocolError("mixed right-to-left and left-to-right text in a SASL string")
-        if not (rand[0] and rand[-1]):
-            raise LocalProtocolError("right-to-left SASL string must start and end with RTL")
-    return s
+    return saslprep_tables(text)
 
 
 def _scram_name(username: str) -> str:
@@ -203,32 +180,6 @@ class Mechanism:
     def success(self, data: bytes) -> None:
         if data:
             raise SASLError("malformed-request", f"{self.name} expects no data with success")
-
-
-class Plain(Mechanism):
-    name = "PLAIN"
-
-    def __init__(self, username: str, password: str, authzid: str = "") -> None:
-        self._msg = (
-            authzid.encode()
-            + b"\x00"
-            + saslprep(username).encode()
-            + b"\x00"
-            + saslprep(password).encode()
-        )
-
-    def initial_response(self) -> bytes:
-        return self._msg
-
-
-class External(Mechanism):
-    name = "EXTERNAL"
-
-    def __init__(self, authzid: str = "") -> None:
-        self._authzid = authzid
-
-    def initial_response(self) -> bytes:
-        return self._authzid.encode()
 
 
 class ScramKeys(Value):
@@ -457,6 +408,8 @@ def select_mechanism(
             continue
         if name == "EXTERNAL":
             if have_client_cert and tls:
+                from stanzalink.session.sasl_simple import External
+
                 return External()
             continue
         if name == "PLAIN":
@@ -466,6 +419,8 @@ def select_mechanism(
                 continue
             if keys:
                 continue  # SCRAM worked before: never fall back to PLAIN (XEP-0474 §6)
+            from stanzalink.session.sasl_simple import Plain
+
             return Plain(username, password)
         stored = keys.get(name.removesuffix("-PLUS"))
         if password is None and stored is None:
