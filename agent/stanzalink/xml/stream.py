@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from stanzalink.errors import LocalProtocolError
 from stanzalink.xml import _native
@@ -26,17 +26,19 @@ __all__ = ["DEFAULT_LIMITS", "NativeBackend", "StreamParser", "available_backend
 
 _CLOSE = StreamClose()
 
+if TYPE_CHECKING:  # (a Protocol class costs memory at run time; only typing reads it)
+    from typing import Protocol
 
-class _Backend(Protocol):
-    def feed(
-        self, data: bytes | bytearray | memoryview, max_events: int = 0
-    ) -> tuple[list[Event], int]: ...
+    class _Backend(Protocol):
+        def feed(
+            self, data: bytes | bytearray | memoryview, max_events: int = 0
+        ) -> tuple[list[Event], int]: ...
 
-    def feed_events(
-        self, data: bytes | bytearray | memoryview, max_events: int = 0
-    ) -> list[Event]: ...
+        def feed_events(
+            self, data: bytes | bytearray | memoryview, max_events: int = 0
+        ) -> list[Event]: ...
 
-    def reset(self) -> None: ...
+        def reset(self) -> None: ...
 
 
 def available_backends() -> list[str]:
