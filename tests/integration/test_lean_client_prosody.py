@@ -4,8 +4,9 @@ reads simple paths), no SRV resolver (the server's host is given), no
 in-band registration and no password change, no pure-Python receive ring
 when the native one is built, no code for decoding a stanza whole, none for
 a stream's end, none for IQs or stanzas (it sent, served and received
-none), no serializer (it wrote its own bytes), no PLAIN (it used SCRAM).  (The memory this saves is
-measured in ``bench/bench_memory.py``.)"""
+none), no serializer or builder (it wrote its own bytes), no PLAIN (it
+used SCRAM).  (The memory this saves is measured in
+``bench/bench_memory.py``.)"""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ NOT_LOADED = [
     "stanzalink.aio.iq",  # loaded with the first IQ sent, served or answered
     "stanzalink.session.online",  # loaded with the first stanza once online
     "stanzalink.xml.serializer",  # loaded with the first element serialized
+    "stanzalink.xml.builder",  # loaded with the first element built
     "stanzalink.session.sasl_simple",  # PLAIN, EXTERNAL, SASLprep of non-ASCII
 ]
 # the pure-Python receive ring, where the native module is built

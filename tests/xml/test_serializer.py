@@ -146,10 +146,13 @@ def test_a_bad_tag_name_is_refused_every_time() -> None:
 
 
 def test_the_names_import_where_they_did() -> None:
-    """Escaping is its own module and the serializer loads when first asked
-    for; every name still imports from where it did, the same object."""
+    """Escaping is its own module and the serializer and the builder load
+    when first asked for; every name still imports from where it did, the
+    same object."""
     import stanzalink.xml as package
-    from stanzalink.xml import escape, serializer
+    from stanzalink.xml import builder, escape, serializer
+
+    assert package.E is builder.E and package.sub is builder.sub
 
     assert package.tostring is serializer.tostring
     assert package.escape_attr is escape.escape_attr is serializer.escape_attr
