@@ -759,3 +759,20 @@ def test_the_stream_end_names_are_importable_where_they_were() -> None:
     assert stream_errors.fail_remote is fail.fail_remote
     with pytest.raises(AttributeError):
         core.NOT_A_NAME  # noqa: B018
+
+
+def test_the_first_stanza_loads_the_online_handler_which_takes_every_stanza_after() -> None:
+    """Stanzas once online are :mod:`.online`'s, loaded with the first one:
+    after it the table calls that handler directly, and a second session
+    reads stanzas as the first did."""
+    from stanzalink.session import core, online
+
+    for _ in range(2):
+        c = Conv()
+        c.online()
+        c.events()
+        c.send(b"<message from='a@example.net/x'><body>hi</body></message>")
+        [received] = c.events()
+        assert isinstance(received, StanzaReceived)
+        assert received.stanza.findtext("{jabber:client}body") == "hi"
+        assert core._HANDLERS["stanza"] is online.on_stanza
