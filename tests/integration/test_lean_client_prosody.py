@@ -4,8 +4,8 @@ reads simple paths), no SRV resolver (the server's host is given), no
 in-band registration and no password change, no pure-Python receive ring
 when the native one is built, no code for decoding a stanza whole, none for
 a stream's end, none for IQs or stanzas (it sent, served and received
-none), no serializer or builder (it wrote its own bytes), no PLAIN (it
-used SCRAM).  (The memory this saves is measured in
+none), no serializer or builder (it wrote its own bytes), no SASLprep
+tables (ASCII credentials).  (The memory this saves is measured in
 ``bench/bench_memory.py``.)"""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ NOT_LOADED = [
     "stanzalink.session.online",  # loaded with the first stanza once online
     "stanzalink.xml.serializer",  # loaded with the first element serialized
     "stanzalink.xml.builder",  # loaded with the first element built
-    "stanzalink.session.sasl_simple",  # PLAIN, EXTERNAL, SASLprep of non-ASCII
+    "stanzalink.session.saslprep",  # SASLprep of a string that is not ASCII
 ]
 # the pure-Python receive ring, where the native module is built
 if _native.AVAILABLE:

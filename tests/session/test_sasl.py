@@ -305,22 +305,10 @@ def _outcome(f: Callable[[str], str], text: str) -> str:
 def test_saslprep_ascii_without_tables_is_saslprep_with_them() -> None:
     """The ASCII shortcut gives what the RFC 3454 tables give, for every
     ASCII character alone and between others, and for whole strings."""
-    from stanzalink.session.sasl_simple import saslprep_tables as _saslprep_tables
+    from stanzalink.session.saslprep import saslprep_tables as _saslprep_tables
 
     samples = ["", "user", "Pass word", "a=b,c", "\x7f", "tab\there", "ok~"]
     for code in range(128):
         samples += [chr(code), f"a{chr(code)}b", f"{chr(code)}{chr(code)}"]
     for text in samples:
         assert _outcome(saslprep, text) == _outcome(_saslprep_tables, text), repr(text)
-
-
-def test_plain_and_external_import_where_they_did() -> None:
-    """PLAIN and EXTERNAL load when chosen; they still import from here."""
-    from stanzalink.session import sasl, sasl_simple
-
-    assert sasl.Plain is sasl_simple.Plain and sasl.External is sasl_simple.External
-    assert issubclass(sasl.Plain, sasl.Mechanism)
-    m = select_mechanism(["EXTERNAL"], tls=True, have_client_cert=True)
-    assert isinstance(m, sasl_simple.External) and m.initial_response() == b""
-    with pytest.raises(AttributeError):
-        sasl.NOT_A_NAME  # noqa: B018

@@ -15,9 +15,8 @@ Channel binding and the GS2 flag (RFC 5802 §6):
   mechanism: a server that does support binding then sees the downgrade;
 - ``n`` when the client cannot bind (no TLS data, or no type in common).
 
-PLAIN, EXTERNAL and SASLprep of non-ASCII strings are in :mod:`.sasl_simple`,
-loaded when first needed: a SCRAM login with ASCII credentials never runs
-them.
+SASLprep of a string that is not ASCII is in :mod:`.saslprep`, loaded
+when first needed.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ import hashlib
 import hmac
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from stanzalink._value import Value, _set
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
@@ -53,15 +51,6 @@ CB_PREFERENCE = ["tls-exporter", "tls-server-end-point", "tls-unique"]
 MIN_ITERATIONS = 4096
 
 
-def __getattr__(name: str) -> Any:
-    # PLAIN and EXTERNAL live in .sasl_simple, loaded when one is chosen
-    if name in ("Plain", "External"):
-        from stanzalink.session import sasl_simple
-
-        return getattr(sasl_simple, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class SASLError(RemoteProtocolError):
     """The server's SASL messages are wrong (the condition to report)."""
 
@@ -77,7 +66,7 @@ def saslprep(text: str) -> str:
             if ch < " " or ch == "\x7f":
                 raise LocalProtocolError(f"U+{ord(ch):04X} is not allowed in a SASL string")
         return text
-    from stanzalink.session.sasl_simple import saslprep_tables
+    from stanzalink.session.saslprep import saslprep_tables
 
     return saslprep_tables(text)
 
@@ -180,6 +169,32 @@ class Mechanism:
     def success(self, data: bytes) -> None:
         if data:
             raise SASLError("malformed-request", f"{self.name} expects no data with success")
+
+
+class Plain(Mechanism):
+    name = "PLAIN"
+
+    def __init__(self, username: str, password: str, authzid: str = "") -> None:
+        self._msg = (
+            authzid.encode()
+            + b"\x00"
+            + saslprep(username).encode()
+            + b"\x00"
+            + saslprep(password).encode()
+        )
+
+    def initial_response(self) -> bytes:
+        return self._msg
+
+
+class External(Mechanism):
+    name = "EXTERNAL"
+
+    def __init__(self, authzid: str = "") -> None:
+        self._authzid = authzid
+
+    def initial_response(self) -> bytes:
+        return self._authzid.encode()
 
 
 class ScramKeys(Value):
@@ -408,8 +423,6 @@ def select_mechanism(
             continue
         if name == "EXTERNAL":
             if have_client_cert and tls:
-                from stanzalink.session.sasl_simple import External
-
                 return External()
             continue
         if name == "PLAIN":
@@ -419,8 +432,6 @@ def select_mechanism(
                 continue
             if keys:
                 continue  # SCRAM worked before: never fall back to PLAIN (XEP-0474 §6)
-            from stanzalink.session.sasl_simple import Plain
-
             return Plain(username, password)
         stored = keys.get(name.removesuffix("-PLUS"))
         if password is None and stored is None:

@@ -345,14 +345,16 @@ def _decode_stanza(el: Element) -> bool:
     return True
 
 
-def _build(root: Element, rendered: Rendered) -> None:
-    """Decode ``root`` whole (:func:`stanzalink.xml.decoded.build`); that
-    module is loaded by the first full read, then called directly."""
-    global _build
-    from stanzalink.xml.decoded import build
+def _no_build(root: Element, rendered: Rendered) -> None:  # pragma: no cover - replaced
+    raise RuntimeError("stanzalink.xml.stream sets how a stanza is decoded whole")
 
-    _build = build
-    build(root, rendered)
+
+# How a stanza of the native backend is decoded whole: set by
+# :mod:`stanzalink.xml.stream`, which makes those stanzas, to a function that
+# loads :mod:`stanzalink.xml.decoded` with the first full read and from then
+# on is :func:`stanzalink.xml.decoded.build` itself.  (This module does not
+# import that one: it is built on this one.)
+_build: Callable[[Element, Rendered], None] = _no_build
 
 
 # reading a plain attribute dict (a decoded element's, a read head's)
@@ -526,12 +528,3 @@ def _strip_ns(path: str) -> str:
         elif depth == 0:
             out.append(ch)
     return "".join(out)
-
-
-def __getattr__(name: str) -> Any:
-    # a decoded element's class lives with the code that makes it
-    if name == "DecodedElement":
-        from stanzalink.xml.decoded import DecodedElement
-
-        return DecodedElement
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

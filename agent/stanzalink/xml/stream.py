@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stanzalink.errors import LocalProtocolError
-from stanzalink.xml import _native
+from stanzalink.xml import _native, element
 from stanzalink.xml.element import ATTR, NSDECL, WORDS, Doc, Element, LazyElement, PoolDoc
 from stanzalink.xml.events import Event, StanzaSkipped, StreamClose, StreamError, StreamOpen
 from stanzalink.xml.limits import DEFAULT_LIMITS, SKIP_LIMITS
@@ -25,6 +25,19 @@ log = logging.getLogger(__name__)
 __all__ = ["DEFAULT_LIMITS", "NativeBackend", "StreamParser", "available_backends"]
 
 _CLOSE = StreamClose()
+
+
+def _first_build(root: Element, rendered: _native.Rendered) -> None:
+    """A stanza's first full read: :mod:`stanzalink.xml.decoded` loads, and
+    its ``build`` decodes this stanza and every one after it (an idle
+    session reads only simple paths and attributes and never loads it)."""
+    from stanzalink.xml.decoded import build
+
+    element._build = build
+    build(root, rendered)
+
+
+element._build = _first_build
 
 if TYPE_CHECKING:  # (a Protocol class costs memory at run time; only typing reads it)
     from typing import Protocol

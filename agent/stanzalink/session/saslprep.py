@@ -1,14 +1,12 @@
-"""The SASL parts a SCRAM login with ASCII credentials never runs, loaded
-when first needed: PLAIN (RFC 4616), EXTERNAL, and SASLprep (RFC 4013)
-with the tables of RFC 3454 for a string that is not ASCII.  The mechanisms
-are chosen by :func:`stanzalink.session.sasl.select_mechanism`."""
+"""SASLprep (RFC 4013) with the tables of RFC 3454, for a string that is
+not ASCII: loaded when one is first prepared (an ASCII string takes
+:func:`stanzalink.session.sasl.saslprep`'s shortcut and never needs it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from stanzalink.errors import LocalProtocolError
-from stanzalink.session.sasl import Mechanism, saslprep
 
 
 def saslprep_tables(text: str) -> str:
@@ -48,29 +46,3 @@ def saslprep_tables(text: str) -> str:
         if not (rand[0] and rand[-1]):
             raise LocalProtocolError("right-to-left SASL string must start and end with RTL")
     return s
-
-
-class Plain(Mechanism):
-    name = "PLAIN"
-
-    def __init__(self, username: str, password: str, authzid: str = "") -> None:
-        self._msg = (
-            authzid.encode()
-            + b"\x00"
-            + saslprep(username).encode()
-            + b"\x00"
-            + saslprep(password).encode()
-        )
-
-    def initial_response(self) -> bytes:
-        return self._msg
-
-
-class External(Mechanism):
-    name = "EXTERNAL"
-
-    def __init__(self, authzid: str = "") -> None:
-        self._authzid = authzid
-
-    def initial_response(self) -> bytes:
-        return self._authzid.encode()
