@@ -21,3 +21,24 @@ def test_a_request_to_someone_else_is_answered_by_that_jid_only() -> None:
     assert answer_from("ctl@example.net/laptop", to, OWN)
     for sender in (None, "example.net", "ctl@example.net", "device1@example.net", "@@"):
         assert not answer_from(sender, to, OWN), sender
+
+
+def test_the_iq_names_import_from_the_client_module_as_before() -> None:
+    """:mod:`stanzalink.aio.iq` loads with the client's first IQ; its names
+    are still importable from the client module, the same objects."""
+    from stanzalink.aio import client, iq
+
+    assert client.IQError is iq.IQError
+    assert client.PasswordChangeRefused is iq.PasswordChangeRefused
+    assert client.IQHandler is iq.IQHandler
+
+
+def test_a_client_makes_its_iq_state_when_first_needed_and_keeps_it() -> None:
+    from stanzalink.aio.client import Client, ClientConfig
+    from stanzalink.aio.iq import IQServer, IQWaiters
+
+    c = Client(ClientConfig(jid=JID.parse("device1@example.net"), password="pw"))
+    assert c._iq_waiting is None and c._iq_serving is None
+    waiters, server = c._iq_waiters, c._iq_server
+    assert isinstance(waiters, IQWaiters) and isinstance(server, IQServer)
+    assert c._iq_waiters is waiters and c._iq_server is server

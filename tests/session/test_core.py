@@ -746,3 +746,33 @@ def test_an_over_limit_element_while_negotiating_is_the_servers_fault() -> None:
     [closed] = c.events()
     assert isinstance(closed, Closed) and closed.condition == "policy-violation"
     assert closed.retry is Retry.BACKOFF
+
+
+def test_the_stream_end_names_are_importable_where_they_were() -> None:
+    """The stream's end and the session's own failures moved apart (the
+    first loads when first needed); the old names still import."""
+    from stanzalink.session import core, fail, stream_errors
+
+    assert core.TRANSIENT_CONDITIONS is stream_errors.TRANSIENT_CONDITIONS
+    assert "internal-server-error" in core.TRANSIENT_CONDITIONS
+    assert stream_errors.fail_local is fail.fail_local
+    assert stream_errors.fail_remote is fail.fail_remote
+    with pytest.raises(AttributeError):
+        core.NOT_A_NAME  # noqa: B018
+
+
+def test_the_first_stanza_loads_the_online_handler_which_takes_every_stanza_after() -> None:
+    """Stanzas once online are :mod:`.online`'s, loaded with the first one:
+    after it the table calls that handler directly, and a second session
+    reads stanzas as the first did."""
+    from stanzalink.session import core, online
+
+    for _ in range(2):
+        c = Conv()
+        c.online()
+        c.events()
+        c.send(b"<message from='a@example.net/x'><body>hi</body></message>")
+        [received] = c.events()
+        assert isinstance(received, StanzaReceived)
+        assert received.stanza.findtext("{jabber:client}body") == "hi"
+        assert core._HANDLERS["stanza"] is online.on_stanza

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from stanzalink.xml import Element, StreamParser, available_backends
-from stanzalink.xml.element import DecodedElement
+from stanzalink.xml.decoded import DecodedElement
 
 from .cases import CLOSE, HEADER, VALID
 

@@ -9,7 +9,8 @@ import pytest
 
 from stanzalink.errors import LocalProtocolError
 from stanzalink.xml import Element, StreamClose, StreamError, StreamOpen, StreamParser
-from stanzalink.xml.element import DecodedElement, LazyElement, _HeadRead
+from stanzalink.xml.decoded import DecodedElement
+from stanzalink.xml.element import LazyElement, _HeadRead
 
 from .cases import CLOSE, HEADER, STANZA, VALID
 from .helpers import run

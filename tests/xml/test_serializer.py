@@ -143,3 +143,19 @@ def test_a_bad_tag_name_is_refused_every_time() -> None:
             tostring(ET.Element("{urn:x}bad\x01name"))
     assert tostring(ET.Element("{urn:x}good")) == b'<good xmlns="urn:x"/>'
     assert tostring(ET.Element("{urn:x}good")) == b'<good xmlns="urn:x"/>'
+
+
+def test_the_names_import_where_they_did() -> None:
+    """Escaping is its own module and the serializer and the builder load
+    when first asked for; every name still imports from where it did, the
+    same object."""
+    import stanzalink.xml as package
+    from stanzalink.xml import builder, escape, serializer
+
+    assert package.E is builder.E and package.sub is builder.sub
+
+    assert package.tostring is serializer.tostring
+    assert package.escape_attr is escape.escape_attr is serializer.escape_attr
+    assert package.escape_text is escape.escape_text is serializer.escape_text
+    with pytest.raises(AttributeError):
+        package.not_a_name  # noqa: B018

@@ -28,14 +28,6 @@ from typing import TYPE_CHECKING
 
 from stanzalink.aio.config import RECONNECT_MAX, ClientConfig
 from stanzalink.aio.connection import Connection
-from stanzalink.aio.iq import (
-    IQError,
-    IQHandler,
-    IQServer,
-    IQWaiters,
-    PasswordChangeRefused,
-    loggable,
-)
 from stanzalink.aio.reconnect import backoff_delay, parse_redirect, uniform
 from stanzalink.aio.tls import server_end_point, tls_info
 from stanzalink.errors import LocalProtocolError, StanzalinkError
@@ -59,6 +51,13 @@ if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
     from stanzalink.aio.dns import Resolver
+    from stanzalink.aio.iq import (
+        IQError,
+        IQHandler,
+        IQServer,
+        IQWaiters,
+        PasswordChangeRefused,
+    )
     from stanzalink.xml.plain import PlainElement
 
 __all__ = [
@@ -67,7 +66,7 @@ __all__ = [
     "ClientConfig",
     "ConnectionFailed",
     "Handler",
-    "IQError",
+    "IQError",  # (these three from __getattr__ below)
     "IQHandler",
     "PasswordChangeRefused",
     "backoff_delay",
@@ -85,11 +84,17 @@ log = logging.getLogger(__name__)
 def __getattr__(name: str) -> object:
     """``stanza_error`` and ``stanza_error_type``, kept here for callers that
     import them from this module; :mod:`stanzalink.stanza` loads when one is
-    first asked for (a client that gets no error never needs it)."""
+    first asked for (a client that gets no error never needs it).  So do
+    ``IQError``, ``IQHandler`` and ``PasswordChangeRefused`` of
+    :mod:`.iq`, which loads with the first IQ sent, served or answered."""
     if name in ("stanza_error", "stanza_error_type"):
         from stanzalink import stanza
 
         return getattr(stanza, name)
+    if name in ("IQError", "IQHandler", "PasswordChangeRefused"):
+        from stanzalink.aio import iq
+
+        return getattr(iq, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -110,10 +115,34 @@ class Client(Connection):
         self._message_handlers: list[Handler] = []
         self._presence_handlers: list[Handler] = []
         self._event_handlers: list[Callable[[object], None]] = []
-        self._iq_waiters = IQWaiters(self._limited)
-        self._iq_server = IQServer(
-            self.send, lambda: self.session.queued, config.max_unacked, self._spawn, self._limited
-        )
+        # the IQs waited on and served: made (and :mod:`.iq` loaded) with
+        # the first IQ sent, served or answered
+        self._iq_waiting: IQWaiters | None = None
+        self._iq_serving: IQServer | None = None
+
+    @property
+    def _iq_waiters(self) -> IQWaiters:
+        waiters = self._iq_waiting
+        if waiters is None:
+            from stanzalink.aio.iq import IQWaiters
+
+            waiters = self._iq_waiting = IQWaiters(self._limited)
+        return waiters
+
+    @property
+    def _iq_server(self) -> IQServer:
+        server = self._iq_serving
+        if server is None:
+            from stanzalink.aio.iq import IQServer
+
+            server = self._iq_serving = IQServer(
+                self.send,
+                lambda: self.session.queued,
+                self.config.max_unacked,
+                self._spawn,
+                self._limited,
+            )
+        return server
 
     # ---------------------------------------------------------------- public API
     def on_message(self, handler: Handler) -> None:
@@ -200,6 +229,7 @@ class Client(Connection):
         finally:
             self._iq_waiters.remove(iq_id)
         if reply.get("type") == "error":
+            from stanzalink.aio.iq import IQError
             from stanzalink.stanza import stanza_error, stanza_error_type
 
             cond, text = stanza_error(reply)
@@ -243,7 +273,8 @@ class Client(Connection):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._cancel_timer()
-        self._iq_waiters.fail_all(ConnectionFailed("the client was closed"))
+        if self._iq_waiting is not None:
+            self._iq_waiting.fail_all(ConnectionFailed("the client was closed"))
         if self._pw_waiter is not None and not self._pw_waiter.done():
             self._pw_waiter.set_exception(ConnectionFailed("the client was closed"))
         for t in list(self._tasks):
@@ -290,6 +321,8 @@ class Client(Connection):
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
             elif waiter is not None and not waiter.done():
+                from stanzalink.aio.iq import PasswordChangeRefused
+
                 waiter.set_exception(
                     ConnectionFailed(ev.text)
                     if ev.condition == "connection-lost"
@@ -323,7 +356,8 @@ class Client(Connection):
     def _fail_waiters(self, ev: Closed) -> None:
         if self.session.sm.resumable:
             return  # answers may still arrive after resumption
-        self._iq_waiters.fail_all(ConnectionFailed(ev.text))
+        if self._iq_waiting is not None:
+            self._iq_waiting.fail_all(ConnectionFailed(ev.text))
 
     def _dispatch(self, stanza: Element) -> None:
         tag = stanza.tag
@@ -337,6 +371,8 @@ class Client(Connection):
             try:
                 result = h(stanza)
             except Exception as exc:
+                from stanzalink.aio.iq import loggable
+
                 self._limited.log(
                     ("handler", tag, type(exc)),
                     logging.ERROR,

@@ -18,9 +18,12 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stanzalink.xml.ring import ReceiveBuffer, receive_buffer
+from stanzalink.xml import _native
+
+if TYPE_CHECKING:
+    from stanzalink.xml.ring import ReceiveBuffer
 
 __all__ = ["TLS_READ_BUFFER", "Receiver", "ack_tls_reads", "shrink_tls_buffer"]
 
@@ -83,6 +86,15 @@ def ack_tls_reads(transport: asyncio.BaseTransport, receiver: Receiver) -> bool:
     return True
 
 
+def _byte_ring(size: int) -> ReceiveBuffer:
+    """The pure-Python ring, where the native module is not built (as
+    :func:`stanzalink.xml.ring.receive_buffer` chooses; that module is
+    loaded only then)."""
+    from stanzalink.xml.ring import ByteRing
+
+    return ByteRing(size)
+
+
 class Receiver(asyncio.BufferedProtocol):
     """``on_data(self)`` after each read (the bytes are in ``self.ring``; it
     must drain the ring), ``on_lost(self, exc)`` when the connection ends."""
@@ -93,7 +105,7 @@ class Receiver(asyncio.BufferedProtocol):
         on_data: Callable[[Receiver], None],
         on_lost: Callable[[Receiver, Exception | None], None],
     ) -> None:
-        self.ring: ReceiveBuffer = receive_buffer(size)
+        self.ring: ReceiveBuffer = _native.Ring(size) if _native.AVAILABLE else _byte_ring(size)
         self.transport: asyncio.Transport | None = None
         self.quickack: socket.socket | None = None
         self.acked_below = False  # the TLS layer's reads acknowledge (ack_tls_reads)

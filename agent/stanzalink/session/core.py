@@ -23,9 +23,12 @@ of the package, by job:
 - :mod:`.sm_driver`: XEP-0198 counting and acks on the wire (the
   bookkeeping is :mod:`.sm`);
 - :mod:`.stream_errors`: how a stream ends, input a state does not expect,
-  and stanzas the parser skipped;
+  and stanzas the parser skipped (loaded when one first happens);
+- :mod:`.fail`: the session's own ways to stop (a stream error of ours, a
+  reason of our own);
 - :mod:`.online`: stanzas once online (answers to our own IQs, the
-  server's ping answered) and the password change as the session drives it;
+  server's ping answered) and the password change as the session drives it
+  (loaded with the first stanza);
 - :mod:`.wire`: every byte string and IQ the session writes;
 - :mod:`.settings`: :class:`SessionConfig` and :class:`TLSInfo`;
 - :mod:`.password` (XEP-0077 §3.3 requests and answers), :mod:`.events`,
@@ -47,11 +50,10 @@ from stanzalink.errors import LocalProtocolError
 from stanzalink.jid import JID
 from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session import (
+    fail,
     login,
     negotiation,
-    online,
     sm_driver,
-    stream_errors,
     wire,
 )
 from stanzalink.session.events import Closed, Retry
@@ -65,7 +67,6 @@ from stanzalink.session.machine import (
 )
 from stanzalink.session.settings import SessionConfig, TLSInfo
 from stanzalink.session.sm import QueueFull, StreamManagement
-from stanzalink.session.stream_errors import TRANSIENT_CONDITIONS
 from stanzalink.xml import (
     Element,
     StanzaSkipped,
@@ -73,17 +74,17 @@ from stanzalink.xml import (
     StreamError,
     StreamOpen,
     StreamParser,
-    tostring,
 )
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
+    from stanzalink.session import online
     from stanzalink.xml.plain import PlainElement
 
 __all__ = [
     "STANZA_TAGS",
-    "TRANSIENT_CONDITIONS",
+    "TRANSIENT_CONDITIONS",  # noqa: F822 (module __getattr__, below)
     "Session",
     "SessionConfig",
     "State",
@@ -91,6 +92,19 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def _first_tostring(elem: Any, *, default_ns: str) -> bytes:
+    """The serializer, loaded by the first stanza sent, then called directly
+    (a session that logs in writes its own bytes and never needs it)."""
+    global _tostring
+    from stanzalink.xml.serializer import tostring
+
+    _tostring = tostring
+    return tostring(elem, default_ns=default_ns)
+
+
+_tostring: Callable[..., bytes] = _first_tostring
 
 _Q = ns.q
 _STREAM_ERROR = _Q(ns.STREAM, "error")
@@ -252,7 +266,7 @@ class Session:
         # kept for stream management are the bytes re-sent
         from stanzalink.stanza import with_origin_id  # (loaded by the first send)
 
-        data = tostring(with_origin_id(stanza), default_ns=ns.CLIENT)
+        data = _tostring(with_origin_id(stanza), default_ns=ns.CLIENT)
         if self.state is State.ONLINE:
             sm_driver.send_bytes(self, data, now)
         else:
@@ -271,6 +285,8 @@ class Session:
         answer comes as a :class:`PasswordChanged` event (the config then
         holds ``new``) or :class:`PasswordChangeFailed`.  The request is an
         ordinary stanza: with stream management it survives a reconnect."""
+        from stanzalink.session import online
+
         online.change_password(self, new, now)
 
     def cancel_password_change(self) -> None:
@@ -288,7 +304,7 @@ class Session:
             self._to_disconnected()
             return
         if self._negotiation_deadline is not None and now >= self._negotiation_deadline:
-            stream_errors.fail_local(
+            fail.fail_local(
                 self,
                 "connection-timeout",
                 f"the server did not complete the login within {c.negotiation_timeout:g} s",
@@ -331,9 +347,7 @@ class Session:
         if self.state is State.DISCONNECTED:
             raise LocalProtocolError("receive_data() while disconnected")
         if self.state is State.TLS_HANDSHAKE:
-            stream_errors.fail_remote(
-                self, "not-authorized", "data after <proceed/> before TLS", now
-            )
+            fail.fail_remote(self, "not-authorized", "data after <proceed/> before TLS", now)
             return
         self._last_rx = now
         self._probe_sent = None
@@ -347,7 +361,7 @@ class Session:
                     self._dispatch(ev, now)
                     if self._in(State.DISCONNECTED):
                         return
-                stream_errors.fail_remote(self, err.condition, str(err), now)
+                fail.fail_remote(self, err.condition, str(err), now)
                 return
             view = view[used:]
             for ev in events:
@@ -356,7 +370,7 @@ class Session:
                     break
             if self._in(State.TLS_HANDSHAKE):
                 if len(view):
-                    stream_errors.fail_remote(
+                    fail.fail_remote(
                         self, "not-authorized", "data after <proceed/> before TLS", now
                     )
                 return
@@ -367,20 +381,28 @@ class Session:
         if isinstance(ev, StreamOpen):
             key = "open"
         elif isinstance(ev, StreamClose):
+            from stanzalink.session import stream_errors  # (loaded when first needed)
+
             stream_errors.on_stream_close(self, now)
             return
         elif isinstance(ev, StanzaSkipped):
+            from stanzalink.session import stream_errors  # (loaded when first needed)
+
             stream_errors.on_skipped(self, ev, now)
             return
         else:
             assert isinstance(ev, Element)
             key = ev.tag
             if key == _STREAM_ERROR:
+                from stanzalink.session import stream_errors  # (loaded when first needed)
+
                 stream_errors.on_stream_error(self, ev, now)
                 return
             if key in STANZA_TAGS and self.state in STANZA_STATES:
                 key = "stanza"
         if key not in ACCEPTS[self.state]:
+            from stanzalink.session import stream_errors  # (loaded when first needed)
+
             stream_errors.unexpected(self, key, now)
             return
         _HANDLERS[key](self, ev, now)
@@ -408,7 +430,7 @@ class Session:
             or self._pending_iq.get(iq_id) != purpose
             or el.get("type") not in ("result", "error")
         ):
-            stream_errors.fail_remote(
+            fail.fail_remote(
                 self, "unsupported-stanza-type", f"unexpected IQ while waiting for {purpose}", now
             )
             return False
@@ -425,7 +447,10 @@ class Session:
             # not resumable: unacknowledged stanzas go out again on the next session
             self._pending_out[:0] = self.sm.take_unacked()
             self.sm.forget()
-            online.password_change_lost(self)
+            if self._pw_change is not None:  # (else nothing to say: online not needed)
+                from stanzalink.session import online
+
+                online.password_change_lost(self)
 
 
 def _on_iq(s: Session, el: Element, now: float) -> None:
@@ -436,6 +461,15 @@ def _on_iq(s: Session, el: Element, now: float) -> None:
         State.BIND: negotiation.on_bind,
         State.LEGACY_SESSION: negotiation.on_legacy_session,
     }[s.state](s, el, now)
+
+
+def _first_stanza(s: Session, el: Element, now: float) -> None:
+    """The first stanza: :mod:`.online` loads, and handles it and every
+    stanza after it (a session that logs in and stays idle never loads it)."""
+    from stanzalink.session import online
+
+    _HANDLERS["stanza"] = online.on_stanza
+    online.on_stanza(s, el, now)
 
 
 # what handles each input ``machine.ACCEPTS`` lets in
@@ -453,5 +487,14 @@ _HANDLERS: dict[str, Callable[[Session, Any, float], None]] = {
     _Q(ns.SM, "enabled"): negotiation.on_sm_enabled,
     _Q(ns.SM, "r"): sm_driver.on_r,
     _Q(ns.SM, "a"): sm_driver.on_a,
-    "stanza": online.on_stanza,
+    "stanza": _first_stanza,
 }
+
+
+def __getattr__(name: str) -> Any:
+    # importable from here as before; its module loads when first needed
+    if name == "TRANSIENT_CONDITIONS":
+        from stanzalink.session.stream_errors import TRANSIENT_CONDITIONS
+
+        return TRANSIENT_CONDITIONS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,8 +16,8 @@ from stanzalink import ns
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
 from stanzalink.session import sasl, wire
 from stanzalink.session.events import Authenticated, Retry, ScramKeysUpdated
+from stanzalink.session.fail import fail_local, fail_remote
 from stanzalink.session.sasl import Scram
-from stanzalink.session.stream_errors import fail_local, fail_remote
 from stanzalink.xml import Element
 
 if TYPE_CHECKING:

@@ -88,6 +88,7 @@ _ROWS: tuple[tuple[State, str, State], ...] = (
 
 STEPS: dict[tuple[State, str], State] = {(a, step): b for a, step, b in _ROWS}
 assert len(STEPS) == len(_ROWS), "one row per state and step"
+del _ROWS  # (the table is STEPS; the rows would only hold memory)
 
 
 def advance(state: State, step: str) -> State:

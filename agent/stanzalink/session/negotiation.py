@@ -12,8 +12,8 @@ from stanzalink import ns
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.session import login, sm_driver, wire
 from stanzalink.session.events import Online, Retry, StartTLS
+from stanzalink.session.fail import fail_local, fail_remote
 from stanzalink.session.machine import State
-from stanzalink.session.stream_errors import fail_local, fail_remote
 from stanzalink.xml import Element, StreamOpen
 
 if TYPE_CHECKING:

@@ -27,7 +27,8 @@ from stanzalink.session.events import (
 )
 from stanzalink.session.machine import State
 from stanzalink.session.sm import QueueFull
-from stanzalink.xml import Element, tostring
+from stanzalink.xml import Element
+from stanzalink.xml.serializer import tostring
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET

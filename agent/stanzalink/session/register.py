@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from stanzalink import ns
 from stanzalink.session import wire
 from stanzalink.session.events import Registered, Retry
-from stanzalink.session.stream_errors import fail_local
+from stanzalink.session.fail import fail_local
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 from stanzalink.xml.serializer import tostring

@@ -14,6 +14,9 @@ Channel binding and the GS2 flag (RFC 5802 §6):
 - ``y`` when the client could bind but the server offered no -PLUS
   mechanism: a server that does support binding then sees the downgrade;
 - ``n`` when the client cannot bind (no TLS data, or no type in common).
+
+SASLprep of a string that is not ASCII is in :mod:`.saslprep`, loaded
+when first needed.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from stanzalink._value import Value, _set
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
@@ -63,46 +66,9 @@ def saslprep(text: str) -> str:
             if ch < " " or ch == "\x7f":
                 raise LocalProtocolError(f"U+{ord(ch):04X} is not allowed in a SASL string")
         return text
-    return _saslprep_tables(text)
+    from stanzalink.session.saslprep import saslprep_tables
 
-
-def _saslprep_tables(text: str) -> str:
-    """SASLprep step by step, with the tables of RFC 3454."""
-    import stringprep
-    import unicodedata
-
-    mapped = []
-    for ch in text:
-        if stringprep.in_table_b1(ch):
-            continue  # commonly mapped to nothing
-        mapped.append(" " if stringprep.in_table_c12(ch) else ch)
-    s = unicodedata.normalize("NFKC", "".join(mapped))
-    if not s:
-        return s
-    prohibited: list[Callable[[str], bool]] = [
-        stringprep.in_table_c12,
-        stringprep.in_table_c21,
-        stringprep.in_table_c22,
-        stringprep.in_table_c3,
-        stringprep.in_table_c4,
-        stringprep.in_table_c5,
-        stringprep.in_table_c6,
-        stringprep.in_table_c7,
-        stringprep.in_table_c8,
-        stringprep.in_table_c9,
-    ]
-    for ch in s:
-        if any(f(ch) for f in prohibited):
-            raise LocalProtocolError(f"U+{ord(ch):04X} is not allowed in a SASL string")
-        if stringprep.in_table_a1(ch):
-            raise LocalProtocolError(f"unassigned code point U+{ord(ch):04X} in a SASL string")
-    rand = [stringprep.in_table_d1(ch) for ch in s]
-    if any(rand):
-        if any(stringprep.in_table_d2(ch) for ch in s):
-            raise LocalProtocolError("mixed right-to-left and left-to-right text in a SASL string")
-        if not (rand[0] and rand[-1]):
-            raise LocalProtocolError("right-to-left SASL string must start and end with RTL")
-    return s
+    return saslprep_tables(text)
 
 
 def _scram_name(username: str) -> str:

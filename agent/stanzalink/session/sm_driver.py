@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 from stanzalink.errors import RemoteProtocolError
 from stanzalink.session import wire
+from stanzalink.session.fail import fail_remote
 from stanzalink.session.sm import MOD
-from stanzalink.session.stream_errors import fail_remote
 from stanzalink.xml import Element
 
 if TYPE_CHECKING:

@@ -1,8 +1,9 @@
-"""How a stream ends: the server's stream error or ``</stream:stream>``, a
-fault of the server's (:func:`fail_remote`: a stream error of ours), a
-reason of our own to stop (:func:`fail_local`), input a state does not
-expect, and stanzas the parser skipped over its limits (never worth the
-connection)."""
+"""How a stream ends: the server's stream error or ``</stream:stream>``,
+input a state does not expect, and stanzas the parser skipped over its
+limits (never worth the connection).  Loaded when one of these first
+happens: a session that logs in and stays online never runs this.  The
+session's own ways to stop (:func:`fail_remote`, :func:`fail_local`) are
+in :mod:`.fail` and importable from here as before."""
 
 from __future__ import annotations
 
@@ -13,11 +14,23 @@ from stanzalink import ns
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.session import wire
 from stanzalink.session.events import Closed, Retry
+from stanzalink.session.fail import fail_local, fail_remote
 from stanzalink.session.machine import STANZA_STATES, STANZA_TAGS, State
 from stanzalink.xml import Element, StanzaSkipped
 
 if TYPE_CHECKING:
     from stanzalink.session.core import Session
+
+__all__ = [
+    "SKIP_REASONS",
+    "TRANSIENT_CONDITIONS",
+    "fail_local",
+    "fail_remote",
+    "on_skipped",
+    "on_stream_close",
+    "on_stream_error",
+    "unexpected",
+]
 
 log = logging.getLogger("stanzalink.session.core")  # the session logs under one name
 
@@ -159,21 +172,3 @@ def on_stream_error(s: Session, el: Element, now: float) -> None:
             resume_location=s.sm.location if s.sm.resumable else None,
         )
     )
-
-
-def fail_remote(s: Session, condition: str, text: str, now: float) -> None:
-    """The server broke the protocol: send a stream error and close."""
-    log.warning("stream error %s: %s", condition, text)
-    s._write(wire.stream_error(condition))
-    s._to_disconnected()
-    s._emit(Closed(condition, text, Retry.BACKOFF, by_peer=True))
-
-
-def fail_local(
-    s: Session, condition: str, text: str, now: float, retry: Retry = Retry.BACKOFF
-) -> None:
-    """We cannot go on (policy, credentials): close without blaming the server."""
-    log.warning("%s: %s", condition, text)
-    s._write(wire.CLOSE)
-    s._to_disconnected()
-    s._emit(Closed(condition, text, retry, by_peer=False))

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stanzalink import ns
-from stanzalink.xml.builder import E
-from stanzalink.xml.serializer import escape_attr, escape_text
+from stanzalink.xml.escape import escape_attr, escape_text
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
@@ -122,6 +121,7 @@ def over_limits_error(attrib: dict[str, str], to: str | None, what: str) -> ET.E
     """The error for an IQ request the parser skipped (over its limits):
     ``attrib`` is all that is left of it."""
     from stanzalink.stanza import error_reply
+    from stanzalink.xml.builder import E
 
     request = E(_Q(ns.CLIENT, "iq"), {k: v for k, v in attrib.items() if k == "id"})
     if to:

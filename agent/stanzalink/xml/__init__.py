@@ -9,8 +9,10 @@ Public interface::
                                                # StreamClose
 """
 
-from stanzalink.xml.builder import E, sub
+from typing import TYPE_CHECKING, Any
+
 from stanzalink.xml.element import Element
+from stanzalink.xml.escape import escape_attr, escape_text
 from stanzalink.xml.events import (
     STREAM_NS,
     XML_NS,
@@ -21,8 +23,11 @@ from stanzalink.xml.events import (
     StreamOpen,
 )
 from stanzalink.xml.limits import DEFAULT_LIMITS
-from stanzalink.xml.serializer import escape_attr, escape_text, tostring
 from stanzalink.xml.stream import StreamParser, available_backends
+
+if TYPE_CHECKING:
+    from stanzalink.xml.builder import E, sub
+    from stanzalink.xml.serializer import tostring
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -42,3 +47,21 @@ __all__ = [
     "sub",
     "tostring",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the serializer and the builder load with the first import of
+    # ``tostring``, ``E`` or ``sub`` from here (or the first element built
+    # or serialized): a session that only logs in writes its own bytes and
+    # needs neither
+    if name == "tostring":
+        from stanzalink.xml.serializer import tostring
+
+        globals()["tostring"] = tostring
+        return tostring
+    if name in ("E", "sub"):
+        from stanzalink.xml import builder
+
+        value = globals()[name] = getattr(builder, name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

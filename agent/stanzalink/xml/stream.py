@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from stanzalink.errors import LocalProtocolError
-from stanzalink.xml import _native
+from stanzalink.xml import _native, element
 from stanzalink.xml.element import ATTR, NSDECL, WORDS, Doc, Element, LazyElement, PoolDoc
 from stanzalink.xml.events import Event, StanzaSkipped, StreamClose, StreamError, StreamOpen
 from stanzalink.xml.limits import DEFAULT_LIMITS, SKIP_LIMITS
@@ -27,16 +27,31 @@ __all__ = ["DEFAULT_LIMITS", "NativeBackend", "StreamParser", "available_backend
 _CLOSE = StreamClose()
 
 
-class _Backend(Protocol):
-    def feed(
-        self, data: bytes | bytearray | memoryview, max_events: int = 0
-    ) -> tuple[list[Event], int]: ...
+def _first_build(root: Element, rendered: _native.Rendered) -> None:
+    """A stanza's first full read: :mod:`stanzalink.xml.decoded` loads, and
+    its ``build`` decodes this stanza and every one after it (an idle
+    session reads only simple paths and attributes and never loads it)."""
+    from stanzalink.xml.decoded import build
 
-    def feed_events(
-        self, data: bytes | bytearray | memoryview, max_events: int = 0
-    ) -> list[Event]: ...
+    element._build = build
+    build(root, rendered)
 
-    def reset(self) -> None: ...
+
+element._build = _first_build
+
+if TYPE_CHECKING:  # (a Protocol class costs memory at run time; only typing reads it)
+    from typing import Protocol
+
+    class _Backend(Protocol):
+        def feed(
+            self, data: bytes | bytearray | memoryview, max_events: int = 0
+        ) -> tuple[list[Event], int]: ...
+
+        def feed_events(
+            self, data: bytes | bytearray | memoryview, max_events: int = 0
+        ) -> list[Event]: ...
+
+        def reset(self) -> None: ...
 
 
 def available_backends() -> list[str]:
