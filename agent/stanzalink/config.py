@@ -323,7 +323,7 @@ def import_tomllib() -> ModuleType:
     no other thread runs.  The agent loads its config first thing at start,
     before its event loop or any thread of its own (``stanzalink run``,
     :func:`stanzalink.cli.run.load_device_config`;
-    tests/integration/test_idle_config_prosody.py holds it to that);
+    tests/integration/test_lean_run_prosody.py holds it to that);
     called with other threads running, or on a Python without
     ``_datetime``, this imports tomllib plainly.
     """
