@@ -3,7 +3,9 @@ with its admin in the roster and present, then idle, has not loaded
 ElementTree (nor ``_elementtree``, ``pyexpat`` or ElementPath): its
 presence, the roster fetch, reconciliation and pushes, the subscription
 answers and the disco#info its server asks for are built as plain elements
-and read by iterating.  (The memory this saves is measured in
+and read by iterating.  Nor do the questions a chat client asks when it
+opens the device's contact (disco#info, software version, entity time,
+ping) load it.  (The memory this saves is measured in
 ``bench/bench_memory.py``.)"""
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import os
 import sys
 import textwrap
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +30,10 @@ pytestmark = pytest.mark.integration
 AGENT_DIR = str(Path(__file__).resolve().parents[2] / "agent")
 
 # `stanzalink run`, with a thread that waits until the device has its admin
-# in the roster (subscribed both ways) and the admin's presence, lets it
-# idle a second, writes the modules loaded and stops the agent as a
-# service manager would (SIGTERM)
+# in the roster (subscribed both ways) and the admin's presence and the test
+# has asked its questions (the file OUT.asked), lets it idle a second,
+# writes the modules loaded and stops the agent as a service manager would
+# (SIGTERM)
 RUN = textwrap.dedent(
     """
     import os, signal, sys, threading, time
@@ -55,7 +59,7 @@ RUN = textwrap.dedent(
 
     def watch():
         deadline = time.monotonic() + 60
-        while not ready():
+        while not (ready() and os.path.exists(out + ".asked")):
             if time.monotonic() > deadline:
                 open(out, "w").write("TIMEOUT")
                 os.kill(os.getpid(), signal.SIGTERM)
@@ -74,8 +78,11 @@ RUN = textwrap.dedent(
 NOT_LOADED = ["xml.etree.ElementTree", "_elementtree", "pyexpat", "xml.etree.ElementPath"]
 
 
-async def _run_idle(config: Path, admin: str, out: Path) -> set[str]:
-    """The modules `stanzalink run` has loaded once idle with its admin."""
+async def _run_idle(
+    config: Path, admin: str, out: Path, ask: Callable[[], Awaitable[None]] | None = None
+) -> set[str]:
+    """The modules `stanzalink run` has loaded once idle with its admin (and
+    once ``ask()``, if given, has had its answers)."""
     proc = await asyncio.create_subprocess_exec(
         *python_cmd(),
         "-c",
@@ -87,6 +94,9 @@ async def _run_idle(config: Path, admin: str, out: Path) -> set[str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    if ask is not None:
+        await ask()
+    Path(f"{out}.asked").touch()
     _, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()[-3000:]
     loaded = out.read_text()
@@ -114,7 +124,29 @@ async def test_the_default_agent_idle_with_its_admin_has_not_loaded_elementtree(
         await xmpp.get_roster()
         xmpp.send_presence()
 
-    ctl = await slix_client(prosody, admin, admin_pw, setup=setup, on_start=on_start)
+    ctl = await slix_client(
+        prosody,
+        admin,
+        admin_pw,
+        plugins=["xep_0030", "xep_0092", "xep_0199", "xep_0202"],
+        setup=setup,
+        on_start=on_start,
+    )
+
+    async def ask() -> None:
+        # what a chat client asks when it opens the device's contact
+        await until(lambda: ctl.client_roster.presence(device), "the device's presence")
+        full = next(iter(ctl.client_roster.presence(device)))
+        to = f"{device}/{full}"
+        info = await ctl.plugin["xep_0030"].get_info(jid=to, timeout=10)
+        assert "jabber:iq:version" in info["disco_info"]["features"]
+        version = await ctl.plugin["xep_0092"].get_version(to, timeout=10)
+        assert version["software_version"]["name"] == "stanzalink"
+        when = await ctl.plugin["xep_0202"].get_entity_time(to, timeout=10)
+        utc = when.xml.findtext("{urn:xmpp:time}time/{urn:xmpp:time}utc")
+        assert utc and utc.endswith("Z")  # (slixmpp's own getter adds a second Z)
+        await ctl.plugin["xep_0199"].ping(to, timeout=10)
+
     try:
         # first login: the device adds its admin, the subscriptions become
         # mutual through roster pushes and presence, the admin's presence comes
@@ -127,8 +159,9 @@ async def test_the_default_agent_idle_with_its_admin_has_not_loaded_elementtree(
 
         await until(mutual, "the admin's subscription to the device")
         # next login: the roster result holds the admin, presence is exchanged
-        # at once
-        again = await _run_idle(config, admin, tmp_path / "again.txt")
+        # at once, and the admin asks what a chat client asks
+        again = await _run_idle(config, admin, tmp_path / "again.txt", ask)
+        assert {"stanzalink.xep.version", "stanzalink.xep.time"} <= again  # it answered
         assert sorted(set(NOT_LOADED) & again) == []
     finally:
         ctl.disconnect()

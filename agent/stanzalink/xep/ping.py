@@ -3,11 +3,10 @@ answers the server's own pings before they reach the agent)."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 from stanzalink.access import Role
 from stanzalink.xep.base import Feature, IQRoute
 from stanzalink.xml import Element
+from stanzalink.xml.plain import PlainElement
 
 NS = "urn:xmpp:ping"
 
@@ -19,5 +18,5 @@ class Ping(Feature):
     def iq_routes(self) -> list[IQRoute]:
         return [IQRoute("get", f"{{{NS}}}ping", self._pong, Role.VIEWER)]
 
-    def _pong(self, iq: Element, role: Role | None) -> ET.Element | None:
+    def _pong(self, iq: Element, role: Role | None) -> PlainElement | None:
         return None  # an empty result is the answer (XEP-0199 §4.2)

@@ -9,13 +9,12 @@ writes ``+00:00`` for UTC) and ``<utc>`` the time in UTC to the second
 from __future__ import annotations
 
 import datetime as dt
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
 from stanzalink.access import Role
 from stanzalink.xep.base import Feature, IQRoute
 from stanzalink.xml import Element
-from stanzalink.xml.builder import E, sub
+from stanzalink.xml.plain import E, PlainElement, sub
 
 NS = "urn:xmpp:time"
 
@@ -40,7 +39,7 @@ class Time(Feature):
     def iq_routes(self) -> list[IQRoute]:
         return [IQRoute("get", f"{{{NS}}}time", self._time, Role.VIEWER)]
 
-    def _time(self, iq: Element, role: Role | None) -> ET.Element:
+    def _time(self, iq: Element, role: Role | None) -> PlainElement:
         now = self.clock()
         out = E(f"{{{NS}}}time")
         sub(out, f"{{{NS}}}tzo", text=tzo(now.utcoffset()))

@@ -11,25 +11,25 @@ it is kept, without the number.
 
 from __future__ import annotations
 
-import platform
-import xml.etree.ElementTree as ET
-from pathlib import Path
+import os
 
 import stanzalink
 from stanzalink.access import Role
 from stanzalink.xep.base import Context, Feature, IQRoute
 from stanzalink.xep.identity import IDENTITY, SOFTWARE_NAME
 from stanzalink.xml import Element
-from stanzalink.xml.builder import E, sub
+from stanzalink.xml.plain import E, PlainElement, sub
 
 NS = "jabber:iq:version"
-OS_RELEASE = Path("/etc/os-release")
+OS_RELEASE = "/etc/os-release"
 
 
-def os_name(os_release: Path = OS_RELEASE) -> str:
+def os_name(os_release: str | os.PathLike[str] = OS_RELEASE) -> str:
     """PRETTY_NAME of os-release(5), else e.g. "Linux 6.1.0"."""
     try:
-        for line in os_release.read_text(errors="replace").splitlines():
+        with open(os_release, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        for line in text.splitlines():
             key, sep, value = line.partition("=")
             if sep and key.strip() == "PRETTY_NAME":
                 value = value.strip()
@@ -39,6 +39,8 @@ def os_name(os_release: Path = OS_RELEASE) -> str:
                     return value
     except OSError:
         pass
+    import platform
+
     return f"{platform.system()} {platform.release()}".strip()
 
 
@@ -54,7 +56,7 @@ class Version(Feature):
     def iq_routes(self) -> list[IQRoute]:
         return [IQRoute("get", f"{{{NS}}}query", self._version, Role.VIEWER)]
 
-    def _version(self, iq: Element, role: Role | None) -> ET.Element:
+    def _version(self, iq: Element, role: Role | None) -> PlainElement:
         cfg = IDENTITY.of(self.ctx.config)
         query = E(f"{{{NS}}}query")
         sub(query, f"{{{NS}}}name", text=cfg["software_name"] or SOFTWARE_NAME)
