@@ -520,6 +520,16 @@ def readme_section() -> str:
                 f"{w['agent']['rss_mib']:.1f} (+{w['agent']['over_raw_mib']:.2f})."
             ),
         ),
+        (
+            "memory_before_idle.json",
+            lambda w: (
+                "Before the agent came online and idled without argparse, ElementTree, "
+                "datetime.py and dataclasses, and the session client loaded what it uses "
+                f"with its first use: the client {w['client']['rss_mib']:.1f} MiB "
+                f"(+{w['client']['over_raw_mib']:.2f} over the raw floor), the default agent "
+                f"{w['agent']['rss_mib']:.1f} (+{w['agent']['over_raw_mib']:.2f})."
+            ),
+        ),
     ]
     for name, said in earlier:
         if (RESULTS / name).exists():
@@ -527,31 +537,39 @@ def readme_section() -> str:
             lines += [f"{said(was)} (The same bench: [{name}](bench/results/{name}).)", ""]
     goal = host["targets"]
     lines += [
-        "| goal | target | over the floor | met | over the raw floor | met there |",
-        "|---|---:|---:|---|---:|---|",
+        "| goal | target | where | over the floor | met | over the raw floor | met there |",
+        "|---|---:|---|---:|---|---:|---|",
     ]
     for row, key, label in (
         ("client", "client_over_floor_mib", "session client"),
         ("agent", "agent_over_floor_mib", "default agent"),
     ):
-        got = host["rows"][row]["over_floor_mib"]
-        met = "yes" if got <= goal[key] else "no"
-        over_raw = host["rows"][row].get("over_raw_mib")
-        beside = "" if over_raw is None else f"+{over_raw:.2f} MiB"
-        met_raw = "" if over_raw is None else ("yes" if over_raw <= goal[key] else "no")
-        lines.append(
-            f"| {label} | ≤ {goal[key]} MiB | +{got:.1f} MiB | {met} | {beside} | {met_raw} |"
-        )
+        for r in runs:
+            got = r["rows"][row]["over_floor_mib"]
+            met = "yes" if got <= goal[key] else "no"
+            over_raw = r["rows"][row].get("over_raw_mib")
+            beside = "" if over_raw is None else f"+{over_raw:.2f} MiB"
+            met_raw = "" if over_raw is None else ("yes" if over_raw <= goal[key] else "no")
+            where = NAMES.get(r["target"], r["target"])
+            lines.append(
+                f"| {label} | ≤ {goal[key]} MiB | {where} | +{got:.1f} MiB | {met} "
+                f"| {beside} | {met_raw} |"
+            )
     raw_row = host["rows"].get("raw")
     if raw_row is not None:
+        raw = raw_row["over_floor_mib"]
+        client = host["rows"]["client"]["over_raw_mib"]
         lines += [
             "",
-            f"The raw floor, a minimal XMPP client with no library, is itself "
-            f"+{raw_row['over_floor_mib']:.1f} MiB over the floor: what any Python XMPP "
-            "client pays for TLS and SCRAM. The client's target is under it, so no "
-            "client can meet it; the last two columns read each target from the raw floor "
-            "instead, which for the agent's is the looser reading (its target over the floor is "
-            f"{goal['agent_over_floor_mib'] - raw_row['over_floor_mib']:.1f} over the raw floor).",
+            f"The raw floor, a minimal XMPP client with no library, is itself +{raw:.1f} MiB "
+            f"over the floor on {host['target']}: what any Python XMPP client pays for TLS and "
+            "SCRAM, measured in the same run. The client's target is under it, so no client "
+            "can meet it as written. Read from the raw floor, the targets give the library "
+            "1.5 MiB for a session and 4 for the agent with the default config, and both hold "
+            "on all three. As written, the agent's target leaves "
+            f"{goal['agent_over_floor_mib'] - raw:.2f} MiB over the raw floor, "
+            f"{goal['agent_over_floor_mib'] - raw - client:.2f} more than the session client "
+            "the agent is built on takes alone.",
         ]
     return "\n".join(lines).rstrip() + "\n"
 
