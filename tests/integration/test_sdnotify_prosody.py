@@ -16,8 +16,8 @@ from stanzalink.aio.sdnotify import Notifier
 from stanzalink.cli import run_agent
 from stanzalink.xep.ping import Ping
 from stanzalink_testing.prosody import Prosody
+from stanzalink_testing.sdnotify import NotifyManager
 
-from ..aio.test_sdnotify import Manager
 from .peers import client_config, device_config, new_account, until
 
 
@@ -27,7 +27,7 @@ def test_status_follows_the_session(
     caplog.set_level(logging.INFO, "stanzalink")
     dev, pw = new_account(prosody, "device")
     cfg = device_config(prosody, dev, pw, {"admin": [f"alice@{prosody.domain}"]})
-    manager = Manager(str(tmp_path / "notify"))
+    manager = NotifyManager(str(tmp_path / "notify"))
     online = f"STATUS=online as {dev}/agent"
 
     def offline() -> list[str]:

@@ -99,6 +99,22 @@ def test_it_reads_like_an_elementtree_element() -> None:
     assert bool(plain.E("x")) is True  # no children, still an element
 
 
+def test_any_path_finds_what_it_finds_in_the_same_elementtree_tree() -> None:
+    """A path that is not one child's tag (a namespace wildcard, no
+    namespace, a predicate on text) is ElementPath's, read as on the same
+    tree built with ElementTree."""
+    root = plain.E("r")
+    a = plain.sub(root, "a", {"k": "v"}, text="t1")
+    plain.sub(a, "b", text="x").tail = "after"
+    plain.sub(root, "{urn:n}c", text="y")
+    tree = root.to_etree()
+    paths = ["{*}c", "{}a", "{urn:n}c", "a[b='x']", "a[.='t1']", "a[.='t1xafter']", "*[@k='v']"]
+    for path in paths:
+        assert [e.tag for e in root.findall(path)] == [e.tag for e in tree.findall(path)], path
+        assert root.findtext(path) == tree.findtext(path), path
+    assert list(root.itertext()) == list(tree.itertext())
+
+
 def test_a_plain_element_may_hold_elementtree_children() -> None:
     form = builder.E("{jabber:x:data}x", {"type": "result"})
     builder.sub(form, "{jabber:x:data}field", {"var": "FORM_TYPE"})

@@ -3,8 +3,9 @@
 :class:`PlainElement` has the part of :class:`xml.etree.ElementTree.Element`
 that building and sending a stanza use (``tag``, ``attrib``, ``text``,
 ``tail``, children; ``get``/``set``, ``append``/``extend``, iteration,
-``find``/``findall``/``findtext``/``iter``), and the serializer writes it
-to the same bytes as the ElementTree element with the same content.  The
+``find``/``findall``/``findtext``/``iter``/``itertext``), and the
+serializer writes it to the same bytes as the ElementTree element with the
+same content.  The
 agent builds what it sends while logging in and idle with it (its
 presence, the roster requests, IQ results, its disco#info), so an idle
 agent never loads ElementTree with ``_elementtree`` and ``pyexpat``.
@@ -41,8 +42,14 @@ _PATH_CHARS = frozenset("/*[].@=()'\"")
 
 
 def _simple(path: str) -> bool:
-    """Whether ``path`` names one child tag (``{ns}local`` or ``local``)."""
-    local = path.rpartition("}")[2] if path[:1] == "{" else path
+    """Whether ``path`` names one child tag (``{ns}local`` or ``local``);
+    ``{*}local`` (any namespace) and ``{}local`` (none) are ElementPath's."""
+    if path[:1] == "{":
+        ns, _, local = path[1:].partition("}")
+        if ns in ("", "*"):
+            return False
+    else:
+        local = path
     return not _PATH_CHARS.intersection(local)
 
 
@@ -105,6 +112,17 @@ class PlainElement:
             yield self
         for child in self._children:
             yield from child.iter(tag)
+
+    def itertext(self) -> Iterator[str]:
+        """The text of this element and its descendants, with their tails,
+        in document order (what ElementPath's ``[.='text']`` and
+        ``[tag='text']`` read)."""
+        if self.text:
+            yield self.text
+        for child in self._children:
+            yield from child.itertext()
+            if child.tail:
+                yield child.tail
 
     # -- paths (a child tag read here; any other path through ElementPath)
     def find(self, path: str, namespaces: dict[str, str] | None = None) -> Any:
