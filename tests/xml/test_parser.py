@@ -135,6 +135,34 @@ def test_element_reading_interface(backend: str) -> None:
     assert msg.namespace == "jabber:client" and msg.localname == "message"
 
 
+def test_any_path_finds_what_elementtree_finds_in_the_same_stanza(backend: str) -> None:
+    """A path that is not one child's tag (a namespace wildcard, no
+    namespace, a predicate on text) is ElementPath's, read as on the same
+    stanza parsed by ElementTree."""
+    body = (
+        b"<message><body>one</body><x xmlns='urn:x' k='v'>t1<y>x</y>after</x>"
+        b"<c xmlns=''>none</c><c xmlns='urn:n'>y</c></message>"
+    )
+    [_, msg] = StreamParser(backend=backend).feed(HEADER + body)
+    tree = ET.fromstring(body.replace(b"<message>", b"<message xmlns='jabber:client'>"))
+    paths = [
+        "{*}c",
+        "{}c",
+        "{*}body",
+        "{urn:n}c",
+        "{urn:x}x[{urn:x}y='x']",
+        "{urn:x}x[.='t1xafter']",
+        "*[@k='v']",
+        ".//{*}y",
+    ]
+    for path in paths:
+        want = [(e.tag, e.text) for e in tree.findall(path)]
+        assert want, path  # each path finds something
+        assert [(e.tag, e.text) for e in msg.findall(path)] == want, path
+        assert [(e.tag, e.text) for e in msg.iterfind(path)] == want, path
+        assert msg.findtext(path) == tree.findtext(path), path
+
+
 def test_error_keeps_the_events_before_it(backend: str) -> None:
     parser = StreamParser(backend=backend)
     with pytest.raises(StreamError) as info:

@@ -112,6 +112,7 @@ def test_any_path_finds_what_it_finds_in_the_same_elementtree_tree() -> None:
     for path in paths:
         assert [e.tag for e in root.findall(path)] == [e.tag for e in tree.findall(path)], path
         assert root.findtext(path) == tree.findtext(path), path
+        assert [e.tag for e in root.iterfind(path)] == [e.tag for e in tree.iterfind(path)], path
     assert list(root.itertext()) == list(tree.itertext())
 
 

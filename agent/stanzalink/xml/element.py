@@ -57,9 +57,13 @@ _MAX_SIMPLE = 256
 
 
 def _simple(path: str) -> bool:
+    """Whether ``path`` names one child tag (``{ns}local`` or ``local``);
+    ``{*}local`` (any namespace) and ``{}local`` (none) are ElementPath's."""
     simple = _SIMPLE.get(path)
     if simple is None:
-        simple = not _SIMPLE_PATH_CHARS.intersection(_strip_ns(path))
+        simple = not path.startswith(("{*}", "{}")) and not _SIMPLE_PATH_CHARS.intersection(
+            _strip_ns(path)
+        )
         if len(_SIMPLE) >= _MAX_SIMPLE:
             _SIMPLE.clear()
         _SIMPLE[path] = simple

@@ -139,6 +139,9 @@ class PlainElement:
 
         return element_path.findall(self, path, namespaces)  # type: ignore[arg-type]
 
+    def iterfind(self, path: str, namespaces: dict[str, str] | None = None) -> Iterator[Any]:
+        return iter(self.findall(path, namespaces))
+
     def findtext(self, path: str, default: str | None = None) -> str | None:
         el = self.find(path)
         if el is None:
