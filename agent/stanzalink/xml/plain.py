@@ -31,26 +31,15 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
+# whether a path names one child tag: the received elements' rule
+from stanzalink.xml.element import _simple
+
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
 # what may be a child of a plain element; and an element built to send
 Child: TypeAlias = "PlainElement | ET.Element"
 Built: TypeAlias = "PlainElement | ET.Element"
-
-_PATH_CHARS = frozenset("/*[].@=()'\"")
-
-
-def _simple(path: str) -> bool:
-    """Whether ``path`` names one child tag (``{ns}local`` or ``local``);
-    ``{*}local`` (any namespace) and ``{}local`` (none) are ElementPath's."""
-    if path[:1] == "{":
-        ns, _, local = path[1:].partition("}")
-        if ns in ("", "*"):
-            return False
-    else:
-        local = path
-    return not _PATH_CHARS.intersection(local)
 
 
 class PlainElement:
