@@ -95,7 +95,7 @@ server = json.loads(sys.argv[1])
 async def main():
     ctx = ssl.create_default_context(cafile=server["ca"])
     r, w = await asyncio.open_connection("127.0.0.1", server["tls_port"], ssl=ctx,
-                                         server_hostname=server["domain"])
+                                         server_hostname=server["domain"].encode())
     w.write(("<?xml version='1.0'?><stream:stream xmlns='jabber:client' version='1.0' "
              "xmlns:stream='http://etherx.jabber.org/streams' to='%s'>"
              % server["domain"]).encode())

@@ -128,7 +128,8 @@ def main():
     ask(header, rb"</stream:features>")
     ask(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", rb"<proceed")
     ctx = ssl.create_default_context(cafile=server["ca"])
-    s = ctx.wrap_socket(s, server_hostname=dom, do_handshake_on_connect=False)
+    # the name as bytes, as stanzalink gives it: a str loads the idna codec
+    s = ctx.wrap_socket(s, server_hostname=dom.encode(), do_handshake_on_connect=False)
     rtts += 1
     s.do_handshake()
     feats = ask(header, rb"</stream:features>").decode()

@@ -5,7 +5,7 @@ in-band registration and no password change, no pure-Python receive ring
 when the native one is built, no code for decoding a stanza whole, none for
 a stream's end, none for IQs or stanzas (it sent, served and received
 none), no serializer or builder (it wrote its own bytes), no SASLprep
-tables (ASCII credentials).  (The memory this saves is measured in
+tables (ASCII credentials), no ``idna`` codec (an ASCII domain).  (The memory this saves is measured in
 ``bench/bench_memory.py``.)"""
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ NOT_LOADED = [
     "stanzalink.xml.serializer",  # loaded with the first element serialized
     "stanzalink.xml.builder",  # loaded with the first element built
     "stanzalink.session.saslprep",  # SASLprep of a string that is not ASCII
+    # the idna codec and what it loads: an ASCII domain goes to ssl as bytes
+    "encodings.idna",
+    "stringprep",
+    "unicodedata",
 ]
 # the pure-Python receive ring, where the native module is built
 if _native.AVAILABLE:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from stanzalink.aio.config import ClientConfig
 from stanzalink.aio.reconnect import Reconnect
 from stanzalink.aio.targets import Target
-from stanzalink.aio.tls import ending_in_words, ssl_context, tls_info
+from stanzalink.aio.tls import ending_in_words, server_name, ssl_context, tls_info
 from stanzalink.aio.transport import Receiver, ack_tls_reads, shrink_tls_buffer
 from stanzalink.ratelog import RateLimitedLog
 from stanzalink.session.core import Session, State
@@ -234,7 +234,9 @@ class Connection:
                         target.host,
                         target.port,
                         ssl=ctx if target.direct_tls else None,
-                        server_hostname=self.config.jid.domain if target.direct_tls else None,
+                        server_hostname=server_name(self.config.jid.domain)
+                        if target.direct_tls
+                        else None,
                     ),
                     self.config.connect_timeout,
                 )
@@ -419,7 +421,7 @@ class Connection:
                     proto.transport,
                     proto,
                     self._tls_context or self._ssl_context(),
-                    server_hostname=self.config.jid.domain,
+                    server_hostname=server_name(self.config.jid.domain),
                 ),
                 self.config.connect_timeout,
             )

@@ -11,7 +11,7 @@ import ssl
 from stanzalink.aio.config import ClientConfig
 from stanzalink.session.core import TLSInfo
 
-__all__ = ["server_end_point", "ssl_context", "tls_info"]
+__all__ = ["server_end_point", "server_name", "ssl_context", "tls_info"]
 
 log = logging.getLogger("stanzalink.aio.client")  # the client's log lines keep one name
 
@@ -36,6 +36,17 @@ def ssl_context(c: ClientConfig) -> ssl.SSLContext:
     if c.client_cert:
         ctx.load_cert_chain(c.client_cert, c.client_key)
     return ctx
+
+
+def server_name(domain: str) -> str | bytes:
+    """The name the certificate is checked against and sent in SNI: the
+    JID's domain.  An ASCII domain (an A-label domain, or an IP address) goes
+    as bytes: the ``ssl`` module takes those as they are, where a ``str``
+    goes through the ``idna`` codec, which loads ``stringprep`` and
+    ``unicodedata`` (about 0.2 MiB) to check label lengths that
+    :mod:`stanzalink.jid` has already checked.  Any other domain goes as a
+    ``str``, through the codec."""
+    return domain.encode("ascii") if domain.isascii() else domain
 
 
 def tls_info(ssl_object: ssl.SSLObject | ssl.SSLSocket, client_cert: bool) -> TLSInfo:
