@@ -15,7 +15,7 @@ import math
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from stanzalink.aio.config import ClientConfig
 from stanzalink.aio.reconnect import Reconnect
@@ -225,6 +225,8 @@ class Connection:
                     f"cannot set up TLS from server.ca_file / client_cert / client_key: {exc}"
                 )
                 return None
+            # ssl takes the name as bytes too (see server_name); typeshed says str
+            sni = cast(str, server_name(self.config.jid.domain))
             try:
                 # certificates are always checked against the JID's domain
                 # (also after a see-other-host redirect), never the target host
@@ -234,9 +236,7 @@ class Connection:
                         target.host,
                         target.port,
                         ssl=ctx if target.direct_tls else None,
-                        server_hostname=server_name(self.config.jid.domain)
-                        if target.direct_tls
-                        else None,
+                        server_hostname=sni if target.direct_tls else None,
                     ),
                     self.config.connect_timeout,
                 )
@@ -421,7 +421,7 @@ class Connection:
                     proto.transport,
                     proto,
                     self._tls_context or self._ssl_context(),
-                    server_hostname=server_name(self.config.jid.domain),
+                    server_hostname=cast(str, server_name(self.config.jid.domain)),
                 ),
                 self.config.connect_timeout,
             )
