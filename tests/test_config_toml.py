@@ -1,6 +1,7 @@
-"""tomllib as stanzalink imports it (:func:`stanzalink.config.import_tomllib`):
-without datetime.py when nothing has imported ``datetime`` yet, and the
-same values, types and messages as a plain ``import tomllib`` gives."""
+"""TOML as stanzalink reads it (:func:`stanzalink.config.toml_loads`):
+tomllib loaded for the call only, ``datetime`` only when the text has a date
+or time, and the same values, types and messages as a plain ``import
+tomllib`` gives."""
 
 from __future__ import annotations
 
@@ -33,12 +34,12 @@ SHOW = textwrap.dedent(
     """
     import json, sys
     if sys.argv[1] == "plain":
-        import datetime
-    from stanzalink.config import import_tomllib
-    tomllib = import_tomllib()
-    before = sys.modules.get("datetime")
-    print("datetime before:", before and before.__name__)
-    values = tomllib.loads(sys.argv[2])
+        import tomllib
+        loads = tomllib.loads
+    else:
+        from stanzalink.config import toml_loads as loads
+    values = loads(sys.argv[2])
+    print("tomllib kept:", "tomllib" in sys.modules)
     import datetime
     print("datetime after:", datetime.__file__.rsplit("/", 1)[-1])
     def kinds(v):
@@ -57,6 +58,11 @@ SHOW = textwrap.dedent(
         parse_config({"account": {"jid": values["utc"]}})
     except ConfigError as exc:
         print(exc)
+    for bad in ("a = 1979-13-27", "a = 07:32:61", "a = 1979-05-27T07:32:00+25:00", "a = [1,"):
+        try:
+            loads(bad)
+        except ValueError as exc:
+            print(type(exc).__module__, type(exc).__name__, exc)
     """
 )
 
@@ -75,9 +81,9 @@ def show(mode: str, doc: str = DOC) -> list[str]:
 
 def test_toml_dates_and_times_are_what_plain_tomllib_gives() -> None:
     lean, plain = show("lean"), show("plain")
-    assert lean[0] == "datetime before: None"  # datetime.py did not run for tomllib
-    assert plain[0] == "datetime before: datetime"
-    # a later import of datetime gets the real module, and its classes
+    assert lean[0] == "tomllib kept: False"  # taken out after the call
+    assert plain[0] == "tomllib kept: True"
+    # the dates loaded the real module, and its classes
     assert lean[1] == plain[1] == "datetime after: datetime.py"
     assert lean[2:] == plain[2:]
     assert "datetime.datetime(1979, 5, 27, 7, 32, tzinfo=datetime.timezone.utc)" in lean[2]
@@ -89,32 +95,34 @@ def test_toml_dates_and_times_are_what_plain_tomllib_gives() -> None:
     assert kinds["nested"]["days"][1] == ["date", "datetime", "date"]
     assert lean[4] == "5:45:00 UTC-07:00 True"
     assert lean[5].startswith("account.jid: expected a string, got datetime datetime.datetime(")
+    # invalid dates, times, offsets and text: tomllib's own error, its message
+    assert len(lean) == 10
+    assert all(line.startswith("tomllib TOMLDecodeError ") for line in lean[6:]), lean[6:]
 
 
 RUN = textwrap.dedent(
     """
     import sys, threading
     sys.path.insert(0, sys.argv[1])
-    from stanzalink.config import import_tomllib
+    from stanzalink.config import toml_loads
     mode = sys.argv[2]
     if mode == "thread":
         stop = threading.Event()
         t = threading.Thread(target=stop.wait)
         t.start()
-    if mode == "no _datetime":
-        sys.modules["_datetime"] = None  # as on a Python without the C module
+    if mode == "loaded":
+        import tomllib
     try:
-        tomllib = import_tomllib()
+        print("loads", toml_loads("a = 1")["a"])
     except Exception as exc:
         print("raised", type(exc).__name__, exc)
-    else:
-        where = "fake" if tomllib.__file__.startswith(sys.argv[1]) else "stdlib"
-        print("tomllib", where, tomllib.loads("a = 1")["a"])
     if mode == "thread":
         stop.set()
         t.join()
+    tl = sys.modules.get("tomllib")
+    print("tomllib", tl and ("fake" if tl.__file__.startswith(sys.argv[1]) else "stdlib"))
     dt = sys.modules.get("datetime")
-    print("datetime", dt and dt.__file__.rsplit("/", 1)[-1])
+    print("datetime", dt and getattr(dt, "__file__", "stand-in").rsplit("/", 1)[-1])
     print("seen", getattr(sys.modules.get("seen"), "SEEN", None))
     """
 )
@@ -139,16 +147,16 @@ def run(tmp_path: Path, mode: str, fake: str | None = None) -> list[str]:
     return out.stdout.splitlines()
 
 
-def test_alone_tomllib_loads_without_datetime_py(tmp_path: Path) -> None:
-    assert run(tmp_path, "alone") == ["tomllib stdlib 1", "datetime None", "seen None"]
+def test_alone_tomllib_is_not_kept_nor_datetime_loaded(tmp_path: Path) -> None:
+    assert run(tmp_path, "alone") == ["loads 1", "tomllib None", "datetime None", "seen None"]
 
 
-def test_with_another_thread_running_tomllib_imports_plainly(tmp_path: Path) -> None:
-    assert run(tmp_path, "thread")[:2] == ["tomllib stdlib 1", "datetime datetime.py"]
+def test_with_another_thread_running_tomllib_loads_plainly_and_stays(tmp_path: Path) -> None:
+    assert run(tmp_path, "thread")[:3] == ["loads 1", "tomllib stdlib", "datetime datetime.py"]
 
 
-def test_without_the_c_module_tomllib_imports_plainly(tmp_path: Path) -> None:
-    assert run(tmp_path, "no _datetime")[:2] == ["tomllib stdlib 1", "datetime datetime.py"]
+def test_a_tomllib_loaded_before_stays(tmp_path: Path) -> None:
+    assert run(tmp_path, "loaded")[:3] == ["loads 1", "tomllib stdlib", "datetime datetime.py"]
 
 
 # what `import datetime` gave a tomllib while it was imported, in a module
@@ -157,7 +165,8 @@ SEEN = textwrap.dedent(
     """
     import datetime, sys, types
     seen = sys.modules.setdefault("seen", types.ModuleType("seen"))
-    seen.SEEN = [*getattr(seen, "SEEN", []), datetime.__name__]
+    name = getattr(datetime, "__file__", "stand-in").rsplit("/", 1)[-1]
+    seen.SEEN = [*getattr(seen, "SEEN", []), name]
     """
 )
 
@@ -166,18 +175,20 @@ def test_a_failed_import_puts_sys_modules_back(tmp_path: Path) -> None:
     fake = SEEN + "raise RuntimeError('broken')\n"
     assert run(tmp_path, "fail", fake) == [
         "raised RuntimeError broken",
+        "tomllib None",
         "datetime None",  # the stand-in is gone
-        "seen ['_datetime']",
+        "seen ['stand-in']",
     ]
 
 
 def test_a_tomllib_that_wants_more_of_datetime_gets_the_real_module(tmp_path: Path) -> None:
-    # datetime.py has `sys`, the C module not: the second try runs datetime.py
+    # datetime.py has `sys`, the stand-in not: the second try runs datetime.py
     fake = SEEN + "from datetime import sys as _sys\nloads = lambda s: {'a': 1}\n"
     assert run(tmp_path, "more", fake) == [
-        "tomllib fake 1",
+        "loads 1",
+        "tomllib fake",
         "datetime datetime.py",
-        "seen ['_datetime', 'datetime']",
+        "seen ['stand-in', 'datetime.py']",
     ]
 
 
@@ -189,5 +200,5 @@ def test_stanzalink_imports_tomllib_only_through_the_helper() -> None:
         for n, line in enumerate(py.read_text().splitlines(), 1)
         if line.strip().startswith(("import tomllib", "from tomllib"))
     ]
-    # config.py's import_tomllib itself, in its two plain branches and the last
-    assert [f.split(":")[0] for f in found] == ["stanzalink/config.py"] * 3, found
+    # config.py's toml_loads itself, in its plain branch
+    assert [f.split(":")[0] for f in found] == ["stanzalink/config.py"], found

@@ -305,52 +305,86 @@ def size(key: str, value: Any) -> int:
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; /dev/zero has no end
 
 
-def import_tomllib() -> ModuleType:
-    """The ``tomllib`` module (every import of it in stanzalink comes here).
+# the names tomllib binds from datetime
+_DATETIME_NAMES = ("date", "datetime", "time", "timedelta", "timezone", "tzinfo")
 
-    tomllib binds ``date``, ``datetime``, ``time``, ``timedelta``,
-    ``timezone`` and ``tzinfo`` from the ``datetime`` module.  CPython's
-    datetime.py first defines all of them in Python, then replaces them
-    with those of its C module ``_datetime`` (``datetime.datetime is
-    _datetime.datetime``): a third of a MiB that a running agent would keep
-    for classes it already has.  So when nothing has imported ``datetime``
-    yet, ``_datetime`` stands in for it in ``sys.modules`` while tomllib is
-    imported, and is taken out again afterwards (also when the import
-    fails): tomllib holds the very classes datetime.py would have given it,
-    and a later ``import datetime`` runs the real module.
 
-    ``sys.modules`` is every thread's: the stand-in is only put there while
-    no other thread runs.  The agent loads its config first thing at start,
-    before its event loop or any thread of its own (``stanzalink run``,
-    :func:`stanzalink.cli.run.load_device_config`;
-    tests/integration/test_lean_run_prosody.py holds it to that);
-    called with other threads running, or on a Python without
-    ``_datetime``, this imports tomllib plainly.
+class _Later:
+    """One of ``datetime``'s names as tomllib holds it when imported by
+    :func:`toml_loads`: the real class, looked up in the real module when
+    tomllib first uses it (a date or time in the text, rare in a config)."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def _real(self) -> Any:
+        import datetime  # the stand-in is out of sys.modules by then
+
+        return getattr(datetime, self._name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._real()(*args, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._real(), attr)
+
+
+def toml_loads(text: str) -> dict[str, Any]:
+    """``tomllib.loads(text)``, without keeping tomllib (every TOML read of
+    stanzalink comes here).  Raises ``tomllib.TOMLDecodeError``, a
+    :class:`ValueError`.
+
+    The agent reads TOML at start and for ``config set``, and holds nothing
+    of the parser between.  So when nothing else has imported tomllib and
+    no other thread runs (``sys.modules`` is every thread's), tomllib is
+    imported for the call and taken out of ``sys.modules`` afterwards, its
+    memory free for what the agent loads next; while it is imported, a
+    stand-in module answers its ``from datetime import ...`` with names
+    that load the real ``datetime`` only when a date or time is read
+    (CPython's datetime.py and its C module are a third of a MiB).  Its
+    values, types and errors are those of a plain ``import tomllib``
+    (tests/test_config_toml.py).  Otherwise, or if tomllib wants more of
+    ``datetime`` than those names, it is imported plainly and stays.
     """
     import threading
 
-    if "tomllib" in sys.modules or "datetime" in sys.modules or threading.active_count() != 1:
+    module = None
+    if "tomllib" not in sys.modules and threading.active_count() == 1:
+        module = _import_tomllib_lean()
+    if module is None:
         import tomllib
 
-        return tomllib
+        return tomllib.loads(text)
     try:
-        c_datetime: ModuleType = __import__("_datetime")
-    except ImportError:  # another implementation: datetime.py is all there is
-        import tomllib
-
-        return tomllib
-    sys.modules["datetime"] = c_datetime
-    try:
-        module: ModuleType = __import__("tomllib")
-        return module
-    except ImportError:
-        pass  # a tomllib that wants more of datetime than its classes: plainly, below
+        return module.loads(text)  # type: ignore[no-any-return]
     finally:
-        if sys.modules.get("datetime") is c_datetime:
-            del sys.modules["datetime"]
-    import tomllib
+        del module
+        for name in [n for n in sys.modules if n == "tomllib" or n.startswith("tomllib.")]:
+            # its functions and their globals refer to each other: emptied,
+            # they go now rather than at the next full garbage collection
+            sys.modules.pop(name).__dict__.clear()
 
-    return tomllib
+
+def _import_tomllib_lean() -> ModuleType | None:
+    """tomllib imported with the stand-in for ``datetime`` (when nothing has
+    imported ``datetime`` yet), which leaves ``sys.modules`` as it found it;
+    None when tomllib wants more of ``datetime`` than the names it stands in
+    for."""
+    stand_in = None
+    if "datetime" not in sys.modules:
+        stand_in = ModuleType("datetime", "stand-in while tomllib is imported")
+        for name in _DATETIME_NAMES:
+            setattr(stand_in, name, _Later(name))
+        sys.modules["datetime"] = stand_in
+    try:
+        return __import__("tomllib")
+    except ImportError:
+        return None
+    finally:
+        if stand_in is not None and sys.modules.get("datetime") is stand_in:
+            del sys.modules["datetime"]
 
 
 def read_toml(path: StrPath) -> dict[str, Any]:
@@ -363,12 +397,11 @@ def read_toml(path: StrPath) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes: not a config")
-    tomllib = import_tomllib()
     try:
-        values: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
+        values = toml_loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: not UTF-8 ({exc.reason})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # tomllib.TOMLDecodeError
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     return values
 

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from stanzalink.logring import RecentLines
 
 
+# the service manager's variables: stanzalink.aio.sdnotify.ENV_KEYS
+NOTIFY_ENV_KEYS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+
+
 def example_config() -> str:
     """The example device config shipped in the package (examples/device.toml)."""
     from importlib.resources import files
@@ -58,10 +62,13 @@ def load_device_config(path: str) -> DeviceConfig:
     left unedited (its placeholder JID, with no [server] host that could
     serve it).  A :class:`ConfigError` from a file still as shipped ends
     with what to edit."""
-    from stanzalink.agent import parse_config
     from stanzalink.config import ConfigError, folder_of, read_toml
 
-    data = read_toml(path)  # once: it may be a pipe (/dev/stdin)
+    # once (it may be a pipe: /dev/stdin), and before the agent's modules
+    # load: they take the memory the TOML parser leaves (config.toml_loads)
+    data = read_toml(path)
+    from stanzalink.agent import parse_config
+
     hint = shipped_hint(data)
     try:
         cfg = parse_config(data, folder_of(path))
@@ -169,7 +176,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from stanzalink.agent import Agent
     from stanzalink.config import ConfigError
 
     try:
@@ -177,6 +183,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stanzalink: {args.config}: {exc}", file=sys.stderr)
         return 1
+    from stanzalink.agent import Agent
+
     recent = setup_run_logging(
         getattr(logging, (args.log_level or cfg.section("log")["level"]).upper()), args.syslog
     )
@@ -204,15 +212,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         agent.client.session._parser.backend,
         configured_server(c),
     )
-    from stanzalink.aio.sdnotify import Notifier
-
     # a service manager that starts the agent again after `restart`: systemd
     # (INVOCATION_ID, NOTIFY_SOCKET) or the SysV script (STANZALINK_SUPERVISED)
     supervised = any(
         os.environ.get(v) for v in ("INVOCATION_ID", "NOTIFY_SOCKET", "STANZALINK_SUPERVISED")
     )
-    # systemd's Type=notify: READY, STATUS, WATCHDOG, STOPPING (docs/quickstart.md)
-    notifier = Notifier.from_environ(unset=True)
+    # systemd's Type=notify: READY, STATUS, WATCHDOG, STOPPING (docs/quickstart.md);
+    # without its variables (sdnotify.ENV_KEYS) the notifier's code stays unloaded
+    notifier = None
+    if any(k in os.environ for k in NOTIFY_ENV_KEYS):
+        from stanzalink.aio.sdnotify import Notifier
+
+        notifier = Notifier.from_environ(unset=True)
     try:
         asyncio.run(run_agent(agent, notifier))
     except KeyboardInterrupt:  # before the agent's own signal handlers were set

@@ -24,7 +24,7 @@ from stanzalink.commands.settings import SETTABLE, Settings
 
 
 def config_command(inv: Invocation) -> Any:
-    from stanzalink.config import ConfigError, import_tomllib
+    from stanzalink.config import ConfigError, toml_loads
 
     device = inv.device
     # only what the code allows, whatever the file says
@@ -48,10 +48,9 @@ def config_command(inv: Invocation) -> Any:
     spec = known.keys.get(name) if known is not None else None
     if spec is None:
         raise CommandError(f"{key}: unknown setting")
-    tomllib = import_tomllib()
     try:
-        parsed: Any = tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
+        parsed: Any = toml_loads(f"v = {value}")["v"]
+    except ValueError:  # tomllib.TOMLDecodeError: not TOML, a string as typed
         parsed = value
     if isinstance(parsed, str):
         parsed = value
