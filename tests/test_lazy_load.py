@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
@@ -72,8 +73,8 @@ NOT_AT_START = [
     "pathlib",
     "urllib.parse",
     "ipaddress",
-    # unicodedata and stringprep are not here: ssl encodes the server's
-    # name for SNI with the idna codec, which imports them, in any client
+    # the vCard feature: [identity] sets none of its keys
+    "stanzalink.xep.vcard",
 ]
 
 ACCESS = {"admin": ["alice@example.net"], "viewer": ["viewer@example.net"]}
@@ -127,6 +128,14 @@ def test_the_config_turns_a_group_on_at_start() -> None:
     assert "stanzalink.console.feature" not in loaded
 
 
+def test_an_identity_card_loads_the_vcard_at_start() -> None:
+    # it publishes the card at login and, with a photo, watches the file
+    assert "stanzalink.xep.vcard" in modules_after_start({**DEFAULT, "identity": {"name": "x"}})
+    assert "stanzalink.xep.vcard" not in modules_after_start(
+        {**DEFAULT, "identity": {"public": ["model"]}}
+    )
+
+
 # ------------------------------------------------------------ the table and the code
 def every() -> list[type[Feature]]:
     return [load_feature(s) for s in FEATURES]
@@ -158,7 +167,12 @@ async def test_the_lazy_table_says_what_the_code_declares() -> None:
         assert isinstance(feat, NodeOwner) == lazy.nodes, spec
         # what a stand-in cannot give without the code
         assert cls.identities == () and not isinstance(feat, ItemLister), spec
-        assert cls.presence_payload is Feature.presence_payload, spec
+        if lazy.presence is None:
+            assert cls.presence_payload is Feature.presence_payload, spec
+        else:  # the same elements the feature adds with its group off
+            assert [ET.tostring(e.to_etree()) for e in lazy.presence()] == [
+                ET.tostring(e.to_etree()) for e in feat.presence_payload()
+            ], spec
         assert cls.disco_extensions is Feature.disco_extensions, spec
         # a feature that takes messages or presences before any IQ of its
         # group must say so
@@ -182,6 +196,7 @@ DISCO_INFO = (
 FIRST_STANZAS = [
     "<iq type='get' id='p1' from='viewer@example.net/x'><ping xmlns='urn:xmpp:ping'/></iq>",
     "<iq type='get' id='v1' from='viewer@example.net/x'><query xmlns='jabber:iq:version'/></iq>",
+    "<iq type='get' id='c1' from='viewer@example.net/x'><vCard xmlns='vcard-temp'/></iq>",
     "<iq type='get' id='n1' from='alice@example.net/x'>"
     "<query xmlns='http://jabber.org/protocol/disco#items'"
     " node='http://jabber.org/protocol/commands'/></iq>",
@@ -214,8 +229,9 @@ async def answer(h: Harness, xml: str) -> str:
         {"http": {"origin": "http://127.0.0.1:9"}, "files": {"export": ["/tmp"]}},
         {"files": {"socks5": True}},
         {"http": {"paths": {"/": "viewer"}}},
+        {"identity": {"name": "Boiler", "model": "B-1"}},
     ],
-    ids=["default", "http-and-files", "socks5-only", "http-without-origin"],
+    ids=["default", "http-and-files", "socks5-only", "http-without-origin", "identity"],
 )
 async def test_disco_caps_and_first_answers_are_the_same(sections: dict[str, Any]) -> None:
     lazy = Harness(None, access=ACCESS, **sections)

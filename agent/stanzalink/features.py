@@ -20,8 +20,10 @@ from typing import Any, Protocol
 from stanzalink.access import Role
 from stanzalink.config import DeviceConfig
 from stanzalink.errors import LocalProtocolError, StanzaError
-from stanzalink.xep.base import Feature, IQRoute, MissingFeature
+from stanzalink.xep.base import Built, Feature, IQRoute, MissingFeature
+from stanzalink.xep.identity import IDENTITY, card_configured
 from stanzalink.xml import Element
+from stanzalink.xml.plain import E, sub
 
 # The features, in the order they are asked about messages.  "module:Class";
 # a feature whose config section is absent may serve nothing.
@@ -55,11 +57,12 @@ class Lazy:
     ``disco_features`` and ``iq`` (type, payload tag): what the feature,
     built with a config that leaves its group off, declares; ``nodes``: it
     owns disco nodes (a disco query with a node loads it); ``controllers``:
-    a message or presence from a controller is for it.
+    a message or presence from a controller is for it; ``presence``: what
+    it adds to the device's presence while its group is off.
     tests/test_lazy_load.py holds this table to the features' code.  (A
     plain class, not a dataclass: that module would stay loaded for it.)"""
 
-    __slots__ = ("controllers", "disco_features", "group", "iq", "nodes")
+    __slots__ = ("controllers", "disco_features", "group", "iq", "nodes", "presence")
 
     def __init__(
         self,
@@ -68,12 +71,23 @@ class Lazy:
         iq: tuple[tuple[str, str], ...] = (),
         nodes: bool = False,
         controllers: bool = False,
+        presence: Callable[[], list[Built]] | None = None,
     ) -> None:
         self.group = group
         self.disco_features = disco_features
         self.iq = iq
         self.nodes = nodes
         self.controllers = controllers
+        self.presence = presence
+
+
+def _no_photo() -> list[Built]:
+    """The vCard's presence payload without a picture (XEP-0153: an empty
+    ``photo``), which the vCard feature adds while ``[identity]`` sets none
+    of its keys."""
+    x = E("{vcard-temp:x:update}x")
+    sub(x, "{vcard-temp:x:update}photo")
+    return [x]
 
 
 _FILES = "files"
@@ -88,6 +102,11 @@ LAZY: dict[str, Lazy] = {
         "version", ("jabber:iq:version",), (("get", "{jabber:iq:version}query"),)
     ),
     "stanzalink.xep.time:Time": Lazy("time", ("urn:xmpp:time",), (("get", "{urn:xmpp:time}time"),)),
+    # with [identity] setting none of its keys it publishes nothing: only a
+    # controller's vCard get loads it
+    "stanzalink.xep.vcard:VCard": Lazy(
+        "vcard", ("vcard-temp",), (("get", "{vcard-temp}vCard"),), presence=_no_photo
+    ),
     "stanzalink.console.feature:Console": Lazy(
         "console",
         ("http://jabber.org/protocol/xhtml-im", "urn:xmpp:styling:0", "urn:xmpp:reply:0"),
@@ -139,7 +158,15 @@ def _http_on(cfg: DeviceConfig) -> bool:
 
 # the lazy groups a config turns on at start (a group not named here loads
 # on its first stanza only)
-GROUP_ON: dict[str, Callable[[DeviceConfig], bool]] = {_FILES: _files_on, "http": _http_on}
+def _vcard_on(cfg: DeviceConfig) -> bool:
+    return card_configured(IDENTITY.of(cfg))
+
+
+GROUP_ON: dict[str, Callable[[DeviceConfig], bool]] = {
+    _FILES: _files_on,
+    "http": _http_on,
+    "vcard": _vcard_on,
+}
 
 # the config sections of FEATURES, in their order, from the light modules
 # that declare them (none imports a feature's code)
@@ -255,6 +282,9 @@ class Unloaded(Feature):
         if not self.lazy.nodes:
             return {}
         return self._loaded().disco_nodes()  # type: ignore[attr-defined,no-any-return]
+
+    def presence_payload(self) -> list[Built]:
+        return self.lazy.presence() if self.lazy.presence is not None else []
 
     def on_message(self, msg: Element, role: Role) -> bool:
         return self.lazy.controllers and self._loaded().on_message(msg, role)

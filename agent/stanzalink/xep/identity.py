@@ -30,6 +30,18 @@ SOFTWARE_NAME = "stanzalink"  # XEP-0092: the name answered
 # what [identity] public may add to the vCard stored on the server, which
 # anyone may read (name and photo always go there; "geo": latitude and longitude)
 PUBLISHABLE = ("nickname", "description", "model", "serial", "location", "geo", "url")
+# the [identity] keys of the device's vCard: with none set, the vCard
+# feature publishes nothing and its code waits until a vCard is asked for
+CARD_KEYS = (
+    "name", "nickname", "description", "model", "serial", "location",
+    "latitude", "longitude", "url", "photo",
+)  # fmt: skip
+
+
+def card_configured(identity: dict[str, Any]) -> bool:
+    """Whether ``[identity]`` (its values, defaults filled) sets a key of
+    the vCard."""
+    return any(identity.get(k) not in (None, "") for k in CARD_KEYS)
 
 
 _MAGIC = (

@@ -58,7 +58,13 @@ from typing import TYPE_CHECKING, Any
 from stanzalink.access import Role
 from stanzalink.errors import StanzaError, StanzalinkError
 from stanzalink.xep.base import Context, Feature, IQRoute
-from stanzalink.xep.identity import IDENTITY, Photo, image_type, read_photo
+from stanzalink.xep.identity import (
+    IDENTITY,
+    Photo,
+    card_configured,
+    image_type,
+    read_photo,
+)
 from stanzalink.xml import Element
 from stanzalink.xml.plain import E, PlainElement, sub
 
@@ -69,10 +75,6 @@ log = logging.getLogger(__name__)
 
 NS = "vcard-temp"
 UPDATE = "vcard-temp:x:update"
-CARD_KEYS = (
-    "name", "nickname", "description", "model", "serial", "location",
-    "latitude", "longitude", "url", "photo",
-)  # fmt: skip
 PUBLIC_ALWAYS = ("name", "photo")  # in the stored (public) card whenever set
 
 
@@ -252,7 +254,7 @@ class VCard(Feature):
 
     @property
     def configured(self) -> bool:
-        return any(self._cfg.get(k) not in (None, "") for k in CARD_KEYS)
+        return card_configured(self._cfg)
 
     def vcard(self) -> PlainElement:
         """The whole card: what controllers get from the device itself."""
