@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from stanzalink.agent import Agent, parse_config
-from stanzalink.aio.sdnotify import Notifier
+from stanzalink.aio.sdnotify import ENV_KEYS, Notifier
 from stanzalink.cli import run_agent
+from stanzalink.cli.run import NOTIFY_ENV_KEYS
 from stanzalink_testing.sdnotify import NotifyManager
 
 from ..util import python_cmd
@@ -55,6 +56,8 @@ def test_environment() -> None:
     mine = {**env, "PATH": "/bin"}
     assert Notifier.from_environ(mine, unset=True, pid=42) is not None
     assert mine == {"PATH": "/bin"}
+    # `stanzalink run` loads the notifier when any of these is set
+    assert NOTIFY_ENV_KEYS == ENV_KEYS
 
 
 def test_abstract_socket_and_failures_said_once(caplog: pytest.LogCaptureFixture) -> None:
