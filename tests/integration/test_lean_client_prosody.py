@@ -56,6 +56,7 @@ NOT_LOADED = [
     "stanzalink.xml.serializer",  # loaded with the first element serialized
     "stanzalink.xml.builder",  # loaded with the first element built
     "stanzalink.session.saslprep",  # SASLprep of a string that is not ASCII
+    "stanzalink.session.keystore",  # SCRAM keys kept only with a keys file
     # the idna codec and what it loads: an ASCII domain goes to ssl as bytes
     "encodings.idna",
     "stringprep",

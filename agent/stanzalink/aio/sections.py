@@ -34,7 +34,6 @@ from stanzalink.config import (
     text,
 )
 from stanzalink.jid import JID, InvalidJID
-from stanzalink.session import keystore
 
 # the client's defaults, for the keys that leave them out
 _CLIENT = ClientConfig(JID.parse("device@example.net"))
@@ -65,6 +64,8 @@ def account(values: dict[str, Any]) -> tuple[JID, str | None]:
     if password is None and password_file is None:
         if keys_file is None:
             raise ConfigError("account.password / account.password_file: give one of them")
+        from stanzalink.session import keystore  # only with a keys file and no password
+
         try:
             stored = keystore.load(keys_file, str(jid))
         except (keystore.KeyStoreError, UnicodeDecodeError) as exc:
