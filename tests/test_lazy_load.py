@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
+import tomllib
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stanzalink.agent import FEATURES, load_feature, schema
+from stanzalink.agent import FEATURES, load_feature, parse_config, schema
+from stanzalink.config import Checking, ConfigError, DeclaredElsewhere
 from stanzalink.features import FEATURE_SECTIONS, LAZY, Unloaded, load_object
 from stanzalink.xep.base import Feature
 from stanzalink.xep.caps import Caps
@@ -142,15 +145,48 @@ def every() -> list[type[Feature]]:
 
 
 def test_the_sections_come_from_the_light_modules() -> None:
-    assert list(schema()) == list(schema(every()))
-    assert all(schema()[name] is sec for name, sec in schema(every()).items())
-    assert [load_object(s).name for s in FEATURE_SECTIONS] == [
-        "identity",
-        "console",
-        "adhoc",
-        "files",
-        "http",
-    ]
+    lazy = schema()
+    assert list(lazy) == list(schema(every()))
+    for name, sec in schema(every()).items():
+        known = lazy[name]
+        assert (known.real() if isinstance(known, DeclaredElsewhere) else known) is sec, name
+    assert list(FEATURE_SECTIONS) == ["identity", "console", "adhoc", "files", "http"]
+    assert all(load_object(spec).name == name for name, spec in FEATURE_SECTIONS.items())
+
+
+def test_a_section_the_file_leaves_out_passes_its_check_on_its_defaults() -> None:
+    """What parse() skips for a section declared elsewhere and not in the
+    file: its check on its defaults, whatever the other sections say."""
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    full = tomllib.loads((examples / "device.toml").read_text())
+    for given in ({}, DEFAULT, full):
+        known = schema()
+        checking = Checking(None, known, {s: dict(v) for s, v in given.items()})
+        for name in FEATURE_SECTIONS:
+            sec = known[name]
+            assert isinstance(sec, DeclaredElsewhere)
+            if sec.check is not None:
+                sec.check(sec.defaults(), checking)
+
+
+def test_what_turns_a_group_on_is_off_by_default() -> None:
+    # GROUP_ON reads what the file gives, not the defaults
+    files, http = schema()["files"].defaults(), schema()["http"].defaults()
+    assert not (files["inbox"] or files["export"] or files["socks5"])
+    assert not (http["origin"] or http["wsgi_app"])
+
+
+def test_a_config_without_the_features_sections_imports_none_of_them() -> None:
+    loaded = modules_after_start(DEFAULT)
+    for spec in FEATURE_SECTIONS.values():
+        module = spec.split(":")[0]
+        assert module == "stanzalink.xep.identity" or module not in loaded, module
+    # given in the file, a section is imported and checked
+    with pytest.raises(ConfigError, match="give only one of them"):
+        parse_config({**DEFAULT, "http": {"origin": "http://127.0.0.1:9", "wsgi_app": "a.b:app"}})
+    assert "stanzalink.xep.http.settings" in modules_after_start(
+        {**DEFAULT, "http": {"timeout": 5.0}}
+    )
 
 
 async def test_the_lazy_table_says_what_the_code_declares() -> None:

@@ -104,6 +104,47 @@ class Section:
         return {**self.defaults(), **config.section(self.name)}
 
 
+class DeclaredElsewhere(Section):
+    """A section known here by name, declared in the module ``spec``
+    names (``module:NAME``), which is imported when its keys or its check
+    are first read: a feature's section the file does not have costs no
+    code.  :func:`parse` checks such a section only when the file has it
+    (its check on its defaults alone passes: tests/test_lazy_load.py holds
+    the agent's to that)."""
+
+    __slots__ = ("_real", "spec")
+
+    def __init__(self, name: str, spec: str) -> None:  # keys and check: the module's
+        self.name = name
+        self.spec = spec
+        self._real: Section | None = None
+
+    @property
+    def imported(self) -> bool:
+        return self._real is not None
+
+    def real(self) -> Section:
+        """The declaration itself (imported now if it was not)."""
+        if self._real is None:
+            import importlib
+
+            module, _, attr = self.spec.partition(":")
+            real = getattr(importlib.import_module(module), attr)
+            if not isinstance(real, Section) or real.name != self.name:
+                raise TypeError(f"{self.spec} is not the [{self.name}] section")
+            self._real = real
+        return self._real
+
+    # read-only here: the declaration's (mypy: Section's are plain attributes)
+    @property
+    def keys(self) -> Mapping[str, Key]:  # type: ignore[override]
+        return self.real().keys
+
+    @property
+    def check(self) -> Callable[[dict[str, Any], Checking], None] | None:  # type: ignore[override]
+        return self.real().check
+
+
 def _fresh(value: Any) -> Any:
     # a list or table default is handed out as a copy: a reader may change its own
     if isinstance(value, list):
@@ -435,7 +476,9 @@ def parse(
 ) -> dict[str, dict[str, Any]]:
     """The values ``raw`` gives, checked against ``schema``, by section (keys
     the file leaves out are not filled in); then every section's cross-key
-    check, in the schema's order, on its values with the defaults."""
+    check, in the schema's order, on its values with the defaults (a
+    section :class:`DeclaredElsewhere` and not imported: when the file has
+    it)."""
     values: dict[str, dict[str, Any]] = {}
     for section, body in raw.items():
         if section not in schema:
@@ -463,6 +506,8 @@ def parse(
             values.setdefault(section, {})[key] = spec.check(name, value)
     checking = Checking(base, schema, values)
     for sec in schema.values():
+        if isinstance(sec, DeclaredElsewhere) and not sec.imported and sec.name not in raw:
+            continue  # its check passes on its defaults: not imported for that
         if sec.check is not None:
             sec.check({**sec.defaults(), **values.get(sec.name, {})}, checking)
     return values

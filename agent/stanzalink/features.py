@@ -144,15 +144,18 @@ LAZY: dict[str, Lazy] = {
 }
 
 
+# what turns a group on, read from what the file gives (DeviceConfig.sections:
+# each key's default is off, tests/test_lazy_load.py), so that a section the
+# file does not have is not imported for its defaults
 def _files_on(cfg: DeviceConfig) -> bool:
     # with socks5 on, the SOCKS5 transport announces itself and looks for
     # the server's proxy at login
-    files = cfg.section("files")
+    files = cfg.sections.get("files", {})
     return bool(files.get("inbox") or files.get("export") or files.get("socks5"))
 
 
 def _http_on(cfg: DeviceConfig) -> bool:
-    http = cfg.section("http")
+    http = cfg.sections.get("http", {})
     return bool(http.get("origin") or http.get("wsgi_app"))
 
 
@@ -168,15 +171,17 @@ GROUP_ON: dict[str, Callable[[DeviceConfig], bool]] = {
     "vcard": _vcard_on,
 }
 
-# the config sections of FEATURES, in their order, from the light modules
-# that declare them (none imports a feature's code)
-FEATURE_SECTIONS: list[str] = [
-    "stanzalink.xep.identity:IDENTITY",
-    "stanzalink.commands.settings:CONSOLE",
-    "stanzalink.xep.adhoc_config:ADHOC",
-    "stanzalink.xep.files_config:FILES",
-    "stanzalink.xep.http.settings:HTTP",
-]
+# the config sections of FEATURES, in their order, by name: the light
+# modules that declare them (none imports a feature's code) are imported
+# when the file has the section or something reads it
+# (config.DeclaredElsewhere)
+FEATURE_SECTIONS: dict[str, str] = {
+    "identity": "stanzalink.xep.identity:IDENTITY",
+    "console": "stanzalink.commands.settings:CONSOLE",
+    "adhoc": "stanzalink.xep.adhoc_config:ADHOC",
+    "files": "stanzalink.xep.files_config:FILES",
+    "http": "stanzalink.xep.http.settings:HTTP",
+}
 
 
 def load_object(spec: str) -> Any:
