@@ -5,7 +5,8 @@ in-band registration and no password change, no pure-Python receive ring
 when the native one is built, no code for decoding a stanza whole, none for
 a stream's end, none for IQs or stanzas (it sent, served and received
 none), no serializer or builder (it wrote its own bytes), no SASLprep
-tables (ASCII credentials), no ``idna`` codec (an ASCII domain).  (The memory this saves is measured in
+tables (ASCII credentials), no ``idna`` codec (an ASCII domain), no SCRAM
+key store (no keys file).  (The memory this saves is measured in
 ``bench/bench_memory.py``.)"""
 
 from __future__ import annotations
