@@ -1,4 +1,4 @@
-"""TOML as stanzalink reads it (:func:`stanzalink.config.toml_loads`):
+"""TOML as stanzalink reads it (:func:`stanzalink.config_toml.toml_loads`):
 tomllib loaded for the call only, ``datetime`` only when the text has a date
 or time, and the same values, types and messages as a plain ``import
 tomllib`` gives."""
@@ -37,7 +37,7 @@ SHOW = textwrap.dedent(
         import tomllib
         loads = tomllib.loads
     else:
-        from stanzalink.config import toml_loads as loads
+        from stanzalink.config_toml import toml_loads as loads
     values = loads(sys.argv[2])
     print("tomllib kept:", "tomllib" in sys.modules)
     import datetime
@@ -104,7 +104,7 @@ RUN = textwrap.dedent(
     """
     import sys, threading
     sys.path.insert(0, sys.argv[1])
-    from stanzalink.config import toml_loads
+    from stanzalink.config_toml import toml_loads
     mode = sys.argv[2]
     if mode == "thread":
         stop = threading.Event()
@@ -200,5 +200,5 @@ def test_stanzalink_imports_tomllib_only_through_the_helper() -> None:
         for n, line in enumerate(py.read_text().splitlines(), 1)
         if line.strip().startswith(("import tomllib", "from tomllib"))
     ]
-    # config.py's toml_loads itself, in its plain branch
-    assert [f.split(":")[0] for f in found] == ["stanzalink/config.py"], found
+    # config_toml.py's toml_loads itself, in its plain branch
+    assert [f.split(":")[0] for f in found] == ["stanzalink/config_toml.py"], found

@@ -29,7 +29,10 @@ PACKAGE = ROOT / "stanzalink"
 TEST_KIT = "stanzalink_testing"
 
 # Modules with no upward reach: the ground floor every other part stands on.
-BASE = {"errors", "ns", "_value", "logsafe", "logring", "ratelog", "jid", "clock", "_sl_native"}
+BASE = {
+    "errors", "ns", "_value", "logsafe", "logring", "ratelog", "jid", "clock", "_sl_native",
+    "config_toml",
+}  # fmt: skip
 
 _LOW = {"base"}
 # part -> the parts it may import (besides itself).  Read from the bottom up.

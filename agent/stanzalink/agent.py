@@ -35,16 +35,7 @@ from stanzalink.access import AccessControl, Role
 from stanzalink.aio import sections as connection_sections
 from stanzalink.aio.client import Client
 from stanzalink.clock import Clock, LoopClock
-from stanzalink.config import (
-    ConfigError,
-    DeclaredElsewhere,
-    DeviceConfig,
-    Key,
-    Section,
-    integer,
-    schema_of,
-    string,
-)
+from stanzalink.config import ConfigError, DeviceConfig, Key, Section, integer, schema_of, string
 from stanzalink.errors import StanzaError
 from stanzalink.features import (
     CONSOLE,
@@ -100,7 +91,7 @@ def schema(features: Iterable[type[Feature]] | None = None) -> dict[str, Section
     given) read."""
     sections: list[Section] = [*connection_sections.SECTIONS, PRESENCE, ACCESS]
     if features is None:
-        sections.extend(DeclaredElsewhere(n, spec) for n, spec in FEATURE_SECTIONS.items())
+        sections.extend(config.DeclaredElsewhere(n, s) for n, s in FEATURE_SECTIONS.items())
     else:
         for feature in features:
             sections.extend(feature.config_sections)

@@ -65,7 +65,7 @@ def load_device_config(path: str) -> DeviceConfig:
     from stanzalink.config import ConfigError, folder_of, read_toml
 
     # once (it may be a pipe: /dev/stdin), and before the agent's modules
-    # load: they take the memory the TOML parser leaves (config.toml_loads)
+    # load: they take the memory the TOML parser leaves (config_toml.toml_loads)
     data = read_toml(path)
     from stanzalink.agent import parse_config
 

@@ -24,7 +24,8 @@ from stanzalink.commands.settings import SETTABLE, Settings
 
 
 def config_command(inv: Invocation) -> Any:
-    from stanzalink.config import ConfigError, toml_loads
+    from stanzalink.config import ConfigError
+    from stanzalink.config_toml import toml_loads
 
     device = inv.device
     # only what the code allows, whatever the file says
