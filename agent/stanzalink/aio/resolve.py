@@ -44,7 +44,7 @@ _pending: dict[tuple[str | bytes, int], _Lookup] = {}  # in progress, under _loc
 def ip_address(host: str) -> tuple[socket.AddressFamily, str] | None:
     """``host`` as (family, address) when it is an IPv4 or IPv6 address
     (an IPv6 one with or without brackets), else None."""
-    families = (socket.AF_INET, socket.AF_INET6)
+    families: tuple[socket.AddressFamily, ...] = (socket.AF_INET, socket.AF_INET6)
     if host.startswith("[") and host.endswith("]"):
         host, families = host[1:-1], (socket.AF_INET6,)
     for family in families:
