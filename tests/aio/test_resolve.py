@@ -28,6 +28,7 @@ from stanzalink.aio import resolve
 from stanzalink.aio.resolve import AddrInfo, connect, connect_any, ip_address, lookup
 
 from ..util import agent_pythonpath, python_cmd
+from .test_hostile_server import make_client, until
 
 
 def has_ipv6() -> bool:
@@ -337,3 +338,40 @@ def test_a_lookup_by_name_loads_no_codec_and_no_thread_pool() -> None:
     assert "stanzalink.aio.resolve" in loaded
     unwanted = {"encodings.idna", "stringprep", "unicodedata", "concurrent.futures.thread", "queue"}
     assert sorted(unwanted & loaded) == []
+
+
+async def test_the_client_says_why_a_name_was_refused(caplog: pytest.LogCaptureFixture) -> None:
+    port = free_port()
+    client = make_client(port, None, host="localhost")
+    await client.start()
+    try:
+        await until(lambda: any("cannot connect" in r.getMessage() for r in caplog.records), 5, "")
+    finally:
+        await client.close()
+    [line] = [r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage()]
+    why = await asyncio_error("localhost", port)
+    assert line == f"cannot connect to localhost:{port} ([server] host): {why}"
+
+
+async def test_a_handshake_cut_by_the_connect_timeout_leaves_no_socket(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the kernel accepts for a listener that never reads: the TLS handshake
+    # starts and nothing answers it
+    with listener() as srv:
+        fds = open_fds()
+        port = srv.getsockname()[1]
+        client = make_client(port, None, host="localhost", direct_tls=True, connect_timeout=0.3)
+        await client.start()
+        try:
+            await until(
+                lambda: any("TimeoutError" in r.getMessage() for r in caplog.records), 5, ""
+            )
+        finally:
+            await client.close()
+        await asyncio.sleep(0.05)  # a transport closes its socket on the next turn
+        assert open_fds() == fds
+    assert any(
+        r.getMessage() == f"cannot connect to localhost:{port} ([server] host): TimeoutError"
+        for r in caplog.records
+    )

@@ -240,7 +240,7 @@ class Connection:
                 if len(targets) > 1:
                     where = f"{where}, {n} of {len(targets)}"
                 self._reconnect.failed(target)
-                why = f"{exc or type(exc).__name__}"
+                why = str(exc) or type(exc).__name__  # a timeout says nothing itself
                 self._note_failure(
                     f"cannot connect to {target} ({where}): {why}",
                     cause=f"{target}: {why}",
@@ -449,7 +449,7 @@ class Connection:
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             at = f" at {self._target}" if self._target is not None else ""
             self._tls_error = (
-                f"TLS with {self.config.jid.domain}{at} failed: {exc or type(exc).__name__}"
+                f"TLS with {self.config.jid.domain}{at} failed: {str(exc) or type(exc).__name__}"
             )
             log.error("%s", self._tls_error)
             if proto.transport is not None:
