@@ -17,6 +17,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from stanzalink.aio import resolve
 from stanzalink.aio.config import ClientConfig
 from stanzalink.aio.reconnect import Reconnect
 from stanzalink.aio.targets import Target
@@ -230,14 +231,8 @@ class Connection:
             try:
                 # certificates are always checked against the JID's domain
                 # (also after a see-other-host redirect), never the target host
-                _, _ = await asyncio.wait_for(
-                    loop.create_connection(
-                        lambda proto=proto: proto,
-                        target.host,
-                        target.port,
-                        ssl=ctx if target.direct_tls else None,
-                        server_hostname=sni if target.direct_tls else None,
-                    ),
+                await asyncio.wait_for(
+                    self._open(proto, target, ctx if target.direct_tls else None, sni),
                     self.config.connect_timeout,
                 )
             except Exception as exc:  # refused, unreachable, TLS, or a bad name or port
@@ -245,7 +240,7 @@ class Connection:
                 if len(targets) > 1:
                     where = f"{where}, {n} of {len(targets)}"
                 self._reconnect.failed(target)
-                why = f"{exc or type(exc).__name__}"
+                why = str(exc) or type(exc).__name__  # a timeout says nothing itself
                 self._note_failure(
                     f"cannot connect to {target} ({where}): {why}",
                     cause=f"{target}: {why}",
@@ -285,6 +280,32 @@ class Connection:
                     )
             return result
         return None
+
+    async def _open(
+        self, proto: Receiver, target: Target, ctx: ssl.SSLContext | None, sni: str
+    ) -> None:
+        """The TCP connection to ``target`` (the name looked up in a thread
+        that ends with it, see aio.resolve), then its transport, direct TLS
+        handshake included when ``ctx`` is given; cancelled (the connect
+        timeout), nothing is left open."""
+        sock = await resolve.connect(target.host, target.port)
+        handed = False
+
+        def factory() -> Receiver:
+            nonlocal handed
+            handed = True  # asyncio asks just before a transport takes the socket
+            return proto
+
+        try:
+            await asyncio.get_running_loop().create_connection(
+                factory, sock=sock, ssl=ctx, server_hostname=sni if ctx else None
+            )
+        except BaseException:
+            # a transport that took the socket closes it (not twice: its file
+            # descriptor may be another socket's by then)
+            if not handed:
+                sock.close()
+            raise
 
     def _set_socket_options(self, proto: Receiver) -> None:
         if not self.config.tcp_keepalive or proto.transport is None:
@@ -428,7 +449,7 @@ class Connection:
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             at = f" at {self._target}" if self._target is not None else ""
             self._tls_error = (
-                f"TLS with {self.config.jid.domain}{at} failed: {exc or type(exc).__name__}"
+                f"TLS with {self.config.jid.domain}{at} failed: {str(exc) or type(exc).__name__}"
             )
             log.error("%s", self._tls_error)
             if proto.transport is not None:
