@@ -317,6 +317,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "agent_all": [*cmd, str(full("full"))],
             "agent_none": ["-c", AGENT_WITH, str(full("none")), "[]"],
         }
+        if args.target is None:
+            # the server given by name, as a device's config gives it (the
+            # lookup's own cost); not under qemu-user, whose sysroot may
+            # not resolve the host's names
+            byname = root / "byname.toml"
+            byname.write_text(
+                default_config(root, server, "dflt")
+                .read_text()
+                .replace('host = "127.0.0.1"', 'host = "localhost"')
+            )
+            rows["agent_byname"] = [*cmd, str(byname)]
         requires: dict[str, list[str]] = {}
         if not args.no_features:
             for i, (name, spec) in enumerate(features.items()):
@@ -407,6 +418,7 @@ ROW_NAMES = [
     ("raw", "raw XMPP client, no library: STARTTLS, SCRAM, bound, SM on, idle (the raw floor)"),
     ("client", "session client, connected idle"),
     ("agent", "`stanzalink run`, default config, connected idle"),
+    ("agent_byname", "the same, its server given by name (`localhost`)"),
     ("agent_all", "`stanzalink run`, every feature on, connected idle"),
     ("agent_none", "agent with no feature, connected idle"),
 ]
