@@ -64,20 +64,33 @@ from configs import default_config, full_config  # noqa: E402
 from readme import replace_section  # noqa: E402
 from stanzalink_testing.prosody import throwaway_prosody  # noqa: E402
 
+# how a child holding a connection waits for stdin to close: a reader on
+# the event loop, as the agent waits (no thread: asyncio's thread pool would
+# add its thread and modules to the row)
+WAIT = (
+    "async def stdin_closed():\n"
+    "    import os\n"
+    "    loop = asyncio.get_running_loop()\n"
+    "    done = loop.create_future()\n"
+    "    loop.add_reader(0, lambda: done.done() or os.read(0, 4096) or done.set_result(None))\n"
+    "    await done\n"
+    "    loop.remove_reader(0)\n"
+)
+
 # a child that imports ``what``, says so, and waits for stdin to close
 HOLD = "import sys{what}\nsys.stdout.write('ready\\n'); sys.stdout.flush(); sys.stdin.read()\n"
 
 CLIENT = r"""
 import asyncio, json, sys
 server = json.loads(sys.argv[1])
-async def main():
+{wait}async def main():
     from stanzalink.aio.client import Client, ClientConfig
     from stanzalink.jid import JID
     c = Client(ClientConfig(jid=JID.parse("carol@" + server["domain"]), password="carol-pw",
                host="127.0.0.1", port=server["port"], ca_file=server["ca"], reconnect=False))
     await c.start(); await c.wait_online(60)
     sys.stdout.write("ready\n"); sys.stdout.flush()
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await stdin_closed()
     await c.close()
 asyncio.run(main())
 """
@@ -92,7 +105,7 @@ STANZALINK = (
 FLOOR_TLS = r"""
 import asyncio, json, ssl, sys
 server = json.loads(sys.argv[1])
-async def main():
+{wait}async def main():
     ctx = ssl.create_default_context(cafile=server["ca"])
     r, w = await asyncio.open_connection("127.0.0.1", server["tls_port"], ssl=ctx,
                                          server_hostname=server["domain"].encode())
@@ -101,10 +114,12 @@ async def main():
              % server["domain"]).encode())
     await r.read(4096)
     sys.stdout.write("ready\n"); sys.stdout.flush()
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await stdin_closed()
     w.close()
 asyncio.run(main())
 """
+
+CLIENT, FLOOR_TLS = (child.replace("{wait}", WAIT) for child in (CLIENT, FLOOR_TLS))
 
 # the raw login of bench_startup.py's floor (TCP, STARTTLS, SCRAM, bind,
 # <enable/>, nothing imported beyond asyncio, ssl and what they import), kept
@@ -114,10 +129,9 @@ assert _LOGIN_CLOSES in STARTUP_FLOOR, "bench_startup.py's floor changed: update
 RAW_CLIENT = STARTUP_FLOOR.replace(_LOGIN_CLOSES, "    return s, mech\n").split(
     "t_bound, mech = main()"
 )[0] + (
-    "s, mech = main()\n"
-    "async def idle():\n"
+    "s, mech = main()\n" + WAIT + "async def idle():\n"
     "    sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
-    "    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)\n"
+    "    await stdin_closed()\n"
     "asyncio.run(idle())\n"
     "s.sendall(b'</stream:stream>'); s.close()\n"
 )
