@@ -565,6 +565,19 @@ def readme_section() -> str:
                 f"{w['agent']['rss_mib']:.1f} (+{w['agent']['over_raw_mib']:.2f})."
             ),
         ),
+        (
+            "memory_before_field.json",
+            lambda w: (
+                "Before the server's name went to `ssl` as bytes, `tomllib` left after the "
+                "config's read, and the vCard and the features' config sections loaded only "
+                f"when used: the client {w['client']['rss_mib']:.1f} MiB "
+                f"(+{w['client']['over_floor_mib']:.1f}), the default agent "
+                f"{w['agent']['rss_mib']:.1f} (+{w['agent']['over_floor_mib']:.1f}). The raw "
+                f"floor was then {w['raw']['rss_mib']:.1f}: it held the `idna` codec (its "
+                "`getaddrinfo` of a `str`) and asyncio's thread pool (its wait for stdin), "
+                "as the session client's row did."
+            ),
+        ),
     ]
     for name, said in earlier:
         if (RESULTS / name).exists():
