@@ -164,6 +164,15 @@ def test_a_hash_name_is_eight_hex_digits_a_dot_and_a_number(tmp_path: Path) -> N
     assert _hashed(str(tmp_path))
 
 
+def test_hash_names_that_lead_nowhere_are_no_hashed_directory(tmp_path: Path) -> None:
+    # CA files pruned from an image (/usr/share/ca-certificates), their links
+    # and the bundle kept: the bundle is what still holds the CAs
+    (tmp_path / "3513523f.0").symlink_to(tmp_path / "gone.pem")
+    assert not _hashed(str(tmp_path))
+    (tmp_path / "gone.pem").write_text("")
+    assert _hashed(str(tmp_path))
+
+
 # a handshake with a server certificate whose issuer is named argv[1]: the
 # verify code (7: the issuer was found and the signature is not its; 20: no
 # issuer of that name is trusted)

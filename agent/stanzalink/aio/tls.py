@@ -84,10 +84,12 @@ def _ca_dirs() -> list[str]:
 
 def _hashed(capath: str) -> bool:
     """Whether ``capath`` holds a CA under its OpenSSL hash name (the scan
-    stops at the first one)."""
+    stops at the first one).  A hash name whose link leads nowhere does not
+    count: a system whose CA files were pruned, their bundle kept, keeps
+    the bundle."""
     try:
         with os.scandir(capath) as entries:
-            return any(_HASH_NAME.fullmatch(e.name) for e in entries)
+            return any(_HASH_NAME.fullmatch(e.name) and e.is_file() for e in entries)
     except OSError:
         return False
 
