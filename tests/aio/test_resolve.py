@@ -265,8 +265,13 @@ async def test_hung_lookups_are_joined_and_bounded(gate: threading.Event) -> Non
         with pytest.raises(OSError) as caught:
             await connect("nosuch.invalid", port)
         assert str(caught.value) == (
-            "cannot look up nosuch.invalid: the lookups for 127.0.0.1, localhost are still pending"
+            f"cannot look up nosuch.invalid:{port}: the lookups for 127.0.0.1:{port},"
+            f" localhost:{port} are still pending"
         )
+        # the same name for another port is another lookup, and says so
+        with pytest.raises(OSError) as caught:
+            await lookup("localhost", port + 1)
+        assert str(caught.value).startswith(f"cannot look up localhost:{port + 1}: ")
         assert threading.active_count() == threads + resolve.MAX_LOOKUPS
         gate.set()
         answers = await asyncio.gather(first, second, again)

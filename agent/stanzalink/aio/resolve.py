@@ -118,8 +118,13 @@ async def lookup(host: str, port: int, *, getaddrinfo: GetAddrInfo | None = None
         current = _pending.get(key)
         if current is None:
             if len(_pending) >= MAX_LOOKUPS:
-                names = ", ".join(sorted(_shown(n) for n, _ in _pending))
-                raise OSError(f"cannot look up {host}: the lookups for {names} are still pending")
+                # by name and port, as they are told apart: the same name
+                # may be pending for another port
+                names = ", ".join(sorted(_where(n, p) for n, p in _pending))
+                raise OSError(
+                    f"cannot look up {_where(name, port)}: the lookups for {names}"
+                    " are still pending"
+                )
             current = _pending[key] = _Lookup(key, getaddrinfo or socket.getaddrinfo)
             try:
                 current.thread.start()
@@ -137,6 +142,11 @@ async def lookup(host: str, port: int, *, getaddrinfo: GetAddrInfo | None = None
     # no thread outlives the lookup
     current.thread.join(1.0)
     return infos
+
+
+def _where(name: str | bytes, port: int) -> str:
+    shown = _shown(name)
+    return f"[{shown}]:{port}" if ":" in shown else f"{shown}:{port}"
 
 
 def _shown(name: str | bytes) -> str:
