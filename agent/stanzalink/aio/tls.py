@@ -71,13 +71,16 @@ def _ca_dirs() -> list[str]:
     without hash names).  ``load_default_certs`` trusts the bundle file and
     the directory ``SSL_CERT_DIR`` names (else the system's): with a
     directory of its own the environment takes nothing away, so the
-    system's hashed directory, the bundle's counterpart, comes after it."""
+    system's hashed directory, the bundle's counterpart, comes after it
+    (where the system has a bundle file at all)."""
     paths = ssl.get_default_verify_paths()
     if paths.openssl_cafile_env in os.environ or not paths.capath:
         return []
     dirs = [paths.capath]  # SSL_CERT_DIR's, or the system's
     system = paths.openssl_capath
-    if os.path.realpath(system) != os.path.realpath(paths.capath):
+    if os.path.realpath(system) != os.path.realpath(paths.capath) and os.path.isfile(
+        paths.openssl_cafile  # no bundle file: the environment's directory was all
+    ):
         dirs.append(system)
     return dirs if all(_hashed(d) for d in dirs) else []
 
