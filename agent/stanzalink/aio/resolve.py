@@ -37,7 +37,11 @@ AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, .
 GetAddrInfo = Callable[..., Sequence[AddrInfo]]
 _Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[list[AddrInfo]]"]
 
-_lock = threading.Lock()
+# re-entrant: a lookup's coroutine left waiting (its loop closed) is closed
+# when the garbage collector finds it, which may be in the middle of any
+# allocation, this thread's own under the lock included; its cleanup then
+# takes the lock again
+_lock = threading.RLock()
 _pending: dict[tuple[str | bytes, int], _Lookup] = {}  # in progress, under _lock
 
 
