@@ -202,3 +202,30 @@ def test_stanzalink_imports_tomllib_only_through_the_helper() -> None:
     ]
     # config_toml.py's toml_loads itself, in its plain branch
     assert [f.split(":")[0] for f in found] == ["stanzalink/config_toml.py"], found
+
+
+def test_a_text_nested_too_deeply_is_a_value_error_and_leaves_nothing(tmp_path: Path) -> None:
+    # tomllib recurses per level: a RecursionError would escape the config's
+    # checks (a traceback from `stanzalink run`, an error from `config set`)
+    deep = tmp_path / "deep.toml"
+    deep.write_text("v = " + "[" * 5000 + "]" * 5000 + "\n")
+    code = textwrap.dedent(
+        """
+        import sys
+        from stanzalink.config import ConfigError, read_toml
+        try:
+            read_toml(sys.argv[1])
+        except ConfigError as exc:
+            print(exc)
+        print(sorted(n for n in sys.modules if n.split(".")[0] in ("tomllib", "datetime")))
+        """
+    )
+    out = subprocess.run(
+        [*python_cmd(), "-c", code, str(deep)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": agent_pythonpath()},
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.splitlines() == [f"{deep} is not valid TOML: nested too deeply", "[]"]

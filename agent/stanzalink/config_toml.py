@@ -52,7 +52,18 @@ def toml_loads(text: str) -> dict[str, Any]:
     values, types and errors are those of a plain ``import tomllib``
     (tests/test_config_toml.py).  Otherwise, or if tomllib wants more of
     ``datetime`` than those names, it is imported plainly and stays.
+
+    tomllib reads nested arrays and tables by recursion: a text nested
+    deeper than Python's recursion limit (a broken or hostile file, a value
+    given to ``config set``) raises a ValueError too, not RecursionError.
     """
+    try:
+        return _loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _loads(text: str) -> dict[str, Any]:
     import threading
 
     module = None

@@ -265,8 +265,13 @@ async def test_hung_lookups_are_joined_and_bounded(gate: threading.Event) -> Non
         with pytest.raises(OSError) as caught:
             await connect("nosuch.invalid", port)
         assert str(caught.value) == (
-            "cannot look up nosuch.invalid: the lookups for 127.0.0.1, localhost are still pending"
+            f"cannot look up nosuch.invalid:{port}: the lookups for 127.0.0.1:{port},"
+            f" localhost:{port} are still pending"
         )
+        # the same name for another port is another lookup, and says so
+        with pytest.raises(OSError) as caught:
+            await lookup("localhost", port + 1)
+        assert str(caught.value).startswith(f"cannot look up localhost:{port + 1}: ")
         assert threading.active_count() == threads + resolve.MAX_LOOKUPS
         gate.set()
         answers = await asyncio.gather(first, second, again)
@@ -373,3 +378,37 @@ async def test_a_handshake_cut_by_the_connect_timeout_leaves_no_socket(
         r.getMessage() == f"cannot connect to localhost:{port} ([server] host): TimeoutError"
         for r in caplog.records
     )
+
+
+def test_a_waiting_lookup_closed_under_the_lock_does_not_deadlock(gate: threading.Event) -> None:
+    # the garbage collector closes a lookup left waiting (its loop closed)
+    # whenever an allocation triggers it: under the lock too, in the thread
+    # that holds it (starting another lookup, or a lookup's thread handing
+    # its answer over); the waiter's cleanup takes the lock again
+    entered = threading.Event()
+    loop = asyncio.new_event_loop()
+    said: list[str] = []
+    loop.set_exception_handler(lambda loop, context: said.append(context["message"]))
+    try:
+        coro = lookup("localhost", 1, getaddrinfo=held(gate, entered))
+        task = loop.create_task(coro)
+        loop.run_until_complete(asyncio.sleep(0))  # the lookup started, its future waits
+        assert entered.wait(10)
+    finally:
+        loop.close()
+    done = threading.Event()
+
+    def collect_under_the_lock() -> None:
+        with resolve._lock:
+            coro.close()  # what the collector does to the abandoned coroutine
+            done.set()
+
+    helper = threading.Thread(target=collect_under_the_lock, daemon=True)
+    helper.start()
+    closed = done.wait(5)
+    if not closed:  # deadlocked: free it (a plain lock is anyone's to release)
+        resolve._lock.release()
+    helper.join(5)
+    gate.set()
+    del task
+    assert closed

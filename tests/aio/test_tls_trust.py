@@ -162,3 +162,84 @@ def test_a_hash_name_is_eight_hex_digits_a_dot_and_a_number(tmp_path: Path) -> N
     assert not _hashed(str(tmp_path))  # a CRL (.r0) is no CA; OpenSSL writes lower case
     (tmp_path / "3513523f.10").write_text("")
     assert _hashed(str(tmp_path))
+
+
+def test_hash_names_that_lead_nowhere_are_no_hashed_directory(tmp_path: Path) -> None:
+    # CA files pruned from an image (/usr/share/ca-certificates), their links
+    # and the bundle kept: the bundle is what still holds the CAs
+    (tmp_path / "3513523f.0").symlink_to(tmp_path / "gone.pem")
+    assert not _hashed(str(tmp_path))
+    (tmp_path / "gone.pem").write_text("")
+    assert _hashed(str(tmp_path))
+
+
+# a handshake with a server certificate whose issuer is named argv[1]: the
+# verify code (7: the issuer was found and the signature is not its; 20: no
+# issuer of that name is trusted)
+ISSUER_CHILD = textwrap.dedent(
+    """
+    import ssl, sys
+    from stanzalink.aio.config import ClientConfig
+    from stanzalink.aio.tls import server_name, ssl_context
+    from stanzalink.jid import JID
+
+    ctx = ssl_context(ClientConfig(jid=JID.parse("device@" + sys.argv[1]), password="x"))
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+    client = ctx.wrap_bio(c_in, c_out, server_hostname=server_name(sys.argv[1]))
+    server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+    try:
+        for _ in range(10):
+            for obj, out, peer_in in ((client, c_out, s_in), (server, s_out, c_in)):
+                try:
+                    obj.do_handshake()
+                except ssl.SSLWantReadError:
+                    pass
+                peer_in.write(out.read())
+        print("ok")
+    except ssl.SSLCertVerificationError as exc:
+        print(exc.verify_code, ctx.cert_store_stats()["x509_ca"])
+    """
+)
+
+
+def test_a_directory_ssl_cert_dir_names_adds_to_the_systems_cas(
+    pki: dict[str, Any], tmp_path: Path
+) -> None:
+    # load_default_certs trusted the bundle beside SSL_CERT_DIR's directory:
+    # a CA of the system's is still found with the environment naming another
+    system = ssl.get_default_verify_paths().openssl_capath
+    roots = sorted(Path(system).glob("*.0")) if _hashed(system) else []
+    if not roots:
+        pytest.skip("this system has no hashed CA directory")
+
+    # a server certificate naming a system root as its issuer, signed by a
+    # key of ours under that root's name (that root's signature it is not)
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
+
+    openssl("genrsa", "-out", "fake.key", "2048")
+    openssl("x509", "-in", str(roots[0]), "-signkey", "fake.key", "-out", "fake.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={DOMAIN}",
+            "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
+    (tmp_path / "ext.cnf").write_text(f"subjectAltName=DNS:{DOMAIN}\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "fake.pem", "-CAkey", "fake.key",
+            "-CAcreateserial", "-days", "2", "-out", "server.pem",
+            "-extfile", "ext.cnf")  # fmt: skip
+
+    def verify_code(env: dict[str, str]) -> list[str]:
+        args = [DOMAIN, str(tmp_path / "server.pem"), str(tmp_path / "server.key")]
+        out = subprocess.run(
+            [*python_cmd(), "-c", ISSUER_CHILD, *args],
+            capture_output=True,
+            text=True,
+            env={"PYTHONPATH": agent_pythonpath(), **env},
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        return out.stdout.split()
+
+    # the system's root found (by its hash, not loaded up front), as without the variable
+    assert verify_code({}) == ["7", "1"]
+    assert verify_code({"SSL_CERT_DIR": str(pki["hashed"])}) == ["7", "1"]

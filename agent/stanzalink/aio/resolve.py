@@ -37,7 +37,11 @@ AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, .
 GetAddrInfo = Callable[..., Sequence[AddrInfo]]
 _Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[list[AddrInfo]]"]
 
-_lock = threading.Lock()
+# re-entrant: a lookup's coroutine left waiting (its loop closed) is closed
+# when the garbage collector finds it, which may be in the middle of any
+# allocation, this thread's own under the lock included; its cleanup then
+# takes the lock again
+_lock = threading.RLock()
 _pending: dict[tuple[str | bytes, int], _Lookup] = {}  # in progress, under _lock
 
 
@@ -118,8 +122,13 @@ async def lookup(host: str, port: int, *, getaddrinfo: GetAddrInfo | None = None
         current = _pending.get(key)
         if current is None:
             if len(_pending) >= MAX_LOOKUPS:
-                names = ", ".join(sorted(_shown(n) for n, _ in _pending))
-                raise OSError(f"cannot look up {host}: the lookups for {names} are still pending")
+                # by name and port, as they are told apart: the same name
+                # may be pending for another port
+                names = ", ".join(sorted(_where(n, p) for n, p in _pending))
+                raise OSError(
+                    f"cannot look up {_where(name, port)}: the lookups for {names}"
+                    " are still pending"
+                )
             current = _pending[key] = _Lookup(key, getaddrinfo or socket.getaddrinfo)
             try:
                 current.thread.start()
@@ -137,6 +146,11 @@ async def lookup(host: str, port: int, *, getaddrinfo: GetAddrInfo | None = None
     # no thread outlives the lookup
     current.thread.join(1.0)
     return infos
+
+
+def _where(name: str | bytes, port: int) -> str:
+    shown = _shown(name)
+    return f"[{shown}]:{port}" if ":" in shown else f"{shown}:{port}"
 
 
 def _shown(name: str | bytes) -> str:

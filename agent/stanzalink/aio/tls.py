@@ -31,12 +31,15 @@ def ssl_context(c: ClientConfig) -> ssl.SSLContext:
     for the lazy one; a connected idle client is 0.85 MiB smaller for it.
     An explicit ``SSL_CERT_FILE`` is the operator's choice and is loaded as
     before; a system with no hashed directory (a bundle file only) loads
-    the bundle."""
+    the bundle.  A directory ``SSL_CERT_DIR`` names adds to the system's
+    CAs, as it did beside the bundle: the system's hashed directory is
+    looked up after it."""
     if not c.ca_file:
-        paths = ssl.get_default_verify_paths()
-        capath = paths.capath
-        if paths.openssl_cafile_env not in os.environ and capath and _hashed(capath):
-            ctx = ssl.create_default_context(capath=capath)
+        dirs = _ca_dirs()
+        if dirs:
+            ctx = ssl.create_default_context(capath=dirs[0])
+            for more in dirs[1:]:
+                ctx.load_verify_locations(capath=more)
         else:
             ctx = ssl.create_default_context()  # load_default_certs: the bundle
     else:
@@ -62,12 +65,34 @@ def ssl_context(c: ClientConfig) -> ssl.SSLContext:
 _HASH_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")  # a CA by its subject hash: 3513523f.0
 
 
+def _ca_dirs() -> list[str]:
+    """The hashed directories to look the system's CAs up in, or none when
+    the bundle is to be loaded (``SSL_CERT_FILE`` set, or a directory
+    without hash names).  ``load_default_certs`` trusts the bundle file and
+    the directory ``SSL_CERT_DIR`` names (else the system's): with a
+    directory of its own the environment takes nothing away, so the
+    system's hashed directory, the bundle's counterpart, comes after it
+    (where the system has a bundle file at all)."""
+    paths = ssl.get_default_verify_paths()
+    if paths.openssl_cafile_env in os.environ or not paths.capath:
+        return []
+    dirs = [paths.capath]  # SSL_CERT_DIR's, or the system's
+    system = paths.openssl_capath
+    if os.path.realpath(system) != os.path.realpath(paths.capath) and os.path.isfile(
+        paths.openssl_cafile  # no bundle file: the environment's directory was all
+    ):
+        dirs.append(system)
+    return dirs if all(_hashed(d) for d in dirs) else []
+
+
 def _hashed(capath: str) -> bool:
     """Whether ``capath`` holds a CA under its OpenSSL hash name (the scan
-    stops at the first one)."""
+    stops at the first one).  A hash name whose link leads nowhere does not
+    count: a system whose CA files were pruned, their bundle kept, keeps
+    the bundle."""
     try:
         with os.scandir(capath) as entries:
-            return any(_HASH_NAME.fullmatch(e.name) for e in entries)
+            return any(_HASH_NAME.fullmatch(e.name) and e.is_file() for e in entries)
     except OSError:
         return False
 
