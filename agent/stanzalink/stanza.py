@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from stanzalink import ns
 from stanzalink.xml import Element
+from stanzalink.xml.builder import E, sub
 from stanzalink.xml.plain import PlainElement
 
 if TYPE_CHECKING:
@@ -73,8 +74,6 @@ def error_reply(
     sender = stanza.get("from")
     if sender is not None:
         attrs["to"] = sender
-    from stanzalink.xml.builder import E, sub  # ElementTree's: with the first error
-
     reply = E("{jabber:client}" + kind, attrs)
     err = sub(reply, _ERROR, {"type": etype})
     sub(err, _STANZAS + condition)
@@ -119,8 +118,6 @@ def with_origin_id(stanza: Stanza) -> Stanza:
     if len(given) == 1 and given[0].get("id"):
         return stanza
     tree = stanza.to_etree() if isinstance(stanza, (Element, PlainElement)) else stanza
-    from stanzalink.xml.builder import E, sub  # ElementTree's: with the first message sent
-
     out = E(tree.tag, dict(tree.attrib))
     out.text = tree.text
     out.extend(child for child in tree if child.tag != ORIGIN_ID)

@@ -12,8 +12,7 @@ real Prosody and idle, has never loaded what only other paths need:
   to ssl as bytes;
 - the vCard feature: ``[identity]`` sets none of its keys;
 - the service manager's notifier: no ``NOTIFY_SOCKET``;
-- the SCRAM key store (no keys file) and ElementTree's builder (no error
-  built, no message sent).
+- the SCRAM key store (no keys file).
 
 The agent would keep any of them for its whole life.  (The memory this saves
 is measured in ``bench/bench_memory.py``.)"""
@@ -82,8 +81,6 @@ NOT_LOADED = [
     "stanzalink.aio.sdnotify",
     # SCRAM keys are kept only with account.scram_keys_file
     "stanzalink.session.keystore",
-    # ElementTree's builder: the idle agent built no error and sent no message
-    "stanzalink.xml.builder",
 ]
 
 
