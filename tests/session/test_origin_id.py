@@ -96,3 +96,30 @@ def test_an_origin_id_without_an_id_is_replaced() -> None:
         assert out.count(b"<origin-id") == 1, out
         assert len(origin_ids(out)) == 1, out
         assert len(sent.findall(ORIGIN_ID)) == len(given)  # the caller's element as it was
+
+
+def test_the_stamp_written_into_the_bytes_is_the_copy_serialized() -> None:
+    from stanzalink.stanza import serialized_with_origin_id
+
+    def client(el: ET.Element) -> bytes:
+        return tostring(el, default_ns="jabber:client")
+
+    def masked(data: bytes) -> bytes:
+        return ORIGIN.sub(b'<origin-id xmlns="urn:xmpp:sid:0" id="X"/>', data)
+
+    cases = [
+        msg(1),
+        E("{jabber:client}message", {"to": "a@example.net"}),  # no child: <message .../>
+        E("{jabber:client}message", {"to": "a@example.net"}, text="text & <more>"),
+        E("{jabber:client}message", {}, E("{urn:other}x", {"a": '"'}, E("{urn:other}y"))),
+        # an origin-id without an id, and one with: the copy's way, the same bytes
+        E("{jabber:client}message", {}, E(ORIGIN_ID)),
+        E("{jabber:client}message", {}, E(ORIGIN_ID, {"id": "given"})),
+        E("{jabber:client}presence"),
+    ]
+    for el in cases:
+        got = serialized_with_origin_id(el, client)
+        assert masked(got) == masked(client(with_origin_id(el))), got
+        assert len(origin_ids(got)) + got.count(b'id="given"') == (
+            1 if el.tag == "{jabber:client}message" else 0
+        ), got

@@ -106,6 +106,11 @@ def _first_tostring(elem: Any, *, default_ns: str) -> bytes:
 
 _tostring: Callable[..., bytes] = _first_tostring
 
+
+def _to_client_bytes(elem: Any) -> bytes:
+    return _tostring(elem, default_ns=ns.CLIENT)
+
+
 _Q = ns.q
 _STREAM_ERROR = _Q(ns.STREAM, "error")
 
@@ -264,9 +269,9 @@ class Session:
             )
         # a message carries its XEP-0359 origin-id from here on: the bytes
         # kept for stream management are the bytes re-sent
-        from stanzalink.stanza import with_origin_id  # (loaded by the first send)
+        from stanzalink.stanza import serialized_with_origin_id  # (loaded by the first send)
 
-        data = _tostring(with_origin_id(stanza), default_ns=ns.CLIENT)
+        data = serialized_with_origin_id(stanza, _to_client_bytes)
         if self.state is State.ONLINE:
             sm_driver.send_bytes(self, data, now)
         else:
