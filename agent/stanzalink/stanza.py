@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from stanzalink import ns
 from stanzalink.xml import Element
@@ -104,24 +104,24 @@ def stanza_error_type(stanza: Stanza) -> str:
     return (err.get("type") if err is not None else None) or "cancel"
 
 
-def serialized_with_origin_id(stanza: Stanza, tostring: Callable[[Stanza], bytes]) -> bytes:
-    """``stanza`` serialized by ``tostring`` as it goes out: a message with
+def serialized_with_origin_id(stanza: Stanza, tostring: Callable[..., bytes], **how: Any) -> bytes:
+    """``stanza`` serialized by ``tostring(el, **how)`` as it goes out: a message with
     an XEP-0359 ``<origin-id/>`` (:func:`with_origin_id`).  A message with
     none gets it written into its bytes, before the end tag the serializer
     wrote, rather than by copying the tree: one is stamped on every message
     sent.  The bytes are the same as serializing :func:`with_origin_id`'s
     copy gives (tests/session/test_origin_id.py)."""
     if stanza.tag != _MESSAGE:
-        return tostring(stanza)
+        return tostring(stanza, **how)
     if stanza.find(ORIGIN_ID) is not None:  # one to keep, or to mend: the copy
-        return tostring(with_origin_id(stanza))
-    data = tostring(stanza)
+        return tostring(with_origin_id(stanza), **how)
+    data = tostring(stanza, **how)
     stamp = b'<origin-id xmlns="urn:xmpp:sid:0" id="' + os.urandom(16).hex().encode() + b'"/>'
     if data.endswith(b"</message>"):
         return data[:-10] + stamp + b"</message>"
     if data.endswith(b"/>"):  # <message .../>, no child
         return data[:-2] + b">" + stamp + b"</message>"
-    return tostring(with_origin_id(stanza))  # written some other way: the copy
+    return tostring(with_origin_id(stanza), **how)  # written some other way: the copy
 
 
 def with_origin_id(stanza: Stanza) -> Stanza:

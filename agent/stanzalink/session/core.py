@@ -107,10 +107,6 @@ def _first_tostring(elem: Any, *, default_ns: str) -> bytes:
 _tostring: Callable[..., bytes] = _first_tostring
 
 
-def _to_client_bytes(elem: Any) -> bytes:
-    return _tostring(elem, default_ns=ns.CLIENT)
-
-
 _Q = ns.q
 _STREAM_ERROR = _Q(ns.STREAM, "error")
 
@@ -267,11 +263,10 @@ class Session:
             raise QueueFull(
                 f"{self.config.max_unacked} stanzas are waiting to be sent or acknowledged"
             )
-        # a message carries its XEP-0359 origin-id from here on: the bytes
-        # kept for stream management are the bytes re-sent
+        # a message's XEP-0359 origin-id from here on: stream management re-sends these bytes
         from stanzalink.stanza import serialized_with_origin_id  # (loaded by the first send)
 
-        data = serialized_with_origin_id(stanza, _to_client_bytes)
+        data = serialized_with_origin_id(stanza, _tostring, default_ns=ns.CLIENT)
         if self.state is State.ONLINE:
             sm_driver.send_bytes(self, data, now)
         else:
