@@ -81,6 +81,11 @@ NOT_LOADED = [
     "stanzalink.aio.sdnotify",
     # SCRAM keys are kept only with account.scram_keys_file
     "stanzalink.session.keystore",
+    # SCRAM, the channel binding and the caps hash use OpenSSL's binding
+    # (stanzalink.digest); hashlib would also load _blake2
+    "hashlib",
+    "hmac",
+    "_blake2",
 ]
 
 

@@ -31,6 +31,7 @@ BR_CONFIG = ROOT / "buildroot/package/python-stanzalink/Config.in"
 # module -> oe-core package (python3-<name>); "core" for python3-core
 YOCTO = {
     "__future__": "core",
+    "_hashlib": "crypt",  # OpenSSL's hashes (stanzalink.digest)
     "argparse": "core",
     "ast": "core",  # inspect (core) imports it
     "asyncio": "asyncio",
@@ -111,6 +112,7 @@ BUILDROOT = {
     "pyexpat": "BR2_PACKAGE_PYTHON3_PYEXPAT",
     "xml": "BR2_PACKAGE_PYTHON3_PYEXPAT",
     "ssl": "BR2_PACKAGE_PYTHON3_SSL",
+    "_hashlib": "BR2_PACKAGE_PYTHON3_SSL",
     "hashlib": "BR2_PACKAGE_PYTHON3_SSL",  # pbkdf2_hmac and sha3 come from OpenSSL
     "unicodedata": "BR2_PACKAGE_PYTHON3_UNICODEDATA",
     "stringprep": "BR2_PACKAGE_PYTHON3_UNICODEDATA",

@@ -3,7 +3,6 @@ bindings the session may use."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -125,13 +124,9 @@ def tls_info(ssl_object: ssl.SSLObject | ssl.SSLSocket, client_cert: bool) -> TL
 def server_end_point(der: bytes) -> bytes:
     """RFC 5929 §4.1: the certificate hashed with its signature's hash
     (SHA-256 when that is MD5 or SHA-1)."""
-    try:
-        from stanzalink.session.sasl import tls_server_end_point
+    from stanzalink.session.sasl import tls_server_end_point
 
-        result: bytes = tls_server_end_point(der)
-        return result
-    except ImportError:  # pragma: no cover - sasl module always present
-        return hashlib.sha256(der).digest()
+    return tls_server_end_point(der)
 
 
 # OpenSSL's reasons for a connection's end that say nothing a person must act

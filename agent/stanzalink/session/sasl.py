@@ -22,11 +22,10 @@ when first needed.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import os
 from collections.abc import Mapping, Sequence
 
+from stanzalink import digest
 from stanzalink._value import Value, _set
 from stanzalink.errors import LocalProtocolError, RemoteProtocolError
 
@@ -83,9 +82,9 @@ def tls_server_end_point(der: bytes, signature_hash: str | None = None) -> bytes
     if name in ("md5", "sha1"):
         name = "sha256"
     try:
-        return hashlib.new(name, der).digest()
+        return digest.digest(name, der)
     except ValueError:
-        return hashlib.sha256(der).digest()
+        return digest.digest("sha256", der)
 
 
 _SIG_OIDS = {
@@ -152,7 +151,7 @@ def ssdp_hash(hash_name: str, mechanisms: Sequence[str], cb_types: Sequence[str]
     text = "\x1e".join(sorted(mechanisms, key=str.encode))
     if cb_types is not None:
         text += "\x1f" + "\x1e".join(sorted(cb_types, key=str.encode))
-    return base64.b64encode(hashlib.new(hash_name, text.encode()).digest()).decode()
+    return base64.b64encode(digest.digest(hash_name, text.encode())).decode()
 
 
 # --------------------------------------------------------------------- mechanisms
@@ -268,7 +267,7 @@ class Scram(Mechanism):
         self._state = 0
 
     def _hmac(self, key: bytes, msg: bytes) -> bytes:
-        return hmac.new(key, msg, self._hash).digest()
+        return digest.hmac_digest(key, msg, self._hash)
 
     def initial_response(self) -> bytes:
         self._state = 1
@@ -290,7 +289,7 @@ class Scram(Mechanism):
         ssdp = attrs.get("h")
         if ssdp is not None and self._advertised is not None:
             expected = ssdp_hash(self._hash, *self._advertised)
-            if not hmac.compare_digest(ssdp.encode(), expected.encode()):
+            if not digest.compare_digest(ssdp.encode(), expected.encode()):
                 raise SASLError(
                     "not-authorized",
                     "XEP-0474: the server's hash of its mechanisms and channel-binding types "
@@ -324,7 +323,7 @@ class Scram(Mechanism):
                     "iteration count than the server's now (the password was changed or the "
                     "account re-created) and the device has no password to fall back on"
                 )
-            salted = hashlib.pbkdf2_hmac(self._hash, self._password.encode(), salt, iterations)
+            salted = digest.pbkdf2_hmac(self._hash, self._password.encode(), salt, iterations)
             keys = ScramKeys(
                 self.name.removesuffix("-PLUS"),
                 salt,
@@ -336,7 +335,7 @@ class Scram(Mechanism):
         cbind = base64.b64encode(self._gs2 + self._cb_data).decode()
         final_bare = f"c={cbind},r={nonce}".encode()
         auth = self._first_bare + b"," + data + b"," + final_bare
-        stored = hashlib.new(self._hash, keys.client_key).digest()
+        stored = digest.digest(self._hash, keys.client_key)
         signature = self._hmac(stored, auth)
         proof = bytes(a ^ b for a, b in zip(keys.client_key, signature, strict=True))
         self._server_signature = self._hmac(keys.server_key, auth)
@@ -352,7 +351,7 @@ class Scram(Mechanism):
             verifier = base64.b64decode(attrs.get("v", ""), validate=True)
         except ValueError:
             verifier = b""
-        if not hmac.compare_digest(verifier, self._server_signature):
+        if not digest.compare_digest(verifier, self._server_signature):
             raise SASLError("not-authorized", "the server's SCRAM signature is wrong")
         self._state = 3
 

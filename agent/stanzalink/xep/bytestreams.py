@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 import re
 import xml.etree.ElementTree as ET
@@ -38,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stanzalink.access import Role
+from stanzalink.digest import hexdigest
 from stanzalink.errors import StanzaError, StanzalinkError
 from stanzalink.jid import JID, InvalidJID
 from stanzalink.xep.base import Context, Feature, IQRoute
@@ -77,7 +77,7 @@ def normalize_jid(jid: str | JID) -> str:
 def dst_addr(sid: str, requester: str | JID, target: str | JID) -> str:
     """SOCKS5 DST.ADDR of XEP-0065 §5.3.2: hex SHA1(SID + requester + target)."""
     data = sid + normalize_jid(requester) + normalize_jid(target)
-    return hashlib.sha1(data.encode("utf-8")).hexdigest()
+    return hexdigest("sha1", data.encode("utf-8"))
 
 
 @dataclass(frozen=True, slots=True)

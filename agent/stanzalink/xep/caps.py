@@ -19,11 +19,11 @@ echoed (§6.2); an older VER is an unknown node (``item-not-found``).
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, TypeAlias
 
 from stanzalink.access import Role
+from stanzalink.digest import digest
 from stanzalink.xep.base import Built, Feature, Identity
 from stanzalink.xep.disco import INFO, XML_LANG, Disco, NodeFn, NodeInfo
 from stanzalink.xep.identity import IDENTITY
@@ -84,7 +84,7 @@ def verification_string(
 def ver(identities: Iterable[Identity], features: Iterable[str], forms: Iterable[Form] = ()) -> str:
     """The ``ver`` attribute: base64 of the SHA-1 of the verification string."""
     s = verification_string(identities, features, forms)
-    return base64.b64encode(hashlib.sha1(s.encode("utf-8")).digest()).decode("ascii")
+    return base64.b64encode(digest("sha1", s.encode("utf-8"))).decode("ascii")
 
 
 def ver_of_info(query: Element | ET.Element) -> str:

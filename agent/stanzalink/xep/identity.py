@@ -7,7 +7,6 @@ looks at it again.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
@@ -23,6 +22,7 @@ from stanzalink.config import (
     string,
     text,
 )
+from stanzalink.digest import hexdigest
 
 PHOTO_MAX = 64 * 1024
 CAPS_NODE = "urn:stanzalink:caps"  # XEP-0115 node: a URI naming the software
@@ -75,7 +75,7 @@ class Photo(Value):
 
     @property
     def sha1(self) -> str:
-        return hashlib.sha1(self.data).hexdigest()
+        return hexdigest("sha1", self.data)
 
 
 def read_photo(path: str) -> Photo:

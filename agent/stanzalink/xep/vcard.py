@@ -49,13 +49,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import logging
 import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from stanzalink.access import Role
+from stanzalink.digest import hexdigest
 from stanzalink.errors import StanzaError, StanzalinkError
 from stanzalink.xep.base import Context, Feature, IQRoute
 from stanzalink.xep.identity import (
@@ -135,7 +135,7 @@ def card_facts(card: Element | ET.Element | PlainElement | None) -> set[str]:
         text = (el.text or "").strip()
         if el.tag == _tag("BINVAL"):
             data = _b64(text)
-            text = "photo:" + hashlib.sha1(data).hexdigest() if data is not None else text
+            text = "photo:" + hexdigest("sha1", data) if data is not None else text
         facts.add(text)
     return facts
 
@@ -165,7 +165,7 @@ def parse_vcard(card: Element | None) -> dict[str, Any]:
             data = _b64(binval) if binval else None
             if data is not None:
                 photo = {"type": (mime or "").strip() or image_type(data), "data": data,
-                         "sha1": hashlib.sha1(data).hexdigest()}  # fmt: skip
+                         "sha1": hexdigest("sha1", data)}  # fmt: skip
             elif extval:
                 photo = {"extval": extval.strip()}
             if photo:
