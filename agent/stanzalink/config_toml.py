@@ -44,10 +44,11 @@ def toml_loads(text: str) -> dict[str, Any]:
     The agent reads TOML at start and for ``config set``, and holds nothing
     of the parser between.  So when nothing else has imported tomllib and
     no other thread runs (``sys.modules`` is every thread's), tomllib is
-    imported for the call and taken out of ``sys.modules`` afterwards, its
-    memory free for what the agent loads next; while it is imported, a
-    stand-in module answers its ``from datetime import ...`` with names
-    that load the real ``datetime`` only when a date or time is read
+    imported for the call and taken out of ``sys.modules`` afterwards (and
+    its compiled patterns out of re's cache), its memory free for what the
+    agent loads next; while it is imported, a stand-in module answers its
+    ``from datetime import ...`` with names that load the real ``datetime``
+    only when a date or time is read
     (CPython's datetime.py and its C module are a third of a MiB).  Its
     values, types and errors are those of a plain ``import tomllib``
     (tests/test_config_toml.py).  Otherwise, or if tomllib wants more of
@@ -81,6 +82,12 @@ def _loads(text: str) -> dict[str, Any]:
             # its functions and their globals refer to each other: emptied,
             # they go now rather than at the next full garbage collection
             sys.modules.pop(name).__dict__.clear()
+        # and the patterns tomllib compiled, which re's cache still holds (a
+        # pattern another module compiled stays with that module; one only
+        # looked up by its text is compiled again when next used)
+        import re
+
+        re.purge()
 
 
 def _import_tomllib_lean() -> ModuleType | None:
