@@ -1,10 +1,11 @@
-"""Connecting to ``host:port`` by address or by name (stanzalink.aio.resolve)
-against real listening sockets on loopback: an address needs no lookup, a
-name is looked up in a thread that ends with its answer, the addresses are
-tried in order and fail as asyncio's ``create_connection`` fails; a
-cancelled attempt leaves no socket and no thread behind, a hung resolver
-no pile of threads; and a lookup by name loads neither the ``idna`` codec
-nor asyncio's thread pool.
+"""Connecting to ``host:port`` by address or by name (stanzalink.aio.tcp,
+stanzalink.aio.resolve) against real listening sockets on loopback: an
+address needs no lookup (nor the lookups' module), a name is looked up in a
+thread that ends with its answer, the addresses are tried in order and fail
+as asyncio's ``create_connection`` fails; a cancelled attempt leaves no
+socket and no thread behind, a hung resolver no pile of threads (a lookup
+beyond the bound waits for a slot); and a lookup by name loads neither the
+``idna`` codec nor asyncio's thread pool.
 
 The system resolver cannot be made to hang on loopback, so where a test
 needs a lookup that waits, ``getaddrinfo`` is the real one behind an event
@@ -24,7 +25,8 @@ from typing import Any
 import pytest
 
 from stanzalink.aio import resolve
-from stanzalink.aio.resolve import AddrInfo, connect, connect_any, ip_address, lookup
+from stanzalink.aio.resolve import AddrInfo, lookup
+from stanzalink.aio.tcp import connect, connect_any, ip_address
 
 from ..util import agent_pythonpath, python_cmd
 from .test_hostile_server import make_client, until
@@ -261,23 +263,25 @@ async def test_hung_lookups_are_joined_and_bounded(gate: threading.Event) -> Non
         again = asyncio.ensure_future(lookup("localhost", port))
         await asyncio.sleep(0.05)
         assert threading.active_count() == threads + resolve.MAX_LOOKUPS
-        # a third name: no third thread, a failure at once
-        with pytest.raises(OSError) as caught:
-            await connect("nosuch.invalid", port)
-        assert str(caught.value) == (
-            f"cannot look up nosuch.invalid:{port}: the lookups for 127.0.0.1:{port},"
-            f" localhost:{port} are still pending"
-        )
-        # the same name for another port is another lookup, and says so
-        with pytest.raises(OSError) as caught:
-            await lookup("localhost", port + 1)
-        assert str(caught.value).startswith(f"cannot look up localhost:{port + 1}: ")
+        # another name, or the same name for another port (told apart by
+        # name and port): no third thread, each waits for a slot
+        third = asyncio.ensure_future(lookup("localhost", port + 1))
+        fourth = asyncio.ensure_future(connect("nosuch.invalid", port))
+        await asyncio.sleep(0.05)
+        assert not third.done() and not fourth.done()
         assert threading.active_count() == threads + resolve.MAX_LOOKUPS
+        assert len(resolve._slot_waiters) == 2
+        # as long as its caller lets it: the connect timeout ends the wait
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(fourth, 0.05)
+        assert len(resolve._slot_waiters) == 1
         gate.set()
-        answers = await asyncio.gather(first, second, again)
+        answers = await asyncio.gather(first, second, again, third)
         assert answers[0] == answers[2]
-        assert all(a[4][1] == port for answer in answers for a in answer)
+        assert all(a[4][1] == port for answer in answers[:3] for a in answer)
+        assert answers[3] and all(a[4][1] == port + 1 for a in answers[3])
         assert threading.active_count() == threads
+        assert resolve._slot_waiters == []
         assert resolve._pending == {}
 
 
@@ -309,14 +313,15 @@ def test_a_lookup_that_outlives_its_loop_ends_quietly(gate: threading.Event) -> 
 
 MODULES_BY_NAME = """
 import asyncio, socket, sys, threading
-from stanzalink.aio.resolve import connect
+from stanzalink.aio.tcp import connect
 
 async def main():
-    first = socket.getaddrinfo(b"localhost", None, type=socket.SOCK_STREAM)[0]
+    host = sys.argv[1]
+    first = socket.getaddrinfo(host.encode(), None, type=socket.SOCK_STREAM)[0]
     srv = socket.socket(first[0])
     srv.bind((first[4][0], 0))
     srv.listen()
-    sock = await connect("localhost", srv.getsockname()[1])
+    sock = await connect(host, srv.getsockname()[1])
     sock.close()
     srv.close()
     print(threading.active_count())
@@ -326,9 +331,9 @@ asyncio.run(main())
 """
 
 
-def test_a_lookup_by_name_loads_no_codec_and_no_thread_pool() -> None:
+def modules_after_connect(host: str) -> tuple[str, set[str]]:
     out = subprocess.run(
-        [*python_cmd(), "-c", MODULES_BY_NAME],
+        [*python_cmd(), "-c", MODULES_BY_NAME, host],
         capture_output=True,
         text=True,
         check=True,
@@ -336,11 +341,21 @@ def test_a_lookup_by_name_loads_no_codec_and_no_thread_pool() -> None:
         timeout=60,
     )
     threads, modules = out.stdout.splitlines()
+    return threads, set(modules.split())
+
+
+def test_a_lookup_by_name_loads_no_codec_and_no_thread_pool() -> None:
+    threads, loaded = modules_after_connect("localhost")
     assert threads == "1"
-    loaded = set(modules.split())
     assert "stanzalink.aio.resolve" in loaded
     unwanted = {"encodings.idna", "stringprep", "unicodedata", "concurrent.futures.thread", "queue"}
     assert sorted(unwanted & loaded) == []
+
+
+def test_an_address_loads_no_lookup_code() -> None:
+    threads, loaded = modules_after_connect("127.0.0.1")
+    assert threads == "1"
+    assert "stanzalink.aio.tcp" in loaded and "stanzalink.aio.resolve" not in loaded
 
 
 async def test_the_client_says_why_a_name_was_refused(caplog: pytest.LogCaptureFixture) -> None:

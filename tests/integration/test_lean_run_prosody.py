@@ -86,6 +86,8 @@ NOT_LOADED = [
     "hashlib",
     "hmac",
     "_blake2",
+    # the server is given by address: no name to look up
+    "stanzalink.aio.resolve",
 ]
 
 

@@ -17,7 +17,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from stanzalink.aio import resolve
+from stanzalink.aio import tcp
 from stanzalink.aio.config import ClientConfig
 from stanzalink.aio.reconnect import Reconnect
 from stanzalink.aio.targets import Target
@@ -46,7 +46,6 @@ def keepalive_options(c: ClientConfig) -> list[tuple[int, int, int]]:
     interval = min(32767, max(1, math.ceil(c.tcp_keepalive_interval)))
     count = min(127, max(1, int(c.tcp_keepalive_count)))
     opts = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
-    tcp = socket.IPPROTO_TCP
     for name, value in (
         ("TCP_KEEPIDLE", idle),
         ("TCP_KEEPINTVL", interval),
@@ -55,7 +54,7 @@ def keepalive_options(c: ClientConfig) -> list[tuple[int, int, int]]:
     ):
         option = getattr(socket, name, None)  # Linux has them all
         if option is not None:
-            opts.append((tcp, option, value))
+            opts.append((socket.IPPROTO_TCP, option, value))
     return opts
 
 
@@ -285,10 +284,10 @@ class Connection:
         self, proto: Receiver, target: Target, ctx: ssl.SSLContext | None, sni: str
     ) -> None:
         """The TCP connection to ``target`` (the name looked up in a thread
-        that ends with it, see aio.resolve), then its transport, direct TLS
+        that ends with it, see aio.tcp), then its transport, direct TLS
         handshake included when ``ctx`` is given; cancelled (the connect
         timeout), nothing is left open."""
-        sock = await resolve.connect(target.host, target.port)
+        sock = await tcp.connect(target.host, target.port)
         handed = False
 
         def factory() -> Receiver:
