@@ -65,6 +65,8 @@ NOT_LOADED = [
     "argparse",
     "gettext",
     "stanzalink.cli.parser",
+    "stanzalink.cli.config_commands",
+    "stanzalink.cli.syslog_handler",
     "stanzalink.cli.dump",
     "stanzalink.cli.http",
     "stanzalink.cli.simulate",
