@@ -80,6 +80,7 @@ NOT_LOADED = [
     "stringprep",
     "unicodedata",
     "stanzalink.xep.vcard",
+    "stanzalink.xep.photo",
     "stanzalink.aio.sdnotify",
     # SCRAM keys are kept only with account.scram_keys_file
     "stanzalink.session.keystore",

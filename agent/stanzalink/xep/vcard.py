@@ -58,13 +58,8 @@ from stanzalink.access import Role
 from stanzalink.digest import hexdigest
 from stanzalink.errors import StanzaError, StanzalinkError
 from stanzalink.xep.base import Context, Feature, IQRoute
-from stanzalink.xep.identity import (
-    IDENTITY,
-    Photo,
-    card_configured,
-    image_type,
-    read_photo,
-)
+from stanzalink.xep.identity import IDENTITY, card_configured
+from stanzalink.xep.photo import Photo, image_type, read_photo
 from stanzalink.xml import Element
 from stanzalink.xml.plain import E, PlainElement, sub
 
