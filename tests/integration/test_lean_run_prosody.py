@@ -83,6 +83,7 @@ NOT_LOADED = [
     "stanzalink.xep.photo",
     "stanzalink.aio.sdnotify",
     "stanzalink.aio.hostport",
+    "stanzalink.aio.password_file",
     # SCRAM keys are kept only with account.scram_keys_file
     "stanzalink.session.keystore",
     # SCRAM, the channel binding and the caps hash use OpenSSL's binding

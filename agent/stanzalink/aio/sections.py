@@ -73,6 +73,9 @@ def account(values: dict[str, Any]) -> tuple[JID, str | None]:
             )
         return jid, None
     if password_file is not None:
+        # loaded only with account.password_file
+        from stanzalink.aio.password_file import read_password_file
+
         return jid, read_password_file(password_file)
     return jid, password
 
@@ -203,36 +206,6 @@ def client_config(cfg: DeviceConfig, **override: Any) -> ClientConfig:
     }
     settings.update(override)
     return ClientConfig(jid=cfg.jid, password=cfg.password, **settings)
-
-
-MAX_PASSWORD_FILE = 4096  # bytes: a password file is one line
-
-
-def read_password_file(path: str) -> str:
-    """The password in ``path``: one line, at most MAX_PASSWORD_FILE bytes,
-    UTF-8, no control characters (a file of zeros, as a power cut can
-    leave, is refused here rather than sent to the server as a password)."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_PASSWORD_FILE + 1)
-        text = raw.decode()
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise ConfigError(f"account.password_file: cannot read {path}: {why}") from None
-    if len(raw) > MAX_PASSWORD_FILE:
-        raise ConfigError(
-            f"account.password_file: {path} is larger than {MAX_PASSWORD_FILE} bytes: "
-            "it should hold the password on one line"
-        )
-    password = text.strip()
-    if not password:
-        raise ConfigError(f"account.password_file: {path} is empty")
-    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in password):
-        raise ConfigError(
-            f"account.password_file: {path} holds control characters (NUL bytes, or more "
-            "than one line): it should hold the password on one line"
-        )
-    return password
 
 
 def _ssl_reason(exc: Exception) -> str:
