@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stanzalink.aio.reconnect import MAX_REMEMBERED
-from stanzalink.aio.targets import Target
+from stanzalink.aio.targets import MAX_REMEMBERED, Target
 from stanzalink.config import ConfigError, str_list
 
 

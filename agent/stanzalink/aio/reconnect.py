@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stanzalink.aio.config import ClientConfig
-from stanzalink.aio.targets import Target
+from stanzalink.aio.targets import MAX_REMEMBERED, Target
 from stanzalink.session.events import Closed, Retry
 
 if TYPE_CHECKING:
@@ -50,9 +50,6 @@ def parse_redirect(text: str, default_port: int) -> tuple[str, int] | None:
     from stanzalink.aio.hostport import parse_host_port  # loaded only for a redirect
 
     return parse_host_port(text, default_port)
-
-
-MAX_REMEMBERED = 64  # failed candidates remembered (a bound: SRV answers vary)
 
 
 class Reconnect:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from stanzalink._value import Value, _set
 
+# failed candidates the reconnect remembers (a bound: SRV answers vary), and
+# so the most entries [server] hosts may list
+MAX_REMEMBERED = 64
+
 
 class Target(Value):
     """One place to try: host, port, and whether TLS starts at once (XEP-0368)."""

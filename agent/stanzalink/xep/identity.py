@@ -22,9 +22,6 @@ from stanzalink.config import (
 
 CAPS_NODE = "urn:stanzalink:caps"  # XEP-0115 node: a URI naming the software
 SOFTWARE_NAME = "stanzalink"  # XEP-0092: the name answered
-# what [identity] public may add to the vCard stored on the server, which
-# anyone may read (name and photo always go there; "geo": latitude and longitude)
-PUBLISHABLE = ("nickname", "description", "model", "serial", "location", "geo", "url")
 # the [identity] keys of the device's vCard: with none set, the vCard
 # feature publishes nothing and its code waits until a vCard is asked for
 CARD_KEYS = (

@@ -12,9 +12,11 @@ from typing import Any
 from stanzalink._value import Value, _set
 from stanzalink.config import ConfigError, file
 from stanzalink.digest import hexdigest
-from stanzalink.xep.identity import PUBLISHABLE
 
 PHOTO_MAX = 64 * 1024
+# what [identity] public may add to the vCard stored on the server, which
+# anyone may read (name and photo always go there; "geo": latitude and longitude)
+PUBLISHABLE = ("nickname", "description", "model", "serial", "location", "geo", "url")
 
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),

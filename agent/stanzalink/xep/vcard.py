@@ -25,7 +25,7 @@ itself, to controllers only (viewers and up), with every key above.  Gets
 to its bare JID are answered by the server from its own storage, to anyone
 who asks (servers do not restrict vCard reads), so what the device stores
 there is public: by default only ``name`` and ``photo``.  ``[identity]
-public`` lists what else goes into the stored card (:data:`~stanzalink.xep.identity.PUBLISHABLE`:
+public`` lists what else goes into the stored card (:data:`~stanzalink.xep.photo.PUBLISHABLE`:
 ``nickname``, ``description``, ``model``, ``serial``, ``location``,
 ``geo``, ``url``); each entry is a choice to tell every account on the
 network.  When the device comes online it reads what the server has and,
