@@ -262,7 +262,7 @@ def test_by_hand(tmp_path: Path) -> None:
     as step 3 says."""
     import subprocess
 
-    from stanzalink.cli.run import example_config
+    from stanzalink.cli.config_commands import example_config
 
     from .util import python_cmd
 

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from stanzalink.agent import parse_config
-from stanzalink.aio.config import ClientConfig, parse_hosts
+from stanzalink.aio.config import ClientConfig
+from stanzalink.aio.hostport import parse_host_port, parse_hosts
 from stanzalink.aio.reconnect import Reconnect
 from stanzalink.aio.sections import client_config
-from stanzalink.aio.targets import Target, parse_host_port
+from stanzalink.aio.targets import Target
 from stanzalink.config import ConfigError
 from stanzalink.jid import JID
 

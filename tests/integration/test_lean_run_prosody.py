@@ -65,6 +65,8 @@ NOT_LOADED = [
     "argparse",
     "gettext",
     "stanzalink.cli.parser",
+    "stanzalink.cli.config_commands",
+    "stanzalink.cli.syslog_handler",
     "stanzalink.cli.dump",
     "stanzalink.cli.http",
     "stanzalink.cli.simulate",
@@ -78,7 +80,10 @@ NOT_LOADED = [
     "stringprep",
     "unicodedata",
     "stanzalink.xep.vcard",
+    "stanzalink.xep.photo",
     "stanzalink.aio.sdnotify",
+    "stanzalink.aio.hostport",
+    "stanzalink.aio.password_file",
     # SCRAM keys are kept only with account.scram_keys_file
     "stanzalink.session.keystore",
     # SCRAM, the channel binding and the caps hash use OpenSSL's binding

@@ -14,7 +14,7 @@ import pytest
 
 from stanzalink.agent import parse_config
 from stanzalink.config import ConfigError
-from stanzalink.xep.identity import PHOTO_MAX, image_type
+from stanzalink.xep.photo import PHOTO_MAX, image_type
 from stanzalink.xep.vcard import FileWatch, VCard, card_facts
 from stanzalink.xml import Element, tostring
 from stanzalink_testing.harness import Harness, ManualClock

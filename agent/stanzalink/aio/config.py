@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stanzalink.aio.targets import parse_host_port
 from stanzalink.jid import JID
 from stanzalink.session.core import SessionConfig
 
@@ -18,7 +17,6 @@ __all__ = [
     "TCP_KEEPALIVE_IDLE",
     "TCP_KEEPALIVE_INTERVAL",
     "ClientConfig",
-    "parse_hosts",
 ]
 
 # [connection] reconnect_max: the longest wait between attempts.  A device
@@ -46,23 +44,6 @@ REFUSED_FACTOR = 5.0
 TCP_KEEPALIVE_IDLE = 300  # [connection] tcp_keepalive_idle
 TCP_KEEPALIVE_INTERVAL = 30  # [connection] tcp_keepalive_interval
 TCP_KEEPALIVE_COUNT = 4  # [connection] tcp_keepalive_count
-
-
-def parse_hosts(entries: Sequence[str], default_port: int) -> list[tuple[str, int]]:
-    """``[server] hosts`` as (host, port) pairs; ValueError naming the entry
-    that is not ``host[:port]``."""
-    out = []
-    for i, entry in enumerate(entries, 1):
-        where = parse_host_port(entry, default_port) if isinstance(entry, str) else None
-        if where is None:
-            hint = (
-                " (an IPv6 address goes in brackets: [::1]:5222)"
-                if isinstance(entry, str) and entry.count(":") > 1 and "[" not in entry
-                else ""
-            )
-            raise ValueError(f"entry {i} of {len(entries)}, {entry!r}, is not host[:port]{hint}")
-        out.append(where)
-    return out
 
 
 class ClientConfig(SessionConfig):
@@ -108,7 +89,11 @@ class ClientConfig(SessionConfig):
         super().__init__(jid, *session_args, **session_kwargs)
         self.host = host
         self.port = port
-        self.hosts = parse_hosts(hosts, port) if hosts else None
+        self.hosts: list[tuple[str, int]] | None = None
+        if hosts:
+            from stanzalink.aio.hostport import parse_hosts  # loaded only for [server] hosts
+
+            self.hosts = parse_hosts(hosts, port)
         if self.hosts and host:
             raise ValueError("give host or hosts, not both")
         self.direct_tls = direct_tls

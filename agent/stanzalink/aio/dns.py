@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from stanzalink._value import Value, _set
-from stanzalink.aio.targets import Target, host_key, parse_host_port
+from stanzalink.aio.hostport import host_key, parse_host_port
+from stanzalink.aio.targets import Target
 
 if TYPE_CHECKING:
     import random

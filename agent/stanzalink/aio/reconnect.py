@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stanzalink.aio.config import ClientConfig
-from stanzalink.aio.targets import Target, host_key, parse_host_port
+from stanzalink.aio.targets import MAX_REMEMBERED, Target
 from stanzalink.session.events import Closed, Retry
 
 if TYPE_CHECKING:
@@ -47,10 +47,9 @@ def parse_redirect(text: str, default_port: int) -> tuple[str, int] | None:
     """A see-other-host target (RFC 6120 §4.9.3.19: a domain name, an IPv4
     address or a bracketed IPv6 address, each with an optional port) as
     (host, port), or None when it is not one."""
+    from stanzalink.aio.hostport import parse_host_port  # loaded only for a redirect
+
     return parse_host_port(text, default_port)
-
-
-MAX_REMEMBERED = 64  # failed candidates remembered (a bound: SRV answers vary)
 
 
 class Reconnect:
@@ -138,6 +137,8 @@ class Reconnect:
                 return [Target(where[0], where[1], c.direct_tls)]
         if c.hosts:
             self.targets_from = "[server] hosts"
+            from stanzalink.aio.hostport import host_key  # loaded only for [server] hosts
+
             # a host given twice (check-config refuses it) is tried once a round
             unique: dict[tuple[str, int], Target] = {}
             for host, port in c.hosts:

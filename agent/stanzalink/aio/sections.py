@@ -12,9 +12,6 @@ import re
 from typing import Any
 
 from stanzalink.aio.client import ClientConfig
-from stanzalink.aio.config import parse_hosts
-from stanzalink.aio.reconnect import MAX_REMEMBERED
-from stanzalink.aio.targets import Target, host_key
 from stanzalink.config import (
     Checking,
     ConfigError,
@@ -29,7 +26,6 @@ from stanzalink.config import (
     port,
     positive,
     state_file,
-    str_list,
     string,
     text,
 )
@@ -77,6 +73,9 @@ def account(values: dict[str, Any]) -> tuple[JID, str | None]:
             )
         return jid, None
     if password_file is not None:
+        # loaded only with account.password_file
+        from stanzalink.aio.password_file import read_password_file
+
         return jid, read_password_file(password_file)
     return jid, password
 
@@ -100,31 +99,10 @@ ACCOUNT = Section(
 
 
 def _hosts(key: str, value: Any) -> list[str]:
-    entries = str_list(key, value)
-    if not entries:
-        raise ConfigError(f"{key}: must list at least one host[:port] (leave it out for host)")
-    if len(entries) > MAX_REMEMBERED:
-        # the failover order remembers that many candidates
-        raise ConfigError(f"{key}: {len(entries)} entries, at most {MAX_REMEMBERED}")
-    try:
-        parse_hosts(entries, 5222)
-    except ValueError as exc:
-        raise ConfigError(f"{key}: {exc}") from None
-    return entries
+    # loaded only when [server] hosts is given
+    from stanzalink.aio.hostport import check_hosts
 
-
-def _check_hosts_once(entries: list[str], default_port: int) -> None:
-    """No host twice in [server] hosts: it would be tried twice a round
-    (a typo for another node, likely)."""
-    parsed = parse_hosts(entries, default_port)
-    first: dict[tuple[str, int], int] = {}
-    for i, (host, number) in enumerate(parsed, 1):
-        same = first.setdefault((host_key(host), number), i)
-        if same != i:
-            raise ConfigError(
-                f"server.hosts: entry {i} of {len(entries)}, {entries[i - 1]!r}, repeats "
-                f"entry {same} ({Target(*parsed[same - 1], False)})"
-            )
+    return check_hosts(key, value)
 
 
 def _check_server(values: dict[str, Any], checking: Checking) -> None:
@@ -134,7 +112,10 @@ def _check_server(values: dict[str, Any], checking: Checking) -> None:
             "server address to try, host one)"
         )
     if values["hosts"] is not None:
-        _check_hosts_once(values["hosts"], values["port"])
+        # loaded only when [server] hosts is given
+        from stanzalink.aio.hostport import check_hosts_once
+
+        check_hosts_once(values["hosts"], values["port"])
     if values["client_key"] is not None and values["client_cert"] is None:
         raise ConfigError("server.client_key: needs server.client_cert")
     check_tls_files(values["ca_file"], values["client_cert"], values["client_key"])
@@ -225,36 +206,6 @@ def client_config(cfg: DeviceConfig, **override: Any) -> ClientConfig:
     }
     settings.update(override)
     return ClientConfig(jid=cfg.jid, password=cfg.password, **settings)
-
-
-MAX_PASSWORD_FILE = 4096  # bytes: a password file is one line
-
-
-def read_password_file(path: str) -> str:
-    """The password in ``path``: one line, at most MAX_PASSWORD_FILE bytes,
-    UTF-8, no control characters (a file of zeros, as a power cut can
-    leave, is refused here rather than sent to the server as a password)."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_PASSWORD_FILE + 1)
-        text = raw.decode()
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise ConfigError(f"account.password_file: cannot read {path}: {why}") from None
-    if len(raw) > MAX_PASSWORD_FILE:
-        raise ConfigError(
-            f"account.password_file: {path} is larger than {MAX_PASSWORD_FILE} bytes: "
-            "it should hold the password on one line"
-        )
-    password = text.strip()
-    if not password:
-        raise ConfigError(f"account.password_file: {path} is empty")
-    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in password):
-        raise ConfigError(
-            f"account.password_file: {path} holds control characters (NUL bytes, or more "
-            "than one line): it should hold the password on one line"
-        )
-    return password
 
 
 def _ssl_reason(exc: Exception) -> str:

@@ -1,7 +1,8 @@
 """The ``stanzalink`` command: :func:`main`; its parser in :mod:`.parser`,
-each command's work in a module of its own (:mod:`.run`: run, check-config,
-example-config; :mod:`.dump`; :mod:`.http`; :mod:`.simulate`; the fleet
-tool in :mod:`stanzalink.fleet.cli`).
+each command's work in a module of its own (:mod:`.run`;
+:mod:`.config_commands`: check-config, example-config; :mod:`.dump`;
+:mod:`.http`; :mod:`.simulate`; the fleet tool in
+:mod:`stanzalink.fleet.cli`).
 
 Every device starts the agent as ``stanzalink run --config FILE`` and keeps
 the process for as long as it runs: those forms of ``run`` are read here
@@ -18,11 +19,8 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 # the commands' functions stay importable from here, as they were
-from stanzalink.cli.run import (  # noqa: F401
-    cmd_check_config,
-    cmd_example_config,
+from stanzalink.cli.run import (
     cmd_run,
-    example_config,
     run_agent,
     run_log_handler,
     setup_run_logging,
@@ -31,6 +29,11 @@ from stanzalink.cli.run import (  # noqa: F401
 if TYPE_CHECKING:
     import argparse
 
+    from stanzalink.cli.config_commands import (  # noqa: F401 (from __getattr__ below)
+        cmd_check_config,
+        cmd_example_config,
+        example_config,
+    )
     from stanzalink.cli.parser import (  # noqa: F401 (from __getattr__ below)
         AGENT_COMMANDS,
         HelpFormatter,
@@ -53,6 +56,8 @@ __all__ = [
     "setup_run_logging",
 ]
 
+# what the config commands' module gives, loaded when one is first asked for
+_CONFIG_NAMES = frozenset({"cmd_check_config", "cmd_example_config", "example_config"})
 # what the parser module gives, loaded when one of them is first asked for
 _PARSER_NAMES = frozenset(
     {
@@ -77,13 +82,19 @@ _PARSER_NAMES = frozenset(
 
 def __getattr__(name: str) -> object:
     """The parser's names (:func:`build_parser`, :func:`parser_for`, the
-    formatters, ``cmd_dump``, ``cmd_http``), kept here for callers that
-    import them from this module; :mod:`.parser` loads when one is first
-    asked for."""
+    formatters, ``cmd_dump``, ``cmd_http``) and the config commands'
+    (:func:`example_config`, ``cmd_check_config``, ``cmd_example_config``),
+    kept here for callers that import them from this module; :mod:`.parser`
+    or :mod:`.config_commands` loads when one of its names is first asked
+    for."""
     if name in _PARSER_NAMES:
         from stanzalink.cli import parser
 
         return getattr(parser, name)
+    if name in _CONFIG_NAMES:
+        from stanzalink.cli import config_commands
+
+        return getattr(config_commands, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -10,9 +10,10 @@ import os
 import sys
 
 from stanzalink import __version__
+from stanzalink.cli.config_commands import cmd_check_config, cmd_example_config
 from stanzalink.cli.dump import cmd_dump
 from stanzalink.cli.http import cmd_http
-from stanzalink.cli.run import cmd_check_config, cmd_example_config, cmd_run
+from stanzalink.cli.run import cmd_run
 
 __all__ = [
     "AGENT_COMMANDS",

@@ -1,5 +1,6 @@
-"""`stanzalink run`, `check-config` and `example-config`: the device agent, its
-logging and its service manager, and its configuration."""
+"""`stanzalink run`: the device agent, its logging and its service
+manager, and the reading of its configuration (which `check-config`, in
+:mod:`.config_commands`, shares)."""
 
 from __future__ import annotations
 
@@ -21,18 +22,6 @@ if TYPE_CHECKING:
 
 # the service manager's variables: stanzalink.aio.sdnotify.ENV_KEYS
 NOTIFY_ENV_KEYS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
-
-
-def example_config() -> str:
-    """The example device config shipped in the package (examples/device.toml)."""
-    from importlib.resources import files
-
-    return files("stanzalink").joinpath("data", "device.toml").read_text(encoding="utf-8")
-
-
-def cmd_example_config(args: argparse.Namespace) -> int:
-    sys.stdout.write(example_config())
-    return 0
 
 
 # [account] jid of the configuration the Debian package and the images
@@ -82,46 +71,6 @@ def load_device_config(path: str) -> DeviceConfig:
     return cfg
 
 
-def cmd_check_config(args: argparse.Namespace) -> int:
-    from stanzalink.config import ConfigError
-
-    try:
-        cfg = load_device_config(args.file)
-    except ConfigError as exc:
-        print(f"stanzalink: {args.file}: {exc}", file=sys.stderr)
-        return 1
-    from stanzalink.access import check_entries
-
-    roles = ", ".join(f"{len(cfg.access.get(r, []))} {r}" for r in ("admin", "operator", "viewer"))
-    print(f"{args.file}: OK (device {cfg.jid}; controllers: {roles})")
-    register = bool(cfg.section("account").get("register"))
-    for warning in check_entries(cfg.jid, cfg.access, register):
-        print(f"stanzalink: warning: {args.file}: {warning}", file=sys.stderr)
-    if not any(cfg.access.values()):
-        print(
-            f"stanzalink: warning: {args.file}: [access] names no controllers: "
-            "nobody can reach the device",
-            file=sys.stderr,
-        )
-    return 0
-
-
-def _unix_socket_refusal(path: str) -> OSError | None:
-    """Why a syslog socket at ``path`` cannot be reached, or None."""
-    import socket
-
-    refusal: OSError | None = None
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        with socket.socket(socket.AF_UNIX, kind) as sock:
-            try:
-                sock.connect(path)
-            except OSError as exc:
-                refusal = refusal or exc
-            else:
-                return None
-    return refusal
-
-
 def run_log_handler(syslog: str | None = None) -> tuple[logging.Handler, OSError | None]:
     """The handler of the agent's log: stderr (systemd's journal takes it),
     or the syslog socket at ``syslog`` (a SysV image: busybox syslogd
@@ -133,19 +82,11 @@ def run_log_handler(syslog: str | None = None) -> tuple[logging.Handler, OSError
     from stanzalink.logsafe import SafeFormatter
 
     if syslog is not None:
-        import logging.handlers  # only for syslog: it loads pickle, queue, socket
+        # loaded only for --syslog (it loads logging.handlers, pickle, queue, socket)
+        from stanzalink.cli.syslog_handler import syslog_handler
 
-        # SysLogHandler itself ignores a socket it cannot reach (and then
-        # prints a traceback per record): tried here first
-        failed = _unix_socket_refusal(syslog)
-        if failed is None:
-            handler = logging.handlers.SysLogHandler(
-                address=syslog, facility=logging.handlers.SysLogHandler.LOG_DAEMON
-            )
-            # syslog adds the time; the tag and pid name the program
-            handler.setFormatter(
-                SafeFormatter(f"stanzalink[{os.getpid()}]: %(levelname)s %(name)s: %(message)s")
-            )
+        handler, failed = syslog_handler(syslog)
+        if handler is not None:
             return handler, None
     else:
         failed = None

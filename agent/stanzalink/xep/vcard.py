@@ -25,7 +25,7 @@ itself, to controllers only (viewers and up), with every key above.  Gets
 to its bare JID are answered by the server from its own storage, to anyone
 who asks (servers do not restrict vCard reads), so what the device stores
 there is public: by default only ``name`` and ``photo``.  ``[identity]
-public`` lists what else goes into the stored card (:data:`~stanzalink.xep.identity.PUBLISHABLE`:
+public`` lists what else goes into the stored card (:data:`~stanzalink.xep.photo.PUBLISHABLE`:
 ``nickname``, ``description``, ``model``, ``serial``, ``location``,
 ``geo``, ``url``); each entry is a choice to tell every account on the
 network.  When the device comes online it reads what the server has and,
@@ -58,13 +58,8 @@ from stanzalink.access import Role
 from stanzalink.digest import hexdigest
 from stanzalink.errors import StanzaError, StanzalinkError
 from stanzalink.xep.base import Context, Feature, IQRoute
-from stanzalink.xep.identity import (
-    IDENTITY,
-    Photo,
-    card_configured,
-    image_type,
-    read_photo,
-)
+from stanzalink.xep.identity import IDENTITY, card_configured
+from stanzalink.xep.photo import Photo, image_type, read_photo
 from stanzalink.xml import Element
 from stanzalink.xml.plain import E, PlainElement, sub
 
