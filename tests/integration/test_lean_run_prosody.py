@@ -86,6 +86,10 @@ NOT_LOADED = [
     "hashlib",
     "hmac",
     "_blake2",
+    # the in-band password change and registration load when they begin
+    "stanzalink.session.password",
+    "stanzalink.aio.password",
+    "stanzalink.session.register",
 ]
 
 
