@@ -49,13 +49,7 @@ from stanzalink import ns
 from stanzalink.errors import LocalProtocolError
 from stanzalink.jid import JID
 from stanzalink.ratelog import RateLimitedLog
-from stanzalink.session import (
-    fail,
-    login,
-    negotiation,
-    sm_driver,
-    wire,
-)
+from stanzalink.session import fail, login, negotiation, sm_driver, wire
 from stanzalink.session.events import Closed, Retry
 from stanzalink.session.machine import (
     ACCEPTS,
@@ -455,12 +449,14 @@ class Session:
 
 def _on_iq(s: Session, el: Element, now: float) -> None:
     """An IQ while negotiating: the answer to the session's own request."""
-    {
-        State.REGISTER_FORM: login.on_register_form,
-        State.REGISTER_SUBMIT: login.on_register_answer,
-        State.BIND: negotiation.on_bind,
-        State.LEGACY_SESSION: negotiation.on_legacy_session,
-    }[s.state](s, el, now)
+    if s.state is State.BIND:
+        return negotiation.on_bind(s, el, now)
+    if s.state is State.LEGACY_SESSION:
+        return negotiation.on_legacy_session(s, el, now)
+    from stanzalink.session import register  # the XEP-0077 states: loaded when it began
+
+    if register.on_iq(s, el, now):  # the account exists now: log in afresh
+        login.start_sasl(s, now)
 
 
 def _first_stanza(s: Session, el: Element, now: float) -> None:
