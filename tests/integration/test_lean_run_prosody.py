@@ -88,8 +88,9 @@ NOT_LOADED = [
     "_blake2",
     # the in-band password change and registration load when they begin
     "stanzalink.session.password",
-    "stanzalink.aio.password",
     "stanzalink.session.register",
+    "stanzalink.session.account_events",
+    "stanzalink.aio.account",
 ]
 
 

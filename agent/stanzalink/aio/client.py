@@ -5,8 +5,8 @@ of :class:`~stanzalink.aio.connection.Connection`, which keeps the sans-IO
 The rest of the adapter, one job a module: :mod:`.config` (ClientConfig),
 :mod:`.reconnect` (backoff and targets), :mod:`.tls`, :mod:`.transport` (the
 protocol whose receive buffer is the ring), :mod:`.iq` (IQ requests waited
-on and served), :mod:`.password` (the in-band password change); replies
-are built by :mod:`stanzalink.stanza`.
+on and served), :mod:`.account` (in-band registration and the password
+change); replies are built by :mod:`stanzalink.stanza`.
 
 >>> async def main():
 ...     client = Client(ClientConfig(jid=JID.parse("device1@example.net"), password="secret"))
@@ -38,9 +38,6 @@ from stanzalink.session.events import (
     Authenticated,
     Closed,
     Online,
-    PasswordChanged,
-    PasswordChangeFailed,
-    Registered,
     Retry,
     ScramKeysUpdated,
     StanzaReceived,
@@ -244,9 +241,9 @@ class Client(Connection):
         next start is the caller's job (it knows where the password lives).
         Raises :class:`PasswordChangeRefused` when the server says no, and
         TimeoutError when it does not answer (the outcome is then unknown)."""
-        from stanzalink.aio import password  # loaded only to change the password
+        from stanzalink.aio import account  # loaded only to change the password
 
-        await password.change(self, new, timeout)
+        await account.change(self, new, timeout)
 
     async def close(self) -> None:
         """Close the stream cleanly and stop reconnecting."""
@@ -301,14 +298,12 @@ class Client(Connection):
             self._finish_connection(ev)
         elif isinstance(ev, Authenticated):
             log.info("authenticated with %s", ev.mechanism)
-        elif isinstance(ev, Registered):
-            log.info("registered account %s in-band", ev.username)
         elif isinstance(ev, ScramKeysUpdated):
             self._save_keys(ev)
-        elif isinstance(ev, PasswordChanged | PasswordChangeFailed):
-            from stanzalink.aio import password  # loaded with a password change's answer
+        elif type(ev).__module__ == "stanzalink.session.account_events":
+            from stanzalink.aio import account  # loaded with a registration or password change
 
-            password.answered(self._pw_waiter, ev, ConnectionFailed)
+            account.on_event(self._pw_waiter, ev, ConnectionFailed)
         for h in self._event_handlers:
             try:
                 h(ev)

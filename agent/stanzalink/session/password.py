@@ -24,7 +24,8 @@ from stanzalink import ns
 from stanzalink._value import Value, _set
 from stanzalink.errors import LocalProtocolError
 from stanzalink.session import sasl, sm_driver
-from stanzalink.session.events import PasswordChanged, PasswordChangeFailed, ScramKeysUpdated
+from stanzalink.session.account_events import PasswordChanged, PasswordChangeFailed
+from stanzalink.session.events import ScramKeysUpdated
 from stanzalink.session.machine import State
 from stanzalink.session.sm import QueueFull
 from stanzalink.xml import Element

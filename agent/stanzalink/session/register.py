@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from stanzalink import ns
 from stanzalink.session import wire
-from stanzalink.session.events import Registered, Retry
+from stanzalink.session.account_events import Registered
+from stanzalink.session.events import Retry
 from stanzalink.session.fail import fail_local
 from stanzalink.session.machine import State
 from stanzalink.xml import Element

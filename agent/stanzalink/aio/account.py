@@ -1,9 +1,13 @@
-"""The in-band password change (XEP-0077 §3.3) as the client awaits it:
+"""XEP-0077's two rare account operations as the client sees them: the
+in-band password change (§3.3), which
 :meth:`Client.change_password <stanzalink.aio.client.Client.change_password>`
-starts it here, and the session's answer (:class:`PasswordChanged` or
-:class:`PasswordChangeFailed`) ends the wait here.  A rare operation: this
-module loads only when a change begins or its answer comes, so an idle
-client never holds it.  The session's side is :mod:`stanzalink.session.password`."""
+starts here and whose answer (:class:`PasswordChanged` or
+:class:`PasswordChangeFailed`) ends the wait here, and in-band
+registration, whose :class:`Registered` is logged here.  This module loads
+only with one of them (their events come from
+:mod:`stanzalink.session.account_events`), so an idle client never holds
+it.  The session's side is :mod:`stanzalink.session.password` and
+:mod:`stanzalink.session.register`."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from stanzalink.errors import LocalProtocolError
-from stanzalink.session.events import PasswordChanged, PasswordChangeFailed
+from stanzalink.session.account_events import PasswordChanged, PasswordChangeFailed, Registered
 
 if TYPE_CHECKING:
     from stanzalink.aio.client import Client
@@ -37,19 +41,22 @@ async def change(client: Client, new: str, timeout: float | None) -> None:
         client._pw_waiter = None
 
 
-def answered(
+def on_event(
     waiter: asyncio.Future[None] | None,
-    ev: PasswordChanged | PasswordChangeFailed,
+    ev: object,
     lost: type[Exception],
 ) -> None:
-    """The session's answer: the waiting :func:`change` returns, or raises
-    :class:`PasswordChangeRefused` or, when the connection was lost before
-    the answer, ``lost`` (the client's ``ConnectionFailed``)."""
-    if isinstance(ev, PasswordChanged):
+    """An account operation's event.  To a password change: the waiting
+    :func:`change` returns, or raises :class:`PasswordChangeRefused` or,
+    when the connection was lost before the answer, ``lost`` (the client's
+    ``ConnectionFailed``)."""
+    if isinstance(ev, Registered):
+        log.info("registered account %s in-band", ev.username)
+    elif isinstance(ev, PasswordChanged):
         log.info("password changed in-band")
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-    elif waiter is not None and not waiter.done():
+    elif isinstance(ev, PasswordChangeFailed) and waiter is not None and not waiter.done():
         from stanzalink.aio.iq import PasswordChangeRefused
 
         waiter.set_exception(
