@@ -93,6 +93,11 @@ NOT_LOADED = [
     "_blake2",
     # the server is given by address: no name to look up
     "stanzalink.aio.resolve",
+    # the in-band password change and registration load when they begin
+    "stanzalink.session.password",
+    "stanzalink.session.register",
+    "stanzalink.session.account_events",
+    "stanzalink.aio.account",
 ]
 
 

@@ -218,3 +218,20 @@ def test_with_stream_management_the_request_waits_for_the_next_session() -> None
     c.s.connection_lost(c.now)
     assert not [e for e in c.events() if isinstance(e, PasswordChangeFailed)]
     assert c.s._pw_change is not None
+
+
+def test_the_account_events_keep_their_import_path() -> None:
+    """Registration's and the password change's events live in a module of
+    their own (loaded with those operations) and are the same classes
+    when imported from the events module, as before."""
+    import pickle
+
+    from stanzalink.session import account_events, events
+
+    for name in ("Registered", "PasswordChanged", "PasswordChangeFailed"):
+        assert getattr(events, name) is getattr(account_events, name)
+    failed = events.PasswordChangeFailed("not-allowed", "no")
+    assert repr(failed) == "PasswordChangeFailed(condition='not-allowed', text='no')"
+    assert pickle.loads(pickle.dumps(failed)) == failed
+    with pytest.raises(AttributeError):
+        _ = events.NoSuchEvent

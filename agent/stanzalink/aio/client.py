@@ -5,7 +5,8 @@ of :class:`~stanzalink.aio.connection.Connection`, which keeps the sans-IO
 The rest of the adapter, one job a module: :mod:`.config` (ClientConfig),
 :mod:`.reconnect` (backoff and targets), :mod:`.tls`, :mod:`.transport` (the
 protocol whose receive buffer is the ring), :mod:`.iq` (IQ requests waited
-on and served); replies are built by :mod:`stanzalink.stanza`.
+on and served), :mod:`.account` (in-band registration and the password
+change); replies are built by :mod:`stanzalink.stanza`.
 
 >>> async def main():
 ...     client = Client(ClientConfig(jid=JID.parse("device1@example.net"), password="secret"))
@@ -37,9 +38,6 @@ from stanzalink.session.events import (
     Authenticated,
     Closed,
     Online,
-    PasswordChanged,
-    PasswordChangeFailed,
-    Registered,
     Retry,
     ScramKeysUpdated,
     StanzaReceived,
@@ -243,19 +241,9 @@ class Client(Connection):
         next start is the caller's job (it knows where the password lives).
         Raises :class:`PasswordChangeRefused` when the server says no, and
         TimeoutError when it does not answer (the outcome is then unknown)."""
-        if self._pw_waiter is not None:
-            raise LocalProtocolError("a password change is already under way")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.session.change_password(new, self._now())
-        self._pw_waiter = fut
-        self._flush()
-        try:
-            await asyncio.wait_for(fut, timeout or self.config.iq_timeout)
-        except TimeoutError:
-            self.session.cancel_password_change()
-            raise TimeoutError("the server did not answer the password change") from None
-        finally:
-            self._pw_waiter = None
+        from stanzalink.aio import account  # loaded only to change the password
+
+        await account.change(self, new, timeout)
 
     async def close(self) -> None:
         """Close the stream cleanly and stop reconnecting."""
@@ -310,24 +298,12 @@ class Client(Connection):
             self._finish_connection(ev)
         elif isinstance(ev, Authenticated):
             log.info("authenticated with %s", ev.mechanism)
-        elif isinstance(ev, Registered):
-            log.info("registered account %s in-band", ev.username)
         elif isinstance(ev, ScramKeysUpdated):
             self._save_keys(ev)
-        elif isinstance(ev, PasswordChanged | PasswordChangeFailed):
-            waiter = self._pw_waiter
-            if isinstance(ev, PasswordChanged):
-                log.info("password changed in-band")
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(None)
-            elif waiter is not None and not waiter.done():
-                from stanzalink.aio.iq import PasswordChangeRefused
+        elif type(ev).__module__ == "stanzalink.session.account_events":
+            from stanzalink.aio import account  # loaded with a registration or password change
 
-                waiter.set_exception(
-                    ConnectionFailed(ev.text)
-                    if ev.condition == "connection-lost"
-                    else PasswordChangeRefused(ev.condition, ev.text)
-                )
+            account.on_event(self._pw_waiter, ev, ConnectionFailed)
         for h in self._event_handlers:
             try:
                 h(ev)

@@ -27,12 +27,12 @@ of the package, by job:
 - :mod:`.fail`: the session's own ways to stop (a stream error of ours, a
   reason of our own);
 - :mod:`.online`: stanzas once online (answers to our own IQs, the
-  server's ping answered) and the password change as the session drives it
-  (loaded with the first stanza);
+  server's ping answered; loaded with the first stanza);
+- :mod:`.password`: the XEP-0077 §3.3 password change (loaded when one
+  begins);
 - :mod:`.wire`: every byte string and IQ the session writes;
 - :mod:`.settings`: :class:`SessionConfig` and :class:`TLSInfo`;
-- :mod:`.password` (XEP-0077 §3.3 requests and answers), :mod:`.events`,
-  :mod:`.keystore`.
+- :mod:`.events`, :mod:`.keystore`.
 
 ``Session``, ``SessionConfig``, ``TLSInfo``, ``State``, ``STANZA_TAGS``
 and ``TRANSIENT_CONDITIONS`` are importable from here as before.
@@ -49,13 +49,7 @@ from stanzalink import ns
 from stanzalink.errors import LocalProtocolError
 from stanzalink.jid import JID
 from stanzalink.ratelog import RateLimitedLog
-from stanzalink.session import (
-    fail,
-    login,
-    negotiation,
-    sm_driver,
-    wire,
-)
+from stanzalink.session import fail, login, negotiation, sm_driver, wire
 from stanzalink.session.events import Closed, Retry
 from stanzalink.session.machine import (
     ACCEPTS,
@@ -79,7 +73,7 @@ from stanzalink.xml import (
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
-    from stanzalink.session import online
+    from stanzalink.session import password
     from stanzalink.xml.plain import PlainElement
 
 __all__ = [
@@ -127,7 +121,7 @@ class Session:
         self._ids = itertools.count(1)
         self._pending_iq: dict[str, str] = {}  # id -> purpose, for our own IQs
         self._pending_out: list[bytes] = []  # app stanzas waiting for ONLINE
-        self._pw_change: online.PasswordChange | None = None
+        self._pw_change: password.PasswordChange | None = None
         self._skip_log = RateLimitedLog(log)  # one line per sender per minute
         self.skipped = 0  # stanzas the parser skipped (over its limits), all connections
         self._reset_connection_state(0.0)
@@ -285,9 +279,9 @@ class Session:
         answer comes as a :class:`PasswordChanged` event (the config then
         holds ``new``) or :class:`PasswordChangeFailed`.  The request is an
         ordinary stanza: with stream management it survives a reconnect."""
-        from stanzalink.session import online
+        from stanzalink.session import password  # loaded only to change the password
 
-        online.change_password(self, new, now)
+        password.start(self, new, now)
 
     def cancel_password_change(self) -> None:
         """Forget a password change whose answer never came (the adapter's
@@ -447,20 +441,22 @@ class Session:
             # not resumable: unacknowledged stanzas go out again on the next session
             self._pending_out[:0] = self.sm.take_unacked()
             self.sm.forget()
-            if self._pw_change is not None:  # (else nothing to say: online not needed)
-                from stanzalink.session import online
+            if self._pw_change is not None:  # (else nothing to say: password not needed)
+                from stanzalink.session import password
 
-                online.password_change_lost(self)
+                password.lost(self)
 
 
 def _on_iq(s: Session, el: Element, now: float) -> None:
     """An IQ while negotiating: the answer to the session's own request."""
-    {
-        State.REGISTER_FORM: login.on_register_form,
-        State.REGISTER_SUBMIT: login.on_register_answer,
-        State.BIND: negotiation.on_bind,
-        State.LEGACY_SESSION: negotiation.on_legacy_session,
-    }[s.state](s, el, now)
+    if s.state is State.BIND:
+        return negotiation.on_bind(s, el, now)
+    if s.state is State.LEGACY_SESSION:
+        return negotiation.on_legacy_session(s, el, now)
+    from stanzalink.session import register  # the XEP-0077 states: loaded when it began
+
+    if register.on_iq(s, el, now):  # the account exists now: log in afresh
+        login.start_sasl(s, now)
 
 
 def _first_stanza(s: Session, el: Element, now: float) -> None:

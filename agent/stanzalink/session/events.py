@@ -1,13 +1,25 @@
-"""Events the sans-IO session core hands to its adapter and application."""
+"""Events the sans-IO session core hands to its adapter and application.
+
+The events of the two rare account operations of XEP-0077 (in-band
+registration and the password change: ``Registered``, ``PasswordChanged``,
+``PasswordChangeFailed``) are importable from here as well; they live in
+:mod:`.account_events`, which loads with those operations (or when one of
+them is first asked for here), so an idle session never holds them."""
 
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from stanzalink._value import Value, _set
 from stanzalink.jid import JID
 from stanzalink.session.sasl import ScramKeys
 from stanzalink.xml.element import Element
+
+if TYPE_CHECKING:
+    from stanzalink.session.account_events import PasswordChanged as PasswordChanged
+    from stanzalink.session.account_events import PasswordChangeFailed as PasswordChangeFailed
+    from stanzalink.session.account_events import Registered as Registered
 
 
 class Retry(Enum):
@@ -54,41 +66,6 @@ class ScramKeysUpdated(Value):
 
     def __init__(self, keys: dict[str, ScramKeys]) -> None:
         _set(self, "keys", keys)
-
-
-class Registered(Value):
-    """The account was created in-band (XEP-0077)."""
-
-    __slots__ = ("username",)
-
-    username: str
-
-    def __init__(self, username: str) -> None:
-        _set(self, "username", username)
-
-
-class PasswordChanged(Value):
-    """The server accepted the new password (XEP-0077 §3.3); the session's
-    config now holds it, so reconnects log in with it."""
-
-    __slots__ = ()
-
-
-class PasswordChangeFailed(Value):
-    """The server refused the password change; the old password stays.
-    ``condition`` is the stanza-error condition, ``text`` says why."""
-
-    __slots__ = (
-        "condition",
-        "text",
-    )
-
-    condition: str
-    text: str
-
-    def __init__(self, condition: str, text: str) -> None:
-        _set(self, "condition", condition)
-        _set(self, "text", text)
 
 
 class Online(Value):
@@ -162,3 +139,12 @@ class Closed(Value):
         _set(self, "by_peer", by_peer)
         _set(self, "redirect", redirect)
         _set(self, "resume_location", resume_location)
+
+
+def __getattr__(name: str) -> Any:
+    # the account operations' events, importable from here as before
+    if name in ("Registered", "PasswordChanged", "PasswordChangeFailed"):
+        from stanzalink.session import account_events
+
+        return getattr(account_events, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -156,19 +156,3 @@ def on_failure(s: Session, el: Element, now: float) -> None:
         now,
         Retry.SLOW,
     )
-
-
-def on_register_form(s: Session, el: Element, now: float) -> None:
-    """The server's registration form: fill it in and submit it."""
-    from stanzalink.session import register
-
-    register.on_form(s, el, now)
-
-
-def on_register_answer(s: Session, el: Element, now: float) -> None:
-    """The registration's outcome: on success, log in afresh."""
-    from stanzalink.session import register
-
-    if register.on_submit(s, el, now):
-        s._sasl_tried.clear()
-        start_sasl(s, now)

@@ -6,18 +6,36 @@ that wants more (XEP-0077 example 23) answers ``not-authorized`` with a data
 form of type ``jabber:iq:register:changepassword``; the device fills in the
 fields it knows (username, old password, new password) and submits it once.
 A form that requires anything else cannot be filled by a device and is a
-clear failure.  The :class:`~stanzalink.session.core.Session` drives this;
-the server's errors are explained here.
+clear failure.  The server's errors are explained here.
+
+The second half is the change as the
+:class:`~stanzalink.session.core.Session` drives it (:func:`start`,
+:func:`on_answer`, :func:`lost`): a rare operation, so this module loads
+only when a change begins and an idle session never holds it.
 """
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
 from stanzalink import ns
 from stanzalink._value import Value, _set
+from stanzalink.errors import LocalProtocolError
+from stanzalink.session import sasl, sm_driver
+from stanzalink.session.account_events import PasswordChanged, PasswordChangeFailed
+from stanzalink.session.events import ScramKeysUpdated
+from stanzalink.session.machine import State
+from stanzalink.session.sm import QueueFull
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
+from stanzalink.xml.serializer import tostring
+
+if TYPE_CHECKING:
+    from stanzalink.session.core import Session
+
+log = logging.getLogger("stanzalink.session.core")  # the session logs under one name
 
 _Q = ns.q
 FORM_TYPE = "jabber:iq:register:changepassword"
@@ -136,3 +154,83 @@ def outcome(
     if text:
         why += f": {text}"
     return Outcome(condition=cond, text=why)
+
+
+class PasswordChange:
+    """A password change under way (``Session._pw_change``)."""
+
+    def __init__(self, iq_id: str, new: str, old: str | None) -> None:
+        self.iq_id = iq_id
+        self.new = new
+        self.old = old
+        self.form_sent = False
+        self.data = b""  # the request as sent (to know whether it will be sent again)
+
+
+def start(s: Session, new: str, now: float) -> None:
+    """:meth:`Session.change_password`: the checks, then the request."""
+    if s.state is not State.ONLINE:
+        raise LocalProtocolError("the password can be changed only while online")
+    if s._pw_change is not None:
+        raise LocalProtocolError("a password change is already under way")
+    if not sasl.saslprep(new):
+        raise LocalProtocolError("the new password is empty")
+    change = PasswordChange(f"slpw{next(s._ids)}", new, s.config.password)
+    iq = request(s.config.jid.domain, s.config.jid.local or "", new)
+    change.data = _send(s, iq, change.iq_id, now)
+    s._pw_change = change
+
+
+def _send(s: Session, iq: ET.Element, iq_id: str, now: float) -> bytes:
+    """An IQ of ours while online: counted by stream management."""
+    iq.set("id", iq_id)
+    if not s.can_send:
+        raise QueueFull(f"{s.config.max_unacked} stanzas are waiting to be sent or acknowledged")
+    data = tostring(iq, default_ns=ns.CLIENT)
+    sm_driver.send_bytes(s, data, now)
+    return data
+
+
+def on_answer(s: Session, el: Element, now: float) -> None:
+    """The server's answer to the request (or to the submitted form)."""
+    change = s._pw_change
+    assert change is not None
+    result = outcome(
+        el,
+        domain=s.config.jid.domain,
+        username=s.config.jid.local or "",
+        old=change.old,
+        new=change.new,
+        form_sent=change.form_sent,
+    )
+    if result.form is not None:
+        change.iq_id = f"slpw{next(s._ids)}"
+        change.form_sent = True
+        change.data = _send(s, result.form, change.iq_id, now)
+        return
+    s._pw_change = None
+    if result.done:
+        s.config.password = change.new
+        if s.config.scram_keys:
+            s.config.scram_keys.clear()  # derived from the old password
+            s._emit(ScramKeysUpdated({}))
+        s._emit(PasswordChanged())
+        return
+    log.warning("password change refused: %s", result.text)
+    s._emit(PasswordChangeFailed(result.condition, result.text))
+
+
+def lost(s: Session) -> None:
+    """The connection ended without resumption: a request that went out
+    and will not be sent again gets no answer."""
+    change = s._pw_change
+    if change is not None and change.data not in s._pending_out:
+        s._pw_change = None
+        s._emit(
+            PasswordChangeFailed(
+                "connection-lost",
+                "the connection was lost before the server answered the password "
+                "change: it may or may not have changed (the old password stays "
+                "configured)",
+            )
+        )

@@ -1,8 +1,10 @@
 """XEP-0077 in-band registration, tried once when the server refuses the
 login and offers registration (``[account] register = true``): the form is
 asked for, filled with the username and password (a form that requires
-more is a clear failure) and submitted.  :mod:`.login` starts it and logs
-in again after it."""
+more is a clear failure) and submitted.  :mod:`.login` starts it; the
+session's IQ handler brings the answers here (this module loads only when
+a registration begins, so a device that has its account never holds it)
+and logs in again after it."""
 
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ from typing import TYPE_CHECKING
 
 from stanzalink import ns
 from stanzalink.session import wire
-from stanzalink.session.events import Registered, Retry
+from stanzalink.session.account_events import Registered
+from stanzalink.session.events import Retry
 from stanzalink.session.fail import fail_local
+from stanzalink.session.machine import State
 from stanzalink.xml import Element
 from stanzalink.xml.builder import E, sub
 from stanzalink.xml.serializer import tostring
@@ -30,8 +34,18 @@ _WHY = {
 
 
 def ask_form(s: Session, now: float) -> None:
+    """Ask the server for its registration form (XEP-0077 example 1)."""
     s._advance("register")
-    s.send_raw_iq(wire.register_form_request(), "register-form", now)
+    s.send_raw_iq(wire.own_iq("get", f'<query xmlns="{ns.REGISTER}"/>'), "register-form", now)
+
+
+def on_iq(s: Session, el: Element, now: float) -> bool:
+    """An IQ in the two registration states: the form or the outcome of
+    the submission.  True when the account now exists (log in afresh)."""
+    if s.state is State.REGISTER_FORM:
+        on_form(s, el, now)
+        return False
+    return on_submit(s, el, now)
 
 
 def on_form(s: Session, el: Element, now: float) -> None:
@@ -101,4 +115,5 @@ def on_submit(s: Session, el: Element, now: float) -> bool:
         fail_local(s, "not-authorized", why, now, Retry.SLOW)
         return False
     s._emit(Registered(s.config.jid.local or ""))
+    s._sasl_tried.clear()  # a new account: every mechanism may be tried again
     return True

@@ -1,6 +1,7 @@
 """What the session writes, byte for byte: the stream header, the
 negotiation elements (STARTTLS, SASL, XEP-0198, XEP-0352) and the IQs of
-its own (bind, session, ping, XEP-0077), plus the two readers of numbers
+its own (bind, session, ping; XEP-0077's, written only on the rare paths
+that need them, are :mod:`.register`'s and :mod:`.password`'s), plus the two readers of numbers
 that come over the wire.  The conversation tests compare these bytes
 exactly; a change here is a change on the wire."""
 
@@ -100,10 +101,6 @@ def bind_request(resource: str | None) -> IQ:
 
 def session_request() -> IQ:
     return own_iq("set", f'<session xmlns="{ns.SESSION}"/>')
-
-
-def register_form_request() -> IQ:
-    return own_iq("get", f'<query xmlns="{ns.REGISTER}"/>')
 
 
 def ping_request(domain: str) -> IQ:
