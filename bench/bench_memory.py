@@ -600,7 +600,7 @@ def readme_section() -> str:
             met_raw = "" if over_raw is None else ("yes" if over_raw <= goal[key] else "no")
             where = NAMES.get(r["target"], r["target"])
             lines.append(
-                f"| {label} | ≤ {goal[key]} MiB | {where} | +{got:.1f} MiB | {met} "
+                f"| {label} | ≤ {goal[key]} MiB | {where} | +{got:.2f} MiB | {met} "
                 f"| {beside} | {met_raw} |"
             )
     raw_row = host["rows"].get("raw")
