@@ -161,3 +161,20 @@ def test_an_entry_is_a_repeat_only_at_the_same_port() -> None:
     assert client.hosts == [("a.example.net", 6222), ("a.example.net", 5222)]
     with pytest.raises(ConfigError, match=r"entry 2 of 2, 'a.example.net:6222', repeats entry 1"):
         config(hosts=["a.example.net", "a.example.net:6222"], port=6222)
+
+
+def test_parse_hosts_is_still_importable_from_the_client_config() -> None:
+    # it was in stanzalink.aio.config's __all__; importing that module still
+    # loads no host[:port] reading until the name is asked for
+    code = (
+        "import sys\n"
+        "import stanzalink.aio.config as c\n"
+        "print('stanzalink.aio.hostport' in sys.modules)\n"
+        "from stanzalink.aio.config import parse_hosts\n"
+        "from stanzalink.aio import hostport\n"
+        "print(parse_hosts is hostport.parse_hosts, 'parse_hosts' in c.__all__)\n"
+    )
+    out = subprocess.run(
+        [*python_cmd(), "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False", "True", "True"]
