@@ -178,3 +178,19 @@ def test_parse_hosts_is_still_importable_from_the_client_config() -> None:
         [*python_cmd(), "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["False", "True", "True"]
+
+
+def test_reading_host_and_port_for_the_client_loads_no_config_checks() -> None:
+    # an SRV answer or a redirect reads host[:port] in a client that has no
+    # config file: the config's checks (stanzalink.config) stay unloaded
+    code = (
+        "import sys\n"
+        "import stanzalink.aio.client, stanzalink.aio.dns\n"
+        "from stanzalink.aio.reconnect import parse_redirect\n"
+        "assert parse_redirect('[::1]:5223', 5222) == ('::1', 5223)\n"
+        "print('stanzalink.config' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [*python_cmd(), "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False"]
