@@ -12,7 +12,7 @@ Every row is a fresh process, held idle while this script reads its
 - ``floor_tls``: the floor holding what any client over TLS holds: a
   context with the CA and a TLS connection to Prosody, the stream opened;
 - ``raw``: a raw minimal XMPP client, no library (``bench/bench_startup.py``'s
-  floor, reused): STARTTLS, SCRAM with ``hashlib``/``hmac``, bind, the
+  floor, reused): STARTTLS, SCRAM with ``_hashlib`` (as stanzalink.digest), bind, the
   stream management ``<enable/>``, then idle in an asyncio loop as the other
   rows are.  What any Python XMPP client with TLS and SCRAM pays: the
   physical floor (what remains above it is stanzalink's own);

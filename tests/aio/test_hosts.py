@@ -161,3 +161,36 @@ def test_an_entry_is_a_repeat_only_at_the_same_port() -> None:
     assert client.hosts == [("a.example.net", 6222), ("a.example.net", 5222)]
     with pytest.raises(ConfigError, match=r"entry 2 of 2, 'a.example.net:6222', repeats entry 1"):
         config(hosts=["a.example.net", "a.example.net:6222"], port=6222)
+
+
+def test_parse_hosts_is_still_importable_from_the_client_config() -> None:
+    # it was in stanzalink.aio.config's __all__; importing that module still
+    # loads no host[:port] reading until the name is asked for
+    code = (
+        "import sys\n"
+        "import stanzalink.aio.config as c\n"
+        "print('stanzalink.aio.hostport' in sys.modules)\n"
+        "from stanzalink.aio.config import parse_hosts\n"
+        "from stanzalink.aio import hostport\n"
+        "print(parse_hosts is hostport.parse_hosts, 'parse_hosts' in c.__all__)\n"
+    )
+    out = subprocess.run(
+        [*python_cmd(), "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False", "True", "True"]
+
+
+def test_reading_host_and_port_for_the_client_loads_no_config_checks() -> None:
+    # an SRV answer or a redirect reads host[:port] in a client that has no
+    # config file: the config's checks (stanzalink.config) stay unloaded
+    code = (
+        "import sys\n"
+        "import stanzalink.aio.client, stanzalink.aio.dns\n"
+        "from stanzalink.aio.reconnect import parse_redirect\n"
+        "assert parse_redirect('[::1]:5223', 5222) == ('::1', 5223)\n"
+        "print('stanzalink.config' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [*python_cmd(), "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False"]

@@ -17,6 +17,7 @@ __all__ = [
     "TCP_KEEPALIVE_IDLE",
     "TCP_KEEPALIVE_INTERVAL",
     "ClientConfig",
+    "parse_hosts",  # noqa: F822 (from __getattr__ below)
 ]
 
 # [connection] reconnect_max: the longest wait between attempts.  A device
@@ -121,3 +122,12 @@ class ClientConfig(SessionConfig):
         self.iq_timeout = iq_timeout
         self.parser_backend = parser_backend
         self.extra: dict[str, Any] = {} if extra is None else extra
+
+
+def __getattr__(name: str) -> Any:
+    # importable from here as before; aio.hostport loads when it is asked for
+    if name == "parse_hosts":
+        from stanzalink.aio.hostport import parse_hosts
+
+        return parse_hosts
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

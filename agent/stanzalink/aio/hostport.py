@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from stanzalink.aio.targets import MAX_REMEMBERED, Target
-from stanzalink.config import ConfigError, str_list
 
 
 def parse_host_port(text: str, default_port: int) -> tuple[str, int] | None:
@@ -98,6 +97,9 @@ def parse_hosts(entries: Sequence[str], default_port: int) -> list[tuple[str, in
 def check_hosts(key: str, value: Any) -> list[str]:
     """The value of ``[server] hosts``: a list of one to MAX_REMEMBERED
     ``host[:port]`` entries (ConfigError naming the entry that is not)."""
+    # the config's checks, loaded with the config (not for an SRV answer or a redirect)
+    from stanzalink.config import ConfigError, str_list
+
     entries = str_list(key, value)
     if not entries:
         raise ConfigError(f"{key}: must list at least one host[:port] (leave it out for host)")
@@ -114,6 +116,8 @@ def check_hosts(key: str, value: Any) -> list[str]:
 def check_hosts_once(entries: list[str], default_port: int) -> None:
     """No host twice in [server] hosts: it would be tried twice a round
     (a typo for another node, likely)."""
+    from stanzalink.config import ConfigError
+
     parsed = parse_hosts(entries, default_port)
     first: dict[tuple[str, int], int] = {}
     for i, (host, number) in enumerate(parsed, 1):
