@@ -86,3 +86,31 @@ def test_without_hashlibs_binding_the_same_answers_come_from_hashlib() -> None:
     assert derived == "0c60c80f961f0e71f3a9b524af6012062fe037a6"
     assert same is True
     assert module == "hashlib"
+
+
+def test_without_hashlibs_binding_nor_hashlibs_own_pbkdf2_only_pbkdf2_fails() -> None:
+    # Python 3.12 dropped hashlib's pure-Python PBKDF2: an interpreter built
+    # without _hashlib then has none; the module still imports, and a SCRAM
+    # login gets a local error it can report
+    code = (
+        "import sys; sys.modules['_hashlib'] = None\n"
+        "import hashlib; del hashlib.pbkdf2_hmac\n"
+        "import stanzalink.digest as d\n"
+        "from stanzalink.errors import LocalProtocolError\n"
+        "print(d.hexdigest('sha1', b'abc'))\n"
+        "try:\n"
+        "    d.pbkdf2_hmac('sha1', b'password', b'salt', 1)\n"
+        "except LocalProtocolError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [*python_cmd(), "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": agent_pythonpath()},
+    ).stdout.splitlines()
+    assert out == [
+        "a9993e364706816aba3e25717850c26c9cd0d89d",
+        "PBKDF2 needs OpenSSL's hashes, and this Python was built without them (_hashlib)",
+    ]

@@ -23,12 +23,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from stanzalink.errors import LocalProtocolError
+
 __all__ = ["compare_digest", "digest", "hexdigest", "hmac_digest", "pbkdf2_hmac"]
 
 _new: Callable[..., Any]
 compare_digest: Callable[[bytes, bytes], bool]
 hmac_digest: Callable[[bytes, bytes, str], bytes]
 pbkdf2_hmac: Callable[[str, bytes, bytes, int], bytes]
+
+
+def _no_pbkdf2(name: str, password: bytes, salt: bytes, iterations: int) -> bytes:
+    # a SCRAM login then ends with "cannot log in: ..." (a local error)
+    raise LocalProtocolError(
+        "PBKDF2 needs OpenSSL's hashes, and this Python was built without them (_hashlib)"
+    )
+
 
 try:
     import _hashlib
@@ -37,14 +47,16 @@ try:
     hmac_digest = _hashlib.hmac_digest
     pbkdf2_hmac = _hashlib.pbkdf2_hmac
     compare_digest = _hashlib.compare_digest
-except ImportError:  # pragma: no cover - an interpreter without OpenSSL's hashes
+except ImportError:  # an interpreter without OpenSSL's hashes
     import hashlib
     import hmac
 
     _new = hashlib.new
     hmac_digest = hmac.digest
-    pbkdf2_hmac = hashlib.pbkdf2_hmac
     compare_digest = hmac.compare_digest
+    # Python 3.12 dropped hashlib's own PBKDF2: there SCRAM cannot log in,
+    # but the rest (PLAIN, EXTERNAL, the caps hash) still can
+    pbkdf2_hmac = getattr(hashlib, "pbkdf2_hmac", None) or _no_pbkdf2
 
 
 def digest(name: str, data: bytes) -> bytes:
