@@ -248,7 +248,9 @@ async def test_cancelled_while_looking_up_leaves_nothing_behind(gate: threading.
         assert open_fds() == fds
 
 
-async def test_hung_lookups_are_joined_and_bounded(gate: threading.Event) -> None:
+async def test_hung_lookups_are_joined_and_bounded(
+    gate: threading.Event, caplog: pytest.LogCaptureFixture
+) -> None:
     entered = [threading.Event() for _ in range(2)]
     threads = threading.active_count()
     with listener() as srv:
@@ -271,6 +273,13 @@ async def test_hung_lookups_are_joined_and_bounded(gate: threading.Event) -> Non
         assert not third.done() and not fourth.done()
         assert threading.active_count() == threads + resolve.MAX_LOOKUPS
         assert len(resolve._slot_waiters) == 2
+        # each says why it waits (by name and port, as lookups are told apart)
+        said = [r.getMessage() for r in caplog.records if r.name == "stanzalink.aio.resolve"]
+        assert said == [
+            f"looking up {name} waits: the lookups for 127.0.0.1:{port}, localhost:{port}"
+            " are still pending"
+            for name in (f"localhost:{port + 1}", f"nosuch.invalid:{port}")
+        ]
         # as long as its caller lets it: the connect timeout ends the wait
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(fourth, 0.05)

@@ -9,13 +9,15 @@ already in progress (two agents of one process, or the retry of an attempt
 that timed out) waits for that one's answer instead of starting another;
 at most :data:`MAX_LOOKUPS` different ones run at once, and a lookup beyond
 them waits for one of those to end (as long as its caller lets it: the
-connect timeout bounds the wait of an attempt).
+connect timeout bounds the wait of an attempt), and says so in the log,
+naming the lookups still pending.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -36,6 +38,8 @@ _SlotWaiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 # when the garbage collector finds it, which may be in the middle of any
 # allocation, this thread's own under the lock included; its cleanup then
 # takes the lock again
+log = logging.getLogger(__name__)
+
 _lock = threading.RLock()
 _pending: dict[tuple[str | bytes, int], _Lookup] = {}  # in progress, under _lock
 # lookups waiting for one of the MAX_LOOKUPS to end, under _lock
@@ -69,6 +73,14 @@ async def lookup(host: str, port: int, *, getaddrinfo: GetAddrInfo | None = None
                 break
             slot: asyncio.Future[None] = loop.create_future()
             _slot_waiters.append((loop, slot))
+            # said when it begins to wait: if the wait ends the attempt (its
+            # connect timeout), the name server is why
+            pending = ", ".join(sorted(_where(*k) for k in _pending))
+        log.warning(
+            "looking up %s waits: the lookups for %s are still pending",
+            _where(name, port),
+            pending,
+        )
         try:
             await slot
         finally:
@@ -85,6 +97,11 @@ async def lookup(host: str, port: int, *, getaddrinfo: GetAddrInfo | None = None
     # no thread outlives the lookup
     current.thread.join(1.0)
     return infos
+
+
+def _where(name: str | bytes, port: int) -> str:
+    shown = _shown(name)
+    return f"[{shown}]:{port}" if ":" in shown else f"{shown}:{port}"
 
 
 def _shown(name: str | bytes) -> str:
