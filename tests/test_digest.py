@@ -6,13 +6,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import subprocess
 
 import pytest
 
 from stanzalink import digest
 
-from .util import agent_pythonpath, python_cmd
+from .util import child_lines
 
 NAMES = ["sha1", "sha256", "sha384", "sha512", "sha3_512"]
 
@@ -53,13 +52,7 @@ def test_importing_it_loads_neither_hashlib_nor_blake2() -> None:
         "import sys, json; import stanzalink.digest as d; d.digest('sha256', b'x'); "
         "print(json.dumps(sorted({'hashlib', 'hmac', '_blake2'} & set(sys.modules))))"
     )
-    out = subprocess.run(
-        [*python_cmd(), "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": agent_pythonpath()},
-    ).stdout
+    out = "\n".join(child_lines(code))
     assert json.loads(out) == []
 
 
@@ -73,13 +66,7 @@ def test_without_hashlibs_binding_the_same_answers_come_from_hashlib() -> None:
         " d.pbkdf2_hmac('sha1', b'password', b'salt', 1).hex(), d.compare_digest(b'a', b'a'),"
         " d._new.__module__]))\n"
     )
-    out = subprocess.run(
-        [*python_cmd(), "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": agent_pythonpath()},
-    ).stdout
+    out = "\n".join(child_lines(code))
     sha, mac, derived, same, module = json.loads(out)
     assert sha == hashlib.sha256(b"abc").hexdigest()
     assert mac == hmac.new(b"k", b"m", "sha1").hexdigest()
@@ -103,13 +90,7 @@ def test_without_hashlibs_binding_nor_hashlibs_own_pbkdf2_only_pbkdf2_fails() ->
         "except LocalProtocolError as exc:\n"
         "    print(exc)\n"
     )
-    out = subprocess.run(
-        [*python_cmd(), "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": agent_pythonpath()},
-    ).stdout.splitlines()
+    out = child_lines(code)
     assert out == [
         "a9993e364706816aba3e25717850c26c9cd0d89d",
         "PBKDF2 needs OpenSSL's hashes, and this Python was built without them (_hashlib)",

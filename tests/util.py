@@ -23,3 +23,20 @@ def agent_pythonpath() -> str:
     here = os.path.dirname(os.path.dirname(os.path.abspath(stanzalink.__file__)))
     inherited = os.environ.get("PYTHONPATH", "")
     return os.pathsep.join(p for p in (here, inherited) if p)
+
+
+def child_lines(code: str, *args: str, timeout: float = 60) -> list[str]:
+    """The lines ``code`` prints, run by a fresh interpreter (this one, or
+    the target's under qemu-user) that imports this stanzalink; a child
+    that fails fails the test with its stderr."""
+    import subprocess
+
+    out = subprocess.run(
+        [*python_cmd(), "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": agent_pythonpath()},
+        timeout=timeout,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.splitlines()

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import os
 import socket
-import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -28,7 +27,7 @@ from stanzalink.aio import resolve
 from stanzalink.aio.resolve import AddrInfo, lookup
 from stanzalink.aio.tcp import connect, connect_any, ip_address
 
-from ..util import agent_pythonpath, python_cmd
+from ..util import child_lines
 from .test_hostile_server import make_client, until
 
 
@@ -341,15 +340,7 @@ asyncio.run(main())
 
 
 def modules_after_connect(host: str) -> tuple[str, set[str]]:
-    out = subprocess.run(
-        [*python_cmd(), "-c", MODULES_BY_NAME, host],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": agent_pythonpath()},
-        timeout=60,
-    )
-    threads, modules = out.stdout.splitlines()
+    threads, modules = child_lines(MODULES_BY_NAME, host)
     return threads, set(modules.split())
 
 
